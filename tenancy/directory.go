@@ -1,0 +1,243 @@
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// MSP is a managed service provider: it runs many tenants.
+type MSP struct {
+	ID        uuid.UUID
+	Slug      string
+	Name      string
+	CreatedAt time.Time
+}
+
+// Status is a tenant's state. Suspended tenants' device endpoints refuse
+// service; their data stays.
+type Status string
+
+const (
+	Active    Status = "active"
+	Suspended Status = "suspended"
+)
+
+// Tenant is one customer of an MSP: its devices, settings and hostnames.
+type Tenant struct {
+	ID        uuid.UUID
+	MSPID     uuid.UUID
+	Slug      string
+	Name      string
+	Status    Status
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Directory manages MSPs, tenants and hostnames. baseDomain is the domain
+// under which every tenant has {slug}.{baseDomain}.
+type Directory struct {
+	db   *DB
+	base string
+}
+
+// NewDirectory returns the directory on db for baseDomain.
+func NewDirectory(db *DB, baseDomain string) (*Directory, error) {
+	base, err := NormalizeHost(baseDomain)
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: base domain: %w", err)
+	}
+	return &Directory{db: db, base: base}, nil
+}
+
+// BaseDomain is the domain tenants' own names live under.
+func (d *Directory) BaseDomain() string { return d.base }
+
+var slugRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
+
+func checkSlug(slug string) error {
+	if !slugRE.MatchString(slug) {
+		return invalid("slug", "%q must be 1-40 lower-case letters, digits or hyphens, not starting or ending with a hyphen", slug)
+	}
+	return nil
+}
+
+func checkName(name string) error {
+	if n := len(strings.TrimSpace(name)); n == 0 || len(name) > 200 {
+		return invalid("name", "must be 1-200 characters")
+	}
+	return nil
+}
+
+// CreateMSP adds an MSP.
+func (d *Directory) CreateMSP(ctx context.Context, slug, name string) (MSP, error) {
+	if err := errors.Join(checkSlug(slug), checkName(name)); err != nil {
+		return MSP{}, err
+	}
+	m := MSP{ID: uuid.New(), Slug: slug, Name: name}
+	err := d.db.writer.QueryRow(ctx, `INSERT INTO msps (id, slug, name) VALUES ($1, $2, $3) RETURNING created_at`,
+		m.ID, slug, name).Scan(&m.CreatedAt)
+	if isCode(err, "23505") {
+		return MSP{}, fmt.Errorf("msp %q: %w", slug, ErrConflict)
+	}
+	if err != nil {
+		return MSP{}, fmt.Errorf("create msp: %w", err)
+	}
+	return m, nil
+}
+
+// MSPBySlug finds an MSP.
+func (d *Directory) MSPBySlug(ctx context.Context, slug string) (MSP, error) {
+	var m MSP
+	err := d.db.reader.QueryRow(ctx, `SELECT id, slug, name, created_at FROM msps WHERE slug = $1`, slug).
+		Scan(&m.ID, &m.Slug, &m.Name, &m.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return MSP{}, fmt.Errorf("msp %q: %w", slug, ErrNotFound)
+	}
+	return m, err
+}
+
+// ListMSPs lists every MSP by slug.
+func (d *Directory) ListMSPs(ctx context.Context) ([]MSP, error) {
+	rows, _ := d.db.reader.Query(ctx, `SELECT id, slug, name, created_at FROM msps ORDER BY slug`)
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (MSP, error) {
+		var m MSP
+		return m, r.Scan(&m.ID, &m.Slug, &m.Name, &m.CreatedAt)
+	})
+}
+
+// CreateTenant adds a tenant to an MSP. Its {slug}.{base} hostname works at
+// once.
+func (d *Directory) CreateTenant(ctx context.Context, mspID uuid.UUID, slug, name string) (Tenant, error) {
+	if err := errors.Join(checkSlug(slug), checkName(name)); err != nil {
+		return Tenant{}, err
+	}
+	t := Tenant{ID: uuid.New(), MSPID: mspID, Slug: slug, Name: name, Status: Active}
+	err := d.db.writer.QueryRow(ctx, `
+INSERT INTO tenants (id, msp_id, slug, name) VALUES ($1, $2, $3, $4)
+RETURNING created_at, updated_at`, t.ID, mspID, slug, name).Scan(&t.CreatedAt, &t.UpdatedAt)
+	switch {
+	case isCode(err, "23505"):
+		return Tenant{}, fmt.Errorf("tenant %q: %w", slug, ErrConflict)
+	case isCode(err, "23503"):
+		return Tenant{}, fmt.Errorf("msp %s: %w", mspID, ErrNotFound)
+	case err != nil:
+		return Tenant{}, fmt.Errorf("create tenant: %w", err)
+	}
+	return t, nil
+}
+
+const tenantCols = `id, msp_id, slug, name, status, created_at, updated_at`
+
+func scanTenant(r pgx.Row) (Tenant, error) {
+	var t Tenant
+	err := r.Scan(&t.ID, &t.MSPID, &t.Slug, &t.Name, &t.Status, &t.CreatedAt, &t.UpdatedAt)
+	return t, err
+}
+
+func (d *Directory) oneTenant(ctx context.Context, what, where string, arg any) (Tenant, error) {
+	t, err := scanTenant(d.db.writer.QueryRow(ctx, `SELECT `+tenantCols+` FROM tenants WHERE `+where+` = $1`, arg))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Tenant{}, fmt.Errorf("tenant %s: %w", what, ErrNotFound)
+	}
+	if err != nil {
+		return Tenant{}, fmt.Errorf("find tenant %s: %w", what, err)
+	}
+	return t, nil
+}
+
+// Tenant finds a tenant by id.
+func (d *Directory) Tenant(ctx context.Context, id uuid.UUID) (Tenant, error) {
+	return d.oneTenant(ctx, id.String(), "id", id)
+}
+
+// TenantBySlug finds a tenant by slug.
+func (d *Directory) TenantBySlug(ctx context.Context, slug string) (Tenant, error) {
+	return d.oneTenant(ctx, fmt.Sprintf("%q", slug), "slug", slug)
+}
+
+// ListTenants lists an MSP's tenants by slug, or every tenant when mspID is
+// uuid.Nil.
+func (d *Directory) ListTenants(ctx context.Context, mspID uuid.UUID) ([]Tenant, error) {
+	rows, _ := d.db.reader.Query(ctx, `SELECT `+tenantCols+` FROM tenants
+WHERE $1::uuid IS NULL OR msp_id = $1 ORDER BY slug`, uuid.NullUUID{UUID: mspID, Valid: mspID != uuid.Nil})
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Tenant, error) { return scanTenant(r) })
+}
+
+// SetStatus suspends or reactivates a tenant.
+func (d *Directory) SetStatus(ctx context.Context, id uuid.UUID, s Status) error {
+	if s != Active && s != Suspended {
+		return invalid("status", "%q is neither %q nor %q", s, Active, Suspended)
+	}
+	tag, err := d.db.writer.Exec(ctx, `UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1`, id, s)
+	if err != nil {
+		return fmt.Errorf("set tenant status: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("tenant %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// Hostnames lists the tenant's hostnames: {slug}.{base} first, then the
+// custom ones.
+func (d *Directory) Hostnames(ctx context.Context, t Tenant) ([]string, error) {
+	names := []string{t.Slug + "." + d.base}
+	err := d.db.ReadTx(WithTenant(ctx, t.ID), func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT hostname FROM tenant_hostnames ORDER BY hostname`)
+		custom, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		names = append(names, custom...)
+		return err
+	})
+	return names, err
+}
+
+// AddHostname registers a custom hostname to tenant id, for example
+// enterpriseenrollment.customer.example for Windows discovery. Names under
+// the base domain are reserved for tenants' slugs.
+func (d *Directory) AddHostname(ctx context.Context, id uuid.UUID, hostname string) (string, error) {
+	h, err := NormalizeHost(hostname)
+	if err != nil {
+		return "", err
+	}
+	if h == d.base || strings.HasSuffix(h, "."+d.base) {
+		return "", invalid("hostname", "%q is under the base domain %q, where names are the tenants' slugs", h, d.base)
+	}
+	if !strings.Contains(h, ".") {
+		return "", invalid("hostname", "%q is not a fully qualified name", h)
+	}
+	err = d.db.Tx(WithTenant(ctx, id), func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO tenant_hostnames (tenant_id, hostname) VALUES ($1, $2)`, id, h)
+		return err
+	})
+	switch {
+	case isCode(err, "23505"):
+		return "", fmt.Errorf("hostname %q: %w", h, ErrConflict)
+	case isCode(err, "23503"):
+		return "", fmt.Errorf("tenant %s: %w", id, ErrNotFound)
+	case err != nil:
+		return "", fmt.Errorf("add hostname: %w", err)
+	}
+	return h, nil
+}
+
+// RemoveHostname unregisters a custom hostname from tenant id.
+func (d *Directory) RemoveHostname(ctx context.Context, id uuid.UUID, hostname string) error {
+	h, err := NormalizeHost(hostname)
+	if err != nil {
+		return err
+	}
+	return d.db.Tx(WithTenant(ctx, id), func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM tenant_hostnames WHERE hostname = $1`, h)
+		if err == nil && tag.RowsAffected() == 0 {
+			err = fmt.Errorf("hostname %q: %w", h, ErrNotFound)
+		}
+		return err
+	})
+}

@@ -1,0 +1,188 @@
+package tenancy_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func newDirectory(t *testing.T) (*tenancy.DB, *tenancy.Directory) {
+	db := testenv.DB(t)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, dir
+}
+
+func TestTxWithoutTenantFails(t *testing.T) {
+	db, _ := newDirectory(t)
+	called := false
+	err := db.Tx(context.Background(), func(pgx.Tx) error { called = true; return nil })
+	if !errors.Is(err, tenancy.ErrNoTenant) || called {
+		t.Fatalf("Tx without tenant: err %v, fn called %v; want ErrNoTenant and no call", err, called)
+	}
+}
+
+func TestTxScopesAndResets(t *testing.T) {
+	db, dir := newDirectory(t)
+	a := testenv.Tenant(t, dir)
+	ctx := tenancy.WithTenant(context.Background(), a.ID)
+	var got string
+	if err := db.Tx(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT current_setting('app.tenant_id')`).Scan(&got)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got != a.ID.String() {
+		t.Fatalf("app.tenant_id in Tx = %q, want %q", got, a.ID)
+	}
+	// After the transaction the pooled connection carries no tenant.
+	var after *string
+	if err := db.Writer().QueryRow(context.Background(), `SELECT NULLIF(current_setting('app.tenant_id', true), '')`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if after != nil {
+		t.Fatalf("app.tenant_id leaked out of the transaction: %q", *after)
+	}
+	// ReadTx refuses writes.
+	err := db.ReadTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO tenant_hostnames (tenant_id, hostname) VALUES ($1, 'x.example')`, a.ID)
+		return err
+	})
+	if err == nil {
+		t.Fatal("ReadTx allowed a write")
+	}
+}
+
+func TestOpenRefusesPrivilegedRoles(t *testing.T) {
+	e := testenv.Get(t)
+	for name, url := range map[string]string{"superuser": e.SuperURL, "owner": e.OwnerURL} {
+		if db, err := tenancy.Open(context.Background(), url, ""); err == nil {
+			db.Close()
+			t.Errorf("Open as %s succeeded; want a refusal", name)
+		}
+	}
+}
+
+func TestDirectory(t *testing.T) {
+	_, dir := newDirectory(t)
+	ctx := context.Background()
+	m, err := dir.CreateMSP(ctx, "acme-it", "Acme IT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dir.CreateMSP(ctx, "acme-it", "Again"); !errors.Is(err, tenancy.ErrConflict) {
+		t.Fatalf("duplicate MSP: %v, want ErrConflict", err)
+	}
+	for _, bad := range []string{"", "Acme", "-x", "x-", "a_b", "ü", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"} {
+		var verr *tenancy.ValidationError
+		if _, err := dir.CreateTenant(ctx, m.ID, bad, "Name"); !errors.As(err, &verr) {
+			t.Errorf("slug %q: %v, want a ValidationError", bad, err)
+		}
+	}
+	if _, err := dir.CreateTenant(ctx, uuid.New(), "orphan", "Orphan"); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("tenant of unknown MSP: %v, want ErrNotFound", err)
+	}
+	tn, err := dir.CreateTenant(ctx, m.ID, "bakery", "Corner Bakery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dir.CreateTenant(ctx, m.ID, "bakery", "Again"); !errors.Is(err, tenancy.ErrConflict) {
+		t.Fatalf("duplicate tenant: %v, want ErrConflict", err)
+	}
+	list, err := dir.ListTenants(ctx, m.ID)
+	if err != nil || len(list) != 1 || list[0].ID != tn.ID {
+		t.Fatalf("ListTenants = %v, %v", list, err)
+	}
+
+	h, err := dir.AddHostname(ctx, tn.ID, "EnterpriseEnrollment.Bakery.Example.")
+	if err != nil || h != "enterpriseenrollment.bakery.example" {
+		t.Fatalf("AddHostname = %q, %v", h, err)
+	}
+	for _, bad := range []string{"x.trident.test", "trident.test", "localhost", "bad host.example", "a..b", ""} {
+		if _, err := dir.AddHostname(ctx, tn.ID, bad); err == nil {
+			t.Errorf("AddHostname(%q) accepted", bad)
+		}
+	}
+	other := testenv.Tenant(t, dir)
+	if _, err := dir.AddHostname(ctx, other.ID, "enterpriseenrollment.bakery.example"); !errors.Is(err, tenancy.ErrConflict) {
+		t.Fatalf("hostname taken by another tenant: %v, want ErrConflict", err)
+	}
+	names, err := dir.Hostnames(ctx, tn)
+	if err != nil || len(names) != 2 || names[0] != "bakery.trident.test" {
+		t.Fatalf("Hostnames = %v, %v", names, err)
+	}
+	if err := dir.RemoveHostname(ctx, other.ID, "enterpriseenrollment.bakery.example"); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("another tenant removed the hostname: %v", err)
+	}
+}
+
+func TestResolverAndMiddleware(t *testing.T) {
+	_, dir := newDirectory(t)
+	ctx := context.Background()
+	tn := testenv.Tenant(t, dir)
+	r := tenancy.NewResolver(dir)
+
+	for _, host := range []string{tn.Slug + ".trident.test", tn.Slug + ".Trident.Test:8443"} {
+		got, err := r.Resolve(ctx, host)
+		if err != nil || got.ID != tn.ID {
+			t.Fatalf("Resolve(%q) = %v, %v", host, got.ID, err)
+		}
+	}
+	for _, host := range []string{"nobody.trident.test", "a.b.trident.test", "trident.test", "custom.example"} {
+		if _, err := r.Resolve(ctx, host); !errors.Is(err, tenancy.ErrNotFound) {
+			t.Fatalf("Resolve(%q) = %v, want ErrNotFound", host, err)
+		}
+	}
+	// custom.example was cached as unknown; adding it must be seen after
+	// Invalidate (which the process calls on the trident_tenancy notice).
+	if _, err := dir.AddHostname(ctx, tn.ID, "custom.example"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Resolve(ctx, "custom.example"); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("negative cache not used: %v", err)
+	}
+	r.Invalidate()
+	if got, err := r.Resolve(ctx, "custom.example"); err != nil || got.ID != tn.ID {
+		t.Fatalf("after Invalidate: %v, %v", got.ID, err)
+	}
+
+	h := r.Middleware(testLogger(t), http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		id, _ := tenancy.FromContext(req.Context())
+		w.Write([]byte(id.String()))
+	}))
+	serve := func(host string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Host = host
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := serve("custom.example"); rec.Code != 200 || rec.Body.String() != tn.ID.String() {
+		t.Fatalf("middleware on custom host: %d %q", rec.Code, rec.Body)
+	}
+	if rec := serve("nobody.trident.test"); rec.Code != 404 {
+		t.Fatalf("unknown host: %d, want 404", rec.Code)
+	}
+	if rec := serve("bad host"); rec.Code != 404 {
+		t.Fatalf("malformed host: %d, want 404", rec.Code)
+	}
+	if err := dir.SetStatus(ctx, tn.ID, tenancy.Suspended); err != nil {
+		t.Fatal(err)
+	}
+	r.Invalidate()
+	if rec := serve(tn.Slug + ".trident.test"); rec.Code != 403 {
+		t.Fatalf("suspended tenant: %d, want 403", rec.Code)
+	}
+}
