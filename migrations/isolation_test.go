@@ -1,0 +1,173 @@
+package migrations_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// fixtures insert one valid row for tenant into a tenant table. Every table
+// with a tenant_id column needs one here: the isolation suite fails for a
+// table it cannot fill, so no tenant table ships unproven.
+var fixtures = map[string]func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error{
+	"tenant_hostnames": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO tenant_hostnames (tenant_id, hostname) VALUES ($1, $2)`,
+			tenant, "h-"+uuid.NewString()[:8]+".example")
+		return err
+	},
+	"events": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO events (tenant_id, kind, subject) VALUES ($1, 'test.fixture', 'isolation')`, tenant)
+		return err
+	},
+}
+
+type tenantTable struct {
+	name          string
+	rls, forced   bool
+	policies      int
+	tenantFirstPK bool
+}
+
+// tenantTables lists every table in the app schema with a tenant_id column,
+// from the catalog.
+func tenantTables(t *testing.T) []tenantTable {
+	conn := testenv.Superuser(t)
+	rows, _ := conn.Query(context.Background(), `
+SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+       (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid),
+       coalesce((SELECT a.attname = 'tenant_id' FROM pg_index i
+                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
+                 WHERE i.indrelid = c.oid AND i.indisprimary), false)
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+  AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)
+ORDER BY c.relname`)
+	tables, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tenantTable, error) {
+		var tt tenantTable
+		return tt, r.Scan(&tt.name, &tt.rls, &tt.forced, &tt.policies, &tt.tenantFirstPK)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tables) == 0 {
+		t.Fatal("the catalog lists no tenant tables; the suite would prove nothing")
+	}
+	return tables
+}
+
+func TestTenantTablesHaveRLS(t *testing.T) {
+	for _, tt := range tenantTables(t) {
+		if !tt.rls || !tt.forced {
+			t.Errorf("%s: row-level security enabled=%v forced=%v; want both", tt.name, tt.rls, tt.forced)
+		}
+		if tt.policies == 0 {
+			t.Errorf("%s: no policy", tt.name)
+		}
+		if !tt.tenantFirstPK {
+			t.Errorf("%s: tenant_id is not the first column of the primary key", tt.name)
+		}
+		if fixtures[tt.name] == nil {
+			t.Errorf("%s: no fixture in isolation_test.go; add one so the isolation suite covers it", tt.name)
+		}
+	}
+}
+
+func TestTenantIsolation(t *testing.T) {
+	db := testenv.DB(t)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := testenv.Tenant(t, dir), testenv.Tenant(t, dir)
+	ctxA := tenancy.WithTenant(context.Background(), a.ID)
+	ctxB := tenancy.WithTenant(context.Background(), b.ID)
+
+	for _, tt := range tenantTables(t) {
+		fixture := fixtures[tt.name]
+		if fixture == nil {
+			continue // TestTenantTablesHaveRLS reports it
+		}
+		t.Run(tt.name, func(t *testing.T) {
+			table := pgx.Identifier{tt.name}.Sanitize()
+			countA := func(ctx context.Context) (n int) {
+				t.Helper()
+				err := db.Tx(ctx, func(tx pgx.Tx) error {
+					return tx.QueryRow(ctx, `SELECT count(*) FROM `+table+` WHERE tenant_id = $1`, a.ID).Scan(&n)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			if err := db.Tx(ctxA, func(tx pgx.Tx) error { return fixture(ctxA, tx, a.ID) }); err != nil {
+				t.Fatalf("fixture as tenant A: %v", err)
+			}
+			if err := db.Tx(ctxB, func(tx pgx.Tx) error { return fixture(ctxB, tx, b.ID) }); err != nil {
+				t.Fatalf("fixture as tenant B: %v", err)
+			}
+			before := countA(ctxA)
+			if before == 0 {
+				t.Fatal("tenant A cannot see its own row; the checks below would prove nothing")
+			}
+
+			if n := countA(ctxB); n != 0 {
+				t.Errorf("tenant B sees %d of A's rows", n)
+			}
+			var total int
+			if err := db.Writer().QueryRow(context.Background(), `SELECT count(*) FROM `+table).Scan(&total); err != nil {
+				t.Fatal(err)
+			}
+			if total != 0 {
+				t.Errorf("with no tenant set, a query returns %d rows; want none", total)
+			}
+			err := db.Tx(ctxB, func(tx pgx.Tx) error {
+				tag, err := tx.Exec(ctxB, `UPDATE `+table+` SET tenant_id = tenant_id WHERE tenant_id = $1`, a.ID)
+				if err == nil && tag.RowsAffected() != 0 {
+					err = fmt.Errorf("updated %d of A's rows", tag.RowsAffected())
+				}
+				return err
+			})
+			if err != nil {
+				t.Errorf("tenant B update: %v", err)
+			}
+			err = db.Tx(ctxB, func(tx pgx.Tx) error {
+				tag, err := tx.Exec(ctxB, `DELETE FROM `+table+` WHERE tenant_id = $1`, a.ID)
+				if err == nil && tag.RowsAffected() != 0 {
+					err = fmt.Errorf("deleted %d of A's rows", tag.RowsAffected())
+				}
+				return err
+			})
+			if err != nil {
+				t.Errorf("tenant B delete: %v", err)
+			}
+			err = db.Tx(ctxB, func(tx pgx.Tx) error { return fixture(ctxB, tx, a.ID) })
+			if !isRLSViolation(err) {
+				t.Errorf("tenant B inserting a row with A's tenant_id: %v; want a row-level security violation", err)
+			}
+			err = db.Tx(ctxB, func(tx pgx.Tx) error {
+				_, err := tx.Exec(ctxB, `UPDATE `+table+` SET tenant_id = $1`, a.ID)
+				return err
+			})
+			if !isRLSViolation(err) {
+				t.Errorf("tenant B moving its rows to A: %v; want a row-level security violation", err)
+			}
+			if after := countA(ctxA); after != before {
+				t.Errorf("tenant A had %d rows, now %d", before, after)
+			}
+		})
+	}
+}
+
+func isRLSViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42501"
+}
