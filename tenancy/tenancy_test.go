@@ -78,11 +78,12 @@ func TestOpenRefusesPrivilegedRoles(t *testing.T) {
 func TestDirectory(t *testing.T) {
 	_, dir := newDirectory(t)
 	ctx := context.Background()
-	m, err := dir.CreateMSP(ctx, "acme-it", "Acme IT")
+	u := uuid.NewString()[:8] // tests may run again on the same database (-count)
+	m, err := dir.CreateMSP(ctx, "acme-"+u, "Acme IT")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dir.CreateMSP(ctx, "acme-it", "Again"); !errors.Is(err, tenancy.ErrConflict) {
+	if _, err := dir.CreateMSP(ctx, "acme-"+u, "Again"); !errors.Is(err, tenancy.ErrConflict) {
 		t.Fatalf("duplicate MSP: %v, want ErrConflict", err)
 	}
 	for _, bad := range []string{"", "Acme", "-x", "x-", "a_b", "ü", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"} {
@@ -94,11 +95,11 @@ func TestDirectory(t *testing.T) {
 	if _, err := dir.CreateTenant(ctx, uuid.New(), "orphan", "Orphan"); !errors.Is(err, tenancy.ErrNotFound) {
 		t.Fatalf("tenant of unknown MSP: %v, want ErrNotFound", err)
 	}
-	tn, err := dir.CreateTenant(ctx, m.ID, "bakery", "Corner Bakery")
+	tn, err := dir.CreateTenant(ctx, m.ID, "bakery-"+u, "Corner Bakery")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dir.CreateTenant(ctx, m.ID, "bakery", "Again"); !errors.Is(err, tenancy.ErrConflict) {
+	if _, err := dir.CreateTenant(ctx, m.ID, "bakery-"+u, "Again"); !errors.Is(err, tenancy.ErrConflict) {
 		t.Fatalf("duplicate tenant: %v, want ErrConflict", err)
 	}
 	list, err := dir.ListTenants(ctx, m.ID)
@@ -106,8 +107,8 @@ func TestDirectory(t *testing.T) {
 		t.Fatalf("ListTenants = %v, %v", list, err)
 	}
 
-	h, err := dir.AddHostname(ctx, tn.ID, "EnterpriseEnrollment.Bakery.Example.")
-	if err != nil || h != "enterpriseenrollment.bakery.example" {
+	h, err := dir.AddHostname(ctx, tn.ID, "EnterpriseEnrollment.Bakery-"+u+".Example.")
+	if err != nil || h != "enterpriseenrollment.bakery-"+u+".example" {
 		t.Fatalf("AddHostname = %q, %v", h, err)
 	}
 	for _, bad := range []string{"x.trident.test", "trident.test", "localhost", "bad host.example", "a..b", ""} {
@@ -116,14 +117,14 @@ func TestDirectory(t *testing.T) {
 		}
 	}
 	other := testenv.Tenant(t, dir)
-	if _, err := dir.AddHostname(ctx, other.ID, "enterpriseenrollment.bakery.example"); !errors.Is(err, tenancy.ErrConflict) {
+	if _, err := dir.AddHostname(ctx, other.ID, h); !errors.Is(err, tenancy.ErrConflict) {
 		t.Fatalf("hostname taken by another tenant: %v, want ErrConflict", err)
 	}
 	names, err := dir.Hostnames(ctx, tn)
-	if err != nil || len(names) != 2 || names[0] != "bakery.trident.test" {
+	if err != nil || len(names) != 2 || names[0] != tn.Slug+".trident.test" {
 		t.Fatalf("Hostnames = %v, %v", names, err)
 	}
-	if err := dir.RemoveHostname(ctx, other.ID, "enterpriseenrollment.bakery.example"); !errors.Is(err, tenancy.ErrNotFound) {
+	if err := dir.RemoveHostname(ctx, other.ID, h); !errors.Is(err, tenancy.ErrNotFound) {
 		t.Fatalf("another tenant removed the hostname: %v", err)
 	}
 }
@@ -133,6 +134,7 @@ func TestResolverAndMiddleware(t *testing.T) {
 	ctx := context.Background()
 	tn := testenv.Tenant(t, dir)
 	r := tenancy.NewResolver(dir)
+	custom := "custom-" + uuid.NewString()[:8] + ".example"
 
 	for _, host := range []string{tn.Slug + ".trident.test", tn.Slug + ".Trident.Test:8443"} {
 		got, err := r.Resolve(ctx, host)
@@ -140,21 +142,21 @@ func TestResolverAndMiddleware(t *testing.T) {
 			t.Fatalf("Resolve(%q) = %v, %v", host, got.ID, err)
 		}
 	}
-	for _, host := range []string{"nobody.trident.test", "a.b.trident.test", "trident.test", "custom.example"} {
+	for _, host := range []string{"nobody.trident.test", "a.b.trident.test", "trident.test", custom} {
 		if _, err := r.Resolve(ctx, host); !errors.Is(err, tenancy.ErrNotFound) {
 			t.Fatalf("Resolve(%q) = %v, want ErrNotFound", host, err)
 		}
 	}
-	// custom.example was cached as unknown; adding it must be seen after
+	// custom was cached as unknown; adding it must be seen after
 	// Invalidate (which the process calls on the trident_tenancy notice).
-	if _, err := dir.AddHostname(ctx, tn.ID, "custom.example"); err != nil {
+	if _, err := dir.AddHostname(ctx, tn.ID, custom); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Resolve(ctx, "custom.example"); !errors.Is(err, tenancy.ErrNotFound) {
+	if _, err := r.Resolve(ctx, custom); !errors.Is(err, tenancy.ErrNotFound) {
 		t.Fatalf("negative cache not used: %v", err)
 	}
 	r.Invalidate()
-	if got, err := r.Resolve(ctx, "custom.example"); err != nil || got.ID != tn.ID {
+	if got, err := r.Resolve(ctx, custom); err != nil || got.ID != tn.ID {
 		t.Fatalf("after Invalidate: %v, %v", got.ID, err)
 	}
 
@@ -169,7 +171,7 @@ func TestResolverAndMiddleware(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		return rec
 	}
-	if rec := serve("custom.example"); rec.Code != 200 || rec.Body.String() != tn.ID.String() {
+	if rec := serve(custom); rec.Code != 200 || rec.Body.String() != tn.ID.String() {
 		t.Fatalf("middleware on custom host: %d %q", rec.Code, rec.Body)
 	}
 	if rec := serve("nobody.trident.test"); rec.Code != 404 {
