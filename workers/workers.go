@@ -1,0 +1,106 @@
+// Package workers holds Trident's River job workers and builds the River
+// client. A job's args type lives in the service that enqueues it; the
+// worker here calls that service back, so services never import workers.
+//
+// Job args that carry a "tenant_id" run with that tenant in their context
+// (see tenantMiddleware): the worker then opens its own tenant transaction
+// with tenancy.DB.Tx, like any other edge.
+package workers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/tridentmdm/trident/migrations"
+	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// Config tunes the jobs.
+type Config struct {
+	// EventRetention is how long events are kept.
+	EventRetention time.Duration
+	// SweepInterval is how often the retention sweep runs.
+	SweepInterval time.Duration
+	// MaxWorkers is the number of jobs worked at once by this process.
+	MaxWorkers int
+}
+
+// Deps are the services the workers call.
+type Deps struct {
+	DB        *tenancy.DB
+	Directory *tenancy.Directory
+	Events    *events.Store
+	Log       *slog.Logger
+}
+
+// Client is River's client on Trident's pools.
+type Client = river.Client[pgx.Tx]
+
+// New builds the River client. With work false it only inserts jobs (what
+// `trident serve` needs: jobs are enqueued inside tenant transactions with
+// InsertTx); with work true it also works them and runs periodic jobs (what
+// `trident worker` and `trident dev` run).
+func New(d Deps, cfg Config, work bool) (*Client, error) {
+	if cfg.EventRetention <= 0 {
+		return nil, fmt.Errorf("workers: event retention must be positive, not %s", cfg.EventRetention)
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = time.Hour
+	}
+	if cfg.MaxWorkers <= 0 {
+		cfg.MaxWorkers = 20
+	}
+	ws := river.NewWorkers()
+	river.AddWorker(ws, &retentionSweepWorker{dir: d.Directory, interval: cfg.SweepInterval, log: d.Log})
+	river.AddWorker(ws, &retentionWorker{events: d.Events, keep: cfg.EventRetention, log: d.Log})
+
+	rc := &river.Config{
+		Schema:     migrations.RiverSchema,
+		Logger:     d.Log.With("component", "river"),
+		Workers:    ws,
+		Middleware: []rivertype.Middleware{river.WorkerMiddlewareFunc(tenantMiddleware)},
+	}
+	if work {
+		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.MaxWorkers}}
+		rc.PeriodicJobs = []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return RetentionSweepArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+		}
+	}
+	c, err := river.NewClient(riverpgxv5.New(d.DB.Writer()), rc)
+	if err != nil {
+		return nil, fmt.Errorf("workers: river client: %w", err)
+	}
+	return c, nil
+}
+
+// tenantMiddleware puts the tenant named by a job's "tenant_id" argument in
+// its context. A job whose tenant_id is present but not a uuid is
+// cancelled: retrying cannot fix it.
+func tenantMiddleware(ctx context.Context, job *rivertype.JobRow, next func(context.Context) error) error {
+	var args struct {
+		TenantID *string `json:"tenant_id"`
+	}
+	if err := json.Unmarshal(job.EncodedArgs, &args); err != nil {
+		return river.JobCancel(fmt.Errorf("decode %s job args: %w", job.Kind, err))
+	}
+	if args.TenantID == nil {
+		return next(ctx)
+	}
+	id, err := uuid.Parse(*args.TenantID)
+	if err != nil || id == uuid.Nil {
+		return river.JobCancel(fmt.Errorf("%s job has a bad tenant_id %q", job.Kind, *args.TenantID))
+	}
+	return next(tenancy.WithTenant(ctx, id))
+}

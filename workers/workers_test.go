@@ -1,0 +1,182 @@
+package workers_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/tenancy"
+	"github.com/tridentmdm/trident/workers"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+func deps(t *testing.T) workers.Deps {
+	db := testenv.DB(t)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return workers.Deps{DB: db, Directory: dir, Events: events.NewStore(db),
+		Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
+}
+
+func countEvents(t *testing.T, d workers.Deps, tenant uuid.UUID) (n int) {
+	t.Helper()
+	ctx := tenancy.WithTenant(context.Background(), tenant)
+	if err := d.DB.Tx(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&n)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// The periodic sweep runs on start, fans out one retention job per tenant,
+// and each deletes only its tenant's old events.
+func TestRetentionSweep(t *testing.T) {
+	d := deps(t)
+	a, b := testenv.Tenant(t, d.Directory), testenv.Tenant(t, d.Directory)
+	for _, tn := range []tenancy.Tenant{a, b} {
+		ctx := tenancy.WithTenant(context.Background(), tn.ID)
+		err := d.DB.Tx(ctx, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO events (kind, created_at)
+SELECT 'test.old', now() - interval '40 days' FROM generate_series(1, 7)`)
+			if err != nil {
+				return err
+			}
+			_, err = events.Publish(ctx, tx, "test.new", "", nil)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := workers.New(d, workers.Config{EventRetention: 30 * 24 * time.Hour}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	completed, cancel := c.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed)
+	defer cancel()
+	ctx := context.Background()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+
+	pending := map[uuid.UUID]bool{a.ID: true, b.ID: true}
+	deadline := time.After(30 * time.Second)
+	for len(pending) > 0 {
+		select {
+		case ev := <-completed:
+			if ev.Kind == river.EventKindJobFailed {
+				t.Fatalf("job %s failed: %v", ev.Job.Kind, ev.Job.Errors)
+			}
+			if ev.Job.Kind == (events.RetentionArgs{}).Kind() {
+				var args events.RetentionArgs
+				if err := json.Unmarshal(ev.Job.EncodedArgs, &args); err != nil {
+					t.Fatal(err)
+				}
+				delete(pending, args.TenantID)
+			}
+		case <-deadline:
+			t.Fatalf("retention jobs for %v did not complete", pending)
+		}
+	}
+	for _, tn := range []tenancy.Tenant{a, b} {
+		if n := countEvents(t, d, tn.ID); n != 1 {
+			t.Errorf("tenant %s has %d events after retention; want the 1 recent one", tn.Slug, n)
+		}
+	}
+}
+
+// serve's insert-only client enqueues inside a tenant transaction, so a job
+// exists exactly when the change that caused it commits.
+func TestInsertInTenantTransaction(t *testing.T) {
+	d := deps(t)
+	tn := testenv.Tenant(t, d.Directory)
+	c, err := workers.New(d, workers.Config{EventRetention: time.Hour}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := tenancy.WithTenant(context.Background(), tn.ID)
+	var job *rivertype.JobInsertResult
+	err = d.DB.Tx(ctx, func(tx pgx.Tx) error {
+		job, err = c.InsertTx(ctx, tx, events.RetentionArgs{TenantID: tn.ID}, nil)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.JobGet(context.Background(), job.Job.ID)
+	if err != nil || got.Kind != "events.retention" {
+		t.Fatalf("JobGet = %v, %v", got, err)
+	}
+	rolledBack := context.Canceled
+	_ = d.DB.Tx(ctx, func(tx pgx.Tx) error {
+		job, err = c.InsertTx(ctx, tx, events.RetentionArgs{TenantID: tn.ID}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rolledBack
+	})
+	if _, err := c.JobGet(context.Background(), job.Job.ID); err == nil {
+		t.Fatal("a job inserted in a rolled-back transaction exists")
+	}
+}
+
+// A job naming a malformed tenant is cancelled, not retried.
+func TestBadTenantIsCancelled(t *testing.T) {
+	d := deps(t)
+	c, err := workers.New(d, workers.Config{EventRetention: time.Hour, SweepInterval: 24 * time.Hour}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events_, cancel := c.Subscribe(river.EventKindJobCancelled, river.EventKindJobCompleted, river.EventKindJobFailed)
+	defer cancel()
+	ctx := context.Background()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	res, err := c.Insert(ctx, badTenantArgs{TenantID: "not-a-uuid"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case ev := <-events_:
+			if ev.Job.ID != res.Job.ID {
+				continue
+			}
+			if ev.Kind != river.EventKindJobCancelled {
+				t.Fatalf("job ended %s; want cancelled", ev.Kind)
+			}
+			return
+		case <-deadline:
+			t.Fatal("job with a bad tenant_id did not end")
+		}
+	}
+}
+
+// badTenantArgs uses the retention job's kind with a malformed tenant_id,
+// as a corrupted or hand-made row would.
+type badTenantArgs struct {
+	TenantID string `json:"tenant_id"`
+}
+
+func (badTenantArgs) Kind() string { return "events.retention" }
