@@ -66,7 +66,7 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 
 	rc := &river.Config{
 		Schema:     migrations.RiverSchema,
-		Logger:     d.Log.With("component", "river"),
+		Logger:     slog.New(quietHandler{d.Log.Handler(), slog.LevelWarn}).With("component", "river"),
 		Workers:    ws,
 		Middleware: []rivertype.Middleware{river.WorkerMiddlewareFunc(tenantMiddleware)},
 	}
@@ -103,4 +103,23 @@ func tenantMiddleware(ctx context.Context, job *rivertype.JobRow, next func(cont
 		return river.JobCancel(fmt.Errorf("%s job has a bad tenant_id %q", job.Kind, *args.TenantID))
 	}
 	return next(tenancy.WithTenant(ctx, id))
+}
+
+// quietHandler drops River's records below min: its info logs (producer
+// counts every few seconds) drown Trident's own at the default level.
+type quietHandler struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietHandler{h.Handler.WithAttrs(as), h.min}
+}
+
+func (h quietHandler) WithGroup(name string) slog.Handler {
+	return quietHandler{h.Handler.WithGroup(name), h.min}
 }

@@ -27,6 +27,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// ErrUnreachable means the postgres user (which runs the server when we are
+// root) cannot reach the cluster's folder because a parent folder is
+// private; choose another folder.
+var ErrUnreachable = errors.New("the postgres user cannot reach the cluster folder (a parent folder is private)")
+
 // Cluster is a PostgreSQL cluster in a folder of its own. Its superuser is
 // "postgres"; it listens on 127.0.0.1 only, on the port chosen at init, with
 // password authentication.
@@ -116,7 +121,7 @@ func (c *Cluster) initdb(ctx context.Context, opts Options) error {
 	if c.runAs != "" {
 		// The postgres user must be able to reach the folder.
 		if err := c.run(ctx, "/usr/bin/test", "-x", c.Dir); err != nil {
-			return fmt.Errorf("the postgres user cannot reach %s (a parent folder is private); choose a data folder it can reach: %w", c.Dir, err)
+			return fmt.Errorf("%w: %s (%v)", ErrUnreachable, c.Dir, err)
 		}
 	}
 	pw := make([]byte, 24)
@@ -174,11 +179,15 @@ log_min_messages = warning
 }
 
 // Start starts the server unless it is running already, and waits until it
-// accepts connections.
-func (c *Cluster) Start(ctx context.Context) error {
-	if c.running(ctx) {
-		return nil
+// accepts connections. started says whether this call started it.
+func (c *Cluster) Start(ctx context.Context) (started bool, err error) {
+	if c.Running(ctx) {
+		return false, nil
 	}
+	return true, c.start(ctx)
+}
+
+func (c *Cluster) start(ctx context.Context) error {
 	logFile := filepath.Join(c.Dir, "postgres.log")
 	if err := c.run(ctx, filepath.Join(c.BinDir, "pg_ctl"), "start", "--wait", "--timeout", "60",
 		"--pgdata", c.dataDir(), "--log", logFile, "--silent"); err != nil {
@@ -202,13 +211,14 @@ func (c *Cluster) Start(ctx context.Context) error {
 	}
 }
 
-func (c *Cluster) running(ctx context.Context) bool {
+// Running reports whether the server is running.
+func (c *Cluster) Running(ctx context.Context) bool {
 	return c.run(ctx, filepath.Join(c.BinDir, "pg_ctl"), "status", "--pgdata", c.dataDir()) == nil
 }
 
 // Stop stops the server (fast shutdown: sessions are ended, data is safe).
 func (c *Cluster) Stop(ctx context.Context) error {
-	if !c.running(ctx) {
+	if !c.Running(ctx) {
 		return nil
 	}
 	return c.run(ctx, filepath.Join(c.BinDir, "pg_ctl"), "stop", "--wait", "--mode", "fast", "--pgdata", c.dataDir(), "--silent")
@@ -283,4 +293,10 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Exists reports whether dir holds an initialized cluster.
+func Exists(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "data", "PG_VERSION"))
+	return err == nil
 }

@@ -72,7 +72,7 @@ func run(m *testing.M) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if err := c.Start(ctx); err != nil {
+		if _, err := c.Start(ctx); err != nil {
 			return 0, err
 		}
 		defer c.Stop(context.Background())

@@ -43,7 +43,7 @@ func run(urlFile string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.Start(ctx); err != nil {
+	if _, err := c.Start(ctx); err != nil {
 		return err
 	}
 	defer c.Stop(context.Background())

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tridentmdm/trident/migrations"
+	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/tenancy"
+	"github.com/tridentmdm/trident/workers"
+)
+
+// roles says what a process does: serve HTTP for devices, API and
+// dashboard; work jobs; or both (dev).
+type roles struct{ serve, work bool }
+
+// app is one running Trident process: the only place concrete parts are
+// built and connected.
+type app struct {
+	cfg   serverConfig
+	log   *slog.Logger
+	roles roles
+
+	db       *tenancy.DB
+	dir      *tenancy.Directory
+	resolver *tenancy.Resolver
+	events   *events.Store
+	bus      *events.Bus
+	listener *events.Listener
+	river    *workers.Client
+
+	stopping atomic.Bool
+}
+
+func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *slog.Logger) (*app, error) {
+	db, err := tenancy.Open(ctx, dbs.app, dbs.reader)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, roles: r, db: db}
+	if err := migrations.Current(ctx, db.Writer()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if a.dir, err = tenancy.NewDirectory(db, cfg.baseDomain); err != nil {
+		db.Close()
+		return nil, err
+	}
+	a.resolver = tenancy.NewResolver(a.dir)
+	a.events = events.NewStore(db)
+	a.bus = events.NewBus(a.events, log.With("component", "events"))
+	a.listener = events.NewListener(db.Writer().Config().ConnConfig, log.With("component", "listener"))
+	a.listener.Handle(events.Channel, a.bus.Handler())
+	// Hostname and tenant changes (from any process) drop the Host cache;
+	// so does a reconnect, since notices may have been missed meanwhile.
+	a.listener.Handle("trident_tenancy", events.Handler{
+		Notify:    func(string) { a.resolver.Invalidate() },
+		OnConnect: a.resolver.Invalidate,
+	})
+	a.river, err = workers.New(workers.Deps{DB: db, Directory: a.dir, Events: a.events, Log: log},
+		workers.Config{EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers}, r.work)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// run serves until ctx ends, then shuts down gracefully: readiness turns
+// false, in-flight requests finish, running jobs finish (or are cancelled
+// at the shutdown timeout), then the connections close.
+func (a *app) run(ctx context.Context) error {
+	defer a.db.Close()
+	ln, err := net.Listen("tcp", a.cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.listen, err)
+	}
+	srv := &http.Server{
+		Handler:           a.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { a.bus.Run(bg) })
+	wg.Go(func() { _ = a.listener.Run(bg) })
+	if a.roles.work {
+		if err := a.river.Start(bg); err != nil {
+			stopBG()
+			wg.Wait()
+			return fmt.Errorf("start workers: %w", err)
+		}
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	a.log.Info("trident running", "listen", ln.Addr().String(), "base_domain", a.dir.BaseDomain(),
+		"serve", a.roles.serve, "work", a.roles.work)
+
+	select {
+	case err = <-serveErr:
+		a.log.Error("HTTP server stopped", "err", err)
+	case <-ctx.Done():
+	}
+	a.stopping.Store(true)
+	a.log.Info("shutting down", "timeout", a.cfg.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.shutdownTimeout)
+	defer cancel()
+	if herr := srv.Shutdown(sctx); herr != nil {
+		a.log.Warn("requests still running at the shutdown timeout", "err", herr)
+	}
+	if a.roles.work {
+		if rerr := a.river.Stop(sctx); rerr != nil {
+			a.log.Warn("jobs still running at the shutdown timeout; cancelling them", "err", rerr)
+			cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = a.river.StopAndCancel(cctx)
+			ccancel()
+		}
+	}
+	stopBG()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	a.log.Info("stopped")
+	return err
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// envName is the environment variable for a flag: --base-domain is
+// TRIDENT_BASE_DOMAIN.
+func envName(flagName string) string {
+	return "TRIDENT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parse parses args, then fills every flag not given on the command line
+// from its TRIDENT_* environment variable. Flags win over the environment.
+func parse(fs *flag.FlagSet, args []string) error {
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: trident %s [flags]\n\nFlags (each also read from its TRIDENT_* variable):\n", fs.Name())
+		fs.VisitAll(func(f *flag.Flag) {
+			def := ""
+			if f.DefValue != "" {
+				def = fmt.Sprintf(" (default %q)", f.DefValue)
+			}
+			fmt.Fprintf(fs.Output(), "  --%s, %s\n      %s%s\n", f.Name, envName(f.Name), f.Usage, def)
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %v", envName(f.Name), v, err))
+			}
+		}
+	})
+	if len(errs) > 0 {
+		return usageError{errors.Join(errs...)}
+	}
+	return nil
+}
+
+// common holds the settings most commands share.
+type common struct {
+	databaseURL       string
+	readerDatabaseURL string
+	dataDir           string
+	logLevel          string
+	logFormat         string
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL URL as the app role (no BYPASSRLS, owns no table); empty: the dev cluster in --data-dir")
+	fs.StringVar(&c.readerDatabaseURL, "reader-database-url", "", "PostgreSQL URL of a read replica (empty: the writer)")
+	fs.StringVar(&c.dataDir, "data-dir", ".trident", "folder of the dev cluster, used when no database URL is given")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
+}
+
+func (c *common) validate() error {
+	var errs []error
+	for name, u := range map[string]string{"database-url": c.databaseURL, "reader-database-url": c.readerDatabaseURL} {
+		if u == "" {
+			continue
+		}
+		if _, err := pgx.ParseConfig(u); err != nil {
+			errs = append(errs, fmt.Errorf("--%s: %v", name, redact(err)))
+		}
+	}
+	if c.readerDatabaseURL != "" && c.databaseURL == "" {
+		errs = append(errs, errors.New("--reader-database-url needs --database-url too"))
+	}
+	if _, err := c.logger(io.Discard); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// redact keeps a password in a malformed URL out of the message.
+func redact(err error) error {
+	return errors.New(strings.SplitN(err.Error(), "://", 2)[0] + ": cannot parse the URL")
+}
+
+func (c *common) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", c.logFormat)
+}
+
+// serverConfig holds what serve, worker and dev take.
+type serverConfig struct {
+	common
+	listen          string
+	baseDomain      string
+	eventRetention  time.Duration
+	shutdownTimeout time.Duration
+	workers         int
+}
+
+func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
+	c.common.register(fs)
+	fs.StringVar(&c.listen, "listen", listen, "address to serve HTTP on")
+	fs.StringVar(&c.baseDomain, "base-domain", "", "domain under which each tenant has {slug}.{base-domain}, for example mdm.example.com")
+	fs.DurationVar(&c.eventRetention, "event-retention", 30*24*time.Hour, "how long events are kept")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a shutdown waits for requests and jobs to finish")
+	fs.IntVar(&c.workers, "worker-concurrency", 20, "jobs worked at once by this process")
+}
+
+func (c *serverConfig) validate() error {
+	errs := []error{c.common.validate()}
+	if c.baseDomain == "" {
+		errs = append(errs, errors.New("--base-domain (TRIDENT_BASE_DOMAIN) is required, for example mdm.example.com"))
+	} else if _, err := tenancy.NormalizeHost(c.baseDomain); err != nil {
+		errs = append(errs, fmt.Errorf("--base-domain: %v", err))
+	}
+	if _, port, err := net.SplitHostPort(c.listen); err != nil || port == "" {
+		errs = append(errs, fmt.Errorf("--listen %q: want host:port or :port", c.listen))
+	}
+	if c.eventRetention < time.Hour {
+		errs = append(errs, fmt.Errorf("--event-retention %s: at least 1h", c.eventRetention))
+	}
+	if c.shutdownTimeout <= 0 {
+		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
+	}
+	if c.workers < 1 || c.workers > 10000 {
+		errs = append(errs, fmt.Errorf("--worker-concurrency %d: want 1 to 10000", c.workers))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return usageError{err}
+	}
+	return nil
+}

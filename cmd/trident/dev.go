@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+
+	"github.com/tridentmdm/trident/internal/pgcluster"
+	"github.com/tridentmdm/trident/migrations"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// The demo data `trident dev` seeds.
+const (
+	demoMSP    = "demo-msp"
+	demoTenant = "demo"
+)
+
+// runDev is the embedded default: with no database URL it keeps a private
+// PostgreSQL cluster in --data-dir, migrates it, seeds a demo MSP and
+// tenant, and runs server and worker in one process until Ctrl-C, when it
+// stops the cluster. A second run reuses the cluster and its data.
+func runDev(ctx context.Context, args []string, stdout io.Writer) error {
+	var cfg serverConfig
+	var ownerURL string
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	cfg.register(fs, "localhost:8080")
+	fs.StringVar(&ownerURL, "migrate-database-url", "", "with --database-url: the owner role's URL, to migrate")
+	if err := fs.Set("base-domain", "localhost"); err != nil {
+		return err
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	log, _ := cfg.logger(os.Stderr)
+
+	var dbs databases
+	if cfg.databaseURL != "" {
+		if ownerURL == "" {
+			return usagef("with --database-url, dev also needs --migrate-database-url (the owner role) to migrate and seed")
+		}
+		dbs = databases{app: cfg.databaseURL, reader: cfg.readerDatabaseURL, owner: ownerURL, release: func() {}}
+	} else {
+		cl, _, err := openDevCluster(ctx, cfg.dataDir, true, log)
+		if err != nil {
+			return err
+		}
+		log.Info("PostgreSQL running", "folder", cl.Dir, "port", cl.Port, "version_bin", cl.BinDir)
+		// dev owns its cluster: it stops with dev, even if an earlier run
+		// left it running.
+		defer func() {
+			if err := cl.Stop(context.Background()); err != nil {
+				log.Error("stop PostgreSQL", "err", err)
+			} else {
+				log.Info("PostgreSQL stopped")
+			}
+		}()
+		roles := pgcluster.Roles{Owner: ownerRole, OwnerPassword: cl.RolePassword(ownerRole),
+			App: appRole, AppPassword: cl.RolePassword(appRole)}
+		if err := pgcluster.Provision(ctx, cl.SuperuserURL("postgres"), devDatabase, roles); err != nil {
+			return err
+		}
+		dbs = devURLs(cl, func() {})
+	}
+
+	m, err := migrations.New(ctx, dbs.owner, appRole, log)
+	if err != nil {
+		return err
+	}
+	err = m.Up(ctx)
+	m.Close()
+	if err != nil {
+		return err
+	}
+	a, err := newApp(ctx, cfg, dbs, roles{serve: true, work: true}, log)
+	if err != nil {
+		return err
+	}
+	demo, err := seed(ctx, a.dir)
+	if err != nil {
+		return err
+	}
+	_, port, _ := net.SplitHostPort(cfg.listen)
+	fmt.Fprintf(stdout, `
+Trident is running (press Ctrl-C to stop).
+
+  Platform (API, dashboard):  http://localhost:%[1]s/
+  Demo tenant %[2]q:         http://%[2]s.localhost:%[1]s/
+  Health:                     http://localhost:%[1]s/readyz
+
+  Devices and simulators that cannot resolve *.localhost connect to 127.0.0.1:%[1]s
+  and send the tenant's Host header (Host: %[2]s.localhost).
+  Operator commands (trident tenant list, trident migrate status) use this cluster
+  while no TRIDENT_DATABASE_URL is set.
+
+`, port, demo.Slug)
+	return a.run(ctx)
+}
+
+// seed creates the demo MSP and tenant unless they exist.
+func seed(ctx context.Context, dir *tenancy.Directory) (tenancy.Tenant, error) {
+	if t, err := dir.TenantBySlug(ctx, demoTenant); err == nil {
+		return t, nil
+	} else if !errors.Is(err, tenancy.ErrNotFound) {
+		return tenancy.Tenant{}, err
+	}
+	m, err := dir.MSPBySlug(ctx, demoMSP)
+	if errors.Is(err, tenancy.ErrNotFound) {
+		m, err = dir.CreateMSP(ctx, demoMSP, "Demo MSP")
+	}
+	if err != nil {
+		return tenancy.Tenant{}, fmt.Errorf("seed demo MSP: %w", err)
+	}
+	t, err := dir.CreateTenant(ctx, m.ID, demoTenant, "Demo Tenant")
+	if err != nil {
+		return tenancy.Tenant{}, fmt.Errorf("seed demo tenant: %w", err)
+	}
+	return t, nil
+}

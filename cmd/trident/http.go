@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/tridentmdm/trident/migrations"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// handler routes a request: health checks on any host; the base domain to
+// the platform (API and dashboard arrive there); every other host to its
+// tenant's device endpoints.
+func (a *app) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", a.ready)
+
+	platform := http.NewServeMux()
+	platform.HandleFunc("GET /{$}", a.platformHome)
+
+	device := http.NewServeMux()
+	device.HandleFunc("GET /{$}", a.tenantHome)
+	tenant := a.resolver.Middleware(a.log, device)
+
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.resolver.IsBase(r.Host) {
+			platform.ServeHTTP(w, r)
+			return
+		}
+		tenant.ServeHTTP(w, r)
+	}))
+	return a.logRequests(mux)
+}
+
+// ready answers 200 when the database is reachable and its schema is the one
+// this binary needs, and 503 (with the reason) otherwise or while shutting
+// down, so load balancers stop sending work first.
+func (a *app) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	status := map[string]string{"status": "ready"}
+	code := http.StatusOK
+	if a.stopping.Load() {
+		status, code = map[string]string{"status": "shutting down"}, http.StatusServiceUnavailable
+	} else if err := a.db.Ping(ctx); err != nil {
+		status, code = map[string]string{"status": "database unreachable", "error": err.Error()}, http.StatusServiceUnavailable
+	} else if err := migrations.Current(ctx, a.db.Writer()); err != nil {
+		status, code = map[string]string{"status": "migrations pending", "error": err.Error()}, http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(status)
+}
+
+var pages = template.Must(template.New("platform").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Trident</title></head>
+<body><h1>Trident</h1><p>Version {{.Version}}. This is the platform's own name: the API and the dashboard are served here.
+Each tenant's devices use the tenant's own hostname, <code>{slug}.{{.Base}}</code>.</p></body></html>
+{{define "tenant"}}<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Name}} · Trident</title></head>
+<body><h1>{{.Name}}</h1><p>Device management for {{.Name}} is served at this address.</p></body></html>
+{{end}}`))
+
+func (a *app) platformHome(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	pages.Execute(w, map[string]string{"Version": version, "Base": a.dir.BaseDomain()})
+}
+
+func (a *app) tenantHome(w http.ResponseWriter, r *http.Request) {
+	id, _ := tenancy.FromContext(r.Context())
+	t, err := a.dir.Tenant(r.Context(), id)
+	if err != nil {
+		a.log.ErrorContext(r.Context(), "tenant home", "tenant", id, "err", err)
+		http.Error(w, "tenant directory unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	pages.ExecuteTemplate(w, "tenant", t)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) { s.code = code; s.ResponseWriter.WriteHeader(code) }
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// logRequests logs each request at debug level, and failures at warn.
+func (a *app) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelDebug
+		if rec.code >= 500 {
+			level = slog.LevelWarn
+		}
+		a.log.Log(r.Context(), level, "request", "method", r.Method, "host", r.Host, "path", r.URL.Path,
+			"status", rec.code, "duration", time.Since(start))
+	})
+}

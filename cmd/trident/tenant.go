@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/google/uuid"
+
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+const tenantUsage = `Usage:
+  trident tenant create --msp SLUG [--msp-name NAME] --slug SLUG --name NAME
+  trident tenant list [--msp SLUG]
+  trident tenant add-hostname --tenant SLUG HOSTNAME
+  trident tenant remove-hostname --tenant SLUG HOSTNAME
+  trident tenant suspend --tenant SLUG
+  trident tenant activate --tenant SLUG`
+
+func runTenant(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return usagef("%s", tenantUsage)
+	}
+	action := args[0]
+	var c common
+	var base, msp, mspName, slug, name, tenant string
+	fs := flag.NewFlagSet("tenant "+action, flag.ContinueOnError)
+	c.register(fs)
+	fs.StringVar(&base, "base-domain", "", "the base domain (empty with the dev cluster: localhost)")
+	switch action {
+	case "create":
+		fs.StringVar(&msp, "msp", "", "slug of the MSP the tenant belongs to")
+		fs.StringVar(&mspName, "msp-name", "", "create the MSP with this name if it does not exist")
+		fs.StringVar(&slug, "slug", "", "the tenant's slug: its hostname is {slug}.{base-domain}")
+		fs.StringVar(&name, "name", "", "the tenant's display name")
+	case "list":
+		fs.StringVar(&msp, "msp", "", "only this MSP's tenants")
+	case "add-hostname", "remove-hostname", "suspend", "activate":
+		fs.StringVar(&tenant, "tenant", "", "the tenant's slug")
+	default:
+		return usagef("unknown tenant action %q\n%s", action, tenantUsage)
+	}
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if err := c.validate(); err != nil {
+		return usageError{err}
+	}
+	wantArgs := 0
+	if strings.HasSuffix(action, "-hostname") {
+		wantArgs = 1
+	}
+	if fs.NArg() != wantArgs {
+		return usagef("%s takes %d argument(s), got %d\n%s", action, wantArgs, fs.NArg(), tenantUsage)
+	}
+	switch {
+	case action == "create" && (msp == "" || slug == "" || name == ""):
+		return usagef("create needs --msp, --slug and --name\n%s", tenantUsage)
+	case action != "create" && action != "list" && tenant == "":
+		return usagef("%s needs --tenant\n%s", action, tenantUsage)
+	}
+	log, _ := c.logger(os.Stderr)
+	dbs, err := c.connect(ctx, "", false, log)
+	if err != nil {
+		return err
+	}
+	defer dbs.release()
+	if base == "" {
+		if c.databaseURL != "" {
+			return usagef("--base-domain (TRIDENT_BASE_DOMAIN) is required")
+		}
+		base = "localhost"
+	}
+	db, err := tenancy.Open(ctx, dbs.app, dbs.reader)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	dir, err := tenancy.NewDirectory(db, base)
+	if err != nil {
+		return usageError{err}
+	}
+
+	switch action {
+	case "create":
+		m, err := dir.MSPBySlug(ctx, msp)
+		if errors.Is(err, tenancy.ErrNotFound) && mspName != "" {
+			m, err = dir.CreateMSP(ctx, msp, mspName)
+		} else if errors.Is(err, tenancy.ErrNotFound) {
+			return fmt.Errorf("%w (give --msp-name to create it)", err)
+		}
+		if err != nil {
+			return err
+		}
+		t, err := dir.CreateTenant(ctx, m.ID, slug, name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created tenant %s (%s) for MSP %s: https://%s.%s/\n", t.Slug, t.ID, m.Slug, t.Slug, dir.BaseDomain())
+		return nil
+	case "list":
+		mspID := uuid.Nil
+		if msp != "" {
+			m, err := dir.MSPBySlug(ctx, msp)
+			if err != nil {
+				return err
+			}
+			mspID = m.ID
+		}
+		ts, err := dir.ListTenants(ctx, mspID)
+		if err != nil {
+			return err
+		}
+		msps, err := dir.ListMSPs(ctx)
+		if err != nil {
+			return err
+		}
+		mspSlug := map[uuid.UUID]string{}
+		for _, m := range msps {
+			mspSlug[m.ID] = m.Slug
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SLUG\tNAME\tMSP\tSTATUS\tHOSTNAMES\tID")
+		for _, t := range ts {
+			hosts, err := dir.Hostnames(ctx, t)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Slug, t.Name, mspSlug[t.MSPID], t.Status, strings.Join(hosts, ","), t.ID)
+		}
+		return tw.Flush()
+	}
+
+	t, err := dir.TenantBySlug(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	switch action {
+	case "add-hostname":
+		h, err := dir.AddHostname(ctx, t.ID, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s now serves tenant %s\n", h, t.Slug)
+	case "remove-hostname":
+		if err := dir.RemoveHostname(ctx, t.ID, fs.Arg(0)); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "removed %s from tenant %s\n", fs.Arg(0), t.Slug)
+	case "suspend", "activate":
+		s := tenancy.Suspended
+		if action == "activate" {
+			s = tenancy.Active
+		}
+		if err := dir.SetStatus(ctx, t.ID, s); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "tenant %s is %s\n", t.Slug, s)
+	}
+	return nil
+}
