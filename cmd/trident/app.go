@@ -77,11 +77,17 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 // false, in-flight requests finish, running jobs finish (or are cancelled
 // at the shutdown timeout), then the connections close.
 func (a *app) run(ctx context.Context) error {
-	defer a.db.Close()
 	ln, err := net.Listen("tcp", a.cfg.listen)
 	if err != nil {
+		a.db.Close()
 		return fmt.Errorf("listen on %s: %w", a.cfg.listen, err)
 	}
+	return a.serve(ctx, ln)
+}
+
+// serve is run on a listener of the caller's.
+func (a *app) serve(ctx context.Context, ln net.Listener) (err error) {
+	defer a.db.Close()
 	srv := &http.Server{
 		Handler:           a.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -94,7 +100,7 @@ func (a *app) run(ctx context.Context) error {
 	wg.Go(func() { a.bus.Run(bg) })
 	wg.Go(func() { _ = a.listener.Run(bg) })
 	if a.roles.work {
-		if err := a.river.Start(bg); err != nil {
+		if err = a.river.Start(bg); err != nil {
 			stopBG()
 			wg.Wait()
 			return fmt.Errorf("start workers: %w", err)
