@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -81,6 +82,10 @@ func (b *Bus) reconnected() {
 	b.signal()
 }
 
+// retryLater schedules a catch-up after a failed read, a second from now,
+// so a database outage does not turn into a busy loop.
+func (b *Bus) retryLater() { time.AfterFunc(time.Second, b.reconnected) }
+
 // Run reads notified events and delivers them until ctx ends.
 func (b *Bus) Run(ctx context.Context) {
 	for {
@@ -104,7 +109,7 @@ func (b *Bus) Run(ctx context.Context) {
 			for _, t := range tenants {
 				if err := b.catchUpTenant(ctx, t); err != nil && ctx.Err() == nil {
 					b.log.Error("event catch-up failed; retrying", "tenant", t, "err", err)
-					b.reconnected()
+					b.retryLater()
 				}
 			}
 		}
@@ -113,7 +118,7 @@ func (b *Bus) Run(ctx context.Context) {
 			if err != nil {
 				if ctx.Err() == nil {
 					b.log.Error("read notified events; catching up instead", "tenant", t, "err", err)
-					b.reconnected()
+					b.retryLater()
 				}
 				continue
 			}
