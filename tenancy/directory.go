@@ -33,6 +33,7 @@ const (
 type Tenant struct {
 	ID        uuid.UUID
 	MSPID     uuid.UUID
+	MSPSlug   string
 	Slug      string
 	Name      string
 	Status    Status
@@ -121,7 +122,7 @@ func (d *Directory) CreateTenant(ctx context.Context, mspID uuid.UUID, slug, nam
 	t := Tenant{ID: uuid.New(), MSPID: mspID, Slug: slug, Name: name, Status: Active}
 	err := d.db.writer.QueryRow(ctx, `
 INSERT INTO tenants (id, msp_id, slug, name) VALUES ($1, $2, $3, $4)
-RETURNING created_at, updated_at`, t.ID, mspID, slug, name).Scan(&t.CreatedAt, &t.UpdatedAt)
+RETURNING created_at, updated_at, (SELECT slug FROM msps WHERE id = $2)`, t.ID, mspID, slug, name).Scan(&t.CreatedAt, &t.UpdatedAt, &t.MSPSlug)
 	switch {
 	case isCode(err, "23505"):
 		return Tenant{}, fmt.Errorf("tenant %q: %w", slug, ErrConflict)
@@ -133,16 +134,17 @@ RETURNING created_at, updated_at`, t.ID, mspID, slug, name).Scan(&t.CreatedAt, &
 	return t, nil
 }
 
-const tenantCols = `id, msp_id, slug, name, status, created_at, updated_at`
+const tenantSelect = `SELECT t.id, t.msp_id, m.slug, t.slug, t.name, t.status, t.created_at, t.updated_at
+FROM tenants t JOIN msps m ON m.id = t.msp_id`
 
 func scanTenant(r pgx.Row) (Tenant, error) {
 	var t Tenant
-	err := r.Scan(&t.ID, &t.MSPID, &t.Slug, &t.Name, &t.Status, &t.CreatedAt, &t.UpdatedAt)
+	err := r.Scan(&t.ID, &t.MSPID, &t.MSPSlug, &t.Slug, &t.Name, &t.Status, &t.CreatedAt, &t.UpdatedAt)
 	return t, err
 }
 
 func (d *Directory) oneTenant(ctx context.Context, what, where string, arg any) (Tenant, error) {
-	t, err := scanTenant(d.db.writer.QueryRow(ctx, `SELECT `+tenantCols+` FROM tenants WHERE `+where+` = $1`, arg))
+	t, err := scanTenant(d.db.writer.QueryRow(ctx, tenantSelect+` WHERE t.`+where+` = $1`, arg))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Tenant{}, fmt.Errorf("tenant %s: %w", what, ErrNotFound)
 	}
@@ -165,8 +167,8 @@ func (d *Directory) TenantBySlug(ctx context.Context, slug string) (Tenant, erro
 // ListTenants lists an MSP's tenants by slug, or every tenant when mspID is
 // uuid.Nil.
 func (d *Directory) ListTenants(ctx context.Context, mspID uuid.UUID) ([]Tenant, error) {
-	rows, _ := d.db.reader.Query(ctx, `SELECT `+tenantCols+` FROM tenants
-WHERE $1::uuid IS NULL OR msp_id = $1 ORDER BY slug`, uuid.NullUUID{UUID: mspID, Valid: mspID != uuid.Nil})
+	rows, _ := d.db.reader.Query(ctx, tenantSelect+`
+WHERE $1::uuid IS NULL OR t.msp_id = $1 ORDER BY t.slug`, uuid.NullUUID{UUID: mspID, Valid: mspID != uuid.Nil})
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Tenant, error) { return scanTenant(r) })
 }
 

@@ -1,0 +1,124 @@
+package testenv
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/tridentmdm/trident/internal/testenv/idp"
+)
+
+// IDP is a running test OpenID Provider process (see package idp).
+type IDP struct {
+	Issuer string
+}
+
+var (
+	idpBuild    sync.Once
+	idpBinary   string
+	idpBuildErr error
+	idpBuildDir string
+)
+
+// buildIDP compiles trident-idp once per test binary.
+func buildIDP() (string, error) {
+	idpBuild.Do(func() {
+		idpBuildDir, idpBuildErr = os.MkdirTemp("", "trident-idp-")
+		if idpBuildErr != nil {
+			return
+		}
+		goCmd, err := exec.LookPath("go")
+		if err != nil {
+			goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		idpBinary = filepath.Join(idpBuildDir, "trident-idp")
+		out, err := exec.Command(goCmd, "build", "-o", idpBinary, "github.com/tridentmdm/trident/internal/testenv/idp/trident-idp").CombinedOutput()
+		if err != nil {
+			idpBuildErr = fmt.Errorf("build trident-idp: %v\n%s", err, out)
+		}
+	})
+	return idpBinary, idpBuildErr
+}
+
+// StartIDP runs a test OpenID Provider with the given clients until the
+// test ends.
+func StartIDP(t testing.TB, clients ...idp.Client) *IDP {
+	t.Helper()
+	bin, err := buildIDP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := json.Marshal(idp.Config{Clients: clients})
+	cmd := exec.Command(bin)
+	cmd.Stdin = strings.NewReader(string(cfg))
+	cmd.Stderr = testWriter{t}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line := make(chan string, 1)
+	go func() {
+		s := bufio.NewScanner(stdout)
+		if s.Scan() {
+			line <- s.Text()
+		}
+		close(line)
+	}()
+	select {
+	case l := <-line:
+		issuer, ok := strings.CutPrefix(l, "issuer ")
+		if !ok {
+			t.Fatalf("trident-idp printed %q", l)
+		}
+		return &IDP{Issuer: issuer}
+	case <-time.After(30 * time.Second):
+		t.Fatal("trident-idp did not start")
+	}
+	return nil
+}
+
+// Token fetches an access token from the provider's token endpoint with
+// the client-credentials grant, as an integrator would.
+func (p *IDP) Token(t testing.TB, clientID, secret string) string {
+	t.Helper()
+	cc := clientcredentials.Config{ClientID: clientID, ClientSecret: secret, TokenURL: p.Issuer + "/oauth/token"}
+	tok, err := cc.Token(context.Background())
+	if err != nil {
+		t.Fatalf("client credentials token for %s: %v", clientID, err)
+	}
+	return tok.AccessToken
+}
+
+// Rotate replaces the provider's signing key (the old one stays in its JWKS
+// for a while, as real providers do).
+func (p *IDP) Rotate(t testing.TB) {
+	t.Helper()
+	resp, err := http.Post(p.Issuer+"/admin/rotate", "", nil)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("rotate the provider's key: %v %v", err, resp)
+	}
+	resp.Body.Close()
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

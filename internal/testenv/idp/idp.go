@@ -1,0 +1,267 @@
+// Package idp is a small, real OpenID Provider for tests (and local
+// experiments), built on zitadel/oidc's op package: discovery, a rotating
+// JWKS, and a token endpoint that mints JWT access tokens with the
+// client-credentials grant, carrying whatever claims each client is
+// configured with. Keycloak cannot be installed here; this speaks the same
+// protocol to go-oidc.
+//
+// It runs as its own process (trident-idp), started by testenv.IDP.
+package idp
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/google/uuid"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// Client is a confidential client that uses the client-credentials grant.
+type Client struct {
+	ID       string         `json:"id"`
+	Secret   string         `json:"secret"`
+	Audience []string       `json:"audience"` // the token's aud
+	Claims   map[string]any `json:"claims"`   // added to the access token
+	// Lifetime of its tokens (default five minutes).
+	Lifetime Duration `json:"lifetime"`
+}
+
+// Duration reads "5m" from JSON.
+type Duration time.Duration
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	*d = Duration(v)
+	return err
+}
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// Config configures the provider.
+type Config struct {
+	Clients []Client `json:"clients"`
+}
+
+// New returns the provider's HTTP handler for issuer. POST /admin/rotate
+// replaces the signing key, keeping the old one in the JWKS.
+func New(issuer string, cfg Config, log *slog.Logger) (http.Handler, error) {
+	s := &storage{clients: map[string]*Client{}}
+	for i := range cfg.Clients {
+		c := &cfg.Clients[i]
+		if c.Lifetime == 0 {
+			c.Lifetime = Duration(5 * time.Minute)
+		}
+		s.clients[c.ID] = c
+	}
+	if err := s.rotate(); err != nil {
+		return nil, err
+	}
+	p, err := op.NewOpenIDProvider(issuer, &op.Config{
+		CryptoKey:      sha256.Sum256([]byte(issuer)),
+		CodeMethodS256: true,
+		AuthMethodPost: true,
+	}, s, op.WithAllowInsecure(), op.WithLogger(log))
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /admin/rotate", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.rotate(); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.Handle("/", p)
+	return mux, nil
+}
+
+type key struct {
+	id  string
+	key *rsa.PrivateKey
+}
+
+func (k key) SignatureAlgorithm() jose.SignatureAlgorithm { return jose.RS256 }
+func (k key) Key() any                                    { return k.key }
+func (k key) ID() string                                  { return k.id }
+
+type publicKey struct{ key }
+
+func (k publicKey) Algorithm() jose.SignatureAlgorithm { return jose.RS256 }
+func (k publicKey) Use() string                        { return "sig" }
+func (k publicKey) Key() any                           { return &k.key.key.PublicKey }
+
+type storage struct {
+	clients map[string]*Client
+
+	mu   sync.Mutex
+	keys []key // newest first; the first signs
+}
+
+func (s *storage) rotate() error {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keys = append([]key{{id: uuid.NewString(), key: k}}, s.keys...)
+	if len(s.keys) > 2 {
+		s.keys = s.keys[:2]
+	}
+	return nil
+}
+
+var errUnsupported = errors.New("not supported by this test provider")
+
+func (s *storage) CreateAuthRequest(context.Context, *oidc.AuthRequest, string) (op.AuthRequest, error) {
+	return nil, errUnsupported
+}
+func (s *storage) AuthRequestByID(context.Context, string) (op.AuthRequest, error) {
+	return nil, errUnsupported
+}
+func (s *storage) AuthRequestByCode(context.Context, string) (op.AuthRequest, error) {
+	return nil, errUnsupported
+}
+func (s *storage) SaveAuthCode(context.Context, string, string) error { return errUnsupported }
+func (s *storage) DeleteAuthRequest(context.Context, string) error    { return nil }
+
+func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	lifetime := 5 * time.Minute
+	if c, ok := s.clients[req.GetSubject()]; ok {
+		lifetime = time.Duration(c.Lifetime)
+	}
+	return uuid.NewString(), time.Now().Add(lifetime), nil
+}
+
+func (s *storage) CreateAccessAndRefreshTokens(context.Context, op.TokenRequest, string) (string, string, time.Time, error) {
+	return "", "", time.Time{}, errUnsupported
+}
+func (s *storage) TokenRequestByRefreshToken(context.Context, string) (op.RefreshTokenRequest, error) {
+	return nil, errUnsupported
+}
+func (s *storage) TerminateSession(context.Context, string, string) error { return nil }
+func (s *storage) RevokeToken(context.Context, string, string, string) *oidc.Error {
+	return oidc.ErrUnsupportedGrantType()
+}
+func (s *storage) GetRefreshTokenInfo(context.Context, string, string) (string, string, error) {
+	return "", "", op.ErrInvalidRefreshToken
+}
+
+func (s *storage) SigningKey(context.Context) (op.SigningKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keys[0], nil
+}
+
+func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
+	return []jose.SignatureAlgorithm{jose.RS256}, nil
+}
+
+func (s *storage) KeySet(context.Context) ([]op.Key, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]op.Key, len(s.keys))
+	for i, k := range s.keys {
+		out[i] = publicKey{k}
+	}
+	return out, nil
+}
+
+func (s *storage) GetClientByClientID(_ context.Context, id string) (op.Client, error) {
+	c, ok := s.clients[id]
+	if !ok {
+		return nil, fmt.Errorf("client %q not found", id)
+	}
+	return client{c}, nil
+}
+
+func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
+	_, err := s.ClientCredentials(ctx, id, secret)
+	return err
+}
+
+func (s *storage) SetUserinfoFromScopes(_ context.Context, ui *oidc.UserInfo, userID, _ string, _ []string) error {
+	ui.Subject = userID
+	return nil
+}
+func (s *storage) SetUserinfoFromToken(_ context.Context, ui *oidc.UserInfo, _, subject, _ string) error {
+	ui.Subject = subject
+	return nil
+}
+func (s *storage) SetIntrospectionFromToken(context.Context, *oidc.IntrospectionResponse, string, string, string) error {
+	return errUnsupported
+}
+
+// GetPrivateClaimsFromScopes puts the client's configured claims (roles,
+// groups) into its access tokens.
+func (s *storage) GetPrivateClaimsFromScopes(_ context.Context, userID, clientID string, _ []string) (map[string]any, error) {
+	if c, ok := s.clients[clientID]; ok && userID == clientID {
+		return c.Claims, nil
+	}
+	return nil, nil
+}
+
+func (s *storage) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {
+	return nil, errUnsupported
+}
+func (s *storage) ValidateJWTProfileScopes(_ context.Context, _ string, scopes []string) ([]string, error) {
+	return scopes, nil
+}
+func (s *storage) Health(context.Context) error { return nil }
+
+func (s *storage) ClientCredentials(_ context.Context, id, secret string) (op.Client, error) {
+	c, ok := s.clients[id]
+	if !ok || c.Secret != secret {
+		return nil, errors.New("wrong client id or secret")
+	}
+	return client{c}, nil
+}
+
+func (s *storage) ClientCredentialsTokenRequest(_ context.Context, id string, scopes []string) (op.TokenRequest, error) {
+	c, ok := s.clients[id]
+	if !ok {
+		return nil, errors.New("unknown client")
+	}
+	return &oidc.JWTTokenRequest{Subject: id, Audience: c.Audience, Scopes: scopes}, nil
+}
+
+type client struct{ *Client }
+
+func (c client) GetID() string                       { return c.ID }
+func (c client) RedirectURIs() []string              { return nil }
+func (c client) PostLogoutRedirectURIs() []string    { return nil }
+func (c client) ApplicationType() op.ApplicationType { return op.ApplicationTypeWeb }
+func (c client) AuthMethod() oidc.AuthMethod         { return oidc.AuthMethodBasic }
+func (c client) ResponseTypes() []oidc.ResponseType  { return nil }
+func (c client) GrantTypes() []oidc.GrantType {
+	return []oidc.GrantType{oidc.GrantTypeClientCredentials}
+}
+func (c client) LoginURL(string) string               { return "" }
+func (c client) AccessTokenType() op.AccessTokenType  { return op.AccessTokenTypeJWT }
+func (c client) IDTokenLifetime() time.Duration       { return time.Hour }
+func (c client) DevMode() bool                        { return true }
+func (c client) IsScopeAllowed(string) bool           { return true }
+func (c client) IDTokenUserinfoClaimsAssertion() bool { return false }
+func (c client) ClockSkew() time.Duration             { return 0 }
+func (c client) RestrictAdditionalIdTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+func (c client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}

@@ -1,0 +1,125 @@
+package identity
+
+import (
+	"strings"
+)
+
+// ClaimsConfig says where a token carries its roles.
+//
+// Each of RoleClaims is a dot-separated path into the token's claims whose
+// value is a string or a list of strings; "{client_id}" in a path stands for
+// the audience Trident is configured with. For Keycloak the defaults read
+// realm roles, the API client's roles and group paths:
+//
+//	realm_access.roles, resource_access.{client_id}.roles, groups
+//
+// A value grants a role when it reads, with ':' or '/' between the parts
+// and an optional leading '/':
+//
+//	{prefix}:msp:{msp slug}:admin
+//	{prefix}:tenant:{tenant slug}:admin|operator|viewer
+//
+// for example the Keycloak group path /trident/tenant/bakery/operator or the
+// role trident:msp:acme:admin. Other values are ignored.
+type ClaimsConfig struct {
+	RoleClaims []string
+	Prefix     string // default "trident"
+	NameClaim  string // default "preferred_username"
+}
+
+// DefaultClaims suits Keycloak.
+func DefaultClaims() ClaimsConfig {
+	return ClaimsConfig{
+		RoleClaims: []string{"realm_access.roles", "resource_access.{client_id}.roles", "groups"},
+		Prefix:     "trident",
+		NameClaim:  "preferred_username",
+	}
+}
+
+// principal maps verified claims to a Principal.
+func (c ClaimsConfig) principal(subject string, claims map[string]any, audience string) *Principal {
+	p := &Principal{Subject: subject}
+	nameClaim := c.NameClaim
+	if nameClaim == "" {
+		nameClaim = "preferred_username"
+	}
+	p.Name, _ = lookup(claims, strings.Split(nameClaim, ".")).(string)
+	clientID, _ := claims["client_id"].(string)
+	if clientID == "" {
+		clientID, _ = claims["azp"].(string)
+	}
+	// Keycloak names a client's service account "service-account-<client>";
+	// other providers put the client in client_id with sub equal to it.
+	if strings.HasPrefix(p.Name, "service-account-") || (clientID != "" && clientID == subject) {
+		p.Client = true
+		if clientID != "" {
+			p.Name = clientID
+		}
+	}
+	if p.Name == "" {
+		p.Name = subject
+	}
+	for _, path := range c.RoleClaims {
+		path = strings.ReplaceAll(path, "{client_id}", audience)
+		for _, v := range stringsOf(lookup(claims, strings.Split(path, "."))) {
+			c.apply(p, v)
+		}
+	}
+	return p
+}
+
+// lookup walks claims along path. A key that itself contains dots (a client
+// id like "api.example.com") is found by trying the longest joined key first.
+func lookup(v any, path []string) any {
+	if len(path) == 0 {
+		return v
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil
+	}
+	for n := len(path); n >= 1; n-- {
+		if next, ok := m[strings.Join(path[:n], ".")]; ok {
+			if r := lookup(next, path[n:]); r != nil {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+func stringsOf(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+func (c ClaimsConfig) apply(p *Principal, value string) {
+	parts := strings.FieldsFunc(value, func(r rune) bool { return r == ':' || r == '/' })
+	prefix := c.Prefix
+	if prefix == "" {
+		prefix = "trident"
+	}
+	if len(parts) != 4 || parts[0] != prefix {
+		return
+	}
+	kind, slug, role := parts[1], parts[2], Role(parts[3])
+	switch {
+	case kind == "msp" && role == Admin:
+		if !p.AdministersMSP(slug) {
+			p.MSPAdmin = append(p.MSPAdmin, slug)
+		}
+	case kind == "tenant" && role.Valid():
+		p.grant(slug, role)
+	}
+}

@@ -1,0 +1,83 @@
+// Package identity says who is calling and what they may do: it verifies
+// OIDC bearer tokens (issuer discovery, signature against the rotating JWKS,
+// audience, expiry) and maps their claims to a Principal with roles over
+// MSPs and tenants.
+//
+// Roles, from most to least: an MSP admin administers every tenant of an
+// MSP; a tenant admin changes a tenant's settings; an operator sends
+// commands but changes no settings; a viewer reads. The claims that carry
+// them are configurable (Keycloak realm roles, client roles and groups;
+// other providers' "roles" or "groups"), see ClaimsConfig.
+//
+// It is not the authorization check itself: the API declares the role each
+// operation needs and asks the Principal.
+package identity
+
+import (
+	"slices"
+
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// Role is what a caller may do within a tenant.
+type Role string
+
+const (
+	Viewer   Role = "viewer"
+	Operator Role = "operator"
+	Admin    Role = "admin"
+)
+
+func (r Role) rank() int {
+	switch r {
+	case Viewer:
+		return 1
+	case Operator:
+		return 2
+	case Admin:
+		return 3
+	}
+	return 0
+}
+
+// AtLeast reports whether r includes min.
+func (r Role) AtLeast(min Role) bool { return r.rank() >= min.rank() && min.rank() > 0 }
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r.rank() > 0 }
+
+// Principal is an authenticated caller.
+type Principal struct {
+	Subject string // the token's sub
+	Name    string // a readable name: preferred_username, or the client id
+	Client  bool   // a service account (client-credentials grant)
+
+	// MSPAdmin lists the slugs of MSPs the caller administers.
+	MSPAdmin []string
+	// Tenants maps tenant slugs to the caller's role there.
+	Tenants map[string]Role
+}
+
+// RoleIn is the caller's role in tenant t, and whether it has any: an MSP
+// admin is an admin of all its MSP's tenants.
+func (p *Principal) RoleIn(t tenancy.Tenant) (Role, bool) {
+	if slices.Contains(p.MSPAdmin, t.MSPSlug) {
+		return Admin, true
+	}
+	r, ok := p.Tenants[t.Slug]
+	return r, ok && r.Valid()
+}
+
+// AdministersMSP reports whether the caller is an admin of MSP slug.
+func (p *Principal) AdministersMSP(slug string) bool { return slices.Contains(p.MSPAdmin, slug) }
+
+// grant records role for a tenant, keeping the highest role when several
+// claims name the same tenant.
+func (p *Principal) grant(tenant string, r Role) {
+	if p.Tenants == nil {
+		p.Tenants = map[string]Role{}
+	}
+	if cur, ok := p.Tenants[tenant]; !ok || r.rank() > cur.rank() {
+		p.Tenants[tenant] = r
+	}
+}
