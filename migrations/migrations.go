@@ -213,6 +213,8 @@ func (m *Migrator) grant(ctx context.Context) error {
 		)
 	}
 	stmts = append(stmts,
+		// The audit log is append-only for the server.
+		`REVOKE UPDATE, DELETE ON audit_log FROM `+app,
 		`REVOKE INSERT, UPDATE, DELETE ON goose_db_version FROM `+app,
 		`REVOKE INSERT, UPDATE, DELETE ON `+RiverSchema+`.river_migration FROM `+app,
 	)

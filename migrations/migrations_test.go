@@ -77,6 +77,8 @@ func TestAppRoleCannotChangeSchema(t *testing.T) {
 		`DROP POLICY tenant_isolation ON events`,
 		`DELETE FROM goose_db_version`,
 		`CREATE TABLE river.sneaky (id int)`,
+		`UPDATE audit_log SET actor = 'someone else'`, // append-only
+		`DELETE FROM audit_log`,
 	} {
 		if _, err := app.Exec(ctx, sql); err == nil {
 			t.Errorf("app role ran %q", sql)

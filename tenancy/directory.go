@@ -116,11 +116,24 @@ func (d *Directory) ListMSPs(ctx context.Context) ([]MSP, error) {
 // CreateTenant adds a tenant to an MSP. Its {slug}.{base} hostname works at
 // once.
 func (d *Directory) CreateTenant(ctx context.Context, mspID uuid.UUID, slug, name string) (Tenant, error) {
+	id := uuid.New()
+	var t Tenant
+	err := d.db.Tx(WithTenant(ctx, id), func(tx pgx.Tx) error {
+		var err error
+		t, err = CreateTenantTx(ctx, tx, id, mspID, slug, name)
+		return err
+	})
+	return t, err
+}
+
+// CreateTenantTx adds tenant id to an MSP inside tx, a transaction scoped
+// to id (so what else tx writes for the new tenant commits with it).
+func CreateTenantTx(ctx context.Context, tx pgx.Tx, id, mspID uuid.UUID, slug, name string) (Tenant, error) {
 	if err := errors.Join(checkSlug(slug), checkName(name)); err != nil {
 		return Tenant{}, err
 	}
-	t := Tenant{ID: uuid.New(), MSPID: mspID, Slug: slug, Name: name, Status: Active}
-	err := d.db.writer.QueryRow(ctx, `
+	t := Tenant{ID: id, MSPID: mspID, Slug: slug, Name: name, Status: Active}
+	err := tx.QueryRow(ctx, `
 INSERT INTO tenants (id, msp_id, slug, name) VALUES ($1, $2, $3, $4)
 RETURNING created_at, updated_at, (SELECT slug FROM msps WHERE id = $2)`, t.ID, mspID, slug, name).Scan(&t.CreatedAt, &t.UpdatedAt, &t.MSPSlug)
 	switch {
@@ -173,37 +186,148 @@ WHERE $1::uuid IS NULL OR t.msp_id = $1 ORDER BY t.slug`, uuid.NullUUID{UUID: ms
 }
 
 // SetStatus suspends or reactivates a tenant.
-func (d *Directory) SetStatus(ctx context.Context, id uuid.UUID, s Status) error {
-	if s != Active && s != Suspended {
-		return invalid("status", "%q is neither %q nor %q", s, Active, Suspended)
+func (d *Directory) SetStatus(ctx context.Context, id uuid.UUID, st Status) error {
+	return d.db.Tx(WithTenant(ctx, id), func(tx pgx.Tx) error {
+		_, err := UpdateTenantTx(ctx, tx, id, TenantUpdate{Status: &st})
+		return err
+	})
+}
+
+// ErrStale means the resource changed since the caller read it (its ETag
+// no longer matches).
+var ErrStale = errors.New("changed since it was read")
+
+// TenantUpdate is a change to a tenant; nil fields stay as they are.
+type TenantUpdate struct {
+	Name   *string
+	Status *Status
+	// IfUpdatedAt, when set, applies the change only if the tenant was last
+	// updated at exactly this time (optimistic concurrency), else ErrStale.
+	IfUpdatedAt time.Time
+}
+
+// UpdateTenantTx changes tenant id inside tx.
+func UpdateTenantTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, u TenantUpdate) (Tenant, error) {
+	if u.Name != nil {
+		if err := checkName(*u.Name); err != nil {
+			return Tenant{}, err
+		}
 	}
-	tag, err := d.db.writer.Exec(ctx, `UPDATE tenants SET status = $2, updated_at = now() WHERE id = $1`, id, s)
+	if u.Status != nil && *u.Status != Active && *u.Status != Suspended {
+		return Tenant{}, invalid("status", "%q is neither %q nor %q", *u.Status, Active, Suspended)
+	}
+	t, err := scanTenant(tx.QueryRow(ctx, `
+WITH u AS (
+    UPDATE tenants SET name = coalesce($2, name), status = coalesce($3, status), updated_at = clock_timestamp()
+    WHERE id = $1 AND ($4::timestamptz IS NULL OR updated_at = $4)
+    RETURNING *)
+SELECT t.id, t.msp_id, m.slug, t.slug, t.name, t.status, t.created_at, t.updated_at
+FROM u t JOIN msps m ON m.id = t.msp_id`, id, u.Name, u.Status, nullTime(u.IfUpdatedAt)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1)`, id).Scan(&exists); err != nil {
+			return Tenant{}, err
+		}
+		if exists {
+			return Tenant{}, fmt.Errorf("tenant %s: %w", id, ErrStale)
+		}
+		return Tenant{}, fmt.Errorf("tenant %s: %w", id, ErrNotFound)
+	}
 	if err != nil {
-		return fmt.Errorf("set tenant status: %w", err)
+		return Tenant{}, fmt.Errorf("update tenant: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("tenant %s: %w", id, ErrNotFound)
+	return t, nil
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
 	}
-	return nil
+	return &t
+}
+
+// TenantSort orders QueryTenants.
+type TenantSort string
+
+const (
+	BySlug         TenantSort = "slug"
+	BySlugDesc     TenantSort = "-slug"
+	ByCreated      TenantSort = "created_at"
+	ByCreatedDesc  TenantSort = "-created_at"
+	defaultSorting            = BySlug
+)
+
+// TenantQuery selects a page of an MSP's tenants.
+type TenantQuery struct {
+	Status Status     // only tenants in this status ("" for all)
+	Sort   TenantSort // default BySlug
+	After  *Tenant    // the last tenant of the previous page (its Slug, CreatedAt and ID)
+	Limit  int
+}
+
+// Each ordering has its own statement: keyset pagination on a unique key.
+var tenantPages = map[TenantSort]string{
+	BySlug:        `AND (@slug::text IS NULL OR t.slug > @slug) ORDER BY t.slug`,
+	BySlugDesc:    `AND (@slug::text IS NULL OR t.slug < @slug) ORDER BY t.slug DESC`,
+	ByCreated:     `AND (@at::timestamptz IS NULL OR (t.created_at, t.id) > (@at, @id)) ORDER BY t.created_at, t.id`,
+	ByCreatedDesc: `AND (@at::timestamptz IS NULL OR (t.created_at, t.id) < (@at, @id)) ORDER BY t.created_at DESC, t.id DESC`,
+}
+
+// QueryTenants returns a page of MSP mspID's tenants.
+func (d *Directory) QueryTenants(ctx context.Context, mspID uuid.UUID, q TenantQuery) ([]Tenant, error) {
+	if q.Sort == "" {
+		q.Sort = defaultSorting
+	}
+	order, ok := tenantPages[q.Sort]
+	if !ok {
+		return nil, invalid("sort", "%q is not one of slug, -slug, created_at, -created_at", q.Sort)
+	}
+	var slug *string
+	var created *time.Time
+	var id uuid.NullUUID
+	if q.After != nil {
+		slug, created, id = &q.After.Slug, &q.After.CreatedAt, uuid.NullUUID{UUID: q.After.ID, Valid: true}
+	}
+	rows, _ := d.db.reader.Query(ctx, tenantSelect+`
+WHERE t.msp_id = @msp AND (@status = '' OR t.status = @status) `+order+` LIMIT @limit`,
+		pgx.NamedArgs{"msp": mspID, "status": string(q.Status), "slug": slug, "at": created, "id": id, "limit": q.Limit})
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Tenant, error) { return scanTenant(r) })
 }
 
 // Hostnames lists the tenant's hostnames: {slug}.{base} first, then the
 // custom ones.
 func (d *Directory) Hostnames(ctx context.Context, t Tenant) ([]string, error) {
-	names := []string{t.Slug + "." + d.base}
+	var names []string
 	err := d.db.ReadTx(WithTenant(ctx, t.ID), func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `SELECT hostname FROM tenant_hostnames ORDER BY hostname`)
-		custom, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		names = append(names, custom...)
+		var err error
+		names, err = d.HostnamesTx(ctx, tx, t)
 		return err
 	})
 	return names, err
 }
 
+// HostnamesTx is Hostnames inside tx, a transaction scoped to t.
+func (d *Directory) HostnamesTx(ctx context.Context, tx pgx.Tx, t Tenant) ([]string, error) {
+	rows, _ := tx.Query(ctx, `SELECT hostname FROM tenant_hostnames ORDER BY hostname`)
+	custom, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return append([]string{t.Slug + "." + d.base}, custom...), err
+}
+
 // AddHostname registers a custom hostname to tenant id, for example
-// enterpriseenrollment.customer.example for Windows discovery. Names under
-// the base domain are reserved for tenants' slugs.
+// enterpriseenrollment.customer.example for Windows discovery.
 func (d *Directory) AddHostname(ctx context.Context, id uuid.UUID, hostname string) (string, error) {
+	var h string
+	err := d.db.Tx(WithTenant(ctx, id), func(tx pgx.Tx) error {
+		var err error
+		h, err = d.AddHostnameTx(ctx, tx, id, hostname)
+		return err
+	})
+	return h, err
+}
+
+// AddHostnameTx is AddHostname inside tx, a transaction scoped to id. Names
+// under the base domain are reserved for tenants' slugs.
+func (d *Directory) AddHostnameTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, hostname string) (string, error) {
 	h, err := NormalizeHost(hostname)
 	if err != nil {
 		return "", err
@@ -214,10 +338,7 @@ func (d *Directory) AddHostname(ctx context.Context, id uuid.UUID, hostname stri
 	if !strings.Contains(h, ".") {
 		return "", invalid("hostname", "%q is not a fully qualified name", h)
 	}
-	err = d.db.Tx(WithTenant(ctx, id), func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO tenant_hostnames (tenant_id, hostname) VALUES ($1, $2)`, id, h)
-		return err
-	})
+	_, err = tx.Exec(ctx, `INSERT INTO tenant_hostnames (tenant_id, hostname) VALUES ($1, $2)`, id, h)
 	switch {
 	case isCode(err, "23505"):
 		return "", fmt.Errorf("hostname %q: %w", h, ErrConflict)
@@ -231,15 +352,19 @@ func (d *Directory) AddHostname(ctx context.Context, id uuid.UUID, hostname stri
 
 // RemoveHostname unregisters a custom hostname from tenant id.
 func (d *Directory) RemoveHostname(ctx context.Context, id uuid.UUID, hostname string) error {
+	return d.db.Tx(WithTenant(ctx, id), func(tx pgx.Tx) error { return RemoveHostnameTx(ctx, tx, hostname) })
+}
+
+// RemoveHostnameTx unregisters a custom hostname inside tx, a transaction
+// scoped to the tenant that has it.
+func RemoveHostnameTx(ctx context.Context, tx pgx.Tx, hostname string) error {
 	h, err := NormalizeHost(hostname)
 	if err != nil {
 		return err
 	}
-	return d.db.Tx(WithTenant(ctx, id), func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM tenant_hostnames WHERE hostname = $1`, h)
-		if err == nil && tag.RowsAffected() == 0 {
-			err = fmt.Errorf("hostname %q: %w", h, ErrNotFound)
-		}
-		return err
-	})
+	tag, err := tx.Exec(ctx, `DELETE FROM tenant_hostnames WHERE hostname = $1`, h)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = fmt.Errorf("hostname %q: %w", h, ErrNotFound)
+	}
+	return err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -187,4 +188,60 @@ func TestResolverAndMiddleware(t *testing.T) {
 	if rec := serve(tn.Slug + ".trident.test"); rec.Code != 403 {
 		t.Fatalf("suspended tenant: %d, want 403", rec.Code)
 	}
+}
+
+func TestQueryTenantsPages(t *testing.T) {
+	_, dir := newDirectory(t)
+	ctx := context.Background()
+	m, err := dir.CreateMSP(ctx, "pages-"+uuid.NewString()[:8], "Pages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, s := range []string{"c", "a", "e", "b", "d"} {
+		tn, err := dir.CreateTenant(ctx, m.ID, s+"-"+m.Slug, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, tn.Slug)
+	}
+	if err := dir.SetStatus(ctx, mustSlug(t, dir, "e-"+m.Slug), tenancy.Suspended); err != nil {
+		t.Fatal(err)
+	}
+	for _, sort := range []tenancy.TenantSort{tenancy.BySlug, tenancy.BySlugDesc, tenancy.ByCreated, tenancy.ByCreatedDesc} {
+		var got []string
+		var after *tenancy.Tenant
+		for {
+			page, err := dir.QueryTenants(ctx, m.ID, tenancy.TenantQuery{Sort: sort, After: after, Limit: 2})
+			if err != nil {
+				t.Fatalf("%s: %v", sort, err)
+			}
+			for _, tn := range page {
+				got = append(got, tn.Slug[:1])
+			}
+			if len(page) < 2 {
+				break
+			}
+			after = &page[len(page)-1]
+		}
+		wantOrder := map[tenancy.TenantSort]string{tenancy.BySlug: "abcde", tenancy.BySlugDesc: "edcba", tenancy.ByCreated: "caebd", tenancy.ByCreatedDesc: "dbeac"}[sort]
+		if strings.Join(got, "") != wantOrder {
+			t.Errorf("%s: pages give %v, want %s", sort, got, wantOrder)
+		}
+	}
+	active, err := dir.QueryTenants(ctx, m.ID, tenancy.TenantQuery{Status: tenancy.Active, Limit: 10})
+	if err != nil || len(active) != 4 {
+		t.Fatalf("active tenants: %d, %v; want 4", len(active), err)
+	}
+	if _, err := dir.QueryTenants(ctx, m.ID, tenancy.TenantQuery{Sort: "name", Limit: 10}); err == nil {
+		t.Fatal("an unknown sort was accepted")
+	}
+}
+
+func mustSlug(t *testing.T, dir *tenancy.Directory, slug string) uuid.UUID {
+	tn, err := dir.TenantBySlug(context.Background(), slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tn.ID
 }

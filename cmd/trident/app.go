@@ -11,8 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tridentmdm/trident/api"
 	"github.com/tridentmdm/trident/migrations"
+	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/tenancy"
 	"github.com/tridentmdm/trident/workers"
 )
@@ -35,6 +38,7 @@ type app struct {
 	bus      *events.Bus
 	listener *events.Listener
 	river    *workers.Client
+	api      *api.API
 
 	stopping atomic.Bool
 }
@@ -64,6 +68,15 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		Notify:    func(string) { a.resolver.Invalidate() },
 		OnConnect: a.resolver.Invalidate,
 	})
+	if r.serve {
+		v, err := identity.NewVerifier(cfg.oidc.issuer, cfg.oidc.audience, cfg.oidc.claims())
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		a.api = api.New(api.Deps{DB: db, Directory: a.dir, Auth: v, Events: a.events,
+			Audit: audit.NewStore(db), Log: log.With("component", "api"), Version: version})
+	}
 	a.river, err = workers.New(workers.Deps{DB: db, Directory: a.dir, Events: a.events, Log: log},
 		workers.Config{EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers}, r.work)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tridentmdm/trident/internal/devidp"
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -22,10 +23,11 @@ func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return le
 
 // startApp runs serve and worker in one process, as dev does, on a random
 // port, and returns its base URL.
-func startApp(t *testing.T) (string, *tenancy.Directory) {
+func startApp(t *testing.T, issuer string) (string, *tenancy.Directory) {
 	t.Helper()
 	e := testenv.Get(t)
-	cfg := serverConfig{baseDomain: "trident.test", eventRetention: time.Hour, shutdownTimeout: 5 * time.Second, workers: 2}
+	cfg := serverConfig{baseDomain: "trident.test", eventRetention: time.Hour, shutdownTimeout: 5 * time.Second, workers: 2,
+		oidc: oidcConfig{issuer: issuer, audience: "trident-api", roleClaims: "groups", rolePrefix: "trident"}}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := newApp(ctx, cfg, databases{app: e.AppURL}, roles{serve: true, work: true}, log)
@@ -52,10 +54,13 @@ func startApp(t *testing.T) (string, *tenancy.Directory) {
 	return "http://" + ln.Addr().String(), a.dir
 }
 
-func get(t *testing.T, url, host string) (int, string) {
+func get(t *testing.T, url, host string, header ...string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
 	req.Host = host
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -66,8 +71,15 @@ func get(t *testing.T, url, host string) (int, string) {
 }
 
 func TestServer(t *testing.T) {
-	base, dir := startApp(t)
-	tn := testenv.Tenant(t, dir)
+	db := testenv.DB(t)
+	d, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := testenv.Tenant(t, d)
+	idp := testenv.StartIDP(t, devidp.Client{ID: "viewer", Secret: "s", Audience: []string{"trident-api"},
+		Claims: map[string]any{"groups": []string{"/trident/tenant/" + tn.Slug + "/viewer"}}})
+	base, dir := startApp(t, idp.Issuer)
 
 	if code, body := get(t, base+"/healthz", "10.0.0.1"); code != 200 {
 		t.Fatalf("/healthz: %d %s", code, body)
@@ -83,6 +95,23 @@ func TestServer(t *testing.T) {
 	}
 	if code, _ := get(t, base+"/", "nobody.trident.test"); code != 404 {
 		t.Fatalf("unknown tenant: %d, want 404", code)
+	}
+
+	// The API lives on the platform's hostname, behind bearer tokens.
+	if code, _ := get(t, base+"/v1/tenants/"+tn.Slug, "trident.test"); code != 401 {
+		t.Fatalf("API without a token: %d, want 401", code)
+	}
+	bearer := "Bearer " + idp.Token(t, "viewer", "s")
+	if code, body := get(t, base+"/v1/tenants/"+tn.Slug, "trident.test", "Authorization", bearer); code != 200 || !strings.Contains(body, tn.ID.String()) {
+		t.Fatalf("API with a token: %d %s", code, body)
+	}
+	if code, _ := get(t, base+"/v1/tenants/"+tn.Slug, tn.Slug+".trident.test", "Authorization", bearer); code != 404 {
+		t.Fatalf("API on a tenant hostname: %d, want 404 (the API is the platform's)", code)
+	}
+	for _, p := range []string{"/openapi.json", "/openapi.yaml", "/docs", "/docs/assets/swagger-ui-bundle.js"} {
+		if code, _ := get(t, base+p, "trident.test"); code != 200 {
+			t.Errorf("%s: %d", p, code)
+		}
 	}
 
 	// A hostname added elsewhere (another process, an operator command)

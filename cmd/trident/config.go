@@ -7,12 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -124,6 +126,50 @@ type serverConfig struct {
 	eventRetention  time.Duration
 	shutdownTimeout time.Duration
 	workers         int
+	oidc            oidcConfig
+}
+
+// oidcConfig is how the API checks bearer tokens.
+type oidcConfig struct {
+	issuer, audience string
+	roleClaims       string
+	rolePrefix       string
+}
+
+func (c *oidcConfig) register(fs *flag.FlagSet) {
+	def := identity.DefaultClaims()
+	fs.StringVar(&c.issuer, "oidc-issuer", "", "OIDC issuer URL of the identity provider (Keycloak: https://keycloak.example.com/realms/trident)")
+	fs.StringVar(&c.audience, "oidc-audience", "trident-api", "audience API tokens must carry: the API's client id at the provider")
+	fs.StringVar(&c.roleClaims, "oidc-role-claims", strings.Join(def.RoleClaims, ","), "comma-separated claim paths that carry roles ({client_id} is the audience)")
+	fs.StringVar(&c.rolePrefix, "oidc-role-prefix", def.Prefix, "prefix of role values: {prefix}:tenant:{slug}:{role}, {prefix}:msp:{slug}:admin")
+}
+
+func (c *oidcConfig) claims() identity.ClaimsConfig {
+	cfg := identity.DefaultClaims()
+	cfg.RoleClaims = nil
+	for _, p := range strings.Split(c.roleClaims, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			cfg.RoleClaims = append(cfg.RoleClaims, p)
+		}
+	}
+	cfg.Prefix = c.rolePrefix
+	return cfg
+}
+
+func (c *oidcConfig) validate() error {
+	var errs []error
+	if c.issuer == "" {
+		errs = append(errs, errors.New("--oidc-issuer (TRIDENT_OIDC_ISSUER) is required: the API authenticates callers with OIDC bearer tokens"))
+	} else if u, err := url.Parse(c.issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("--oidc-issuer %q: want an http(s) URL", c.issuer))
+	}
+	if c.audience == "" {
+		errs = append(errs, errors.New("--oidc-audience must not be empty"))
+	}
+	if len(c.claims().RoleClaims) == 0 {
+		errs = append(errs, errors.New("--oidc-role-claims names no claim"))
+	}
+	return errors.Join(errs...)
 }
 
 func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
@@ -133,6 +179,7 @@ func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
 	fs.DurationVar(&c.eventRetention, "event-retention", 30*24*time.Hour, "how long events are kept")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a shutdown waits for requests and jobs to finish")
 	fs.IntVar(&c.workers, "worker-concurrency", 20, "jobs worked at once by this process")
+	c.oidc.register(fs)
 }
 
 func (c *serverConfig) validate() error {

@@ -30,6 +30,8 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	cfg.register(fs, "localhost:8080")
 	fs.StringVar(&ownerURL, "migrate-database-url", "", "with --database-url: the owner role's URL, to migrate")
+	var idpListen string
+	fs.StringVar(&idpListen, "idp-listen", "localhost:8081", "where the dev identity provider listens when no --oidc-issuer is given")
 	if err := fs.Set("base-domain", "localhost"); err != nil {
 		return err
 	}
@@ -70,6 +72,19 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		dbs = devURLs(cl, func() {})
 	}
 
+	var ids *devIdentity
+	if cfg.oidc.issuer == "" {
+		var err error
+		if ids, err = startDevIdentity(ctx, cfg.dataDir, idpListen, cfg.oidc.audience, log.With("component", "dev-idp")); err != nil {
+			return err
+		}
+		defer ids.stop()
+		cfg.oidc.issuer = ids.issuer
+	}
+	if err := cfg.oidc.validate(); err != nil {
+		return usageError{err}
+	}
+
 	m, err := migrations.New(ctx, dbs.owner, appRole, log)
 	if err != nil {
 		return err
@@ -92,8 +107,21 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 Trident is running (press Ctrl-C to stop).
 
   Platform (API, dashboard):  http://localhost:%[1]s/
+  API docs:                   http://localhost:%[1]s/docs
   Demo tenant %[2]q:         http://%[2]s.localhost:%[1]s/
   Health:                     http://localhost:%[1]s/readyz
+`, port, demo.Slug)
+	if ids != nil {
+		fmt.Fprintf(stdout, `
+  Identity provider (dev):    %[1]s
+  API tokens, client-credentials grant:
+`, ids.issuer)
+		for _, c := range ids.clients {
+			fmt.Fprintf(stdout, "    %-12s curl -s -u %s:%s -d grant_type=client_credentials %s/oauth/token\n", c.ID, c.ID, c.Secret, ids.issuer)
+		}
+		fmt.Fprintf(stdout, "  then: curl -H \"Authorization: Bearer $TOKEN\" http://localhost:%s/v1/tenants/%s\n", port, demo.Slug)
+	}
+	fmt.Fprintf(stdout, `
 
   Devices and simulators that cannot resolve *.localhost connect to 127.0.0.1:%[1]s
   and send the tenant's Host header (Host: %[2]s.localhost).

@@ -25,6 +25,12 @@ func (a *app) handler() http.Handler {
 
 	platform := http.NewServeMux()
 	platform.HandleFunc("GET /{$}", a.platformHome)
+	if a.api != nil {
+		h := a.api.Handler()
+		for _, p := range []string{"/v1/", "/openapi.json", "/openapi.yaml", "/openapi-3.0.json", "/openapi-3.0.yaml", "/schemas/", "/docs", "/docs/"} {
+			platform.Handle(p, h)
+		}
+	}
 
 	device := http.NewServeMux()
 	device.HandleFunc("GET /{$}", a.tenantHome)

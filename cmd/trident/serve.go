@@ -27,6 +27,11 @@ func runServer(ctx context.Context, name, listen string, r roles, args []string)
 	if err := cfg.validate(); err != nil {
 		return err
 	}
+	if r.serve {
+		if err := cfg.oidc.validate(); err != nil {
+			return usageError{err}
+		}
+	}
 	log, _ := cfg.logger(os.Stderr)
 	dbs, err := cfg.connect(ctx, "", false, log)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/tridentmdm/trident/internal/testenv/idp"
+	idp "github.com/tridentmdm/trident/internal/devidp"
 )
 
 // IDP is a running test OpenID Provider process (see package idp).
@@ -44,7 +44,7 @@ func buildIDP() (string, error) {
 			goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
 		}
 		idpBinary = filepath.Join(idpBuildDir, "trident-idp")
-		out, err := exec.Command(goCmd, "build", "-o", idpBinary, "github.com/tridentmdm/trident/internal/testenv/idp/trident-idp").CombinedOutput()
+		out, err := exec.Command(goCmd, "build", "-o", idpBinary, "github.com/tridentmdm/trident/internal/devidp/trident-idp").CombinedOutput()
 		if err != nil {
 			idpBuildErr = fmt.Errorf("build trident-idp: %v\n%s", err, out)
 		}

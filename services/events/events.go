@@ -130,3 +130,28 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time, batch int) (int64
 		}
 	}
 }
+
+// Filter selects events for List.
+type Filter struct {
+	After   int64  // only ids above this
+	Kind    string // only this kind; ending in '.', every kind under it ("device.")
+	Subject string // only this subject
+	Limit   int
+}
+
+// List returns the tenant's events matching f, in id order, from the
+// reader.
+func (s *Store) List(ctx context.Context, f Filter) ([]Event, error) {
+	var out []Event
+	err := s.db.ReadTx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT `+eventCols+` FROM events
+WHERE id > $1
+  AND ($2 = '' OR kind = $2 OR (right($2, 1) = '.' AND starts_with(kind, $2)))
+  AND ($3 = '' OR subject = $3)
+ORDER BY id LIMIT $4`, f.After, f.Kind, f.Subject, f.Limit)
+		var err error
+		out, err = scanEvents(rows)
+		return err
+	})
+	return out, err
+}

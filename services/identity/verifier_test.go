@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	idp "github.com/tridentmdm/trident/internal/devidp"
 	"github.com/tridentmdm/trident/internal/testenv"
-	"github.com/tridentmdm/trident/internal/testenv/idp"
 	"github.com/tridentmdm/trident/services/identity"
 )
 

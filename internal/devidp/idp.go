@@ -1,12 +1,14 @@
-// Package idp is a small, real OpenID Provider for tests (and local
-// experiments), built on zitadel/oidc's op package: discovery, a rotating
+// Package devidp is a small, real OpenID Provider for `trident dev` and the
+// tests, built on zitadel/oidc's op package: discovery, a rotating
 // JWKS, and a token endpoint that mints JWT access tokens with the
 // client-credentials grant, carrying whatever claims each client is
 // configured with. Keycloak cannot be installed here; this speaks the same
 // protocol to go-oidc.
 //
-// It runs as its own process (trident-idp), started by testenv.IDP.
-package idp
+// Tests run it as its own process (trident-idp, started by
+// testenv.StartIDP); `trident dev` serves it in-process. Production uses a
+// real provider (Keycloak).
+package devidp
 
 import (
 	"context"

@@ -12,7 +12,7 @@ import (
 	"net/http"
 	"os"
 
-	"github.com/tridentmdm/trident/internal/testenv/idp"
+	idp "github.com/tridentmdm/trident/internal/devidp"
 )
 
 func main() {

@@ -1,0 +1,6 @@
+package api
+
+import "embed"
+
+//go:embed docsassets
+var assets embed.FS

@@ -1,0 +1,43 @@
+package api
+
+import (
+	"context"
+	"errors"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// problem maps a service error to the API's answer: the one place where
+// service errors become HTTP statuses. Unexpected errors are logged with the
+// request id and answered without their text.
+func (a *API) problem(ctx context.Context, err error) error {
+	var se huma.StatusError
+	var verr *tenancy.ValidationError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se):
+		return err
+	case errors.As(err, &verr):
+		return huma.Error422UnprocessableEntity("invalid "+verr.Field, &huma.ErrorDetail{Location: "body." + verr.Field, Message: verr.Problem})
+	case errors.Is(err, tenancy.ErrNotFound):
+		return huma.Error404NotFound(err.Error())
+	case errors.Is(err, tenancy.ErrConflict):
+		return huma.Error409Conflict(err.Error())
+	case errors.Is(err, context.Canceled):
+		return huma.NewError(499, "request canceled")
+	}
+	a.d.Log.ErrorContext(ctx, "API call failed", "request_id", RequestID(ctx), "path", callFrom(ctx).path, "err", err)
+	return huma.Error500InternalServerError("internal error; quote request id " + RequestID(ctx) + " to the operator")
+}
+
+// writeErr answers err from a middleware.
+func (a *API) writeErr(ctx huma.Context, err error) {
+	var se huma.StatusError
+	if !errors.As(a.problem(ctx.Context(), err), &se) {
+		se = huma.Error500InternalServerError("internal error")
+	}
+	huma.WriteErr(a.huma, ctx, se.GetStatus(), se.Error())
+}

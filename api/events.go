@@ -1,0 +1,66 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/tridentmdm/trident/services/audit"
+	"github.com/tridentmdm/trident/services/events"
+)
+
+type listEventsInput struct {
+	tenantPath
+	After   int64  `query:"after" minimum:"0" doc:"Only events with ids above this: the last id you handled, to resume."`
+	Kind    string `query:"kind" maxLength:"100" doc:"Only events of this kind; ending in '.', every kind under it (device.)."`
+	Subject string `query:"subject" maxLength:"200" doc:"Only events about this subject (a device or command id)."`
+	PageParams
+}
+
+type eventCursor struct {
+	ID int64 `json:"i"`
+}
+
+func (a *API) eventRoutes() {
+	register(a, huma.Operation{
+		OperationID: "list-events", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/events", Tags: []string{"Events"},
+		Summary:     "List a tenant's events",
+		Description: "Everything that happened in the tenant, oldest first. Events are kept for the configured retention (30 days by default).",
+	}, viewer, func(ctx context.Context, in *listEventsInput) (*struct{ Body Page[events.Event] }, error) {
+		cur := eventCursor{ID: in.After}
+		if err := decodeCursor(in.Cursor, &cur); err != nil {
+			return nil, err
+		}
+		evs, err := a.d.Events.List(tenantContext(ctx), events.Filter{After: cur.ID, Kind: in.Kind, Subject: in.Subject, Limit: in.Limit + 1})
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		return &struct{ Body Page[events.Event] }{page(evs, in.Limit, func(e events.Event) any { return eventCursor{ID: e.ID} })}, nil
+	})
+}
+
+type listAuditInput struct {
+	tenantPath
+	Actor  string `query:"actor" maxLength:"200" doc:"Only entries by this subject."`
+	Action string `query:"action" maxLength:"100" doc:"Only entries of this operation id, for example update-tenant."`
+	PageParams
+}
+
+func (a *API) auditRoutes() {
+	register(a, huma.Operation{
+		OperationID: "list-audit-entries", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/audit", Tags: []string{"Audit"},
+		Summary:     "Read a tenant's audit log",
+		Description: "Every state-changing API call in the tenant, newest first: who, what, when and the request id.",
+	}, admin, func(ctx context.Context, in *listAuditInput) (*struct{ Body Page[audit.Entry] }, error) {
+		var cur eventCursor
+		if err := decodeCursor(in.Cursor, &cur); err != nil {
+			return nil, err
+		}
+		es, err := a.d.Audit.List(tenantContext(ctx), audit.Filter{Before: cur.ID, Actor: in.Actor, Action: in.Action, Limit: in.Limit + 1})
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		return &struct{ Body Page[audit.Entry] }{page(es, in.Limit, func(e audit.Entry) any { return eventCursor{ID: e.ID} })}, nil
+	})
+}

@@ -1,0 +1,256 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// Tenant is a tenant as the API shows it.
+type Tenant struct {
+	ID        uuid.UUID      `json:"id"`
+	Slug      string         `json:"slug" doc:"Names the tenant in paths and in its hostname {slug}.{base domain}."`
+	Name      string         `json:"name"`
+	Status    tenancy.Status `json:"status" enum:"active,suspended"`
+	MSP       string         `json:"msp" doc:"The slug of the MSP the tenant belongs to."`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
+}
+
+func tenantOf(t tenancy.Tenant) Tenant {
+	return Tenant{ID: t.ID, Slug: t.Slug, Name: t.Name, Status: t.Status, MSP: t.MSPSlug, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+}
+
+// etag is a tenant's entity tag: its last update, to the microsecond
+// (PostgreSQL's precision).
+func etag(updated time.Time) string { return `"` + strconv.FormatInt(updated.UnixMicro(), 10) + `"` }
+
+// ifMatch reads an If-Match header back into the update time it names. An
+// ETag that is not one of ours can never match.
+func ifMatch(header string) (time.Time, error) {
+	if header == "" {
+		return time.Time{}, nil
+	}
+	if len(header) < 2 || header[0] != '"' || header[len(header)-1] != '"' {
+		return time.Time{}, huma.Error412PreconditionFailed("If-Match must be an ETag this API returned")
+	}
+	us, err := strconv.ParseInt(header[1:len(header)-1], 10, 64)
+	if err != nil {
+		return time.Time{}, huma.Error412PreconditionFailed("If-Match does not match the resource's ETag")
+	}
+	return time.UnixMicro(us), nil
+}
+
+type tenantOutput struct {
+	ETag     string `header:"ETag"`
+	Location string `header:"Location"`
+	Body     Tenant
+}
+
+type listTenantsInput struct {
+	MSP    string             `path:"msp" doc:"The MSP's slug."`
+	Status tenancy.Status     `query:"status" enum:"active,suspended" doc:"Only tenants in this status."`
+	Sort   tenancy.TenantSort `query:"sort" enum:"slug,-slug,created_at,-created_at" default:"slug" doc:"Order; '-' for descending."`
+	PageParams
+}
+
+type tenantCursor struct {
+	Slug string    `json:"s"`
+	At   time.Time `json:"t"`
+	ID   uuid.UUID `json:"i"`
+	Sort string    `json:"o"`
+}
+
+type createTenantInput struct {
+	MSP  string `path:"msp"`
+	Body struct {
+		Slug string `json:"slug" minLength:"1" maxLength:"40" pattern:"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$" doc:"Lower-case letters, digits and hyphens."`
+		Name string `json:"name" minLength:"1" maxLength:"200"`
+	}
+}
+
+type tenantPath struct {
+	Tenant string `path:"tenant" doc:"The tenant's slug."`
+}
+
+type updateTenantInput struct {
+	tenantPath
+	IfMatch string `header:"If-Match" doc:"The ETag of the tenant as last read; the update fails with 412 if it changed since."`
+	Body    struct {
+		Name   *string         `json:"name,omitempty" minLength:"1" maxLength:"200"`
+		Status *tenancy.Status `json:"status,omitempty" enum:"active,suspended" doc:"Suspending or reactivating needs the MSP admin role."`
+	}
+}
+
+type hostname struct {
+	Hostname string `json:"hostname"`
+	Custom   bool   `json:"custom" doc:"False for the tenant's own {slug}.{base domain}, which cannot be removed."`
+}
+
+type hostnamesOutput struct {
+	Body struct {
+		Items []hostname `json:"items" nullable:"false"`
+	}
+}
+
+type addHostnameInput struct {
+	tenantPath
+	Body struct {
+		Hostname string `json:"hostname" minLength:"1" maxLength:"253" doc:"A fully qualified name outside the base domain, for example enterpriseenrollment.customer.example."`
+	}
+}
+
+type hostnameOutput struct {
+	Location string `header:"Location"`
+	Body     hostname
+}
+
+type removeHostnameInput struct {
+	tenantPath
+	Hostname string `path:"hostname"`
+}
+
+func (a *API) tenantRoutes() {
+	tags := []string{"Tenants"}
+	register(a, huma.Operation{
+		OperationID: "list-msp-tenants", Method: http.MethodGet, Path: "/v1/msps/{msp}/tenants", Tags: tags,
+		Summary: "List an MSP's tenants",
+	}, mspAdmin, func(ctx context.Context, in *listTenantsInput) (*struct{ Body Page[Tenant] }, error) {
+		var cur tenantCursor
+		if err := decodeCursor(in.Cursor, &cur); err != nil {
+			return nil, err
+		}
+		q := tenancy.TenantQuery{Status: in.Status, Sort: in.Sort, Limit: in.Limit + 1}
+		if in.Cursor != "" {
+			if cur.Sort != string(in.Sort) {
+				return nil, huma.Error422UnprocessableEntity("the cursor belongs to another sort order")
+			}
+			q.After = &tenancy.Tenant{Slug: cur.Slug, CreatedAt: cur.At, ID: cur.ID}
+		}
+		ts, err := a.d.Directory.QueryTenants(ctx, callFrom(ctx).msp.ID, q)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		out := make([]Tenant, len(ts))
+		for i, t := range ts {
+			out[i] = tenantOf(t)
+		}
+		return &struct{ Body Page[Tenant] }{page(out, in.Limit, func(t Tenant) any {
+			return tenantCursor{Slug: t.Slug, At: t.CreatedAt, ID: t.ID, Sort: string(in.Sort)}
+		})}, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "create-tenant", Method: http.MethodPost, Path: "/v1/msps/{msp}/tenants", Tags: tags,
+		Summary: "Create a tenant", DefaultStatus: http.StatusCreated,
+		Description: "Creates a tenant in the MSP. Its hostname {slug}.{base domain} works at once. " +
+			"Repeating the request answers 409: the slug is the idempotency key.",
+		Errors: []int{http.StatusConflict},
+	}, mspAdmin, func(ctx context.Context, in *createTenantInput) (*tenantOutput, error) {
+		c := callFrom(ctx)
+		id := uuid.New()
+		// The new tenant's own transaction: its audit entry commits with it.
+		c.tenant = tenancy.Tenant{ID: id}
+		var t tenancy.Tenant
+		err := a.tx(ctx, func(tx pgx.Tx) error {
+			var err error
+			t, err = tenancy.CreateTenantTx(ctx, tx, id, c.msp.ID, in.Body.Slug, in.Body.Name)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &tenantOutput{ETag: etag(t.UpdatedAt), Location: "/v1/tenants/" + t.Slug, Body: tenantOf(t)}, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "get-tenant", Method: http.MethodGet, Path: "/v1/tenants/{tenant}", Tags: tags,
+		Summary: "Get a tenant",
+	}, viewer, func(ctx context.Context, in *tenantPath) (*tenantOutput, error) {
+		t := callFrom(ctx).tenant
+		return &tenantOutput{ETag: etag(t.UpdatedAt), Body: tenantOf(t)}, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "update-tenant", Method: http.MethodPatch, Path: "/v1/tenants/{tenant}", Tags: tags,
+		Summary:     "Update a tenant",
+		Description: "Renames, suspends or reactivates a tenant. Send If-Match with the ETag you read to avoid overwriting a concurrent change.",
+		Errors:      []int{http.StatusPreconditionFailed},
+	}, admin, func(ctx context.Context, in *updateTenantInput) (*tenantOutput, error) {
+		c := callFrom(ctx)
+		if in.Body.Status != nil && *in.Body.Status != c.tenant.Status && !c.principal.AdministersMSP(c.tenant.MSPSlug) {
+			return nil, huma.Error403Forbidden("suspending or reactivating a tenant needs the MSP admin role")
+		}
+		since, err := ifMatch(in.IfMatch)
+		if err != nil {
+			return nil, err
+		}
+		var t tenancy.Tenant
+		err = a.tx(ctx, func(tx pgx.Tx) error {
+			var err error
+			t, err = tenancy.UpdateTenantTx(ctx, tx, c.tenant.ID, tenancy.TenantUpdate{Name: in.Body.Name, Status: in.Body.Status, IfUpdatedAt: since})
+			return err
+		})
+		if errors.Is(err, tenancy.ErrStale) {
+			return nil, huma.Error412PreconditionFailed("the tenant changed since the ETag in If-Match was read; read it again")
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &tenantOutput{ETag: etag(t.UpdatedAt), Body: tenantOf(t)}, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "list-hostnames", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/hostnames", Tags: tags,
+		Summary: "List a tenant's hostnames",
+	}, viewer, func(ctx context.Context, in *tenantPath) (*hostnamesOutput, error) {
+		var names []string
+		err := a.readTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			names, err = a.d.Directory.HostnamesTx(ctx, tx, callFrom(ctx).tenant)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		out := &hostnamesOutput{}
+		for i, n := range names {
+			out.Body.Items = append(out.Body.Items, hostname{Hostname: n, Custom: i > 0})
+		}
+		return out, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "add-hostname", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/hostnames", Tags: tags,
+		Summary: "Register a custom hostname", DefaultStatus: http.StatusCreated,
+		Description: "Devices reach the tenant at the name once DNS points it at Trident. Every Trident process learns of it at once.",
+		Errors:      []int{http.StatusConflict},
+	}, admin, func(ctx context.Context, in *addHostnameInput) (*hostnameOutput, error) {
+		var h string
+		err := a.tx(ctx, func(tx pgx.Tx) error {
+			var err error
+			h, err = a.d.Directory.AddHostnameTx(ctx, tx, callFrom(ctx).tenant.ID, in.Body.Hostname)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &hostnameOutput{Location: fmt.Sprintf("/v1/tenants/%s/hostnames/%s", in.Tenant, h), Body: hostname{Hostname: h, Custom: true}}, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "remove-hostname", Method: http.MethodDelete, Path: "/v1/tenants/{tenant}/hostnames/{hostname}", Tags: tags,
+		Summary: "Remove a custom hostname", DefaultStatus: http.StatusNoContent,
+	}, admin, func(ctx context.Context, in *removeHostnameInput) (*struct{}, error) {
+		return nil, a.tx(ctx, func(tx pgx.Tx) error { return tenancy.RemoveHostnameTx(ctx, tx, in.Hostname) })
+	})
+}

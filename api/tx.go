@@ -1,0 +1,39 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/services/audit"
+)
+
+// tx runs fn in the operation's tenant transaction. For operations that
+// change state it also writes the audit entry in that transaction, so the
+// change and its record commit together or not at all.
+func (a *API) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	c := callFrom(ctx)
+	err := a.d.DB.Tx(tenantContext(ctx), func(tx pgx.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if c.op == nil || c.op.Method == http.MethodGet || c.op.Method == http.MethodHead {
+			return nil
+		}
+		status := c.op.DefaultStatus
+		if status == 0 {
+			status = http.StatusOK
+		}
+		return audit.Record(ctx, tx, audit.Entry{
+			Actor: c.principal.Subject, ActorName: c.principal.Name, Action: c.op.OperationID,
+			Target: c.path, RequestID: c.requestID, Status: status,
+		})
+	})
+	return a.problem(ctx, err)
+}
+
+// readTx runs fn in a read-only tenant transaction on the reader.
+func (a *API) readTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return a.problem(ctx, a.d.DB.ReadTx(tenantContext(ctx), fn))
+}

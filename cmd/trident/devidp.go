@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tridentmdm/trident/internal/devidp"
+)
+
+// devIdentity is the OpenID Provider `trident dev` runs when no
+// --oidc-issuer is given, with two clients for the demo: an MSP admin and a
+// viewer of the demo tenant. Their secrets persist in the data folder, so
+// scripts keep working across runs.
+type devIdentity struct {
+	issuer  string
+	clients []devidp.Client
+	srv     *http.Server
+}
+
+func startDevIdentity(ctx context.Context, dataDir, listen, audience string, log *slog.Logger) (*devIdentity, error) {
+	path := filepath.Join(dataDir, "dev-idp.json")
+	var cfg devidp.Config
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &cfg); err != nil {
+			return nil, fmt.Errorf("%s: %w (delete it to start over)", path, err)
+		}
+	} else if errors.Is(err, os.ErrNotExist) {
+		cfg.Clients = []devidp.Client{
+			{ID: "demo-admin", Secret: secret(), Audience: []string{audience},
+				Claims: map[string]any{"groups": []string{"/trident/msp/" + demoMSP + "/admin"}}},
+			{ID: "demo-viewer", Secret: secret(), Audience: []string{audience},
+				Claims: map[string]any{"groups": []string{"/trident/tenant/" + demoTenant + "/viewer"}}},
+		}
+		b, _ := json.MarshalIndent(cfg, "", "  ")
+		if err := os.MkdirAll(dataDir, 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return nil, err
+		}
+	} else {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, fmt.Errorf("dev identity provider: listen on %s: %w (set --idp-listen)", listen, err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	issuer := "http://localhost:" + port
+	h, err := devidp.New(issuer, cfg, log)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	d := &devIdentity{issuer: issuer, clients: cfg.Clients,
+		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}
+	go func() {
+		if err := d.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("dev identity provider stopped", "err", err)
+		}
+	}()
+	return d, nil
+}
+
+func (d *devIdentity) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	d.srv.Shutdown(ctx)
+}
+
+func secret() string {
+	b := make([]byte, 18)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,74 @@
+// Package audit is the append-only record of who changed what in a tenant:
+// every state-changing API call writes an entry in the same transaction as
+// its change. The server's database role may insert and read entries but
+// neither update nor delete them.
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// Entry is one recorded action.
+type Entry struct {
+	ID        int64           `json:"id"`
+	At        time.Time       `json:"at"`
+	Actor     string          `json:"actor" doc:"The caller's subject (the token's sub)."`
+	ActorName string          `json:"actor_name"`
+	Action    string          `json:"action" doc:"The API operation, for example create-webhook."`
+	Target    string          `json:"target" doc:"The resource's path."`
+	RequestID string          `json:"request_id"`
+	Status    int             `json:"status" doc:"The HTTP status the call answered."`
+	Details   json.RawMessage `json:"details"`
+}
+
+// Record writes e in tx, a tenant transaction.
+func Record(ctx context.Context, tx pgx.Tx, e Entry) error {
+	if len(e.Details) == 0 {
+		e.Details = json.RawMessage("{}")
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, actor_name, action, target, request_id, status, details)
+VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.Actor, e.ActorName, e.Action, e.Target, e.RequestID, e.Status, e.Details)
+	if err != nil {
+		return fmt.Errorf("audit: record %s: %w", e.Action, err)
+	}
+	return nil
+}
+
+// Store reads the tenant in ctx's audit log.
+type Store struct{ db *tenancy.DB }
+
+// NewStore returns a Store on db.
+func NewStore(db *tenancy.DB) *Store { return &Store{db: db} }
+
+// Filter narrows List.
+type Filter struct {
+	Before int64  // only entries with ids below this (0: none); newest first
+	Actor  string // only this subject
+	Action string // only this operation
+	Limit  int
+}
+
+// List returns entries newest first.
+func (s *Store) List(ctx context.Context, f Filter) ([]Entry, error) {
+	var out []Entry
+	err := s.db.ReadTx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `
+SELECT id, at, actor, actor_name, action, target, request_id, status, details FROM audit_log
+WHERE ($1 = 0 OR id < $1) AND ($2 = '' OR actor = $2) AND ($3 = '' OR action = $3)
+ORDER BY id DESC LIMIT $4`, f.Before, f.Actor, f.Action, f.Limit)
+		var err error
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) {
+			var e Entry
+			return e, r.Scan(&e.ID, &e.At, &e.Actor, &e.ActorName, &e.Action, &e.Target, &e.RequestID, &e.Status, &e.Details)
+		})
+		return err
+	})
+	return out, err
+}
