@@ -28,6 +28,10 @@ import (
 	"github.com/tridentmdm/trident/tenancy"
 )
 
+// Version is the API's version in its OpenAPI document: it changes with
+// the contract, not with every build.
+const Version = "1.0.0"
+
 // Authenticator turns a bearer token into a caller.
 type Authenticator interface {
 	Verify(ctx context.Context, raw string) (*identity.Principal, error)
@@ -42,7 +46,6 @@ type Deps struct {
 	Audit     *audit.Store
 	Log       *slog.Logger
 	Limits    Limits
-	Version   string
 }
 
 // API is the REST API.
@@ -60,7 +63,7 @@ func New(d Deps) *API {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	a := &API{d: d, mux: http.NewServeMux(), limiter: newLimiter(d.Limits)}
-	cfg := huma.DefaultConfig("Trident API", d.Version)
+	cfg := huma.DefaultConfig("Trident API", Version)
 	cfg.Info.Description = "Manage Apple, Windows and Android devices for many tenants. " +
 		"See docs/api.md for the conventions every operation follows."
 	cfg.DocsPath = "" // huma's docs page loads scripts from a CDN; ours is served from the binary
@@ -87,4 +90,10 @@ func (a *API) routes() {
 	a.tenantRoutes()
 	a.eventRoutes()
 	a.auditRoutes()
+}
+
+// Document is the API's OpenAPI document as YAML, built without any
+// running parts: what `trident openapi` writes to openapi/openapi.yaml.
+func Document() ([]byte, error) {
+	return New(Deps{}).OpenAPI().YAML()
 }

@@ -24,6 +24,8 @@ func (a *API) problem(ctx context.Context, err error) error {
 		return huma.Error422UnprocessableEntity("invalid "+verr.Field, &huma.ErrorDetail{Location: "body." + verr.Field, Message: verr.Problem})
 	case errors.Is(err, tenancy.ErrNotFound):
 		return huma.Error404NotFound(err.Error())
+	case errors.Is(err, tenancy.ErrStale):
+		return huma.Error412PreconditionFailed("the resource changed since the ETag in If-Match was read; read it again")
 	case errors.Is(err, tenancy.ErrConflict):
 		return huma.Error409Conflict(err.Error())
 	case errors.Is(err, context.Canceled):

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -200,9 +199,6 @@ func (a *API) tenantRoutes() {
 			t, err = tenancy.UpdateTenantTx(ctx, tx, c.tenant.ID, tenancy.TenantUpdate{Name: in.Body.Name, Status: in.Body.Status, IfUpdatedAt: since})
 			return err
 		})
-		if errors.Is(err, tenancy.ErrStale) {
-			return nil, huma.Error412PreconditionFailed("the tenant changed since the ETag in If-Match was read; read it again")
-		}
 		if err != nil {
 			return nil, err
 		}

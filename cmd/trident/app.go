@@ -75,7 +75,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 			return nil, err
 		}
 		a.api = api.New(api.Deps{DB: db, Directory: a.dir, Auth: v, Events: a.events,
-			Audit: audit.NewStore(db), Log: log.With("component", "api"), Version: version})
+			Audit: audit.NewStore(db), Log: log.With("component", "api")})
 	}
 	a.river, err = workers.New(workers.Deps{DB: db, Directory: a.dir, Events: a.events, Log: log},
 		workers.Config{EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers}, r.work)

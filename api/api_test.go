@@ -1,0 +1,262 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/tridentmdm/trident/api"
+	"github.com/tridentmdm/trident/internal/devidp"
+	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/services/audit"
+	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/identity"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const audience = "trident-api"
+
+// world is two MSPs, each with a tenant, and a caller for every role.
+type world struct {
+	url        string
+	db         *tenancy.DB
+	dir        *tenancy.Directory
+	mspA, mspB tenancy.MSP
+	a, b       tenancy.Tenant
+	tokens     map[string]string // caller name -> bearer token
+}
+
+// callers, by name, with the groups their tokens carry (filled with the
+// world's slugs).
+func callers(w *world) map[string][]string {
+	return map[string][]string{
+		"msp-admin-a":  {"/trident/msp/" + w.mspA.Slug + "/admin"},
+		"admin-a":      {"/trident/tenant/" + w.a.Slug + "/admin"},
+		"operator-a":   {"/trident/tenant/" + w.a.Slug + "/operator"},
+		"viewer-a":     {"/trident/tenant/" + w.a.Slug + "/viewer"},
+		"admin-b":      {"/trident/tenant/" + w.b.Slug + "/admin"},
+		"msp-admin-b":  {"/trident/msp/" + w.mspB.Slug + "/admin"},
+		"no-roles":     {},
+		"limited-user": {"/trident/tenant/" + w.a.Slug + "/viewer"},
+	}
+}
+
+func newWorld(t *testing.T, limits api.Limits) *world {
+	t.Helper()
+	ctx := context.Background()
+	db := testenv.DB(t)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{db: db, dir: dir, tokens: map[string]string{}}
+	u := uuid.NewString()[:6]
+	for _, x := range []struct {
+		m *tenancy.MSP
+		t *tenancy.Tenant
+		n string
+	}{{&w.mspA, &w.a, "a"}, {&w.mspB, &w.b, "b"}} {
+		if *x.m, err = dir.CreateMSP(ctx, "msp-"+x.n+"-"+u, "MSP "+x.n); err != nil {
+			t.Fatal(err)
+		}
+		if *x.t, err = dir.CreateTenant(ctx, x.m.ID, "tenant-"+x.n+"-"+u, "Tenant "+x.n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var clients []devidp.Client
+	for name, groups := range callers(w) {
+		clients = append(clients, devidp.Client{ID: name, Secret: "secret", Audience: []string{audience},
+			Claims: map[string]any{"groups": groups}})
+	}
+	p := testenv.StartIDP(t, clients...)
+	for name := range callers(w) {
+		w.tokens[name] = p.Token(t, name, "secret")
+	}
+	v, err := identity.NewVerifier(p.Issuer, audience, identity.DefaultClaims())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := api.New(api.Deps{DB: db, Directory: dir, Auth: v, Events: events.NewStore(db), Audit: audit.NewStore(db),
+		Log: slog.New(slog.NewTextHandler(testWriter{t}, nil)), Limits: limits})
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	w.url = srv.URL
+	return w
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+// do calls the API as caller ("" for no token).
+func (w *world) do(t *testing.T, caller, method, path string, body any, header ...string) response {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, w.url+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if caller != "" {
+		req.Header.Set("Authorization", "Bearer "+w.tokens[caller])
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+func (r response) detail() string { s, _ := r.body["detail"].(string); return s }
+
+// isProblem checks the RFC 9457 shape of an error answer.
+func isProblem(t *testing.T, r response, status int) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type %q, want application/problem+json", ct)
+	}
+	if r.body["status"] != float64(status) || r.body["title"] == "" || r.detail() == "" {
+		t.Errorf("problem details lack status, title or detail: %s", r.raw)
+	}
+	if r.header.Get("X-Request-Id") == "" {
+		t.Error("no X-Request-Id")
+	}
+}
+
+func TestProblemsAndRequestIDs(t *testing.T) {
+	w := newWorld(t, api.Limits{})
+	isProblem(t, w.do(t, "", "GET", "/v1/tenants/"+w.a.Slug, nil), 401)
+	r := w.do(t, "viewer-a", "GET", "/v1/tenants/"+w.a.Slug, nil, "Authorization", "Bearer forged.token.here")
+	isProblem(t, r, 401)
+	if !strings.Contains(r.header.Get("WWW-Authenticate"), "invalid_token") {
+		t.Errorf("WWW-Authenticate %q", r.header.Get("WWW-Authenticate"))
+	}
+	isProblem(t, w.do(t, "admin-a", "POST", "/v1/tenants/"+w.a.Slug+"/hostnames", map[string]any{"hostname": "x.trident.test"}), 422)
+	isProblem(t, w.do(t, "admin-a", "POST", "/v1/tenants/"+w.a.Slug+"/hostnames", map[string]any{"nope": 1}), 422)
+	isProblem(t, w.do(t, "viewer-a", "GET", "/v1/tenants/"+w.a.Slug+"/events?cursor=garbage", nil), 422)
+	r = w.do(t, "viewer-a", "GET", "/v1/me", nil, "X-Request-Id", "client-chosen-id-1")
+	if r.header.Get("X-Request-Id") != "client-chosen-id-1" {
+		t.Errorf("X-Request-Id %q; want the client's own", r.header.Get("X-Request-Id"))
+	}
+}
+
+func TestTenantETags(t *testing.T) {
+	w := newWorld(t, api.Limits{})
+	path := "/v1/tenants/" + w.a.Slug
+	r := w.do(t, "admin-a", "GET", path, nil)
+	tag := r.header.Get("ETag")
+	if r.status != 200 || tag == "" {
+		t.Fatalf("GET: %d ETag %q", r.status, tag)
+	}
+	r = w.do(t, "admin-a", "PATCH", path, map[string]any{"name": "Renamed"}, "If-Match", tag)
+	if r.status != 200 || r.body["name"] != "Renamed" || r.header.Get("ETag") == tag {
+		t.Fatalf("PATCH with the current ETag: %d %s (ETag %q)", r.status, r.raw, r.header.Get("ETag"))
+	}
+	isProblem(t, w.do(t, "admin-a", "PATCH", path, map[string]any{"name": "Lost update"}, "If-Match", tag), 412)
+	isProblem(t, w.do(t, "admin-a", "PATCH", path, map[string]any{"name": "x"}, "If-Match", `"nonsense"`), 412)
+	if got := w.do(t, "admin-a", "GET", path, nil); got.body["name"] != "Renamed" {
+		t.Fatalf("a stale update was applied: %s", got.raw)
+	}
+	// Suspending is the MSP's decision, not the tenant admin's.
+	isProblem(t, w.do(t, "admin-a", "PATCH", path, map[string]any{"status": "suspended"}), 403)
+	if r := w.do(t, "msp-admin-a", "PATCH", path, map[string]any{"status": "suspended"}); r.status != 200 || r.body["status"] != "suspended" {
+		t.Fatalf("MSP admin suspends: %d %s", r.status, r.raw)
+	}
+	// Each change is in the audit log, with who and which request.
+	r = w.do(t, "admin-a", "GET", path+"/audit?action=update-tenant", nil)
+	items, _ := r.body["items"].([]any)
+	if len(items) != 2 {
+		t.Fatalf("audit entries for update-tenant: %s", r.raw)
+	}
+	newest := items[0].(map[string]any)
+	if newest["actor"] != "msp-admin-a" || newest["request_id"] == "" || newest["target"] != path {
+		t.Errorf("newest audit entry %v", newest)
+	}
+}
+
+func TestPagination(t *testing.T) {
+	w := newWorld(t, api.Limits{})
+	ctx := context.Background()
+	for i := range 4 {
+		if _, err := w.dir.CreateTenant(ctx, w.mspA.ID, w.a.Slug+"-"+string(rune('a'+i)), "More"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var slugs []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("pagination does not end")
+		}
+		r := w.do(t, "msp-admin-a", "GET", "/v1/msps/"+w.mspA.Slug+"/tenants?limit=2&sort=-slug&cursor="+cursor, nil)
+		if r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+		for _, it := range r.body["items"].([]any) {
+			slugs = append(slugs, it.(map[string]any)["slug"].(string))
+		}
+		next, _ := r.body["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	want := []string{w.a.Slug + "-d", w.a.Slug + "-c", w.a.Slug + "-b", w.a.Slug + "-a", w.a.Slug}
+	if strings.Join(slugs, ",") != strings.Join(want, ",") {
+		t.Fatalf("pages gave %v, want %v", slugs, want)
+	}
+	isProblem(t, w.do(t, "msp-admin-a", "GET", "/v1/msps/"+w.mspA.Slug+"/tenants?limit=201", nil), 422)
+	r := w.do(t, "msp-admin-a", "GET", "/v1/msps/"+w.mspA.Slug+"/tenants?limit=1&sort=slug", nil)
+	isProblem(t, w.do(t, "msp-admin-a", "GET", "/v1/msps/"+w.mspA.Slug+"/tenants?sort=created_at&cursor="+r.body["next_cursor"].(string), nil), 422)
+}
+
+func TestRateLimits(t *testing.T) {
+	w := newWorld(t, api.Limits{CallerRate: 0.5, CallerBurst: 2, TenantRate: 100, TenantBurst: 100})
+	for i := range 2 {
+		if r := w.do(t, "viewer-a", "GET", "/v1/me", nil); r.status != 200 {
+			t.Fatalf("request %d within the burst: %d", i, r.status)
+		}
+	}
+	r := w.do(t, "viewer-a", "GET", "/v1/me", nil)
+	isProblem(t, r, 429)
+	if ra := r.header.Get("Retry-After"); ra != "2" && ra != "1" {
+		t.Errorf("Retry-After %q; want about 2 s at 0.5 requests/s", ra)
+	}
+	// Another caller has its own bucket.
+	if r := w.do(t, "admin-a", "GET", "/v1/me", nil); r.status != 200 {
+		t.Fatalf("another caller: %d", r.status)
+	}
+}
