@@ -43,6 +43,8 @@ type Deps struct {
 	Directory *tenancy.Directory
 	Auth      Authenticator
 	Events    *events.Store
+	Publisher *events.Publisher
+	Webhooks  *events.Webhooks
 	Audit     *audit.Store
 	Log       *slog.Logger
 	Limits    Limits
@@ -90,6 +92,7 @@ func (a *API) routes() {
 	a.tenantRoutes()
 	a.eventRoutes()
 	a.auditRoutes()
+	a.webhookRoutes()
 }
 
 // Document is the API's OpenAPI document as YAML, built without any

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/tenancy"
+	"github.com/tridentmdm/trident/workers"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -86,8 +88,21 @@ func newWorld(t *testing.T, limits api.Limits) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := api.New(api.Deps{DB: db, Directory: dir, Auth: v, Events: events.NewStore(db), Audit: audit.NewStore(db),
-		Log: slog.New(slog.NewTextHandler(testWriter{t}, nil)), Limits: limits})
+	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	store := events.NewStore(db)
+	jobs, err := workers.New(workers.Deps{DB: db, Directory: dir, Events: store, Log: log,
+		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: true})},
+		workers.Config{EventRetention: time.Hour, SweepInterval: time.Hour}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jobs.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { jobs.Stop(context.Background()) })
+	a := api.New(api.Deps{DB: db, Directory: dir, Auth: v, Events: store, Audit: audit.NewStore(db),
+		Publisher: events.NewPublisher(jobs), Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: true}),
+		Log: log, Limits: limits})
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	w.url = srv.URL

@@ -6,6 +6,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -15,6 +16,7 @@ import (
 func (a *API) problem(ctx context.Context, err error) error {
 	var se huma.StatusError
 	var verr *tenancy.ValidationError
+	var everr *events.ValidationError
 	switch {
 	case err == nil:
 		return nil
@@ -22,9 +24,11 @@ func (a *API) problem(ctx context.Context, err error) error {
 		return err
 	case errors.As(err, &verr):
 		return huma.Error422UnprocessableEntity("invalid "+verr.Field, &huma.ErrorDetail{Location: "body." + verr.Field, Message: verr.Problem})
-	case errors.Is(err, tenancy.ErrNotFound):
+	case errors.As(err, &everr):
+		return huma.Error422UnprocessableEntity("invalid "+everr.Field, &huma.ErrorDetail{Location: "body." + everr.Field, Message: everr.Problem})
+	case errors.Is(err, tenancy.ErrNotFound), errors.Is(err, events.ErrNotFound):
 		return huma.Error404NotFound(err.Error())
-	case errors.Is(err, tenancy.ErrStale):
+	case errors.Is(err, tenancy.ErrStale), errors.Is(err, events.ErrStale):
 		return huma.Error412PreconditionFailed("the resource changed since the ETag in If-Match was read; read it again")
 	case errors.Is(err, tenancy.ErrConflict):
 		return huma.Error409Conflict(err.Error())

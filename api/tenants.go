@@ -162,7 +162,10 @@ func (a *API) tenantRoutes() {
 		var t tenancy.Tenant
 		err := a.tx(ctx, func(tx pgx.Tx) error {
 			var err error
-			t, err = tenancy.CreateTenantTx(ctx, tx, id, c.msp.ID, in.Body.Slug, in.Body.Name)
+			if t, err = tenancy.CreateTenantTx(ctx, tx, id, c.msp.ID, in.Body.Slug, in.Body.Name); err != nil {
+				return err
+			}
+			_, err = a.d.Publisher.Publish(ctx, tx, "tenant.created", t.ID.String(), tenantOf(t))
 			return err
 		})
 		if err != nil {
@@ -196,7 +199,10 @@ func (a *API) tenantRoutes() {
 		var t tenancy.Tenant
 		err = a.tx(ctx, func(tx pgx.Tx) error {
 			var err error
-			t, err = tenancy.UpdateTenantTx(ctx, tx, c.tenant.ID, tenancy.TenantUpdate{Name: in.Body.Name, Status: in.Body.Status, IfUpdatedAt: since})
+			if t, err = tenancy.UpdateTenantTx(ctx, tx, c.tenant.ID, tenancy.TenantUpdate{Name: in.Body.Name, Status: in.Body.Status, IfUpdatedAt: since}); err != nil {
+				return err
+			}
+			_, err = a.d.Publisher.Publish(ctx, tx, "tenant.updated", t.ID.String(), tenantOf(t))
 			return err
 		})
 		if err != nil {
@@ -234,7 +240,10 @@ func (a *API) tenantRoutes() {
 		var h string
 		err := a.tx(ctx, func(tx pgx.Tx) error {
 			var err error
-			h, err = a.d.Directory.AddHostnameTx(ctx, tx, callFrom(ctx).tenant.ID, in.Body.Hostname)
+			if h, err = a.d.Directory.AddHostnameTx(ctx, tx, callFrom(ctx).tenant.ID, in.Body.Hostname); err != nil {
+				return err
+			}
+			_, err = a.d.Publisher.Publish(ctx, tx, "tenant.hostname_added", h, nil)
 			return err
 		})
 		if err != nil {
@@ -247,6 +256,12 @@ func (a *API) tenantRoutes() {
 		OperationID: "remove-hostname", Method: http.MethodDelete, Path: "/v1/tenants/{tenant}/hostnames/{hostname}", Tags: tags,
 		Summary: "Remove a custom hostname", DefaultStatus: http.StatusNoContent,
 	}, admin, func(ctx context.Context, in *removeHostnameInput) (*struct{}, error) {
-		return nil, a.tx(ctx, func(tx pgx.Tx) error { return tenancy.RemoveHostnameTx(ctx, tx, in.Hostname) })
+		return nil, a.tx(ctx, func(tx pgx.Tx) error {
+			if err := tenancy.RemoveHostnameTx(ctx, tx, in.Hostname); err != nil {
+				return err
+			}
+			_, err := a.d.Publisher.Publish(ctx, tx, "tenant.hostname_removed", in.Hostname, nil)
+			return err
+		})
 	})
 }

@@ -13,8 +13,13 @@ import (
 // change state it also writes the audit entry in that transaction, so the
 // change and its record commit together or not at all.
 func (a *API) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return a.problem(ctx, a.rawTx(ctx, fn))
+}
+
+// rawTx is tx without mapping the error to an answer.
+func (a *API) rawTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	c := callFrom(ctx)
-	err := a.d.DB.Tx(tenantContext(ctx), func(tx pgx.Tx) error {
+	return a.d.DB.Tx(tenantContext(ctx), func(tx pgx.Tx) error {
 		if err := fn(tx); err != nil {
 			return err
 		}
@@ -30,7 +35,6 @@ func (a *API) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 			Target: c.path, RequestID: c.requestID, Status: status,
 		})
 	})
-	return a.problem(ctx, err)
 }
 
 // readTx runs fn in a read-only tenant transaction on the reader.

@@ -27,6 +27,26 @@ var fixtures = map[string]func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID)
 		_, err := tx.Exec(ctx, `INSERT INTO audit_log (tenant_id, actor, action) VALUES ($1, 'someone', 'test')`, tenant)
 		return err
 	},
+	"webhook_endpoints": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO webhook_endpoints (tenant_id, id, url, secret, event_kinds)
+VALUES ($1, $2, 'https://hooks.example/x', 's', '{*}')`, tenant, uuid.New())
+		return err
+	},
+	"webhook_deliveries": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		endpoint := uuid.New()
+		_, err := tx.Exec(ctx, `
+WITH e AS (INSERT INTO webhook_endpoints (tenant_id, id, url, secret, event_kinds)
+           VALUES ($1, $2, 'https://hooks.example/x', 's', '{*}')),
+     ev AS (INSERT INTO events (tenant_id, kind) VALUES ($1, 'test.fixture') RETURNING id)
+INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id) SELECT $1, $3, $2, id FROM ev`,
+			tenant, endpoint, uuid.New())
+		return err
+	},
+	"idempotency_keys": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (tenant_id, caller, key, operation, request_hash)
+VALUES ($1, 'c', $2, 'op', '\x00')`, tenant, uuid.NewString())
+		return err
+	},
 	"events": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		_, err := tx.Exec(ctx, `INSERT INTO events (tenant_id, kind, subject) VALUES ($1, 'test.fixture', 'isolation')`, tenant)
 		return err

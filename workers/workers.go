@@ -40,6 +40,7 @@ type Deps struct {
 	DB        *tenancy.DB
 	Directory *tenancy.Directory
 	Events    *events.Store
+	Webhooks  *events.Sender
 	Log       *slog.Logger
 }
 
@@ -63,6 +64,7 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 	ws := river.NewWorkers()
 	river.AddWorker(ws, &retentionSweepWorker{dir: d.Directory, interval: cfg.SweepInterval, log: d.Log})
 	river.AddWorker(ws, &retentionWorker{events: d.Events, keep: cfg.EventRetention, log: d.Log})
+	river.AddWorker(ws, &deliverWorker{sender: d.Webhooks})
 
 	rc := &river.Config{
 		Schema:     migrations.RiverSchema,

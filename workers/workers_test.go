@@ -58,7 +58,7 @@ SELECT 'test.old', now() - interval '40 days' FROM generate_series(1, 7)`)
 			if err != nil {
 				return err
 			}
-			_, err = events.Publish(ctx, tx, "test.new", "", nil)
+			_, err = events.NewPublisher(nil).Publish(ctx, tx, "test.new", "", nil)
 			return err
 		})
 		if err != nil {

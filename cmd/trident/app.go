@@ -68,6 +68,13 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		Notify:    func(string) { a.resolver.Invalidate() },
 		OnConnect: a.resolver.Invalidate,
 	})
+	a.river, err = workers.New(workers.Deps{DB: db, Directory: a.dir, Events: a.events, Log: log,
+		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: cfg.webhooksPrivate})},
+		workers.Config{EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers}, r.work)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	if r.serve {
 		v, err := identity.NewVerifier(cfg.oidc.issuer, cfg.oidc.audience, cfg.oidc.claims())
 		if err != nil {
@@ -75,13 +82,9 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 			return nil, err
 		}
 		a.api = api.New(api.Deps{DB: db, Directory: a.dir, Auth: v, Events: a.events,
-			Audit: audit.NewStore(db), Log: log.With("component", "api")})
-	}
-	a.river, err = workers.New(workers.Deps{DB: db, Directory: a.dir, Events: a.events, Log: log},
-		workers.Config{EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers}, r.work)
-	if err != nil {
-		db.Close()
-		return nil, err
+			Publisher: events.NewPublisher(a.river),
+			Webhooks:  events.NewWebhooks(events.URLPolicy{AllowHTTP: cfg.webhooksPrivate}),
+			Audit:     audit.NewStore(db), Log: log.With("component", "api")})
 	}
 	return a, nil
 }

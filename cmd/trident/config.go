@@ -127,6 +127,7 @@ type serverConfig struct {
 	shutdownTimeout time.Duration
 	workers         int
 	oidc            oidcConfig
+	webhooksPrivate bool
 }
 
 // oidcConfig is how the API checks bearer tokens.
@@ -180,6 +181,7 @@ func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a shutdown waits for requests and jobs to finish")
 	fs.IntVar(&c.workers, "worker-concurrency", 20, "jobs worked at once by this process")
 	c.oidc.register(fs)
+	fs.BoolVar(&c.webhooksPrivate, "webhooks-allow-private", false, "let webhooks reach private and loopback addresses and use http:// (receivers inside your own network; dev)")
 }
 
 func (c *serverConfig) validate() error {

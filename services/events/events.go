@@ -27,6 +27,9 @@ import (
 	"github.com/tridentmdm/trident/tenancy"
 )
 
+// ErrNotFound means no such webhook endpoint or delivery in the tenant.
+var ErrNotFound = errors.New("not found")
+
 // Event is one recorded change.
 type Event struct {
 	ID        int64           `json:"id"`
@@ -39,25 +42,20 @@ type Event struct {
 
 var kindRE = regexp.MustCompile(`^[a-z][a-z0-9_.]{0,99}$`)
 
-// Publish records an event in tx, a tenant transaction from tenancy.DB.Tx:
-// it commits or rolls back with the change it describes. payload is encoded
-// as JSON (nil means {}).
-func Publish(ctx context.Context, tx pgx.Tx, kind, subject string, payload any) (Event, error) {
+// insertEvent writes the event row in tx, a tenant transaction.
+func insertEvent(ctx context.Context, tx pgx.Tx, kind, subject string, payload any) (Event, error) {
 	if !kindRE.MatchString(kind) {
 		return Event{}, fmt.Errorf("events: kind %q must be lower-case letters, digits, '_' and '.', starting with a letter", kind)
 	}
 	if len(subject) > 200 {
 		return Event{}, errors.New("events: subject is longer than 200 characters")
 	}
-	body := []byte("{}")
-	if payload != nil {
-		var err error
-		if body, err = json.Marshal(payload); err != nil {
-			return Event{}, fmt.Errorf("events: encode %s payload: %w", kind, err)
-		}
+	body, err := encodePayload(kind, payload)
+	if err != nil {
+		return Event{}, err
 	}
 	ev := Event{Kind: kind, Subject: subject, Payload: body}
-	err := tx.QueryRow(ctx, `INSERT INTO events (kind, subject, payload) VALUES ($1, $2, $3)
+	err = tx.QueryRow(ctx, `INSERT INTO events (kind, subject, payload) VALUES ($1, $2, $3)
 RETURNING tenant_id, id, created_at`, kind, subject, body).Scan(&ev.TenantID, &ev.ID, &ev.CreatedAt)
 	if err != nil {
 		return Event{}, fmt.Errorf("events: publish %s: %w", kind, err)

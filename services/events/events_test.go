@@ -55,7 +55,7 @@ func publish(t *testing.T, db *tenancy.DB, ctx context.Context, n int, from int)
 	var ids []int64
 	for i := range n {
 		err := db.Tx(ctx, func(tx pgx.Tx) error {
-			ev, err := events.Publish(ctx, tx, "test.tick", fmt.Sprint(from+i), map[string]int{"n": from + i})
+			ev, err := events.NewPublisher(nil).Publish(ctx, tx, "test.tick", fmt.Sprint(from+i), map[string]int{"n": from + i})
 			ids = append(ids, ev.ID)
 			return err
 		})
@@ -120,7 +120,7 @@ func TestPublishIsTransactional(t *testing.T) {
 	defer sub.Close()
 	rollback := errors.New("roll back")
 	err = f.db.Tx(ctx, func(tx pgx.Tx) error {
-		if _, err := events.Publish(ctx, tx, "test.rolled_back", "", nil); err != nil {
+		if _, err := events.NewPublisher(nil).Publish(ctx, tx, "test.rolled_back", "", nil); err != nil {
 			return err
 		}
 		return rollback
@@ -136,7 +136,7 @@ func TestPublishIsTransactional(t *testing.T) {
 		t.Fatalf("stored events %v", evs)
 	}
 	for _, bad := range []string{"", "Upper", "1x", "has space", "x/y"} {
-		err := f.db.Tx(ctx, func(tx pgx.Tx) error { _, err := events.Publish(ctx, tx, bad, "", nil); return err })
+		err := f.db.Tx(ctx, func(tx pgx.Tx) error { _, err := events.NewPublisher(nil).Publish(ctx, tx, bad, "", nil); return err })
 		if err == nil {
 			t.Errorf("kind %q accepted", bad)
 		}

@@ -1,0 +1,212 @@
+package events
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Endpoint is a tenant's webhook subscription: deliveries of the events
+// whose kinds match EventKinds go to URL, signed with Secret.
+type Endpoint struct {
+	ID          uuid.UUID `json:"id"`
+	URL         string    `json:"url"`
+	EventKinds  []string  `json:"event_kinds"`
+	Description string    `json:"description"`
+	Active      bool      `json:"active"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	Secret      string    `json:"-"`
+}
+
+// Delivery is one webhook sent (or being sent) for one event.
+type Delivery struct {
+	ID             uuid.UUID  `json:"id"`
+	EndpointID     uuid.UUID  `json:"endpoint_id"`
+	EventID        int64      `json:"event_id"`
+	EventKind      string     `json:"event_kind"`
+	Status         string     `json:"status" enum:"pending,delivered,failed"`
+	Attempts       int        `json:"attempts"`
+	LastStatusCode *int       `json:"last_status_code,omitempty"`
+	LastError      string     `json:"last_error,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+	LastAttemptAt  *time.Time `json:"last_attempt_at,omitempty"`
+	DeliveredAt    *time.Time `json:"delivered_at,omitempty"`
+}
+
+// ValidationError says which input was wrong and why.
+type ValidationError struct{ Field, Problem string }
+
+func (e *ValidationError) Error() string { return "invalid " + e.Field + ": " + e.Problem }
+
+// ErrStale means the endpoint changed since the caller read it.
+var ErrStale = errors.New("changed since it was read")
+
+// URLPolicy says which webhook URLs are accepted.
+type URLPolicy struct {
+	// AllowHTTP accepts http:// URLs (dev and tests); otherwise only https.
+	AllowHTTP bool
+}
+
+func (p URLPolicy) check(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return &ValidationError{"url", "must be an absolute URL without credentials or fragment"}
+	}
+	if u.Scheme != "https" && !(p.AllowHTTP && u.Scheme == "http") {
+		return &ValidationError{"url", "must use https"}
+	}
+	return nil
+}
+
+func checkKinds(kinds []string) error {
+	if len(kinds) == 0 || len(kinds) > 50 {
+		return &ValidationError{"event_kinds", "name 1 to 50 kinds"}
+	}
+	for _, k := range kinds {
+		pattern := k
+		if len(k) > 1 && k[len(k)-1] == '.' {
+			pattern = k[:len(k)-1]
+		}
+		if k != "*" && !kindRE.MatchString(pattern) {
+			return &ValidationError{"event_kinds", fmt.Sprintf("%q is not an event kind, a prefix ending in '.', or '*'", k)}
+		}
+	}
+	return nil
+}
+
+// Webhooks manages a tenant's webhook endpoints and their deliveries, in
+// the caller's tenant transaction.
+type Webhooks struct{ policy URLPolicy }
+
+// NewWebhooks returns the webhook endpoints' service.
+func NewWebhooks(policy URLPolicy) *Webhooks { return &Webhooks{policy: policy} }
+
+// NewEndpoint is what a caller gives to create an endpoint.
+type NewEndpoint struct {
+	URL         string
+	EventKinds  []string
+	Description string
+}
+
+// Create adds an endpoint with a fresh signing secret, returned once in
+// Endpoint.Secret.
+func (w *Webhooks) Create(ctx context.Context, tx pgx.Tx, n NewEndpoint) (Endpoint, error) {
+	if err := errors.Join(w.policy.check(n.URL), checkKinds(n.EventKinds)); err != nil {
+		return Endpoint{}, err
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return Endpoint{}, err
+	}
+	e := Endpoint{ID: uuid.New(), URL: n.URL, EventKinds: n.EventKinds, Description: n.Description, Active: true,
+		Secret: "whsec_" + hex.EncodeToString(b)}
+	err := tx.QueryRow(ctx, `INSERT INTO webhook_endpoints (id, url, secret, event_kinds, description)
+VALUES ($1, $2, $3, $4, $5) RETURNING created_at, updated_at`, e.ID, e.URL, e.Secret, e.EventKinds, e.Description).
+		Scan(&e.CreatedAt, &e.UpdatedAt)
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("events: create webhook: %w", err)
+	}
+	return e, nil
+}
+
+const endpointCols = `id, url, secret, event_kinds, description, active, created_at, updated_at`
+
+func scanEndpoint(r pgx.Row) (Endpoint, error) {
+	var e Endpoint
+	err := r.Scan(&e.ID, &e.URL, &e.Secret, &e.EventKinds, &e.Description, &e.Active, &e.CreatedAt, &e.UpdatedAt)
+	return e, err
+}
+
+// Get returns one endpoint.
+func (w *Webhooks) Get(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Endpoint, error) {
+	e, err := scanEndpoint(tx.QueryRow(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Endpoint{}, fmt.Errorf("webhook %s: %w", id, ErrNotFound)
+	}
+	return e, err
+}
+
+// List returns up to limit endpoints in creation order after the one with
+// id after (uuid.Nil for the first page).
+func (w *Webhooks) List(ctx context.Context, tx pgx.Tx, after uuid.UUID, limit int) ([]Endpoint, error) {
+	rows, _ := tx.Query(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints
+WHERE $1::uuid IS NULL OR (created_at, id) > (SELECT created_at, id FROM webhook_endpoints WHERE id = $1)
+ORDER BY created_at, id LIMIT $2`, uuid.NullUUID{UUID: after, Valid: after != uuid.Nil}, limit)
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Endpoint, error) { return scanEndpoint(r) })
+}
+
+// EndpointUpdate changes an endpoint; nil fields stay.
+type EndpointUpdate struct {
+	URL         *string
+	EventKinds  []string
+	Description *string
+	Active      *bool
+	IfUpdatedAt time.Time // optimistic concurrency, as with tenants
+}
+
+// Update changes an endpoint.
+func (w *Webhooks) Update(ctx context.Context, tx pgx.Tx, id uuid.UUID, u EndpointUpdate) (Endpoint, error) {
+	var errs []error
+	if u.URL != nil {
+		errs = append(errs, w.policy.check(*u.URL))
+	}
+	if u.EventKinds != nil {
+		errs = append(errs, checkKinds(u.EventKinds))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Endpoint{}, err
+	}
+	var since *time.Time
+	if !u.IfUpdatedAt.IsZero() {
+		since = &u.IfUpdatedAt
+	}
+	e, err := scanEndpoint(tx.QueryRow(ctx, `
+UPDATE webhook_endpoints SET url = coalesce($2, url), event_kinds = coalesce($3, event_kinds),
+    description = coalesce($4, description), active = coalesce($5, active), updated_at = clock_timestamp()
+WHERE id = $1 AND ($6::timestamptz IS NULL OR updated_at = $6)
+RETURNING `+endpointCols, id, u.URL, u.EventKinds, u.Description, u.Active, since))
+	if errors.Is(err, pgx.ErrNoRows) {
+		if _, gerr := w.Get(ctx, tx, id); gerr != nil {
+			return Endpoint{}, gerr
+		}
+		return Endpoint{}, fmt.Errorf("webhook %s: %w", id, ErrStale)
+	}
+	return e, err
+}
+
+// Delete removes an endpoint and its delivery history.
+func (w *Webhooks) Delete(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+	tag, err := tx.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, id)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = fmt.Errorf("webhook %s: %w", id, ErrNotFound)
+	}
+	return err
+}
+
+// Deliveries returns up to limit of an endpoint's deliveries, newest first,
+// after the delivery with id after (uuid.Nil for the first page).
+func (w *Webhooks) Deliveries(ctx context.Context, tx pgx.Tx, endpoint, after uuid.UUID, limit int) ([]Delivery, error) {
+	if _, err := w.Get(ctx, tx, endpoint); err != nil {
+		return nil, err
+	}
+	rows, _ := tx.Query(ctx, `
+SELECT d.id, d.endpoint_id, d.event_id, ev.kind, d.status, d.attempts, d.last_status_code, d.last_error,
+       d.created_at, d.last_attempt_at, d.delivered_at
+FROM webhook_deliveries d JOIN events ev ON ev.tenant_id = d.tenant_id AND ev.id = d.event_id
+WHERE d.endpoint_id = $1
+  AND ($2::uuid IS NULL OR (d.created_at, d.id) < (SELECT created_at, id FROM webhook_deliveries WHERE id = $2))
+ORDER BY d.created_at DESC, d.id DESC LIMIT $3`, endpoint, uuid.NullUUID{UUID: after, Valid: after != uuid.Nil}, limit)
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Delivery, error) {
+		var d Delivery
+		return d, r.Scan(&d.ID, &d.EndpointID, &d.EventID, &d.EventKind, &d.Status, &d.Attempts, &d.LastStatusCode,
+			&d.LastError, &d.CreatedAt, &d.LastAttemptAt, &d.DeliveredAt)
+	})
+}
