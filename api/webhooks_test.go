@@ -134,4 +134,3 @@ func TestWebhooks(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
-
