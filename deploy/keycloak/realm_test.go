@@ -1,0 +1,82 @@
+// Package keycloak holds the Keycloak realm export operators import; its
+// test keeps the export in step with Trident's claim mapping.
+package keycloak
+
+import (
+	"encoding/json"
+	"os"
+	"testing"
+
+	"github.com/tridentmdm/trident/services/identity"
+)
+
+func TestRealmMatchesTrident(t *testing.T) {
+	b, err := os.ReadFile("trident-realm.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var realm struct {
+		ClientScopes []struct {
+			Name    string `json:"name"`
+			Mappers []struct {
+				Mapper string            `json:"protocolMapper"`
+				Config map[string]string `json:"config"`
+			} `json:"protocolMappers"`
+		} `json:"clientScopes"`
+		Clients []struct {
+			ClientID string   `json:"clientId"`
+			Scopes   []string `json:"defaultClientScopes"`
+		} `json:"clients"`
+		Users []struct {
+			Groups []string `json:"groups"`
+		} `json:"users"`
+	}
+	if err := json.Unmarshal(b, &realm); err != nil {
+		t.Fatal(err)
+	}
+	var audience, groupsClaim string
+	for _, s := range realm.ClientScopes {
+		if s.Name != "trident" {
+			continue
+		}
+		for _, m := range s.Mappers {
+			switch m.Mapper {
+			case "oidc-audience-mapper":
+				audience = m.Config["included.client.audience"]
+			case "oidc-group-membership-mapper":
+				if m.Config["full.path"] != "true" {
+					t.Error("the groups mapper must send full paths (/trident/tenant/...)")
+				}
+				groupsClaim = m.Config["claim.name"]
+			}
+		}
+	}
+	if audience != "trident-api" {
+		t.Errorf("audience mapper adds %q; Trident's default --oidc-audience is trident-api", audience)
+	}
+	def := identity.DefaultClaims()
+	found := false
+	for _, c := range def.RoleClaims {
+		found = found || c == groupsClaim
+	}
+	if !found {
+		t.Errorf("groups go to claim %q, which the default --oidc-role-claims %v do not read", groupsClaim, def.RoleClaims)
+	}
+	for _, c := range realm.Clients {
+		if c.ClientID == "trident-api" {
+			continue
+		}
+		has := false
+		for _, s := range c.Scopes {
+			has = has || s == "trident"
+		}
+		if !has {
+			t.Errorf("client %s lacks the trident client scope: its tokens would miss the audience and groups", c.ClientID)
+		}
+	}
+	// The example integration's group grants what the README says.
+	p := identity.MapClaims(def, "svc", map[string]any{"groups": []any{realm.Users[0].Groups[0]}}, "trident-api")
+	if !p.AdministersMSP("acme") {
+		t.Errorf("group %s does not make the integration an admin of MSP acme", realm.Users[0].Groups[0])
+	}
+}
