@@ -23,8 +23,10 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/tridentmdm/trident/services/audit"
+	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
+	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -45,6 +47,8 @@ type Deps struct {
 	Events    *events.Store
 	Publisher *events.Publisher
 	Webhooks  *events.Webhooks
+	Inventory *inventory.Inventory
+	Commands  *commands.Queue
 	Audit     *audit.Store
 	Log       *slog.Logger
 	Limits    Limits
@@ -93,6 +97,7 @@ func (a *API) routes() {
 	a.eventRoutes()
 	a.auditRoutes()
 	a.webhookRoutes()
+	a.deviceRoutes()
 }
 
 // Document is the API's OpenAPI document as YAML, built without any

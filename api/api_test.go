@@ -18,8 +18,10 @@ import (
 	"github.com/tridentmdm/trident/internal/devidp"
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/services/audit"
+	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
+	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
 	"github.com/tridentmdm/trident/workers"
 )
@@ -36,6 +38,9 @@ type world struct {
 	mspA, mspB tenancy.MSP
 	a, b       tenancy.Tenant
 	tokens     map[string]string // caller name -> bearer token
+	pub        *events.Publisher
+	inv        *inventory.Inventory
+	cmds       *commands.Queue
 }
 
 // callers, by name, with the groups their tokens carry (filled with the
@@ -100,9 +105,12 @@ func newWorld(t *testing.T, limits api.Limits) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { jobs.Stop(context.Background()) })
+	w.pub = events.NewPublisher(jobs)
+	w.inv = inventory.New(w.pub)
+	w.cmds = commands.New(w.inv, w.pub)
 	a := api.New(api.Deps{DB: db, Directory: dir, Auth: v, Events: store, Audit: audit.NewStore(db),
-		Publisher: events.NewPublisher(jobs), Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: true}),
-		Log: log, Limits: limits})
+		Publisher: w.pub, Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: true}),
+		Inventory: w.inv, Commands: w.cmds, Log: log, Limits: limits})
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	w.url = srv.URL

@@ -6,7 +6,9 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -17,26 +19,44 @@ func (a *API) problem(ctx context.Context, err error) error {
 	var se huma.StatusError
 	var verr *tenancy.ValidationError
 	var everr *events.ValidationError
+	var iverr *inventory.ValidationError
+	var cverr *commands.ValidationError
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &se):
 		return err
 	case errors.As(err, &verr):
-		return huma.Error422UnprocessableEntity("invalid "+verr.Field, &huma.ErrorDetail{Location: "body." + verr.Field, Message: verr.Problem})
+		return invalidField(verr.Field, verr.Problem)
 	case errors.As(err, &everr):
-		return huma.Error422UnprocessableEntity("invalid "+everr.Field, &huma.ErrorDetail{Location: "body." + everr.Field, Message: everr.Problem})
-	case errors.Is(err, tenancy.ErrNotFound), errors.Is(err, events.ErrNotFound):
+		return invalidField(everr.Field, everr.Problem)
+	case errors.As(err, &iverr):
+		return invalidField(iverr.Field, iverr.Problem)
+	case errors.As(err, &cverr):
+		return invalidField(cverr.Field, cverr.Problem)
+	case errors.Is(err, tenancy.ErrNotFound), errors.Is(err, events.ErrNotFound), errors.Is(err, inventory.ErrNotFound),
+		errors.Is(err, commands.ErrNotFound):
 		return huma.Error404NotFound(err.Error())
 	case errors.Is(err, tenancy.ErrStale), errors.Is(err, events.ErrStale):
 		return huma.Error412PreconditionFailed("the resource changed since the ETag in If-Match was read; read it again")
-	case errors.Is(err, tenancy.ErrConflict):
+	case errors.Is(err, tenancy.ErrConflict), errors.Is(err, commands.ErrConflict):
 		return huma.Error409Conflict(err.Error())
 	case errors.Is(err, context.Canceled):
 		return huma.NewError(499, "request canceled")
 	}
 	a.d.Log.ErrorContext(ctx, "API call failed", "request_id", RequestID(ctx), "path", callFrom(ctx).path, "err", err)
 	return huma.Error500InternalServerError("internal error; quote request id " + RequestID(ctx) + " to the operator")
+}
+
+// invalidField is the 422 for a service's validation error. Query
+// parameters and cursors are named as such; everything else is the body.
+func invalidField(field, problem string) error {
+	loc := "body." + field
+	switch field {
+	case "cursor", "sort", "platform", "status":
+		loc = "query." + field
+	}
+	return huma.Error422UnprocessableEntity("invalid "+field, &huma.ErrorDetail{Location: loc, Message: problem})
 }
 
 // writeErr answers err from a middleware.

@@ -47,6 +47,18 @@ INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id) SELECT $1,
 VALUES ($1, 'c', $2, 'op', '\x00')`, tenant, uuid.NewString())
 		return err
 	},
+	"devices": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO devices (tenant_id, id, platform, identifier) VALUES ($1, $2, 'apple', $3)`,
+			tenant, uuid.New(), uuid.NewString())
+		return err
+	},
+	"commands": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `
+WITH d AS (INSERT INTO devices (tenant_id, id, platform, identifier) VALUES ($1, $2, 'windows', $3) RETURNING id)
+INSERT INTO commands (tenant_id, id, device_id, kind, expires_at) SELECT $1, $4, id, 'restart', now() + interval '1 day' FROM d`,
+			tenant, uuid.New(), uuid.NewString(), uuid.New())
+		return err
+	},
 	"events": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		_, err := tx.Exec(ctx, `INSERT INTO events (tenant_id, kind, subject) VALUES ($1, 'test.fixture', 'isolation')`, tenant)
 		return err

@@ -14,8 +14,10 @@ import (
 	"github.com/tridentmdm/trident/api"
 	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/services/audit"
+	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
+	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
 	"github.com/tridentmdm/trident/workers"
 )
@@ -81,10 +83,12 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 			db.Close()
 			return nil, err
 		}
+		pub := events.NewPublisher(a.river)
+		inv := inventory.New(pub)
 		a.api = api.New(api.Deps{DB: db, Directory: a.dir, Auth: v, Events: a.events,
-			Publisher: events.NewPublisher(a.river),
-			Webhooks:  events.NewWebhooks(events.URLPolicy{AllowHTTP: cfg.webhooksPrivate}),
-			Audit:     audit.NewStore(db), Log: log.With("component", "api")})
+			Publisher: pub, Inventory: inv, Commands: commands.New(inv, pub),
+			Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: cfg.webhooksPrivate}),
+			Audit:    audit.NewStore(db), Log: log.With("component", "api")})
 	}
 	return a, nil
 }

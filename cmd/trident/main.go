@@ -18,7 +18,7 @@ type command struct {
 	run           func(ctx context.Context, args []string, stdout io.Writer) error
 }
 
-func commands() []command {
+func subcommands() []command {
 	return []command{
 		{"dev", "run Trident with a private PostgreSQL in ./.trident/ (no configuration needed)", runDev},
 		{"serve", "serve devices, API and dashboard", runServe},
@@ -32,7 +32,7 @@ func commands() []command {
 
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "Trident manages Apple, Windows and Android devices for many tenants.\n\nUsage: trident <command> [flags]\n\nCommands:\n")
-	for _, c := range commands() {
+	for _, c := range subcommands() {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun 'trident <command> -h' for a command's flags. Every flag can also be set with\nits TRIDENT_* environment variable (--base-domain is TRIDENT_BASE_DOMAIN).\n")
@@ -48,7 +48,7 @@ func main() {
 		usage(os.Stdout)
 		return
 	}
-	for _, c := range commands() {
+	for _, c := range subcommands() {
 		if c.name != name {
 			continue
 		}

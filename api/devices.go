@@ -1,0 +1,213 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/identity"
+	"github.com/tridentmdm/trident/services/inventory"
+)
+
+type listDevicesInput struct {
+	tenantPath
+	Platform inventory.Platform `query:"platform" enum:"apple,windows,android" doc:"Only devices of this platform."`
+	Status   inventory.Status   `query:"status" enum:"pending,enrolled,unenrolled" doc:"Only devices in this enrollment state."`
+	Q        string             `query:"q" maxLength:"200" doc:"Search: part of the name or serial number (any case), or the exact platform identifier."`
+	Sort     string             `query:"sort" default:"name" enum:"name,-name,last_seen_at,-last_seen_at,created_at,-created_at,serial,-serial" doc:"Order; '-' for descending."`
+	PageParams
+}
+
+type deviceCursor struct {
+	Key  string    `json:"k"`
+	ID   uuid.UUID `json:"i"`
+	Sort string    `json:"o"`
+}
+
+type devicePath struct {
+	Tenant string `path:"tenant" doc:"The tenant's slug."`
+	Device string `path:"device" format:"uuid" doc:"The device's id."`
+}
+
+// parseID reads an id from a path; a malformed one names nothing.
+func parseID(s string) uuid.UUID {
+	id, _ := uuid.Parse(s)
+	return id
+}
+
+type deviceOutput struct{ Body inventory.Device }
+
+type commandOutput struct {
+	Location string `header:"Location"`
+	Replayed string `header:"Idempotent-Replayed" doc:"true when this answer replays an earlier request with the same Idempotency-Key."`
+	Body     commands.Command
+}
+
+type queueCommandInput struct {
+	Tenant string `path:"tenant" doc:"The tenant's slug."`
+	Device string `path:"device" format:"uuid" doc:"The device's id."`
+	IdempotencyKey
+	Body struct {
+		Kind     string         `json:"kind" enum:"device_information,lock,restart,clear_passcode,erase" doc:"What to do; each platform carries it out its own way. erase and clear_passcode need the admin role."`
+		Payload  map[string]any `json:"payload,omitempty" doc:"Options of the kind, for example a lock message."`
+		Lifetime string         `json:"lifetime,omitempty" pattern:"^[0-9]+(m|h)$" doc:"How long the command may wait for the device (for example 30m or 48h); default 7 days."`
+	}
+}
+
+type listCommandsInput struct {
+	Tenant string `path:"tenant" doc:"The tenant's slug."`
+	Device string `path:"device" format:"uuid" doc:"The device's id."`
+	PageParams
+}
+
+type commandPath struct {
+	Tenant  string `path:"tenant" doc:"The tenant's slug."`
+	Command string `path:"command" format:"uuid" doc:"The command's id."`
+}
+
+func (a *API) deviceRoutes() {
+	tags := []string{"Devices"}
+	register(a, huma.Operation{
+		OperationID: "list-devices", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/devices", Tags: tags,
+		Summary: "List devices", Description: "The tenant's devices of every platform, filtered, sorted and paged.",
+	}, viewer, func(ctx context.Context, in *listDevicesInput) (*struct{ Body Page[inventory.Device] }, error) {
+		var cur deviceCursor
+		if err := decodeCursor(in.Cursor, &cur); err != nil {
+			return nil, err
+		}
+		if in.Cursor != "" && cur.Sort != in.Sort {
+			return nil, huma.Error422UnprocessableEntity("the cursor belongs to another sort order")
+		}
+		var p inventory.Page
+		err := a.readTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			p, err = a.d.Inventory.List(ctx, tx, inventory.Query{Platform: in.Platform, Status: in.Status, Search: in.Q,
+				Sort: inventory.Sort(in.Sort), AfterKey: cur.Key, AfterID: cur.ID, Limit: in.Limit + 1})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		keys := map[uuid.UUID]string{}
+		for i, d := range p.Devices {
+			keys[d.ID] = p.Keys[i]
+		}
+		return &struct{ Body Page[inventory.Device] }{page(p.Devices, in.Limit, func(d inventory.Device) any {
+			return deviceCursor{Key: keys[d.ID], ID: d.ID, Sort: in.Sort}
+		})}, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "get-device", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/devices/{device}", Tags: tags,
+		Summary: "Get a device",
+	}, viewer, func(ctx context.Context, in *devicePath) (*deviceOutput, error) {
+		var d inventory.Device
+		err := a.readTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			d, err = a.d.Inventory.Get(ctx, tx, parseID(in.Device))
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &deviceOutput{Body: d}, nil
+	})
+
+	ctags := []string{"Commands"}
+	register(a, huma.Operation{
+		OperationID: "queue-command", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/devices/{device}/commands", Tags: ctags,
+		Summary: "Send a command to a device", DefaultStatus: http.StatusCreated,
+		Description: "Queues the command; the device takes it at its next contact (Trident wakes it where the platform allows). " +
+			"Follow it with GET .../commands/{command}, the command.* events, or a webhook. Send Idempotency-Key to retry safely.",
+		Errors: []int{http.StatusConflict},
+	}, operator, func(ctx context.Context, in *queueCommandInput) (*commandOutput, error) {
+		c := callFrom(ctx)
+		kind, ok := commands.LookupKind(in.Body.Kind)
+		if ok && kind.Destructive {
+			if role, _ := c.principal.RoleIn(c.tenant); !role.AtLeast(identity.Admin) {
+				return nil, huma.Error403Forbidden(in.Body.Kind + " is destructive: it needs the admin role in the tenant")
+			}
+		}
+		var lifetime time.Duration
+		if in.Body.Lifetime != "" {
+			var err error
+			if lifetime, err = time.ParseDuration(in.Body.Lifetime); err != nil {
+				return nil, huma.Error422UnprocessableEntity("invalid lifetime", &huma.ErrorDetail{Location: "body.lifetime", Message: err.Error()})
+			}
+		}
+		out, replayed, err := idempotent(a, ctx, in.Key, in.Body, func(tx pgx.Tx) (*commandOutput, error) {
+			cmd, err := a.d.Commands.Enqueue(ctx, tx, commands.NewCommand{DeviceID: parseID(in.Device), Kind: in.Body.Kind,
+				Payload: in.Body.Payload, Lifetime: lifetime, CreatedBy: c.principal.Subject})
+			if err != nil {
+				return nil, err
+			}
+			return &commandOutput{Location: fmt.Sprintf("/v1/tenants/%s/commands/%s", in.Tenant, cmd.ID), Body: cmd}, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if replayed {
+			out.Replayed = "true"
+		}
+		return out, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "list-device-commands", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/devices/{device}/commands", Tags: ctags,
+		Summary: "List a device's commands", Description: "Newest first, with their state and results.",
+	}, viewer, func(ctx context.Context, in *listCommandsInput) (*struct{ Body Page[commands.Command] }, error) {
+		var cur idCursor
+		if err := decodeCursor(in.Cursor, &cur); err != nil {
+			return nil, err
+		}
+		var cs []commands.Command
+		err := a.readTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			cs, err = a.d.Commands.ListForDevice(ctx, tx, parseID(in.Device), cur.ID, in.Limit+1)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &struct{ Body Page[commands.Command] }{page(cs, in.Limit, func(c commands.Command) any { return idCursor{ID: c.ID} })}, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "get-command", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/commands/{command}", Tags: ctags,
+		Summary: "Get a command",
+	}, viewer, func(ctx context.Context, in *commandPath) (*commandOutput, error) {
+		var cmd commands.Command
+		err := a.readTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			cmd, err = a.d.Commands.Get(ctx, tx, parseID(in.Command))
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &commandOutput{Body: cmd}, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "cancel-command", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/commands/{command}/cancel", Tags: ctags,
+		Summary: "Cancel a command", Description: "Only a command the device has not taken yet can be canceled; otherwise 409.",
+		Errors: []int{http.StatusConflict},
+	}, operator, func(ctx context.Context, in *commandPath) (*commandOutput, error) {
+		var cmd commands.Command
+		err := a.tx(ctx, func(tx pgx.Tx) error {
+			var err error
+			cmd, err = a.d.Commands.Cancel(ctx, tx, parseID(in.Command))
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &commandOutput{Body: cmd}, nil
+	})
+}

@@ -1,0 +1,144 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/api"
+	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// enroll records devices as the platform protocols do when devices check in.
+func (w *world) enroll(t *testing.T, tn tenancy.Tenant, reports ...inventory.Report) []inventory.Device {
+	t.Helper()
+	ctx := tenancy.WithTenant(context.Background(), tn.ID)
+	var out []inventory.Device
+	err := w.db.Tx(ctx, func(tx pgx.Tx) error {
+		for _, r := range reports {
+			d, err := w.inv.Record(ctx, tx, r)
+			if err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// The integrator's day: with a client-credentials token, list, filter and
+// page devices; queue a command idempotently; receive the signed webhook
+// when the device acknowledges it.
+func TestIntegratorFlow(t *testing.T) {
+	w := newWorld(t, api.Limits{})
+	var reports []inventory.Report
+	for i := range 7 {
+		p := []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}[i%3]
+		reports = append(reports, inventory.Report{Platform: p, Identifier: fmt.Sprintf("dev-%d", i),
+			SerialNumber: fmt.Sprintf("SN%03d", i), Name: fmt.Sprintf("Laptop %d", i), OSVersion: "1.0"})
+	}
+	devs := w.enroll(t, w.a, reports...)
+	w.enroll(t, w.b, inventory.Report{Platform: inventory.Apple, Identifier: "b-only", Name: "Laptop B"})
+
+	// Pages of two, by name, walk all seven devices of tenant A only.
+	var names []string
+	cursor := ""
+	for {
+		r := w.do(t, "operator-a", "GET", "/v1/tenants/"+w.a.Slug+"/devices?limit=2&sort=name&cursor="+url.QueryEscape(cursor), nil)
+		if r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+		for _, it := range r.body["items"].([]any) {
+			names = append(names, it.(map[string]any)["name"].(string))
+		}
+		next, _ := r.body["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if len(names) != 7 || names[0] != "Laptop 0" || names[6] != "Laptop 6" {
+		t.Fatalf("paged names %v", names)
+	}
+	// Filters: platform, and a search by serial number.
+	r := w.do(t, "operator-a", "GET", "/v1/tenants/"+w.a.Slug+"/devices?platform=windows", nil)
+	if items := r.body["items"].([]any); len(items) != 2 {
+		t.Fatalf("windows devices: %s", r.raw)
+	}
+	r = w.do(t, "operator-a", "GET", "/v1/tenants/"+w.a.Slug+"/devices?q=sn004", nil)
+	if items := r.body["items"].([]any); len(items) != 1 || items[0].(map[string]any)["serial_number"] != "SN004" {
+		t.Fatalf("search: %s", r.raw)
+	}
+	r = w.do(t, "operator-a", "GET", "/v1/tenants/"+w.a.Slug+"/devices?sort=-last_seen_at&limit=3", nil)
+	if r.status != 200 || len(r.body["items"].([]any)) != 3 {
+		t.Fatalf("by last seen: %s", r.raw)
+	}
+	r2 := w.do(t, "operator-a", "GET", "/v1/tenants/"+w.a.Slug+"/devices?sort=-last_seen_at&limit=3&cursor="+url.QueryEscape(r.body["next_cursor"].(string)), nil)
+	if r2.status != 200 || len(r2.body["items"].([]any)) != 3 {
+		t.Fatalf("by last seen, page 2: %s", r2.raw)
+	}
+
+	// A webhook for command events.
+	rcv, hookURL := newReceiver(t)
+	hook := w.do(t, "admin-a", "POST", "/v1/tenants/"+w.a.Slug+"/webhooks", map[string]any{"url": hookURL, "event_kinds": []string{"command.acknowledged"}})
+	secret := hook.body["secret"].(string)
+
+	// Queue a lock, idempotently.
+	mac := devs[0]
+	path := "/v1/tenants/" + w.a.Slug + "/devices/" + mac.ID.String() + "/commands"
+	q1 := w.do(t, "operator-a", "POST", path, map[string]any{"kind": "lock"}, "Idempotency-Key", "lock-1")
+	q2 := w.do(t, "operator-a", "POST", path, map[string]any{"kind": "lock"}, "Idempotency-Key", "lock-1")
+	if q1.status != 201 || q2.status != 201 || q1.body["id"] != q2.body["id"] || q2.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("queue twice with one key: %s / %s", q1.raw, q2.raw)
+	}
+	list := w.do(t, "viewer-a", "GET", path, nil)
+	if items := list.body["items"].([]any); len(items) != 1 || items[0].(map[string]any)["status"] != "queued" {
+		t.Fatalf("device commands: %s", list.raw)
+	}
+	isProblem(t, w.do(t, "operator-a", "POST", path, map[string]any{"kind": "erase"}), 403)
+	isProblem(t, w.do(t, "operator-a", "POST", "/v1/tenants/"+w.a.Slug+"/devices/"+devs[1].ID.String()+"/commands",
+		map[string]any{"kind": "clear_passcode"}), 403) // destructive
+	isProblem(t, w.do(t, "admin-a", "POST", "/v1/tenants/"+w.a.Slug+"/devices/"+devs[1].ID.String()+"/commands",
+		map[string]any{"kind": "clear_passcode"}), 422) // windows cannot
+	isProblem(t, w.do(t, "admin-b", "POST", "/v1/tenants/"+w.b.Slug+"/devices/"+mac.ID.String()+"/commands",
+		map[string]any{"kind": "lock"}), 404) // A's device from B's tenant
+
+	// The device takes the command and acknowledges it, as its platform
+	// protocol reports.
+	ctx := tenancy.WithTenant(context.Background(), w.a.ID)
+	err := w.db.Tx(ctx, func(tx pgx.Tx) error {
+		c, err := w.cmds.Next(ctx, tx, mac.ID)
+		if err != nil || c == nil {
+			return fmt.Errorf("next command: %v %v", c, err)
+		}
+		_, err = w.cmds.Complete(ctx, tx, c.ID, commands.Outcome{Status: commands.Acknowledged})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rcv.next(t) // the receiver fails the first attempt; this is the retry
+	if err := events.VerifySignature(secret, got.header.Get(events.SignatureHeader), got.body, time.Minute, time.Now()); err != nil {
+		t.Fatalf("webhook signature: %v", err)
+	}
+	if got.header.Get(events.EventHeader) != "command.acknowledged" || !contains(string(got.body), q1.body["id"].(string)) {
+		t.Fatalf("webhook: %v %s", got.header, got.body)
+	}
+	done := w.do(t, "viewer-a", "GET", "/v1/tenants/"+w.a.Slug+"/commands/"+q1.body["id"].(string), nil)
+	if done.body["status"] != "acknowledged" || done.body["attempts"] != float64(1) {
+		t.Fatalf("command: %s", done.raw)
+	}
+	isProblem(t, w.do(t, "operator-a", "POST", "/v1/tenants/"+w.a.Slug+"/commands/"+q1.body["id"].(string)+"/cancel", nil), 409)
+	isProblem(t, w.do(t, "viewer-a", "GET", "/v1/tenants/"+w.a.Slug+"/devices?cursor=eyJrIjoieCIsImkiOiIwMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDEiLCJvIjoiLWxhc3Rfc2Vlbl9hdCJ9&sort=-last_seen_at", nil), 422)
+}

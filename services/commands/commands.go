@@ -1,0 +1,311 @@
+// Package commands is the unified command queue for all platforms: a
+// command is queued for a device, sent when the device (or its platform's
+// cloud) takes it, and ends acknowledged, in error, expired or canceled; a
+// device that answers NotNow keeps it for later. Every change of state is an
+// event (command.queued, command.sent, command.acknowledged, ...), written
+// in the same transaction.
+//
+// Platform protocols take commands with Next and report outcomes with
+// Complete; the API queues and cancels. Delivery (push, retries, expiry
+// sweeps) is driven by River jobs elsewhere.
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/inventory"
+)
+
+// Status is where a command is in its life.
+type Status string
+
+const (
+	Queued       Status = "queued"
+	Sent         Status = "sent"
+	Acknowledged Status = "acknowledged"
+	Error        Status = "error"
+	NotNow       Status = "not_now"
+	Expired      Status = "expired"
+	Canceled     Status = "canceled"
+)
+
+// Open reports whether the command may still run.
+func (s Status) Open() bool { return s == Queued || s == Sent || s == NotNow }
+
+// Kind is a command every platform that supports it understands the same
+// way; the platform protocol translates it to its own wire command.
+type Kind struct {
+	Name        string
+	Platforms   []inventory.Platform
+	Destructive bool // loses data or locks people out: needs the admin role and a confirmation
+	Summary     string
+}
+
+var kinds = map[string]Kind{
+	"device_information": {Name: "device_information", Summary: "Ask the device for its current facts.",
+		Platforms: []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}},
+	"lock": {Name: "lock", Summary: "Lock the screen.",
+		Platforms: []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}},
+	"restart": {Name: "restart", Summary: "Restart the device.",
+		Platforms: []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}},
+	"clear_passcode": {Name: "clear_passcode", Summary: "Remove the passcode (Apple) or reset the password (Android).",
+		Platforms: []inventory.Platform{inventory.Apple, inventory.Android}, Destructive: true},
+	"erase": {Name: "erase", Summary: "Erase the device and return it to factory settings.",
+		Platforms: []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}, Destructive: true},
+}
+
+// Kinds lists the command kinds, by name.
+func Kinds() []Kind {
+	out := make([]Kind, 0, len(kinds))
+	for _, k := range kinds {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// LookupKind returns the kind named name.
+func LookupKind(name string) (Kind, bool) { k, ok := kinds[name]; return k, ok }
+
+// Command is one command for one device.
+type Command struct {
+	ID          uuid.UUID       `json:"id"`
+	DeviceID    uuid.UUID       `json:"device_id"`
+	Kind        string          `json:"kind"`
+	Payload     json.RawMessage `json:"payload"`
+	Status      Status          `json:"status" enum:"queued,sent,acknowledged,error,not_now,expired,canceled"`
+	Attempts    int             `json:"attempts" doc:"How often the command was sent to the device."`
+	CreatedBy   string          `json:"created_by"`
+	Result      json.RawMessage `json:"result,omitempty" doc:"What the device answered, when it did."`
+	Error       string          `json:"error,omitempty"`
+	ExpiresAt   time.Time       `json:"expires_at"`
+	CreatedAt   time.Time       `json:"created_at"`
+	SentAt      *time.Time      `json:"sent_at,omitempty"`
+	CompletedAt *time.Time      `json:"completed_at,omitempty"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+}
+
+// Errors callers tell apart.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+)
+
+// ValidationError says which input was wrong and why.
+type ValidationError struct{ Field, Problem string }
+
+func (e *ValidationError) Error() string { return "invalid " + e.Field + ": " + e.Problem }
+
+// Queue is the command queue, in the caller's tenant transaction.
+type Queue struct {
+	inv    *inventory.Inventory
+	events *events.Publisher
+}
+
+// New returns the queue.
+func New(inv *inventory.Inventory, pub *events.Publisher) *Queue {
+	return &Queue{inv: inv, events: pub}
+}
+
+// DefaultLifetime is how long a command waits for its device unless told
+// otherwise.
+const DefaultLifetime = 7 * 24 * time.Hour
+
+// NewCommand is a command to queue.
+type NewCommand struct {
+	DeviceID  uuid.UUID
+	Kind      string
+	Payload   map[string]any
+	Lifetime  time.Duration // 0: DefaultLifetime
+	CreatedBy string
+}
+
+const commandCols = `id, device_id, kind, payload, status, attempts, created_by, result, error, expires_at,
+created_at, sent_at, completed_at, updated_at`
+
+func scanCommand(r pgx.Row) (Command, error) {
+	var c Command
+	err := r.Scan(&c.ID, &c.DeviceID, &c.Kind, &c.Payload, &c.Status, &c.Attempts, &c.CreatedBy, &c.Result, &c.Error,
+		&c.ExpiresAt, &c.CreatedAt, &c.SentAt, &c.CompletedAt, &c.UpdatedAt)
+	return c, err
+}
+
+// Enqueue queues a command for a device whose platform supports its kind.
+func (q *Queue) Enqueue(ctx context.Context, tx pgx.Tx, n NewCommand) (Command, error) {
+	k, ok := kinds[n.Kind]
+	if !ok {
+		return Command{}, &ValidationError{"kind", fmt.Sprintf("%q is not a command kind", n.Kind)}
+	}
+	if n.Lifetime == 0 {
+		n.Lifetime = DefaultLifetime
+	}
+	if n.Lifetime < time.Minute || n.Lifetime > 90*24*time.Hour {
+		return Command{}, &ValidationError{"lifetime", "must be between a minute and 90 days"}
+	}
+	d, err := q.inv.Get(ctx, tx, n.DeviceID)
+	if errors.Is(err, inventory.ErrNotFound) {
+		return Command{}, fmt.Errorf("device %s: %w", n.DeviceID, ErrNotFound)
+	} else if err != nil {
+		return Command{}, err
+	}
+	if !slices.Contains(k.Platforms, d.Platform) {
+		return Command{}, &ValidationError{"kind", fmt.Sprintf("%s devices do not support %s", d.Platform, n.Kind)}
+	}
+	if d.Status == inventory.Unenrolled {
+		return Command{}, fmt.Errorf("device %s is unenrolled: %w", d.ID, ErrConflict)
+	}
+	payload := []byte("{}")
+	if n.Payload != nil {
+		if payload, err = json.Marshal(n.Payload); err != nil {
+			return Command{}, &ValidationError{"payload", err.Error()}
+		}
+	}
+	c, err := scanCommand(tx.QueryRow(ctx, `
+INSERT INTO commands (id, device_id, kind, payload, created_by, expires_at)
+VALUES ($1, $2, $3, $4, $5, now() + $6::interval) RETURNING `+commandCols,
+		uuid.New(), d.ID, n.Kind, payload, n.CreatedBy, n.Lifetime.String()))
+	if err != nil {
+		return Command{}, fmt.Errorf("commands: enqueue: %w", err)
+	}
+	return c, q.publish(ctx, tx, c)
+}
+
+func (q *Queue) publish(ctx context.Context, tx pgx.Tx, c Command) error {
+	_, err := q.events.Publish(ctx, tx, "command."+string(c.Status), c.ID.String(), map[string]any{
+		"device_id": c.DeviceID, "kind": c.Kind, "status": c.Status, "attempts": c.Attempts, "error": c.Error, "result": c.Result,
+	})
+	return err
+}
+
+// Get returns one command.
+func (q *Queue) Get(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Command, error) {
+	c, err := scanCommand(tx.QueryRow(ctx, `SELECT `+commandCols+` FROM commands WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Command{}, fmt.Errorf("command %s: %w", id, ErrNotFound)
+	}
+	return c, err
+}
+
+// ListForDevice returns up to limit of a device's commands, newest first,
+// after the command with id after (uuid.Nil: from the newest).
+func (q *Queue) ListForDevice(ctx context.Context, tx pgx.Tx, device, after uuid.UUID, limit int) ([]Command, error) {
+	if _, err := q.inv.Get(ctx, tx, device); err != nil {
+		return nil, err
+	}
+	rows, _ := tx.Query(ctx, `SELECT `+commandCols+` FROM commands
+WHERE device_id = $1
+  AND ($2::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM commands WHERE id = $2))
+ORDER BY created_at DESC, id DESC LIMIT $3`, device, uuid.NullUUID{UUID: after, Valid: after != uuid.Nil}, limit)
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Command, error) { return scanCommand(r) })
+}
+
+// Cancel cancels a command the device has not taken yet.
+func (q *Queue) Cancel(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Command, error) {
+	c, err := q.Get(ctx, tx, id)
+	if err != nil {
+		return Command{}, err
+	}
+	if c.Status != Queued && c.Status != NotNow {
+		return Command{}, fmt.Errorf("command %s is %s, not waiting: %w", id, c.Status, ErrConflict)
+	}
+	return q.transition(ctx, tx, id, Canceled, nil, "")
+}
+
+// Next hands the device its oldest waiting command, marked sent, or nil
+// when it has none. Expired commands are skipped (and marked expired).
+func (q *Queue) Next(ctx context.Context, tx pgx.Tx, device uuid.UUID) (*Command, error) {
+	for {
+		c, err := scanCommand(tx.QueryRow(ctx, `SELECT `+commandCols+` FROM commands
+WHERE device_id = $1 AND status IN ('queued', 'not_now')
+ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`, device))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("commands: next: %w", err)
+		}
+		if time.Now().After(c.ExpiresAt) {
+			if _, err := q.transition(ctx, tx, c.ID, Expired, nil, "expired before the device took it"); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		c, err = q.transition(ctx, tx, c.ID, Sent, nil, "")
+		return &c, err
+	}
+}
+
+// Outcome is what a device answered to a command.
+type Outcome struct {
+	Status Status // Acknowledged, Error or NotNow
+	Result any    // what the device returned, if anything
+	Error  string // why it failed
+}
+
+// Complete records a device's answer to a sent command.
+func (q *Queue) Complete(ctx context.Context, tx pgx.Tx, id uuid.UUID, o Outcome) (Command, error) {
+	if o.Status != Acknowledged && o.Status != Error && o.Status != NotNow {
+		return Command{}, &ValidationError{"status", fmt.Sprintf("%q is not an outcome", o.Status)}
+	}
+	c, err := q.Get(ctx, tx, id)
+	if err != nil {
+		return Command{}, err
+	}
+	if !c.Status.Open() {
+		return Command{}, fmt.Errorf("command %s is %s already: %w", id, c.Status, ErrConflict)
+	}
+	var result []byte
+	if o.Result != nil {
+		if result, err = json.Marshal(o.Result); err != nil {
+			return Command{}, &ValidationError{"result", err.Error()}
+		}
+	}
+	return q.transition(ctx, tx, id, o.Status, result, o.Error)
+}
+
+// transition moves a command to status and publishes the event.
+func (q *Queue) transition(ctx context.Context, tx pgx.Tx, id uuid.UUID, to Status, result []byte, problem string) (Command, error) {
+	if len(problem) > 2000 {
+		problem = problem[:2000]
+	}
+	c, err := scanCommand(tx.QueryRow(ctx, `
+UPDATE commands SET status = $2,
+    attempts     = attempts + CASE WHEN $2 = 'sent' THEN 1 ELSE 0 END,
+    sent_at      = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END,
+    completed_at = CASE WHEN $2 IN ('acknowledged', 'error', 'expired', 'canceled') THEN now() END,
+    result       = coalesce($3, result),
+    error        = $4,
+    updated_at   = now()
+WHERE id = $1 RETURNING `+commandCols, id, to, result, problem))
+	if err != nil {
+		return Command{}, fmt.Errorf("commands: %s: %w", to, err)
+	}
+	return c, q.publish(ctx, tx, c)
+}
+
+// ExpireDue marks the tenant's waiting commands past their deadline
+// expired, and returns how many.
+func (q *Queue) ExpireDue(ctx context.Context, tx pgx.Tx) (int, error) {
+	rows, _ := tx.Query(ctx, `SELECT id FROM commands
+WHERE status IN ('queued', 'sent', 'not_now') AND expires_at < now() FOR UPDATE SKIP LOCKED`)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		if _, err := q.transition(ctx, tx, id, Expired, nil, "expired before the device answered"); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
+}

@@ -1,0 +1,266 @@
+// Package inventory is the tenant's devices, of every platform, in one
+// model: what each is, its facts as last reported, and when it was last
+// seen. Platform protocols record what devices report with Record; the API
+// and the dashboard read with Get and List.
+//
+// It is not the command queue (services/commands) nor compliance.
+package inventory
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/tridentmdm/trident/services/events"
+)
+
+// Platform is a device's kind.
+type Platform string
+
+const (
+	Apple   Platform = "apple"
+	Windows Platform = "windows"
+	Android Platform = "android"
+)
+
+// Valid reports whether p is a known platform.
+func (p Platform) Valid() bool { return p == Apple || p == Windows || p == Android }
+
+// Status is a device's enrollment state.
+type Status string
+
+const (
+	Pending    Status = "pending"
+	Enrolled   Status = "enrolled"
+	Unenrolled Status = "unenrolled"
+)
+
+// Device is one managed device.
+type Device struct {
+	ID           uuid.UUID       `json:"id"`
+	Platform     Platform        `json:"platform" enum:"apple,windows,android"`
+	Identifier   string          `json:"identifier" doc:"The platform's own id: Apple's UDID, the Windows device id, the Android Management API device name."`
+	SerialNumber string          `json:"serial_number"`
+	Name         string          `json:"name"`
+	Model        string          `json:"model"`
+	OSVersion    string          `json:"os_version"`
+	Status       Status          `json:"status" enum:"pending,enrolled,unenrolled"`
+	Facts        json.RawMessage `json:"facts" doc:"Everything else the device reported, by name."`
+	EnrolledAt   *time.Time      `json:"enrolled_at,omitempty"`
+	LastSeenAt   *time.Time      `json:"last_seen_at,omitempty"`
+	CreatedAt    time.Time       `json:"created_at"`
+	UpdatedAt    time.Time       `json:"updated_at"`
+}
+
+// Errors callers tell apart.
+var ErrNotFound = errors.New("not found")
+
+// ValidationError says which input was wrong and why.
+type ValidationError struct{ Field, Problem string }
+
+func (e *ValidationError) Error() string { return "invalid " + e.Field + ": " + e.Problem }
+
+// Inventory records and reads devices in the caller's tenant transaction.
+type Inventory struct {
+	events *events.Publisher
+}
+
+// New returns the inventory; changes are published through pub.
+func New(pub *events.Publisher) *Inventory { return &Inventory{events: pub} }
+
+// Report is what a platform learned about a device. Empty strings and a
+// nil Facts leave what is known as it is.
+type Report struct {
+	Platform     Platform
+	Identifier   string
+	SerialNumber string
+	Name         string
+	Model        string
+	OSVersion    string
+	Status       Status // "" keeps the status; a new device defaults to enrolled
+	Facts        map[string]any
+}
+
+const deviceCols = `id, platform, identifier, serial_number, name, model, os_version, status, facts,
+enrolled_at, last_seen_at, created_at, updated_at`
+
+func scanDevice(r pgx.Row) (Device, error) {
+	var d Device
+	err := r.Scan(&d.ID, &d.Platform, &d.Identifier, &d.SerialNumber, &d.Name, &d.Model, &d.OSVersion, &d.Status,
+		&d.Facts, &d.EnrolledAt, &d.LastSeenAt, &d.CreatedAt, &d.UpdatedAt)
+	return d, err
+}
+
+// Record merges a report into the device it names (creating it the first
+// time), marks it seen now, and publishes device.enrolled when it becomes
+// enrolled, device.updated when what it is changed (name, model, OS,
+// serial, status), and nothing for a plain check-in.
+func (inv *Inventory) Record(ctx context.Context, tx pgx.Tx, r Report) (Device, error) {
+	if !r.Platform.Valid() {
+		return Device{}, &ValidationError{"platform", fmt.Sprintf("%q is not apple, windows or android", r.Platform)}
+	}
+	if r.Identifier == "" || len(r.Identifier) > 300 {
+		return Device{}, &ValidationError{"identifier", "must be 1 to 300 characters"}
+	}
+	if r.Status != "" && r.Status != Pending && r.Status != Enrolled && r.Status != Unenrolled {
+		return Device{}, &ValidationError{"status", fmt.Sprintf("%q is not pending, enrolled or unenrolled", r.Status)}
+	}
+	facts := []byte("{}")
+	if r.Facts != nil {
+		var err error
+		if facts, err = json.Marshal(r.Facts); err != nil {
+			return Device{}, &ValidationError{"facts", err.Error()}
+		}
+	}
+	var before *Device
+	if d, err := scanDevice(tx.QueryRow(ctx, `SELECT `+deviceCols+` FROM devices
+WHERE platform = $1 AND identifier = $2 FOR UPDATE`, r.Platform, r.Identifier)); err == nil {
+		before = &d
+	} else if !errors.Is(err, pgx.ErrNoRows) {
+		return Device{}, fmt.Errorf("inventory: %w", err)
+	}
+	status := r.Status
+	if status == "" && before == nil {
+		status = Enrolled
+	}
+	d, err := scanDevice(tx.QueryRow(ctx, `
+INSERT INTO devices (id, platform, identifier, serial_number, name, model, os_version, status, facts, enrolled_at, last_seen_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $8 = 'enrolled' THEN now() END, now())
+ON CONFLICT (tenant_id, platform, identifier) DO UPDATE SET
+    serial_number = coalesce(nullif(excluded.serial_number, ''), devices.serial_number),
+    name          = coalesce(nullif(excluded.name, ''), devices.name),
+    model         = coalesce(nullif(excluded.model, ''), devices.model),
+    os_version    = coalesce(nullif(excluded.os_version, ''), devices.os_version),
+    status        = coalesce(nullif($10, ''), devices.status),
+    facts         = devices.facts || excluded.facts,
+    enrolled_at   = CASE WHEN $10 = 'enrolled' AND devices.status <> 'enrolled' THEN now() ELSE devices.enrolled_at END,
+    last_seen_at  = now(),
+    updated_at    = now()
+RETURNING `+deviceCols, uuid.New(), r.Platform, r.Identifier, r.SerialNumber, r.Name, r.Model, r.OSVersion,
+		string(status), facts, string(r.Status)))
+	if err != nil {
+		return Device{}, fmt.Errorf("inventory: record %s device: %w", r.Platform, err)
+	}
+	switch {
+	case d.Status == Enrolled && (before == nil || before.Status != Enrolled):
+		_, err = inv.events.Publish(ctx, tx, "device.enrolled", d.ID.String(), summary(d))
+	case before != nil && (before.Name != d.Name || before.Model != d.Model || before.OSVersion != d.OSVersion ||
+		before.SerialNumber != d.SerialNumber || before.Status != d.Status):
+		_, err = inv.events.Publish(ctx, tx, "device.updated", d.ID.String(), summary(d))
+	}
+	return d, err
+}
+
+func summary(d Device) map[string]any {
+	return map[string]any{"platform": d.Platform, "name": d.Name, "serial_number": d.SerialNumber,
+		"model": d.Model, "os_version": d.OSVersion, "status": d.Status}
+}
+
+// Get returns one device.
+func (inv *Inventory) Get(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Device, error) {
+	d, err := scanDevice(tx.QueryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Device{}, fmt.Errorf("device %s: %w", id, ErrNotFound)
+	}
+	return d, err
+}
+
+// Sort orders List: a field, "-" first for descending.
+type Sort string
+
+// The sortable fields: the SQL key of each (the id breaks ties) and its
+// type, to read a cursor's text back.
+var sortKeys = map[string]struct{ expr, typ string }{
+	"name":         {`lower(d.name)`, "text"},
+	"last_seen_at": {`coalesce(d.last_seen_at, '-infinity'::timestamptz)`, "timestamptz"},
+	"created_at":   {`d.created_at`, "timestamptz"},
+	"serial":       {`d.serial_number`, "text"},
+}
+
+// Sorts lists the accepted values of Sort.
+func Sorts() []string {
+	var out []string
+	for _, k := range []string{"name", "last_seen_at", "created_at", "serial"} {
+		out = append(out, k, "-"+k)
+	}
+	return out
+}
+
+// Query selects a page of devices.
+type Query struct {
+	Platform Platform // "" for all
+	Status   Status   // "" for all
+	Search   string   // in name and serial number (case-insensitive), or the exact identifier
+	Sort     Sort     // default "name"
+	// After is the position of the last device of the previous page: its
+	// sort key (Key from the previous page) and id.
+	AfterKey string
+	AfterID  uuid.UUID
+	Limit    int
+}
+
+// Page is a page of devices with the sort key of each, for the cursor.
+type Page struct {
+	Devices []Device
+	Keys    []string
+}
+
+// List returns a page of the tenant's devices.
+func (inv *Inventory) List(ctx context.Context, tx pgx.Tx, q Query) (Page, error) {
+	if q.Sort == "" {
+		q.Sort = "name"
+	}
+	field, desc := strings.CutPrefix(string(q.Sort), "-")
+	key, ok := sortKeys[field]
+	if !ok {
+		return Page{}, &ValidationError{"sort", fmt.Sprintf("%q is not one of %s", q.Sort, strings.Join(Sorts(), ", "))}
+	}
+	if q.Platform != "" && !q.Platform.Valid() {
+		return Page{}, &ValidationError{"platform", fmt.Sprintf("%q is not apple, windows or android", q.Platform)}
+	}
+	cmp, dir := ">", "ASC"
+	if desc {
+		cmp, dir = "<", "DESC"
+	}
+	// Only whitelisted SQL is put together here: the key, the comparison
+	// and the direction come from the tables above, never from input.
+	sql := `SELECT ` + deviceCols + `, (` + key.expr + `)::text FROM devices d
+WHERE (@platform = '' OR d.platform = @platform)
+  AND (@status = '' OR d.status = @status)
+  AND (@search = '' OR d.identifier = @search OR d.name ILIKE @like OR d.serial_number ILIKE @like)
+  AND (@after_id::uuid IS NULL OR (` + key.expr + `, d.id) ` + cmp + ` (@after_key::text::` + key.typ + `, @after_id))
+ORDER BY ` + key.expr + ` ` + dir + `, d.id ` + dir + ` LIMIT @limit`
+	like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q.Search) + "%"
+	var p Page
+	rows, _ := tx.Query(ctx, sql, pgx.NamedArgs{
+		"platform": string(q.Platform), "status": string(q.Status), "search": q.Search, "like": like,
+		"after_id": uuid.NullUUID{UUID: q.AfterID, Valid: q.AfterID != uuid.Nil}, "after_key": q.AfterKey, "limit": q.Limit,
+	})
+	defer rows.Close()
+	for rows.Next() {
+		var d Device
+		var k string
+		if err := rows.Scan(&d.ID, &d.Platform, &d.Identifier, &d.SerialNumber, &d.Name, &d.Model, &d.OSVersion, &d.Status,
+			&d.Facts, &d.EnrolledAt, &d.LastSeenAt, &d.CreatedAt, &d.UpdatedAt, &k); err != nil {
+			return Page{}, err
+		}
+		p.Devices = append(p.Devices, d)
+		p.Keys = append(p.Keys, k)
+	}
+	var pgErr *pgconn.PgError
+	if err := rows.Err(); errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22") {
+		// A data exception here can only come from a position that is not
+		// one this package handed out.
+		return Page{}, &ValidationError{"cursor", "not a position from an earlier page"}
+	} else if err != nil {
+		return Page{}, fmt.Errorf("inventory: list devices: %w", err)
+	}
+	return p, nil
+}
