@@ -141,6 +141,8 @@ func scanCommand(r pgx.Row) (Command, error) {
 }
 
 // Enqueue queues a command for a device whose platform supports its kind.
+// Commands queued in one transaction keep their order (created_at is the
+// clock's time, not the transaction's).
 func (q *Queue) Enqueue(ctx context.Context, tx pgx.Tx, n NewCommand) (Command, error) {
 	k, ok := kinds[n.Kind]
 	if !ok {
@@ -171,8 +173,8 @@ func (q *Queue) Enqueue(ctx context.Context, tx pgx.Tx, n NewCommand) (Command, 
 		}
 	}
 	c, err := scanCommand(tx.QueryRow(ctx, `
-INSERT INTO commands (id, device_id, kind, payload, created_by, expires_at)
-VALUES ($1, $2, $3, $4, $5, now() + $6::interval) RETURNING `+commandCols,
+INSERT INTO commands (id, device_id, kind, payload, created_by, expires_at, created_at)
+VALUES ($1, $2, $3, $4, $5, now() + $6::interval, clock_timestamp()) RETURNING `+commandCols,
 		uuid.New(), d.ID, n.Kind, payload, n.CreatedBy, n.Lifetime.String()))
 	if err != nil {
 		return Command{}, fmt.Errorf("commands: enqueue: %w", err)

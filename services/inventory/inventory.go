@@ -132,7 +132,7 @@ WHERE platform = $1 AND identifier = $2 FOR UPDATE`, r.Platform, r.Identifier));
 	}
 	d, err := scanDevice(tx.QueryRow(ctx, `
 INSERT INTO devices (id, platform, identifier, serial_number, name, model, os_version, status, facts, enrolled_at, last_seen_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $8 = 'enrolled' THEN now() END, now())
+VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce(nullif($8, ''), 'enrolled'), $9, CASE WHEN $8 IN ('', 'enrolled') THEN now() END, now())
 ON CONFLICT (tenant_id, platform, identifier) DO UPDATE SET
     serial_number = coalesce(nullif(excluded.serial_number, ''), devices.serial_number),
     name          = coalesce(nullif(excluded.name, ''), devices.name),

@@ -1,0 +1,200 @@
+package commands_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+type fixture struct {
+	db    *tenancy.DB
+	ctx   context.Context
+	inv   *inventory.Inventory
+	q     *commands.Queue
+	store *events.Store
+}
+
+func setup(t *testing.T) fixture {
+	db := testenv.DB(t)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := events.NewPublisher(nil)
+	inv := inventory.New(pub)
+	return fixture{db: db, ctx: tenancy.WithTenant(context.Background(), testenv.Tenant(t, dir).ID),
+		inv: inv, q: commands.New(inv, pub), store: events.NewStore(db)}
+}
+
+func (f fixture) tx(t *testing.T, fn func(tx pgx.Tx) error) {
+	t.Helper()
+	if err := f.db.Tx(f.ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f fixture) kinds(t *testing.T) []string {
+	evs, err := f.store.Since(f.ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Kind)
+	}
+	return out
+}
+
+func TestRecordPublishesOnlyChanges(t *testing.T) {
+	f := setup(t)
+	r := inventory.Report{Platform: inventory.Apple, Identifier: "UDID-1", Name: "Mac", OSVersion: "15.1", Facts: map[string]any{"a": 1}}
+	var first, again inventory.Device
+	f.tx(t, func(tx pgx.Tx) (err error) { first, err = f.inv.Record(f.ctx, tx, r); return })
+	f.tx(t, func(tx pgx.Tx) (err error) {
+		again, err = f.inv.Record(f.ctx, tx, inventory.Report{Platform: inventory.Apple, Identifier: "UDID-1", Facts: map[string]any{"b": 2}})
+		return
+	})
+	if again.ID != first.ID || again.Name != "Mac" || string(again.Facts) != `{"a": 1, "b": 2}` {
+		t.Fatalf("a check-in lost what was known: %+v", again)
+	}
+	f.tx(t, func(tx pgx.Tx) (err error) {
+		_, err = f.inv.Record(f.ctx, tx, inventory.Report{Platform: inventory.Apple, Identifier: "UDID-1", OSVersion: "15.2"})
+		return
+	})
+	got := f.kinds(t)
+	if len(got) != 2 || got[0] != "device.enrolled" || got[1] != "device.updated" {
+		t.Fatalf("events %v; want device.enrolled then device.updated (a plain check-in publishes nothing)", got)
+	}
+	err := f.db.Tx(f.ctx, func(tx pgx.Tx) error {
+		_, err := f.inv.Record(f.ctx, tx, inventory.Report{Platform: "palm", Identifier: "x"})
+		return err
+	})
+	var verr *inventory.ValidationError
+	if !errors.As(err, &verr) {
+		t.Fatalf("unknown platform: %v", err)
+	}
+}
+
+func TestQueueLifecycle(t *testing.T) {
+	f := setup(t)
+	var dev inventory.Device
+	f.tx(t, func(tx pgx.Tx) (err error) {
+		dev, err = f.inv.Record(f.ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: "W-1"})
+		return
+	})
+	var lock, restart, short commands.Command
+	f.tx(t, func(tx pgx.Tx) (err error) {
+		if lock, err = f.q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: dev.ID, Kind: "lock"}); err != nil {
+			return err
+		}
+		if short, err = f.q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: dev.ID, Kind: "device_information", Lifetime: time.Minute}); err != nil {
+			return err
+		}
+		restart, err = f.q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: dev.ID, Kind: "restart"})
+		return err
+	})
+	err := f.db.Tx(f.ctx, func(tx pgx.Tx) error {
+		_, err := f.q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: dev.ID, Kind: "clear_passcode"})
+		return err
+	})
+	var verr *commands.ValidationError
+	if !errors.As(err, &verr) {
+		t.Fatalf("a kind Windows lacks: %v", err)
+	}
+	// The short-lived command's deadline passes before the device comes.
+	f.tx(t, func(tx pgx.Tx) error {
+		_, err := tx.Exec(f.ctx, `UPDATE commands SET expires_at = now() - interval '1 second' WHERE id = $1`, short.ID)
+		return err
+	})
+
+	next := func() *commands.Command {
+		var c *commands.Command
+		f.tx(t, func(tx pgx.Tx) (err error) { c, err = f.q.Next(f.ctx, tx, dev.ID); return })
+		return c
+	}
+	complete := func(id commands.Command, o commands.Outcome) {
+		f.tx(t, func(tx pgx.Tx) error { _, err := f.q.Complete(f.ctx, tx, id.ID, o); return err })
+	}
+	c := next()
+	if c == nil || c.ID != lock.ID || c.Status != commands.Sent || c.Attempts != 1 {
+		t.Fatalf("first: %+v", c)
+	}
+	complete(*c, commands.Outcome{Status: commands.NotNow})
+	// NotNow keeps the command first in line for the next contact.
+	if c = next(); c == nil || c.ID != lock.ID || c.Attempts != 2 {
+		t.Fatalf("after NotNow: %+v", c)
+	}
+	complete(*c, commands.Outcome{Status: commands.Acknowledged, Result: map[string]any{"ok": true}})
+	// The expired one is skipped.
+	if c = next(); c == nil || c.ID != restart.ID {
+		t.Fatalf("after the lock: %+v; want the restart (the expired command skipped)", c)
+	}
+	complete(*c, commands.Outcome{Status: commands.Error, Error: "device busy"})
+	if c = next(); c != nil {
+		t.Fatalf("queue should be empty: %+v", c)
+	}
+	err = f.db.Tx(f.ctx, func(tx pgx.Tx) error {
+		_, err := f.q.Complete(f.ctx, tx, lock.ID, commands.Outcome{Status: commands.Acknowledged})
+		return err
+	})
+	if !errors.Is(err, commands.ErrConflict) {
+		t.Fatalf("completing twice: %v", err)
+	}
+	var s commands.Command
+	f.tx(t, func(tx pgx.Tx) (err error) { s, err = f.q.Get(f.ctx, tx, short.ID); return })
+	if s.Status != commands.Expired {
+		t.Fatalf("short-lived command is %s", s.Status)
+	}
+	want := []string{"device.enrolled", "command.queued", "command.queued", "command.queued", "command.sent", "command.not_now",
+		"command.sent", "command.acknowledged", "command.expired", "command.sent", "command.error"}
+	if got := f.kinds(t); len(got) != len(want) {
+		t.Fatalf("events %v\nwant %v", got, want)
+	} else {
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("events %v\nwant %v", got, want)
+			}
+		}
+	}
+}
+
+func TestCancelAndExpire(t *testing.T) {
+	f := setup(t)
+	var dev inventory.Device
+	var a, b commands.Command
+	f.tx(t, func(tx pgx.Tx) (err error) {
+		if dev, err = f.inv.Record(f.ctx, tx, inventory.Report{Platform: inventory.Android, Identifier: "enterprises/e/devices/1"}); err != nil {
+			return err
+		}
+		if a, err = f.q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: dev.ID, Kind: "restart"}); err != nil {
+			return err
+		}
+		b, err = f.q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: dev.ID, Kind: "lock"})
+		return err
+	})
+	f.tx(t, func(tx pgx.Tx) error { _, err := f.q.Cancel(f.ctx, tx, a.ID); return err })
+	err := f.db.Tx(f.ctx, func(tx pgx.Tx) error { _, err := f.q.Cancel(f.ctx, tx, a.ID); return err })
+	if !errors.Is(err, commands.ErrConflict) {
+		t.Fatalf("cancel twice: %v", err)
+	}
+	f.tx(t, func(tx pgx.Tx) error {
+		_, err := tx.Exec(f.ctx, `UPDATE commands SET expires_at = now() - interval '1 second' WHERE id = $1`, b.ID)
+		return err
+	})
+	var n int
+	f.tx(t, func(tx pgx.Tx) (err error) { n, err = f.q.ExpireDue(f.ctx, tx); return })
+	if n != 1 {
+		t.Fatalf("expired %d, want 1", n)
+	}
+}
