@@ -59,6 +59,25 @@ INSERT INTO commands (tenant_id, id, device_id, kind, expires_at) SELECT $1, $4,
 			tenant, uuid.New(), uuid.NewString(), uuid.New())
 		return err
 	},
+	"tenant_cas": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO tenant_cas (tenant_id, id, certificate, key_sealed, not_after, active)
+VALUES ($1, $2, '\x00', '\x00', now(), false)`, tenant, uuid.New())
+		return err
+	},
+	"scep_challenges": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO scep_challenges (tenant_id, id, hash, purpose, expires_at)
+VALUES ($1, $2, $3, 'test', now())`, tenant, uuid.New(), []byte(uuid.NewString()))
+		return err
+	},
+	"issued_certificates": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		ca := uuid.New()
+		_, err := tx.Exec(ctx, `
+WITH c AS (INSERT INTO tenant_cas (tenant_id, id, certificate, key_sealed, not_after, active)
+           VALUES ($1, $2, '\x00', '\x00', now(), false) RETURNING id)
+INSERT INTO issued_certificates (tenant_id, serial, ca_id, subject, not_before, not_after, certificate)
+SELECT $1, $3, id, 'CN=x', now(), now(), '\x00' FROM c`, tenant, ca, uuid.NewString())
+		return err
+	},
 	"events": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		_, err := tx.Exec(ctx, `INSERT INTO events (tenant_id, kind, subject) VALUES ($1, 'test.fixture', 'isolation')`, tenant)
 		return err

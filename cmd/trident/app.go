@@ -13,11 +13,13 @@ import (
 
 	"github.com/tridentmdm/trident/api"
 	"github.com/tridentmdm/trident/migrations"
+	"github.com/tridentmdm/trident/protocols/apple"
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/pki"
 	"github.com/tridentmdm/trident/tenancy"
 	"github.com/tridentmdm/trident/workers"
 )
@@ -41,6 +43,7 @@ type app struct {
 	listener *events.Listener
 	river    *workers.Client
 	api      *api.API
+	scep     *apple.SCEP
 
 	stopping atomic.Bool
 }
@@ -78,6 +81,12 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		return nil, err
 	}
 	if r.serve {
+		keys, err := cfg.keyring()
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		a.scep = apple.NewSCEP(db, pki.New(keys), log.With("component", "scep"))
 		v, err := identity.NewVerifier(cfg.oidc.issuer, cfg.oidc.audience, cfg.oidc.claims())
 		if err != nil {
 			db.Close()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tridentmdm/trident/internal/devidp"
+	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -27,7 +28,8 @@ func startApp(t *testing.T, issuer string) (string, *tenancy.Directory) {
 	t.Helper()
 	e := testenv.Get(t)
 	cfg := serverConfig{baseDomain: "trident.test", eventRetention: time.Hour, shutdownTimeout: 5 * time.Second, workers: 2,
-		oidc: oidcConfig{issuer: issuer, audience: "trident-api", roleClaims: "groups", rolePrefix: "trident"}}
+		oidc:          oidcConfig{issuer: issuer, audience: "trident-api", roleClaims: "groups", rolePrefix: "trident"},
+		encryptionKey: testKey(t)}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := newApp(ctx, cfg, databases{app: e.AppURL}, roles{serve: true, work: true}, log)
@@ -108,6 +110,13 @@ func TestServer(t *testing.T) {
 	if code, _ := get(t, base+"/v1/tenants/"+tn.Slug, tn.Slug+".trident.test", "Authorization", bearer); code != 404 {
 		t.Fatalf("API on a tenant hostname: %d, want 404 (the API is the platform's)", code)
 	}
+	// Device endpoints live on tenant hostnames: SCEP answers there.
+	if code, body := get(t, base+"/scep?operation=GetCACaps", tn.Slug+".trident.test"); code != 200 || !strings.Contains(body, "Renewal") {
+		t.Fatalf("SCEP on the tenant's hostname: %d %s", code, body)
+	}
+	if code, _ := get(t, base+"/scep?operation=GetCACaps", "trident.test"); code != 404 {
+		t.Fatalf("SCEP on the platform's hostname: %d, want 404", code)
+	}
 	for _, p := range []string{"/openapi.json", "/openapi.yaml", "/docs", "/docs/assets/swagger-ui-bundle.js"} {
 		if code, _ := get(t, base+p, "trident.test"); code != 200 {
 			t.Errorf("%s: %d", p, code)
@@ -134,4 +143,12 @@ func TestServer(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func testKey(t *testing.T) string {
+	_, k, err := seal.NewRandomKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

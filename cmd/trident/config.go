@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -128,6 +129,31 @@ type serverConfig struct {
 	workers         int
 	oidc            oidcConfig
 	webhooksPrivate bool
+	encryptionKey   string
+	previousKeys    string
+}
+
+// keyring reads the encryption keys.
+func (c *serverConfig) keyring() (*seal.Keyring, error) {
+	if c.encryptionKey == "" {
+		return nil, errors.New("--encryption-key (TRIDENT_ENCRYPTION_KEY) is required: it seals tenants' CA keys and other secrets at rest; make one with 'openssl rand -base64 32' and keep it safe")
+	}
+	cur, err := seal.ParseKey(c.encryptionKey)
+	if err != nil {
+		return nil, fmt.Errorf("--encryption-key: %v", err)
+	}
+	var old []seal.Key
+	for _, s := range strings.Split(c.previousKeys, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		k, err := seal.ParseKey(s)
+		if err != nil {
+			return nil, fmt.Errorf("--encryption-keys-previous: %v", err)
+		}
+		old = append(old, k)
+	}
+	return seal.NewKeyring(cur, old...), nil
 }
 
 // oidcConfig is how the API checks bearer tokens.
@@ -181,6 +207,8 @@ func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a shutdown waits for requests and jobs to finish")
 	fs.IntVar(&c.workers, "worker-concurrency", 20, "jobs worked at once by this process")
 	c.oidc.register(fs)
+	fs.StringVar(&c.encryptionKey, "encryption-key", "", "base64 of 32 random bytes that seal secrets at rest (openssl rand -base64 32); dev keeps one in --data-dir")
+	fs.StringVar(&c.previousKeys, "encryption-keys-previous", "", "comma-separated earlier encryption keys, still accepted for opening while secrets are re-sealed")
 	fs.BoolVar(&c.webhooksPrivate, "webhooks-allow-private", false, "let webhooks reach private and loopback addresses and use http:// (receivers inside your own network; dev)")
 }
 
@@ -199,6 +227,11 @@ func (c *serverConfig) validate() error {
 	}
 	if c.shutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
+	}
+	if c.encryptionKey != "" {
+		if _, err := c.keyring(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.workers < 1 || c.workers > 10000 {
 		errs = append(errs, fmt.Errorf("--worker-concurrency %d: want 1 to 10000", c.workers))

@@ -8,8 +8,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/tridentmdm/trident/internal/pgcluster"
+	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -72,6 +75,13 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		dbs = devURLs(cl, func() {})
 	}
 
+	if cfg.encryptionKey == "" {
+		k, err := devEncryptionKey(cfg.dataDir)
+		if err != nil {
+			return err
+		}
+		cfg.encryptionKey = k
+	}
 	var ids *devIdentity
 	if cfg.oidc.issuer == "" {
 		var err error
@@ -151,4 +161,23 @@ func seed(ctx context.Context, dir *tenancy.Directory) (tenancy.Tenant, error) {
 		return tenancy.Tenant{}, fmt.Errorf("seed demo tenant: %w", err)
 	}
 	return t, nil
+}
+
+// devEncryptionKey reads the dev encryption key from the data folder,
+// making it the first time. Production keys come from configuration.
+func devEncryptionKey(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "encryption.key")
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	_, k, err := seal.NewRandomKey()
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return "", err
+	}
+	return k, os.WriteFile(path, []byte(k+"\n"), 0o600)
 }

@@ -34,6 +34,9 @@ func (a *app) handler() http.Handler {
 
 	device := http.NewServeMux()
 	device.HandleFunc("GET /{$}", a.tenantHome)
+	if a.scep != nil {
+		device.Handle("/scep", a.scep)
+	}
 	tenant := a.resolver.Middleware(a.log, device)
 
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"os"
@@ -28,7 +29,7 @@ func runServer(ctx context.Context, name, listen string, r roles, args []string)
 		return err
 	}
 	if r.serve {
-		if err := cfg.oidc.validate(); err != nil {
+		if err := errors.Join(cfg.oidc.validate(), keyringErr(&cfg)); err != nil {
 			return usageError{err}
 		}
 	}
@@ -43,4 +44,9 @@ func runServer(ctx context.Context, name, listen string, r roles, args []string)
 		return err
 	}
 	return a.run(ctx)
+}
+
+func keyringErr(cfg *serverConfig) error {
+	_, err := cfg.keyring()
+	return err
 }

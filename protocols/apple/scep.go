@@ -1,0 +1,187 @@
+package apple
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/smallstep/pkcs7"
+	"github.com/smallstep/scep"
+
+	"github.com/tridentmdm/trident/services/pki"
+)
+
+// TxRunner opens the request's tenant transaction; tenancy.DB is one.
+type TxRunner interface {
+	Tx(ctx context.Context, fn func(pgx.Tx) error) error
+}
+
+// Issuer is what SCEP needs from services/pki.
+type Issuer interface {
+	CA(ctx context.Context, tx pgx.Tx) (*pki.CA, error)
+	Issue(ctx context.Context, tx pgx.Tx, req pki.IssueRequest) (*x509.Certificate, pki.Binding, error)
+}
+
+// SCEP serves RFC 8894 on a tenant's hostname: GetCACaps, GetCACert and
+// PKIOperation (PKCSReq with a one-time challenge, RenewalReq signed with
+// the certificate being renewed), by GET and POST.
+type SCEP struct {
+	db  TxRunner
+	pki Issuer
+	log *slog.Logger
+}
+
+// NewSCEP returns the SCEP handler. Mount it behind the tenant Host
+// middleware.
+func NewSCEP(db TxRunner, p Issuer, log *slog.Logger) *SCEP { return &SCEP{db: db, pki: p, log: log} }
+
+// maxSCEPMessage bounds a PKIOperation body: a CSR in a signed, enveloped
+// PKCS#7 is a few kilobytes.
+const maxSCEPMessage = 64 << 10
+
+// caCaps are the capabilities RFC 8894 section 3.5.2 lets a CA announce.
+const caCaps = "Renewal\nSHA-256\nSHA-512\nAES\nPOSTPKIOperation\nSCEPStandard\n"
+
+func (s *SCEP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch op := r.URL.Query().Get("operation"); op {
+	case "GetCACaps":
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, caCaps)
+	case "GetCACert":
+		var ca *pki.CA
+		err := s.db.Tx(r.Context(), func(tx pgx.Tx) (err error) { ca, err = s.pki.CA(r.Context(), tx); return })
+		if err != nil {
+			s.fail(w, r, http.StatusServiceUnavailable, "the tenant's CA is unavailable", err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-x509-ca-cert")
+		w.Write(ca.Cert.Raw)
+	case "PKIOperation":
+		s.pkiOperation(w, r)
+	case "":
+		http.Error(w, "SCEP: the operation parameter is missing", http.StatusBadRequest)
+	default:
+		http.Error(w, "SCEP: unsupported operation "+strings.Trim(op, "\x00"), http.StatusBadRequest)
+	}
+}
+
+// readMessage returns the PKIOperation message: the POST body, or the GET
+// message parameter in base64 (RFC 8894 section 4.1).
+func readMessage(r *http.Request) ([]byte, error) {
+	if r.Method == http.MethodPost {
+		b, err := io.ReadAll(io.LimitReader(r.Body, maxSCEPMessage+1))
+		if err != nil {
+			return nil, err
+		}
+		if len(b) > maxSCEPMessage {
+			return nil, errors.New("message larger than 64 KiB")
+		}
+		return b, nil
+	}
+	if r.Method != http.MethodGet {
+		return nil, errors.New("PKIOperation takes GET or POST")
+	}
+	m := r.URL.Query().Get("message")
+	if len(m) > maxSCEPMessage*4/3+4 {
+		return nil, errors.New("message larger than 64 KiB")
+	}
+	// '+' may arrive as ' ' when a client did not escape the query.
+	return base64.StdEncoding.DecodeString(strings.ReplaceAll(m, " ", "+"))
+}
+
+func (s *SCEP) pkiOperation(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	raw, err := readMessage(r)
+	if err != nil {
+		http.Error(w, "SCEP: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	msg, err := parsePKIOperation(raw)
+	if err != nil {
+		http.Error(w, "SCEP: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	var (
+		ca      *pki.CA
+		cert    *x509.Certificate
+		refusal error
+	)
+	err = s.db.Tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if ca, err = s.pki.CA(ctx, tx); err != nil {
+			return err
+		}
+		if err := msg.DecryptPKIEnvelope(ca.Cert, ca.Key); err != nil {
+			refusal = err
+			return nil
+		}
+		req := pki.IssueRequest{CSR: msg.CSR, Challenge: msg.ChallengePassword}
+		if msg.MessageType == scep.RenewalReq {
+			if req.Renewing, err = signer(raw); err != nil {
+				refusal = err
+				return nil
+			}
+		}
+		cert, _, err = s.pki.Issue(ctx, tx, req)
+		if errors.Is(err, pki.ErrChallenge) || errors.Is(err, pki.ErrCSR) || errors.Is(err, pki.ErrCertificate) {
+			refusal, err = err, nil
+		}
+		return err
+	})
+	if err != nil {
+		s.fail(w, r, http.StatusServiceUnavailable, "the tenant's CA is unavailable", err)
+		return
+	}
+	var resp *scep.PKIMessage
+	if refusal != nil {
+		// A refusal is a SCEP answer (CertRep with status FAILURE), not an
+		// HTTP error: RFC 8894 section 3.3.2.
+		s.log.InfoContext(ctx, "SCEP request refused", "type", msg.MessageType.String(), "reason", refusal)
+		resp, err = msg.Fail(ca.Cert, ca.Key, scep.BadRequest)
+	} else {
+		resp, err = msg.Success(ca.Cert, ca.Key, cert)
+	}
+	if err != nil {
+		s.fail(w, r, http.StatusInternalServerError, "cannot build the SCEP answer", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-pki-message")
+	w.Write(resp.Raw)
+}
+
+// parsePKIOperation parses a device's PKIOperation message and accepts
+// the request types Trident serves.
+func parsePKIOperation(raw []byte) (*scep.PKIMessage, error) {
+	msg, err := scep.ParsePKIMessage(raw)
+	if err != nil {
+		return nil, fmt.Errorf("not a signed PKI message: %w", err)
+	}
+	if msg.MessageType != scep.PKCSReq && msg.MessageType != scep.RenewalReq {
+		return nil, fmt.Errorf("message type %s is not supported", msg.MessageType)
+	}
+	return msg, nil
+}
+
+// signer is the certificate that signed a RenewalReq: the one it renews.
+func signer(raw []byte) (*x509.Certificate, error) {
+	p7, err := pkcs7.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if c := p7.GetOnlySigner(); c != nil {
+		return c, nil
+	}
+	return nil, errors.New("the renewal request has no single signer")
+}
+
+func (s *SCEP) fail(w http.ResponseWriter, r *http.Request, code int, msg string, err error) {
+	s.log.ErrorContext(r.Context(), "SCEP", "err", err)
+	http.Error(w, "SCEP: "+msg, code)
+}
