@@ -78,6 +78,39 @@ INSERT INTO issued_certificates (tenant_id, serial, ca_id, subject, not_before, 
 SELECT $1, $3, id, 'CN=x', now(), now(), '\x00' FROM c`, tenant, ca, uuid.NewString())
 		return err
 	},
+	"apple_devices": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := appleChain(ctx, tx, tenant, "devices")
+		return err
+	},
+	"apple_users": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := appleChain(ctx, tx, tenant, "users")
+		return err
+	},
+	"apple_enrollments": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := appleChain(ctx, tx, tenant, "enrollments")
+		return err
+	},
+	"apple_commands": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := appleChain(ctx, tx, tenant, "commands")
+		return err
+	},
+	"apple_enrollment_queue": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := appleChain(ctx, tx, tenant, "queue")
+		return err
+	},
+	"apple_command_results": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := appleChain(ctx, tx, tenant, "results")
+		return err
+	},
+	"apple_push_certs": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO apple_push_certs (tenant_id, topic, cert_pem, key_sealed, not_after)
+VALUES ($1, $2, '-----BEGIN CERTIFICATE-----x', '\x00', now())`, tenant, "com.apple.mgmt."+uuid.NewString())
+		return err
+	},
+	"apple_cert_auth": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO apple_cert_auth (tenant_id, id, sha256) VALUES ($1, $2, repeat('a', 64))`, tenant, uuid.NewString())
+		return err
+	},
 	"events": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		_, err := tx.Exec(ctx, `INSERT INTO events (tenant_id, kind, subject) VALUES ($1, 'test.fixture', 'isolation')`, tenant)
 		return err
@@ -227,4 +260,32 @@ func TestTenantIsolation(t *testing.T) {
 func isRLSViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "42501"
+}
+
+// appleChain inserts the Apple MDM rows a row of table upto depends on, and
+// that row, for tenant: devices, users, enrollments, commands, queue,
+// results.
+func appleChain(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, upto string) (string, error) {
+	id := uuid.NewString()
+	steps := []struct{ name, sql string }{
+		{"devices", `INSERT INTO apple_devices (tenant_id, id, authenticate, authenticate_at) VALUES ($1, $2, '<?xml', now())`},
+		{"users", `INSERT INTO apple_users (tenant_id, id, device_id) VALUES ($1, $2 || '-user', $2)`},
+		{"enrollments", `INSERT INTO apple_enrollments (tenant_id, id, device_id, type, topic, push_magic, token_hex, last_seen_at)
+VALUES ($1, $2, $2, 'Device', 't', 'm', 'aa', now())`},
+		{"commands", `INSERT INTO apple_commands (tenant_id, command_uuid, request_type, command) VALUES ($1, $2, 'DeviceInformation', '<?xml')`},
+		{"queue", `INSERT INTO apple_enrollment_queue (tenant_id, id, command_uuid) VALUES ($1, $2, $2)`},
+		{"results", `INSERT INTO apple_command_results (tenant_id, id, command_uuid, status, result) VALUES ($1, $2, $2, 'Acknowledged', '<?xml')`},
+	}
+	for _, s := range steps {
+		if s.name == "users" && upto != "users" {
+			continue // only the users fixture needs a user
+		}
+		if _, err := tx.Exec(ctx, s.sql, tenant, id); err != nil {
+			return "", err
+		}
+		if s.name == upto {
+			return id, nil
+		}
+	}
+	return id, nil
 }

@@ -1,0 +1,476 @@
+// Package mdmstore is nanomdm's storage on Trident's schema: it implements
+// nanomdm's storage interfaces (check-ins, the command queue and results,
+// push info and certificates, certificate associations, bootstrap tokens,
+// the TokenUpdate tally and migration) on tables whose every key starts
+// with tenant_id. Every call runs in a transaction scoped to the tenant in
+// its context (put there by the Host middleware, or by whatever calls the
+// push and queue APIs); a context without a tenant is an error, never a
+// global query. nanomdm's own global tables are not used.
+//
+// nanomdm's conformance suite (test/e2e) runs against it in this
+// package's tests.
+package mdmstore
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/micromdm/nanomdm/cryptoutil"
+	"github.com/micromdm/nanomdm/mdm"
+	"github.com/micromdm/nanomdm/storage"
+
+	"github.com/tridentmdm/trident/internal/seal"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// Store is nanomdm's storage for every tenant, one tenant per call.
+type Store struct {
+	db   *tenancy.DB
+	keys *seal.Keyring
+}
+
+var _ storage.AllStorage = (*Store)(nil)
+
+// New returns the store; keys seal push certificates' private keys.
+func New(db *tenancy.DB, keys *seal.Keyring) *Store { return &Store{db: db, keys: keys} }
+
+func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return s.db.Tx(ctx, fn)
+}
+
+func nullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// touch marks an enrollment seen.
+func touch(ctx context.Context, tx pgx.Tx, id string) error {
+	if _, err := tx.Exec(ctx, `UPDATE apple_enrollments SET last_seen_at = now() WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("mdmstore: last seen: %w", err)
+	}
+	return nil
+}
+
+// StoreAuthenticate records a device's Authenticate check-in. A new
+// Authenticate forgets the bootstrap token: the device is enrolling again.
+func (s *Store) StoreAuthenticate(r *mdm.Request, msg *mdm.Authenticate) error {
+	var pemCert *string
+	if r.Certificate != nil {
+		pemCert = nullIfEmpty(string(cryptoutil.PEMCertificate(r.Certificate.Raw)))
+	}
+	return s.tx(r.Context(), func(tx pgx.Tx) error {
+		_, err := tx.Exec(r.Context(), `
+INSERT INTO apple_devices (id, identity_cert, serial_number, authenticate, authenticate_at)
+VALUES ($1, $2, $3, $4, now())
+ON CONFLICT (tenant_id, id) DO UPDATE SET
+    identity_cert = excluded.identity_cert, serial_number = excluded.serial_number,
+    bootstrap_token_b64 = NULL, bootstrap_token_at = NULL,
+    authenticate = excluded.authenticate, authenticate_at = now(), updated_at = now()`,
+			r.ID, pemCert, nullIfEmpty(msg.SerialNumber), string(msg.Raw))
+		return err
+	})
+}
+
+// StoreTokenUpdate records a TokenUpdate of the device or user channel and
+// (re-)enables its enrollment, counting TokenUpdates since it enrolled.
+func (s *Store) StoreTokenUpdate(r *mdm.Request, msg *mdm.TokenUpdate) error {
+	resolved := (&msg.Enrollment).Resolved()
+	if err := resolved.Validate(); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		deviceID, userID := r.ID, ""
+		if resolved.IsUserChannel {
+			deviceID, userID = r.ParentID, r.ID
+			_, err := tx.Exec(ctx, `
+INSERT INTO apple_users (id, device_id, user_short_name, user_long_name, token_update, token_update_at)
+VALUES ($1, $2, $3, $4, $5, now())
+ON CONFLICT (tenant_id, id) DO UPDATE SET
+    device_id = excluded.device_id, user_short_name = excluded.user_short_name,
+    user_long_name = excluded.user_long_name, token_update = excluded.token_update,
+    token_update_at = now(), updated_at = now()`,
+				r.ID, r.ParentID, nullIfEmpty(msg.UserShortName), nullIfEmpty(msg.UserLongName), string(msg.Raw))
+			if err != nil {
+				return fmt.Errorf("mdmstore: user token update: %w", err)
+			}
+		} else {
+			var unlock []byte
+			if len(msg.UnlockToken) > 0 {
+				unlock = msg.UnlockToken
+			}
+			_, err := tx.Exec(ctx, `UPDATE apple_devices SET token_update = $2, token_update_at = now(),
+    unlock_token = coalesce($3, unlock_token),
+    unlock_token_at = CASE WHEN $3::bytea IS NULL THEN unlock_token_at ELSE now() END, updated_at = now()
+WHERE id = $1`, r.ID, string(msg.Raw), unlock)
+			if err != nil {
+				return fmt.Errorf("mdmstore: device token update: %w", err)
+			}
+		}
+		_, err := tx.Exec(ctx, `
+INSERT INTO apple_enrollments (id, device_id, user_id, type, topic, push_magic, token_hex, last_seen_at, token_update_tally)
+VALUES ($1, $2, $3, $4, $5, $6, $7, now(), 1)
+ON CONFLICT (tenant_id, id) DO UPDATE SET
+    device_id = excluded.device_id, user_id = excluded.user_id, type = excluded.type,
+    topic = excluded.topic, push_magic = excluded.push_magic, token_hex = excluded.token_hex,
+    enabled = true, last_seen_at = now(), updated_at = now(),
+    token_update_tally = apple_enrollments.token_update_tally + 1`,
+			r.ID, deviceID, nullIfEmpty(userID), r.Type.String(), msg.Topic, msg.PushMagic, msg.Token.String())
+		if err != nil {
+			return fmt.Errorf("mdmstore: enrollment: %w", err)
+		}
+		return nil
+	})
+}
+
+// RetrieveTokenUpdateTally counts TokenUpdates since the enrollment began.
+func (s *Store) RetrieveTokenUpdateTally(ctx context.Context, id string) (int, error) {
+	var n int
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT token_update_tally FROM apple_enrollments WHERE id = $1`, id).Scan(&n)
+	})
+	return n, err
+}
+
+// StoreUserAuthenticate records a UserAuthenticate (or its digest reply).
+func (s *Store) StoreUserAuthenticate(r *mdm.Request, msg *mdm.UserAuthenticate) error {
+	col := "user_authenticate"
+	if msg.DigestResponse != "" {
+		col = "user_authenticate_digest"
+	}
+	ctx := r.Context()
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		// col is one of two fixed names.
+		_, err := tx.Exec(ctx, `
+INSERT INTO apple_users (id, device_id, user_short_name, user_long_name, `+col+`, `+col+`_at)
+VALUES ($1, $2, $3, $4, $5, now())
+ON CONFLICT (tenant_id, id) DO UPDATE SET
+    device_id = excluded.device_id, user_short_name = excluded.user_short_name,
+    user_long_name = excluded.user_long_name, `+col+` = excluded.`+col+`, `+col+`_at = now(), updated_at = now()`,
+			r.ID, r.ParentID, nullIfEmpty(msg.UserShortName), nullIfEmpty(msg.UserLongName), string(msg.Raw))
+		if err != nil {
+			return fmt.Errorf("mdmstore: user authenticate: %w", err)
+		}
+		return touch(ctx, tx, r.ID)
+	})
+}
+
+// Disable turns off a device's enrollments (and its users'), as a new
+// Authenticate or a CheckOut does.
+func (s *Store) Disable(r *mdm.Request) error {
+	if r.ParentID != "" {
+		return errors.New("mdmstore: can only disable a device channel")
+	}
+	return s.tx(r.Context(), func(tx pgx.Tx) error {
+		_, err := tx.Exec(r.Context(), `UPDATE apple_enrollments
+SET enabled = false, token_update_tally = 0, last_seen_at = now(), updated_at = now()
+WHERE device_id = $1 AND enabled`, r.ID)
+		return err
+	})
+}
+
+// EnqueueCommand queues one raw command for enrollments ids.
+func (s *Store) EnqueueCommand(ctx context.Context, ids []string, cmd *mdm.Command) (map[string]error, error) {
+	if len(ids) == 0 {
+		return nil, errors.New("mdmstore: no enrollment to queue the command for")
+	}
+	return nil, s.tx(ctx, func(tx pgx.Tx) error { return Enqueue(ctx, tx, ids, cmd) })
+}
+
+// Enqueue queues cmd for ids inside tx, a tenant transaction: for callers
+// that queue commands with other changes (the unified command queue).
+func Enqueue(ctx context.Context, tx pgx.Tx, ids []string, cmd *mdm.Command) error {
+	_, err := tx.Exec(ctx, `INSERT INTO apple_commands (command_uuid, request_type, command) VALUES ($1, $2, $3)`,
+		cmd.CommandUUID, cmd.Command.RequestType, string(cmd.Raw))
+	if err != nil {
+		return fmt.Errorf("mdmstore: store command: %w", err)
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO apple_enrollment_queue (id, command_uuid) SELECT unnest($1::text[]), $2`, ids, cmd.CommandUUID)
+	if err != nil {
+		return fmt.Errorf("mdmstore: queue command: %w", err)
+	}
+	return nil
+}
+
+// StoreCommandReport records an enrollment's answer to a command (Idle
+// reports only mark it seen). NotNow answers are counted.
+func (s *Store) StoreCommandReport(r *mdm.Request, result *mdm.CommandResults) error {
+	ctx := r.Context()
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if err := touch(ctx, tx, r.ID); err != nil {
+			return err
+		}
+		if result.Status == "Idle" {
+			return nil
+		}
+		notNow := result.Status == "NotNow"
+		_, err := tx.Exec(ctx, `
+INSERT INTO apple_command_results (id, command_uuid, status, result, not_now_at, not_now_tally)
+VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN now() END, CASE WHEN $5 THEN 1 ELSE 0 END)
+ON CONFLICT (tenant_id, id, command_uuid) DO UPDATE SET
+    status = excluded.status, result = excluded.result, updated_at = now(),
+    not_now_at = CASE WHEN $5 THEN now() ELSE apple_command_results.not_now_at END,
+    not_now_tally = apple_command_results.not_now_tally + CASE WHEN $5 THEN 1 ELSE 0 END`,
+			r.ID, result.CommandUUID, result.Status, string(result.Raw), notNow)
+		if err != nil {
+			return fmt.Errorf("mdmstore: command report: %w", err)
+		}
+		return nil
+	})
+}
+
+// RetrieveNextCommand returns the enrollment's next command without an
+// answer (or, unless skipNotNow, with a NotNow answer), by priority then
+// age; nil when there is none.
+func (s *Store) RetrieveNextCommand(r *mdm.Request, skipNotNow bool) (*mdm.Command, error) {
+	ctx := r.Context()
+	var cmd *mdm.Command
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		c := new(mdm.Command)
+		var raw string
+		err := tx.QueryRow(ctx, `
+SELECT c.command_uuid, c.request_type, c.command
+FROM apple_enrollment_queue q
+JOIN apple_commands c ON c.tenant_id = q.tenant_id AND c.command_uuid = q.command_uuid
+LEFT JOIN apple_command_results r ON r.tenant_id = q.tenant_id AND r.id = q.id AND r.command_uuid = q.command_uuid
+WHERE q.id = $1 AND q.active AND (r.status IS NULL OR (NOT $2 AND r.status = 'NotNow'))
+ORDER BY q.priority DESC, q.created_at LIMIT 1`, r.ID, skipNotNow).Scan(&c.CommandUUID, &c.Command.RequestType, &raw)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("mdmstore: next command: %w", err)
+		}
+		c.Raw = []byte(raw)
+		cmd = c
+		return nil
+	})
+	return cmd, err
+}
+
+// ClearQueue deactivates the waiting commands of a device and its users.
+func (s *Store) ClearQueue(r *mdm.Request) error {
+	if r.ParentID != "" {
+		return errors.New("mdmstore: can only clear a device channel queue")
+	}
+	ctx := r.Context()
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+UPDATE apple_enrollment_queue q SET active = false, updated_at = now()
+FROM apple_enrollments e
+WHERE e.tenant_id = q.tenant_id AND e.id = q.id AND e.device_id = $1 AND q.active
+  AND NOT EXISTS (SELECT 1 FROM apple_command_results r
+                  WHERE r.tenant_id = q.tenant_id AND r.id = q.id AND r.command_uuid = q.command_uuid
+                    AND r.status <> 'NotNow')`, r.ID)
+		return err
+	})
+}
+
+// RetrievePushInfo returns the push details of the enrollments among ids
+// that have them; unknown ids are left out, not an error.
+func (s *Store) RetrievePushInfo(ctx context.Context, ids []string) (map[string]*mdm.Push, error) {
+	if len(ids) == 0 {
+		return nil, errors.New("mdmstore: no ids to retrieve push info for")
+	}
+	out := map[string]*mdm.Push{}
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT id, topic, push_magic, token_hex FROM apple_enrollments WHERE id = ANY($1)`, ids)
+		var id, token string
+		p := new(mdm.Push)
+		_, err := pgx.ForEachRow(rows, []any{&id, &p.Topic, &p.PushMagic, &token}, func() error {
+			if err := p.SetTokenString(token); err != nil {
+				return err
+			}
+			out[id] = p
+			p = new(mdm.Push)
+			return nil
+		})
+		return err
+	})
+	return out, err
+}
+
+func pushKeyContext(topic string) string { return "apple-push-cert/" + topic }
+
+// StorePushCert stores (or renews) the tenant's push certificate for the
+// topic its certificate names; the key is sealed.
+func (s *Store) StorePushCert(ctx context.Context, pemCert, pemKey []byte) error {
+	topic, err := cryptoutil.TopicFromPEMCert(pemCert)
+	if err != nil {
+		return fmt.Errorf("mdmstore: push certificate: %w", err)
+	}
+	if _, err := tls.X509KeyPair(pemCert, pemKey); err != nil {
+		return fmt.Errorf("mdmstore: push certificate and key do not match: %w", err)
+	}
+	block, _ := pem.Decode(pemCert)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return err
+	}
+	sealed, err := s.keys.Seal(pemKey, pushKeyContext(topic))
+	if err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+INSERT INTO apple_push_certs (topic, cert_pem, key_sealed, not_after) VALUES ($1, $2, $3, $4)
+ON CONFLICT (tenant_id, topic) DO UPDATE SET cert_pem = excluded.cert_pem, key_sealed = excluded.key_sealed,
+    not_after = excluded.not_after, stale_token = apple_push_certs.stale_token + 1, updated_at = now()`,
+			topic, string(pemCert), sealed, cert.NotAfter)
+		return err
+	})
+}
+
+// RetrievePushCert returns the tenant's push certificate for topic, and a
+// token that changes whenever it is replaced.
+func (s *Store) RetrievePushCert(ctx context.Context, topic string) (*tls.Certificate, string, error) {
+	var certPEM string
+	var sealed []byte
+	var stale int
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT cert_pem, key_sealed, stale_token FROM apple_push_certs WHERE topic = $1`, topic).
+			Scan(&certPEM, &sealed, &stale)
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("mdmstore: push certificate for %s: %w", topic, err)
+	}
+	keyPEM, err := s.keys.Open(sealed, pushKeyContext(topic))
+	if err != nil {
+		return nil, "", fmt.Errorf("mdmstore: push certificate key for %s: %w", topic, err)
+	}
+	cert, err := tls.X509KeyPair([]byte(certPEM), keyPEM)
+	if err != nil {
+		return nil, "", err
+	}
+	return &cert, strconv.Itoa(stale), nil
+}
+
+// IsPushCertStale reports whether the push certificate changed since the
+// one staleToken came with.
+func (s *Store) IsPushCertStale(ctx context.Context, topic, staleToken string) (bool, error) {
+	want, err := strconv.Atoi(staleToken)
+	if err != nil {
+		return true, err
+	}
+	var have int
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT stale_token FROM apple_push_certs WHERE topic = $1`, topic).Scan(&have)
+	})
+	return have != want, err
+}
+
+func exists(ctx context.Context, s *Store, query string, args ...any) (bool, error) {
+	var ok bool
+	err := s.tx(ctx, func(tx pgx.Tx) error { return tx.QueryRow(ctx, `SELECT EXISTS (`+query+`)`, args...).Scan(&ok) })
+	return ok, err
+}
+
+// HasCertHash reports whether any enrollment of the tenant uses the
+// certificate with this hash.
+func (s *Store) HasCertHash(r *mdm.Request, hash string) (bool, error) {
+	return exists(r.Context(), s, `SELECT 1 FROM apple_cert_auth WHERE sha256 = $1`, strings.ToLower(hash))
+}
+
+// EnrollmentHasCertHash reports whether the enrollment has any certificate.
+func (s *Store) EnrollmentHasCertHash(r *mdm.Request, _ string) (bool, error) {
+	return exists(r.Context(), s, `SELECT 1 FROM apple_cert_auth WHERE id = $1`, r.ID)
+}
+
+// IsCertHashAssociated reports whether the enrollment uses this certificate.
+func (s *Store) IsCertHashAssociated(r *mdm.Request, hash string) (bool, error) {
+	return exists(r.Context(), s, `SELECT 1 FROM apple_cert_auth WHERE id = $1 AND sha256 = $2`, r.ID, strings.ToLower(hash))
+}
+
+// AssociateCertHash ties a certificate to the enrollment.
+func (s *Store) AssociateCertHash(r *mdm.Request, hash string) error {
+	ctx := r.Context()
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO apple_cert_auth (id, sha256) VALUES ($1, $2)
+ON CONFLICT (tenant_id, id, sha256) DO UPDATE SET updated_at = now()`, r.ID, strings.ToLower(hash))
+		return err
+	})
+}
+
+// EnrollmentFromHash returns the enrollment that uses a certificate, or ""
+// when none of the tenant's does.
+func (s *Store) EnrollmentFromHash(ctx context.Context, hash string) (string, error) {
+	var id string
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT id FROM apple_cert_auth WHERE sha256 = $1 LIMIT 1`, strings.ToLower(hash)).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	return id, err
+}
+
+// StoreBootstrapToken escrows the device's bootstrap token.
+func (s *Store) StoreBootstrapToken(r *mdm.Request, msg *mdm.SetBootstrapToken) error {
+	ctx := r.Context()
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE apple_devices SET bootstrap_token_b64 = $2, bootstrap_token_at = now(), updated_at = now()
+WHERE id = $1`, r.ID, nullIfEmpty(msg.BootstrapToken.BootstrapToken.String()))
+		if err != nil {
+			return err
+		}
+		return touch(ctx, tx, r.ID)
+	})
+}
+
+// RetrieveBootstrapToken returns the escrowed bootstrap token, or nil.
+func (s *Store) RetrieveBootstrapToken(r *mdm.Request, _ *mdm.GetBootstrapToken) (*mdm.BootstrapToken, error) {
+	ctx := r.Context()
+	var tok *mdm.BootstrapToken
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var b64 *string
+		if err := tx.QueryRow(ctx, `SELECT bootstrap_token_b64 FROM apple_devices WHERE id = $1`, r.ID).Scan(&b64); err != nil {
+			return err
+		}
+		if b64 == nil {
+			return nil
+		}
+		tok = new(mdm.BootstrapToken)
+		if err := tok.SetTokenString(*b64); err != nil {
+			return err
+		}
+		return touch(ctx, tx, r.ID)
+	})
+	return tok, err
+}
+
+// RetrieveMigrationCheckins replays the tenant's stored check-ins
+// (Authenticate and TokenUpdate of devices, TokenUpdate of users) for
+// nanomdm's migration tooling.
+func (s *Store) RetrieveMigrationCheckins(ctx context.Context, c chan<- interface{}) error {
+	return s.db.ReadTx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `
+SELECT authenticate, token_update FROM apple_devices
+UNION ALL SELECT NULL, token_update FROM apple_users WHERE token_update IS NOT NULL`)
+		var auth, tu *string
+		_, err := pgx.ForEachRow(rows, []any{&auth, &tu}, func() error {
+			for _, raw := range []*string{auth, tu} {
+				if raw == nil {
+					continue
+				}
+				msg, err := mdm.DecodeCheckin([]byte(*raw))
+				if err != nil {
+					c <- err
+				} else {
+					c <- msg
+				}
+			}
+			return nil
+		})
+		return err
+	})
+}
