@@ -14,6 +14,7 @@ import (
 	"github.com/tridentmdm/trident/api"
 	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/protocols/apple"
+	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/events"
@@ -44,6 +45,7 @@ type app struct {
 	river    *workers.Client
 	api      *api.API
 	scep     *apple.SCEP
+	mdm      http.Handler
 
 	stopping atomic.Bool
 }
@@ -86,7 +88,8 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 			db.Close()
 			return nil, err
 		}
-		a.scep = apple.NewSCEP(db, pki.New(keys), log.With("component", "scep"))
+		certs := pki.New(keys)
+		a.scep = apple.NewSCEP(db, certs, log.With("component", "scep"))
 		v, err := identity.NewVerifier(cfg.oidc.issuer, cfg.oidc.audience, cfg.oidc.claims())
 		if err != nil {
 			db.Close()
@@ -94,8 +97,15 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		}
 		pub := events.NewPublisher(a.river)
 		inv := inventory.New(pub)
+		cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}))
+		mdmLog := log.With("component", "apple-mdm")
+		if a.mdm, err = apple.NewMDM(db, mdmstore.New(db, keys), certs, apple.NewService(db, inv, cmds, mdmLog),
+			apple.MDMOptions{Identity: apple.Identity(cfg.appleIdentity), Header: cfg.appleIdentityHeader}, mdmLog); err != nil {
+			db.Close()
+			return nil, err
+		}
 		a.api = api.New(api.Deps{DB: db, Directory: a.dir, Auth: v, Events: a.events,
-			Publisher: pub, Inventory: inv, Commands: commands.New(inv, pub),
+			Publisher: pub, Inventory: inv, Commands: cmds,
 			Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: cfg.webhooksPrivate}),
 			Audit:    audit.NewStore(db), Log: log.With("component", "api")})
 	}

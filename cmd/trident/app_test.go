@@ -29,7 +29,7 @@ func startApp(t *testing.T, issuer string) (string, *tenancy.Directory) {
 	e := testenv.Get(t)
 	cfg := serverConfig{baseDomain: "trident.test", eventRetention: time.Hour, shutdownTimeout: 5 * time.Second, workers: 2,
 		oidc:          oidcConfig{issuer: issuer, audience: "trident-api", roleClaims: "groups", rolePrefix: "trident"},
-		encryptionKey: testKey(t)}
+		encryptionKey: testKey(t), appleIdentity: "signature"}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := newApp(ctx, cfg, databases{app: e.AppURL}, roles{serve: true, work: true}, log)

@@ -131,6 +131,9 @@ type serverConfig struct {
 	webhooksPrivate bool
 	encryptionKey   string
 	previousKeys    string
+
+	appleIdentity       string
+	appleIdentityHeader string
 }
 
 // keyring reads the encryption keys.
@@ -209,6 +212,8 @@ func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
 	c.oidc.register(fs)
 	fs.StringVar(&c.encryptionKey, "encryption-key", "", "base64 of 32 random bytes that seal secrets at rest (openssl rand -base64 32); dev keeps one in --data-dir")
 	fs.StringVar(&c.previousKeys, "encryption-keys-previous", "", "comma-separated earlier encryption keys, still accepted for opening while secrets are re-sealed")
+	fs.StringVar(&c.appleIdentity, "apple-device-identity", "signature", "where Apple devices' identity certificates come from: signature (Mdm-Signature header; works behind any load balancer), tls (Trident terminates TLS) or header (a trusted proxy's RFC 9440 header)")
+	fs.StringVar(&c.appleIdentityHeader, "apple-identity-header", "Client-Cert", "with --apple-device-identity header: the header the proxy sets")
 	fs.BoolVar(&c.webhooksPrivate, "webhooks-allow-private", false, "let webhooks reach private and loopback addresses and use http:// (receivers inside your own network; dev)")
 }
 
@@ -232,6 +237,11 @@ func (c *serverConfig) validate() error {
 		if _, err := c.keyring(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	switch c.appleIdentity {
+	case "signature", "tls", "header":
+	default:
+		errs = append(errs, fmt.Errorf("--apple-device-identity %q: want signature, tls or header", c.appleIdentity))
 	}
 	if c.workers < 1 || c.workers > 10000 {
 		errs = append(errs, fmt.Errorf("--worker-concurrency %d: want 1 to 10000", c.workers))

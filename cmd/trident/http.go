@@ -36,6 +36,7 @@ func (a *app) handler() http.Handler {
 	device.HandleFunc("GET /{$}", a.tenantHome)
 	if a.scep != nil {
 		device.Handle("/scep", a.scep)
+		device.Handle("/mdm", a.mdm)
 	}
 	tenant := a.resolver.Middleware(a.log, device)
 

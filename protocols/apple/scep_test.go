@@ -193,3 +193,5 @@ func TestSCEPBadInput(t *testing.T) {
 		t.Errorf("SCEP on an unknown tenant's hostname: %d", resp.StatusCode)
 	}
 }
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }

@@ -108,13 +108,33 @@ func (e *ValidationError) Error() string { return "invalid " + e.Field + ": " + 
 
 // Queue is the command queue, in the caller's tenant transaction.
 type Queue struct {
-	inv    *inventory.Inventory
-	events *events.Publisher
+	inv        *inventory.Inventory
+	events     *events.Publisher
+	dispatchTo map[inventory.Platform]Dispatcher
+}
+
+// Dispatcher hands a newly queued command to its platform's own queue, in
+// the same transaction (Apple's nanomdm queue, for one). Platforms without
+// one take commands with Next.
+type Dispatcher interface {
+	Dispatch(ctx context.Context, tx pgx.Tx, d inventory.Device, c Command) error
+}
+
+// Option tunes a Queue.
+type Option func(*Queue)
+
+// WithDispatcher routes commands for devices of platform p through d.
+func WithDispatcher(p inventory.Platform, d Dispatcher) Option {
+	return func(q *Queue) { q.dispatchTo[p] = d }
 }
 
 // New returns the queue.
-func New(inv *inventory.Inventory, pub *events.Publisher) *Queue {
-	return &Queue{inv: inv, events: pub}
+func New(inv *inventory.Inventory, pub *events.Publisher, opts ...Option) *Queue {
+	q := &Queue{inv: inv, events: pub, dispatchTo: map[inventory.Platform]Dispatcher{}}
+	for _, o := range opts {
+		o(q)
+	}
+	return q
 }
 
 // DefaultLifetime is how long a command waits for its device unless told
@@ -178,6 +198,11 @@ VALUES ($1, $2, $3, $4, $5, now() + $6::interval, clock_timestamp()) RETURNING `
 		uuid.New(), d.ID, n.Kind, payload, n.CreatedBy, n.Lifetime.String()))
 	if err != nil {
 		return Command{}, fmt.Errorf("commands: enqueue: %w", err)
+	}
+	if disp := q.dispatchTo[d.Platform]; disp != nil {
+		if err := disp.Dispatch(ctx, tx, d, c); err != nil {
+			return Command{}, err
+		}
 	}
 	return c, q.publish(ctx, tx, c)
 }

@@ -474,3 +474,14 @@ UNION ALL SELECT NULL, token_update FROM apple_users WHERE token_update IS NOT N
 		return err
 	})
 }
+
+// UnlockToken returns the device's escrowed UnlockToken (ClearPasscode
+// needs it), or nil, inside tx, a tenant transaction.
+func UnlockToken(ctx context.Context, tx pgx.Tx, deviceID string) ([]byte, error) {
+	var tok []byte
+	err := tx.QueryRow(ctx, `SELECT unlock_token FROM apple_devices WHERE id = $1`, deviceID).Scan(&tok)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return tok, err
+}

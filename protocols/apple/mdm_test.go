@@ -1,0 +1,284 @@
+package apple_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/internal/devicesim"
+	"github.com/tridentmdm/trident/internal/seal"
+	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/protocols/apple"
+	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
+	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/pki"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// mdmEnv is a tenant-hostname server with SCEP and the MDM endpoint, as
+// serve mounts them.
+type mdmEnv struct {
+	db   *tenancy.DB
+	pki  *pki.PKI
+	inv  *inventory.Inventory
+	cmds *commands.Queue
+	base string
+	a, b tenancy.Tenant
+}
+
+func setupMDM(t *testing.T) *mdmEnv {
+	db := testenv.DB(t)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, _ := seal.NewRandomKey()
+	keys := seal.NewKeyring(key)
+	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	pub := events.NewPublisher(nil)
+	e := &mdmEnv{db: db, pki: pki.New(keys), inv: inventory.New(pub), a: testenv.Tenant(t, dir), b: testenv.Tenant(t, dir)}
+	e.cmds = commands.New(e.inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}))
+	h, err := apple.NewMDM(db, mdmstore.New(db, keys), e.pki, apple.NewService(db, e.inv, e.cmds, log), apple.MDMOptions{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/scep", apple.NewSCEP(db, e.pki, log))
+	mux.Handle("/mdm", h)
+	srv := httptest.NewServer(tenancy.NewResolver(dir).Middleware(log, mux))
+	t.Cleanup(srv.Close)
+	e.base = srv.URL
+	return e
+}
+
+func (e *mdmEnv) ctx(tn tenancy.Tenant) context.Context {
+	return tenancy.WithTenant(context.Background(), tn.ID)
+}
+
+// enroll takes a simulated device through SCEP in tenant tn.
+func (e *mdmEnv) enroll(t *testing.T, tn tenancy.Tenant) *devicesim.AppleDevice {
+	t.Helper()
+	ctx := e.ctx(tn)
+	var secret string
+	if err := e.db.Tx(ctx, func(tx pgx.Tx) (err error) {
+		secret, _, err = e.pki.NewChallenge(ctx, tx, "apple-enrollment", time.Hour)
+		return
+	}); err != nil {
+		t.Fatal(err)
+	}
+	host := tn.Slug + ".trident.test"
+	sc := &devicesim.SCEPClient{URL: e.base + "/scep", Host: host}
+	key, cert, err := sc.Enroll(context.Background(), secret, "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return devicesim.NewAppleDevice(e.base+"/mdm", host, "com.apple.mgmt.External.test", key, cert)
+}
+
+// device waits for the inventory to show d as want (Trident's service runs
+// beside nanomdm's core, after the answer).
+func (e *mdmEnv) device(t *testing.T, tn tenancy.Tenant, udid string, ok func(inventory.Device) bool) inventory.Device {
+	t.Helper()
+	ctx := e.ctx(tn)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var p inventory.Page
+		err := e.db.Tx(ctx, func(tx pgx.Tx) (err error) {
+			p, err = e.inv.List(ctx, tx, inventory.Query{Search: udid, Limit: 1})
+			return
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Devices) == 1 && ok(p.Devices[0]) {
+			return p.Devices[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("device %s never reached the expected state: %+v", udid, p.Devices)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (e *mdmEnv) command(t *testing.T, tn tenancy.Tenant, id uuid.UUID, want commands.Status) commands.Command {
+	t.Helper()
+	ctx := e.ctx(tn)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var c commands.Command
+		if err := e.db.Tx(ctx, func(tx pgx.Tx) (err error) { c, err = e.cmds.Get(ctx, tx, id); return }); err != nil {
+			t.Fatal(err)
+		}
+		if c.Status == want {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("command %s is %s, want %s", id, c.Status, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (e *mdmEnv) queue(t *testing.T, tn tenancy.Tenant, device uuid.UUID, kind string) commands.Command {
+	t.Helper()
+	ctx := e.ctx(tn)
+	var c commands.Command
+	if err := e.db.Tx(ctx, func(tx pgx.Tx) (err error) {
+		c, err = e.cmds.Enqueue(ctx, tx, commands.NewCommand{DeviceID: device, Kind: kind})
+		return
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Two tenants each enroll a simulated device end to end: SCEP,
+// Authenticate, TokenUpdate, commands answered Acknowledged, NotNow and
+// Error, DeviceInformation into the inventory, CheckOut.
+func TestAppleEnrollmentAndCommands(t *testing.T) {
+	e := setupMDM(t)
+	ctx := context.Background()
+	for _, tn := range []tenancy.Tenant{e.a, e.b} {
+		t.Run(tn.Slug, func(t *testing.T) {
+			d := e.enroll(t, tn)
+			if err := d.Authenticate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			e.device(t, tn, d.UDID, func(x inventory.Device) bool { return x.Status == inventory.Pending })
+			if err := d.TokenUpdate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			dev := e.device(t, tn, d.UDID, func(x inventory.Device) bool { return x.Status == inventory.Enrolled })
+			if dev.SerialNumber != d.SerialNumber || dev.OSVersion != "17.5" || dev.Model != "iPhone15,2" {
+				t.Fatalf("inventory after enrollment: %+v", dev)
+			}
+			if c, err := d.Idle(ctx); err != nil || c != nil {
+				t.Fatalf("idle with an empty queue: %v %v", c, err)
+			}
+
+			lock := e.queue(t, tn, dev.ID, "lock")
+			c, err := d.Idle(ctx)
+			if err != nil || c == nil || c.CommandUUID != lock.ID.String() || c.Command.RequestType != "DeviceLock" {
+				t.Fatalf("the lock did not arrive: %+v %v", c, err)
+			}
+			if next, err := d.Answer(ctx, c, "Acknowledged"); err != nil || next != nil {
+				t.Fatalf("after acknowledging: %v %v", next, err)
+			}
+			e.command(t, tn, lock.ID, commands.Acknowledged)
+
+			// NotNow: the device is asked again at its next contact.
+			restart := e.queue(t, tn, dev.ID, "restart")
+			c, _ = d.Idle(ctx)
+			if c == nil || c.Command.RequestType != "RestartDevice" {
+				t.Fatalf("restart: %+v", c)
+			}
+			if next, err := d.Answer(ctx, c, "NotNow"); err != nil || next != nil {
+				t.Fatalf("after NotNow the same session gets nothing more: %v %v", next, err)
+			}
+			e.command(t, tn, restart.ID, commands.NotNow)
+			c, _ = d.Idle(ctx)
+			if c == nil || c.CommandUUID != restart.ID.String() {
+				t.Fatalf("the NotNow command did not come back: %+v", c)
+			}
+			d.Answer(ctx, c, "Error")
+			if got := e.command(t, tn, restart.ID, commands.Error); got.Error != "Simulated failure" {
+				t.Fatalf("error text %q", got.Error)
+			}
+
+			// DeviceInformation updates the inventory.
+			d.OSVersion = "17.6"
+			info := e.queue(t, tn, dev.ID, "device_information")
+			c, _ = d.Idle(ctx)
+			if c == nil || c.Command.RequestType != "DeviceInformation" {
+				t.Fatalf("device information: %+v", c)
+			}
+			d.Answer(ctx, c, "Acknowledged")
+			e.command(t, tn, info.ID, commands.Acknowledged)
+			got := e.device(t, tn, d.UDID, func(x inventory.Device) bool { return x.OSVersion == "17.6" })
+			if string(got.Facts) == "{}" {
+				t.Fatalf("no facts recorded: %s", got.Facts)
+			}
+
+			// ClearPasscode uses the UnlockToken escrowed at TokenUpdate.
+			clear := e.queue(t, tn, dev.ID, "clear_passcode")
+			c, _ = d.Idle(ctx)
+			if c == nil || c.CommandUUID != clear.ID.String() {
+				t.Fatalf("clear passcode: %+v", c)
+			}
+			d.Answer(ctx, c, "Acknowledged")
+
+			if err := d.CheckOut(ctx); err != nil {
+				t.Fatal(err)
+			}
+			e.device(t, tn, d.UDID, func(x inventory.Device) bool { return x.Status == inventory.Unenrolled })
+		})
+	}
+}
+
+// A device of tenant A cannot check in on tenant B's hostname, and B sees
+// nothing of it; a bad or unsigned body is refused, never with 401.
+func TestAppleCrossTenantAndBadInput(t *testing.T) {
+	e := setupMDM(t)
+	ctx := context.Background()
+	d := e.enroll(t, e.a)
+	d.Host = e.b.Slug + ".trident.test"
+	var herr *devicesim.HTTPError
+	if err := d.Authenticate(ctx); !errors.As(err, &herr) || herr.Status != http.StatusBadRequest {
+		t.Fatalf("A's device at B: %v; want 400", err)
+	}
+	var n int
+	bctx := e.ctx(e.b)
+	if err := e.db.Tx(bctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(bctx, `SELECT (SELECT count(*) FROM devices) + (SELECT count(*) FROM apple_devices)`).Scan(&n)
+	}); err != nil || n != 0 {
+		t.Fatalf("tenant B holds %d device rows (%v)", n, err)
+	}
+
+	// Two devices of A cannot share one certificate (nanomdm's certauth).
+	d.Host = e.a.Slug + ".trident.test"
+	if err := d.Authenticate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	twin := *d
+	twin.UDID = "TWIN-" + d.UDID
+	if err := twin.Authenticate(ctx); !errors.As(err, &herr) || herr.Status == http.StatusUnauthorized {
+		t.Fatalf("a second device with the first's certificate: %v", err)
+	}
+
+	for name, req := range map[string]*http.Request{
+		"unsigned": mustRequest(t, "PUT", e.base+"/mdm", "<plist/>", "application/x-apple-aspen-mdm-checkin", ""),
+		"garbage signature": mustRequest(t, "PUT", e.base+"/mdm", "<plist/>", "application/x-apple-aspen-mdm-checkin",
+			"bm90IGEgc2lnbmF0dXJl"),
+	} {
+		req.Host = e.a.Slug + ".trident.test"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode < 400 {
+			t.Errorf("%s: %d; want a 4xx other than 401", name, resp.StatusCode)
+		}
+	}
+}
+
+func mustRequest(t *testing.T, method, url, body, contentType, sig string) *http.Request {
+	req, err := http.NewRequest(method, url, stringsReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	if sig != "" {
+		req.Header.Set("Mdm-Signature", sig)
+	}
+	return req
+}
