@@ -22,6 +22,7 @@ import (
 
 	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/push"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -41,6 +42,7 @@ type Deps struct {
 	Directory *tenancy.Directory
 	Events    *events.Store
 	Webhooks  *events.Sender
+	APNs      *push.APNs // nil where no Apple pushes are sent
 	Log       *slog.Logger
 }
 
@@ -65,6 +67,7 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 	river.AddWorker(ws, &retentionSweepWorker{dir: d.Directory, interval: cfg.SweepInterval, log: d.Log})
 	river.AddWorker(ws, &retentionWorker{events: d.Events, keep: cfg.EventRetention, log: d.Log})
 	river.AddWorker(ws, &deliverWorker{sender: d.Webhooks})
+	river.AddWorker(ws, &applePushWorker{apns: d.APNs, log: d.Log})
 
 	rc := &river.Config{
 		Schema:     migrations.RiverSchema,

@@ -21,6 +21,7 @@ import (
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/pki"
+	"github.com/tridentmdm/trident/services/push"
 	"github.com/tridentmdm/trident/tenancy"
 	"github.com/tridentmdm/trident/workers"
 )
@@ -75,19 +76,21 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		Notify:    func(string) { a.resolver.Invalidate() },
 		OnConnect: a.resolver.Invalidate,
 	})
+	keys, err := cfg.keyring()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	appleStore := mdmstore.New(db, keys)
 	a.river, err = workers.New(workers.Deps{DB: db, Directory: a.dir, Events: a.events, Log: log,
-		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: cfg.webhooksPrivate})},
+		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: cfg.webhooksPrivate}),
+		APNs:     push.NewAPNs(appleStore, cfg.apnsOptions...)},
 		workers.Config{EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers}, r.work)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	if r.serve {
-		keys, err := cfg.keyring()
-		if err != nil {
-			db.Close()
-			return nil, err
-		}
 		certs := pki.New(keys)
 		a.scep = apple.NewSCEP(db, certs, log.With("component", "scep"))
 		v, err := identity.NewVerifier(cfg.oidc.issuer, cfg.oidc.audience, cfg.oidc.claims())
@@ -97,9 +100,9 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		}
 		pub := events.NewPublisher(a.river)
 		inv := inventory.New(pub)
-		cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}))
+		cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{Jobs: a.river}))
 		mdmLog := log.With("component", "apple-mdm")
-		if a.mdm, err = apple.NewMDM(db, mdmstore.New(db, keys), certs, apple.NewService(db, inv, cmds, mdmLog),
+		if a.mdm, err = apple.NewMDM(db, appleStore, certs, apple.NewService(db, inv, cmds, mdmLog),
 			apple.MDMOptions{Identity: apple.Identity(cfg.appleIdentity), Header: cfg.appleIdentityHeader}, mdmLog); err != nil {
 			db.Close()
 			return nil, err

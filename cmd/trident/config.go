@@ -16,6 +16,7 @@ import (
 
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/services/identity"
+	"github.com/tridentmdm/trident/services/push"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -134,6 +135,8 @@ type serverConfig struct {
 
 	appleIdentity       string
 	appleIdentityHeader string
+
+	apnsOptions []push.Option // tests only: a local APNs server
 }
 
 // keyring reads the encryption keys.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"io"
 	"os"
@@ -28,8 +27,11 @@ func runServer(ctx context.Context, name, listen string, r roles, args []string)
 	if err := cfg.validate(); err != nil {
 		return err
 	}
+	if err := keyringErr(&cfg); err != nil {
+		return usageError{err}
+	}
 	if r.serve {
-		if err := errors.Join(cfg.oidc.validate(), keyringErr(&cfg)); err != nil {
+		if err := cfg.oidc.validate(); err != nil {
 			return usageError{err}
 		}
 	}

@@ -9,10 +9,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/micromdm/nanomdm/mdm"
 	"github.com/micromdm/plist"
+	"github.com/riverqueue/river"
 
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
 	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/push"
 )
 
 // Commands turns Trident's platform-neutral commands into Apple MDM
@@ -20,7 +23,12 @@ import (
 // on the device's nanomdm queue, in the transaction that queued the
 // command. The MDM command's CommandUUID is the command's id, so the
 // device's answer finds its way back.
-type Commands struct{}
+//
+// It also enqueues the push that wakes the device (push.AppleArgs), in the
+// same transaction, when Jobs is set.
+type Commands struct {
+	Jobs events.Jobs
+}
 
 var _ commands.Dispatcher = Commands{}
 
@@ -38,20 +46,33 @@ type command struct {
 }
 
 // Dispatch implements commands.Dispatcher.
-func (Commands) Dispatch(ctx context.Context, tx pgx.Tx, d inventory.Device, c commands.Command) error {
-	body, err := body(ctx, tx, d, c)
+func (c Commands) Dispatch(ctx context.Context, tx pgx.Tx, d inventory.Device, q commands.Command) error {
+	body, err := body(ctx, tx, d, q)
 	if err != nil {
 		return err
 	}
-	raw, err := plist.MarshalIndent(command{CommandUUID: c.ID.String(), Command: body}, "  ")
+	raw, err := plist.MarshalIndent(command{CommandUUID: q.ID.String(), Command: body}, "  ")
 	if err != nil {
-		return fmt.Errorf("apple: encode %s: %w", c.Kind, err)
+		return fmt.Errorf("apple: encode %s: %w", q.Kind, err)
 	}
 	cmd, err := mdm.DecodeCommand(raw)
 	if err != nil {
-		return fmt.Errorf("apple: encode %s: %w", c.Kind, err)
+		return fmt.Errorf("apple: encode %s: %w", q.Kind, err)
 	}
-	return mdmstore.Enqueue(ctx, tx, []string{d.Identifier}, cmd)
+	if err := mdmstore.Enqueue(ctx, tx, []string{d.Identifier}, cmd); err != nil {
+		return err
+	}
+	if c.Jobs == nil {
+		return nil
+	}
+	_, err = c.Jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{
+		Args:       push.AppleArgs{TenantID: d.TenantID, Enrollments: []string{d.Identifier}},
+		InsertOpts: &river.InsertOpts{MaxAttempts: 8},
+	}})
+	if err != nil {
+		return fmt.Errorf("apple: enqueue the push: %w", err)
+	}
+	return nil
 }
 
 // ErrNoUnlockToken means ClearPasscode cannot be sent: the device never

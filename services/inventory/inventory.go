@@ -44,6 +44,7 @@ const (
 
 // Device is one managed device.
 type Device struct {
+	TenantID     uuid.UUID       `json:"-"`
 	ID           uuid.UUID       `json:"id"`
 	Platform     Platform        `json:"platform" enum:"apple,windows,android"`
 	Identifier   string          `json:"identifier" doc:"The platform's own id: Apple's UDID, the Windows device id, the Android Management API device name."`
@@ -88,12 +89,12 @@ type Report struct {
 	Facts        map[string]any
 }
 
-const deviceCols = `id, platform, identifier, serial_number, name, model, os_version, status, facts,
+const deviceCols = `tenant_id, id, platform, identifier, serial_number, name, model, os_version, status, facts,
 enrolled_at, last_seen_at, created_at, updated_at`
 
 func scanDevice(r pgx.Row) (Device, error) {
 	var d Device
-	err := r.Scan(&d.ID, &d.Platform, &d.Identifier, &d.SerialNumber, &d.Name, &d.Model, &d.OSVersion, &d.Status,
+	err := r.Scan(&d.TenantID, &d.ID, &d.Platform, &d.Identifier, &d.SerialNumber, &d.Name, &d.Model, &d.OSVersion, &d.Status,
 		&d.Facts, &d.EnrolledAt, &d.LastSeenAt, &d.CreatedAt, &d.UpdatedAt)
 	return d, err
 }
@@ -247,7 +248,7 @@ ORDER BY ` + key.expr + ` ` + dir + `, d.id ` + dir + ` LIMIT @limit`
 	for rows.Next() {
 		var d Device
 		var k string
-		if err := rows.Scan(&d.ID, &d.Platform, &d.Identifier, &d.SerialNumber, &d.Name, &d.Model, &d.OSVersion, &d.Status,
+		if err := rows.Scan(&d.TenantID, &d.ID, &d.Platform, &d.Identifier, &d.SerialNumber, &d.Name, &d.Model, &d.OSVersion, &d.Status,
 			&d.Facts, &d.EnrolledAt, &d.LastSeenAt, &d.CreatedAt, &d.UpdatedAt, &k); err != nil {
 			return Page{}, err
 		}

@@ -284,14 +284,13 @@ func (s *Store) RetrievePushInfo(ctx context.Context, ids []string) (map[string]
 	out := map[string]*mdm.Push{}
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, `SELECT id, topic, push_magic, token_hex FROM apple_enrollments WHERE id = ANY($1)`, ids)
-		var id, token string
-		p := new(mdm.Push)
-		_, err := pgx.ForEachRow(rows, []any{&id, &p.Topic, &p.PushMagic, &token}, func() error {
+		var id, topic, magic, token string
+		_, err := pgx.ForEachRow(rows, []any{&id, &topic, &magic, &token}, func() error {
+			p := &mdm.Push{Topic: topic, PushMagic: magic}
 			if err := p.SetTokenString(token); err != nil {
 				return err
 			}
 			out[id] = p
-			p = new(mdm.Push)
 			return nil
 		})
 		return err

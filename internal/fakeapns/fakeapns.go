@@ -1,0 +1,123 @@
+// Package fakeapns is a local server speaking Apple's APNs provider API
+// (HTTP/2 over TLS with a client certificate: POST /3/device/{token}, the
+// apns-* headers, JSON reasons on failure), for tests of the real apns2
+// client. Apple's service cannot be reached from tests.
+package fakeapns
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Push is one notification the server received.
+type Push struct {
+	Token      string
+	Topic      string
+	PushType   string
+	Priority   string
+	Body       []byte
+	ClientCert *x509.Certificate
+}
+
+// Server is a running fake APNs.
+type Server struct {
+	*httptest.Server
+
+	mu      sync.Mutex
+	pushes  []Push
+	reasons map[string]string // token -> failure reason
+	got     chan Push
+}
+
+// New starts a server; Close it when done.
+func New() *Server {
+	s := &Server{reasons: map[string]string{}, got: make(chan Push, 1000)}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.EnableHTTP2 = true
+	s.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
+	s.StartTLS()
+	return s
+}
+
+// Fail makes pushes to token fail with an APNs reason (Unregistered answers
+// 410, TooManyRequests 429, InternalServerError 500, the rest 400).
+func (s *Server) Fail(token, reason string) {
+	s.mu.Lock()
+	s.reasons[token] = reason
+	s.mu.Unlock()
+}
+
+// Pushes is what was received so far.
+func (s *Server) Pushes() []Push {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Push(nil), s.pushes...)
+}
+
+// Next waits for the next received push.
+func (s *Server) Next(d time.Duration) (Push, bool) {
+	select {
+	case p := <-s.got:
+		return p, true
+	case <-time.After(d):
+		return Push{}, false
+	}
+}
+
+// TLSConfig trusts the server, for the client under test.
+func (s *Server) TLSConfig(c *tls.Config) {
+	pool := x509.NewCertPool()
+	pool.AddCert(s.Certificate())
+	c.RootCAs = pool
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	token, ok := strings.CutPrefix(r.URL.Path, "/3/device/")
+	if r.Method != http.MethodPost || !ok || token == "" {
+		reply(w, http.StatusNotFound, "BadPath")
+		return
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 5000))
+	p := Push{Token: token, Topic: r.Header.Get("apns-topic"), PushType: r.Header.Get("apns-push-type"),
+		Priority: r.Header.Get("apns-priority"), Body: body}
+	if len(r.TLS.PeerCertificates) > 0 {
+		p.ClientCert = r.TLS.PeerCertificates[0]
+	}
+	if p.Topic == "" {
+		reply(w, http.StatusBadRequest, "MissingTopic")
+		return
+	}
+	s.mu.Lock()
+	reason := s.reasons[token]
+	if reason == "" {
+		s.pushes = append(s.pushes, p)
+	}
+	s.mu.Unlock()
+	switch reason {
+	case "":
+		w.Header().Set("apns-id", "00000000-0000-0000-0000-000000000001")
+		w.WriteHeader(http.StatusOK)
+		s.got <- p
+	case "Unregistered":
+		reply(w, http.StatusGone, reason)
+	case "TooManyRequests":
+		reply(w, http.StatusTooManyRequests, reason)
+	case "InternalServerError":
+		reply(w, http.StatusInternalServerError, reason)
+	default:
+		reply(w, http.StatusBadRequest, reason)
+	}
+}
+
+func reply(w http.ResponseWriter, status int, reason string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"reason": reason, "timestamp": time.Now().UnixMilli()})
+}
