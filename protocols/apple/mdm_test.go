@@ -2,7 +2,15 @@ package apple_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/hex"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/internal/devicesim"
+	"github.com/tridentmdm/trident/internal/fakeapns"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/protocols/apple"
@@ -21,13 +30,38 @@ import (
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/pki"
+	"github.com/tridentmdm/trident/services/push"
 	"github.com/tridentmdm/trident/tenancy"
+	"github.com/tridentmdm/trident/workers"
 )
+
+const topic = "com.apple.mgmt.External.0a1b2c3d-0000-4000-8000-000000000001"
+
+// pushCert makes an MDM push certificate as Apple issues them: the topic
+// in the subject's UID.
+func pushCert(t *testing.T, topic string) (certPEM, keyPEM []byte) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:   pkix.Name{CommonName: "APSP:" + topic, ExtraNames: []pkix.AttributeTypeAndValue{{Type: uid, Value: topic}}},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+}
 
 // mdmEnv is a tenant-hostname server with SCEP and the MDM endpoint, as
 // serve mounts them.
 type mdmEnv struct {
-	db   *tenancy.DB
+	apns  *fakeapns.Server
+	store *mdmstore.Store
+	db    *tenancy.DB
 	pki  *pki.PKI
 	inv  *inventory.Inventory
 	cmds *commands.Queue
@@ -44,10 +78,24 @@ func setupMDM(t *testing.T) *mdmEnv {
 	key, _, _ := seal.NewRandomKey()
 	keys := seal.NewKeyring(key)
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	pub := events.NewPublisher(nil)
-	e := &mdmEnv{db: db, pki: pki.New(keys), inv: inventory.New(pub), a: testenv.Tenant(t, dir), b: testenv.Tenant(t, dir)}
-	e.cmds = commands.New(e.inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}))
-	h, err := apple.NewMDM(db, mdmstore.New(db, keys), e.pki, apple.NewService(db, e.inv, e.cmds, log), apple.MDMOptions{}, log)
+	store := mdmstore.New(db, keys)
+	// Pushes go through River jobs to a local APNs.
+	fake := fakeapns.New()
+	t.Cleanup(fake.Close)
+	jobs, err := workers.New(workers.Deps{DB: db, Directory: dir, Events: events.NewStore(db), Log: log,
+		Webhooks: events.NewSender(db, events.SenderOptions{}), APNs: push.NewAPNs(store, push.WithHost(fake.URL, fake.TLSConfig))},
+		workers.Config{EventRetention: time.Hour, SweepInterval: time.Hour}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jobs.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { jobs.Stop(context.Background()) })
+	pub := events.NewPublisher(jobs)
+	e := &mdmEnv{apns: fake, store: store, db: db, pki: pki.New(keys), inv: inventory.New(pub), a: testenv.Tenant(t, dir), b: testenv.Tenant(t, dir)}
+	e.cmds = commands.New(e.inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{Jobs: jobs}))
+	h, err := apple.NewMDM(db, store, e.pki, apple.NewService(db, e.inv, e.cmds, log), apple.MDMOptions{}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +129,7 @@ func (e *mdmEnv) enroll(t *testing.T, tn tenancy.Tenant) *devicesim.AppleDevice 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return devicesim.NewAppleDevice(e.base+"/mdm", host, "com.apple.mgmt.External.test", key, cert)
+	return devicesim.NewAppleDevice(e.base+"/mdm", host, topic, key, cert)
 }
 
 // device waits for the inventory to show d as want (Trident's service runs
@@ -128,6 +176,20 @@ func (e *mdmEnv) command(t *testing.T, tn tenancy.Tenant, id uuid.UUID, want com
 	}
 }
 
+// pushFor waits for APNs to receive a push for d (pushes for other devices
+// may come first: each command queued pushes its device).
+func (e *mdmEnv) pushFor(t *testing.T, d *devicesim.AppleDevice) fakeapns.Push {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if p, ok := e.apns.Next(time.Until(deadline)); ok && p.Token == hex.EncodeToString(d.Token) {
+			return p
+		}
+	}
+	t.Fatalf("no push for device %s", d.UDID)
+	return fakeapns.Push{}
+}
+
 func (e *mdmEnv) queue(t *testing.T, tn tenancy.Tenant, device uuid.UUID, kind string) commands.Command {
 	t.Helper()
 	ctx := e.ctx(tn)
@@ -149,6 +211,10 @@ func TestAppleEnrollmentAndCommands(t *testing.T) {
 	ctx := context.Background()
 	for _, tn := range []tenancy.Tenant{e.a, e.b} {
 		t.Run(tn.Slug, func(t *testing.T) {
+			certPEM, keyPEM := pushCert(t, topic)
+			if err := e.store.StorePushCert(e.ctx(tn), certPEM, keyPEM); err != nil {
+				t.Fatal(err)
+			}
 			d := e.enroll(t, tn)
 			if err := d.Authenticate(ctx); err != nil {
 				t.Fatal(err)
@@ -166,6 +232,12 @@ func TestAppleEnrollmentAndCommands(t *testing.T) {
 			}
 
 			lock := e.queue(t, tn, dev.ID, "lock")
+			// The device is woken through APNs with its own token, topic
+			// and push magic, under its tenant's push certificate.
+			p := e.pushFor(t, d)
+			if p.Topic != topic || p.PushType != "mdm" || string(p.Body) != `{"mdm":"`+d.PushMagic+`"}` {
+				t.Fatalf("push: %+v", p)
+			}
 			c, err := d.Idle(ctx)
 			if err != nil || c == nil || c.CommandUUID != lock.ID.String() || c.Command.RequestType != "DeviceLock" {
 				t.Fatalf("the lock did not arrive: %+v %v", c, err)
