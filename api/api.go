@@ -49,9 +49,13 @@ type Deps struct {
 	Webhooks  *events.Webhooks
 	Inventory *inventory.Inventory
 	Commands  *commands.Queue
-	Audit     *audit.Store
-	Log       *slog.Logger
-	Limits    Limits
+
+	// Apple management (nil where not configured).
+	AppleEnrollment AppleEnrollment
+	ApplePush       ApplePushCerts
+	Audit           *audit.Store
+	Log             *slog.Logger
+	Limits          Limits
 }
 
 // API is the REST API.
@@ -98,6 +102,7 @@ func (a *API) routes() {
 	a.auditRoutes()
 	a.webhookRoutes()
 	a.deviceRoutes()
+	a.appleRoutes()
 }
 
 // Document is the API's OpenAPI document as YAML, built without any

@@ -21,7 +21,10 @@ func (a *API) problem(ctx context.Context, err error) error {
 	var everr *events.ValidationError
 	var iverr *inventory.ValidationError
 	var cverr *commands.ValidationError
+	var cerr *ClientError
 	switch {
+	case errors.As(err, &cerr):
+		return huma.NewError(cerr.Status, cerr.Message)
 	case err == nil:
 		return nil
 	case errors.As(err, &se):

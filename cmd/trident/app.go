@@ -107,8 +107,9 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 			db.Close()
 			return nil, err
 		}
+		appleEdge := appleAPI{store: appleStore, profiles: apple.NewProfiles(db, certs, appleStore, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)}
 		a.api = api.New(api.Deps{DB: db, Directory: a.dir, Auth: v, Events: a.events,
-			Publisher: pub, Inventory: inv, Commands: cmds,
+			Publisher: pub, Inventory: inv, Commands: cmds, AppleEnrollment: appleEdge, ApplePush: appleEdge,
 			Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: cfg.webhooksPrivate}),
 			Audit:    audit.NewStore(db), Log: log.With("component", "api")})
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/tridentmdm/trident/internal/devidp"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/services/push"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -24,19 +25,19 @@ func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return le
 
 // startApp runs serve and worker in one process, as dev does, on a random
 // port, and returns its base URL.
-func startApp(t *testing.T, issuer string) (string, *tenancy.Directory) {
+func startApp(t *testing.T, issuer string, opts ...push.Option) (string, *tenancy.Directory) {
 	t.Helper()
 	e := testenv.Get(t)
-	cfg := serverConfig{baseDomain: "trident.test", eventRetention: time.Hour, shutdownTimeout: 5 * time.Second, workers: 2,
-		oidc:          oidcConfig{issuer: issuer, audience: "trident-api", roleClaims: "groups", rolePrefix: "trident"},
-		encryptionKey: testKey(t), appleIdentity: "signature"}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := newApp(ctx, cfg, databases{app: e.AppURL}, roles{serve: true, work: true}, log)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	cfg := serverConfig{devicePort: ln.Addr().(*net.TCPAddr).Port, apnsOptions: opts, baseDomain: "trident.test", eventRetention: time.Hour, shutdownTimeout: 5 * time.Second, workers: 2,
+		oidc:          oidcConfig{issuer: issuer, audience: "trident-api", roleClaims: "groups", rolePrefix: "trident"},
+		encryptionKey: testKey(t), appleIdentity: "signature", deviceScheme: "http"}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := newApp(ctx, cfg, databases{app: e.AppURL}, roles{serve: true, work: true}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

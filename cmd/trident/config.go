@@ -136,6 +136,9 @@ type serverConfig struct {
 	appleIdentity       string
 	appleIdentityHeader string
 
+	deviceScheme string
+	devicePort   int
+
 	apnsOptions []push.Option // tests only: a local APNs server
 }
 
@@ -217,6 +220,8 @@ func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
 	fs.StringVar(&c.previousKeys, "encryption-keys-previous", "", "comma-separated earlier encryption keys, still accepted for opening while secrets are re-sealed")
 	fs.StringVar(&c.appleIdentity, "apple-device-identity", "signature", "where Apple devices' identity certificates come from: signature (Mdm-Signature header; works behind any load balancer), tls (Trident terminates TLS) or header (a trusted proxy's RFC 9440 header)")
 	fs.StringVar(&c.appleIdentityHeader, "apple-identity-header", "Client-Cert", "with --apple-device-identity header: the header the proxy sets")
+	fs.StringVar(&c.deviceScheme, "device-scheme", "https", "how devices reach tenant hostnames: https (production) or http (dev)")
+	fs.IntVar(&c.devicePort, "device-port", 0, "the port devices reach tenant hostnames on, when not the scheme's default")
 	fs.BoolVar(&c.webhooksPrivate, "webhooks-allow-private", false, "let webhooks reach private and loopback addresses and use http:// (receivers inside your own network; dev)")
 }
 
@@ -240,6 +245,12 @@ func (c *serverConfig) validate() error {
 		if _, err := c.keyring(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if c.deviceScheme != "https" && c.deviceScheme != "http" {
+		errs = append(errs, fmt.Errorf("--device-scheme %q: want https or http", c.deviceScheme))
+	}
+	if c.devicePort < 0 || c.devicePort > 65535 {
+		errs = append(errs, fmt.Errorf("--device-port %d: not a port", c.devicePort))
 	}
 	switch c.appleIdentity {
 	case "signature", "tls", "header":

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/tridentmdm/trident/internal/pgcluster"
@@ -35,8 +36,10 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&ownerURL, "migrate-database-url", "", "with --database-url: the owner role's URL, to migrate")
 	var idpListen string
 	fs.StringVar(&idpListen, "idp-listen", "localhost:8081", "where the dev identity provider listens when no --oidc-issuer is given")
-	if err := fs.Set("base-domain", "localhost"); err != nil {
-		return err
+	for flag, value := range map[string]string{"base-domain": "localhost", "device-scheme": "http", "webhooks-allow-private": "true"} {
+		if err := fs.Set(flag, value); err != nil {
+			return err
+		}
 	}
 	if err := parse(fs, args); err != nil {
 		return err
@@ -45,6 +48,10 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	log, _ := cfg.logger(os.Stderr)
+	if cfg.devicePort == 0 {
+		_, p, _ := net.SplitHostPort(cfg.listen)
+		cfg.devicePort, _ = strconv.Atoi(p)
+	}
 
 	var dbs databases
 	if cfg.databaseURL != "" {

@@ -10,8 +10,8 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
-	"math/big"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -62,11 +62,11 @@ type mdmEnv struct {
 	apns  *fakeapns.Server
 	store *mdmstore.Store
 	db    *tenancy.DB
-	pki  *pki.PKI
-	inv  *inventory.Inventory
-	cmds *commands.Queue
-	base string
-	a, b tenancy.Tenant
+	pki   *pki.PKI
+	inv   *inventory.Inventory
+	cmds  *commands.Queue
+	base  string
+	a, b  tenancy.Tenant
 }
 
 func setupMDM(t *testing.T) *mdmEnv {

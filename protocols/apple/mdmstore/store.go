@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/micromdm/nanomdm/cryptoutil"
@@ -300,20 +301,23 @@ func (s *Store) RetrievePushInfo(ctx context.Context, ids []string) (map[string]
 
 func pushKeyContext(topic string) string { return "apple-push-cert/" + topic }
 
+// ErrBadPushCert means an uploaded push certificate or key cannot be used.
+var ErrBadPushCert = errors.New("not a usable APNs push certificate and key")
+
 // StorePushCert stores (or renews) the tenant's push certificate for the
 // topic its certificate names; the key is sealed.
 func (s *Store) StorePushCert(ctx context.Context, pemCert, pemKey []byte) error {
 	topic, err := cryptoutil.TopicFromPEMCert(pemCert)
 	if err != nil {
-		return fmt.Errorf("mdmstore: push certificate: %w", err)
+		return fmt.Errorf("%w: the certificate names no APNs topic (%v)", ErrBadPushCert, err)
 	}
 	if _, err := tls.X509KeyPair(pemCert, pemKey); err != nil {
-		return fmt.Errorf("mdmstore: push certificate and key do not match: %w", err)
+		return fmt.Errorf("%w: the certificate and key do not match (%v)", ErrBadPushCert, err)
 	}
 	block, _ := pem.Decode(pemCert)
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %v", ErrBadPushCert, err)
 	}
 	sealed, err := s.keys.Seal(pemKey, pushKeyContext(topic))
 	if err != nil {
@@ -483,4 +487,23 @@ func UnlockToken(ctx context.Context, tx pgx.Tx, deviceID string) ([]byte, error
 		return nil, nil
 	}
 	return tok, err
+}
+
+// PushCert describes one of the tenant's push certificates.
+type PushCert struct {
+	Topic     string
+	NotAfter  time.Time
+	UpdatedAt time.Time
+}
+
+// PushCerts lists the tenant's push certificates, newest first.
+func (s *Store) PushCerts(ctx context.Context) ([]PushCert, error) {
+	var out []PushCert
+	err := s.db.ReadTx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT topic, not_after, updated_at FROM apple_push_certs ORDER BY updated_at DESC`)
+		var err error
+		out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[PushCert])
+		return err
+	})
+	return out, err
 }

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/micromdm/plist"
+	"github.com/smallstep/pkcs7"
+
+	"github.com/tridentmdm/trident/internal/devicesim"
+	"github.com/tridentmdm/trident/internal/devidp"
+	"github.com/tridentmdm/trident/internal/fakeapns"
+	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/services/push"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+func applePushCert(t *testing.T, topic string) (string, string) {
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	uid := asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7),
+		Subject:   pkix.Name{CommonName: "APSP:" + topic, ExtraNames: []pkix.AttributeTypeAndValue{{Type: uid, Value: topic}}},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
+}
+
+type apiClient struct {
+	t      *testing.T
+	base   string
+	bearer string
+}
+
+func (c apiClient) do(method, path string, body any) (int, []byte) {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.base+path, rd)
+	req.Host = "trident.test"
+	req.Header.Set("Authorization", c.bearer)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// The whole Apple flow against the running server, as an admin and a
+// device would do it: upload the push certificate and download the
+// enrollment profile through the API; install it (SCEP with its
+// challenge, then Authenticate and TokenUpdate at its ServerURL); the API
+// shows the device; a command queued through the API wakes it through
+// APNs, and its answer shows in the API.
+func TestAppleThroughTheServer(t *testing.T) {
+	db := testenv.DB(t)
+	d, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := testenv.Tenant(t, d)
+	idp := testenv.StartIDP(t, devidp.Client{ID: "admin", Secret: "s", Audience: []string{"trident-api"},
+		Claims: map[string]any{"groups": []string{"/trident/tenant/" + tn.Slug + "/admin"}}})
+	apns := fakeapns.New()
+	defer apns.Close()
+	base, _ := startApp(t, idp.Issuer, push.WithHost(apns.URL, apns.TLSConfig))
+	c := apiClient{t: t, base: base, bearer: "Bearer " + idp.Token(t, "admin", "s")}
+	tp := "/v1/tenants/" + tn.Slug
+
+	if code, body := c.do("POST", tp+"/enrollments/apple", nil); code != 409 {
+		t.Fatalf("profile before a push certificate: %d %s", code, body)
+	}
+	const topic = "com.apple.mgmt.External.11111111-2222-4333-8444-555555555555"
+	certPEM, keyPEM := applePushCert(t, topic)
+	if code, body := c.do("PUT", tp+"/apple/push-certificate", map[string]any{"certificate": certPEM, "private_key": "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n"}); code != 422 {
+		t.Fatalf("mismatched key: %d %s", code, body)
+	}
+	if code, body := c.do("PUT", tp+"/apple/push-certificate", map[string]any{"certificate": certPEM, "private_key": keyPEM}); code != 200 || !strings.Contains(string(body), topic) {
+		t.Fatalf("upload: %d %s", code, body)
+	}
+	code, signed := c.do("POST", tp+"/enrollments/apple", nil)
+	if code != 200 {
+		t.Fatalf("profile: %d %s", code, signed)
+	}
+
+	// The profile is signed by the tenant's CA...
+	p7, err := pkcs7.Parse(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p7.Verify(); err != nil {
+		t.Fatalf("profile signature: %v", err)
+	}
+	var profile struct {
+		PayloadIdentifier string
+		PayloadContent    []struct {
+			PayloadType    string
+			PayloadUUID    string
+			PayloadContent struct {
+				URL, Challenge string
+			}
+			ServerURL, Topic, IdentityCertificateUUID string
+			SignMessage                               bool
+			AccessRights                              int
+		}
+	}
+	if err := plist.Unmarshal(p7.Content, &profile); err != nil {
+		t.Fatal(err)
+	}
+	scepP, mdmP := profile.PayloadContent[0], profile.PayloadContent[1]
+	if scepP.PayloadType != "com.apple.security.scep" || mdmP.PayloadType != "com.apple.mdm" || mdmP.Topic != topic ||
+		mdmP.IdentityCertificateUUID != scepP.PayloadUUID || !mdmP.SignMessage || mdmP.AccessRights != 8191 {
+		t.Fatalf("profile payloads: %+v", profile)
+	}
+	// ...and re-downloading gives the same identifiers (re-install replaces).
+	_, again := c.do("POST", tp+"/enrollments/apple", nil)
+	p7b, _ := pkcs7.Parse(again)
+	if !bytes.Contains(p7b.Content, []byte(scepP.PayloadUUID)) {
+		t.Fatal("a second profile has other identifiers")
+	}
+
+	// Install it: the URLs name the tenant's hostname; connect to the test server.
+	serverOf := func(raw string) (string, string) {
+		u, _ := url.Parse(raw)
+		return base + u.Path, u.Host
+	}
+	scepURL, host := serverOf(scepP.PayloadContent.URL)
+	if !strings.HasPrefix(host, tn.Slug+".trident.test:") {
+		t.Fatalf("profile host %q", host)
+	}
+	sc := &devicesim.SCEPClient{URL: scepURL, Host: host}
+	key, cert, err := sc.Enroll(context.Background(), scepP.PayloadContent.Challenge, "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mdmURL, _ := serverOf(mdmP.ServerURL)
+	dev := devicesim.NewAppleDevice(mdmURL, host, mdmP.Topic, key, cert)
+	if err := dev.Authenticate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.TokenUpdate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	var deviceID string
+	deadline := time.Now().Add(10 * time.Second)
+	for deviceID == "" {
+		_, body := c.do("GET", tp+"/devices?platform=apple", nil)
+		var page struct {
+			Items []struct {
+				ID, Status   string
+				SerialNumber string `json:"serial_number"`
+			}
+		}
+		json.Unmarshal(body, &page)
+		if len(page.Items) == 1 && page.Items[0].Status == "enrolled" && page.Items[0].SerialNumber == dev.SerialNumber {
+			deviceID = page.Items[0].ID
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the device never showed enrolled: %s", body)
+		} else {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	code, body := c.do("POST", tp+"/devices/"+deviceID+"/commands", map[string]any{"kind": "restart"})
+	if code != 201 {
+		t.Fatalf("queue: %d %s", code, body)
+	}
+	var queued struct{ ID string }
+	json.Unmarshal(body, &queued)
+	pushed, ok := apns.Next(10 * time.Second)
+	if !ok || pushed.Token != hex.EncodeToString(dev.Token) {
+		t.Fatalf("no push for the device: %+v", pushed)
+	}
+	cmd, err := dev.Idle(context.Background())
+	if err != nil || cmd == nil || cmd.CommandUUID != queued.ID {
+		t.Fatalf("the command did not arrive: %+v %v", cmd, err)
+	}
+	dev.Answer(context.Background(), cmd, "Acknowledged")
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		_, body := c.do("GET", tp+"/commands/"+queued.ID, nil)
+		if strings.Contains(string(body), `"status":"acknowledged"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("command never acknowledged: %s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

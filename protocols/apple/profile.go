@@ -1,0 +1,141 @@
+package apple
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/micromdm/plist"
+	"github.com/smallstep/pkcs7"
+
+	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
+	"github.com/tridentmdm/trident/services/pki"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// ErrNoPushCertificate means the tenant has no APNs push certificate yet:
+// without its topic a device cannot enroll.
+var ErrNoPushCertificate = errors.New("upload the tenant's APNs push certificate first: the enrollment profile needs its topic")
+
+// Profiles makes tenants' enrollment profiles (.mobileconfig, Apple's
+// "Configuration Profile Reference": a SCEP payload, then the MDM payload
+// whose identity is the SCEP certificate), signed with the tenant's CA.
+type Profiles struct {
+	db    TxRunner
+	pki   *pki.PKI
+	store *mdmstore.Store
+	base  string // the base domain
+	// scheme and port devices use to reach tenant hostnames: https and
+	// the default port in production; dev uses http and its own port.
+	scheme string
+	port   int
+}
+
+// NewProfiles returns the enrollment profile maker.
+func NewProfiles(db TxRunner, p *pki.PKI, store *mdmstore.Store, baseDomain, scheme string, port int) *Profiles {
+	return &Profiles{db: db, pki: p, store: store, base: baseDomain, scheme: scheme, port: port}
+}
+
+// ChallengeLifetime is how long an enrollment profile's one-time SCEP
+// challenge stays valid.
+const ChallengeLifetime = 14 * 24 * time.Hour
+
+// stableUUID derives a UUID that stays the same for a tenant and a name,
+// so installing a newer profile replaces the older one (and renews its
+// identity) instead of adding a second.
+func stableUUID(tenant uuid.UUID, name string) string {
+	return uuid.NewHash(sha256.New(), tenant, []byte(name), 8).String()
+}
+
+// Enrollment makes a new signed enrollment profile for tenant t, with a
+// fresh one-time challenge.
+func (p *Profiles) Enrollment(ctx context.Context, t tenancy.Tenant) ([]byte, error) {
+	certs, err := p.store.PushCerts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(certs) == 0 {
+		return nil, ErrNoPushCertificate
+	}
+	host := t.Slug + "." + p.base
+	if p.port != 0 && !(p.scheme == "https" && p.port == 443) && !(p.scheme == "http" && p.port == 80) {
+		host = net.JoinHostPort(host, strconv.Itoa(p.port))
+	}
+	base := p.scheme + "://" + host
+	var secret string
+	var ca *pki.CA
+	err = p.db.Tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if secret, _, err = p.pki.NewChallenge(ctx, tx, "apple-enrollment", ChallengeLifetime); err != nil {
+			return err
+		}
+		ca, err = p.pki.CA(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	prefix := "com.trident." + t.Slug
+	scepUUID := stableUUID(t.ID, "scep")
+	profile := map[string]any{
+		"PayloadType":         "Configuration",
+		"PayloadVersion":      1,
+		"PayloadIdentifier":   prefix + ".enrollment",
+		"PayloadUUID":         stableUUID(t.ID, "enrollment"),
+		"PayloadDisplayName":  t.Name + " device management",
+		"PayloadDescription":  "Enrolls this device in " + t.Name + "'s device management.",
+		"PayloadOrganization": t.Name,
+		"PayloadScope":        "System",
+		"PayloadContent": []any{
+			map[string]any{
+				"PayloadType":        "com.apple.security.scep",
+				"PayloadVersion":     1,
+				"PayloadIdentifier":  prefix + ".scep",
+				"PayloadUUID":        scepUUID,
+				"PayloadDisplayName": "Device identity",
+				"PayloadContent": map[string]any{
+					"URL":       base + "/scep",
+					"Challenge": secret,
+					"Keysize":   2048,
+					"Key Type":  "RSA",
+					"Key Usage": 5, // signing and encryption
+					// The subject is the server's to choose; this one is a placeholder.
+					"Subject": [][][]string{{{"CN", "Trident device"}}},
+				},
+			},
+			map[string]any{
+				"PayloadType":             "com.apple.mdm",
+				"PayloadVersion":          1,
+				"PayloadIdentifier":       prefix + ".mdm",
+				"PayloadUUID":             stableUUID(t.ID, "mdm"),
+				"PayloadDisplayName":      "Device management",
+				"ServerURL":               base + "/mdm",
+				"CheckInURL":              base + "/mdm",
+				"Topic":                   certs[0].Topic,
+				"IdentityCertificateUUID": scepUUID,
+				"SignMessage":             true,
+				"AccessRights":            8191,
+				"CheckOutWhenRemoved":     true,
+				"ServerCapabilities":      []string{"com.apple.mdm.per-user-connections", "com.apple.mdm.bootstraptoken"},
+			},
+		},
+	}
+	raw, err := plist.MarshalIndent(profile, "  ")
+	if err != nil {
+		return nil, fmt.Errorf("apple: encode the enrollment profile: %w", err)
+	}
+	sd, err := pkcs7.NewSignedData(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := sd.AddSigner(ca.Cert, ca.Key, pkcs7.SignerInfoConfig{}); err != nil {
+		return nil, fmt.Errorf("apple: sign the enrollment profile: %w", err)
+	}
+	return sd.Finish()
+}
