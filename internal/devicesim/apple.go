@@ -105,10 +105,24 @@ func (d *AppleDevice) put(ctx context.Context, contentType string, msg any) ([]b
 }
 
 func (d *AppleDevice) checkin(ctx context.Context, msg map[string]any) error {
+	_, err := d.checkinBody(ctx, msg)
+	return err
+}
+
+func (d *AppleDevice) checkinBody(ctx context.Context, msg map[string]any) ([]byte, error) {
 	msg["UDID"] = d.UDID
 	msg["Topic"] = d.Topic
-	_, err := d.put(ctx, "application/x-apple-aspen-mdm-checkin", msg)
-	return err
+	return d.put(ctx, "application/x-apple-aspen-mdm-checkin", msg)
+}
+
+// Declarative sends a Declarative Management check-in to endpoint
+// ("tokens", "declaration-items", "status") and returns the answer.
+func (d *AppleDevice) Declarative(ctx context.Context, endpoint string, data []byte) ([]byte, error) {
+	msg := map[string]any{"MessageType": "DeclarativeManagement", "Endpoint": endpoint}
+	if data != nil {
+		msg["Data"] = data
+	}
+	return d.checkinBody(ctx, msg)
 }
 
 // Authenticate is the first check-in of an enrollment.
@@ -164,6 +178,18 @@ func (d *AppleDevice) Answer(ctx context.Context, c *Command, status string) (*C
 		extra["QueryResponses"] = map[string]any{"OSVersion": d.OSVersion, "SerialNumber": d.SerialNumber,
 			"DeviceName": "Simulated iPhone", "ProductName": "iPhone15,2", "DeviceCapacity": 128.0,
 			"AvailableDeviceCapacity": 64.5, "IsSupervised": true, "UDID": d.UDID}
+	}
+	if status == "Acknowledged" {
+		switch c.Command.RequestType {
+		case "SecurityInfo":
+			extra["SecurityInfo"] = map[string]any{"HardwareEncryptionCaps": 3, "PasscodePresent": true, "PasscodeCompliant": true}
+		case "InstalledApplicationList":
+			extra["InstalledApplicationList"] = []map[string]any{
+				{"Identifier": "com.example.notes", "Name": "Notes", "ShortVersion": "4.2", "BundleSize": 1000},
+				{"Identifier": "com.example.mail", "Name": "Mail", "ShortVersion": "17.0", "BundleSize": 2000}}
+		case "ProfileList":
+			extra["ProfileList"] = []map[string]any{{"PayloadIdentifier": "com.trident.enrollment", "PayloadDisplayName": "Device management", "IsManaged": true}}
+		}
 	}
 	if status == "Error" {
 		extra["ErrorChain"] = []map[string]any{{"ErrorCode": 12021, "ErrorDomain": "MCMDMErrorDomain",

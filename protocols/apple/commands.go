@@ -2,6 +2,7 @@ package apple
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -100,6 +101,27 @@ func body(ctx context.Context, tx pgx.Tx, d inventory.Device, c commands.Command
 		return b, nil
 	case "restart":
 		return map[string]any{"RequestType": "RestartDevice"}, nil
+	case "shutdown":
+		return map[string]any{"RequestType": "ShutDownDevice"}, nil
+	case "security_info":
+		return map[string]any{"RequestType": "SecurityInfo"}, nil
+	case "installed_applications":
+		return map[string]any{"RequestType": "InstalledApplicationList", "ManagedAppsOnly": false}, nil
+	case "profile_list":
+		return map[string]any{"RequestType": "ProfileList"}, nil
+	case "install_profile":
+		p, ok := str("profile")
+		raw, err := base64.StdEncoding.DecodeString(p)
+		if !ok || err != nil || len(raw) == 0 {
+			return nil, &commands.ValidationError{Field: "payload.profile", Problem: "must be the .mobileconfig, in base64"}
+		}
+		return map[string]any{"RequestType": "InstallProfile", "Payload": raw}, nil
+	case "remove_profile":
+		id, ok := str("identifier")
+		if !ok {
+			return nil, &commands.ValidationError{Field: "payload.identifier", Problem: "must name the profile's PayloadIdentifier"}
+		}
+		return map[string]any{"RequestType": "RemoveProfile", "Identifier": id}, nil
 	case "erase":
 		b := map[string]any{"RequestType": "EraseDevice"}
 		if pin, ok := str("pin"); ok {

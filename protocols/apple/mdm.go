@@ -58,7 +58,8 @@ const maxCheckin = 20 << 20
 // never answers 401, on which a device would unenroll.
 func NewMDM(db TxRunner, store *mdmstore.Store, certs CertVerifier, svc *Service, o MDMOptions, log *slog.Logger) (http.Handler, error) {
 	logger := nanoLogger{log}
-	var chain service.CheckinAndCommandService = multi.New(logger, nanomdm.New(store, nanomdm.WithLogger(logger)), svc)
+	core := nanomdm.New(store, nanomdm.WithLogger(logger), nanomdm.WithDeclarativeManagement(DDM{status: svc.ddmStatus}))
+	var chain service.CheckinAndCommandService = multi.New(logger, core, svc)
 	chain = certauth.New(chain, store, certauth.WithLogger(logger))
 	h := http.Handler(httpmdm.CheckinAndCommandHandler(chain, logger))
 	h = httpmdm.CertVerifyMiddleware(h, tenantCerts{db: db, pki: certs}, logger)

@@ -2,6 +2,8 @@ package apple_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -14,6 +16,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -278,6 +281,75 @@ func TestAppleEnrollmentAndCommands(t *testing.T) {
 			got := e.device(t, tn, d.UDID, func(x inventory.Device) bool { return x.OSVersion == "17.6" })
 			if string(got.Facts) == "{}" {
 				t.Fatalf("no facts recorded: %s", got.Facts)
+			}
+
+			// Queries fill the inventory: security state, apps, profiles.
+			for _, kind := range []string{"security_info", "installed_applications", "profile_list", "shutdown"} {
+				q := e.queue(t, tn, dev.ID, kind)
+				c, _ = d.Idle(ctx)
+				if c == nil || c.CommandUUID != q.ID.String() {
+					t.Fatalf("%s: %+v", kind, c)
+				}
+				d.Answer(ctx, c, "Acknowledged")
+				e.command(t, tn, q.ID, commands.Acknowledged)
+			}
+			got = e.device(t, tn, d.UDID, func(x inventory.Device) bool { return strings.Contains(string(x.Facts), "installed_apps") })
+			var facts struct {
+				DiskEncrypted bool             `json:"disk_encrypted"`
+				Passcode      bool             `json:"passcode_present"`
+				Apps          []map[string]any `json:"installed_apps"`
+				Profiles      []map[string]any `json:"profiles"`
+			}
+			if err := json.Unmarshal(got.Facts, &facts); err != nil || !facts.DiskEncrypted || !facts.Passcode || len(facts.Apps) != 2 || len(facts.Profiles) != 1 {
+				t.Fatalf("facts after the queries: %s", got.Facts)
+			}
+			// Installing and removing a profile.
+			var inst commands.Command
+			err = e.db.Tx(e.ctx(tn), func(tx pgx.Tx) (err error) {
+				inst, err = e.cmds.Enqueue(e.ctx(tn), tx, commands.NewCommand{DeviceID: dev.ID, Kind: "install_profile",
+					Payload: map[string]any{"profile": base64.StdEncoding.EncodeToString([]byte("<plist/>"))}})
+				return
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, _ = d.Idle(ctx)
+			if c == nil || c.CommandUUID != inst.ID.String() || c.Command.RequestType != "InstallProfile" {
+				t.Fatalf("install profile: %+v", c)
+			}
+			d.Answer(ctx, c, "Acknowledged")
+			err = e.db.Tx(e.ctx(tn), func(tx pgx.Tx) error {
+				_, err := e.cmds.Enqueue(e.ctx(tn), tx, commands.NewCommand{DeviceID: dev.ID, Kind: "remove_profile"})
+				return err
+			})
+			var verr *commands.ValidationError
+			if !errors.As(err, &verr) {
+				t.Fatalf("remove_profile without an identifier: %v", err)
+			}
+
+			// Declarative Management: tokens and declaration items agree;
+			// status reports land in the facts.
+			tokens, err := d.Declarative(ctx, "tokens", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			items, err := d.Declarative(ctx, "declaration-items", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tk struct{ SyncTokens struct{ DeclarationsToken string } }
+			var it struct{ DeclarationsToken string }
+			json.Unmarshal(tokens, &tk)
+			json.Unmarshal(items, &it)
+			if tk.SyncTokens.DeclarationsToken == "" || tk.SyncTokens.DeclarationsToken != it.DeclarationsToken {
+				t.Fatalf("DDM tokens %s / items %s", tokens, items)
+			}
+			if _, err := d.Declarative(ctx, "status", []byte(`{"StatusItems":{"device":{"identifier":{"udid":"x"}}}}`)); err != nil {
+				t.Fatal(err)
+			}
+			e.device(t, tn, d.UDID, func(x inventory.Device) bool { return strings.Contains(string(x.Facts), "ddm_status") })
+			if _, err := d.Declarative(ctx, "status", []byte(`not json`)); err == nil {
+				t.Fatal("a malformed status report was accepted")
 			}
 
 			// ClearPasscode uses the UnlockToken escrowed at TokenUpdate.

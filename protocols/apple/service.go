@@ -1,6 +1,7 @@
 package apple
 
 import (
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
@@ -79,10 +80,70 @@ func parseFacts(raw []byte) (deviceFacts, error) {
 	return f, err
 }
 
-// answer is what Trident reads of a command report.
+// answer is what Trident reads of a command report: the answers to the
+// queries it sends (Apple's DeviceInformation, SecurityInfo,
+// InstalledApplicationList and ProfileList responses).
 type answer struct {
 	QueryResponses deviceFacts
-	RequestType    string
+	SecurityInfo   *struct {
+		FDE_Enabled                      *bool
+		HardwareEncryptionCaps           *int
+		PasscodePresent                  *bool
+		PasscodeCompliant                *bool
+		SystemIntegrityProtectionEnabled *bool
+	}
+	InstalledApplicationList []struct {
+		Identifier, Name, ShortVersion, Version string
+		BundleSize                              int64
+	}
+	ProfileList []struct {
+		PayloadIdentifier, PayloadDisplayName, PayloadOrganization string
+		IsManaged                                                  bool
+	}
+}
+
+// facts is what an answer adds to the inventory, by fact name.
+func (a answer) facts() map[string]any {
+	f := map[string]any{}
+	if si := a.SecurityInfo; si != nil {
+		// Macs report FileVault; iOS devices encrypt when a passcode is set
+		// and the hardware can (HardwareEncryptionCaps 3: block and file).
+		switch {
+		case si.FDE_Enabled != nil:
+			f["disk_encrypted"] = *si.FDE_Enabled
+		case si.HardwareEncryptionCaps != nil && si.PasscodePresent != nil:
+			f["disk_encrypted"] = *si.HardwareEncryptionCaps&3 == 3 && *si.PasscodePresent
+		}
+		if si.PasscodePresent != nil {
+			f["passcode_present"] = *si.PasscodePresent
+		}
+		if si.PasscodeCompliant != nil {
+			f["passcode_compliant"] = *si.PasscodeCompliant
+		}
+		if si.SystemIntegrityProtectionEnabled != nil {
+			f["sip_enabled"] = *si.SystemIntegrityProtectionEnabled
+		}
+	}
+	if a.InstalledApplicationList != nil {
+		apps := make([]map[string]any, 0, len(a.InstalledApplicationList))
+		for _, app := range a.InstalledApplicationList {
+			v := app.ShortVersion
+			if v == "" {
+				v = app.Version
+			}
+			apps = append(apps, map[string]any{"identifier": app.Identifier, "name": app.Name, "version": v})
+		}
+		f["installed_apps"] = apps
+	}
+	if a.ProfileList != nil {
+		profiles := make([]map[string]any, 0, len(a.ProfileList))
+		for _, p := range a.ProfileList {
+			profiles = append(profiles, map[string]any{"identifier": p.PayloadIdentifier, "name": p.PayloadDisplayName,
+				"organization": p.PayloadOrganization, "managed": p.IsManaged})
+		}
+		f["profiles"] = profiles
+	}
+	return f
 }
 
 // parseAnswer reads a command report's DeviceInformation answer, if any.
@@ -109,6 +170,21 @@ func (s *Service) TokenUpdate(r *mdm.Request, m *mdm.TokenUpdate) error {
 // CheckOut records that the device removed its MDM profile.
 func (s *Service) CheckOut(r *mdm.Request, m *mdm.CheckOut) error {
 	return s.record(r, inventory.Report{Platform: inventory.Apple, Identifier: r.ID, Status: inventory.Unenrolled})
+}
+
+// ddmStatus keeps a device's latest Declarative Management status report
+// among its facts.
+func (s *Service) ddmStatus(r *mdm.Request, report json.RawMessage) {
+	if r.ParentID != "" {
+		return
+	}
+	var v any
+	if json.Unmarshal(report, &v) != nil {
+		return
+	}
+	if err := s.record(r, inventory.Report{Platform: inventory.Apple, Identifier: r.ID, Facts: map[string]any{"ddm_status": v}}); err != nil {
+		s.log.WarnContext(r.Context(), "record a DDM status report", "device", r.ID, "err", err)
+	}
 }
 
 // The core answers these; Trident has nothing to add yet.
@@ -141,9 +217,19 @@ func (s *Service) CommandAndReportResults(r *mdm.Request, res *mdm.CommandResult
 		rep := inventory.Report{Platform: inventory.Apple, Identifier: r.ID}
 		var ans answer
 		if res.Status == "Acknowledged" {
-			if a, err := parseAnswer(res.Raw); err == nil && a.QueryResponses.OSVersion != "" {
+			if a, err := parseAnswer(res.Raw); err == nil {
 				ans = a
-				rep = a.QueryResponses.report(r.ID, "")
+				if a.QueryResponses.OSVersion != "" {
+					rep = a.QueryResponses.report(r.ID, "")
+				}
+				if extra := a.facts(); len(extra) > 0 {
+					if rep.Facts == nil {
+						rep.Facts = map[string]any{}
+					}
+					for k, v := range extra {
+						rep.Facts[k] = v
+					}
+				}
 			}
 		}
 		if r.ParentID == "" {
@@ -163,6 +249,8 @@ func (s *Service) CommandAndReportResults(r *mdm.Request, res *mdm.CommandResult
 		var result any
 		if ans.QueryResponses.OSVersion != "" {
 			result = ans.QueryResponses
+		} else if f := ans.facts(); len(f) > 0 {
+			result = f
 		}
 		_, err = s.cmds.Complete(ctx, tx, id, commands.Outcome{Status: status, Result: result, Error: strings.Join(problem, "; ")})
 		if errors.Is(err, commands.ErrNotFound) || errors.Is(err, commands.ErrConflict) {

@@ -62,6 +62,18 @@ var kinds = map[string]Kind{
 		Platforms: []inventory.Platform{inventory.Apple, inventory.Android}, Destructive: true},
 	"erase": {Name: "erase", Summary: "Erase the device and return it to factory settings.",
 		Platforms: []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}, Destructive: true},
+	"shutdown": {Name: "shutdown", Summary: "Shut the device down.",
+		Platforms: []inventory.Platform{inventory.Apple}},
+	"security_info": {Name: "security_info", Summary: "Ask for the device's security state (encryption, passcode).",
+		Platforms: []inventory.Platform{inventory.Apple}},
+	"installed_applications": {Name: "installed_applications", Summary: "Ask for the list of installed applications.",
+		Platforms: []inventory.Platform{inventory.Apple}},
+	"profile_list": {Name: "profile_list", Summary: "Ask for the installed configuration profiles.",
+		Platforms: []inventory.Platform{inventory.Apple}},
+	"install_profile": {Name: "install_profile", Summary: "Install a configuration profile (payload: profile, the .mobileconfig in base64).",
+		Platforms: []inventory.Platform{inventory.Apple}},
+	"remove_profile": {Name: "remove_profile", Summary: "Remove a configuration profile (payload: identifier, its PayloadIdentifier).",
+		Platforms: []inventory.Platform{inventory.Apple}},
 }
 
 // Kinds lists the command kinds, by name.
