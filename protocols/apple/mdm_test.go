@@ -2,14 +2,14 @@ package apple_test
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"log/slog"
@@ -337,7 +337,9 @@ func TestAppleEnrollmentAndCommands(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var tk struct{ SyncTokens struct{ DeclarationsToken string } }
+			var tk struct {
+				SyncTokens struct{ DeclarationsToken string }
+			}
 			var it struct{ DeclarationsToken string }
 			json.Unmarshal(tokens, &tk)
 			json.Unmarshal(items, &it)
