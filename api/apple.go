@@ -24,10 +24,23 @@ type PushCertificate struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// ApplePushCerts stores and lists the tenant's push certificates.
+// PushCertRequest is what an admin takes to Apple's Push Certificates
+// Portal.
+type PushCertRequest struct {
+	RequestFile string `json:"request_file,omitempty" doc:"The signed request to upload to Apple's Push Certificates Portal (present when the server has an MDM vendor certificate). Save it as a file."`
+	CSR         string `json:"csr" doc:"The certificate request, PEM: for an MDM vendor to sign when request_file is absent."`
+	NextStep    string `json:"next_step"`
+}
+
+// ApplePushCerts stores, lists and requests the tenant's push
+// certificates.
 type ApplePushCerts interface {
-	StorePushCert(ctx context.Context, certPEM, keyPEM []byte) error
+	// StorePushCert stores a certificate; keyPEM may be empty when the
+	// certificate answers one of the tenant's requests. A certificate
+	// with another topic than the tenant's is refused unless replaceTopic.
+	StorePushCert(ctx context.Context, certPEM, keyPEM []byte, replaceTopic bool) error
 	PushCertificates(ctx context.Context) ([]PushCertificate, error)
+	RequestPushCert(ctx context.Context, t tenancy.Tenant) (PushCertRequest, error)
 }
 
 // ClientError is an error the caller can fix, with the status to answer;
@@ -42,8 +55,9 @@ func (e *ClientError) Error() string { return e.Message }
 type pushCertInput struct {
 	tenantPath
 	Body struct {
-		Certificate string `json:"certificate" minLength:"1" maxLength:"20000" doc:"The MDM push certificate from Apple's Push Certificates Portal, PEM."`
-		PrivateKey  string `json:"private_key" minLength:"1" maxLength:"20000" doc:"Its private key, PEM (unencrypted). Trident stores it sealed."`
+		Certificate  string `json:"certificate" minLength:"1" maxLength:"20000" doc:"The MDM push certificate from Apple's Push Certificates Portal, PEM."`
+		PrivateKey   string `json:"private_key,omitempty" maxLength:"20000" doc:"Its private key, PEM (unencrypted); leave out when the certificate answers a request made with POST .../push-certificate/request. Trident stores it sealed."`
+		ReplaceTopic bool   `json:"replace_topic,omitempty" doc:"Accept a certificate whose topic differs from the current one. Devices enrolled under the old topic then no longer get pushes and must re-enroll."`
 	}
 }
 
@@ -67,7 +81,7 @@ func (a *API) appleRoutes() {
 			return nil, huma.Error501NotImplemented("Apple management is not configured on this server")
 		}
 		tctx := tenantContext(ctx)
-		if err := a.d.ApplePush.StorePushCert(tctx, []byte(in.Body.Certificate), []byte(in.Body.PrivateKey)); err != nil {
+		if err := a.d.ApplePush.StorePushCert(tctx, []byte(in.Body.Certificate), []byte(in.Body.PrivateKey), in.Body.ReplaceTopic); err != nil {
 			return nil, a.problem(ctx, err)
 		}
 		if err := a.tx(ctx, func(pgx.Tx) error { return nil }); err != nil { // the audit entry
@@ -78,6 +92,26 @@ func (a *API) appleRoutes() {
 			return nil, a.problem(ctx, err)
 		}
 		return &pushCertOutput{Body: certs[0]}, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "request-apple-push-certificate", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/apple/push-certificate/request", Tags: tags,
+		Summary: "Start a push certificate request",
+		Description: "Makes a key and certificate request for the tenant's APNs push certificate; the key stays on the server. " +
+			"Upload request_file at Apple's Push Certificates Portal (renewing the existing certificate keeps its topic), then " +
+			"PUT the certificate Apple issues to .../apple/push-certificate, without a key.",
+	}, admin, func(ctx context.Context, in *tenantPath) (*struct{ Body PushCertRequest }, error) {
+		if a.d.ApplePush == nil {
+			return nil, huma.Error501NotImplemented("Apple management is not configured on this server")
+		}
+		req, err := a.d.ApplePush.RequestPushCert(tenantContext(ctx), callFrom(ctx).tenant)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		if err := a.tx(ctx, func(pgx.Tx) error { return nil }); err != nil { // the audit entry
+			return nil, err
+		}
+		return &struct{ Body PushCertRequest }{req}, nil
 	})
 
 	register(a, huma.Operation{

@@ -107,6 +107,10 @@ SELECT $1, $3, id, 'CN=x', now(), now(), '\x00' FROM c`, tenant, ca, uuid.NewStr
 VALUES ($1, $2, '-----BEGIN CERTIFICATE-----x', '\x00', now())`, tenant, "com.apple.mgmt."+uuid.NewString())
 		return err
 	},
+	"apple_push_requests": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO apple_push_requests (tenant_id, id, public_key, key_sealed) VALUES ($1, $2, '\x00', '\x00')`, tenant, uuid.New())
+		return err
+	},
 	"apple_cert_auth": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		_, err := tx.Exec(ctx, `INSERT INTO apple_cert_auth (tenant_id, id, sha256) VALUES ($1, $2, repeat('a', 64))`, tenant, uuid.NewString())
 		return err

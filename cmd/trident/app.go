@@ -107,7 +107,15 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 			db.Close()
 			return nil, err
 		}
-		appleEdge := appleAPI{store: appleStore, profiles: apple.NewProfiles(db, certs, appleStore, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)}
+		var vendor *apple.Vendor
+		if cfg.appleVendorCert != "" {
+			if vendor, err = apple.LoadVendor(cfg.appleVendorCert, cfg.appleVendorKey); err != nil {
+				db.Close()
+				return nil, err
+			}
+		}
+		appleEdge := appleAPI{store: appleStore, requests: apple.NewPushRequests(appleStore, vendor),
+			profiles: apple.NewProfiles(db, certs, appleStore, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)}
 		a.api = api.New(api.Deps{DB: db, Directory: a.dir, Auth: v, Events: a.events,
 			Publisher: pub, Inventory: inv, Commands: cmds, AppleEnrollment: appleEdge, ApplePush: appleEdge,
 			Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: cfg.webhooksPrivate}),

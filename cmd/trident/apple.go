@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+
+	"github.com/micromdm/nanomdm/cryptoutil"
 
 	"github.com/tridentmdm/trident/api"
 	"github.com/tridentmdm/trident/protocols/apple"
@@ -16,14 +19,46 @@ import (
 type appleAPI struct {
 	store    *mdmstore.Store
 	profiles *apple.Profiles
+	requests *apple.PushRequests
 }
 
-func (a appleAPI) StorePushCert(ctx context.Context, certPEM, keyPEM []byte) error {
-	err := a.store.StorePushCert(ctx, certPEM, keyPEM)
-	if errors.Is(err, mdmstore.ErrBadPushCert) {
-		return &api.ClientError{Status: http.StatusUnprocessableEntity, Message: err.Error()}
+func (a appleAPI) StorePushCert(ctx context.Context, certPEM, keyPEM []byte, replaceTopic bool) error {
+	unusable := func(err error) error {
+		if errors.Is(err, mdmstore.ErrBadPushCert) {
+			return &api.ClientError{Status: http.StatusUnprocessableEntity, Message: err.Error()}
+		}
+		return err
 	}
-	return err
+	topic, err := cryptoutil.TopicFromPEMCert(certPEM)
+	if err != nil {
+		return unusable(fmt.Errorf("%w: the certificate names no APNs topic (%v)", mdmstore.ErrBadPushCert, err))
+	}
+	current, err := a.store.PushCerts(ctx)
+	if err != nil {
+		return err
+	}
+	if len(current) > 0 && current[0].Topic != topic && !replaceTopic {
+		return &api.ClientError{Status: http.StatusConflict, Message: fmt.Sprintf(
+			"the certificate's topic %s is not the tenant's %s: devices enrolled under it would get no more pushes. "+
+				"Renew the existing certificate in Apple's portal (it keeps the topic), or set replace_topic", topic, current[0].Topic)}
+	}
+	if len(keyPEM) == 0 {
+		if keyPEM, err = a.store.PendingPushKey(ctx, certPEM); err != nil {
+			return unusable(err)
+		}
+	}
+	return unusable(a.store.StorePushCert(ctx, certPEM, keyPEM))
+}
+
+func (a appleAPI) RequestPushCert(ctx context.Context, t tenancy.Tenant) (api.PushCertRequest, error) {
+	r, err := a.requests.Request(ctx, t)
+	out := api.PushCertRequest{RequestFile: r.RequestFile, CSR: r.CSR}
+	if r.RequestFile != "" {
+		out.NextStep = "Save request_file's text as a file (it is already the base64 form Apple expects), upload it at Apple's Push Certificates Portal, then PUT the issued certificate without a key."
+	} else {
+		out.NextStep = "This server has no MDM vendor certificate: have an MDM vendor sign the CSR, upload the signed request at Apple's Push Certificates Portal, then PUT the issued certificate without a key."
+	}
+	return out, err
 }
 
 func (a appleAPI) PushCertificates(ctx context.Context) ([]api.PushCertificate, error) {

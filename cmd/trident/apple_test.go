@@ -44,6 +44,23 @@ func applePushCert(t *testing.T, topic string) (string, string) {
 		string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
 }
 
+// appleIssues plays Apple's Push Certificates Portal: it certifies pub
+// for topic.
+func appleIssues(t *testing.T, pub any, topic string) string {
+	caKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Apple Application Integration 2"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour * 24 * 400), IsCA: true, BasicConstraintsValid: true}
+	uid := asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2),
+		Subject:   pkix.Name{CommonName: "APSP:" + topic, ExtraNames: []pkix.AttributeTypeAndValue{{Type: uid, Value: topic}}},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, pub, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
 type apiClient struct {
 	t      *testing.T
 	base   string
@@ -96,12 +113,34 @@ func TestAppleThroughTheServer(t *testing.T) {
 	if code, body := c.do("POST", tp+"/enrollments/apple", nil); code != 409 {
 		t.Fatalf("profile before a push certificate: %d %s", code, body)
 	}
+	if code, body := c.do("PUT", tp+"/apple/push-certificate", map[string]any{"certificate": "garbage"}); code != 422 {
+		t.Fatalf("garbage certificate: %d %s", code, body)
+	}
 	const topic = "com.apple.mgmt.External.11111111-2222-4333-8444-555555555555"
+	// The request flow: Trident makes the key and CSR; "Apple" certifies
+	// the CSR's key; the certificate alone is uploaded.
+	code, body := c.do("POST", tp+"/apple/push-certificate/request", nil)
+	var req struct{ CSR, RequestFile string }
+	if json.Unmarshal(body, &req); code != 200 || !strings.Contains(req.CSR, "CERTIFICATE REQUEST") || req.RequestFile != "" {
+		t.Fatalf("push request: %d %s", code, body)
+	}
+	block, _ := pem.Decode([]byte(req.CSR))
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued := appleIssues(t, csr.PublicKey, "com.apple.mgmt.External.99999999-2222-4333-8444-555555555555")
+	if code, body := c.do("PUT", tp+"/apple/push-certificate", map[string]any{"certificate": issued}); code != 200 {
+		t.Fatalf("upload of the requested certificate: %d %s", code, body)
+	}
 	certPEM, keyPEM := applePushCert(t, topic)
-	if code, body := c.do("PUT", tp+"/apple/push-certificate", map[string]any{"certificate": certPEM, "private_key": "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n"}); code != 422 {
+	if code, body := c.do("PUT", tp+"/apple/push-certificate", map[string]any{"certificate": certPEM, "private_key": keyPEM}); code != 409 {
+		t.Fatalf("a certificate with another topic: %d %s", code, body)
+	}
+	if code, body := c.do("PUT", tp+"/apple/push-certificate", map[string]any{"certificate": certPEM, "replace_topic": true, "private_key": "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n"}); code != 422 {
 		t.Fatalf("mismatched key: %d %s", code, body)
 	}
-	if code, body := c.do("PUT", tp+"/apple/push-certificate", map[string]any{"certificate": certPEM, "private_key": keyPEM}); code != 200 || !strings.Contains(string(body), topic) {
+	if code, body := c.do("PUT", tp+"/apple/push-certificate", map[string]any{"certificate": certPEM, "private_key": keyPEM, "replace_topic": true}); code != 200 || !strings.Contains(string(body), topic) {
 		t.Fatalf("upload: %d %s", code, body)
 	}
 	code, signed := c.do("POST", tp+"/enrollments/apple", nil)
@@ -188,7 +227,7 @@ func TestAppleThroughTheServer(t *testing.T) {
 		}
 	}
 
-	code, body := c.do("POST", tp+"/devices/"+deviceID+"/commands", map[string]any{"kind": "restart"})
+	code, body = c.do("POST", tp+"/devices/"+deviceID+"/commands", map[string]any{"kind": "restart"})
 	if code != 201 {
 		t.Fatalf("queue: %d %s", code, body)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/internal/seal"
+	"github.com/tridentmdm/trident/protocols/apple"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/push"
 	"github.com/tridentmdm/trident/tenancy"
@@ -139,6 +140,8 @@ type serverConfig struct {
 	deviceScheme string
 	devicePort   int
 
+	appleVendorCert, appleVendorKey string
+
 	apnsOptions []push.Option // tests only: a local APNs server
 }
 
@@ -220,6 +223,8 @@ func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
 	fs.StringVar(&c.previousKeys, "encryption-keys-previous", "", "comma-separated earlier encryption keys, still accepted for opening while secrets are re-sealed")
 	fs.StringVar(&c.appleIdentity, "apple-device-identity", "signature", "where Apple devices' identity certificates come from: signature (Mdm-Signature header; works behind any load balancer), tls (Trident terminates TLS) or header (a trusted proxy's RFC 9440 header)")
 	fs.StringVar(&c.appleIdentityHeader, "apple-identity-header", "Client-Cert", "with --apple-device-identity header: the header the proxy sets")
+	fs.StringVar(&c.appleVendorCert, "apple-vendor-cert", "", "PEM file: your MDM vendor certificate (Apple developer program, \"MDM CSR\") with its chain; signs tenants' push certificate requests")
+	fs.StringVar(&c.appleVendorKey, "apple-vendor-key", "", "PEM file: the MDM vendor certificate's private key")
 	fs.StringVar(&c.deviceScheme, "device-scheme", "https", "how devices reach tenant hostnames: https (production) or http (dev)")
 	fs.IntVar(&c.devicePort, "device-port", 0, "the port devices reach tenant hostnames on, when not the scheme's default")
 	fs.BoolVar(&c.webhooksPrivate, "webhooks-allow-private", false, "let webhooks reach private and loopback addresses and use http:// (receivers inside your own network; dev)")
@@ -244,6 +249,13 @@ func (c *serverConfig) validate() error {
 	if c.encryptionKey != "" {
 		if _, err := c.keyring(); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if (c.appleVendorCert == "") != (c.appleVendorKey == "") {
+		errs = append(errs, errors.New("--apple-vendor-cert and --apple-vendor-key go together"))
+	} else if c.appleVendorCert != "" {
+		if _, err := apple.LoadVendor(c.appleVendorCert, c.appleVendorKey); err != nil {
+			errs = append(errs, fmt.Errorf("--apple-vendor-cert/--apple-vendor-key: %v", err))
 		}
 	}
 	if c.deviceScheme != "https" && c.deviceScheme != "http" {

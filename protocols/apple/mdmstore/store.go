@@ -13,6 +13,7 @@ package mdmstore
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -22,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/micromdm/nanomdm/cryptoutil"
 	"github.com/micromdm/nanomdm/mdm"
@@ -506,4 +508,52 @@ func (s *Store) PushCerts(ctx context.Context) ([]PushCert, error) {
 		return err
 	})
 	return out, err
+}
+
+// StorePushRequest keeps the key of a push certificate request until
+// Apple's certificate for it is uploaded.
+func (s *Store) StorePushRequest(ctx context.Context, pub crypto.PublicKey, keyPEM []byte) error {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return err
+	}
+	id := uuid.New()
+	sealed, err := s.keys.Seal(keyPEM, "apple-push-request/"+id.String())
+	if err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO apple_push_requests (id, public_key, key_sealed) VALUES ($1, $2, $3)`, id, der, sealed)
+		return err
+	})
+}
+
+// PendingPushKey returns the key of the tenant's push request whose public
+// key certPEM certifies, or ErrBadPushCert when none does.
+func (s *Store) PendingPushKey(ctx context.Context, certPEM []byte) ([]byte, error) {
+	block, _ := pem.Decode(certPEM)
+	if block == nil {
+		return nil, fmt.Errorf("%w: not a PEM certificate", ErrBadPushCert)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadPushCert, err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(cert.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadPushCert, err)
+	}
+	var id uuid.UUID
+	var sealed []byte
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT id, key_sealed FROM apple_push_requests WHERE public_key = $1
+ORDER BY created_at DESC LIMIT 1`, der).Scan(&id, &sealed)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("%w: no push request of this tenant matches the certificate; upload its private key too", ErrBadPushCert)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.keys.Open(sealed, "apple-push-request/"+id.String())
 }
