@@ -31,6 +31,10 @@ type AppleDevice struct {
 	PushMagic string
 	Token     []byte
 	OSVersion string
+
+	// CertHeader, when set, sends the identity as a TLS-terminating proxy
+	// would (RFC 9440: ":base64(DER):" in this header) instead of signing.
+	CertHeader string
 }
 
 // NewAppleDevice returns a device with identity key and cert.
@@ -64,18 +68,6 @@ func (d *AppleDevice) put(ctx context.Context, contentType string, msg any) ([]b
 	if err != nil {
 		return nil, err
 	}
-	sd, err := pkcs7.NewSignedData(body)
-	if err != nil {
-		return nil, err
-	}
-	if err := sd.AddSigner(d.Cert, d.Key, pkcs7.SignerInfoConfig{}); err != nil {
-		return nil, err
-	}
-	sd.Detach()
-	sig, err := sd.Finish()
-	if err != nil {
-		return nil, err
-	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, d.URL, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -84,7 +76,23 @@ func (d *AppleDevice) put(ctx context.Context, contentType string, msg any) ([]b
 		req.Host = d.Host
 	}
 	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("Mdm-Signature", base64.StdEncoding.EncodeToString(sig))
+	if d.CertHeader != "" {
+		req.Header.Set(d.CertHeader, ":"+base64.StdEncoding.EncodeToString(d.Cert.Raw)+":")
+	} else {
+		sd, err := pkcs7.NewSignedData(body)
+		if err != nil {
+			return nil, err
+		}
+		if err := sd.AddSigner(d.Cert, d.Key, pkcs7.SignerInfoConfig{}); err != nil {
+			return nil, err
+		}
+		sd.Detach()
+		sig, err := sd.Finish()
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Mdm-Signature", base64.StdEncoding.EncodeToString(sig))
+	}
 	client := d.Client
 	if client == nil {
 		client = http.DefaultClient

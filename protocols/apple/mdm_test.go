@@ -428,3 +428,38 @@ func mustRequest(t *testing.T, method, url, body, contentType, sig string) *http
 	}
 	return req
 }
+
+// Behind a TLS-terminating proxy, the identity may come in an RFC 9440
+// header instead; a server not configured for that ignores the header, so
+// a device cannot claim an identity without proving it.
+func TestAppleIdentityFromProxyHeader(t *testing.T) {
+	e := setupMDM(t)
+	ctx := context.Background()
+	d := e.enroll(t, e.a)
+	d.CertHeader = "Client-Cert"
+	var herr *devicesim.HTTPError
+	if err := d.Authenticate(ctx); !errors.As(err, &herr) || herr.Status != http.StatusBadRequest {
+		t.Fatalf("header identity at a signature-mode server: %v; want 400", err)
+	}
+
+	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	h, err := apple.NewMDM(e.db, e.store, e.pki, apple.NewService(e.db, e.inv, e.cmds, log),
+		apple.MDMOptions{Identity: apple.FromHeader, Header: "Client-Cert"}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := tenancy.NewDirectory(e.db, "trident.test")
+	srv := httptest.NewServer(tenancy.NewResolver(dir).Middleware(log, h))
+	defer srv.Close()
+	d.URL = srv.URL + "/mdm"
+	if err := d.Authenticate(ctx); err != nil {
+		t.Fatalf("Authenticate through the proxy header: %v", err)
+	}
+	if err := d.TokenUpdate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.device(t, e.a, d.UDID, func(x inventory.Device) bool { return x.Status == inventory.Enrolled })
+	if _, err := apple.NewMDM(e.db, e.store, e.pki, nil, apple.MDMOptions{Identity: "telepathy"}, log); err == nil {
+		t.Fatal("an unknown identity source was accepted")
+	}
+}
