@@ -153,3 +153,5 @@ func testKey(t *testing.T) string {
 	}
 	return k
 }
+
+func testLogger(t *testing.T) *slog.Logger { return slog.New(slog.NewTextHandler(testWriter{t}, nil)) }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -140,6 +141,8 @@ type serverConfig struct {
 	deviceScheme string
 	devicePort   int
 
+	tlsCert, tlsKey string
+
 	appleVendorCert, appleVendorKey string
 
 	apnsOptions []push.Option // tests only: a local APNs server
@@ -225,6 +228,8 @@ func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
 	fs.StringVar(&c.appleIdentityHeader, "apple-identity-header", "Client-Cert", "with --apple-device-identity header: the header the proxy sets")
 	fs.StringVar(&c.appleVendorCert, "apple-vendor-cert", "", "PEM file: your MDM vendor certificate (Apple developer program, \"MDM CSR\") with its chain; signs tenants' push certificate requests")
 	fs.StringVar(&c.appleVendorKey, "apple-vendor-key", "", "PEM file: the MDM vendor certificate's private key")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM file: serve HTTPS with this certificate (a wildcard for *.{base-domain} and the base domain); empty: plain HTTP behind a TLS-terminating load balancer")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM file: the TLS certificate's key")
 	fs.StringVar(&c.deviceScheme, "device-scheme", "https", "how devices reach tenant hostnames: https (production) or http (dev)")
 	fs.IntVar(&c.devicePort, "device-port", 0, "the port devices reach tenant hostnames on, when not the scheme's default")
 	fs.BoolVar(&c.webhooksPrivate, "webhooks-allow-private", false, "let webhooks reach private and loopback addresses and use http:// (receivers inside your own network; dev)")
@@ -250,6 +255,16 @@ func (c *serverConfig) validate() error {
 		if _, err := c.keyring(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	} else if c.tlsCert != "" {
+		if _, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey); err != nil {
+			errs = append(errs, fmt.Errorf("--tls-cert/--tls-key: %v", err))
+		}
+	}
+	if c.appleIdentity == "tls" && c.tlsCert == "" {
+		errs = append(errs, errors.New("--apple-device-identity tls needs --tls-cert and --tls-key: Trident must terminate TLS to see client certificates"))
 	}
 	if (c.appleVendorCert == "") != (c.appleVendorKey == "") {
 		errs = append(errs, errors.New("--apple-vendor-cert and --apple-vendor-key go together"))

@@ -35,6 +35,9 @@ type AppleDevice struct {
 	// CertHeader, when set, sends the identity as a TLS-terminating proxy
 	// would (RFC 9440: ":base64(DER):" in this header) instead of signing.
 	CertHeader string
+	// Unsigned sends no Mdm-Signature: the identity is the TLS client
+	// certificate (Client must present it).
+	Unsigned bool
 }
 
 // NewAppleDevice returns a device with identity key and cert.
@@ -78,7 +81,7 @@ func (d *AppleDevice) put(ctx context.Context, contentType string, msg any) ([]b
 	req.Header.Set("Content-Type", contentType)
 	if d.CertHeader != "" {
 		req.Header.Set(d.CertHeader, ":"+base64.StdEncoding.EncodeToString(d.Cert.Raw)+":")
-	} else {
+	} else if !d.Unsigned {
 		sd, err := pkcs7.NewSignedData(body)
 		if err != nil {
 			return nil, err

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/internal/devicesim"
+	"github.com/tridentmdm/trident/internal/devidp"
+	"github.com/tridentmdm/trident/internal/seal"
+	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/services/pki"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// With --tls-cert and --apple-device-identity tls, Trident terminates TLS
+// itself and a device's identity is its TLS client certificate: no
+// Mdm-Signature needed.
+func TestMutualTLSIdentity(t *testing.T) {
+	db := testenv.DB(t)
+	d, _ := tenancy.NewDirectory(db, "trident.test")
+	tn := testenv.Tenant(t, d)
+	idp := testenv.StartIDP(t, devidp.Client{ID: "x", Secret: "s", Audience: []string{"trident-api"}})
+
+	// A wildcard server certificate for the base domain.
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "*.trident.test"},
+		DNSNames: []string{"*.trident.test", "trident.test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	serverCert, _ := x509.ParseCertificate(der)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.pem"), filepath.Join(dir, "tls.key")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
+
+	e := testenv.Get(t)
+	_, encKey, _ := seal.NewRandomKey()
+	cfg := serverConfig{baseDomain: "trident.test", eventRetention: time.Hour, shutdownTimeout: 5 * time.Second, workers: 2,
+		oidc:          oidcConfig{issuer: idp.Issuer, audience: "trident-api", roleClaims: "groups", rolePrefix: "trident"},
+		encryptionKey: encKey, appleIdentity: "tls", deviceScheme: "https", tlsCert: certFile, tlsKey: keyFile,
+		listen: "127.0.0.1:0", common: common{logLevel: "info", logFormat: "text"}}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := newApp(ctx, cfg, databases{app: e.AppURL}, roles{serve: true}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	done := make(chan error, 1)
+	go func() { done <- a.serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+
+	// The device's identity from the tenant's CA, as SCEP would issue it.
+	devKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	csrDER, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, devKey)
+	csr, _ := x509.ParseCertificateRequest(csrDER)
+	p := pki.New(seal.NewKeyring(mustKey(t, encKey)))
+	tctx := tenancy.WithTenant(context.Background(), tn.ID)
+	var devCert *x509.Certificate
+	err = db.Tx(tctx, func(tx pgx.Tx) error {
+		secret, _, err := p.NewChallenge(tctx, tx, "apple-enrollment", time.Hour)
+		if err != nil {
+			return err
+		}
+		devCert, _, err = p.Issue(tctx, tx, pki.IssueRequest{CSR: csr, Challenge: secret})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(serverCert)
+	host := tn.Slug + ".trident.test"
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: host,
+		Certificates: []tls.Certificate{{Certificate: [][]byte{devCert.Raw}, PrivateKey: devKey}}}}}
+	dev := devicesim.NewAppleDevice("https://"+ln.Addr().String()+"/mdm", host, "com.apple.mgmt.External.x", devKey, devCert)
+	dev.Client, dev.Unsigned = client, true
+	if err := dev.Authenticate(context.Background()); err != nil {
+		t.Fatalf("Authenticate over mutual TLS, unsigned: %v", err)
+	}
+	// Without a client certificate there is no identity: 400, never 401.
+	dev.Client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: host}}}
+	if err := dev.Authenticate(context.Background()); err == nil || !strings.Contains(err.Error(), "400") {
+		t.Fatalf("no client certificate: %v; want a 400", err)
+	}
+}
+
+func mustKey(t *testing.T, s string) seal.Key {
+	k, err := seal.ParseKey(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
