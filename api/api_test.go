@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -93,7 +92,7 @@ func newWorld(t *testing.T, limits api.Limits) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	log := testenv.Logger(t)
 	store := events.NewStore(db)
 	jobs, err := workers.New(workers.Deps{DB: db, Directory: dir, Events: store, Log: log,
 		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: true})},
@@ -116,10 +115,6 @@ func newWorld(t *testing.T, limits api.Limits) *world {
 	w.url = srv.URL
 	return w
 }
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
 type response struct {
 	status int

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -84,7 +83,7 @@ func (a *API) appleRoutes() {
 		if err := a.d.ApplePush.StorePushCert(tctx, []byte(in.Body.Certificate), []byte(in.Body.PrivateKey), in.Body.ReplaceTopic); err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		if err := a.tx(ctx, func(pgx.Tx) error { return nil }); err != nil { // the audit entry
+		if err := a.audit(ctx); err != nil {
 			return nil, err
 		}
 		certs, err := a.d.ApplePush.PushCertificates(tctx)
@@ -108,7 +107,7 @@ func (a *API) appleRoutes() {
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		if err := a.tx(ctx, func(pgx.Tx) error { return nil }); err != nil { // the audit entry
+		if err := a.audit(ctx); err != nil {
 			return nil, err
 		}
 		return &struct{ Body PushCertRequest }{req}, nil
@@ -147,7 +146,7 @@ func (a *API) appleRoutes() {
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		if err := a.tx(ctx, func(pgx.Tx) error { return nil }); err != nil { // the audit entry
+		if err := a.audit(ctx); err != nil {
 			return nil, err
 		}
 		return &profileOutput{ContentType: "application/x-apple-aspen-config",

@@ -41,3 +41,10 @@ func (a *API) rawTx(ctx context.Context, fn func(pgx.Tx) error) error {
 func (a *API) readTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return a.problem(ctx, a.d.DB.ReadTx(tenantContext(ctx), fn))
 }
+
+// audit records the operation in the audit log on its own, for changes
+// made outside the API's transaction (a push certificate stored by the
+// Apple edge, a profile's challenge).
+func (a *API) audit(ctx context.Context) error {
+	return a.tx(ctx, func(pgx.Tx) error { return nil })
+}

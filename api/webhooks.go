@@ -55,10 +55,7 @@ type webhookPath struct {
 }
 
 // id is the path's webhook id; a malformed one names no webhook.
-func (p webhookPath) id() uuid.UUID {
-	id, _ := uuid.Parse(p.ID)
-	return id
-}
+func (p webhookPath) id() uuid.UUID { return parseID(p.ID) }
 
 type updateWebhookInput struct {
 	Tenant  string `path:"tenant" doc:"The tenant's slug."`
@@ -171,7 +168,7 @@ func (a *API) webhookRoutes() {
 		var e events.Endpoint
 		err = a.tx(ctx, func(tx pgx.Tx) error {
 			var err error
-			e, err = a.d.Webhooks.Update(ctx, tx, webhookPath{ID: in.ID}.id(), events.EndpointUpdate{URL: in.Body.URL, EventKinds: in.Body.EventKinds,
+			e, err = a.d.Webhooks.Update(ctx, tx, parseID(in.ID), events.EndpointUpdate{URL: in.Body.URL, EventKinds: in.Body.EventKinds,
 				Description: in.Body.Description, Active: in.Body.Active, IfUpdatedAt: since})
 			return err
 		})
@@ -199,7 +196,7 @@ func (a *API) webhookRoutes() {
 		var ds []events.Delivery
 		err := a.readTx(ctx, func(tx pgx.Tx) error {
 			var err error
-			ds, err = a.d.Webhooks.Deliveries(ctx, tx, webhookPath{ID: in.ID}.id(), cur.ID, in.Limit+1)
+			ds, err = a.d.Webhooks.Deliveries(ctx, tx, parseID(in.ID), cur.ID, in.Limit+1)
 			return err
 		})
 		if err != nil {

@@ -161,7 +161,7 @@ func TestResolverAndMiddleware(t *testing.T) {
 		t.Fatalf("after Invalidate: %v, %v", got.ID, err)
 	}
 
-	h := r.Middleware(testLogger(t), http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	h := r.Middleware(testenv.Logger(t), http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		id, _ := tenancy.FromContext(req.Context())
 		w.Write([]byte(id.String()))
 	}))

@@ -3,7 +3,6 @@ package workers_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -20,10 +19,6 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
-
 func deps(t *testing.T) workers.Deps {
 	db := testenv.DB(t)
 	dir, err := tenancy.NewDirectory(db, "trident.test")
@@ -31,7 +26,7 @@ func deps(t *testing.T) workers.Deps {
 		t.Fatal(err)
 	}
 	return workers.Deps{DB: db, Directory: dir, Events: events.NewStore(db),
-		Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
+		Log: testenv.Logger(t)}
 }
 
 func countEvents(t *testing.T, d workers.Deps, tenant uuid.UUID) (n int) {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -19,10 +18,6 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
-
 // startApp runs serve and worker in one process, as dev does, on a random
 // port, and returns its base URL.
 func startApp(t *testing.T, issuer string, opts ...push.Option) (string, *tenancy.Directory) {
@@ -35,7 +30,7 @@ func startApp(t *testing.T, issuer string, opts ...push.Option) (string, *tenanc
 	cfg := serverConfig{devicePort: ln.Addr().(*net.TCPAddr).Port, apnsOptions: opts, baseDomain: "trident.test", eventRetention: time.Hour, shutdownTimeout: 5 * time.Second, workers: 2,
 		oidc:          oidcConfig{issuer: issuer, audience: "trident-api", roleClaims: "groups", rolePrefix: "trident"},
 		encryptionKey: testKey(t), appleIdentity: "signature", deviceScheme: "http"}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	log := testenv.Logger(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := newApp(ctx, cfg, databases{app: e.AppURL}, roles{serve: true, work: true}, log)
 	if err != nil {
@@ -153,5 +148,3 @@ func testKey(t *testing.T) string {
 	}
 	return k
 }
-
-func testLogger(t *testing.T) *slog.Logger { return slog.New(slog.NewTextHandler(testWriter{t}, nil)) }

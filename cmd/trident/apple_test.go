@@ -3,16 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"io"
-	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
@@ -31,34 +26,21 @@ import (
 )
 
 func applePushCert(t *testing.T, topic string) (string, string) {
-	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	uid := asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7),
-		Subject:   pkix.Name{CommonName: "APSP:" + topic, ExtraNames: []pkix.AttributeTypeAndValue{{Type: uid, Value: topic}}},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	certPEM, keyPEM, err := fakeapns.PushCertificate(topic, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
+	return string(certPEM), string(keyPEM)
 }
 
 // appleIssues plays Apple's Push Certificates Portal: it certifies pub
 // for topic.
 func appleIssues(t *testing.T, pub any, topic string) string {
-	caKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Apple Application Integration 2"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour * 24 * 400), IsCA: true, BasicConstraintsValid: true}
-	uid := asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2),
-		Subject:   pkix.Name{CommonName: "APSP:" + topic, ExtraNames: []pkix.AttributeTypeAndValue{{Type: uid, Value: topic}}},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, pub, caKey)
+	certPEM, _, err := fakeapns.PushCertificate(topic, pub)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	return string(certPEM)
 }
 
 type apiClient struct {

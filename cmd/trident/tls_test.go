@@ -58,7 +58,7 @@ func TestMutualTLSIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := newApp(ctx, cfg, databases{app: e.AppURL}, roles{serve: true}, testLogger(t))
+	a, err := newApp(ctx, cfg, databases{app: e.AppURL}, roles{serve: true}, testenv.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

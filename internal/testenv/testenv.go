@@ -213,3 +213,7 @@ func Tenant(t testing.TB, dir *tenancy.Directory) tenancy.Tenant {
 	}
 	return tn
 }
+
+// Logger writes a test's logs to its own output (shown when it fails, or
+// with -v).
+func Logger(t testing.TB) *slog.Logger { return slog.New(slog.NewTextHandler(testWriter{t}, nil)) }

@@ -2,18 +2,10 @@ package apple_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
-	"log/slog"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -40,23 +32,13 @@ import (
 
 const topic = "com.apple.mgmt.External.0a1b2c3d-0000-4000-8000-000000000001"
 
-// pushCert makes an MDM push certificate as Apple issues them: the topic
-// in the subject's UID.
+// pushCert is an MDM push certificate for topic, and its key.
 func pushCert(t *testing.T, topic string) (certPEM, keyPEM []byte) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	certPEM, keyPEM, err := fakeapns.PushCertificate(topic, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	uid := asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:   pkix.Name{CommonName: "APSP:" + topic, ExtraNames: []pkix.AttributeTypeAndValue{{Type: uid, Value: topic}}},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	return certPEM, keyPEM
 }
 
 // mdmEnv is a tenant-hostname server with SCEP and the MDM endpoint, as
@@ -80,7 +62,7 @@ func setupMDM(t *testing.T) *mdmEnv {
 	}
 	key, _, _ := seal.NewRandomKey()
 	keys := seal.NewKeyring(key)
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	log := testenv.Logger(t)
 	store := mdmstore.New(db, keys)
 	// Pushes go through River jobs to a local APNs.
 	fake := fakeapns.New()
@@ -442,7 +424,7 @@ func TestAppleIdentityFromProxyHeader(t *testing.T) {
 		t.Fatalf("header identity at a signature-mode server: %v; want 400", err)
 	}
 
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	log := testenv.Logger(t)
 	h, err := apple.NewMDM(e.db, e.store, e.pki, apple.NewService(e.db, e.inv, e.cmds, log),
 		apple.MDMOptions{Identity: apple.FromHeader, Header: "Client-Cert"}, log)
 	if err != nil {

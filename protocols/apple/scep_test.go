@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,10 +21,6 @@ import (
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
 type env struct {
 	db   *tenancy.DB
@@ -45,7 +40,7 @@ func setup(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e := &env{db: db, pki: pki.New(seal.NewKeyring(key)), a: testenv.Tenant(t, dir), b: testenv.Tenant(t, dir)}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	log := testenv.Logger(t)
 	mux := http.NewServeMux()
 	mux.Handle("/scep", apple.NewSCEP(db, e.pki, log))
 	srv := httptest.NewServer(tenancy.NewResolver(dir).Middleware(log, mux))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -32,7 +31,7 @@ func start(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := testenv.Logger(t)
 	store := events.NewStore(db)
 	bus := events.NewBus(store, log)
 	l := events.NewListener(db.Writer().Config().ConnConfig, log)
@@ -45,10 +44,6 @@ func start(t *testing.T) *fixture {
 	t.Cleanup(func() { cancel(); <-done; <-done })
 	return &fixture{db: db, dir: dir, store: store, bus: bus}
 }
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
 func publish(t *testing.T, db *tenancy.DB, ctx context.Context, n int, from int) []int64 {
 	t.Helper()

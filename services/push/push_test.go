@@ -2,15 +2,10 @@ package push_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
-	"math/big"
 	"testing"
 	"time"
 
@@ -26,25 +21,15 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// pushCert makes an MDM push certificate as Apple issues them: the topic
-// in the subject's UID.
+// pushCert is an MDM push certificate for topic, and its key.
 func pushCert(t *testing.T, topic string) (certPEM, keyPEM []byte, cert *x509.Certificate) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	certPEM, keyPEM, err := fakeapns.PushCertificate(topic, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	uid := asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:   pkix.Name{CommonName: "APSP:" + topic, ExtraNames: []pkix.AttributeTypeAndValue{{Type: uid, Value: topic}}},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ = x509.ParseCertificate(der)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), cert
+	b, _ := pem.Decode(certPEM)
+	cert, _ = x509.ParseCertificate(b.Bytes)
+	return certPEM, keyPEM, cert
 }
 
 func TestApplePushes(t *testing.T) {
