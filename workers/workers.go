@@ -10,8 +10,10 @@ package workers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,8 +23,9 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/tridentmdm/trident/migrations"
+	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/events"
-	"github.com/tridentmdm/trident/services/push"
+	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -42,8 +45,11 @@ type Deps struct {
 	Directory *tenancy.Directory
 	Events    *events.Store
 	Webhooks  *events.Sender
-	APNs      *push.APNs // nil where no Apple pushes are sent
-	Log       *slog.Logger
+	// Commands and the wakers of each platform drive command delivery; a
+	// nil Commands leaves delivery jobs to another process.
+	Commands *commands.Queue
+	Wakers   map[inventory.Platform]commands.Waker
+	Log      *slog.Logger
 }
 
 // Client is River's client on Trident's pools.
@@ -67,7 +73,7 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 	river.AddWorker(ws, &retentionSweepWorker{dir: d.Directory, interval: cfg.SweepInterval, log: d.Log})
 	river.AddWorker(ws, &retentionWorker{events: d.Events, keep: cfg.EventRetention, log: d.Log})
 	river.AddWorker(ws, &deliverWorker{sender: d.Webhooks})
-	river.AddWorker(ws, &applePushWorker{apns: d.APNs, log: d.Log})
+	river.AddWorker(ws, &deliverCommandWorker{db: d.DB, cmds: d.Commands, wakers: d.Wakers, log: d.Log})
 
 	rc := &river.Config{
 		Schema:     migrations.RiverSchema,
@@ -127,4 +133,21 @@ func (h quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h quietHandler) WithGroup(name string) slog.Handler {
 	return quietHandler{h.Handler.WithGroup(name), h.min}
+}
+
+// LateJobs lets the services that enqueue jobs (the event publisher, the
+// command queue) be built before the River client that also works their
+// jobs: Set the client once it exists.
+type LateJobs struct{ c atomic.Pointer[Client] }
+
+// Set names the client that inserts the jobs.
+func (l *LateJobs) Set(c *Client) { l.c.Store(c) }
+
+// InsertManyTx implements events.Jobs.
+func (l *LateJobs) InsertManyTx(ctx context.Context, tx pgx.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
+	c := l.c.Load()
+	if c == nil {
+		return nil, errors.New("workers: no River client to insert jobs with yet")
+	}
+	return c.InsertManyTx(ctx, tx, params)
 }

@@ -83,14 +83,22 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		return nil, err
 	}
 	appleStore := mdmstore.New(db, keys)
+	// The services that enqueue jobs exist before the River client that
+	// also works those jobs; LateJobs joins them once it does.
+	jobs := &workers.LateJobs{}
+	pub := events.NewPublisher(jobs)
+	inv := inventory.New(pub)
+	cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}), commands.WithDelivery(jobs))
 	a.river, err = workers.New(workers.Deps{DB: db, Directory: a.dir, Events: a.events, Log: log,
 		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: cfg.webhooksPrivate}),
-		APNs:     push.NewAPNs(appleStore, cfg.apnsOptions...)},
+		Commands: cmds,
+		Wakers:   map[inventory.Platform]commands.Waker{inventory.Apple: push.AppleWaker{APNs: push.NewAPNs(appleStore, cfg.apnsOptions...)}}},
 		workers.Config{EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers}, r.work)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
+	jobs.Set(a.river)
 	if r.serve {
 		certs := pki.New(keys)
 		a.scep = apple.NewSCEP(db, certs, log.With("component", "scep"))
@@ -99,9 +107,6 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 			db.Close()
 			return nil, err
 		}
-		pub := events.NewPublisher(a.river)
-		inv := inventory.New(pub)
-		cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{Jobs: a.river}))
 		mdmLog := log.With("component", "apple-mdm")
 		if a.mdm, err = apple.NewMDM(db, appleStore, certs, apple.NewService(db, inv, cmds, mdmLog),
 			apple.MDMOptions{Identity: apple.Identity(cfg.appleIdentity), Header: cfg.appleIdentityHeader}, mdmLog); err != nil {

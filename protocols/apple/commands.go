@@ -10,13 +10,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/micromdm/nanomdm/mdm"
 	"github.com/micromdm/plist"
-	"github.com/riverqueue/river"
 
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
 	"github.com/tridentmdm/trident/services/commands"
-	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
-	"github.com/tridentmdm/trident/services/push"
 )
 
 // Commands turns Trident's platform-neutral commands into Apple MDM
@@ -24,12 +21,8 @@ import (
 // on the device's nanomdm queue, in the transaction that queued the
 // command. The MDM command's CommandUUID is the command's id, so the
 // device's answer finds its way back.
-//
-// It also enqueues the push that wakes the device (push.AppleArgs), in the
-// same transaction, when Jobs is set.
-type Commands struct {
-	Jobs events.Jobs
-}
+// Waking the device is the command delivery job's (commands.DeliverArgs).
+type Commands struct{}
 
 var _ commands.Dispatcher = Commands{}
 
@@ -60,20 +53,7 @@ func (c Commands) Dispatch(ctx context.Context, tx pgx.Tx, d inventory.Device, q
 	if err != nil {
 		return fmt.Errorf("apple: encode %s: %w", q.Kind, err)
 	}
-	if err := mdmstore.Enqueue(ctx, tx, []string{d.Identifier}, cmd); err != nil {
-		return err
-	}
-	if c.Jobs == nil {
-		return nil
-	}
-	_, err = c.Jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{
-		Args:       push.AppleArgs{TenantID: d.TenantID, Enrollments: []string{d.Identifier}},
-		InsertOpts: &river.InsertOpts{MaxAttempts: 8},
-	}})
-	if err != nil {
-		return fmt.Errorf("apple: enqueue the push: %w", err)
-	}
-	return nil
+	return mdmstore.Enqueue(ctx, tx, []string{d.Identifier}, cmd)
 }
 
 // ErrNoUnlockToken means ClearPasscode cannot be sent: the device never

@@ -64,22 +64,26 @@ func setupMDM(t *testing.T) *mdmEnv {
 	keys := seal.NewKeyring(key)
 	log := testenv.Logger(t)
 	store := mdmstore.New(db, keys)
-	// Pushes go through River jobs to a local APNs.
+	// Commands are delivered by River jobs that wake devices through a
+	// local APNs.
 	fake := fakeapns.New()
 	t.Cleanup(fake.Close)
+	late := &workers.LateJobs{}
+	pub := events.NewPublisher(late)
+	e := &mdmEnv{apns: fake, store: store, db: db, pki: pki.New(keys), inv: inventory.New(pub), a: testenv.Tenant(t, dir), b: testenv.Tenant(t, dir)}
+	e.cmds = commands.New(e.inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}), commands.WithDelivery(late))
 	jobs, err := workers.New(workers.Deps{DB: db, Directory: dir, Events: events.NewStore(db), Log: log,
-		Webhooks: events.NewSender(db, events.SenderOptions{}), APNs: push.NewAPNs(store, push.WithHost(fake.URL, fake.TLSConfig))},
+		Webhooks: events.NewSender(db, events.SenderOptions{}), Commands: e.cmds,
+		Wakers: map[inventory.Platform]commands.Waker{inventory.Apple: push.AppleWaker{APNs: push.NewAPNs(store, push.WithHost(fake.URL, fake.TLSConfig))}}},
 		workers.Config{EventRetention: time.Hour, SweepInterval: time.Hour}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
+	late.Set(jobs)
 	if err := jobs.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { jobs.Stop(context.Background()) })
-	pub := events.NewPublisher(jobs)
-	e := &mdmEnv{apns: fake, store: store, db: db, pki: pki.New(keys), inv: inventory.New(pub), a: testenv.Tenant(t, dir), b: testenv.Tenant(t, dir)}
-	e.cmds = commands.New(e.inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{Jobs: jobs}))
 	h, err := apple.NewMDM(db, store, e.pki, apple.NewService(db, e.inv, e.cmds, log), apple.MDMOptions{}, log)
 	if err != nil {
 		t.Fatal(err)
@@ -443,5 +447,35 @@ func TestAppleIdentityFromProxyHeader(t *testing.T) {
 	e.device(t, e.a, d.UDID, func(x inventory.Device) bool { return x.Status == inventory.Enrolled })
 	if _, err := apple.NewMDM(e.db, e.store, e.pki, nil, apple.MDMOptions{Identity: "telepathy"}, log); err == nil {
 		t.Fatal("an unknown identity source was accepted")
+	}
+}
+
+// When APNs fails, transiently or for good, the command is not lost: the
+// device takes it at its own next check-in.
+func TestAppleCommandsSurviveFailedPushes(t *testing.T) {
+	e := setupMDM(t)
+	ctx := context.Background()
+	certPEM, keyPEM := pushCert(t, topic)
+	if err := e.store.StorePushCert(e.ctx(e.a), certPEM, keyPEM); err != nil {
+		t.Fatal(err)
+	}
+	d := e.enroll(t, e.a)
+	if err := d.Authenticate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.TokenUpdate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dev := e.device(t, e.a, d.UDID, func(x inventory.Device) bool { return x.Status == inventory.Enrolled })
+	token := hex.EncodeToString(d.Token)
+	for _, reason := range []string{"InternalServerError", "Unregistered"} {
+		e.apns.Fail(token, reason)
+		c := e.queue(t, e.a, dev.ID, "restart")
+		got, err := d.Idle(ctx) // the device comes back on its own
+		if err != nil || got == nil || got.CommandUUID != c.ID.String() {
+			t.Fatalf("after a %s push: %+v %v", reason, got, err)
+		}
+		d.Answer(ctx, got, "Acknowledged")
+		e.command(t, e.a, c.ID, commands.Acknowledged)
 	}
 }

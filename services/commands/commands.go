@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -123,6 +124,7 @@ type Queue struct {
 	inv        *inventory.Inventory
 	events     *events.Publisher
 	dispatchTo map[inventory.Platform]Dispatcher
+	jobs       events.Jobs
 }
 
 // Dispatcher hands a newly queued command to its platform's own queue, in
@@ -139,6 +141,10 @@ type Option func(*Queue)
 func WithDispatcher(p inventory.Platform, d Dispatcher) Option {
 	return func(q *Queue) { q.dispatchTo[p] = d }
 }
+
+// WithDelivery enqueues each command's delivery job (DeliverArgs) with it,
+// in the same transaction.
+func WithDelivery(jobs events.Jobs) Option { return func(q *Queue) { q.jobs = jobs } }
 
 // New returns the queue.
 func New(inv *inventory.Inventory, pub *events.Publisher, opts ...Option) *Queue {
@@ -214,6 +220,12 @@ VALUES ($1, $2, $3, $4, $5, now() + $6::interval, clock_timestamp()) RETURNING `
 	if disp := q.dispatchTo[d.Platform]; disp != nil {
 		if err := disp.Dispatch(ctx, tx, d, c); err != nil {
 			return Command{}, err
+		}
+	}
+	if q.jobs != nil {
+		_, err := q.jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: DeliverArgs{TenantID: d.TenantID, CommandID: c.ID}}})
+		if err != nil {
+			return Command{}, fmt.Errorf("commands: enqueue the delivery: %w", err)
 		}
 	}
 	return c, q.publish(ctx, tx, c)

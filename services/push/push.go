@@ -3,9 +3,9 @@
 // devices poll on their schedule; Android devices are reached through the
 // Android Management API.
 //
-// Pushes run as River jobs (AppleArgs), enqueued in the transaction that
-// queued the command, so a command is never left without its wake-up, and a
-// transient APNs failure is retried.
+// Pushes are sent by the commands' delivery jobs (commands.DeliverArgs),
+// enqueued in the transaction that queued the command, so a command is
+// never left without its wake-up, and a failed push is tried again.
 package push
 
 import (
@@ -24,15 +24,6 @@ import (
 
 	"github.com/tridentmdm/trident/tenancy"
 )
-
-// AppleArgs is the River job that pushes Apple enrollments of a tenant.
-type AppleArgs struct {
-	TenantID    uuid.UUID `json:"tenant_id"`
-	Enrollments []string  `json:"enrollments"`
-}
-
-// Kind names the job kind in River.
-func (AppleArgs) Kind() string { return "push.apple" }
 
 // AppleSources is where pushes find their targets and certificates:
 // Trident's nanomdm storage, for the tenant in the context.

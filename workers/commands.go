@@ -1,0 +1,65 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// deliverCommandWorker sees a command to its end (commands.NextDelivery):
+// it wakes the device and snoozes, again and again with growing pauses,
+// until the device answers or the command expires. Snoozing does not use
+// up the job's attempts, so a week-long command is one job.
+type deliverCommandWorker struct {
+	river.WorkerDefaults[commands.DeliverArgs]
+	db     *tenancy.DB
+	cmds   *commands.Queue
+	wakers map[inventory.Platform]commands.Waker
+	log    *slog.Logger
+}
+
+func (w *deliverCommandWorker) Work(ctx context.Context, job *river.Job[commands.DeliverArgs]) error {
+	if w.cmds == nil {
+		return errors.New("commands: this process does not deliver commands")
+	}
+	var c commands.Command
+	var d inventory.Device
+	err := w.db.Tx(ctx, func(tx pgx.Tx) (err error) {
+		if c, err = w.cmds.Get(ctx, tx, job.Args.CommandID); err != nil {
+			return err
+		}
+		d, err = w.cmds.Device(ctx, tx, c)
+		return err
+	})
+	if errors.Is(err, commands.ErrNotFound) || errors.Is(err, inventory.ErrNotFound) {
+		return nil // the device (and its commands) were deleted
+	}
+	if err != nil {
+		return err
+	}
+	action, wait := commands.NextDelivery(c, time.Now())
+	switch action {
+	case commands.Finished:
+		return nil
+	case commands.Expire:
+		return w.db.Tx(ctx, func(tx pgx.Tx) error { return w.cmds.Expire(ctx, tx, c.ID) })
+	case commands.Wake:
+		if waker := w.wakers[d.Platform]; waker != nil {
+			if err := waker.Wake(ctx, d); errors.Is(err, commands.ErrUnreachable) {
+				w.log.WarnContext(ctx, "device cannot be woken; the command waits for its next check-in",
+					"command", c.ID, "device", d.ID, "err", err)
+			} else if err != nil {
+				w.log.InfoContext(ctx, "waking the device failed; trying again later", "command", c.ID, "device", d.ID, "err", err)
+			}
+		}
+	}
+	return river.JobSnooze(wait)
+}
