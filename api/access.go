@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/sse"
 	"github.com/google/uuid"
 
 	"github.com/tridentmdm/trident/services/identity"
@@ -42,8 +43,19 @@ var (
 const AccessExtension = "x-trident-access"
 
 // register adds an operation with its access policy. Every operation goes
-// through here: none can be added without one.
+// through here (or registerStream): none can be added without one.
 func register[I, O any](a *API, op huma.Operation, acc access, h func(context.Context, *I) (*O, error)) {
+	huma.Register(a.huma, a.secure(op, acc), h)
+}
+
+// registerStream adds a server-sent events operation with its access
+// policy.
+func registerStream[I any](a *API, op huma.Operation, acc access, types map[string]any, h func(context.Context, *I, sse.Sender)) {
+	sse.Register(a.huma, a.secure(op, acc), types, h)
+}
+
+// secure declares op's policy in the document and enforces it.
+func (a *API) secure(op huma.Operation, acc access) huma.Operation {
 	op.Security = []map[string][]string{{"bearer": {}}}
 	if op.Extensions == nil {
 		op.Extensions = map[string]any{}
@@ -57,7 +69,7 @@ func register[I, O any](a *API, op huma.Operation, acc access, h func(context.Co
 	if acc.Scope == scopeTenant && acc.Role != identity.Viewer {
 		op.Errors = append(op.Errors, http.StatusForbidden)
 	}
-	huma.Register(a.huma, op, h)
+	return op
 }
 
 type callKey struct{}

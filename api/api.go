@@ -45,6 +45,7 @@ type Deps struct {
 	Directory *tenancy.Directory
 	Auth      Authenticator
 	Events    *events.Store
+	Bus       *events.Bus // live events for streams; nil: streams end at once
 	Publisher *events.Publisher
 	Webhooks  *events.Webhooks
 	Inventory *inventory.Inventory
@@ -103,6 +104,7 @@ func (a *API) routes() {
 	a.webhookRoutes()
 	a.deviceRoutes()
 	a.appleRoutes()
+	a.streamRoutes()
 }
 
 // Document is the API's OpenAPI document as YAML, built without any

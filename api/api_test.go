@@ -38,6 +38,7 @@ type world struct {
 	a, b       tenancy.Tenant
 	tokens     map[string]string // caller name -> bearer token
 	pub        *events.Publisher
+	bus        *events.Bus
 	inv        *inventory.Inventory
 	cmds       *commands.Queue
 }
@@ -104,10 +105,18 @@ func newWorld(t *testing.T, limits api.Limits) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { jobs.Stop(context.Background()) })
+	w.bus = events.NewBus(store, log)
+	listener := events.NewListener(db.Writer().Config().ConnConfig, log)
+	listener.Handle(events.Channel, w.bus.Handler())
+	lctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { w.bus.Run(lctx); done <- struct{}{} }()
+	go func() { listener.Run(lctx); done <- struct{}{} }()
+	t.Cleanup(func() { stop(); <-done; <-done })
 	w.pub = events.NewPublisher(jobs)
 	w.inv = inventory.New(w.pub)
 	w.cmds = commands.New(w.inv, w.pub)
-	a := api.New(api.Deps{DB: db, Directory: dir, Auth: v, Events: store, Audit: audit.NewStore(db),
+	a := api.New(api.Deps{DB: db, Directory: dir, Auth: v, Events: store, Bus: w.bus, Audit: audit.NewStore(db),
 		Publisher: w.pub, Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: true}),
 		Inventory: w.inv, Commands: w.cmds, Log: log, Limits: limits})
 	srv := httptest.NewServer(a.Handler())
@@ -149,6 +158,9 @@ func (w *world) do(t *testing.T, caller, method, path string, body any, header .
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		return response{status: resp.StatusCode, header: resp.Header} // a stream: see stream_test.go
+	}
 	raw, _ := io.ReadAll(resp.Body)
 	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
 	_ = json.Unmarshal(raw, &r.body)

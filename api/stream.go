@@ -1,0 +1,76 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/sse"
+
+	"github.com/tridentmdm/trident/services/events"
+)
+
+type streamInput struct {
+	tenantPath
+	LastEventID int64 `header:"Last-Event-ID" minimum:"0" doc:"Resume after this event: browsers send it when they reconnect."`
+	After       int64 `query:"after" minimum:"0" doc:"Resume after this event id (for clients that cannot set Last-Event-ID)."`
+}
+
+// Ping is sent when the stream opens and every 20 seconds while nothing
+// happens, to keep proxies from closing an idle stream.
+type Ping struct {
+	At time.Time `json:"at"`
+}
+
+// heartbeat is how often an idle stream pings.
+const heartbeat = 20 * time.Second
+
+func (a *API) streamRoutes() {
+	registerStream(a, huma.Operation{
+		OperationID: "stream-events", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/events/stream", Tags: []string{"Events"},
+		Summary: "Follow a tenant's events live",
+		Description: "A server-sent events stream of the tenant's events as they happen (each `event` message's id is the " +
+			"event's), with `ping` messages while idle. On reconnect, Last-Event-ID (or `after`) replays what was missed. " +
+			"A reader too slow to keep up is disconnected and resumes the same way.",
+	}, viewer, map[string]any{"event": events.Event{}, "ping": Ping{}}, func(ctx context.Context, in *streamInput, send sse.Sender) {
+		if a.d.Bus == nil {
+			return
+		}
+		after := max(in.LastEventID, in.After)
+		sub, err := a.d.Bus.Subscribe(tenantContext(ctx), after)
+		if err != nil {
+			a.d.Log.ErrorContext(ctx, "event stream", "err", err)
+			return
+		}
+		defer sub.Close()
+		// A first ping sends the answer's headers at once: the client
+		// knows it is connected (and subscribed) before anything happens.
+		if send(sse.Message{Data: Ping{At: time.Now().UTC()}}) != nil {
+			return
+		}
+		tick := time.NewTicker(heartbeat)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if send(sse.Message{Data: Ping{At: time.Now().UTC()}}) != nil {
+					return
+				}
+			case ev, ok := <-sub.C():
+				if !ok {
+					if err := sub.Err(); err != nil && !errors.Is(err, context.Canceled) {
+						a.d.Log.InfoContext(ctx, "event stream ended", "err", err)
+					}
+					return
+				}
+				if send(sse.Message{ID: int(ev.ID), Data: ev}) != nil {
+					return
+				}
+			}
+		}
+	})
+}
