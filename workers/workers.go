@@ -37,6 +37,9 @@ type Config struct {
 	SweepInterval time.Duration
 	// MaxWorkers is the number of jobs worked at once by this process.
 	MaxWorkers int
+	// ObserveJob, when set, hears how long each job ran and how it ended
+	// (for metrics).
+	ObserveJob func(kind, outcome string, d time.Duration)
 }
 
 // Deps are the services the workers call.
@@ -47,9 +50,10 @@ type Deps struct {
 	Webhooks  *events.Sender
 	// Commands and the wakers of each platform drive command delivery; a
 	// nil Commands leaves delivery jobs to another process.
-	Commands *commands.Queue
-	Wakers   map[inventory.Platform]commands.Waker
-	Log      *slog.Logger
+	Commands  *commands.Queue
+	Inventory *inventory.Inventory
+	Wakers    map[inventory.Platform]commands.Waker
+	Log       *slog.Logger
 }
 
 // Client is River's client on Trident's pools.
@@ -74,12 +78,14 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 	river.AddWorker(ws, &retentionWorker{events: d.Events, keep: cfg.EventRetention, log: d.Log})
 	river.AddWorker(ws, &deliverWorker{sender: d.Webhooks})
 	river.AddWorker(ws, &deliverCommandWorker{db: d.DB, cmds: d.Commands, wakers: d.Wakers, log: d.Log})
+	river.AddWorker(ws, &wakeSilentSweepWorker{dir: d.Directory})
+	river.AddWorker(ws, &wakeSilentWorker{db: d.DB, inv: d.Inventory, wakers: d.Wakers, log: d.Log})
 
 	rc := &river.Config{
 		Schema:     migrations.RiverSchema,
 		Logger:     slog.New(quietHandler{d.Log.Handler(), slog.LevelWarn}).With("component", "river"),
 		Workers:    ws,
-		Middleware: []rivertype.Middleware{river.WorkerMiddlewareFunc(tenantMiddleware)},
+		Middleware: []rivertype.Middleware{river.WorkerMiddlewareFunc(tenantMiddleware), timing(cfg.ObserveJob)},
 	}
 	if work {
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.MaxWorkers}}
@@ -87,6 +93,8 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return RetentionSweepArgs{}, nil },
 				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return WakeSilentSweepArgs{}, nil }, nil),
 		}
 	}
 	c, err := river.NewClient(riverpgxv5.New(d.DB.Writer()), rc)
@@ -94,6 +102,26 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 		return nil, fmt.Errorf("workers: river client: %w", err)
 	}
 	return c, nil
+}
+
+// timing reports each job's duration and outcome to observe.
+func timing(observe func(kind, outcome string, d time.Duration)) rivertype.Middleware {
+	return river.WorkerMiddlewareFunc(func(ctx context.Context, job *rivertype.JobRow, next func(context.Context) error) error {
+		start := time.Now()
+		err := next(ctx)
+		if observe != nil {
+			outcome := "ok"
+			var snooze *river.JobSnoozeError
+			switch {
+			case errors.As(err, &snooze):
+				outcome = "snoozed"
+			case err != nil:
+				outcome = "error"
+			}
+			observe(job.Kind, outcome, time.Since(start))
+		}
+		return err
+	})
 }
 
 // tenantMiddleware puts the tenant named by a job's "tenant_id" argument in

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tridentmdm/trident/api"
+	"github.com/tridentmdm/trident/internal/metrics"
 	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/protocols/apple"
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
@@ -48,6 +49,7 @@ type app struct {
 	api      *api.API
 	scep     *apple.SCEP
 	mdm      http.Handler
+	metrics  *metrics.Metrics
 
 	stopping atomic.Bool
 }
@@ -57,7 +59,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, roles: r, db: db}
+	a := &app{cfg: cfg, log: log, roles: r, db: db, metrics: metrics.New()}
 	if err := migrations.Current(ctx, db.Writer()); err != nil {
 		db.Close()
 		return nil, err
@@ -68,7 +70,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	}
 	a.resolver = tenancy.NewResolver(a.dir)
 	a.events = events.NewStore(db)
-	a.bus = events.NewBus(a.events, log.With("component", "events"))
+	a.bus = events.NewBus(a.events, log.With("component", "events"), events.WithLagObserver(a.metrics.EventLag))
 	a.listener = events.NewListener(db.Writer().Config().ConnConfig, log.With("component", "listener"))
 	a.listener.Handle(events.Channel, a.bus.Handler())
 	// Hostname and tenant changes (from any process) drop the Host cache;
@@ -88,12 +90,13 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	jobs := &workers.LateJobs{}
 	pub := events.NewPublisher(jobs)
 	inv := inventory.New(pub)
-	cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}), commands.WithDelivery(jobs))
+	cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}), commands.WithDelivery(jobs),
+		commands.WithObserver(func(s commands.Status) { a.metrics.CommandStatus(string(s)) }))
 	a.river, err = workers.New(workers.Deps{DB: db, Directory: a.dir, Events: a.events, Log: log,
 		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: cfg.webhooksPrivate}),
-		Commands: cmds,
-		Wakers:   map[inventory.Platform]commands.Waker{inventory.Apple: push.AppleWaker{APNs: push.NewAPNs(appleStore, cfg.apnsOptions...)}}},
-		workers.Config{EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers}, r.work)
+		Commands: cmds, Inventory: inv,
+		Wakers: map[inventory.Platform]commands.Waker{inventory.Apple: push.AppleWaker{APNs: push.NewAPNs(appleStore, cfg.apnsOptions...)}}},
+		workers.Config{EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers, ObserveJob: a.metrics.Job}, r.work)
 	if err != nil {
 		db.Close()
 		return nil, err

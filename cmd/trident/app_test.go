@@ -119,6 +119,13 @@ func TestServer(t *testing.T) {
 		}
 	}
 
+	// Metrics count what happened, without tenants or ids in the labels.
+	code, body := get(t, base+"/metrics", "10.0.0.1")
+	if code != 200 || !strings.Contains(body, `trident_http_requests_total{code="200",method="GET",route="/v1"}`) ||
+		!strings.Contains(body, `trident_device_requests_total{code="200",kind="scep",platform="apple"}`) || strings.Contains(body, tn.Slug) {
+		t.Fatalf("metrics:\n%s", body)
+	}
+
 	// A hostname added elsewhere (another process, an operator command)
 	// reaches this process's Host cache through NOTIFY trident_tenancy.
 	custom := "mdm-" + tn.Slug + ".example"

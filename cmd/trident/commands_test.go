@@ -63,3 +63,17 @@ func TestMigrateStatusCommand(t *testing.T) {
 		t.Fatalf("migrate up as the app role: %v; want a refusal", err)
 	}
 }
+
+func TestJobsCommand(t *testing.T) {
+	e := testenv.Get(t)
+	var out bytes.Buffer
+	if err := runJobs(context.Background(), []string{"--database-url", e.AppURL, "--state", "discarded,retryable"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "QUEUE") || !strings.Contains(out.String(), "KIND") {
+		t.Fatalf("jobs:\n%s", out.String())
+	}
+	if err := runJobs(context.Background(), []string{"--database-url", e.AppURL, "--state", "lost"}, &out); !errors.As(err, new(usageError)) {
+		t.Fatalf("a bad state: %v", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tridentmdm/trident/migrations"
@@ -22,6 +23,7 @@ func (a *app) handler() http.Handler {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", a.ready)
+	mux.Handle("GET /metrics", a.metrics.Handler())
 
 	platform := http.NewServeMux()
 	platform.HandleFunc("GET /{$}", a.platformHome)
@@ -35,8 +37,8 @@ func (a *app) handler() http.Handler {
 	device := http.NewServeMux()
 	device.HandleFunc("GET /{$}", a.tenantHome)
 	if a.scep != nil {
-		device.Handle("/scep", a.scep)
-		device.Handle("/mdm", a.mdm)
+		device.Handle("/scep", a.countDevice("apple", a.scep))
+		device.Handle("/mdm", a.countDevice("apple", a.mdm))
 	}
 	tenant := a.resolver.Middleware(a.log, device)
 
@@ -105,12 +107,31 @@ func (s *statusRecorder) WriteHeader(code int) { s.code = code; s.ResponseWriter
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// logRequests logs each request at debug level, and failures at warn.
+// countDevice counts device protocol requests by kind: check-ins (and
+// SCEP) apart from command requests.
+func (a *app) countDevice(platform string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		kind := "command"
+		switch {
+		case r.URL.Path == "/scep":
+			kind = "scep"
+		case strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-apple-aspen-mdm-checkin"):
+			kind = "checkin"
+		}
+		a.metrics.DeviceRequest(platform, kind, rec.code)
+	})
+}
+
+// logRequests logs each request at debug level, and failures at warn, and
+// counts it by route.
 func (a *app) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(rec, r)
+		a.metrics.Request(route(r), r.Method, rec.code, time.Since(start))
 		level := slog.LevelDebug
 		if rec.code >= 500 {
 			level = slog.LevelWarn
@@ -118,4 +139,18 @@ func (a *app) logRequests(next http.Handler) http.Handler {
 		a.log.Log(r.Context(), level, "request", "method", r.Method, "host", r.Host, "path", r.URL.Path,
 			"status", rec.code, "duration", time.Since(start))
 	})
+}
+
+// route names a request for metrics: a few coarse routes, never a path
+// with tenants or ids in it.
+func route(r *http.Request) string {
+	switch p := r.URL.Path; {
+	case p == "/healthz" || p == "/readyz" || p == "/metrics" || p == "/scep" || p == "/mdm":
+		return p
+	case strings.HasPrefix(p, "/v1/"):
+		return "/v1"
+	case strings.HasPrefix(p, "/docs") || strings.HasPrefix(p, "/openapi") || strings.HasPrefix(p, "/schemas/"):
+		return "/docs"
+	}
+	return "other"
 }

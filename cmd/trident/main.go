@@ -24,6 +24,7 @@ func subcommands() []command {
 		{"serve", "serve devices, API and dashboard", runServe},
 		{"worker", "work background jobs", runWorker},
 		{"migrate", "apply or inspect database migrations (up|down|status)", runMigrate},
+		{"jobs", "list background job queues and failed jobs", runJobs},
 		{"openapi", "write the API's OpenAPI document (openapi/openapi.yaml)", runOpenAPI},
 		{"tenant", "manage tenants (create|list|add-hostname|remove-hostname|suspend|activate)", runTenant},
 		{"version", "print the version", runVersion},

@@ -44,6 +44,7 @@ func pushCert(t *testing.T, topic string) (certPEM, keyPEM []byte) {
 // mdmEnv is a tenant-hostname server with SCEP and the MDM endpoint, as
 // serve mounts them.
 type mdmEnv struct {
+	jobs  *workers.Client
 	apns  *fakeapns.Server
 	store *mdmstore.Store
 	db    *tenancy.DB
@@ -73,13 +74,14 @@ func setupMDM(t *testing.T) *mdmEnv {
 	e := &mdmEnv{apns: fake, store: store, db: db, pki: pki.New(keys), inv: inventory.New(pub), a: testenv.Tenant(t, dir), b: testenv.Tenant(t, dir)}
 	e.cmds = commands.New(e.inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}), commands.WithDelivery(late))
 	jobs, err := workers.New(workers.Deps{DB: db, Directory: dir, Events: events.NewStore(db), Log: log,
-		Webhooks: events.NewSender(db, events.SenderOptions{}), Commands: e.cmds,
+		Webhooks: events.NewSender(db, events.SenderOptions{}), Commands: e.cmds, Inventory: e.inv,
 		Wakers: map[inventory.Platform]commands.Waker{inventory.Apple: push.AppleWaker{APNs: push.NewAPNs(store, push.WithHost(fake.URL, fake.TLSConfig))}}},
 		workers.Config{EventRetention: time.Hour, SweepInterval: time.Hour}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	late.Set(jobs)
+	e.jobs = jobs
 	if err := jobs.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -477,5 +479,44 @@ func TestAppleCommandsSurviveFailedPushes(t *testing.T) {
 		}
 		d.Answer(ctx, got, "Acknowledged")
 		e.command(t, e.a, c.ID, commands.Acknowledged)
+	}
+}
+
+// Devices silent for a day are woken by the hourly sweep.
+func TestAppleSilentDevicesAreWoken(t *testing.T) {
+	e := setupMDM(t)
+	ctx := context.Background()
+	certPEM, keyPEM := pushCert(t, topic)
+	if err := e.store.StorePushCert(e.ctx(e.a), certPEM, keyPEM); err != nil {
+		t.Fatal(err)
+	}
+	quiet, chatty := e.enroll(t, e.a), e.enroll(t, e.a)
+	for _, d := range []*devicesim.AppleDevice{quiet, chatty} {
+		if err := d.Authenticate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.TokenUpdate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e.device(t, e.a, d.UDID, func(x inventory.Device) bool { return x.Status == inventory.Enrolled })
+	}
+	tctx := e.ctx(e.a)
+	if err := e.db.Tx(tctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(tctx, `UPDATE devices SET last_seen_at = now() - interval '2 days' WHERE identifier = $1`, quiet.UDID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.jobs.Insert(ctx, commands.WakeSilentArgs{TenantID: e.a.ID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	p := e.pushFor(t, quiet)
+	if p.Topic != topic {
+		t.Fatalf("push %+v", p)
+	}
+	for _, got := range e.apns.Pushes() {
+		if got.Token == hex.EncodeToString(chatty.Token) {
+			t.Fatal("a device seen recently was woken")
+		}
 	}
 }

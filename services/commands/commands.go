@@ -125,6 +125,7 @@ type Queue struct {
 	events     *events.Publisher
 	dispatchTo map[inventory.Platform]Dispatcher
 	jobs       events.Jobs
+	observe    func(Status)
 }
 
 // Dispatcher hands a newly queued command to its platform's own queue, in
@@ -141,6 +142,10 @@ type Option func(*Queue)
 func WithDispatcher(p inventory.Platform, d Dispatcher) Option {
 	return func(q *Queue) { q.dispatchTo[p] = d }
 }
+
+// WithObserver calls observe with every state a command enters (for
+// metrics).
+func WithObserver(observe func(Status)) Option { return func(q *Queue) { q.observe = observe } }
 
 // WithDelivery enqueues each command's delivery job (DeliverArgs) with it,
 // in the same transaction.
@@ -232,6 +237,9 @@ VALUES ($1, $2, $3, $4, $5, now() + $6::interval, clock_timestamp()) RETURNING `
 }
 
 func (q *Queue) publish(ctx context.Context, tx pgx.Tx, c Command) error {
+	if q.observe != nil {
+		q.observe(c.Status)
+	}
 	_, err := q.events.Publish(ctx, tx, "command."+string(c.Status), c.ID.String(), map[string]any{
 		"device_id": c.DeviceID, "kind": c.Kind, "status": c.Status, "attempts": c.Attempts, "error": c.Error, "result": c.Result,
 	})

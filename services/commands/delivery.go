@@ -93,3 +93,16 @@ func (q *Queue) Device(ctx context.Context, tx pgx.Tx, c Command) (inventory.Dev
 	}
 	return d, nil
 }
+
+// WakeSilentArgs is the River job that wakes a tenant's enrolled devices
+// that have not been heard from for a day, so that they check in (a sweep
+// enqueues one per tenant every hour).
+type WakeSilentArgs struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+}
+
+// Kind names the job kind in River.
+func (WakeSilentArgs) Kind() string { return "commands.wake_silent" }
+
+// SilentAfter is how long a device may be quiet before it is woken.
+const SilentAfter = 24 * time.Hour

@@ -35,14 +35,26 @@ type Bus struct {
 	catchUp    bool                  // the listener reconnected
 	wake       chan struct{}
 	bufferSize int
+	lag        func(time.Duration)
 }
+
+// BusOption tunes a Bus.
+type BusOption func(*Bus)
+
+// WithLagObserver calls observe with how long each event took from its
+// commit to reaching this process's subscribers (for metrics).
+func WithLagObserver(observe func(time.Duration)) BusOption { return func(b *Bus) { b.lag = observe } }
 
 // NewBus returns a bus reading events through store. Run must be running
 // for subscribers to receive anything.
-func NewBus(store *Store, log *slog.Logger) *Bus {
-	return &Bus{store: store, log: log,
+func NewBus(store *Store, log *slog.Logger, opts ...BusOption) *Bus {
+	b := &Bus{store: store, log: log,
 		subs: map[uuid.UUID]map[*Subscription]struct{}{}, pending: map[uuid.UUID][]int64{},
 		wake: make(chan struct{}, 1), bufferSize: 256}
+	for _, o := range opts {
+		o(b)
+	}
+	return b
 }
 
 // Handler is what the Listener calls for Channel.
@@ -162,6 +174,11 @@ func (b *Bus) deliver(t uuid.UUID, evs []Event) {
 		subs = append(subs, s)
 	}
 	b.mu.Unlock()
+	if b.lag != nil {
+		for _, e := range evs {
+			b.lag(time.Since(e.CreatedAt))
+		}
+	}
 	for _, s := range subs {
 		for _, e := range evs {
 			s.offer(e, true)

@@ -265,3 +265,11 @@ ORDER BY ` + key.expr + ` ` + dir + `, d.id ` + dir + ` LIMIT @limit`
 	}
 	return p, nil
 }
+
+// Silent returns up to limit enrolled devices last seen before t, the
+// longest silent first.
+func (inv *Inventory) Silent(ctx context.Context, tx pgx.Tx, t time.Time, limit int) ([]Device, error) {
+	rows, _ := tx.Query(ctx, `SELECT `+deviceCols+` FROM devices
+WHERE status = 'enrolled' AND last_seen_at < $1 ORDER BY last_seen_at LIMIT $2`, t, limit)
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Device, error) { return scanDevice(r) })
+}

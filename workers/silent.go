@@ -1,0 +1,85 @@
+package workers
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// WakeSilentSweepArgs is the periodic job that enqueues one
+// commands.WakeSilentArgs per tenant.
+type WakeSilentSweepArgs struct{}
+
+// Kind names the job kind in River.
+func (WakeSilentSweepArgs) Kind() string { return "commands.wake_silent_sweep" }
+
+type wakeSilentSweepWorker struct {
+	river.WorkerDefaults[WakeSilentSweepArgs]
+	dir *tenancy.Directory
+}
+
+func (w *wakeSilentSweepWorker) Work(ctx context.Context, job *river.Job[WakeSilentSweepArgs]) error {
+	tenants, err := w.dir.ListTenants(ctx, uuid.Nil)
+	if err != nil {
+		return err
+	}
+	var params []river.InsertManyParams
+	for _, t := range tenants {
+		if t.Status == tenancy.Active {
+			params = append(params, river.InsertManyParams{Args: commands.WakeSilentArgs{TenantID: t.ID},
+				InsertOpts: &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Hour}}})
+		}
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	_, err = river.ClientFromContext[pgx.Tx](ctx).InsertMany(ctx, params)
+	return err
+}
+
+// wakeSilentWorker wakes one tenant's devices that have been silent for a
+// day, up to 1,000 per run (the longest silent first).
+type wakeSilentWorker struct {
+	river.WorkerDefaults[commands.WakeSilentArgs]
+	db     *tenancy.DB
+	inv    *inventory.Inventory
+	wakers map[inventory.Platform]commands.Waker
+	log    *slog.Logger
+}
+
+func (w *wakeSilentWorker) Work(ctx context.Context, job *river.Job[commands.WakeSilentArgs]) error {
+	if w.inv == nil {
+		return nil
+	}
+	var silent []inventory.Device
+	err := w.db.ReadTx(ctx, func(tx pgx.Tx) (err error) {
+		silent, err = w.inv.Silent(ctx, tx, time.Now().Add(-commands.SilentAfter), 1000)
+		return
+	})
+	if err != nil {
+		return fmt.Errorf("list silent devices: %w", err)
+	}
+	woken := 0
+	for _, d := range silent {
+		if waker := w.wakers[d.Platform]; waker != nil {
+			if err := waker.Wake(ctx, d); err != nil {
+				w.log.InfoContext(ctx, "waking a silent device failed", "device", d.ID, "err", err)
+				continue
+			}
+			woken++
+		}
+	}
+	if len(silent) > 0 {
+		w.log.InfoContext(ctx, "woke silent devices", "tenant", job.Args.TenantID, "silent", len(silent), "woken", woken)
+	}
+	return nil
+}
