@@ -40,7 +40,7 @@ func New() *Metrics {
 	m.jobSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "trident_job_duration_seconds",
 		Help: "Time River jobs take, by kind and outcome.", Buckets: prometheus.DefBuckets}, []string{"kind", "outcome"})
 	m.eventLag = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "trident_event_lag_seconds",
-		Help: "Time from an event's commit to its delivery to live subscribers.",
+		Help:    "Time from an event's commit to its delivery to live subscribers.",
 		Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}})
 	m.reg.MustRegister(m.requests, m.requestSeconds, m.checkins, m.commands, m.jobSeconds, m.eventLag,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
