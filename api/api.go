@@ -24,6 +24,7 @@ import (
 
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -41,15 +42,16 @@ type Authenticator interface {
 
 // Deps are what the API calls.
 type Deps struct {
-	DB        *tenancy.DB
-	Directory *tenancy.Directory
-	Auth      Authenticator
-	Events    *events.Store
-	Bus       *events.Bus // live events for streams; nil: streams end at once
-	Publisher *events.Publisher
-	Webhooks  *events.Webhooks
-	Inventory *inventory.Inventory
-	Commands  *commands.Queue
+	DB         *tenancy.DB
+	Directory  *tenancy.Directory
+	Auth       Authenticator
+	Events     *events.Store
+	Bus        *events.Bus // live events for streams; nil: streams end at once
+	Publisher  *events.Publisher
+	Webhooks   *events.Webhooks
+	Inventory  *inventory.Inventory
+	Commands   *commands.Queue
+	Compliance *compliance.Compliance
 
 	// Apple management (nil where not configured).
 	AppleEnrollment AppleEnrollment
@@ -105,6 +107,7 @@ func (a *API) routes() {
 	a.deviceRoutes()
 	a.appleRoutes()
 	a.streamRoutes()
+	a.complianceRoutes()
 }
 
 // Document is the API's OpenAPI document as YAML, built without any

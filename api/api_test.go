@@ -18,6 +18,7 @@ import (
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -41,6 +42,8 @@ type world struct {
 	bus        *events.Bus
 	inv        *inventory.Inventory
 	cmds       *commands.Queue
+	comp       *compliance.Compliance
+	jobs       *workers.Client
 }
 
 // callers, by name, with the groups their tokens carry (filled with the
@@ -95,12 +98,20 @@ func newWorld(t *testing.T, limits api.Limits) *world {
 	}
 	log := testenv.Logger(t)
 	store := events.NewStore(db)
+	late := &workers.LateJobs{}
+	w.pub = events.NewPublisher(late, events.WithReaction(compliance.Reaction))
+	w.inv = inventory.New(w.pub)
+	w.cmds = commands.New(w.inv, w.pub)
+	w.comp = compliance.New(w.inv, w.cmds, w.pub)
 	jobs, err := workers.New(workers.Deps{DB: db, Directory: dir, Events: store, Log: log,
-		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: true})},
+		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: true}),
+		Commands: w.cmds, Inventory: w.inv, Compliance: w.comp},
 		workers.Config{EventRetention: time.Hour, SweepInterval: time.Hour}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
+	late.Set(jobs)
+	w.jobs = jobs
 	if err := jobs.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -113,12 +124,9 @@ func newWorld(t *testing.T, limits api.Limits) *world {
 	go func() { w.bus.Run(lctx); done <- struct{}{} }()
 	go func() { listener.Run(lctx); done <- struct{}{} }()
 	t.Cleanup(func() { stop(); <-done; <-done })
-	w.pub = events.NewPublisher(jobs)
-	w.inv = inventory.New(w.pub)
-	w.cmds = commands.New(w.inv, w.pub)
 	a := api.New(api.Deps{DB: db, Directory: dir, Auth: v, Events: store, Bus: w.bus, Audit: audit.NewStore(db),
 		Publisher: w.pub, Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: true}),
-		Inventory: w.inv, Commands: w.cmds, Log: log, Limits: limits})
+		Inventory: w.inv, Commands: w.cmds, Compliance: w.comp, Log: log, Limits: limits})
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	w.url = srv.URL

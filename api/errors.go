@@ -7,6 +7,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
@@ -22,6 +23,7 @@ func (a *API) problem(ctx context.Context, err error) error {
 	var iverr *inventory.ValidationError
 	var cverr *commands.ValidationError
 	var cerr *ClientError
+	var coverr *compliance.ValidationError
 	switch {
 	case errors.As(err, &cerr):
 		return huma.NewError(cerr.Status, cerr.Message)
@@ -37,8 +39,10 @@ func (a *API) problem(ctx context.Context, err error) error {
 		return invalidField(iverr.Field, iverr.Problem)
 	case errors.As(err, &cverr):
 		return invalidField(cverr.Field, cverr.Problem)
+	case errors.As(err, &coverr):
+		return invalidField(coverr.Field, coverr.Problem)
 	case errors.Is(err, tenancy.ErrNotFound), errors.Is(err, events.ErrNotFound), errors.Is(err, inventory.ErrNotFound),
-		errors.Is(err, commands.ErrNotFound):
+		errors.Is(err, commands.ErrNotFound), errors.Is(err, compliance.ErrNotFound):
 		return huma.Error404NotFound(err.Error())
 	case errors.Is(err, tenancy.ErrStale), errors.Is(err, events.ErrStale):
 		return huma.Error412PreconditionFailed("the resource changed since the ETag in If-Match was read; read it again")

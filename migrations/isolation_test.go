@@ -115,6 +115,16 @@ VALUES ($1, $2, '-----BEGIN CERTIFICATE-----x', '\x00', now())`, tenant, "com.ap
 		_, err := tx.Exec(ctx, `INSERT INTO apple_cert_auth (tenant_id, id, sha256) VALUES ($1, $2, repeat('a', 64))`, tenant, uuid.NewString())
 		return err
 	},
+	"compliance_rules": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO compliance_rules (tenant_id, id, name, kind) VALUES ($1, $2, 'r', 'passcode_set')`, tenant, uuid.New())
+		return err
+	},
+	"compliance_results": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		return complianceFixture(ctx, tx, tenant, `INSERT INTO compliance_results (tenant_id, device_id, rule_id, compliant) VALUES ($1, $2, $3, true)`)
+	},
+	"compliance_history": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		return complianceFixture(ctx, tx, tenant, `INSERT INTO compliance_history (tenant_id, device_id, rule_id, compliant) VALUES ($1, $2, $3, true)`)
+	},
 	"events": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		_, err := tx.Exec(ctx, `INSERT INTO events (tenant_id, kind, subject) VALUES ($1, 'test.fixture', 'isolation')`, tenant)
 		return err
@@ -292,4 +302,19 @@ VALUES ($1, $2, $2, 'Device', 't', 'm', 'aa', now())`},
 		}
 	}
 	return id, nil
+}
+
+// complianceFixture makes a device and a rule for tenant, then runs insert
+// with ($1 tenant, $2 device, $3 rule).
+func complianceFixture(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, insert string) error {
+	device, rule := uuid.New(), uuid.New()
+	if _, err := tx.Exec(ctx, `INSERT INTO devices (tenant_id, id, platform, identifier) VALUES ($1, $2, 'apple', $3)`,
+		tenant, device, uuid.NewString()); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO compliance_rules (tenant_id, id, name, kind) VALUES ($1, $2, 'r', 'passcode_set')`, tenant, rule); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, insert, tenant, device, rule)
+	return err
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
@@ -50,10 +51,11 @@ type Deps struct {
 	Webhooks  *events.Sender
 	// Commands and the wakers of each platform drive command delivery; a
 	// nil Commands leaves delivery jobs to another process.
-	Commands  *commands.Queue
-	Inventory *inventory.Inventory
-	Wakers    map[inventory.Platform]commands.Waker
-	Log       *slog.Logger
+	Commands   *commands.Queue
+	Inventory  *inventory.Inventory
+	Compliance *compliance.Compliance
+	Wakers     map[inventory.Platform]commands.Waker
+	Log        *slog.Logger
 }
 
 // Client is River's client on Trident's pools.
@@ -79,6 +81,8 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 	river.AddWorker(ws, &deliverWorker{sender: d.Webhooks})
 	river.AddWorker(ws, &deliverCommandWorker{db: d.DB, cmds: d.Commands, wakers: d.Wakers, log: d.Log})
 	river.AddWorker(ws, &wakeSilentSweepWorker{dir: d.Directory})
+	river.AddWorker(ws, &evaluateWorker{db: d.DB, c: d.Compliance})
+	river.AddWorker(ws, &evaluateTenantWorker{db: d.DB, c: d.Compliance})
 	river.AddWorker(ws, &wakeSilentWorker{db: d.DB, inv: d.Inventory, wakers: d.Wakers, log: d.Log})
 
 	rc := &river.Config{

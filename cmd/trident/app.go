@@ -19,6 +19,7 @@ import (
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -88,13 +89,14 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	// The services that enqueue jobs exist before the River client that
 	// also works those jobs; LateJobs joins them once it does.
 	jobs := &workers.LateJobs{}
-	pub := events.NewPublisher(jobs)
+	pub := events.NewPublisher(jobs, events.WithReaction(compliance.Reaction))
 	inv := inventory.New(pub)
 	cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}), commands.WithDelivery(jobs),
 		commands.WithObserver(func(s commands.Status) { a.metrics.CommandStatus(string(s)) }))
+	comp := compliance.New(inv, cmds, pub)
 	a.river, err = workers.New(workers.Deps{DB: db, Directory: a.dir, Events: a.events, Log: log,
 		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: cfg.webhooksPrivate}),
-		Commands: cmds, Inventory: inv,
+		Commands: cmds, Inventory: inv, Compliance: comp,
 		Wakers: map[inventory.Platform]commands.Waker{inventory.Apple: push.AppleWaker{APNs: push.NewAPNs(appleStore, cfg.apnsOptions...)}}},
 		workers.Config{EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers, ObserveJob: a.metrics.Job}, r.work)
 	if err != nil {
@@ -126,7 +128,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		appleEdge := appleAPI{store: appleStore, requests: apple.NewPushRequests(appleStore, vendor),
 			profiles: apple.NewProfiles(db, certs, appleStore, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)}
 		a.api = api.New(api.Deps{DB: db, Directory: a.dir, Auth: v, Events: a.events, Bus: a.bus,
-			Publisher: pub, Inventory: inv, Commands: cmds, AppleEnrollment: appleEdge, ApplePush: appleEdge,
+			Publisher: pub, Inventory: inv, Commands: cmds, Compliance: comp, AppleEnrollment: appleEdge, ApplePush: appleEdge,
 			Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: cfg.webhooksPrivate}),
 			Audit:    audit.NewStore(db), Log: log.With("component", "api")})
 	}

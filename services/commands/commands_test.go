@@ -72,9 +72,13 @@ func TestRecordPublishesOnlyChanges(t *testing.T) {
 		_, err = f.inv.Record(f.ctx, tx, inventory.Report{Platform: inventory.Apple, Identifier: "UDID-1", OSVersion: "15.2"})
 		return
 	})
+	f.tx(t, func(tx pgx.Tx) (err error) { // a plain check-in
+		_, err = f.inv.Record(f.ctx, tx, inventory.Report{Platform: inventory.Apple, Identifier: "UDID-1"})
+		return
+	})
 	got := f.kinds(t)
-	if len(got) != 2 || got[0] != "device.enrolled" || got[1] != "device.updated" {
-		t.Fatalf("events %v; want device.enrolled then device.updated (a plain check-in publishes nothing)", got)
+	if len(got) != 3 || got[0] != "device.enrolled" || got[1] != "device.reported" || got[2] != "device.updated" {
+		t.Fatalf("events %v; want device.enrolled, device.reported (new facts), device.updated (new OS), and nothing for a plain check-in", got)
 	}
 	err := f.db.Tx(f.ctx, func(tx pgx.Tx) error {
 		_, err := f.inv.Record(f.ctx, tx, inventory.Report{Platform: "palm", Identifier: "x"})

@@ -17,14 +17,35 @@ type Jobs interface {
 	InsertManyTx(ctx context.Context, tx pgx.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
 }
 
-// Publisher records events and queues their webhook deliveries, both in
-// the caller's transaction.
+// Publisher records events and queues their webhook deliveries and the
+// jobs that react to them, all in the caller's transaction.
 type Publisher struct {
-	jobs Jobs
+	jobs      Jobs
+	reactions []Reaction
 }
 
-// NewPublisher returns a Publisher that enqueues deliveries with jobs.
-func NewPublisher(jobs Jobs) *Publisher { return &Publisher{jobs: jobs} }
+// Reaction names the job an event causes (for example, a device's report
+// causes its compliance evaluation), or ok false for none. The job is
+// enqueued in the event's transaction: it exists exactly when the event
+// does.
+type Reaction func(Event) (args river.JobArgs, opts *river.InsertOpts, ok bool)
+
+// PublisherOption tunes a Publisher.
+type PublisherOption func(*Publisher)
+
+// WithReaction adds a reaction to every event published.
+func WithReaction(r Reaction) PublisherOption {
+	return func(p *Publisher) { p.reactions = append(p.reactions, r) }
+}
+
+// NewPublisher returns a Publisher that enqueues jobs with jobs.
+func NewPublisher(jobs Jobs, opts ...PublisherOption) *Publisher {
+	p := &Publisher{jobs: jobs}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
 
 // DeliverArgs is the River job that delivers one webhook.
 type DeliverArgs struct {
@@ -59,6 +80,20 @@ RETURNING id`, ev.ID, kind)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	if err != nil {
 		return Event{}, fmt.Errorf("events: queue webhooks for %s: %w", kind, err)
+	}
+	var reactions []river.InsertManyParams
+	for _, r := range p.reactions {
+		if args, opts, ok := r(ev); ok {
+			reactions = append(reactions, river.InsertManyParams{Args: args, InsertOpts: opts})
+		}
+	}
+	if len(reactions) > 0 {
+		if p.jobs == nil {
+			return Event{}, errors.New("events: this publisher cannot enqueue reactions")
+		}
+		if _, err := p.jobs.InsertManyTx(ctx, tx, reactions); err != nil {
+			return Event{}, fmt.Errorf("events: enqueue reactions to %s: %w", kind, err)
+		}
 	}
 	return ev, p.enqueue(ctx, tx, ev.TenantID, ids)
 }

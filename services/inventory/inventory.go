@@ -102,7 +102,8 @@ func scanDevice(r pgx.Row) (Device, error) {
 // Record merges a report into the device it names (creating it the first
 // time), marks it seen now, and publishes device.enrolled when it becomes
 // enrolled, device.updated when what it is changed (name, model, OS,
-// serial, status), and nothing for a plain check-in.
+// serial, status), device.reported when only its facts changed, and
+// nothing for a plain check-in.
 func (inv *Inventory) Record(ctx context.Context, tx pgx.Tx, r Report) (Device, error) {
 	if !r.Platform.Valid() {
 		return Device{}, &ValidationError{"platform", fmt.Sprintf("%q is not apple, windows or android", r.Platform)}
@@ -155,6 +156,9 @@ RETURNING `+deviceCols, uuid.New(), r.Platform, r.Identifier, r.SerialNumber, r.
 	case before != nil && (before.Name != d.Name || before.Model != d.Model || before.OSVersion != d.OSVersion ||
 		before.SerialNumber != d.SerialNumber || before.Status != d.Status):
 		_, err = inv.events.Publish(ctx, tx, "device.updated", d.ID.String(), summary(d))
+	case before != nil && string(before.Facts) != string(d.Facts):
+		// New facts (a query's answer): what compliance judges.
+		_, err = inv.events.Publish(ctx, tx, "device.reported", d.ID.String(), nil)
 	}
 	return d, err
 }
