@@ -52,6 +52,7 @@ type Deps struct {
 	Inventory  *inventory.Inventory
 	Commands   *commands.Queue
 	Compliance *compliance.Compliance
+	Jobs       events.Jobs // enqueues background work (bulk commands)
 
 	// Apple management (nil where not configured).
 	AppleEnrollment AppleEnrollment
@@ -108,6 +109,7 @@ func (a *API) routes() {
 	a.appleRoutes()
 	a.streamRoutes()
 	a.complianceRoutes()
+	a.bulkRoutes()
 }
 
 // Document is the API's OpenAPI document as YAML, built without any

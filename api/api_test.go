@@ -126,7 +126,7 @@ func newWorld(t *testing.T, limits api.Limits) *world {
 	t.Cleanup(func() { stop(); <-done; <-done })
 	a := api.New(api.Deps{DB: db, Directory: dir, Auth: v, Events: store, Bus: w.bus, Audit: audit.NewStore(db),
 		Publisher: w.pub, Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: true}),
-		Inventory: w.inv, Commands: w.cmds, Compliance: w.comp, Log: log, Limits: limits})
+		Inventory: w.inv, Commands: w.cmds, Compliance: w.comp, Jobs: late, Log: log, Limits: limits})
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	w.url = srv.URL

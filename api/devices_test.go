@@ -10,10 +10,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/api"
+	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
+	"github.com/tridentmdm/trident/workers"
 )
 
 // enroll records devices as the platform protocols do when devices check in.
@@ -141,4 +143,111 @@ func TestIntegratorFlow(t *testing.T) {
 	}
 	isProblem(t, w.do(t, "operator-a", "POST", "/v1/tenants/"+w.a.Slug+"/commands/"+q1.body["id"].(string)+"/cancel", nil), 409)
 	isProblem(t, w.do(t, "viewer-a", "GET", "/v1/tenants/"+w.a.Slug+"/devices?cursor=eyJrIjoieCIsImkiOiIwMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDEiLCJvIjoiLWxhc3Rfc2Vlbl9hdCJ9&sort=-last_seen_at", nil), 422)
+}
+
+// A bulk command reaches every matching device (here 1,100: three
+// batches), once each, and skips the platforms that cannot take it.
+func TestBulkCommand(t *testing.T) {
+	w := newWorld(t, api.Limits{})
+	var reports []inventory.Report
+	for i := range 1100 {
+		reports = append(reports, inventory.Report{Platform: inventory.Apple, Identifier: fmt.Sprintf("mac-%04d", i)})
+	}
+	reports = append(reports, inventory.Report{Platform: inventory.Windows, Identifier: "pc-1"})
+	w.enroll(t, w.a, reports...)
+	r := w.do(t, "operator-a", "POST", "/v1/tenants/"+w.a.Slug+"/commands/bulk", map[string]any{"kind": "shutdown"}, "Idempotency-Key", "bulk-1")
+	if r.status != 202 {
+		t.Fatalf("bulk: %d %s", r.status, r.raw)
+	}
+	again := w.do(t, "operator-a", "POST", "/v1/tenants/"+w.a.Slug+"/commands/bulk", map[string]any{"kind": "shutdown"}, "Idempotency-Key", "bulk-1")
+	if again.body["bulk_id"] != r.body["bulk_id"] {
+		t.Fatal("a retried bulk request started a second bulk")
+	}
+	isProblem(t, w.do(t, "operator-a", "POST", "/v1/tenants/"+w.a.Slug+"/commands/bulk", map[string]any{"kind": "erase"}), 403)
+	ctx := tenancy.WithTenant(context.Background(), w.a.ID)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n, perDevice int
+		err := w.db.Tx(ctx, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT count(*), coalesce(max(c), 0) FROM (
+  SELECT count(*) AS c FROM commands WHERE kind = 'shutdown' GROUP BY device_id) x`).Scan(&n, &perDevice)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1100 {
+			if perDevice != 1 {
+				t.Fatalf("a device got the command %d times", perDevice)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 1100 devices got the command", n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// The worker is stopped mid-bulk (running jobs cancelled) and another
+// takes over: every device ends with the command exactly once.
+func TestBulkSurvivesAWorkerStop(t *testing.T) {
+	w := newWorld(t, api.Limits{})
+	var reports []inventory.Report
+	for i := range 1600 {
+		reports = append(reports, inventory.Report{Platform: inventory.Apple, Identifier: fmt.Sprintf("mac-%04d", i)})
+	}
+	w.enroll(t, w.a, reports...)
+	ctx := tenancy.WithTenant(context.Background(), w.a.ID)
+	count := func() (n, most int) {
+		err := w.db.Tx(ctx, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT count(*), coalesce(max(c), 0) FROM (
+  SELECT count(*) AS c FROM commands WHERE kind = 'restart' GROUP BY device_id) x`).Scan(&n, &most)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, most
+	}
+	if r := w.do(t, "operator-a", "POST", "/v1/tenants/"+w.a.Slug+"/commands/bulk", map[string]any{"kind": "restart"}); r.status != 202 {
+		t.Fatalf("bulk: %d %s", r.status, r.raw)
+	}
+	// Stop the worker as soon as the first batch is in.
+	deadline := time.Now().Add(30 * time.Second)
+	for n, _ := count(); n == 0; n, _ = count() {
+		if time.Now().After(deadline) {
+			t.Fatal("the bulk never started")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.jobs.StopAndCancel(stopCtx); err != nil {
+		t.Fatal(err)
+	}
+	stopped, _ := count()
+	next, err := workers.New(workers.Deps{DB: w.db, Directory: w.dir, Events: events.NewStore(w.db), Log: testenv.Logger(t),
+		Webhooks: events.NewSender(w.db, events.SenderOptions{}), Commands: w.cmds, Inventory: w.inv, Compliance: w.comp},
+		workers.Config{EventRetention: time.Hour, SweepInterval: time.Hour}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := next.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { next.Stop(context.Background()) })
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		n, most := count()
+		if most > 1 {
+			t.Fatalf("a device got the command %d times", most)
+		}
+		if n == 1600 {
+			t.Logf("%d commands were queued when the worker stopped; the next worker queued the rest", stopped)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 1600 devices got the command", n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

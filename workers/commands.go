@@ -63,3 +63,30 @@ func (w *deliverCommandWorker) Work(ctx context.Context, job *river.Job[commands
 	}
 	return river.JobSnooze(wait)
 }
+
+// bulkWorker runs one batch of a bulk command and enqueues the next batch
+// in the same transaction.
+type bulkWorker struct {
+	river.WorkerDefaults[commands.BulkArgs]
+	db   *tenancy.DB
+	cmds *commands.Queue
+	log  *slog.Logger
+}
+
+func (w *bulkWorker) Work(ctx context.Context, job *river.Job[commands.BulkArgs]) error {
+	if w.cmds == nil {
+		return errors.New("commands: this process does not queue bulk commands")
+	}
+	return w.db.Tx(ctx, func(tx pgx.Tx) error {
+		next, n, err := w.cmds.BulkStep(ctx, tx, job.Args)
+		if err != nil {
+			return err
+		}
+		w.log.InfoContext(ctx, "bulk command batch", "bulk", job.Args.BulkID, "kind", job.Args.Command, "queued", n)
+		if next == nil {
+			return nil
+		}
+		_, err = river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, *next, nil)
+		return err
+	})
+}

@@ -80,6 +80,7 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 	river.AddWorker(ws, &retentionWorker{events: d.Events, keep: cfg.EventRetention, log: d.Log})
 	river.AddWorker(ws, &deliverWorker{sender: d.Webhooks})
 	river.AddWorker(ws, &deliverCommandWorker{db: d.DB, cmds: d.Commands, wakers: d.Wakers, log: d.Log})
+	river.AddWorker(ws, &bulkWorker{db: d.DB, cmds: d.Commands, log: d.Log})
 	river.AddWorker(ws, &wakeSilentSweepWorker{dir: d.Directory})
 	river.AddWorker(ws, &evaluateWorker{db: d.DB, c: d.Compliance})
 	river.AddWorker(ws, &evaluateTenantWorker{db: d.DB, c: d.Compliance})

@@ -128,7 +128,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		appleEdge := appleAPI{store: appleStore, requests: apple.NewPushRequests(appleStore, vendor),
 			profiles: apple.NewProfiles(db, certs, appleStore, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)}
 		a.api = api.New(api.Deps{DB: db, Directory: a.dir, Auth: v, Events: a.events, Bus: a.bus,
-			Publisher: pub, Inventory: inv, Commands: cmds, Compliance: comp, AppleEnrollment: appleEdge, ApplePush: appleEdge,
+			Publisher: pub, Inventory: inv, Commands: cmds, Compliance: comp, Jobs: jobs, AppleEnrollment: appleEdge, ApplePush: appleEdge,
 			Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: cfg.webhooksPrivate}),
 			Audit:    audit.NewStore(db), Log: log.With("component", "api")})
 	}

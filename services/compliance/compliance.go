@@ -51,9 +51,13 @@ type Params struct {
 // Remediation is what to do when a device falls out of compliance with a
 // rule: once, when it changes, not on every evaluation.
 type Remediation struct {
-	// Command is a command kind to queue for the device ("lock"); "" for
-	// none. Events (and webhooks on them) report every change either way.
+	// Command is a command kind to queue for the device ("lock",
+	// "install_profile"); "" for none. Events (and webhooks on them) report
+	// every change either way.
 	Command string `json:"command,omitempty"`
+	// Payload are the command's options (a lock message, the profile to
+	// install).
+	Payload map[string]any `json:"payload,omitempty"`
 }
 
 // Rule is one compliance rule.
@@ -337,7 +341,7 @@ ON CONFLICT (tenant_id, device_id, rule_id) DO UPDATE SET compliant = excluded.c
 		}
 		if !ok && r.Remediation.Command != "" {
 			if _, err := c.cmds.Enqueue(ctx, tx, commands.NewCommand{DeviceID: deviceID, Kind: r.Remediation.Command,
-				CreatedBy: "compliance:" + r.ID.String()}); err != nil {
+				Payload: r.Remediation.Payload, CreatedBy: "compliance:" + r.ID.String()}); err != nil {
 				var verr *commands.ValidationError
 				if !errors.As(err, &verr) {
 					return false, err

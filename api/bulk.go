@@ -1,0 +1,67 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/identity"
+	"github.com/tridentmdm/trident/services/inventory"
+)
+
+type bulkInput struct {
+	tenantPath
+	IdempotencyKey
+	Body struct {
+		Kind      string             `json:"kind" enum:"device_information,lock,restart,shutdown,clear_passcode,erase,security_info,installed_applications,profile_list,install_profile,remove_profile"`
+		Payload   map[string]any     `json:"payload,omitempty"`
+		Platform  inventory.Platform `json:"platform,omitempty" enum:"apple,windows,android" doc:"Only devices of this platform."`
+		DeviceIDs []uuid.UUID        `json:"device_ids,omitempty" maxItems:"100000" doc:"Only these devices; leave out for every enrolled device (of the platform)."`
+	}
+}
+
+type bulkOutput struct {
+	Replayed string `header:"Idempotent-Replayed"`
+	Body     struct {
+		BulkID uuid.UUID `json:"bulk_id" doc:"The commands queued carry created_by bulk:<bulk_id>:<caller>."`
+	}
+}
+
+func (a *API) bulkRoutes() {
+	register(a, huma.Operation{
+		OperationID: "queue-bulk-command", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/commands/bulk", Tags: []string{"Commands"},
+		Summary: "Send a command to many devices", DefaultStatus: http.StatusAccepted,
+		Description: "Queues the command for every enrolled device that matches (all, a platform, or a list), in batches of " +
+			"500 in the background; devices whose platform lacks the command are skipped. Destructive kinds need the admin role.",
+	}, operator, func(ctx context.Context, in *bulkInput) (*bulkOutput, error) {
+		c := callFrom(ctx)
+		if k, ok := commands.LookupKind(in.Body.Kind); ok && k.Destructive {
+			if role, _ := c.principal.RoleIn(c.tenant); !role.AtLeast(identity.Admin) {
+				return nil, huma.Error403Forbidden(in.Body.Kind + " is destructive: it needs the admin role in the tenant")
+			}
+		}
+		if a.d.Jobs == nil {
+			return nil, huma.Error501NotImplemented("background jobs are not configured on this server")
+		}
+		out, replayed, err := idempotent(a, ctx, in.Key, in.Body, func(tx pgx.Tx) (*bulkOutput, error) {
+			out := &bulkOutput{}
+			out.Body.BulkID = uuid.New()
+			_, err := a.d.Jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: commands.BulkArgs{
+				TenantID: c.tenant.ID, BulkID: out.Body.BulkID, Command: in.Body.Kind, Payload: in.Body.Payload,
+				Platform: in.Body.Platform, Devices: in.Body.DeviceIDs, By: c.principal.Subject}}})
+			return out, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if replayed {
+			out.Replayed = "true"
+		}
+		return out, nil
+	})
+}

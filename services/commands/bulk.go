@@ -1,0 +1,66 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/services/inventory"
+)
+
+// BulkArgs is the River job that queues one command for many devices, a
+// batch per run: each run queues up to BulkBatch commands (with their
+// delivery jobs) and enqueues the next run in the same transaction, so a
+// crash resumes where it stopped and no device gets the command twice.
+type BulkArgs struct {
+	TenantID uuid.UUID          `json:"tenant_id"`
+	BulkID   uuid.UUID          `json:"bulk_id"`
+	Command  string             `json:"command"`
+	Payload  map[string]any     `json:"payload,omitempty"`
+	Platform inventory.Platform `json:"platform,omitempty"` // only these devices; "" for all
+	Devices  []uuid.UUID        `json:"devices,omitempty"`  // only these devices; empty for all
+	After    uuid.UUID          `json:"after"`              // resume after this device id
+	By       string             `json:"by"`
+}
+
+// Kind names the job kind in River.
+func (BulkArgs) Kind() string { return "commands.bulk" }
+
+// BulkBatch is how many commands one BulkArgs run queues.
+const BulkBatch = 500
+
+// BulkStep queues a's command for the next batch of its devices and
+// returns the next step's args, or nil when done. Devices whose platform
+// lacks the command kind are skipped.
+func (q *Queue) BulkStep(ctx context.Context, tx pgx.Tx, a BulkArgs) (next *BulkArgs, queued int, err error) {
+	if _, ok := kinds[a.Command]; !ok {
+		return nil, 0, &ValidationError{"kind", fmt.Sprintf("%q is not a command kind", a.Command)}
+	}
+	rows, _ := tx.Query(ctx, `SELECT id FROM devices
+WHERE status = 'enrolled' AND id > $1 AND ($2 = '' OR platform = $2) AND (coalesce(cardinality($3::uuid[]), 0) = 0 OR id = ANY($3))
+ORDER BY id LIMIT $4`, a.After, string(a.Platform), a.Devices, BulkBatch)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, id := range ids {
+		_, err := q.Enqueue(ctx, tx, NewCommand{DeviceID: id, Kind: a.Command, Payload: a.Payload, CreatedBy: "bulk:" + a.BulkID.String() + ":" + a.By})
+		var verr *ValidationError
+		switch {
+		case errors.As(err, &verr), errors.Is(err, ErrConflict):
+			continue // this device cannot take it
+		case err != nil:
+			return nil, queued, err
+		}
+		queued++
+	}
+	if len(ids) < BulkBatch {
+		return nil, queued, nil
+	}
+	n := a
+	n.After = ids[len(ids)-1]
+	return &n, queued, nil
+}
