@@ -25,7 +25,7 @@ type fixture struct {
 	store *events.Store
 }
 
-func setup(t *testing.T) fixture {
+func setup(t testing.TB) fixture {
 	db := testenv.DB(t)
 	dir, err := tenancy.NewDirectory(db, "trident.test")
 	if err != nil {
@@ -37,14 +37,14 @@ func setup(t *testing.T) fixture {
 		inv: inv, q: commands.New(inv, pub), store: events.NewStore(db)}
 }
 
-func (f fixture) tx(t *testing.T, fn func(tx pgx.Tx) error) {
+func (f fixture) tx(t testing.TB, fn func(tx pgx.Tx) error) {
 	t.Helper()
 	if err := f.db.Tx(f.ctx, fn); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func (f fixture) kinds(t *testing.T) []string {
+func (f fixture) kinds(t testing.TB) []string {
 	evs, err := f.store.Since(f.ctx, 0, 100)
 	if err != nil {
 		t.Fatal(err)

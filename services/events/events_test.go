@@ -24,7 +24,7 @@ type fixture struct {
 }
 
 // start runs a listener and bus for the test's lifetime.
-func start(t *testing.T) *fixture {
+func start(t testing.TB) *fixture {
 	t.Helper()
 	db := testenv.DB(t)
 	dir, err := tenancy.NewDirectory(db, "trident.test")
