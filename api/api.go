@@ -110,6 +110,7 @@ func (a *API) routes() {
 	a.streamRoutes()
 	a.complianceRoutes()
 	a.bulkRoutes()
+	a.groupRoutes()
 }
 
 // Document is the API's OpenAPI document as YAML, built without any

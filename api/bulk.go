@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"slices"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
@@ -21,7 +22,8 @@ type bulkInput struct {
 		Kind      string             `json:"kind" enum:"device_information,lock,restart,shutdown,clear_passcode,erase,security_info,installed_applications,profile_list,install_profile,remove_profile"`
 		Payload   map[string]any     `json:"payload,omitempty"`
 		Platform  inventory.Platform `json:"platform,omitempty" enum:"apple,windows,android" doc:"Only devices of this platform."`
-		DeviceIDs []uuid.UUID        `json:"device_ids,omitempty" maxItems:"100000" doc:"Only these devices; leave out for every enrolled device (of the platform)."`
+		DeviceIDs []uuid.UUID        `json:"device_ids,omitempty" maxItems:"100000" doc:"Only these devices; leave out for every enrolled device (of the platform, or group)."`
+		Group     *uuid.UUID         `json:"group,omitempty" doc:"Only this group's devices."`
 	}
 }
 
@@ -48,12 +50,25 @@ func (a *API) bulkRoutes() {
 		if a.d.Jobs == nil {
 			return nil, huma.Error501NotImplemented("background jobs are not configured on this server")
 		}
+		var group uuid.UUID
+		if in.Body.Group != nil {
+			group = *in.Body.Group
+		}
 		out, replayed, err := idempotent(a, ctx, in.Key, in.Body, func(tx pgx.Tx) (*bulkOutput, error) {
+			if group != uuid.Nil {
+				gs, err := a.d.Inventory.Groups(ctx, tx)
+				if err != nil {
+					return nil, err
+				}
+				if !slices.ContainsFunc(gs, func(g inventory.Group) bool { return g.ID == group }) {
+					return nil, huma.Error404NotFound("no such group")
+				}
+			}
 			out := &bulkOutput{}
 			out.Body.BulkID = uuid.New()
 			_, err := a.d.Jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: commands.BulkArgs{
 				TenantID: c.tenant.ID, BulkID: out.Body.BulkID, Command: in.Body.Kind, Payload: in.Body.Payload,
-				Platform: in.Body.Platform, Devices: in.Body.DeviceIDs, By: c.principal.Subject}}})
+				Platform: in.Body.Platform, Devices: in.Body.DeviceIDs, Group: group, By: c.principal.Subject}}})
 			return out, err
 		})
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/api"
@@ -249,5 +250,73 @@ func TestBulkSurvivesAWorkerStop(t *testing.T) {
 			t.Fatalf("%d of 1600 devices got the command", n)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Groups: devices are added and removed, listed by group, and a bulk
+// command to a group reaches only its members.
+func TestGroups(t *testing.T) {
+	w := newWorld(t, api.Limits{})
+	devs := w.enroll(t, w.a,
+		inventory.Report{Platform: inventory.Apple, Identifier: "g-1"}, inventory.Report{Platform: inventory.Apple, Identifier: "g-2"},
+		inventory.Report{Platform: inventory.Windows, Identifier: "g-3"}, inventory.Report{Platform: inventory.Android, Identifier: "g-4"})
+	foreign := w.enroll(t, w.b, inventory.Report{Platform: inventory.Apple, Identifier: "g-b"})[0]
+	base := "/v1/tenants/" + w.a.Slug + "/groups"
+	r := w.do(t, "admin-a", "POST", base, map[string]any{"name": "Front desk"})
+	if r.status != 201 {
+		t.Fatalf("create group: %d %s", r.status, r.raw)
+	}
+	id := r.body["id"].(string)
+	isProblem(t, w.do(t, "admin-a", "POST", base, map[string]any{"name": "Front desk"}), 409)
+	add := []string{devs[0].ID.String(), devs[1].ID.String(), devs[2].ID.String()}
+	if r := w.do(t, "admin-a", "POST", base+"/"+id+"/members", map[string]any{"add": add}); r.status != 200 || r.body["added"] != float64(3) {
+		t.Fatalf("add members: %d %s", r.status, r.raw)
+	}
+	isProblem(t, w.do(t, "admin-a", "POST", base+"/"+id+"/members", map[string]any{"add": []string{foreign.ID.String()}}), 422)
+	if r := w.do(t, "admin-a", "POST", base+"/"+id+"/members", map[string]any{"remove": []string{devs[1].ID.String()}}); r.body["removed"] != float64(1) {
+		t.Fatalf("remove: %s", r.raw)
+	}
+	list := w.do(t, "viewer-a", "GET", "/v1/tenants/"+w.a.Slug+"/devices?group="+id, nil)
+	if items := list.body["items"].([]any); len(items) != 2 {
+		t.Fatalf("devices in the group: %s", list.raw)
+	}
+	groups := w.do(t, "viewer-a", "GET", base, nil)
+	if items := groups.body["items"].([]any); len(items) != 1 || items[0].(map[string]any)["devices"] != float64(2) {
+		t.Fatalf("groups: %s", groups.raw)
+	}
+	// B's view of A's group id: nothing.
+	if r := w.do(t, "admin-b", "GET", "/v1/tenants/"+w.b.Slug+"/devices?group="+id, nil); len(r.body["items"].([]any)) != 0 {
+		t.Fatalf("tenant B sees A's group members: %s", r.raw)
+	}
+	isProblem(t, w.do(t, "operator-a", "POST", "/v1/tenants/"+w.a.Slug+"/commands/bulk",
+		map[string]any{"kind": "restart", "group": uuid.NewString()}), 404)
+	if r := w.do(t, "operator-a", "POST", "/v1/tenants/"+w.a.Slug+"/commands/bulk", map[string]any{"kind": "restart", "group": id}); r.status != 202 {
+		t.Fatalf("bulk to the group: %d %s", r.status, r.raw)
+	}
+	ctx := tenancy.WithTenant(context.Background(), w.a.ID)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var got []string
+		err := w.db.Tx(ctx, func(tx pgx.Tx) error {
+			rows, _ := tx.Query(ctx, `SELECT device_id::text FROM commands WHERE kind = 'restart' ORDER BY 1`)
+			var err error
+			got, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 2 {
+			for _, d := range got {
+				if d != devs[0].ID.String() && d != devs[2].ID.String() {
+					t.Fatalf("a device outside the group got the command: %v", got)
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("commands for the group: %v", got)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

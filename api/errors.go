@@ -46,7 +46,7 @@ func (a *API) problem(ctx context.Context, err error) error {
 		return huma.Error404NotFound(err.Error())
 	case errors.Is(err, tenancy.ErrStale), errors.Is(err, events.ErrStale):
 		return huma.Error412PreconditionFailed("the resource changed since the ETag in If-Match was read; read it again")
-	case errors.Is(err, tenancy.ErrConflict), errors.Is(err, commands.ErrConflict):
+	case errors.Is(err, tenancy.ErrConflict), errors.Is(err, commands.ErrConflict), errors.Is(err, inventory.ErrConflict):
 		return huma.Error409Conflict(err.Error())
 	case errors.Is(err, context.Canceled):
 		return huma.NewError(499, "request canceled")

@@ -125,6 +125,21 @@ VALUES ($1, $2, '-----BEGIN CERTIFICATE-----x', '\x00', now())`, tenant, "com.ap
 	"compliance_history": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		return complianceFixture(ctx, tx, tenant, `INSERT INTO compliance_history (tenant_id, device_id, rule_id, compliant) VALUES ($1, $2, $3, true)`)
 	},
+	"device_groups": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO device_groups (tenant_id, id, name) VALUES ($1, $2, $3)`, tenant, uuid.New(), uuid.NewString())
+		return err
+	},
+	"device_group_members": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		group, device := uuid.New(), uuid.New()
+		if _, err := tx.Exec(ctx, `INSERT INTO device_groups (tenant_id, id, name) VALUES ($1, $2, $3)`, tenant, group, uuid.NewString()); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO devices (tenant_id, id, platform, identifier) VALUES ($1, $2, 'android', $3)`, tenant, device, uuid.NewString()); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO device_group_members (tenant_id, group_id, device_id) VALUES ($1, $2, $3)`, tenant, group, device)
+		return err
+	},
 	"events": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		_, err := tx.Exec(ctx, `INSERT INTO events (tenant_id, kind, subject) VALUES ($1, 'test.fixture', 'isolation')`, tenant)
 		return err

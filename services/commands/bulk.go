@@ -22,6 +22,7 @@ type BulkArgs struct {
 	Payload  map[string]any     `json:"payload,omitempty"`
 	Platform inventory.Platform `json:"platform,omitempty"` // only these devices; "" for all
 	Devices  []uuid.UUID        `json:"devices,omitempty"`  // only these devices; empty for all
+	Group    uuid.UUID          `json:"group,omitempty"`    // only this group's devices
 	After    uuid.UUID          `json:"after"`              // resume after this device id
 	By       string             `json:"by"`
 }
@@ -41,7 +42,9 @@ func (q *Queue) BulkStep(ctx context.Context, tx pgx.Tx, a BulkArgs) (next *Bulk
 	}
 	rows, _ := tx.Query(ctx, `SELECT id FROM devices
 WHERE status = 'enrolled' AND id > $1 AND ($2 = '' OR platform = $2) AND (coalesce(cardinality($3::uuid[]), 0) = 0 OR id = ANY($3))
-ORDER BY id LIMIT $4`, a.After, string(a.Platform), a.Devices, BulkBatch)
+  AND ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM device_group_members m WHERE m.tenant_id = devices.tenant_id
+       AND m.device_id = devices.id AND m.group_id = $5))
+ORDER BY id LIMIT $4`, a.After, string(a.Platform), a.Devices, BulkBatch, uuid.NullUUID{UUID: a.Group, Valid: a.Group != uuid.Nil})
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	if err != nil {
 		return nil, 0, err

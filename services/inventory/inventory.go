@@ -200,10 +200,11 @@ func Sorts() []string {
 
 // Query selects a page of devices.
 type Query struct {
-	Platform Platform // "" for all
-	Status   Status   // "" for all
-	Search   string   // in name and serial number (case-insensitive), or the exact identifier
-	Sort     Sort     // default "name"
+	Platform Platform  // "" for all
+	Status   Status    // "" for all
+	Search   string    // in name and serial number (case-insensitive), or the exact identifier
+	Group    uuid.UUID // only members of this group (uuid.Nil for all)
+	Sort     Sort      // default "name"
 	// After is the position of the last device of the previous page: its
 	// sort key (Key from the previous page) and id.
 	AfterKey string
@@ -240,12 +241,15 @@ func (inv *Inventory) List(ctx context.Context, tx pgx.Tx, q Query) (Page, error
 WHERE (@platform = '' OR d.platform = @platform)
   AND (@status = '' OR d.status = @status)
   AND (@search = '' OR d.identifier = @search OR d.name ILIKE @like OR d.serial_number ILIKE @like)
+  AND (@group::uuid IS NULL OR EXISTS (SELECT 1 FROM device_group_members m
+       WHERE m.tenant_id = d.tenant_id AND m.device_id = d.id AND m.group_id = @group))
   AND (@after_id::uuid IS NULL OR (` + key.expr + `, d.id) ` + cmp + ` (@after_key::text::` + key.typ + `, @after_id))
 ORDER BY ` + key.expr + ` ` + dir + `, d.id ` + dir + ` LIMIT @limit`
 	like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q.Search) + "%"
 	var p Page
 	rows, _ := tx.Query(ctx, sql, pgx.NamedArgs{
 		"platform": string(q.Platform), "status": string(q.Status), "search": q.Search, "like": like,
+		"group":    uuid.NullUUID{UUID: q.Group, Valid: q.Group != uuid.Nil},
 		"after_id": uuid.NullUUID{UUID: q.AfterID, Valid: q.AfterID != uuid.Nil}, "after_key": q.AfterKey, "limit": q.Limit,
 	})
 	defer rows.Close()

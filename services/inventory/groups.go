@@ -1,0 +1,103 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Group is a named set of a tenant's devices.
+type Group struct {
+	ID        uuid.UUID `json:"id"`
+	Name      string    `json:"name"`
+	Devices   int       `json:"devices" doc:"How many devices are in it."`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// ErrConflict means a group of that name exists.
+var ErrConflict = errors.New("already exists")
+
+// CreateGroup adds a group.
+func (inv *Inventory) CreateGroup(ctx context.Context, tx pgx.Tx, name string) (Group, error) {
+	if n := len(strings.TrimSpace(name)); n == 0 || len(name) > 200 {
+		return Group{}, &ValidationError{"name", "must be 1 to 200 characters"}
+	}
+	g := Group{ID: uuid.New(), Name: name}
+	err := tx.QueryRow(ctx, `INSERT INTO device_groups (id, name) VALUES ($1, $2) RETURNING created_at`, g.ID, name).Scan(&g.CreatedAt)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return Group{}, fmt.Errorf("group %q: %w", name, ErrConflict)
+	}
+	if err != nil {
+		return Group{}, err
+	}
+	_, err = inv.events.Publish(ctx, tx, "group.created", g.ID.String(), map[string]any{"name": name})
+	return g, err
+}
+
+// Groups lists the tenant's groups by name, with their sizes.
+func (inv *Inventory) Groups(ctx context.Context, tx pgx.Tx) ([]Group, error) {
+	rows, _ := tx.Query(ctx, `SELECT g.id, g.name, count(m.device_id), g.created_at FROM device_groups g
+LEFT JOIN device_group_members m ON m.tenant_id = g.tenant_id AND m.group_id = g.id
+GROUP BY g.tenant_id, g.id ORDER BY g.name`)
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Group])
+}
+
+// DeleteGroup removes a group (not its devices).
+func (inv *Inventory) DeleteGroup(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+	tag, err := tx.Exec(ctx, `DELETE FROM device_groups WHERE id = $1`, id)
+	if err == nil && tag.RowsAffected() == 0 {
+		return fmt.Errorf("group %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = inv.events.Publish(ctx, tx, "group.deleted", id.String(), nil)
+	return err
+}
+
+// SetMembers adds devices to a group (add) or removes them (!add), and
+// returns how many changed. Ids of devices the tenant does not have are
+// refused.
+func (inv *Inventory) SetMembers(ctx context.Context, tx pgx.Tx, group uuid.UUID, devices []uuid.UUID, add bool) (int, error) {
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM device_groups WHERE id = $1)`, group).Scan(&exists); err != nil {
+		return 0, err
+	}
+	if !exists {
+		return 0, fmt.Errorf("group %s: %w", group, ErrNotFound)
+	}
+	var missing int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM unnest($1::uuid[]) d(id) WHERE NOT EXISTS (SELECT 1 FROM devices WHERE devices.id = d.id)`,
+		devices).Scan(&missing); err != nil {
+		return 0, err
+	}
+	if missing > 0 {
+		return 0, &ValidationError{"device_ids", fmt.Sprintf("%d of them name no device of this tenant", missing)}
+	}
+	var tag pgconn.CommandTag
+	var err error
+	if add {
+		tag, err = tx.Exec(ctx, `INSERT INTO device_group_members (group_id, device_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING`, group, devices)
+	} else {
+		tag, err = tx.Exec(ctx, `DELETE FROM device_group_members WHERE group_id = $1 AND device_id = ANY($2)`, group, devices)
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := int(tag.RowsAffected())
+	if n > 0 {
+		kind := "group.members_added"
+		if !add {
+			kind = "group.members_removed"
+		}
+		_, err = inv.events.Publish(ctx, tx, kind, group.String(), map[string]any{"count": n})
+	}
+	return n, err
+}
