@@ -47,6 +47,7 @@ func TestCompliance(t *testing.T) {
 	other := w.enroll(t, w.b, inventory.Report{Platform: inventory.Apple, Identifier: "mac-b", OSVersion: "17.0",
 		Facts: map[string]any{"passcode_present": false}})[0]
 	compliancePath := "/v1/tenants/" + w.a.Slug + "/devices/" + dev.ID.String() + "/compliance"
+	stream, _ := w.openStream(t, "viewer-a", w.a.Slug, "")
 
 	r := w.do(t, "admin-a", "POST", "/v1/tenants/"+w.a.Slug+"/compliance/rules", map[string]any{
 		"name": "Passcode", "kind": "passcode_set", "remediation": map[string]any{"command": "lock"}})
@@ -67,6 +68,14 @@ func TestCompliance(t *testing.T) {
 	w.waitFor(t, "viewer-a", "/v1/tenants/"+w.a.Slug+"/devices/"+dev.ID.String()+"/commands", func(r response) bool {
 		return strings.Contains(r.raw, `"kind":"lock"`)
 	})
+
+	// The dashboard's stream saw the rule, the result and the device turn.
+	seen := map[string]bool{}
+	for !(seen["compliance.rule_created"] && seen["compliance.changed"] && seen["device.compliance_changed"] && seen["command.queued"]) {
+		var e struct{ Kind string }
+		json.Unmarshal([]byte(next(t, stream).data), &e)
+		seen[e.Kind] = true
+	}
 
 	// The device reports a passcode: compliant, no remediation.
 	w.enroll(t, w.a, inventory.Report{Platform: inventory.Apple, Identifier: "mac-1", Facts: map[string]any{"passcode_present": true}})
