@@ -193,7 +193,8 @@ func (d *AppleDevice) Answer(ctx context.Context, c *Command, status string) (*C
 	if status == "Acknowledged" {
 		switch c.Command.RequestType {
 		case "SecurityInfo":
-			extra["SecurityInfo"] = map[string]any{"HardwareEncryptionCaps": 3, "PasscodePresent": true, "PasscodeCompliant": true}
+			extra["SecurityInfo"] = map[string]any{"HardwareEncryptionCaps": 3, "PasscodePresent": true, "PasscodeCompliant": true,
+				"FirewallSettings": map[string]any{"FirewallEnabled": true}}
 		case "InstalledApplicationList":
 			extra["InstalledApplicationList"] = []map[string]any{
 				{"Identifier": "com.example.notes", "Name": "Notes", "ShortVersion": "4.2", "BundleSize": 1000},

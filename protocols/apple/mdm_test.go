@@ -283,12 +283,13 @@ func TestAppleEnrollmentAndCommands(t *testing.T) {
 			}
 			got = e.device(t, tn, d.UDID, func(x inventory.Device) bool { return strings.Contains(string(x.Facts), "installed_apps") })
 			var facts struct {
+				Firewall      bool             `json:"firewall_enabled"`
 				DiskEncrypted bool             `json:"disk_encrypted"`
 				Passcode      bool             `json:"passcode_present"`
 				Apps          []map[string]any `json:"installed_apps"`
 				Profiles      []map[string]any `json:"profiles"`
 			}
-			if err := json.Unmarshal(got.Facts, &facts); err != nil || !facts.DiskEncrypted || !facts.Passcode || len(facts.Apps) != 2 || len(facts.Profiles) != 1 {
+			if err := json.Unmarshal(got.Facts, &facts); err != nil || !facts.DiskEncrypted || !facts.Passcode || !facts.Firewall || len(facts.Apps) != 2 || len(facts.Profiles) != 1 {
 				t.Fatalf("facts after the queries: %s", got.Facts)
 			}
 			// Installing and removing a profile.

@@ -91,6 +91,7 @@ type answer struct {
 		PasscodePresent                  *bool
 		PasscodeCompliant                *bool
 		SystemIntegrityProtectionEnabled *bool
+		FirewallSettings                 *struct{ FirewallEnabled bool }
 	}
 	InstalledApplicationList []struct {
 		Identifier, Name, ShortVersion, Version string
@@ -122,6 +123,9 @@ func (a answer) facts() map[string]any {
 		}
 		if si.SystemIntegrityProtectionEnabled != nil {
 			f["sip_enabled"] = *si.SystemIntegrityProtectionEnabled
+		}
+		if si.FirewallSettings != nil { // macOS only
+			f["firewall_enabled"] = si.FirewallSettings.FirewallEnabled
 		}
 	}
 	if a.InstalledApplicationList != nil {
