@@ -11,7 +11,6 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/tridentmdm/trident/services/commands"
-	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
 )
 
@@ -42,10 +41,8 @@ func (a *API) bulkRoutes() {
 			"500 in the background; devices whose platform lacks the command are skipped. Destructive kinds need the admin role.",
 	}, operator, func(ctx context.Context, in *bulkInput) (*bulkOutput, error) {
 		c := callFrom(ctx)
-		if k, ok := commands.LookupKind(in.Body.Kind); ok && k.Destructive {
-			if role, _ := c.principal.RoleIn(c.tenant); !role.AtLeast(identity.Admin) {
-				return nil, huma.Error403Forbidden(in.Body.Kind + " is destructive: it needs the admin role in the tenant")
-			}
+		if err := destructiveNeedsAdmin(c, in.Body.Kind); err != nil {
+			return nil, err
 		}
 		if a.d.Jobs == nil {
 			return nil, huma.Error501NotImplemented("background jobs are not configured on this server")

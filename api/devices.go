@@ -129,11 +129,8 @@ func (a *API) deviceRoutes() {
 		Errors: []int{http.StatusConflict},
 	}, operator, func(ctx context.Context, in *queueCommandInput) (*commandOutput, error) {
 		c := callFrom(ctx)
-		kind, ok := commands.LookupKind(in.Body.Kind)
-		if ok && kind.Destructive {
-			if role, _ := c.principal.RoleIn(c.tenant); !role.AtLeast(identity.Admin) {
-				return nil, huma.Error403Forbidden(in.Body.Kind + " is destructive: it needs the admin role in the tenant")
-			}
+		if err := destructiveNeedsAdmin(c, in.Body.Kind); err != nil {
+			return nil, err
 		}
 		var lifetime time.Duration
 		if in.Body.Lifetime != "" {
@@ -211,4 +208,16 @@ func (a *API) deviceRoutes() {
 		}
 		return &commandOutput{Body: cmd}, nil
 	})
+}
+
+// destructiveNeedsAdmin refuses a destructive command kind (erase,
+// clear_passcode) to callers who are not the tenant's admins: operators
+// send commands, but not those.
+func destructiveNeedsAdmin(c *call, kind string) error {
+	if k, ok := commands.LookupKind(kind); ok && k.Destructive {
+		if role, _ := c.principal.RoleIn(c.tenant); !role.AtLeast(identity.Admin) {
+			return huma.Error403Forbidden(kind + " is destructive: it needs the admin role in the tenant")
+		}
+	}
+	return nil
 }

@@ -2,12 +2,9 @@ package workers
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/tridentmdm/trident/services/events"
@@ -30,25 +27,11 @@ type retentionSweepWorker struct {
 }
 
 func (w *retentionSweepWorker) Work(ctx context.Context, job *river.Job[RetentionSweepArgs]) error {
-	tenants, err := w.dir.ListTenants(ctx, uuid.Nil)
+	n, err := fanOut(ctx, w.dir, w.interval, func(t tenancy.Tenant) river.JobArgs { return events.RetentionArgs{TenantID: t.ID} })
 	if err != nil {
-		return fmt.Errorf("list tenants: %w", err)
+		return err
 	}
-	params := make([]river.InsertManyParams, 0, len(tenants))
-	for _, t := range tenants {
-		params = append(params, river.InsertManyParams{
-			Args: events.RetentionArgs{TenantID: t.ID},
-			// One cleanup per tenant per sweep, even if sweeps overlap.
-			InsertOpts: &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: w.interval}},
-		})
-	}
-	if len(params) == 0 {
-		return nil
-	}
-	if _, err := river.ClientFromContext[pgx.Tx](ctx).InsertMany(ctx, params); err != nil {
-		return fmt.Errorf("enqueue retention jobs: %w", err)
-	}
-	w.log.InfoContext(ctx, "event retention sweep", "tenants", len(params))
+	w.log.InfoContext(ctx, "event retention sweep", "tenants", n)
 	return nil
 }
 

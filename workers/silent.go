@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
@@ -28,21 +27,12 @@ type wakeSilentSweepWorker struct {
 }
 
 func (w *wakeSilentSweepWorker) Work(ctx context.Context, job *river.Job[WakeSilentSweepArgs]) error {
-	tenants, err := w.dir.ListTenants(ctx, uuid.Nil)
-	if err != nil {
-		return err
-	}
-	var params []river.InsertManyParams
-	for _, t := range tenants {
-		if t.Status == tenancy.Active {
-			params = append(params, river.InsertManyParams{Args: commands.WakeSilentArgs{TenantID: t.ID},
-				InsertOpts: &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Hour}}})
+	_, err := fanOut(ctx, w.dir, time.Hour, func(t tenancy.Tenant) river.JobArgs {
+		if t.Status != tenancy.Active {
+			return nil
 		}
-	}
-	if len(params) == 0 {
-		return nil
-	}
-	_, err = river.ClientFromContext[pgx.Tx](ctx).InsertMany(ctx, params)
+		return commands.WakeSilentArgs{TenantID: t.ID}
+	})
 	return err
 }
 
