@@ -137,7 +137,7 @@ func (a *app) logRequests(next http.Handler) http.Handler {
 			level = slog.LevelWarn
 		}
 		a.log.Log(r.Context(), level, "request", "method", r.Method, "host", r.Host, "path", r.URL.Path,
-			"status", rec.code, "duration", time.Since(start))
+			"status", rec.code, "duration", time.Since(start), "request_id", rec.Header().Get("X-Request-Id"))
 	})
 }
 
