@@ -13,7 +13,6 @@ import (
 	httpmdm "github.com/micromdm/nanomdm/http/mdm"
 	"github.com/micromdm/nanomdm/service"
 	"github.com/micromdm/nanomdm/service/certauth"
-	"github.com/micromdm/nanomdm/service/multi"
 	"github.com/micromdm/nanomdm/service/nanomdm"
 
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
@@ -54,12 +53,12 @@ const maxCheckin = 20 << 20
 // tenant hostnames, as nanomdm's chain: certificate extraction, then
 // verification that the tenant's own CA issued the certificate and it is
 // bound to the tenant, then nanomdm's certauth (one certificate per
-// enrollment), then nanomdm's core with Trident's service beside it. It
-// never answers 401, on which a device would unenroll.
+// enrollment), then nanomdm's core followed, in order, by Trident's service
+// (see inOrder). It never answers 401, on which a device would unenroll.
 func NewMDM(db TxRunner, store *mdmstore.Store, certs CertVerifier, svc *Service, o MDMOptions, log *slog.Logger) (http.Handler, error) {
 	logger := nanoLogger{log}
 	core := nanomdm.New(store, nanomdm.WithLogger(logger), nanomdm.WithDeclarativeManagement(DDM{status: svc.ddmStatus}))
-	var chain service.CheckinAndCommandService = multi.New(logger, core, svc)
+	var chain service.CheckinAndCommandService = inOrder{core: core, side: svc, log: log}
 	chain = certauth.New(chain, store, certauth.WithLogger(logger))
 	h := http.Handler(httpmdm.CheckinAndCommandHandler(chain, logger))
 	h = httpmdm.CertVerifyMiddleware(h, tenantCerts{db: db, pki: certs}, logger)

@@ -16,10 +16,10 @@ import (
 )
 
 // Service is Trident's own check-in and command service in nanomdm's
-// chain, beside nanomdm's core (which stores the protocol state and
+// chain, after nanomdm's core (which stores the protocol state and
 // answers): it records what devices report in the inventory, follows
 // answers to Trident's commands, and so publishes device.* and command.*
-// events. nanomdm's multi service runs it after the core has answered.
+// events.
 type Service struct {
 	db   TxRunner
 	inv  *inventory.Inventory
