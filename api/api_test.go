@@ -16,6 +16,7 @@ import (
 
 	"github.com/tridentmdm/trident/api"
 	"github.com/tridentmdm/trident/internal/devidp"
+	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
@@ -99,13 +100,15 @@ func newWorld(t *testing.T, limits api.Limits) *world {
 	}
 	log := testenv.Logger(t)
 	store := events.NewStore(db)
+	sealKey, _, _ := seal.NewRandomKey()
+	keys := seal.NewKeyring(sealKey)
 	late := &workers.LateJobs{}
 	w.pub = events.NewPublisher(late, events.WithReaction(compliance.Reaction))
 	w.inv = inventory.New(w.pub)
 	w.cmds = commands.New(w.inv, w.pub)
 	w.comp = compliance.New(w.inv, w.cmds, w.pub)
 	jobs, err := workers.New(workers.Deps{DB: db, Directory: dir, Events: store, Log: log,
-		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: true}),
+		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: true, Keys: keys}),
 		Commands: w.cmds, Inventory: w.inv, Compliance: w.comp},
 		workers.Config{EventRetention: time.Hour, SweepInterval: time.Hour}, true)
 	if err != nil {
@@ -126,7 +129,7 @@ func newWorld(t *testing.T, limits api.Limits) *world {
 	go func() { listener.Run(lctx); done <- struct{}{} }()
 	t.Cleanup(func() { stop(); <-done; <-done })
 	a := api.New(api.Deps{DB: db, Directory: dir, Auth: v, Events: store, Bus: w.bus, Audit: audit.NewStore(db),
-		Publisher: w.pub, Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: true}),
+		Publisher: w.pub, Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: true}, keys),
 		Inventory: w.inv, Commands: w.cmds, Compliance: w.comp, Jobs: late, Log: log, Limits: limits})
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)

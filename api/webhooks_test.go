@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tridentmdm/trident/api"
+	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/services/events"
 )
 
@@ -66,6 +68,16 @@ func TestWebhooks(t *testing.T) {
 		t.Fatalf("create: %d %s", r.status, r.raw)
 	}
 	id, secret := r.body["id"].(string), r.body["secret"].(string)
+	// At rest the secret is sealed: the table holds no copy of it.
+	var stored []byte
+	var plain *string
+	su := testenv.Superuser(t)
+	if err := su.QueryRow(context.Background(), `SELECT secret, secret_sealed FROM webhook_endpoints WHERE id = $1`, id).Scan(&plain, &stored); err != nil {
+		t.Fatal(err)
+	}
+	if plain != nil || len(stored) == 0 || strings.Contains(string(stored), secret) {
+		t.Fatal("the webhook secret is stored in the clear")
+	}
 	// Retried with the same key: the same answer, nothing created twice.
 	again := w.do(t, "admin-a", "POST", base, body, "Idempotency-Key", "create-hook-1")
 	if again.status != 201 || again.body["id"] != id || again.header.Get("Idempotent-Replayed") != "true" {

@@ -95,7 +95,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		commands.WithObserver(func(s commands.Status) { a.metrics.CommandStatus(string(s)) }))
 	comp := compliance.New(inv, cmds, pub)
 	a.river, err = workers.New(workers.Deps{DB: db, Directory: a.dir, Events: a.events, Log: log,
-		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: cfg.webhooksPrivate}),
+		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: cfg.webhooksPrivate, Keys: keys}),
 		Commands: cmds, Inventory: inv, Compliance: comp,
 		Wakers: map[inventory.Platform]commands.Waker{inventory.Apple: push.AppleWaker{APNs: push.NewAPNs(appleStore, cfg.apnsOptions...)}}},
 		workers.Config{EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers, ObserveJob: a.metrics.Job}, r.work)
@@ -129,7 +129,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 			profiles: apple.NewProfiles(db, certs, appleStore, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)}
 		a.api = api.New(api.Deps{DB: db, Directory: a.dir, Auth: v, Events: a.events, Bus: a.bus,
 			Publisher: pub, Inventory: inv, Commands: cmds, Compliance: comp, Jobs: jobs, AppleEnrollment: appleEdge, ApplePush: appleEdge,
-			Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: cfg.webhooksPrivate}),
+			Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: cfg.webhooksPrivate}, keys),
 			Audit:    audit.NewStore(db), Log: log.With("component", "api")})
 	}
 	return a, nil

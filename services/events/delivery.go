@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -31,6 +32,7 @@ import (
 type Sender struct {
 	db     *tenancy.DB
 	client *http.Client
+	keys   *seal.Keyring
 }
 
 // SenderOptions tune a Sender.
@@ -38,6 +40,8 @@ type SenderOptions struct {
 	// AllowPrivateNetworks lets webhooks reach non-public addresses (dev,
 	// tests, receivers inside the operator's own network).
 	AllowPrivateNetworks bool
+	// Keys open the endpoints' sealed signing secrets.
+	Keys *seal.Keyring
 	Timeout              time.Duration // per attempt; default 15 s
 }
 
@@ -52,7 +56,7 @@ func NewSender(db *tenancy.DB, o SenderOptions) *Sender {
 	}
 	tr := &http.Transport{DialContext: d.DialContext, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 4,
 		TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: o.Timeout}
-	return &Sender{db: db, client: &http.Client{Transport: tr, Timeout: o.Timeout,
+	return &Sender{db: db, keys: o.Keys, client: &http.Client{Transport: tr, Timeout: o.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
@@ -132,17 +136,20 @@ var ErrDeliveryFailed = errors.New("webhook delivery failed")
 // last attempt: a failure then marks the delivery failed.
 func (s *Sender) Deliver(ctx context.Context, id uuid.UUID, final bool) error {
 	var (
-		target, secret, status string
-		active                 bool
-		body                   Body
+		target, status string
+		secret         *string
+		sealed         []byte
+		endpoint       uuid.UUID
+		active         bool
+		body           Body
 	)
 	err := s.db.ReadTx(ctx, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `
-SELECT d.status, e.url, e.secret, e.active, ev.tenant_id, ev.id, ev.kind, ev.subject, ev.payload, ev.created_at
+SELECT d.status, e.id, e.url, e.secret, e.secret_sealed, e.active, ev.tenant_id, ev.id, ev.kind, ev.subject, ev.payload, ev.created_at
 FROM webhook_deliveries d
 JOIN webhook_endpoints e ON e.tenant_id = d.tenant_id AND e.id = d.endpoint_id
 JOIN events ev ON ev.tenant_id = d.tenant_id AND ev.id = d.event_id
-WHERE d.id = $1`, id).Scan(&status, &target, &secret, &active, &body.Event.TenantID, &body.Event.ID,
+WHERE d.id = $1`, id).Scan(&status, &endpoint, &target, &secret, &sealed, &active, &body.Event.TenantID, &body.Event.ID,
 			&body.Event.Kind, &body.Event.Subject, &body.Event.Payload, &body.Event.CreatedAt)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -157,6 +164,17 @@ WHERE d.id = $1`, id).Scan(&status, &target, &secret, &active, &body.Event.Tenan
 	if !active {
 		return s.record(ctx, id, "failed", nil, "the endpoint is disabled")
 	}
+	key := ""
+	switch {
+	case sealed != nil:
+		plain, err := s.keys.Open(sealed, secretContext(endpoint))
+		if err != nil {
+			return fmt.Errorf("%w: the endpoint's secret: %v", ErrDeliveryFailed, err)
+		}
+		key = string(plain)
+	case secret != nil: // made before secrets were sealed
+		key = *secret
+	}
 	body.DeliveryID, body.TenantID = id, body.Event.TenantID
 	payload, _ := json.Marshal(body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(payload))
@@ -167,7 +185,7 @@ WHERE d.id = $1`, id).Scan(&status, &target, &secret, &active, &body.Event.Tenan
 	req.Header.Set("User-Agent", "Trident-Webhooks/1")
 	req.Header.Set(DeliveryHeader, id.String())
 	req.Header.Set(EventHeader, body.Event.Kind)
-	req.Header.Set(SignatureHeader, Sign(secret, time.Now(), payload))
+	req.Header.Set(SignatureHeader, Sign(key, time.Now(), payload))
 	resp, err := s.client.Do(req)
 	var code *int
 	var problem string

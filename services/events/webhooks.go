@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/internal/seal"
 )
 
 // Endpoint is a tenant's webhook subscription: deliveries of the events
@@ -23,7 +25,7 @@ type Endpoint struct {
 	Active      bool      `json:"active"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
-	Secret      string    `json:"-"`
+	Secret      string    `json:"-"` // only when just created
 }
 
 // Delivery is one webhook sent (or being sent) for one event.
@@ -84,10 +86,17 @@ func checkKinds(kinds []string) error {
 
 // Webhooks manages a tenant's webhook endpoints and their deliveries, in
 // the caller's tenant transaction.
-type Webhooks struct{ policy URLPolicy }
+type Webhooks struct {
+	policy URLPolicy
+	keys   *seal.Keyring
+}
 
-// NewWebhooks returns the webhook endpoints' service.
-func NewWebhooks(policy URLPolicy) *Webhooks { return &Webhooks{policy: policy} }
+// NewWebhooks returns the webhook endpoints' service; keys seal the
+// signing secrets at rest.
+func NewWebhooks(policy URLPolicy, keys *seal.Keyring) *Webhooks { return &Webhooks{policy: policy, keys: keys} }
+
+// secretContext binds a sealed secret to its endpoint.
+func secretContext(endpoint uuid.UUID) string { return "webhook-secret/" + endpoint.String() }
 
 // NewEndpoint is what a caller gives to create an endpoint.
 type NewEndpoint struct {
@@ -108,8 +117,12 @@ func (w *Webhooks) Create(ctx context.Context, tx pgx.Tx, n NewEndpoint) (Endpoi
 	}
 	e := Endpoint{ID: uuid.New(), URL: n.URL, EventKinds: n.EventKinds, Description: n.Description, Active: true,
 		Secret: "whsec_" + hex.EncodeToString(b)}
-	err := tx.QueryRow(ctx, `INSERT INTO webhook_endpoints (id, url, secret, event_kinds, description)
-VALUES ($1, $2, $3, $4, $5) RETURNING created_at, updated_at`, e.ID, e.URL, e.Secret, e.EventKinds, e.Description).
+	sealed, err := w.keys.Seal([]byte(e.Secret), secretContext(e.ID))
+	if err != nil {
+		return Endpoint{}, err
+	}
+	err = tx.QueryRow(ctx, `INSERT INTO webhook_endpoints (id, url, secret_sealed, event_kinds, description)
+VALUES ($1, $2, $3, $4, $5) RETURNING created_at, updated_at`, e.ID, e.URL, sealed, e.EventKinds, e.Description).
 		Scan(&e.CreatedAt, &e.UpdatedAt)
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("events: create webhook: %w", err)
@@ -117,11 +130,11 @@ VALUES ($1, $2, $3, $4, $5) RETURNING created_at, updated_at`, e.ID, e.URL, e.Se
 	return e, nil
 }
 
-const endpointCols = `id, url, secret, event_kinds, description, active, created_at, updated_at`
+const endpointCols = `id, url, event_kinds, description, active, created_at, updated_at`
 
 func scanEndpoint(r pgx.Row) (Endpoint, error) {
 	var e Endpoint
-	err := r.Scan(&e.ID, &e.URL, &e.Secret, &e.EventKinds, &e.Description, &e.Active, &e.CreatedAt, &e.UpdatedAt)
+	err := r.Scan(&e.ID, &e.URL, &e.EventKinds, &e.Description, &e.Active, &e.CreatedAt, &e.UpdatedAt)
 	return e, err
 }
 
