@@ -41,8 +41,8 @@ type SenderOptions struct {
 	// tests, receivers inside the operator's own network).
 	AllowPrivateNetworks bool
 	// Keys open the endpoints' sealed signing secrets.
-	Keys *seal.Keyring
-	Timeout              time.Duration // per attempt; default 15 s
+	Keys    *seal.Keyring
+	Timeout time.Duration // per attempt; default 15 s
 }
 
 // NewSender returns a Sender on db.

@@ -93,7 +93,9 @@ type Webhooks struct {
 
 // NewWebhooks returns the webhook endpoints' service; keys seal the
 // signing secrets at rest.
-func NewWebhooks(policy URLPolicy, keys *seal.Keyring) *Webhooks { return &Webhooks{policy: policy, keys: keys} }
+func NewWebhooks(policy URLPolicy, keys *seal.Keyring) *Webhooks {
+	return &Webhooks{policy: policy, keys: keys}
+}
 
 // secretContext binds a sealed secret to its endpoint.
 func secretContext(endpoint uuid.UUID) string { return "webhook-secret/" + endpoint.String() }
