@@ -198,6 +198,36 @@ func TestTenantTablesHaveRLS(t *testing.T) {
 	}
 }
 
+// Every foreign key of a tenant table starts with tenant_id, so a row can
+// only point at rows of its own tenant (and Citus can co-locate the
+// tables on tenant_id).
+func TestTenantForeignKeysStartWithTenant(t *testing.T) {
+	conn := testenv.Superuser(t)
+	rows, _ := conn.Query(context.Background(), `
+SELECT c.conrelid::regclass::text, c.conname, a.attname
+FROM pg_constraint c
+JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+JOIN pg_namespace n ON n.oid = (SELECT relnamespace FROM pg_class WHERE oid = c.conrelid)
+WHERE c.contype = 'f' AND n.nspname = 'public'
+  AND EXISTS (SELECT 1 FROM pg_attribute t WHERE t.attrelid = c.conrelid AND t.attname = 'tenant_id' AND NOT t.attisdropped)`)
+	type fk struct{ table, name, first string }
+	fks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (fk, error) {
+		var f fk
+		return f, r.Scan(&f.table, &f.name, &f.first)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fks) == 0 {
+		t.Fatal("no foreign keys found; the check would prove nothing")
+	}
+	for _, f := range fks {
+		if f.first != "tenant_id" {
+			t.Errorf("%s: foreign key %s starts with %s, not tenant_id", f.table, f.name, f.first)
+		}
+	}
+}
+
 func TestTenantIsolation(t *testing.T) {
 	db := testenv.DB(t)
 	dir, err := tenancy.NewDirectory(db, "trident.test")
