@@ -293,12 +293,13 @@ func check(r Rule, d inventory.Device, now time.Time) (bool, string) {
 // each rule it newly fails, and publishes device.compliance_changed when
 // the device as a whole turns. It returns whether the device complies.
 func (c *Compliance) Evaluate(ctx context.Context, tx pgx.Tx, deviceID uuid.UUID) (bool, error) {
-	d, err := c.inv.Get(ctx, tx, deviceID)
-	if err != nil {
+	// Serialize evaluations of one device, so each change is seen once; then
+	// read the device as the last evaluation left it.
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM devices WHERE id = $1 FOR UPDATE`, deviceID); err != nil {
 		return false, err
 	}
-	// Serialize evaluations of one device, so each change is seen once.
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM devices WHERE id = $1 FOR UPDATE`, deviceID); err != nil {
+	d, err := c.inv.Get(ctx, tx, deviceID)
+	if err != nil {
 		return false, err
 	}
 	rows, _ := tx.Query(ctx, `SELECT `+ruleCols+` FROM compliance_rules
@@ -307,18 +308,25 @@ WHERE enabled AND (platform IS NULL OR platform = $1) ORDER BY id`, string(d.Pla
 	if err != nil {
 		return false, err
 	}
-	before, err := c.overall(ctx, tx, deviceID)
-	if err != nil {
+	// The device's results as they stand, read once: whether each rule's
+	// result changes, and whether the device as a whole turns.
+	prev := map[uuid.UUID]bool{}
+	rows, _ = tx.Query(ctx, `SELECT rule_id, compliant FROM compliance_results WHERE device_id = $1`, deviceID)
+	var ruleID uuid.UUID
+	var was bool
+	if _, err := pgx.ForEachRow(rows, []any{&ruleID, &was}, func() error { prev[ruleID] = was; return nil }); err != nil {
 		return false, err
+	}
+	before, after := true, true
+	for _, ok := range prev {
+		before = before && ok
 	}
 	now := c.now()
 	for _, r := range rules {
 		ok, detail := check(r, d, now)
-		var prev *bool
-		if err := tx.QueryRow(ctx, `SELECT compliant FROM compliance_results WHERE device_id = $1 AND rule_id = $2`, deviceID, r.ID).Scan(&prev); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return false, err
-		}
-		changed := prev == nil || *prev != ok
+		after = after && ok
+		old, had := prev[r.ID]
+		changed := !had || old != ok
 		_, err := tx.Exec(ctx, `
 INSERT INTO compliance_results (device_id, rule_id, compliant, detail, evaluated_at, changed_at)
 VALUES ($1, $2, $3, $4, now(), now())
@@ -355,10 +363,8 @@ ON CONFLICT (tenant_id, device_id, rule_id) DO UPDATE SET compliant = excluded.c
 		deviceID, ruleIDs(rules)); err != nil {
 		return false, err
 	}
-	after, err := c.overall(ctx, tx, deviceID)
-	if err != nil {
-		return false, err
-	}
+	// What remains are this evaluation's results, so after is the device's
+	// standing now.
 	if before != after {
 		if _, err := c.events.Publish(ctx, tx, "device.compliance_changed", deviceID.String(), map[string]any{"compliant": after}); err != nil {
 			return false, err
@@ -373,13 +379,6 @@ func ruleIDs(rules []Rule) []uuid.UUID {
 		ids[i] = r.ID
 	}
 	return ids
-}
-
-// overall is whether the device passes every rule it has a result for.
-func (c *Compliance) overall(ctx context.Context, tx pgx.Tx, deviceID uuid.UUID) (bool, error) {
-	var failing int
-	err := tx.QueryRow(ctx, `SELECT count(*) FROM compliance_results WHERE device_id = $1 AND NOT compliant`, deviceID).Scan(&failing)
-	return failing == 0, err
 }
 
 // Devices returns up to limit of the tenant's device ids after after, for
