@@ -125,6 +125,34 @@ VALUES ($1, $2, '-----BEGIN CERTIFICATE-----x', '\x00', now())`, tenant, "com.ap
 	"compliance_history": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		return complianceFixture(ctx, tx, tenant, `INSERT INTO compliance_history (tenant_id, device_id, rule_id, compliant) VALUES ($1, $2, $3, true)`)
 	},
+	"dep_profiles": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO dep_profiles (tenant_id, id, name, settings) VALUES ($1, $2, $3, '{}')`, tenant, uuid.New(), uuid.NewString())
+		return err
+	},
+	"dep_tokens": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := depFixture(ctx, tx, tenant)
+		return err
+	},
+	"dep_devices": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		token, err := depFixture(ctx, tx, tenant)
+		if err == nil {
+			_, err = tx.Exec(ctx, `INSERT INTO dep_devices (tenant_id, serial_number, token_id) VALUES ($1, $2, $3)`, tenant, uuid.NewString()[:12], token)
+		}
+		return err
+	},
+	"dep_profile_definitions": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		token, err := depFixture(ctx, tx, tenant)
+		if err != nil {
+			return err
+		}
+		profile := uuid.New()
+		if _, err := tx.Exec(ctx, `INSERT INTO dep_profiles (tenant_id, id, name, settings) VALUES ($1, $2, $3, '{}')`, tenant, profile, uuid.NewString()); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO dep_profile_definitions (tenant_id, token_id, profile_id, settings_hash, apple_uuid) VALUES ($1, $2, $3, '\x00', 'X')`,
+			tenant, token, profile)
+		return err
+	},
 	"device_groups": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		_, err := tx.Exec(ctx, `INSERT INTO device_groups (tenant_id, id, name) VALUES ($1, $2, $3)`, tenant, uuid.New(), uuid.NewString())
 		return err
@@ -362,4 +390,11 @@ func complianceFixture(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, insert 
 	}
 	_, err := tx.Exec(ctx, insert, tenant, device, rule)
 	return err
+}
+
+// depFixture makes an ABM token for tenant and returns its id.
+func depFixture(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) (uuid.UUID, error) {
+	id := uuid.New()
+	_, err := tx.Exec(ctx, `INSERT INTO dep_tokens (tenant_id, id, label, certificate, key_sealed) VALUES ($1, $2, 't', '\x00', '\x00')`, tenant, id)
+	return id, err
 }

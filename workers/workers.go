@@ -25,6 +25,7 @@ import (
 	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
+	"github.com/tridentmdm/trident/services/dep"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
@@ -36,6 +37,9 @@ type Config struct {
 	EventRetention time.Duration
 	// SweepInterval is how often the retention sweep runs.
 	SweepInterval time.Duration
+	// DEPSyncInterval is how often every ABM token is synced (default 30
+	// minutes; Apple asks for no more than a sync a minute per server).
+	DEPSyncInterval time.Duration
 	// MaxWorkers is the number of jobs worked at once by this process.
 	MaxWorkers int
 	// ObserveJob, when set, hears how long each job ran and how it ended
@@ -55,6 +59,7 @@ type Deps struct {
 	Inventory  *inventory.Inventory
 	Compliance *compliance.Compliance
 	Wakers     map[inventory.Platform]commands.Waker
+	DEP        *dep.Service
 	Log        *slog.Logger
 }
 
@@ -72,6 +77,9 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = time.Hour
 	}
+	if cfg.DEPSyncInterval <= 0 {
+		cfg.DEPSyncInterval = 30 * time.Minute
+	}
 	if cfg.MaxWorkers <= 0 {
 		cfg.MaxWorkers = 20
 	}
@@ -84,6 +92,10 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 	river.AddWorker(ws, &wakeSilentSweepWorker{dir: d.Directory})
 	river.AddWorker(ws, &evaluateWorker{db: d.DB, c: d.Compliance})
 	river.AddWorker(ws, &evaluateTenantWorker{db: d.DB, c: d.Compliance})
+	river.AddWorker(ws, &depSyncSweepWorker{dir: d.Directory, period: cfg.DEPSyncInterval})
+	river.AddWorker(ws, &depSyncTenantWorker{db: d.DB, dep: d.DEP})
+	river.AddWorker(ws, &depSyncWorker{dep: d.DEP})
+	river.AddWorker(ws, &depAssignWorker{dep: d.DEP})
 	river.AddWorker(ws, &wakeSilentWorker{db: d.DB, inv: d.Inventory, wakers: d.Wakers, log: d.Log})
 
 	rc := &river.Config{
@@ -100,6 +112,8 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return WakeSilentSweepArgs{}, nil }, nil),
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.DEPSyncInterval),
+				func() (river.JobArgs, *river.InsertOpts) { return DEPSyncSweepArgs{}, nil }, nil),
 		}
 	}
 	c, err := river.NewClient(riverpgxv5.New(d.DB.Writer()), rc)
