@@ -121,7 +121,9 @@ func (s *Server) Update(a *Account, f func(*Account)) {
 
 // SetExpiry changes when the account's access token expires (in the token
 // files Token makes from now on).
-func (s *Server) SetExpiry(a *Account, t time.Time) { s.Update(a, func(a *Account) { a.expiry = t.UTC() }) }
+func (s *Server) SetExpiry(a *Account, t time.Time) {
+	s.Update(a, func(a *Account) { a.expiry = t.UTC() })
+}
 
 // Requests returns how many requests path got.
 func (s *Server) Requests(path string) int {
