@@ -25,6 +25,7 @@ import (
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
+	"github.com/tridentmdm/trident/services/dep"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -57,6 +58,7 @@ type Deps struct {
 	// Apple management (nil where not configured).
 	AppleEnrollment AppleEnrollment
 	ApplePush       ApplePushCerts
+	DEP             *dep.Service // Apple Business Manager
 	Audit           *audit.Store
 	Log             *slog.Logger
 	Limits          Limits
@@ -107,6 +109,7 @@ func (a *API) routes() {
 	a.webhookRoutes()
 	a.deviceRoutes()
 	a.appleRoutes()
+	a.abmRoutes()
 	a.streamRoutes()
 	a.complianceRoutes()
 	a.bulkRoutes()

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/tridentmdm/trident/api"
 	"github.com/tridentmdm/trident/internal/metrics"
 	"github.com/tridentmdm/trident/migrations"
@@ -20,6 +23,7 @@ import (
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
+	"github.com/tridentmdm/trident/services/dep"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -50,6 +54,7 @@ type app struct {
 	api      *api.API
 	scep     *apple.SCEP
 	mdm      http.Handler
+	ade      http.Handler
 	metrics  *metrics.Metrics
 
 	stopping atomic.Bool
@@ -94,11 +99,20 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}), commands.WithDelivery(jobs),
 		commands.WithObserver(func(s commands.Status) { a.metrics.CommandStatus(string(s)) }))
 	comp := compliance.New(inv, cmds, pub)
+	abm := dep.New(db, keys, pub, jobs, dep.Options{BaseURL: cfg.depURL, Log: log.With("component", "abm"),
+		EnrollURL: func(ctx context.Context, id uuid.UUID) (string, error) {
+			t, err := a.dir.Tenant(ctx, id)
+			if err != nil {
+				return "", err
+			}
+			return apple.TenantURL(t.Slug, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort) + "/ade/enroll", nil
+		}})
 	a.river, err = workers.New(workers.Deps{DB: db, Directory: a.dir, Events: a.events, Log: log,
 		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: cfg.webhooksPrivate, Keys: keys}),
-		Commands: cmds, Inventory: inv, Compliance: comp,
+		Commands: cmds, Inventory: inv, Compliance: comp, DEP: abm,
 		Wakers: map[inventory.Platform]commands.Waker{inventory.Apple: push.AppleWaker{APNs: push.NewAPNs(appleStore, cfg.apnsOptions...)}}},
-		workers.Config{EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers, ObserveJob: a.metrics.Job}, r.work)
+		workers.Config{EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers, ObserveJob: a.metrics.Job,
+			DEPSyncInterval: cfg.depSyncInterval}, r.work)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -125,10 +139,18 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 				return nil, err
 			}
 		}
-		appleEdge := appleAPI{store: appleStore, requests: apple.NewPushRequests(appleStore, vendor),
-			profiles: apple.NewProfiles(db, certs, appleStore, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)}
+		profiles := apple.NewProfiles(db, certs, appleStore, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)
+		appleEdge := appleAPI{store: appleStore, requests: apple.NewPushRequests(appleStore, vendor), profiles: profiles}
+		var deviceCA *x509.CertPool
+		if cfg.appleDeviceCA != "" {
+			if deviceCA, err = loadPool(cfg.appleDeviceCA); err != nil {
+				db.Close()
+				return nil, err
+			}
+		}
+		a.ade = apple.NewADE(db, a.dir, abm, profiles, deviceCA, log.With("component", "ade"))
 		a.api = api.New(api.Deps{DB: db, Directory: a.dir, Auth: v, Events: a.events, Bus: a.bus,
-			Publisher: pub, Inventory: inv, Commands: cmds, Compliance: comp, Jobs: jobs, AppleEnrollment: appleEdge, ApplePush: appleEdge,
+			Publisher: pub, Inventory: inv, Commands: cmds, Compliance: comp, Jobs: jobs, AppleEnrollment: appleEdge, ApplePush: appleEdge, DEP: abm,
 			Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: cfg.webhooksPrivate}, keys),
 			Audit:    audit.NewStore(db), Log: log.With("component", "api")})
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -145,6 +146,10 @@ type serverConfig struct {
 
 	appleVendorCert, appleVendorKey string
 
+	depURL          string        // Apple's DEP API (a simulator's, in tests and labs)
+	depSyncInterval time.Duration // how often every ABM token syncs
+	appleDeviceCA   string        // PEM file: roots ADE machine info must chain to
+
 	apnsOptions []push.Option // tests only: a local APNs server
 }
 
@@ -232,6 +237,9 @@ func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM file: the TLS certificate's key")
 	fs.StringVar(&c.deviceScheme, "device-scheme", "https", "how devices reach tenant hostnames: https (production) or http (dev)")
 	fs.IntVar(&c.devicePort, "device-port", 0, "the port devices reach tenant hostnames on, when not the scheme's default")
+	fs.StringVar(&c.depURL, "apple-dep-url", "https://mdmenrollment.apple.com/", "Apple's Device Assignment (ABM) API; change only to point at a DEP simulator")
+	fs.DurationVar(&c.depSyncInterval, "abm-sync-interval", 30*time.Minute, "how often every ABM token's devices are synced")
+	fs.StringVar(&c.appleDeviceCA, "apple-device-ca", "", "PEM file: CA certificates (Apple's iPhone Device CA root) that ADE devices' machine-info signatures must chain to; empty: the signature is checked, the chain is not")
 	fs.BoolVar(&c.webhooksPrivate, "webhooks-allow-private", false, "let webhooks reach private and loopback addresses and use http:// (receivers inside your own network; dev)")
 }
 
@@ -284,6 +292,17 @@ func (c *serverConfig) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--apple-device-identity %q: want signature, tls or header", c.appleIdentity))
 	}
+	if u, err := url.Parse(c.depURL); c.depURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
+		errs = append(errs, fmt.Errorf("--apple-dep-url %q: want an http(s) URL", c.depURL))
+	}
+	if c.depSyncInterval != 0 && c.depSyncInterval < time.Minute {
+		errs = append(errs, fmt.Errorf("--abm-sync-interval %s: at least 1m (Apple throttles more)", c.depSyncInterval))
+	}
+	if c.appleDeviceCA != "" {
+		if _, err := loadPool(c.appleDeviceCA); err != nil {
+			errs = append(errs, fmt.Errorf("--apple-device-ca: %v", err))
+		}
+	}
 	if c.workers < 1 || c.workers > 10000 {
 		errs = append(errs, fmt.Errorf("--worker-concurrency %d: want 1 to 10000", c.workers))
 	}
@@ -291,4 +310,17 @@ func (c *serverConfig) validate() error {
 		return usageError{err}
 	}
 	return nil
+}
+
+// loadPool reads a PEM file of CA certificates.
+func loadPool(file string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	p := x509.NewCertPool()
+	if !p.AppendCertsFromPEM(b) {
+		return nil, errors.New("no PEM certificates in " + file)
+	}
+	return p, nil
 }

@@ -39,6 +39,7 @@ func (a *app) handler() http.Handler {
 	if a.scep != nil {
 		device.Handle("/scep", a.countDevice("apple", a.scep))
 		device.Handle("/mdm", a.countDevice("apple", a.mdm))
+		device.Handle("/ade/enroll", a.countDevice("apple", a.ade))
 	}
 	tenant := a.resolver.Middleware(a.log, device)
 
@@ -117,6 +118,8 @@ func (a *app) countDevice(platform string, next http.Handler) http.Handler {
 		switch {
 		case r.URL.Path == "/scep":
 			kind = "scep"
+		case r.URL.Path == "/ade/enroll":
+			kind = "ade"
 		case strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-apple-aspen-mdm-checkin"):
 			kind = "checkin"
 		}
@@ -145,7 +148,7 @@ func (a *app) logRequests(next http.Handler) http.Handler {
 // with tenants or ids in it.
 func route(r *http.Request) string {
 	switch p := r.URL.Path; {
-	case p == "/healthz" || p == "/readyz" || p == "/metrics" || p == "/scep" || p == "/mdm":
+	case p == "/healthz" || p == "/readyz" || p == "/metrics" || p == "/scep" || p == "/mdm" || p == "/ade/enroll":
 		return p
 	case strings.HasPrefix(p, "/v1/"):
 		return "/v1"

@@ -27,6 +27,7 @@ func subcommands() []command {
 		{"jobs", "list background job queues and failed jobs", runJobs},
 		{"openapi", "write the API's OpenAPI document (openapi/openapi.yaml)", runOpenAPI},
 		{"tenant", "manage tenants (create|list|add-hostname|remove-hostname|suspend|activate)", runTenant},
+		{"dep", "Apple Business Manager tokens (keypair|upload|sync|account|tokens)", runDEP},
 		{"version", "print the version", runVersion},
 	}
 }

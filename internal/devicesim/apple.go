@@ -38,6 +38,9 @@ type AppleDevice struct {
 	// Unsigned sends no Mdm-Signature: the identity is the TLS client
 	// certificate (Client must present it).
 	Unsigned bool
+	// AwaitingConfiguration is sent in TokenUpdate: the device enrolled
+	// through ADE and waits in Setup Assistant for DeviceConfigured.
+	AwaitingConfiguration bool
 }
 
 // NewAppleDevice returns a device with identity key and cert.
@@ -145,8 +148,12 @@ func (d *AppleDevice) Authenticate(ctx context.Context) error {
 
 // TokenUpdate hands the server the device's push token.
 func (d *AppleDevice) TokenUpdate(ctx context.Context) error {
-	return d.checkin(ctx, map[string]any{"MessageType": "TokenUpdate", "PushMagic": d.PushMagic, "Token": d.Token,
-		"UnlockToken": []byte("unlock-" + d.UDID)})
+	msg := map[string]any{"MessageType": "TokenUpdate", "PushMagic": d.PushMagic, "Token": d.Token,
+		"UnlockToken": []byte("unlock-" + d.UDID)}
+	if d.AwaitingConfiguration {
+		msg["AwaitingConfiguration"] = true
+	}
+	return d.checkin(ctx, msg)
 }
 
 // CheckOut tells the server the MDM profile was removed.

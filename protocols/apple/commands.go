@@ -87,6 +87,8 @@ func body(ctx context.Context, tx pgx.Tx, d inventory.Device, c commands.Command
 		return map[string]any{"RequestType": "SecurityInfo"}, nil
 	case "installed_applications":
 		return map[string]any{"RequestType": "InstalledApplicationList", "ManagedAppsOnly": false}, nil
+	case "device_configured":
+		return map[string]any{"RequestType": "DeviceConfigured"}, nil
 	case "profile_list":
 		return map[string]any{"RequestType": "ProfileList"}, nil
 	case "install_profile":

@@ -42,6 +42,16 @@ func NewProfiles(db TxRunner, p *pki.PKI, store *mdmstore.Store, baseDomain, sch
 	return &Profiles{db: db, pki: p, store: store, base: baseDomain, scheme: scheme, port: port}
 }
 
+// TenantURL is where devices reach tenant slug: scheme://{slug}.{base}
+// with port when it is not the scheme's default.
+func TenantURL(slug, base, scheme string, port int) string {
+	host := slug + "." + base
+	if port != 0 && !(scheme == "https" && port == 443) && !(scheme == "http" && port == 80) {
+		host = net.JoinHostPort(host, strconv.Itoa(port))
+	}
+	return scheme + "://" + host
+}
+
 // ChallengeLifetime is how long an enrollment profile's one-time SCEP
 // challenge stays valid.
 const ChallengeLifetime = 14 * 24 * time.Hour
@@ -63,11 +73,7 @@ func (p *Profiles) Enrollment(ctx context.Context, t tenancy.Tenant) ([]byte, er
 	if len(certs) == 0 {
 		return nil, ErrNoPushCertificate
 	}
-	host := t.Slug + "." + p.base
-	if p.port != 0 && !(p.scheme == "https" && p.port == 443) && !(p.scheme == "http" && p.port == 80) {
-		host = net.JoinHostPort(host, strconv.Itoa(p.port))
-	}
-	base := p.scheme + "://" + host
+	base := TenantURL(t.Slug, p.base, p.scheme, p.port)
 	var secret string
 	var ca *pki.CA
 	err = p.db.Tx(ctx, func(tx pgx.Tx) error {

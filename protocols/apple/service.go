@@ -166,9 +166,39 @@ func (s *Service) Authenticate(r *mdm.Request, m *mdm.Authenticate) error {
 	return s.record(r, f.report(r.ID, inventory.Pending))
 }
 
-// TokenUpdate completes a device's enrollment.
+// SetupCommands are what a device enrolling through ADE and waiting in
+// Setup Assistant (AwaitingConfiguration) is sent before DeviceConfigured
+// releases it: its facts, so compliance and the inventory know it from
+// the start.
+var SetupCommands = []string{"device_information", "security_info", "installed_applications"}
+
+// TokenUpdate completes a device's enrollment. A device that says it is
+// AwaitingConfiguration (ADE with await_device_configured) gets the setup
+// commands and then DeviceConfigured, queued in that order.
 func (s *Service) TokenUpdate(r *mdm.Request, m *mdm.TokenUpdate) error {
-	return s.record(r, inventory.Report{Platform: inventory.Apple, Identifier: r.ID, Status: inventory.Enrolled})
+	rep := inventory.Report{Platform: inventory.Apple, Identifier: r.ID, Status: inventory.Enrolled}
+	var awaiting struct{ AwaitingConfiguration bool }
+	_ = plist.Unmarshal(m.Raw, &awaiting)
+	if r.ParentID != "" || !awaiting.AwaitingConfiguration {
+		return s.record(r, rep)
+	}
+	return s.db.Tx(r.Context(), func(tx pgx.Tx) error {
+		d, err := s.inv.Record(r.Context(), tx, rep)
+		if err != nil {
+			return err
+		}
+		var open int
+		if err := tx.QueryRow(r.Context(), `SELECT count(*) FROM commands WHERE device_id = $1 AND kind = 'device_configured'
+AND status IN ('queued', 'sent', 'not_now')`, d.ID).Scan(&open); err != nil || open > 0 {
+			return err // a repeated TokenUpdate: the release is already queued
+		}
+		for _, kind := range append(SetupCommands, "device_configured") {
+			if _, err := s.cmds.Enqueue(r.Context(), tx, commands.NewCommand{DeviceID: d.ID, Kind: kind, CreatedBy: "ade-setup"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // CheckOut records that the device removed its MDM profile.

@@ -73,6 +73,8 @@ var kinds = map[string]Kind{
 		Platforms: []inventory.Platform{inventory.Apple}},
 	"install_profile": {Name: "install_profile", Summary: "Install a configuration profile (payload: profile, the .mobileconfig in base64).",
 		Platforms: []inventory.Platform{inventory.Apple}},
+	"device_configured": {Name: "device_configured", Summary: "Release a device waiting in Setup Assistant (ADE's await_device_configured); Trident sends it after the setup commands.",
+		Platforms: []inventory.Platform{inventory.Apple}},
 	"remove_profile": {Name: "remove_profile", Summary: "Remove a configuration profile (payload: identifier, its PayloadIdentifier).",
 		Platforms: []inventory.Platform{inventory.Apple}},
 }

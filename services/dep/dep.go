@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httputil"
 	"strings"
 	"time"
 
@@ -70,6 +71,7 @@ type Service struct {
 	jobs      events.Jobs
 	client    *godep.Client
 	transport http.RoundTripper // nanodep's authenticating transport, for the proxy
+	proxy     *httputil.ReverseProxy
 	baseURL   string
 	enrollURL func(ctx context.Context, tenant uuid.UUID) (string, error)
 	log       *slog.Logger
@@ -107,6 +109,7 @@ func New(db *tenancy.DB, keys *seal.Keyring, pub *events.Publisher, jobs events.
 	st := store{s}
 	s.client = godep.NewClient(st, godep.WithClient(hc), godep.WithUserAgent("trident-dep/1"))
 	s.transport = depclient.NewTransport(hc.Transport, hc, st, nil)
+	s.proxy = s.newReverseProxy()
 	return s
 }
 

@@ -1,0 +1,472 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/services/dep"
+)
+
+type abmTokenPath struct {
+	Tenant string `path:"tenant" doc:"The tenant's slug."`
+	Token  string `path:"token" format:"uuid" doc:"The ABM token's id."`
+}
+
+type abmTokenOutput struct {
+	Location string `header:"Location"`
+	Body     ABMToken
+}
+
+type createABMTokenInput struct {
+	tenantPath
+	Body struct {
+		Label string `json:"label" minLength:"1" maxLength:"200" doc:"A name for the ABM MDM server this token stands for."`
+	}
+}
+
+type createABMTokenOutput struct {
+	Location string `header:"Location"`
+	Body     struct {
+		Token       ABMToken `json:"token"`
+		Certificate string   `json:"certificate" doc:"The public key certificate (PEM) to upload to Apple Business Manager for the MDM server."`
+		NextStep    string   `json:"next_step"`
+	}
+}
+
+type uploadABMTokenInput struct {
+	abmTokenPath
+	RawBody []byte `contentType:"application/pkcs7-mime" doc:"The server token file downloaded from ABM (.p7m), as is."`
+}
+
+type updateABMTokenInput struct {
+	abmTokenPath
+	Body struct {
+		ProfileID *string `json:"profile_id" format:"uuid" doc:"The ADE profile assigned to devices ABM adds from now on; empty string for none."`
+	}
+}
+
+type listABMDevicesInput struct {
+	tenantPath
+	Token string `query:"token" format:"uuid" doc:"Only devices of this ABM token."`
+	PageParams
+}
+
+type serialCursor struct {
+	S string `json:"s"`
+}
+
+type abmProfileBody struct {
+	Name     string              `json:"name" minLength:"1" maxLength:"200"`
+	Settings dep.ProfileSettings `json:"settings"`
+}
+
+type createABMProfileInput struct {
+	tenantPath
+	Body abmProfileBody
+}
+
+type abmProfilePath struct {
+	Tenant  string `path:"tenant" doc:"The tenant's slug."`
+	Profile string `path:"profile" format:"uuid" doc:"The ADE profile's id."`
+}
+
+type updateABMProfileInput struct {
+	abmProfilePath
+	Body abmProfileBody
+}
+
+type abmProfileOutput struct {
+	Location string `header:"Location"`
+	Body     ADEProfile
+}
+
+type assignABMInput struct {
+	tenantPath
+	Body struct {
+		ProfileID     string   `json:"profile_id" format:"uuid"`
+		SerialNumbers []string `json:"serial_numbers" minItems:"1" maxItems:"1000"`
+	}
+}
+
+type abmProxyInput struct {
+	abmTokenPath
+	Endpoint string `path:"endpoint" doc:"The DEP API path, for example server/devices or device/activationlock."`
+	RawBody  []byte
+}
+
+// The API's names for the service's types (the schema names must not
+// clash with the inventory's Device).
+type (
+	ABMToken   dep.Token
+	ABMDevice  dep.Device
+	ADEProfile dep.Profile
+)
+
+func convert[T, U any](in []T, f func(T) U) []U {
+	out := make([]U, 0, len(in))
+	for _, v := range in {
+		out = append(out, f(v))
+	}
+	return out
+}
+
+func tok(t dep.Token, err error) (ABMToken, error)      { return ABMToken(t), err }
+func prof(p dep.Profile, err error) (ADEProfile, error) { return ADEProfile(p), err }
+func toks(t []dep.Token, err error) ([]ABMToken, error) {
+	return convert(t, func(x dep.Token) ABMToken { return ABMToken(x) }), err
+}
+func profs(p []dep.Profile, err error) ([]ADEProfile, error) {
+	return convert(p, func(x dep.Profile) ADEProfile { return ADEProfile(x) }), err
+}
+func devs(d []dep.Device, err error) ([]ABMDevice, error) {
+	return convert(d, func(x dep.Device) ABMDevice { return ABMDevice(x) }), err
+}
+
+var errNoABM = huma.Error501NotImplemented("Apple Business Manager is not configured on this server")
+
+// abmEndpoint keeps the proxy to Apple's Device Assignment API paths.
+func abmEndpoint(e string) (string, bool) {
+	e = strings.Trim(e, "/")
+	if e == "" || e == "session" || strings.Contains(e, "..") || strings.ContainsAny(e, "?#\\") {
+		return "", false
+	}
+	return "/" + e, true
+}
+
+func (a *API) abmRoutes() {
+	tags := []string{"Apple Business Manager"}
+	base := "/v1/tenants/{tenant}/abm"
+	register(a, huma.Operation{
+		OperationID: "create-abm-token", Method: http.MethodPost, Path: base + "/tokens", Tags: tags, DefaultStatus: http.StatusCreated,
+		Summary: "Start connecting an ABM MDM server",
+		Description: "Makes the key pair of a new ABM server token. Upload the certificate to Apple Business Manager " +
+			"(Preferences, your MDM server, Upload MDM Server Public Key), download the server token there, and PUT it to " +
+			".../abm/tokens/{token}/server-token.",
+	}, admin, func(ctx context.Context, in *createABMTokenInput) (*createABMTokenOutput, error) {
+		if a.d.DEP == nil {
+			return nil, errNoABM
+		}
+		out := &createABMTokenOutput{}
+		err := a.tx(ctx, func(tx pgx.Tx) error {
+			t, cert, err := a.d.DEP.CreateToken(tenantContext(ctx), tx, in.Body.Label)
+			out.Body.Token, out.Body.Certificate = ABMToken(t), string(cert)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		out.Location = fmt.Sprintf("/v1/tenants/%s/abm/tokens/%s", in.Tenant, out.Body.Token.ID)
+		out.Body.NextStep = "Upload certificate to Apple Business Manager for your MDM server, download its server token, " +
+			"and PUT the file to " + out.Location + "/server-token."
+		return out, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "list-abm-tokens", Method: http.MethodGet, Path: base + "/tokens", Tags: tags,
+		Summary: "List ABM tokens", Description: "Every token with its status: anything but active is an alert to act on.",
+	}, viewer, func(ctx context.Context, in *tenantPath) (*struct{ Body []ABMToken }, error) {
+		if a.d.DEP == nil {
+			return nil, errNoABM
+		}
+		out := &struct{ Body []ABMToken }{}
+		err := a.readTx(ctx, func(tx pgx.Tx) (err error) {
+			out.Body, err = toks(a.d.DEP.Tokens(tenantContext(ctx), tx))
+			return err
+		})
+		return out, err
+	})
+
+	register(a, huma.Operation{
+		OperationID: "get-abm-token", Method: http.MethodGet, Path: base + "/tokens/{token}", Tags: tags,
+		Summary: "Get an ABM token",
+	}, viewer, func(ctx context.Context, in *abmTokenPath) (*abmTokenOutput, error) {
+		if a.d.DEP == nil {
+			return nil, errNoABM
+		}
+		out := &abmTokenOutput{}
+		err := a.readTx(ctx, func(tx pgx.Tx) (err error) {
+			out.Body, err = tok(a.d.DEP.Token(tenantContext(ctx), tx, parseID(in.Token)))
+			return err
+		})
+		return out, err
+	})
+
+	register(a, huma.Operation{
+		OperationID: "get-abm-token-certificate", Method: http.MethodGet, Path: base + "/tokens/{token}/certificate", Tags: tags,
+		Summary: "Download the token's public key certificate", Description: "PEM, for uploading to Apple Business Manager.",
+	}, admin, func(ctx context.Context, in *abmTokenPath) (*profileOutput, error) {
+		if a.d.DEP == nil {
+			return nil, errNoABM
+		}
+		var pemBytes []byte
+		err := a.readTx(ctx, func(tx pgx.Tx) (err error) {
+			pemBytes, err = a.d.DEP.Certificate(tenantContext(ctx), tx, parseID(in.Token))
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &profileOutput{ContentType: "application/x-pem-file",
+			ContentDisposition: `attachment; filename="trident-abm-` + in.Token + `.pem"`, Body: pemBytes}, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "upload-abm-server-token", Method: http.MethodPut, Path: base + "/tokens/{token}/server-token", Tags: tags,
+		Summary: "Upload the server token from ABM",
+		Description: "The .p7m file ABM lets you download for the MDM server, as the request body. Trident decrypts it with the " +
+			"token's key, stores it sealed, reads the account details and starts a sync. Uploading a newer download renews the token.",
+	}, admin, func(ctx context.Context, in *uploadABMTokenInput) (*abmTokenOutput, error) {
+		if a.d.DEP == nil {
+			return nil, errNoABM
+		}
+		tctx := tenantContext(ctx)
+		id := parseID(in.Token)
+		out := &abmTokenOutput{}
+		err := a.tx(ctx, func(tx pgx.Tx) (err error) {
+			out.Body, err = tok(a.d.DEP.Upload(tctx, tx, id, in.RawBody))
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		// The account details show the admin which ABM server this is; a
+		// failure is on the token's status, not the upload's.
+		if t, err := a.d.DEP.AccountDetails(tctx, id); err == nil {
+			out.Body = ABMToken(t)
+		} else if err := a.readTx(ctx, func(tx pgx.Tx) (err error) { out.Body, err = tok(a.d.DEP.Token(tctx, tx, id)); return err }); err != nil {
+			return nil, err
+		}
+		return out, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "update-abm-token", Method: http.MethodPatch, Path: base + "/tokens/{token}", Tags: tags,
+		Summary: "Choose the ADE profile for new devices",
+	}, admin, func(ctx context.Context, in *updateABMTokenInput) (*abmTokenOutput, error) {
+		if a.d.DEP == nil {
+			return nil, errNoABM
+		}
+		profile := uuid.Nil
+		if p := in.Body.ProfileID; p != nil && *p != "" {
+			profile = parseID(*p)
+		}
+		out := &abmTokenOutput{}
+		err := a.tx(ctx, func(tx pgx.Tx) (err error) {
+			out.Body, err = tok(a.d.DEP.SetTokenProfile(tenantContext(ctx), tx, parseID(in.Token), profile))
+			return err
+		})
+		return out, err
+	})
+
+	register(a, huma.Operation{
+		OperationID: "delete-abm-token", Method: http.MethodDelete, Path: base + "/tokens/{token}", Tags: tags,
+		DefaultStatus: http.StatusNoContent, Summary: "Delete an ABM token",
+		Description: "Forgets the token and the devices synced through it. Enrolled devices stay enrolled.",
+	}, admin, func(ctx context.Context, in *abmTokenPath) (*struct{}, error) {
+		if a.d.DEP == nil {
+			return nil, errNoABM
+		}
+		return nil, a.tx(ctx, func(tx pgx.Tx) error { return a.d.DEP.DeleteToken(tenantContext(ctx), tx, parseID(in.Token)) })
+	})
+
+	register(a, huma.Operation{
+		OperationID: "sync-abm-token", Method: http.MethodPost, Path: base + "/tokens/{token}/sync", Tags: tags,
+		DefaultStatus: http.StatusAccepted, Summary: "Sync now",
+		Description: "Queues a sync of the token's devices (one runs at a time per token; a queued one is not doubled).",
+	}, operator, func(ctx context.Context, in *abmTokenPath) (*struct{}, error) {
+		if a.d.DEP == nil {
+			return nil, errNoABM
+		}
+		return nil, a.tx(ctx, func(tx pgx.Tx) error {
+			tctx := tenantContext(ctx)
+			if _, err := a.d.DEP.Token(tctx, tx, parseID(in.Token)); err != nil {
+				return err
+			}
+			return a.d.DEP.EnqueueSync(tctx, tx, parseID(in.Token))
+		})
+	})
+
+	register(a, huma.Operation{
+		OperationID: "refresh-abm-account", Method: http.MethodPost, Path: base + "/tokens/{token}/account", Tags: tags,
+		Summary: "Read the account details from Apple", Errors: []int{http.StatusBadGateway, http.StatusConflict},
+	}, admin, func(ctx context.Context, in *abmTokenPath) (*abmTokenOutput, error) {
+		if a.d.DEP == nil {
+			return nil, errNoABM
+		}
+		t, err := a.d.DEP.AccountDetails(tenantContext(ctx), parseID(in.Token))
+		if err != nil {
+			return nil, a.abmProblem(ctx, err)
+		}
+		if err := a.audit(ctx); err != nil {
+			return nil, err
+		}
+		return &abmTokenOutput{Body: ABMToken(t)}, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "list-abm-devices", Method: http.MethodGet, Path: base + "/devices", Tags: tags,
+		Summary: "List the devices ABM assigned to the tenant", Description: "By serial number.",
+	}, viewer, func(ctx context.Context, in *listABMDevicesInput) (*struct{ Body Page[ABMDevice] }, error) {
+		if a.d.DEP == nil {
+			return nil, errNoABM
+		}
+		var cur serialCursor
+		if err := decodeCursor(in.Cursor, &cur); err != nil {
+			return nil, err
+		}
+		var out []ABMDevice
+		err := a.readTx(ctx, func(tx pgx.Tx) (err error) {
+			out, err = devs(a.d.DEP.Devices(tenantContext(ctx), tx, dep.DeviceQuery{Token: parseID(in.Token), After: cur.S, Limit: in.Limit + 1}))
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &struct{ Body Page[ABMDevice] }{page(out, in.Limit, func(d ABMDevice) any { return serialCursor{S: d.SerialNumber} })}, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "assign-abm-profile", Method: http.MethodPost, Path: base + "/devices/assign", Tags: tags,
+		DefaultStatus: http.StatusAccepted, Summary: "Assign an ADE profile to devices",
+		Description: "Queues the assignment (re-assigning devices that have a profile); failures at Apple are retried. " +
+			"Each device's assign_status shows the outcome.",
+	}, operator, func(ctx context.Context, in *assignABMInput) (*struct {
+		Body struct {
+			Queued int `json:"queued"`
+		}
+	}, error) {
+		if a.d.DEP == nil {
+			return nil, errNoABM
+		}
+		out := &struct {
+			Body struct {
+				Queued int `json:"queued"`
+			}
+		}{}
+		err := a.tx(ctx, func(tx pgx.Tx) (err error) {
+			out.Body.Queued, err = a.d.DEP.RequestAssign(tenantContext(ctx), tx, parseID(in.Body.ProfileID), in.Body.SerialNumbers)
+			return err
+		})
+		return out, err
+	})
+
+	register(a, huma.Operation{
+		OperationID: "create-abm-profile", Method: http.MethodPost, Path: base + "/profiles", Tags: tags, DefaultStatus: http.StatusCreated,
+		Summary: "Create an ADE profile",
+		Description: "Setup Assistant settings for devices enrolling through ADE. Its enrollment URL is always the tenant's own; " +
+			"Trident defines it with Apple for each token when it first assigns it.",
+	}, admin, func(ctx context.Context, in *createABMProfileInput) (*abmProfileOutput, error) {
+		if a.d.DEP == nil {
+			return nil, errNoABM
+		}
+		out := &abmProfileOutput{}
+		err := a.tx(ctx, func(tx pgx.Tx) (err error) {
+			out.Body, err = prof(a.d.DEP.CreateProfile(tenantContext(ctx), tx, in.Body.Name, in.Body.Settings))
+			return err
+		})
+		out.Location = fmt.Sprintf("/v1/tenants/%s/abm/profiles/%s", in.Tenant, out.Body.ID)
+		return out, err
+	})
+
+	register(a, huma.Operation{
+		OperationID: "list-abm-profiles", Method: http.MethodGet, Path: base + "/profiles", Tags: tags, Summary: "List ADE profiles",
+	}, viewer, func(ctx context.Context, in *tenantPath) (*struct{ Body []ADEProfile }, error) {
+		if a.d.DEP == nil {
+			return nil, errNoABM
+		}
+		out := &struct{ Body []ADEProfile }{}
+		err := a.readTx(ctx, func(tx pgx.Tx) (err error) {
+			out.Body, err = profs(a.d.DEP.Profiles(tenantContext(ctx), tx))
+			return err
+		})
+		return out, err
+	})
+
+	register(a, huma.Operation{
+		OperationID: "get-abm-profile", Method: http.MethodGet, Path: base + "/profiles/{profile}", Tags: tags, Summary: "Get an ADE profile",
+	}, viewer, func(ctx context.Context, in *abmProfilePath) (*abmProfileOutput, error) {
+		if a.d.DEP == nil {
+			return nil, errNoABM
+		}
+		out := &abmProfileOutput{}
+		err := a.readTx(ctx, func(tx pgx.Tx) (err error) {
+			out.Body, err = prof(a.d.DEP.Profile(tenantContext(ctx), tx, parseID(in.Profile)))
+			return err
+		})
+		return out, err
+	})
+
+	register(a, huma.Operation{
+		OperationID: "update-abm-profile", Method: http.MethodPut, Path: base + "/profiles/{profile}", Tags: tags, Summary: "Replace an ADE profile",
+		Description: "Devices assigned before keep the old settings at Apple until assigned again.",
+	}, admin, func(ctx context.Context, in *updateABMProfileInput) (*abmProfileOutput, error) {
+		if a.d.DEP == nil {
+			return nil, errNoABM
+		}
+		out := &abmProfileOutput{}
+		err := a.tx(ctx, func(tx pgx.Tx) (err error) {
+			out.Body, err = prof(a.d.DEP.UpdateProfile(tenantContext(ctx), tx, parseID(in.Profile), in.Body.Name, in.Body.Settings))
+			return err
+		})
+		return out, err
+	})
+
+	register(a, huma.Operation{
+		OperationID: "delete-abm-profile", Method: http.MethodDelete, Path: base + "/profiles/{profile}", Tags: tags,
+		DefaultStatus: http.StatusNoContent, Summary: "Delete an ADE profile",
+	}, admin, func(ctx context.Context, in *abmProfilePath) (*struct{}, error) {
+		if a.d.DEP == nil {
+			return nil, errNoABM
+		}
+		return nil, a.tx(ctx, func(tx pgx.Tx) error { return a.d.DEP.DeleteProfile(tenantContext(ctx), tx, parseID(in.Profile)) })
+	})
+
+	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		register(a, huma.Operation{
+			OperationID: "abm-proxy-" + strings.ToLower(method), Method: method, Path: base + "/tokens/{token}/proxy/{endpoint...}", Tags: tags,
+			Summary: "Call Apple's Device Assignment API as the token (" + method + ")",
+			Description: "For integrators who need an endpoint Trident does not wrap: the request (body, query, Content-Type, Accept, " +
+				"X-Server-Protocol-Version) goes to Apple's DEP API at {endpoint}, authenticated as the token, and Apple's answer " +
+				"comes back as is. Admins only; every call is audited.",
+		}, admin, func(ctx context.Context, in *abmProxyInput) (*huma.StreamResponse, error) {
+			if a.d.DEP == nil {
+				return nil, errNoABM
+			}
+			endpoint, ok := abmEndpoint(in.Endpoint)
+			if !ok {
+				return nil, huma.Error400BadRequest("not a Device Assignment API endpoint: " + in.Endpoint)
+			}
+			id := parseID(in.Token)
+			if err := a.readTx(ctx, func(tx pgx.Tx) error { _, err := a.d.DEP.Token(tenantContext(ctx), tx, id); return err }); err != nil {
+				return nil, err
+			}
+			if err := a.audit(ctx); err != nil {
+				return nil, err
+			}
+			return &huma.StreamResponse{Body: func(hctx huma.Context) {
+				r, w := humago.Unwrap(hctx)
+				a.d.DEP.Proxy(w, r.WithContext(tenantContext(ctx)), id, endpoint, in.RawBody)
+			}}, nil
+		})
+	}
+}
+
+// abmProblem answers a failed call to Apple.
+func (a *API) abmProblem(ctx context.Context, err error) error {
+	var ae *dep.AppleError
+	if errors.As(err, &ae) {
+		if ae.Status != "" {
+			return huma.Error409Conflict(ae.Message)
+		}
+		return huma.Error502BadGateway(ae.Message)
+	}
+	return a.problem(ctx, err)
+}
