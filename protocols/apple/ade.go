@@ -23,15 +23,15 @@ import (
 // URL: a plist signed (CMS) with its device identity (Apple's "Device
 // Assignment: Machine info").
 type MachineInfo struct {
-	UDID                    string `plist:"UDID"`
-	Serial                  string `plist:"SERIAL"`
-	Product                 string `plist:"PRODUCT"`
-	Version                 string `plist:"VERSION"`
-	OSVersion               string `plist:"OS_VERSION"`
-	IMEI                    string `plist:"IMEI"`
-	MEID                    string `plist:"MEID"`
-	Language                string `plist:"LANGUAGE"`
-	SoftwareUpdateDeviceID  string `plist:"SOFTWARE_UPDATE_DEVICE_ID"`
+	UDID                     string `plist:"UDID"`
+	Serial                   string `plist:"SERIAL"`
+	Product                  string `plist:"PRODUCT"`
+	Version                  string `plist:"VERSION"`
+	OSVersion                string `plist:"OS_VERSION"`
+	IMEI                     string `plist:"IMEI"`
+	MEID                     string `plist:"MEID"`
+	Language                 string `plist:"LANGUAGE"`
+	SoftwareUpdateDeviceID   string `plist:"SOFTWARE_UPDATE_DEVICE_ID"`
 	SupplementalBuildVersion string `plist:"SUPPLEMENTAL_BUILD_VERSION"`
 }
 
