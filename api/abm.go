@@ -42,13 +42,15 @@ type createABMTokenOutput struct {
 }
 
 type uploadABMTokenInput struct {
-	abmTokenPath
+	Tenant  string `path:"tenant" doc:"The tenant's slug."`
+	Token   string `path:"token" format:"uuid" doc:"The ABM token's id."`
 	RawBody []byte `contentType:"application/pkcs7-mime" doc:"The server token file downloaded from ABM (.p7m), as is."`
 }
 
 type updateABMTokenInput struct {
-	abmTokenPath
-	Body struct {
+	Tenant string `path:"tenant" doc:"The tenant's slug."`
+	Token  string `path:"token" format:"uuid" doc:"The ABM token's id."`
+	Body   struct {
 		ProfileID *string `json:"profile_id" format:"uuid" doc:"The ADE profile assigned to devices ABM adds from now on; empty string for none."`
 	}
 }
@@ -79,8 +81,9 @@ type abmProfilePath struct {
 }
 
 type updateABMProfileInput struct {
-	abmProfilePath
-	Body abmProfileBody
+	Tenant  string `path:"tenant" doc:"The tenant's slug."`
+	Profile string `path:"profile" format:"uuid" doc:"The ADE profile's id."`
+	Body    abmProfileBody
 }
 
 type abmProfileOutput struct {
@@ -97,9 +100,18 @@ type assignABMInput struct {
 }
 
 type abmProxyInput struct {
-	abmTokenPath
+	Tenant   string `path:"tenant" doc:"The tenant's slug."`
+	Token    string `path:"token" format:"uuid" doc:"The ABM token's id."`
 	Endpoint string `path:"endpoint" doc:"The DEP API path, for example server/devices or device/activationlock."`
 	RawBody  []byte
+}
+
+// abmProxyGetInput is abmProxyInput without a body (huma requires a
+// RawBody when there is one).
+type abmProxyGetInput struct {
+	Tenant   string `path:"tenant" doc:"The tenant's slug."`
+	Token    string `path:"token" format:"uuid" doc:"The ABM token's id."`
+	Endpoint string `path:"endpoint" doc:"The DEP API path, for example account or profile."`
 }
 
 // The API's names for the service's types (the schema names must not
@@ -429,32 +441,42 @@ func (a *API) abmRoutes() {
 		return nil, a.tx(ctx, func(tx pgx.Tx) error { return a.d.DEP.DeleteProfile(tenantContext(ctx), tx, parseID(in.Profile)) })
 	})
 
-	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
-		register(a, huma.Operation{
+	proxyOp := func(method string) huma.Operation {
+		return huma.Operation{
 			OperationID: "abm-proxy-" + strings.ToLower(method), Method: method, Path: base + "/tokens/{token}/proxy/{endpoint...}", Tags: tags,
 			Summary: "Call Apple's Device Assignment API as the token (" + method + ")",
 			Description: "For integrators who need an endpoint Trident does not wrap: the request (body, query, Content-Type, Accept, " +
 				"X-Server-Protocol-Version) goes to Apple's DEP API at {endpoint}, authenticated as the token, and Apple's answer " +
 				"comes back as is. Admins only; every call is audited.",
-		}, admin, func(ctx context.Context, in *abmProxyInput) (*huma.StreamResponse, error) {
-			if a.d.DEP == nil {
-				return nil, errNoABM
-			}
-			endpoint, ok := abmEndpoint(in.Endpoint)
-			if !ok {
-				return nil, huma.Error400BadRequest("not a Device Assignment API endpoint: " + in.Endpoint)
-			}
-			id := parseID(in.Token)
-			if err := a.readTx(ctx, func(tx pgx.Tx) error { _, err := a.d.DEP.Token(tenantContext(ctx), tx, id); return err }); err != nil {
-				return nil, err
-			}
-			if err := a.audit(ctx); err != nil {
-				return nil, err
-			}
-			return &huma.StreamResponse{Body: func(hctx huma.Context) {
-				r, w := humago.Unwrap(hctx)
-				a.d.DEP.Proxy(w, r.WithContext(tenantContext(ctx)), id, endpoint, in.RawBody)
-			}}, nil
+		}
+	}
+	proxy := func(ctx context.Context, tenant, token, endpoint string, body []byte) (*huma.StreamResponse, error) {
+		if a.d.DEP == nil {
+			return nil, errNoABM
+		}
+		path, ok := abmEndpoint(endpoint)
+		if !ok {
+			return nil, huma.Error400BadRequest("not a Device Assignment API endpoint: " + endpoint)
+		}
+		id := parseID(token)
+		// The token must be the tenant's; the call is audited, reads too.
+		if err := a.problem(ctx, a.auditedTx(ctx, true, func(tx pgx.Tx) error {
+			_, err := a.d.DEP.Token(tenantContext(ctx), tx, id)
+			return err
+		})); err != nil {
+			return nil, err
+		}
+		return &huma.StreamResponse{Body: func(hctx huma.Context) {
+			r, w := humago.Unwrap(hctx)
+			a.d.DEP.Proxy(w, r.WithContext(tenantContext(ctx)), id, path, body)
+		}}, nil
+	}
+	register(a, proxyOp(http.MethodGet), admin, func(ctx context.Context, in *abmProxyGetInput) (*huma.StreamResponse, error) {
+		return proxy(ctx, in.Tenant, in.Token, in.Endpoint, nil)
+	})
+	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+		register(a, proxyOp(method), admin, func(ctx context.Context, in *abmProxyInput) (*huma.StreamResponse, error) {
+			return proxy(ctx, in.Tenant, in.Token, in.Endpoint, in.RawBody)
 		})
 	}
 }

@@ -18,12 +18,19 @@ func (a *API) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 
 // rawTx is tx without mapping the error to an answer.
 func (a *API) rawTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return a.auditedTx(ctx, false, fn)
+}
+
+// auditedTx runs fn and records the operation in the audit log; reads
+// are recorded only when always (a read that reaches a vendor as the
+// tenant, such as the ABM proxy's GETs).
+func (a *API) auditedTx(ctx context.Context, always bool, fn func(pgx.Tx) error) error {
 	c := callFrom(ctx)
 	return a.d.DB.Tx(tenantContext(ctx), func(tx pgx.Tx) error {
 		if err := fn(tx); err != nil {
 			return err
 		}
-		if c.op == nil || c.op.Method == http.MethodGet || c.op.Method == http.MethodHead {
+		if c.op == nil || (!always && (c.op.Method == http.MethodGet || c.op.Method == http.MethodHead)) {
 			return nil
 		}
 		status := c.op.DefaultStatus

@@ -22,14 +22,21 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // port, and returns its base URL.
 func startApp(t *testing.T, issuer string, opts ...push.Option) (string, *tenancy.Directory) {
 	t.Helper()
+	return startAppWith(t, issuer, func(c *serverConfig) { c.apnsOptions = opts })
+}
+
+// startAppWith is startApp with the configuration adjusted by adjust.
+func startAppWith(t *testing.T, issuer string, adjust func(*serverConfig)) (string, *tenancy.Directory) {
+	t.Helper()
 	e := testenv.Get(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := serverConfig{devicePort: ln.Addr().(*net.TCPAddr).Port, apnsOptions: opts, baseDomain: "trident.test", eventRetention: time.Hour, shutdownTimeout: 5 * time.Second, workers: 2,
+	cfg := serverConfig{devicePort: ln.Addr().(*net.TCPAddr).Port, baseDomain: "trident.test", eventRetention: time.Hour, shutdownTimeout: 5 * time.Second, workers: 2,
 		oidc:          oidcConfig{issuer: issuer, audience: "trident-api", roleClaims: "groups", rolePrefix: "trident"},
 		encryptionKey: testKey(t), appleIdentity: "signature", deviceScheme: "http"}
+	adjust(&cfg)
 	log := testenv.Logger(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := newApp(ctx, cfg, databases{app: e.AppURL}, roles{serve: true, work: true}, log)
