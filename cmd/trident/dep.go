@@ -153,12 +153,25 @@ func runDEP(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "ABM server %q of %s\n", tok.Account.ServerName, tok.Account.OrgName)
 		return nil
 	case "sync":
+		var tok dep.Token
+		if err := db.ReadTx(ctx, func(tx pgx.Tx) (err error) { tok, err = svc.Token(ctx, tx, tokenID); return err }); err != nil {
+			return err
+		}
+		if tok.Status == dep.AwaitingToken {
+			return fmt.Errorf("token %s has no server token yet: trident dep upload --tenant %s --token %s FILE.p7m", tok.ID, t.Slug, tok.ID)
+		}
 		res, err := svc.Sync(ctx, tokenID)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%d pages: %d added, %d modified, %d removed, %d queued for profile assignment\n",
 			res.Pages, res.Added, res.Modified, res.Removed, res.Assigning)
+		if err := db.ReadTx(ctx, func(tx pgx.Tx) (err error) { tok, err = svc.Token(ctx, tx, tokenID); return err }); err != nil {
+			return err
+		}
+		if tok.Status != dep.Active {
+			fmt.Fprintf(stdout, "token status %s: %s\n", tok.Status, tok.StatusDetail)
+		}
 		return nil
 	case "account":
 		tok, err := svc.AccountDetails(ctx, tokenID)

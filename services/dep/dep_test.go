@@ -28,7 +28,7 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	db    *tenancy.DB
 	dir   *tenancy.Directory
 	apple *fakedep.Server
@@ -45,7 +45,7 @@ type tenant struct {
 	cert    *x509.Certificate
 }
 
-func setup(t *testing.T) fixture {
+func setup(t testing.TB) fixture {
 	db := testenv.DB(t)
 	dir, err := tenancy.NewDirectory(db, "trident.test")
 	if err != nil {
