@@ -22,6 +22,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/tridentmdm/trident/services/android"
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
@@ -59,6 +60,7 @@ type Deps struct {
 	AppleEnrollment AppleEnrollment
 	ApplePush       ApplePushCerts
 	DEP             *dep.Service // Apple Business Manager
+	Android         *android.Service
 	Audit           *audit.Store
 	Log             *slog.Logger
 	Limits          Limits
@@ -110,6 +112,7 @@ func (a *API) routes() {
 	a.deviceRoutes()
 	a.appleRoutes()
 	a.abmRoutes()
+	a.androidRoutes()
 	a.streamRoutes()
 	a.complianceRoutes()
 	a.bulkRoutes()

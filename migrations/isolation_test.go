@@ -153,6 +153,39 @@ VALUES ($1, $2, '-----BEGIN CERTIFICATE-----x', '\x00', now())`, tenant, "com.ap
 			tenant, token, profile)
 		return err
 	},
+	"android_enterprises": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO android_enterprises (tenant_id, status) VALUES ($1, 'signing_up')`, tenant)
+		return err
+	},
+	"android_policies": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := androidPolicyFixture(ctx, tx, tenant)
+		return err
+	},
+	"android_enrollment_tokens": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		policy, err := androidPolicyFixture(ctx, tx, tenant)
+		if err == nil {
+			_, err = tx.Exec(ctx, `INSERT INTO android_enrollment_tokens (tenant_id, id, name, value, qr_code, policy_id, one_time, expires_at)
+VALUES ($1, $2, 'n', 'v', '{}', $3, true, now())`, tenant, uuid.New(), policy)
+		}
+		return err
+	},
+	"android_operations": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		device, cmd := uuid.New(), uuid.New()
+		if _, err := tx.Exec(ctx, `INSERT INTO devices (tenant_id, id, platform, identifier) VALUES ($1, $2, 'android', $3)`,
+			tenant, device, uuid.NewString()); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO commands (tenant_id, id, device_id, kind, expires_at) VALUES ($1, $2, $3, 'lock', now())`,
+			tenant, cmd, device); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO android_operations (tenant_id, name, command_id) VALUES ($1, $2, $3)`, tenant, uuid.NewString(), cmd)
+		return err
+	},
+	"android_notifications": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO android_notifications (tenant_id, message_id, kind) VALUES ($1, $2, 'ENROLLMENT')`, tenant, uuid.NewString())
+		return err
+	},
 	"device_groups": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		_, err := tx.Exec(ctx, `INSERT INTO device_groups (tenant_id, id, name) VALUES ($1, $2, $3)`, tenant, uuid.New(), uuid.NewString())
 		return err
@@ -396,5 +429,12 @@ func complianceFixture(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, insert 
 func depFixture(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) (uuid.UUID, error) {
 	id := uuid.New()
 	_, err := tx.Exec(ctx, `INSERT INTO dep_tokens (tenant_id, id, label, certificate, key_sealed) VALUES ($1, $2, 't', '\x00', '\x00')`, tenant, id)
+	return id, err
+}
+
+// androidPolicyFixture makes an Android policy for tenant.
+func androidPolicyFixture(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) (uuid.UUID, error) {
+	id := uuid.New()
+	_, err := tx.Exec(ctx, `INSERT INTO android_policies (tenant_id, id, name, settings) VALUES ($1, $2, $3, '{}')`, tenant, id, uuid.NewString())
 	return id, err
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/tridentmdm/trident/migrations"
+	"github.com/tridentmdm/trident/services/android"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/dep"
@@ -60,6 +61,7 @@ type Deps struct {
 	Compliance *compliance.Compliance
 	Wakers     map[inventory.Platform]commands.Waker
 	DEP        *dep.Service
+	Android    *android.Service
 	Log        *slog.Logger
 }
 
@@ -96,6 +98,9 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 	river.AddWorker(ws, &depSyncTenantWorker{db: d.DB, dep: d.DEP})
 	river.AddWorker(ws, &depSyncWorker{dep: d.DEP})
 	river.AddWorker(ws, &depAssignWorker{dep: d.DEP})
+	river.AddWorker(ws, &androidPublishWorker{svc: d.Android})
+	river.AddWorker(ws, &androidApplyWorker{svc: d.Android})
+	river.AddWorker(ws, &androidSyncWorker{svc: d.Android})
 	river.AddWorker(ws, &wakeSilentWorker{db: d.DB, inv: d.Inventory, wakers: d.Wakers, log: d.Log})
 
 	rc := &river.Config{

@@ -18,8 +18,10 @@ import (
 	"github.com/tridentmdm/trident/api"
 	"github.com/tridentmdm/trident/internal/metrics"
 	"github.com/tridentmdm/trident/migrations"
+	androidproto "github.com/tridentmdm/trident/protocols/android"
 	"github.com/tridentmdm/trident/protocols/apple"
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
+	androidsvc "github.com/tridentmdm/trident/services/android"
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
@@ -55,6 +57,7 @@ type app struct {
 	scep     *apple.SCEP
 	mdm      http.Handler
 	ade      http.Handler
+	android  *androidproto.Handler
 	metrics  *metrics.Metrics
 
 	stopping atomic.Bool
@@ -96,7 +99,8 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	jobs := &workers.LateJobs{}
 	pub := events.NewPublisher(jobs, events.WithReaction(compliance.Reaction))
 	inv := inventory.New(pub)
-	cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}), commands.WithDelivery(jobs),
+	cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}),
+		commands.WithDispatcher(inventory.Android, androidsvc.Dispatcher{}), commands.WithDelivery(jobs),
 		commands.WithObserver(func(s commands.Status) { a.metrics.CommandStatus(string(s)) }))
 	comp := compliance.New(inv, cmds, pub)
 	abm := dep.New(db, keys, pub, jobs, dep.Options{BaseURL: cfg.depURL, Log: log.With("component", "abm"),
@@ -107,10 +111,27 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 			}
 			return apple.TenantURL(t.Slug, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort) + "/ade/enroll", nil
 		}})
+	wakers := map[inventory.Platform]commands.Waker{inventory.Apple: push.AppleWaker{APNs: push.NewAPNs(appleStore, cfg.apnsOptions...)}}
+	var droid *androidsvc.Service
+	if cfg.android.project != "" {
+		droid, err = androidsvc.New(ctx, db, pub, jobs, inv, cmds, androidsvc.Options{Project: cfg.android.project,
+			Topic: cfg.android.topic, Client: cfg.android.clientOptions(), Log: log.With("component", "android"),
+			CallbackURL: func(ctx context.Context, id uuid.UUID) (string, error) {
+				t, err := a.dir.Tenant(ctx, id)
+				if err != nil {
+					return "", err
+				}
+				return apple.TenantURL(t.Slug, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort) + "/android/callback", nil
+			}})
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		wakers[inventory.Android] = androidsvc.Waker{S: droid}
+	}
 	a.river, err = workers.New(workers.Deps{DB: db, Directory: a.dir, Events: a.events, Log: log,
 		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: cfg.webhooksPrivate, Keys: keys}),
-		Commands: cmds, Inventory: inv, Compliance: comp, DEP: abm,
-		Wakers: map[inventory.Platform]commands.Waker{inventory.Apple: push.AppleWaker{APNs: push.NewAPNs(appleStore, cfg.apnsOptions...)}}},
+		Commands: cmds, Inventory: inv, Compliance: comp, DEP: abm, Android: droid, Wakers: wakers},
 		workers.Config{EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers, ObserveJob: a.metrics.Job,
 			DEPSyncInterval: cfg.depSyncInterval}, r.work)
 	if err != nil {
@@ -148,9 +169,13 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 				return nil, err
 			}
 		}
+		if droid != nil {
+			a.android = androidproto.NewHandler(droid, a.dir, androidproto.NewPushVerifier(cfg.android.pushIssuer,
+				cfg.android.pushAudience, cfg.android.pushAccount), log.With("component", "android"))
+		}
 		a.ade = apple.NewADE(db, a.dir, abm, profiles, deviceCA, log.With("component", "ade"))
 		a.api = api.New(api.Deps{DB: db, Directory: a.dir, Auth: v, Events: a.events, Bus: a.bus,
-			Publisher: pub, Inventory: inv, Commands: cmds, Compliance: comp, Jobs: jobs, AppleEnrollment: appleEdge, ApplePush: appleEdge, DEP: abm,
+			Publisher: pub, Inventory: inv, Commands: cmds, Compliance: comp, Jobs: jobs, AppleEnrollment: appleEdge, ApplePush: appleEdge, DEP: abm, Android: droid,
 			Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: cfg.webhooksPrivate}, keys),
 			Audit:    audit.NewStore(db), Log: log.With("component", "api")})
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"google.golang.org/api/option"
 
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/protocols/apple"
@@ -150,6 +151,8 @@ type serverConfig struct {
 	depSyncInterval time.Duration // how often every ABM token syncs
 	appleDeviceCA   string        // PEM file: roots ADE machine info must chain to
 
+	android androidConfig
+
 	apnsOptions []push.Option // tests only: a local APNs server
 }
 
@@ -240,6 +243,7 @@ func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
 	fs.StringVar(&c.depURL, "apple-dep-url", "https://mdmenrollment.apple.com/", "Apple's Device Assignment (ABM) API; change only to point at a DEP simulator")
 	fs.DurationVar(&c.depSyncInterval, "abm-sync-interval", 30*time.Minute, "how often every ABM token's devices are synced")
 	fs.StringVar(&c.appleDeviceCA, "apple-device-ca", "", "PEM file: CA certificates (Apple's iPhone Device CA root) that ADE devices' machine-info signatures must chain to; empty: the signature is checked, the chain is not")
+	c.android.register(fs)
 	fs.BoolVar(&c.webhooksPrivate, "webhooks-allow-private", false, "let webhooks reach private and loopback addresses and use http:// (receivers inside your own network; dev)")
 }
 
@@ -303,6 +307,7 @@ func (c *serverConfig) validate() error {
 			errs = append(errs, fmt.Errorf("--apple-device-ca: %v", err))
 		}
 	}
+	errs = append(errs, c.android.validate())
 	if c.workers < 1 || c.workers > 10000 {
 		errs = append(errs, fmt.Errorf("--worker-concurrency %d: want 1 to 10000", c.workers))
 	}
@@ -323,4 +328,57 @@ func loadPool(file string) (*x509.CertPool, error) {
 		return nil, errors.New("no PEM certificates in " + file)
 	}
 	return p, nil
+}
+
+// androidConfig is how Trident reaches the Android Management API and
+// checks Pub/Sub's pushes. Android is off without a project.
+type androidConfig struct {
+	project, credentials, apiURL string
+	topic                        string
+	pushAudience, pushAccount    string
+	pushIssuer                   string
+}
+
+func (c *androidConfig) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.project, "android-project", "", "Google Cloud project of Trident's Android enterprises; empty: Android management is off")
+	fs.StringVar(&c.credentials, "android-credentials", "", "service account key file (JSON) for the Android Management API; empty: Application Default Credentials")
+	fs.StringVar(&c.apiURL, "android-api-url", "", "the Android Management API's endpoint; change only to point at a simulator")
+	fs.StringVar(&c.topic, "android-pubsub-topic", "", "Pub/Sub topic enterprises publish to (projects/{project}/topics/{topic}); its push subscription posts to https://{tenant host}/android/pubsub")
+	fs.StringVar(&c.pushAudience, "android-push-audience", "", "the audience set on the push subscription's authentication")
+	fs.StringVar(&c.pushAccount, "android-push-service-account", "", "the service account the push subscription signs its tokens as")
+	fs.StringVar(&c.pushIssuer, "android-push-issuer", "https://accounts.google.com", "issuer of the push tokens")
+}
+
+func (c *androidConfig) validate() error {
+	if c.project == "" {
+		return nil
+	}
+	var errs []error
+	if !strings.HasPrefix(c.topic, "projects/") || !strings.Contains(c.topic, "/topics/") {
+		errs = append(errs, fmt.Errorf("--android-pubsub-topic %q: want projects/{project}/topics/{topic}", c.topic))
+	}
+	if c.pushAudience == "" || c.pushAccount == "" {
+		errs = append(errs, errors.New("--android-push-audience and --android-push-service-account are required with --android-project: they authenticate Pub/Sub's pushes"))
+	}
+	if c.credentials != "" {
+		if _, err := os.Stat(c.credentials); err != nil {
+			errs = append(errs, fmt.Errorf("--android-credentials: %v", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// clientOptions are the API client's options.
+func (c *androidConfig) clientOptions() []option.ClientOption {
+	var opts []option.ClientOption
+	if c.apiURL != "" {
+		opts = append(opts, option.WithEndpoint(c.apiURL))
+	}
+	switch {
+	case c.credentials != "":
+		opts = append(opts, option.WithAuthCredentialsFile(option.ServiceAccount, c.credentials))
+	case c.apiURL != "":
+		opts = append(opts, option.WithoutAuthentication()) // a simulator
+	}
+	return opts
 }

@@ -41,6 +41,9 @@ func (a *app) handler() http.Handler {
 		device.Handle("/mdm", a.countDevice("apple", a.mdm))
 		device.Handle("/ade/enroll", a.countDevice("apple", a.ade))
 	}
+	if a.android != nil {
+		a.android.Routes(device)
+	}
 	tenant := a.resolver.Middleware(a.log, device)
 
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -148,7 +151,8 @@ func (a *app) logRequests(next http.Handler) http.Handler {
 // with tenants or ids in it.
 func route(r *http.Request) string {
 	switch p := r.URL.Path; {
-	case p == "/healthz" || p == "/readyz" || p == "/metrics" || p == "/scep" || p == "/mdm" || p == "/ade/enroll":
+	case p == "/healthz" || p == "/readyz" || p == "/metrics" || p == "/scep" || p == "/mdm" || p == "/ade/enroll" ||
+		p == "/android/pubsub" || p == "/android/callback":
 		return p
 	case strings.HasPrefix(p, "/v1/"):
 		return "/v1"

@@ -1,0 +1,325 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/tridentmdm/trident/services/android"
+)
+
+// The API's names for the Android service's types.
+type (
+	AndroidEnterprise      android.Enterprise
+	AndroidPolicy          android.Policy
+	AndroidEnrollmentToken android.EnrollmentToken
+)
+
+var errNoAndroid = huma.Error501NotImplemented("Android management is not configured on this server (--android-project)")
+
+type androidPolicyBody struct {
+	Name     string                 `json:"name" minLength:"1" maxLength:"200"`
+	GroupID  string                 `json:"group_id,omitempty" format:"uuid" doc:"Move this device group's Android devices to the policy."`
+	Settings android.PolicySettings `json:"settings"`
+}
+
+type androidPolicyPath struct {
+	Tenant string `path:"tenant" doc:"The tenant's slug."`
+	Policy string `path:"policy" format:"uuid" doc:"The policy's id."`
+}
+
+type androidTokenPath struct {
+	Tenant string `path:"tenant" doc:"The tenant's slug."`
+	Token  string `path:"token" format:"uuid" doc:"The enrollment token's id."`
+}
+
+// androidProblem answers a failed call to Google.
+func (a *API) androidProblem(ctx context.Context, err error) error {
+	var ge *android.GoogleError
+	switch {
+	case errors.Is(err, android.ErrNotBound):
+		return huma.Error409Conflict(err.Error() + ": sign up first (POST .../android/enterprise/signup)")
+	case errors.As(err, &ge) && ge.Code == http.StatusTooManyRequests:
+		return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable("Google's quota is exhausted; try again later"),
+			http.Header{"Retry-After": {strconv.Itoa(int(ge.RetryAfter / time.Second))}})
+	case errors.As(err, &ge):
+		return huma.Error502BadGateway(ge.Error())
+	}
+	return a.problem(ctx, err)
+}
+
+func optionalID(s string) *uuid.UUID {
+	if s == "" {
+		return nil
+	}
+	id := parseID(s)
+	return &id
+}
+
+func (a *API) androidRoutes() {
+	tags := []string{"Android"}
+	base := "/v1/tenants/{tenant}/android"
+	googleErrs := []int{http.StatusConflict, http.StatusBadGateway, http.StatusServiceUnavailable}
+
+	register(a, huma.Operation{
+		OperationID: "get-android-enterprise", Method: http.MethodGet, Path: base + "/enterprise", Tags: tags,
+		Summary: "Get the tenant's Android enterprise",
+	}, viewer, func(ctx context.Context, in *tenantPath) (*struct{ Body AndroidEnterprise }, error) {
+		if a.d.Android == nil {
+			return nil, errNoAndroid
+		}
+		out := &struct{ Body AndroidEnterprise }{}
+		err := a.readTx(ctx, func(tx pgx.Tx) error {
+			e, err := a.d.Android.Enterprise(tenantContext(ctx), tx)
+			out.Body = AndroidEnterprise(e)
+			return err
+		})
+		return out, err
+	})
+
+	register(a, huma.Operation{
+		OperationID: "android-signup", Method: http.MethodPost, Path: base + "/enterprise/signup", Tags: tags,
+		Summary: "Start binding an Android enterprise", Errors: googleErrs,
+		Description: "Answers Google's signup URL: the admin opens it, signs up (or picks) the organization's managed Google " +
+			"account, and Google sends them back to the tenant's /android/callback, which creates the enterprise.",
+	}, admin, func(ctx context.Context, in *struct {
+		tenantPath
+		Body struct {
+			AdminEmail string `json:"admin_email,omitempty" maxLength:"250" doc:"Pre-fill Google's signup with this admin."`
+		}
+	}) (*struct {
+		Body struct {
+			SignupURL string `json:"signup_url"`
+		}
+	}, error) {
+		if a.d.Android == nil {
+			return nil, errNoAndroid
+		}
+		u, err := a.d.Android.Signup(tenantContext(ctx), in.Body.AdminEmail)
+		if err != nil {
+			return nil, a.androidProblem(ctx, err)
+		}
+		if err := a.audit(ctx); err != nil {
+			return nil, err
+		}
+		out := &struct {
+			Body struct {
+				SignupURL string `json:"signup_url"`
+			}
+		}{}
+		out.Body.SignupURL = u
+		return out, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "android-unbind", Method: http.MethodDelete, Path: base + "/enterprise", Tags: tags, DefaultStatus: http.StatusNoContent,
+		Summary: "Unbind the Android enterprise", Errors: googleErrs,
+		Description: "Deletes the enterprise at Google: its devices leave management. They show unenrolled.",
+	}, admin, func(ctx context.Context, in *tenantPath) (*struct{}, error) {
+		if a.d.Android == nil {
+			return nil, errNoAndroid
+		}
+		if err := a.d.Android.Unbind(tenantContext(ctx)); err != nil {
+			return nil, a.androidProblem(ctx, err)
+		}
+		return nil, a.audit(ctx)
+	})
+
+	register(a, huma.Operation{
+		OperationID: "android-sync", Method: http.MethodPost, Path: base + "/sync", Tags: tags, DefaultStatus: http.StatusAccepted,
+		Summary: "Sync Android devices from Google", Description: "Notifications keep devices current; this lists them all again.",
+	}, operator, func(ctx context.Context, in *tenantPath) (*struct{}, error) {
+		if a.d.Android == nil {
+			return nil, errNoAndroid
+		}
+		return nil, a.tx(ctx, func(tx pgx.Tx) error {
+			_, err := a.d.Jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: android.SyncArgs{TenantID: callFrom(ctx).tenant.ID}}})
+			return err
+		})
+	})
+
+	register(a, huma.Operation{
+		OperationID: "create-android-policy", Method: http.MethodPost, Path: base + "/policies", Tags: tags, DefaultStatus: http.StatusCreated,
+		Summary: "Create an Android policy",
+		Description: "Password, encryption, camera, apps and compliance enforcement. It is published to Google by a job " +
+			"(retried with backoff); version and publish_error show the outcome.",
+	}, admin, func(ctx context.Context, in *struct {
+		tenantPath
+		Body androidPolicyBody
+	}) (*struct {
+		Location string `header:"Location"`
+		Body     AndroidPolicy
+	}, error) {
+		if a.d.Android == nil {
+			return nil, errNoAndroid
+		}
+		out := &struct {
+			Location string `header:"Location"`
+			Body     AndroidPolicy
+		}{}
+		err := a.tx(ctx, func(tx pgx.Tx) error {
+			p, err := a.d.Android.SavePolicy(tenantContext(ctx), tx, uuid.Nil, in.Body.Name, optionalID(in.Body.GroupID), in.Body.Settings)
+			out.Body = AndroidPolicy(p)
+			return err
+		})
+		out.Location = fmt.Sprintf("/v1/tenants/%s/android/policies/%s", in.Tenant, out.Body.ID)
+		return out, err
+	})
+
+	register(a, huma.Operation{
+		OperationID: "update-android-policy", Method: http.MethodPut, Path: base + "/policies/{policy}", Tags: tags,
+		Summary: "Replace an Android policy", Description: "Published again; devices on it take the new version.",
+	}, admin, func(ctx context.Context, in *struct {
+		Tenant string `path:"tenant" doc:"The tenant's slug."`
+		Policy string `path:"policy" format:"uuid" doc:"The policy's id."`
+		Body   androidPolicyBody
+	}) (*struct{ Body AndroidPolicy }, error) {
+		if a.d.Android == nil {
+			return nil, errNoAndroid
+		}
+		out := &struct{ Body AndroidPolicy }{}
+		err := a.tx(ctx, func(tx pgx.Tx) error {
+			p, err := a.d.Android.SavePolicy(tenantContext(ctx), tx, parseID(in.Policy), in.Body.Name, optionalID(in.Body.GroupID), in.Body.Settings)
+			out.Body = AndroidPolicy(p)
+			return err
+		})
+		return out, err
+	})
+
+	register(a, huma.Operation{
+		OperationID: "list-android-policies", Method: http.MethodGet, Path: base + "/policies", Tags: tags, Summary: "List Android policies",
+	}, viewer, func(ctx context.Context, in *tenantPath) (*struct{ Body []AndroidPolicy }, error) {
+		if a.d.Android == nil {
+			return nil, errNoAndroid
+		}
+		out := &struct{ Body []AndroidPolicy }{}
+		err := a.readTx(ctx, func(tx pgx.Tx) error {
+			ps, err := a.d.Android.Policies(tenantContext(ctx), tx)
+			out.Body = convert(ps, func(p android.Policy) AndroidPolicy { return AndroidPolicy(p) })
+			return err
+		})
+		return out, err
+	})
+
+	register(a, huma.Operation{
+		OperationID: "get-android-policy", Method: http.MethodGet, Path: base + "/policies/{policy}", Tags: tags, Summary: "Get an Android policy",
+	}, viewer, func(ctx context.Context, in *androidPolicyPath) (*struct{ Body AndroidPolicy }, error) {
+		if a.d.Android == nil {
+			return nil, errNoAndroid
+		}
+		out := &struct{ Body AndroidPolicy }{}
+		err := a.readTx(ctx, func(tx pgx.Tx) error {
+			p, err := a.d.Android.Policy(tenantContext(ctx), tx, parseID(in.Policy))
+			out.Body = AndroidPolicy(p)
+			return err
+		})
+		return out, err
+	})
+
+	register(a, huma.Operation{
+		OperationID: "create-android-enrollment-token", Method: http.MethodPost, Path: base + "/enrollment-tokens", Tags: tags,
+		DefaultStatus: http.StatusCreated, Summary: "Create an Android enrollment token", Errors: googleErrs,
+		Description: "For a published policy. Show the QR code (.../qr.png) at a factory-reset device's welcome screen (tap six " +
+			"times), or use the link.",
+	}, operator, func(ctx context.Context, in *struct {
+		tenantPath
+		Body struct {
+			PolicyID string `json:"policy_id" format:"uuid"`
+			Lifetime string `json:"lifetime,omitempty" doc:"How long it can be used, as a Go duration (1m to 2160h); default 24h."`
+			OneTime  bool   `json:"one_time,omitempty" doc:"Only one device may enroll with it."`
+		}
+	}) (*struct {
+		Location string `header:"Location"`
+		Body     AndroidEnrollmentToken
+	}, error) {
+		if a.d.Android == nil {
+			return nil, errNoAndroid
+		}
+		lifetime := 24 * time.Hour
+		if in.Body.Lifetime != "" {
+			d, err := time.ParseDuration(in.Body.Lifetime)
+			if err != nil {
+				return nil, invalidField("lifetime", "not a duration such as 24h")
+			}
+			lifetime = d
+		}
+		t, err := a.d.Android.CreateEnrollmentToken(tenantContext(ctx), parseID(in.Body.PolicyID), lifetime, in.Body.OneTime)
+		if err != nil {
+			return nil, a.androidProblem(ctx, err)
+		}
+		if err := a.audit(ctx); err != nil {
+			return nil, err
+		}
+		return &struct {
+			Location string `header:"Location"`
+			Body     AndroidEnrollmentToken
+		}{fmt.Sprintf("/v1/tenants/%s/android/enrollment-tokens/%s", in.Tenant, t.ID), AndroidEnrollmentToken(t)}, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "list-android-enrollment-tokens", Method: http.MethodGet, Path: base + "/enrollment-tokens", Tags: tags,
+		Summary: "List usable Android enrollment tokens",
+	}, operator, func(ctx context.Context, in *tenantPath) (*struct{ Body []AndroidEnrollmentToken }, error) {
+		if a.d.Android == nil {
+			return nil, errNoAndroid
+		}
+		out := &struct{ Body []AndroidEnrollmentToken }{}
+		err := a.readTx(ctx, func(tx pgx.Tx) error {
+			ts, err := a.d.Android.EnrollmentTokens(tenantContext(ctx), tx)
+			out.Body = convert(ts, func(t android.EnrollmentToken) AndroidEnrollmentToken { return AndroidEnrollmentToken(t) })
+			return err
+		})
+		return out, err
+	})
+
+	register(a, huma.Operation{
+		OperationID: "get-android-enrollment-qr", Method: http.MethodGet, Path: base + "/enrollment-tokens/{token}/qr.png", Tags: tags,
+		Summary: "The enrollment token's QR code", Description: "A PNG of the provisioning payload, for a device's setup to scan.",
+	}, operator, func(ctx context.Context, in *struct {
+		androidTokenPath
+		Size int `query:"size" minimum:"128" maximum:"2048" default:"512" doc:"Width and height in pixels."`
+	}) (*struct {
+		ContentType string `header:"Content-Type"`
+		Body        []byte
+	}, error) {
+		if a.d.Android == nil {
+			return nil, errNoAndroid
+		}
+		var t android.EnrollmentToken
+		if err := a.readTx(ctx, func(tx pgx.Tx) (err error) {
+			t, err = a.d.Android.EnrollmentToken(tenantContext(ctx), tx, parseID(in.Token))
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		png, err := android.QRCodePNG(t, in.Size)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		return &struct {
+			ContentType string `header:"Content-Type"`
+			Body        []byte
+		}{"image/png", png}, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "revoke-android-enrollment-token", Method: http.MethodDelete, Path: base + "/enrollment-tokens/{token}", Tags: tags,
+		DefaultStatus: http.StatusNoContent, Summary: "Revoke an Android enrollment token", Errors: googleErrs,
+	}, operator, func(ctx context.Context, in *androidTokenPath) (*struct{}, error) {
+		if a.d.Android == nil {
+			return nil, errNoAndroid
+		}
+		if err := a.d.Android.RevokeEnrollmentToken(tenantContext(ctx), parseID(in.Token)); err != nil {
+			return nil, a.androidProblem(ctx, err)
+		}
+		return nil, a.audit(ctx)
+	})
+}
