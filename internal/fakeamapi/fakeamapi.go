@@ -102,10 +102,18 @@ func (s *Server) CompleteSignup(signupURL string) (string, error) {
 }
 
 // Policy returns a policy as last patched.
-func (s *Server) Policy(name string) *am.Policy { s.mu.Lock(); defer s.mu.Unlock(); return s.policies[name] }
+func (s *Server) Policy(name string) *am.Policy {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.policies[name]
+}
 
 // Device returns a device as the API has it.
-func (s *Server) Device(name string) *am.Device { s.mu.Lock(); defer s.mu.Unlock(); return s.devices[name] }
+func (s *Server) Device(name string) *am.Device {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.devices[name]
+}
 
 // Enroll plays a device provisioned with an enrollment token's value:
 // the device is created with the token's policy and an ENROLLMENT
@@ -338,8 +346,8 @@ func (s *Server) enterprise(w http.ResponseWriter, r *http.Request, ent string, 
 		t.Value = s.id("TOKEN")
 		t.ExpirationTimestamp = time.Now().Add(d).UTC().Format(time.RFC3339Nano)
 		qr, _ := json.Marshal(map[string]any{
-			"android.app.extra.PROVISIONING_DEVICE_ADMIN_COMPONENT_NAME":     "com.google.android.apps.work.clouddpc/.receivers.CloudDeviceAdminReceiver",
-			"android.app.extra.PROVISIONING_DEVICE_ADMIN_SIGNATURE_CHECKSUM": "I5YvS0O5hXY46mb01BlRjq4oJJGs2kuUcHvVkAPEXlg",
+			"android.app.extra.PROVISIONING_DEVICE_ADMIN_COMPONENT_NAME":            "com.google.android.apps.work.clouddpc/.receivers.CloudDeviceAdminReceiver",
+			"android.app.extra.PROVISIONING_DEVICE_ADMIN_SIGNATURE_CHECKSUM":        "I5YvS0O5hXY46mb01BlRjq4oJJGs2kuUcHvVkAPEXlg",
 			"android.app.extra.PROVISIONING_DEVICE_ADMIN_PACKAGE_DOWNLOAD_LOCATION": "https://play.google.com/managed/downloadManagingApp?identifier=setup",
 			"android.app.extra.PROVISIONING_ADMIN_EXTRAS_BUNDLE":                    map[string]string{"com.google.android.apps.work.clouddpc.EXTRA_ENROLLMENT_TOKEN": t.Value},
 		})

@@ -251,4 +251,3 @@ func (s *Service) finish(ctx context.Context, tx pgx.Tx, op *am.Operation) error
 	}
 	return err
 }
-

@@ -130,7 +130,9 @@ func scanPolicy(r pgx.Row) (Policy, error) {
 }
 
 // amapiName is the policy's name at Google.
-func amapiName(enterprise string, id uuid.UUID) string { return enterprise + "/policies/" + id.String() }
+func amapiName(enterprise string, id uuid.UUID) string {
+	return enterprise + "/policies/" + id.String()
+}
 
 func checkName(name string) (string, error) {
 	name = strings.TrimSpace(name)
