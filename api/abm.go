@@ -26,7 +26,7 @@ type abmTokenOutput struct {
 }
 
 type createABMTokenInput struct {
-	tenantPath
+	TenantPath
 	Body struct {
 		Label string `json:"label" minLength:"1" maxLength:"200" doc:"A name for the ABM MDM server this token stands for."`
 	}
@@ -56,7 +56,7 @@ type updateABMTokenInput struct {
 }
 
 type listABMDevicesInput struct {
-	tenantPath
+	TenantPath
 	Token string `query:"token" format:"uuid" doc:"Only devices of this ABM token."`
 	PageParams
 }
@@ -71,7 +71,7 @@ type abmProfileBody struct {
 }
 
 type createABMProfileInput struct {
-	tenantPath
+	TenantPath
 	Body abmProfileBody
 }
 
@@ -92,7 +92,7 @@ type abmProfileOutput struct {
 }
 
 type assignABMInput struct {
-	tenantPath
+	TenantPath
 	Body struct {
 		ProfileID     string   `json:"profile_id" format:"uuid"`
 		SerialNumbers []string `json:"serial_numbers" minItems:"1" maxItems:"1000"`
@@ -184,7 +184,7 @@ func (a *API) abmRoutes() {
 	register(a, huma.Operation{
 		OperationID: "list-abm-tokens", Method: http.MethodGet, Path: base + "/tokens", Tags: tags,
 		Summary: "List ABM tokens", Description: "Every token with its status: anything but active is an alert to act on.",
-	}, viewer, func(ctx context.Context, in *tenantPath) (*struct{ Body []ABMToken }, error) {
+	}, viewer, func(ctx context.Context, in *TenantPath) (*struct{ Body []ABMToken }, error) {
 		if a.d.DEP == nil {
 			return nil, errNoABM
 		}
@@ -390,7 +390,7 @@ func (a *API) abmRoutes() {
 
 	register(a, huma.Operation{
 		OperationID: "list-abm-profiles", Method: http.MethodGet, Path: base + "/profiles", Tags: tags, Summary: "List ADE profiles",
-	}, viewer, func(ctx context.Context, in *tenantPath) (*struct{ Body []ADEProfile }, error) {
+	}, viewer, func(ctx context.Context, in *TenantPath) (*struct{ Body []ADEProfile }, error) {
 		if a.d.DEP == nil {
 			return nil, errNoABM
 		}

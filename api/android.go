@@ -72,7 +72,7 @@ func (a *API) androidRoutes() {
 	register(a, huma.Operation{
 		OperationID: "get-android-enterprise", Method: http.MethodGet, Path: base + "/enterprise", Tags: tags,
 		Summary: "Get the tenant's Android enterprise",
-	}, viewer, func(ctx context.Context, in *tenantPath) (*struct{ Body AndroidEnterprise }, error) {
+	}, viewer, func(ctx context.Context, in *TenantPath) (*struct{ Body AndroidEnterprise }, error) {
 		if a.d.Android == nil {
 			return nil, errNoAndroid
 		}
@@ -91,7 +91,7 @@ func (a *API) androidRoutes() {
 		Description: "Answers Google's signup URL: the admin opens it, signs up (or picks) the organization's managed Google " +
 			"account, and Google sends them back to the tenant's /android/callback, which creates the enterprise.",
 	}, admin, func(ctx context.Context, in *struct {
-		tenantPath
+		TenantPath
 		Body struct {
 			AdminEmail string `json:"admin_email,omitempty" maxLength:"250" doc:"Pre-fill Google's signup with this admin."`
 		}
@@ -123,7 +123,7 @@ func (a *API) androidRoutes() {
 		OperationID: "android-unbind", Method: http.MethodDelete, Path: base + "/enterprise", Tags: tags, DefaultStatus: http.StatusNoContent,
 		Summary: "Unbind the Android enterprise", Errors: googleErrs,
 		Description: "Deletes the enterprise at Google: its devices leave management. They show unenrolled.",
-	}, admin, func(ctx context.Context, in *tenantPath) (*struct{}, error) {
+	}, admin, func(ctx context.Context, in *TenantPath) (*struct{}, error) {
 		if a.d.Android == nil {
 			return nil, errNoAndroid
 		}
@@ -136,7 +136,7 @@ func (a *API) androidRoutes() {
 	register(a, huma.Operation{
 		OperationID: "android-sync", Method: http.MethodPost, Path: base + "/sync", Tags: tags, DefaultStatus: http.StatusAccepted,
 		Summary: "Sync Android devices from Google", Description: "Notifications keep devices current; this lists them all again.",
-	}, operator, func(ctx context.Context, in *tenantPath) (*struct{}, error) {
+	}, operator, func(ctx context.Context, in *TenantPath) (*struct{}, error) {
 		if a.d.Android == nil {
 			return nil, errNoAndroid
 		}
@@ -152,7 +152,7 @@ func (a *API) androidRoutes() {
 		Description: "Password, encryption, camera, apps and compliance enforcement. It is published to Google by a job " +
 			"(retried with backoff); version and publish_error show the outcome.",
 	}, admin, func(ctx context.Context, in *struct {
-		tenantPath
+		TenantPath
 		Body androidPolicyBody
 	}) (*struct {
 		Location string `header:"Location"`
@@ -196,7 +196,7 @@ func (a *API) androidRoutes() {
 
 	register(a, huma.Operation{
 		OperationID: "list-android-policies", Method: http.MethodGet, Path: base + "/policies", Tags: tags, Summary: "List Android policies",
-	}, viewer, func(ctx context.Context, in *tenantPath) (*struct{ Body []AndroidPolicy }, error) {
+	}, viewer, func(ctx context.Context, in *TenantPath) (*struct{ Body []AndroidPolicy }, error) {
 		if a.d.Android == nil {
 			return nil, errNoAndroid
 		}
@@ -230,7 +230,7 @@ func (a *API) androidRoutes() {
 		Description: "For a published policy. Show the QR code (.../qr.png) at a factory-reset device's welcome screen (tap six " +
 			"times), or use the link.",
 	}, operator, func(ctx context.Context, in *struct {
-		tenantPath
+		TenantPath
 		Body struct {
 			PolicyID string `json:"policy_id" format:"uuid"`
 			Lifetime string `json:"lifetime,omitempty" doc:"How long it can be used, as a Go duration (1m to 2160h); default 24h."`
@@ -267,7 +267,7 @@ func (a *API) androidRoutes() {
 	register(a, huma.Operation{
 		OperationID: "list-android-enrollment-tokens", Method: http.MethodGet, Path: base + "/enrollment-tokens", Tags: tags,
 		Summary: "List usable Android enrollment tokens",
-	}, operator, func(ctx context.Context, in *tenantPath) (*struct{ Body []AndroidEnrollmentToken }, error) {
+	}, operator, func(ctx context.Context, in *TenantPath) (*struct{ Body []AndroidEnrollmentToken }, error) {
 		if a.d.Android == nil {
 			return nil, errNoAndroid
 		}
@@ -284,8 +284,9 @@ func (a *API) androidRoutes() {
 		OperationID: "get-android-enrollment-qr", Method: http.MethodGet, Path: base + "/enrollment-tokens/{token}/qr.png", Tags: tags,
 		Summary: "The enrollment token's QR code", Description: "A PNG of the provisioning payload, for a device's setup to scan.",
 	}, operator, func(ctx context.Context, in *struct {
-		androidTokenPath
-		Size int `query:"size" minimum:"128" maximum:"2048" default:"512" doc:"Width and height in pixels."`
+		Tenant string `path:"tenant" doc:"The tenant's slug."`
+		Token  string `path:"token" format:"uuid" doc:"The enrollment token's id."`
+		Size   int    `query:"size" minimum:"128" maximum:"2048" default:"512" doc:"Width and height in pixels."`
 	}) (*struct {
 		ContentType string `header:"Content-Type"`
 		Body        []byte

@@ -52,7 +52,7 @@ type ClientError struct {
 func (e *ClientError) Error() string { return e.Message }
 
 type pushCertInput struct {
-	tenantPath
+	TenantPath
 	Body struct {
 		Certificate  string `json:"certificate" minLength:"1" maxLength:"20000" doc:"The MDM push certificate from Apple's Push Certificates Portal, PEM."`
 		PrivateKey   string `json:"private_key,omitempty" maxLength:"20000" doc:"Its private key, PEM (unencrypted); leave out when the certificate answers a request made with POST .../push-certificate/request. Trident stores it sealed."`
@@ -99,7 +99,7 @@ func (a *API) appleRoutes() {
 		Description: "Makes a key and certificate request for the tenant's APNs push certificate; the key stays on the server. " +
 			"Upload request_file at Apple's Push Certificates Portal (renewing the existing certificate keeps its topic), then " +
 			"PUT the certificate Apple issues to .../apple/push-certificate, without a key.",
-	}, admin, func(ctx context.Context, in *tenantPath) (*struct{ Body PushCertRequest }, error) {
+	}, admin, func(ctx context.Context, in *TenantPath) (*struct{ Body PushCertRequest }, error) {
 		if a.d.ApplePush == nil {
 			return nil, huma.Error501NotImplemented("Apple management is not configured on this server")
 		}
@@ -116,7 +116,7 @@ func (a *API) appleRoutes() {
 	register(a, huma.Operation{
 		OperationID: "get-apple-push-certificate", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/apple/push-certificate", Tags: tags,
 		Summary: "Get the APNs push certificate's details",
-	}, admin, func(ctx context.Context, in *tenantPath) (*pushCertOutput, error) {
+	}, admin, func(ctx context.Context, in *TenantPath) (*pushCertOutput, error) {
 		if a.d.ApplePush == nil {
 			return nil, huma.Error501NotImplemented("Apple management is not configured on this server")
 		}
@@ -137,7 +137,7 @@ func (a *API) appleRoutes() {
 			"tenant's CA (SCEP, with a one-time challenge valid for 14 days) and enrolls it in MDM. Re-installing a newer " +
 			"profile replaces the older one.",
 		Errors: []int{http.StatusConflict},
-	}, operator, func(ctx context.Context, in *tenantPath) (*profileOutput, error) {
+	}, operator, func(ctx context.Context, in *TenantPath) (*profileOutput, error) {
 		if a.d.AppleEnrollment == nil {
 			return nil, huma.Error501NotImplemented("Apple management is not configured on this server")
 		}

@@ -15,7 +15,7 @@ import (
 )
 
 type bulkInput struct {
-	tenantPath
+	TenantPath
 	IdempotencyKey
 	Body struct {
 		Kind      string             `json:"kind" enum:"device_information,lock,restart,shutdown,clear_passcode,erase,security_info,installed_applications,profile_list,install_profile,remove_profile"`

@@ -21,7 +21,7 @@ type ruleBody struct {
 }
 
 type createRuleInput struct {
-	tenantPath
+	TenantPath
 	IdempotencyKey
 	Body ruleBody
 }
@@ -62,7 +62,7 @@ func (a *API) complianceRoutes() {
 	register(a, huma.Operation{
 		OperationID: "list-compliance-rules", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/compliance/rules", Tags: tags,
 		Summary: "List compliance rules",
-	}, viewer, func(ctx context.Context, in *tenantPath) (*rulesOutput, error) {
+	}, viewer, func(ctx context.Context, in *TenantPath) (*rulesOutput, error) {
 		out := &rulesOutput{}
 		err := a.readTx(ctx, func(tx pgx.Tx) (err error) {
 			out.Body.Items, err = a.d.Compliance.Rules(ctx, tx)

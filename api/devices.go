@@ -16,7 +16,7 @@ import (
 )
 
 type listDevicesInput struct {
-	tenantPath
+	TenantPath
 	Platform inventory.Platform `query:"platform" enum:"apple,windows,android" doc:"Only devices of this platform."`
 	Status   inventory.Status   `query:"status" enum:"pending,enrolled,unenrolled" doc:"Only devices in this enrollment state."`
 	Q        string             `query:"q" maxLength:"200" doc:"Search: part of the name or serial number (any case), or the exact platform identifier."`

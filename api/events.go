@@ -11,7 +11,7 @@ import (
 )
 
 type listEventsInput struct {
-	tenantPath
+	TenantPath
 	After   int64  `query:"after" minimum:"0" doc:"Only events with ids above this: the last id you handled, to resume."`
 	Kind    string `query:"kind" maxLength:"100" doc:"Only events of this kind; ending in '.', every kind under it (device.)."`
 	Subject string `query:"subject" maxLength:"200" doc:"Only events about this subject (a device or command id)."`
@@ -41,7 +41,7 @@ func (a *API) eventRoutes() {
 }
 
 type listAuditInput struct {
-	tenantPath
+	TenantPath
 	Actor  string `query:"actor" maxLength:"200" doc:"Only entries by this subject."`
 	Action string `query:"action" maxLength:"100" doc:"Only entries of this operation id, for example update-tenant."`
 	PageParams

@@ -18,7 +18,7 @@ type groupsOutput struct {
 }
 
 type createGroupInput struct {
-	tenantPath
+	TenantPath
 	IdempotencyKey
 	Body struct {
 		Name string `json:"name" minLength:"1" maxLength:"200"`
@@ -56,7 +56,7 @@ func (a *API) groupRoutes() {
 	register(a, huma.Operation{
 		OperationID: "list-groups", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/groups", Tags: tags,
 		Summary: "List device groups",
-	}, viewer, func(ctx context.Context, in *tenantPath) (*groupsOutput, error) {
+	}, viewer, func(ctx context.Context, in *TenantPath) (*groupsOutput, error) {
 		out := &groupsOutput{}
 		err := a.readTx(ctx, func(tx pgx.Tx) (err error) { out.Body.Items, err = a.d.Inventory.Groups(ctx, tx); return })
 		if out.Body.Items == nil {

@@ -13,7 +13,7 @@ import (
 )
 
 type streamInput struct {
-	tenantPath
+	TenantPath
 	LastEventID int64 `header:"Last-Event-ID" minimum:"0" doc:"Resume after this event: browsers send it when they reconnect."`
 	After       int64 `query:"after" minimum:"0" doc:"Resume after this event id (for clients that cannot set Last-Event-ID)."`
 }

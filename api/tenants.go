@@ -77,12 +77,12 @@ type createTenantInput struct {
 	}
 }
 
-type tenantPath struct {
+type TenantPath struct {
 	Tenant string `path:"tenant" doc:"The tenant's slug."`
 }
 
 type updateTenantInput struct {
-	tenantPath
+	TenantPath
 	IfMatch string `header:"If-Match" doc:"The ETag of the tenant as last read; the update fails with 412 if it changed since."`
 	Body    struct {
 		Name   *string         `json:"name,omitempty" minLength:"1" maxLength:"200"`
@@ -102,7 +102,7 @@ type hostnamesOutput struct {
 }
 
 type addHostnameInput struct {
-	tenantPath
+	TenantPath
 	Body struct {
 		Hostname string `json:"hostname" minLength:"1" maxLength:"253" doc:"A fully qualified name outside the base domain, for example enterpriseenrollment.customer.example."`
 	}
@@ -114,7 +114,7 @@ type hostnameOutput struct {
 }
 
 type removeHostnameInput struct {
-	tenantPath
+	TenantPath
 	Hostname string `path:"hostname"`
 }
 
@@ -177,7 +177,7 @@ func (a *API) tenantRoutes() {
 	register(a, huma.Operation{
 		OperationID: "get-tenant", Method: http.MethodGet, Path: "/v1/tenants/{tenant}", Tags: tags,
 		Summary: "Get a tenant",
-	}, viewer, func(ctx context.Context, in *tenantPath) (*tenantOutput, error) {
+	}, viewer, func(ctx context.Context, in *TenantPath) (*tenantOutput, error) {
 		t := callFrom(ctx).tenant
 		return &tenantOutput{ETag: etag(t.UpdatedAt), Body: tenantOf(t)}, nil
 	})
@@ -214,7 +214,7 @@ func (a *API) tenantRoutes() {
 	register(a, huma.Operation{
 		OperationID: "list-hostnames", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/hostnames", Tags: tags,
 		Summary: "List a tenant's hostnames",
-	}, viewer, func(ctx context.Context, in *tenantPath) (*hostnamesOutput, error) {
+	}, viewer, func(ctx context.Context, in *TenantPath) (*hostnamesOutput, error) {
 		var names []string
 		err := a.readTx(ctx, func(tx pgx.Tx) error {
 			var err error

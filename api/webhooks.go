@@ -44,7 +44,7 @@ type webhookBody struct {
 }
 
 type createWebhookInput struct {
-	tenantPath
+	TenantPath
 	IdempotencyKey
 	Body webhookBody
 }
@@ -70,7 +70,7 @@ type updateWebhookInput struct {
 }
 
 type listWebhooksInput struct {
-	tenantPath
+	TenantPath
 	PageParams
 }
 

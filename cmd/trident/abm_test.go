@@ -77,11 +77,11 @@ func TestABMThroughTheServer(t *testing.T) {
 	tp := "/v1/tenants/" + tn.Slug + "/abm"
 
 	// An ADE profile, then a token's key pair.
-	code, body := c.do("POST", tp+"/profiles", map[string]any{"name": "Corporate",
-		"settings": map[string]any{"skip_setup_items": []string{"Siri", "Privacy"}, "support_phone_number": "+1 555 0100"}})
+	code, hdr, body := c.raw("POST", tp+"/profiles", "application/json", []byte(`{"name": "Corporate",
+		"settings": {"skip_setup_items": ["Siri", "Privacy"], "support_phone_number": "+1 555 0100"}}`))
 	var profile struct{ ID string }
-	if json.Unmarshal(body, &profile); code != 201 || profile.ID == "" {
-		t.Fatalf("profile: %d %s", code, body)
+	if json.Unmarshal(body, &profile); code != 201 || profile.ID == "" || hdr.Get("Location") != tp+"/profiles/"+profile.ID {
+		t.Fatalf("profile: %d %v %s", code, hdr, body)
 	}
 	code, body = c.do("POST", tp+"/tokens", map[string]any{"label": "Acme ABM"})
 	var created struct {
@@ -156,7 +156,7 @@ func TestABMThroughTheServer(t *testing.T) {
 	eventually(t, "the new device assigned", func() bool { return devices()["ACME0004"].AssignStatus == "assigned" })
 
 	// The proxy reaches Apple's API as the token, without leaking the session.
-	code, hdr, body := c.raw("GET", tk+"/proxy/account", "application/json", nil)
+	code, hdr, body = c.raw("GET", tk+"/proxy/account", "application/json", nil)
 	if code != 200 || !strings.Contains(string(body), `"org_name":"Acme"`) || hdr.Get("X-ADM-Auth-Session") != "" {
 		t.Fatalf("proxy: %d %v %s", code, hdr, body)
 	}
