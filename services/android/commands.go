@@ -57,8 +57,14 @@ func (w Waker) Wake(ctx context.Context, d inventory.Device) error {
 		if c == nil {
 			break
 		}
-		if err := s.send(ctx, d, *c); err != nil {
+		later, err := s.send(ctx, d, *c)
+		if err != nil {
 			return err
+		}
+		if later {
+			// Google is out of quota or failing: the rest waits for the
+			// next wake rather than meeting the same answer now.
+			return nil
 		}
 	}
 	return s.poll(ctx, d)
@@ -66,8 +72,8 @@ func (w Waker) Wake(ctx context.Context, d inventory.Device) error {
 
 // send makes the call for one command, already marked sent. A refusal
 // ends the command in error; a failure worth retrying (quota, Google's
-// 5xx, the network) puts it back as NotNow.
-func (s *Service) send(ctx context.Context, d inventory.Device, c commands.Command) error {
+// 5xx, the network) puts it back as NotNow, and later says so.
+func (s *Service) send(ctx context.Context, d inventory.Device, c commands.Command) (later bool, _ error) {
 	var opName string
 	var result any
 	var err error
@@ -96,7 +102,7 @@ func (s *Service) send(ctx context.Context, d inventory.Device, c commands.Comma
 			opName = op.Name
 		}
 	}
-	return s.db.Tx(ctx, func(tx pgx.Tx) error {
+	err = s.db.Tx(ctx, func(tx pgx.Tx) error {
 		var ge *GoogleError
 		switch gerr := google(err); {
 		case err == nil && opName != "":
@@ -115,10 +121,12 @@ func (s *Service) send(ctx context.Context, d inventory.Device, c commands.Comma
 			_, err := s.cmds.Complete(ctx, tx, c.ID, commands.Outcome{Status: commands.Error, Error: ge.Error()})
 			return err
 		default:
+			later = true
 			_, err := s.cmds.Complete(ctx, tx, c.ID, commands.Outcome{Status: commands.NotNow, Error: "sending failed, retrying: " + gerr.Error()})
 			return err
 		}
 	})
+	return later, err
 }
 
 // poll asks Google for the operations of the device's sent commands

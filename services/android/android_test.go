@@ -1,0 +1,310 @@
+package android_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"google.golang.org/api/option"
+
+	"github.com/tridentmdm/trident/internal/fakeamapi"
+	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/migrations"
+	"github.com/tridentmdm/trident/services/android"
+	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+type fixture struct {
+	t      *testing.T
+	ctx    context.Context
+	db     *tenancy.DB
+	google *fakeamapi.Server
+	svc    *android.Service
+	cmds   *commands.Queue
+	inv    *inventory.Inventory
+	ent    string
+	pushes []fakeamapi.Notification
+}
+
+// setup binds a tenant's enterprise through the signup flow.
+func setup(t *testing.T) *fixture {
+	db := testenv.DB(t)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	google := fakeamapi.New()
+	t.Cleanup(google.Close)
+	rc, err := river.NewClient(riverpgxv5.New(db.Writer()), &river.Config{Schema: migrations.RiverSchema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := events.NewPublisher(rc)
+	inv := inventory.New(pub)
+	cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Android, android.Dispatcher{}))
+	ctx := tenancy.WithTenant(context.Background(), testenv.Tenant(t, dir).ID)
+	svc, err := android.New(ctx, db, pub, rc, inv, cmds, android.Options{Project: "p", Topic: "projects/p/topics/t",
+		Client: []option.ClientOption{option.WithEndpoint(google.URL + "/"), option.WithoutAuthentication()},
+		CallbackURL: func(context.Context, uuid.UUID) (string, error) { return "https://t.trident.test/android/callback", nil },
+		Log:         testenv.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, ctx: ctx, db: db, google: google, svc: svc, cmds: cmds, inv: inv}
+	google.Notify = func(n fakeamapi.Notification) { f.pushes = append(f.pushes, n) }
+	signup, err := svc.Signup(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := google.CompleteSignup(signup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(cb)
+	if _, err := svc.CompleteSignup(ctx, "forged", u.Query().Get("enterpriseToken"), "T"); !errors.Is(err, android.ErrSignup) {
+		t.Fatalf("a forged state: %v", err)
+	}
+	e, err := svc.CompleteSignup(ctx, u.Query().Get("state"), u.Query().Get("enterpriseToken"), "T")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ent = e.Name
+	return f
+}
+
+func (f *fixture) tx(fn func(tx pgx.Tx) error) {
+	f.t.Helper()
+	if err := f.db.Tx(f.ctx, fn); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// push delivers the notifications the fake published since the last call.
+func (f *fixture) push() {
+	f.t.Helper()
+	for i, n := range f.pushes {
+		body, _ := json.Marshal(map[string]any{"message": map[string]any{"data": base64.StdEncoding.EncodeToString(n.Data),
+			"attributes": map[string]string{"notificationType": n.Type}, "messageId": uuid.NewString()}})
+		if err := f.svc.Notify(f.ctx, body); err != nil {
+			f.t.Fatalf("notification %d (%s): %v", i, n.Type, err)
+		}
+	}
+	f.pushes = nil
+}
+
+func (f *fixture) policy(set android.PolicySettings, group *uuid.UUID) android.Policy {
+	f.t.Helper()
+	var p android.Policy
+	f.tx(func(tx pgx.Tx) (err error) { p, err = f.svc.SavePolicy(f.ctx, tx, uuid.Nil, uuid.NewString(), group, set); return err })
+	p, err := f.svc.Publish(f.ctx, p.ID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return p
+}
+
+func (f *fixture) device(name string) inventory.Device {
+	f.t.Helper()
+	var d inventory.Device
+	f.tx(func(tx pgx.Tx) error {
+		var id uuid.UUID
+		if err := tx.QueryRow(f.ctx, `SELECT id FROM devices WHERE identifier = $1`, name).Scan(&id); err != nil {
+			return err
+		}
+		var err error
+		d, err = f.inv.Get(f.ctx, tx, id)
+		return err
+	})
+	return d
+}
+
+func TestQuotaIsWaitedOut(t *testing.T) {
+	f := setup(t)
+	var p android.Policy
+	f.tx(func(tx pgx.Tx) (err error) {
+		p, err = f.svc.SavePolicy(f.ctx, tx, uuid.Nil, "q", nil, android.PolicySettings{PasswordMinLength: 6})
+		return err
+	})
+	f.google.QuotaExceeded(1)
+	_, err := f.svc.Publish(f.ctx, p.ID)
+	var ge *android.GoogleError
+	if !errors.As(err, &ge) || ge.Code != 429 || ge.RetryAfter != time.Second {
+		t.Fatalf("quota: %v", err)
+	}
+	var snooze *river.JobSnoozeError
+	if !errors.As(android.Snooze(err), &snooze) {
+		t.Fatalf("a quota answer is not a snooze: %v", android.Snooze(err))
+	}
+	if p, err = f.svc.Publish(f.ctx, p.ID); err != nil || p.Version != 1 {
+		t.Fatalf("after the quota: %+v %v", p, err)
+	}
+	// Google refuses a bad policy: said on the policy, not retried.
+	f.tx(func(tx pgx.Tx) (err error) {
+		_, err = f.svc.SavePolicy(f.ctx, tx, p.ID, "q", nil, android.PolicySettings{PasswordMinLength: 16, PasswordQuality: "COMPLEX"})
+		return err
+	})
+	f.tx(func(tx pgx.Tx) error {
+		_, err := tx.Exec(f.ctx, `UPDATE android_policies SET settings = jsonb_set(settings, '{password_min_length}', '20') WHERE id = $1`, p.ID)
+		return err
+	})
+	if _, err := f.svc.Publish(f.ctx, p.ID); !errors.As(err, &ge) || ge.Retryable() {
+		t.Fatalf("a refused policy: %v", err)
+	}
+	f.tx(func(tx pgx.Tx) (err error) { p, err = f.svc.Policy(f.ctx, tx, p.ID); return err })
+	if !strings.Contains(p.PublishError, "password_minimum_length") || p.Version != 1 {
+		t.Fatalf("policy after refusal: %+v", p)
+	}
+}
+
+func TestSyncGroupsAndCommands(t *testing.T) {
+	f := setup(t)
+	base := f.policy(android.PolicySettings{}, nil)
+	tok, err := f.svc.CreateEnrollmentToken(f.ctx, base.ID, time.Hour, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.CreateEnrollmentToken(f.ctx, base.ID, time.Second, false); err == nil {
+		t.Fatal("a one-second token was accepted")
+	}
+	// Five devices enroll while Trident hears nothing: the sync finds
+	// them all, across pages.
+	var names []string
+	for i := range 5 {
+		d, err := f.google.Enroll(tok.Value, fmt.Sprint("S", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, d.Name)
+	}
+	f.pushes = nil
+	if n, err := f.svc.Sync(f.ctx); err != nil || n != 5 {
+		t.Fatalf("sync: %d %v", n, err)
+	}
+	if d := f.device(names[3]); d.Status != inventory.Enrolled || d.SerialNumber != "S3" || d.OSVersion != "15" {
+		t.Fatalf("synced device: %+v", d)
+	}
+
+	// A policy for a group moves the group's devices to it.
+	group := uuid.New()
+	f.tx(func(tx pgx.Tx) error {
+		if _, err := tx.Exec(f.ctx, `INSERT INTO device_groups (id, name) VALUES ($1, 'kiosks')`, group); err != nil {
+			return err
+		}
+		for _, n := range names[:2] {
+			if _, err := tx.Exec(f.ctx, `INSERT INTO device_group_members (group_id, device_id) SELECT $1, id FROM devices WHERE identifier = $2`, group, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	kiosk := f.policy(android.PolicySettings{CameraDisabled: true}, &group)
+	if n, err := f.svc.Apply(f.ctx, kiosk.ID); err != nil || n != 2 {
+		t.Fatalf("apply: %d %v", n, err)
+	}
+	if d := f.google.Device(names[0]); !strings.HasSuffix(d.PolicyName, kiosk.ID.String()) {
+		t.Fatalf("group device's policy %s", d.PolicyName)
+	}
+	if d := f.google.Device(names[2]); strings.HasSuffix(d.PolicyName, kiosk.ID.String()) {
+		t.Fatal("a device outside the group was moved")
+	}
+	if n, _ := f.svc.Apply(f.ctx, kiosk.ID); n != 0 {
+		t.Fatalf("a second apply moved %d devices again", n)
+	}
+
+	// Commands: a password reset goes through issueCommand; device
+	// information answers at once; erase deletes the device.
+	d := f.device(names[4])
+	queue := func(kind string, payload map[string]any) commands.Command {
+		var c commands.Command
+		f.tx(func(tx pgx.Tx) (err error) {
+			c, err = f.cmds.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: d.ID, Kind: kind, Payload: payload})
+			return err
+		})
+		return c
+	}
+	f.tx(func(tx pgx.Tx) error {
+		_, err := f.cmds.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: d.ID, Kind: "shutdown"})
+		var verr *commands.ValidationError
+		if !errors.As(err, &verr) {
+			return fmt.Errorf("shutdown on Android: %v", err)
+		}
+		return nil
+	})
+	reset := queue("clear_passcode", map[string]any{"new_password": "1234abcd"})
+	info := queue("device_information", nil)
+	f.google.QuotaExceeded(1) // the first call fails: the command waits, NotNow
+	waker := android.Waker{S: f.svc}
+	if err := waker.Wake(f.ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	status := func(c commands.Command) commands.Command {
+		f.tx(func(tx pgx.Tx) (err error) { c, err = f.cmds.Get(f.ctx, tx, c.ID); return err })
+		return c
+	}
+	if c := status(reset); c.Status != commands.NotNow {
+		t.Fatalf("after a quota answer: %+v", c)
+	}
+	if c := status(info); c.Status != commands.Queued {
+		t.Fatalf("device information was sent into the quota: %+v", c)
+	}
+	if err := waker.Wake(f.ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if c := status(info); c.Status != commands.Acknowledged {
+		t.Fatalf("device information: %+v", c)
+	}
+	ops := f.google.Operations(d.Identifier)
+	if len(ops) != 1 || status(reset).Status != commands.Sent {
+		t.Fatalf("reset not issued: %v %+v", ops, status(reset))
+	}
+	f.google.Finish(ops[0], "")
+	f.push()
+	if c := status(reset); c.Status != commands.Acknowledged {
+		t.Fatalf("reset after its notification: %+v", c)
+	}
+	erase := queue("erase", nil)
+	if err := waker.Wake(f.ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if c := status(erase); c.Status != commands.Acknowledged || f.google.Device(d.Identifier) != nil || f.device(d.Identifier).Status != inventory.Unenrolled {
+		t.Fatalf("erase: %+v", c)
+	}
+
+	// Unbinding deletes the enterprise and unenrolls the rest.
+	if err := f.svc.Unbind(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := f.device(names[0]); d.Status != inventory.Unenrolled {
+		t.Fatalf("after unbinding: %+v", d)
+	}
+	if _, err := f.svc.CreateEnrollmentToken(f.ctx, base.ID, time.Hour, false); !errors.Is(err, android.ErrNotBound) {
+		t.Fatalf("a token after unbinding: %v", err)
+	}
+}
+
+func FuzzParsePush(f *testing.F) {
+	f.Add([]byte(`{"message":{"data":"eyJuYW1lIjoiZW50ZXJwcmlzZXMvTEMxL2RldmljZXMvRDEifQ==","attributes":{"notificationType":"STATUS_REPORT"},"messageId":"1"}}`))
+	f.Add([]byte(`{"message":{"data":"","attributes":{"notificationType":"test"},"messageId":"2"}}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		id, kind, data, err := android.ParsePush(b)
+		if err == nil && (id == "" || kind == "" || (kind != "test" && !json.Valid(data))) {
+			t.Fatalf("accepted %q: %q %q %q", b, id, kind, data)
+		}
+	})
+}
