@@ -60,8 +60,10 @@ func setup(t *testing.T) *fixture {
 	ctx := tenancy.WithTenant(context.Background(), testenv.Tenant(t, dir).ID)
 	svc, err := android.New(ctx, db, pub, rc, inv, cmds, android.Options{Project: "p", Topic: "projects/p/topics/t",
 		Client: []option.ClientOption{option.WithEndpoint(google.URL + "/"), option.WithoutAuthentication()},
-		CallbackURL: func(context.Context, uuid.UUID) (string, error) { return "https://t.trident.test/android/callback", nil },
-		Log:         testenv.Logger(t)})
+		CallbackURL: func(context.Context, uuid.UUID) (string, error) {
+			return "https://t.trident.test/android/callback", nil
+		},
+		Log: testenv.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +112,10 @@ func (f *fixture) push() {
 func (f *fixture) policy(set android.PolicySettings, group *uuid.UUID) android.Policy {
 	f.t.Helper()
 	var p android.Policy
-	f.tx(func(tx pgx.Tx) (err error) { p, err = f.svc.SavePolicy(f.ctx, tx, uuid.Nil, uuid.NewString(), group, set); return err })
+	f.tx(func(tx pgx.Tx) (err error) {
+		p, err = f.svc.SavePolicy(f.ctx, tx, uuid.Nil, uuid.NewString(), group, set)
+		return err
+	})
 	p, err := f.svc.Publish(f.ctx, p.ID)
 	if err != nil {
 		f.t.Fatal(err)
