@@ -186,6 +186,18 @@ VALUES ($1, $2, 'n', 'v', '{}', $3, true, now())`, tenant, uuid.New(), policy)
 		_, err := tx.Exec(ctx, `INSERT INTO android_notifications (tenant_id, message_id, kind) VALUES ($1, $2, 'ENROLLMENT')`, tenant, uuid.NewString())
 		return err
 	},
+	"windows_enrollments": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO windows_enrollments (tenant_id, device_id, cert_serial) VALUES ($1, $2, 'ab')`, tenant, uuid.NewString())
+		return err
+	},
+	"windows_chunks": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		dev := uuid.NewString()
+		if _, err := tx.Exec(ctx, `INSERT INTO windows_enrollments (tenant_id, device_id, cert_serial) VALUES ($1, $2, 'ab')`, tenant, dev); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO windows_chunks (tenant_id, device_id, cmd_ref, loc_uri, data) VALUES ($1, $2, '1', './x', 'd')`, tenant, dev)
+		return err
+	},
 	"device_groups": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		_, err := tx.Exec(ctx, `INSERT INTO device_groups (tenant_id, id, name) VALUES ($1, $2, $3)`, tenant, uuid.New(), uuid.NewString())
 		return err

@@ -66,7 +66,7 @@ type CA struct {
 // Lifetimes.
 const (
 	caLifetime     = 10 * 365 * 24 * time.Hour
-	deviceLifetime = 365 * 24 * time.Hour
+	DeviceLifetime = 365 * 24 * time.Hour
 )
 
 func sealContext(tenant, ca uuid.UUID) string {
@@ -205,6 +205,21 @@ func (p *PKI) NewChallenge(ctx context.Context, tx pgx.Tx, purpose string, ttl t
 	return secret, c, nil
 }
 
+// CheckChallenge says whether secret is a usable challenge (unused,
+// unexpired) without using it up: for protocols that present it before
+// the request that consumes it (Windows' policy request, then its
+// enrollment).
+func (p *PKI) CheckChallenge(ctx context.Context, tx pgx.Tx, secret string) (Challenge, error) {
+	sum := sha256.Sum256([]byte(secret))
+	var c Challenge
+	err := tx.QueryRow(ctx, `SELECT id, purpose, expires_at FROM scep_challenges
+WHERE hash = $1 AND used_at IS NULL AND expires_at > $2`, sum[:], p.now()).Scan(&c.ID, &c.Purpose, &c.ExpiresAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Challenge{}, ErrChallenge
+	}
+	return c, err
+}
+
 // consume marks a challenge used, once.
 func (p *PKI) consume(ctx context.Context, tx pgx.Tx, secret string) (Challenge, error) {
 	sum := sha256.Sum256([]byte(secret))
@@ -282,7 +297,7 @@ func (p *PKI) Issue(ctx context.Context, tx pgx.Tx, req IssueRequest) (*x509.Cer
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: "Trident device " + uuid.NewString(), Organization: []string{"Trident"}, OrganizationalUnit: []string{ca.Tenant.String()}},
 		NotBefore:    now.Add(-5 * time.Minute),
-		NotAfter:     now.Add(deviceLifetime),
+		NotAfter:     now.Add(DeviceLifetime),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		URIs:         uris,

@@ -1,0 +1,280 @@
+// Package enrollment keeps what binds an enrolled device to its tenant
+// beyond the certificate services/pki issued it: for Windows, the
+// enrollment of each device id (MS-MDE2) and the large results a device
+// sends in chunks across the messages of a management session.
+//
+// Apple enrollment lives in nanomdm's storage (protocols/apple/mdmstore)
+// and Android enrollment in services/android; their tokens, like
+// Windows', are services/pki challenges.
+package enrollment
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/pki"
+)
+
+// WindowsPurpose is the purpose of Windows enrollment tokens: a token made
+// for another purpose (an Apple SCEP challenge) does not enroll a Windows
+// device, and the other way round.
+const WindowsPurpose = "windows-enrollment"
+
+// DefaultTokenLifetime is how long a Windows enrollment token is good for.
+const DefaultTokenLifetime = 14 * 24 * time.Hour
+
+// Errors callers tell apart.
+var (
+	// ErrToken refuses an enrollment whose token is unknown, used, expired
+	// or not a Windows enrollment token.
+	ErrToken = errors.New("the enrollment token is unknown, used, expired or not for Windows")
+	// ErrNotEnrolled refuses a management session from a device (or
+	// certificate) without a current enrollment in the tenant.
+	ErrNotEnrolled = errors.New("the device is not enrolled in this tenant with this certificate")
+	// ErrChunks refuses a chunked result past the size Trident keeps.
+	ErrChunks = errors.New("the chunked result is too large")
+)
+
+// ValidationError says which input was wrong and why.
+type ValidationError struct{ Field, Problem string }
+
+func (e *ValidationError) Error() string { return "invalid " + e.Field + ": " + e.Problem }
+
+// Windows enrolls Windows devices and authenticates their sessions, in the
+// caller's tenant transaction.
+type Windows struct {
+	pki    *pki.PKI
+	inv    *inventory.Inventory
+	events *events.Publisher
+}
+
+// NewWindows returns the Windows enrollment service.
+func NewWindows(p *pki.PKI, inv *inventory.Inventory, pub *events.Publisher) *Windows {
+	return &Windows{pki: p, inv: inv, events: pub}
+}
+
+// Token is a new enrollment token: Secret is its only copy.
+type Token struct {
+	Secret    string
+	ID        string
+	ExpiresAt time.Time
+}
+
+// NewToken makes a one-time enrollment token, valid for ttl (0:
+// DefaultTokenLifetime).
+func (w *Windows) NewToken(ctx context.Context, tx pgx.Tx, ttl time.Duration) (Token, error) {
+	if ttl == 0 {
+		ttl = DefaultTokenLifetime
+	}
+	if ttl < time.Minute || ttl > 90*24*time.Hour {
+		return Token{}, &ValidationError{"lifetime", "must be between a minute and 90 days"}
+	}
+	secret, c, err := w.pki.NewChallenge(ctx, tx, WindowsPurpose, ttl)
+	if err != nil {
+		return Token{}, err
+	}
+	return Token{Secret: secret, ID: c.ID.String(), ExpiresAt: c.ExpiresAt}, nil
+}
+
+// CheckToken says whether secret would enroll a device, without using it:
+// the policy request (MS-XCEP) presents it before the enrollment request
+// (MS-WSTEP) that uses it up.
+func (w *Windows) CheckToken(ctx context.Context, tx pgx.Tx, secret string) error {
+	if secret == "" || len(secret) > 4096 {
+		return ErrToken
+	}
+	c, err := w.pki.CheckChallenge(ctx, tx, secret)
+	if errors.Is(err, pki.ErrChallenge) || (err == nil && c.Purpose != WindowsPurpose) {
+		return ErrToken
+	}
+	return err
+}
+
+// Device is what a Windows device says about itself when it enrolls.
+type Device struct {
+	DeviceID    string // the DeviceID context item: the device's identity in every session
+	HWDevID     string
+	DeviceType  string
+	OSEdition   string
+	OSVersion   string
+	Name        string
+	EnrollType  string // Full or Device
+	Application string // ApplicationVersion
+}
+
+func (d Device) validate() error {
+	for _, f := range []struct{ name, v string }{{"DeviceID", d.DeviceID}, {"HWDevID", d.HWDevID}, {"DeviceType", d.DeviceType},
+		{"OSEdition", d.OSEdition}, {"OSVersion", d.OSVersion}, {"DeviceName", d.Name}, {"EnrollmentType", d.EnrollType}} {
+		if len(f.v) > 200 || strings.ContainsFunc(f.v, func(r rune) bool { return r < 0x20 }) {
+			return &ValidationError{f.name, "must be at most 200 printable characters"}
+		}
+	}
+	if d.DeviceID == "" {
+		return &ValidationError{"DeviceID", "is required"}
+	}
+	return nil
+}
+
+// Enrollment is a device's enrollment.
+type Enrollment struct {
+	DeviceID   string
+	CertSerial string
+	Device     inventory.Device
+}
+
+// Enroll uses the token to sign the device's CSR with the tenant's CA and
+// records the enrollment: the device id is bound to the new certificate
+// (a device enrolling again replaces its old binding) and the device is
+// enrolled in the inventory.
+func (w *Windows) Enroll(ctx context.Context, tx pgx.Tx, token string, csr *x509.CertificateRequest, d Device) (*x509.Certificate, Enrollment, error) {
+	if err := d.validate(); err != nil {
+		return nil, Enrollment{}, err
+	}
+	if err := w.CheckToken(ctx, tx, token); err != nil {
+		return nil, Enrollment{}, err
+	}
+	cert, b, err := w.pki.Issue(ctx, tx, pki.IssueRequest{CSR: csr, Challenge: token})
+	if errors.Is(err, pki.ErrChallenge) {
+		return nil, Enrollment{}, ErrToken
+	}
+	if err != nil {
+		return nil, Enrollment{}, err
+	}
+	_, err = tx.Exec(ctx, `
+INSERT INTO windows_enrollments (device_id, cert_serial, hw_dev_id, device_type, os_edition, os_version)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (tenant_id, device_id) DO UPDATE SET cert_serial = excluded.cert_serial, hw_dev_id = excluded.hw_dev_id,
+    device_type = excluded.device_type, os_edition = excluded.os_edition, os_version = excluded.os_version,
+    enrolled_at = now(), unenrolled_at = NULL`, d.DeviceID, b.Serial, d.HWDevID, d.DeviceType, d.OSEdition, d.OSVersion)
+	if err != nil {
+		return nil, Enrollment{}, fmt.Errorf("enrollment: record windows enrollment: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM windows_chunks WHERE device_id = $1`, d.DeviceID); err != nil {
+		return nil, Enrollment{}, err
+	}
+	facts := map[string]any{"enrollment_type": d.EnrollType, "device_type": d.DeviceType, "os_edition": d.OSEdition, "hw_dev_id": d.HWDevID}
+	for k, v := range facts {
+		if v == "" {
+			delete(facts, k)
+		}
+	}
+	dev, err := w.inv.Record(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: d.DeviceID, Name: d.Name,
+		OSVersion: d.OSVersion, Status: inventory.Enrolled, Facts: facts})
+	if err != nil {
+		return nil, Enrollment{}, err
+	}
+	return cert, Enrollment{DeviceID: d.DeviceID, CertSerial: b.Serial, Device: dev}, nil
+}
+
+// Authenticate finds the enrollment a management session's certificate
+// belongs to: issued by this tenant's CA, current, bound to deviceID (the
+// session's Source), and not unenrolled. Another tenant's certificate
+// fails (services/pki.Verify sees only this tenant's records).
+func (w *Windows) Authenticate(ctx context.Context, tx pgx.Tx, cert *x509.Certificate, deviceID string) (Enrollment, error) {
+	b, err := w.pki.Verify(ctx, tx, cert)
+	if errors.Is(err, pki.ErrCertificate) {
+		return Enrollment{}, fmt.Errorf("%w: %v", ErrNotEnrolled, err)
+	}
+	if err != nil {
+		return Enrollment{}, err
+	}
+	e := Enrollment{CertSerial: b.Serial}
+	var unenrolled *time.Time
+	err = tx.QueryRow(ctx, `SELECT device_id, unenrolled_at FROM windows_enrollments WHERE cert_serial = $1`, b.Serial).
+		Scan(&e.DeviceID, &unenrolled)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (unenrolled != nil || e.DeviceID != deviceID)) {
+		return Enrollment{}, ErrNotEnrolled
+	}
+	if err != nil {
+		return Enrollment{}, fmt.Errorf("enrollment: %w", err)
+	}
+	if e.Device, err = w.device(ctx, tx, deviceID); err != nil {
+		return Enrollment{}, err
+	}
+	return e, nil
+}
+
+func (w *Windows) device(ctx context.Context, tx pgx.Tx, deviceID string) (inventory.Device, error) {
+	var id inventory.Device
+	err := tx.QueryRow(ctx, `SELECT id FROM devices WHERE platform = 'windows' AND identifier = $1`, deviceID).Scan(&id.ID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return inventory.Device{}, ErrNotEnrolled
+	}
+	if err != nil {
+		return inventory.Device{}, err
+	}
+	return w.inv.Get(ctx, tx, id.ID)
+}
+
+// Unenroll ends a device's enrollment (it asked: Alert 1226): its
+// certificate no longer opens sessions and the device is unenrolled in the
+// inventory. Its open commands are left to expire.
+func (w *Windows) Unenroll(ctx context.Context, tx pgx.Tx, deviceID, reason string) error {
+	tag, err := tx.Exec(ctx, `UPDATE windows_enrollments SET unenrolled_at = now() WHERE device_id = $1 AND unenrolled_at IS NULL`, deviceID)
+	if err != nil {
+		return fmt.Errorf("enrollment: unenroll: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotEnrolled
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM windows_chunks WHERE device_id = $1`, deviceID); err != nil {
+		return err
+	}
+	facts := map[string]any{}
+	if reason != "" {
+		facts["unenroll_reason"] = reason
+	}
+	_, err = w.inv.Record(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: deviceID, Status: inventory.Unenrolled, Facts: facts})
+	return err
+}
+
+// MaxChunked is the most Trident keeps of one chunked result item.
+const MaxChunked = 4 << 20
+
+// AppendChunk keeps one chunk of a large result item (SyncML MoreData)
+// until its last chunk arrives.
+func (w *Windows) AppendChunk(ctx context.Context, tx pgx.Tx, deviceID, cmdRef, locURI, data string) error {
+	var size int
+	err := tx.QueryRow(ctx, `
+INSERT INTO windows_chunks (device_id, cmd_ref, loc_uri, data) VALUES ($1, $2, $3, $4)
+ON CONFLICT (tenant_id, device_id, cmd_ref, loc_uri) DO UPDATE SET data = windows_chunks.data || excluded.data, updated_at = now()
+RETURNING length(data)`, deviceID, cmdRef, locURI, data).Scan(&size)
+	if err != nil {
+		return fmt.Errorf("enrollment: keep chunk: %w", err)
+	}
+	if size > MaxChunked {
+		return ErrChunks
+	}
+	return nil
+}
+
+// TakeChunks returns the chunks kept for an item so far, joined, and
+// forgets them; "" if there were none.
+func (w *Windows) TakeChunks(ctx context.Context, tx pgx.Tx, deviceID, cmdRef, locURI string) (string, error) {
+	var data string
+	err := tx.QueryRow(ctx, `DELETE FROM windows_chunks WHERE device_id = $1 AND cmd_ref = $2 AND loc_uri = $3 RETURNING data`,
+		deviceID, cmdRef, locURI).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return data, err
+}
+
+// CheckIn records a management message from the device: last seen, what
+// its DevInfo says, and at a session's start a device.checked_in event.
+func (w *Windows) CheckIn(ctx context.Context, tx pgx.Tx, r inventory.Report, sessionStart bool, sessionID string) error {
+	d, err := w.inv.Record(ctx, tx, r)
+	if err != nil || !sessionStart {
+		return err
+	}
+	_, err = w.events.Publish(ctx, tx, "device.checked_in", d.ID.String(), map[string]any{"platform": d.Platform, "session_id": sessionID})
+	return err
+}
