@@ -65,8 +65,12 @@ var kinds = map[string]Kind{
 		Platforms: []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}, Destructive: true},
 	"shutdown": {Name: "shutdown", Summary: "Shut the device down.",
 		Platforms: []inventory.Platform{inventory.Apple}},
-	"security_info": {Name: "security_info", Summary: "Ask for the device's security state (encryption, passcode).",
-		Platforms: []inventory.Platform{inventory.Apple}},
+	"security_info": {Name: "security_info", Summary: "Ask for the device's security state (encryption, passcode; on Windows BitLocker, firewall, antivirus, TPM).",
+		Platforms: []inventory.Platform{inventory.Apple, inventory.Windows}},
+	"apply_settings": {Name: "apply_settings", Summary: "Apply a profile of OMA-DM settings, each with its own status (payload: settings, a list of {loc_uri, value, format, action}, e.g. ./Device/Vendor/MSFT/Policy/Config/...; atomic: all or none).",
+		Platforms: []inventory.Platform{inventory.Windows}},
+	"query_settings": {Name: "query_settings", Summary: "Read OMA-DM nodes (payload: loc_uris, a list of node URIs).",
+		Platforms: []inventory.Platform{inventory.Windows}},
 	"installed_applications": {Name: "installed_applications", Summary: "Ask for the list of installed applications.",
 		Platforms: []inventory.Platform{inventory.Apple}},
 	"profile_list": {Name: "profile_list", Summary: "Ask for the installed configuration profiles.",
@@ -304,6 +308,33 @@ ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`, device))
 		c, err = q.transition(ctx, tx, c.ID, Sent, nil, "")
 		return &c, err
 	}
+}
+
+// Resend hands the device again the commands it was sent and did not
+// answer, oldest first, each marked sent once more (another attempt): for
+// protocols whose sessions can end between a command and its answer
+// (Windows' OMA-DM). Expired ones are marked expired instead.
+func (q *Queue) Resend(ctx context.Context, tx pgx.Tx, device uuid.UUID) ([]Command, error) {
+	rows, _ := tx.Query(ctx, `SELECT `+commandCols+` FROM commands
+WHERE device_id = $1 AND status = 'sent' ORDER BY created_at, id FOR UPDATE SKIP LOCKED`, device)
+	sent, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Command, error) { return scanCommand(r) })
+	if err != nil {
+		return nil, fmt.Errorf("commands: resend: %w", err)
+	}
+	out := sent[:0]
+	for _, c := range sent {
+		if time.Now().After(c.ExpiresAt) {
+			if _, err := q.transition(ctx, tx, c.ID, Expired, nil, "expired before the device answered"); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if c, err = q.transition(ctx, tx, c.ID, Sent, nil, ""); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // Outcome is what a device answered to a command.

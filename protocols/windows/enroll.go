@@ -1,0 +1,402 @@
+package windows
+
+import (
+	"context"
+	"crypto/sha1"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/enrollment"
+	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/pki"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// Paths of the device endpoints, on every tenant hostname (including
+// enterpriseenrollment.{customer domain} registered to the tenant, which
+// Windows' automatic discovery tries first).
+const (
+	DiscoveryPath  = "/EnrollmentServer/Discovery.svc"
+	PolicyPath     = "/EnrollmentServer/Policy.svc"
+	EnrollmentPath = "/EnrollmentServer/Enrollment.svc"
+	AuthPath       = "/EnrollmentServer/Auth"
+	ManagementPath = "/ManagementServer/MDM.svc"
+)
+
+// TxRunner runs fn in a transaction of the context's tenant.
+type TxRunner interface {
+	Tx(ctx context.Context, fn func(pgx.Tx) error) error
+}
+
+// Identity says where a device's enrollment certificate comes from in a
+// management session.
+type Identity string
+
+const (
+	// FromTLS reads the client certificate of the TLS connection: Trident
+	// terminates TLS, or a load balancer passes TCP through (an NLB).
+	FromTLS Identity = "tls"
+	// FromHeader trusts a proxy that terminated mutual TLS and forwards
+	// the certificate in a header (RFC 9440 Client-Cert, or URL-escaped
+	// PEM as nginx's $ssl_client_escaped_cert). The proxy must drop the
+	// header from clients: anyone can present a certificate they do not
+	// hold the key of.
+	FromHeader Identity = "header"
+)
+
+// Options configure the Windows endpoints.
+type Options struct {
+	Scheme   string   // how devices reach tenant hostnames: https, or http in development
+	Identity Identity // where session certificates come from
+	Header   string   // for FromHeader; default Client-Cert
+	// Poll is how often enrolled devices start a session on their own
+	// (DMClient's scheduled retries); default 15 minutes. Without WNS,
+	// it bounds how long a command waits for its device.
+	Poll time.Duration
+	// Now is the clock; time.Now by default.
+	Now func() time.Time
+}
+
+// Handler serves Windows discovery, enrollment and management.
+type Handler struct {
+	db     TxRunner
+	enroll *enrollment.Windows
+	inv    *inventory.Inventory
+	cmds   *commands.Queue
+	certs  *pki.PKI
+	opts   Options
+	log    *slog.Logger
+}
+
+// New returns the Windows handler.
+func New(db TxRunner, enroll *enrollment.Windows, certs *pki.PKI, inv *inventory.Inventory, cmds *commands.Queue, o Options, log *slog.Logger) (*Handler, error) {
+	if o.Scheme == "" {
+		o.Scheme = "https"
+	}
+	if o.Poll == 0 {
+		o.Poll = 15 * time.Minute
+	}
+	if o.Poll < time.Minute || o.Poll > 24*time.Hour {
+		return nil, fmt.Errorf("windows: a poll interval of %s is not between a minute and a day", o.Poll)
+	}
+	if o.Header == "" {
+		o.Header = "Client-Cert"
+	}
+	if o.Identity != FromTLS && o.Identity != FromHeader {
+		return nil, fmt.Errorf("windows: unknown device identity source %q (tls or header)", o.Identity)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Handler{db: db, enroll: enroll, certs: certs, inv: inv, cmds: cmds, opts: o, log: log}, nil
+}
+
+// Routes adds the endpoints to a tenant-host mux.
+func (h *Handler) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+DiscoveryPath, func(w http.ResponseWriter, r *http.Request) {
+		// Windows checks that the service exists before it POSTs.
+		w.WriteHeader(http.StatusOK)
+	})
+	mux.HandleFunc("POST "+DiscoveryPath, h.soap(h.discover))
+	mux.HandleFunc("POST "+PolicyPath, h.soap(h.policies))
+	mux.HandleFunc("POST "+EnrollmentPath, h.soap(h.rst))
+	mux.HandleFunc("POST "+ManagementPath, h.manage)
+}
+
+// url is the absolute URL of path on the host the device used.
+func (h *Handler) url(r *http.Request, path string) string {
+	return h.opts.Scheme + "://" + r.Host + path
+}
+
+const maxSOAP = 1 << 20
+
+// soap reads a SOAP request, runs fn and writes its answer or fault.
+func (h *Handler) soap(fn func(r *http.Request, env *envelope) (action, body string, security bool, err error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/soap+xml; charset=utf-8")
+		b, err := io.ReadAll(io.LimitReader(r.Body, maxSOAP+1))
+		if err != nil {
+			return
+		}
+		if len(b) > maxSOAP {
+			h.fault(w, r, senderFault("s:MessageFormat", "the request is larger than 1 MiB"), "")
+			return
+		}
+		env, err := parseEnvelope(b)
+		if err != nil {
+			h.fault(w, r, asFault(err), "")
+			return
+		}
+		action, body, security, err := fn(r, env)
+		if err != nil {
+			h.fault(w, r, asFault(err), env.Header.MessageID)
+			if f := (*Fault)(nil); !errors.As(err, &f) {
+				h.log.ErrorContext(r.Context(), "windows enrollment failed", "path", r.URL.Path, "err", err)
+			}
+			return
+		}
+		w.Write(soapResponse(action, env.Header.MessageID, body, security))
+	}
+}
+
+func (h *Handler) fault(w http.ResponseWriter, r *http.Request, f *Fault, relatesTo string) {
+	code := http.StatusInternalServerError
+	if f.Sender {
+		code = http.StatusBadRequest
+		h.log.InfoContext(r.Context(), "windows enrollment refused", "path", r.URL.Path, "subcode", f.Subcode, "reason", f.Reason)
+	}
+	w.WriteHeader(code)
+	w.Write(faultResponse(f, relatesTo))
+}
+
+// discover answers MS-MDE2's Discover: where the policy and enrollment
+// services are, and how to authenticate to them.
+func (h *Handler) discover(r *http.Request, env *envelope) (string, string, bool, error) {
+	d := env.Body.Discover
+	if env.Header.Action != actionDiscover || d == nil {
+		return "", "", false, senderFault("s:MessageFormat", "expected a Discover request")
+	}
+	version := "4.0"
+	if v, err := strconv.ParseFloat(d.RequestVersion, 64); err == nil && v >= 5 {
+		version = "5.0"
+	}
+	offers := func(p string) bool {
+		for _, a := range d.AuthPolicies {
+			if strings.EqualFold(strings.TrimSpace(a), p) {
+				return true
+			}
+		}
+		return len(d.AuthPolicies) == 0 && p == "OnPremise"
+	}
+	var res strings.Builder
+	switch {
+	case offers("OnPremise"):
+		res.WriteString(`<AuthPolicy>OnPremise</AuthPolicy>`)
+	default:
+		return "", "", false, senderFault("s:Authentication", "this server offers the OnPremise policy (an enrollment token as the password); the device did not offer it")
+	}
+	body := `<DiscoverResponse xmlns="` + nsEnrollment + `"><DiscoverResult>` + res.String() +
+		`<EnrollmentVersion>` + version + `</EnrollmentVersion>` +
+		`<EnrollmentPolicyServiceUrl>` + esc(h.url(r, PolicyPath)) + `</EnrollmentPolicyServiceUrl>` +
+		`<EnrollmentServiceUrl>` + esc(h.url(r, EnrollmentPath)) + `</EnrollmentServiceUrl>` +
+		`</DiscoverResult></DiscoverResponse>`
+	return actionDiscoverResponse, body, false, nil
+}
+
+// token is the enrollment token a request carries: the password of an
+// OnPremise UsernameToken, or the Federated security token (base64 in a
+// BinarySecurityToken).
+func token(env *envelope) (string, error) {
+	s := env.Header.Security
+	switch {
+	case s == nil:
+	case s.UsernameToken != nil && s.UsernameToken.Password != "":
+		return strings.TrimSpace(s.UsernameToken.Password), nil
+	case s.BinarySecurityToken != nil && s.BinarySecurityToken.Value != "":
+		v := strings.Join(strings.Fields(s.BinarySecurityToken.Value), "")
+		if b, err := base64.StdEncoding.DecodeString(v); err == nil {
+			v = string(b)
+		}
+		return strings.TrimSpace(v), nil
+	}
+	return "", senderFault("s:Authentication", "the request carries no enrollment token (WS-Security UsernameToken password or federated BinarySecurityToken)")
+}
+
+// checkToken refuses a request whose token would not enroll.
+func (h *Handler) checkToken(ctx context.Context, env *envelope) (string, error) {
+	tok, err := token(env)
+	if err != nil {
+		return "", err
+	}
+	err = h.db.Tx(ctx, func(tx pgx.Tx) error { return h.enroll.CheckToken(ctx, tx, tok) })
+	if errors.Is(err, enrollment.ErrToken) {
+		return "", senderFault("s:Authentication", err.Error())
+	}
+	return tok, err
+}
+
+// policies answers MS-XCEP's GetPolicies: one policy, for the key the
+// device makes and the hash it signs its request with.
+func (h *Handler) policies(r *http.Request, env *envelope) (string, string, bool, error) {
+	if env.Header.Action != actionGetPolicies || env.Body.GetPolicies == nil {
+		return "", "", false, senderFault("s:MessageFormat", "expected a GetPolicies request")
+	}
+	if _, err := h.checkToken(r.Context(), env); err != nil {
+		return "", "", false, err
+	}
+	nil_ := ` xsi:nil="true"`
+	body := `<GetPoliciesResponse xmlns="` + nsPolicy + `" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><response>` +
+		`<policyID/><policyFriendlyName` + nil_ + `/><nextUpdateHours` + nil_ + `/><policiesNotChanged` + nil_ + `/>` +
+		`<policies><policy><policyOIDReference>0</policyOIDReference><cAs` + nil_ + `/><attributes>` +
+		`<commonName>Trident</commonName><policySchema>3</policySchema>` +
+		`<certificateValidity><validityPeriodSeconds>` + strconv.Itoa(int(pki.DeviceLifetime/time.Second)) + `</validityPeriodSeconds>` +
+		`<renewalPeriodSeconds>` + strconv.Itoa(int(pki.DeviceLifetime/time.Second/10)) + `</renewalPeriodSeconds></certificateValidity>` +
+		`<permission><enroll>true</enroll><autoEnroll>false</autoEnroll></permission>` +
+		`<privateKeyAttributes><minimalKeyLength>2048</minimalKeyLength><keySpec` + nil_ + `/><keyUsageProperty` + nil_ + `/>` +
+		`<permissions` + nil_ + `/><algorithmOIDReference` + nil_ + `/><cryptoProviders` + nil_ + `/></privateKeyAttributes>` +
+		`<revision><majorRevision>101</majorRevision><minorRevision>0</minorRevision></revision>` +
+		`<supersededPolicies` + nil_ + `/><privateKeyFlags` + nil_ + `/><subjectNameFlags` + nil_ + `/><enrollmentFlags` + nil_ + `/>` +
+		`<generalFlags` + nil_ + `/><hashAlgorithmOIDReference>0</hashAlgorithmOIDReference><rARequirements` + nil_ + `/>` +
+		`<keyArchivalAttributes` + nil_ + `/><extensions` + nil_ + `/></attributes></policy></policies></response>` +
+		`<cAs` + nil_ + `/><oIDs><oID><value>2.16.840.1.101.3.4.2.1</value><group>1</group><oIDReferenceID>0</oIDReferenceID>` +
+		`<defaultName>szOID_NIST_sha256</defaultName></oID></oIDs></GetPoliciesResponse>`
+	return actionGetPoliciesResp, body, false, nil
+}
+
+// rst answers MS-WSTEP's RequestSecurityToken: the token enrolls the
+// device, its CSR is signed by the tenant's CA, and the answer is the
+// provisioning document that installs the certificates and the
+// management account.
+func (h *Handler) rst(r *http.Request, env *envelope) (string, string, bool, error) {
+	req := env.Body.RST
+	if env.Header.Action != actionRST || req == nil {
+		return "", "", false, senderFault("s:MessageFormat", "expected a RequestSecurityToken request")
+	}
+	if req.TokenType != tokenTypeEnrollment || (req.RequestType != "" && req.RequestType != requestTypeIssue) {
+		return "", "", false, senderFault("s:MessageFormat", "expected a DeviceEnrollmentToken Issue request")
+	}
+	bst := req.BinarySecurityToken
+	if bst == nil || bst.ValueType != valueTypePKCS10 {
+		return "", "", false, senderFault("s:CertificateRequest", "the request carries no PKCS#10 certificate request")
+	}
+	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(bst.Value), ""))
+	if err != nil {
+		return "", "", false, senderFault("s:CertificateRequest", "the certificate request is not base64")
+	}
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		return "", "", false, senderFault("s:CertificateRequest", "the certificate request does not parse: "+err.Error())
+	}
+	tok, err := token(env)
+	if err != nil {
+		return "", "", false, err
+	}
+	dev := enrollment.Device{DeviceID: req.context("DeviceID"), HWDevID: req.context("HWDevID"), DeviceType: req.context("DeviceType"),
+		OSEdition: req.context("OSEdition"), OSVersion: req.context("OSVersion"), Name: req.context("DeviceName"),
+		EnrollType: req.context("EnrollmentType"), Application: req.context("ApplicationVersion")}
+	var cert, ca *x509.Certificate
+	err = h.db.Tx(r.Context(), func(tx pgx.Tx) error {
+		var err error
+		if cert, _, err = h.enroll.Enroll(r.Context(), tx, tok, csr, dev); err != nil {
+			return err
+		}
+		c, err := h.certs.CA(r.Context(), tx)
+		if err == nil {
+			ca = c.Cert
+		}
+		return err
+	})
+	var verr *enrollment.ValidationError
+	switch {
+	case errors.Is(err, enrollment.ErrToken):
+		return "", "", false, senderFault("s:Authentication", err.Error())
+	case errors.Is(err, pki.ErrCSR):
+		return "", "", false, senderFault("s:CertificateRequest", err.Error())
+	case errors.As(err, &verr):
+		return "", "", false, senderFault("s:MessageFormat", verr.Error())
+	case err != nil:
+		return "", "", false, err
+	}
+	tenant, _ := tenancy.FromContext(r.Context())
+	h.log.InfoContext(r.Context(), "windows device enrolled", "tenant", tenant, "device_id", dev.DeviceID)
+	doc := h.provisioningDoc(r, ca, cert, dev)
+	body := `<RequestSecurityTokenResponseCollection xmlns="` + nsTrust + `"><RequestSecurityTokenResponse>` +
+		`<TokenType>` + tokenTypeEnrollment + `</TokenType>` +
+		`<DispositionMessage xmlns="` + nsPKIEnroll + `"/>` +
+		`<RequestedSecurityToken><BinarySecurityToken ValueType="` + tokenTypeProvision + `" EncodingType="` + encodingBase64 +
+		`" xmlns="` + nsSecExt + `">` + base64.StdEncoding.EncodeToString(doc) + `</BinarySecurityToken></RequestedSecurityToken>` +
+		`<RequestID xmlns="` + nsPKIEnroll + `">0</RequestID>` +
+		`</RequestSecurityTokenResponse></RequestSecurityTokenResponseCollection>`
+	return actionRSTRC, body, true, nil
+}
+
+// ProviderID names Trident's management account on the device: the
+// APPLICATION's PROVIDER-ID and the DMClient provider must agree.
+const ProviderID = "Trident"
+
+func thumbprint(c *x509.Certificate) string {
+	sum := sha1.Sum(c.Raw)
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+// provisioningDoc is the wap-provisioningdoc of MS-MDE2 section 2.2.9.1:
+// the tenant's CA into the machine's root store, the device certificate
+// into its personal store, the management server (w7 APPLICATION) that
+// authenticates with it, and DMClient's polling schedule.
+func (h *Handler) provisioningDoc(r *http.Request, ca, cert *x509.Certificate, d enrollment.Device) []byte {
+	var b strings.Builder
+	parm := func(name, value, datatype string) {
+		b.WriteString(`<parm name="` + name + `"`)
+		if value != "" {
+			b.WriteString(` value="` + esc(value) + `"`)
+		}
+		if datatype != "" {
+			b.WriteString(` datatype="` + datatype + `"`)
+		}
+		b.WriteString(`/>`)
+	}
+	enc := func(c *x509.Certificate) string { return base64.StdEncoding.EncodeToString(c.Raw) }
+	b.WriteString(`<wap-provisioningdoc version="1.1">`)
+	b.WriteString(`<characteristic type="CertificateStore"><characteristic type="Root"><characteristic type="System">`)
+	b.WriteString(`<characteristic type="` + thumbprint(ca) + `">`)
+	parm("EncodedCertificate", enc(ca), "")
+	b.WriteString(`</characteristic></characteristic></characteristic>`)
+	b.WriteString(`<characteristic type="My"><characteristic type="System"><characteristic type="` + thumbprint(cert) + `">`)
+	parm("EncodedCertificate", enc(cert), "")
+	b.WriteString(`</characteristic><characteristic type="PrivateKeyContainer"/></characteristic></characteristic>`)
+	b.WriteString(`</characteristic>`)
+
+	b.WriteString(`<characteristic type="APPLICATION">`)
+	parm("APPID", "w7", "")
+	parm("PROVIDER-ID", ProviderID, "")
+	parm("NAME", "Trident", "")
+	parm("ADDR", h.url(r, ManagementPath), "")
+	parm("CONNRETRYFREQ", "6", "")
+	parm("INITIALBACKOFFTIME", "30000", "")
+	parm("MAXBACKOFFTIME", "120000", "")
+	parm("BACKCOMPATRETRYDISABLED", "", "")
+	parm("DEFAULTENCODING", syncMLType, "")
+	parm("SSLCLIENTCERTSEARCHCRITERIA", "Subject="+url.PathEscape("CN="+cert.Subject.CommonName)+"&Stores=MY%5CSystem", "")
+	b.WriteString(`<characteristic type="APPAUTH">`)
+	parm("AAUTHLEVEL", "CLIENT", "")
+	parm("AAUTHTYPE", "DIGEST", "")
+	parm("AAUTHSECRET", "unused", "")
+	parm("AAUTHDATA", "bm9uY2U=", "")
+	b.WriteString(`</characteristic><characteristic type="APPAUTH">`)
+	parm("AAUTHLEVEL", "APPSRV", "")
+	parm("AAUTHTYPE", "DIGEST", "")
+	parm("AAUTHNAME", "unused", "")
+	parm("AAUTHSECRET", "unused", "")
+	parm("AAUTHDATA", "bm9uY2U=", "")
+	b.WriteString(`</characteristic></characteristic>`)
+
+	poll := int(h.opts.Poll / time.Minute)
+	b.WriteString(`<characteristic type="DMClient"><characteristic type="Provider"><characteristic type="` + ProviderID + `">`)
+	if d.Name != "" {
+		parm("EntDeviceName", d.Name, "string")
+	}
+	b.WriteString(`<characteristic type="Poll">`)
+	parm("NumberOfFirstRetries", "8", "integer")
+	parm("IntervalForFirstSetOfRetries", "3", "integer")
+	parm("NumberOfSecondRetries", "5", "integer")
+	parm("IntervalForSecondSetOfRetries", "15", "integer")
+	parm("NumberOfRemainingScheduledRetries", "0", "integer")
+	parm("IntervalForRemainingScheduledRetries", strconv.Itoa(poll), "integer")
+	parm("PollOnLogin", "true", "boolean")
+	b.WriteString(`</characteristic></characteristic></characteristic></characteristic>`)
+	b.WriteString(`</wap-provisioningdoc>`)
+	return []byte(b.String())
+}

@@ -1,0 +1,371 @@
+package windows
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/enrollment"
+	"github.com/tridentmdm/trident/services/inventory"
+)
+
+// Sessions, as MS-MDM and OMA-DM 1.2 run them: the device opens a session
+// with Alert 1201 (1200 when a push asked it to) and its DevInfo; each of
+// Trident's replies answers every command with a Status and carries the
+// commands waiting for the device; the device answers those with Status
+// and Results in its next message; the session ends when a reply carries
+// no commands. Every message is one HTTP request and one tenant
+// transaction, so a session can move between server replicas.
+const (
+	// maxPerMessage bounds the commands of one reply; the rest go in the
+	// session's next messages.
+	maxPerMessage = 20
+	// defaultMaxMsgSize is the reply size Trident aims below when the
+	// device does not say its own (MaxMsgSize in the SyncHdr).
+	defaultMaxMsgSize = 64 << 10
+)
+
+// deviceCert is the certificate the device authenticated with.
+func (h *Handler) deviceCert(r *http.Request) (*x509.Certificate, error) {
+	switch h.opts.Identity {
+	case FromTLS:
+		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+			return nil, errors.New("no client certificate on the TLS connection")
+		}
+		return r.TLS.PeerCertificates[0], nil
+	default:
+		return ParseCertHeader(r.Header.Get(h.opts.Header))
+	}
+}
+
+// ParseCertHeader reads a client certificate forwarded by a proxy: RFC
+// 9440's ":base64 DER:" form, or URL-escaped PEM (nginx's
+// $ssl_client_escaped_cert).
+func ParseCertHeader(v string) (*x509.Certificate, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, errors.New("no client certificate header")
+	}
+	var der []byte
+	if strings.HasPrefix(v, ":") && strings.HasSuffix(v, ":") && len(v) > 2 {
+		b, err := base64.StdEncoding.DecodeString(v[1 : len(v)-1])
+		if err != nil {
+			return nil, fmt.Errorf("client certificate header: %w", err)
+		}
+		der = b
+	} else {
+		s, err := url.QueryUnescape(v)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate header: %w", err)
+		}
+		blk, _ := pem.Decode([]byte(s))
+		if blk == nil || blk.Type != "CERTIFICATE" {
+			return nil, errors.New("client certificate header: neither RFC 9440 nor escaped PEM")
+		}
+		der = blk.Bytes
+	}
+	return x509.ParseCertificate(der)
+}
+
+func (h *Handler) writeSyncML(w http.ResponseWriter, code int, b []byte) {
+	w.Header().Set("Content-Type", syncMLType)
+	w.WriteHeader(code)
+	w.Write(b)
+}
+
+// refuse answers a message Trident will not act on: only the header's
+// status, and Final.
+func (h *Handler) refuse(w http.ResponseWriter, m *message, r *http.Request, httpCode, status int) {
+	rep := newReply(m, h.url(r, ManagementPath))
+	rep.status("0", "SyncHdr", status)
+	h.writeSyncML(w, httpCode, rep.bytes(true))
+}
+
+// manage serves one message of a management session.
+func (h *Handler) manage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxSyncMLMessage+1))
+	if err != nil {
+		return
+	}
+	if len(b) > maxSyncMLMessage {
+		http.Error(w, "the message is larger than 4 MiB", http.StatusRequestEntityTooLarge)
+		return
+	}
+	m, err := parseMessage(b)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if !m.versionOK() {
+		h.refuse(w, m, r, http.StatusOK, statusVersionUnknown)
+		return
+	}
+	cert, err := h.deviceCert(r)
+	if err != nil {
+		h.log.InfoContext(ctx, "windows session refused", "device_id", m.Hdr.Source.LocURI, "err", err)
+		h.refuse(w, m, r, http.StatusForbidden, statusForbidden)
+		return
+	}
+	var out []byte
+	err = h.db.Tx(ctx, func(tx pgx.Tx) error {
+		e, err := h.enroll.Authenticate(ctx, tx, cert, m.Hdr.Source.LocURI)
+		if err != nil {
+			return err
+		}
+		out, err = h.session(ctx, tx, r, m, e)
+		return err
+	})
+	switch {
+	case errors.Is(err, enrollment.ErrNotEnrolled):
+		h.log.InfoContext(ctx, "windows session refused", "device_id", m.Hdr.Source.LocURI, "err", err)
+		h.refuse(w, m, r, http.StatusForbidden, statusForbidden)
+	case errors.Is(err, enrollment.ErrChunks):
+		h.refuse(w, m, r, http.StatusOK, statusBadRequest)
+	case err != nil:
+		// Nothing of the message was kept: the device retries it.
+		h.log.ErrorContext(ctx, "windows session failed", "device_id", m.Hdr.Source.LocURI, "err", err)
+		h.refuse(w, m, r, http.StatusInternalServerError, statusCommandFailed)
+	default:
+		h.writeSyncML(w, http.StatusOK, out)
+	}
+}
+
+// baseID is the Trident command a part's CmdID belongs to.
+func baseID(cmdRef string) (uuid.UUID, bool) {
+	s, _, _ := strings.Cut(cmdRef, ".")
+	id, err := uuid.Parse(s)
+	return id, err == nil && len(s) == 36
+}
+
+const statusKey = "#status" // where a part's status waits for its chunked results
+
+// session handles one device message in its tenant transaction and
+// returns the reply.
+func (h *Handler) session(ctx context.Context, tx pgx.Tx, r *http.Request, m *message, e enrollment.Enrollment) ([]byte, error) {
+	dev := e.Device
+	rep := newReply(m, h.url(r, ManagementPath))
+	rep.status("0", "SyncHdr", statusOK)
+	final := m.Body.Final != nil
+	start := false
+	var unenroll string
+	devInfo := map[string]string{}
+	answers := map[string]answer{}
+	chunked := map[uuid.UUID]bool{}
+	for _, c := range m.Body.Cmds {
+		switch c.XMLName.Local {
+		case "Status":
+			code, err := strconv.Atoi(strings.TrimSpace(c.Data))
+			if err != nil {
+				continue // not ours to judge: a status without a code answers nothing
+			}
+			a := answers[c.CmdRef]
+			a.cmd, a.code = c.Cmd, code
+			answers[c.CmdRef] = a
+		case "Results":
+			more := false
+			for _, it := range c.Items {
+				uri := it.source()
+				if uri == "" {
+					continue
+				}
+				if it.MoreData != nil {
+					if err := h.enroll.AppendChunk(ctx, tx, dev.Identifier, c.CmdRef, uri, it.Data.text()); err != nil {
+						return nil, err
+					}
+					more = true
+					continue
+				}
+				prefix, err := h.enroll.TakeChunks(ctx, tx, dev.Identifier, c.CmdRef, uri)
+				if err != nil {
+					return nil, err
+				}
+				a := answers[c.CmdRef]
+				if a.values == nil {
+					a.values = map[string]string{}
+				}
+				a.values[uri] = prefix + it.Data.text()
+				answers[c.CmdRef] = a
+			}
+			if more {
+				rep.status(c.CmdID, "Results", statusChunkAccepted)
+				if id, ok := baseID(c.CmdRef); ok {
+					chunked[id] = true
+				}
+			}
+		case "Alert":
+			switch strings.TrimSpace(c.Data) {
+			case alertClientInitiated, alertServerInitiated:
+				start = true
+			case alertGeneric:
+				for _, it := range c.Items {
+					if t := it.Meta; t != nil && (t.Type == unenrollUser || t.Type == unenrollAdmin) {
+						unenroll = t.Type
+					}
+				}
+			}
+			rep.status(c.CmdID, "Alert", statusOK)
+		case "Replace":
+			for _, it := range c.Items {
+				if uri := it.source(); strings.HasPrefix(uri, "./DevInfo/") {
+					devInfo[uri] = it.Data.text()
+				}
+			}
+			rep.status(c.CmdID, "Replace", statusOK)
+		default:
+			rep.status(c.CmdID, c.XMLName.Local, statusNotAllowed)
+		}
+	}
+	if unenroll != "" {
+		if err := h.enroll.Unenroll(ctx, tx, dev.Identifier, unenroll); err != nil && !errors.Is(err, enrollment.ErrNotEnrolled) {
+			return nil, err
+		}
+		h.log.InfoContext(ctx, "windows device unenrolled", "device_id", dev.Identifier, "reason", unenroll)
+		return rep.bytes(true), nil
+	}
+	checkin := inventory.Report{Platform: inventory.Windows, Identifier: dev.Identifier, Model: devInfo["./DevInfo/Mod"], Facts: map[string]any{}}
+	for uri, fact := range map[string]string{"./DevInfo/Man": "manufacturer", "./DevInfo/Lang": "language", "./DevInfo/DmV": "dm_version"} {
+		if v := devInfo[uri]; v != "" {
+			checkin.Facts[fact] = v
+		}
+	}
+	if err := h.enroll.CheckIn(ctx, tx, checkin, start, m.Hdr.SessionID); err != nil {
+		return nil, err
+	}
+	if err := h.complete(ctx, tx, dev, answers, chunked); err != nil {
+		return nil, err
+	}
+	if !final {
+		// The device has more of its package to send: ask for it, and
+		// send nothing new until it is complete.
+		rep.alert(alertNextMessage)
+		return rep.bytes(false), nil
+	}
+	if err := h.send(ctx, tx, rep, m, dev, start); err != nil {
+		return nil, err
+	}
+	return rep.bytes(true), nil
+}
+
+// complete records the device's answers to Trident's commands. Answers to
+// commands that are not this device's, or not waiting for an answer, are
+// ignored.
+func (h *Handler) complete(ctx context.Context, tx pgx.Tx, dev inventory.Device, answers map[string]answer, chunked map[uuid.UUID]bool) error {
+	seen := map[uuid.UUID]bool{}
+	for ref := range answers {
+		id, ok := baseID(ref)
+		if !ok || seen[id] {
+			continue
+		}
+		seen[id] = true
+		c, err := h.cmds.Get(ctx, tx, id)
+		if errors.Is(err, commands.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if c.DeviceID != dev.ID || c.Status != commands.Sent {
+			h.log.InfoContext(ctx, "windows answer ignored", "device_id", dev.Identifier, "command", id, "status", c.Status)
+			continue
+		}
+		parts, err := wire(c)
+		if err != nil {
+			return err
+		}
+		if chunked[id] {
+			// Results still arriving: keep the statuses until they have.
+			for _, pid := range partIDs(parts) {
+				if a, ok := answers[pid]; ok && a.code != 0 {
+					if err := h.enroll.AppendChunk(ctx, tx, dev.Identifier, pid, statusKey, strconv.Itoa(a.code)); err != nil {
+						return err
+					}
+				}
+			}
+			continue
+		}
+		for _, pid := range partIDs(parts) {
+			kept, err := h.enroll.TakeChunks(ctx, tx, dev.Identifier, pid, statusKey)
+			if err != nil {
+				return err
+			}
+			if a := answers[pid]; a.code == 0 && kept != "" {
+				a.code, _ = strconv.Atoi(kept)
+				answers[pid] = a
+			}
+		}
+		o, learned := outcome(c, parts, answers)
+		if _, err := h.cmds.Complete(ctx, tx, c.ID, o); err != nil {
+			return err
+		}
+		if learned != nil {
+			learned.Identifier = dev.Identifier
+			if _, err := h.inv.Record(ctx, tx, *learned); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// send adds the commands waiting for the device to the reply: at a
+// session's start, first those sent before and never answered.
+func (h *Handler) send(ctx context.Context, tx pgx.Tx, rep *reply, m *message, dev inventory.Device, start bool) error {
+	budget := defaultMaxMsgSize
+	if m.Hdr.Meta != nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(m.Hdr.Meta.MaxMsgSize)); err == nil && n >= 4096 {
+			budget = n
+		}
+	}
+	budget = budget * 3 / 4
+	var queue []commands.Command
+	if start {
+		again, err := h.cmds.Resend(ctx, tx, dev.ID)
+		if err != nil {
+			return err
+		}
+		queue = again
+	}
+	for n := 0; n < maxPerMessage || len(queue) > 0; n++ {
+		var c commands.Command
+		if len(queue) > 0 {
+			c, queue = queue[0], queue[1:]
+		} else {
+			if rep.Len() > budget/2 && n > 0 {
+				break
+			}
+			next, err := h.cmds.Next(ctx, tx, dev.ID)
+			if err != nil {
+				return err
+			}
+			if next == nil {
+				break
+			}
+			c = *next
+		}
+		parts, err := wire(c)
+		if err != nil {
+			// Checked when it was queued; a kind Windows lost since ends here.
+			if _, err := h.cmds.Complete(ctx, tx, c.ID, commands.Outcome{Status: commands.Error, Error: err.Error()}); err != nil {
+				return err
+			}
+			continue
+		}
+		for _, p := range parts {
+			rep.command(p)
+		}
+	}
+	return nil
+}
