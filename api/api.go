@@ -27,6 +27,7 @@ import (
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/dep"
+	"github.com/tridentmdm/trident/services/enrollment"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -61,9 +62,13 @@ type Deps struct {
 	ApplePush       ApplePushCerts
 	DEP             *dep.Service // Apple Business Manager
 	Android         *android.Service
-	Audit           *audit.Store
-	Log             *slog.Logger
-	Limits          Limits
+	// Windows enrollment (nil where the Windows endpoints are off), and
+	// the URL devices reach a tenant's hostname at.
+	Windows   *enrollment.Windows
+	DeviceURL func(t tenancy.Tenant) string
+	Audit     *audit.Store
+	Log       *slog.Logger
+	Limits    Limits
 }
 
 // API is the REST API.
@@ -113,6 +118,7 @@ func (a *API) routes() {
 	a.appleRoutes()
 	a.abmRoutes()
 	a.androidRoutes()
+	a.windowsRoutes()
 	a.streamRoutes()
 	a.complianceRoutes()
 	a.bulkRoutes()

@@ -18,7 +18,7 @@ type bulkInput struct {
 	TenantPath
 	IdempotencyKey
 	Body struct {
-		Kind      string             `json:"kind" enum:"device_information,lock,restart,shutdown,clear_passcode,erase,security_info,installed_applications,profile_list,install_profile,remove_profile"`
+		Kind      string             `json:"kind" enum:"device_information,lock,restart,shutdown,clear_passcode,erase,security_info,installed_applications,profile_list,install_profile,remove_profile,apply_settings,query_settings"`
 		Payload   map[string]any     `json:"payload,omitempty"`
 		Platform  inventory.Platform `json:"platform,omitempty" enum:"apple,windows,android" doc:"Only devices of this platform."`
 		DeviceIDs []uuid.UUID        `json:"device_ids,omitempty" maxItems:"100000" doc:"Only these devices; leave out for every enrolled device (of the platform, or group)."`

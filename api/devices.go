@@ -55,7 +55,7 @@ type queueCommandInput struct {
 	Device string `path:"device" format:"uuid" doc:"The device's id."`
 	IdempotencyKey
 	Body struct {
-		Kind     string         `json:"kind" enum:"device_information,lock,restart,shutdown,clear_passcode,erase,security_info,installed_applications,profile_list,install_profile,remove_profile" doc:"What to do; each platform carries it out its own way. erase and clear_passcode need the admin role."`
+		Kind     string         `json:"kind" enum:"device_information,lock,restart,shutdown,clear_passcode,erase,security_info,installed_applications,profile_list,install_profile,remove_profile,apply_settings,query_settings" doc:"What to do; each platform carries it out its own way. erase and clear_passcode need the admin role."`
 		Payload  map[string]any `json:"payload,omitempty" doc:"Options of the kind, for example a lock message."`
 		Lifetime string         `json:"lifetime,omitempty" pattern:"^[0-9]+(m|h)$" doc:"How long the command may wait for the device (for example 30m or 48h); default 7 days."`
 	}

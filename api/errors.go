@@ -8,6 +8,7 @@ import (
 
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
+	"github.com/tridentmdm/trident/services/enrollment"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
@@ -24,6 +25,7 @@ func (a *API) problem(ctx context.Context, err error) error {
 	var cverr *commands.ValidationError
 	var cerr *ClientError
 	var coverr *compliance.ValidationError
+	var enverr *enrollment.ValidationError
 	switch {
 	case errors.As(err, &cerr):
 		return huma.NewError(cerr.Status, cerr.Message)
@@ -41,6 +43,8 @@ func (a *API) problem(ctx context.Context, err error) error {
 		return invalidField(cverr.Field, cverr.Problem)
 	case errors.As(err, &coverr):
 		return invalidField(coverr.Field, coverr.Problem)
+	case errors.As(err, &enverr):
+		return invalidField(enverr.Field, enverr.Problem)
 	case errors.Is(err, tenancy.ErrNotFound), errors.Is(err, events.ErrNotFound), errors.Is(err, inventory.ErrNotFound),
 		errors.Is(err, commands.ErrNotFound), errors.Is(err, compliance.ErrNotFound):
 		return huma.Error404NotFound(err.Error())

@@ -21,11 +21,13 @@ import (
 	androidproto "github.com/tridentmdm/trident/protocols/android"
 	"github.com/tridentmdm/trident/protocols/apple"
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
+	"github.com/tridentmdm/trident/protocols/windows"
 	androidsvc "github.com/tridentmdm/trident/services/android"
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/dep"
+	"github.com/tridentmdm/trident/services/enrollment"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -58,6 +60,7 @@ type app struct {
 	mdm      http.Handler
 	ade      http.Handler
 	android  *androidproto.Handler
+	windows  *windows.Handler
 	metrics  *metrics.Metrics
 
 	stopping atomic.Bool
@@ -100,7 +103,8 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	pub := events.NewPublisher(jobs, events.WithReaction(compliance.Reaction))
 	inv := inventory.New(pub)
 	cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}),
-		commands.WithDispatcher(inventory.Android, androidsvc.Dispatcher{}), commands.WithDelivery(jobs),
+		commands.WithDispatcher(inventory.Android, androidsvc.Dispatcher{}), commands.WithDispatcher(inventory.Windows, windows.Commands{}),
+		commands.WithDelivery(jobs),
 		commands.WithObserver(func(s commands.Status) { a.metrics.CommandStatus(string(s)) }))
 	comp := compliance.New(inv, cmds, pub)
 	abm := dep.New(db, keys, pub, jobs, dep.Options{BaseURL: cfg.depURL, Log: log.With("component", "abm"),
@@ -139,8 +143,9 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		return nil, err
 	}
 	jobs.Set(a.river)
+	certs := pki.New(keys)
+	winEnroll := enrollment.NewWindows(certs, inv, pub)
 	if r.serve {
-		certs := pki.New(keys)
 		a.scep = apple.NewSCEP(db, certs, log.With("component", "scep"))
 		v, err := identity.NewVerifier(cfg.oidc.issuer, cfg.oidc.audience, cfg.oidc.claims())
 		if err != nil {
@@ -173,11 +178,22 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 			a.android = androidproto.NewHandler(droid, a.dir, androidproto.NewPushVerifier(cfg.android.pushIssuer,
 				cfg.android.pushAudience, cfg.android.pushAccount), log.With("component", "android"))
 		}
+		if id := cfg.windowsIdentitySource(); id != "" {
+			if a.windows, err = windows.New(db, winEnroll, certs, inv, cmds, windows.Options{Scheme: cfg.deviceScheme,
+				Identity: windows.Identity(id), Header: cfg.windowsIdentityHeader, Poll: cfg.windowsPoll}, log.With("component", "windows")); err != nil {
+				db.Close()
+				return nil, err
+			}
+		} else {
+			log.Info("Windows endpoints are off: Trident does not terminate TLS, so it cannot see Windows devices' certificates; set --windows-device-identity header behind a proxy that terminates mutual TLS")
+		}
 		a.ade = apple.NewADE(db, a.dir, abm, profiles, deviceCA, log.With("component", "ade"))
 		a.api = api.New(api.Deps{DB: db, Directory: a.dir, Auth: v, Events: a.events, Bus: a.bus,
 			Publisher: pub, Inventory: inv, Commands: cmds, Compliance: comp, Jobs: jobs, AppleEnrollment: appleEdge, ApplePush: appleEdge, DEP: abm, Android: droid,
-			Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: cfg.webhooksPrivate}, keys),
-			Audit:    audit.NewStore(db), Log: log.With("component", "api")})
+			Windows: windowsEnrollment(a.windows, winEnroll), DeviceURL: func(t tenancy.Tenant) string {
+				return apple.TenantURL(t.Slug, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)
+			}, Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: cfg.webhooksPrivate}, keys),
+			Audit: audit.NewStore(db), Log: log.With("component", "api")})
 	}
 	return a, nil
 }
@@ -259,4 +275,13 @@ func (a *app) serve(ctx context.Context, ln net.Listener) (err error) {
 	}
 	a.log.Info("stopped")
 	return err
+}
+
+// windowsEnrollment is the enrollment service the API offers: none while
+// the Windows endpoints are off.
+func windowsEnrollment(h *windows.Handler, w *enrollment.Windows) *enrollment.Windows {
+	if h == nil {
+		return nil
+	}
+	return w
 }

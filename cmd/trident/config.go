@@ -153,6 +153,10 @@ type serverConfig struct {
 
 	android androidConfig
 
+	windowsIdentity       string        // tls, header, or "" (tls when Trident terminates TLS, else off)
+	windowsIdentityHeader string        // with header
+	windowsPoll           time.Duration // DMClient's polling interval
+
 	apnsOptions []push.Option // tests only: a local APNs server
 }
 
@@ -244,6 +248,9 @@ func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
 	fs.DurationVar(&c.depSyncInterval, "abm-sync-interval", 30*time.Minute, "how often every ABM token's devices are synced")
 	fs.StringVar(&c.appleDeviceCA, "apple-device-ca", "", "PEM file: CA certificates (Apple's iPhone Device CA root) that ADE devices' machine-info signatures must chain to; empty: the signature is checked, the chain is not")
 	c.android.register(fs)
+	fs.StringVar(&c.windowsIdentity, "windows-device-identity", "", "where Windows devices' enrollment certificates come from in management sessions: tls (Trident terminates TLS, or an NLB passes TCP through), header (a trusted proxy that terminates mutual TLS sets --windows-identity-header) or off; empty: tls with --tls-cert, otherwise off (Windows endpoints not served)")
+	fs.StringVar(&c.windowsIdentityHeader, "windows-identity-header", "Client-Cert", "with --windows-device-identity header: the header the proxy sets (RFC 9440, or URL-escaped PEM)")
+	fs.DurationVar(&c.windowsPoll, "windows-poll-interval", 15*time.Minute, "how often enrolled Windows devices start a management session on their own; commands wait at most this long (no WNS push)")
 	fs.BoolVar(&c.webhooksPrivate, "webhooks-allow-private", false, "let webhooks reach private and loopback addresses and use http:// (receivers inside your own network; dev)")
 }
 
@@ -290,6 +297,18 @@ func (c *serverConfig) validate() error {
 	}
 	if c.devicePort < 0 || c.devicePort > 65535 {
 		errs = append(errs, fmt.Errorf("--device-port %d: not a port", c.devicePort))
+	}
+	switch c.windowsIdentity {
+	case "", "off", "header":
+	case "tls":
+		if c.tlsCert == "" {
+			errs = append(errs, errors.New("--windows-device-identity tls needs --tls-cert and --tls-key: Trident must terminate TLS to see client certificates (or use header behind a proxy that does)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--windows-device-identity %q: want tls, header or off", c.windowsIdentity))
+	}
+	if c.windowsPoll < time.Minute || c.windowsPoll > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("--windows-poll-interval %s: between 1m and 24h", c.windowsPoll))
 	}
 	switch c.appleIdentity {
 	case "signature", "tls", "header":
@@ -381,4 +400,19 @@ func (c *androidConfig) clientOptions() []option.ClientOption {
 		opts = append(opts, option.WithoutAuthentication()) // a simulator
 	}
 	return opts
+}
+
+// windowsIdentitySource resolves --windows-device-identity: "" when the
+// Windows endpoints are off.
+func (c *serverConfig) windowsIdentitySource() string {
+	switch c.windowsIdentity {
+	case "":
+		if c.tlsCert != "" {
+			return "tls"
+		}
+		return ""
+	case "off":
+		return ""
+	}
+	return c.windowsIdentity
 }

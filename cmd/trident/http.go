@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tridentmdm/trident/migrations"
+	"github.com/tridentmdm/trident/protocols/windows"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -43,6 +44,13 @@ func (a *app) handler() http.Handler {
 	}
 	if a.android != nil {
 		a.android.Routes(device)
+	}
+	if a.windows != nil {
+		win := http.NewServeMux()
+		a.windows.Routes(win)
+		for _, p := range []string{windows.DiscoveryPath, windows.PolicyPath, windows.EnrollmentPath, windows.ManagementPath} {
+			device.Handle(p, a.countDevice("windows", win))
+		}
 	}
 	tenant := a.resolver.Middleware(a.log, device)
 
@@ -123,6 +131,10 @@ func (a *app) countDevice(platform string, next http.Handler) http.Handler {
 			kind = "scep"
 		case r.URL.Path == "/ade/enroll":
 			kind = "ade"
+		case strings.HasPrefix(r.URL.Path, "/EnrollmentServer/"):
+			kind = "enroll"
+		case r.URL.Path == windows.ManagementPath:
+			kind = "session"
 		case strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-apple-aspen-mdm-checkin"):
 			kind = "checkin"
 		}
@@ -152,7 +164,8 @@ func (a *app) logRequests(next http.Handler) http.Handler {
 func route(r *http.Request) string {
 	switch p := r.URL.Path; {
 	case p == "/healthz" || p == "/readyz" || p == "/metrics" || p == "/scep" || p == "/mdm" || p == "/ade/enroll" ||
-		p == "/android/pubsub" || p == "/android/callback":
+		p == "/android/pubsub" || p == "/android/callback" ||
+		p == windows.DiscoveryPath || p == windows.PolicyPath || p == windows.EnrollmentPath || p == windows.ManagementPath:
 		return p
 	case strings.HasPrefix(p, "/v1/"):
 		return "/v1"

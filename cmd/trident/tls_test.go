@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	"github.com/tridentmdm/trident/internal/devidp"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/services/enrollment"
 	"github.com/tridentmdm/trident/services/pki"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -52,7 +54,7 @@ func TestMutualTLSIdentity(t *testing.T) {
 	_, encKey, _ := seal.NewRandomKey()
 	cfg := serverConfig{baseDomain: "trident.test", eventRetention: time.Hour, shutdownTimeout: 5 * time.Second, workers: 2,
 		oidc:          oidcConfig{issuer: idp.Issuer, audience: "trident-api", roleClaims: "groups", rolePrefix: "trident"},
-		encryptionKey: encKey, appleIdentity: "tls", deviceScheme: "https", tlsCert: certFile, tlsKey: keyFile,
+		encryptionKey: encKey, appleIdentity: "tls", deviceScheme: "https", tlsCert: certFile, tlsKey: keyFile, windowsPoll: 15 * time.Minute,
 		listen: "127.0.0.1:0", common: common{logLevel: "info", logFormat: "text"}}
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
@@ -99,6 +101,40 @@ func TestMutualTLSIdentity(t *testing.T) {
 	dev.Client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: host}}}
 	if err := dev.Authenticate(context.Background()); err == nil || !strings.Contains(err.Error(), "400") {
 		t.Fatalf("no client certificate: %v; want a 400", err)
+	}
+
+	// Windows: with Trident terminating TLS the enrollment certificate is
+	// the TLS client certificate (the default when --tls-cert is set).
+	var token string
+	if err := db.Tx(tctx, func(tx pgx.Tx) error {
+		token, _, err = p.NewChallenge(tctx, tx, enrollment.WindowsPurpose, time.Hour)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	win := devicesim.NewWindowsDevice("https://"+ln.Addr().String(), host)
+	win.Client = dev.Client // no client certificate while enrolling
+	win.CertHeader = ""
+	if err := win.Discover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := win.Enroll(context.Background(), token, false); err != nil {
+		t.Fatalf("Windows enrollment over TLS: %v", err)
+	}
+	if !strings.HasPrefix(win.ManagementURL, "https://"+host+"/") {
+		t.Errorf("management URL %s", win.ManagementURL)
+	}
+	// A forged Client-Cert header is not an identity when Trident sees TLS.
+	forged := *win
+	forged.CertHeader = "Client-Cert"
+	var refused *devicesim.ErrSessionRefused
+	if _, err := forged.Session(context.Background()); !errors.As(err, &refused) || refused.Status != "403" {
+		t.Fatalf("a session with the certificate only in a header: %v", err)
+	}
+	win.Client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: host,
+		Certificates: []tls.Certificate{{Certificate: [][]byte{win.Cert.Raw}, PrivateKey: win.Key}}}}}
+	if _, err := win.Session(context.Background()); err != nil {
+		t.Fatalf("a Windows session over mutual TLS: %v", err)
 	}
 }
 

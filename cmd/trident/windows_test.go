@@ -1,0 +1,339 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tridentmdm/trident/internal/devicesim"
+	"github.com/tridentmdm/trident/internal/devidp"
+	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+type windowsEnrollmentOut struct {
+	Token        string `json:"token"`
+	Server       string `json:"server"`
+	DiscoveryURL string `json:"discovery_url"`
+	DeepLink     string `json:"deep_link"`
+}
+
+type apiCommand struct {
+	ID     string          `json:"id"`
+	Kind   string          `json:"kind"`
+	Status string          `json:"status"`
+	Error  string          `json:"error"`
+	Result json.RawMessage `json:"result"`
+}
+
+type apiDevice struct {
+	ID           string         `json:"id"`
+	Identifier   string         `json:"identifier"`
+	Status       string         `json:"status"`
+	Name         string         `json:"name"`
+	Model        string         `json:"model"`
+	OSVersion    string         `json:"os_version"`
+	SerialNumber string         `json:"serial_number"`
+	Facts        map[string]any `json:"facts"`
+	LastSeenAt   *string        `json:"last_seen_at"`
+}
+
+// The issue's "done when": simulated Windows devices in two tenants
+// discover, enroll with real CSRs, and run management sessions that
+// deliver settings and commands and report results, all visible through
+// the API; a device of one tenant cannot use the other's endpoints.
+func TestWindowsThroughTheServer(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.DB(t)
+	d, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenants := []tenancy.Tenant{testenv.Tenant(t, d), testenv.Tenant(t, d)}
+	var clients []devidp.Client
+	for i, tn := range tenants {
+		clients = append(clients, devidp.Client{ID: fmt.Sprint("admin", i), Secret: "s", Audience: []string{"trident-api"},
+			Claims: map[string]any{"groups": []string{"/trident/tenant/" + tn.Slug + "/admin"}}})
+	}
+	idp := testenv.StartIDP(t, clients...)
+	base, dir := startAppWith(t, idp.Issuer, func(c *serverConfig) { c.windowsIdentity = "header"; c.windowsPoll = 30 * time.Minute })
+	port := strings.Split(base, ":")[2]
+	// Windows finds the server from the user's email domain alone:
+	// enterpriseenrollment.{domain} is a hostname of tenant 0.
+	if _, err := dir.AddHostname(ctx, tenants[0].ID, "enterpriseenrollment.contoso.test"); err != nil {
+		t.Fatal(err)
+	}
+
+	type enrolled struct {
+		c      apiClient
+		tp     string
+		host   string
+		dev    *devicesim.WindowsDevice
+		device apiDevice
+	}
+	var all []enrolled
+	for i, tn := range tenants {
+		c := apiClient{t: t, base: base, bearer: "Bearer " + idp.Token(t, fmt.Sprint("admin", i), "s")}
+		tp := "/v1/tenants/" + tn.Slug
+		host := tn.Slug + ".trident.test:" + port
+		code, body := c.do("POST", tp+"/enrollments/windows", map[string]any{"lifetime": "1h", "email": "user@contoso.test"})
+		var en windowsEnrollmentOut
+		if json.Unmarshal(body, &en); code != 200 || en.Token == "" {
+			t.Fatalf("create enrollment: %d %s", code, body)
+		}
+		if en.DiscoveryURL != "http://"+host+"/EnrollmentServer/Discovery.svc" || !strings.HasPrefix(en.DeepLink, "ms-device-enrollment:?") ||
+			!strings.Contains(en.DeepLink, "accesstoken="+en.Token) {
+			t.Errorf("enrollment details: %+v", en)
+		}
+
+		dev := devicesim.NewWindowsDevice(base, host)
+		if i == 0 {
+			dev.Host = "enterpriseenrollment.contoso.test:" + port
+		}
+		if err := dev.Discover(ctx); err != nil {
+			t.Fatalf("tenant %d: discover: %v", i, err)
+		}
+		if dev.AuthPolicy != "OnPremise" || !strings.HasSuffix(dev.EnrollmentURL, "/EnrollmentServer/Enrollment.svc") {
+			t.Errorf("discovery: %s %s", dev.AuthPolicy, dev.EnrollmentURL)
+		}
+		dev.Host = host
+
+		// A bad token gets an authentication fault, and changes nothing.
+		var fault *devicesim.SOAPFault
+		if _, err := dev.Policies(ctx, "not-a-token", false); !errors.As(err, &fault) || fault.Subcode != "s:Authentication" || fault.HTTPStatus != 400 {
+			t.Errorf("policies with a bad token: %v", err)
+		}
+		if n, err := dev.Policies(ctx, en.Token, false); err != nil || n != 2048 {
+			t.Fatalf("policies: %d %v", n, err)
+		}
+		if err := dev.Enroll(ctx, en.Token, false); err != nil {
+			t.Fatalf("tenant %d: enroll: %v", i, err)
+		}
+		// The token was used up: a second device cannot enroll with it.
+		other := devicesim.NewWindowsDevice(base, host)
+		other.PolicyURL, other.EnrollmentURL = dev.PolicyURL, dev.EnrollmentURL
+		if err := other.Enroll(ctx, en.Token, false); !errors.As(err, &fault) || fault.Subcode != "s:Authentication" {
+			t.Errorf("second enrollment with one token: %v", err)
+		}
+		if dev.PollMinutes != 30 || dev.ProviderID != "Trident" || dev.ManagementURL != "http://"+host+"/ManagementServer/MDM.svc" {
+			t.Errorf("provisioning: poll %d provider %q management %q", dev.PollMinutes, dev.ProviderID, dev.ManagementURL)
+		}
+
+		// The first session: the device checks in; nothing is queued.
+		res, err := dev.Session(ctx)
+		if err != nil {
+			t.Fatalf("first session: %v", err)
+		}
+		if res.Messages != 1 || len(res.Commands) != 0 {
+			t.Errorf("first session: %+v", res)
+		}
+		code, body = c.do("GET", tp+"/devices?platform=windows", nil)
+		var page struct {
+			Items []apiDevice `json:"items"`
+		}
+		if json.Unmarshal(body, &page); code != 200 || len(page.Items) != 1 {
+			t.Fatalf("devices: %d %s", code, body)
+		}
+		got := page.Items[0]
+		if got.Identifier != dev.DeviceID || got.Status != "enrolled" || got.Name != dev.Name || got.Model != "Surface Laptop 5" ||
+			got.LastSeenAt == nil || got.Facts["manufacturer"] != "Contoso" {
+			t.Errorf("device after the first session: %+v", got)
+		}
+		all = append(all, enrolled{c: c, tp: tp, host: host, dev: dev, device: got})
+	}
+
+	// Commands in both tenants: inventory, a profile of settings, a query,
+	// a restart, a lock the edition refuses, and an atomic profile that
+	// fails and is rolled back.
+	for i, e := range all {
+		e.dev.Refuse["./Device/Vendor/MSFT/RemoteLock/Lock"] = 405
+		e.dev.Refuse["./Device/Vendor/MSFT/Policy/Config/Browser/AllowCookies"] = 404
+		if i == 1 {
+			e.dev.ChunkSize = 100 // results over 100 bytes come in pieces
+			e.dev.Nodes["./Vendor/MSFT/Large/Node"] = strings.Repeat("0123456789", 95)
+		}
+		queue := func(kind string, payload any) string {
+			body := map[string]any{"kind": kind}
+			if payload != nil {
+				body["payload"] = payload
+			}
+			code, b := e.c.do("POST", e.tp+"/devices/"+e.device.ID+"/commands", body)
+			var cmd apiCommand
+			if json.Unmarshal(b, &cmd); code != 201 {
+				t.Fatalf("queue %s: %d %s", kind, code, b)
+			}
+			return cmd.ID
+		}
+		// Bad settings are refused when queued, with the field at fault.
+		code, b := e.c.do("POST", e.tp+"/devices/"+e.device.ID+"/commands", map[string]any{"kind": "apply_settings",
+			"payload": map[string]any{"settings": []map[string]any{{"loc_uri": "Device/Policy", "value": "1"}}}})
+		if code != 422 || !strings.Contains(string(b), "settings[0].loc_uri") {
+			t.Errorf("bad settings: %d %s", code, b)
+		}
+		code, b = e.c.do("POST", e.tp+"/devices/"+e.device.ID+"/commands", map[string]any{"kind": "clear_passcode"})
+		if code != 422 {
+			t.Errorf("a kind Windows lacks: %d %s", code, b)
+		}
+		info := queue("device_information", nil)
+		profile := queue("apply_settings", map[string]any{"settings": []map[string]any{
+			{"loc_uri": "./Device/Vendor/MSFT/Policy/Config/Camera/AllowCamera", "value": "0", "format": "int"},
+			{"loc_uri": "./Device/Vendor/MSFT/Policy/Config/DeviceLock/MinDevicePasswordLength", "value": "12", "format": "int"},
+			{"loc_uri": "./Device/Vendor/MSFT/Policy/Config/Browser/AllowCookies", "value": "0", "format": "int"},
+		}})
+		atomic := queue("apply_settings", map[string]any{"atomic": true, "settings": []map[string]any{
+			{"loc_uri": "./Device/Vendor/MSFT/Policy/Config/Camera/AllowCamera", "value": "1", "format": "int"},
+			{"loc_uri": "./Device/Vendor/MSFT/Policy/Config/Browser/AllowCookies", "value": "2", "format": "int"},
+		}})
+		uris := []string{"./Device/Vendor/MSFT/Policy/Config/DeviceLock/MinDevicePasswordLength"}
+		if i == 1 {
+			uris = append(uris, "./Vendor/MSFT/Large/Node")
+		}
+		query := queue("query_settings", map[string]any{"loc_uris": uris})
+		restart := queue("restart", nil)
+		lock := queue("lock", nil)
+
+		res, err := e.dev.Session(ctx)
+		if err != nil {
+			t.Fatalf("tenant %d: session: %v", i, err)
+		}
+		if i == 1 && res.Messages < 3 {
+			t.Errorf("chunked results should take more messages: %+v", res)
+		}
+		want := map[string]struct{ status, errPart string }{
+			info: {"acknowledged", ""}, profile: {"error", "1 of 3 settings failed: ./Device/Vendor/MSFT/Policy/Config/Browser/AllowCookies: not found"},
+			atomic: {"error", "rolled back: atomic failed"}, query: {"acknowledged", ""}, restart: {"acknowledged", ""},
+			lock: {"error", "command not allowed"},
+		}
+		results := map[string]apiCommand{}
+		for id, w := range want {
+			code, b := e.c.do("GET", e.tp+"/commands/"+id, nil)
+			var cmd apiCommand
+			json.Unmarshal(b, &cmd)
+			results[id] = cmd
+			if code != 200 || cmd.Status != w.status || !strings.Contains(cmd.Error, w.errPart) {
+				t.Errorf("tenant %d: %s: %d %s", i, cmd.Kind, code, b)
+			}
+		}
+		// Per-setting status of the profile, and what the device holds.
+		var pr struct {
+			Settings []struct {
+				LocURI string `json:"loc_uri"`
+				Status int    `json:"status"`
+			} `json:"settings"`
+		}
+		json.Unmarshal(results[profile].Result, &pr)
+		if len(pr.Settings) != 3 || pr.Settings[0].Status != 200 || pr.Settings[2].Status != 404 {
+			t.Errorf("profile result: %s", results[profile].Result)
+		}
+		if e.dev.Nodes["./Device/Vendor/MSFT/Policy/Config/Camera/AllowCamera"] != "0" ||
+			e.dev.Nodes["./Device/Vendor/MSFT/Policy/Config/DeviceLock/MinDevicePasswordLength"] != "12" {
+			t.Errorf("the device's settings after the profiles: %v", e.dev.Nodes)
+		}
+		if len(e.dev.Executed) != 1 || e.dev.Executed[0] != "./Device/Vendor/MSFT/Reboot/RebootNow" {
+			t.Errorf("executed: %v", e.dev.Executed)
+		}
+		var q struct {
+			Nodes []struct {
+				LocURI string `json:"loc_uri"`
+				Value  string `json:"value"`
+			} `json:"nodes"`
+		}
+		json.Unmarshal(results[query].Result, &q)
+		if len(q.Nodes) != len(uris) || q.Nodes[0].Value != "12" || (i == 1 && q.Nodes[1].Value != e.dev.Nodes["./Vendor/MSFT/Large/Node"]) {
+			t.Errorf("query result: %s", results[query].Result)
+		}
+		// The inventory answers landed on the device.
+		code, b = e.c.do("GET", e.tp+"/devices/"+e.device.ID, nil)
+		var got apiDevice
+		json.Unmarshal(b, &got)
+		if code != 200 || got.OSVersion != "10.0.22631.4460" || got.SerialNumber != e.dev.Nodes["./DevDetail/Ext/Microsoft/SMBIOSSerialNumber"] ||
+			got.Facts["disk_encrypted"] != true || got.Facts["bitlocker_status"] != float64(0) || got.Facts["os_platform"] != "Windows 11 Pro" {
+			t.Errorf("device after inventory: %d %s", code, b)
+		}
+		// Check-ins are events.
+		code, b = e.c.do("GET", e.tp+"/events?kind=device.checked_in", nil)
+		var evs struct {
+			Items []json.RawMessage `json:"items"`
+		}
+		if json.Unmarshal(b, &evs); code != 200 || len(evs.Items) != 2 {
+			t.Errorf("check-in events: %d %s", code, b)
+		}
+	}
+
+	// Cross-tenant: tenant 0's device, certificate and all, on tenant 1's
+	// management endpoint is refused, and so is its enrollment token.
+	a, b := all[0], all[1]
+	intruder := *a.dev
+	intruder.Host = b.host
+	var refused *devicesim.ErrSessionRefused
+	if _, err := intruder.Session(ctx); !errors.As(err, &refused) || refused.Status != "403" {
+		t.Errorf("tenant 0's certificate on tenant 1: %v", err)
+	}
+	// Another device id with a valid certificate is refused too.
+	impostor := *b.dev
+	impostor.DeviceID = a.dev.DeviceID
+	if _, err := impostor.Session(ctx); !errors.As(err, &refused) {
+		t.Errorf("a certificate for another device id: %v", err)
+	}
+	// No certificate at all.
+	anon := *a.dev
+	anon.CertHeader = ""
+	if _, err := anon.Session(ctx); !errors.As(err, &refused) {
+		t.Errorf("no certificate: %v", err)
+	}
+	code, body := a.c.do("POST", a.tp+"/enrollments/windows", nil)
+	var en windowsEnrollmentOut
+	json.Unmarshal(body, &en)
+	stranger := devicesim.NewWindowsDevice(base, b.host)
+	stranger.PolicyURL, stranger.EnrollmentURL = "http://"+b.host+"/EnrollmentServer/Policy.svc", "http://"+b.host+"/EnrollmentServer/Enrollment.svc"
+	var fault *devicesim.SOAPFault
+	if err := stranger.Enroll(ctx, en.Token, false); code != 200 || !errors.As(err, &fault) || fault.Subcode != "s:Authentication" {
+		t.Errorf("tenant 0's token on tenant 1: %d %v", code, err)
+	}
+	// ...and the token still works where it belongs.
+	stranger.Host = a.host
+	if err := stranger.Enroll(ctx, en.Token, false); err != nil {
+		t.Errorf("the token on its own tenant: %v", err)
+	}
+
+	// Malformed input gets protocol errors and changes nothing.
+	for _, tc := range []struct {
+		path, body string
+		want       int
+	}{
+		{"/ManagementServer/MDM.svc", "<SyncML", 400},
+		{"/ManagementServer/MDM.svc", `<SyncML xmlns="SYNCML:SYNCML1.2"><SyncHdr><VerDTD>1.2</VerDTD></SyncHdr><SyncBody/></SyncML>`, 400},
+		{"/EnrollmentServer/Discovery.svc", "<s:Envelope", 400},
+		{"/EnrollmentServer/Enrollment.svc", `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body/></s:Envelope>`, 400},
+	} {
+		req, _ := http.NewRequest("POST", base+tc.path, strings.NewReader(tc.body))
+		req.Host = a.host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s %q: %d", tc.path, tc.body, resp.StatusCode)
+		}
+	}
+
+	// Unenrollment: the user removes the work account; the device shows
+	// unenrolled and its certificate opens no more sessions.
+	if _, err := b.dev.Unenroll(ctx); err != nil {
+		t.Fatalf("unenroll: %v", err)
+	}
+	code, body = b.c.do("GET", b.tp+"/devices/"+b.device.ID, nil)
+	var got apiDevice
+	if json.Unmarshal(body, &got); code != 200 || got.Status != "unenrolled" {
+		t.Errorf("after unenrollment: %d %s", code, body)
+	}
+	if _, err := b.dev.Session(ctx); !errors.As(err, &refused) {
+		t.Errorf("a session after unenrollment: %v", err)
+	}
+}
