@@ -656,7 +656,7 @@ func (d *WindowsDevice) execute(c syncCmd, msgRef string, status func(ref, cmd s
 			continue
 		}
 		for d.ChunkSize > 0 && len(v) > d.ChunkSize {
-			chunks = append(chunks, `<Results><CmdID>r`+newUUID()[:8]+`</CmdID><MsgRef>`+msgRef+`</MsgRef><CmdRef>`+c.CmdID+`</CmdRef><Item><Source><LocURI>`+
+			chunks = append(chunks, `<Results><CmdID>r`+strconv.Itoa(len(chunks)+1)+`</CmdID><MsgRef>`+msgRef+`</MsgRef><CmdRef>`+c.CmdID+`</CmdRef><Item><Source><LocURI>`+
 				xmlText(it.Target)+`</LocURI></Source><Data>`+xmlText(v[:d.ChunkSize])+`</Data><MoreData/></Item></Results>`)
 			v = v[d.ChunkSize:]
 		}
@@ -665,7 +665,7 @@ func (d *WindowsDevice) execute(c syncCmd, msgRef string, status func(ref, cmd s
 	}
 	status(c.CmdID, "Get", code)
 	if code == 200 {
-		out.WriteString(`<Results><CmdID>r` + newUUID()[:8] + `</CmdID><MsgRef>` + msgRef + `</MsgRef><CmdRef>` + c.CmdID + `</CmdRef>` + results.String() + `</Results>`)
+		out.WriteString(`<Results><CmdID>` + c.CmdID + `r</CmdID><MsgRef>` + msgRef + `</MsgRef><CmdRef>` + c.CmdID + `</CmdRef>` + results.String() + `</Results>`)
 	}
 	return chunks
 }

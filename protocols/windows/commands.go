@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"github.com/tridentmdm/trident/protocols/windows/wire"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,7 +25,7 @@ var _ commands.Dispatcher = Commands{}
 
 // Dispatch implements commands.Dispatcher.
 func (Commands) Dispatch(_ context.Context, _ pgx.Tx, _ inventory.Device, c commands.Command) error {
-	_, err := wire(c)
+	_, err := toWire(c)
 	return err
 }
 
@@ -83,19 +84,19 @@ func checkURI(field, uri string) error {
 	return nil
 }
 
-// wire is the SyncML commands a Trident command becomes. Each part's
+// toWire is the SyncML commands a Trident command becomes. Each part's
 // CmdID is "<command id>.<n>" (an Atomic is "<command id>" and holds the
 // parts), so the device's answers find the command.
-func wire(c commands.Command) ([]command, error) {
+func toWire(c commands.Command) ([]wire.Command, error) {
 	id := c.ID.String()
 	part := func(n int) string { return id + "." + strconv.Itoa(n) }
-	exec := func(uri string) []command {
-		return []command{{XMLName: xml.Name{Local: "Exec"}, CmdID: part(1), Items: []item{{Target: &locURI{uri}}}}}
+	exec := func(uri string) []wire.Command {
+		return []wire.Command{{XMLName: xml.Name{Local: "Exec"}, CmdID: part(1), Items: []wire.Item{{Target: &wire.Loc{LocURI: uri}}}}}
 	}
-	gets := func(uris []string) []command {
-		out := make([]command, len(uris))
+	gets := func(uris []string) []wire.Command {
+		out := make([]wire.Command, len(uris))
 		for i, u := range uris {
-			out[i] = command{XMLName: xml.Name{Local: "Get"}, CmdID: part(i + 1), Items: []item{{Target: &locURI{u}}}}
+			out[i] = wire.Command{XMLName: xml.Name{Local: "Get"}, CmdID: part(i + 1), Items: []wire.Item{{Target: &wire.Loc{LocURI: u}}}}
 		}
 		return out
 	}
@@ -140,7 +141,7 @@ func wire(c commands.Command) ([]command, error) {
 		if len(p.Settings) == 0 || len(p.Settings) > maxSettings {
 			return nil, &commands.ValidationError{Field: "payload.settings", Problem: fmt.Sprintf("must hold 1 to %d settings", maxSettings)}
 		}
-		parts := make([]command, len(p.Settings))
+		parts := make([]wire.Command, len(p.Settings))
 		for i, s := range p.Settings {
 			field := fmt.Sprintf("payload.settings[%d]", i)
 			if err := checkURI(field+".loc_uri", s.LocURI); err != nil {
@@ -150,7 +151,7 @@ func wire(c commands.Command) ([]command, error) {
 			if verb == "" {
 				return nil, &commands.ValidationError{Field: field + ".action", Problem: fmt.Sprintf("%q is not replace, add or delete", s.Action)}
 			}
-			it := item{Target: &locURI{s.LocURI}}
+			it := wire.Item{Target: &wire.Loc{LocURI: s.LocURI}}
 			if verb != "Delete" {
 				f := s.Format
 				if f == "" {
@@ -167,15 +168,15 @@ func wire(c commands.Command) ([]command, error) {
 				if f == "bool" && s.Value != "true" && s.Value != "false" {
 					return nil, &commands.ValidationError{Field: field + ".value", Problem: "must be true or false"}
 				}
-				it.Meta = &meta{Format: f}
+				it.Meta = &wire.Meta{Format: f}
 				if f != "null" {
-					it.Data = &data{Inner: s.Value}
+					it.Data = &wire.Data{Inner: s.Value}
 				}
 			}
-			parts[i] = command{XMLName: xml.Name{Local: verb}, CmdID: part(i + 1), Items: []item{it}}
+			parts[i] = wire.Command{XMLName: xml.Name{Local: verb}, CmdID: part(i + 1), Items: []wire.Item{it}}
 		}
 		if p.Atomic {
-			return []command{{XMLName: xml.Name{Local: "Atomic"}, CmdID: id, Inner: parts}}, nil
+			return []wire.Command{{XMLName: xml.Name{Local: "Atomic"}, CmdID: id, Inner: parts}}, nil
 		}
 		return parts, nil
 	}
@@ -240,7 +241,7 @@ type PartResult struct {
 
 // outcome turns the device's answers to a command's parts into the
 // command's outcome, and for inventory queries the facts learned.
-func outcome(c commands.Command, parts []command, answers map[string]answer) (commands.Outcome, *inventory.Report) {
+func outcome(c commands.Command, parts []wire.Command, answers map[string]answer) (commands.Outcome, *inventory.Report) {
 	var results []PartResult
 	failed := 0
 	flat := parts
@@ -350,7 +351,7 @@ func report(values map[string]string) *inventory.Report {
 }
 
 // partIDs lists every CmdID a command's parts answer to.
-func partIDs(parts []command) []string {
+func partIDs(parts []wire.Command) []string {
 	var ids []string
 	for _, p := range parts {
 		ids = append(ids, p.CmdID)

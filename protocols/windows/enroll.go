@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/tridentmdm/trident/protocols/windows/wire"
 	"io"
 	"log/slog"
 	"net/http"
@@ -124,7 +125,7 @@ func (h *Handler) url(r *http.Request, path string) string {
 const maxSOAP = 1 << 20
 
 // soap reads a SOAP request, runs fn and writes its answer or fault.
-func (h *Handler) soap(fn func(r *http.Request, env *envelope) (action, body string, security bool, err error)) http.HandlerFunc {
+func (h *Handler) soap(fn func(r *http.Request, env *wire.Envelope) (action, body string, security bool, err error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/soap+xml; charset=utf-8")
 		b, err := io.ReadAll(io.LimitReader(r.Body, maxSOAP+1))
@@ -132,42 +133,42 @@ func (h *Handler) soap(fn func(r *http.Request, env *envelope) (action, body str
 			return
 		}
 		if len(b) > maxSOAP {
-			h.fault(w, r, senderFault("s:MessageFormat", "the request is larger than 1 MiB"), "")
+			h.fault(w, r, wire.SenderFault("s:MessageFormat", "the request is larger than 1 MiB"), "")
 			return
 		}
-		env, err := parseEnvelope(b)
+		env, err := wire.ParseEnvelope(b)
 		if err != nil {
-			h.fault(w, r, asFault(err), "")
+			h.fault(w, r, wire.AsFault(err), "")
 			return
 		}
 		action, body, security, err := fn(r, env)
 		if err != nil {
-			h.fault(w, r, asFault(err), env.Header.MessageID)
-			if f := (*Fault)(nil); !errors.As(err, &f) {
+			h.fault(w, r, wire.AsFault(err), env.Header.MessageID)
+			if f := (*wire.Fault)(nil); !errors.As(err, &f) {
 				h.log.ErrorContext(r.Context(), "windows enrollment failed", "path", r.URL.Path, "err", err)
 			}
 			return
 		}
-		w.Write(soapResponse(action, env.Header.MessageID, body, security))
+		w.Write(wire.Response(action, env.Header.MessageID, body, security))
 	}
 }
 
-func (h *Handler) fault(w http.ResponseWriter, r *http.Request, f *Fault, relatesTo string) {
+func (h *Handler) fault(w http.ResponseWriter, r *http.Request, f *wire.Fault, relatesTo string) {
 	code := http.StatusInternalServerError
 	if f.Sender {
 		code = http.StatusBadRequest
 		h.log.InfoContext(r.Context(), "windows enrollment refused", "path", r.URL.Path, "subcode", f.Subcode, "reason", f.Reason)
 	}
 	w.WriteHeader(code)
-	w.Write(faultResponse(f, relatesTo))
+	w.Write(wire.FaultResponse(f, relatesTo))
 }
 
 // discover answers MS-MDE2's Discover: where the policy and enrollment
 // services are, and how to authenticate to them.
-func (h *Handler) discover(r *http.Request, env *envelope) (string, string, bool, error) {
+func (h *Handler) discover(r *http.Request, env *wire.Envelope) (string, string, bool, error) {
 	d := env.Body.Discover
-	if env.Header.Action != actionDiscover || d == nil {
-		return "", "", false, senderFault("s:MessageFormat", "expected a Discover request")
+	if env.Header.Action != wire.ActionDiscover || d == nil {
+		return "", "", false, wire.SenderFault("s:MessageFormat", "expected a Discover request")
 	}
 	version := "4.0"
 	if v, err := strconv.ParseFloat(d.RequestVersion, 64); err == nil && v >= 5 {
@@ -186,59 +187,40 @@ func (h *Handler) discover(r *http.Request, env *envelope) (string, string, bool
 	case offers("OnPremise"):
 		res.WriteString(`<AuthPolicy>OnPremise</AuthPolicy>`)
 	default:
-		return "", "", false, senderFault("s:Authentication", "this server offers the OnPremise policy (an enrollment token as the password); the device did not offer it")
+		return "", "", false, wire.SenderFault("s:Authentication", "this server offers the OnPremise policy (an enrollment token as the password); the device did not offer it")
 	}
-	body := `<DiscoverResponse xmlns="` + nsEnrollment + `"><DiscoverResult>` + res.String() +
+	body := `<DiscoverResponse xmlns="` + wire.NsEnrollment + `"><DiscoverResult>` + res.String() +
 		`<EnrollmentVersion>` + version + `</EnrollmentVersion>` +
-		`<EnrollmentPolicyServiceUrl>` + esc(h.url(r, PolicyPath)) + `</EnrollmentPolicyServiceUrl>` +
-		`<EnrollmentServiceUrl>` + esc(h.url(r, EnrollmentPath)) + `</EnrollmentServiceUrl>` +
+		`<EnrollmentPolicyServiceUrl>` + wire.Esc(h.url(r, PolicyPath)) + `</EnrollmentPolicyServiceUrl>` +
+		`<EnrollmentServiceUrl>` + wire.Esc(h.url(r, EnrollmentPath)) + `</EnrollmentServiceUrl>` +
 		`</DiscoverResult></DiscoverResponse>`
-	return actionDiscoverResponse, body, false, nil
-}
-
-// token is the enrollment token a request carries: the password of an
-// OnPremise UsernameToken, or the Federated security token (base64 in a
-// BinarySecurityToken).
-func token(env *envelope) (string, error) {
-	s := env.Header.Security
-	switch {
-	case s == nil:
-	case s.UsernameToken != nil && s.UsernameToken.Password != "":
-		return strings.TrimSpace(s.UsernameToken.Password), nil
-	case s.BinarySecurityToken != nil && s.BinarySecurityToken.Value != "":
-		v := strings.Join(strings.Fields(s.BinarySecurityToken.Value), "")
-		if b, err := base64.StdEncoding.DecodeString(v); err == nil {
-			v = string(b)
-		}
-		return strings.TrimSpace(v), nil
-	}
-	return "", senderFault("s:Authentication", "the request carries no enrollment token (WS-Security UsernameToken password or federated BinarySecurityToken)")
+	return wire.ActionDiscoverResponse, body, false, nil
 }
 
 // checkToken refuses a request whose token would not enroll.
-func (h *Handler) checkToken(ctx context.Context, env *envelope) (string, error) {
-	tok, err := token(env)
+func (h *Handler) checkToken(ctx context.Context, env *wire.Envelope) (string, error) {
+	tok, err := wire.Token(env)
 	if err != nil {
 		return "", err
 	}
 	err = h.db.Tx(ctx, func(tx pgx.Tx) error { return h.enroll.CheckToken(ctx, tx, tok) })
 	if errors.Is(err, enrollment.ErrToken) {
-		return "", senderFault("s:Authentication", err.Error())
+		return "", wire.SenderFault("s:Authentication", err.Error())
 	}
 	return tok, err
 }
 
 // policies answers MS-XCEP's GetPolicies: one policy, for the key the
 // device makes and the hash it signs its request with.
-func (h *Handler) policies(r *http.Request, env *envelope) (string, string, bool, error) {
-	if env.Header.Action != actionGetPolicies || env.Body.GetPolicies == nil {
-		return "", "", false, senderFault("s:MessageFormat", "expected a GetPolicies request")
+func (h *Handler) policies(r *http.Request, env *wire.Envelope) (string, string, bool, error) {
+	if env.Header.Action != wire.ActionGetPolicies || env.Body.GetPolicies == nil {
+		return "", "", false, wire.SenderFault("s:MessageFormat", "expected a GetPolicies request")
 	}
 	if _, err := h.checkToken(r.Context(), env); err != nil {
 		return "", "", false, err
 	}
 	nil_ := ` xsi:nil="true"`
-	body := `<GetPoliciesResponse xmlns="` + nsPolicy + `" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><response>` +
+	body := `<GetPoliciesResponse xmlns="` + wire.NsPolicy + `" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><response>` +
 		`<policyID/><policyFriendlyName` + nil_ + `/><nextUpdateHours` + nil_ + `/><policiesNotChanged` + nil_ + `/>` +
 		`<policies><policy><policyOIDReference>0</policyOIDReference><cAs` + nil_ + `/><attributes>` +
 		`<commonName>Trident</commonName><policySchema>3</policySchema>` +
@@ -253,40 +235,40 @@ func (h *Handler) policies(r *http.Request, env *envelope) (string, string, bool
 		`<keyArchivalAttributes` + nil_ + `/><extensions` + nil_ + `/></attributes></policy></policies></response>` +
 		`<cAs` + nil_ + `/><oIDs><oID><value>2.16.840.1.101.3.4.2.1</value><group>1</group><oIDReferenceID>0</oIDReferenceID>` +
 		`<defaultName>szOID_NIST_sha256</defaultName></oID></oIDs></GetPoliciesResponse>`
-	return actionGetPoliciesResp, body, false, nil
+	return wire.ActionGetPoliciesResp, body, false, nil
 }
 
 // rst answers MS-WSTEP's RequestSecurityToken: the token enrolls the
 // device, its CSR is signed by the tenant's CA, and the answer is the
 // provisioning document that installs the certificates and the
 // management account.
-func (h *Handler) rst(r *http.Request, env *envelope) (string, string, bool, error) {
+func (h *Handler) rst(r *http.Request, env *wire.Envelope) (string, string, bool, error) {
 	req := env.Body.RST
-	if env.Header.Action != actionRST || req == nil {
-		return "", "", false, senderFault("s:MessageFormat", "expected a RequestSecurityToken request")
+	if env.Header.Action != wire.ActionRST || req == nil {
+		return "", "", false, wire.SenderFault("s:MessageFormat", "expected a RequestSecurityToken request")
 	}
-	if req.TokenType != tokenTypeEnrollment || (req.RequestType != "" && req.RequestType != requestTypeIssue) {
-		return "", "", false, senderFault("s:MessageFormat", "expected a DeviceEnrollmentToken Issue request")
+	if req.TokenType != wire.TokenTypeEnrollment || (req.RequestType != "" && req.RequestType != wire.RequestTypeIssue) {
+		return "", "", false, wire.SenderFault("s:MessageFormat", "expected a DeviceEnrollmentToken Issue request")
 	}
 	bst := req.BinarySecurityToken
-	if bst == nil || bst.ValueType != valueTypePKCS10 {
-		return "", "", false, senderFault("s:CertificateRequest", "the request carries no PKCS#10 certificate request")
+	if bst == nil || bst.ValueType != wire.ValueTypePKCS10 {
+		return "", "", false, wire.SenderFault("s:CertificateRequest", "the request carries no PKCS#10 certificate request")
 	}
 	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(bst.Value), ""))
 	if err != nil {
-		return "", "", false, senderFault("s:CertificateRequest", "the certificate request is not base64")
+		return "", "", false, wire.SenderFault("s:CertificateRequest", "the certificate request is not base64")
 	}
 	csr, err := x509.ParseCertificateRequest(der)
 	if err != nil {
-		return "", "", false, senderFault("s:CertificateRequest", "the certificate request does not parse: "+err.Error())
+		return "", "", false, wire.SenderFault("s:CertificateRequest", "the certificate request does not parse: "+err.Error())
 	}
-	tok, err := token(env)
+	tok, err := wire.Token(env)
 	if err != nil {
 		return "", "", false, err
 	}
-	dev := enrollment.Device{DeviceID: req.context("DeviceID"), HWDevID: req.context("HWDevID"), DeviceType: req.context("DeviceType"),
-		OSEdition: req.context("OSEdition"), OSVersion: req.context("OSVersion"), Name: req.context("DeviceName"),
-		EnrollType: req.context("EnrollmentType"), Application: req.context("ApplicationVersion")}
+	dev := enrollment.Device{DeviceID: req.Context("DeviceID"), HWDevID: req.Context("HWDevID"), DeviceType: req.Context("DeviceType"),
+		OSEdition: req.Context("OSEdition"), OSVersion: req.Context("OSVersion"), Name: req.Context("DeviceName"),
+		EnrollType: req.Context("EnrollmentType"), Application: req.Context("ApplicationVersion")}
 	var cert, ca *x509.Certificate
 	err = h.db.Tx(r.Context(), func(tx pgx.Tx) error {
 		var err error
@@ -302,25 +284,25 @@ func (h *Handler) rst(r *http.Request, env *envelope) (string, string, bool, err
 	var verr *enrollment.ValidationError
 	switch {
 	case errors.Is(err, enrollment.ErrToken):
-		return "", "", false, senderFault("s:Authentication", err.Error())
+		return "", "", false, wire.SenderFault("s:Authentication", err.Error())
 	case errors.Is(err, pki.ErrCSR):
-		return "", "", false, senderFault("s:CertificateRequest", err.Error())
+		return "", "", false, wire.SenderFault("s:CertificateRequest", err.Error())
 	case errors.As(err, &verr):
-		return "", "", false, senderFault("s:MessageFormat", verr.Error())
+		return "", "", false, wire.SenderFault("s:MessageFormat", verr.Error())
 	case err != nil:
 		return "", "", false, err
 	}
 	tenant, _ := tenancy.FromContext(r.Context())
 	h.log.InfoContext(r.Context(), "windows device enrolled", "tenant", tenant, "device_id", dev.DeviceID)
 	doc := h.provisioningDoc(r, ca, cert, dev)
-	body := `<RequestSecurityTokenResponseCollection xmlns="` + nsTrust + `"><RequestSecurityTokenResponse>` +
-		`<TokenType>` + tokenTypeEnrollment + `</TokenType>` +
-		`<DispositionMessage xmlns="` + nsPKIEnroll + `"/>` +
-		`<RequestedSecurityToken><BinarySecurityToken ValueType="` + tokenTypeProvision + `" EncodingType="` + encodingBase64 +
-		`" xmlns="` + nsSecExt + `">` + base64.StdEncoding.EncodeToString(doc) + `</BinarySecurityToken></RequestedSecurityToken>` +
-		`<RequestID xmlns="` + nsPKIEnroll + `">0</RequestID>` +
+	body := `<RequestSecurityTokenResponseCollection xmlns="` + wire.NsTrust + `"><RequestSecurityTokenResponse>` +
+		`<TokenType>` + wire.TokenTypeEnrollment + `</TokenType>` +
+		`<DispositionMessage xmlns="` + wire.NsPKIEnroll + `"/>` +
+		`<RequestedSecurityToken><BinarySecurityToken ValueType="` + wire.TokenTypeProvision + `" EncodingType="` + wire.EncodingBase64 +
+		`" xmlns="` + wire.NsSecExt + `">` + base64.StdEncoding.EncodeToString(doc) + `</BinarySecurityToken></RequestedSecurityToken>` +
+		`<RequestID xmlns="` + wire.NsPKIEnroll + `">0</RequestID>` +
 		`</RequestSecurityTokenResponse></RequestSecurityTokenResponseCollection>`
-	return actionRSTRC, body, true, nil
+	return wire.ActionRSTRC, body, true, nil
 }
 
 // ProviderID names Trident's management account on the device: the
@@ -341,7 +323,7 @@ func (h *Handler) provisioningDoc(r *http.Request, ca, cert *x509.Certificate, d
 	parm := func(name, value, datatype string) {
 		b.WriteString(`<parm name="` + name + `"`)
 		if value != "" {
-			b.WriteString(` value="` + esc(value) + `"`)
+			b.WriteString(` value="` + wire.Esc(value) + `"`)
 		}
 		if datatype != "" {
 			b.WriteString(` datatype="` + datatype + `"`)
@@ -368,7 +350,7 @@ func (h *Handler) provisioningDoc(r *http.Request, ca, cert *x509.Certificate, d
 	parm("INITIALBACKOFFTIME", "30000", "")
 	parm("MAXBACKOFFTIME", "120000", "")
 	parm("BACKCOMPATRETRYDISABLED", "", "")
-	parm("DEFAULTENCODING", syncMLType, "")
+	parm("DEFAULTENCODING", wire.SyncMLType, "")
 	parm("SSLCLIENTCERTSEARCHCRITERIA", "Subject="+url.PathEscape("CN="+cert.Subject.CommonName)+"&Stores=MY%5CSystem", "")
 	b.WriteString(`<characteristic type="APPAUTH">`)
 	parm("AAUTHLEVEL", "CLIENT", "")

@@ -3,13 +3,10 @@ package windows
 import (
 	"context"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/pem"
 	"errors"
-	"fmt"
+	"github.com/tridentmdm/trident/protocols/windows/wire"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -46,77 +43,48 @@ func (h *Handler) deviceCert(r *http.Request) (*x509.Certificate, error) {
 		}
 		return r.TLS.PeerCertificates[0], nil
 	default:
-		return ParseCertHeader(r.Header.Get(h.opts.Header))
+		return wire.ParseCertHeader(r.Header.Get(h.opts.Header))
 	}
-}
-
-// ParseCertHeader reads a client certificate forwarded by a proxy: RFC
-// 9440's ":base64 DER:" form, or URL-escaped PEM (nginx's
-// $ssl_client_escaped_cert).
-func ParseCertHeader(v string) (*x509.Certificate, error) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return nil, errors.New("no client certificate header")
-	}
-	var der []byte
-	if strings.HasPrefix(v, ":") && strings.HasSuffix(v, ":") && len(v) > 2 {
-		b, err := base64.StdEncoding.DecodeString(v[1 : len(v)-1])
-		if err != nil {
-			return nil, fmt.Errorf("client certificate header: %w", err)
-		}
-		der = b
-	} else {
-		s, err := url.QueryUnescape(v)
-		if err != nil {
-			return nil, fmt.Errorf("client certificate header: %w", err)
-		}
-		blk, _ := pem.Decode([]byte(s))
-		if blk == nil || blk.Type != "CERTIFICATE" {
-			return nil, errors.New("client certificate header: neither RFC 9440 nor escaped PEM")
-		}
-		der = blk.Bytes
-	}
-	return x509.ParseCertificate(der)
 }
 
 func (h *Handler) writeSyncML(w http.ResponseWriter, code int, b []byte) {
-	w.Header().Set("Content-Type", syncMLType)
+	w.Header().Set("Content-Type", wire.SyncMLType)
 	w.WriteHeader(code)
 	w.Write(b)
 }
 
 // refuse answers a message Trident will not act on: only the header's
 // status, and Final.
-func (h *Handler) refuse(w http.ResponseWriter, m *message, r *http.Request, httpCode, status int) {
-	rep := newReply(m, h.url(r, ManagementPath))
-	rep.status("0", "SyncHdr", status)
-	h.writeSyncML(w, httpCode, rep.bytes(true))
+func (h *Handler) refuse(w http.ResponseWriter, m *wire.Message, r *http.Request, httpCode, status int) {
+	rep := wire.NewReply(m, h.url(r, ManagementPath))
+	rep.Status("0", "SyncHdr", status)
+	h.writeSyncML(w, httpCode, rep.Bytes(true))
 }
 
 // manage serves one message of a management session.
 func (h *Handler) manage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxSyncMLMessage+1))
+	b, err := io.ReadAll(io.LimitReader(r.Body, wire.MaxSyncMLMessage+1))
 	if err != nil {
 		return
 	}
-	if len(b) > maxSyncMLMessage {
+	if len(b) > wire.MaxSyncMLMessage {
 		http.Error(w, "the message is larger than 4 MiB", http.StatusRequestEntityTooLarge)
 		return
 	}
-	m, err := parseMessage(b)
+	m, err := wire.ParseMessage(b)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if !m.versionOK() {
-		h.refuse(w, m, r, http.StatusOK, statusVersionUnknown)
+	if !m.VersionOK() {
+		h.refuse(w, m, r, http.StatusOK, wire.StatusVersionUnknown)
 		return
 	}
 	cert, err := h.deviceCert(r)
 	if err != nil {
 		h.log.InfoContext(ctx, "windows session refused", "device_id", m.Hdr.Source.LocURI, "err", err)
-		h.refuse(w, m, r, http.StatusForbidden, statusForbidden)
+		h.refuse(w, m, r, http.StatusForbidden, wire.StatusForbidden)
 		return
 	}
 	var out []byte
@@ -131,13 +99,13 @@ func (h *Handler) manage(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, enrollment.ErrNotEnrolled):
 		h.log.InfoContext(ctx, "windows session refused", "device_id", m.Hdr.Source.LocURI, "err", err)
-		h.refuse(w, m, r, http.StatusForbidden, statusForbidden)
+		h.refuse(w, m, r, http.StatusForbidden, wire.StatusForbidden)
 	case errors.Is(err, enrollment.ErrChunks):
-		h.refuse(w, m, r, http.StatusOK, statusBadRequest)
+		h.refuse(w, m, r, http.StatusOK, wire.StatusBadRequest)
 	case err != nil:
 		// Nothing of the message was kept: the device retries it.
 		h.log.ErrorContext(ctx, "windows session failed", "device_id", m.Hdr.Source.LocURI, "err", err)
-		h.refuse(w, m, r, http.StatusInternalServerError, statusCommandFailed)
+		h.refuse(w, m, r, http.StatusInternalServerError, wire.StatusCommandFailed)
 	default:
 		h.writeSyncML(w, http.StatusOK, out)
 	}
@@ -154,10 +122,10 @@ const statusKey = "#status" // where a part's status waits for its chunked resul
 
 // session handles one device message in its tenant transaction and
 // returns the reply.
-func (h *Handler) session(ctx context.Context, tx pgx.Tx, r *http.Request, m *message, e enrollment.Enrollment) ([]byte, error) {
+func (h *Handler) session(ctx context.Context, tx pgx.Tx, r *http.Request, m *wire.Message, e enrollment.Enrollment) ([]byte, error) {
 	dev := e.Device
-	rep := newReply(m, h.url(r, ManagementPath))
-	rep.status("0", "SyncHdr", statusOK)
+	rep := wire.NewReply(m, h.url(r, ManagementPath))
+	rep.Status("0", "SyncHdr", wire.StatusOK)
 	final := m.Body.Final != nil
 	start := false
 	var unenroll string
@@ -177,12 +145,12 @@ func (h *Handler) session(ctx context.Context, tx pgx.Tx, r *http.Request, m *me
 		case "Results":
 			more := false
 			for _, it := range c.Items {
-				uri := it.source()
+				uri := it.From()
 				if uri == "" {
 					continue
 				}
 				if it.MoreData != nil {
-					if err := h.enroll.AppendChunk(ctx, tx, dev.Identifier, c.CmdRef, uri, it.Data.text()); err != nil {
+					if err := h.enroll.AppendChunk(ctx, tx, dev.Identifier, c.CmdRef, uri, it.Data.Text()); err != nil {
 						return nil, err
 					}
 					more = true
@@ -196,36 +164,36 @@ func (h *Handler) session(ctx context.Context, tx pgx.Tx, r *http.Request, m *me
 				if a.values == nil {
 					a.values = map[string]string{}
 				}
-				a.values[uri] = prefix + it.Data.text()
+				a.values[uri] = prefix + it.Data.Text()
 				answers[c.CmdRef] = a
 			}
 			if more {
-				rep.status(c.CmdID, "Results", statusChunkAccepted)
+				rep.Status(c.CmdID, "Results", wire.StatusChunkAccepted)
 				if id, ok := baseID(c.CmdRef); ok {
 					chunked[id] = true
 				}
 			}
 		case "Alert":
 			switch strings.TrimSpace(c.Data) {
-			case alertClientInitiated, alertServerInitiated:
+			case wire.AlertClientInitiated, wire.AlertServerInitiated:
 				start = true
-			case alertGeneric:
+			case wire.AlertGeneric:
 				for _, it := range c.Items {
-					if t := it.Meta; t != nil && (t.Type == unenrollUser || t.Type == unenrollAdmin) {
+					if t := it.Meta; t != nil && (t.Type == wire.UnenrollUser || t.Type == wire.UnenrollAdmin) {
 						unenroll = t.Type
 					}
 				}
 			}
-			rep.status(c.CmdID, "Alert", statusOK)
+			rep.Status(c.CmdID, "Alert", wire.StatusOK)
 		case "Replace":
 			for _, it := range c.Items {
-				if uri := it.source(); strings.HasPrefix(uri, "./DevInfo/") {
-					devInfo[uri] = it.Data.text()
+				if uri := it.From(); strings.HasPrefix(uri, "./DevInfo/") {
+					devInfo[uri] = it.Data.Text()
 				}
 			}
-			rep.status(c.CmdID, "Replace", statusOK)
+			rep.Status(c.CmdID, "Replace", wire.StatusOK)
 		default:
-			rep.status(c.CmdID, c.XMLName.Local, statusNotAllowed)
+			rep.Status(c.CmdID, c.XMLName.Local, wire.StatusNotAllowed)
 		}
 	}
 	if unenroll != "" {
@@ -233,7 +201,7 @@ func (h *Handler) session(ctx context.Context, tx pgx.Tx, r *http.Request, m *me
 			return nil, err
 		}
 		h.log.InfoContext(ctx, "windows device unenrolled", "device_id", dev.Identifier, "reason", unenroll)
-		return rep.bytes(true), nil
+		return rep.Bytes(true), nil
 	}
 	checkin := inventory.Report{Platform: inventory.Windows, Identifier: dev.Identifier, Model: devInfo["./DevInfo/Mod"], Facts: map[string]any{}}
 	for uri, fact := range map[string]string{"./DevInfo/Man": "manufacturer", "./DevInfo/Lang": "language", "./DevInfo/DmV": "dm_version"} {
@@ -250,13 +218,13 @@ func (h *Handler) session(ctx context.Context, tx pgx.Tx, r *http.Request, m *me
 	if !final {
 		// The device has more of its package to send: ask for it, and
 		// send nothing new until it is complete.
-		rep.alert(alertNextMessage)
-		return rep.bytes(false), nil
+		rep.Alert(wire.AlertNextMessage)
+		return rep.Bytes(false), nil
 	}
 	if err := h.send(ctx, tx, rep, m, dev, start); err != nil {
 		return nil, err
 	}
-	return rep.bytes(true), nil
+	return rep.Bytes(true), nil
 }
 
 // complete records the device's answers to Trident's commands. Answers to
@@ -281,7 +249,7 @@ func (h *Handler) complete(ctx context.Context, tx pgx.Tx, dev inventory.Device,
 			h.log.InfoContext(ctx, "windows answer ignored", "device_id", dev.Identifier, "command", id, "status", c.Status)
 			continue
 		}
-		parts, err := wire(c)
+		parts, err := toWire(c)
 		if err != nil {
 			return err
 		}
@@ -322,7 +290,7 @@ func (h *Handler) complete(ctx context.Context, tx pgx.Tx, dev inventory.Device,
 
 // send adds the commands waiting for the device to the reply: at a
 // session's start, first those sent before and never answered.
-func (h *Handler) send(ctx context.Context, tx pgx.Tx, rep *reply, m *message, dev inventory.Device, start bool) error {
+func (h *Handler) send(ctx context.Context, tx pgx.Tx, rep *wire.Reply, m *wire.Message, dev inventory.Device, start bool) error {
 	budget := defaultMaxMsgSize
 	if m.Hdr.Meta != nil {
 		if n, err := strconv.Atoi(strings.TrimSpace(m.Hdr.Meta.MaxMsgSize)); err == nil && n >= 4096 {
@@ -355,7 +323,7 @@ func (h *Handler) send(ctx context.Context, tx pgx.Tx, rep *reply, m *message, d
 			}
 			c = *next
 		}
-		parts, err := wire(c)
+		parts, err := toWire(c)
 		if err != nil {
 			// Checked when it was queued; a kind Windows lost since ends here.
 			if _, err := h.cmds.Complete(ctx, tx, c.ID, commands.Outcome{Status: commands.Error, Error: err.Error()}); err != nil {
@@ -364,7 +332,7 @@ func (h *Handler) send(ctx context.Context, tx pgx.Tx, rep *reply, m *message, d
 			continue
 		}
 		for _, p := range parts {
-			rep.command(p)
+			rep.Command(p)
 		}
 	}
 	return nil
