@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -83,10 +84,15 @@ func (w *bulkWorker) Work(ctx context.Context, job *river.Job[commands.BulkArgs]
 			return err
 		}
 		w.log.InfoContext(ctx, "bulk command batch", "bulk", job.Args.BulkID, "kind", job.Args.Command, "queued", n)
-		if next == nil {
-			return nil
+		if next != nil {
+			if _, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, *next, nil); err != nil {
+				return err
+			}
 		}
-		_, err = river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, *next, nil)
+		// The job ends in the batch's transaction: were it completed after
+		// (River's default), a stop between the commit and that update would
+		// run the batch again and queue its commands twice.
+		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
 		return err
 	})
 }
