@@ -46,7 +46,7 @@ func (a *API) problem(ctx context.Context, err error) error {
 	case errors.As(err, &enverr):
 		return invalidField(enverr.Field, enverr.Problem)
 	case errors.Is(err, tenancy.ErrNotFound), errors.Is(err, events.ErrNotFound), errors.Is(err, inventory.ErrNotFound),
-		errors.Is(err, commands.ErrNotFound), errors.Is(err, compliance.ErrNotFound):
+		errors.Is(err, commands.ErrNotFound), errors.Is(err, compliance.ErrNotFound), errors.Is(err, enrollment.ErrNoFederation):
 		return huma.Error404NotFound(err.Error())
 	case errors.Is(err, tenancy.ErrStale), errors.Is(err, events.ErrStale):
 		return huma.Error412PreconditionFailed("the resource changed since the ETag in If-Match was read; read it again")

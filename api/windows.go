@@ -36,7 +36,7 @@ func (a *API) windowsRoutes() {
 		}
 	}) (*struct{ Body WindowsEnrollment }, error) {
 		if a.d.Windows == nil {
-			return nil, huma.Error501NotImplemented("Windows management is off on this server (see --windows-device-identity)")
+			return nil, errNoWindows
 		}
 		var ttl time.Duration
 		if in.Body != nil && in.Body.Lifetime != "" {
@@ -64,4 +64,72 @@ func (a *API) windowsRoutes() {
 		return &struct{ Body WindowsEnrollment }{Body: WindowsEnrollment{Token: tok.Secret, ExpiresAt: tok.ExpiresAt, Server: u.Host,
 			DiscoveryURL: base + "/EnrollmentServer/Discovery.svc", DeepLink: "ms-device-enrollment:?" + q.Encode()}}, nil
 	})
+
+	fed := "/v1/tenants/{tenant}/windows/federation"
+	register(a, huma.Operation{
+		OperationID: "get-windows-federation", Method: http.MethodGet, Path: fed, Tags: tags,
+		Summary: "Get the tenant's Windows federated sign-in",
+		Description: "The OIDC provider people sign in with to enroll Windows devices (the Federated authentication policy). " +
+			"Register redirect_uri with the provider for the client.",
+	}, viewer, func(ctx context.Context, in *TenantPath) (*federationOutput, error) {
+		if a.d.Windows == nil {
+			return nil, errNoWindows
+		}
+		out := &federationOutput{}
+		err := a.readTx(ctx, func(tx pgx.Tx) error {
+			f, err := a.d.Windows.Federation(tenantContext(ctx), tx)
+			out.Body = a.federation(ctx, f)
+			return err
+		})
+		return out, err
+	})
+	register(a, huma.Operation{
+		OperationID: "put-windows-federation", Method: http.MethodPut, Path: fed, Tags: tags,
+		Summary: "Set the tenant's Windows federated sign-in",
+		Description: "From then on, Windows devices that offer the Federated policy (Settings > Accounts > Access work or school) " +
+			"sign the person in with this provider on the tenant's login page instead of asking for an enrollment token.",
+	}, admin, func(ctx context.Context, in *struct {
+		TenantPath
+		Body struct {
+			Issuer         string   `json:"issuer" maxLength:"500" doc:"The provider's issuer URL (https), as its /.well-known/openid-configuration names it." example:"https://login.microsoftonline.com/{tenant-id}/v2.0"`
+			ClientID       string   `json:"client_id" maxLength:"500"`
+			ClientSecret   string   `json:"client_secret" maxLength:"2000" doc:"Stored sealed; never returned."`
+			AllowedDomains []string `json:"allowed_domains,omitempty" maxItems:"50" doc:"Only people with a verified email in these domains may enroll; empty: anyone the provider signs in."`
+		}
+	}) (*federationOutput, error) {
+		if a.d.Windows == nil {
+			return nil, errNoWindows
+		}
+		out := &federationOutput{}
+		err := a.tx(ctx, func(tx pgx.Tx) error {
+			f, err := a.d.Windows.SetFederation(tenantContext(ctx), tx, enrollment.Federation{Issuer: in.Body.Issuer, ClientID: in.Body.ClientID,
+				ClientSecret: in.Body.ClientSecret, AllowedDomains: in.Body.AllowedDomains})
+			out.Body = a.federation(ctx, f)
+			return err
+		})
+		return out, err
+	})
+	register(a, huma.Operation{
+		OperationID: "delete-windows-federation", Method: http.MethodDelete, Path: fed, Tags: tags, DefaultStatus: http.StatusNoContent,
+		Summary: "Turn the tenant's Windows federated sign-in off", Description: "Devices are offered OnPremise (enrollment token) sign-in again.",
+	}, admin, func(ctx context.Context, in *TenantPath) (*struct{}, error) {
+		if a.d.Windows == nil {
+			return nil, errNoWindows
+		}
+		return nil, a.tx(ctx, func(tx pgx.Tx) error { return a.d.Windows.DeleteFederation(tenantContext(ctx), tx) })
+	})
+}
+
+var errNoWindows = huma.Error501NotImplemented("Windows management is off on this server (see --windows-device-identity)")
+
+// WindowsFederation is a tenant's federated sign-in, without its secret.
+type WindowsFederation struct {
+	enrollment.Federation
+	RedirectURI string `json:"redirect_uri" doc:"Register this with the provider as the client's redirect URI."`
+}
+
+type federationOutput struct{ Body WindowsFederation }
+
+func (a *API) federation(ctx context.Context, f enrollment.Federation) WindowsFederation {
+	return WindowsFederation{Federation: f, RedirectURI: a.d.DeviceURL(callFrom(ctx).tenant) + "/EnrollmentServer/Auth/callback"}
 }

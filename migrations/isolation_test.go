@@ -190,6 +190,10 @@ VALUES ($1, $2, 'n', 'v', '{}', $3, true, now())`, tenant, uuid.New(), policy)
 		_, err := tx.Exec(ctx, `INSERT INTO windows_enrollments (tenant_id, device_id, cert_serial) VALUES ($1, $2, 'ab')`, tenant, uuid.NewString())
 		return err
 	},
+	"windows_federation": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO windows_federation (tenant_id, issuer, client_id, client_secret) VALUES ($1, 'https://idp.example', 'c', 'x')`, tenant)
+		return err
+	},
 	"windows_chunks": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		dev := uuid.NewString()
 		if _, err := tx.Exec(ctx, `INSERT INTO windows_enrollments (tenant_id, device_id, cert_serial) VALUES ($1, $2, 'ab')`, tenant, dev); err != nil {

@@ -144,7 +144,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	}
 	jobs.Set(a.river)
 	certs := pki.New(keys)
-	winEnroll := enrollment.NewWindows(certs, inv, pub)
+	winEnroll := enrollment.NewWindows(certs, inv, pub, keys)
 	if r.serve {
 		a.scep = apple.NewSCEP(db, certs, log.With("component", "scep"))
 		v, err := identity.NewVerifier(cfg.oidc.issuer, cfg.oidc.audience, cfg.oidc.claims())
@@ -180,7 +180,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		}
 		if id := cfg.windowsIdentitySource(); id != "" {
 			if a.windows, err = windows.New(db, winEnroll, certs, inv, cmds, windows.Options{Scheme: cfg.deviceScheme,
-				Identity: windows.Identity(id), Header: cfg.windowsIdentityHeader, Poll: cfg.windowsPoll}, log.With("component", "windows")); err != nil {
+				Identity: windows.Identity(id), Header: cfg.windowsIdentityHeader, Poll: cfg.windowsPoll, Keys: keys}, log.With("component", "windows")); err != nil {
 				db.Close()
 				return nil, err
 			}

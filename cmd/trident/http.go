@@ -48,7 +48,8 @@ func (a *app) handler() http.Handler {
 	if a.windows != nil {
 		win := http.NewServeMux()
 		a.windows.Routes(win)
-		for _, p := range []string{windows.DiscoveryPath, windows.PolicyPath, windows.EnrollmentPath, windows.ManagementPath} {
+		for _, p := range []string{windows.DiscoveryPath, windows.PolicyPath, windows.EnrollmentPath, windows.ManagementPath,
+			windows.AuthPath, windows.AuthPath + "/callback"} {
 			device.Handle(p, a.countDevice("windows", win))
 		}
 	}

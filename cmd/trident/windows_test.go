@@ -337,3 +337,100 @@ func TestWindowsThroughTheServer(t *testing.T) {
 		t.Errorf("a session after unenrollment: %v", err)
 	}
 }
+
+// Federated enrollment: the tenant names its own OIDC provider; Windows is
+// sent to the tenant's login page, the person signs in there, and the
+// token the page posts to Windows enrolls the device.
+func TestWindowsFederatedEnrollment(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.DB(t)
+	d, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := testenv.Tenant(t, d)
+	idp := testenv.StartIDP(t, devidp.Client{ID: "admin", Secret: "s", Audience: []string{"trident-api"},
+		Claims: map[string]any{"groups": []string{"/trident/tenant/" + tn.Slug + "/admin"}}})
+	base, _ := startAppWith(t, idp.Issuer, func(c *serverConfig) { c.windowsIdentity = "header"; c.windowsPoll = 30 * time.Minute })
+	port := strings.Split(base, ":")[2]
+	host := tn.Slug + ".trident.test:" + port
+	redirect := "http://" + host + "/EnrollmentServer/Auth/callback"
+	// The customer's own provider, with two people.
+	customer := testenv.StartIDPWith(t, devidp.Config{
+		Clients: []devidp.Client{{ID: "trident-windows", Secret: "windows-secret", RedirectURIs: []string{redirect}}},
+		Users: []devidp.User{{Subject: "u1", Email: "ana@contoso.test", Name: "Ana", Password: "pw"},
+			{Subject: "u2", Email: "eve@elsewhere.test", Name: "Eve", Password: "pw"}}})
+	c := apiClient{t: t, base: base, bearer: "Bearer " + idp.Token(t, "admin", "s")}
+	fed := "/v1/tenants/" + tn.Slug + "/windows/federation"
+
+	if code, b := c.do("GET", fed, nil); code != 404 {
+		t.Errorf("federation before it is set: %d %s", code, b)
+	}
+	if code, b := c.do("PUT", fed, map[string]any{"issuer": "http://idp.example.com", "client_id": "x", "client_secret": "y"}); code != 422 {
+		t.Errorf("a plain-http issuer off the loopback: %d %s", code, b)
+	}
+	code, b := c.do("PUT", fed, map[string]any{"issuer": customer.Issuer, "client_id": "trident-windows", "client_secret": "windows-secret",
+		"allowed_domains": []string{"Contoso.test"}})
+	if code != 200 || !strings.Contains(string(b), `"redirect_uri":"`+redirect+`"`) || strings.Contains(string(b), "windows-secret") ||
+		!strings.Contains(string(b), `"allowed_domains":["contoso.test"]`) {
+		t.Fatalf("set federation: %d %s", code, b)
+	}
+
+	dev := devicesim.NewWindowsDevice(base, host)
+	dev.Email = "ana@contoso.test"
+	if err := dev.Discover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if dev.AuthPolicy != "Federated" || dev.AuthenticationURL != "http://"+host+"/EnrollmentServer/Auth" {
+		t.Fatalf("discovery: %q %q", dev.AuthPolicy, dev.AuthenticationURL)
+	}
+	addr := "127.0.0.1"
+	browser := devicesim.Browser(".trident.test", addr)
+	token, err := dev.FederatedSignIn(ctx, browser, "ana@contoso.test", "pw")
+	if err != nil {
+		t.Fatalf("federated sign-in: %v", err)
+	}
+	if _, err := dev.Policies(ctx, token, true); err != nil {
+		t.Fatalf("policies with the federated token: %v", err)
+	}
+	if err := dev.Enroll(ctx, token, true); err != nil {
+		t.Fatalf("enroll with the federated token: %v", err)
+	}
+	if _, err := dev.Session(ctx); err != nil {
+		t.Fatalf("session: %v", err)
+	}
+	code, b = c.do("GET", "/v1/tenants/"+tn.Slug+"/events?kind=windows.federated_sign_in", nil)
+	if code != 200 || !strings.Contains(string(b), "ana@contoso.test") {
+		t.Errorf("sign-in event: %d %s", code, b)
+	}
+
+	// Someone outside the allowed domains signs in fine at their provider
+	// and gets no token.
+	other := devicesim.NewWindowsDevice(base, host)
+	other.AuthenticationURL = dev.AuthenticationURL
+	var herr *devicesim.HTTPError
+	if _, err := other.FederatedSignIn(ctx, devicesim.Browser(".trident.test", addr), "eve@elsewhere.test", "pw"); !errors.As(err, &herr) || herr.Status != 403 {
+		t.Errorf("a person outside the allowed domains: %v", err)
+	}
+	// A wrong password stays at the provider.
+	if _, err := other.FederatedSignIn(ctx, devicesim.Browser(".trident.test", addr), "ana@contoso.test", "nope"); !errors.As(err, &herr) || herr.Status != 401 {
+		t.Errorf("a wrong password: %v", err)
+	}
+	// The page hands tokens only to Windows' enrollment app.
+	for _, q := range []string{"appru=https%3A%2F%2Fevil.example%2F", ""} {
+		if code, body := get(t, base+"/EnrollmentServer/Auth?"+q, host); code != 400 {
+			t.Errorf("appru %q: %d %s", q, code, body)
+		}
+	}
+	// A callback without the login's cookie, or with another state, is refused.
+	if code, _ := get(t, base+"/EnrollmentServer/Auth/callback?code=x&state=y", host); code != 400 {
+		t.Errorf("a callback out of nowhere: %d", code)
+	}
+	// Turned off, devices are offered OnPremise again.
+	if code, b := c.do("DELETE", fed, nil); code != 204 {
+		t.Fatalf("delete federation: %d %s", code, b)
+	}
+	if err := dev.Discover(ctx); err != nil || dev.AuthPolicy != "OnPremise" {
+		t.Errorf("discovery after federation is off: %q %v", dev.AuthPolicy, err)
+	}
+}

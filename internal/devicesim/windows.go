@@ -11,10 +11,16 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"html"
 	"io"
+	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // WindowsDevice is a simulated Windows 10/11 PC: it discovers its tenant's
@@ -702,4 +708,74 @@ func (d *WindowsDevice) apply(c syncCmd, res *SessionResult) int {
 		}
 	}
 	return code
+}
+
+// Browser is a web view for the Federated sign-in: it keeps cookies,
+// follows redirects, and reaches every host ending in suffix (a tenant's
+// hostname that does not resolve here) at addr.
+func Browser(suffix, addr string) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	return &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+			host, port, err := net.SplitHostPort(a)
+			if err == nil && strings.HasSuffix(host, suffix) {
+				a = net.JoinHostPort(addr, port)
+			}
+			return dialer.DialContext(ctx, network, a)
+		}}}
+}
+
+// AppRU is where Windows' enrollment app takes the sign-in's result.
+const AppRU = "ms-app://windows.immersivecontrolpanel"
+
+var (
+	reHidden = regexp.MustCompile(`name="(auth_request|wresult)" value="([^"]*)"`)
+	reAction = regexp.MustCompile(`<form method="post" action="([^"]*)"`)
+)
+
+// FederatedSignIn does what Windows' web view and its user do with the
+// AuthenticationServiceUrl from discovery: open it with appru and the
+// login hint, sign in on the provider's form, and take the security token
+// the tenant's page posts to appru.
+func (d *WindowsDevice) FederatedSignIn(ctx context.Context, browser *http.Client, username, password string) (string, error) {
+	if d.AuthenticationURL == "" {
+		return "", errors.New("discovery offered no AuthenticationServiceUrl")
+	}
+	q := url.Values{"appru": {AppRU}, "login_hint": {d.Email}}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, d.AuthenticationURL+"?"+q.Encode(), nil)
+	resp, err := browser.Do(req)
+	if err != nil {
+		return "", err
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", &HTTPError{Status: resp.StatusCode, Body: string(page)}
+	}
+	m := reHidden.FindSubmatch(page)
+	if m == nil || string(m[1]) != "auth_request" {
+		return "", fmt.Errorf("no login form at %s", resp.Request.URL)
+	}
+	login := resp.Request.URL.ResolveReference(&url.URL{Path: "/login"})
+	form := url.Values{"auth_request": {html.UnescapeString(string(m[2]))}, "username": {username}, "password": {password}}
+	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, login.String(), strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err = browser.Do(req)
+	if err != nil {
+		return "", err
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", &HTTPError{Status: resp.StatusCode, Body: string(page)}
+	}
+	a, m := reAction.FindSubmatch(page), reHidden.FindSubmatch(page)
+	if a == nil || m == nil || string(m[1]) != "wresult" {
+		return "", fmt.Errorf("the sign-in ended without a result for Windows: %s", page)
+	}
+	if html.UnescapeString(string(a[1])) != AppRU {
+		return "", fmt.Errorf("the result is posted to %q, not appru", a[1])
+	}
+	return html.UnescapeString(string(m[2])), nil
 }

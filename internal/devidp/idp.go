@@ -2,7 +2,9 @@
 // tests, built on zitadel/oidc's op package: discovery, a rotating
 // JWKS, and a token endpoint that mints JWT access tokens with the
 // client-credentials grant, carrying whatever claims each client is
-// configured with. Keycloak cannot be installed here; this speaks the same
+// configured with, and the authorization-code flow (with PKCE) for people:
+// configured users sign in on a plain login form and get ID tokens with
+// their email and claims. Keycloak cannot be installed here; this speaks the same
 // protocol to go-oidc.
 //
 // Tests run it as its own process (trident-idp, started by
@@ -18,8 +20,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -29,7 +33,8 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
-// Client is a confidential client that uses the client-credentials grant.
+// Client is a confidential client. Without redirect URIs it uses the
+// client-credentials grant; with them, the authorization-code flow.
 type Client struct {
 	ID       string         `json:"id"`
 	Secret   string         `json:"secret"`
@@ -37,6 +42,17 @@ type Client struct {
 	Claims   map[string]any `json:"claims"`   // added to the access token
 	// Lifetime of its tokens (default five minutes).
 	Lifetime Duration `json:"lifetime"`
+	// RedirectURIs, for the authorization-code flow: exact matches.
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
+}
+
+// User is a person who signs in on the login form.
+type User struct {
+	Subject  string         `json:"subject"`
+	Email    string         `json:"email"`
+	Name     string         `json:"name"`
+	Password string         `json:"password"`
+	Claims   map[string]any `json:"claims"` // added to their ID and access tokens (groups, say)
 }
 
 // Duration reads "5m" from JSON.
@@ -57,12 +73,16 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Durat
 // Config configures the provider.
 type Config struct {
 	Clients []Client `json:"clients"`
+	Users   []User   `json:"users"`
 }
 
 // New returns the provider's HTTP handler for issuer. POST /admin/rotate
 // replaces the signing key, keeping the old one in the JWKS.
 func New(issuer string, cfg Config, log *slog.Logger) (http.Handler, error) {
-	s := &storage{clients: map[string]*Client{}}
+	s := &storage{clients: map[string]*Client{}, users: map[string]*User{}, requests: map[string]*authRequest{}, codes: map[string]string{}}
+	for i := range cfg.Users {
+		s.users[cfg.Users[i].Subject] = &cfg.Users[i]
+	}
 	for i := range cfg.Clients {
 		c := &cfg.Clients[i]
 		if c.Lifetime == 0 {
@@ -89,6 +109,16 @@ func New(issuer string, cfg Config, log *slog.Logger) (http.Handler, error) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	mux.HandleFunc("GET /login", s.loginForm)
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PostFormValue("auth_request")
+		if err := s.login(id, r.PostFormValue("username"), r.PostFormValue("password")); err != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			loginPage.Execute(w, map[string]string{"ID": id, "Error": err.Error()})
+			return
+		}
+		http.Redirect(w, r, op.AuthCallbackURL(p)(op.ContextWithIssuer(r.Context(), issuer), id), http.StatusFound)
+	})
 	mux.Handle("/", p)
 	return mux, nil
 }
@@ -110,6 +140,11 @@ func (k publicKey) Key() any                           { return &k.key.key.Publi
 
 type storage struct {
 	clients map[string]*Client
+	users   map[string]*User // by subject
+
+	reqMu    sync.Mutex
+	requests map[string]*authRequest
+	codes    map[string]string // code -> request id
 
 	mu   sync.Mutex
 	keys []key // newest first; the first signs
@@ -131,17 +166,123 @@ func (s *storage) rotate() error {
 
 var errUnsupported = errors.New("not supported by this test provider")
 
-func (s *storage) CreateAuthRequest(context.Context, *oidc.AuthRequest, string) (op.AuthRequest, error) {
-	return nil, errUnsupported
+func (s *storage) CreateAuthRequest(_ context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+	a := &authRequest{id: uuid.NewString(), req: *req, created: time.Now()}
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
+	for id, old := range s.requests { // forget abandoned logins
+		if time.Since(old.created) > 10*time.Minute {
+			delete(s.requests, id)
+		}
+	}
+	s.requests[a.id] = a
+	return a, nil
 }
-func (s *storage) AuthRequestByID(context.Context, string) (op.AuthRequest, error) {
-	return nil, errUnsupported
+
+func (s *storage) AuthRequestByID(_ context.Context, id string) (op.AuthRequest, error) {
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
+	if a, ok := s.requests[id]; ok {
+		return a, nil
+	}
+	return nil, errors.New("unknown or expired login")
 }
-func (s *storage) AuthRequestByCode(context.Context, string) (op.AuthRequest, error) {
-	return nil, errUnsupported
+
+func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
+	s.reqMu.Lock()
+	id, ok := s.codes[code]
+	s.reqMu.Unlock()
+	if !ok {
+		return nil, errors.New("unknown code")
+	}
+	return s.AuthRequestByID(ctx, id)
 }
-func (s *storage) SaveAuthCode(context.Context, string, string) error { return errUnsupported }
-func (s *storage) DeleteAuthRequest(context.Context, string) error    { return nil }
+
+func (s *storage) SaveAuthCode(_ context.Context, id, code string) error {
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
+	s.codes[code] = id
+	return nil
+}
+
+func (s *storage) DeleteAuthRequest(_ context.Context, id string) error {
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
+	delete(s.requests, id)
+	for code, rid := range s.codes {
+		if rid == id {
+			delete(s.codes, code)
+		}
+	}
+	return nil
+}
+
+// login completes a pending login with a user's password.
+func (s *storage) login(id, username, password string) error {
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
+	a, ok := s.requests[id]
+	if !ok {
+		return errors.New("unknown or expired login; start again")
+	}
+	for _, u := range s.users {
+		if (u.Subject == username || u.Email == username) && u.Password == password {
+			a.subject, a.authTime = u.Subject, time.Now()
+			return nil
+		}
+	}
+	return errors.New("wrong user name or password")
+}
+
+var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in · Trident dev identity provider</title></head>
+<body><h1>Sign in</h1>{{if .Error}}<p role="alert">{{.Error}}</p>{{end}}
+<form method="post" action="/login"><input type="hidden" name="auth_request" value="{{.ID}}">
+<label>User <input name="username" autocomplete="username" value="{{.Hint}}"></label>
+<label>Password <input name="password" type="password" autocomplete="current-password"></label>
+<button type="submit">Sign in</button></form></body></html>`))
+
+func (s *storage) loginForm(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("auth_request")
+	hint := ""
+	s.reqMu.Lock()
+	if a, ok := s.requests[id]; ok {
+		hint = a.req.LoginHint
+	}
+	s.reqMu.Unlock()
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	loginPage.Execute(w, map[string]string{"ID": id, "Hint": hint})
+}
+
+// authRequest is a login in progress.
+type authRequest struct {
+	id       string
+	req      oidc.AuthRequest
+	created  time.Time
+	subject  string
+	authTime time.Time
+}
+
+func (a *authRequest) GetID() string                      { return a.id }
+func (a *authRequest) GetACR() string                     { return "" }
+func (a *authRequest) GetAMR() []string                   { return []string{"pwd"} }
+func (a *authRequest) GetAudience() []string              { return []string{a.req.ClientID} }
+func (a *authRequest) GetAuthTime() time.Time             { return a.authTime }
+func (a *authRequest) GetClientID() string                { return a.req.ClientID }
+func (a *authRequest) GetNonce() string                   { return a.req.Nonce }
+func (a *authRequest) GetRedirectURI() string             { return a.req.RedirectURI }
+func (a *authRequest) GetState() string                   { return a.req.State }
+func (a *authRequest) GetSubject() string                 { return a.subject }
+func (a *authRequest) Done() bool                         { return a.subject != "" }
+func (a *authRequest) GetScopes() []string                { return a.req.Scopes }
+func (a *authRequest) GetResponseType() oidc.ResponseType { return a.req.ResponseType }
+func (a *authRequest) GetResponseMode() oidc.ResponseMode { return a.req.ResponseMode }
+func (a *authRequest) GetCodeChallenge() *oidc.CodeChallenge {
+	if a.req.CodeChallenge == "" {
+		return nil
+	}
+	return &oidc.CodeChallenge{Challenge: a.req.CodeChallenge, Method: a.req.CodeChallengeMethod}
+}
 
 func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
 	lifetime := 5 * time.Minute
@@ -200,6 +341,12 @@ func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string
 
 func (s *storage) SetUserinfoFromScopes(_ context.Context, ui *oidc.UserInfo, userID, _ string, _ []string) error {
 	ui.Subject = userID
+	if u, ok := s.users[userID]; ok {
+		ui.Email, ui.EmailVerified, ui.Name = u.Email, true, u.Name
+		for k, v := range u.Claims {
+			ui.AppendClaims(k, v)
+		}
+	}
 	return nil
 }
 func (s *storage) SetUserinfoFromToken(_ context.Context, ui *oidc.UserInfo, _, subject, _ string) error {
@@ -215,6 +362,9 @@ func (s *storage) SetIntrospectionFromToken(context.Context, *oidc.Introspection
 func (s *storage) GetPrivateClaimsFromScopes(_ context.Context, userID, clientID string, _ []string) (map[string]any, error) {
 	if c, ok := s.clients[clientID]; ok && userID == clientID {
 		return c.Claims, nil
+	}
+	if u, ok := s.users[userID]; ok {
+		return u.Claims, nil
 	}
 	return nil, nil
 }
@@ -246,20 +396,28 @@ func (s *storage) ClientCredentialsTokenRequest(_ context.Context, id string, sc
 type client struct{ *Client }
 
 func (c client) GetID() string                       { return c.ID }
-func (c client) RedirectURIs() []string              { return nil }
+func (c client) RedirectURIs() []string              { return c.Client.RedirectURIs }
 func (c client) PostLogoutRedirectURIs() []string    { return nil }
 func (c client) ApplicationType() op.ApplicationType { return op.ApplicationTypeWeb }
 func (c client) AuthMethod() oidc.AuthMethod         { return oidc.AuthMethodBasic }
-func (c client) ResponseTypes() []oidc.ResponseType  { return nil }
+func (c client) ResponseTypes() []oidc.ResponseType {
+	if len(c.Client.RedirectURIs) > 0 {
+		return []oidc.ResponseType{oidc.ResponseTypeCode}
+	}
+	return nil
+}
 func (c client) GrantTypes() []oidc.GrantType {
+	if len(c.Client.RedirectURIs) > 0 {
+		return []oidc.GrantType{oidc.GrantTypeCode}
+	}
 	return []oidc.GrantType{oidc.GrantTypeClientCredentials}
 }
-func (c client) LoginURL(string) string               { return "" }
+func (c client) LoginURL(id string) string            { return "/login?auth_request=" + url.QueryEscape(id) }
 func (c client) AccessTokenType() op.AccessTokenType  { return op.AccessTokenTypeJWT }
 func (c client) IDTokenLifetime() time.Duration       { return time.Hour }
 func (c client) DevMode() bool                        { return true }
 func (c client) IsScopeAllowed(string) bool           { return true }
-func (c client) IDTokenUserinfoClaimsAssertion() bool { return false }
+func (c client) IDTokenUserinfoClaimsAssertion() bool { return true }
 func (c client) ClockSkew() time.Duration             { return 0 }
 func (c client) RestrictAdditionalIdTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }

@@ -56,11 +56,17 @@ func buildIDP() (string, error) {
 // test ends.
 func StartIDP(t testing.TB, clients ...idp.Client) *IDP {
 	t.Helper()
+	return StartIDPWith(t, idp.Config{Clients: clients})
+}
+
+// StartIDPWith runs a test OpenID Provider with clients and users.
+func StartIDPWith(t testing.TB, c idp.Config) *IDP {
+	t.Helper()
 	bin, err := buildIDP()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, _ := json.Marshal(idp.Config{Clients: clients})
+	cfg, _ := json.Marshal(c)
 	cmd := exec.Command(bin)
 	cmd.Stdin = strings.NewReader(string(cfg))
 	cmd.Stderr = testWriter{t}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/enrollment"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -67,6 +68,9 @@ type Options struct {
 	// (DMClient's scheduled retries); default 15 minutes. Without WNS,
 	// it bounds how long a command waits for its device.
 	Poll time.Duration
+	// Keys seal the federated sign-in's state cookie; without them the
+	// Federated policy is not offered.
+	Keys *seal.Keyring
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
 }
@@ -80,6 +84,8 @@ type Handler struct {
 	certs  *pki.PKI
 	opts   Options
 	log    *slog.Logger
+
+	providers providers // the tenants' OIDC providers, for Federated sign-in
 }
 
 // New returns the Windows handler.
@@ -115,6 +121,10 @@ func (h *Handler) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+PolicyPath, h.soap(h.policies))
 	mux.HandleFunc("POST "+EnrollmentPath, h.soap(h.rst))
 	mux.HandleFunc("POST "+ManagementPath, h.manage)
+	if h.opts.Keys != nil {
+		mux.HandleFunc("GET "+AuthPath, h.authStart)
+		mux.HandleFunc("GET "+AuthPath+"/callback", h.authCallback)
+	}
 }
 
 // url is the absolute URL of path on the host the device used.
@@ -182,8 +192,19 @@ func (h *Handler) discover(r *http.Request, env *wire.Envelope) (string, string,
 		}
 		return len(d.AuthPolicies) == 0 && p == "OnPremise"
 	}
+	federated := false
+	if h.opts.Keys != nil && offers("Federated") {
+		_, err := h.federation(r.Context())
+		if err != nil && !errors.Is(err, enrollment.ErrNoFederation) {
+			return "", "", false, err
+		}
+		federated = err == nil
+	}
 	var res strings.Builder
 	switch {
+	case federated:
+		res.WriteString(`<AuthPolicy>Federated</AuthPolicy>`)
+		res.WriteString(`<AuthenticationServiceUrl>` + wire.Esc(h.url(r, AuthPath)) + `</AuthenticationServiceUrl>`)
 	case offers("OnPremise"):
 		res.WriteString(`<AuthPolicy>OnPremise</AuthPolicy>`)
 	default:

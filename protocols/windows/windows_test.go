@@ -55,12 +55,13 @@ func newEnv(t *testing.T) *env {
 	tn := testenv.Tenant(t, dir)
 	_, key, _ := seal.NewRandomKey()
 	k, _ := seal.ParseKey(key)
-	certs := pki.New(seal.NewKeyring(k))
+	keys := seal.NewKeyring(k)
+	certs := pki.New(keys)
 	pub := events.NewPublisher(nil)
 	inv := inventory.New(pub)
 	cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Windows, windows.Commands{}))
-	enroll := enrollment.NewWindows(certs, inv, pub)
-	h, err := windows.New(db, enroll, certs, inv, cmds, windows.Options{Scheme: "https", Identity: windows.FromHeader, Poll: 20 * time.Minute},
+	enroll := enrollment.NewWindows(certs, inv, pub, keys)
+	h, err := windows.New(db, enroll, certs, inv, cmds, windows.Options{Scheme: "https", Identity: windows.FromHeader, Poll: 20 * time.Minute, Keys: keys},
 		testenv.Logger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -316,6 +317,42 @@ func TestGoldenExchanges(t *testing.T) {
 	}
 	if _, err := dev.Unenroll(e.ctx); err != nil {
 		t.Fatal(err)
+	}
+
+	// Federated: discovery names the tenant's login page, and the token
+	// it hands out rides in a BinarySecurityToken.
+	if err := e.db.Tx(e.ctx, func(tx pgx.Tx) error {
+		_, err := e.enroll.SetFederation(e.ctx, tx, enrollment.Federation{Issuer: "https://login.contoso.test", ClientID: "c", ClientSecret: "s"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fdev := e.device()
+	rec.norm.literal = append(rec.norm.literal, fdev.DeviceID, "DEVICEID", fdev.HWDevID, "HWDEVID", fdev.Name, "DESKTOP-NAME")
+	fdev.Record = rec.record
+	if err := fdev.Discover(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	var ftok enrollment.Token
+	if err := e.db.Tx(e.ctx, func(tx pgx.Tx) error {
+		f, err := e.enroll.Federation(e.ctx, tx)
+		if err != nil {
+			return err
+		}
+		ftok, err = e.enroll.FederatedToken(e.ctx, tx, f, enrollment.Person{Subject: "u1", Email: "ana@contoso.test", EmailVerified: true})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rec.norm.literal = append(rec.norm.literal, base64.StdEncoding.EncodeToString([]byte(ftok.Secret)), "FEDERATED-TOKEN")
+	if _, err := fdev.Policies(e.ctx, ftok.Secret, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := fdev.Enroll(e.ctx, ftok.Secret, true); err != nil {
+		t.Fatal(err)
+	}
+	if fdev.AuthPolicy != "Federated" || fdev.AuthenticationURL == "" {
+		t.Errorf("federated discovery: %q %q", fdev.AuthPolicy, fdev.AuthenticationURL)
 	}
 	rec.check(t)
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/pki"
@@ -54,11 +55,13 @@ type Windows struct {
 	pki    *pki.PKI
 	inv    *inventory.Inventory
 	events *events.Publisher
+	keys   *seal.Keyring
 }
 
-// NewWindows returns the Windows enrollment service.
-func NewWindows(p *pki.PKI, inv *inventory.Inventory, pub *events.Publisher) *Windows {
-	return &Windows{pki: p, inv: inv, events: pub}
+// NewWindows returns the Windows enrollment service; keys seal the
+// federated sign-in's client secrets.
+func NewWindows(p *pki.PKI, inv *inventory.Inventory, pub *events.Publisher, keys *seal.Keyring) *Windows {
+	return &Windows{pki: p, inv: inv, events: pub, keys: keys}
 }
 
 // Token is a new enrollment token: Secret is its only copy.
