@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/xml"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -422,4 +423,88 @@ func elementPaths(t *testing.T, name, doc string) map[string]bool {
 		t.Errorf("%s: no XML", name)
 	}
 	return paths
+}
+
+func (e *env) enrolled() *devicesim.WindowsDevice {
+	dev := e.device()
+	if err := dev.Discover(e.ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := dev.Enroll(e.ctx, e.token(), false); err != nil {
+		e.t.Fatal(err)
+	}
+	return dev
+}
+
+func message(dev *devicesim.WindowsDevice, session, msg int, body string) []byte {
+	return []byte(fmt.Sprintf(`<SyncML xmlns="SYNCML:SYNCML1.2"><SyncHdr><VerDTD>1.2</VerDTD><VerProto>DM/1.2</VerProto>`+
+		`<SessionID>%d</SessionID><MsgID>%d</MsgID><Target><LocURI>%s</LocURI></Target><Source><LocURI>%s</LocURI></Source></SyncHdr>`+
+		`<SyncBody>%s<Final/></SyncBody></SyncML>`, session, msg, dev.ManagementURL, dev.DeviceID, body))
+}
+
+// A session that ends before the device answers loses nothing: the next
+// session starts by sending the same commands again. Answers naming
+// commands that are not the device's change nothing.
+func TestSessionResendAndForeignAnswers(t *testing.T) {
+	e := newEnv(t)
+	dev, other := e.enrolled(), e.enrolled()
+	restart := e.queue(dev, "restart", nil)
+	foreign := e.queue(other, "restart", nil)
+	if _, err := other.Send(e.ctx, message(other, 1, 1, `<Alert><CmdID>1</CmdID><Data>1201</Data></Alert>`)); err != nil {
+		t.Fatal(err) // other takes its command and never answers
+	}
+	// dev's first session: it takes the restart, then goes away.
+	b, err := dev.Send(e.ctx, message(dev, 1, 1, `<Alert><CmdID>1</CmdID><Data>1201</Data></Alert>`))
+	if err != nil || !strings.Contains(string(b), restart.String()+".1") {
+		t.Fatalf("first session: %v %s", err, b)
+	}
+	// It answers the other device's command and one that does not exist.
+	body := fmt.Sprintf(`<Status><CmdID>1</CmdID><MsgRef>1</MsgRef><CmdRef>%s.1</CmdRef><Cmd>Exec</Cmd><Data>200</Data></Status>`+
+		`<Status><CmdID>2</CmdID><MsgRef>1</MsgRef><CmdRef>%s.1</CmdRef><Cmd>Exec</Cmd><Data>200</Data></Status>`, foreign, uuid.New())
+	if _, err := dev.Send(e.ctx, message(dev, 1, 2, body)); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.command(foreign); c.Status != commands.Sent {
+		t.Errorf("another device's command after a stranger's answer: %s", c.Status)
+	}
+	// The next session sends the restart again.
+	res, err := dev.Session(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Commands) != 1 || res.Commands[0] != "Exec ./Device/Vendor/MSFT/Reboot/RebootNow" {
+		t.Errorf("second session: %+v", res)
+	}
+	if c := e.command(restart); c.Status != commands.Acknowledged || c.Attempts != 2 {
+		t.Errorf("restart: %s after %d attempts", c.Status, c.Attempts)
+	}
+}
+
+// Protocol errors the device can act on.
+func TestSessionRefusals(t *testing.T) {
+	e := newEnv(t)
+	dev := e.enrolled()
+	send := func(msg []byte) string {
+		b, err := dev.Send(e.ctx, msg)
+		var herr *devicesim.HTTPError
+		if err != nil && !errors.As(err, &herr) {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	// An older protocol: the header's status says so.
+	old := strings.Replace(string(message(dev, 1, 1, "")), "<VerDTD>1.2</VerDTD>", "<VerDTD>1.1</VerDTD>", 1)
+	if b := send([]byte(old)); !strings.Contains(b, "<Cmd>SyncHdr</Cmd><Data>505</Data>") {
+		t.Errorf("SyncML 1.1: %s", b)
+	}
+	// Commands a server does not take from a device.
+	if b := send(message(dev, 1, 1, `<Get><CmdID>7</CmdID><Item><Target><LocURI>./x</LocURI></Target></Item></Get>`)); !strings.Contains(b, "<CmdRef>7</CmdRef><Cmd>Get</Cmd><Data>405</Data>") {
+		t.Errorf("a Get from the device: %s", b)
+	}
+	// A certificate of this tenant's CA that no enrollment holds.
+	stranger := e.enrolled()
+	stranger.DeviceID = "NOT-ENROLLED"
+	if b := send(message(stranger, 1, 1, "")); strings.Contains(b, "200</Data>") {
+		t.Errorf("no enrollment: %s", b)
+	}
 }
