@@ -38,7 +38,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 
 // env is a tenant with the Windows endpoints on a test server.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	db     *tenancy.DB
 	tenant tenancy.Tenant
 	ctx    context.Context
@@ -47,7 +47,7 @@ type env struct {
 	srv    *httptest.Server
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	db := testenv.DB(t)
 	dir, err := tenancy.NewDirectory(db, "trident.test")
 	if err != nil {
