@@ -508,3 +508,27 @@ func TestSessionRefusals(t *testing.T) {
 		t.Errorf("no enrollment: %s", b)
 	}
 }
+
+// More commands than one reply carries go in the session's next
+// messages, in order.
+func TestSessionAcrossMessages(t *testing.T) {
+	e := newEnv(t)
+	dev := e.enrolled()
+	var ids []uuid.UUID
+	for i := range 25 {
+		ids = append(ids, e.queue(dev, "query_settings", map[string]any{"loc_uris": []string{fmt.Sprintf("./Vendor/MSFT/Node%d", i)}}))
+		dev.Nodes[fmt.Sprintf("./Vendor/MSFT/Node%d", i)] = fmt.Sprint(i)
+	}
+	res, err := dev.Session(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Messages != 3 || len(res.Commands) != 25 || res.Commands[24] != "Get ./Vendor/MSFT/Node24" {
+		t.Errorf("session: %d messages, commands %v", res.Messages, res.Commands)
+	}
+	for i, id := range ids {
+		if c := e.command(id); c.Status != commands.Acknowledged || !strings.Contains(string(c.Result), fmt.Sprintf(`"value": "%d"`, i)) {
+			t.Errorf("command %d: %s %s", i, c.Status, c.Result)
+		}
+	}
+}
