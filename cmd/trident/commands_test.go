@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/tenancy"
 )
 
 func TestTenantCommands(t *testing.T) {
@@ -75,5 +79,67 @@ func TestJobsCommand(t *testing.T) {
 	}
 	if err := runJobs(context.Background(), []string{"--database-url", e.AppURL, "--state", "lost"}, &out); !errors.As(err, new(usageError)) {
 		t.Fatalf("a bad state: %v", err)
+	}
+}
+
+// bootstrap prepares a new server as a managed service's admin would:
+// not a superuser, but allowed to create roles and databases (Aurora's
+// master user). Migrations then run as the owner, and a second run only
+// changes passwords.
+func TestMigrateBootstrapCommand(t *testing.T) {
+	ctx := context.Background()
+	e := testenv.Get(t)
+	super := testenv.Superuser(t)
+	sfx := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	admin, db, owner, app := "admin_"+sfx, "boot_"+sfx, "owner_"+sfx, "app_"+sfx
+	if _, err := super.Exec(ctx, `CREATE ROLE `+admin+` LOGIN CREATEROLE CREATEDB PASSWORD 'admin-pw'`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		super.Exec(ctx, `DROP DATABASE IF EXISTS `+db+` WITH (FORCE)`)
+		for _, r := range []string{owner, app, admin} {
+			super.Exec(ctx, `DROP ROLE IF EXISTS `+r)
+		}
+	})
+	u, _ := url.Parse(e.SuperURL)
+	as := func(user, pw, database string) string {
+		v := *u
+		v.User = url.UserPassword(user, pw)
+		v.Path = "/" + database
+		return v.String()
+	}
+	run := func(ownerPW, appPW string) error {
+		return runMigrate(ctx, []string{"bootstrap", "--admin-database-url", as(admin, "admin-pw", "postgres"), "--database", db,
+			"--owner-role", owner, "--owner-password", ownerPW, "--app-role", app, "--app-password", appPW}, io.Discard)
+	}
+	if err := run("owner-pw", "app-pw"); err != nil {
+		t.Fatalf("bootstrap: %v", err)
+	}
+	var out bytes.Buffer
+	if err := runMigrate(ctx, []string{"--migrate-database-url", as(owner, "owner-pw", db), "--app-role", app, "up"}, &out); err != nil {
+		t.Fatalf("migrate up as the new owner: %v", err)
+	}
+	// The server accepts the app role: RLS applies to it.
+	tdb, err := tenancy.Open(ctx, as(app, "app-pw", db), "")
+	if err != nil {
+		t.Fatalf("open as the app role: %v", err)
+	}
+	tdb.Close()
+	// Again, with new passwords: the old ones stop working.
+	if err := run("owner-pw2", "app-pw2"); err != nil {
+		t.Fatalf("bootstrap again: %v", err)
+	}
+	if c, err := pgx.Connect(ctx, as(app, "app-pw", db)); err == nil {
+		c.Close(ctx)
+		t.Error("the old app password still works")
+	}
+	tdb, err = tenancy.Open(ctx, as(app, "app-pw2", db), "")
+	if err != nil {
+		t.Fatalf("open with the new password: %v", err)
+	}
+	tdb.Close()
+	if err := runMigrate(ctx, []string{"bootstrap", "--admin-database-url", as(admin, "admin-pw", "postgres"), "--database", db,
+		"--owner-role", owner, "--owner-password", "x", "--app-role", owner, "--app-password", "x"}, io.Discard); err == nil {
+		t.Error("one role as both owner and app was accepted")
 	}
 }

@@ -23,7 +23,7 @@ func subcommands() []command {
 		{"dev", "run Trident with a private PostgreSQL in ./.trident/ (no configuration needed)", runDev},
 		{"serve", "serve devices, API and dashboard", runServe},
 		{"worker", "work background jobs", runWorker},
-		{"migrate", "apply or inspect database migrations (up|down|status)", runMigrate},
+		{"migrate", "apply or inspect database migrations (up|down|status), or create the roles and database (bootstrap)", runMigrate},
 		{"jobs", "list background job queues and failed jobs", runJobs},
 		{"openapi", "write the API's OpenAPI document (openapi/openapi.yaml)", runOpenAPI},
 		{"tenant", "manage tenants (create|list|add-hostname|remove-hostname|suspend|activate)", runTenant},

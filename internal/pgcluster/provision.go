@@ -15,8 +15,10 @@ type Roles struct {
 	App, AppPassword     string
 }
 
-// Provision creates the roles (if missing) and database db owned by the owner
-// role (if missing), connecting as a superuser with superURL.
+// Provision creates the roles (if missing; their passwords set either
+// way) and database db owned by the owner role (if missing), connecting
+// with superURL as a superuser or a managed service's admin role that may
+// create roles and databases. Running it again changes only passwords.
 func Provision(ctx context.Context, superURL, db string, r Roles) error {
 	conn, err := pgx.Connect(ctx, superURL)
 	if err != nil {
@@ -28,21 +30,42 @@ func Provision(ctx context.Context, superURL, db string, r Roles) error {
 		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, role.name).Scan(&exists); err != nil {
 			return err
 		}
-		verb := "ALTER"
+		// Role names and passwords cannot be bound parameters in DDL. An
+		// existing role gets its password only: changing the other
+		// attributes needs a superuser, which a managed admin is not.
+		name, pw := pgx.Identifier{role.name}.Sanitize(), quoteLiteral(role.pw)
+		alter := fmt.Sprintf(`ALTER ROLE %s LOGIN PASSWORD %s`, name, pw)
+		sql := alter
 		if !exists {
-			verb = "CREATE"
+			sql = fmt.Sprintf(`CREATE ROLE %s LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD %s`, name, pw)
 		}
-		// Role names and passwords cannot be bound parameters in DDL.
-		sql := fmt.Sprintf(`%s ROLE %s LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD %s`,
-			verb, pgx.Identifier{role.name}.Sanitize(), quoteLiteral(role.pw))
 		if _, err := conn.Exec(ctx, sql); err != nil {
 			// Another process may have created it a moment ago.
-			if verb == "CREATE" {
-				if _, err2 := conn.Exec(ctx, "ALTER"+sql[len("CREATE"):]); err2 == nil {
-					continue
-				}
+			if exists {
+				return fmt.Errorf("alter role %s: %w", role.name, err)
 			}
-			return fmt.Errorf("%s role %s: %w", verb, role.name, err)
+			if _, err2 := conn.Exec(ctx, alter); err2 != nil {
+				return fmt.Errorf("create role %s: %w", role.name, err)
+			}
+		}
+		var super, bypass bool
+		if err := conn.QueryRow(ctx, `SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = $1`, role.name).Scan(&super, &bypass); err != nil {
+			return err
+		}
+		if super || bypass {
+			return fmt.Errorf("role %s is a superuser or bypasses row-level security: Trident's roles must not", role.name)
+		}
+	}
+	// A managed service's admin (Aurora's, RDS's master user) is no
+	// superuser: to create a database for the owner and hand it the public
+	// schema, it must be a member of the owner role.
+	var super bool
+	if err := conn.QueryRow(ctx, `SELECT rolsuper FROM pg_roles WHERE rolname = current_user`).Scan(&super); err != nil {
+		return err
+	}
+	if !super {
+		if _, err := conn.Exec(ctx, fmt.Sprintf(`GRANT %s TO current_user`, pgx.Identifier{r.Owner}.Sanitize())); err != nil {
+			return fmt.Errorf("grant the owner role to the admin: %w", err)
 		}
 	}
 	var exists bool
