@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -141,5 +143,22 @@ func TestMigrateBootstrapCommand(t *testing.T) {
 	if err := runMigrate(ctx, []string{"bootstrap", "--admin-database-url", as(admin, "admin-pw", "postgres"), "--database", db,
 		"--owner-role", owner, "--owner-password", "x", "--app-role", owner, "--app-password", "x"}, io.Discard); err == nil {
 		t.Error("one role as both owner and app was accepted")
+	}
+}
+
+func TestProbeCommand(t *testing.T) {
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"status":"ready"}`)) }))
+	defer ok.Close()
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "shutting down", 503) }))
+	defer down.Close()
+	var out bytes.Buffer
+	if err := runProbe(context.Background(), []string{ok.URL}, &out); err != nil || !strings.Contains(out.String(), "ready") {
+		t.Errorf("a ready process: %v %q", err, out.String())
+	}
+	if err := runProbe(context.Background(), []string{down.URL}, io.Discard); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("a process shutting down: %v", err)
+	}
+	if err := runProbe(context.Background(), []string{"--timeout", "200ms", "http://127.0.0.1:1/readyz"}, io.Discard); err == nil {
+		t.Error("nothing listening: no error")
 	}
 }
