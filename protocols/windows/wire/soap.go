@@ -213,12 +213,21 @@ func ParseCertHeader(v string) (*x509.Certificate, error) {
 		}
 		der = b
 	} else {
-		s, err := url.QueryUnescape(v)
-		if err != nil {
-			return nil, fmt.Errorf("client certificate header: %w", err)
+		// Path-style unescaping keeps a raw + (base64's; AWS ALB leaves
+		// + = / unescaped); query-style, for proxies that write a space
+		// as +, is the fallback.
+		var blk *pem.Block
+		for _, unescape := range []func(string) (string, error){url.PathUnescape, url.QueryUnescape} {
+			if s, err := unescape(v); err == nil {
+				if b, _ := pem.Decode([]byte(s)); b != nil && b.Type == "CERTIFICATE" {
+					if _, err := x509.ParseCertificate(b.Bytes); err == nil {
+						blk = b
+						break
+					}
+				}
+			}
 		}
-		blk, _ := pem.Decode([]byte(s))
-		if blk == nil || blk.Type != "CERTIFICATE" {
+		if blk == nil {
 			return nil, errors.New("client certificate header: neither RFC 9440 nor escaped PEM")
 		}
 		der = blk.Bytes
