@@ -128,3 +128,24 @@ resource "aws_route53_record" "alias" {
     evaluate_target_health = true
   }
 }
+
+# /metrics answers on every hostname, like the health checks: not from the
+# internet. Scrape it from inside the VPC (task address, port 8080/8081).
+resource "aws_lb_listener_rule" "no_metrics" {
+  listener_arn = aws_lb_listener.https.arn
+  priority     = 1
+  condition {
+    path_pattern {
+      values = ["/metrics", "/metrics/*"]
+    }
+  }
+  action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "text/plain"
+      message_body = "not found"
+      status_code  = "404"
+    }
+  }
+  tags = local.tags
+}
