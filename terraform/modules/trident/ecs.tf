@@ -73,7 +73,8 @@ locals {
     TRIDENT_APPLE_DEVICE_IDENTITY = "signature"
     # Windows devices authenticate with their certificate: the load
     # balancer's mutual TLS in passthrough mode hands it on in this header,
-    # which it sets itself (a client cannot forge it through the ALB).
+    # which the ALB sets itself (terraform/README.md: check after deploying
+    # that a client's own header does not get through).
     TRIDENT_WINDOWS_DEVICE_IDENTITY = "header"
     TRIDENT_WINDOWS_IDENTITY_HEADER = "X-Amzn-Mtls-Clientcert"
     TRIDENT_WINDOWS_POLL_INTERVAL   = var.windows_poll_interval
