@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tridentmdm/trident/api"
+	"github.com/tridentmdm/trident/dashboard"
 	"github.com/tridentmdm/trident/internal/metrics"
 	"github.com/tridentmdm/trident/migrations"
 	androidproto "github.com/tridentmdm/trident/protocols/android"
@@ -60,6 +61,7 @@ type app struct {
 	mdm      http.Handler
 	ade      http.Handler
 	android  *androidproto.Handler
+	dash     *dashboard.Dashboard
 	windows  *windows.Handler
 	metrics  *metrics.Metrics
 
@@ -186,6 +188,14 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 			}
 		} else {
 			log.Info("Windows endpoints are off: Trident does not terminate TLS, so it cannot see Windows devices' certificates; set --windows-device-identity header behind a proxy that terminates mutual TLS")
+		}
+		if cfg.oidc.dashboardClient != "" {
+			if a.dash, err = dashboard.New(db, a.dir, inv, dashboard.Options{Issuer: cfg.oidc.issuer, ClientID: cfg.oidc.dashboardClient,
+				ClientSecret: cfg.oidc.dashboardSecret, Audience: cfg.oidc.audience, Claims: cfg.oidc.claims(), BaseURL: cfg.platformURL(),
+				Keys: keys}, log.With("component", "dashboard")); err != nil {
+				db.Close()
+				return nil, err
+			}
 		}
 		a.ade = apple.NewADE(db, a.dir, abm, profiles, deviceCA, log.With("component", "ade"))
 		a.api = api.New(api.Deps{DB: db, Directory: a.dir, Auth: v, Events: a.events, Bus: a.bus,

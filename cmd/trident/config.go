@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -188,6 +189,9 @@ type oidcConfig struct {
 	issuer, audience string
 	roleClaims       string
 	rolePrefix       string
+	// The dashboard's client (authorization code with PKCE); without an
+	// id the dashboard is off.
+	dashboardClient, dashboardSecret string
 }
 
 func (c *oidcConfig) register(fs *flag.FlagSet) {
@@ -196,6 +200,8 @@ func (c *oidcConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.audience, "oidc-audience", "trident-api", "audience API tokens must carry: the API's client id at the provider")
 	fs.StringVar(&c.roleClaims, "oidc-role-claims", strings.Join(def.RoleClaims, ","), "comma-separated claim paths that carry roles ({client_id} is the audience)")
 	fs.StringVar(&c.rolePrefix, "oidc-role-prefix", def.Prefix, "prefix of role values: {prefix}:tenant:{slug}:{role}, {prefix}:msp:{slug}:admin")
+	fs.StringVar(&c.dashboardClient, "dashboard-client-id", "", "the dashboard's client id at the identity provider (a confidential client with the authorization-code flow; redirect URI {platform URL}/dashboard/callback); empty: the dashboard is off")
+	fs.StringVar(&c.dashboardSecret, "dashboard-client-secret", "", "the dashboard client's secret")
 }
 
 func (c *oidcConfig) claims() identity.ClaimsConfig {
@@ -415,4 +421,13 @@ func (c *serverConfig) windowsIdentitySource() string {
 		return ""
 	}
 	return c.windowsIdentity
+}
+
+// platformURL is where people reach the platform (API, dashboard).
+func (c *serverConfig) platformURL() string {
+	host := c.baseDomain
+	if p := c.devicePort; p != 0 && !(c.deviceScheme == "https" && p == 443) && !(c.deviceScheme == "http" && p == 80) {
+		host = net.JoinHostPort(host, strconv.Itoa(p))
+	}
+	return c.deviceScheme + "://" + host
 }

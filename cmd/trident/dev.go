@@ -95,11 +95,14 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	var ids *devIdentity
 	if cfg.oidc.issuer == "" {
 		var err error
-		if ids, err = startDevIdentity(ctx, cfg.dataDir, idpListen, cfg.oidc.audience, log.With("component", "dev-idp")); err != nil {
+		if ids, err = startDevIdentity(ctx, cfg.dataDir, idpListen, cfg.oidc.audience, cfg.platformURL()+"/dashboard/callback", log.With("component", "dev-idp")); err != nil {
 			return err
 		}
 		defer ids.stop()
 		cfg.oidc.issuer = ids.issuer
+		if cfg.oidc.dashboardClient == "" {
+			cfg.oidc.dashboardClient, cfg.oidc.dashboardSecret = devDashboardClient, ids.dashboardSecret()
+		}
 	}
 	if err := cfg.oidc.validate(); err != nil {
 		return usageError{err}
@@ -127,6 +130,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 Trident is running (press Ctrl-C to stop).
 
   Platform (API, dashboard):  http://localhost:%[1]s/
+  Dashboard:                  http://localhost:%[1]s/dashboard/
   API docs:                   http://localhost:%[1]s/docs
   Demo tenant %[2]q:         http://%[2]s.localhost:%[1]s/
   Health:                     http://localhost:%[1]s/readyz
@@ -140,6 +144,9 @@ Trident is running (press Ctrl-C to stop).
 			fmt.Fprintf(stdout, "    %-12s curl -s -u %s:%s -d grant_type=client_credentials %s/oauth/token\n", c.ID, c.ID, c.Secret, ids.issuer)
 		}
 		fmt.Fprintf(stdout, "  then: curl -H \"Authorization: Bearer $TOKEN\" http://localhost:%s/v1/tenants/%s\n", port, demo.Slug)
+		for _, u := range ids.users {
+			fmt.Fprintf(stdout, "  Dashboard sign-in:          %s / %s\n", u.Email, u.Password)
+		}
 	}
 	fmt.Fprintf(stdout, `
 

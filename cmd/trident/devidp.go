@@ -24,10 +24,17 @@ import (
 type devIdentity struct {
 	issuer  string
 	clients []devidp.Client
+	users   []devidp.User
 	srv     *http.Server
 }
 
-func startDevIdentity(ctx context.Context, dataDir, listen, audience string, log *slog.Logger) (*devIdentity, error) {
+// The dashboard's client and the demo person who signs in to it.
+const (
+	devDashboardClient = "trident-dashboard"
+	devDashboardUser   = "admin@demo.localhost"
+)
+
+func startDevIdentity(ctx context.Context, dataDir, listen, audience, dashboardRedirect string, log *slog.Logger) (*devIdentity, error) {
 	path := filepath.Join(dataDir, "dev-idp.json")
 	var cfg devidp.Config
 	if b, err := os.ReadFile(path); err == nil {
@@ -41,14 +48,30 @@ func startDevIdentity(ctx context.Context, dataDir, listen, audience string, log
 			{ID: "demo-viewer", Secret: secret(), Audience: []string{audience},
 				Claims: map[string]any{"groups": []string{"/trident/tenant/" + demoTenant + "/viewer"}}},
 		}
-		b, _ := json.MarshalIndent(cfg, "", "  ")
-		if err := os.MkdirAll(dataDir, 0o755); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			return nil, err
-		}
 	} else {
+		return nil, err
+	}
+	// The dashboard's client and demo person, added to data folders made
+	// before the dashboard existed; the redirect follows --listen.
+	found := false
+	for i := range cfg.Clients {
+		if cfg.Clients[i].ID == devDashboardClient {
+			cfg.Clients[i].RedirectURIs, found = []string{dashboardRedirect}, true
+		}
+	}
+	if !found {
+		cfg.Clients = append(cfg.Clients, devidp.Client{ID: devDashboardClient, Secret: secret(), Audience: []string{audience},
+			RedirectURIs: []string{dashboardRedirect}})
+	}
+	if len(cfg.Users) == 0 {
+		cfg.Users = []devidp.User{{Subject: "demo-admin-person", Email: devDashboardUser, Name: "Demo admin", Password: secret()[:16],
+			Claims: map[string]any{"groups": []string{"/trident/msp/" + demoMSP + "/admin"}}}}
+	}
+	b, _ := json.MarshalIndent(cfg, "", "  ")
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", listen)
@@ -62,7 +85,7 @@ func startDevIdentity(ctx context.Context, dataDir, listen, audience string, log
 		ln.Close()
 		return nil, err
 	}
-	d := &devIdentity{issuer: issuer, clients: cfg.Clients,
+	d := &devIdentity{issuer: issuer, clients: cfg.Clients, users: cfg.Users,
 		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}
 	go func() {
 		if err := d.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -82,4 +105,14 @@ func secret() string {
 	b := make([]byte, 18)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// dashboardSecret is the dashboard client's secret.
+func (d *devIdentity) dashboardSecret() string {
+	for _, c := range d.clients {
+		if c.ID == devDashboardClient {
+			return c.Secret
+		}
+	}
+	return ""
 }

@@ -35,6 +35,10 @@ func (a *app) handler() http.Handler {
 		}
 	}
 
+	if a.dash != nil {
+		a.dash.Routes(platform)
+	}
+
 	device := http.NewServeMux()
 	device.HandleFunc("GET /{$}", a.tenantHome)
 	if a.scep != nil {
@@ -172,6 +176,8 @@ func route(r *http.Request) string {
 		return "/v1"
 	case strings.HasPrefix(p, "/docs") || strings.HasPrefix(p, "/openapi") || strings.HasPrefix(p, "/schemas/"):
 		return "/docs"
+	case strings.HasPrefix(p, "/dashboard"):
+		return "/dashboard"
 	}
 	return "other"
 }

@@ -1,0 +1,313 @@
+// Package dashboard is the admin UI: server-rendered HTML (html/template)
+// with htmx and its SSE extension, embedded in the binary. People sign in
+// with the same OIDC provider as the API (authorization code with PKCE);
+// what they see is what their roles allow, tenant by tenant, exactly as in
+// the API (identity.Principal).
+//
+// Sessions are cookies sealed with Trident's encryption key (HttpOnly,
+// SameSite=Lax, Secure over https), so any replica serves any request.
+// Every form carries the session's CSRF token.
+package dashboard
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/tridentmdm/trident/internal/seal"
+	"github.com/tridentmdm/trident/services/identity"
+	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// Options configure the dashboard.
+type Options struct {
+	Issuer       string // the OIDC provider, the API's
+	ClientID     string // the dashboard's client at the provider (authorization code)
+	ClientSecret string
+	Audience     string // the API's audience, whose client roles count
+	Claims       identity.ClaimsConfig
+	// BaseURL is where people reach the platform (https://mdm.example.com):
+	// the redirect URI is BaseURL + "/dashboard/callback".
+	BaseURL string
+	Keys    *seal.Keyring
+	// SessionLifetime bounds a sign-in (default 8 hours).
+	SessionLifetime time.Duration
+}
+
+// Dashboard serves the admin UI.
+type Dashboard struct {
+	db   *tenancy.DB
+	dir  *tenancy.Directory
+	inv  *inventory.Inventory
+	opts Options
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	provider *oidc.Provider
+}
+
+// New returns the dashboard.
+func New(db *tenancy.DB, dir *tenancy.Directory, inv *inventory.Inventory, o Options, log *slog.Logger) (*Dashboard, error) {
+	if o.Issuer == "" || o.ClientID == "" || o.Keys == nil || o.BaseURL == "" {
+		return nil, errors.New("dashboard: issuer, client id, base URL and keys are required")
+	}
+	if o.SessionLifetime == 0 {
+		o.SessionLifetime = 8 * time.Hour
+	}
+	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
+	return &Dashboard{db: db, dir: dir, inv: inv, opts: o, log: log}, nil
+}
+
+// Routes adds the dashboard to the platform's mux.
+func (d *Dashboard) Routes(mux *http.ServeMux) {
+	static, _ := fs.Sub(assets, "assets")
+	mux.Handle("GET /dashboard/assets/", http.StripPrefix("/dashboard/assets/", cacheable(http.FileServerFS(static))))
+	mux.HandleFunc("GET /dashboard/login", d.login)
+	mux.HandleFunc("GET /dashboard/callback", d.callback)
+	mux.HandleFunc("POST /dashboard/logout", d.signedIn(d.logout))
+	mux.HandleFunc("GET /dashboard/{$}", d.signedIn(d.home))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/devices", d.signedIn(d.devices))
+	mux.HandleFunc("GET /dashboard", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/dashboard/", http.StatusFound)
+	})
+}
+
+func cacheable(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (d *Dashboard) secure() bool { return strings.HasPrefix(d.opts.BaseURL, "https://") }
+
+// session is a signed-in person, as the sealed cookie carries them.
+type session struct {
+	Subject  string                   `json:"sub"`
+	Name     string                   `json:"name"`
+	MSPAdmin []string                 `json:"msp_admin,omitempty"`
+	Tenants  map[string]identity.Role `json:"tenants,omitempty"`
+	CSRF     string                   `json:"csrf"`
+	Expires  time.Time                `json:"exp"`
+}
+
+func (s *session) principal() *identity.Principal {
+	return &identity.Principal{Subject: s.Subject, Name: s.Name, MSPAdmin: s.MSPAdmin, Tenants: s.Tenants}
+}
+
+const (
+	sessionCookie = "trident_session"
+	loginCookie   = "trident_login"
+)
+
+func random() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (d *Dashboard) setCookie(w http.ResponseWriter, name, purpose string, v any, lifetime time.Duration) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	sealed, err := d.opts.Keys.Seal(b, "dashboard:"+purpose)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{Name: name, Value: base64.RawURLEncoding.EncodeToString(sealed), Path: "/dashboard",
+		MaxAge: int(lifetime / time.Second), HttpOnly: true, Secure: d.secure(), SameSite: http.SameSiteLaxMode})
+	return nil
+}
+
+func (d *Dashboard) clearCookie(w http.ResponseWriter, name string) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/dashboard", MaxAge: -1, HttpOnly: true, Secure: d.secure(),
+		SameSite: http.SameSiteLaxMode})
+}
+
+func (d *Dashboard) readCookie(r *http.Request, name, purpose string, v any) error {
+	c, err := r.Cookie(name)
+	if err != nil {
+		return err
+	}
+	sealed, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil {
+		return err
+	}
+	plain, err := d.opts.Keys.Open(sealed, "dashboard:"+purpose)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(plain, v)
+}
+
+type ctxKey struct{}
+
+func sessionFrom(ctx context.Context) *session { s, _ := ctx.Value(ctxKey{}).(*session); return s }
+
+// signedIn runs h for a signed-in person; others go to the login, and
+// state-changing requests must carry the session's CSRF token.
+func (d *Dashboard) signedIn(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		securityHeaders(w)
+		var s session
+		if err := d.readCookie(r, sessionCookie, "session", &s); err != nil || time.Now().After(s.Expires) {
+			if r.Method != http.MethodGet {
+				http.Error(w, "not signed in", http.StatusUnauthorized)
+				return
+			}
+			if r.Header.Get("HX-Request") != "" {
+				w.Header().Set("HX-Redirect", "/dashboard/login")
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			http.Redirect(w, r, "/dashboard/login?return="+urlQueryEscape(r.URL.RequestURI()), http.StatusFound)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			token := r.Header.Get("X-CSRF-Token")
+			if token == "" {
+				token = r.PostFormValue("csrf")
+			}
+			if subtle.ConstantTimeCompare([]byte(token), []byte(s.CSRF)) != 1 {
+				http.Error(w, "the form is stale or not from this site (CSRF token); reload the page", http.StatusForbidden)
+				return
+			}
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &s)))
+	}
+}
+
+func securityHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+}
+
+func (d *Dashboard) oidc(ctx context.Context) (*oidc.Provider, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.provider != nil {
+		return d.provider, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	p, err := oidc.NewProvider(ctx, d.opts.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	d.provider = p
+	return p, nil
+}
+
+func (d *Dashboard) oauth(p *oidc.Provider) *oauth2.Config {
+	return &oauth2.Config{ClientID: d.opts.ClientID, ClientSecret: d.opts.ClientSecret, Endpoint: p.Endpoint(),
+		RedirectURL: d.opts.BaseURL + "/dashboard/callback", Scopes: []string{oidc.ScopeOpenID, "profile", "email"}}
+}
+
+// loginState is what the login cookie carries to the callback.
+type loginState struct {
+	State, Nonce, Verifier, Return string
+}
+
+// login sends the person to the provider.
+func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
+	securityHeaders(w)
+	p, err := d.oidc(r.Context())
+	if err != nil {
+		d.log.WarnContext(r.Context(), "dashboard: identity provider unreachable", "err", err)
+		d.errorPage(w, r, http.StatusBadGateway, "The sign-in service cannot be reached; try again in a moment.")
+		return
+	}
+	ret := r.URL.Query().Get("return")
+	if !strings.HasPrefix(ret, "/dashboard/") || strings.HasPrefix(ret, "//") {
+		ret = "/dashboard/"
+	}
+	st := loginState{State: random(), Nonce: random(), Verifier: oauth2.GenerateVerifier(), Return: ret}
+	if err := d.setCookie(w, loginCookie, "login", st, 10*time.Minute); err != nil {
+		d.errorPage(w, r, http.StatusInternalServerError, "Signing in failed; try again.")
+		return
+	}
+	http.Redirect(w, r, d.oauth(p).AuthCodeURL(st.State, oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier)), http.StatusFound)
+}
+
+// callback finishes the sign-in and starts the session.
+func (d *Dashboard) callback(w http.ResponseWriter, r *http.Request) {
+	securityHeaders(w)
+	ctx := r.Context()
+	q := r.URL.Query()
+	if e := q.Get("error"); e != "" {
+		d.errorPage(w, r, http.StatusBadRequest, "The sign-in did not complete: "+e+" "+q.Get("error_description"))
+		return
+	}
+	var st loginState
+	if err := d.readCookie(r, loginCookie, "login", &st); err != nil || subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(st.State)) != 1 {
+		d.errorPage(w, r, http.StatusBadRequest, "This sign-in expired or was not started here. Sign in again.")
+		return
+	}
+	d.clearCookie(w, loginCookie)
+	p, err := d.oidc(ctx)
+	if err != nil {
+		d.errorPage(w, r, http.StatusBadGateway, "The sign-in service cannot be reached; try again in a moment.")
+		return
+	}
+	xctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	tok, err := d.oauth(p).Exchange(xctx, q.Get("code"), oauth2.VerifierOption(st.Verifier))
+	if err != nil {
+		d.log.InfoContext(ctx, "dashboard: code exchange refused", "err", err)
+		d.errorPage(w, r, http.StatusBadGateway, "The sign-in service refused the sign-in. Sign in again.")
+		return
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := p.Verifier(&oidc.Config{ClientID: d.opts.ClientID}).Verify(xctx, raw)
+	if err != nil || subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(st.Nonce)) != 1 {
+		d.errorPage(w, r, http.StatusBadGateway, "The sign-in service's answer did not verify. Sign in again.")
+		return
+	}
+	var claims map[string]any
+	if err := idt.Claims(&claims); err != nil {
+		d.errorPage(w, r, http.StatusBadGateway, "The sign-in service's answer did not verify. Sign in again.")
+		return
+	}
+	pr := identity.MapClaims(d.opts.Claims, idt.Subject, claims, d.opts.Audience)
+	name := pr.Name
+	if e, _ := claims["email"].(string); name == "" || name == idt.Subject {
+		name = e
+	}
+	s := session{Subject: pr.Subject, Name: name, MSPAdmin: pr.MSPAdmin, Tenants: pr.Tenants, CSRF: random(),
+		Expires: time.Now().Add(d.opts.SessionLifetime)}
+	if err := d.setCookie(w, sessionCookie, "session", s, d.opts.SessionLifetime); err != nil {
+		d.errorPage(w, r, http.StatusInternalServerError, "Signing in failed; try again.")
+		return
+	}
+	d.log.InfoContext(ctx, "dashboard sign-in", "subject", s.Subject, "name", s.Name)
+	http.Redirect(w, r, st.Return, http.StatusFound)
+}
+
+// logout ends the session (a POST with the CSRF token).
+func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {
+	d.clearCookie(w, sessionCookie)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	pages.ExecuteTemplate(w, "signed-out", nil)
+}

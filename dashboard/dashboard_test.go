@@ -1,0 +1,199 @@
+package dashboard_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/dashboard"
+	"github.com/tridentmdm/trident/internal/devidp"
+	"github.com/tridentmdm/trident/internal/seal"
+	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/identity"
+	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+type fixture struct {
+	t      *testing.T
+	url    string
+	a, b   tenancy.Tenant
+	client *http.Client
+}
+
+// setup serves the dashboard with two tenants, a device in each, and a
+// provider whose user "ana" is an operator of tenant a only.
+func setup(t *testing.T) *fixture {
+	db := testenv.DB(t)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := testenv.Tenant(t, dir), testenv.Tenant(t, dir)
+	inv := inventory.New(events.NewPublisher(nil))
+	for i, tn := range []tenancy.Tenant{a, b} {
+		ctx := tenancy.WithTenant(context.Background(), tn.ID)
+		if err := db.Tx(ctx, func(tx pgx.Tx) error {
+			_, err := inv.Record(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: "DEV-" + tn.Slug,
+				Name: []string{"Reception PC", "Secret Lab Mac"}[i], Model: "Surface", OSVersion: "10.0.22631"})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var handler http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
+	idp := testenv.StartIDPWith(t, devidp.Config{
+		Clients: []devidp.Client{{ID: "trident-dashboard", Secret: "dash-secret", RedirectURIs: []string{srv.URL + "/dashboard/callback"}}},
+		Users: []devidp.User{{Subject: "ana", Email: "ana@msp.test", Name: "Ana", Password: "pw",
+			Claims: map[string]any{"groups": []string{"/trident/tenant/" + a.Slug + "/operator"}}}},
+	})
+	k, _, _ := seal.NewRandomKey()
+	d, err := dashboard.New(db, dir, inv, dashboard.Options{Issuer: idp.Issuer, ClientID: "trident-dashboard", ClientSecret: "dash-secret",
+		Audience: "trident-api", Claims: identity.DefaultClaims(), BaseURL: srv.URL, Keys: seal.NewKeyring(k)}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	d.Routes(mux)
+	handler = mux
+	jar, _ := cookiejar.New(nil)
+	return &fixture{t: t, url: srv.URL, a: a, b: b, client: &http.Client{Jar: jar}}
+}
+
+func (f *fixture) get(path string, header ...string) (int, string) {
+	f.t.Helper()
+	req, _ := http.NewRequest("GET", f.url+path, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (f *fixture) post(path string, form url.Values) (int, string) {
+	f.t.Helper()
+	resp, err := f.client.PostForm(f.url+path, form)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+var reHidden = regexp.MustCompile(`name="(auth_request|csrf)" value="([^"]*)"`)
+
+// signIn follows the login to the provider's form, posts it, and follows
+// the redirects back to the dashboard.
+func (f *fixture) signIn(user, password string) (int, string) {
+	f.t.Helper()
+	resp, err := f.client.Get(f.url + "/dashboard/")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := reHidden.FindStringSubmatch(string(page))
+	if resp.StatusCode != 200 || m == nil || m[1] != "auth_request" {
+		f.t.Fatalf("the dashboard did not send us to the provider's login: %d %s", resp.StatusCode, page)
+	}
+	login := resp.Request.URL.ResolveReference(&url.URL{Path: "/login"})
+	r2, err := f.client.PostForm(login.String(), url.Values{"auth_request": {m[2]}, "username": {user}, "password": {password}})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer r2.Body.Close()
+	b, _ := io.ReadAll(r2.Body)
+	return r2.StatusCode, string(b)
+}
+
+func TestSignInAndSeeOnlyYourTenants(t *testing.T) {
+	f := setup(t)
+	code, home := f.signIn("ana@msp.test", "pw")
+	if code != 200 || !strings.Contains(home, f.a.Name) || strings.Contains(home, f.b.Name) || !strings.Contains(home, "operator") {
+		t.Fatalf("home after sign-in: %d %s", code, home)
+	}
+	code, page := f.get("/dashboard/t/" + f.a.Slug + "/devices")
+	if code != 200 || !strings.Contains(page, "Reception PC") || strings.Contains(page, "Secret Lab Mac") {
+		t.Errorf("tenant a's devices: %d %s", code, page)
+	}
+	// Editing the URL to the other tenant shows nothing of it.
+	code, page = f.get("/dashboard/t/" + f.b.Slug + "/devices")
+	if code != 404 || strings.Contains(page, "Secret Lab Mac") {
+		t.Errorf("tenant b's devices: %d %s", code, page)
+	}
+	// htmx asks for the rows alone; search and platform filter.
+	code, rows := f.get("/dashboard/t/"+f.a.Slug+"/devices?q=recep&platform=windows", "HX-Request", "true")
+	if code != 200 || !strings.Contains(rows, "Reception PC") || strings.Contains(rows, "<html") {
+		t.Errorf("rows: %d %s", code, rows)
+	}
+	if _, rows := f.get("/dashboard/t/"+f.a.Slug+"/devices?q=nothing", "HX-Request", "true"); !strings.Contains(rows, "No devices match") {
+		t.Errorf("no match: %s", rows)
+	}
+	// Assets come from the binary.
+	if code, js := f.get("/dashboard/assets/htmx.min.js"); code != 200 || !strings.Contains(js, "htmx") {
+		t.Errorf("htmx: %d", code)
+	}
+	// Signing out needs the page's CSRF token.
+	if code, _ := f.post("/dashboard/logout", url.Values{"csrf": {"forged"}}); code != 403 {
+		t.Errorf("logout with a forged token: %d", code)
+	}
+	m := reHidden.FindStringSubmatch(home)
+	if m == nil || m[1] != "csrf" {
+		t.Fatal("no CSRF token on the page")
+	}
+	if code, page := f.post("/dashboard/logout", url.Values{"csrf": {m[2]}}); code != 200 || !strings.Contains(page, "Signed out") {
+		t.Errorf("logout: %d %s", code, page)
+	}
+	if _, page := f.get("/dashboard/t/" + f.a.Slug + "/devices"); strings.Contains(page, "Reception PC") {
+		t.Error("devices still shown after signing out")
+	}
+}
+
+func TestNotSignedIn(t *testing.T) {
+	f := setup(t)
+	f.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	req, _ := http.NewRequest("GET", f.url+"/dashboard/t/"+f.a.Slug+"/devices", nil)
+	resp, err := f.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 302 || !strings.HasPrefix(resp.Header.Get("Location"), "/dashboard/login?return=") {
+		t.Errorf("a page without a session: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if code, _ := f.get("/dashboard/t/"+f.a.Slug+"/devices", "HX-Request", "true"); code != 401 {
+		t.Errorf("an htmx request without a session: %d", code)
+	}
+	if code, _ := f.post("/dashboard/logout", nil); code != 401 {
+		t.Errorf("a POST without a session: %d", code)
+	}
+	// A callback that this browser did not start is refused.
+	if code, _ := f.get("/dashboard/callback?code=x&state=y"); code != 400 {
+		t.Errorf("a stray callback: %d", code)
+	}
+	// A wrong password stays at the provider.
+	f.client.CheckRedirect = nil
+	if code, _ := f.signIn("ana@msp.test", "wrong"); code != 401 {
+		t.Errorf("a wrong password: %d", code)
+	}
+}

@@ -1,0 +1,259 @@
+package dashboard
+
+import (
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/services/identity"
+	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+var funcs = template.FuncMap{
+	"ago": func(t *time.Time) string {
+		if t == nil {
+			return "never"
+		}
+		d := time.Since(*t)
+		switch {
+		case d < time.Minute:
+			return "just now"
+		case d < time.Hour:
+			return itoa(int(d/time.Minute)) + " min ago"
+		case d < 48*time.Hour:
+			return itoa(int(d/time.Hour)) + " h ago"
+		}
+		return t.UTC().Format("2006-01-02")
+	},
+	"iso": func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	},
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b []byte
+	for n > 0 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+		n /= 10
+	}
+	return string(b)
+}
+
+var pages = template.Must(template.New("layout").Funcs(funcs).Parse(`{{define "layout"}}<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="htmx-config" content='{"includeIndicatorStyles": false, "selfRequestsOnly": true}'>
+<title>{{.Title}} · Trident</title>
+<link rel="stylesheet" href="/dashboard/assets/style.css">
+<script src="/dashboard/assets/htmx.min.js" defer></script>
+<script src="/dashboard/assets/htmx-ext-sse.min.js" defer></script></head>
+<body hx-headers='{"X-CSRF-Token": "{{.Session.CSRF}}"}'>
+<header class="top"><a class="brand" href="/dashboard/">Trident</a>
+<nav aria-label="Main">{{if .Tenant}}<a href="/dashboard/t/{{.Tenant.Slug}}/devices">{{.Tenant.Name}}: devices</a>{{end}}</nav>
+<div class="who"><span>{{.Session.Name}}</span>
+<form method="post" action="/dashboard/logout"><input type="hidden" name="csrf" value="{{.Session.CSRF}}"><button class="link" type="submit">Sign out</button></form></div></header>
+<main id="main">{{template "content" .}}</main></body></html>{{end}}
+
+{{define "home-content"}}<h1>Tenants</h1>
+{{if .Tenants}}<ul class="cards">{{range .Tenants}}<li><a class="name" href="/dashboard/t/{{.Tenant.Slug}}/devices">{{.Tenant.Name}}</a>
+<div class="muted">{{.Tenant.MSPSlug}} · {{.Role}}{{if ne .Tenant.Status "active"}} · {{.Tenant.Status}}{{end}}</div></li>{{end}}</ul>
+{{else}}<p>Your account has no role in any tenant yet. Ask an MSP administrator for one.</p>{{end}}{{end}}
+
+{{define "devices-content"}}<h1>Devices</h1>
+<form class="filters" role="search" hx-get="/dashboard/t/{{.Tenant.Slug}}/devices" hx-target="#device-rows" hx-push-url="true" hx-trigger="submit, input changed delay:300ms from:#q, change from:#platform">
+<label for="q">Search <input id="q" name="q" type="search" value="{{.Query.Search}}" placeholder="Name, serial or id" autocomplete="off"></label>
+<label for="platform">Platform <select id="platform" name="platform">
+<option value="">All</option>{{range .Platforms}}<option value="{{.}}"{{if eq . $.Query.Platform}} selected{{end}}>{{.}}</option>{{end}}</select></label>
+<button type="submit">Filter</button></form>
+<table><caption class="live">Devices of {{.Tenant.Name}}, by name</caption>
+<thead><tr><th scope="col">Name</th><th scope="col">Platform</th><th scope="col" class="wide">Model</th><th scope="col" class="wide">OS</th><th scope="col">Status</th><th scope="col">Last seen</th></tr></thead>
+<tbody id="device-rows">{{template "device-rows" .}}</tbody></table>{{end}}
+
+{{define "device-rows"}}{{range .Devices}}<tr id="device-{{.ID}}"><td>{{if .Name}}{{.Name}}{{else}}<span class="muted">{{.Identifier}}</span>{{end}}</td>
+<td>{{.Platform}}</td><td class="wide">{{.Model}}</td><td class="wide">{{.OSVersion}}</td>
+<td class="status-{{.Status}}">{{.Status}}</td><td><time datetime="{{iso .LastSeenAt}}">{{ago .LastSeenAt}}</time></td></tr>
+{{else}}<tr><td colspan="6">No devices match.</td></tr>{{end}}
+{{if .Next}}<tr id="more"><td colspan="6"><a href="{{.Next}}" hx-get="{{.Next}}" hx-target="#more" hx-swap="outerHTML">More devices</a></td></tr>{{end}}{{end}}
+
+{{define "signed-out"}}<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Signed out · Trident</title>
+<link rel="stylesheet" href="/dashboard/assets/style.css"></head>
+<body><main><h1>Signed out</h1><p><a href="/dashboard/login">Sign in again</a></p></main></body></html>{{end}}
+
+{{define "error"}}<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Trident</title>
+<link rel="stylesheet" href="/dashboard/assets/style.css"></head>
+<body><main><h1>Trident</h1><p class="error" role="alert">{{.}}</p><p><a href="/dashboard/">Back to the dashboard</a></p></main></body></html>{{end}}`))
+
+// page renders content inside the layout.
+func (d *Dashboard) page(w http.ResponseWriter, r *http.Request, content string, data map[string]any) {
+	t, err := pages.Clone()
+	if err == nil {
+		_, err = t.New("content").Parse(`{{template "` + content + `" .}}`)
+	}
+	if err != nil {
+		d.log.ErrorContext(r.Context(), "dashboard template", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	data["Session"] = sessionFrom(r.Context())
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := t.ExecuteTemplate(w, "layout", data); err != nil {
+		d.log.ErrorContext(r.Context(), "dashboard render", "err", err)
+	}
+}
+
+func (d *Dashboard) errorPage(w http.ResponseWriter, r *http.Request, code int, msg string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	pages.ExecuteTemplate(w, "error", msg)
+}
+
+type tenantCard struct {
+	Tenant tenancy.Tenant
+	Role   identity.Role
+}
+
+// visibleTenants lists the tenants the person has a role in.
+func (d *Dashboard) visibleTenants(r *http.Request, p *identity.Principal) ([]tenantCard, error) {
+	ctx := r.Context()
+	seen := map[uuid.UUID]bool{}
+	var out []tenantCard
+	add := func(t tenancy.Tenant) {
+		if role, ok := p.RoleIn(t); ok && !seen[t.ID] {
+			seen[t.ID] = true
+			out = append(out, tenantCard{Tenant: t, Role: role})
+		}
+	}
+	for _, slug := range p.MSPAdmin {
+		m, err := d.dir.MSPBySlug(ctx, slug)
+		if errors.Is(err, tenancy.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		ts, err := d.dir.ListTenants(ctx, m.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range ts {
+			add(t)
+		}
+	}
+	for slug := range p.Tenants {
+		t, err := d.dir.TenantBySlug(ctx, slug)
+		if errors.Is(err, tenancy.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		add(t)
+	}
+	slices.SortFunc(out, func(a, b tenantCard) int {
+		return strings.Compare(strings.ToLower(a.Tenant.Name), strings.ToLower(b.Tenant.Name))
+	})
+	return out, nil
+}
+
+func (d *Dashboard) home(w http.ResponseWriter, r *http.Request) {
+	s := sessionFrom(r.Context())
+	ts, err := d.visibleTenants(r, s.principal())
+	if err != nil {
+		d.log.ErrorContext(r.Context(), "dashboard home", "err", err)
+		d.errorPage(w, r, http.StatusServiceUnavailable, "The tenant directory is unavailable; try again in a moment.")
+		return
+	}
+	d.page(w, r, "home-content", map[string]any{"Title": "Tenants", "Tenants": ts})
+}
+
+// tenant resolves the path's tenant and the person's role in it: another
+// tenant's data is a 404 page, whatever the URL says.
+func (d *Dashboard) tenant(w http.ResponseWriter, r *http.Request, min identity.Role) (tenancy.Tenant, bool) {
+	t, err := d.dir.TenantBySlug(r.Context(), r.PathValue("tenant"))
+	if err == nil {
+		if role, ok := sessionFrom(r.Context()).principal().RoleIn(t); ok && role.AtLeast(min) {
+			return t, true
+		}
+	} else if !errors.Is(err, tenancy.ErrNotFound) {
+		d.errorPage(w, r, http.StatusServiceUnavailable, "The tenant directory is unavailable; try again in a moment.")
+		return tenancy.Tenant{}, false
+	}
+	d.errorPage(w, r, http.StatusNotFound, "There is no such tenant, or your account has no role in it.")
+	return tenancy.Tenant{}, false
+}
+
+const pageSize = 50
+
+func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
+	t, ok := d.tenant(w, r, identity.Viewer)
+	if !ok {
+		return
+	}
+	qv := r.URL.Query()
+	q := inventory.Query{Search: strings.TrimSpace(qv.Get("q")), Platform: inventory.Platform(qv.Get("platform")), Limit: pageSize + 1}
+	if len(q.Search) > 200 {
+		q.Search = q.Search[:200]
+	}
+	if !q.Platform.Valid() {
+		q.Platform = ""
+	}
+	if key, id, ok := strings.Cut(qv.Get("after"), "|"); ok {
+		if u, err := uuid.Parse(id); err == nil {
+			q.AfterKey, q.AfterID = key, u
+		}
+	}
+	var p inventory.Page
+	err := d.db.ReadTx(tenancy.WithTenant(r.Context(), t.ID), func(tx pgx.Tx) error {
+		var err error
+		p, err = d.inv.List(r.Context(), tx, q)
+		return err
+	})
+	var verr *inventory.ValidationError
+	if errors.As(err, &verr) {
+		d.errorPage(w, r, http.StatusBadRequest, "That page of devices does not exist; start from the first.")
+		return
+	} else if err != nil {
+		d.log.ErrorContext(r.Context(), "dashboard devices", "tenant", t.ID, "err", err)
+		d.errorPage(w, r, http.StatusServiceUnavailable, "The devices cannot be read right now; try again in a moment.")
+		return
+	}
+	data := map[string]any{"Title": "Devices · " + t.Name, "Tenant": t, "Query": q, "Devices": p.Devices,
+		"Platforms": []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}}
+	if len(p.Devices) > pageSize {
+		last := pageSize - 1
+		next := url.Values{"after": {p.Keys[last] + "|" + p.Devices[last].ID.String()}}
+		if q.Search != "" {
+			next.Set("q", q.Search)
+		}
+		if q.Platform != "" {
+			next.Set("platform", string(q.Platform))
+		}
+		data["Devices"] = p.Devices[:pageSize]
+		data["Next"] = "/dashboard/t/" + t.Slug + "/devices?" + next.Encode()
+	}
+	if r.Header.Get("HX-Request") != "" && r.Header.Get("HX-Boosted") == "" {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Vary", "HX-Request")
+		if err := pages.ExecuteTemplate(w, "device-rows", data); err != nil {
+			d.log.ErrorContext(r.Context(), "dashboard render", "err", err)
+		}
+		return
+	}
+	w.Header().Set("Vary", "HX-Request")
+	d.page(w, r, "devices-content", data)
+}
