@@ -38,6 +38,8 @@ module "trident" {
   custom_hostnames             = var.custom_hostnames
   custom_certificate_validated = var.custom_certificate_validated
   alarm_email                  = var.alarm_email
+  dashboard_client_id          = var.dashboard_client_id
+  dashboard_client_secret      = var.dashboard_client_secret
   extra_environment            = var.extra_environment
 }
 
@@ -89,6 +91,19 @@ variable "alarm_email" {
   description = "Where alarms are mailed; empty for none."
   type        = string
   default     = ""
+}
+
+variable "dashboard_client_id" {
+  description = "The dashboard's client id at the identity provider; empty for no dashboard."
+  type        = string
+  default     = "trident-dashboard"
+}
+
+variable "dashboard_client_secret" {
+  description = "The dashboard client's secret."
+  type        = string
+  default     = ""
+  sensitive   = true
 }
 
 variable "extra_environment" {

@@ -78,14 +78,16 @@ locals {
     TRIDENT_WINDOWS_DEVICE_IDENTITY = "header"
     TRIDENT_WINDOWS_IDENTITY_HEADER = "X-Amzn-Mtls-Clientcert"
     TRIDENT_WINDOWS_POLL_INTERVAL   = var.windows_poll_interval
-  }, var.extra_environment)
+  }, var.dashboard_client_id == "" ? {} : { TRIDENT_DASHBOARD_CLIENT_ID = var.dashboard_client_id }, var.extra_environment)
 
-  app_secrets = {
+  app_secrets = merge({
     TRIDENT_DATABASE_URL        = aws_secretsmanager_secret.main["database-url"].arn
     TRIDENT_READER_DATABASE_URL = aws_secretsmanager_secret.main["reader-database-url"].arn
     TRIDENT_ENCRYPTION_KEY      = aws_secretsmanager_secret.main["encryption-key"].arn
     TRIDENT_OIDC_ISSUER         = aws_secretsmanager_secret.main["oidc-issuer"].arn
-  }
+    }, var.dashboard_client_id == "" ? {} : {
+    TRIDENT_DASHBOARD_CLIENT_SECRET = aws_secretsmanager_secret.main["dashboard-client-secret"].arn
+  })
 
   containers = {
     serve = {

@@ -33,17 +33,22 @@ locals {
     encryption-key      = random_bytes.encryption_key.base64
     oidc-issuer         = var.oidc_issuer
   }
+  # for_each needs keys that are not sensitive; the values (generated
+  # passwords) are.
+  secret_names = concat(["database-url", "reader-database-url", "migrate-url", "owner-password", "app-password", "encryption-key", "oidc-issuer"],
+  var.dashboard_client_id == "" ? [] : ["dashboard-client-secret"])
+  all_secrets = merge(local.secrets, var.dashboard_client_id == "" ? {} : { dashboard-client-secret = var.dashboard_client_secret })
 }
 
 resource "aws_secretsmanager_secret" "main" {
-  for_each                = local.secrets
+  for_each                = toset(local.secret_names)
   name                    = "${var.name}/${each.key}"
   recovery_window_in_days = var.deletion_protection ? 30 : 0
   tags                    = local.tags
 }
 
 resource "aws_secretsmanager_secret_version" "main" {
-  for_each      = local.secrets
+  for_each      = toset(local.secret_names)
   secret_id     = aws_secretsmanager_secret.main[each.key].id
-  secret_string = each.value
+  secret_string = local.all_secrets[each.key]
 }

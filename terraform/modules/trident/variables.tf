@@ -142,6 +142,19 @@ variable "oidc_audience" {
   default     = "trident-api"
 }
 
+variable "dashboard_client_id" {
+  description = "The dashboard's confidential client at the identity provider (Keycloak realm: trident-dashboard; redirect URI https://{base_domain}/dashboard/callback). Empty: no dashboard."
+  type        = string
+  default     = ""
+}
+
+variable "dashboard_client_secret" {
+  description = "The dashboard client's secret (kept in Secrets Manager)."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
 variable "windows_poll_interval" {
   description = "How often enrolled Windows devices start a management session (a Go duration)."
   type        = string
