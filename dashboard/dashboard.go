@@ -28,6 +28,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/tridentmdm/trident/internal/seal"
+	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
@@ -49,6 +50,10 @@ type Options struct {
 	Keys    *seal.Keyring
 	// SessionLifetime bounds a sign-in (default 8 hours).
 	SessionLifetime time.Duration
+	// Bus and Events feed live pages (nil: pages show what was there when
+	// they loaded).
+	Bus    *events.Bus
+	Events *events.Store
 }
 
 // Dashboard serves the admin UI.
@@ -84,6 +89,7 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/logout", d.signedIn(d.logout))
 	mux.HandleFunc("GET /dashboard/{$}", d.signedIn(d.home))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/devices", d.signedIn(d.devices))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/live", d.signedIn(d.live))
 	mux.HandleFunc("GET /dashboard", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/dashboard/", http.StatusFound)
 	})

@@ -1,7 +1,9 @@
 package dashboard_test
 
 import (
+	"bufio"
 	"context"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -31,6 +34,8 @@ type fixture struct {
 	url    string
 	a, b   tenancy.Tenant
 	client *http.Client
+	db     *tenancy.DB
+	inv    *inventory.Inventory
 }
 
 // setup serves the dashboard with two tenants, a device in each, and a
@@ -62,8 +67,18 @@ func setup(t *testing.T) *fixture {
 			Claims: map[string]any{"groups": []string{"/trident/tenant/" + a.Slug + "/operator"}}}},
 	})
 	k, _, _ := seal.NewRandomKey()
+	store := events.NewStore(db)
+	bus := events.NewBus(store, slog.New(slog.DiscardHandler))
+	listener := events.NewListener(db.Writer().Config().ConnConfig, slog.New(slog.DiscardHandler))
+	listener.Handle(events.Channel, bus.Handler())
+	lctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { bus.Run(lctx); done <- struct{}{} }()
+	go func() { listener.Run(lctx); done <- struct{}{} }()
+	t.Cleanup(func() { stop(); <-done; <-done })
 	d, err := dashboard.New(db, dir, inv, dashboard.Options{Issuer: idp.Issuer, ClientID: "trident-dashboard", ClientSecret: "dash-secret",
-		Audience: "trident-api", Claims: identity.DefaultClaims(), BaseURL: srv.URL, Keys: seal.NewKeyring(k)}, slog.New(slog.DiscardHandler))
+		Audience: "trident-api", Claims: identity.DefaultClaims(), BaseURL: srv.URL, Keys: seal.NewKeyring(k), Bus: bus, Events: store},
+		slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +86,7 @@ func setup(t *testing.T) *fixture {
 	d.Routes(mux)
 	handler = mux
 	jar, _ := cookiejar.New(nil)
-	return &fixture{t: t, url: srv.URL, a: a, b: b, client: &http.Client{Jar: jar}}
+	return &fixture{t: t, url: srv.URL, a: a, b: b, client: &http.Client{Jar: jar}, db: db, inv: inv}
 }
 
 func (f *fixture) get(path string, header ...string) (int, string) {
@@ -195,5 +210,66 @@ func TestNotSignedIn(t *testing.T) {
 	f.client.CheckRedirect = nil
 	if code, _ := f.signIn("ana@msp.test", "wrong"); code != 401 {
 		t.Errorf("a wrong password: %d", code)
+	}
+}
+
+// A page's rows change as devices report: the stream names the row and
+// carries its new HTML, and another tenant's stream is refused.
+func TestLiveRows(t *testing.T) {
+	f := setup(t)
+	f.signIn("ana@msp.test", "pw")
+	_, page := f.get("/dashboard/t/" + f.a.Slug + "/devices")
+	m := regexp.MustCompile(`sse-connect="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("the page does not connect to its stream: %s", page)
+	}
+	live := html.UnescapeString(m[1])
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", f.url+live, nil)
+	resp, err := f.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	rd := bufio.NewReader(resp.Body)
+	if line, _ := rd.ReadString('\n'); !strings.HasPrefix(line, ": connected") {
+		t.Fatalf("first line %q", line)
+	}
+	// The device is renamed and reports a new OS version.
+	tctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	var id string
+	if err := f.db.Tx(tctx, func(tx pgx.Tx) error {
+		d, err := f.inv.Record(tctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: "DEV-" + f.a.Slug, Name: "Front Desk PC", OSVersion: "10.0.26100"})
+		id = d.ID.String()
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var msg strings.Builder
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("the stream ended before the row came: %v (%q)", err, msg.String())
+		}
+		msg.WriteString(line)
+		if line == "\n" && strings.Contains(msg.String(), "event: device-"+id) {
+			break
+		}
+		if line == "\n" {
+			msg.Reset()
+		}
+	}
+	got := msg.String()
+	if !strings.Contains(got, "Front Desk PC") || !strings.Contains(got, "10.0.26100") || !strings.Contains(got, `sse-swap="device-`+id+`"`) ||
+		!regexp.MustCompile(`(?m)^id: \d+$`).MatchString(got) {
+		t.Errorf("the row's event: %q", got)
+	}
+	// The other tenant's stream is not this person's.
+	if code, _ := f.get("/dashboard/t/" + f.b.Slug + "/live?after=0"); code != 404 {
+		t.Errorf("tenant b's stream: %d", code)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -82,11 +83,14 @@ var pages = template.Must(template.New("layout").Funcs(funcs).Parse(`{{define "l
 <button type="submit">Filter</button></form>
 <table><caption class="live">Devices of {{.Tenant.Name}}, by name</caption>
 <thead><tr><th scope="col">Name</th><th scope="col">Platform</th><th scope="col" class="wide">Model</th><th scope="col" class="wide">OS</th><th scope="col">Status</th><th scope="col">Last seen</th></tr></thead>
-<tbody id="device-rows">{{template "device-rows" .}}</tbody></table>{{end}}
+<tbody id="device-rows"{{if .Live}} hx-ext="sse" sse-connect="{{.Live}}"{{end}}>{{template "device-rows" .}}</tbody></table>
+{{if .Live}}<p class="live" aria-live="polite">Rows update as devices report.</p>{{end}}{{end}}
 
-{{define "device-rows"}}{{range .Devices}}<tr id="device-{{.ID}}"><td>{{if .Name}}{{.Name}}{{else}}<span class="muted">{{.Identifier}}</span>{{end}}</td>
+{{define "device-row"}}<tr id="device-{{.ID}}" sse-swap="device-{{.ID}}" hx-swap="outerHTML"><td>{{if .Name}}{{.Name}}{{else}}<span class="muted">{{.Identifier}}</span>{{end}}</td>
 <td>{{.Platform}}</td><td class="wide">{{.Model}}</td><td class="wide">{{.OSVersion}}</td>
-<td class="status-{{.Status}}">{{.Status}}</td><td><time datetime="{{iso .LastSeenAt}}">{{ago .LastSeenAt}}</time></td></tr>
+<td class="status-{{.Status}}">{{.Status}}</td><td><time datetime="{{iso .LastSeenAt}}">{{ago .LastSeenAt}}</time></td></tr>{{end}}
+
+{{define "device-rows"}}{{range .Devices}}{{template "device-row" .}}
 {{else}}<tr><td colspan="6">No devices match.</td></tr>{{end}}
 {{if .Next}}<tr id="more"><td colspan="6"><a href="{{.Next}}" hx-get="{{.Next}}" hx-target="#more" hx-swap="outerHTML">More devices</a></td></tr>{{end}}{{end}}
 
@@ -100,14 +104,23 @@ var pages = template.Must(template.New("layout").Funcs(funcs).Parse(`{{define "l
 <link rel="stylesheet" href="/dashboard/assets/style.css"></head>
 <body><main><h1>Trident</h1><p class="error" role="alert">{{.}}</p><p><a href="/dashboard/">Back to the dashboard</a></p></main></body></html>{{end}}`))
 
+// layouts holds each page: the layout with its content, made before any
+// template runs (html/template cannot clone a template that has run).
+var layouts = func() map[string]*template.Template {
+	out := map[string]*template.Template{}
+	for _, content := range []string{"home-content", "devices-content"} {
+		t := template.Must(pages.Clone())
+		template.Must(t.New("content").Parse(`{{template "` + content + `" .}}`))
+		out[content] = t
+	}
+	return out
+}()
+
 // page renders content inside the layout.
 func (d *Dashboard) page(w http.ResponseWriter, r *http.Request, content string, data map[string]any) {
-	t, err := pages.Clone()
-	if err == nil {
-		_, err = t.New("content").Parse(`{{template "` + content + `" .}}`)
-	}
-	if err != nil {
-		d.log.ErrorContext(r.Context(), "dashboard template", "err", err)
+	t, ok := layouts[content]
+	if !ok {
+		d.log.ErrorContext(r.Context(), "dashboard: no page", "content", content)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
@@ -217,6 +230,14 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 			q.AfterKey, q.AfterID = key, u
 		}
 	}
+	// The live stream starts after the newest event before the list is
+	// read: nothing that changes a row after the read is missed.
+	var live string
+	if d.opts.Bus != nil && r.Header.Get("HX-Request") == "" {
+		if last, err := d.opts.Events.LastID(tenancy.WithTenant(r.Context(), t.ID)); err == nil {
+			live = "/dashboard/t/" + t.Slug + "/live?after=" + strconv.FormatInt(last, 10)
+		}
+	}
 	var p inventory.Page
 	err := d.db.ReadTx(tenancy.WithTenant(r.Context(), t.ID), func(tx pgx.Tx) error {
 		var err error
@@ -232,7 +253,7 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 		d.errorPage(w, r, http.StatusServiceUnavailable, "The devices cannot be read right now; try again in a moment.")
 		return
 	}
-	data := map[string]any{"Title": "Devices · " + t.Name, "Tenant": t, "Query": q, "Devices": p.Devices,
+	data := map[string]any{"Title": "Devices · " + t.Name, "Tenant": t, "Query": q, "Devices": p.Devices, "Live": live,
 		"Platforms": []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}}
 	if len(p.Devices) > pageSize {
 		last := pageSize - 1

@@ -94,6 +94,16 @@ func (s *Store) Since(ctx context.Context, after int64, limit int) ([]Event, err
 	return out, err
 }
 
+// LastID is the id of the tenant's newest event (0 if none): where a live
+// view that shows the present starts following.
+func (s *Store) LastID(ctx context.Context) (int64, error) {
+	var id int64
+	err := s.db.ReadTx(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM events`).Scan(&id)
+	})
+	return id, err
+}
+
 // byIDs returns the tenant's events with the given ids, in id order.
 func (s *Store) byIDs(ctx context.Context, ids []int64) ([]Event, error) {
 	var out []Event
