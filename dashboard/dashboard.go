@@ -28,6 +28,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/tridentmdm/trident/internal/seal"
+	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -61,6 +62,7 @@ type Dashboard struct {
 	db   *tenancy.DB
 	dir  *tenancy.Directory
 	inv  *inventory.Inventory
+	cmds *commands.Queue
 	opts Options
 	log  *slog.Logger
 
@@ -69,7 +71,7 @@ type Dashboard struct {
 }
 
 // New returns the dashboard.
-func New(db *tenancy.DB, dir *tenancy.Directory, inv *inventory.Inventory, o Options, log *slog.Logger) (*Dashboard, error) {
+func New(db *tenancy.DB, dir *tenancy.Directory, inv *inventory.Inventory, cmds *commands.Queue, o Options, log *slog.Logger) (*Dashboard, error) {
 	if o.Issuer == "" || o.ClientID == "" || o.Keys == nil || o.BaseURL == "" {
 		return nil, errors.New("dashboard: issuer, client id, base URL and keys are required")
 	}
@@ -77,7 +79,7 @@ func New(db *tenancy.DB, dir *tenancy.Directory, inv *inventory.Inventory, o Opt
 		o.SessionLifetime = 8 * time.Hour
 	}
 	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
-	return &Dashboard{db: db, dir: dir, inv: inv, opts: o, log: log}, nil
+	return &Dashboard{db: db, dir: dir, inv: inv, cmds: cmds, opts: o, log: log}, nil
 }
 
 // Routes adds the dashboard to the platform's mux.
@@ -90,6 +92,8 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard/{$}", d.signedIn(d.home))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/devices", d.signedIn(d.devices))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/live", d.signedIn(d.live))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/devices/{device}", d.signedIn(d.device))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/devices/{device}/commands", d.signedIn(d.send))
 	mux.HandleFunc("GET /dashboard", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/dashboard/", http.StatusFound)
 	})

@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"html"
 	"io"
 	"log/slog"
@@ -15,12 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/dashboard"
 	"github.com/tridentmdm/trident/internal/devidp"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -76,7 +79,7 @@ func setup(t *testing.T) *fixture {
 	go func() { bus.Run(lctx); done <- struct{}{} }()
 	go func() { listener.Run(lctx); done <- struct{}{} }()
 	t.Cleanup(func() { stop(); <-done; <-done })
-	d, err := dashboard.New(db, dir, inv, dashboard.Options{Issuer: idp.Issuer, ClientID: "trident-dashboard", ClientSecret: "dash-secret",
+	d, err := dashboard.New(db, dir, inv, commands.New(inv, events.NewPublisher(nil)), dashboard.Options{Issuer: idp.Issuer, ClientID: "trident-dashboard", ClientSecret: "dash-secret",
 		Audience: "trident-api", Claims: identity.DefaultClaims(), BaseURL: srv.URL, Keys: seal.NewKeyring(k), Bus: bus, Events: store},
 		slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -271,5 +274,105 @@ func TestLiveRows(t *testing.T) {
 	// The other tenant's stream is not this person's.
 	if code, _ := f.get("/dashboard/t/" + f.b.Slug + "/live?after=0"); code != 404 {
 		t.Errorf("tenant b's stream: %d", code)
+	}
+}
+
+func (f *fixture) postHX(path string, form url.Values, csrf string) (int, string) {
+	f.t.Helper()
+	req, _ := http.NewRequest("POST", f.url+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("HX-Request", "true")
+	if csrf != "" {
+		req.Header.Set("X-CSRF-Token", csrf)
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// The device page, the composer, and a command's state changing live.
+func TestSendACommandAndWatchIt(t *testing.T) {
+	f := setup(t)
+	_, home := f.signIn("ana@msp.test", "pw")
+	csrf := reHidden.FindStringSubmatch(home)[2]
+	_, list := f.get("/dashboard/t/" + f.a.Slug + "/devices")
+	m := regexp.MustCompile(`href="(/dashboard/t/[^"]+/devices/[0-9a-f-]{36})"`).FindStringSubmatch(list)
+	if m == nil {
+		t.Fatalf("no device link: %s", list)
+	}
+	code, page := f.get(m[1])
+	if code != 200 || !strings.Contains(page, "Reception PC") || !strings.Contains(page, `id="composer"`) || !strings.Contains(page, `value="restart"`) ||
+		strings.Contains(page, `value="erase"`) {
+		t.Fatalf("device page (an operator: no destructive kinds offered): %d %s", code, page)
+	}
+	send := m[1] + "/commands"
+	if code, _ := f.postHX(send, url.Values{"kind": {"restart"}}, ""); code != 403 {
+		t.Errorf("a command without the CSRF token: %d", code)
+	}
+	if code, body := f.postHX(send, url.Values{"kind": {"erase"}, "confirm": {"yes"}}, csrf); code != 403 || !strings.Contains(body, "admin role") {
+		t.Errorf("erase as an operator: %d %s", code, body)
+	}
+	if code, body := f.postHX(send, url.Values{"kind": {"restart"}, "payload": {"{not json"}}, csrf); code != 422 || !strings.Contains(body, "JSON") {
+		t.Errorf("a bad payload: %d %s", code, body)
+	}
+	if code, _ := f.postHX("/dashboard/t/"+f.b.Slug+"/devices/"+uuid.NewString()+"/commands", url.Values{"kind": {"restart"}}, csrf); code != 404 {
+		t.Errorf("a command in another tenant: %d", code)
+	}
+
+	// Follow the page's stream, then send.
+	live := html.UnescapeString(regexp.MustCompile(`sse-connect="([^"]+)"`).FindStringSubmatch(page)[1])
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", f.url+live, nil)
+	resp, err := f.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rd := bufio.NewReader(resp.Body)
+	rd.ReadString('\n')
+	code, row := f.postHX(send, url.Values{"kind": {"restart"}}, csrf)
+	cm := regexp.MustCompile(`id="command-([0-9a-f-]{36})"`).FindStringSubmatch(row)
+	if code != 201 || cm == nil || !strings.Contains(row, `data-status="queued"`) {
+		t.Fatalf("send: %d %s", code, row)
+	}
+	// The device answers (as a platform protocol records it).
+	tctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	q := commands.New(f.inv, events.NewPublisher(nil))
+	if err := f.db.Tx(tctx, func(tx pgx.Tx) error {
+		c, err := q.Next(tctx, tx, uuid.MustParse(m[1][strings.LastIndex(m[1], "/")+1:]))
+		if err != nil || c == nil {
+			return fmt.Errorf("next: %v %v", c, err)
+		}
+		_, err = q.Complete(tctx, tx, c.ID, commands.Outcome{Status: commands.Acknowledged})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var msg strings.Builder
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("the stream ended: %v", err)
+		}
+		msg.WriteString(line)
+		if line == "\n" {
+			if strings.Contains(msg.String(), "event: command-"+cm[1]) && strings.Contains(msg.String(), `data-status="acknowledged"`) {
+				break
+			}
+			msg.Reset()
+		}
+	}
+	// The audit log has it.
+	var n int
+	f.db.Tx(tctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(tctx, `SELECT count(*) FROM audit_log WHERE action = 'queue-command' AND actor = 'ana'`).Scan(&n)
+	})
+	if n != 1 {
+		t.Errorf("audit entries: %d", n)
 	}
 }

@@ -71,21 +71,26 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request) {
 				}
 				return
 			}
-			if !strings.HasPrefix(ev.Kind, "device.") {
+			id, err := uuid.Parse(ev.Subject)
+			var row, name string
+			switch {
+			case err != nil:
+			case strings.HasPrefix(ev.Kind, "device."):
+				name = "device-" + id.String()
+				row, err = d.row(ctx, t.Slug, id)
+			case strings.HasPrefix(ev.Kind, "command."):
+				name = "command-" + id.String()
+				row, err = d.commandRow(ctx, id)
+			}
+			if name == "" || err != nil {
+				if err != nil {
+					d.log.InfoContext(ctx, "dashboard live: row", "event", ev.ID, "err", err)
+				}
 				// Still move the browser's Last-Event-ID on.
 				fmt.Fprintf(w, "id: %d\nevent: other\ndata: \n\n", ev.ID)
 				break
 			}
-			id, err := uuid.Parse(ev.Subject)
-			if err != nil {
-				break
-			}
-			row, err := d.row(ctx, id)
-			if err != nil {
-				d.log.InfoContext(ctx, "dashboard live: device row", "device", id, "err", err)
-				break
-			}
-			fmt.Fprintf(w, "id: %d\nevent: device-%s\n", ev.ID, id)
+			fmt.Fprintf(w, "id: %d\nevent: %s\n", ev.ID, name)
 			for _, line := range strings.Split(row, "\n") {
 				fmt.Fprintf(w, "data: %s\n", line)
 			}
@@ -98,7 +103,7 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request) {
 }
 
 // row renders one device's table row as it is now.
-func (d *Dashboard) row(ctx context.Context, id uuid.UUID) (string, error) {
+func (d *Dashboard) row(ctx context.Context, slug string, id uuid.UUID) (string, error) {
 	var dev inventory.Device
 	// The writer: the event was committed there, a replica may lag.
 	err := d.db.Tx(ctx, func(tx pgx.Tx) error {
@@ -110,6 +115,6 @@ func (d *Dashboard) row(ctx context.Context, id uuid.UUID) (string, error) {
 		return "", err
 	}
 	var b bytes.Buffer
-	err = pages.ExecuteTemplate(&b, "device-row", dev)
+	err = pages.ExecuteTemplate(&b, "device-row", deviceRow{Slug: slug, Device: dev})
 	return b.String(), err
 }

@@ -20,7 +20,15 @@ import (
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
+// deviceRow is a device's table row, with its tenant for the link.
+type deviceRow struct {
+	Slug   string
+	Device inventory.Device
+}
+
 var funcs = template.FuncMap{
+	"since": sinceShort,
+	"row":   func(slug string, d inventory.Device) deviceRow { return deviceRow{Slug: slug, Device: d} },
 	"ago": func(t *time.Time) string {
 		if t == nil {
 			return "never"
@@ -86,13 +94,37 @@ var pages = template.Must(template.New("layout").Funcs(funcs).Parse(`{{define "l
 <tbody id="device-rows"{{if .Live}} hx-ext="sse" sse-connect="{{.Live}}"{{end}}>{{template "device-rows" .}}</tbody></table>
 {{if .Live}}<p class="live" aria-live="polite">Rows update as devices report.</p>{{end}}{{end}}
 
-{{define "device-row"}}<tr id="device-{{.ID}}" sse-swap="device-{{.ID}}" hx-swap="outerHTML"><td>{{if .Name}}{{.Name}}{{else}}<span class="muted">{{.Identifier}}</span>{{end}}</td>
+{{define "device-row"}}{{with .Device}}<tr id="device-{{.ID}}" sse-swap="device-{{.ID}}" hx-swap="outerHTML"><td><a href="/dashboard/t/{{$.Slug}}/devices/{{.ID}}">{{if .Name}}{{.Name}}{{else}}{{.Identifier}}{{end}}</a></td>
 <td>{{.Platform}}</td><td class="wide">{{.Model}}</td><td class="wide">{{.OSVersion}}</td>
-<td class="status-{{.Status}}">{{.Status}}</td><td><time datetime="{{iso .LastSeenAt}}">{{ago .LastSeenAt}}</time></td></tr>{{end}}
+<td class="status-{{.Status}}">{{.Status}}</td><td><time datetime="{{iso .LastSeenAt}}">{{ago .LastSeenAt}}</time></td></tr>{{end}}{{end}}
 
-{{define "device-rows"}}{{range .Devices}}{{template "device-row" .}}
+{{define "device-rows"}}{{range .Devices}}{{template "device-row" (row $.Tenant.Slug .)}}
 {{else}}<tr><td colspan="6">No devices match.</td></tr>{{end}}
 {{if .Next}}<tr id="more"><td colspan="6"><a href="{{.Next}}" hx-get="{{.Next}}" hx-target="#more" hx-swap="outerHTML">More devices</a></td></tr>{{end}}{{end}}
+
+{{define "device-content"}}<div{{if .Live}} hx-ext="sse" sse-connect="{{.Live}}"{{end}}>
+<p><a href="/dashboard/t/{{.Tenant.Slug}}/devices">← Devices</a></p>
+<h1>{{if .Device.Name}}{{.Device.Name}}{{else}}{{.Device.Identifier}}{{end}}</h1>
+<table id="device-summary"><tbody>{{template "device-row" (row .Tenant.Slug .Device)}}</tbody></table>
+<h2>Facts</h2>
+<dl class="facts"><dt>Identifier</dt><dd>{{.Device.Identifier}}</dd><dt>Serial number</dt><dd>{{.Device.SerialNumber}}</dd>
+{{range .Facts}}<dt>{{.Name}}</dt><dd>{{.Value}}</dd>{{end}}</dl>
+<h2>Commands</h2>
+{{if .CanSend}}<form id="composer" hx-post="/dashboard/t/{{.Tenant.Slug}}/devices/{{.Device.ID}}/commands" hx-target="#command-rows" hx-swap="afterbegin">
+<label for="kind">Command <select id="kind" name="kind" required><option value="">Choose…</option>
+{{range .Kinds}}<option value="{{.Name}}">{{.Name}}{{if .Destructive}} (destructive){{end}}</option>{{end}}</select></label>
+<label for="payload">Payload (JSON, optional) <textarea id="payload" name="payload" rows="2" cols="40" spellcheck="false"></textarea></label>
+<label class="confirm"><span><input type="checkbox" name="confirm" value="yes"> I understand a destructive command cannot be undone</span></label>
+<button type="submit">Send</button> <span id="composer-status" role="status" aria-live="polite"></span></form>{{end}}
+<table><thead><tr><th scope="col">Command</th><th scope="col">Status</th><th scope="col" class="wide">Queued</th><th scope="col">Result</th></tr></thead>
+<tbody id="command-rows">{{range .Commands}}{{template "command-row" .}}{{end}}</tbody></table></div>{{end}}
+
+{{define "command-row"}}<tr id="command-{{.ID}}" sse-swap="command-{{.ID}}" hx-swap="outerHTML"><td>{{.Kind}}</td>
+<td class="command-{{.Status}}" data-status="{{.Status}}">{{.Status}}{{if gt .Attempts 1}} ({{.Attempts}} attempts){{end}}</td>
+<td class="wide"><time datetime="{{.CreatedAt.UTC.Format "2006-01-02T15:04:05Z07:00"}}">{{since .CreatedAt}}</time> by {{.CreatedBy}}</td>
+<td>{{if .Error}}<span class="bad">{{.Error}}</span>{{else if .Result}}<details><summary>Result</summary><pre>{{printf "%s" .Result}}</pre></details>{{end}}</td></tr>{{end}}
+
+{{define "composer-error"}}<span class="bad" role="alert">{{.}}</span>{{end}}
 
 {{define "signed-out"}}<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Signed out · Trident</title>
@@ -108,7 +140,7 @@ var pages = template.Must(template.New("layout").Funcs(funcs).Parse(`{{define "l
 // template runs (html/template cannot clone a template that has run).
 var layouts = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
-	for _, content := range []string{"home-content", "devices-content"} {
+	for _, content := range []string{"home-content", "devices-content", "device-content"} {
 		t := template.Must(pages.Clone())
 		template.Must(t.New("content").Parse(`{{template "` + content + `" .}}`))
 		out[content] = t

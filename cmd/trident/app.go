@@ -190,7 +190,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 			log.Info("Windows endpoints are off: Trident does not terminate TLS, so it cannot see Windows devices' certificates; set --windows-device-identity header behind a proxy that terminates mutual TLS")
 		}
 		if cfg.oidc.dashboardClient != "" {
-			if a.dash, err = dashboard.New(db, a.dir, inv, dashboard.Options{Issuer: cfg.oidc.issuer, ClientID: cfg.oidc.dashboardClient,
+			if a.dash, err = dashboard.New(db, a.dir, inv, cmds, dashboard.Options{Issuer: cfg.oidc.issuer, ClientID: cfg.oidc.dashboardClient,
 				ClientSecret: cfg.oidc.dashboardSecret, Audience: cfg.oidc.audience, Claims: cfg.oidc.claims(), BaseURL: cfg.platformURL(),
 				Keys: keys, Bus: a.bus, Events: a.events}, log.With("component", "dashboard")); err != nil {
 				db.Close()

@@ -1,0 +1,225 @@
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/services/audit"
+	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/identity"
+	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// fact is one of a device's facts, for the page.
+type fact struct{ Name, Value string }
+
+func factsOf(d inventory.Device) []fact {
+	var m map[string]any
+	json.Unmarshal(d.Facts, &m)
+	out := make([]fact, 0, len(m))
+	for k, v := range m {
+		s := fmt.Sprint(v)
+		if b, err := json.Marshal(v); err == nil && !strings.HasPrefix(string(b), `"`) {
+			s = string(b)
+		}
+		out = append(out, fact{Name: strings.ReplaceAll(k, "_", " "), Value: s})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// kindsFor lists the command kinds a device's platform takes, and which
+// the person may send.
+func kindsFor(d inventory.Device, role identity.Role) []commands.Kind {
+	var out []commands.Kind
+	for _, k := range commands.Kinds() {
+		if k.Name == "device_configured" || !slices.Contains(k.Platforms, d.Platform) {
+			continue
+		}
+		if k.Destructive && !role.AtLeast(identity.Admin) {
+			continue
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+func (d *Dashboard) deviceID(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
+	id, err := uuid.Parse(r.PathValue("device"))
+	if err != nil {
+		d.errorPage(w, r, http.StatusNotFound, "There is no such device in this tenant.")
+		return uuid.Nil, false
+	}
+	return id, true
+}
+
+// device shows one device: what it is, its facts, its commands, and the
+// composer for a new one. The page follows the tenant's stream, so the
+// commands' states change in place.
+func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
+	t, ok := d.tenant(w, r, identity.Viewer)
+	if !ok {
+		return
+	}
+	id, ok := d.deviceID(w, r)
+	if !ok {
+		return
+	}
+	ctx := tenancy.WithTenant(r.Context(), t.ID)
+	var live string
+	if d.opts.Bus != nil {
+		if last, err := d.opts.Events.LastID(ctx); err == nil {
+			live = "/dashboard/t/" + t.Slug + "/live?after=" + strconv.FormatInt(last, 10)
+		}
+	}
+	var dev inventory.Device
+	var cmds []commands.Command
+	err := d.db.ReadTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if dev, err = d.inv.Get(ctx, tx, id); err != nil {
+			return err
+		}
+		cmds, err = d.cmds.ListForDevice(ctx, tx, id, uuid.Nil, 50)
+		return err
+	})
+	if errors.Is(err, inventory.ErrNotFound) {
+		d.errorPage(w, r, http.StatusNotFound, "There is no such device in this tenant.")
+		return
+	} else if err != nil {
+		d.log.ErrorContext(ctx, "dashboard device", "device", id, "err", err)
+		d.errorPage(w, r, http.StatusServiceUnavailable, "The device cannot be read right now; try again in a moment.")
+		return
+	}
+	slices.Reverse(cmds) // newest first
+	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
+	d.page(w, r, "device-content", map[string]any{"Title": deviceName(dev) + " · " + t.Name, "Tenant": t, "Device": dev,
+		"Facts": factsOf(dev), "Commands": cmds, "Kinds": kindsFor(dev, role), "CanSend": role.AtLeast(identity.Operator), "Live": live})
+}
+
+func deviceName(d inventory.Device) string {
+	if d.Name != "" {
+		return d.Name
+	}
+	return d.Identifier
+}
+
+// send queues a command from the composer (operators; destructive kinds
+// need an admin and the confirmation box), audited like the API's
+// queue-command, and answers the new command's row.
+func (d *Dashboard) send(w http.ResponseWriter, r *http.Request) {
+	t, ok := d.tenant(w, r, identity.Operator)
+	if !ok {
+		return
+	}
+	id, ok := d.deviceID(w, r)
+	if !ok {
+		return
+	}
+	s := sessionFrom(r.Context())
+	role, _ := s.principal().RoleIn(t)
+	kind := r.PostFormValue("kind")
+	fail := func(code int, msg string) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("HX-Retarget", "#composer-status")
+		w.Header().Set("HX-Reswap", "innerHTML")
+		w.WriteHeader(code)
+		pages.ExecuteTemplate(w, "composer-error", msg)
+	}
+	k, known := commands.LookupKind(kind)
+	switch {
+	case !known:
+		fail(http.StatusUnprocessableEntity, "Choose a command.")
+		return
+	case k.Destructive && !role.AtLeast(identity.Admin):
+		fail(http.StatusForbidden, k.Name+" is destructive: it needs the admin role in this tenant.")
+		return
+	case k.Destructive && r.PostFormValue("confirm") != "yes":
+		fail(http.StatusUnprocessableEntity, k.Name+" cannot be undone: tick the box to confirm.")
+		return
+	}
+	var payload map[string]any
+	if p := strings.TrimSpace(r.PostFormValue("payload")); p != "" {
+		if len(p) > 256<<10 {
+			fail(http.StatusRequestEntityTooLarge, "The payload is larger than 256 KiB.")
+			return
+		}
+		if err := json.Unmarshal([]byte(p), &payload); err != nil {
+			fail(http.StatusUnprocessableEntity, "The payload is not a JSON object: "+err.Error())
+			return
+		}
+	}
+	ctx := tenancy.WithTenant(r.Context(), t.ID)
+	var c commands.Command
+	err := d.db.Tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		c, err = d.cmds.Enqueue(ctx, tx, commands.NewCommand{DeviceID: id, Kind: kind, Payload: payload, CreatedBy: s.Subject})
+		if err != nil {
+			return err
+		}
+		details, _ := json.Marshal(map[string]string{"kind": kind, "command": c.ID.String(), "via": "dashboard"})
+		return audit.Record(ctx, tx, audit.Entry{Actor: s.Subject, ActorName: s.Name, Action: "queue-command",
+			Target: fmt.Sprintf("/v1/tenants/%s/devices/%s/commands", t.Slug, id), Status: http.StatusCreated, Details: details})
+	})
+	var verr *commands.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		fail(http.StatusUnprocessableEntity, verr.Error())
+		return
+	case errors.Is(err, commands.ErrNotFound):
+		fail(http.StatusNotFound, "There is no such device in this tenant.")
+		return
+	case errors.Is(err, commands.ErrConflict):
+		fail(http.StatusConflict, err.Error())
+		return
+	case err != nil:
+		d.log.ErrorContext(ctx, "dashboard send", "device", id, "err", err)
+		fail(http.StatusInternalServerError, "The command could not be queued; try again.")
+		return
+	}
+	d.log.InfoContext(ctx, "dashboard command", "subject", s.Subject, "kind", kind, "command", c.ID)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusCreated)
+	pages.ExecuteTemplate(w, "command-row", c)
+}
+
+// commandRow renders one command's row as it is now.
+func (d *Dashboard) commandRow(ctx context.Context, id uuid.UUID) (string, error) {
+	var c commands.Command
+	err := d.db.Tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		c, err = d.cmds.Get(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	err = pages.ExecuteTemplate(&b, "command-row", c)
+	return b.String(), err
+}
+
+func sinceShort(t time.Time) string {
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + " min ago"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d/time.Hour)) + " h ago"
+	}
+	return t.UTC().Format("2006-01-02 15:04")
+}
