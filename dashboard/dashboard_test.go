@@ -267,7 +267,7 @@ func TestLiveRows(t *testing.T) {
 		}
 	}
 	got := msg.String()
-	if !strings.Contains(got, "Front Desk PC") || !strings.Contains(got, "10.0.26100") || !strings.Contains(got, `sse-swap="device-`+id+`"`) ||
+	if !strings.Contains(got, "Front Desk PC") || !strings.Contains(got, "10.0.26100") || !strings.Contains(got, `/devices/`+id+`"`) ||
 		!regexp.MustCompile(`(?m)^id: \d+$`).MatchString(got) {
 		t.Errorf("the row's event: %q", got)
 	}

@@ -195,7 +195,7 @@ func (d *Dashboard) send(w http.ResponseWriter, r *http.Request) {
 	pages.ExecuteTemplate(w, "command-row", c)
 }
 
-// commandRow renders one command's row as it is now.
+// commandRow renders one command's table cells as they are now.
 func (d *Dashboard) commandRow(ctx context.Context, id uuid.UUID) (string, error) {
 	var c commands.Command
 	err := d.db.Tx(ctx, func(tx pgx.Tx) error {
@@ -207,7 +207,7 @@ func (d *Dashboard) commandRow(ctx context.Context, id uuid.UUID) (string, error
 		return "", err
 	}
 	var b bytes.Buffer
-	err = pages.ExecuteTemplate(&b, "command-row", c)
+	err = pages.ExecuteTemplate(&b, "command-cells", c)
 	return b.String(), err
 }
 

@@ -102,7 +102,7 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// row renders one device's table row as it is now.
+// row renders one device's table cells as they are now.
 func (d *Dashboard) row(ctx context.Context, slug string, id uuid.UUID) (string, error) {
 	var dev inventory.Device
 	// The writer: the event was committed there, a replica may lag.
@@ -115,6 +115,6 @@ func (d *Dashboard) row(ctx context.Context, slug string, id uuid.UUID) (string,
 		return "", err
 	}
 	var b bytes.Buffer
-	err = pages.ExecuteTemplate(&b, "device-row", deviceRow{Slug: slug, Device: dev})
+	err = pages.ExecuteTemplate(&b, "device-cells", deviceRow{Slug: slug, Device: dev})
 	return b.String(), err
 }

@@ -94,9 +94,13 @@ var pages = template.Must(template.New("layout").Funcs(funcs).Parse(`{{define "l
 <tbody id="device-rows"{{if .Live}} hx-ext="sse" sse-connect="{{.Live}}"{{end}}>{{template "device-rows" .}}</tbody></table>
 {{if .Live}}<p class="live" aria-live="polite">Rows update as devices report.</p>{{end}}{{end}}
 
-{{define "device-row"}}{{with .Device}}<tr id="device-{{.ID}}" sse-swap="device-{{.ID}}" hx-swap="outerHTML"><td><a href="/dashboard/t/{{$.Slug}}/devices/{{.ID}}">{{if .Name}}{{.Name}}{{else}}{{.Identifier}}{{end}}</a></td>
+{{/* Live rows swap their cells, not themselves: a swapped-out element
+would take the SSE extension's listener with it (htmx-ext-sse 2.2.4 does
+not re-register a row that replaced itself). */}}
+{{define "device-row"}}<tr id="device-{{.Device.ID}}" sse-swap="device-{{.Device.ID}}" hx-swap="innerHTML">{{template "device-cells" .}}</tr>{{end}}
+{{define "device-cells"}}{{with .Device}}<td><a href="/dashboard/t/{{$.Slug}}/devices/{{.ID}}">{{if .Name}}{{.Name}}{{else}}{{.Identifier}}{{end}}</a></td>
 <td>{{.Platform}}</td><td class="wide">{{.Model}}</td><td class="wide">{{.OSVersion}}</td>
-<td class="status-{{.Status}}">{{.Status}}</td><td><time datetime="{{iso .LastSeenAt}}">{{ago .LastSeenAt}}</time></td></tr>{{end}}{{end}}
+<td class="status-{{.Status}}">{{.Status}}</td><td><time datetime="{{iso .LastSeenAt}}">{{ago .LastSeenAt}}</time></td>{{end}}{{end}}
 
 {{define "device-rows"}}{{range .Devices}}{{template "device-row" (row $.Tenant.Slug .)}}
 {{else}}<tr><td colspan="6">No devices match.</td></tr>{{end}}
@@ -119,10 +123,11 @@ var pages = template.Must(template.New("layout").Funcs(funcs).Parse(`{{define "l
 <table><thead><tr><th scope="col">Command</th><th scope="col">Status</th><th scope="col" class="wide">Queued</th><th scope="col">Result</th></tr></thead>
 <tbody id="command-rows">{{range .Commands}}{{template "command-row" .}}{{end}}</tbody></table></div>{{end}}
 
-{{define "command-row"}}<tr id="command-{{.ID}}" sse-swap="command-{{.ID}}" hx-swap="outerHTML"><td>{{.Kind}}</td>
+{{define "command-row"}}<tr id="command-{{.ID}}" sse-swap="command-{{.ID}}" hx-swap="innerHTML">{{template "command-cells" .}}</tr>{{end}}
+{{define "command-cells"}}<td>{{.Kind}}</td>
 <td class="command-{{.Status}}" data-status="{{.Status}}">{{.Status}}{{if gt .Attempts 1}} ({{.Attempts}} attempts){{end}}</td>
 <td class="wide"><time datetime="{{.CreatedAt.UTC.Format "2006-01-02T15:04:05Z07:00"}}">{{since .CreatedAt}}</time> by {{.CreatedBy}}</td>
-<td>{{if .Error}}<span class="bad">{{.Error}}</span>{{else if .Result}}<details><summary>Result</summary><pre>{{printf "%s" .Result}}</pre></details>{{end}}</td></tr>{{end}}
+<td>{{if .Error}}<span class="bad">{{.Error}}</span>{{else if .Result}}<details><summary>Result</summary><pre>{{printf "%s" .Result}}</pre></details>{{end}}</td>{{end}}
 
 {{define "composer-error"}}<span class="bad" role="alert">{{.}}</span>{{end}}
 

@@ -28,11 +28,18 @@ func startApp(t *testing.T, issuer string, opts ...push.Option) (string, *tenanc
 // startAppWith is startApp with the configuration adjusted by adjust.
 func startAppWith(t *testing.T, issuer string, adjust func(*serverConfig)) (string, *tenancy.Directory) {
 	t.Helper()
-	e := testenv.Get(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startAppOn(t, ln, issuer, adjust)
+}
+
+// startAppOn is startAppWith on a listener of the caller's (whose port the
+// caller needed to know first: an identity provider's redirect URIs).
+func startAppOn(t *testing.T, ln net.Listener, issuer string, adjust func(*serverConfig)) (string, *tenancy.Directory) {
+	t.Helper()
+	e := testenv.Get(t)
 	cfg := serverConfig{devicePort: ln.Addr().(*net.TCPAddr).Port, baseDomain: "trident.test", eventRetention: time.Hour, shutdownTimeout: 5 * time.Second, workers: 2,
 		oidc:          oidcConfig{issuer: issuer, audience: "trident-api", roleClaims: "groups", rolePrefix: "trident"},
 		encryptionKey: testKey(t), appleIdentity: "signature", deviceScheme: "http"}
