@@ -28,7 +28,9 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/tridentmdm/trident/internal/seal"
+	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -55,6 +57,10 @@ type Options struct {
 	// they loaded).
 	Bus    *events.Bus
 	Events *events.Store
+	// Compliance and Audit feed the overview and the audit log (nil: those
+	// parts are not shown).
+	Compliance *compliance.Compliance
+	Audit      *audit.Store
 }
 
 // Dashboard serves the admin UI.
@@ -90,6 +96,8 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard/callback", d.callback)
 	mux.HandleFunc("POST /dashboard/logout", d.signedIn(d.logout))
 	mux.HandleFunc("GET /dashboard/{$}", d.signedIn(d.home))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/{$}", d.signedIn(d.overview))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/audit", d.signedIn(d.auditLog))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/devices", d.signedIn(d.devices))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/live", d.signedIn(d.live))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/devices/{device}", d.signedIn(d.device))

@@ -23,7 +23,9 @@ import (
 	"github.com/tridentmdm/trident/internal/devidp"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -67,7 +69,9 @@ func setup(t *testing.T) *fixture {
 	idp := testenv.StartIDPWith(t, devidp.Config{
 		Clients: []devidp.Client{{ID: "trident-dashboard", Secret: "dash-secret", RedirectURIs: []string{srv.URL + "/dashboard/callback"}}},
 		Users: []devidp.User{{Subject: "ana", Email: "ana@msp.test", Name: "Ana", Password: "pw",
-			Claims: map[string]any{"groups": []string{"/trident/tenant/" + a.Slug + "/operator"}}}},
+			Claims: map[string]any{"groups": []string{"/trident/tenant/" + a.Slug + "/operator"}}},
+			{Subject: "bo", Email: "bo@msp.test", Name: "Bo", Password: "pw",
+				Claims: map[string]any{"groups": []string{"/trident/tenant/" + a.Slug + "/admin"}}}},
 	})
 	k, _, _ := seal.NewRandomKey()
 	store := events.NewStore(db)
@@ -79,8 +83,10 @@ func setup(t *testing.T) *fixture {
 	go func() { bus.Run(lctx); done <- struct{}{} }()
 	go func() { listener.Run(lctx); done <- struct{}{} }()
 	t.Cleanup(func() { stop(); <-done; <-done })
-	d, err := dashboard.New(db, dir, inv, commands.New(inv, events.NewPublisher(nil)), dashboard.Options{Issuer: idp.Issuer, ClientID: "trident-dashboard", ClientSecret: "dash-secret",
-		Audience: "trident-api", Claims: identity.DefaultClaims(), BaseURL: srv.URL, Keys: seal.NewKeyring(k), Bus: bus, Events: store},
+	cmds := commands.New(inv, events.NewPublisher(nil))
+	d, err := dashboard.New(db, dir, inv, cmds, dashboard.Options{Issuer: idp.Issuer, ClientID: "trident-dashboard", ClientSecret: "dash-secret",
+		Audience: "trident-api", Claims: identity.DefaultClaims(), BaseURL: srv.URL, Keys: seal.NewKeyring(k), Bus: bus, Events: store,
+		Compliance: compliance.New(inv, cmds, events.NewPublisher(nil)), Audit: audit.NewStore(db)},
 		slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -374,5 +380,34 @@ func TestSendACommandAndWatchIt(t *testing.T) {
 	})
 	if n != 1 {
 		t.Errorf("audit entries: %d", n)
+	}
+}
+
+// The overview counts the fleet and draws the check-in chart; the audit
+// log is for admins.
+func TestOverviewAndAudit(t *testing.T) {
+	f := setup(t)
+	f.signIn("bo@msp.test", "pw")
+	code, page := f.get("/dashboard/t/" + f.a.Slug + "/")
+	if code != 200 || !strings.Contains(page, `<div class="big">1</div>`) || !strings.Contains(page, "windows: <strong>1</strong>") ||
+		!strings.Contains(page, "Enrolled devices by last check-in: &lt; 1 h 1;") || !strings.Contains(page, "no rules evaluated yet") ||
+		!strings.Contains(page, `href="/dashboard/t/`+f.a.Slug+`/audit"`) {
+		t.Errorf("overview: %d %s", code, page)
+	}
+	if code, page := f.get("/dashboard/t/" + f.a.Slug + "/audit"); code != 200 || !strings.Contains(page, "Audit log") {
+		t.Errorf("audit as an admin: %d %s", code, page)
+	}
+	// An operator sees the overview but not the audit log.
+	jar, _ := cookiejar.New(nil)
+	f.client = &http.Client{Jar: jar}
+	f.signIn("ana@msp.test", "pw")
+	if code, page := f.get("/dashboard/t/" + f.a.Slug + "/"); code != 200 || strings.Contains(page, "/audit") {
+		t.Errorf("overview as an operator: %d", code)
+	}
+	if code, _ := f.get("/dashboard/t/" + f.a.Slug + "/audit"); code != 404 {
+		t.Errorf("audit as an operator: %d", code)
+	}
+	if code, _ := f.get("/dashboard/t/" + f.b.Slug + "/"); code != 404 {
+		t.Errorf("another tenant's overview: %d", code)
 	}
 }

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"bytes"
 	"errors"
 	"html/template"
 	"net/http"
@@ -73,13 +74,14 @@ var pages = template.Must(template.New("layout").Funcs(funcs).Parse(`{{define "l
 <script src="/dashboard/assets/htmx-ext-sse.min.js" defer></script></head>
 <body hx-headers='{"X-CSRF-Token": "{{.Session.CSRF}}"}'>
 <header class="top"><a class="brand" href="/dashboard/">Trident</a>
-<nav aria-label="Main">{{if .Tenant}}<a href="/dashboard/t/{{.Tenant.Slug}}/devices">{{.Tenant.Name}}: devices</a>{{end}}</nav>
+<nav aria-label="Main">{{if .Tenant}}<a href="/dashboard/t/{{.Tenant.Slug}}/">{{.Tenant.Name}}</a>
+<a href="/dashboard/t/{{.Tenant.Slug}}/devices">Devices</a>{{if .IsAdmin}}<a href="/dashboard/t/{{.Tenant.Slug}}/audit">Audit log</a>{{end}}{{end}}</nav>
 <div class="who"><span>{{.Session.Name}}</span>
 <form method="post" action="/dashboard/logout"><input type="hidden" name="csrf" value="{{.Session.CSRF}}"><button class="link" type="submit">Sign out</button></form></div></header>
 <main id="main">{{template "content" .}}</main></body></html>{{end}}
 
 {{define "home-content"}}<h1>Tenants</h1>
-{{if .Tenants}}<ul class="cards">{{range .Tenants}}<li><a class="name" href="/dashboard/t/{{.Tenant.Slug}}/devices">{{.Tenant.Name}}</a>
+{{if .Tenants}}<ul class="cards">{{range .Tenants}}<li><a class="name" href="/dashboard/t/{{.Tenant.Slug}}/">{{.Tenant.Name}}</a>
 <div class="muted">{{.Tenant.MSPSlug}} · {{.Role}}{{if ne .Tenant.Status "active"}} · {{.Tenant.Status}}{{end}}</div></li>{{end}}</ul>
 {{else}}<p>Your account has no role in any tenant yet. Ask an MSP administrator for one.</p>{{end}}{{end}}
 
@@ -131,6 +133,30 @@ not re-register a row that replaced itself). */}}
 
 {{define "composer-error"}}<span class="bad" role="alert">{{.}}</span>{{end}}
 
+{{define "overview-content"}}<h1>{{.Tenant.Name}}</h1>
+<ul class="cards stats">
+<li><div class="muted">Devices</div><div class="big">{{.Summary.Total}}</div>
+<div class="muted">{{.Enrolled}} enrolled{{with .Unenrolled}}, {{.}} unenrolled{{end}}</div></li>
+<li><div class="muted">By platform</div>{{range .Platforms}}<div>{{.}}: <strong>{{index $.Summary.ByPlatform .}}</strong></div>{{end}}</li>
+<li><div class="muted">Compliance</div><div{{if .Evaluated}} class="big"{{end}}>{{.Rate}}</div>
+<div class="muted">{{.Standing.Compliant}} compliant, {{.Standing.NonCompliant}} not, {{.Standing.Unevaluated}} not evaluated</div></li>
+</ul>
+<h2 id="checkins">Enrolled devices by last check-in</h2>
+<svg class="chart" viewBox="0 0 360 160" role="img" aria-labelledby="checkins" aria-describedby="checkins-desc">
+<desc id="checkins-desc">{{.ChartDesc}}</desc>
+<line x1="0" y1="130" x2="360" y2="130" class="axis"/>
+{{range .Bars}}<g><title>{{.Label}}: {{.Value}}</title><rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" class="bar"/>
+<text x="{{.LabelX}}" y="{{.TextY}}" text-anchor="middle" class="value">{{.Value}}</text>
+<text x="{{.LabelX}}" y="148" text-anchor="middle" class="label">{{.Label}}</text></g>{{end}}</svg>
+<p><a href="/dashboard/t/{{.Tenant.Slug}}/devices">All devices →</a></p>{{end}}
+
+{{define "audit-content"}}<h1>Audit log</h1>
+<table><thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Did</th><th scope="col" class="wide">On</th><th scope="col">Status</th></tr></thead>
+<tbody>{{range .Entries}}<tr><td><time datetime="{{.At.UTC.Format "2006-01-02T15:04:05Z07:00"}}">{{since .At}}</time></td>
+<td>{{if .ActorName}}{{.ActorName}}{{else}}{{.Actor}}{{end}}</td><td>{{.Action}}</td><td class="wide"><code>{{.Target}}</code></td><td>{{.Status}}</td></tr>
+{{else}}<tr><td colspan="5">Nothing recorded yet.</td></tr>{{end}}</tbody></table>
+{{if .Older}}<p><a href="{{.Older}}">Older entries</a></p>{{end}}{{end}}
+
 {{define "signed-out"}}<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Signed out · Trident</title>
 <link rel="stylesheet" href="/dashboard/assets/style.css"></head>
@@ -145,7 +171,7 @@ not re-register a row that replaced itself). */}}
 // template runs (html/template cannot clone a template that has run).
 var layouts = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
-	for _, content := range []string{"home-content", "devices-content", "device-content"} {
+	for _, content := range []string{"home-content", "devices-content", "device-content", "overview-content", "audit-content"} {
 		t := template.Must(pages.Clone())
 		template.Must(t.New("content").Parse(`{{template "` + content + `" .}}`))
 		out[content] = t
@@ -162,10 +188,16 @@ func (d *Dashboard) page(w http.ResponseWriter, r *http.Request, content string,
 		return
 	}
 	data["Session"] = sessionFrom(r.Context())
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := t.ExecuteTemplate(w, "layout", data); err != nil {
-		d.log.ErrorContext(r.Context(), "dashboard render", "err", err)
+	// Rendered whole first: a template that fails halfway answers an error
+	// page, not half a page with 200.
+	var b bytes.Buffer
+	if err := t.ExecuteTemplate(&b, "layout", data); err != nil {
+		d.log.ErrorContext(r.Context(), "dashboard render", "content", content, "err", err)
+		d.errorPage(w, r, http.StatusInternalServerError, "This page failed to render; the error is logged.")
+		return
 	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(b.Bytes())
 }
 
 func (d *Dashboard) errorPage(w http.ResponseWriter, r *http.Request, code int, msg string) {

@@ -147,18 +147,22 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 
 	// Switch to tenant b (a viewer there, no devices), then to a.
-	run("tenant b", chromedp.Click(chromedp.CSS(`a[href="/dashboard/t/`+b.Slug+`/devices"]`)), chromedp.WaitVisible(chromedp.CSS(`#device-rows`)))
+	run("tenant b", chromedp.Click(chromedp.CSS(`a[href="/dashboard/t/`+b.Slug+`/"]`)), chromedp.WaitVisible(chromedp.CSS(`svg.chart`)),
+		chromedp.Click(chromedp.CSS(`nav a[href="/dashboard/t/`+b.Slug+`/devices"]`)), chromedp.WaitVisible(chromedp.CSS(`#device-rows`)))
 	if rows := text("#device-rows"); !strings.Contains(rows, "No devices match") {
 		t.Errorf("tenant b's devices: %q", rows)
 	}
 	run("tenant a",
 		chromedp.Navigate(platform+"/dashboard/"),
-		chromedp.Click(chromedp.CSS(`a[href="/dashboard/t/`+a.Slug+`/devices"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="/dashboard/t/`+a.Slug+`/"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`svg.chart`)),
+		shot("02-overview"),
+		chromedp.Click(chromedp.CSS(`nav a[href="/dashboard/t/`+a.Slug+`/devices"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#device-rows`)),
 		// Find the device by typing: htmx swaps the rows.
 		chromedp.SendKeys(chromedp.CSS(`#q`), "front"),
 		chromedp.WaitVisible(chromedp.Search(`//tbody[@id="device-rows"]//a[contains(., "FRONT-DESK-01")]`)),
-		shot("02-devices"),
+		shot("03-devices"),
 		chromedp.Click(chromedp.Search(`//tbody[@id="device-rows"]//a[contains(., "FRONT-DESK-01")]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#composer`)),
 	)
@@ -168,7 +172,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(`#kind`), "restart"),
 		chromedp.Click(chromedp.CSS(`#composer button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#command-rows td[data-status="queued"]`)),
-		shot("03-queued"),
+		shot("04-queued"),
 	)
 	res, err := dev.Session(ctx)
 	if err != nil || len(dev.Executed) != 1 {
@@ -176,12 +180,12 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 	run("acknowledged live",
 		chromedp.WaitVisible(chromedp.CSS(`#command-rows td[data-status="acknowledged"]`)),
-		shot("04-acknowledged"),
+		shot("05-acknowledged"),
 	)
 
 	// Editing the URL to someone else's tenant shows nothing of it.
 	run("another tenant", chromedp.Navigate(platform+"/dashboard/t/"+other.Slug+"/devices"), chromedp.WaitVisible(chromedp.CSS(`p.error`)),
-		shot("05-other-tenant"))
+		shot("06-other-tenant"))
 	if msg := text("main"); !strings.Contains(msg, "no such tenant") {
 		t.Errorf("another tenant's page: %q", msg)
 	}

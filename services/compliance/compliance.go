@@ -387,3 +387,25 @@ func (c *Compliance) Devices(ctx context.Context, tx pgx.Tx, after uuid.UUID, li
 	rows, _ := tx.Query(ctx, `SELECT id FROM devices WHERE status <> 'unenrolled' AND id > $1 ORDER BY id LIMIT $2`, after, limit)
 	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 }
+
+// Standing counts the tenant's enrolled devices by compliance: those
+// whose every evaluated rule passes, those failing at least one, and those
+// not evaluated yet.
+type Standing struct{ Compliant, NonCompliant, Unevaluated int }
+
+// Summarize counts the tenant's devices by compliance.
+func (c *Compliance) Summarize(ctx context.Context, tx pgx.Tx) (Standing, error) {
+	var s Standing
+	err := tx.QueryRow(ctx, `
+SELECT count(*) FILTER (WHERE r.n > 0 AND r.failing = 0),
+       count(*) FILTER (WHERE r.failing > 0),
+       count(*) FILTER (WHERE coalesce(r.n, 0) = 0)
+FROM devices d
+LEFT JOIN (SELECT device_id, count(*) AS n, count(*) FILTER (WHERE NOT compliant) AS failing
+           FROM compliance_results GROUP BY device_id) r ON r.device_id = d.id
+WHERE d.status = 'enrolled'`).Scan(&s.Compliant, &s.NonCompliant, &s.Unevaluated)
+	if err != nil {
+		return Standing{}, fmt.Errorf("compliance: summarize: %w", err)
+	}
+	return s, nil
+}

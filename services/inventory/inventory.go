@@ -281,3 +281,51 @@ func (inv *Inventory) Silent(ctx context.Context, tx pgx.Tx, t time.Time, limit 
 WHERE status = 'enrolled' AND last_seen_at < $1 ORDER BY last_seen_at LIMIT $2`, t, limit)
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Device, error) { return scanDevice(r) })
 }
+
+// Summary is a tenant's fleet at a glance.
+type Summary struct {
+	Total      int
+	ByPlatform map[Platform]int
+	ByStatus   map[Status]int
+	// LastSeen counts enrolled devices by their last contact: within the
+	// hour, 1–24 hours, 1–7 days, 7–30 days, longer, never.
+	LastSeen [6]int
+}
+
+// LastSeenBuckets names Summary.LastSeen's buckets.
+var LastSeenBuckets = [6]string{"< 1 h", "1–24 h", "1–7 d", "7–30 d", "> 30 d", "never"}
+
+// Summarize counts the tenant's devices.
+func (inv *Inventory) Summarize(ctx context.Context, tx pgx.Tx) (Summary, error) {
+	s := Summary{ByPlatform: map[Platform]int{}, ByStatus: map[Status]int{}}
+	rows, _ := tx.Query(ctx, `
+SELECT platform, status,
+       CASE WHEN status <> 'enrolled' THEN -1
+            WHEN last_seen_at IS NULL THEN 5
+            WHEN last_seen_at > now() - interval '1 hour' THEN 0
+            WHEN last_seen_at > now() - interval '1 day' THEN 1
+            WHEN last_seen_at > now() - interval '7 days' THEN 2
+            WHEN last_seen_at > now() - interval '30 days' THEN 3
+            ELSE 4 END AS bucket,
+       count(*)
+FROM devices GROUP BY 1, 2, 3`)
+	defer rows.Close()
+	for rows.Next() {
+		var p Platform
+		var st Status
+		var bucket, n int
+		if err := rows.Scan(&p, &st, &bucket, &n); err != nil {
+			return Summary{}, err
+		}
+		s.Total += n
+		s.ByPlatform[p] += n
+		s.ByStatus[st] += n
+		if bucket >= 0 {
+			s.LastSeen[bucket] += n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return Summary{}, fmt.Errorf("inventory: summarize: %w", err)
+	}
+	return s, nil
+}
