@@ -141,6 +141,9 @@ Trident is running (press Ctrl-C to stop).
   API tokens, client-credentials grant:
 `, ids.issuer)
 		for _, c := range ids.clients {
+			if len(c.RedirectURIs) > 0 {
+				continue // the dashboard's: it signs people in, it gets no tokens of its own
+			}
 			fmt.Fprintf(stdout, "    %-12s curl -s -u %s:%s -d grant_type=client_credentials %s/oauth/token\n", c.ID, c.ID, c.Secret, ids.issuer)
 		}
 		fmt.Fprintf(stdout, "  then: curl -H \"Authorization: Bearer $TOKEN\" http://localhost:%s/v1/tenants/%s\n", port, demo.Slug)
