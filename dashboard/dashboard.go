@@ -31,6 +31,7 @@ import (
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
+	"github.com/tridentmdm/trident/services/enrollment"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -61,6 +62,10 @@ type Options struct {
 	// parts are not shown).
 	Compliance *compliance.Compliance
 	Audit      *audit.Store
+	// Windows makes enrollment tokens (nil: Windows is off), and DeviceURL
+	// is where a tenant's devices reach it.
+	Windows   *enrollment.Windows
+	DeviceURL func(tenancy.Tenant) string
 }
 
 // Dashboard serves the admin UI.
@@ -98,6 +103,8 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard/{$}", d.signedIn(d.home))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/{$}", d.signedIn(d.overview))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/audit", d.signedIn(d.auditLog))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/enroll", d.signedIn(d.enrollPage))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/enroll/windows", d.signedIn(d.windowsToken))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/devices", d.signedIn(d.devices))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/live", d.signedIn(d.live))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/devices/{device}", d.signedIn(d.device))

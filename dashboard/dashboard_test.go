@@ -26,9 +26,11 @@ import (
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
+	"github.com/tridentmdm/trident/services/enrollment"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/pki"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -86,7 +88,9 @@ func setup(t *testing.T) *fixture {
 	cmds := commands.New(inv, events.NewPublisher(nil))
 	d, err := dashboard.New(db, dir, inv, cmds, dashboard.Options{Issuer: idp.Issuer, ClientID: "trident-dashboard", ClientSecret: "dash-secret",
 		Audience: "trident-api", Claims: identity.DefaultClaims(), BaseURL: srv.URL, Keys: seal.NewKeyring(k), Bus: bus, Events: store,
-		Compliance: compliance.New(inv, cmds, events.NewPublisher(nil)), Audit: audit.NewStore(db)},
+		Compliance: compliance.New(inv, cmds, events.NewPublisher(nil)), Audit: audit.NewStore(db),
+		Windows:   enrollment.NewWindows(pki.New(seal.NewKeyring(k)), inv, events.NewPublisher(nil), seal.NewKeyring(k)),
+		DeviceURL: func(t tenancy.Tenant) string { return "https://" + t.Slug + ".trident.test" }},
 		slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +157,8 @@ func (f *fixture) signIn(user, password string) (int, string) {
 func TestSignInAndSeeOnlyYourTenants(t *testing.T) {
 	f := setup(t)
 	code, home := f.signIn("ana@msp.test", "pw")
-	if code != 200 || !strings.Contains(home, f.a.Name) || strings.Contains(home, f.b.Name) || !strings.Contains(home, "operator") {
+	if code != 200 || !strings.Contains(home, f.a.Name) || strings.Contains(home, f.b.Name) || !strings.Contains(home, "operator") ||
+		!strings.Contains(home, "1 of 1 devices enrolled") || !strings.Contains(home, "windows 1") {
 		t.Fatalf("home after sign-in: %d %s", code, home)
 	}
 	code, page := f.get("/dashboard/t/" + f.a.Slug + "/devices")
@@ -409,5 +414,34 @@ func TestOverviewAndAudit(t *testing.T) {
 	}
 	if code, _ := f.get("/dashboard/t/" + f.b.Slug + "/"); code != 404 {
 		t.Errorf("another tenant's overview: %d", code)
+	}
+}
+
+// Operators make Windows enrollment tokens on the enrollment page.
+func TestWindowsEnrollmentPage(t *testing.T) {
+	f := setup(t)
+	_, home := f.signIn("ana@msp.test", "pw")
+	csrf := reHidden.FindStringSubmatch(home)[2]
+	code, page := f.get("/dashboard/t/" + f.a.Slug + "/enroll")
+	if code != 200 || !strings.Contains(page, "<code>"+f.a.Slug+".trident.test</code>") || !strings.Contains(page, "Make a token") {
+		t.Fatalf("enrollment page: %d %s", code, page)
+	}
+	if code, _ := f.postHX("/dashboard/t/"+f.a.Slug+"/enroll/windows", url.Values{"email": {"pc@a.test"}}, ""); code != 403 {
+		t.Errorf("without the CSRF token: %d", code)
+	}
+	code, out := f.postHX("/dashboard/t/"+f.a.Slug+"/enroll/windows", url.Values{"email": {"pc@a.test"}}, csrf)
+	tok := regexp.MustCompile(`<code id="token-value">([^<]+)</code>`).FindStringSubmatch(out)
+	if code != 200 || tok == nil || !strings.Contains(out, `href="ms-device-enrollment:?accesstoken=`+tok[1]) || !strings.Contains(out, "username=pc%40a.test") {
+		t.Fatalf("token: %d %s", code, out)
+	}
+	// The token is one the Windows enrollment service takes.
+	k, _, _ := seal.NewRandomKey()
+	w := enrollment.NewWindows(pki.New(seal.NewKeyring(k)), f.inv, events.NewPublisher(nil), seal.NewKeyring(k))
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	if err := f.db.Tx(ctx, func(tx pgx.Tx) error { return w.CheckToken(ctx, tx, tok[1]) }); err != nil {
+		t.Errorf("the token does not enroll: %v", err)
+	}
+	if code, _ := f.postHX("/dashboard/t/"+f.b.Slug+"/enroll/windows", nil, csrf); code != 404 {
+		t.Errorf("a token for another tenant: %d", code)
 	}
 }

@@ -169,9 +169,8 @@ func (d *Dashboard) send(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		details, _ := json.Marshal(map[string]string{"kind": kind, "command": c.ID.String(), "via": "dashboard"})
-		return audit.Record(ctx, tx, audit.Entry{Actor: s.Subject, ActorName: s.Name, Action: "queue-command",
-			Target: fmt.Sprintf("/v1/tenants/%s/devices/%s/commands", t.Slug, id), Status: http.StatusCreated, Details: details})
+		return auditRecord(ctx, tx, s, "queue-command", fmt.Sprintf("/v1/tenants/%s/devices/%s/commands", t.Slug, id), http.StatusCreated,
+			map[string]string{"kind": kind, "command": c.ID.String()})
 	})
 	var verr *commands.ValidationError
 	switch {
@@ -222,4 +221,15 @@ func sinceShort(t time.Time) string {
 		return strconv.Itoa(int(d/time.Hour)) + " h ago"
 	}
 	return t.UTC().Format("2006-01-02 15:04")
+}
+
+// auditRecord writes what a person did in the dashboard to the tenant's
+// audit log, named as the API operation that does the same.
+func auditRecord(ctx context.Context, tx pgx.Tx, s *session, action, target string, status int, details map[string]string) error {
+	if details == nil {
+		details = map[string]string{}
+	}
+	details["via"] = "dashboard"
+	b, _ := json.Marshal(details)
+	return audit.Record(ctx, tx, audit.Entry{Actor: s.Subject, ActorName: s.Name, Action: action, Target: target, Status: status, Details: b})
 }

@@ -75,14 +75,15 @@ var pages = template.Must(template.New("layout").Funcs(funcs).Parse(`{{define "l
 <body hx-headers='{"X-CSRF-Token": "{{.Session.CSRF}}"}'>
 <header class="top"><a class="brand" href="/dashboard/">Trident</a>
 <nav aria-label="Main">{{if .Tenant}}<a href="/dashboard/t/{{.Tenant.Slug}}/">{{.Tenant.Name}}</a>
-<a href="/dashboard/t/{{.Tenant.Slug}}/devices">Devices</a>{{if .IsAdmin}}<a href="/dashboard/t/{{.Tenant.Slug}}/audit">Audit log</a>{{end}}{{end}}</nav>
+<a href="/dashboard/t/{{.Tenant.Slug}}/devices">Devices</a><a href="/dashboard/t/{{.Tenant.Slug}}/enroll">Enrollment</a>{{if .IsAdmin}}<a href="/dashboard/t/{{.Tenant.Slug}}/audit">Audit log</a>{{end}}{{end}}</nav>
 <div class="who"><span>{{.Session.Name}}</span>
 <form method="post" action="/dashboard/logout"><input type="hidden" name="csrf" value="{{.Session.CSRF}}"><button class="link" type="submit">Sign out</button></form></div></header>
 <main id="main">{{template "content" .}}</main></body></html>{{end}}
 
 {{define "home-content"}}<h1>Tenants</h1>
 {{if .Tenants}}<ul class="cards">{{range .Tenants}}<li><a class="name" href="/dashboard/t/{{.Tenant.Slug}}/">{{.Tenant.Name}}</a>
-<div class="muted">{{.Tenant.MSPSlug}} · {{.Role}}{{if ne .Tenant.Status "active"}} · {{.Tenant.Status}}{{end}}</div></li>{{end}}</ul>
+<div class="muted">{{.Tenant.MSPSlug}} · {{.Role}}{{if ne .Tenant.Status "active"}} · {{.Tenant.Status}}{{end}}</div>
+{{if .Counted}}<div>{{.Enrolled}} of {{.Devices}} devices enrolled</div><div class="muted">apple {{.Apple}} · windows {{.Windows}} · android {{.Android}}</div>{{end}}</li>{{end}}</ul>
 {{else}}<p>Your account has no role in any tenant yet. Ask an MSP administrator for one.</p>{{end}}{{end}}
 
 {{define "devices-content"}}<h1>Devices</h1>
@@ -157,6 +158,24 @@ not re-register a row that replaced itself). */}}
 {{else}}<tr><td colspan="5">Nothing recorded yet.</td></tr>{{end}}</tbody></table>
 {{if .Older}}<p><a href="{{.Older}}">Older entries</a></p>{{end}}{{end}}
 
+{{define "enroll-content"}}<h1>Enrollment</h1>
+<h2>Windows 10 and 11</h2>
+<p>On the PC: Settings › Accounts › Access work or school › <strong>Enroll only in device management</strong>. Enter the user's
+email; if Windows asks for a server, enter <code>{{.Server}}</code>; the password is a one-time enrollment token.
+Register <code>enterpriseenrollment.</code><em>your domain</em> as a tenant hostname and Windows finds the server from the email alone.</p>
+{{if .CanEnroll}}<form hx-post="/dashboard/t/{{.Tenant.Slug}}/enroll/windows" hx-target="#windows-token" hx-swap="innerHTML">
+<label for="email">User's email (optional) <input id="email" name="email" type="email" autocomplete="off"></label>
+<button type="submit">Make a token</button></form>
+<div id="windows-token" aria-live="polite"></div>{{end}}
+<p class="muted">Discovery service: <code>{{.Discovery}}</code></p>
+<h2>Apple and Android</h2>
+<p>Apple enrollment profiles, push certificates and ABM tokens, and Android enterprise sign-up and QR codes, are in the API for now
+(see the API docs); their pages come next.</p>{{end}}
+
+{{define "windows-token"}}<p>Token (shown once, valid until <time datetime="{{.Expires.UTC.Format "2006-01-02T15:04:05Z07:00"}}">{{.Expires.UTC.Format "2006-01-02 15:04 UTC"}}</time>, one device):</p>
+<p><code id="token-value">{{.Token}}</code></p>
+<p>Or open this link on the PC: <a id="deep-link" href="{{.DeepLink}}">enroll in {{.Server}}</a></p>{{end}}
+
 {{define "signed-out"}}<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Signed out · Trident</title>
 <link rel="stylesheet" href="/dashboard/assets/style.css"></head>
@@ -171,7 +190,7 @@ not re-register a row that replaced itself). */}}
 // template runs (html/template cannot clone a template that has run).
 var layouts = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
-	for _, content := range []string{"home-content", "devices-content", "device-content", "overview-content", "audit-content"} {
+	for _, content := range []string{"home-content", "devices-content", "device-content", "overview-content", "audit-content", "enroll-content"} {
 		t := template.Must(pages.Clone())
 		template.Must(t.New("content").Parse(`{{template "` + content + `" .}}`))
 		out[content] = t
@@ -207,8 +226,14 @@ func (d *Dashboard) errorPage(w http.ResponseWriter, r *http.Request, code int, 
 }
 
 type tenantCard struct {
-	Tenant tenancy.Tenant
-	Role   identity.Role
+	Tenant   tenancy.Tenant
+	Role     identity.Role
+	Counted  bool
+	Devices  int
+	Enrolled int
+	Windows  int
+	Apple    int
+	Android  int
 }
 
 // visibleTenants lists the tenants the person has a role in.
@@ -252,6 +277,10 @@ func (d *Dashboard) visibleTenants(r *http.Request, p *identity.Principal) ([]te
 	return out, nil
 }
 
+// maxCounted bounds the tenants whose devices the home page counts (one
+// transaction each: row-level security has no cross-tenant read).
+const maxCounted = 100
+
 func (d *Dashboard) home(w http.ResponseWriter, r *http.Request) {
 	s := sessionFrom(r.Context())
 	ts, err := d.visibleTenants(r, s.principal())
@@ -259,6 +288,19 @@ func (d *Dashboard) home(w http.ResponseWriter, r *http.Request) {
 		d.log.ErrorContext(r.Context(), "dashboard home", "err", err)
 		d.errorPage(w, r, http.StatusServiceUnavailable, "The tenant directory is unavailable; try again in a moment.")
 		return
+	}
+	for i := range ts[:min(len(ts), maxCounted)] {
+		ctx := tenancy.WithTenant(r.Context(), ts[i].Tenant.ID)
+		err := d.db.ReadTx(ctx, func(tx pgx.Tx) error {
+			sum, err := d.inv.Summarize(ctx, tx)
+			c := &ts[i]
+			c.Counted, c.Devices, c.Enrolled = err == nil, sum.Total, sum.ByStatus[inventory.Enrolled]
+			c.Apple, c.Windows, c.Android = sum.ByPlatform[inventory.Apple], sum.ByPlatform[inventory.Windows], sum.ByPlatform[inventory.Android]
+			return err
+		})
+		if err != nil {
+			d.log.WarnContext(r.Context(), "dashboard home: count devices", "tenant", ts[i].Tenant.ID, "err", err)
+		}
 	}
 	d.page(w, r, "home-content", map[string]any{"Title": "Tenants", "Tenants": ts})
 }
