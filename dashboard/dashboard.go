@@ -66,6 +66,15 @@ type Options struct {
 	// is where a tenant's devices reach it.
 	Windows   *enrollment.Windows
 	DeviceURL func(tenancy.Tenant) string
+	// Alerts finds what needs an admin in a tenant (expiring push
+	// certificates, ABM tokens that stopped syncing); nil for none.
+	Alerts func(ctx context.Context, t tenancy.Tenant) ([]Alert, error)
+}
+
+// Alert is something in a tenant that needs an admin.
+type Alert struct {
+	Text string
+	Link string // where to fix it, if the dashboard has a page for it
 }
 
 // Dashboard serves the admin UI.

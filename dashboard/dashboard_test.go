@@ -90,7 +90,10 @@ func setup(t *testing.T) *fixture {
 		Audience: "trident-api", Claims: identity.DefaultClaims(), BaseURL: srv.URL, Keys: seal.NewKeyring(k), Bus: bus, Events: store,
 		Compliance: compliance.New(inv, cmds, events.NewPublisher(nil)), Audit: audit.NewStore(db),
 		Windows:   enrollment.NewWindows(pki.New(seal.NewKeyring(k)), inv, events.NewPublisher(nil), seal.NewKeyring(k)),
-		DeviceURL: func(t tenancy.Tenant) string { return "https://" + t.Slug + ".trident.test" }},
+		DeviceURL: func(t tenancy.Tenant) string { return "https://" + t.Slug + ".trident.test" },
+		Alerts: func(_ context.Context, t tenancy.Tenant) ([]dashboard.Alert, error) {
+			return []dashboard.Alert{{Text: "The Apple push certificate of " + t.Slug + " expires soon"}}, nil
+		}},
 		slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +161,8 @@ func TestSignInAndSeeOnlyYourTenants(t *testing.T) {
 	f := setup(t)
 	code, home := f.signIn("ana@msp.test", "pw")
 	if code != 200 || !strings.Contains(home, f.a.Name) || strings.Contains(home, f.b.Name) || !strings.Contains(home, "operator") ||
-		!strings.Contains(home, "1 of 1 devices enrolled") || !strings.Contains(home, "windows 1") {
+		!strings.Contains(home, "1 of 1 devices enrolled") || !strings.Contains(home, "windows 1") ||
+		!strings.Contains(home, "The Apple push certificate of "+f.a.Slug+" expires soon") {
 		t.Fatalf("home after sign-in: %d %s", code, home)
 	}
 	code, page := f.get("/dashboard/t/" + f.a.Slug + "/devices")

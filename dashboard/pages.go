@@ -83,7 +83,8 @@ var pages = template.Must(template.New("layout").Funcs(funcs).Parse(`{{define "l
 {{define "home-content"}}<h1>Tenants</h1>
 {{if .Tenants}}<ul class="cards">{{range .Tenants}}<li><a class="name" href="/dashboard/t/{{.Tenant.Slug}}/">{{.Tenant.Name}}</a>
 <div class="muted">{{.Tenant.MSPSlug}} · {{.Role}}{{if ne .Tenant.Status "active"}} · {{.Tenant.Status}}{{end}}</div>
-{{if .Counted}}<div>{{.Enrolled}} of {{.Devices}} devices enrolled</div><div class="muted">apple {{.Apple}} · windows {{.Windows}} · android {{.Android}}</div>{{end}}</li>{{end}}</ul>
+{{if .Counted}}<div>{{.Enrolled}} of {{.Devices}} devices enrolled</div><div class="muted">apple {{.Apple}} · windows {{.Windows}} · android {{.Android}}</div>{{end}}
+{{if .Alerts}}<ul class="alerts" aria-label="Needs attention">{{range .Alerts}}<li class="bad">{{if .Link}}<a href="{{.Link}}">{{.Text}}</a>{{else}}{{.Text}}{{end}}</li>{{end}}</ul>{{end}}</li>{{end}}</ul>
 {{else}}<p>Your account has no role in any tenant yet. Ask an MSP administrator for one.</p>{{end}}{{end}}
 
 {{define "devices-content"}}<h1>Devices</h1>
@@ -234,6 +235,7 @@ type tenantCard struct {
 	Windows  int
 	Apple    int
 	Android  int
+	Alerts   []Alert
 }
 
 // visibleTenants lists the tenants the person has a role in.
@@ -300,6 +302,13 @@ func (d *Dashboard) home(w http.ResponseWriter, r *http.Request) {
 		})
 		if err != nil {
 			d.log.WarnContext(r.Context(), "dashboard home: count devices", "tenant", ts[i].Tenant.ID, "err", err)
+		}
+		if d.opts.Alerts != nil {
+			alerts, err := d.opts.Alerts(ctx, ts[i].Tenant)
+			if err != nil {
+				d.log.WarnContext(r.Context(), "dashboard home: alerts", "tenant", ts[i].Tenant.ID, "err", err)
+			}
+			ts[i].Alerts = alerts
 		}
 	}
 	d.page(w, r, "home-content", map[string]any{"Title": "Tenants", "Tenants": ts})
