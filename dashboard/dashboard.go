@@ -66,6 +66,8 @@ type Options struct {
 	// is where a tenant's devices reach it.
 	Windows   *enrollment.Windows
 	DeviceURL func(tenancy.Tenant) string
+	// Jobs queues background work: group commands (nil: none).
+	Jobs events.Jobs
 	// Alerts finds what needs an admin in a tenant (expiring push
 	// certificates, ABM tokens that stopped syncing); nil for none.
 	Alerts func(ctx context.Context, t tenancy.Tenant) ([]Alert, error)
@@ -115,6 +117,7 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard/t/{tenant}/enroll", d.signedIn(d.enrollPage))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/enroll/windows", d.signedIn(d.windowsToken))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/devices", d.signedIn(d.devices))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/commands/group", d.signedIn(d.groupCommand))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/live", d.signedIn(d.live))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/devices/{device}", d.signedIn(d.device))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/devices/{device}/commands", d.signedIn(d.send))

@@ -18,11 +18,14 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/tridentmdm/trident/dashboard"
 	"github.com/tridentmdm/trident/internal/devidp"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
@@ -86,11 +89,16 @@ func setup(t *testing.T) *fixture {
 	go func() { listener.Run(lctx); done <- struct{}{} }()
 	t.Cleanup(func() { stop(); <-done; <-done })
 	cmds := commands.New(inv, events.NewPublisher(nil))
+	jobs, err := river.NewClient(riverpgxv5.New(db.Writer()), &river.Config{Schema: migrations.RiverSchema})
+	if err != nil {
+		t.Fatal(err)
+	}
 	d, err := dashboard.New(db, dir, inv, cmds, dashboard.Options{Issuer: idp.Issuer, ClientID: "trident-dashboard", ClientSecret: "dash-secret",
 		Audience: "trident-api", Claims: identity.DefaultClaims(), BaseURL: srv.URL, Keys: seal.NewKeyring(k), Bus: bus, Events: store,
 		Compliance: compliance.New(inv, cmds, events.NewPublisher(nil)), Audit: audit.NewStore(db),
 		Windows:   enrollment.NewWindows(pki.New(seal.NewKeyring(k)), inv, events.NewPublisher(nil), seal.NewKeyring(k)),
 		DeviceURL: func(t tenancy.Tenant) string { return "https://" + t.Slug + ".trident.test" },
+		Jobs:      jobs,
 		Alerts: func(_ context.Context, t tenancy.Tenant) ([]dashboard.Alert, error) {
 			return []dashboard.Alert{{Text: "The Apple push certificate of " + t.Slug + " expires soon"}}, nil
 		}},
@@ -447,5 +455,50 @@ func TestWindowsEnrollmentPage(t *testing.T) {
 	}
 	if code, _ := f.postHX("/dashboard/t/"+f.b.Slug+"/enroll/windows", nil, csrf); code != 404 {
 		t.Errorf("a token for another tenant: %d", code)
+	}
+}
+
+// A command for a group is queued in the background, as the API's bulk
+// command, for operators; destructive kinds need an admin.
+func TestGroupCommand(t *testing.T) {
+	f := setup(t)
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	var group inventory.Group
+	if err := f.db.Tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if group, err = f.inv.CreateGroup(ctx, tx, "Front office"); err != nil {
+			return err
+		}
+		var dev uuid.UUID
+		if err := tx.QueryRow(ctx, `SELECT id FROM devices LIMIT 1`).Scan(&dev); err != nil {
+			return err
+		}
+		_, err = f.inv.SetMembers(ctx, tx, group.ID, []uuid.UUID{dev}, true)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, home := f.signIn("ana@msp.test", "pw")
+	csrf := reHidden.FindStringSubmatch(home)[2]
+	if _, page := f.get("/dashboard/t/" + f.a.Slug + "/devices"); !strings.Contains(page, "Front office") || strings.Contains(page, `value="erase"`) {
+		t.Errorf("the group composer (an operator: no destructive kinds): %s", page)
+	}
+	path := "/dashboard/t/" + f.a.Slug + "/commands/group"
+	if code, body := f.postHX(path, url.Values{"group": {group.ID.String()}, "kind": {"erase"}, "confirm": {"yes"}}, csrf); code != 403 {
+		t.Errorf("erase for a group as an operator: %d %s", code, body)
+	}
+	if code, _ := f.postHX(path, url.Values{"group": {uuid.NewString()}, "kind": {"restart"}}, csrf); code != 404 {
+		t.Errorf("an unknown group: %d", code)
+	}
+	code, body := f.postHX(path, url.Values{"group": {group.ID.String()}, "kind": {"restart"}}, csrf)
+	if code != 202 || !strings.Contains(body, "Front office") {
+		t.Fatalf("restart for the group: %d %s", code, body)
+	}
+	var args []byte
+	if err := testenv.Superuser(t).QueryRow(context.Background(), `SELECT args FROM `+migrations.RiverSchema+`.river_job WHERE kind = 'commands.bulk'`).Scan(&args); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(args), group.ID.String()) || !strings.Contains(string(args), `"command": "restart"`) || !strings.Contains(string(args), `"by": "ana"`) {
+		t.Errorf("the bulk job: %s", args)
 	}
 }

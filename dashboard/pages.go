@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
@@ -93,6 +94,13 @@ var pages = template.Must(template.New("layout").Funcs(funcs).Parse(`{{define "l
 <label for="platform">Platform <select id="platform" name="platform">
 <option value="">All</option>{{range .Platforms}}<option value="{{.}}"{{if eq . $.Query.Platform}} selected{{end}}>{{.}}</option>{{end}}</select></label>
 <button type="submit">Filter</button></form>
+{{if .Groups}}<details class="group-composer"><summary>Send a command to a group</summary>
+<form hx-post="/dashboard/t/{{.Tenant.Slug}}/commands/group" hx-target="#group-status" hx-swap="innerHTML">
+<label for="group">Group <select id="group" name="group" required><option value="">Choose…</option>{{range .Groups}}<option value="{{.ID}}">{{.Name}}</option>{{end}}</select></label>
+<label for="group-kind">Command <select id="group-kind" name="kind" required><option value="">Choose…</option>{{range .GroupKinds}}<option value="{{.Name}}">{{.Name}}{{if .Destructive}} (destructive){{end}}</option>{{end}}</select></label>
+<label for="group-payload">Payload (JSON, optional) <textarea id="group-payload" name="payload" rows="1" cols="30" spellcheck="false"></textarea></label>
+<label class="confirm"><span><input type="checkbox" name="confirm" value="yes"> I understand a destructive command cannot be undone</span></label>
+<button type="submit">Send to the group</button></form><p id="group-status" aria-live="polite"></p></details>{{end}}
 <table><caption class="live">Devices of {{.Tenant.Name}}, by name</caption>
 <thead><tr><th scope="col">Name</th><th scope="col">Platform</th><th scope="col" class="wide">Model</th><th scope="col" class="wide">OS</th><th scope="col">Status</th><th scope="col">Last seen</th></tr></thead>
 <tbody id="device-rows"{{if .Live}} hx-ext="sse" sse-connect="{{.Live}}"{{end}}>{{template "device-rows" .}}</tbody></table>
@@ -134,6 +142,7 @@ not re-register a row that replaced itself). */}}
 <td>{{if .Error}}<span class="bad">{{.Error}}</span>{{else if .Result}}<details><summary>Result</summary><pre>{{printf "%s" .Result}}</pre></details>{{end}}</td>{{end}}
 
 {{define "composer-error"}}<span class="bad" role="alert">{{.}}</span>{{end}}
+{{define "composer-ok"}}<span role="status">{{.}}</span>{{end}}
 
 {{define "overview-content"}}<h1>{{.Tenant.Name}}</h1>
 <ul class="cards stats">
@@ -358,10 +367,18 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 			live = "/dashboard/t/" + t.Slug + "/live?after=" + strconv.FormatInt(last, 10)
 		}
 	}
+	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
+	full := r.Header.Get("HX-Request") == ""
 	var p inventory.Page
+	var groups []inventory.Group
 	err := d.db.ReadTx(tenancy.WithTenant(r.Context(), t.ID), func(tx pgx.Tx) error {
 		var err error
-		p, err = d.inv.List(r.Context(), tx, q)
+		if p, err = d.inv.List(r.Context(), tx, q); err != nil {
+			return err
+		}
+		if full && d.opts.Jobs != nil && role.AtLeast(identity.Operator) {
+			groups, err = d.inv.Groups(r.Context(), tx)
+		}
 		return err
 	})
 	var verr *inventory.ValidationError
@@ -373,7 +390,14 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 		d.errorPage(w, r, http.StatusServiceUnavailable, "The devices cannot be read right now; try again in a moment.")
 		return
 	}
+	var groupKinds []commands.Kind
+	for _, k := range commands.Kinds() {
+		if k.Name != "device_configured" && (!k.Destructive || role.AtLeast(identity.Admin)) {
+			groupKinds = append(groupKinds, k)
+		}
+	}
 	data := map[string]any{"Title": "Devices · " + t.Name, "Tenant": t, "Query": q, "Devices": p.Devices, "Live": live,
+		"Groups": groups, "GroupKinds": groupKinds, "IsAdmin": role.AtLeast(identity.Admin),
 		"Platforms": []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}}
 	if len(p.Devices) > pageSize {
 		last := pageSize - 1

@@ -195,7 +195,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 				Keys: keys, Bus: a.bus, Events: a.events, Compliance: comp, Audit: audit.NewStore(db),
 				Windows: windowsEnrollment(a.windows, winEnroll), DeviceURL: func(t tenancy.Tenant) string {
 					return apple.TenantURL(t.Slug, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)
-				}, Alerts: tenantAlerts(db, appleStore, abm, time.Now)}, log.With("component", "dashboard")); err != nil {
+				}, Alerts: tenantAlerts(db, appleStore, abm, time.Now), Jobs: jobs}, log.With("component", "dashboard")); err != nil {
 				db.Close()
 				return nil, err
 			}

@@ -1,0 +1,102 @@
+package dashboard
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/identity"
+	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// errNoGroup refuses a group command for a group the tenant lacks.
+var errNoGroup = errors.New("there is no such group in this tenant")
+
+// groupCommand queues a command for every enrolled device of a group, in
+// the background (commands.BulkArgs, as the API's queue-bulk-command):
+// operators; destructive kinds need an admin and the confirmation box.
+func (d *Dashboard) groupCommand(w http.ResponseWriter, r *http.Request) {
+	t, ok := d.tenant(w, r, identity.Operator)
+	if !ok {
+		return
+	}
+	s := sessionFrom(r.Context())
+	role, _ := s.principal().RoleIn(t)
+	reply := func(code int, msg string) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(code)
+		name := "composer-error"
+		if code < 300 {
+			name = "composer-ok"
+		}
+		pages.ExecuteTemplate(w, name, msg)
+	}
+	if d.opts.Jobs == nil {
+		reply(http.StatusNotFound, "Group commands are not available on this server.")
+		return
+	}
+	group, err := uuid.Parse(r.PostFormValue("group"))
+	if err != nil {
+		reply(http.StatusUnprocessableEntity, "Choose a group.")
+		return
+	}
+	kind := r.PostFormValue("kind")
+	k, known := commands.LookupKind(kind)
+	switch {
+	case !known || kind == "device_configured":
+		reply(http.StatusUnprocessableEntity, "Choose a command.")
+		return
+	case k.Destructive && !role.AtLeast(identity.Admin):
+		reply(http.StatusForbidden, k.Name+" is destructive: it needs the admin role in this tenant.")
+		return
+	case k.Destructive && r.PostFormValue("confirm") != "yes":
+		reply(http.StatusUnprocessableEntity, k.Name+" cannot be undone: tick the box to confirm.")
+		return
+	}
+	var payload map[string]any
+	if p := strings.TrimSpace(r.PostFormValue("payload")); p != "" {
+		if len(p) > 256<<10 || json.Unmarshal([]byte(p), &payload) != nil {
+			reply(http.StatusUnprocessableEntity, "The payload is not a JSON object (of at most 256 KiB).")
+			return
+		}
+	}
+	ctx := tenancy.WithTenant(r.Context(), t.ID)
+	bulk := uuid.New()
+	var name string
+	err = d.db.Tx(ctx, func(tx pgx.Tx) error {
+		gs, err := d.inv.Groups(ctx, tx)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(gs, func(g inventory.Group) bool { return g.ID == group })
+		if i < 0 {
+			return errNoGroup
+		}
+		name = gs[i].Name
+		if _, err := d.opts.Jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: commands.BulkArgs{TenantID: t.ID, BulkID: bulk,
+			Command: kind, Payload: payload, Group: group, By: s.Subject}}}); err != nil {
+			return err
+		}
+		return auditRecord(ctx, tx, s, "queue-bulk-command", "/v1/tenants/"+t.Slug+"/commands/bulk", http.StatusAccepted,
+			map[string]string{"kind": kind, "group": group.String(), "bulk": bulk.String()})
+	})
+	switch {
+	case errors.Is(err, errNoGroup):
+		reply(http.StatusNotFound, err.Error())
+	case err != nil:
+		d.log.ErrorContext(ctx, "dashboard group command", "tenant", t.ID, "err", err)
+		reply(http.StatusInternalServerError, "The command could not be queued; try again.")
+	default:
+		d.log.InfoContext(ctx, "dashboard group command", "subject", s.Subject, "kind", kind, "group", group, "bulk", bulk)
+		reply(http.StatusAccepted, kind+" is being queued for every enrolled device of "+name+
+			" that supports it; each device's page shows its command.")
+	}
+}
