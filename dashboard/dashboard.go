@@ -11,7 +11,6 @@ package dashboard
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
@@ -20,13 +19,14 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/tridentmdm/trident/internal/oidclogin"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
@@ -88,8 +88,7 @@ type Dashboard struct {
 	opts Options
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	provider *oidc.Provider
+	providers oidclogin.Providers
 }
 
 // New returns the dashboard.
@@ -155,12 +154,6 @@ const (
 	loginCookie   = "trident_login"
 )
 
-func random() string {
-	b := make([]byte, 24)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
 func (d *Dashboard) setCookie(w http.ResponseWriter, name, purpose string, v any, lifetime time.Duration) error {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -216,7 +209,7 @@ func (d *Dashboard) signedIn(h http.HandlerFunc) http.HandlerFunc {
 				w.WriteHeader(http.StatusUnauthorized)
 				return
 			}
-			http.Redirect(w, r, "/dashboard/login?return="+urlQueryEscape(r.URL.RequestURI()), http.StatusFound)
+			http.Redirect(w, r, "/dashboard/login?return="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -241,36 +234,21 @@ func securityHeaders(w http.ResponseWriter) {
 	h.Set("Cache-Control", "no-store")
 }
 
-func (d *Dashboard) oidc(ctx context.Context) (*oidc.Provider, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.provider != nil {
-		return d.provider, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	p, err := oidc.NewProvider(ctx, d.opts.Issuer)
-	if err != nil {
-		return nil, err
-	}
-	d.provider = p
-	return p, nil
-}
-
 func (d *Dashboard) oauth(p *oidc.Provider) *oauth2.Config {
 	return &oauth2.Config{ClientID: d.opts.ClientID, ClientSecret: d.opts.ClientSecret, Endpoint: p.Endpoint(),
 		RedirectURL: d.opts.BaseURL + "/dashboard/callback", Scopes: []string{oidc.ScopeOpenID, "profile", "email"}}
 }
 
-// loginState is what the login cookie carries to the callback.
-type loginState struct {
-	State, Nonce, Verifier, Return string
+// signIn is the dashboard's sign-in; the page to return to rides along.
+func (d *Dashboard) signIn() oidclogin.Login {
+	return oidclogin.Login{Keys: d.opts.Keys, Cookie: loginCookie, Path: "/dashboard", Context: "dashboard:login",
+		Secure: d.secure(), Lifetime: 10 * time.Minute}
 }
 
 // login sends the person to the provider.
 func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	securityHeaders(w)
-	p, err := d.oidc(r.Context())
+	p, err := d.providers.Get(r.Context(), d.opts.Issuer)
 	if err != nil {
 		d.log.WarnContext(r.Context(), "dashboard: identity provider unreachable", "err", err)
 		d.errorPage(w, r, http.StatusBadGateway, "The sign-in service cannot be reached; try again in a moment.")
@@ -280,50 +258,46 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	if !strings.HasPrefix(ret, "/dashboard/") || strings.HasPrefix(ret, "//") {
 		ret = "/dashboard/"
 	}
-	st := loginState{State: random(), Nonce: random(), Verifier: oauth2.GenerateVerifier(), Return: ret}
-	if err := d.setCookie(w, loginCookie, "login", st, 10*time.Minute); err != nil {
+	to, err := d.signIn().Begin(w, d.oauth(p), ret)
+	if err != nil {
 		d.errorPage(w, r, http.StatusInternalServerError, "Signing in failed; try again.")
 		return
 	}
-	http.Redirect(w, r, d.oauth(p).AuthCodeURL(st.State, oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier)), http.StatusFound)
+	http.Redirect(w, r, to, http.StatusFound)
 }
+
+var errUnreachable = errors.New("the identity provider is unreachable")
 
 // callback finishes the sign-in and starts the session.
 func (d *Dashboard) callback(w http.ResponseWriter, r *http.Request) {
 	securityHeaders(w)
 	ctx := r.Context()
-	q := r.URL.Query()
-	if e := q.Get("error"); e != "" {
-		d.errorPage(w, r, http.StatusBadRequest, "The sign-in did not complete: "+e+" "+q.Get("error_description"))
-		return
+	idt, ret, err := d.signIn().Finish(ctx, w, r, func() (*oidc.Provider, *oauth2.Config, error) {
+		p, err := d.providers.Get(ctx, d.opts.Issuer)
+		if err != nil {
+			return nil, nil, errUnreachable
+		}
+		return p, d.oauth(p), nil
+	})
+	var claims map[string]any
+	if err == nil && idt.Claims(&claims) != nil {
+		err = oidclogin.ErrVerify
 	}
-	var st loginState
-	if err := d.readCookie(r, loginCookie, "login", &st); err != nil || subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(st.State)) != 1 {
+	switch {
+	case errors.Is(err, oidclogin.ErrDenied):
+		d.errorPage(w, r, http.StatusBadRequest, "The sign-in did not complete: "+oidclogin.Detail(err))
+		return
+	case errors.Is(err, oidclogin.ErrState):
 		d.errorPage(w, r, http.StatusBadRequest, "This sign-in expired or was not started here. Sign in again.")
 		return
-	}
-	d.clearCookie(w, loginCookie)
-	p, err := d.oidc(ctx)
-	if err != nil {
+	case errors.Is(err, errUnreachable):
 		d.errorPage(w, r, http.StatusBadGateway, "The sign-in service cannot be reached; try again in a moment.")
 		return
-	}
-	xctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	tok, err := d.oauth(p).Exchange(xctx, q.Get("code"), oauth2.VerifierOption(st.Verifier))
-	if err != nil {
+	case errors.Is(err, oidclogin.ErrExchange):
 		d.log.InfoContext(ctx, "dashboard: code exchange refused", "err", err)
 		d.errorPage(w, r, http.StatusBadGateway, "The sign-in service refused the sign-in. Sign in again.")
 		return
-	}
-	raw, _ := tok.Extra("id_token").(string)
-	idt, err := p.Verifier(&oidc.Config{ClientID: d.opts.ClientID}).Verify(xctx, raw)
-	if err != nil || subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(st.Nonce)) != 1 {
-		d.errorPage(w, r, http.StatusBadGateway, "The sign-in service's answer did not verify. Sign in again.")
-		return
-	}
-	var claims map[string]any
-	if err := idt.Claims(&claims); err != nil {
+	case err != nil:
 		d.errorPage(w, r, http.StatusBadGateway, "The sign-in service's answer did not verify. Sign in again.")
 		return
 	}
@@ -332,14 +306,14 @@ func (d *Dashboard) callback(w http.ResponseWriter, r *http.Request) {
 	if e, _ := claims["email"].(string); name == "" || name == idt.Subject {
 		name = e
 	}
-	s := session{Subject: pr.Subject, Name: name, MSPAdmin: pr.MSPAdmin, Tenants: pr.Tenants, CSRF: random(),
+	s := session{Subject: pr.Subject, Name: name, MSPAdmin: pr.MSPAdmin, Tenants: pr.Tenants, CSRF: oidclogin.Random(),
 		Expires: time.Now().Add(d.opts.SessionLifetime)}
 	if err := d.setCookie(w, sessionCookie, "session", s, d.opts.SessionLifetime); err != nil {
 		d.errorPage(w, r, http.StatusInternalServerError, "Signing in failed; try again.")
 		return
 	}
 	d.log.InfoContext(ctx, "dashboard sign-in", "subject", s.Subject, "name", s.Name)
-	http.Redirect(w, r, st.Return, http.StatusFound)
+	http.Redirect(w, r, ret, http.StatusFound)
 }
 
 // logout ends the session (a POST with the CSRF token).

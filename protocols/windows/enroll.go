@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/internal/oidclogin"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/enrollment"
@@ -85,7 +86,7 @@ type Handler struct {
 	opts   Options
 	log    *slog.Logger
 
-	providers providers // the tenants' OIDC providers, for Federated sign-in
+	providers oidclogin.Providers // the tenants' OIDC providers, for Federated sign-in
 }
 
 // New returns the Windows handler.

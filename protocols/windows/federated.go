@@ -2,21 +2,17 @@ package windows
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"html/template"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/oauth2"
 
+	"github.com/tridentmdm/trident/internal/oidclogin"
 	"github.com/tridentmdm/trident/services/enrollment"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -33,64 +29,20 @@ import (
 // rides in a cookie sealed with Trident's encryption key, so any replica
 // can finish what another started.
 
-const (
-	authCookie   = "trident_windows_auth"
-	authLifetime = 10 * time.Minute
-)
-
-// loginState is what the sealed cookie carries between the redirect to the
-// provider and its answer.
-type loginState struct {
-	State    string    `json:"s"`
-	Nonce    string    `json:"n"`
-	Verifier string    `json:"v"`
-	AppRU    string    `json:"a"`
-	Expires  time.Time `json:"e"`
-}
-
-func authContext(ctx context.Context) string {
+// login is the tenant's federated sign-in: its state cookie is sealed to
+// the tenant, so a login started on one tenant's page does not finish on
+// another's.
+func (h *Handler) login(ctx context.Context) oidclogin.Login {
 	t, _ := tenancy.FromContext(ctx)
-	return "windows-auth:" + t.String()
+	return oidclogin.Login{Keys: h.opts.Keys, Cookie: "trident_windows_auth", Path: AuthPath, Context: "windows-auth:" + t.String(),
+		Secure: h.opts.Scheme == "https", Lifetime: 10 * time.Minute, Now: h.opts.Now}
 }
 
-func random() string {
-	b := make([]byte, 24)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// providers caches discovered OIDC providers for an hour.
-type providers struct {
-	mu sync.Mutex
-	m  map[string]cachedProvider
-}
-
-type cachedProvider struct {
-	p       *oidc.Provider
-	fetched time.Time
-}
-
-func (ps *providers) get(ctx context.Context, issuer string) (*oidc.Provider, error) {
-	ps.mu.Lock()
-	c, ok := ps.m[issuer]
-	ps.mu.Unlock()
-	if ok && time.Since(c.fetched) < time.Hour {
-		return c.p, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	p, err := oidc.NewProvider(ctx, issuer)
-	if err != nil {
-		return nil, err
-	}
-	ps.mu.Lock()
-	if ps.m == nil {
-		ps.m = map[string]cachedProvider{}
-	}
-	ps.m[issuer] = cachedProvider{p: p, fetched: time.Now()}
-	ps.mu.Unlock()
-	return p, nil
-}
+// Why a callback's setup failed.
+var (
+	errNoSignIn    = errors.New("no federated sign-in")
+	errUnreachable = errors.New("provider unreachable")
+)
 
 // federation is the tenant's federated sign-in, if it has one.
 func (h *Handler) federation(ctx context.Context) (enrollment.Federation, error) {
@@ -146,76 +98,58 @@ func (h *Handler) authStart(w http.ResponseWriter, r *http.Request) {
 		h.authError(w, r, http.StatusInternalServerError, "The enrollment service failed; try again.")
 		return
 	}
-	p, err := h.providers.get(r.Context(), f.Issuer)
+	p, err := h.providers.Get(r.Context(), f.Issuer)
 	if err != nil {
 		h.log.WarnContext(r.Context(), "windows federated sign-in: provider unreachable", "issuer", f.Issuer, "err", err)
 		h.authError(w, r, http.StatusBadGateway, "The organization's sign-in service cannot be reached; try again later.")
 		return
 	}
-	st := loginState{State: random(), Nonce: random(), Verifier: oauth2.GenerateVerifier(), AppRU: appru, Expires: h.opts.Now().Add(authLifetime)}
-	b, _ := json.Marshal(st)
-	sealed, err := h.opts.Keys.Seal(b, authContext(r.Context()))
+	var opts []oauth2.AuthCodeOption
+	if hint := q.Get("login_hint"); hint != "" && len(hint) <= 320 {
+		opts = append(opts, oauth2.SetAuthURLParam("login_hint", hint))
+	}
+	to, err := h.login(r.Context()).Begin(w, h.oauth(r, f, p), appru, opts...)
 	if err != nil {
 		h.authError(w, r, http.StatusInternalServerError, "The enrollment service failed; try again.")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: authCookie, Value: base64.RawURLEncoding.EncodeToString(sealed), Path: AuthPath,
-		MaxAge: int(authLifetime / time.Second), HttpOnly: true, Secure: h.opts.Scheme == "https", SameSite: http.SameSiteLaxMode})
-	opts := []oauth2.AuthCodeOption{oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier)}
-	if hint := q.Get("login_hint"); hint != "" && len(hint) <= 320 {
-		opts = append(opts, oauth2.SetAuthURLParam("login_hint", hint))
-	}
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, h.oauth(r, f, p).AuthCodeURL(st.State, opts...), http.StatusFound)
+	http.Redirect(w, r, to, http.StatusFound)
 }
 
 // authCallback finishes the sign-in: the code for tokens, the ID token
 // checked, the person allowed, and an enrollment token posted to Windows.
 func (h *Handler) authCallback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	q := r.URL.Query()
-	if e := q.Get("error"); e != "" {
-		h.authError(w, r, http.StatusBadRequest, "The sign-in did not complete: "+e+" "+q.Get("error_description"))
-		return
-	}
-	c, err := r.Cookie(authCookie)
-	var st loginState
-	if err == nil {
-		var sealed []byte
-		if sealed, err = base64.RawURLEncoding.DecodeString(c.Value); err == nil {
-			var plain []byte
-			if plain, err = h.opts.Keys.Open(sealed, authContext(ctx)); err == nil {
-				err = json.Unmarshal(plain, &st)
-			}
+	var f enrollment.Federation
+	idt, appru, err := h.login(ctx).Finish(ctx, w, r, func() (*oidc.Provider, *oauth2.Config, error) {
+		var err error
+		if f, err = h.federation(ctx); err != nil {
+			return nil, nil, errNoSignIn
 		}
-	}
-	if err != nil || h.opts.Now().After(st.Expires) ||
-		subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(st.State)) != 1 {
+		p, err := h.providers.Get(ctx, f.Issuer)
+		if err != nil {
+			return nil, nil, errUnreachable
+		}
+		return p, h.oauth(r, f, p), nil
+	})
+	switch {
+	case errors.Is(err, oidclogin.ErrDenied):
+		h.authError(w, r, http.StatusBadRequest, "The sign-in did not complete: "+oidclogin.Detail(err))
+		return
+	case errors.Is(err, oidclogin.ErrState):
 		h.authError(w, r, http.StatusBadRequest, "This sign-in expired or was not started here; start the enrollment again.")
 		return
-	}
-	http.SetCookie(w, &http.Cookie{Name: authCookie, Value: "", Path: AuthPath, MaxAge: -1, HttpOnly: true,
-		Secure: h.opts.Scheme == "https", SameSite: http.SameSiteLaxMode})
-	f, err := h.federation(ctx)
-	if err != nil {
+	case errors.Is(err, errNoSignIn):
 		h.authError(w, r, http.StatusNotFound, "Federated sign-in is not set up for this organization.")
 		return
-	}
-	p, err := h.providers.get(ctx, f.Issuer)
-	if err != nil {
+	case errors.Is(err, errUnreachable):
 		h.authError(w, r, http.StatusBadGateway, "The organization's sign-in service cannot be reached; try again later.")
 		return
-	}
-	xctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	tok, err := h.oauth(r, f, p).Exchange(xctx, q.Get("code"), oauth2.VerifierOption(st.Verifier))
-	if err != nil {
-		h.authError(w, r, http.StatusBadGateway, "The organization's sign-in service refused the sign-in: "+err.Error())
+	case errors.Is(err, oidclogin.ErrExchange):
+		h.authError(w, r, http.StatusBadGateway, "The organization's sign-in service refused the sign-in: "+oidclogin.Detail(err))
 		return
-	}
-	raw, _ := tok.Extra("id_token").(string)
-	idt, err := p.Verifier(&oidc.Config{ClientID: f.ClientID}).Verify(xctx, raw)
-	if err != nil || subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(st.Nonce)) != 1 {
+	case err != nil:
 		h.authError(w, r, http.StatusBadGateway, "The sign-in service's answer did not verify.")
 		return
 	}
@@ -246,5 +180,5 @@ func (h *Handler) authCallback(w http.ResponseWriter, r *http.Request) {
 	h.log.InfoContext(ctx, "windows federated sign-in", "subject", person.Subject, "email", person.Email)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	authPages.ExecuteTemplate(w, "done", map[string]any{"AppRU": template.URL(st.AppRU), "Token": token.Secret})
+	authPages.ExecuteTemplate(w, "done", map[string]any{"AppRU": template.URL(appru), "Token": token.Secret})
 }
