@@ -9,9 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -41,12 +39,12 @@ func factsOf(d inventory.Device) []fact {
 	return out
 }
 
-// kindsFor lists the command kinds a device's platform takes, and which
-// the person may send.
-func kindsFor(d inventory.Device, role identity.Role) []commands.Kind {
+// commandable lists the command kinds a person of role may send to a
+// platform's devices ("" for any platform: a group's).
+func commandable(p inventory.Platform, role identity.Role) []commands.Kind {
 	var out []commands.Kind
 	for _, k := range commands.Kinds() {
-		if k.Name == "device_configured" || !slices.Contains(k.Platforms, d.Platform) {
+		if k.Name == "device_configured" || (p != "" && !slices.Contains(k.Platforms, p)) {
 			continue
 		}
 		if k.Destructive && !role.AtLeast(identity.Admin) {
@@ -55,6 +53,32 @@ func kindsFor(d inventory.Device, role identity.Role) []commands.Kind {
 		out = append(out, k)
 	}
 	return out
+}
+
+// checkCommand reads a composer's form: a kind people send (not Trident's
+// own device_configured), destructive ones by admins and confirmed, and an
+// optional JSON object payload. On a problem it gives the status and what
+// to tell the person.
+func checkCommand(r *http.Request, role identity.Role) (kind string, payload map[string]any, code int, problem string) {
+	kind = r.PostFormValue("kind")
+	k, known := commands.LookupKind(kind)
+	switch {
+	case !known || kind == "device_configured":
+		return "", nil, http.StatusUnprocessableEntity, "Choose a command."
+	case k.Destructive && !role.AtLeast(identity.Admin):
+		return "", nil, http.StatusForbidden, k.Name + " is destructive: it needs the admin role in this tenant."
+	case k.Destructive && r.PostFormValue("confirm") != "yes":
+		return "", nil, http.StatusUnprocessableEntity, k.Name + " cannot be undone: tick the box to confirm."
+	}
+	if p := strings.TrimSpace(r.PostFormValue("payload")); p != "" {
+		if len(p) > 256<<10 {
+			return "", nil, http.StatusRequestEntityTooLarge, "The payload is larger than 256 KiB."
+		}
+		if err := json.Unmarshal([]byte(p), &payload); err != nil {
+			return "", nil, http.StatusUnprocessableEntity, "The payload is not a JSON object: " + err.Error()
+		}
+	}
+	return kind, payload, 0, ""
 }
 
 func (d *Dashboard) deviceID(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
@@ -79,12 +103,7 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := tenancy.WithTenant(r.Context(), t.ID)
-	var live string
-	if d.opts.Bus != nil {
-		if last, err := d.opts.Events.LastID(ctx); err == nil {
-			live = "/dashboard/t/" + t.Slug + "/live?after=" + strconv.FormatInt(last, 10)
-		}
-	}
+	live := d.liveURL(ctx, t)
 	var dev inventory.Device
 	var cmds []commands.Command
 	err := d.db.ReadTx(ctx, func(tx pgx.Tx) error {
@@ -106,7 +125,7 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 	slices.Reverse(cmds) // newest first
 	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
 	d.page(w, r, "device-content", map[string]any{"Title": deviceName(dev) + " · " + t.Name, "Tenant": t, "Device": dev,
-		"Facts": factsOf(dev), "Commands": cmds, "Kinds": kindsFor(dev, role), "CanSend": role.AtLeast(identity.Operator), "Live": live})
+		"Facts": factsOf(dev), "Commands": cmds, "Kinds": commandable(dev.Platform, role), "CanSend": role.AtLeast(identity.Operator), "Live": live})
 }
 
 func deviceName(d inventory.Device) string {
@@ -130,7 +149,6 @@ func (d *Dashboard) send(w http.ResponseWriter, r *http.Request) {
 	}
 	s := sessionFrom(r.Context())
 	role, _ := s.principal().RoleIn(t)
-	kind := r.PostFormValue("kind")
 	fail := func(code int, msg string) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("HX-Retarget", "#composer-status")
@@ -138,28 +156,10 @@ func (d *Dashboard) send(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(code)
 		pages.ExecuteTemplate(w, "composer-error", msg)
 	}
-	k, known := commands.LookupKind(kind)
-	switch {
-	case !known:
-		fail(http.StatusUnprocessableEntity, "Choose a command.")
+	kind, payload, code, problem := checkCommand(r, role)
+	if problem != "" {
+		fail(code, problem)
 		return
-	case k.Destructive && !role.AtLeast(identity.Admin):
-		fail(http.StatusForbidden, k.Name+" is destructive: it needs the admin role in this tenant.")
-		return
-	case k.Destructive && r.PostFormValue("confirm") != "yes":
-		fail(http.StatusUnprocessableEntity, k.Name+" cannot be undone: tick the box to confirm.")
-		return
-	}
-	var payload map[string]any
-	if p := strings.TrimSpace(r.PostFormValue("payload")); p != "" {
-		if len(p) > 256<<10 {
-			fail(http.StatusRequestEntityTooLarge, "The payload is larger than 256 KiB.")
-			return
-		}
-		if err := json.Unmarshal([]byte(p), &payload); err != nil {
-			fail(http.StatusUnprocessableEntity, "The payload is not a JSON object: "+err.Error())
-			return
-		}
 	}
 	ctx := tenancy.WithTenant(r.Context(), t.ID)
 	var c commands.Command
@@ -208,19 +208,6 @@ func (d *Dashboard) commandRow(ctx context.Context, id uuid.UUID) (string, error
 	var b bytes.Buffer
 	err = pages.ExecuteTemplate(&b, "command-cells", c)
 	return b.String(), err
-}
-
-func sinceShort(t time.Time) string {
-	d := time.Since(t)
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return strconv.Itoa(int(d/time.Minute)) + " min ago"
-	case d < 48*time.Hour:
-		return strconv.Itoa(int(d/time.Hour)) + " h ago"
-	}
-	return t.UTC().Format("2006-01-02 15:04")
 }
 
 // auditRecord writes what a person did in the dashboard to the tenant's

@@ -1,11 +1,9 @@
 package dashboard
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -48,25 +46,10 @@ func (d *Dashboard) groupCommand(w http.ResponseWriter, r *http.Request) {
 		reply(http.StatusUnprocessableEntity, "Choose a group.")
 		return
 	}
-	kind := r.PostFormValue("kind")
-	k, known := commands.LookupKind(kind)
-	switch {
-	case !known || kind == "device_configured":
-		reply(http.StatusUnprocessableEntity, "Choose a command.")
+	kind, payload, code, problem := checkCommand(r, role)
+	if problem != "" {
+		reply(code, problem)
 		return
-	case k.Destructive && !role.AtLeast(identity.Admin):
-		reply(http.StatusForbidden, k.Name+" is destructive: it needs the admin role in this tenant.")
-		return
-	case k.Destructive && r.PostFormValue("confirm") != "yes":
-		reply(http.StatusUnprocessableEntity, k.Name+" cannot be undone: tick the box to confirm.")
-		return
-	}
-	var payload map[string]any
-	if p := strings.TrimSpace(r.PostFormValue("payload")); p != "" {
-		if len(p) > 256<<10 || json.Unmarshal([]byte(p), &payload) != nil {
-			reply(http.StatusUnprocessableEntity, "The payload is not a JSON object (of at most 256 KiB).")
-			return
-		}
 	}
 	ctx := tenancy.WithTenant(r.Context(), t.ID)
 	bulk := uuid.New()

@@ -18,6 +18,20 @@ import (
 	"github.com/tridentmdm/trident/tenancy"
 )
 
+// liveURL is the stream a page of t follows, starting after the tenant's
+// newest event: called before the page reads its data, so nothing that
+// changes a row after the read is missed. "" when pages are not live.
+func (d *Dashboard) liveURL(ctx context.Context, t tenancy.Tenant) string {
+	if d.opts.Bus == nil {
+		return ""
+	}
+	last, err := d.opts.Events.LastID(tenancy.WithTenant(ctx, t.ID))
+	if err != nil {
+		return ""
+	}
+	return "/dashboard/t/" + t.Slug + "/live?after=" + strconv.FormatInt(last, 10)
+}
+
 // heartbeat keeps idle streams (and the load balancers between) open.
 const heartbeat = 20 * time.Second
 

@@ -14,13 +14,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
 )
-
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
 // deviceRow is a device's table row, with its tenant for the link.
 type deviceRow struct {
@@ -28,23 +25,28 @@ type deviceRow struct {
 	Device inventory.Device
 }
 
+// ago says how long ago t was; past two days, its date in layout.
+func ago(t time.Time, layout string) string {
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + " min ago"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d/time.Hour)) + " h ago"
+	}
+	return t.UTC().Format(layout)
+}
+
 var funcs = template.FuncMap{
-	"since": sinceShort,
+	"since": func(t time.Time) string { return ago(t, "2006-01-02 15:04") },
 	"row":   func(slug string, d inventory.Device) deviceRow { return deviceRow{Slug: slug, Device: d} },
 	"ago": func(t *time.Time) string {
 		if t == nil {
 			return "never"
 		}
-		d := time.Since(*t)
-		switch {
-		case d < time.Minute:
-			return "just now"
-		case d < time.Hour:
-			return itoa(int(d/time.Minute)) + " min ago"
-		case d < 48*time.Hour:
-			return itoa(int(d/time.Hour)) + " h ago"
-		}
-		return t.UTC().Format("2006-01-02")
+		return ago(*t, "2006-01-02")
 	},
 	"iso": func(t *time.Time) string {
 		if t == nil {
@@ -52,18 +54,6 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format(time.RFC3339)
 	},
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for n > 0 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-		n /= 10
-	}
-	return string(b)
 }
 
 var pages = template.Must(template.New("layout").Funcs(funcs).Parse(`{{define "layout"}}<!doctype html>
@@ -359,16 +349,12 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 			q.AfterKey, q.AfterID = key, u
 		}
 	}
-	// The live stream starts after the newest event before the list is
-	// read: nothing that changes a row after the read is missed.
+	full := r.Header.Get("HX-Request") == ""
 	var live string
-	if d.opts.Bus != nil && r.Header.Get("HX-Request") == "" {
-		if last, err := d.opts.Events.LastID(tenancy.WithTenant(r.Context(), t.ID)); err == nil {
-			live = "/dashboard/t/" + t.Slug + "/live?after=" + strconv.FormatInt(last, 10)
-		}
+	if full {
+		live = d.liveURL(r.Context(), t)
 	}
 	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
-	full := r.Header.Get("HX-Request") == ""
 	var p inventory.Page
 	var groups []inventory.Group
 	err := d.db.ReadTx(tenancy.WithTenant(r.Context(), t.ID), func(tx pgx.Tx) error {
@@ -390,14 +376,8 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 		d.errorPage(w, r, http.StatusServiceUnavailable, "The devices cannot be read right now; try again in a moment.")
 		return
 	}
-	var groupKinds []commands.Kind
-	for _, k := range commands.Kinds() {
-		if k.Name != "device_configured" && (!k.Destructive || role.AtLeast(identity.Admin)) {
-			groupKinds = append(groupKinds, k)
-		}
-	}
 	data := map[string]any{"Title": "Devices · " + t.Name, "Tenant": t, "Query": q, "Devices": p.Devices, "Live": live,
-		"Groups": groups, "GroupKinds": groupKinds, "IsAdmin": role.AtLeast(identity.Admin),
+		"Groups": groups, "GroupKinds": commandable("", role), "IsAdmin": role.AtLeast(identity.Admin),
 		"Platforms": []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}}
 	if len(p.Devices) > pageSize {
 		last := pageSize - 1
