@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -55,14 +54,13 @@ func (a *API) windowsRoutes() {
 		if err != nil {
 			return nil, err
 		}
-		base := a.d.DeviceURL(callFrom(ctx).tenant)
-		u, _ := url.Parse(base)
-		q := url.Values{"mode": {"mdm"}, "servername": {base + "/EnrollmentServer/Discovery.svc"}, "accesstoken": {tok.Secret}}
-		if in.Body != nil && in.Body.Email != "" {
-			q.Set("username", in.Body.Email)
+		email := ""
+		if in.Body != nil {
+			email = in.Body.Email
 		}
-		return &struct{ Body WindowsEnrollment }{Body: WindowsEnrollment{Token: tok.Secret, ExpiresAt: tok.ExpiresAt, Server: u.Host,
-			DiscoveryURL: base + "/EnrollmentServer/Discovery.svc", DeepLink: "ms-device-enrollment:?" + q.Encode()}}, nil
+		l := enrollment.WindowsEnrollmentLinks(a.d.DeviceURL(callFrom(ctx).tenant), tok.Secret, email)
+		return &struct{ Body WindowsEnrollment }{Body: WindowsEnrollment{Token: tok.Secret, ExpiresAt: tok.ExpiresAt, Server: l.Server,
+			DiscoveryURL: l.DiscoveryURL, DeepLink: l.DeepLink}}, nil
 	})
 
 	fed := "/v1/tenants/{tenant}/windows/federation"

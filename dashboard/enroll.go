@@ -3,7 +3,6 @@ package dashboard
 import (
 	"html/template"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -23,23 +22,15 @@ func (d *Dashboard) enrollPage(w http.ResponseWriter, r *http.Request) {
 	}
 	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
 	d.page(w, r, "enroll-content", map[string]any{"Title": "Enrollment · " + t.Name, "Tenant": t, "IsAdmin": role.AtLeast(identity.Admin),
-		"CanEnroll": role.AtLeast(identity.Operator) && d.opts.Windows != nil, "Server": d.deviceHost(t),
-		"Discovery": d.deviceURL(t) + "/EnrollmentServer/Discovery.svc"})
+		"CanEnroll": role.AtLeast(identity.Operator) && d.opts.Windows != nil, "Links": d.links(t, "", "")})
 }
 
-func (d *Dashboard) deviceURL(t tenancy.Tenant) string {
-	if d.opts.DeviceURL != nil {
-		return d.opts.DeviceURL(t)
+// links are t's Windows enrollment links, for token and email if given.
+func (d *Dashboard) links(t tenancy.Tenant, token, email string) enrollment.WindowsLinks {
+	if d.opts.DeviceURL == nil {
+		return enrollment.WindowsLinks{}
 	}
-	return ""
-}
-
-func (d *Dashboard) deviceHost(t tenancy.Tenant) string {
-	u, err := url.Parse(d.deviceURL(t))
-	if err != nil {
-		return ""
-	}
-	return u.Host
+	return enrollment.WindowsEnrollmentLinks(d.opts.DeviceURL(t), token, email)
 }
 
 // windowsToken makes a one-time Windows enrollment token (operators),
@@ -72,11 +63,8 @@ func (d *Dashboard) windowsToken(w http.ResponseWriter, r *http.Request) {
 		d.errorPage(w, r, http.StatusInternalServerError, "The token could not be made; try again.")
 		return
 	}
-	q := url.Values{"mode": {"mdm"}, "servername": {d.deviceURL(t) + "/EnrollmentServer/Discovery.svc"}, "accesstoken": {tok.Secret}}
-	if email != "" {
-		q.Set("username", email)
-	}
+	l := d.links(t, tok.Secret, email)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	pages.ExecuteTemplate(w, "windows-token", map[string]any{"Token": tok.Secret, "Expires": tok.ExpiresAt,
-		"DeepLink": template.URL("ms-device-enrollment:?" + q.Encode()), "Server": d.deviceHost(t)})
+		"DeepLink": template.URL(l.DeepLink), "Server": l.Server})
 }

@@ -161,13 +161,13 @@ not re-register a row that replaced itself). */}}
 {{define "enroll-content"}}<h1>Enrollment</h1>
 <h2>Windows 10 and 11</h2>
 <p>On the PC: Settings › Accounts › Access work or school › <strong>Enroll only in device management</strong>. Enter the user's
-email; if Windows asks for a server, enter <code>{{.Server}}</code>; the password is a one-time enrollment token.
+email; if Windows asks for a server, enter <code>{{.Links.Server}}</code>; the password is a one-time enrollment token.
 Register <code>enterpriseenrollment.</code><em>your domain</em> as a tenant hostname and Windows finds the server from the email alone.</p>
 {{if .CanEnroll}}<form hx-post="/dashboard/t/{{.Tenant.Slug}}/enroll/windows" hx-target="#windows-token" hx-swap="innerHTML">
 <label for="email">User's email (optional) <input id="email" name="email" type="email" autocomplete="off"></label>
 <button type="submit">Make a token</button></form>
 <div id="windows-token" aria-live="polite"></div>{{end}}
-<p class="muted">Discovery service: <code>{{.Discovery}}</code></p>
+<p class="muted">Discovery service: <code>{{.Links.DiscoveryURL}}</code></p>
 <h2>Apple and Android</h2>
 <p>Apple enrollment profiles, push certificates and ABM tokens, and Android enterprise sign-up and QR codes, are in the API for now
 (see the API docs); their pages come next.</p>{{end}}

@@ -13,6 +13,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -280,4 +281,30 @@ func (w *Windows) CheckIn(ctx context.Context, tx pgx.Tx, r inventory.Report, se
 	}
 	_, err = w.events.Publish(ctx, tx, "device.checked_in", d.ID.String(), map[string]any{"platform": d.Platform, "session_id": sessionID})
 	return err
+}
+
+// WindowsLinks are what a person needs to enroll a PC into a tenant whose
+// hostname devices reach at deviceURL (https://acme.mdm.example.com).
+type WindowsLinks struct {
+	Server       string // what to type as the server, when Windows asks
+	DiscoveryURL string // the MS-MDE2 discovery service
+	DeepLink     string // ms-device-enrollment: with the server, and the token and email when given
+}
+
+// WindowsEnrollmentLinks makes the links for deviceURL; token and email
+// may be empty.
+func WindowsEnrollmentLinks(deviceURL, token, email string) WindowsLinks {
+	l := WindowsLinks{DiscoveryURL: deviceURL + "/EnrollmentServer/Discovery.svc"}
+	if u, err := url.Parse(deviceURL); err == nil {
+		l.Server = u.Host
+	}
+	q := url.Values{"mode": {"mdm"}, "servername": {l.DiscoveryURL}}
+	if token != "" {
+		q.Set("accesstoken", token)
+	}
+	if email != "" {
+		q.Set("username", email)
+	}
+	l.DeepLink = "ms-device-enrollment:?" + q.Encode()
+	return l
 }
