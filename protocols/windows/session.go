@@ -120,6 +120,27 @@ func baseID(cmdRef string) (uuid.UUID, bool) {
 
 const statusKey = "#status" // where a part's status waits for its chunked results
 
+// kept says whether the device has chunks kept, from earlier messages or
+// this one: asked of the database at most once per message, and only when
+// an answer could need them.
+type kept struct {
+	known, any bool
+}
+
+func (k *kept) has(ctx context.Context, tx pgx.Tx, h *Handler, deviceID string) (bool, error) {
+	if !k.known {
+		any, err := h.enroll.HasChunks(ctx, tx, deviceID)
+		if err != nil {
+			return false, err
+		}
+		k.known, k.any = true, any
+	}
+	return k.any, nil
+}
+
+// added records a chunk kept during this message.
+func (k *kept) added() { k.known, k.any = true, true }
+
 // session handles one device message in its tenant transaction and
 // returns the reply.
 func (h *Handler) session(ctx context.Context, tx pgx.Tx, r *http.Request, m *wire.Message, e enrollment.Enrollment) ([]byte, error) {
@@ -132,6 +153,7 @@ func (h *Handler) session(ctx context.Context, tx pgx.Tx, r *http.Request, m *wi
 	devInfo := map[string]string{}
 	answers := map[string]answer{}
 	chunked := map[uuid.UUID]bool{}
+	var store kept
 	for _, c := range m.Body.Cmds {
 		switch c.XMLName.Local {
 		case "Status":
@@ -153,12 +175,17 @@ func (h *Handler) session(ctx context.Context, tx pgx.Tx, r *http.Request, m *wi
 					if err := h.enroll.AppendChunk(ctx, tx, dev.Identifier, c.CmdRef, uri, it.Data.Text()); err != nil {
 						return nil, err
 					}
+					store.added()
 					more = true
 					continue
 				}
-				prefix, err := h.enroll.TakeChunks(ctx, tx, dev.Identifier, c.CmdRef, uri)
-				if err != nil {
+				var prefix string
+				if any, err := store.has(ctx, tx, h, dev.Identifier); err != nil {
 					return nil, err
+				} else if any {
+					if prefix, err = h.enroll.TakeChunks(ctx, tx, dev.Identifier, c.CmdRef, uri); err != nil {
+						return nil, err
+					}
 				}
 				a := answers[c.CmdRef]
 				if a.values == nil {
@@ -212,7 +239,7 @@ func (h *Handler) session(ctx context.Context, tx pgx.Tx, r *http.Request, m *wi
 	if err := h.enroll.CheckIn(ctx, tx, checkin, start, m.Hdr.SessionID); err != nil {
 		return nil, err
 	}
-	if err := h.complete(ctx, tx, dev, answers, chunked); err != nil {
+	if err := h.complete(ctx, tx, dev, answers, chunked, &store); err != nil {
 		return nil, err
 	}
 	if !final {
@@ -230,7 +257,7 @@ func (h *Handler) session(ctx context.Context, tx pgx.Tx, r *http.Request, m *wi
 // complete records the device's answers to Trident's commands. Answers to
 // commands that are not this device's, or not waiting for an answer, are
 // ignored.
-func (h *Handler) complete(ctx context.Context, tx pgx.Tx, dev inventory.Device, answers map[string]answer, chunked map[uuid.UUID]bool) error {
+func (h *Handler) complete(ctx context.Context, tx pgx.Tx, dev inventory.Device, answers map[string]answer, chunked map[uuid.UUID]bool, store *kept) error {
 	seen := map[uuid.UUID]bool{}
 	for ref := range answers {
 		id, ok := baseID(ref)
@@ -260,18 +287,24 @@ func (h *Handler) complete(ctx context.Context, tx pgx.Tx, dev inventory.Device,
 					if err := h.enroll.AppendChunk(ctx, tx, dev.Identifier, pid, statusKey, strconv.Itoa(a.code)); err != nil {
 						return err
 					}
+					store.added()
 				}
 			}
 			continue
 		}
-		for _, pid := range partIDs(parts) {
-			kept, err := h.enroll.TakeChunks(ctx, tx, dev.Identifier, pid, statusKey)
-			if err != nil {
-				return err
-			}
-			if a := answers[pid]; a.code == 0 && kept != "" {
-				a.code, _ = strconv.Atoi(kept)
-				answers[pid] = a
+		// Statuses kept while this command's results came in pieces.
+		if any, err := store.has(ctx, tx, h, dev.Identifier); err != nil {
+			return err
+		} else if any {
+			for _, pid := range partIDs(parts) {
+				status, err := h.enroll.TakeChunks(ctx, tx, dev.Identifier, pid, statusKey)
+				if err != nil {
+					return err
+				}
+				if a := answers[pid]; a.code == 0 && status != "" {
+					a.code, _ = strconv.Atoi(status)
+					answers[pid] = a
+				}
 			}
 		}
 		o, learned := outcome(c, parts, answers)

@@ -260,6 +260,14 @@ RETURNING length(data)`, deviceID, cmdRef, locURI, data).Scan(&size)
 	return nil
 }
 
+// HasChunks says whether any chunks are kept for the device: most
+// messages carry no chunked results, and then need not look for them.
+func (w *Windows) HasChunks(ctx context.Context, tx pgx.Tx, deviceID string) (bool, error) {
+	var any bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM windows_chunks WHERE device_id = $1)`, deviceID).Scan(&any)
+	return any, err
+}
+
 // TakeChunks returns the chunks kept for an item so far, joined, and
 // forgets them; "" if there were none.
 func (w *Windows) TakeChunks(ctx context.Context, tx pgx.Tx, deviceID, cmdRef, locURI string) (string, error) {
