@@ -200,22 +200,14 @@ func (w *Windows) Authenticate(ctx context.Context, tx pgx.Tx, cert *x509.Certif
 	if err != nil {
 		return Enrollment{}, fmt.Errorf("enrollment: %w", err)
 	}
-	if e.Device, err = w.device(ctx, tx, deviceID); err != nil {
+	e.Device, err = w.inv.ByIdentifier(ctx, tx, inventory.Windows, deviceID)
+	if errors.Is(err, inventory.ErrNotFound) {
+		return Enrollment{}, ErrNotEnrolled
+	}
+	if err != nil {
 		return Enrollment{}, err
 	}
 	return e, nil
-}
-
-func (w *Windows) device(ctx context.Context, tx pgx.Tx, deviceID string) (inventory.Device, error) {
-	var id inventory.Device
-	err := tx.QueryRow(ctx, `SELECT id FROM devices WHERE platform = 'windows' AND identifier = $1`, deviceID).Scan(&id.ID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return inventory.Device{}, ErrNotEnrolled
-	}
-	if err != nil {
-		return inventory.Device{}, err
-	}
-	return w.inv.Get(ctx, tx, id.ID)
 }
 
 // Unenroll ends a device's enrollment (it asked: Alert 1226): its

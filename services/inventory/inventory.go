@@ -122,11 +122,10 @@ func (inv *Inventory) Record(ctx context.Context, tx pgx.Tx, r Report) (Device, 
 		}
 	}
 	var before *Device
-	if d, err := scanDevice(tx.QueryRow(ctx, `SELECT `+deviceCols+` FROM devices
-WHERE platform = $1 AND identifier = $2 FOR UPDATE`, r.Platform, r.Identifier)); err == nil {
+	if d, err := inv.byIdentifier(ctx, tx, r.Platform, r.Identifier, " FOR UPDATE"); err == nil {
 		before = &d
-	} else if !errors.Is(err, pgx.ErrNoRows) {
-		return Device{}, fmt.Errorf("inventory: %w", err)
+	} else if !errors.Is(err, ErrNotFound) {
+		return Device{}, err
 	}
 	status := r.Status
 	if status == "" && before == nil {
@@ -161,6 +160,22 @@ RETURNING `+deviceCols, uuid.New(), r.Platform, r.Identifier, r.SerialNumber, r.
 		_, err = inv.events.Publish(ctx, tx, "device.reported", d.ID.String(), nil)
 	}
 	return d, err
+}
+
+// ByIdentifier returns the device a platform knows by identifier.
+func (inv *Inventory) ByIdentifier(ctx context.Context, tx pgx.Tx, p Platform, identifier string) (Device, error) {
+	return inv.byIdentifier(ctx, tx, p, identifier, "")
+}
+
+func (inv *Inventory) byIdentifier(ctx context.Context, tx pgx.Tx, p Platform, identifier, lock string) (Device, error) {
+	d, err := scanDevice(tx.QueryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE platform = $1 AND identifier = $2`+lock, p, identifier))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Device{}, ErrNotFound
+	}
+	if err != nil {
+		return Device{}, fmt.Errorf("inventory: %w", err)
+	}
+	return d, nil
 }
 
 func summary(d Device) map[string]any {
