@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -424,10 +423,4 @@ func (c *serverConfig) windowsIdentitySource() string {
 }
 
 // platformURL is where people reach the platform (API, dashboard).
-func (c *serverConfig) platformURL() string {
-	host := c.baseDomain
-	if p := c.devicePort; p != 0 && !(c.deviceScheme == "https" && p == 443) && !(c.deviceScheme == "http" && p == 80) {
-		host = net.JoinHostPort(host, strconv.Itoa(p))
-	}
-	return c.deviceScheme + "://" + host
-}
+func (c *serverConfig) platformURL() string { return apple.HostURL(c.baseDomain, c.deviceScheme, c.devicePort) }

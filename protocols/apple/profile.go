@@ -45,7 +45,11 @@ func NewProfiles(db TxRunner, p *pki.PKI, store *mdmstore.Store, baseDomain, sch
 // TenantURL is where devices reach tenant slug: scheme://{slug}.{base}
 // with port when it is not the scheme's default.
 func TenantURL(slug, base, scheme string, port int) string {
-	host := slug + "." + base
+	return HostURL(slug+"."+base, scheme, port)
+}
+
+// HostURL is scheme://host, with the port unless it is the scheme's own.
+func HostURL(host, scheme string, port int) string {
 	if port != 0 && !(scheme == "https" && port == 443) && !(scheme == "http" && port == 80) {
 		host = net.JoinHostPort(host, strconv.Itoa(port))
 	}
