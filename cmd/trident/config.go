@@ -423,4 +423,6 @@ func (c *serverConfig) windowsIdentitySource() string {
 }
 
 // platformURL is where people reach the platform (API, dashboard).
-func (c *serverConfig) platformURL() string { return apple.HostURL(c.baseDomain, c.deviceScheme, c.devicePort) }
+func (c *serverConfig) platformURL() string {
+	return apple.HostURL(c.baseDomain, c.deviceScheme, c.devicePort)
+}
