@@ -21,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // WindowsDevice is a simulated Windows 10/11 PC: it discovers its tenant's
@@ -148,17 +150,9 @@ func (d *WindowsDevice) local(u string) string {
 
 func soapRequest(action, to, security, body string) []byte {
 	return []byte(`<s:Envelope xmlns:a="` + addressingNS + `" xmlns:s="` + soapNS + `" xmlns:u="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd" xmlns:wsse="` + secExtNS + `">` +
-		`<s:Header><a:Action s:mustUnderstand="1">` + action + `</a:Action><a:MessageID>urn:uuid:` + newUUID() + `</a:MessageID>` +
+		`<s:Header><a:Action s:mustUnderstand="1">` + action + `</a:Action><a:MessageID>urn:uuid:` + uuid.NewString() + `</a:MessageID>` +
 		`<a:ReplyTo><a:Address>http://www.w3.org/2005/08/addressing/anonymous</a:Address></a:ReplyTo>` +
 		`<a:To s:mustUnderstand="1">` + xmlText(to) + `</a:To>` + security + `</s:Header><s:Body>` + body + `</s:Body></s:Envelope>`)
-}
-
-func newUUID() string {
-	b := make([]byte, 16)
-	rand.Read(b)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 func xmlText(s string) string {
@@ -272,7 +266,7 @@ func (d *WindowsDevice) security(token string, federated bool) string {
 		return `<wsse:Security s:mustUnderstand="1"><wsse:BinarySecurityToken ValueType="http://schemas.microsoft.com/5.0.0.0/ConfigurationManager/Enrollment/DeviceEnrollmentUserToken" ` +
 			`EncodingType="` + secExtNS + `#base64binary">` + base64.StdEncoding.EncodeToString([]byte(token)) + `</wsse:BinarySecurityToken></wsse:Security>`
 	}
-	return `<wsse:Security s:mustUnderstand="1"><wsse:UsernameToken u:Id="uuid-` + newUUID() + `-1"><wsse:Username>` + xmlText(d.Email) +
+	return `<wsse:Security s:mustUnderstand="1"><wsse:UsernameToken u:Id="uuid-` + uuid.NewString() + `-1"><wsse:Username>` + xmlText(d.Email) +
 		`</wsse:Username><wsse:Password wsse:Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText">` +
 		xmlText(token) + `</wsse:Password></wsse:UsernameToken></wsse:Security>`
 }
