@@ -190,6 +190,11 @@ VALUES ($1, $2, 'n', 'v', '{}', $3, true, now())`, tenant, uuid.New(), policy)
 		_, err := tx.Exec(ctx, `INSERT INTO windows_enrollments (tenant_id, device_id, cert_serial) VALUES ($1, $2, 'ab')`, tenant, uuid.NewString())
 		return err
 	},
+	"fleet_history": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO fleet_history (tenant_id, hour, enrolled, compliant, non_compliant, checked_in)
+VALUES ($1, date_trunc('hour', now()), 3, 2, 1, 3)`, tenant)
+		return err
+	},
 	"windows_federation": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		_, err := tx.Exec(ctx, `INSERT INTO windows_federation (tenant_id, issuer, client_id, client_secret) VALUES ($1, 'https://idp.example', 'c', 'x')`, tenant)
 		return err

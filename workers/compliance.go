@@ -3,6 +3,7 @@ package workers
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -58,6 +59,41 @@ func (w *evaluateTenantWorker) Work(ctx context.Context, job *river.Job[complian
 		// The next batch, committed with this one's results.
 		_, err = river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx,
 			compliance.EvaluateTenantArgs{TenantID: job.Args.TenantID, After: ids[len(ids)-1]}, nil)
+		return err
+	})
+}
+
+// SnapshotSweepArgs is the hourly job that enqueues one
+// compliance.SnapshotArgs job per tenant.
+type SnapshotSweepArgs struct{}
+
+// Kind names the job kind in River.
+func (SnapshotSweepArgs) Kind() string { return "compliance.snapshot_sweep" }
+
+type snapshotSweepWorker struct {
+	river.WorkerDefaults[SnapshotSweepArgs]
+	dir *tenancy.Directory
+}
+
+func (w *snapshotSweepWorker) Work(ctx context.Context, job *river.Job[SnapshotSweepArgs]) error {
+	_, err := fanOut(ctx, w.dir, 50*time.Minute, func(t tenancy.Tenant) river.JobArgs {
+		return compliance.SnapshotArgs{TenantID: t.ID}
+	})
+	return err
+}
+
+type snapshotWorker struct {
+	river.WorkerDefaults[compliance.SnapshotArgs]
+	db *tenancy.DB
+	c  *compliance.Compliance
+}
+
+func (w *snapshotWorker) Work(ctx context.Context, job *river.Job[compliance.SnapshotArgs]) error {
+	if w.c == nil {
+		return errors.New("compliance: this process does not evaluate")
+	}
+	return w.db.Tx(ctx, func(tx pgx.Tx) error {
+		_, err := w.c.Snapshot(ctx, tx, time.Now())
 		return err
 	})
 }

@@ -94,6 +94,8 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 	river.AddWorker(ws, &wakeSilentSweepWorker{dir: d.Directory})
 	river.AddWorker(ws, &evaluateWorker{db: d.DB, c: d.Compliance})
 	river.AddWorker(ws, &evaluateTenantWorker{db: d.DB, c: d.Compliance})
+	river.AddWorker(ws, &snapshotSweepWorker{dir: d.Directory})
+	river.AddWorker(ws, &snapshotWorker{db: d.DB, c: d.Compliance})
 	river.AddWorker(ws, &depSyncSweepWorker{dir: d.Directory, period: cfg.DEPSyncInterval})
 	river.AddWorker(ws, &depSyncTenantWorker{db: d.DB, dep: d.DEP})
 	river.AddWorker(ws, &depSyncWorker{dep: d.DEP})
@@ -120,6 +122,12 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.DEPSyncInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return DEPSyncSweepArgs{}, nil }, nil),
 		}
+	}
+	if work && d.Compliance != nil {
+		// The fleet's hourly history, for the dashboard's charts.
+		rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+			func() (river.JobArgs, *river.InsertOpts) { return SnapshotSweepArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
 	c, err := river.NewClient(riverpgxv5.New(d.DB.Writer()), rc)
 	if err != nil {

@@ -12,7 +12,10 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
 	"github.com/tridentmdm/trident/workers"
 )
@@ -175,3 +178,66 @@ type badTenantArgs struct {
 }
 
 func (badTenantArgs) Kind() string { return "events.retention" }
+
+// The hourly snapshot sweep runs on start and records each tenant's
+// standing in that tenant's history only.
+func TestSnapshotSweep(t *testing.T) {
+	d := deps(t)
+	pub := events.NewPublisher(nil)
+	d.Inventory = inventory.New(pub)
+	d.Compliance = compliance.New(d.Inventory, commands.New(d.Inventory, pub), pub)
+	a, b := testenv.Tenant(t, d.Directory), testenv.Tenant(t, d.Directory)
+	for i, tn := range []tenancy.Tenant{a, b} {
+		ctx := tenancy.WithTenant(context.Background(), tn.ID)
+		if err := d.DB.Tx(ctx, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO devices (id, platform, identifier, status, last_seen_at)
+SELECT gen_random_uuid(), 'windows', 'pc-' || g, 'enrolled', now() FROM generate_series(1, $1) g`, i+2)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := workers.New(d, workers.Config{EventRetention: 30 * 24 * time.Hour}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	completed, cancel := c.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed)
+	defer cancel()
+	ctx := context.Background()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	pending := map[uuid.UUID]bool{a.ID: true, b.ID: true}
+	deadline := time.After(30 * time.Second)
+	for len(pending) > 0 {
+		select {
+		case ev := <-completed:
+			if ev.Kind == river.EventKindJobFailed {
+				t.Fatalf("job %s failed: %v", ev.Job.Kind, ev.Job.Errors)
+			}
+			if ev.Job.Kind == (compliance.SnapshotArgs{}).Kind() {
+				var args compliance.SnapshotArgs
+				if err := json.Unmarshal(ev.Job.EncodedArgs, &args); err != nil {
+					t.Fatal(err)
+				}
+				delete(pending, args.TenantID)
+			}
+		case <-deadline:
+			t.Fatalf("snapshot jobs for %v did not complete", pending)
+		}
+	}
+	for i, tn := range []tenancy.Tenant{a, b} {
+		ctx := tenancy.WithTenant(context.Background(), tn.ID)
+		var ps []compliance.Point
+		if err := d.DB.Tx(ctx, func(tx pgx.Tx) (err error) {
+			ps, err = d.Compliance.History(ctx, tx, time.Now().Add(-time.Hour))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) != 1 || ps[0].Enrolled != i+2 || ps[0].CheckedIn != i+2 {
+			t.Errorf("tenant %s history = %+v; want one point with %d enrolled and checked in", tn.Slug, ps, i+2)
+		}
+	}
+}

@@ -68,4 +68,5 @@ SELECT create_distributed_table('webhook_deliveries', 'tenant_id', colocate_with
 SELECT create_distributed_table('windows_enrollments', 'tenant_id', colocate_with => 'devices');
 SELECT create_distributed_table('windows_chunks', 'tenant_id', colocate_with => 'devices');
 SELECT create_distributed_table('windows_federation', 'tenant_id', colocate_with => 'devices');
+SELECT create_distributed_table('fleet_history', 'tenant_id', colocate_with => 'devices');
 
