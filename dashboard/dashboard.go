@@ -28,9 +28,11 @@ import (
 
 	"github.com/tridentmdm/trident/internal/oidclogin"
 	"github.com/tridentmdm/trident/internal/seal"
+	"github.com/tridentmdm/trident/services/android"
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
+	"github.com/tridentmdm/trident/services/dep"
 	"github.com/tridentmdm/trident/services/enrollment"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
@@ -66,6 +68,16 @@ type Options struct {
 	// is where a tenant's devices reach it.
 	Windows   *enrollment.Windows
 	DeviceURL func(tenancy.Tenant) string
+	// Apple makes enrollment profiles and keeps the push certificate
+	// (nil: Apple is off); DEP keeps ABM tokens and ADE profiles, Android
+	// the tenant's enterprise, policies and enrollment tokens (nil: off).
+	Apple   Apple
+	DEP     *dep.Service
+	Android *android.Service
+	// Webhooks and Publisher manage the tenant's webhooks (nil: the page
+	// is off).
+	Webhooks  *events.Webhooks
+	Publisher *events.Publisher
 	// Jobs queues background work: group commands (nil: none).
 	Jobs events.Jobs
 	// Alerts finds what needs an admin in a tenant (expiring push
@@ -100,6 +112,9 @@ func New(db *tenancy.DB, dir *tenancy.Directory, inv *inventory.Inventory, cmds 
 		o.SessionLifetime = 8 * time.Hour
 	}
 	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
+	if o.Publisher == nil {
+		o.Publisher = events.NewPublisher(nil)
+	}
 	return &Dashboard{db: db, dir: dir, inv: inv, cmds: cmds, opts: o, log: log}, nil
 }
 
@@ -115,6 +130,31 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard/t/{tenant}/audit", d.signedIn(d.auditLog))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/enroll", d.signedIn(d.enrollPage))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/enroll/windows", d.signedIn(d.windowsToken))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/enroll/apple/profile", d.signedIn(d.appleProfile))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/enroll/apple/push/request", d.signedIn(d.pushRequest))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/enroll/apple/push", d.signedIn(d.pushUpload))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/enroll/android/signup", d.signedIn(d.androidSignup))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/enroll/android/tokens", d.signedIn(d.androidToken))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/enroll/android/tokens/{token}/revoke", d.signedIn(d.androidRevoke))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/enroll/android/tokens/{token}/qr.png", d.signedIn(d.androidQR))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/compliance", d.signedIn(d.rules))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/compliance/rules", d.signedIn(d.createRule))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/compliance/rules/{rule}", d.signedIn(d.changeRule))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/profiles", d.signedIn(d.profiles))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/profiles/install", d.signedIn(d.installProfile))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/abm", d.signedIn(d.abm))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/abm/tokens", d.signedIn(d.createABMToken))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/abm/tokens/{token}/certificate", d.signedIn(d.abmCertificate))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/abm/tokens/{token}/server-token", d.signedIn(d.uploadABMToken))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/abm/tokens/{token}", d.signedIn(d.changeABMToken))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/webhooks", d.signedIn(d.webhooks))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/webhooks", d.signedIn(d.createWebhook))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/webhooks/{id}", d.signedIn(d.webhook))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/webhooks/{id}", d.signedIn(d.changeWebhook))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/settings", d.signedIn(d.settings))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/name", d.signedIn(d.renameTenant))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/hostnames", d.signedIn(d.addHostname))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/hostnames/remove", d.signedIn(d.removeHostname))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/devices", d.signedIn(d.devices))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/commands/group", d.signedIn(d.groupCommand))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/live", d.signedIn(d.live))

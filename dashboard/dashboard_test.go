@@ -29,6 +29,7 @@ import (
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
+	"github.com/tridentmdm/trident/services/dep"
 	"github.com/tridentmdm/trident/services/enrollment"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
@@ -46,6 +47,7 @@ type fixture struct {
 	client *http.Client
 	db     *tenancy.DB
 	inv    *inventory.Inventory
+	comp   *compliance.Compliance
 }
 
 // setup serves the dashboard with two tenants, a device in each, and a
@@ -76,7 +78,9 @@ func setup(t *testing.T) *fixture {
 		Users: []devidp.User{{Subject: "ana", Email: "ana@msp.test", Name: "Ana", Password: "pw",
 			Claims: map[string]any{"groups": []string{"/trident/tenant/" + a.Slug + "/operator"}}},
 			{Subject: "bo", Email: "bo@msp.test", Name: "Bo", Password: "pw",
-				Claims: map[string]any{"groups": []string{"/trident/tenant/" + a.Slug + "/admin"}}}},
+				Claims: map[string]any{"groups": []string{"/trident/tenant/" + a.Slug + "/admin"}}},
+			{Subject: "cy", Email: "cy@msp.test", Name: "Cy", Password: "pw",
+				Claims: map[string]any{"groups": []string{"/trident/tenant/" + a.Slug + "/viewer"}}}},
 	})
 	k, _, _ := seal.NewRandomKey()
 	store := events.NewStore(db)
@@ -99,6 +103,8 @@ func setup(t *testing.T) *fixture {
 		Windows:   enrollment.NewWindows(pki.New(seal.NewKeyring(k)), inv, events.NewPublisher(nil), seal.NewKeyring(k)),
 		DeviceURL: func(t tenancy.Tenant) string { return "https://" + t.Slug + ".trident.test" },
 		Jobs:      jobs,
+		DEP:       dep.New(db, seal.NewKeyring(k), events.NewPublisher(jobs), jobs, dep.Options{BaseURL: "http://127.0.0.1:1", Log: slog.New(slog.DiscardHandler)}),
+		Webhooks:  events.NewWebhooks(events.URLPolicy{}, seal.NewKeyring(k)), Publisher: events.NewPublisher(jobs),
 		Alerts: func(_ context.Context, t tenancy.Tenant) ([]dashboard.Alert, error) {
 			return []dashboard.Alert{{Text: "The Apple push certificate of " + t.Slug + " expires soon"}}, nil
 		}},
@@ -110,7 +116,8 @@ func setup(t *testing.T) *fixture {
 	d.Routes(mux)
 	handler = mux
 	jar, _ := cookiejar.New(nil)
-	return &fixture{t: t, url: srv.URL, a: a, b: b, client: &http.Client{Jar: jar}, db: db, inv: inv}
+	return &fixture{t: t, url: srv.URL, a: a, b: b, client: &http.Client{Jar: jar}, db: db, inv: inv,
+		comp: compliance.New(inv, cmds, events.NewPublisher(nil))}
 }
 
 func (f *fixture) get(path string, header ...string) (int, string) {
@@ -495,7 +502,8 @@ func TestGroupCommand(t *testing.T) {
 		t.Fatalf("restart for the group: %d %s", code, body)
 	}
 	var args []byte
-	if err := testenv.Superuser(t).QueryRow(context.Background(), `SELECT args FROM `+migrations.RiverSchema+`.river_job WHERE kind = 'commands.bulk'`).Scan(&args); err != nil {
+	if err := testenv.Superuser(t).QueryRow(context.Background(), `SELECT args FROM `+migrations.RiverSchema+`.river_job WHERE kind = 'commands.bulk'
+AND args->>'tenant_id' = $1 AND args->>'command' = 'restart'`, f.a.ID.String()).Scan(&args); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(args), group.ID.String()) || !strings.Contains(string(args), `"command": "restart"`) || !strings.Contains(string(args), `"by": "ana"`) {

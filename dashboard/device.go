@@ -16,6 +16,7 @@ import (
 
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
@@ -106,12 +107,23 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 	live := d.liveURL(ctx, t)
 	var dev inventory.Device
 	var cmds []commands.Command
+	var rules []compliance.Rule
+	var results []compliance.Result
 	err := d.db.ReadTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		if dev, err = d.inv.Get(ctx, tx, id); err != nil {
 			return err
 		}
-		cmds, err = d.cmds.ListForDevice(ctx, tx, id, uuid.Nil, 50)
+		if cmds, err = d.cmds.ListForDevice(ctx, tx, id, uuid.Nil, 50); err != nil {
+			return err
+		}
+		if d.opts.Compliance == nil {
+			return nil
+		}
+		if rules, err = d.opts.Compliance.Rules(ctx, tx); err != nil {
+			return err
+		}
+		results, err = d.opts.Compliance.Results(ctx, tx, id)
 		return err
 	})
 	if errors.Is(err, inventory.ErrNotFound) {
@@ -125,7 +137,30 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 	slices.Reverse(cmds) // newest first
 	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
 	d.page(w, r, "device-content", map[string]any{"Title": deviceName(dev) + " · " + t.Name, "Tenant": t, "Device": dev,
-		"Facts": factsOf(dev), "Commands": cmds, "Kinds": commandable(dev.Platform, role), "CanSend": role.AtLeast(identity.Operator), "Live": live})
+		"Facts": factsOf(dev), "Commands": cmds, "Kinds": commandable(dev.Platform, role), "CanSend": role.AtLeast(identity.Operator), "Live": live,
+		"Compliance": standings(rules, results), "HasCompliance": d.opts.Compliance != nil, "IsAdmin": role.AtLeast(identity.Admin),
+		"IsOperator": role.AtLeast(identity.Operator)})
+}
+
+// standing is a device's result for one rule, for the device page.
+type standing struct {
+	Rule   compliance.Rule
+	Result *compliance.Result
+}
+
+// standings pairs the tenant's enabled rules with the device's results.
+func standings(rules []compliance.Rule, results []compliance.Result) []standing {
+	by := map[uuid.UUID]*compliance.Result{}
+	for i := range results {
+		by[results[i].RuleID] = &results[i]
+	}
+	var out []standing
+	for _, r := range rules {
+		if res, ok := by[r.ID]; ok || r.Enabled {
+			out = append(out, standing{Rule: r, Result: res})
+		}
+	}
+	return out
 }
 
 func deviceName(d inventory.Device) string {

@@ -8,21 +8,80 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/services/android"
 	"github.com/tridentmdm/trident/services/enrollment"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
-// enrollPage shows how devices join the tenant; operators make Windows
-// enrollment tokens here.
+// enrollPage shows how devices join the tenant: Apple's enrollment
+// profile and push certificate, Windows tokens, Android's enterprise and
+// enrollment tokens with their QR codes.
 func (d *Dashboard) enrollPage(w http.ResponseWriter, r *http.Request) {
-	t, ok := d.tenant(w, r, identity.Viewer)
+	s, ok := d.scoped(w, r, identity.Viewer)
 	if !ok {
 		return
 	}
-	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
-	d.page(w, r, "enroll-content", map[string]any{"Title": "Enrollment · " + t.Name, "Tenant": t, "IsAdmin": role.AtLeast(identity.Admin),
-		"CanEnroll": role.AtLeast(identity.Operator) && d.opts.Windows != nil, "Links": d.links(t, "", "")})
+	d.enrollPageStatus(w, r, s, http.StatusOK, map[string]any{"Notice": notice(r)})
+}
+
+// pushWarning is how long before its expiry the push certificate is
+// flagged.
+const pushWarning = 30 * 24 * time.Hour
+
+func (d *Dashboard) enrollPageStatus(w http.ResponseWriter, r *http.Request, s scope, code int, extra map[string]any) {
+	data := s.data("Enrollment")
+	data["CanEnroll"] = s.Role.AtLeast(identity.Operator) && d.opts.Windows != nil
+	data["Links"] = d.links(s.T, "", "")
+	if d.opts.Apple != nil {
+		data["HasApple"] = true
+		if s.Role.AtLeast(identity.Admin) {
+			cert, ok, err := d.opts.Apple.PushCertificate(s.Ctx)
+			if err != nil {
+				d.log.ErrorContext(s.Ctx, "dashboard enroll: push certificate", "tenant", s.T.ID, "err", err)
+				data["PushUnknown"] = true
+			} else if ok {
+				data["Push"] = cert
+				data["PushExpired"] = time.Now().After(cert.NotAfter)
+				data["PushSoon"] = time.Until(cert.NotAfter) < pushWarning
+			}
+		}
+	}
+	if d.opts.Android != nil {
+		data["HasAndroid"] = true
+		var ent android.Enterprise
+		var policies []android.Policy
+		var tokens []android.EnrollmentToken
+		err := d.db.ReadTx(s.Ctx, func(tx pgx.Tx) error {
+			var err error
+			if ent, err = d.opts.Android.Enterprise(s.Ctx, tx); err != nil {
+				return err
+			}
+			if policies, err = d.opts.Android.Policies(s.Ctx, tx); err != nil {
+				return err
+			}
+			if s.Role.AtLeast(identity.Operator) {
+				tokens, err = d.opts.Android.EnrollmentTokens(s.Ctx, tx)
+			}
+			return err
+		})
+		if err != nil {
+			d.log.ErrorContext(s.Ctx, "dashboard enroll: android", "tenant", s.T.ID, "err", err)
+			d.errorPage(w, r, http.StatusServiceUnavailable, "The enrollment settings cannot be read right now; try again in a moment.")
+			return
+		}
+		published := policies[:0:0]
+		for _, p := range policies {
+			if p.Version > 0 {
+				published = append(published, p)
+			}
+		}
+		data["Enterprise"], data["Policies"], data["AndroidTokens"] = ent, published, tokens
+	}
+	for k, v := range extra {
+		data[k] = v
+	}
+	d.pageStatus(w, r, code, "enroll-content", data)
 }
 
 // links are t's Windows enrollment links, for token and email if given.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -17,6 +19,7 @@ import (
 // bar is one bar of a server-rendered SVG chart.
 type bar struct {
 	Label         string
+	Tick          string // the axis label, when it differs from Label
 	Value         int
 	X, Y, W, H    int
 	LabelX, TextY int
@@ -36,9 +39,100 @@ func chart(labels []string, values []int) []bar {
 		if v > 0 && h < 2 {
 			h = 2
 		}
-		out[i] = bar{Label: labels[i], Value: v, X: i*w + 6, W: w - 12, H: h, Y: base - h, LabelX: i*w + w/2, TextY: base - h - 4}
+		gap := min(6, w/5)
+		out[i] = bar{Label: labels[i], Value: v, X: i*w + gap, W: w - 2*gap, H: h, Y: base - h, LabelX: i*w + w/2, TextY: base - h - 4}
 	}
 	return out
+}
+
+// dot is one point of a line chart.
+type dot struct {
+	Label string
+	Text  string
+	X, Y  int
+}
+
+// lineChart lays out percentages (nil: no value that day) in the same
+// 360×160 viewBox; the line breaks where a value is missing.
+func lineChart(labels []string, values []*int) (dots []dot, lines []string) {
+	const height, base, width = 105, 130, 360
+	step := width / len(values)
+	var line []string
+	for i, v := range values {
+		if v == nil {
+			if len(line) > 1 {
+				lines = append(lines, strings.Join(line, " "))
+			}
+			line = nil
+			continue
+		}
+		x, y := i*step+step/2, base-*v*height/100
+		dots = append(dots, dot{Label: labels[i], Text: strconv.Itoa(*v) + "%", X: x, Y: y})
+		line = append(line, fmt.Sprintf("%d,%d", x, y))
+	}
+	if len(line) > 1 {
+		lines = append(lines, strings.Join(line, " "))
+	}
+	return dots, lines
+}
+
+// historyCharts turns the fleet's hourly points into the overview's two
+// charts: the compliance rate at the end of each of the last 14 days,
+// and how many devices checked in in each of the last 24 hours.
+func historyCharts(points []compliance.Point, now time.Time) (map[string]any, bool) {
+	now = now.UTC()
+	today := now.Truncate(24 * time.Hour)
+	const days = 14
+	dayLabels := make([]string, days)
+	rates := make([]*int, days)
+	hourLabels := make([]string, 24)
+	checkins := make([]int, 24)
+	thisHour := now.Truncate(time.Hour)
+	for i := range hourLabels {
+		h := thisHour.Add(time.Duration(i-23) * time.Hour)
+		if i%3 == 2 {
+			hourLabels[i] = h.Format("15")
+		}
+	}
+	for i := range dayLabels {
+		dayLabels[i] = today.AddDate(0, 0, i-days+1).Format("Jan 2")
+		if i%2 == 0 && i != days-1 {
+			dayLabels[i] = ""
+		}
+	}
+	has := false
+	for _, p := range points { // oldest first: each day keeps its last rate
+		if d := int(p.Hour.Sub(today.AddDate(0, 0, -days+1)) / (24 * time.Hour)); p.Hour.After(today.AddDate(0, 0, -days+1).Add(-time.Nanosecond)) && d < days {
+			if r, ok := p.Rate(); ok {
+				rates[d] = &r
+				has = true
+			}
+		}
+		if h := int(thisHour.Sub(p.Hour) / time.Hour); h >= 0 && h < 24 {
+			checkins[23-h] = p.CheckedIn
+			has = true
+		}
+	}
+	dots, lines := lineChart(dayLabels, rates)
+	desc := "Compliance rate at the end of each day:"
+	for _, d := range dots {
+		desc += " " + d.Label + " " + d.Text + ";"
+	}
+	hourly := chart(hourLabels, checkins)
+	hdesc := "Devices that checked in, by hour (UTC):"
+	for i, b := range hourly {
+		hdesc += fmt.Sprintf(" %s %d;", thisHour.Add(time.Duration(i-23)*time.Hour).Format("15:04"), b.Value)
+		hourly[i].TextY = -100 // 24 bars are too narrow for their numbers: the title carries them
+		hourly[i].Label = thisHour.Add(time.Duration(i-23) * time.Hour).Format("15:04")
+		if i%3 == 2 {
+			hourly[i].Tick = hourLabels[i]
+		}
+	}
+	ticks := make([]dot, days)
+	for i := range ticks {
+		ticks[i] = dot{Label: dayLabels[i], X: i*(360/days) + (360/days)/2}
+	}
+	return map[string]any{"Dots": dots, "Lines": lines, "DayTicks": ticks, "RateDesc": desc, "Hourly": hourly, "HourlyDesc": hdesc}, has
 }
 
 // overview is a tenant's fleet at a glance: devices by platform and
@@ -51,13 +145,18 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 	ctx := tenancy.WithTenant(r.Context(), t.ID)
 	var sum inventory.Summary
 	var standing compliance.Standing
+	var history []compliance.Point
+	now := time.Now()
 	err := d.db.ReadTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		if sum, err = d.inv.Summarize(ctx, tx); err != nil {
 			return err
 		}
 		if d.opts.Compliance != nil {
-			standing, err = d.opts.Compliance.Summarize(ctx, tx)
+			if standing, err = d.opts.Compliance.Summarize(ctx, tx); err != nil {
+				return err
+			}
+			history, err = d.opts.Compliance.History(ctx, tx, now.Add(-15*24*time.Hour))
 		}
 		return err
 	})
@@ -77,7 +176,8 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		desc += fmt.Sprintf(" %s %d;", b.Label, b.Value)
 	}
 	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
-	d.page(w, r, "overview-content", map[string]any{"Title": t.Name, "Tenant": t, "Summary": sum, "Standing": standing,
+	charts, hasHistory := historyCharts(history, now)
+	d.page(w, r, "overview-content", map[string]any{"History": charts, "HasHistory": hasHistory, "HasCompliance": d.opts.Compliance != nil, "Title": t.Name, "Tenant": t, "Summary": sum, "Standing": standing,
 		"Rate": rate, "Evaluated": evaluated > 0, "Bars": bars, "Enrolled": sum.ByStatus[inventory.Enrolled], "Unenrolled": sum.ByStatus[inventory.Unenrolled], "ChartDesc": desc, "IsAdmin": role.AtLeast(identity.Admin),
 		"Platforms": []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}})
 }

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"html/template"
 	"net/http"
@@ -40,6 +41,9 @@ func ago(t time.Time, layout string) string {
 }
 
 var funcs = template.FuncMap{
+	"ruleText": ruleText,
+	"json": func(v any) string { b, _ := json.MarshalIndent(v, "", "  "); return string(b) },
+	"deref": func(p *uuid.UUID) uuid.UUID { return *p },
 	"since": func(t time.Time) string { return ago(t, "2006-01-02 15:04") },
 	"row":   func(slug string, d inventory.Device) deviceRow { return deviceRow{Slug: slug, Device: d} },
 	"ago": func(t *time.Time) string {
@@ -66,7 +70,9 @@ var pages = template.Must(template.New("layout").Funcs(funcs).Parse(`{{define "l
 <body hx-headers='{"X-CSRF-Token": "{{.Session.CSRF}}"}'>
 <header class="top"><a class="brand" href="/dashboard/">Trident</a>
 <nav aria-label="Main">{{if .Tenant}}<a href="/dashboard/t/{{.Tenant.Slug}}/">{{.Tenant.Name}}</a>
-<a href="/dashboard/t/{{.Tenant.Slug}}/devices">Devices</a><a href="/dashboard/t/{{.Tenant.Slug}}/enroll">Enrollment</a>{{if .IsAdmin}}<a href="/dashboard/t/{{.Tenant.Slug}}/audit">Audit log</a>{{end}}{{end}}</nav>
+<a href="/dashboard/t/{{.Tenant.Slug}}/devices">Devices</a><a href="/dashboard/t/{{.Tenant.Slug}}/compliance">Compliance</a>
+<a href="/dashboard/t/{{.Tenant.Slug}}/profiles">Profiles</a><a href="/dashboard/t/{{.Tenant.Slug}}/enroll">Enrollment</a><a href="/dashboard/t/{{.Tenant.Slug}}/abm">ABM</a>
+{{if .IsAdmin}}<a href="/dashboard/t/{{.Tenant.Slug}}/webhooks">Webhooks</a><a href="/dashboard/t/{{.Tenant.Slug}}/audit">Audit log</a><a href="/dashboard/t/{{.Tenant.Slug}}/settings">Settings</a>{{end}}{{end}}</nav>
 <div class="who"><span>{{.Session.Name}}</span>
 <form method="post" action="/dashboard/logout"><input type="hidden" name="csrf" value="{{.Session.CSRF}}"><button class="link" type="submit">Sign out</button></form></div></header>
 <main id="main">{{template "content" .}}</main></body></html>{{end}}
@@ -74,7 +80,8 @@ var pages = template.Must(template.New("layout").Funcs(funcs).Parse(`{{define "l
 {{define "home-content"}}<h1>Tenants</h1>
 {{if .Tenants}}<ul class="cards">{{range .Tenants}}<li><a class="name" href="/dashboard/t/{{.Tenant.Slug}}/">{{.Tenant.Name}}</a>
 <div class="muted">{{.Tenant.MSPSlug}} · {{.Role}}{{if ne .Tenant.Status "active"}} · {{.Tenant.Status}}{{end}}</div>
-{{if .Counted}}<div>{{.Enrolled}} of {{.Devices}} devices enrolled</div><div class="muted">apple {{.Apple}} · windows {{.Windows}} · android {{.Android}}</div>{{end}}
+{{if .Counted}}<div>{{.Enrolled}} of {{.Devices}} devices enrolled</div><div class="muted">apple {{.Apple}} · windows {{.Windows}} · android {{.Android}}</div>
+<div>{{if .Compliance}}{{.Compliance}}{{else}}<span class="muted">no compliance rules evaluated</span>{{end}}</div>{{end}}
 {{if .Alerts}}<ul class="alerts" aria-label="Needs attention">{{range .Alerts}}<li class="bad">{{if .Link}}<a href="{{.Link}}">{{.Text}}</a>{{else}}{{.Text}}{{end}}</li>{{end}}</ul>{{end}}</li>{{end}}</ul>
 {{else}}<p>Your account has no role in any tenant yet. Ask an MSP administrator for one.</p>{{end}}{{end}}
 
@@ -115,6 +122,12 @@ not re-register a row that replaced itself). */}}
 <h2>Facts</h2>
 <dl class="facts"><dt>Identifier</dt><dd>{{.Device.Identifier}}</dd><dt>Serial number</dt><dd>{{.Device.SerialNumber}}</dd>
 {{range .Facts}}<dt>{{.Name}}</dt><dd>{{.Value}}</dd>{{end}}</dl>
+{{if .HasCompliance}}<h2 id="compliance">Compliance</h2>
+<table aria-labelledby="compliance"><thead><tr><th scope="col">Rule</th><th scope="col">Result</th><th scope="col" class="wide">Detail</th><th scope="col" class="wide">Since</th></tr></thead>
+<tbody>{{range .Compliance}}<tr><td>{{.Rule.Name}}{{if not .Rule.Enabled}} <span class="muted">(off)</span>{{end}}</td>
+{{with .Result}}<td>{{if .Compliant}}<span class="ok">compliant</span>{{else}}<span class="bad">not compliant</span>{{end}}</td><td class="wide">{{.Detail}}</td><td class="wide">{{since .ChangedAt}}</td>
+{{else}}<td class="muted">not evaluated</td><td class="wide"></td><td class="wide"></td>{{end}}</tr>
+{{else}}<tr><td colspan="4">The tenant has no compliance rules.</td></tr>{{end}}</tbody></table>{{end}}
 <h2>Commands</h2>
 {{if .CanSend}}<form id="composer" hx-post="/dashboard/t/{{.Tenant.Slug}}/devices/{{.Device.ID}}/commands" hx-target="#command-rows" hx-swap="afterbegin">
 <label for="kind">Command <select id="kind" name="kind" required><option value="">Choose…</option>
@@ -149,6 +162,22 @@ not re-register a row that replaced itself). */}}
 {{range .Bars}}<g><title>{{.Label}}: {{.Value}}</title><rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" class="bar"/>
 <text x="{{.LabelX}}" y="{{.TextY}}" text-anchor="middle" class="value">{{.Value}}</text>
 <text x="{{.LabelX}}" y="148" text-anchor="middle" class="label">{{.Label}}</text></g>{{end}}</svg>
+{{if .HasCompliance}}<div class="charts"><figure><h2 id="compliance-trend">Compliance over the last 14 days</h2>
+{{if .HasHistory}}<svg class="chart" viewBox="0 0 360 160" role="img" aria-labelledby="compliance-trend" aria-describedby="trend-desc">
+<desc id="trend-desc">{{.History.RateDesc}}</desc>
+<line x1="0" y1="130" x2="360" y2="130" class="axis"/><line x1="0" y1="25" x2="360" y2="25" class="grid"/>
+<text x="2" y="21" class="label">100%</text><text x="2" y="126" class="label">0%</text>
+{{range .History.Lines}}<polyline points="{{.}}" class="trend"/>{{end}}
+{{range .History.Dots}}<circle cx="{{.X}}" cy="{{.Y}}" r="3" class="trend-dot"><title>{{.Label}}: {{.Text}}</title></circle>{{end}}
+{{range .History.DayTicks}}{{if .Label}}<text x="{{.X}}" y="148" text-anchor="middle" class="label">{{.Label}}</text>{{end}}{{end}}</svg>
+{{else}}<p class="muted">No history yet: Trident records the fleet's standing every hour.</p>{{end}}</figure>
+<figure><h2 id="checkins-hourly">Check-ins by hour (UTC)</h2>
+{{if .HasHistory}}<svg class="chart" viewBox="0 0 360 160" role="img" aria-labelledby="checkins-hourly" aria-describedby="hourly-desc">
+<desc id="hourly-desc">{{.History.HourlyDesc}}</desc>
+<line x1="0" y1="130" x2="360" y2="130" class="axis"/>
+{{range .History.Hourly}}<g><title>{{.Label}}: {{.Value}}</title><rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" class="bar"/>
+{{if .Tick}}<text x="{{.LabelX}}" y="148" text-anchor="middle" class="label">{{.Tick}}</text>{{end}}</g>{{end}}</svg>
+{{else}}<p class="muted">No history yet.</p>{{end}}</figure></div>{{end}}
 <p><a href="/dashboard/t/{{.Tenant.Slug}}/devices">All devices →</a></p>{{end}}
 
 {{define "audit-content"}}<h1>Audit log</h1>
@@ -158,8 +187,26 @@ not re-register a row that replaced itself). */}}
 {{else}}<tr><td colspan="5">Nothing recorded yet.</td></tr>{{end}}</tbody></table>
 {{if .Older}}<p><a href="{{.Older}}">Older entries</a></p>{{end}}{{end}}
 
-{{define "enroll-content"}}<h1>Enrollment</h1>
-<h2>Windows 10 and 11</h2>
+{{define "enroll-content"}}<h1>Enrollment</h1>{{template "flash" .}}
+<h2 id="apple">Apple: iPhone, iPad, Mac</h2>
+{{if .HasApple}}{{if .IsAdmin}}<div class="panel"><h3>Push certificate</h3>
+{{with .Push}}<p{{if $.PushSoon}} class="{{if $.PushExpired}}bad{{else}}warn{{end}}"{{end}}>Topic <code>{{.Topic}}</code>, {{if $.PushExpired}}expired{{else}}valid until{{end}}
+<time datetime="{{.NotAfter.UTC.Format "2006-01-02T15:04:05Z07:00"}}">{{.NotAfter.UTC.Format "2006-01-02"}}</time>.
+{{if $.PushSoon}}Renew it with the same Apple ID at Apple's Push Certificates Portal, or devices stop getting commands.{{end}}</p>
+{{else}}{{if .PushUnknown}}<p class="bad">The push certificate cannot be read right now.</p>{{else}}<p class="warn">No push certificate yet: Apple devices cannot enroll until there is one.</p>{{end}}{{end}}
+<ol><li><form class="inline" method="post" action="/dashboard/t/{{.Tenant.Slug}}/enroll/apple/push/request">{{template "csrf" .Session}}<button type="submit" class="secondary">Download a certificate request</button></form>
+and upload it at <a href="https://identity.apple.com/pushcert/" rel="noopener">Apple's Push Certificates Portal</a> ({{if .Push}}choose <strong>Renew</strong> on the existing certificate to keep its topic{{else}}create a certificate{{end}}).</li>
+<li><form class="stacked" method="post" enctype="multipart/form-data" action="/dashboard/t/{{.Tenant.Slug}}/enroll/apple/push">{{template "csrf" .Session}}
+<label for="push-cert">The certificate Apple issued (.pem) <input id="push-cert" name="certificate" type="file" accept=".pem,.crt,.cer" required></label>
+<label for="push-key">Its private key (.pem), only if you made the request elsewhere <input id="push-key" name="private_key" type="file" accept=".pem,.key"></label>
+<label class="confirm"><span><input type="checkbox" name="replace_topic" value="yes"> Accept a new topic: devices enrolled under the old one must re-enroll</span></label>
+<button type="submit">Upload the certificate</button></form></li></ol></div>{{end}}
+<p>Install the enrollment profile on the device (AirDrop, mail or a download in Safari), then approve it in Settings. Each download
+enrolls one device. Company-owned devices in Apple Business Manager enroll themselves at setup: see <a href="/dashboard/t/{{.Tenant.Slug}}/abm">ABM</a>.</p>
+{{if .IsOperator}}<form method="post" action="/dashboard/t/{{.Tenant.Slug}}/enroll/apple/profile">{{template "csrf" .Session}}<button type="submit">Download an enrollment profile</button></form>{{end}}
+{{else}}<p class="muted">Apple management is not configured on this server.</p>{{end}}
+
+<h2 id="windows">Windows 10 and 11</h2>
 <p>On the PC: Settings › Accounts › Access work or school › <strong>Enroll only in device management</strong>. Enter the user's
 email; if Windows asks for a server, enter <code>{{.Links.Server}}</code>; the password is a one-time enrollment token.
 Register <code>enterpriseenrollment.</code><em>your domain</em> as a tenant hostname and Windows finds the server from the email alone.</p>
@@ -168,9 +215,24 @@ Register <code>enterpriseenrollment.</code><em>your domain</em> as a tenant host
 <button type="submit">Make a token</button></form>
 <div id="windows-token" aria-live="polite"></div>{{end}}
 <p class="muted">Discovery service: <code>{{.Links.DiscoveryURL}}</code></p>
-<h2>Apple and Android</h2>
-<p>Apple enrollment profiles, push certificates and ABM tokens, and Android enterprise sign-up and QR codes, are in the API for now
-(see the API docs); their pages come next.</p>{{end}}
+
+<h2 id="android">Android</h2>
+{{if .HasAndroid}}{{with .Enterprise}}{{if eq .Status "bound"}}<p class="ok">Bound to the Android enterprise {{if .DisplayName}}{{.DisplayName}}{{else}}{{.Name}}{{end}}.</p>
+{{else}}<p class="warn">No Android enterprise is bound{{if eq .Status "signing_up"}} yet: a sign-up was started{{end}}.</p>
+{{if $.IsAdmin}}<form class="stacked" method="post" action="/dashboard/t/{{$.Tenant.Slug}}/enroll/android/signup">{{template "csrf" $.Session}}
+<label for="android-admin">The organization's Google admin email (optional) <input id="android-admin" name="admin_email" type="email"></label>
+<button type="submit">Sign up with Google</button></form>{{end}}{{end}}{{end}}
+{{if .IsOperator}}{{if .Policies}}<form class="stacked" method="post" action="/dashboard/t/{{.Tenant.Slug}}/enroll/android/tokens">{{template "csrf" .Session}}
+<label for="android-policy">Policy for the devices <select id="android-policy" name="policy" required>{{range .Policies}}<option value="{{.ID}}">{{.Name}}</option>{{end}}</select></label>
+<label for="android-days">Valid for (days) <input id="android-days" name="days" type="number" min="1" max="90" value="30" required></label>
+<label class="confirm"><span><input type="checkbox" name="one_time" value="yes"> One device only</span></label>
+<button type="submit">Make an enrollment token</button></form>
+{{else}}<p class="muted">Publish an Android policy first (<a href="/dashboard/t/{{.Tenant.Slug}}/profiles">Profiles</a>); enrollment tokens are made for a policy.</p>{{end}}
+<p>At a new or factory-reset device's welcome screen, tap six times and scan the QR code; or enter <code>afw#setup</code> as the Google account and then the token.</p>
+<ul class="cards">{{range .AndroidTokens}}<li><img class="qr" src="/dashboard/t/{{$.Tenant.Slug}}/enroll/android/tokens/{{.ID}}/qr.png" alt="QR code of enrollment token {{.Value}}" width="192" height="192">
+<div>Token <code>{{.Value}}</code>{{if .OneTime}} (one device){{end}}</div><div class="muted">until {{.ExpiresAt.UTC.Format "2006-01-02 15:04 UTC"}}</div>
+<form method="post" action="/dashboard/t/{{$.Tenant.Slug}}/enroll/android/tokens/{{.ID}}/revoke">{{template "csrf" $.Session}}<button class="danger" type="submit">Revoke</button></form></li>{{end}}</ul>{{end}}
+{{else}}<p class="muted">Android management is not configured on this server.</p>{{end}}{{end}}
 
 {{define "windows-token"}}<p>Token (shown once, valid until <time datetime="{{.Expires.UTC.Format "2006-01-02T15:04:05Z07:00"}}">{{.Expires.UTC.Format "2006-01-02 15:04 UTC"}}</time>, one device):</p>
 <p><code id="token-value">{{.Token}}</code></p>
@@ -184,13 +246,14 @@ Register <code>enterpriseenrollment.</code><em>your domain</em> as a tenant host
 {{define "error"}}<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Trident</title>
 <link rel="stylesheet" href="/dashboard/assets/style.css"></head>
-<body><main><h1>Trident</h1><p class="error" role="alert">{{.}}</p><p><a href="/dashboard/">Back to the dashboard</a></p></main></body></html>{{end}}`))
+<body><main><h1>Trident</h1><p class="error" role="alert">{{.}}</p><p><a href="/dashboard/">Back to the dashboard</a></p></main></body></html>{{end}}` + adminTemplates))
 
 // layouts holds each page: the layout with its content, made before any
 // template runs (html/template cannot clone a template that has run).
 var layouts = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
-	for _, content := range []string{"home-content", "devices-content", "device-content", "overview-content", "audit-content", "enroll-content"} {
+	for _, content := range []string{"home-content", "devices-content", "device-content", "overview-content", "audit-content", "enroll-content",
+		"rules-content", "profiles-content", "abm-content", "webhooks-content", "webhook-content", "settings-content"} {
 		t := template.Must(pages.Clone())
 		template.Must(t.New("content").Parse(`{{template "` + content + `" .}}`))
 		out[content] = t
@@ -200,6 +263,11 @@ var layouts = func() map[string]*template.Template {
 
 // page renders content inside the layout.
 func (d *Dashboard) page(w http.ResponseWriter, r *http.Request, content string, data map[string]any) {
+	d.pageStatus(w, r, http.StatusOK, content, data)
+}
+
+// pageStatus renders content inside the layout, answering code.
+func (d *Dashboard) pageStatus(w http.ResponseWriter, r *http.Request, code int, content string, data map[string]any) {
 	t, ok := layouts[content]
 	if !ok {
 		d.log.ErrorContext(r.Context(), "dashboard: no page", "content", content)
@@ -216,6 +284,7 @@ func (d *Dashboard) page(w http.ResponseWriter, r *http.Request, content string,
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
 	w.Write(b.Bytes())
 }
 
@@ -234,7 +303,10 @@ type tenantCard struct {
 	Windows  int
 	Apple    int
 	Android  int
-	Alerts   []Alert
+	// Compliance is the compliant share of evaluated devices ("" when
+	// none is evaluated).
+	Compliance string
+	Alerts     []Alert
 }
 
 // visibleTenants lists the tenants the person has a role in.
@@ -297,6 +369,13 @@ func (d *Dashboard) home(w http.ResponseWriter, r *http.Request) {
 			c := &ts[i]
 			c.Counted, c.Devices, c.Enrolled = err == nil, sum.Total, sum.ByStatus[inventory.Enrolled]
 			c.Apple, c.Windows, c.Android = sum.ByPlatform[inventory.Apple], sum.ByPlatform[inventory.Windows], sum.ByPlatform[inventory.Android]
+			if err != nil || d.opts.Compliance == nil {
+				return err
+			}
+			st, err := d.opts.Compliance.Summarize(ctx, tx)
+			if n := st.Compliant + st.NonCompliant; err == nil && n > 0 {
+				c.Compliance = strconv.Itoa(st.Compliant*100/n) + "% compliant"
+			}
 			return err
 		})
 		if err != nil {

@@ -189,13 +189,15 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		} else {
 			log.Info("Windows endpoints are off: Trident does not terminate TLS, so it cannot see Windows devices' certificates; set --windows-device-identity header behind a proxy that terminates mutual TLS")
 		}
+		webhooks := events.NewWebhooks(events.URLPolicy{AllowHTTP: cfg.webhooksPrivate}, keys)
 		if cfg.oidc.dashboardClient != "" {
 			if a.dash, err = dashboard.New(db, a.dir, inv, cmds, dashboard.Options{Issuer: cfg.oidc.issuer, ClientID: cfg.oidc.dashboardClient,
 				ClientSecret: cfg.oidc.dashboardSecret, Audience: cfg.oidc.audience, Claims: cfg.oidc.claims(), BaseURL: cfg.platformURL(),
 				Keys: keys, Bus: a.bus, Events: a.events, Compliance: comp, Audit: audit.NewStore(db),
 				Windows: windowsEnrollment(a.windows, winEnroll), DeviceURL: func(t tenancy.Tenant) string {
 					return apple.TenantURL(t.Slug, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)
-				}, Alerts: tenantAlerts(db, appleStore, abm, time.Now), Jobs: jobs}, log.With("component", "dashboard")); err != nil {
+				}, Alerts: tenantAlerts(db, appleStore, abm, time.Now), Jobs: jobs, Apple: appleDashboard{appleEdge}, DEP: abm, Android: droid,
+				Webhooks: webhooks, Publisher: pub}, log.With("component", "dashboard")); err != nil {
 				db.Close()
 				return nil, err
 			}
@@ -205,7 +207,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 			Publisher: pub, Inventory: inv, Commands: cmds, Compliance: comp, Jobs: jobs, AppleEnrollment: appleEdge, ApplePush: appleEdge, DEP: abm, Android: droid,
 			Windows: windowsEnrollment(a.windows, winEnroll), DeviceURL: func(t tenancy.Tenant) string {
 				return apple.TenantURL(t.Slug, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)
-			}, Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: cfg.webhooksPrivate}, keys),
+			}, Webhooks: webhooks,
 			Audit: audit.NewStore(db), Log: log.With("component", "api")})
 	}
 	return a, nil

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/micromdm/nanomdm/cryptoutil"
 
 	"github.com/tridentmdm/trident/api"
+	"github.com/tridentmdm/trident/dashboard"
 	"github.com/tridentmdm/trident/protocols/apple"
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
 	"github.com/tridentmdm/trident/tenancy"
@@ -76,4 +78,43 @@ func (a appleAPI) Enrollment(ctx context.Context, t tenancy.Tenant) ([]byte, err
 		return nil, &api.ClientError{Status: http.StatusConflict, Message: err.Error()}
 	}
 	return b, err
+}
+
+// appleDashboard adapts the Apple edge to what the dashboard asks of it:
+// the API's adapter, with its client errors turned into the dashboard's.
+type appleDashboard struct{ a appleAPI }
+
+func dashboardError(err error) error {
+	var cerr *api.ClientError
+	if errors.As(err, &cerr) {
+		return &dashboard.UserError{Status: cerr.Status, Message: cerr.Message}
+	}
+	return err
+}
+
+func (d appleDashboard) Enrollment(ctx context.Context, t tenancy.Tenant) ([]byte, error) {
+	b, err := d.a.Enrollment(ctx, t)
+	return b, dashboardError(err)
+}
+
+func (d appleDashboard) PushCertificate(ctx context.Context) (dashboard.PushCertificate, bool, error) {
+	certs, err := d.a.PushCertificates(ctx)
+	if err != nil || len(certs) == 0 {
+		return dashboard.PushCertificate{}, false, err
+	}
+	return dashboard.PushCertificate{Topic: certs[0].Topic, NotAfter: certs[0].NotAfter, UpdatedAt: certs[0].UpdatedAt}, true, nil
+}
+
+func (d appleDashboard) StorePushCert(ctx context.Context, certPEM, keyPEM []byte, replaceTopic bool) error {
+	err := dashboardError(d.a.StorePushCert(ctx, certPEM, keyPEM, replaceTopic))
+	var uerr *dashboard.UserError
+	if errors.As(err, &uerr) && uerr.Status == http.StatusConflict {
+		uerr.Message = strings.Replace(uerr.Message, "or set replace_topic", "or tick the box to accept a new topic", 1)
+	}
+	return err
+}
+
+func (d appleDashboard) RequestPushCert(ctx context.Context, t tenancy.Tenant) (dashboard.PushCertRequest, error) {
+	r, err := d.a.RequestPushCert(ctx, t)
+	return dashboard.PushCertRequest{RequestFile: r.RequestFile, CSR: r.CSR}, dashboardError(err)
 }

@@ -1,0 +1,202 @@
+package dashboard
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/services/dep"
+	"github.com/tridentmdm/trident/services/identity"
+)
+
+// abm lists the tenant's Apple Business Manager tokens with their state,
+// and for admins connects and renews them.
+func (d *Dashboard) abm(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Viewer)
+	if !ok {
+		return
+	}
+	d.abmPage(w, r, s, http.StatusOK, map[string]any{"Notice": notice(r)})
+}
+
+func (d *Dashboard) abmPage(w http.ResponseWriter, r *http.Request, s scope, code int, extra map[string]any) {
+	if d.opts.DEP == nil {
+		d.errorPage(w, r, http.StatusNotFound, "Apple Business Manager is not configured on this server.")
+		return
+	}
+	var tokens []dep.Token
+	var profiles []dep.Profile
+	err := d.db.ReadTx(s.Ctx, func(tx pgx.Tx) error {
+		var err error
+		if tokens, err = d.opts.DEP.Tokens(s.Ctx, tx); err != nil {
+			return err
+		}
+		profiles, err = d.opts.DEP.Profiles(s.Ctx, tx)
+		return err
+	})
+	if err != nil {
+		d.log.ErrorContext(s.Ctx, "dashboard abm", "tenant", s.T.ID, "err", err)
+		d.errorPage(w, r, http.StatusServiceUnavailable, "The ABM tokens cannot be read right now; try again in a moment.")
+		return
+	}
+	data := s.data("Apple Business Manager")
+	data["Tokens"], data["Profiles"] = tokens, profiles
+	for k, v := range extra {
+		data[k] = v
+	}
+	d.pageStatus(w, r, code, "abm-content", data)
+}
+
+// abmToken is the path's token id; a malformed one names no token.
+func abmToken(r *http.Request) uuid.UUID { id, _ := uuid.Parse(r.PathValue("token")); return id }
+
+// createABMToken makes the key pair of a new ABM server token (admins).
+func (d *Dashboard) createABMToken(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok || d.opts.DEP == nil {
+		if ok {
+			d.errorPage(w, r, http.StatusNotFound, "Apple Business Manager is not configured on this server.")
+		}
+		return
+	}
+	label := strings.TrimSpace(r.PostFormValue("label"))
+	sess := sessionFrom(r.Context())
+	err := d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
+		t, _, err := d.opts.DEP.CreateToken(s.Ctx, tx, label)
+		if err != nil {
+			return err
+		}
+		return auditRecord(s.Ctx, tx, sess, "create-abm-token", "/v1/tenants/"+s.T.Slug+"/abm/tokens", http.StatusCreated,
+			map[string]string{"token": t.ID.String()})
+	})
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.abmPage(w, r, s, code, map[string]any{"Error": msg, "Label": label})
+		return
+	}
+	done(w, r, "/dashboard/t/"+s.T.Slug+"/abm", "token-created")
+}
+
+// abmCertificate answers a token's public key certificate, for uploading
+// to ABM (admins).
+func (d *Dashboard) abmCertificate(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok || d.opts.DEP == nil {
+		if ok {
+			d.errorPage(w, r, http.StatusNotFound, "Apple Business Manager is not configured on this server.")
+		}
+		return
+	}
+	id := abmToken(r)
+	var pem []byte
+	if err := d.db.ReadTx(s.Ctx, func(tx pgx.Tx) (err error) {
+		pem, err = d.opts.DEP.Certificate(s.Ctx, tx, id)
+		return err
+	}); err != nil {
+		code, msg := d.problem(r, err)
+		d.errorPage(w, r, code, msg)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Header().Set("Content-Disposition", `attachment; filename="trident-abm-`+id.String()+`.pem"`)
+	w.Write(pem)
+}
+
+// uploadABMToken stores the server token (.p7m) downloaded from ABM
+// (admins): connecting a token, or renewing it.
+func (d *Dashboard) uploadABMToken(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok || d.opts.DEP == nil {
+		if ok {
+			d.errorPage(w, r, http.StatusNotFound, "Apple Business Manager is not configured on this server.")
+		}
+		return
+	}
+	id := abmToken(r)
+	b, err := formFile(r, "server_token")
+	if err == nil && len(b) == 0 {
+		err = &UserError{Status: http.StatusUnprocessableEntity, Message: "Choose the server token file downloaded from Apple Business Manager (.p7m)."}
+	}
+	sess := sessionFrom(r.Context())
+	if err == nil {
+		err = d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
+			if _, err := d.opts.DEP.Upload(s.Ctx, tx, id, b); err != nil {
+				return err
+			}
+			return auditRecord(s.Ctx, tx, sess, "upload-abm-server-token", "/v1/tenants/"+s.T.Slug+"/abm/tokens/"+id.String()+"/server-token",
+				http.StatusOK, nil)
+		})
+	}
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.abmPage(w, r, s, code, map[string]any{"Error": msg})
+		return
+	}
+	// The account's name, for the list; the sync fills in the rest.
+	if _, err := d.opts.DEP.AccountDetails(s.Ctx, id); err != nil {
+		d.log.InfoContext(s.Ctx, "dashboard abm: account details", "token", id, "err", err)
+	}
+	done(w, r, "/dashboard/t/"+s.T.Slug+"/abm", "token-uploaded")
+}
+
+// changeABMToken syncs a token now (operators), sets the ADE profile new
+// devices get, or deletes it (admins).
+func (d *Dashboard) changeABMToken(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Operator)
+	if !ok || d.opts.DEP == nil {
+		if ok {
+			d.errorPage(w, r, http.StatusNotFound, "Apple Business Manager is not configured on this server.")
+		}
+		return
+	}
+	id := abmToken(r)
+	action := r.PostFormValue("action")
+	if action != "sync" && !s.Role.AtLeast(identity.Admin) {
+		d.abmPage(w, r, s, http.StatusForbidden, map[string]any{"Error": "That needs the admin role in this tenant."})
+		return
+	}
+	sess := sessionFrom(r.Context())
+	target := "/v1/tenants/" + s.T.Slug + "/abm/tokens/" + id.String()
+	var notice string
+	err := d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
+		switch action {
+		case "sync":
+			if _, err := d.opts.DEP.Token(s.Ctx, tx, id); err != nil {
+				return err
+			}
+			notice = "token-sync"
+			if err := d.opts.DEP.EnqueueSync(s.Ctx, tx, id); err != nil {
+				return err
+			}
+			return auditRecord(s.Ctx, tx, sess, "sync-abm-token", target+"/sync", http.StatusAccepted, nil)
+		case "profile":
+			profile := uuid.Nil
+			if p := r.PostFormValue("profile"); p != "" {
+				var err error
+				if profile, err = uuid.Parse(p); err != nil {
+					return &UserError{Status: http.StatusUnprocessableEntity, Message: "Choose an ADE profile."}
+				}
+			}
+			notice = "token-profile"
+			if _, err := d.opts.DEP.SetTokenProfile(s.Ctx, tx, id, profile); err != nil {
+				return err
+			}
+			return auditRecord(s.Ctx, tx, sess, "update-abm-token", target, http.StatusOK, map[string]string{"profile": profile.String()})
+		case "delete":
+			notice = "token-deleted"
+			if err := d.opts.DEP.DeleteToken(s.Ctx, tx, id); err != nil {
+				return err
+			}
+			return auditRecord(s.Ctx, tx, sess, "delete-abm-token", target, http.StatusNoContent, nil)
+		}
+		return &UserError{Status: http.StatusUnprocessableEntity, Message: "Choose to sync, set the profile or delete the token."}
+	})
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.abmPage(w, r, s, code, map[string]any{"Error": msg})
+		return
+	}
+	done(w, r, "/dashboard/t/"+s.T.Slug+"/abm", notice)
+}

@@ -1,0 +1,321 @@
+package dashboard_test
+
+import (
+	"bytes"
+	"context"
+	"html"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/services/compliance"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// as signs in afresh as user and answers the session's CSRF token.
+func (f *fixture) as(user string) string {
+	f.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	f.client = &http.Client{Jar: jar}
+	_, home := f.signIn(user+"@msp.test", "pw")
+	m := reHidden.FindStringSubmatch(home)
+	if m == nil {
+		f.t.Fatalf("no CSRF token on the home page of %s: %s", user, home)
+	}
+	return m[2]
+}
+
+// upload posts a multipart form with files (name → content).
+func (f *fixture) upload(path string, fields map[string]string, files map[string][]byte) (int, string) {
+	f.t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	for k, v := range files {
+		w, _ := mw.CreateFormFile(k, k+".bin")
+		w.Write(v)
+	}
+	mw.Close()
+	resp, err := f.client.Post(f.url+path, mw.FormDataContentType(), &b)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// audited counts the tenant's audit entries of action made in the
+// dashboard.
+func (f *fixture) audited(tenant tenancy.Tenant, action string) (n int) {
+	f.t.Helper()
+	ctx := tenancy.WithTenant(context.Background(), tenant.ID)
+	if err := f.db.Tx(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = $1 AND details->>'via' = 'dashboard'`, action).Scan(&n)
+	}); err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
+// want fails unless the answer has code and every one of texts.
+func want(t *testing.T, what string, code int, page string, wantCode int, texts ...string) {
+	t.Helper()
+	page = html.UnescapeString(page)
+	if code != wantCode {
+		t.Errorf("%s: status %d, want %d\n%s", what, code, wantCode, page)
+		return
+	}
+	for _, s := range texts {
+		if !strings.Contains(page, s) {
+			t.Errorf("%s: the page lacks %q\n%s", what, s, page)
+		}
+	}
+}
+
+// Every tenant page, per role: who sees it, and that another tenant's is
+// a 404 whatever the role.
+func TestPagesPerRole(t *testing.T) {
+	f := setup(t)
+	pages := map[string][3]int{ // viewer, operator, admin
+		"/":           {200, 200, 200},
+		"/devices":    {200, 200, 200},
+		"/compliance": {200, 200, 200},
+		"/profiles":   {200, 200, 200},
+		"/enroll":     {200, 200, 200},
+		"/abm":        {200, 200, 200},
+		"/webhooks":   {404, 404, 200},
+		"/audit":      {404, 404, 200},
+		"/settings":   {404, 404, 200},
+	}
+	for i, user := range []string{"cy", "ana", "bo"} {
+		f.as(user)
+		for path, codes := range pages {
+			if code, page := f.get("/dashboard/t/" + f.a.Slug + path); code != codes[i] {
+				t.Errorf("%s: %s is %d, want %d\n%s", user, path, code, codes[i], page)
+			}
+			if code, _ := f.get("/dashboard/t/" + f.b.Slug + path); code != 404 {
+				t.Errorf("%s: another tenant's %s is %d, want 404", user, path, code)
+			}
+		}
+	}
+}
+
+// Admins write compliance rules; bad input is refused with the reason and
+// changes nothing; viewers and operators cannot.
+func TestComplianceRulesPage(t *testing.T) {
+	f := setup(t)
+	path := "/dashboard/t/" + f.a.Slug + "/compliance"
+	csrf := f.as("ana")
+	if code, page := f.get(path); code != 200 || strings.Contains(page, "New rule") {
+		t.Errorf("operator: %d, the form is shown: %v", code, strings.Contains(page, "New rule"))
+	}
+	if code, _ := f.post(path+"/rules", url.Values{"csrf": {csrf}, "name": {"OS"}, "kind": {"os_version_min"}, "version": {"17"}}); code != 404 {
+		t.Errorf("an operator made a rule: %d", code)
+	}
+	csrf = f.as("bo")
+	code, page := f.post(path+"/rules", url.Values{"csrf": {csrf}, "name": {"OS"}, "kind": {"os_version_min"}, "version": {"seventeen"}})
+	want(t, "bad version", code, page, 422, "must be a version such as 17.4", `value="seventeen"`)
+	code, page = f.post(path+"/rules", url.Values{"csrf": {csrf}, "name": {"Wipe"}, "kind": {"disk_encrypted"}, "remediation": {"erase"}})
+	want(t, "unconfirmed destructive remediation", code, page, 422, "tick the box")
+	code, page = f.post(path+"/rules", url.Values{"csrf": {csrf}, "name": {"Modern OS"}, "kind": {"os_version_min"}, "version": {"10.0"},
+		"hours": {"99"}, "platform": {"windows"}})
+	want(t, "a rule", code, page, 200, "The rule is saved", "Modern OS", "OS version at least 10.0", "windows")
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	var rules []compliance.Rule
+	f.db.Tx(ctx, func(tx pgx.Tx) (err error) { rules, err = f.comp.Rules(ctx, tx); return err })
+	if len(rules) != 1 || rules[0].Params.Hours != 0 || !rules[0].Enabled {
+		t.Fatalf("rules = %+v; want the one, without the other kinds' hours", rules)
+	}
+	rule := path + "/rules/" + rules[0].ID.String()
+	code, page = f.post(rule, url.Values{"csrf": {csrf}, "action": {"off"}})
+	want(t, "off", code, page, 200, "The rule is off", `value="on">Turn on`)
+	code, page = f.post(rule, url.Values{"csrf": {csrf}, "action": {"explode"}})
+	want(t, "an unknown action", code, page, 422, "Choose to turn the rule on or off")
+	code, page = f.post(rule, url.Values{"csrf": {csrf}, "action": {"delete"}})
+	want(t, "delete", code, page, 200, "The rule is deleted", "No rules yet")
+	code, page = f.post(rule, url.Values{"csrf": {csrf}, "action": {"delete"}})
+	want(t, "delete again", code, page, 404, "not there any more")
+	if n := f.audited(f.a, "create-compliance-rule") + f.audited(f.a, "update-compliance-rule") + f.audited(f.a, "delete-compliance-rule"); n != 3 {
+		t.Errorf("%d rule changes audited; want 3", n)
+	}
+}
+
+// The overview draws compliance over time and check-ins by hour from the
+// fleet's history; the device page shows its result per rule.
+func TestChartsAndDeviceCompliance(t *testing.T) {
+	f := setup(t)
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	err := f.db.Tx(ctx, func(tx pgx.Tx) error {
+		if _, err := f.comp.Create(ctx, tx, compliance.Rule{Name: "Encrypted", Kind: compliance.DiskEncrypted, Enabled: true}); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO fleet_history (hour, enrolled, compliant, non_compliant, checked_in) VALUES
+ (date_trunc('hour', now() - interval '2 days'), 4, 1, 3, 2),
+ (date_trunc('hour', now() - interval '1 hour'), 4, 3, 1, 4)`); err != nil {
+			return err
+		}
+		d, err := f.inv.ByIdentifier(ctx, tx, "windows", "DEV-"+f.a.Slug)
+		if err != nil {
+			return err
+		}
+		_, err = f.comp.Evaluate(ctx, tx, d.ID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.as("cy")
+	code, page := f.get("/dashboard/t/" + f.a.Slug + "/")
+	want(t, "overview", code, page, 200, `class="trend-dot"`, " 25%;", " 75%;", `aria-labelledby="checkins-hourly"`, " 4;")
+	_, list := f.get("/dashboard/t/" + f.a.Slug + "/devices")
+	m := regexp.MustCompile(`href="(/dashboard/t/[^"]+/devices/[0-9a-f-]+)"`).FindStringSubmatch(list)
+	if m == nil {
+		t.Fatalf("no device link: %s", list)
+	}
+	code, page = f.get(m[1])
+	want(t, "device", code, page, 200, "Encrypted", "not compliant")
+}
+
+// Admins add and remove webhooks, see the secret once, ping and pause.
+func TestWebhooksPage(t *testing.T) {
+	f := setup(t)
+	path := "/dashboard/t/" + f.a.Slug + "/webhooks"
+	csrf := f.as("bo")
+	code, page := f.post(path, url.Values{"csrf": {csrf}, "url": {"http://example.com/hook"}, "kinds": {"device."}})
+	want(t, "plain http", code, page, 422, "https", `value="http://example.com/hook"`)
+	code, page = f.post(path, url.Values{"csrf": {csrf}, "url": {"https://hooks.example.com/t"}, "kinds": {"device., command.acknowledged"},
+		"description": {"SIEM"}})
+	want(t, "create", code, page, 201, `id="webhook-secret"`, "<code>device.</code>, <code>command.acknowledged</code>", "SIEM")
+	m := regexp.MustCompile(`href="(` + regexp.QuoteMeta(path) + `/[0-9a-f-]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no link to the webhook")
+	}
+	code, page = f.post(m[1], url.Values{"csrf": {csrf}, "action": {"ping"}})
+	want(t, "ping", code, page, 200, "webhook.ping event is on its way")
+	code, page = f.post(m[1], url.Values{"csrf": {csrf}, "action": {"pause"}})
+	want(t, "pause", code, page, 200, "paused", `value="resume"`)
+	code, page = f.get(m[1])
+	if strings.Contains(page, "webhook-secret") {
+		t.Error("the secret is shown again")
+	}
+	code, page = f.post(m[1], url.Values{"csrf": {csrf}, "action": {"delete"}})
+	want(t, "delete", code, page, 200, "The webhook is deleted", "No webhooks yet")
+	if n := f.audited(f.a, "create-webhook"); n != 1 {
+		t.Errorf("%d webhook creations audited", n)
+	}
+	f.as("ana")
+	if code, _ := f.post(path, url.Values{"csrf": {csrf}, "url": {"https://x.example.com"}, "kinds": {"*"}}); code != 403 && code != 404 {
+		t.Errorf("an operator made a webhook: %d", code)
+	}
+}
+
+// Admins rename the tenant and manage its custom hostnames.
+func TestSettingsPage(t *testing.T) {
+	f := setup(t)
+	path := "/dashboard/t/" + f.a.Slug + "/settings"
+	csrf := f.as("bo")
+	code, page := f.post(path+"/name", url.Values{"csrf": {csrf}, "name": {""}})
+	want(t, "empty name", code, page, 422, "name")
+	code, page = f.post(path+"/name", url.Values{"csrf": {csrf}, "name": {"Acme Dental"}})
+	want(t, "rename", code, page, 200, "The tenant's name is saved", `value="Acme Dental"`)
+	code, page = f.post(path+"/hostnames", url.Values{"csrf": {csrf}, "hostname": {"not a host"}})
+	want(t, "bad hostname", code, page, 422)
+	code, page = f.post(path+"/hostnames", url.Values{"csrf": {csrf}, "hostname": {"mdm.acme.example"}})
+	want(t, "add hostname", code, page, 200, "<code>mdm.acme.example</code>")
+	code, page = f.post(path+"/hostnames/remove", url.Values{"csrf": {csrf}, "hostname": {f.a.Slug + ".trident.test"}})
+	want(t, "remove the platform's hostname", code, page, 404, "not one of this tenant's custom hostnames")
+	code, page = f.post(path+"/hostnames/remove", url.Values{"csrf": {csrf}, "hostname": {"mdm.acme.example"}})
+	want(t, "remove hostname", code, page, 200, "The hostname is removed")
+	if strings.Contains(page, "<code>mdm.acme.example</code>") {
+		t.Error("the removed hostname is still listed")
+	}
+}
+
+// Admins connect ABM tokens: the key to upload to Apple, a server token
+// that is not one is refused; operators may only sync.
+func TestABMPage(t *testing.T) {
+	f := setup(t)
+	path := "/dashboard/t/" + f.a.Slug + "/abm"
+	csrf := f.as("bo")
+	code, page := f.post(path+"/tokens", url.Values{"csrf": {csrf}, "label": {""}})
+	want(t, "no label", code, page, 422, "label")
+	code, page = f.post(path+"/tokens", url.Values{"csrf": {csrf}, "label": {"Main account"}})
+	want(t, "create", code, page, 200, "The ABM token is made", "Main account", "awaiting_token")
+	m := regexp.MustCompile(`href="(` + regexp.QuoteMeta(path) + `/tokens/([0-9a-f-]+))/certificate"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no certificate link")
+	}
+	code, cert := f.get(m[1] + "/certificate")
+	want(t, "certificate", code, cert, 200, "-----BEGIN CERTIFICATE-----")
+	code, page = f.upload(m[1]+"/server-token", map[string]string{"csrf": csrf}, map[string][]byte{"server_token": []byte("not a p7m")})
+	want(t, "garbage server token", code, page, 422, "not a server token from Apple Business Manager")
+	code, page = f.upload(m[1]+"/server-token", map[string]string{"csrf": csrf}, map[string][]byte{"server_token": bytes.Repeat([]byte("x"), 70<<10)})
+	want(t, "huge server token", code, page, 413, "larger than 64 KiB")
+	csrf = f.as("ana")
+	code, page = f.post(m[1], url.Values{"csrf": {csrf}, "action": {"sync"}})
+	want(t, "operator sync", code, page, 200, "A sync from Apple Business Manager is queued")
+	code, page = f.post(m[1], url.Values{"csrf": {csrf}, "action": {"delete"}})
+	want(t, "operator delete", code, page, 403, "admin role")
+	if _, page := f.get(path); strings.Contains(page, "/certificate") {
+		t.Error("an operator is offered the key")
+	}
+	csrf = f.as("bo")
+	code, page = f.post(m[1], url.Values{"csrf": {csrf}, "action": {"delete"}})
+	want(t, "delete", code, page, 200, "The ABM token is deleted", "No ABM tokens yet")
+}
+
+// Operators install a configuration profile on a group's Apple devices in
+// the background; a file that is not a profile is refused.
+func TestInstallProfileOnGroup(t *testing.T) {
+	f := setup(t)
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	var groupID string
+	if err := f.db.Tx(ctx, func(tx pgx.Tx) error {
+		g, err := f.inv.CreateGroup(ctx, tx, "Macs")
+		groupID = g.ID.String()
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	path := "/dashboard/t/" + f.a.Slug + "/profiles"
+	csrf := f.as("cy")
+	if code, page := f.get(path); code != 200 || strings.Contains(page, "Install on the group") {
+		t.Errorf("viewer: %d, offered the install form", code)
+	}
+	csrf = f.as("ana")
+	code, page := f.upload(path+"/install", map[string]string{"csrf": csrf, "group": groupID}, map[string][]byte{"profile": []byte("hello")})
+	want(t, "not a profile", code, page, 422, "Choose a configuration profile")
+	profile := []byte(`<?xml version="1.0" encoding="UTF-8"?><plist version="1.0"><dict><key>PayloadIdentifier</key><string>com.example.wifi</string></dict></plist>`)
+	code, page = f.upload(path+"/install", map[string]string{"csrf": csrf, "group": "00000000-0000-0000-0000-000000000001"}, map[string][]byte{"profile": profile})
+	want(t, "no such group", code, page, 404, "no such group")
+	code, page = f.upload(path+"/install", map[string]string{"csrf": csrf, "group": groupID}, map[string][]byte{"profile": profile})
+	want(t, "install", code, page, 202, "being queued for every enrolled Apple device of Macs")
+	var jobs int
+	f.db.Writer().QueryRow(context.Background(), `SELECT count(*) FROM river.river_job WHERE kind = 'commands.bulk'
+AND args->>'command' = 'install_profile' AND args->>'tenant_id' = $1`, f.a.ID.String()).Scan(&jobs)
+	if jobs != 1 {
+		t.Errorf("%d bulk install_profile jobs; want 1", jobs)
+	}
+}
+
+// Without Apple or Android configured, the enrollment page says so, and
+// their actions are 404s.
+func TestEnrollPageWithoutAppleAndAndroid(t *testing.T) {
+	f := setup(t)
+	csrf := f.as("bo")
+	code, page := f.get("/dashboard/t/" + f.a.Slug + "/enroll")
+	want(t, "enroll", code, page, 200, "Apple management is not configured", "Android management is not configured", "Make a token")
+	if code, _ := f.post("/dashboard/t/"+f.a.Slug+"/enroll/apple/profile", url.Values{"csrf": {csrf}}); code != 404 {
+		t.Errorf("an Apple profile without Apple: %d", code)
+	}
+}

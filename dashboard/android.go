@@ -1,0 +1,117 @@
+package dashboard
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/services/android"
+	"github.com/tridentmdm/trident/services/identity"
+)
+
+// androidSignup sends an admin to Google's signup for a managed Google
+// Play enterprise; Google brings them back to the tenant's callback.
+func (d *Dashboard) androidSignup(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok {
+		return
+	}
+	if d.opts.Android == nil {
+		d.errorPage(w, r, http.StatusNotFound, "Android management is not configured on this server.")
+		return
+	}
+	u, err := d.opts.Android.Signup(s.Ctx, r.PostFormValue("admin_email"))
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.enrollPageStatus(w, r, s, code, map[string]any{"Error": msg})
+		return
+	}
+	d.audit(s, r, "android-signup", "/v1/tenants/"+s.T.Slug+"/android/enterprise/signup", http.StatusOK, nil)
+	http.Redirect(w, r, u, http.StatusSeeOther)
+}
+
+// androidToken makes an enrollment token for a published policy
+// (operators).
+func (d *Dashboard) androidToken(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Operator)
+	if !ok {
+		return
+	}
+	if d.opts.Android == nil {
+		d.errorPage(w, r, http.StatusNotFound, "Android management is not configured on this server.")
+		return
+	}
+	policy, err := uuid.Parse(r.PostFormValue("policy"))
+	if err != nil {
+		d.enrollPageStatus(w, r, s, http.StatusUnprocessableEntity, map[string]any{"Error": "Choose a policy for the devices."})
+		return
+	}
+	days, err := strconv.Atoi(r.PostFormValue("days"))
+	if err != nil || days < 1 || days > 90 {
+		d.enrollPageStatus(w, r, s, http.StatusUnprocessableEntity, map[string]any{"Error": "A token lasts 1 to 90 days."})
+		return
+	}
+	t, err := d.opts.Android.CreateEnrollmentToken(s.Ctx, policy, time.Duration(days)*24*time.Hour, r.PostFormValue("one_time") == "yes")
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.enrollPageStatus(w, r, s, code, map[string]any{"Error": msg})
+		return
+	}
+	d.audit(s, r, "create-android-enrollment-token", "/v1/tenants/"+s.T.Slug+"/android/enrollment-tokens", http.StatusCreated,
+		map[string]string{"token": t.ID.String(), "policy": policy.String()})
+	done(w, r, "/dashboard/t/"+s.T.Slug+"/enroll", "android-token")
+}
+
+// androidRevoke revokes an enrollment token (operators).
+func (d *Dashboard) androidRevoke(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Operator)
+	if !ok {
+		return
+	}
+	id, err := uuid.Parse(r.PathValue("token"))
+	if d.opts.Android == nil || err != nil {
+		d.errorPage(w, r, http.StatusNotFound, "There is no such enrollment token in this tenant.")
+		return
+	}
+	if err := d.opts.Android.RevokeEnrollmentToken(s.Ctx, id); err != nil {
+		code, msg := d.problem(r, err)
+		d.enrollPageStatus(w, r, s, code, map[string]any{"Error": msg})
+		return
+	}
+	d.audit(s, r, "revoke-android-enrollment-token", "/v1/tenants/"+s.T.Slug+"/android/enrollment-tokens/"+id.String(), http.StatusNoContent, nil)
+	done(w, r, "/dashboard/t/"+s.T.Slug+"/enroll", "android-revoked")
+}
+
+// androidQR answers an enrollment token's QR code (operators).
+func (d *Dashboard) androidQR(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Operator)
+	if !ok {
+		return
+	}
+	id, err := uuid.Parse(r.PathValue("token"))
+	if d.opts.Android == nil || err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	var t android.EnrollmentToken
+	if err := d.db.ReadTx(s.Ctx, func(tx pgx.Tx) (err error) {
+		t, err = d.opts.Android.EnrollmentToken(s.Ctx, tx, id)
+		return err
+	}); err != nil {
+		code, msg := d.problem(r, err)
+		http.Error(w, msg, code)
+		return
+	}
+	png, err := android.QRCodePNG(t, 384)
+	if err != nil {
+		code, msg := d.problem(r, err)
+		http.Error(w, msg, code)
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Cache-Control", "private, no-store")
+	w.Write(png)
+}

@@ -1,0 +1,130 @@
+package dashboard
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/tridentmdm/trident/services/android"
+	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/compliance"
+	"github.com/tridentmdm/trident/services/dep"
+	"github.com/tridentmdm/trident/services/enrollment"
+	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/identity"
+	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// UserError is an error the person can fix, with the status to answer;
+// adapters of other packages' errors (cmd/trident's) return it.
+type UserError struct {
+	Status  int
+	Message string
+}
+
+func (e *UserError) Error() string { return e.Message }
+
+// problem turns a failed action's error into a status and a sentence for
+// the person. Unexpected errors are logged and answered without their text.
+func (d *Dashboard) problem(r *http.Request, err error) (int, string) {
+	var uerr *UserError
+	var verrs = []any{new(*tenancy.ValidationError), new(*events.ValidationError), new(*inventory.ValidationError),
+		new(*commands.ValidationError), new(*compliance.ValidationError), new(*enrollment.ValidationError)}
+	var ge *android.GoogleError
+	var ae *dep.AppleError
+	switch {
+	case errors.As(err, &uerr):
+		return uerr.Status, uerr.Message
+	case errors.Is(err, tenancy.ErrNotFound), errors.Is(err, events.ErrNotFound), errors.Is(err, inventory.ErrNotFound),
+		errors.Is(err, commands.ErrNotFound), errors.Is(err, compliance.ErrNotFound):
+		return http.StatusNotFound, "It is not there any more: reload the page."
+	case errors.Is(err, tenancy.ErrConflict), errors.Is(err, commands.ErrConflict), errors.Is(err, inventory.ErrConflict):
+		return http.StatusConflict, capitalize(err.Error()) + "."
+	case errors.Is(err, tenancy.ErrStale), errors.Is(err, events.ErrStale):
+		return http.StatusConflict, "Someone changed it since this page loaded: reload the page and try again."
+	case errors.Is(err, android.ErrNotBound):
+		return http.StatusConflict, "The tenant has no Android enterprise yet: an admin signs up first."
+	case errors.As(err, &ge):
+		return http.StatusBadGateway, "Google refused: " + ge.Error()
+	case errors.As(err, &ae):
+		return http.StatusBadGateway, "Apple refused: " + ae.Error()
+	case errors.Is(err, context.Canceled):
+		return 499, "The request was cancelled."
+	}
+	for _, target := range verrs {
+		if errors.As(err, target) {
+			return http.StatusUnprocessableEntity, capitalize(strings.ReplaceAll(err.Error(), "\n", "; ")) + "."
+		}
+	}
+	d.log.ErrorContext(r.Context(), "dashboard action failed", "path", r.URL.Path, "err", err)
+	return http.StatusInternalServerError, "That did not work because of an error on the server; it is logged. Try again in a moment."
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// scope is a tenant page's tenant, the person's role in it, and a context
+// in the tenant.
+type scope struct {
+	T    tenancy.Tenant
+	Role identity.Role
+	Ctx  context.Context
+}
+
+// scoped resolves the path's tenant for a person of at least role min;
+// otherwise it answers the 404 page.
+func (d *Dashboard) scoped(w http.ResponseWriter, r *http.Request, min identity.Role) (scope, bool) {
+	t, ok := d.tenant(w, r, min)
+	if !ok {
+		return scope{}, false
+	}
+	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
+	return scope{T: t, Role: role, Ctx: tenancy.WithTenant(r.Context(), t.ID)}, true
+}
+
+// data starts a page's data: its title and the tenant, with what the
+// layout's navigation needs.
+func (s scope) data(title string) map[string]any {
+	return map[string]any{"Title": title + " · " + s.T.Name, "Tenant": s.T, "IsAdmin": s.Role.AtLeast(identity.Admin),
+		"IsOperator": s.Role.AtLeast(identity.Operator)}
+}
+
+// done sends the person back to a page after an action (post, redirect,
+// get), with the notice key the page shows.
+func done(w http.ResponseWriter, r *http.Request, path, notice string) {
+	http.Redirect(w, r, path+"?done="+url.QueryEscape(notice), http.StatusSeeOther)
+}
+
+// notices are what a page says after an action, by the key done gave it:
+// fixed sentences, so a link cannot make the page say something else.
+var notices = map[string]string{
+	"rule-created":     "The rule is saved; every device is being evaluated against it.",
+	"rule-on":          "The rule is on; devices are being evaluated against it.",
+	"rule-off":         "The rule is off; it no longer counts.",
+	"rule-deleted":     "The rule is deleted.",
+	"push-stored":      "The push certificate is saved. Devices get pushes through it now.",
+	"token-created":    "The ABM token is made. Download its public key, upload it in Apple Business Manager, then upload the server token Apple gives you.",
+	"token-uploaded":   "The server token is saved; devices are being synced from Apple Business Manager.",
+	"token-sync":       "A sync from Apple Business Manager is queued.",
+	"token-deleted":    "The ABM token is deleted.",
+	"token-profile":    "New devices from this token get the chosen ADE profile.",
+	"webhook-deleted":  "The webhook is deleted.",
+	"webhook-paused":   "The webhook is paused: events are not delivered to it.",
+	"webhook-resumed":  "The webhook is active again.",
+	"webhook-ping":     "A webhook.ping event is on its way; its delivery shows below.",
+	"android-token":    "The enrollment token is made; its QR code is below.",
+	"android-revoked":  "The enrollment token is revoked.",
+	"tenant-renamed":   "The tenant's name is saved.",
+	"hostname-added":   "The hostname is registered. Point its DNS at Trident.",
+	"hostname-removed": "The hostname is removed.",
+}
+
+// notice is the page's notice for the request's done key, if any.
+func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }

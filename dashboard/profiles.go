@@ -1,0 +1,145 @@
+package dashboard
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"slices"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/tridentmdm/trident/services/android"
+	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/dep"
+	"github.com/tridentmdm/trident/services/identity"
+	"github.com/tridentmdm/trident/services/inventory"
+)
+
+// maxProfile bounds an uploaded configuration profile.
+const maxProfile = 1 << 20
+
+// profiles shows what configures the tenant's devices: ADE profiles for
+// Apple setup, Android policies, and, for operators, installing an Apple
+// configuration profile on a group.
+func (d *Dashboard) profiles(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Viewer)
+	if !ok {
+		return
+	}
+	d.profilesPage(w, r, s, http.StatusOK, map[string]any{"Notice": notice(r)})
+}
+
+// policyView is an Android policy with its settings as JSON, for reading.
+type policyView struct {
+	android.Policy
+	JSON string
+}
+
+func (d *Dashboard) profilesPage(w http.ResponseWriter, r *http.Request, s scope, code int, extra map[string]any) {
+	var ade []dep.Profile
+	var policies []policyView
+	var groups []inventory.Group
+	err := d.db.ReadTx(s.Ctx, func(tx pgx.Tx) error {
+		var err error
+		if d.opts.DEP != nil {
+			if ade, err = d.opts.DEP.Profiles(s.Ctx, tx); err != nil {
+				return err
+			}
+		}
+		if d.opts.Android != nil {
+			ps, err := d.opts.Android.Policies(s.Ctx, tx)
+			if err != nil {
+				return err
+			}
+			for _, p := range ps {
+				b, _ := json.MarshalIndent(p.Settings, "", "  ")
+				policies = append(policies, policyView{Policy: p, JSON: string(b)})
+			}
+		}
+		if s.Role.AtLeast(identity.Operator) {
+			groups, err = d.inv.Groups(s.Ctx, tx)
+		}
+		return err
+	})
+	if err != nil {
+		d.log.ErrorContext(s.Ctx, "dashboard profiles", "tenant", s.T.ID, "err", err)
+		d.errorPage(w, r, http.StatusServiceUnavailable, "The profiles cannot be read right now; try again in a moment.")
+		return
+	}
+	data := s.data("Profiles")
+	data["ADE"], data["Policies"], data["Groups"] = ade, policies, groups
+	data["HasDEP"], data["HasAndroid"], data["CanInstall"] = d.opts.DEP != nil, d.opts.Android != nil, d.opts.Jobs != nil && s.Role.AtLeast(identity.Operator)
+	for k, v := range extra {
+		data[k] = v
+	}
+	d.pageStatus(w, r, code, "profiles-content", data)
+}
+
+// looksLikeProfile tells a configuration profile from other files: a
+// property list, or one signed (CMS, DER: a SEQUENCE).
+func looksLikeProfile(b []byte) bool {
+	t := bytes.TrimSpace(b)
+	return bytes.Contains(t[:min(len(t), 512)], []byte("<plist")) || (len(t) > 2 && t[0] == 0x30 && t[1] >= 0x80)
+}
+
+// installProfile queues install_profile with an uploaded .mobileconfig for
+// every enrolled Apple device of a group, in the background as the API's
+// queue-bulk-command (operators).
+func (d *Dashboard) installProfile(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Operator)
+	if !ok {
+		return
+	}
+	if d.opts.Jobs == nil {
+		d.errorPage(w, r, http.StatusNotFound, "Group commands are not available on this server.")
+		return
+	}
+	fail := func(err error) {
+		code, msg := d.problem(r, err)
+		d.profilesPage(w, r, s, code, map[string]any{"Error": msg})
+	}
+	b, err := formFileMax(r, "profile", maxProfile)
+	if err != nil {
+		fail(err)
+		return
+	}
+	if len(b) == 0 || !looksLikeProfile(b) {
+		fail(&UserError{Status: http.StatusUnprocessableEntity, Message: "Choose a configuration profile (.mobileconfig): a property list, signed or not."})
+		return
+	}
+	group, err := uuid.Parse(r.PostFormValue("group"))
+	if err != nil {
+		fail(&UserError{Status: http.StatusUnprocessableEntity, Message: "Choose a group."})
+		return
+	}
+	sess := sessionFrom(r.Context())
+	bulk := uuid.New()
+	var name string
+	err = d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
+		gs, err := d.inv.Groups(s.Ctx, tx)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(gs, func(g inventory.Group) bool { return g.ID == group })
+		if i < 0 {
+			return &UserError{Status: http.StatusNotFound, Message: "There is no such group in this tenant."}
+		}
+		name = gs[i].Name
+		if _, err := d.opts.Jobs.InsertManyTx(s.Ctx, tx, []river.InsertManyParams{{Args: commands.BulkArgs{TenantID: s.T.ID, BulkID: bulk,
+			Command: "install_profile", Payload: map[string]any{"profile": base64.StdEncoding.EncodeToString(b)}, Group: group,
+			Platform: inventory.Apple, By: sess.Subject}}}); err != nil {
+			return err
+		}
+		return auditRecord(s.Ctx, tx, sess, "queue-bulk-command", "/v1/tenants/"+s.T.Slug+"/commands/bulk", http.StatusAccepted,
+			map[string]string{"kind": "install_profile", "group": group.String(), "bulk": bulk.String()})
+	})
+	if err != nil {
+		fail(err)
+		return
+	}
+	d.profilesPage(w, r, s, http.StatusAccepted, map[string]any{"Notice": "The profile is being queued for every enrolled Apple device of " + name +
+		"; each device's page shows its install_profile command."})
+}

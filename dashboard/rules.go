@@ -1,0 +1,195 @@
+package dashboard
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/compliance"
+	"github.com/tridentmdm/trident/services/identity"
+	"github.com/tridentmdm/trident/services/inventory"
+)
+
+// ruleKinds describe each rule kind for the form, with the parameter it
+// takes.
+var ruleKinds = []struct {
+	Kind  compliance.Kind
+	Text  string
+	Param string // "version", "hours", "identifier" or ""
+}{
+	{compliance.OSVersionMin, "OS version at least", "version"},
+	{compliance.DiskEncrypted, "Disk encrypted", ""},
+	{compliance.PasscodeSet, "Passcode set", ""},
+	{compliance.CheckedInWithin, "Checked in within hours", "hours"},
+	{compliance.FirewallEnabled, "Firewall on", ""},
+	{compliance.AppRequired, "App installed", "identifier"},
+	{compliance.AppForbidden, "App not installed", "identifier"},
+}
+
+// ruleText says what a rule checks, in words.
+func ruleText(r compliance.Rule) string {
+	for _, k := range ruleKinds {
+		if k.Kind == r.Kind {
+			switch k.Param {
+			case "version":
+				return k.Text + " " + r.Params.Version
+			case "hours":
+				return "Checked in within " + strconv.Itoa(r.Params.Hours) + " h"
+			case "identifier":
+				return k.Text + ": " + r.Params.Identifier
+			}
+			return k.Text
+		}
+	}
+	return string(r.Kind)
+}
+
+// rules lists the tenant's compliance rules and, for admins, the form for
+// a new one.
+func (d *Dashboard) rules(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Viewer)
+	if !ok {
+		return
+	}
+	d.rulesPage(w, r, s, http.StatusOK, map[string]any{"Notice": notice(r)})
+}
+
+func (d *Dashboard) rulesPage(w http.ResponseWriter, r *http.Request, s scope, code int, extra map[string]any) {
+	if d.opts.Compliance == nil {
+		d.errorPage(w, r, http.StatusNotFound, "Compliance is not available on this server.")
+		return
+	}
+	var rules []compliance.Rule
+	var standing compliance.Standing
+	err := d.db.ReadTx(s.Ctx, func(tx pgx.Tx) error {
+		var err error
+		if rules, err = d.opts.Compliance.Rules(s.Ctx, tx); err != nil {
+			return err
+		}
+		standing, err = d.opts.Compliance.Summarize(s.Ctx, tx)
+		return err
+	})
+	if err != nil {
+		d.log.ErrorContext(s.Ctx, "dashboard rules", "tenant", s.T.ID, "err", err)
+		d.errorPage(w, r, http.StatusServiceUnavailable, "The rules cannot be read right now; try again in a moment.")
+		return
+	}
+	data := s.data("Compliance")
+	data["Rules"], data["Standing"], data["RuleKinds"] = rules, standing, ruleKinds
+	data["Platforms"] = []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}
+	data["Remediations"] = commandable("", identity.Admin)
+	data["Form"] = map[string]string{}
+	for k, v := range extra {
+		data[k] = v
+	}
+	d.pageStatus(w, r, code, "rules-content", data)
+}
+
+// createRule saves a new rule from the form (admins), audited as the
+// API's create-compliance-rule.
+func (d *Dashboard) createRule(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok || d.opts.Compliance == nil {
+		if ok {
+			d.errorPage(w, r, http.StatusNotFound, "Compliance is not available on this server.")
+		}
+		return
+	}
+	form := map[string]string{}
+	for _, k := range []string{"name", "kind", "platform", "version", "hours", "identifier", "remediation"} {
+		form[k] = strings.TrimSpace(r.PostFormValue(k))
+	}
+	rule := compliance.Rule{Name: form["name"], Kind: compliance.Kind(form["kind"]), Platform: inventory.Platform(form["platform"]),
+		Params: compliance.Params{Version: form["version"], Identifier: form["identifier"]}, Enabled: true,
+		Remediation: compliance.Remediation{Command: form["remediation"]}}
+	if form["hours"] != "" {
+		h, err := strconv.Atoi(form["hours"])
+		if err != nil {
+			d.rulesPage(w, r, s, http.StatusUnprocessableEntity, map[string]any{"Error": "Hours must be a whole number.", "Form": form})
+			return
+		}
+		rule.Params.Hours = h
+	}
+	// Only the kind's own parameter counts.
+	for _, k := range ruleKinds {
+		if k.Kind == rule.Kind {
+			keep := rule.Params
+			rule.Params = compliance.Params{}
+			switch k.Param {
+			case "version":
+				rule.Params.Version = keep.Version
+			case "hours":
+				rule.Params.Hours = keep.Hours
+			case "identifier":
+				rule.Params.Identifier = keep.Identifier
+			}
+		}
+	}
+	if k, ok := commands.LookupKind(rule.Remediation.Command); ok && k.Destructive && r.PostFormValue("confirm") != "yes" {
+		d.rulesPage(w, r, s, http.StatusUnprocessableEntity, map[string]any{"Form": form,
+			"Error": k.Name + " cannot be undone: tick the box to confirm it as the remediation."})
+		return
+	}
+	sess := sessionFrom(r.Context())
+	err := d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
+		created, err := d.opts.Compliance.Create(s.Ctx, tx, rule)
+		if err != nil {
+			return err
+		}
+		return auditRecord(s.Ctx, tx, sess, "create-compliance-rule", "/v1/tenants/"+s.T.Slug+"/compliance/rules", http.StatusCreated,
+			map[string]string{"rule": created.ID.String(), "kind": string(created.Kind)})
+	})
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.rulesPage(w, r, s, code, map[string]any{"Error": msg, "Form": form})
+		return
+	}
+	done(w, r, "/dashboard/t/"+s.T.Slug+"/compliance", "rule-created")
+}
+
+// changeRule turns a rule on or off, or deletes it (admins).
+func (d *Dashboard) changeRule(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok || d.opts.Compliance == nil {
+		if ok {
+			d.errorPage(w, r, http.StatusNotFound, "Compliance is not available on this server.")
+		}
+		return
+	}
+	id, err := uuid.Parse(r.PathValue("rule"))
+	if err != nil {
+		d.errorPage(w, r, http.StatusNotFound, "There is no such rule in this tenant.")
+		return
+	}
+	action, notice := r.PostFormValue("action"), ""
+	sess := sessionFrom(r.Context())
+	target := "/v1/tenants/" + s.T.Slug + "/compliance/rules/" + id.String()
+	err = d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
+		var err error
+		switch action {
+		case "on", "off":
+			if _, err = d.opts.Compliance.SetEnabled(s.Ctx, tx, id, action == "on"); err != nil {
+				return err
+			}
+			notice = "rule-" + action
+			return auditRecord(s.Ctx, tx, sess, "update-compliance-rule", target, http.StatusOK, map[string]string{"enabled": strconv.FormatBool(action == "on")})
+		case "delete":
+			if err = d.opts.Compliance.Delete(s.Ctx, tx, id); err != nil {
+				return err
+			}
+			notice = "rule-deleted"
+			return auditRecord(s.Ctx, tx, sess, "delete-compliance-rule", target, http.StatusNoContent, nil)
+		}
+		return &UserError{Status: http.StatusUnprocessableEntity, Message: "Choose to turn the rule on or off, or to delete it."}
+	})
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.rulesPage(w, r, s, code, map[string]any{"Error": msg})
+		return
+	}
+	done(w, r, "/dashboard/t/"+s.T.Slug+"/compliance", notice)
+}

@@ -1,0 +1,148 @@
+package dashboard
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/services/enrollment"
+	"github.com/tridentmdm/trident/services/identity"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// settings shows the tenant's name, its hostnames and Windows federation
+// (admins).
+func (d *Dashboard) settings(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok {
+		return
+	}
+	d.settingsPage(w, r, s, http.StatusOK, map[string]any{"Notice": notice(r)})
+}
+
+func (d *Dashboard) settingsPage(w http.ResponseWriter, r *http.Request, s scope, code int, extra map[string]any) {
+	var names []string
+	var fed *enrollment.Federation
+	err := d.db.ReadTx(s.Ctx, func(tx pgx.Tx) error {
+		var err error
+		if names, err = d.dir.HostnamesTx(s.Ctx, tx, s.T); err != nil {
+			return err
+		}
+		if d.opts.Windows != nil {
+			f, err := d.opts.Windows.Federation(s.Ctx, tx)
+			if err == nil {
+				fed = &f
+			} else if !errors.Is(err, enrollment.ErrNoFederation) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		d.log.ErrorContext(s.Ctx, "dashboard settings", "tenant", s.T.ID, "err", err)
+		d.errorPage(w, r, http.StatusServiceUnavailable, "The settings cannot be read right now; try again in a moment.")
+		return
+	}
+	data := s.data("Settings")
+	data["Hostnames"], data["Federation"] = names, fed
+	if len(names) > 0 {
+		data["Platform"], data["Custom"] = names[0], names[1:]
+	}
+	for k, v := range extra {
+		data[k] = v
+	}
+	d.pageStatus(w, r, code, "settings-content", data)
+}
+
+// renameTenant changes the tenant's display name (admins), as the API's
+// update-tenant.
+func (d *Dashboard) renameTenant(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok {
+		return
+	}
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	sess := sessionFrom(r.Context())
+	err := d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
+		t, err := tenancy.UpdateTenantTx(s.Ctx, tx, s.T.ID, tenancy.TenantUpdate{Name: &name})
+		if err != nil {
+			return err
+		}
+		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, "tenant.updated", t.ID.String(), map[string]any{"name": t.Name}); err != nil {
+			return err
+		}
+		return auditRecord(s.Ctx, tx, sess, "update-tenant", "/v1/tenants/"+s.T.Slug, http.StatusOK, map[string]string{"name": name})
+	})
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.settingsPage(w, r, s, code, map[string]any{"Error": msg})
+		return
+	}
+	done(w, r, "/dashboard/t/"+s.T.Slug+"/settings", "tenant-renamed")
+}
+
+// addHostname registers a custom hostname (admins), as the API's
+// add-hostname.
+func (d *Dashboard) addHostname(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok {
+		return
+	}
+	sess := sessionFrom(r.Context())
+	host := strings.TrimSpace(r.PostFormValue("hostname"))
+	err := d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
+		h, err := d.dir.AddHostnameTx(s.Ctx, tx, s.T.ID, host)
+		if err != nil {
+			return err
+		}
+		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, "tenant.hostname_added", h, nil); err != nil {
+			return err
+		}
+		return auditRecord(s.Ctx, tx, sess, "add-hostname", "/v1/tenants/"+s.T.Slug+"/hostnames", http.StatusCreated, map[string]string{"hostname": h})
+	})
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.settingsPage(w, r, s, code, map[string]any{"Error": msg, "NewHostname": host})
+		return
+	}
+	done(w, r, "/dashboard/t/"+s.T.Slug+"/settings", "hostname-added")
+}
+
+// removeHostname removes one of the tenant's custom hostnames (admins).
+func (d *Dashboard) removeHostname(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok {
+		return
+	}
+	sess := sessionFrom(r.Context())
+	host := r.PostFormValue("hostname")
+	err := d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
+		names, err := d.dir.HostnamesTx(s.Ctx, tx, s.T)
+		if err != nil {
+			return err
+		}
+		// Only a custom name of this tenant (the first is the platform's).
+		found := false
+		for _, n := range names[min(1, len(names)):] {
+			found = found || n == host
+		}
+		if !found {
+			return &UserError{Status: http.StatusNotFound, Message: "That is not one of this tenant's custom hostnames."}
+		}
+		if err := tenancy.RemoveHostnameTx(s.Ctx, tx, host); err != nil {
+			return err
+		}
+		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, "tenant.hostname_removed", host, nil); err != nil {
+			return err
+		}
+		return auditRecord(s.Ctx, tx, sess, "remove-hostname", "/v1/tenants/"+s.T.Slug+"/hostnames/"+host, http.StatusNoContent, nil)
+	})
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.settingsPage(w, r, s, code, map[string]any{"Error": msg})
+		return
+	}
+	done(w, r, "/dashboard/t/"+s.T.Slug+"/settings", "hostname-removed")
+}

@@ -1,0 +1,173 @@
+package dashboard
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/identity"
+)
+
+// webhooks lists the tenant's webhooks and makes new ones (admins).
+func (d *Dashboard) webhooks(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok {
+		return
+	}
+	d.webhooksPage(w, r, s, http.StatusOK, map[string]any{"Notice": notice(r)})
+}
+
+func (d *Dashboard) webhooksPage(w http.ResponseWriter, r *http.Request, s scope, code int, extra map[string]any) {
+	if d.opts.Webhooks == nil {
+		d.errorPage(w, r, http.StatusNotFound, "Webhooks are not available on this server.")
+		return
+	}
+	var list []events.Endpoint
+	if err := d.db.ReadTx(s.Ctx, func(tx pgx.Tx) (err error) {
+		list, err = d.opts.Webhooks.List(s.Ctx, tx, uuid.Nil, 200)
+		return err
+	}); err != nil {
+		d.log.ErrorContext(s.Ctx, "dashboard webhooks", "tenant", s.T.ID, "err", err)
+		d.errorPage(w, r, http.StatusServiceUnavailable, "The webhooks cannot be read right now; try again in a moment.")
+		return
+	}
+	data := s.data("Webhooks")
+	data["Webhooks"], data["Form"] = list, map[string]string{"kinds": "device."}
+	for k, v := range extra {
+		data[k] = v
+	}
+	d.pageStatus(w, r, code, "webhooks-content", data)
+}
+
+// kindsOf splits a form's event kinds, separated by commas, spaces or
+// lines.
+func kindsOf(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+}
+
+// createWebhook subscribes a URL to the tenant's events and shows its
+// signing secret, once (admins), as the API's create-webhook.
+func (d *Dashboard) createWebhook(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok || d.opts.Webhooks == nil {
+		if ok {
+			d.errorPage(w, r, http.StatusNotFound, "Webhooks are not available on this server.")
+		}
+		return
+	}
+	form := map[string]string{"url": strings.TrimSpace(r.PostFormValue("url")), "kinds": r.PostFormValue("kinds"),
+		"description": strings.TrimSpace(r.PostFormValue("description"))}
+	sess := sessionFrom(r.Context())
+	var e events.Endpoint
+	err := d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
+		var err error
+		e, err = d.opts.Webhooks.Create(s.Ctx, tx, events.NewEndpoint{URL: form["url"], EventKinds: kindsOf(form["kinds"]), Description: form["description"]})
+		if err != nil {
+			return err
+		}
+		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, "webhook.created", e.ID.String(), map[string]any{"url": e.URL, "event_kinds": e.EventKinds}); err != nil {
+			return err
+		}
+		return auditRecord(s.Ctx, tx, sess, "create-webhook", "/v1/tenants/"+s.T.Slug+"/webhooks", http.StatusCreated, map[string]string{"webhook": e.ID.String()})
+	})
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.webhooksPage(w, r, s, code, map[string]any{"Error": msg, "Form": form})
+		return
+	}
+	d.webhooksPage(w, r, s, http.StatusCreated, map[string]any{"Created": e})
+}
+
+// webhook shows one webhook with its latest deliveries.
+func (d *Dashboard) webhook(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok {
+		return
+	}
+	d.webhookPage(w, r, s, http.StatusOK, map[string]any{"Notice": notice(r)})
+}
+
+func (d *Dashboard) webhookPage(w http.ResponseWriter, r *http.Request, s scope, code int, extra map[string]any) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if d.opts.Webhooks == nil || err != nil {
+		d.errorPage(w, r, http.StatusNotFound, "There is no such webhook in this tenant.")
+		return
+	}
+	var e events.Endpoint
+	var ds []events.Delivery
+	err = d.db.ReadTx(s.Ctx, func(tx pgx.Tx) error {
+		var err error
+		if e, err = d.opts.Webhooks.Get(s.Ctx, tx, id); err != nil {
+			return err
+		}
+		ds, err = d.opts.Webhooks.Deliveries(s.Ctx, tx, id, uuid.Nil, 50)
+		return err
+	})
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.errorPage(w, r, code, msg)
+		return
+	}
+	data := s.data("Webhook")
+	data["Webhook"], data["Deliveries"] = e, ds
+	for k, v := range extra {
+		data[k] = v
+	}
+	d.pageStatus(w, r, code, "webhook-content", data)
+}
+
+// changeWebhook pauses, resumes, pings or deletes a webhook (admins).
+func (d *Dashboard) changeWebhook(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok {
+		return
+	}
+	id, err := uuid.Parse(r.PathValue("id"))
+	if d.opts.Webhooks == nil || err != nil {
+		d.errorPage(w, r, http.StatusNotFound, "There is no such webhook in this tenant.")
+		return
+	}
+	sess := sessionFrom(r.Context())
+	target := "/v1/tenants/" + s.T.Slug + "/webhooks/" + id.String()
+	action, notice, back := r.PostFormValue("action"), "", target
+	err = d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
+		switch action {
+		case "pause", "resume":
+			active := action == "resume"
+			if _, err := d.opts.Webhooks.Update(s.Ctx, tx, id, events.EndpointUpdate{Active: &active}); err != nil {
+				return err
+			}
+			notice = map[bool]string{true: "webhook-resumed", false: "webhook-paused"}[active]
+			return auditRecord(s.Ctx, tx, sess, "update-webhook", target, http.StatusOK, map[string]string{"action": action})
+		case "ping":
+			if _, err := d.opts.Webhooks.Get(s.Ctx, tx, id); err != nil {
+				return err
+			}
+			if _, err := d.opts.Publisher.Ping(s.Ctx, tx, id); err != nil {
+				return err
+			}
+			notice = "webhook-ping"
+			return auditRecord(s.Ctx, tx, sess, "ping-webhook", target+"/ping", http.StatusAccepted, nil)
+		case "delete":
+			if err := d.opts.Webhooks.Delete(s.Ctx, tx, id); err != nil {
+				return err
+			}
+			notice, back = "webhook-deleted", ""
+			return auditRecord(s.Ctx, tx, sess, "delete-webhook", target, http.StatusNoContent, nil)
+		}
+		return &UserError{Status: http.StatusUnprocessableEntity, Message: "Choose to pause, resume, ping or delete the webhook."}
+	})
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.webhookPage(w, r, s, code, map[string]any{"Error": msg})
+		return
+	}
+	if back == "" {
+		done(w, r, "/dashboard/t/"+s.T.Slug+"/webhooks", notice)
+		return
+	}
+	done(w, r, "/dashboard/t/"+s.T.Slug+"/webhooks/"+id.String(), notice)
+}
