@@ -48,6 +48,7 @@ type fixture struct {
 	db     *tenancy.DB
 	inv    *inventory.Inventory
 	comp   *compliance.Compliance
+	idp    *testenv.IDP
 }
 
 // setup serves the dashboard with two tenants, a device in each, and a
@@ -117,7 +118,7 @@ func setup(t *testing.T) *fixture {
 	handler = mux
 	jar, _ := cookiejar.New(nil)
 	return &fixture{t: t, url: srv.URL, a: a, b: b, client: &http.Client{Jar: jar}, db: db, inv: inv,
-		comp: compliance.New(inv, cmds, events.NewPublisher(nil))}
+		comp: compliance.New(inv, cmds, events.NewPublisher(nil)), idp: idp}
 }
 
 func (f *fixture) get(path string, header ...string) (int, string) {
@@ -152,24 +153,7 @@ var reHidden = regexp.MustCompile(`name="(auth_request|csrf)" value="([^"]*)"`)
 // the redirects back to the dashboard.
 func (f *fixture) signIn(user, password string) (int, string) {
 	f.t.Helper()
-	resp, err := f.client.Get(f.url + "/dashboard/")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := reHidden.FindStringSubmatch(string(page))
-	if resp.StatusCode != 200 || m == nil || m[1] != "auth_request" {
-		f.t.Fatalf("the dashboard did not send us to the provider's login: %d %s", resp.StatusCode, page)
-	}
-	login := resp.Request.URL.ResolveReference(&url.URL{Path: "/login"})
-	r2, err := f.client.PostForm(login.String(), url.Values{"auth_request": {m[2]}, "username": {user}, "password": {password}})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer r2.Body.Close()
-	b, _ := io.ReadAll(r2.Body)
-	return r2.StatusCode, string(b)
+	return f.idp.SignIn(f.t, f.client, f.url+"/dashboard/", user, password)
 }
 
 func TestSignInAndSeeOnlyYourTenants(t *testing.T) {

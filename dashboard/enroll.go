@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"errors"
 	"html/template"
 	"net/http"
 	"strings"
@@ -54,7 +55,9 @@ func (d *Dashboard) enrollPageStatus(w http.ResponseWriter, r *http.Request, s s
 		var tokens []android.EnrollmentToken
 		err := d.db.ReadTx(s.Ctx, func(tx pgx.Tx) error {
 			var err error
-			if ent, err = d.opts.Android.Enterprise(s.Ctx, tx); err != nil {
+			if ent, err = d.opts.Android.Enterprise(s.Ctx, tx); errors.Is(err, tenancy.ErrNotFound) {
+				ent = android.Enterprise{Status: "unbound"}
+			} else if err != nil {
 				return err
 			}
 			if policies, err = d.opts.Android.Policies(s.Ctx, tx); err != nil {

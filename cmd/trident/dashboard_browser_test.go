@@ -183,9 +183,43 @@ func TestDashboardInABrowser(t *testing.T) {
 		shot("05-acknowledged"),
 	)
 
+	// A compliance rule, written in the form; the device page then shows
+	// the device's result for it.
+	tp := platform + "/dashboard/t/" + a.Slug
+	run("compliance rule",
+		chromedp.Click(chromedp.CSS(`nav a[href="/dashboard/t/`+a.Slug+`/compliance"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#rule-name`)),
+		chromedp.SendKeys(chromedp.CSS(`#rule-name`), "Checked in today"),
+		chromedp.SetValue(chromedp.CSS(`#rule-kind`), "checked_in_within"),
+		chromedp.SendKeys(chromedp.CSS(`#rule-hours`), "24"),
+		chromedp.Click(chromedp.Search(`//button[contains(., "Save the rule")]`)),
+		chromedp.WaitVisible(chromedp.CSS(`p.panel.ok`)),
+		shot("06-compliance"),
+	)
+	if rules := text("main table"); !strings.Contains(rules, "Checked in today") || !strings.Contains(rules, "Checked in within 24 h") {
+		t.Errorf("rules: %q", rules)
+	}
+	devPath := "/dashboard/t/" + a.Slug + "/devices/" + deviceID(t, api, a.Slug)
+	eventually(t, "the device evaluated", func() bool {
+		sctx, cancel := context.WithTimeout(bctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, chromedp.Navigate(platform+devPath), chromedp.WaitVisible(chromedp.CSS(`#compliance`))); err != nil {
+			return false
+		}
+		return strings.Contains(text("main"), "compliant")
+	})
+	run("device compliance", shot("07-device-compliance"))
+	// The setup pages, for the record.
+	for i, p := range []string{"profiles", "enroll", "abm", "webhooks", "settings", "audit"} {
+		run(p, chromedp.Navigate(tp+"/"+p), chromedp.WaitVisible(chromedp.CSS(`main h1`)), shot(fmt.Sprintf("%02d-%s", 8+i, p)))
+	}
+	if log := text("main"); !strings.Contains(log, "create-compliance-rule") || !strings.Contains(log, "queue-command") {
+		t.Errorf("the audit log lacks the dashboard's actions: %q", log)
+	}
+
 	// Editing the URL to someone else's tenant shows nothing of it.
 	run("another tenant", chromedp.Navigate(platform+"/dashboard/t/"+other.Slug+"/devices"), chromedp.WaitVisible(chromedp.CSS(`p.error`)),
-		shot("06-other-tenant"))
+		shot("20-other-tenant"))
 	if msg := text("main"); !strings.Contains(msg, "no such tenant") {
 		t.Errorf("another tenant's page: %q", msg)
 	}
