@@ -83,6 +83,17 @@ func TestIntegratorFlow(t *testing.T) {
 	if items := r.body["items"].([]any); len(items) != 1 || items[0].(map[string]any)["serial_number"] != "SN004" {
 		t.Fatalf("search: %s", r.raw)
 	}
+	// No rules yet: every device is unevaluated, none compliant.
+	r = w.do(t, "operator-a", "GET", "/v1/tenants/"+w.a.Slug+"/devices?compliance=unevaluated&platform=windows", nil)
+	if items := r.body["items"].([]any); r.status != 200 || len(items) != 2 {
+		t.Fatalf("unevaluated windows devices: %s", r.raw)
+	}
+	if r = w.do(t, "operator-a", "GET", "/v1/tenants/"+w.a.Slug+"/devices?compliance=compliant", nil); r.status != 200 || len(r.body["items"].([]any)) != 0 {
+		t.Fatalf("compliant devices: %s", r.raw)
+	}
+	if r = w.do(t, "operator-a", "GET", "/v1/tenants/"+w.a.Slug+"/devices?compliance=mostly", nil); r.status != 422 {
+		t.Fatalf("a bad compliance filter: %s", r.raw)
+	}
 	r = w.do(t, "operator-a", "GET", "/v1/tenants/"+w.a.Slug+"/devices?sort=-last_seen_at&limit=3", nil)
 	if r.status != 200 || len(r.body["items"].([]any)) != 3 {
 		t.Fatalf("by last seen: %s", r.raw)

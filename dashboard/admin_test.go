@@ -10,12 +10,15 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/compliance"
+	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -317,5 +320,74 @@ func TestEnrollPageWithoutAppleAndAndroid(t *testing.T) {
 	want(t, "enroll", code, page, 200, "Apple management is not configured", "Android management is not configured", "Make a token")
 	if code, _ := f.post("/dashboard/t/"+f.a.Slug+"/enroll/apple/profile", url.Values{"csrf": {csrf}}); code != 404 {
 		t.Errorf("an Apple profile without Apple: %d", code)
+	}
+}
+
+// The device list filters by compliance and group, and the next page's
+// link keeps the filters.
+func TestDeviceFilters(t *testing.T) {
+	f := setup(t)
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	var groupID string
+	err := f.db.Tx(ctx, func(tx pgx.Tx) error {
+		enc, err := f.inv.Record(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: "ENC-1", Name: "Encrypted PC",
+			Facts: map[string]any{"disk_encrypted": true}})
+		if err != nil {
+			return err
+		}
+		if _, err := f.inv.Record(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: "NEW-1", Name: "New PC"}); err != nil {
+			return err
+		}
+		g, err := f.inv.CreateGroup(ctx, tx, "Vault")
+		if err != nil {
+			return err
+		}
+		groupID = g.ID.String()
+		if _, err := f.inv.SetMembers(ctx, tx, g.ID, []uuid.UUID{enc.ID}, true); err != nil {
+			return err
+		}
+		if _, err := f.comp.Create(ctx, tx, compliance.Rule{Name: "Encrypted", Kind: compliance.DiskEncrypted, Enabled: true}); err != nil {
+			return err
+		}
+		reception, err := f.inv.ByIdentifier(ctx, tx, inventory.Windows, "DEV-"+f.a.Slug)
+		if err != nil {
+			return err
+		}
+		for _, id := range []uuid.UUID{enc.ID, reception.ID} {
+			if _, err := f.comp.Evaluate(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.as("cy")
+	rows := func(query string) string {
+		t.Helper()
+		code, body := f.get("/dashboard/t/"+f.a.Slug+"/devices?"+query, "HX-Request", "true")
+		if code != 200 {
+			t.Fatalf("%s: %d %s", query, code, body)
+		}
+		return body
+	}
+	for query, wantNames := range map[string][]string{
+		"compliance=compliant":                          {"Encrypted PC"},
+		"compliance=noncompliant":                       {"Reception PC"},
+		"compliance=unevaluated":                        {"New PC"},
+		"group=" + groupID:                              {"Encrypted PC"},
+		"group=" + groupID + "&compliance=noncompliant": nil,
+		"": {"Encrypted PC", "New PC", "Reception PC"},
+	} {
+		body := rows(query)
+		for _, n := range []string{"Encrypted PC", "New PC", "Reception PC"} {
+			if strings.Contains(body, n) != slices.Contains(wantNames, n) {
+				t.Errorf("%q: %s shown %v, want %v", query, n, strings.Contains(body, n), slices.Contains(wantNames, n))
+			}
+		}
+	}
+	if _, page := f.get("/dashboard/t/" + f.a.Slug + "/devices"); !strings.Contains(page, `id="group-filter"`) || strings.Contains(page, "Send a command to a group") {
+		t.Error("a viewer lacks the group filter or is offered the group composer")
 	}
 }

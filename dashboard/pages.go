@@ -86,12 +86,16 @@ var pages = template.Must(template.New("layout").Funcs(funcs).Parse(`{{define "l
 {{else}}<p>Your account has no role in any tenant yet. Ask an MSP administrator for one.</p>{{end}}{{end}}
 
 {{define "devices-content"}}<h1>Devices</h1>
-<form class="filters" role="search" hx-get="/dashboard/t/{{.Tenant.Slug}}/devices" hx-target="#device-rows" hx-push-url="true" hx-trigger="submit, input changed delay:300ms from:#q, change from:#platform">
+<form class="filters" role="search" hx-get="/dashboard/t/{{.Tenant.Slug}}/devices" hx-target="#device-rows" hx-push-url="true" hx-trigger="submit, input changed delay:300ms from:#q, change from:#platform, change from:#compliance-filter, change from:#group-filter">
 <label for="q">Search <input id="q" name="q" type="search" value="{{.Query.Search}}" placeholder="Name, serial or id" autocomplete="off"></label>
 <label for="platform">Platform <select id="platform" name="platform">
 <option value="">All</option>{{range .Platforms}}<option value="{{.}}"{{if eq . $.Query.Platform}} selected{{end}}>{{.}}</option>{{end}}</select></label>
+<label for="compliance-filter">Compliance <select id="compliance-filter" name="compliance">
+<option value="">All</option>{{range .ComplianceFilters}}<option value="{{.}}"{{if eq . $.Query.Compliance}} selected{{end}}>{{.}}</option>{{end}}</select></label>
+{{if .Groups}}<label for="group-filter">Group <select id="group-filter" name="group">
+<option value="">All</option>{{range .Groups}}<option value="{{.ID}}"{{if eq .ID $.Query.Group}} selected{{end}}>{{.Name}}</option>{{end}}</select></label>{{end}}
 <button type="submit">Filter</button></form>
-{{if .Groups}}<details class="group-composer"><summary>Send a command to a group</summary>
+{{if and .Groups .CanGroupSend}}<details class="group-composer"><summary>Send a command to a group</summary>
 <form hx-post="/dashboard/t/{{.Tenant.Slug}}/commands/group" hx-target="#group-status" hx-swap="innerHTML">
 <label for="group">Group <select id="group" name="group" required><option value="">Choose…</option>{{range .Groups}}<option value="{{.ID}}">{{.Name}}</option>{{end}}</select></label>
 <label for="group-kind">Command <select id="group-kind" name="kind" required><option value="">Choose…</option>{{range .GroupKinds}}<option value="{{.Name}}">{{.Name}}{{if .Destructive}} (destructive){{end}}</option>{{end}}</select></label>
@@ -423,6 +427,13 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 	if !q.Platform.Valid() {
 		q.Platform = ""
 	}
+	switch c := qv.Get("compliance"); c {
+	case "compliant", "noncompliant", "unevaluated":
+		q.Compliance = c
+	}
+	if g, err := uuid.Parse(qv.Get("group")); err == nil {
+		q.Group = g
+	}
 	if key, id, ok := strings.Cut(qv.Get("after"), "|"); ok {
 		if u, err := uuid.Parse(id); err == nil {
 			q.AfterKey, q.AfterID = key, u
@@ -441,7 +452,7 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 		if p, err = d.inv.List(r.Context(), tx, q); err != nil {
 			return err
 		}
-		if full && d.opts.Jobs != nil && role.AtLeast(identity.Operator) {
+		if full {
 			groups, err = d.inv.Groups(r.Context(), tx)
 		}
 		return err
@@ -457,6 +468,8 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 	}
 	data := map[string]any{"Title": "Devices · " + t.Name, "Tenant": t, "Query": q, "Devices": p.Devices, "Live": live,
 		"Groups": groups, "GroupKinds": commandable("", role), "IsAdmin": role.AtLeast(identity.Admin),
+		"CanGroupSend": d.opts.Jobs != nil && role.AtLeast(identity.Operator), "IsOperator": role.AtLeast(identity.Operator),
+		"ComplianceFilters": []string{"compliant", "noncompliant", "unevaluated"},
 		"Platforms": []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}}
 	if len(p.Devices) > pageSize {
 		last := pageSize - 1
@@ -466,6 +479,12 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 		}
 		if q.Platform != "" {
 			next.Set("platform", string(q.Platform))
+		}
+		if q.Compliance != "" {
+			next.Set("compliance", q.Compliance)
+		}
+		if q.Group != uuid.Nil {
+			next.Set("group", q.Group.String())
 		}
 		data["Devices"] = p.Devices[:pageSize]
 		data["Next"] = "/dashboard/t/" + t.Slug + "/devices?" + next.Encode()

@@ -216,6 +216,10 @@ func TestDashboardInABrowser(t *testing.T) {
 	if log := text("main"); !strings.Contains(log, "create-compliance-rule") || !strings.Contains(log, "queue-command") {
 		t.Errorf("the audit log lacks the dashboard's actions: %q", log)
 	}
+	// On a phone: the device list without its wide columns.
+	run("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(tp+"/devices"), chromedp.WaitVisible(chromedp.CSS(`#device-rows`)),
+		shot("14-phone-devices"), chromedp.Navigate(tp+"/enroll"), chromedp.WaitVisible(chromedp.CSS(`main h1`)), shot("15-phone-enroll"),
+		chromedp.EmulateViewport(1280, 800))
 
 	// Editing the URL to someone else's tenant shows nothing of it.
 	run("another tenant", chromedp.Navigate(platform+"/dashboard/t/"+other.Slug+"/devices"), chromedp.WaitVisible(chromedp.CSS(`p.error`)),

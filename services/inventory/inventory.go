@@ -219,7 +219,12 @@ type Query struct {
 	Status   Status    // "" for all
 	Search   string    // in name and serial number (case-insensitive), or the exact identifier
 	Group    uuid.UUID // only members of this group (uuid.Nil for all)
-	Sort     Sort      // default "name"
+	// Compliance keeps devices by their compliance results, as
+	// compliance.Summarize counts them: "compliant" (evaluated, every rule
+	// passes), "noncompliant" (failing a rule), "unevaluated" (no results);
+	// "" for all.
+	Compliance string
+	Sort       Sort // default "name"
 	// After is the position of the last device of the previous page: its
 	// sort key (Key from the previous page) and id.
 	AfterKey string
@@ -246,6 +251,11 @@ func (inv *Inventory) List(ctx context.Context, tx pgx.Tx, q Query) (Page, error
 	if q.Platform != "" && !q.Platform.Valid() {
 		return Page{}, &ValidationError{"platform", fmt.Sprintf("%q is not apple, windows or android", q.Platform)}
 	}
+	switch q.Compliance {
+	case "", "compliant", "noncompliant", "unevaluated":
+	default:
+		return Page{}, &ValidationError{"compliance", fmt.Sprintf("%q is not compliant, noncompliant or unevaluated", q.Compliance)}
+	}
 	cmp, dir := ">", "ASC"
 	if desc {
 		cmp, dir = "<", "DESC"
@@ -258,12 +268,17 @@ WHERE (@platform = '' OR d.platform = @platform)
   AND (@search = '' OR d.identifier = @search OR d.name ILIKE @like OR d.serial_number ILIKE @like)
   AND (@group::uuid IS NULL OR EXISTS (SELECT 1 FROM device_group_members m
        WHERE m.tenant_id = d.tenant_id AND m.device_id = d.id AND m.group_id = @group))
+  AND (@compliance = ''
+       OR (@compliance = 'unevaluated') = NOT EXISTS (SELECT 1 FROM compliance_results r WHERE r.tenant_id = d.tenant_id AND r.device_id = d.id)
+          AND (@compliance = 'unevaluated'
+               OR (@compliance = 'noncompliant') = EXISTS (SELECT 1 FROM compliance_results r
+                   WHERE r.tenant_id = d.tenant_id AND r.device_id = d.id AND NOT r.compliant)))
   AND (@after_id::uuid IS NULL OR (` + key.expr + `, d.id) ` + cmp + ` (@after_key::text::` + key.typ + `, @after_id))
 ORDER BY ` + key.expr + ` ` + dir + `, d.id ` + dir + ` LIMIT @limit`
 	like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q.Search) + "%"
 	var p Page
 	rows, _ := tx.Query(ctx, sql, pgx.NamedArgs{
-		"platform": string(q.Platform), "status": string(q.Status), "search": q.Search, "like": like,
+		"platform": string(q.Platform), "status": string(q.Status), "search": q.Search, "like": like, "compliance": q.Compliance,
 		"group":    uuid.NullUUID{UUID: q.Group, Valid: q.Group != uuid.Nil},
 		"after_id": uuid.NullUUID{UUID: q.AfterID, Valid: q.AfterID != uuid.Nil}, "after_key": q.AfterKey, "limit": q.Limit,
 	})
