@@ -470,7 +470,7 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 		"Groups": groups, "GroupKinds": commandable("", role), "IsAdmin": role.AtLeast(identity.Admin),
 		"CanGroupSend": d.opts.Jobs != nil && role.AtLeast(identity.Operator), "IsOperator": role.AtLeast(identity.Operator),
 		"ComplianceFilters": []string{"compliant", "noncompliant", "unevaluated"},
-		"Platforms": []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}}
+		"Platforms":         []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}}
 	if len(p.Devices) > pageSize {
 		last := pageSize - 1
 		next := url.Values{"after": {p.Keys[last] + "|" + p.Devices[last].ID.String()}}
