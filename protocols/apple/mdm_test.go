@@ -33,7 +33,7 @@ import (
 const topic = "com.apple.mgmt.External.0a1b2c3d-0000-4000-8000-000000000001"
 
 // pushCert is an MDM push certificate for topic, and its key.
-func pushCert(t *testing.T, topic string) (certPEM, keyPEM []byte) {
+func pushCert(t testing.TB, topic string) (certPEM, keyPEM []byte) {
 	certPEM, keyPEM, err := fakeapns.PushCertificate(topic, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ type mdmEnv struct {
 	a, b  tenancy.Tenant
 }
 
-func setupMDM(t *testing.T) *mdmEnv {
+func setupMDM(t testing.TB) *mdmEnv {
 	db := testenv.DB(t)
 	dir, err := tenancy.NewDirectory(db, "trident.test")
 	if err != nil {
@@ -104,7 +104,7 @@ func (e *mdmEnv) ctx(tn tenancy.Tenant) context.Context {
 }
 
 // enroll takes a simulated device through SCEP in tenant tn.
-func (e *mdmEnv) enroll(t *testing.T, tn tenancy.Tenant) *devicesim.AppleDevice {
+func (e *mdmEnv) enroll(t testing.TB, tn tenancy.Tenant) *devicesim.AppleDevice {
 	t.Helper()
 	ctx := e.ctx(tn)
 	var secret string
@@ -125,7 +125,7 @@ func (e *mdmEnv) enroll(t *testing.T, tn tenancy.Tenant) *devicesim.AppleDevice 
 
 // device waits for the inventory to show d as want (Trident's service runs
 // beside nanomdm's core, after the answer).
-func (e *mdmEnv) device(t *testing.T, tn tenancy.Tenant, udid string, ok func(inventory.Device) bool) inventory.Device {
+func (e *mdmEnv) device(t testing.TB, tn tenancy.Tenant, udid string, ok func(inventory.Device) bool) inventory.Device {
 	t.Helper()
 	ctx := e.ctx(tn)
 	deadline := time.Now().Add(10 * time.Second)
@@ -181,7 +181,7 @@ func (e *mdmEnv) pushFor(t *testing.T, d *devicesim.AppleDevice) fakeapns.Push {
 	return fakeapns.Push{}
 }
 
-func (e *mdmEnv) queue(t *testing.T, tn tenancy.Tenant, device uuid.UUID, kind string) commands.Command {
+func (e *mdmEnv) queue(t testing.TB, tn tenancy.Tenant, device uuid.UUID, kind string) commands.Command {
 	t.Helper()
 	ctx := e.ctx(tn)
 	var c commands.Command
