@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,7 +118,19 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 			}
 			return apple.TenantURL(t.Slug, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort) + "/ade/enroll", nil
 		}})
-	wakers := map[inventory.Platform]commands.Waker{inventory.Apple: push.AppleWaker{APNs: push.NewAPNs(appleStore, cfg.apnsOptions...)}}
+	apnsOptions := cfg.apnsOptions
+	if cfg.apnsURL != "" {
+		var pool *x509.CertPool
+		if cfg.apnsCA != "" {
+			if pool, err = loadPool(cfg.apnsCA); err != nil {
+				db.Close()
+				return nil, err
+			}
+		}
+		apnsOptions = append(apnsOptions, push.WithHost(strings.TrimRight(cfg.apnsURL, "/"), func(c *tls.Config) { c.RootCAs = pool }))
+		log.Warn("MDM pushes go to a local APNs, not Apple's", "apns", cfg.apnsURL)
+	}
+	wakers := map[inventory.Platform]commands.Waker{inventory.Apple: push.AppleWaker{APNs: push.NewAPNs(appleStore, apnsOptions...)}}
 	var droid *androidsvc.Service
 	if cfg.android.project != "" {
 		droid, err = androidsvc.New(ctx, db, pub, jobs, inv, cmds, androidsvc.Options{Project: cfg.android.project,

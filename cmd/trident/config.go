@@ -158,6 +158,8 @@ type serverConfig struct {
 	windowsPoll           time.Duration // DMClient's polling interval
 
 	apnsOptions []push.Option // tests only: a local APNs server
+	apnsURL     string        // a local APNs speaking Apple's protocol (load tests, staging)
+	apnsCA      string        // PEM file: the CA that signed apnsURL's certificate
 }
 
 // keyring reads the encryption keys.
@@ -245,6 +247,8 @@ func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
 	fs.StringVar(&c.appleIdentityHeader, "apple-identity-header", "Client-Cert", "with --apple-device-identity header: the header the proxy sets")
 	fs.StringVar(&c.appleVendorCert, "apple-vendor-cert", "", "PEM file: your MDM vendor certificate (Apple developer program, \"MDM CSR\") with its chain; signs tenants' push certificate requests")
 	fs.StringVar(&c.appleVendorKey, "apple-vendor-key", "", "PEM file: the MDM vendor certificate's private key")
+	fs.StringVar(&c.apnsURL, "apns-url", "", "send MDM pushes to this APNs instead of Apple's (https://host:port; for load tests and staging with `trident loadtest apns`)")
+	fs.StringVar(&c.apnsCA, "apns-ca", "", "with --apns-url: PEM file of the CA its certificate is signed by")
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "PEM file: serve HTTPS with this certificate (a wildcard for *.{base-domain} and the base domain); empty: plain HTTP behind a TLS-terminating load balancer")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "PEM file: the TLS certificate's key")
 	fs.StringVar(&c.deviceScheme, "device-scheme", "https", "how devices reach tenant hostnames: https (production) or http (dev)")
@@ -295,6 +299,19 @@ func (c *serverConfig) validate() error {
 	} else if c.appleVendorCert != "" {
 		if _, err := apple.LoadVendor(c.appleVendorCert, c.appleVendorKey); err != nil {
 			errs = append(errs, fmt.Errorf("--apple-vendor-cert/--apple-vendor-key: %v", err))
+		}
+	}
+	if c.apnsCA != "" && c.apnsURL == "" {
+		errs = append(errs, errors.New("--apns-ca goes with --apns-url"))
+	}
+	if c.apnsURL != "" {
+		if u, err := url.Parse(c.apnsURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--apns-url %q: want https://host:port (APNs is HTTP/2 over TLS)", c.apnsURL))
+		}
+		if c.apnsCA != "" {
+			if _, err := loadPool(c.apnsCA); err != nil {
+				errs = append(errs, fmt.Errorf("--apns-ca: %v", err))
+			}
 		}
 	}
 	if c.deviceScheme != "https" && c.deviceScheme != "http" {

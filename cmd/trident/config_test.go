@@ -36,11 +36,11 @@ func TestValidateReportsEveryMistake(t *testing.T) {
 	cfg.register(fs, ":8080")
 	t.Setenv("TRIDENT_EVENT_RETENTION", "")
 	if err := parse(fs, []string{"--event-retention", "1m", "--listen", "nowhere", "--log-format", "xml",
-		"--database-url", "postgres://u:secret@[bad"}); err != nil {
+		"--database-url", "postgres://u:secret@[bad", "--apns-url", "http://127.0.0.1:8443", "--apns-ca", "/nonexistent.pem"}); err != nil {
 		t.Fatal(err)
 	}
 	err = cfg.validate()
-	for _, want := range []string{"--base-domain", "--listen", "--event-retention", "--log-format", "--database-url"} {
+	for _, want := range []string{"--base-domain", "--listen", "--event-retention", "--log-format", "--database-url", "--apns-url", "--apns-ca"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("validate() = %v; want it to mention %s", err, want)
 		}

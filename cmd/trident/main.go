@@ -28,6 +28,7 @@ func subcommands() []command {
 		{"openapi", "write the API's OpenAPI document (openapi/openapi.yaml)", runOpenAPI},
 		{"tenant", "manage tenants (create|list|add-hostname|remove-hostname|suspend|activate)", runTenant},
 		{"dep", "Apple Business Manager tokens (keypair|upload|sync|account|tokens)", runDEP},
+		{"loadtest", "prepare and drive load against a running server (apns|prepare|enroll); see loadtest/", runLoadtest},
 		{"probe", "check a running process's health (for container health checks): probe [URL]", runProbe},
 		{"version", "print the version", runVersion},
 	}

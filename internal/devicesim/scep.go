@@ -97,13 +97,20 @@ func (c *SCEPClient) Enroll(ctx context.Context, challenge, claimedName string) 
 	if err != nil {
 		return nil, nil, err
 	}
+	cert, err := c.EnrollKey(ctx, key, challenge, claimedName)
+	return key, cert, err
+}
+
+// EnrollKey gets key certified with challenge: Enroll with a key made
+// ahead (load tests prepare keys so that the burst measures the server,
+// not the making of keys).
+func (c *SCEPClient) EnrollKey(ctx context.Context, key *rsa.PrivateKey, challenge, claimedName string) (*x509.Certificate, error) {
 	// Before it has a certificate, a device signs with a self-signed one.
 	self, err := selfSigned(key, claimedName)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	cert, err := c.request(ctx, scep.PKCSReq, key, key, self, challenge, claimedName)
-	return key, cert, err
+	return c.request(ctx, scep.PKCSReq, key, key, self, challenge, claimedName)
 }
 
 // Renew gets a new key certified, signing the request with the current

@@ -16,6 +16,7 @@ import (
 	"encoding/pem"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -41,6 +42,8 @@ type Server struct {
 	pushes  []Push
 	reasons map[string]string // token -> failure reason
 	got     chan Push
+	count   bool // only count pushes (a long-running load test's server)
+	n       int64
 }
 
 // New starts a server; Close it when done.
@@ -51,6 +54,26 @@ func New() *Server {
 	s.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
 	s.StartTLS()
 	return s
+}
+
+// Serve runs a server on l that only counts the pushes it accepts (for
+// `trident loadtest apns`, which runs as long as a load test does).
+func Serve(l net.Listener) *Server {
+	s := &Server{reasons: map[string]string{}, got: make(chan Push), count: true}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.Listener.Close()
+	s.Listener = l
+	s.EnableHTTP2 = true
+	s.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
+	s.StartTLS()
+	return s
+}
+
+// Count is how many pushes the server accepted.
+func (s *Server) Count() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
 }
 
 // Fail makes pushes to token fail with an APNs reason (Unregistered answers
@@ -104,14 +127,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	reason := s.reasons[token]
 	if reason == "" {
-		s.pushes = append(s.pushes, p)
+		s.n++
+		if !s.count {
+			s.pushes = append(s.pushes, p)
+		}
 	}
 	s.mu.Unlock()
 	switch reason {
 	case "":
 		w.Header().Set("apns-id", "00000000-0000-0000-0000-000000000001")
 		w.WriteHeader(http.StatusOK)
-		s.got <- p
+		if !s.count {
+			s.got <- p
+		}
 	case "Unregistered":
 		reply(w, http.StatusGone, reason)
 	case "TooManyRequests":

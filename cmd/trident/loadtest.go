@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tridentmdm/trident/internal/fakeapns"
+	"github.com/tridentmdm/trident/internal/loadgen"
+	"github.com/tridentmdm/trident/internal/seal"
+	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
+	"github.com/tridentmdm/trident/services/pki"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+const loadtestUsage = `Usage (loadtest/run drives these; see loadtest/README.md):
+  trident loadtest apns --listen ADDR --ca-out FILE
+      a local APNs for the server under load (--apns-url, --apns-ca)
+  trident loadtest prepare [--data-dir DIR | --database-url URL] --out DIR --tenants N --apple N [--host-port :PORT]
+      tenants, push certificates and one-time challenges, and a key pool
+  trident loadtest enroll --url URL --fleet DIR [--within 10s] [--identity-header Client-Cert] [--in-flight N]
+      a burst of simulated Apple devices enrolling: SCEP, Authenticate, TokenUpdate`
+
+func runLoadtest(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return usagef("%s", loadtestUsage)
+	}
+	fs := flag.NewFlagSet("loadtest "+args[0], flag.ContinueOnError)
+	switch args[0] {
+	case "apns":
+		listen := fs.String("listen", "127.0.0.1:0", "where to listen")
+		caOut := fs.String("ca-out", "", "write the server's certificate (PEM) here, for --apns-ca")
+		if err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		return loadtestAPNs(ctx, *listen, *caOut, stdout)
+	case "prepare":
+		var c common
+		c.register(fs)
+		var o loadgen.PrepareOptions
+		out := fs.String("out", "", "the fleet directory to write")
+		base := fs.String("base-domain", "", "the server's base domain (empty with the dev cluster: localhost)")
+		key := fs.String("encryption-key", "", "the server's encryption key (empty with the dev cluster: its key)")
+		fs.StringVar(&o.MSP, "msp", "loadtest", "the MSP of the load test's tenants")
+		fs.IntVar(&o.Tenants, "tenants", 10, "tenants lt-0001…")
+		fs.IntVar(&o.Apple, "apple", 100, "Apple devices, spread over the tenants")
+		fs.IntVar(&o.Keys, "keys", 32, "RSA keys in the pool the devices share")
+		fs.StringVar(&o.HostPort, "host-port", "", "the port devices reach tenants' hostnames on, as :8080 (empty: the scheme's)")
+		if err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		if *out == "" {
+			return usagef("prepare needs --out\n%s", loadtestUsage)
+		}
+		return loadtestPrepare(ctx, c, *base, *key, *out, o, stdout)
+	case "enroll":
+		var o loadgen.EnrollOptions
+		fleet := fs.String("fleet", "", "the fleet directory prepare wrote")
+		fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "where Trident listens")
+		fs.DurationVar(&o.Within, "within", 10*time.Second, "spread the devices' starts over this long")
+		fs.StringVar(&o.Header, "identity-header", "", "send identities in this header (a server with --apple-device-identity header); empty signs messages")
+		fs.IntVar(&o.InFlight, "in-flight", 0, "at most this many devices enrolling at once (0: no bound)")
+		if err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		if *fleet == "" {
+			return usagef("enroll needs --fleet\n%s", loadtestUsage)
+		}
+		devices, err := loadgen.ReadDevices(*fleet, loadgen.FleetFile)
+		if err != nil {
+			return err
+		}
+		keys, err := loadgen.ReadKeys(*fleet)
+		if err != nil {
+			return err
+		}
+		enrolled, res := loadgen.Enroll(ctx, devices, keys, o)
+		if err := loadgen.WriteJSON(*fleet, loadgen.EnrolledFile, enrolled); err != nil {
+			return err
+		}
+		if err := loadgen.WriteJSON(*fleet, loadgen.ResultFile, res); err != nil {
+			return err
+		}
+		fmt.Fprint(stdout, res)
+		if res.Errors > 0 || res.Enrolled != res.Devices {
+			return fmt.Errorf("%d of %d devices did not enroll", res.Devices-res.Enrolled, res.Devices)
+		}
+		return nil
+	}
+	return usagef("unknown loadtest action %q\n%s", args[0], loadtestUsage)
+}
+
+func loadtestAPNs(ctx context.Context, listen, caOut string, stdout io.Writer) error {
+	l, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	s := fakeapns.Serve(l)
+	defer s.Close()
+	if caOut != "" {
+		if err := os.WriteFile(caOut, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw}), 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "local APNs at %s\n", s.URL)
+	<-ctx.Done()
+	fmt.Fprintf(stdout, "local APNs: %d pushes accepted\n", s.Count())
+	return nil
+}
+
+func loadtestPrepare(ctx context.Context, c common, base, key, out string, o loadgen.PrepareOptions, stdout io.Writer) error {
+	if err := c.validate(); err != nil {
+		return usageError{err}
+	}
+	if c.databaseURL == "" {
+		if base == "" {
+			base = "localhost"
+		}
+		if key == "" {
+			var err error
+			if key, err = devEncryptionKey(c.dataDir); err != nil {
+				return err
+			}
+		}
+	}
+	if base == "" || key == "" {
+		return usagef("with --database-url, --base-domain and --encryption-key are required")
+	}
+	k, err := seal.ParseKey(key)
+	if err != nil {
+		return usagef("--encryption-key: %v", err)
+	}
+	keys := seal.NewKeyring(k)
+	log, _ := c.logger(os.Stderr)
+	dbs, err := c.connect(ctx, "", false, log)
+	if err != nil {
+		return err
+	}
+	defer dbs.release()
+	db, err := tenancy.Open(ctx, dbs.app, dbs.reader)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	dir, err := tenancy.NewDirectory(db, base)
+	if err != nil {
+		return usageError{err}
+	}
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		return err
+	}
+	start := time.Now()
+	devices, pool, err := loadgen.Prepare(ctx, db, dir, pki.New(keys), mdmstore.New(db, keys), o)
+	if err != nil {
+		return err
+	}
+	if err := errors.Join(loadgen.WriteJSON(out, loadgen.FleetFile, devices), loadgen.WriteKeys(out, pool)); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "prepared %d tenants and %d Apple devices in %s: %s\n", o.Tenants, len(devices), time.Since(start).Round(time.Millisecond), out)
+	return nil
+}

@@ -1,0 +1,159 @@
+package loadgen
+
+import (
+	"context"
+	"crypto/rsa"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tridentmdm/trident/internal/devicesim"
+)
+
+// EnrollOptions say how to run the burst.
+type EnrollOptions struct {
+	URL string // where Trident listens, for example http://127.0.0.1:8080
+	// Within spreads the devices' starts evenly over this long (0: all at
+	// once).
+	Within time.Duration
+	// Header, when set, sends each device's identity in this header
+	// (RFC 9440) as a TLS-terminating proxy would, for a server run with
+	// --apple-device-identity header; empty signs every message
+	// (Mdm-Signature), the default production mode.
+	Header string
+	// InFlight bounds the devices enrolling at once (0: no bound).
+	InFlight int
+}
+
+// Result is what the burst measured.
+type Result struct {
+	Devices  int                  `json:"devices"`
+	Enrolled int                  `json:"enrolled"`
+	Errors   int                  `json:"errors"`
+	Samples  []string             `json:"error_samples,omitempty"`
+	Started  time.Duration        `json:"started_within_ns"`  // from the first start to the last
+	Elapsed  time.Duration        `json:"all_enrolled_in_ns"` // from the first start to the last TokenUpdate
+	Steps    map[string]Latencies `json:"steps"`              // per request kind
+	Device   Latencies            `json:"device"`             // a device's whole enrollment
+	Rate     float64              `json:"scep_per_second"`    // certificates issued per second of the burst
+}
+
+func (r Result) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "devices %d, enrolled %d, errors %d; starts within %s, all enrolled in %s; %.1f SCEP issuances/s\n",
+		r.Devices, r.Enrolled, r.Errors, r.Started.Round(time.Millisecond), r.Elapsed.Round(time.Millisecond), r.Rate)
+	for _, k := range []string{"scep", "authenticate", "token_update"} {
+		fmt.Fprintf(&b, "  %-13s %s\n", k, r.Steps[k])
+	}
+	fmt.Fprintf(&b, "  %-13s %s\n", "whole device", r.Device)
+	for _, s := range r.Samples {
+		fmt.Fprintf(&b, "  error: %s\n", s)
+	}
+	return b.String()
+}
+
+// Enroll takes every device through SCEP, Authenticate and TokenUpdate
+// against the running server, and answers the enrolled devices (with
+// their identities, for the steady-state scripts) and what it measured.
+func Enroll(ctx context.Context, devices []Device, keys []*rsa.PrivateKey, o EnrollOptions) ([]Device, Result) {
+	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096,
+		MaxConnsPerHost: 0, IdleConnTimeout: time.Minute}}
+	base := strings.TrimRight(o.URL, "/")
+	var mu sync.Mutex
+	steps := map[string][]time.Duration{}
+	var whole []time.Duration
+	res := Result{Devices: len(devices)}
+	enrolled := make([]Device, 0, len(devices))
+	fail := func(d Device, step string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		res.Errors++
+		if len(res.Samples) < 10 {
+			res.Samples = append(res.Samples, fmt.Sprintf("%s %s: %v", d.Host, step, err))
+		}
+	}
+	var sem chan struct{}
+	if o.InFlight > 0 {
+		sem = make(chan struct{}, o.InFlight)
+	}
+	var wg sync.WaitGroup
+	start := time.Now()
+	var lastStart, lastDone time.Time
+	for i, d := range devices {
+		if o.Within > 0 && len(devices) > 1 {
+			at := start.Add(o.Within * time.Duration(i) / time.Duration(len(devices)))
+			if w := time.Until(at); w > 0 {
+				select {
+				case <-time.After(w):
+				case <-ctx.Done():
+				}
+			}
+		}
+		if sem != nil {
+			sem <- struct{}{}
+		}
+		lastStart = time.Now()
+		wg.Go(func() {
+			if sem != nil {
+				defer func() { <-sem }()
+			}
+			began := time.Now()
+			timed := func(step string, f func() error) error {
+				t := time.Now()
+				err := f()
+				if err != nil {
+					fail(d, step, err)
+					return err
+				}
+				mu.Lock()
+				steps[step] = append(steps[step], time.Since(t))
+				mu.Unlock()
+				return nil
+			}
+			key := keys[d.Key%len(keys)]
+			sc := &devicesim.SCEPClient{URL: base + "/scep", Host: d.Host, Client: client}
+			var dev *devicesim.AppleDevice
+			if timed("scep", func() error {
+				cert, err := sc.EnrollKey(ctx, key, d.Secret, "loadtest")
+				if err == nil {
+					dev = devicesim.NewAppleDevice(base+"/mdm", d.Host, d.Topic, key, cert)
+					dev.Client, dev.CertHeader = client, o.Header
+				}
+				return err
+			}) != nil {
+				return
+			}
+			if timed("authenticate", func() error { return dev.Authenticate(ctx) }) != nil {
+				return
+			}
+			if timed("token_update", func() error { return dev.TokenUpdate(ctx) }) != nil {
+				return
+			}
+			d.UDID, d.Secret = dev.UDID, ""
+			d.Cert = ":" + base64.StdEncoding.EncodeToString(dev.Cert.Raw) + ":"
+			mu.Lock()
+			whole = append(whole, time.Since(began))
+			enrolled = append(enrolled, d)
+			if now := time.Now(); now.After(lastDone) {
+				lastDone = now
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	res.Enrolled = len(enrolled)
+	res.Started = lastStart.Sub(start)
+	if !lastDone.IsZero() {
+		res.Elapsed = lastDone.Sub(start)
+		res.Rate = float64(len(steps["scep"])) / res.Elapsed.Seconds()
+	}
+	res.Steps = map[string]Latencies{}
+	for k, v := range steps {
+		res.Steps[k] = summarize(v)
+	}
+	res.Device = summarize(whole)
+	return enrolled, res
+}

@@ -1,0 +1,126 @@
+package loadgen
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/internal/fakeapns"
+	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
+	"github.com/tridentmdm/trident/services/pki"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// PrepareOptions say what fleet to prepare.
+type PrepareOptions struct {
+	MSP      string // the MSP's slug (made if missing)
+	Tenants  int    // tenants lt-0001… (reused if they exist)
+	Apple    int    // Apple devices, spread evenly over the tenants
+	Keys     int    // size of the key pool (default 32)
+	HostPort string // ":8080" to add to tenants' hostnames; "" for none
+	// ChallengeLifetime bounds how long the burst may wait (default 24h).
+	ChallengeLifetime time.Duration
+}
+
+// Prepare makes the tenants, gives each a push certificate (from a local
+// "Apple", for a local APNs: the load test's pushes must not reach Apple),
+// and makes one enrollment challenge per device. It answers the devices
+// to enroll and the key pool.
+func Prepare(ctx context.Context, db *tenancy.DB, dir *tenancy.Directory, pk *pki.PKI, store *mdmstore.Store, o PrepareOptions) ([]Device, []*rsa.PrivateKey, error) {
+	if o.Tenants < 1 || o.Apple < 0 {
+		return nil, nil, errors.New("loadgen: at least one tenant, and no negative device counts")
+	}
+	if o.Keys <= 0 {
+		o.Keys = 32
+	}
+	if o.ChallengeLifetime == 0 {
+		o.ChallengeLifetime = 24 * time.Hour
+	}
+	keys, err := makeKeys(o.Keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	msp, err := dir.MSPBySlug(ctx, o.MSP)
+	if errors.Is(err, tenancy.ErrNotFound) {
+		msp, err = dir.CreateMSP(ctx, o.MSP, "Load test")
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("loadgen: MSP: %w", err)
+	}
+	var out []Device
+	for i := range o.Tenants {
+		slug := fmt.Sprintf("lt-%04d", i+1)
+		t, err := dir.TenantBySlug(ctx, slug)
+		if errors.Is(err, tenancy.ErrNotFound) {
+			t, err = dir.CreateTenant(ctx, msp.ID, slug, fmt.Sprintf("Load test %d", i+1))
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("loadgen: tenant %s: %w", slug, err)
+		}
+		tctx := tenancy.WithTenant(ctx, t.ID)
+		certs, err := store.PushCerts(tctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		topic := fmt.Sprintf("com.apple.mgmt.External.%08x-0000-4000-8000-%012d", i+1, i+1)
+		if len(certs) == 0 {
+			certPEM, keyPEM, err := fakeapns.PushCertificate(topic, nil)
+			if err != nil {
+				return nil, nil, err
+			}
+			if err := store.StorePushCert(tctx, certPEM, keyPEM); err != nil {
+				return nil, nil, fmt.Errorf("loadgen: push certificate of %s: %w", slug, err)
+			}
+		} else {
+			topic = certs[0].Topic
+		}
+		n := o.Apple / o.Tenants
+		if i < o.Apple%o.Tenants {
+			n++
+		}
+		host := slug + "." + dir.BaseDomain() + o.HostPort
+		// Challenges in batches, a transaction each.
+		for done := 0; done < n; {
+			batch := min(n-done, 1000)
+			err := db.Tx(tctx, func(tx pgx.Tx) error {
+				for range batch {
+					secret, _, err := pk.NewChallenge(tctx, tx, "apple-enrollment", o.ChallengeLifetime)
+					if err != nil {
+						return err
+					}
+					out = append(out, Device{Platform: "apple", Tenant: slug, Host: host, Secret: secret, Key: len(out) % len(keys), Topic: topic})
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, nil, fmt.Errorf("loadgen: challenges for %s: %w", slug, err)
+			}
+			done += batch
+		}
+	}
+	return out, keys, nil
+}
+
+// makeKeys makes n RSA-2048 keys on every core.
+func makeKeys(n int) ([]*rsa.PrivateKey, error) {
+	keys := make([]*rsa.PrivateKey, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.NumCPU())
+	for i := range keys {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			keys[i], errs[i] = rsa.GenerateKey(rand.Reader, 2048)
+		})
+	}
+	wg.Wait()
+	return keys, errors.Join(errs...)
+}
