@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -273,6 +274,19 @@ func (a *app) serve(ctx context.Context, ln net.Listener) (err error) {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if a.cfg.pprofListen != "" {
+		// Go's profiles, on a listener of their own: never on the public
+		// mux, where every tenant hostname and the internet reach.
+		pl, perr := net.Listen("tcp", a.cfg.pprofListen)
+		if perr != nil {
+			a.log.Error("pprof listener", "err", perr)
+		} else {
+			psrv := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
+			go func() { _ = psrv.Serve(pl) }()
+			defer psrv.Close()
+			a.log.Warn("Go profiles are served", "pprof", "http://"+pl.Addr().String()+"/debug/pprof/")
+		}
+	}
 	a.log.Info("trident running", "listen", ln.Addr().String(), "base_domain", a.dir.BaseDomain(),
 		"serve", a.roles.serve, "work", a.roles.work)
 
@@ -312,4 +326,15 @@ func windowsEnrollment(h *windows.Handler, w *enrollment.Windows) *enrollment.Wi
 		return nil
 	}
 	return w
+}
+
+// pprofMux serves net/http/pprof's handlers.
+func pprofMux() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("/debug/pprof/", pprof.Index)
+	m.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	m.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return m
 }

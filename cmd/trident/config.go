@@ -159,6 +159,7 @@ type serverConfig struct {
 
 	apnsOptions []push.Option // tests only: a local APNs server
 	apnsURL     string        // a local APNs speaking Apple's protocol (load tests, staging)
+	pprofListen string        // Go's profiles, on a separate listener
 	apnsCA      string        // PEM file: the CA that signed apnsURL's certificate
 }
 
@@ -239,6 +240,7 @@ func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
 	fs.StringVar(&c.baseDomain, "base-domain", "", "domain under which each tenant has {slug}.{base-domain}, for example mdm.example.com")
 	fs.DurationVar(&c.eventRetention, "event-retention", 30*24*time.Hour, "how long events are kept")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a shutdown waits for requests and jobs to finish")
+	fs.StringVar(&c.pprofListen, "pprof-listen", "", "serve Go's profiles (net/http/pprof) on this separate address, such as 127.0.0.1:6060; empty: off. Keep it off the internet")
 	fs.IntVar(&c.workers, "worker-concurrency", 20, "jobs worked at once by this process")
 	c.oidc.register(fs)
 	fs.StringVar(&c.encryptionKey, "encryption-key", "", "base64 of 32 random bytes that seal secrets at rest (openssl rand -base64 32); dev keeps one in --data-dir")
@@ -299,6 +301,11 @@ func (c *serverConfig) validate() error {
 	} else if c.appleVendorCert != "" {
 		if _, err := apple.LoadVendor(c.appleVendorCert, c.appleVendorKey); err != nil {
 			errs = append(errs, fmt.Errorf("--apple-vendor-cert/--apple-vendor-key: %v", err))
+		}
+	}
+	if c.pprofListen != "" {
+		if _, _, err := net.SplitHostPort(c.pprofListen); err != nil {
+			errs = append(errs, fmt.Errorf("--pprof-listen %q: want host:port", c.pprofListen))
 		}
 	}
 	if c.apnsCA != "" && c.apnsURL == "" {

@@ -25,6 +25,7 @@ import (
 	"math/big"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -46,8 +47,9 @@ type PKI struct {
 	keys *seal.Keyring
 	now  func() time.Time
 
-	mu  sync.Mutex
-	cas map[uuid.UUID]*CA // by CA id: parsed and unsealed once
+	mu   sync.Mutex
+	cas  map[uuid.UUID]*CA // by CA id: parsed and unsealed once
+	made atomic.Int64      // CA keys made by this process (tests)
 }
 
 // New returns the PKI; keys seal the CAs' private keys.
@@ -133,6 +135,22 @@ func (p *PKI) createCA(ctx context.Context, tx pgx.Tx) error {
 	if err := tx.QueryRow(ctx, `SELECT t.id, t.slug FROM tenants t WHERE t.id = current_tenant()`).Scan(&tenant, &slug); err != nil {
 		return fmt.Errorf("pki: the transaction's tenant: %w", err)
 	}
+	// One transaction at a time makes the tenant's CA: a new tenant's first
+	// burst of devices would otherwise make a key per request (each a
+	// fraction of a second of CPU) and keep one. The others wait here, then
+	// find the CA the first committed (read committed: this statement sees
+	// it).
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('trident.pki.ca:' || current_tenant()::text, 0))`); err != nil {
+		return fmt.Errorf("pki: lock the tenant's CA creation: %w", err)
+	}
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tenant_cas WHERE active)`).Scan(&exists); err != nil {
+		return fmt.Errorf("pki: read CA: %w", err)
+	}
+	if exists {
+		return nil
+	}
+	p.made.Add(1)
 	// RSA: SCEP clients (Apple's among them) encrypt their request to the
 	// CA's key, which PKCS#7 enveloping needs to be RSA.
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
