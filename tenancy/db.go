@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -43,6 +45,14 @@ func newPool(ctx context.Context, url, name string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("tenancy: %s database URL: %w", name, err)
+	}
+	// pgxpool's default (4 connections on a 2-core machine) starves a
+	// server whose requests each hold a transaction while River's jobs and
+	// listener take their share: a 2,000-device enrollment burst queued
+	// check-ins for seconds behind SCEP. The URL's pool_max_conns still
+	// decides when given.
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = int32(max(16, 4*runtime.NumCPU()))
 	}
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "trident-" + name

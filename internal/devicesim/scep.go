@@ -97,20 +97,13 @@ func (c *SCEPClient) Enroll(ctx context.Context, challenge, claimedName string) 
 	if err != nil {
 		return nil, nil, err
 	}
-	cert, err := c.EnrollKey(ctx, key, challenge, claimedName)
-	return key, cert, err
-}
-
-// EnrollKey gets key certified with challenge: Enroll with a key made
-// ahead (load tests prepare keys so that the burst measures the server,
-// not the making of keys).
-func (c *SCEPClient) EnrollKey(ctx context.Context, key *rsa.PrivateKey, challenge, claimedName string) (*x509.Certificate, error) {
 	// Before it has a certificate, a device signs with a self-signed one.
 	self, err := selfSigned(key, claimedName)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return c.request(ctx, scep.PKCSReq, key, key, self, challenge, claimedName)
+	cert, err := c.request(ctx, scep.PKCSReq, key, key, self, challenge, claimedName)
+	return key, cert, err
 }
 
 // Renew gets a new key certified, signing the request with the current
@@ -130,6 +123,17 @@ func (c *SCEPClient) request(ctx context.Context, typ scep.MessageType, key *rsa
 	if err != nil {
 		return nil, err
 	}
+	raw, err := NewRequest(ca, typ, key, signerKey, signerCert, challenge, cn)
+	if err != nil {
+		return nil, err
+	}
+	return c.send(ctx, ca, raw, signerKey, signerCert)
+}
+
+// NewRequest builds a PKIOperation message for CA ca: a CSR for key with
+// challenge, enveloped to the CA and signed by signerKey and signerCert.
+func NewRequest(ca *x509.Certificate, typ scep.MessageType, key *rsa.PrivateKey, signerKey crypto.Signer,
+	signerCert *x509.Certificate, challenge, cn string) ([]byte, error) {
 	der, err := x509util.CreateCertificateRequest(rand.Reader, &x509util.CertificateRequest{
 		CertificateRequest: x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}},
 		ChallengePassword:  challenge,
@@ -146,11 +150,43 @@ func (c *SCEPClient) request(ctx context.Context, typ scep.MessageType, key *rsa
 	if err != nil {
 		return nil, err
 	}
+	return msg.Raw, nil
+}
+
+// Prepared is a first enrollment's request built ahead (a load test's
+// device does its own cryptography before the burst, as a real device
+// does on its own processor, not the server's).
+type Prepared struct {
+	Raw  []byte            // the PKIOperation message
+	Self *x509.Certificate // the self-signed certificate it is signed with
+}
+
+// Prepare builds key's first enrollment request for CA ca with challenge.
+func Prepare(ca *x509.Certificate, key *rsa.PrivateKey, challenge, cn string) (Prepared, error) {
+	self, err := selfSigned(key, cn)
+	if err != nil {
+		return Prepared{}, err
+	}
+	raw, err := NewRequest(ca, scep.PKCSReq, key, key, self, challenge, cn)
+	return Prepared{Raw: raw, Self: self}, err
+}
+
+// EnrollPrepared sends a request built by Prepare (after GetCACert, as a
+// device does) and returns the certificate.
+func (c *SCEPClient) EnrollPrepared(ctx context.Context, p Prepared, key *rsa.PrivateKey) (*x509.Certificate, error) {
+	ca, err := c.CACert(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.send(ctx, ca, p.Raw, key, p.Self)
+}
+
+func (c *SCEPClient) send(ctx context.Context, ca *x509.Certificate, raw []byte, signerKey crypto.Signer, signerCert *x509.Certificate) (*x509.Certificate, error) {
 	method := http.MethodPost
 	if c.UseGET {
 		method = http.MethodGet
 	}
-	b, ct, err := c.do(ctx, method, "PKIOperation", msg.Raw)
+	b, ct, err := c.do(ctx, method, "PKIOperation", raw)
 	if err != nil {
 		return nil, err
 	}

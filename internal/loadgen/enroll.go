@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -122,7 +123,19 @@ func Enroll(ctx context.Context, devices []Device, keys []*rsa.PrivateKey, o Enr
 			sc := &devicesim.SCEPClient{URL: base + "/scep", Host: d.Host, Client: client}
 			var dev *devicesim.AppleDevice
 			if timed("scep", func() error {
-				cert, err := sc.EnrollKey(ctx, key, d.Secret, "loadtest")
+				raw, err := base64.StdEncoding.DecodeString(d.SCEP)
+				if err != nil {
+					return err
+				}
+				selfDER, err := base64.StdEncoding.DecodeString(d.Self)
+				if err != nil {
+					return err
+				}
+				self, err := x509.ParseCertificate(selfDER)
+				if err != nil {
+					return err
+				}
+				cert, err := sc.EnrollPrepared(ctx, devicesim.Prepared{Raw: raw, Self: self}, key)
 				if err == nil {
 					dev = devicesim.NewAppleDevice(base+"/mdm", d.Host, d.Topic, key, cert)
 					dev.Client, dev.CertHeader = client, o.Header
@@ -137,7 +150,7 @@ func Enroll(ctx context.Context, devices []Device, keys []*rsa.PrivateKey, o Enr
 			if timed("token_update", func() error { return dev.TokenUpdate(ctx) }) != nil {
 				return
 			}
-			d.UDID, d.Secret = dev.UDID, ""
+			d.UDID, d.Secret, d.SCEP, d.Self = dev.UDID, "", "", ""
 			d.Cert = ":" + base64.StdEncoding.EncodeToString(dev.Cert.Raw) + ":"
 			mu.Lock()
 			whole = append(whole, time.Since(began))

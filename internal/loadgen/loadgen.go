@@ -31,6 +31,10 @@ type Device struct {
 	Host     string `json:"host"`             // the tenant's hostname devices use
 	Secret   string `json:"secret,omitempty"` // the one-time enrollment challenge
 	Key      int    `json:"key"`              // index into the key pool
+	// SCEP is the device's first PKIOperation request, built ahead, and
+	// Self the self-signed certificate that signs it (both base64 DER).
+	SCEP string `json:"scep,omitempty"`
+	Self string `json:"self,omitempty"`
 	// Known once enrolled:
 	UDID  string `json:"udid,omitempty"`
 	Topic string `json:"topic,omitempty"`

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"runtime"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/internal/devicesim"
 	"github.com/tridentmdm/trident/internal/fakeapns"
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
 	"github.com/tridentmdm/trident/services/pki"
@@ -86,6 +89,11 @@ func Prepare(ctx context.Context, db *tenancy.DB, dir *tenancy.Directory, pk *pk
 			n++
 		}
 		host := slug + "." + dir.BaseDomain() + o.HostPort
+		var ca *pki.CA
+		if err := db.Tx(tctx, func(tx pgx.Tx) (err error) { ca, err = pk.CA(tctx, tx); return err }); err != nil {
+			return nil, nil, fmt.Errorf("loadgen: CA of %s: %w", slug, err)
+		}
+		first := len(out)
 		// Challenges in batches, a transaction each.
 		for done := 0; done < n; {
 			batch := min(n-done, 1000)
@@ -104,8 +112,29 @@ func Prepare(ctx context.Context, db *tenancy.DB, dir *tenancy.Directory, pk *pk
 			}
 			done += batch
 		}
+		if err := prepareRequests(out[first:], ca.Cert, keys); err != nil {
+			return nil, nil, err
+		}
 	}
 	return out, keys, nil
+}
+
+// prepareRequests builds each device's SCEP request on every core: the
+// devices' own cryptography, done before the burst.
+func prepareRequests(ds []Device, ca *x509.Certificate, keys []*rsa.PrivateKey) error {
+	errs := make([]error, len(ds))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.NumCPU())
+	for i := range ds {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			p, err := devicesim.Prepare(ca, keys[ds[i].Key], ds[i].Secret, "loadtest")
+			ds[i].SCEP, ds[i].Self, errs[i] = base64.StdEncoding.EncodeToString(p.Raw), base64.StdEncoding.EncodeToString(p.Self.Raw), err
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // makeKeys makes n RSA-2048 keys on every core.

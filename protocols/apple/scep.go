@@ -113,28 +113,20 @@ func (s *SCEP) pkiOperation(w http.ResponseWriter, r *http.Request) {
 		cert    *x509.Certificate
 		refusal error
 	)
-	err = s.db.Tx(ctx, func(tx pgx.Tx) error {
-		var err error
-		if ca, err = s.pki.CA(ctx, tx); err != nil {
-			return err
-		}
-		if err := msg.DecryptPKIEnvelope(ca.Cert, ca.Key); err != nil {
-			refusal = err
-			return nil
-		}
-		req := pki.IssueRequest{CSR: msg.CSR, Challenge: msg.ChallengePassword}
-		if msg.MessageType == scep.RenewalReq {
-			if req.Renewing, err = signer(raw); err != nil {
-				refusal = err
-				return nil
-			}
-		}
-		cert, _, err = s.pki.Issue(ctx, tx, req)
-		if errors.Is(err, pki.ErrChallenge) || errors.Is(err, pki.ErrCSR) || errors.Is(err, pki.ErrCertificate) {
-			refusal, err = err, nil
-		}
+	// The CA first, in a transaction of its own; the envelope is decrypted
+	// outside any (an RSA private-key operation holds no connection).
+	err = s.db.Tx(ctx, func(tx pgx.Tx) (err error) {
+		ca, err = s.pki.CA(ctx, tx)
 		return err
 	})
+	if err == nil {
+		refusal = msg.DecryptPKIEnvelope(ca.Cert, ca.Key)
+	}
+	if err == nil && refusal == nil {
+		err = s.db.Tx(ctx, func(tx pgx.Tx) error {
+			return s.issue(ctx, tx, msg, raw, &cert, &refusal)
+		})
+	}
 	if err != nil {
 		s.fail(w, r, http.StatusServiceUnavailable, "the tenant's CA is unavailable", err)
 		return
@@ -154,6 +146,25 @@ func (s *SCEP) pkiOperation(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/x-pki-message")
 	w.Write(resp.Raw)
+}
+
+// issue checks the request's challenge (or the certificate it renews) and
+// issues the certificate, in tx; a request Trident refuses sets refusal.
+func (s *SCEP) issue(ctx context.Context, tx pgx.Tx, msg *scep.PKIMessage, raw []byte, cert **x509.Certificate, refusal *error) error {
+	req := pki.IssueRequest{CSR: msg.CSR, Challenge: msg.ChallengePassword}
+	if msg.MessageType == scep.RenewalReq {
+		var err error
+		if req.Renewing, err = signer(raw); err != nil {
+			*refusal = err
+			return nil
+		}
+	}
+	var err error
+	*cert, _, err = s.pki.Issue(ctx, tx, req)
+	if errors.Is(err, pki.ErrChallenge) || errors.Is(err, pki.ErrCSR) || errors.Is(err, pki.ErrCertificate) {
+		*refusal, err = err, nil
+	}
+	return err
 }
 
 // parsePKIOperation parses a device's PKIOperation message and accepts
