@@ -267,8 +267,18 @@ func (s *Service) CommandAndReportResults(r *mdm.Request, res *mdm.CommandResult
 			}
 		}
 		if r.ParentID == "" {
-			if _, err := s.inv.Record(ctx, tx, rep); err != nil {
-				return err
+			// An Idle or an answer without news only marks the device seen.
+			seen := false
+			if rep.SerialNumber == "" && rep.OSVersion == "" && rep.Model == "" && rep.Name == "" && rep.Facts == nil {
+				var err error
+				if seen, err = s.inv.Seen(ctx, tx, inventory.Apple, r.ID); err != nil {
+					return err
+				}
+			}
+			if !seen {
+				if _, err := s.inv.Record(ctx, tx, rep); err != nil {
+					return err
+				}
 			}
 		}
 		id, err := uuid.Parse(res.CommandUUID)

@@ -162,6 +162,29 @@ RETURNING `+deviceCols, uuid.New(), r.Platform, r.Identifier, r.SerialNumber, r.
 	return d, err
 }
 
+// SeenPrecision is how stale a device's last_seen_at may be: Seen writes
+// it at most this often.
+const SeenPrecision = 30 * time.Second
+
+// Seen marks a device that checked in without news as seen, in one
+// statement that writes only when its last contact is older than
+// SeenPrecision (a fleet's check-ins would otherwise each write a row
+// version). It reports whether the device exists; Record one that does
+// not.
+func (inv *Inventory) Seen(ctx context.Context, tx pgx.Tx, p Platform, identifier string) (bool, error) {
+	var n int
+	err := tx.QueryRow(ctx, `
+WITH d AS (SELECT id, last_seen_at FROM devices WHERE platform = $1 AND identifier = $2),
+     u AS (UPDATE devices SET last_seen_at = now() FROM d
+           WHERE devices.tenant_id = current_tenant() AND devices.id = d.id
+             AND (d.last_seen_at IS NULL OR d.last_seen_at < now() - $3::interval) RETURNING 1)
+SELECT count(*) FROM d`, p, identifier, SeenPrecision.String()).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("inventory: seen: %w", err)
+	}
+	return n > 0, nil
+}
+
 // ByIdentifier returns the device a platform knows by identifier.
 func (inv *Inventory) ByIdentifier(ctx context.Context, tx pgx.Tx, p Platform, identifier string) (Device, error) {
 	return inv.byIdentifier(ctx, tx, p, identifier, "")

@@ -57,7 +57,10 @@ func nullIfEmpty(s string) *string {
 
 // touch marks an enrollment seen.
 func touch(ctx context.Context, tx pgx.Tx, id string) error {
-	if _, err := tx.Exec(ctx, `UPDATE apple_enrollments SET last_seen_at = now() WHERE id = $1`, id); err != nil {
+	// At most every 30 seconds: a check-in that only says "still here"
+	// need not write a row version (nothing reads this closer than that).
+	if _, err := tx.Exec(ctx, `UPDATE apple_enrollments SET last_seen_at = now()
+WHERE id = $1 AND last_seen_at < now() - interval '30 seconds'`, id); err != nil {
 		return fmt.Errorf("mdmstore: last seen: %w", err)
 	}
 	return nil
