@@ -101,6 +101,7 @@ type Dashboard struct {
 	log  *slog.Logger
 
 	providers oidclogin.Providers
+	renders   renderCache // live rows, rendered once per event
 }
 
 // New returns the dashboard.

@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
@@ -85,17 +87,7 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request) {
 				}
 				return
 			}
-			id, err := uuid.Parse(ev.Subject)
-			var row, name string
-			switch {
-			case err != nil:
-			case strings.HasPrefix(ev.Kind, "device."):
-				name = "device-" + id.String()
-				row, err = d.row(ctx, t.Slug, id)
-			case strings.HasPrefix(ev.Kind, "command."):
-				name = "command-" + id.String()
-				row, err = d.commandRow(ctx, id)
-			}
+			name, row, err := d.rendered(ctx, t.Slug, ev)
 			if name == "" || err != nil {
 				if err != nil {
 					d.log.InfoContext(ctx, "dashboard live: row", "event", ev.ID, "err", err)
@@ -114,6 +106,71 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// rendered is an event's SSE name and row as the live streams send it:
+// rendered once per event, not once per open stream (a tenant's thousand
+// open pages would otherwise read the row a thousand times).
+func (d *Dashboard) rendered(ctx context.Context, slug string, ev events.Event) (name, row string, err error) {
+	e := d.renders.entry(ev.TenantID, ev.ID)
+	// The first stream's request may end while it renders; the others
+	// still want the row.
+	ctx = context.WithoutCancel(ctx)
+	e.once.Do(func() {
+		id, err := uuid.Parse(ev.Subject)
+		switch {
+		case err != nil:
+		case strings.HasPrefix(ev.Kind, "device."):
+			e.name = "device-" + id.String()
+			e.row, e.err = d.row(ctx, slug, id)
+		case strings.HasPrefix(ev.Kind, "command."):
+			e.name = "command-" + id.String()
+			e.row, e.err = d.commandRow(ctx, id)
+		}
+	})
+	return e.name, e.row, e.err
+}
+
+// renderCache keeps the rows of the latest events.
+type renderCache struct {
+	mu      sync.Mutex
+	entries map[renderKey]*renderEntry
+	order   []renderKey // oldest first, at most renderKeep
+}
+
+type renderKey struct {
+	tenant uuid.UUID
+	event  int64
+}
+
+type renderEntry struct {
+	once      sync.Once
+	name, row string
+	err       error
+}
+
+// renderKeep bounds the cache: streams render an event within moments of
+// each other, so the latest few hundred are enough.
+const renderKeep = 512
+
+func (c *renderCache) entry(tenant uuid.UUID, event int64) *renderEntry {
+	k := renderKey{tenant, event}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[k]; ok {
+		return e
+	}
+	if c.entries == nil {
+		c.entries = map[renderKey]*renderEntry{}
+	}
+	e := &renderEntry{}
+	c.entries[k] = e
+	c.order = append(c.order, k)
+	if len(c.order) > renderKeep {
+		delete(c.entries, c.order[0])
+		c.order = c.order[1:]
+	}
+	return e
 }
 
 // row renders one device's table cells as they are now.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"flag"
@@ -26,7 +27,9 @@ const loadtestUsage = `Usage (loadtest/run drives these; see loadtest/README.md)
   trident loadtest prepare [--data-dir DIR | --database-url URL] --out DIR --tenants N --apple N [--host-port :PORT]
       tenants, push certificates and one-time challenges, and a key pool
   trident loadtest enroll --url URL --fleet DIR [--within 10s] [--identity-header Client-Cert] [--in-flight N]
-      a burst of simulated Apple devices enrolling: SCEP, Authenticate, TokenUpdate`
+      a burst of simulated Apple devices enrolling: SCEP, Authenticate, TokenUpdate
+  trident loadtest sse --url URL --tenant SLUG --user U --password P --token T [--streams 1000] [--events 20]
+      dashboard live streams held open while events are made; times each event's arrival on every stream`
 
 func runLoadtest(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
@@ -91,6 +94,39 @@ func runLoadtest(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprint(stdout, res)
 		if res.Errors > 0 || res.Enrolled != res.Devices {
 			return fmt.Errorf("%d of %d devices did not enroll", res.Devices-res.Enrolled, res.Devices)
+		}
+		return nil
+	case "sse":
+		var o loadgen.SSEOptions
+		fs.StringVar(&o.URL, "url", "http://localhost:8080", "the platform's URL, as people reach the dashboard")
+		fs.StringVar(&o.Tenant, "tenant", "", "the tenant whose devices page to open")
+		fs.StringVar(&o.User, "user", "", "a dashboard sign-in at the dev identity provider")
+		fs.StringVar(&o.Password, "password", "", "its password")
+		fs.StringVar(&o.Token, "token", "", "an API bearer token that may queue commands in the tenant")
+		fs.IntVar(&o.Streams, "streams", 1000, "live streams to hold open")
+		fs.IntVar(&o.Events, "events", 20, "events to make, one after another")
+		fs.DurationVar(&o.Interval, "interval", 250*time.Millisecond, "between events")
+		fs.DurationVar(&o.Wait, "wait", 5*time.Second, "how long after the last event stragglers may arrive")
+		out := fs.String("out", "", "also write the result as JSON to this file")
+		if err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		if o.Tenant == "" || o.User == "" || o.Token == "" {
+			return usagef("sse needs --tenant, --user, --password and --token\n%s", loadtestUsage)
+		}
+		res, err := loadgen.LoadSSE(ctx, o)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(stdout, res)
+		if *out != "" {
+			b, _ := json.MarshalIndent(res, "", "  ")
+			if err := os.WriteFile(*out, b, 0o644); err != nil {
+				return err
+			}
+		}
+		if res.Connected != res.Streams || res.Missing > 0 || len(res.Samples) > 0 {
+			return fmt.Errorf("%d of %d streams connected, %d deliveries missing", res.Connected, res.Streams, res.Missing)
 		}
 		return nil
 	}

@@ -5,13 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -114,32 +111,19 @@ func (p *IDP) Token(t testing.TB, clientID, secret string) string {
 	return tok.AccessToken
 }
 
-var reAuthRequest = regexp.MustCompile(`name="auth_request" value="([^"]*)"`)
-
 // SignIn plays a person signing in with the authorization-code flow: it
 // opens start with client (which must keep cookies), fills in the
 // provider's login form, and follows the redirects back. It answers the
 // last page's status and body.
 func (p *IDP) SignIn(t testing.TB, client *http.Client, start, user, password string) (int, string) {
 	t.Helper()
-	resp, err := client.Get(start)
-	if err != nil {
+	code, page, err := idp.SignIn(client, start, user, password)
+	if err != nil && code == 0 {
 		t.Fatal(err)
+	} else if err != nil {
+		t.Fatalf("%v: %s", err, page)
 	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := reAuthRequest.FindStringSubmatch(string(page))
-	if resp.StatusCode != http.StatusOK || m == nil {
-		t.Fatalf("%s did not lead to the provider's login form: %d %s", start, resp.StatusCode, page)
-	}
-	login := resp.Request.URL.ResolveReference(&url.URL{Path: "/login"})
-	r2, err := client.PostForm(login.String(), url.Values{"auth_request": {m[1]}, "username": {user}, "password": {password}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r2.Body.Close()
-	b, _ := io.ReadAll(r2.Body)
-	return r2.StatusCode, string(b)
+	return code, page
 }
 
 // Rotate replaces the provider's signing key (the old one stays in its JWKS
