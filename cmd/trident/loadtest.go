@@ -17,6 +17,9 @@ import (
 	"github.com/tridentmdm/trident/internal/loadgen"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
+	"github.com/tridentmdm/trident/services/enrollment"
+	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/pki"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -24,7 +27,7 @@ import (
 const loadtestUsage = `Usage (loadtest/run drives these; see loadtest/README.md):
   trident loadtest apns --listen ADDR --ca-out FILE
       a local APNs for the server under load (--apns-url, --apns-ca)
-  trident loadtest prepare [--data-dir DIR | --database-url URL] --out DIR --tenants N --apple N [--host-port :PORT]
+  trident loadtest prepare [--data-dir DIR | --database-url URL] --out DIR --tenants N --apple N [--windows N] [--host-port :PORT]
       tenants, push certificates and one-time challenges, and a key pool
   trident loadtest enroll --url URL --fleet DIR [--within 10s] [--identity-header Client-Cert] [--in-flight N]
       a burst of simulated Apple devices enrolling: SCEP, Authenticate, TokenUpdate
@@ -54,6 +57,7 @@ func runLoadtest(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.StringVar(&o.MSP, "msp", "loadtest", "the MSP of the load test's tenants")
 		fs.IntVar(&o.Tenants, "tenants", 10, "tenants lt-0001…")
 		fs.IntVar(&o.Apple, "apple", 100, "Apple devices, spread over the tenants")
+		fs.IntVar(&o.Windows, "windows", 0, "Windows devices, spread over the tenants")
 		fs.IntVar(&o.Keys, "keys", 32, "RSA keys in the pool the devices share")
 		fs.StringVar(&o.HostPort, "host-port", "", "the port devices reach tenants' hostnames on, as :8080 (empty: the scheme's)")
 		if err := parse(fs, args[1:]); err != nil {
@@ -193,13 +197,17 @@ func loadtestPrepare(ctx context.Context, c common, base, key, out string, o loa
 		return err
 	}
 	start := time.Now()
-	devices, pool, err := loadgen.Prepare(ctx, db, dir, pki.New(keys), mdmstore.New(db, keys), o)
+	pk := pki.New(keys)
+	pub := events.NewPublisher(nil)
+	win := enrollment.NewWindows(pk, inventory.New(pub), pub, keys)
+	devices, pool, err := loadgen.Prepare(ctx, db, dir, pk, mdmstore.New(db, keys), win, o)
 	if err != nil {
 		return err
 	}
 	if err := errors.Join(loadgen.WriteJSON(out, loadgen.FleetFile, devices), loadgen.WriteKeys(out, pool)); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "prepared %d tenants and %d Apple devices in %s: %s\n", o.Tenants, len(devices), time.Since(start).Round(time.Millisecond), out)
+	fmt.Fprintf(stdout, "prepared %d tenants, %d Apple and %d Windows devices in %s: %s\n", o.Tenants, o.Apple, o.Windows,
+		time.Since(start).Round(time.Millisecond), out)
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -32,6 +33,7 @@ func TestLoadtestPrepareAndEnroll(t *testing.T) {
 	defer apns.Close()
 	base, dir := startAppOn(t, ln, testenv.StartIDP(t).Issuer, func(c *serverConfig) {
 		c.encryptionKey, c.appleIdentity, c.appleIdentityHeader = key, "header", "Client-Cert"
+		c.windowsIdentity, c.windowsIdentityHeader, c.windowsPoll = "header", "Client-Cert", time.Hour
 		c.apnsOptions = []push.Option{push.WithHost(apns.URL, apns.TLSConfig)}
 	})
 	port := ln.Addr().(*net.TCPAddr).Port
@@ -39,7 +41,7 @@ func TestLoadtestPrepareAndEnroll(t *testing.T) {
 	ctx := context.Background()
 	var out bytes.Buffer
 	if err := runLoadtest(ctx, []string{"prepare", "--database-url", testenv.Get(t).AppURL, "--base-domain", "trident.test",
-		"--encryption-key", key, "--msp", "lt-" + strings.ToLower(t.Name()[:8]), "--out", fleet, "--tenants", "2", "--apple", "15",
+		"--encryption-key", key, "--msp", "lt-" + strings.ToLower(t.Name()[:8]), "--out", fleet, "--tenants", "2", "--apple", "15", "--windows", "4",
 		"--keys", "3", "--host-port", fmt.Sprintf(":%d", port)}, &out); err != nil {
 		t.Fatalf("prepare: %v\n%s", err, out.String())
 	}
@@ -47,12 +49,17 @@ func TestLoadtestPrepareAndEnroll(t *testing.T) {
 	if err := runLoadtest(ctx, []string{"enroll", "--url", base, "--fleet", fleet, "--within", "500ms", "--identity-header", "Client-Cert"}, &out); err != nil {
 		t.Fatalf("enroll: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "devices 15, enrolled 15, errors 0") {
+	if !strings.Contains(out.String(), "devices 19, enrolled 19, errors 0") {
 		t.Fatalf("enroll said: %s", out.String())
 	}
 	enrolled, err := loadgen.ReadDevices(fleet, loadgen.EnrolledFile)
-	if err != nil || len(enrolled) != 15 || enrolled[0].UDID == "" || !strings.HasPrefix(enrolled[0].Cert, ":") {
+	if err != nil || len(enrolled) != 19 || enrolled[0].UDID == "" || !strings.HasPrefix(enrolled[0].Cert, ":") {
 		t.Fatalf("enrolled.json: %v %+v", err, enrolled)
+	}
+	for _, d := range enrolled {
+		if d.Platform == "windows" && (d.Management == "" || !strings.HasPrefix(d.Path, "/ManagementServer/")) {
+			t.Errorf("a Windows device without its management URL: %+v", d)
+		}
 	}
 	db := testenv.DB(t)
 	total := 0
@@ -64,14 +71,14 @@ func TestLoadtestPrepareAndEnroll(t *testing.T) {
 		tctx := tenancy.WithTenant(ctx, tn.ID)
 		var n int
 		if err := db.Tx(tctx, func(tx pgx.Tx) error {
-			return tx.QueryRow(tctx, `SELECT count(*) FROM devices WHERE status = 'enrolled' AND platform = 'apple'`).Scan(&n)
+			return tx.QueryRow(tctx, `SELECT count(*) FROM devices WHERE status = 'enrolled'`).Scan(&n)
 		}); err != nil {
 			t.Fatal(err)
 		}
 		total += n
 	}
-	if total != 15 {
-		t.Errorf("%d Apple devices enrolled in the load test's tenants; want 15", total)
+	if total != 19 {
+		t.Errorf("%d devices enrolled in the load test's tenants; want 19", total)
 	}
 	out.Reset()
 	if err := runLoadtest(ctx, []string{"enroll", "--url", base, "--fleet", fleet, "--within", "0s", "--identity-header", "Client-Cert"}, &out); err == nil ||

@@ -293,9 +293,13 @@ func (d *WindowsDevice) Policies(ctx context.Context, token string, federated bo
 // Enroll sends a CSR for a new key with token and installs what the
 // provisioning document holds.
 func (d *WindowsDevice) Enroll(ctx context.Context, token string, federated bool) error {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return err
+	// A key set ahead (a load test's pool) is used; else a new one.
+	key := d.Key
+	if key == nil {
+		var err error
+		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			return err
+		}
 	}
 	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: d.DeviceID}}, key)
 	if err != nil {

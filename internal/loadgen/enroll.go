@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,7 +41,7 @@ type Result struct {
 	Elapsed  time.Duration        `json:"all_enrolled_in_ns"` // from the first start to the last TokenUpdate
 	Steps    map[string]Latencies `json:"steps"`              // per request kind
 	Device   Latencies            `json:"device"`             // a device's whole enrollment
-	Rate     float64              `json:"scep_per_second"`    // certificates issued per second of the burst
+	Rate     float64              `json:"issued_per_second"`  // certificates issued (SCEP and Windows) per second of the burst
 	// GeneratorCPU is the cores this load generator used over the burst
 	// (it shares the machine with Trident).
 	GeneratorCPU float64 `json:"generator_cores"`
@@ -48,10 +49,12 @@ type Result struct {
 
 func (r Result) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "devices %d, enrolled %d, errors %d; starts within %s, all enrolled in %s; %.1f SCEP issuances/s; the generator used %.2f cores\n",
+	fmt.Fprintf(&b, "devices %d, enrolled %d, errors %d; starts within %s, all enrolled in %s; %.1f certificates issued/s; the generator used %.2f cores\n",
 		r.Devices, r.Enrolled, r.Errors, r.Started.Round(time.Millisecond), r.Elapsed.Round(time.Millisecond), r.Rate, r.GeneratorCPU)
-	for _, k := range []string{"scep", "authenticate", "token_update"} {
-		fmt.Fprintf(&b, "  %-13s %s\n", k, r.Steps[k])
+	for _, k := range []string{"scep", "authenticate", "token_update", "discover", "policies", "enroll", "first_session"} {
+		if l, ok := r.Steps[k]; ok {
+			fmt.Fprintf(&b, "  %-13s %s\n", k, l)
+		}
 	}
 	fmt.Fprintf(&b, "  %-13s %s\n", "whole device", r.Device)
 	for _, s := range r.Samples {
@@ -80,6 +83,16 @@ func Enroll(ctx context.Context, devices []Device, keys []*rsa.PrivateKey, o Enr
 			res.Samples = append(res.Samples, fmt.Sprintf("%s %s: %v", d.Host, step, err))
 		}
 	}
+	var lastStart, lastDone time.Time
+	finish := func(d Device, began time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
+		whole = append(whole, time.Since(began))
+		enrolled = append(enrolled, d)
+		if now := time.Now(); now.After(lastDone) {
+			lastDone = now
+		}
+	}
 	var sem chan struct{}
 	if o.InFlight > 0 {
 		sem = make(chan struct{}, o.InFlight)
@@ -87,7 +100,6 @@ func Enroll(ctx context.Context, devices []Device, keys []*rsa.PrivateKey, o Enr
 	var wg sync.WaitGroup
 	cpu0 := cpuTime()
 	start := time.Now()
-	var lastStart, lastDone time.Time
 	for i, d := range devices {
 		if o.Within > 0 && len(devices) > 1 {
 			at := start.Add(o.Within * time.Duration(i) / time.Duration(len(devices)))
@@ -120,6 +132,33 @@ func Enroll(ctx context.Context, devices []Device, keys []*rsa.PrivateKey, o Enr
 				return nil
 			}
 			key := keys[d.Key%len(keys)]
+			if d.Platform == "windows" {
+				wd := devicesim.NewWindowsDevice(base, d.Host)
+				wd.Client, wd.Key = client, key
+				for _, s := range []struct {
+					name string
+					f    func() error
+				}{
+					{"discover", func() error { return wd.Discover(ctx) }},
+					{"policies", func() error { _, err := wd.Policies(ctx, d.Secret, false); return err }},
+					{"enroll", func() error { return wd.Enroll(ctx, d.Secret, false) }},
+					// The first session takes what enrolling queued.
+					{"first_session", func() error { _, err := wd.Session(ctx); return err }},
+				} {
+					if timed(s.name, s.f) != nil {
+						return
+					}
+				}
+				u, err := url.Parse(wd.ManagementURL)
+				if err != nil {
+					fail(d, "management URL", err)
+					return
+				}
+				d.UDID, d.Secret, d.Management, d.Path = wd.DeviceID, "", wd.ManagementURL, u.RequestURI()
+				d.Cert = ":" + base64.StdEncoding.EncodeToString(wd.Cert.Raw) + ":"
+				finish(d, began)
+				return
+			}
 			sc := &devicesim.SCEPClient{URL: base + "/scep", Host: d.Host, Client: client}
 			var dev *devicesim.AppleDevice
 			if timed("scep", func() error {
@@ -152,13 +191,7 @@ func Enroll(ctx context.Context, devices []Device, keys []*rsa.PrivateKey, o Enr
 			}
 			d.UDID, d.Secret, d.SCEP, d.Self = dev.UDID, "", "", ""
 			d.Cert = ":" + base64.StdEncoding.EncodeToString(dev.Cert.Raw) + ":"
-			mu.Lock()
-			whole = append(whole, time.Since(began))
-			enrolled = append(enrolled, d)
-			if now := time.Now(); now.After(lastDone) {
-				lastDone = now
-			}
-			mu.Unlock()
+			finish(d, began)
 		})
 	}
 	wg.Wait()
@@ -167,7 +200,7 @@ func Enroll(ctx context.Context, devices []Device, keys []*rsa.PrivateKey, o Enr
 	res.Started = lastStart.Sub(start)
 	if !lastDone.IsZero() {
 		res.Elapsed = lastDone.Sub(start)
-		res.Rate = float64(len(steps["scep"])) / res.Elapsed.Seconds()
+		res.Rate = float64(len(steps["scep"])+len(steps["enroll"])) / res.Elapsed.Seconds()
 	}
 	res.Steps = map[string]Latencies{}
 	for k, v := range steps {

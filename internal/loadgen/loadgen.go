@@ -36,9 +36,13 @@ type Device struct {
 	SCEP string `json:"scep,omitempty"`
 	Self string `json:"self,omitempty"`
 	// Known once enrolled:
-	UDID  string `json:"udid,omitempty"`
+	UDID  string `json:"udid,omitempty"` // Apple's UDID, Windows's DeviceID
 	Topic string `json:"topic,omitempty"`
-	Cert  string `json:"cert,omitempty"` // RFC 9440 Client-Cert value: ":base64(DER):"
+	// Windows: the management URL its sessions address (SyncHdr Target)
+	// and the path they are posted to.
+	Management string `json:"management,omitempty"`
+	Path       string `json:"path,omitempty"`
+	Cert       string `json:"cert,omitempty"` // RFC 9440 Client-Cert value: ":base64(DER):"
 }
 
 // Files in a fleet directory.

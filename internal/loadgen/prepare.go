@@ -17,6 +17,7 @@ import (
 	"github.com/tridentmdm/trident/internal/devicesim"
 	"github.com/tridentmdm/trident/internal/fakeapns"
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
+	"github.com/tridentmdm/trident/services/enrollment"
 	"github.com/tridentmdm/trident/services/pki"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -26,6 +27,7 @@ type PrepareOptions struct {
 	MSP      string // the MSP's slug (made if missing)
 	Tenants  int    // tenants lt-0001… (reused if they exist)
 	Apple    int    // Apple devices, spread evenly over the tenants
+	Windows  int    // Windows devices, likewise
 	Keys     int    // size of the key pool (default 32)
 	HostPort string // ":8080" to add to tenants' hostnames; "" for none
 	// ChallengeLifetime bounds how long the burst may wait (default 24h).
@@ -36,8 +38,9 @@ type PrepareOptions struct {
 // "Apple", for a local APNs: the load test's pushes must not reach Apple),
 // and makes one enrollment challenge per device. It answers the devices
 // to enroll and the key pool.
-func Prepare(ctx context.Context, db *tenancy.DB, dir *tenancy.Directory, pk *pki.PKI, store *mdmstore.Store, o PrepareOptions) ([]Device, []*rsa.PrivateKey, error) {
-	if o.Tenants < 1 || o.Apple < 0 {
+func Prepare(ctx context.Context, db *tenancy.DB, dir *tenancy.Directory, pk *pki.PKI, store *mdmstore.Store, win *enrollment.Windows,
+	o PrepareOptions) ([]Device, []*rsa.PrivateKey, error) {
+	if o.Tenants < 1 || o.Apple < 0 || o.Windows < 0 {
 		return nil, nil, errors.New("loadgen: at least one tenant, and no negative device counts")
 	}
 	if o.Keys <= 0 {
@@ -114,6 +117,30 @@ func Prepare(ctx context.Context, db *tenancy.DB, dir *tenancy.Directory, pk *pk
 		}
 		if err := prepareRequests(out[first:], ca.Cert, keys); err != nil {
 			return nil, nil, err
+		}
+		nw := o.Windows / o.Tenants
+		if i < o.Windows%o.Tenants {
+			nw++
+		}
+		if nw > 0 && win == nil {
+			return nil, nil, errors.New("loadgen: Windows devices need the Windows enrollment service")
+		}
+		for done := 0; done < nw; {
+			batch := min(nw-done, 1000)
+			err := db.Tx(tctx, func(tx pgx.Tx) error {
+				for range batch {
+					tok, err := win.NewToken(tctx, tx, o.ChallengeLifetime)
+					if err != nil {
+						return err
+					}
+					out = append(out, Device{Platform: "windows", Tenant: slug, Host: host, Secret: tok.Secret, Key: len(out) % len(keys)})
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, nil, fmt.Errorf("loadgen: Windows tokens for %s: %w", slug, err)
+			}
+			done += batch
 		}
 	}
 	return out, keys, nil

@@ -21,7 +21,7 @@ const token = __ENV.TOKEN || '';
 // The platform's hostname (the API's), as Host: localhost:PORT under `trident dev`.
 const apiHost = __ENV.API_HOST || 'localhost:8090';
 const cmdRate = parseInt(__ENV.CMD_RATE || String(Math.max(1, Math.floor(rate / 20))));
-const devices = new SharedArray('devices', () => JSON.parse(open(__ENV.FLEET)));
+const devices = new SharedArray('devices', () => JSON.parse(open(__ENV.FLEET)).filter((d) => d.platform === 'apple'));
 
 const scenarios = {
   checkins: {
