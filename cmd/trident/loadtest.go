@@ -31,6 +31,8 @@ const loadtestUsage = `Usage (loadtest/run drives these; see loadtest/README.md)
       tenants, push certificates and one-time challenges, and a key pool
   trident loadtest enroll --url URL --fleet DIR [--within 10s] [--identity-header Client-Cert] [--in-flight N]
       a burst of simulated Apple devices enrolling: SCEP, Authenticate, TokenUpdate
+  trident loadtest certs --out DIR --devices N [--ca-out FILE]
+      Apple devices with certificates from a new CA, for a server without SCEP (nanomdm's, side by side)
   trident loadtest sse --url URL --tenant SLUG --user U --password P --token T [--streams 1000] [--events 20]
       dashboard live streams held open while events are made; times each event's arrival on every stream`
 
@@ -99,6 +101,33 @@ func runLoadtest(ctx context.Context, args []string, stdout io.Writer) error {
 		if res.Errors > 0 || res.Enrolled != res.Devices {
 			return fmt.Errorf("%d of %d devices did not enroll", res.Devices-res.Enrolled, res.Devices)
 		}
+		return nil
+	case "certs":
+		out := fs.String("out", "", "the fleet directory to write")
+		n := fs.Int("devices", 100, "Apple devices")
+		caOut := fs.String("ca-out", "", "write the CA certificate (PEM) here")
+		if err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		if *out == "" || *caOut == "" {
+			return usagef("certs needs --out and --ca-out\n%s", loadtestUsage)
+		}
+		if err := os.MkdirAll(*out, 0o700); err != nil {
+			return err
+		}
+		keys, err := loadgen.MakeKeys(32)
+		if err != nil {
+			return err
+		}
+		caPEM, devices, err := loadgen.SelfIssued(*n, "", "com.apple.mgmt.External.00000000-0000-4000-8000-000000000000", keys)
+		if err != nil {
+			return err
+		}
+		if err := errors.Join(os.WriteFile(*caOut, caPEM, 0o644), loadgen.WriteJSON(*out, loadgen.FleetFile, devices),
+			loadgen.WriteKeys(*out, keys)); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d Apple devices with certificates from a new CA: %s\n", len(devices), *out)
 		return nil
 	case "sse":
 		var o loadgen.SSEOptions

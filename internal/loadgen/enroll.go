@@ -161,7 +161,20 @@ func Enroll(ctx context.Context, devices []Device, keys []*rsa.PrivateKey, o Enr
 			}
 			sc := &devicesim.SCEPClient{URL: base + "/scep", Host: d.Host, Client: client}
 			var dev *devicesim.AppleDevice
-			if timed("scep", func() error {
+			if d.SCEP == "" && d.Cert != "" {
+				// Issued ahead (SelfIssued): no SCEP.
+				der, err := base64.StdEncoding.DecodeString(strings.Trim(d.Cert, ":"))
+				var cert *x509.Certificate
+				if err == nil {
+					cert, err = x509.ParseCertificate(der)
+				}
+				if err != nil {
+					fail(d, "certificate", err)
+					return
+				}
+				dev = devicesim.NewAppleDevice(base+"/mdm", d.Host, d.Topic, key, cert)
+				dev.Client, dev.CertHeader = client, o.Header
+			} else if timed("scep", func() error {
 				raw, err := base64.StdEncoding.DecodeString(d.SCEP)
 				if err != nil {
 					return err

@@ -49,7 +49,7 @@ func Prepare(ctx context.Context, db *tenancy.DB, dir *tenancy.Directory, pk *pk
 	if o.ChallengeLifetime == 0 {
 		o.ChallengeLifetime = 24 * time.Hour
 	}
-	keys, err := makeKeys(o.Keys)
+	keys, err := MakeKeys(o.Keys)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -164,8 +164,8 @@ func prepareRequests(ds []Device, ca *x509.Certificate, keys []*rsa.PrivateKey) 
 	return errors.Join(errs...)
 }
 
-// makeKeys makes n RSA-2048 keys on every core.
-func makeKeys(n int) ([]*rsa.PrivateKey, error) {
+// MakeKeys makes n RSA-2048 keys on every core.
+func MakeKeys(n int) ([]*rsa.PrivateKey, error) {
 	keys := make([]*rsa.PrivateKey, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup

@@ -6,7 +6,8 @@
 // --apple-device-identity header.
 //
 // Environment: BASE (http://127.0.0.1:8090), FLEET (enrolled.json),
-// RATE (check-ins per second), DURATION (30s), TOKEN (an API bearer token;
+// RATE (check-ins per second) or VUS (devices checking in back to back),
+// DURATION (30s), TOKEN (an API bearer token;
 // empty: no commands), CMD_RATE (commands per second, default RATE/20),
 // SUMMARY (a file for the JSON summary).
 import http from 'k6/http';
@@ -23,11 +24,16 @@ const apiHost = __ENV.API_HOST || 'localhost:8090';
 const cmdRate = parseInt(__ENV.CMD_RATE || String(Math.max(1, Math.floor(rate / 20))));
 const devices = new SharedArray('devices', () => JSON.parse(open(__ENV.FLEET)).filter((d) => d.platform === 'apple'));
 
+// VUS, when set, runs a closed loop instead: that many devices check in
+// back to back, for the most the server does (the side-by-side runs).
+const vus = parseInt(__ENV.VUS || '0');
 const scenarios = {
-  checkins: {
-    executor: 'constant-arrival-rate', exec: 'checkin', rate: rate, timeUnit: '1s', duration: duration,
-    preAllocatedVUs: Math.max(10, Math.ceil(rate / 10)), maxVUs: Math.max(50, rate * 2),
-  },
+  checkins: vus > 0
+    ? { executor: 'constant-vus', exec: 'checkin', vus: vus, duration: duration }
+    : {
+      executor: 'constant-arrival-rate', exec: 'checkin', rate: rate, timeUnit: '1s', duration: duration,
+      preAllocatedVUs: Math.max(10, Math.ceil(rate / 10)), maxVUs: Math.max(50, rate * 2),
+    },
 };
 if (token) {
   scenarios.commands = {
@@ -64,10 +70,11 @@ function plist(fields) {
 const commandUUID = /<key>CommandUUID<\/key>\s*<string>([^<]+)<\/string>/;
 
 function put(d, fields, name) {
-  return http.put(base + '/mdm', plist(fields), {
-    headers: { 'Host': d.host, 'Content-Type': 'application/x-apple-aspen-mdm', 'Client-Cert': d.cert },
-    tags: { name: name },
-  });
+  const headers = { 'Content-Type': 'application/x-apple-aspen-mdm', 'Client-Cert': d.cert };
+  if (d.host) {
+    headers.Host = d.host;
+  }
+  return http.put(base + '/mdm', plist(fields), { headers: headers, tags: { name: name } });
 }
 
 // checkin is one device's connection: Idle, then an answer to each
