@@ -18,6 +18,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/tridentmdm/trident/internal/seal"
+	"github.com/tridentmdm/trident/api"
 	"github.com/tridentmdm/trident/protocols/apple"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/push"
@@ -160,6 +161,7 @@ type serverConfig struct {
 	apnsOptions []push.Option // tests only: a local APNs server
 	apnsURL     string        // a local APNs speaking Apple's protocol (load tests, staging)
 	pprofListen string        // Go's profiles, on a separate listener
+	apiLimits   api.Limits    // API requests per second per caller and per tenant (per process)
 	apnsCA      string        // PEM file: the CA that signed apnsURL's certificate
 }
 
@@ -262,6 +264,10 @@ func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
 	fs.StringVar(&c.windowsIdentity, "windows-device-identity", "", "where Windows devices' enrollment certificates come from in management sessions: tls (Trident terminates TLS, or an NLB passes TCP through), header (a trusted proxy that terminates mutual TLS sets --windows-identity-header) or off; empty: tls with --tls-cert, otherwise off (Windows endpoints not served)")
 	fs.StringVar(&c.windowsIdentityHeader, "windows-identity-header", "Client-Cert", "with --windows-device-identity header: the header the proxy sets (RFC 9440, or URL-escaped PEM)")
 	fs.DurationVar(&c.windowsPoll, "windows-poll-interval", 15*time.Minute, "how often enrolled Windows devices start a management session on their own; commands wait at most this long (no WNS push)")
+	fs.Float64Var(&c.apiLimits.CallerRate, "api-caller-rate", 20, "API requests a second one caller (a token's subject) may make, per process")
+	fs.IntVar(&c.apiLimits.CallerBurst, "api-caller-burst", 100, "requests a caller may make at once above its rate")
+	fs.Float64Var(&c.apiLimits.TenantRate, "api-tenant-rate", 50, "API requests a second all callers together may make in one tenant, per process")
+	fs.IntVar(&c.apiLimits.TenantBurst, "api-tenant-burst", 200, "requests a tenant may take at once above its rate")
 	fs.BoolVar(&c.webhooksPrivate, "webhooks-allow-private", false, "let webhooks reach private and loopback addresses and use http:// (receivers inside your own network; dev)")
 }
 
@@ -307,6 +313,9 @@ func (c *serverConfig) validate() error {
 		if _, _, err := net.SplitHostPort(c.pprofListen); err != nil {
 			errs = append(errs, fmt.Errorf("--pprof-listen %q: want host:port", c.pprofListen))
 		}
+	}
+	if l := c.apiLimits; l.CallerRate <= 0 || l.TenantRate <= 0 || l.CallerBurst < 1 || l.TenantBurst < 1 {
+		errs = append(errs, errors.New("--api-caller-rate, --api-tenant-rate: above 0; --api-caller-burst, --api-tenant-burst: at least 1"))
 	}
 	if c.apnsCA != "" && c.apnsURL == "" {
 		errs = append(errs, errors.New("--apns-ca goes with --apns-url"))
