@@ -17,8 +17,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/api/option"
 
-	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/api"
+	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/protocols/apple"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/push"
