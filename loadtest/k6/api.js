@@ -1,0 +1,92 @@
+// Integrators on the REST API: a mix of reads and writes across the load
+// test's tenants, at a constant rate. Reads: a page of devices (40%), one
+// device (30%), a device's commands (10%), the tenant's latest events
+// (10%); writes: a command queued for a device (10%).
+//
+// Environment: BASE (http://127.0.0.1:8090), API_HOST (the platform's
+// Host, localhost:8090), TOKEN (an API bearer token of an MSP admin),
+// FLEET (enrolled.json: its tenants are used), RATE (requests per second),
+// DURATION (30s), SUMMARY (a file for the JSON summary).
+import http from 'k6/http';
+import { check } from 'k6';
+import { SharedArray } from 'k6/data';
+
+const base = __ENV.BASE || 'http://127.0.0.1:8090';
+const apiHost = __ENV.API_HOST || 'localhost:8090';
+const rate = parseInt(__ENV.RATE || '50');
+const duration = __ENV.DURATION || '30s';
+const tenants = new SharedArray('tenants', () => [...new Set(JSON.parse(open(__ENV.FLEET)).map((d) => d.tenant))].slice(0, 20));
+
+export const options = {
+  scenarios: {
+    integrators: {
+      executor: 'constant-arrival-rate', exec: 'call', rate: rate, timeUnit: '1s', duration: duration,
+      preAllocatedVUs: Math.max(10, Math.ceil(rate / 10)), maxVUs: Math.max(50, rate * 2),
+    },
+  },
+  thresholds: {
+    checks: ['rate==1'],
+    http_req_failed: ['rate==0'],
+    'http_req_duration{name:list-devices}': ['max>=0'],
+    'http_req_duration{name:get-device}': ['max>=0'],
+    'http_req_duration{name:list-commands}': ['max>=0'],
+    'http_req_duration{name:list-events}': ['max>=0'],
+    'http_req_duration{name:queue-command}': ['max>=0'],
+  },
+  summaryTrendStats: ['avg', 'med', 'p(95)', 'p(99)', 'max', 'count'],
+};
+
+const params = (name) => ({ headers: { Authorization: 'Bearer ' + __ENV.TOKEN, Host: apiHost, 'Content-Type': 'application/json' }, tags: { name: name } });
+
+// setup lists each tenant's first devices, for the per-device calls.
+export function setup() {
+  const devices = {};
+  for (const t of tenants) {
+    const r = http.get(base + '/v1/tenants/' + t + '/devices?limit=100', params('setup'));
+    devices[t] = r.status === 200 ? r.json('items').map((d) => d.id) : [];
+  }
+  return devices;
+}
+
+export function call(devices) {
+  const t = tenants[Math.floor(Math.random() * tenants.length)];
+  const ids = devices[t];
+  const id = ids[Math.floor(Math.random() * ids.length)];
+  const x = Math.random();
+  let res;
+  if (x < 0.4) {
+    res = http.get(base + '/v1/tenants/' + t + '/devices?limit=50&sort=-last_seen_at', params('list-devices'));
+  } else if (x < 0.7) {
+    res = http.get(base + '/v1/tenants/' + t + '/devices/' + id, params('get-device'));
+  } else if (x < 0.8) {
+    res = http.get(base + '/v1/tenants/' + t + '/devices/' + id + '/commands?limit=20', params('list-commands'));
+  } else if (x < 0.9) {
+    res = http.get(base + '/v1/tenants/' + t + '/events?limit=50', params('list-events'));
+  } else {
+    res = http.post(base + '/v1/tenants/' + t + '/devices/' + id + '/commands', JSON.stringify({ kind: 'device_information' }), params('queue-command'));
+  }
+  if (!check(res, { 'API 2xx': (r) => r.status >= 200 && r.status < 300 })) {
+    console.warn(res.request.method + ' ' + res.url + ': HTTP ' + res.status + ' ' + String(res.body).slice(0, 200));
+  }
+}
+
+export function handleSummary(data) {
+  const ms = (v) => (v === undefined ? '-' : v.toFixed(1) + ' ms');
+  const it = data.metrics.iterations ? data.metrics.iterations.values : { count: 0, rate: 0 };
+  const f = data.metrics.http_req_failed ? data.metrics.http_req_failed.values : { passes: 0, fails: 0 };
+  let s = 'API calls ' + it.count + ' (' + it.rate.toFixed(1) + '/s), requests failed: ' + f.passes + ' of ' + (f.passes + f.fails) + '\n';
+  for (const name of Object.keys(data.metrics).sort()) {
+    const m = /^http_req_duration\{name:(.+)\}$/.exec(name);
+    if (m) {
+      const v = data.metrics[name].values;
+      s += '  ' + m[1].padEnd(14) + ' n=' + v.count + ' p50=' + ms(v.med) + ' p95=' + ms(v['p(95)']) + ' p99=' + ms(v['p(99)']) + ' max=' + ms(v.max) + '\n';
+    }
+  }
+  const c = data.metrics.checks ? data.metrics.checks.values : { passes: 0, fails: 0 };
+  s += 'checks: ' + c.passes + ' passed, ' + c.fails + ' failed\n';
+  const out = { stdout: s };
+  if (__ENV.SUMMARY) {
+    out[__ENV.SUMMARY] = JSON.stringify(data, null, 2);
+  }
+  return out;
+}
