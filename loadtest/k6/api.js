@@ -4,12 +4,14 @@
 // (10%); writes: a command queued for a device (10%).
 //
 // Environment: BASE (http://127.0.0.1:8090), API_HOST (the platform's
-// Host, localhost:8090), TOKEN (an API bearer token of an MSP admin),
+// Host, localhost:8090), TOKEN_URL, CLIENT_ID and CLIENT_SECRET (an MSP
+// admin's client, see token.js) or TOKEN,
 // FLEET (enrolled.json: its tenants are used), RATE (requests per second),
 // DURATION (30s), SUMMARY (a file for the JSON summary).
 import http from 'k6/http';
 import { check } from 'k6';
 import { SharedArray } from 'k6/data';
+import { token } from './token.js';
 
 const base = __ENV.BASE || 'http://127.0.0.1:8090';
 const apiHost = __ENV.API_HOST || 'localhost:8090';
@@ -36,7 +38,7 @@ export const options = {
   summaryTrendStats: ['avg', 'med', 'p(95)', 'p(99)', 'max', 'count'],
 };
 
-const params = (name) => ({ headers: { Authorization: 'Bearer ' + __ENV.TOKEN, Host: apiHost, 'Content-Type': 'application/json' }, tags: { name: name } });
+const params = (name) => ({ headers: { Authorization: 'Bearer ' + token(), Host: apiHost, 'Content-Type': 'application/json' }, tags: { name: name } });
 
 // setup lists each tenant's first devices, for the per-device calls.
 export function setup() {

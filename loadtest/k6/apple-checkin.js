@@ -8,17 +8,18 @@
 // Environment: BASE (http://127.0.0.1:8090), FLEET (enrolled.json),
 // RATE (check-ins per second) or VUS (devices checking in back to back),
 // DURATION (30s), TOKEN (an API bearer token;
-// empty: no commands), CMD_RATE (commands per second, default RATE/20),
+// empty: no commands; or TOKEN_URL, CLIENT_ID and CLIENT_SECRET: see
+// token.js), CMD_RATE (commands per second, default RATE/20),
 // SUMMARY (a file for the JSON summary).
 import http from 'k6/http';
 import { check } from 'k6';
 import { SharedArray } from 'k6/data';
-import exec from 'k6/execution';
+import { token as apiToken } from './token.js';
 
 const base = __ENV.BASE || 'http://127.0.0.1:8090';
 const rate = parseInt(__ENV.RATE || '50');
 const duration = __ENV.DURATION || '30s';
-const token = __ENV.TOKEN || '';
+const token = __ENV.TOKEN || __ENV.TOKEN_URL || '';
 // The platform's hostname (the API's), as Host: localhost:PORT under `trident dev`.
 const apiHost = __ENV.API_HOST || 'localhost:8090';
 const cmdRate = parseInt(__ENV.CMD_RATE || String(Math.max(1, Math.floor(rate / 20))));
@@ -96,7 +97,7 @@ export function checkin() {
 // queue is an integrator: find a device by its UDID, queue a command.
 export function queue() {
   const d = devices[Math.floor(Math.random() * devices.length)];
-  const auth = { Authorization: 'Bearer ' + token, Host: apiHost };
+  const auth = { Authorization: 'Bearer ' + apiToken(), Host: apiHost };
   const found = http.get(base + '/v1/tenants/' + d.tenant + '/devices?q=' + d.udid + '&limit=1',
     { headers: auth, tags: { name: 'api-find' } });
   if (!check(found, { 'find 200': (r) => r.status === 200 && r.json('items.0.id') })) {
