@@ -314,8 +314,8 @@ func (c *serverConfig) validate() error {
 			errs = append(errs, fmt.Errorf("--pprof-listen %q: want host:port", c.pprofListen))
 		}
 	}
-	if l := c.apiLimits; l.CallerRate <= 0 || l.TenantRate <= 0 || l.CallerBurst < 1 || l.TenantBurst < 1 {
-		errs = append(errs, errors.New("--api-caller-rate, --api-tenant-rate: above 0; --api-caller-burst, --api-tenant-burst: at least 1"))
+	if l := c.apiLimits; l.CallerRate < 0 || l.TenantRate < 0 || l.CallerBurst < 0 || l.TenantBurst < 0 {
+		errs = append(errs, errors.New("--api-caller-rate, --api-tenant-rate, --api-caller-burst, --api-tenant-burst: not negative (0: the default)"))
 	}
 	if c.apnsCA != "" && c.apnsURL == "" {
 		errs = append(errs, errors.New("--apns-ca goes with --apns-url"))
