@@ -80,36 +80,29 @@ func lineChart(labels []string, values []*int) (dots []dot, lines []string) {
 // charts: the compliance rate at the end of each of the last 14 days,
 // and how many devices checked in in each of the last 24 hours.
 func historyCharts(points []compliance.Point, now time.Time) (map[string]any, bool) {
-	now = now.UTC()
-	today := now.Truncate(24 * time.Hour)
-	const days = 14
+	const days, hours = 14, 24
+	first := now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -days+1) // the first day's midnight
+	thisHour := now.UTC().Truncate(time.Hour)
 	dayLabels := make([]string, days)
-	rates := make([]*int, days)
-	hourLabels := make([]string, 24)
-	checkins := make([]int, 24)
-	thisHour := now.Truncate(time.Hour)
-	for i := range hourLabels {
-		h := thisHour.Add(time.Duration(i-23) * time.Hour)
-		if i%3 == 2 {
-			hourLabels[i] = h.Format("15")
-		}
-	}
 	for i := range dayLabels {
-		dayLabels[i] = today.AddDate(0, 0, i-days+1).Format("Jan 2")
-		if i%2 == 0 && i != days-1 {
-			dayLabels[i] = ""
-		}
+		dayLabels[i] = first.AddDate(0, 0, i).Format("Jan 2")
 	}
+	hourLabels := make([]string, hours)
+	for i := range hourLabels {
+		hourLabels[i] = thisHour.Add(time.Duration(i-hours+1) * time.Hour).Format("15:04")
+	}
+	rates := make([]*int, days)
+	checkins := make([]int, hours)
 	has := false
 	for _, p := range points { // oldest first: each day keeps its last rate
-		if d := int(p.Hour.Sub(today.AddDate(0, 0, -days+1)) / (24 * time.Hour)); p.Hour.After(today.AddDate(0, 0, -days+1).Add(-time.Nanosecond)) && d < days {
+		if d := int(p.Hour.Sub(first) / (24 * time.Hour)); !p.Hour.Before(first) && d < days {
 			if r, ok := p.Rate(); ok {
 				rates[d] = &r
 				has = true
 			}
 		}
-		if h := int(thisHour.Sub(p.Hour) / time.Hour); h >= 0 && h < 24 {
-			checkins[23-h] = p.CheckedIn
+		if h := int(thisHour.Sub(p.Hour) / time.Hour); h >= 0 && h < hours {
+			checkins[hours-1-h] = p.CheckedIn
 			has = true
 		}
 	}
@@ -118,19 +111,20 @@ func historyCharts(points []compliance.Point, now time.Time) (map[string]any, bo
 	for _, d := range dots {
 		desc += " " + d.Label + " " + d.Text + ";"
 	}
+	// The axis names every other day (and the last), every third hour.
+	var ticks []dot
+	for i, l := range dayLabels {
+		if i%2 == 1 || i == days-1 {
+			ticks = append(ticks, dot{Label: l, X: i*(360/days) + (360/days)/2})
+		}
+	}
 	hourly := chart(hourLabels, checkins)
 	hdesc := "Devices that checked in, by hour (UTC):"
 	for i, b := range hourly {
-		hdesc += fmt.Sprintf(" %s %d;", thisHour.Add(time.Duration(i-23)*time.Hour).Format("15:04"), b.Value)
-		hourly[i].TextY = -100 // 24 bars are too narrow for their numbers: the title carries them
-		hourly[i].Label = thisHour.Add(time.Duration(i-23) * time.Hour).Format("15:04")
+		hdesc += fmt.Sprintf(" %s %d;", b.Label, b.Value)
 		if i%3 == 2 {
-			hourly[i].Tick = hourLabels[i]
+			hourly[i].Tick = b.Label[:2]
 		}
-	}
-	ticks := make([]dot, days)
-	for i := range ticks {
-		ticks[i] = dot{Label: dayLabels[i], X: i*(360/days) + (360/days)/2}
 	}
 	return map[string]any{"Dots": dots, "Lines": lines, "DayTicks": ticks, "RateDesc": desc, "Hourly": hourly, "HourlyDesc": hdesc}, has
 }
