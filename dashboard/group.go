@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -52,24 +53,10 @@ func (d *Dashboard) groupCommand(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := tenancy.WithTenant(r.Context(), t.ID)
-	bulk := uuid.New()
 	var name string
-	err = d.db.Tx(ctx, func(tx pgx.Tx) error {
-		gs, err := d.inv.Groups(ctx, tx)
-		if err != nil {
-			return err
-		}
-		i := slices.IndexFunc(gs, func(g inventory.Group) bool { return g.ID == group })
-		if i < 0 {
-			return errNoGroup
-		}
-		name = gs[i].Name
-		if _, err := d.opts.Jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: commands.BulkArgs{TenantID: t.ID, BulkID: bulk,
-			Command: kind, Payload: payload, Group: group, By: s.Subject}}}); err != nil {
-			return err
-		}
-		return auditRecord(ctx, tx, s, "queue-bulk-command", "/v1/tenants/"+t.Slug+"/commands/bulk", http.StatusAccepted,
-			map[string]string{"kind": kind, "group": group.String(), "bulk": bulk.String()})
+	err = d.db.Tx(ctx, func(tx pgx.Tx) (err error) {
+		name, err = d.queueForGroup(ctx, tx, t, s, group, "", kind, payload)
+		return err
 	})
 	switch {
 	case errors.Is(err, errNoGroup):
@@ -78,8 +65,31 @@ func (d *Dashboard) groupCommand(w http.ResponseWriter, r *http.Request) {
 		d.log.ErrorContext(ctx, "dashboard group command", "tenant", t.ID, "err", err)
 		reply(http.StatusInternalServerError, "The command could not be queued; try again.")
 	default:
-		d.log.InfoContext(ctx, "dashboard group command", "subject", s.Subject, "kind", kind, "group", group, "bulk", bulk)
+		d.log.InfoContext(ctx, "dashboard group command", "subject", s.Subject, "kind", kind, "group", group)
 		reply(http.StatusAccepted, kind+" is being queued for every enrolled device of "+name+
 			" that supports it; each device's page shows its command.")
 	}
+}
+
+// queueForGroup queues kind in the background for every enrolled device
+// of group (of platform; "" for any that supports it), as the API's
+// queue-bulk-command and audited as it, in tx. It answers the group's
+// name, or errNoGroup.
+func (d *Dashboard) queueForGroup(ctx context.Context, tx pgx.Tx, t tenancy.Tenant, s *session, group uuid.UUID,
+	platform inventory.Platform, kind string, payload map[string]any) (string, error) {
+	gs, err := d.inv.Groups(ctx, tx)
+	if err != nil {
+		return "", err
+	}
+	i := slices.IndexFunc(gs, func(g inventory.Group) bool { return g.ID == group })
+	if i < 0 {
+		return "", errNoGroup
+	}
+	bulk := uuid.New()
+	if _, err := d.opts.Jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: commands.BulkArgs{TenantID: t.ID, BulkID: bulk,
+		Command: kind, Payload: payload, Group: group, Platform: platform, By: s.Subject}}}); err != nil {
+		return "", err
+	}
+	return gs[i].Name, auditRecord(ctx, tx, s, "queue-bulk-command", "/v1/tenants/"+t.Slug+"/commands/bulk", http.StatusAccepted,
+		map[string]string{"kind": kind, "group": group.String(), "bulk": bulk.String()})
 }

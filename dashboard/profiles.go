@@ -4,15 +4,13 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
-	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/riverqueue/river"
 
 	"github.com/tridentmdm/trident/services/android"
-	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/dep"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -115,26 +113,14 @@ func (d *Dashboard) installProfile(w http.ResponseWriter, r *http.Request) {
 		fail(&UserError{Status: http.StatusUnprocessableEntity, Message: "Choose a group."})
 		return
 	}
-	sess := sessionFrom(r.Context())
-	bulk := uuid.New()
 	var name string
-	err = d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
-		gs, err := d.inv.Groups(s.Ctx, tx)
-		if err != nil {
-			return err
+	err = d.db.Tx(s.Ctx, func(tx pgx.Tx) (err error) {
+		name, err = d.queueForGroup(s.Ctx, tx, s.T, sessionFrom(r.Context()), group, inventory.Apple, "install_profile",
+			map[string]any{"profile": base64.StdEncoding.EncodeToString(b)})
+		if errors.Is(err, errNoGroup) {
+			err = &UserError{Status: http.StatusNotFound, Message: "There is no such group in this tenant."}
 		}
-		i := slices.IndexFunc(gs, func(g inventory.Group) bool { return g.ID == group })
-		if i < 0 {
-			return &UserError{Status: http.StatusNotFound, Message: "There is no such group in this tenant."}
-		}
-		name = gs[i].Name
-		if _, err := d.opts.Jobs.InsertManyTx(s.Ctx, tx, []river.InsertManyParams{{Args: commands.BulkArgs{TenantID: s.T.ID, BulkID: bulk,
-			Command: "install_profile", Payload: map[string]any{"profile": base64.StdEncoding.EncodeToString(b)}, Group: group,
-			Platform: inventory.Apple, By: sess.Subject}}}); err != nil {
-			return err
-		}
-		return auditRecord(s.Ctx, tx, sess, "queue-bulk-command", "/v1/tenants/"+s.T.Slug+"/commands/bulk", http.StatusAccepted,
-			map[string]string{"kind": "install_profile", "group": group.String(), "bulk": bulk.String()})
+		return err
 	})
 	if err != nil {
 		fail(err)
