@@ -87,63 +87,73 @@ func Prepare(ctx context.Context, db *tenancy.DB, dir *tenancy.Directory, pk *pk
 		} else {
 			topic = certs[0].Topic
 		}
-		n := o.Apple / o.Tenants
-		if i < o.Apple%o.Tenants {
-			n++
-		}
 		host := slug + "." + dir.BaseDomain() + o.HostPort
 		var ca *pki.CA
 		if err := db.Tx(tctx, func(tx pgx.Tx) (err error) { ca, err = pk.CA(tctx, tx); return err }); err != nil {
 			return nil, nil, fmt.Errorf("loadgen: CA of %s: %w", slug, err)
 		}
-		first := len(out)
-		// Challenges in batches, a transaction each.
-		for done := 0; done < n; {
-			batch := min(n-done, 1000)
-			err := db.Tx(tctx, func(tx pgx.Tx) error {
-				for range batch {
-					secret, _, err := pk.NewChallenge(tctx, tx, "apple-enrollment", o.ChallengeLifetime)
-					if err != nil {
-						return err
-					}
-					out = append(out, Device{Platform: "apple", Tenant: slug, Host: host, Secret: secret, Key: len(out) % len(keys), Topic: topic})
-				}
-				return nil
-			})
-			if err != nil {
-				return nil, nil, fmt.Errorf("loadgen: challenges for %s: %w", slug, err)
-			}
-			done += batch
+		// One secret per device, in batches of a transaction each.
+		apple, err := inBatches(tctx, db, share(o.Apple, o.Tenants, i), func(tx pgx.Tx) (Device, error) {
+			secret, _, err := pk.NewChallenge(tctx, tx, "apple-enrollment", o.ChallengeLifetime)
+			return Device{Platform: "apple", Topic: topic, Secret: secret}, err
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("loadgen: challenges for %s: %w", slug, err)
 		}
-		if err := prepareRequests(out[first:], ca.Cert, keys); err != nil {
-			return nil, nil, err
-		}
-		nw := o.Windows / o.Tenants
-		if i < o.Windows%o.Tenants {
-			nw++
-		}
+		nw := share(o.Windows, o.Tenants, i)
 		if nw > 0 && win == nil {
 			return nil, nil, errors.New("loadgen: Windows devices need the Windows enrollment service")
 		}
-		for done := 0; done < nw; {
-			batch := min(nw-done, 1000)
-			err := db.Tx(tctx, func(tx pgx.Tx) error {
-				for range batch {
-					tok, err := win.NewToken(tctx, tx, o.ChallengeLifetime)
-					if err != nil {
-						return err
-					}
-					out = append(out, Device{Platform: "windows", Tenant: slug, Host: host, Secret: tok.Secret, Key: len(out) % len(keys)})
-				}
-				return nil
-			})
-			if err != nil {
-				return nil, nil, fmt.Errorf("loadgen: Windows tokens for %s: %w", slug, err)
-			}
-			done += batch
+		windows, err := inBatches(tctx, db, nw, func(tx pgx.Tx) (Device, error) {
+			tok, err := win.NewToken(tctx, tx, o.ChallengeLifetime)
+			return Device{Platform: "windows", Secret: tok.Secret}, err
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("loadgen: Windows tokens for %s: %w", slug, err)
+		}
+		first := len(out)
+		for _, d := range append(apple, windows...) {
+			d.Tenant, d.Host, d.Key = slug, host, len(out)%len(keys)
+			out = append(out, d)
+		}
+		if err := prepareRequests(out[first:first+len(apple)], ca.Cert, keys); err != nil {
+			return nil, nil, err
 		}
 	}
 	return out, keys, nil
+}
+
+// share is tenant i's part of n devices spread over tenants.
+func share(n, tenants, i int) int {
+	if i < n%tenants {
+		return n/tenants + 1
+	}
+	return n / tenants
+}
+
+// inBatches makes n devices with next, a transaction per thousand.
+func inBatches(ctx context.Context, db *tenancy.DB, n int, next func(pgx.Tx) (Device, error)) ([]Device, error) {
+	out := make([]Device, 0, n)
+	for len(out) < n {
+		batch := min(n-len(out), 1000)
+		var made []Device
+		err := db.Tx(ctx, func(tx pgx.Tx) error {
+			made = made[:0]
+			for range batch {
+				d, err := next(tx)
+				if err != nil {
+					return err
+				}
+				made = append(made, d)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, made...)
+	}
+	return out, nil
 }
 
 // prepareRequests builds each device's SCEP request on every core: the
