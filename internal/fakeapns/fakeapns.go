@@ -48,8 +48,17 @@ type Server struct {
 
 // New starts a server; Close it when done.
 func New() *Server {
-	s := &Server{reasons: map[string]string{}, got: make(chan Push, 1000)}
+	return start(&Server{reasons: map[string]string{}, got: make(chan Push, 1000)}, nil)
+}
+
+// start serves s over HTTP/2 with TLS, asking for any client certificate
+// (APNs's provider authentication), on l or a new loopback listener.
+func start(s *Server, l net.Listener) *Server {
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	if l != nil {
+		s.Listener.Close()
+		s.Listener = l
+	}
 	s.EnableHTTP2 = true
 	s.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
 	s.StartTLS()
@@ -59,14 +68,7 @@ func New() *Server {
 // Serve runs a server on l that only counts the pushes it accepts (for
 // `trident loadtest apns`, which runs as long as a load test does).
 func Serve(l net.Listener) *Server {
-	s := &Server{reasons: map[string]string{}, got: make(chan Push), count: true}
-	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
-	s.Listener.Close()
-	s.Listener = l
-	s.EnableHTTP2 = true
-	s.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
-	s.StartTLS()
-	return s
+	return start(&Server{reasons: map[string]string{}, got: make(chan Push), count: true}, l)
 }
 
 // Count is how many pushes the server accepted.
