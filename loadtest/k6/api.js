@@ -12,6 +12,7 @@ import http from 'k6/http';
 import { check } from 'k6';
 import { SharedArray } from 'k6/data';
 import { token } from './token.js';
+import { summary } from './summary.js';
 
 const base = __ENV.BASE || 'http://127.0.0.1:8090';
 const apiHost = __ENV.API_HOST || 'localhost:8090';
@@ -73,22 +74,5 @@ export function call(devices) {
 }
 
 export function handleSummary(data) {
-  const ms = (v) => (v === undefined ? '-' : v.toFixed(1) + ' ms');
-  const it = data.metrics.iterations ? data.metrics.iterations.values : { count: 0, rate: 0 };
-  const f = data.metrics.http_req_failed ? data.metrics.http_req_failed.values : { passes: 0, fails: 0 };
-  let s = 'API calls ' + it.count + ' (' + it.rate.toFixed(1) + '/s), requests failed: ' + f.passes + ' of ' + (f.passes + f.fails) + '\n';
-  for (const name of Object.keys(data.metrics).sort()) {
-    const m = /^http_req_duration\{name:(.+)\}$/.exec(name);
-    if (m) {
-      const v = data.metrics[name].values;
-      s += '  ' + m[1].padEnd(14) + ' n=' + v.count + ' p50=' + ms(v.med) + ' p95=' + ms(v['p(95)']) + ' p99=' + ms(v['p(99)']) + ' max=' + ms(v.max) + '\n';
-    }
-  }
-  const c = data.metrics.checks ? data.metrics.checks.values : { passes: 0, fails: 0 };
-  s += 'checks: ' + c.passes + ' passed, ' + c.fails + ' failed\n';
-  const out = { stdout: s };
-  if (__ENV.SUMMARY) {
-    out[__ENV.SUMMARY] = JSON.stringify(data, null, 2);
-  }
-  return out;
+  return summary(data, 'API calls');
 }

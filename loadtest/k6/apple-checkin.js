@@ -15,6 +15,7 @@ import http from 'k6/http';
 import { check } from 'k6';
 import { SharedArray } from 'k6/data';
 import { token as apiToken } from './token.js';
+import { summary } from './summary.js';
 
 const base = __ENV.BASE || 'http://127.0.0.1:8090';
 const rate = parseInt(__ENV.RATE || '50');
@@ -113,29 +114,5 @@ export function queue() {
 }
 
 export function handleSummary(data) {
-  const out = { stdout: textSummary(data) };
-  if (__ENV.SUMMARY) {
-    out[__ENV.SUMMARY] = JSON.stringify(data, null, 2);
-  }
-  return out;
-}
-
-// textSummary prints the numbers RESULTS.md records, per request kind.
-function textSummary(data) {
-  const ms = (v) => (v === undefined ? '-' : v.toFixed(1) + ' ms');
-  let s = '';
-  const iters = data.metrics.iterations ? data.metrics.iterations.values : { count: 0, rate: 0 };
-  s += 'iterations ' + iters.count + ' (' + iters.rate.toFixed(1) + '/s)\n';
-  const failed = data.metrics.http_req_failed ? data.metrics.http_req_failed.values : { passes: 0, fails: 0 };
-  s += 'requests failed: ' + failed.passes + ' of ' + (failed.passes + failed.fails) + '\n';
-  for (const name of Object.keys(data.metrics).sort()) {
-    const m = /^http_req_duration\{name:(.+)\}$/.exec(name);
-    if (m) {
-      const v = data.metrics[name].values;
-      s += '  ' + m[1].padEnd(10) + ' n=' + v.count + ' p50=' + ms(v.med) + ' p95=' + ms(v['p(95)']) + ' p99=' + ms(v['p(99)']) + ' max=' + ms(v.max) + '\n';
-    }
-  }
-  const checks = data.metrics.checks ? data.metrics.checks.values : { passes: 0, fails: 0 };
-  s += 'checks: ' + checks.passes + ' passed, ' + checks.fails + ' failed\n';
-  return s;
+  return summary(data, 'iterations');
 }

@@ -11,6 +11,7 @@
 import http from 'k6/http';
 import { check } from 'k6';
 import { SharedArray } from 'k6/data';
+import { summary } from './summary.js';
 
 const base = __ENV.BASE || 'http://127.0.0.1:8090';
 const rate = parseInt(__ENV.RATE || '30');
@@ -64,17 +65,5 @@ export function session() {
 }
 
 export function handleSummary(data) {
-  const out = {};
-  const v = data.metrics['http_req_duration{name:session}'] ? data.metrics['http_req_duration{name:session}'].values : {};
-  const f = data.metrics.http_req_failed ? data.metrics.http_req_failed.values : { passes: 0, fails: 0 };
-  const c = data.metrics.checks ? data.metrics.checks.values : { passes: 0, fails: 0 };
-  const it = data.metrics.iterations ? data.metrics.iterations.values : { count: 0, rate: 0 };
-  const ms = (x) => (x === undefined ? '-' : x.toFixed(1) + ' ms');
-  out.stdout = 'sessions ' + it.count + ' (' + it.rate.toFixed(1) + '/s), requests failed: ' + f.passes + ' of ' + (f.passes + f.fails) + '\n' +
-    '  session    n=' + (v.count || 0) + ' p50=' + ms(v.med) + ' p95=' + ms(v['p(95)']) + ' p99=' + ms(v['p(99)']) + ' max=' + ms(v.max) + '\n' +
-    'checks: ' + c.passes + ' passed, ' + c.fails + ' failed\n';
-  if (__ENV.SUMMARY) {
-    out[__ENV.SUMMARY] = JSON.stringify(data, null, 2);
-  }
-  return out;
+  return summary(data, 'sessions');
 }
