@@ -22,8 +22,7 @@ func (d *Dashboard) abm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Dashboard) abmPage(w http.ResponseWriter, r *http.Request, s scope, code int, extra map[string]any) {
-	if d.opts.DEP == nil {
-		d.errorPage(w, r, http.StatusNotFound, "Apple Business Manager is not configured on this server.")
+	if !d.available(w, r, d.opts.DEP != nil, noABM) {
 		return
 	}
 	var tokens []dep.Token
@@ -55,10 +54,7 @@ func abmToken(r *http.Request) uuid.UUID { id, _ := uuid.Parse(r.PathValue("toke
 // createABMToken makes the key pair of a new ABM server token (admins).
 func (d *Dashboard) createABMToken(w http.ResponseWriter, r *http.Request) {
 	s, ok := d.scoped(w, r, identity.Admin)
-	if !ok || d.opts.DEP == nil {
-		if ok {
-			d.errorPage(w, r, http.StatusNotFound, "Apple Business Manager is not configured on this server.")
-		}
+	if !ok || !d.available(w, r, d.opts.DEP != nil, noABM) {
 		return
 	}
 	label := strings.TrimSpace(r.PostFormValue("label"))
@@ -83,10 +79,7 @@ func (d *Dashboard) createABMToken(w http.ResponseWriter, r *http.Request) {
 // to ABM (admins).
 func (d *Dashboard) abmCertificate(w http.ResponseWriter, r *http.Request) {
 	s, ok := d.scoped(w, r, identity.Admin)
-	if !ok || d.opts.DEP == nil {
-		if ok {
-			d.errorPage(w, r, http.StatusNotFound, "Apple Business Manager is not configured on this server.")
-		}
+	if !ok || !d.available(w, r, d.opts.DEP != nil, noABM) {
 		return
 	}
 	id := abmToken(r)
@@ -108,10 +101,7 @@ func (d *Dashboard) abmCertificate(w http.ResponseWriter, r *http.Request) {
 // (admins): connecting a token, or renewing it.
 func (d *Dashboard) uploadABMToken(w http.ResponseWriter, r *http.Request) {
 	s, ok := d.scoped(w, r, identity.Admin)
-	if !ok || d.opts.DEP == nil {
-		if ok {
-			d.errorPage(w, r, http.StatusNotFound, "Apple Business Manager is not configured on this server.")
-		}
+	if !ok || !d.available(w, r, d.opts.DEP != nil, noABM) {
 		return
 	}
 	id := abmToken(r)
@@ -145,10 +135,7 @@ func (d *Dashboard) uploadABMToken(w http.ResponseWriter, r *http.Request) {
 // devices get, or deletes it (admins).
 func (d *Dashboard) changeABMToken(w http.ResponseWriter, r *http.Request) {
 	s, ok := d.scoped(w, r, identity.Operator)
-	if !ok || d.opts.DEP == nil {
-		if ok {
-			d.errorPage(w, r, http.StatusNotFound, "Apple Business Manager is not configured on this server.")
-		}
+	if !ok || !d.available(w, r, d.opts.DEP != nil, noABM) {
 		return
 	}
 	id := abmToken(r)

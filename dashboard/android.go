@@ -19,8 +19,7 @@ func (d *Dashboard) androidSignup(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if d.opts.Android == nil {
-		d.errorPage(w, r, http.StatusNotFound, "Android management is not configured on this server.")
+	if !d.available(w, r, d.opts.Android != nil, noAndroid) {
 		return
 	}
 	u, err := d.opts.Android.Signup(s.Ctx, r.PostFormValue("admin_email"))
@@ -40,8 +39,7 @@ func (d *Dashboard) androidToken(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if d.opts.Android == nil {
-		d.errorPage(w, r, http.StatusNotFound, "Android management is not configured on this server.")
+	if !d.available(w, r, d.opts.Android != nil, noAndroid) {
 		return
 	}
 	policy, err := uuid.Parse(r.PostFormValue("policy"))

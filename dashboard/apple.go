@@ -61,8 +61,7 @@ func (d *Dashboard) appleProfile(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if d.opts.Apple == nil {
-		d.errorPage(w, r, http.StatusNotFound, "Apple management is not configured on this server.")
+	if !d.available(w, r, d.opts.Apple != nil, noApple) {
 		return
 	}
 	b, err := d.opts.Apple.Enrollment(s.Ctx, s.T)
@@ -84,8 +83,7 @@ func (d *Dashboard) pushRequest(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if d.opts.Apple == nil {
-		d.errorPage(w, r, http.StatusNotFound, "Apple management is not configured on this server.")
+	if !d.available(w, r, d.opts.Apple != nil, noApple) {
 		return
 	}
 	req, err := d.opts.Apple.RequestPushCert(s.Ctx, s.T)
@@ -135,8 +133,7 @@ func (d *Dashboard) pushUpload(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if d.opts.Apple == nil {
-		d.errorPage(w, r, http.StatusNotFound, "Apple management is not configured on this server.")
+	if !d.available(w, r, d.opts.Apple != nil, noApple) {
 		return
 	}
 	cert, err := formFile(r, "certificate")

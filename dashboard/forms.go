@@ -128,3 +128,22 @@ var notices = map[string]string{
 
 // notice is the page's notice for the request's done key, if any.
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }
+
+// What a page says when the server runs without one of its parts.
+const (
+	noApple         = "Apple management is not configured on this server."
+	noAndroid       = "Android management is not configured on this server."
+	noABM           = "Apple Business Manager is not configured on this server."
+	noCompliance    = "Compliance is not available on this server."
+	noWebhooks      = "Webhooks are not available on this server."
+	noGroupCommands = "Group commands are not available on this server."
+)
+
+// available answers whether a part of the server is on; when it is off it
+// answers the 404 page saying so.
+func (d *Dashboard) available(w http.ResponseWriter, r *http.Request, on bool, off string) bool {
+	if !on {
+		d.errorPage(w, r, http.StatusNotFound, off)
+	}
+	return on
+}

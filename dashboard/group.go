@@ -39,7 +39,7 @@ func (d *Dashboard) groupCommand(w http.ResponseWriter, r *http.Request) {
 		pages.ExecuteTemplate(w, name, msg)
 	}
 	if d.opts.Jobs == nil {
-		reply(http.StatusNotFound, "Group commands are not available on this server.")
+		reply(http.StatusNotFound, noGroupCommands)
 		return
 	}
 	group, err := uuid.Parse(r.PostFormValue("group"))

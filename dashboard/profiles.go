@@ -91,8 +91,7 @@ func (d *Dashboard) installProfile(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if d.opts.Jobs == nil {
-		d.errorPage(w, r, http.StatusNotFound, "Group commands are not available on this server.")
+	if !d.available(w, r, d.opts.Jobs != nil, noGroupCommands) {
 		return
 	}
 	fail := func(err error) {

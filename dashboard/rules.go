@@ -59,8 +59,7 @@ func (d *Dashboard) rules(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Dashboard) rulesPage(w http.ResponseWriter, r *http.Request, s scope, code int, extra map[string]any) {
-	if d.opts.Compliance == nil {
-		d.errorPage(w, r, http.StatusNotFound, "Compliance is not available on this server.")
+	if !d.available(w, r, d.opts.Compliance != nil, noCompliance) {
 		return
 	}
 	var rules []compliance.Rule
@@ -93,10 +92,7 @@ func (d *Dashboard) rulesPage(w http.ResponseWriter, r *http.Request, s scope, c
 // API's create-compliance-rule.
 func (d *Dashboard) createRule(w http.ResponseWriter, r *http.Request) {
 	s, ok := d.scoped(w, r, identity.Admin)
-	if !ok || d.opts.Compliance == nil {
-		if ok {
-			d.errorPage(w, r, http.StatusNotFound, "Compliance is not available on this server.")
-		}
+	if !ok || !d.available(w, r, d.opts.Compliance != nil, noCompliance) {
 		return
 	}
 	form := map[string]string{}
@@ -154,10 +150,7 @@ func (d *Dashboard) createRule(w http.ResponseWriter, r *http.Request) {
 // changeRule turns a rule on or off, or deletes it (admins).
 func (d *Dashboard) changeRule(w http.ResponseWriter, r *http.Request) {
 	s, ok := d.scoped(w, r, identity.Admin)
-	if !ok || d.opts.Compliance == nil {
-		if ok {
-			d.errorPage(w, r, http.StatusNotFound, "Compliance is not available on this server.")
-		}
+	if !ok || !d.available(w, r, d.opts.Compliance != nil, noCompliance) {
 		return
 	}
 	id, err := uuid.Parse(r.PathValue("rule"))

@@ -21,8 +21,7 @@ func (d *Dashboard) webhooks(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Dashboard) webhooksPage(w http.ResponseWriter, r *http.Request, s scope, code int, extra map[string]any) {
-	if d.opts.Webhooks == nil {
-		d.errorPage(w, r, http.StatusNotFound, "Webhooks are not available on this server.")
+	if !d.available(w, r, d.opts.Webhooks != nil, noWebhooks) {
 		return
 	}
 	var list []events.Endpoint
@@ -52,10 +51,7 @@ func kindsOf(s string) []string {
 // signing secret, once (admins), as the API's create-webhook.
 func (d *Dashboard) createWebhook(w http.ResponseWriter, r *http.Request) {
 	s, ok := d.scoped(w, r, identity.Admin)
-	if !ok || d.opts.Webhooks == nil {
-		if ok {
-			d.errorPage(w, r, http.StatusNotFound, "Webhooks are not available on this server.")
-		}
+	if !ok || !d.available(w, r, d.opts.Webhooks != nil, noWebhooks) {
 		return
 	}
 	form := map[string]string{"url": strings.TrimSpace(r.PostFormValue("url")), "kinds": r.PostFormValue("kinds"),
