@@ -393,17 +393,22 @@ func (c *Compliance) Devices(ctx context.Context, tx pgx.Tx, after uuid.UUID, li
 // not evaluated yet.
 type Standing struct{ Compliant, NonCompliant, Unevaluated int }
 
+// The tenant's enrolled devices each with its number of results (n) and
+// of failing ones, and the counts Standing and Snapshot make of them.
+const (
+	enrolledWithResults = `FROM devices d
+LEFT JOIN (SELECT device_id, count(*) AS n, count(*) FILTER (WHERE NOT compliant) AS failing
+           FROM compliance_results GROUP BY device_id) r ON r.device_id = d.id
+WHERE d.status = 'enrolled'`
+	compliantCount = `count(*) FILTER (WHERE r.n > 0 AND r.failing = 0)`
+	failingCount   = `count(*) FILTER (WHERE r.failing > 0)`
+)
+
 // Summarize counts the tenant's devices by compliance.
 func (c *Compliance) Summarize(ctx context.Context, tx pgx.Tx) (Standing, error) {
 	var s Standing
-	err := tx.QueryRow(ctx, `
-SELECT count(*) FILTER (WHERE r.n > 0 AND r.failing = 0),
-       count(*) FILTER (WHERE r.failing > 0),
-       count(*) FILTER (WHERE coalesce(r.n, 0) = 0)
-FROM devices d
-LEFT JOIN (SELECT device_id, count(*) AS n, count(*) FILTER (WHERE NOT compliant) AS failing
-           FROM compliance_results GROUP BY device_id) r ON r.device_id = d.id
-WHERE d.status = 'enrolled'`).Scan(&s.Compliant, &s.NonCompliant, &s.Unevaluated)
+	err := tx.QueryRow(ctx, `SELECT `+compliantCount+`, `+failingCount+`, count(*) FILTER (WHERE coalesce(r.n, 0) = 0) `+
+		enrolledWithResults).Scan(&s.Compliant, &s.NonCompliant, &s.Unevaluated)
 	if err != nil {
 		return Standing{}, fmt.Errorf("compliance: summarize: %w", err)
 	}

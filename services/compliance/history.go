@@ -47,14 +47,9 @@ func (c *Compliance) Snapshot(ctx context.Context, tx pgx.Tx, now time.Time) (Po
 	p := Point{Hour: now.UTC().Truncate(time.Hour)}
 	err := tx.QueryRow(ctx, `
 INSERT INTO fleet_history (hour, enrolled, compliant, non_compliant, checked_in)
-SELECT $1, count(*),
-       count(*) FILTER (WHERE r.n > 0 AND r.failing = 0),
-       count(*) FILTER (WHERE r.failing > 0),
+SELECT $1, count(*), `+compliantCount+`, `+failingCount+`,
        count(*) FILTER (WHERE d.last_seen_at > $2::timestamptz - interval '1 hour')
-FROM devices d
-LEFT JOIN (SELECT device_id, count(*) AS n, count(*) FILTER (WHERE NOT compliant) AS failing
-           FROM compliance_results GROUP BY device_id) r ON r.device_id = d.id
-WHERE d.status = 'enrolled'
+`+enrolledWithResults+`
 ON CONFLICT (tenant_id, hour) DO UPDATE SET enrolled = EXCLUDED.enrolled, compliant = EXCLUDED.compliant,
     non_compliant = EXCLUDED.non_compliant, checked_in = EXCLUDED.checked_in, taken_at = now()
 RETURNING enrolled, compliant, non_compliant, checked_in`, p.Hour, now).Scan(&p.Enrolled, &p.Compliant, &p.NonCompliant, &p.CheckedIn)
