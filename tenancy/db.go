@@ -129,13 +129,22 @@ func (db *DB) Ping(ctx context.Context) error {
 // (citus.propagate_set_commands = 'local'); on plain PostgreSQL the two are
 // the same. The value is formatted from a parsed uuid, never from request
 // text, and is sent in the same round trip as BEGIN.
+//
+// Under a context from Within, fn runs in Within's transaction instead.
 func (db *DB) Tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	if w := joined(ctx, db); w != nil {
+		return w.run(ctx, fn)
+	}
 	return tenantTx(ctx, db.writer, pgx.ReadWrite, fn)
 }
 
 // ReadTx is Tx on the reader pool, read-only, for reads that tolerate
-// replica lag (lists, dashboards).
+// replica lag (lists, dashboards). Under a context from Within, fn runs
+// in Within's transaction (on the writer) instead.
 func (db *DB) ReadTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	if w := joined(ctx, db); w != nil {
+		return w.run(ctx, fn)
+	}
 	return tenantTx(ctx, db.reader, pgx.ReadOnly, fn)
 }
 

@@ -11,9 +11,12 @@ import (
 // request, instead of nanomdm's multi service: multi runs the others in
 // goroutines, so a device's Authenticate and the TokenUpdate that follows
 // it milliseconds later could be recorded in the wrong order (the device
-// then stayed "pending"). A failure of Trident's service is logged, not
-// answered: the core has stored the protocol state, and the next
-// check-in records the device again.
+// then stayed "pending"), and goroutines cannot share the request's one
+// transaction. A failure of Trident's service before it touches the
+// database (a check-in it cannot read) is logged, not answered: the core
+// has stored the protocol state. One in the database fails the whole
+// request's transaction (see oneTransaction): the device is answered 500
+// and tries again, with nothing of the attempt kept.
 type inOrder struct {
 	core service.CheckinAndCommandService
 	side *Service

@@ -1,9 +1,12 @@
 package apple
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 
@@ -45,6 +48,13 @@ type MDMOptions struct {
 	Header   string // for FromHeader; default Client-Cert
 }
 
+// RequestTxRunner is what the MDM endpoint needs of tenancy.DB: Tx, and
+// Within to make a whole request one transaction.
+type RequestTxRunner interface {
+	TxRunner
+	Within(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
 // maxCheckin bounds a check-in or command report: InstalledApplicationList
 // and ProfileList answers from a full Mac run to megabytes.
 const maxCheckin = 20 << 20
@@ -55,7 +65,10 @@ const maxCheckin = 20 << 20
 // bound to the tenant, then nanomdm's certauth (one certificate per
 // enrollment), then nanomdm's core followed, in order, by Trident's service
 // (see inOrder). It never answers 401, on which a device would unenroll.
-func NewMDM(db TxRunner, store *mdmstore.Store, certs CertVerifier, svc *Service, o MDMOptions, log *slog.Logger) (http.Handler, error) {
+//
+// Each request is one tenant transaction (see oneTransaction), however
+// many of those parts read or write.
+func NewMDM(db RequestTxRunner, store *mdmstore.Store, certs CertVerifier, svc *Service, o MDMOptions, log *slog.Logger) (http.Handler, error) {
 	logger := nanoLogger{log}
 	core := nanomdm.New(store, nanomdm.WithLogger(logger), nanomdm.WithDeclarativeManagement(DDM{status: svc.ddmStatus}))
 	var chain service.CheckinAndCommandService = inOrder{core: core, side: svc, log: log}
@@ -77,15 +90,78 @@ func NewMDM(db TxRunner, store *mdmstore.Store, certs CertVerifier, svc *Service
 	default:
 		return nil, fmt.Errorf("apple: unknown device identity source %q (signature, tls or header)", o.Identity)
 	}
+	return oneTransaction(db, h, log), nil
+}
+
+// errRefused rolls back a request that h answered with an error.
+var errRefused = errors.New("apple: request refused")
+
+// oneTransaction reads the request's body (bounded; before any connection
+// is taken, so a slow device holds none) and runs h in one tenant
+// transaction: the certificate check, nanomdm's storage calls and
+// Trident's service join it (tenancy.DB.Within), so an Idle costs one
+// BEGIN and one COMMIT instead of one of each per part. The answer is held
+// until the commit: a device never hears of a change that is then lost,
+// an answer of 400 or more rolls everything back, and a failed commit (or
+// a part that failed where the chain went on) is answered 500, so the
+// device tries again.
+func oneTransaction(db RequestTxRunner, h http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxCheckin)
-		h.ServeHTTP(w, r)
-	}), nil
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCheckin))
+		if err != nil {
+			if errors.As(err, new(*http.MaxBytesError)) {
+				http.Error(w, "check-in too large", http.StatusRequestEntityTooLarge)
+				return
+			}
+			http.Error(w, "reading the request failed", http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		held := &heldResponse{header: http.Header{}, status: http.StatusOK}
+		err = db.Within(r.Context(), func(ctx context.Context) error {
+			h.ServeHTTP(held, r.WithContext(ctx))
+			if held.status >= 400 {
+				return errRefused
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errRefused) {
+			log.ErrorContext(r.Context(), "MDM request not committed", "err", err)
+			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+			return
+		}
+		for k, v := range held.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(held.status)
+		_, _ = w.Write(held.body.Bytes())
+	})
+}
+
+// heldResponse keeps an answer until its transaction commits.
+type heldResponse struct {
+	header http.Header
+	status int
+	wrote  bool
+	body   bytes.Buffer
+}
+
+func (h *heldResponse) Header() http.Header { return h.header }
+
+func (h *heldResponse) WriteHeader(status int) {
+	if !h.wrote {
+		h.status, h.wrote = status, true
+	}
+}
+
+func (h *heldResponse) Write(b []byte) (int, error) {
+	h.wrote = true
+	return h.body.Write(b)
 }
 
 // tenantCerts verifies device certificates in the request's tenant.
 type tenantCerts struct {
-	db  TxRunner
+	db  RequestTxRunner
 	pki CertVerifier
 }
 

@@ -521,3 +521,81 @@ func TestAppleSilentDevicesAreWoken(t *testing.T) {
 		}
 	}
 }
+
+// An answer whose recording fails in Trident's service is not half kept:
+// the device hears 500, nanomdm's record of the answer is rolled back with
+// the rest of the request's one transaction, and the device, asking again,
+// gets the same command and completes it.
+func TestAppleFailedAnswerKeepsNothing(t *testing.T) {
+	e := setupMDM(t)
+	ctx := context.Background()
+	certPEM, keyPEM := pushCert(t, topic)
+	if err := e.store.StorePushCert(e.ctx(e.a), certPEM, keyPEM); err != nil {
+		t.Fatal(err)
+	}
+	d := e.enroll(t, e.a)
+	if err := d.Authenticate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.TokenUpdate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dev := e.device(t, e.a, d.UDID, func(x inventory.Device) bool { return x.Status == inventory.Enrolled })
+	lock := e.queue(t, e.a, dev.ID, "lock")
+	c, err := d.Idle(ctx)
+	if err != nil || c == nil || c.CommandUUID != lock.ID.String() {
+		t.Fatalf("the lock did not arrive: %+v %v", c, err)
+	}
+
+	// The commands table refuses this one command's completion.
+	su := Superuser(t)
+	if _, err := su.Exec(ctx, `
+CREATE FUNCTION refuse_lock() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'refused for the test'; END $$;
+CREATE TRIGGER refuse_lock BEFORE UPDATE ON commands FOR EACH ROW
+WHEN (OLD.id = '`+lock.ID.String()+`') EXECUTE FUNCTION refuse_lock()`); err != nil {
+		t.Fatal(err)
+	}
+	var herr *devicesim.HTTPError
+	if _, err := d.Answer(ctx, c, "Acknowledged"); !errors.As(err, &herr) || herr.Status != http.StatusInternalServerError {
+		t.Fatalf("answer while its recording fails: %v; want 500", err)
+	}
+	var results int
+	actx := e.ctx(e.a)
+	if err := e.db.Tx(actx, func(tx pgx.Tx) error {
+		return tx.QueryRow(actx, `SELECT count(*) FROM apple_command_results WHERE command_uuid = $1`, lock.ID.String()).Scan(&results)
+	}); err != nil || results != 0 {
+		t.Fatalf("nanomdm kept %d results of the failed answer (%v)", results, err)
+	}
+	e.command(t, e.a, lock.ID, commands.Queued)
+
+	if _, err := su.Exec(ctx, `DROP TRIGGER refuse_lock ON commands; DROP FUNCTION refuse_lock()`); err != nil {
+		t.Fatal(err)
+	}
+	c, err = d.Idle(ctx)
+	if err != nil || c == nil || c.CommandUUID != lock.ID.String() {
+		t.Fatalf("the lock was not asked again: %+v %v", c, err)
+	}
+	if _, err := d.Answer(ctx, c, "Acknowledged"); err != nil {
+		t.Fatal(err)
+	}
+	e.command(t, e.a, lock.ID, commands.Acknowledged)
+}
+
+// Superuser is testenv.Superuser, to install a failure no API can cause.
+func Superuser(t *testing.T) *pgx.Conn { return testenv.Superuser(t) }
+
+// A check-in over the size bound is refused before a transaction begins.
+func TestAppleCheckinTooLarge(t *testing.T) {
+	e := setupMDM(t)
+	req := mustRequest(t, "PUT", e.base+"/mdm", strings.Repeat("x", 21<<20), "application/x-apple-aspen-mdm-checkin", "")
+	req.Host = e.a.Slug + ".trident.test"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("a 21 MiB check-in: %d; want 413", resp.StatusCode)
+	}
+}
