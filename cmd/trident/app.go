@@ -19,6 +19,7 @@ import (
 
 	"github.com/tridentmdm/trident/api"
 	"github.com/tridentmdm/trident/dashboard"
+	"github.com/tridentmdm/trident/internal/lastseen"
 	"github.com/tridentmdm/trident/internal/metrics"
 	"github.com/tridentmdm/trident/migrations"
 	androidproto "github.com/tridentmdm/trident/protocols/android"
@@ -66,6 +67,7 @@ type app struct {
 	dash     *dashboard.Dashboard
 	windows  *windows.Handler
 	metrics  *metrics.Metrics
+	seen     []*lastseen.Batch
 
 	stopping atomic.Bool
 }
@@ -100,12 +102,16 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		db.Close()
 		return nil, err
 	}
-	appleStore := mdmstore.New(db, keys)
+	// Check-ins without news hand their last-contact times to batches,
+	// written every seenFlush (see serve).
+	a.seen = []*lastseen.Batch{lastseen.New(db, "devices", inventory.SeenUpdate),
+		lastseen.New(db, "apple_enrollments", mdmstore.SeenUpdate)}
+	appleStore := mdmstore.New(db, keys, mdmstore.BatchSeen(a.seen[1]))
 	// The services that enqueue jobs exist before the River client that
 	// also works those jobs; LateJobs joins them once it does.
 	jobs := &workers.LateJobs{}
 	pub := events.NewPublisher(jobs, events.WithReaction(compliance.Reaction))
-	inv := inventory.New(pub)
+	inv := inventory.New(pub, inventory.BatchSeen(a.seen[0]))
 	cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}),
 		commands.WithDispatcher(inventory.Android, androidsvc.Dispatcher{}), commands.WithDispatcher(inventory.Windows, windows.Commands{}),
 		commands.WithDelivery(jobs),
@@ -239,6 +245,11 @@ func (a *app) run(ctx context.Context) error {
 	return a.serve(ctx, ln)
 }
 
+// seenFlush is how often batched last-contact times are written: how late
+// a device's last contact may reach the database, on top of
+// inventory.SeenPrecision.
+const seenFlush = 5 * time.Second
+
 // serve is run on a listener of the caller's.
 func (a *app) serve(ctx context.Context, ln net.Listener) (err error) {
 	defer a.db.Close()
@@ -265,6 +276,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener) (err error) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.bus.Run(bg) })
 	wg.Go(func() { _ = a.listener.Run(bg) })
+	for _, b := range a.seen {
+		// Stopped with bg, after the server's last request: the last
+		// flush then loses nothing.
+		wg.Go(func() { b.Run(bg, seenFlush, a.log) })
+	}
 	if a.roles.work {
 		if err = a.river.Start(bg); err != nil {
 			stopBG()

@@ -71,10 +71,36 @@ func (e *ValidationError) Error() string { return "invalid " + e.Field + ": " + 
 // Inventory records and reads devices in the caller's tenant transaction.
 type Inventory struct {
 	events *events.Publisher
+	seen   SeenMarker
 }
 
+// SeenMarker keeps devices' last-contact times to be written later, in
+// batches (lastseen.Batch, built with SeenUpdate).
+type SeenMarker interface {
+	Mark(tenant uuid.UUID, id string, t time.Time)
+}
+
+// SeenUpdate is the statement that writes a batch of devices' last-contact
+// times (lastseen.New's update).
+const SeenUpdate = `UPDATE devices d SET last_seen_at = v.t
+FROM unnest($1::text[], $2::timestamptz[]) AS v(id, t)
+WHERE d.tenant_id = current_tenant() AND d.id = v.id::uuid AND (d.last_seen_at IS NULL OR d.last_seen_at < v.t)`
+
+// Option configures the inventory.
+type Option func(*Inventory)
+
+// BatchSeen makes Seen hand its writes to m instead of writing each in the
+// check-in's transaction.
+func BatchSeen(m SeenMarker) Option { return func(inv *Inventory) { inv.seen = m } }
+
 // New returns the inventory; changes are published through pub.
-func New(pub *events.Publisher) *Inventory { return &Inventory{events: pub} }
+func New(pub *events.Publisher, opts ...Option) *Inventory {
+	inv := &Inventory{events: pub}
+	for _, o := range opts {
+		o(inv)
+	}
+	return inv
+}
 
 // Report is what a platform learned about a device. Empty strings and a
 // nil Facts leave what is known as it is.
@@ -166,12 +192,29 @@ RETURNING `+deviceCols, uuid.New(), r.Platform, r.Identifier, r.SerialNumber, r.
 // it at most this often.
 const SeenPrecision = 30 * time.Second
 
-// Seen marks a device that checked in without news as seen, in one
-// statement that writes only when its last contact is older than
+// Seen marks a device that checked in without news as seen, at most every
 // SeenPrecision (a fleet's check-ins would otherwise each write a row
-// version). It reports whether the device exists; Record one that does
-// not.
+// version of the device and of every index on it). With BatchSeen, the
+// time is handed to the batch and the check-in only reads; without, one
+// statement writes it when it is due. It reports whether the device
+// exists; Record one that does not.
 func (inv *Inventory) Seen(ctx context.Context, tx pgx.Tx, p Platform, identifier string) (bool, error) {
+	if inv.seen != nil {
+		var tenant, id uuid.UUID
+		var due bool
+		err := tx.QueryRow(ctx, `SELECT tenant_id, id, last_seen_at IS NULL OR last_seen_at < now() - $3::interval
+FROM devices WHERE platform = $1 AND identifier = $2`, p, identifier, SeenPrecision.String()).Scan(&tenant, &id, &due)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("inventory: seen: %w", err)
+		}
+		if due {
+			inv.seen.Mark(tenant, id.String(), time.Now())
+		}
+		return true, nil
+	}
 	var n int
 	err := tx.QueryRow(ctx, `
 WITH d AS (SELECT id, last_seen_at FROM devices WHERE platform = $1 AND identifier = $2),

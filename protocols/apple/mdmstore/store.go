@@ -37,12 +37,39 @@ import (
 type Store struct {
 	db   *tenancy.DB
 	keys *seal.Keyring
+	seen SeenMarker
 }
 
 var _ storage.AllStorage = (*Store)(nil)
 
+// SeenMarker keeps enrollments' last-contact times to be written later, in
+// batches (lastseen.Batch, built with SeenUpdate).
+type SeenMarker interface {
+	Mark(tenant uuid.UUID, id string, t time.Time)
+}
+
+// SeenUpdate is the statement that writes a batch of enrollments'
+// last-contact times (lastseen.New's update).
+const SeenUpdate = `UPDATE apple_enrollments e SET last_seen_at = v.t
+FROM unnest($1::text[], $2::timestamptz[]) AS v(id, t)
+WHERE e.tenant_id = current_tenant() AND e.id = v.id AND e.last_seen_at < v.t`
+
+// Option configures the store.
+type Option func(*Store)
+
+// BatchSeen makes command reports (an Idle above all) hand the
+// enrollment's last contact to m instead of writing it in the request's
+// transaction.
+func BatchSeen(m SeenMarker) Option { return func(s *Store) { s.seen = m } }
+
 // New returns the store; keys seal push certificates' private keys.
-func New(db *tenancy.DB, keys *seal.Keyring) *Store { return &Store{db: db, keys: keys} }
+func New(db *tenancy.DB, keys *seal.Keyring, opts ...Option) *Store {
+	s := &Store{db: db, keys: keys}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
 
 func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return s.db.Tx(ctx, fn)
@@ -53,6 +80,25 @@ func nullIfEmpty(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// seenLater hands an enrollment's last contact to the batch, when it is
+// due (see touch).
+func (s *Store) seenLater(ctx context.Context, tx pgx.Tx, id string) error {
+	var tenant uuid.UUID
+	var due bool
+	err := tx.QueryRow(ctx, `SELECT tenant_id, last_seen_at < now() - interval '30 seconds' FROM apple_enrollments WHERE id = $1`, id).
+		Scan(&tenant, &due)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mdmstore: last seen: %w", err)
+	}
+	if due {
+		s.seen.Mark(tenant, id, time.Now())
+	}
+	return nil
 }
 
 // touch marks an enrollment seen.
@@ -212,7 +258,11 @@ func Enqueue(ctx context.Context, tx pgx.Tx, ids []string, cmd *mdm.Command) err
 func (s *Store) StoreCommandReport(r *mdm.Request, result *mdm.CommandResults) error {
 	ctx := r.Context()
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		if err := touch(ctx, tx, r.ID); err != nil {
+		mark := touch
+		if s.seen != nil {
+			mark = s.seenLater
+		}
+		if err := mark(ctx, tx, r.ID); err != nil {
 			return err
 		}
 		if result.Status == "Idle" {
