@@ -126,6 +126,11 @@ func oneTransaction(db RequestTxRunner, h http.Handler, log *slog.Logger) http.H
 			return nil
 		})
 		if err != nil && !errors.Is(err, errRefused) {
+			if r.Context().Err() != nil {
+				// The device hung up; it will come back.
+				log.InfoContext(r.Context(), "device left before its request committed", "err", err)
+				return
+			}
 			log.ErrorContext(r.Context(), "MDM request not committed", "err", err)
 			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 			return
