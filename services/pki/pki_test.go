@@ -2,8 +2,13 @@ package pki
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -49,5 +54,55 @@ func TestConcurrentFirstRequestsMakeOneCA(t *testing.T) {
 	}
 	if made := p.made.Load(); made != 1 {
 		t.Errorf("%d CA keys made for one tenant; want 1", made)
+	}
+}
+
+// issue makes a device certificate of the tenant in ctx.
+func issue(t testing.TB, db *tenancy.DB, p *PKI, ctx context.Context) *x509.Certificate {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, _ := x509.ParseCertificateRequest(der)
+	var cert *x509.Certificate
+	if err := db.Tx(ctx, func(tx pgx.Tx) error {
+		secret, _, err := p.NewChallenge(ctx, tx, "apple-enrollment", time.Hour)
+		if err != nil {
+			return err
+		}
+		cert, _, err = p.Issue(ctx, tx, IssueRequest{CSR: csr, Challenge: secret})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// A device's check-in verifying its certificate, over and over, inside
+// one transaction (the database part is one indexed read).
+func BenchmarkVerify(b *testing.B) {
+	db := testenv.DB(b)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		b.Fatal(err)
+	}
+	k, _, _ := seal.NewRandomKey()
+	p := New(seal.NewKeyring(k))
+	ctx := tenancy.WithTenant(context.Background(), testenv.Tenant(b, dir).ID)
+	cert := issue(b, db, p, ctx)
+	err = db.Tx(ctx, func(tx pgx.Tx) error {
+		for b.Loop() {
+			if _, err := p.Verify(ctx, tx, cert); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
 	}
 }
