@@ -36,6 +36,32 @@ func BenchmarkTx(b *testing.B) {
 			}
 		}
 	})
+	// Five parts of one request, as an Apple check-in has: each its own
+	// transaction, or all joined to one (Within).
+	b.Run("five-tx", func(b *testing.B) {
+		for b.Loop() {
+			for range 5 {
+				if err := db.Tx(ctx, read); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("five-within", func(b *testing.B) {
+		for b.Loop() {
+			err := db.Within(ctx, func(ctx context.Context) error {
+				for range 5 {
+					if err := db.Tx(ctx, read); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("plain", func(b *testing.B) {
 		// The same read without a tenant finds no row under RLS, so the
 		// plain transaction reads the tenant directory instead: one row by
