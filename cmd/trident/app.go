@@ -104,14 +104,15 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	}
 	// Check-ins without news hand their last-contact times to batches,
 	// written every seenFlush (see serve).
-	a.seen = []*lastseen.Batch{lastseen.New(db, "devices", inventory.SeenUpdate),
-		lastseen.New(db, "apple_enrollments", mdmstore.SeenUpdate)}
-	appleStore := mdmstore.New(db, keys, mdmstore.BatchSeen(a.seen[1]))
+	devicesSeen := lastseen.New(db, "devices", inventory.SeenUpdate)
+	enrollmentsSeen := lastseen.New(db, "apple_enrollments", mdmstore.SeenUpdate)
+	a.seen = []*lastseen.Batch{devicesSeen, enrollmentsSeen}
+	appleStore := mdmstore.New(db, keys, mdmstore.BatchSeen(enrollmentsSeen))
 	// The services that enqueue jobs exist before the River client that
 	// also works those jobs; LateJobs joins them once it does.
 	jobs := &workers.LateJobs{}
 	pub := events.NewPublisher(jobs, events.WithReaction(compliance.Reaction))
-	inv := inventory.New(pub, inventory.BatchSeen(a.seen[0]))
+	inv := inventory.New(pub, inventory.BatchSeen(devicesSeen))
 	cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}),
 		commands.WithDispatcher(inventory.Android, androidsvc.Dispatcher{}), commands.WithDispatcher(inventory.Windows, windows.Commands{}),
 		commands.WithDelivery(jobs),

@@ -87,8 +87,8 @@ func nullIfEmpty(s string) *string {
 func (s *Store) seenLater(ctx context.Context, tx pgx.Tx, id string) error {
 	var tenant uuid.UUID
 	var due bool
-	err := tx.QueryRow(ctx, `SELECT tenant_id, last_seen_at < now() - interval '30 seconds' FROM apple_enrollments WHERE id = $1`, id).
-		Scan(&tenant, &due)
+	err := tx.QueryRow(ctx, `SELECT tenant_id, last_seen_at < now() - $2::interval FROM apple_enrollments WHERE id = $1`,
+		id, seenPrecision.String()).Scan(&tenant, &due)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
@@ -101,12 +101,15 @@ func (s *Store) seenLater(ctx context.Context, tx pgx.Tx, id string) error {
 	return nil
 }
 
-// touch marks an enrollment seen.
+// seenPrecision is how stale an enrollment's last_seen_at may be: a
+// check-in that only says "still here" need not write a row version more
+// often (nothing reads it closer than that).
+const seenPrecision = 30 * time.Second
+
+// touch marks an enrollment seen, at most every seenPrecision.
 func touch(ctx context.Context, tx pgx.Tx, id string) error {
-	// At most every 30 seconds: a check-in that only says "still here"
-	// need not write a row version (nothing reads this closer than that).
 	if _, err := tx.Exec(ctx, `UPDATE apple_enrollments SET last_seen_at = now()
-WHERE id = $1 AND last_seen_at < now() - interval '30 seconds'`, id); err != nil {
+WHERE id = $1 AND last_seen_at < now() - $2::interval`, id, seenPrecision.String()); err != nil {
 		return fmt.Errorf("mdmstore: last seen: %w", err)
 	}
 	return nil
