@@ -105,7 +105,7 @@ func newWorld(t *testing.T, limits api.Limits) *world {
 	late := &workers.LateJobs{}
 	w.pub = events.NewPublisher(late, events.WithReaction(compliance.Reaction))
 	w.inv = inventory.New(w.pub)
-	w.cmds = commands.New(w.inv, w.pub)
+	w.cmds = commands.New(w.inv, w.pub, commands.WithSecrets(keys), commands.WithDelivery(late))
 	w.comp = compliance.New(w.inv, w.cmds, w.pub)
 	jobs, err := workers.New(workers.Deps{DB: db, Directory: dir, Events: store, Log: log,
 		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: true, Keys: keys}),

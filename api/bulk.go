@@ -8,7 +8,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/riverqueue/river"
 
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -38,10 +37,10 @@ func (a *API) bulkRoutes() {
 		OperationID: "queue-bulk-command", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/commands/bulk", Tags: []string{"Commands"},
 		Summary: "Send a command to many devices", DefaultStatus: http.StatusAccepted,
 		Description: "Queues the command for every enrolled device that matches (all, a platform, or a list), in batches of " +
-			"500 in the background; devices whose platform lacks the command are skipped. Destructive kinds need the admin role.",
+			"500 in the background; devices whose platform lacks the command are skipped. Destructive and takeover commands need the admin role (see docs/api.md, who may send what).",
 	}, operator, func(ctx context.Context, in *bulkInput) (*bulkOutput, error) {
 		c := callFrom(ctx)
-		if err := destructiveNeedsAdmin(c, in.Body.Kind); err != nil {
+		if err := mayCommand(c, in.Body.Kind, in.Body.Payload); err != nil {
 			return nil, err
 		}
 		if a.d.Jobs == nil {
@@ -62,10 +61,9 @@ func (a *API) bulkRoutes() {
 				}
 			}
 			out := &bulkOutput{}
-			out.Body.BulkID = uuid.New()
-			_, err := a.d.Jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: commands.BulkArgs{
-				TenantID: c.tenant.ID, BulkID: out.Body.BulkID, Command: in.Body.Kind, Payload: in.Body.Payload,
-				Platform: in.Body.Platform, Devices: in.Body.DeviceIDs, Group: group, By: c.principal.Subject}}})
+			var err error
+			out.Body.BulkID, err = a.d.Commands.QueueBulk(ctx, tx, c.tenant.ID, commands.Bulk{Kind: in.Body.Kind, Payload: in.Body.Payload,
+				Platform: in.Body.Platform, Devices: in.Body.DeviceIDs, Group: group, By: c.principal.Subject})
 			return out, err
 		})
 		if err != nil {

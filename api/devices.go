@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/commands"
-	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
 )
 
@@ -130,7 +129,7 @@ func (a *API) deviceRoutes() {
 		Errors: []int{http.StatusConflict},
 	}, operator, func(ctx context.Context, in *queueCommandInput) (*commandOutput, error) {
 		c := callFrom(ctx)
-		if err := destructiveNeedsAdmin(c, in.Body.Kind); err != nil {
+		if err := mayCommand(c, in.Body.Kind, in.Body.Payload); err != nil {
 			return nil, err
 		}
 		var lifetime time.Duration
@@ -211,14 +210,12 @@ func (a *API) deviceRoutes() {
 	})
 }
 
-// destructiveNeedsAdmin refuses a destructive command kind (erase,
-// clear_passcode) to callers who are not the tenant's admins: operators
-// send commands, but not those.
-func destructiveNeedsAdmin(c *call, kind string) error {
-	if k, ok := commands.LookupKind(kind); ok && k.Destructive {
-		if role, _ := c.principal.RoleIn(c.tenant); !role.AtLeast(identity.Admin) {
-			return huma.Error403Forbidden(kind + " is destructive: it needs the admin role in the tenant")
-		}
+// mayCommand asks the commands policy whether the caller may send kind
+// with payload in the tenant: 403 with the reason if not.
+func mayCommand(c *call, kind string, payload map[string]any) error {
+	role, _ := c.principal.RoleIn(c.tenant)
+	if err := commands.Authorize(role, kind, payload); err != nil {
+		return huma.Error403Forbidden(err.Error())
 	}
 	return nil
 }

@@ -136,7 +136,7 @@ func TestIntegratorFlow(t *testing.T) {
 		if err != nil || c == nil {
 			return fmt.Errorf("next command: %v %v", c, err)
 		}
-		_, err = w.cmds.Complete(ctx, tx, c.ID, commands.Outcome{Status: commands.Acknowledged})
+		_, err = w.cmds.Complete(ctx, tx, c.DeviceID, c.ID, commands.Outcome{Status: commands.Acknowledged})
 		return err
 	})
 	if err != nil {

@@ -52,6 +52,10 @@ func (a *API) problem(ctx context.Context, err error) error {
 		return huma.Error412PreconditionFailed("the resource changed since the ETag in If-Match was read; read it again")
 	case errors.Is(err, tenancy.ErrConflict), errors.Is(err, commands.ErrConflict), errors.Is(err, inventory.ErrConflict):
 		return huma.Error409Conflict(err.Error())
+	case errors.Is(err, commands.ErrForbidden):
+		return huma.Error403Forbidden(err.Error())
+	case errors.Is(err, commands.ErrNoJobs):
+		return huma.Error501NotImplemented("background jobs are not configured on this server")
 	case errors.Is(err, context.Canceled):
 		return huma.NewError(499, "request canceled")
 	}

@@ -93,11 +93,11 @@ func setup(t *testing.T) *fixture {
 	go func() { bus.Run(lctx); done <- struct{}{} }()
 	go func() { listener.Run(lctx); done <- struct{}{} }()
 	t.Cleanup(func() { stop(); <-done; <-done })
-	cmds := commands.New(inv, events.NewPublisher(nil))
 	jobs, err := river.NewClient(riverpgxv5.New(db.Writer()), &river.Config{Schema: migrations.RiverSchema})
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmds := commands.New(inv, events.NewPublisher(nil), commands.WithSecrets(seal.NewKeyring(k)), commands.WithDelivery(jobs))
 	d, err := dashboard.New(db, dir, inv, cmds, dashboard.Options{Issuer: idp.Issuer, ClientID: "trident-dashboard", ClientSecret: "dash-secret",
 		Audience: "trident-api", Claims: identity.DefaultClaims(), BaseURL: srv.URL, Keys: seal.NewKeyring(k), Bus: bus, Events: store,
 		Compliance: compliance.New(inv, cmds, events.NewPublisher(nil)), Audit: audit.NewStore(db),
@@ -362,7 +362,7 @@ func TestSendACommandAndWatchIt(t *testing.T) {
 		if err != nil || c == nil {
 			return fmt.Errorf("next: %v %v", c, err)
 		}
-		_, err = q.Complete(tctx, tx, c.ID, commands.Outcome{Status: commands.Acknowledged})
+		_, err = q.Complete(tctx, tx, c.DeviceID, c.ID, commands.Outcome{Status: commands.Acknowledged})
 		return err
 	}); err != nil {
 		t.Fatal(err)

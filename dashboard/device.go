@@ -48,7 +48,7 @@ func commandable(p inventory.Platform, role identity.Role) []commands.Kind {
 		if k.Name == "device_configured" || (p != "" && !slices.Contains(k.Platforms, p)) {
 			continue
 		}
-		if k.Destructive && !role.AtLeast(identity.Admin) {
+		if commands.Authorize(role, k.Name, nil) != nil {
 			continue
 		}
 		out = append(out, k)
@@ -57,19 +57,15 @@ func commandable(p inventory.Platform, role identity.Role) []commands.Kind {
 }
 
 // checkCommand reads a composer's form: a kind people send (not Trident's
-// own device_configured), destructive ones by admins and confirmed, and an
-// optional JSON object payload. On a problem it gives the status and what
-// to tell the person.
+// own device_configured), what the commands policy allows the person's
+// role with that payload, destructive ones confirmed, and an optional JSON
+// object payload. On a problem it gives the status and what to tell the
+// person.
 func checkCommand(r *http.Request, role identity.Role) (kind string, payload map[string]any, code int, problem string) {
 	kind = r.PostFormValue("kind")
 	k, known := commands.LookupKind(kind)
-	switch {
-	case !known || kind == "device_configured":
+	if !known || kind == "device_configured" {
 		return "", nil, http.StatusUnprocessableEntity, "Choose a command."
-	case k.Destructive && !role.AtLeast(identity.Admin):
-		return "", nil, http.StatusForbidden, k.Name + " is destructive: it needs the admin role in this tenant."
-	case k.Destructive && r.PostFormValue("confirm") != "yes":
-		return "", nil, http.StatusUnprocessableEntity, k.Name + " cannot be undone: tick the box to confirm."
 	}
 	if p := strings.TrimSpace(r.PostFormValue("payload")); p != "" {
 		if len(p) > 256<<10 {
@@ -78,6 +74,12 @@ func checkCommand(r *http.Request, role identity.Role) (kind string, payload map
 		if err := json.Unmarshal([]byte(p), &payload); err != nil {
 			return "", nil, http.StatusUnprocessableEntity, "The payload is not a JSON object: " + err.Error()
 		}
+	}
+	switch err := commands.Authorize(role, kind, payload); {
+	case err != nil:
+		return "", nil, http.StatusForbidden, capitalize(err.Error()) + "."
+	case k.Destructive && r.PostFormValue("confirm") != "yes":
+		return "", nil, http.StatusUnprocessableEntity, k.Name + " cannot be undone: tick the box to confirm."
 	}
 	return kind, payload, 0, ""
 }

@@ -51,6 +51,8 @@ func (d *Dashboard) problem(r *http.Request, err error) (int, string) {
 		return http.StatusBadGateway, "Google refused: " + ge.Error()
 	case errors.As(err, &ae):
 		return http.StatusBadGateway, "Apple refused: " + ae.Error()
+	case errors.Is(err, commands.ErrForbidden):
+		return http.StatusForbidden, capitalize(err.Error()) + "."
 	case errors.Is(err, context.Canceled):
 		return 499, "The request was cancelled."
 	}

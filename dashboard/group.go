@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/riverqueue/river"
 
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/identity"
@@ -85,9 +84,8 @@ func (d *Dashboard) queueForGroup(ctx context.Context, tx pgx.Tx, t tenancy.Tena
 	if i < 0 {
 		return "", errNoGroup
 	}
-	bulk := uuid.New()
-	if _, err := d.opts.Jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: commands.BulkArgs{TenantID: t.ID, BulkID: bulk,
-		Command: kind, Payload: payload, Group: group, Platform: platform, By: s.Subject}}}); err != nil {
+	bulk, err := d.cmds.QueueBulk(ctx, tx, t.ID, commands.Bulk{Kind: kind, Payload: payload, Group: group, Platform: platform, By: s.Subject})
+	if err != nil {
 		return "", err
 	}
 	return gs[i].Name, auditRecord(ctx, tx, s, "queue-bulk-command", "/v1/tenants/"+t.Slug+"/commands/bulk", http.StatusAccepted,

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/android"
+	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/dep"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -112,10 +113,14 @@ func (d *Dashboard) installProfile(w http.ResponseWriter, r *http.Request) {
 		fail(&UserError{Status: http.StatusUnprocessableEntity, Message: "Choose a group."})
 		return
 	}
+	payload := map[string]any{"profile": base64.StdEncoding.EncodeToString(b)}
+	if err := commands.Authorize(s.Role, "install_profile", payload); err != nil {
+		fail(err)
+		return
+	}
 	var name string
 	err = d.db.Tx(s.Ctx, func(tx pgx.Tx) (err error) {
-		name, err = d.queueForGroup(s.Ctx, tx, s.T, sessionFrom(r.Context()), group, inventory.Apple, "install_profile",
-			map[string]any{"profile": base64.StdEncoding.EncodeToString(b)})
+		name, err = d.queueForGroup(s.Ctx, tx, s.T, sessionFrom(r.Context()), group, inventory.Apple, "install_profile", payload)
 		if errors.Is(err, errNoGroup) {
 			err = &UserError{Status: http.StatusNotFound, Message: "There is no such group in this tenant."}
 		}

@@ -2,6 +2,7 @@ package workers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -15,7 +16,7 @@ import (
 )
 
 // WakeSilentSweepArgs is the periodic job that enqueues one
-// commands.WakeSilentArgs per tenant.
+// commands.WakeSilentArgs and one commands.ExpireDueArgs per tenant.
 type WakeSilentSweepArgs struct{}
 
 // Kind names the job kind in River.
@@ -33,6 +34,32 @@ func (w *wakeSilentSweepWorker) Work(ctx context.Context, job *river.Job[WakeSil
 		}
 		return commands.WakeSilentArgs{TenantID: t.ID}
 	})
+	if err != nil {
+		return err
+	}
+	_, err = fanOut(ctx, w.dir, time.Hour, func(t tenancy.Tenant) river.JobArgs { return commands.ExpireDueArgs{TenantID: t.ID} })
+	return err
+}
+
+// expireDueWorker expires one tenant's open commands past their deadline:
+// the backstop to each command's delivery job, which expires it at its
+// deadline (and to hand-out, which never hands out an expired one).
+type expireDueWorker struct {
+	river.WorkerDefaults[commands.ExpireDueArgs]
+	db   *tenancy.DB
+	cmds *commands.Queue
+	log  *slog.Logger
+}
+
+func (w *expireDueWorker) Work(ctx context.Context, job *river.Job[commands.ExpireDueArgs]) error {
+	if w.cmds == nil {
+		return errors.New("commands: this process does not expire commands")
+	}
+	var n int
+	err := w.db.Tx(ctx, func(tx pgx.Tx) (err error) { n, err = w.cmds.ExpireDue(ctx, tx); return })
+	if n > 0 {
+		w.log.InfoContext(ctx, "expired commands past their deadline", "tenant", job.Args.TenantID, "expired", n)
+	}
 	return err
 }
 

@@ -104,6 +104,7 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 	river.AddWorker(ws, &androidApplyWorker{svc: d.Android})
 	river.AddWorker(ws, &androidSyncWorker{svc: d.Android})
 	river.AddWorker(ws, &wakeSilentWorker{db: d.DB, inv: d.Inventory, wakers: d.Wakers, log: d.Log})
+	river.AddWorker(ws, &expireDueWorker{db: d.DB, cmds: d.Commands, log: d.Log})
 
 	rc := &river.Config{
 		Schema:     migrations.RiverSchema,

@@ -115,7 +115,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	inv := inventory.New(pub, inventory.BatchSeen(devicesSeen))
 	cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}),
 		commands.WithDispatcher(inventory.Android, androidsvc.Dispatcher{}), commands.WithDispatcher(inventory.Windows, windows.Commands{}),
-		commands.WithDelivery(jobs),
+		commands.WithDelivery(jobs), commands.WithSecrets(keys),
 		commands.WithObserver(func(s commands.Status) { a.metrics.CommandStatus(string(s)) }))
 	comp := compliance.New(inv, cmds, pub)
 	abm := dep.New(db, keys, pub, jobs, dep.Options{BaseURL: cfg.depURL, Log: log.With("component", "abm"),

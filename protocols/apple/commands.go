@@ -8,8 +8,6 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/micromdm/nanomdm/mdm"
-	"github.com/micromdm/plist"
 
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
 	"github.com/tridentmdm/trident/services/commands"
@@ -21,10 +19,18 @@ import (
 // on the device's nanomdm queue, in the transaction that queued the
 // command. The MDM command's CommandUUID is the command's id, so the
 // device's answer finds its way back.
+//
+// What nanomdm's queue keeps is only the command's place and type: the
+// command the device gets is rendered when it is handed out (handout),
+// from Trident's command, so a canceled or expired one is never sent and
+// a secret (a PIN, a profile, the UnlockToken) is never stored in plain.
 // Waking the device is the command delivery job's (commands.DeliverArgs).
 type Commands struct{}
 
-var _ commands.Dispatcher = Commands{}
+var (
+	_ commands.Dispatcher = Commands{}
+	_ commands.Withdrawer = Commands{}
+)
 
 // deviceInformationQueries are what Trident keeps of a device
 // (DeviceInformation queries).
@@ -34,26 +40,24 @@ var deviceInformationQueries = []string{
 	"WiFiMAC", "BluetoothMAC", "IMEI", "MEID", "UDID",
 }
 
-type command struct {
-	CommandUUID string
-	Command     map[string]any
-}
-
-// Dispatch implements commands.Dispatcher.
+// Dispatch implements commands.Dispatcher: it checks that the command
+// renders for the device, then queues its placeholder.
 func (c Commands) Dispatch(ctx context.Context, tx pgx.Tx, d inventory.Device, q commands.Command) error {
-	body, err := body(ctx, tx, d, q)
+	b, err := body(ctx, tx, d, q)
 	if err != nil {
 		return err
 	}
-	raw, err := plist.MarshalIndent(command{CommandUUID: q.ID.String(), Command: body}, "  ")
+	cmd, err := encode(q, map[string]any{"RequestType": b["RequestType"]})
 	if err != nil {
-		return fmt.Errorf("apple: encode %s: %w", q.Kind, err)
-	}
-	cmd, err := mdm.DecodeCommand(raw)
-	if err != nil {
-		return fmt.Errorf("apple: encode %s: %w", q.Kind, err)
+		return err
 	}
 	return mdmstore.Enqueue(ctx, tx, []string{d.Identifier}, cmd)
+}
+
+// Withdraw implements commands.Withdrawer: a canceled or expired command
+// leaves the device's nanomdm queue.
+func (c Commands) Withdraw(ctx context.Context, tx pgx.Tx, d inventory.Device, q commands.Command) error {
+	return mdmstore.Withdraw(ctx, tx, d.Identifier, q.ID.String())
 }
 
 // ErrNoUnlockToken means ClearPasscode cannot be sent: the device never

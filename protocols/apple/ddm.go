@@ -5,10 +5,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/micromdm/nanomdm/mdm"
+	"github.com/micromdm/nanomdm/service"
 )
 
 // DDM answers Declarative Device Management check-ins (Apple's
@@ -63,14 +65,15 @@ func (d DDM) DeclarativeManagement(r *mdm.Request, m *mdm.DeclarativeManagement)
 		return json.Marshal(map[string]any{"Declarations": set, "DeclarationsToken": token(set)})
 	case m.Endpoint == "status":
 		if len(m.Data) > maxStatusReport || !json.Valid(m.Data) {
-			return nil, fmt.Errorf("apple: a DDM status report must be JSON of at most 1 MiB")
+			return nil, service.NewHTTPStatusError(http.StatusBadRequest, fmt.Errorf("apple: a DDM status report must be JSON of at most 1 MiB"))
 		}
 		if d.status != nil {
 			d.status(r, m.Data)
 		}
 		return nil, nil
 	case strings.HasPrefix(m.Endpoint, "declaration/"):
-		return nil, fmt.Errorf("apple: no declaration %q", strings.TrimPrefix(m.Endpoint, "declaration/"))
+		return nil, service.NewHTTPStatusError(http.StatusNotFound,
+			fmt.Errorf("apple: no declaration %q", cut(strings.TrimPrefix(m.Endpoint, "declaration/"), 128)))
 	}
-	return nil, fmt.Errorf("apple: unknown declarative management endpoint %q", m.Endpoint)
+	return nil, service.NewHTTPStatusError(http.StatusBadRequest, fmt.Errorf("apple: unknown declarative management endpoint %q", cut(m.Endpoint, 128)))
 }

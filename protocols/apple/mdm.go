@@ -70,9 +70,10 @@ const maxCheckin = 20 << 20
 // many of those parts read or write.
 func NewMDM(db RequestTxRunner, store *mdmstore.Store, certs CertVerifier, svc *Service, o MDMOptions, log *slog.Logger) (http.Handler, error) {
 	logger := nanoLogger{log}
-	core := nanomdm.New(store, nanomdm.WithLogger(logger), nanomdm.WithDeclarativeManagement(DDM{status: svc.ddmStatus}))
+	core := nanomdm.New(handout{Store: store, svc: svc}, nanomdm.WithLogger(logger), nanomdm.WithDeclarativeManagement(DDM{status: svc.ddmStatus}))
 	var chain service.CheckinAndCommandService = inOrder{core: core, side: svc, log: log}
 	chain = certauth.New(chain, store, certauth.WithLogger(logger))
+	chain = deviceFaults{next: chain}
 	h := http.Handler(httpmdm.CheckinAndCommandHandler(chain, logger))
 	h = httpmdm.CertVerifyMiddleware(h, tenantCerts{db: db, pki: certs}, logger)
 	switch o.Identity {
@@ -181,18 +182,36 @@ func (v tenantCerts) Verify(ctx context.Context, cert *x509.Certificate) error {
 }
 
 // nanoLogger adapts slog to nanomdm's logger: key-value pairs, with "msg"
-// as the message.
+// as the message. Every value is cut to maxLogValue (nanomdm logs the
+// whole body of a message it cannot parse), and a refused request is
+// logged as a warning (a device's fault, 4xx) or an error (5xx).
 type nanoLogger struct{ l *slog.Logger }
+
+// maxLogValue bounds each value of a nanomdm log line.
+const maxLogValue = 512
 
 func (n nanoLogger) log(level slog.Level, kv ...interface{}) {
 	msg := "nanomdm"
 	var args []any
 	for i := 0; i+1 < len(kv); i += 2 {
-		if k, ok := kv[i].(string); ok && k == "msg" {
-			msg = fmt.Sprint(kv[i+1])
+		k, _ := kv[i].(string)
+		switch v := kv[i+1]; {
+		case k == "msg":
+			msg = fmt.Sprint(v)
 			continue
+		case k == "http_status":
+			if code, ok := v.(int); ok && code >= 500 {
+				level = max(level, slog.LevelError)
+			} else if ok && code >= 400 {
+				level = max(level, slog.LevelWarn)
+			}
 		}
-		args = append(args, kv[i], kv[i+1])
+		v := kv[i+1]
+		switch v.(type) {
+		case string, error, fmt.Stringer, []byte:
+			v = cut(fmt.Sprintf("%s", v), maxLogValue)
+		}
+		args = append(args, kv[i], v)
 	}
 	n.l.Log(context.Background(), level, msg, args...)
 }

@@ -72,7 +72,7 @@ func setupMDM(t testing.TB) *mdmEnv {
 	late := &workers.LateJobs{}
 	pub := events.NewPublisher(late)
 	e := &mdmEnv{apns: fake, store: store, db: db, pki: pki.New(keys), inv: inventory.New(pub), a: testenv.Tenant(t, dir), b: testenv.Tenant(t, dir)}
-	e.cmds = commands.New(e.inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}), commands.WithDelivery(late))
+	e.cmds = commands.New(e.inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}), commands.WithDelivery(late), commands.WithSecrets(keys))
 	jobs, err := workers.New(workers.Deps{DB: db, Directory: dir, Events: events.NewStore(db), Log: log,
 		Webhooks: events.NewSender(db, events.SenderOptions{}), Commands: e.cmds, Inventory: e.inv,
 		Wakers: map[inventory.Platform]commands.Waker{inventory.Apple: push.AppleWaker{APNs: push.NewAPNs(store, push.WithHost(fake.URL, fake.TLSConfig))}}},
@@ -567,7 +567,9 @@ WHEN (OLD.id = '`+lock.ID.String()+`') EXECUTE FUNCTION refuse_lock()`); err != 
 	}); err != nil || results != 0 {
 		t.Fatalf("nanomdm kept %d results of the failed answer (%v)", results, err)
 	}
-	e.command(t, e.a, lock.ID, commands.Queued)
+	if got := e.command(t, e.a, lock.ID, commands.Sent); got.Attempts != 1 || got.SentAt == nil {
+		t.Fatalf("the lock handed out once: %+v", got)
+	}
 
 	if _, err := su.Exec(ctx, `DROP TRIGGER refuse_lock ON commands; DROP FUNCTION refuse_lock()`); err != nil {
 		t.Fatal(err)
@@ -579,7 +581,9 @@ WHEN (OLD.id = '`+lock.ID.String()+`') EXECUTE FUNCTION refuse_lock()`); err != 
 	if _, err := d.Answer(ctx, c, "Acknowledged"); err != nil {
 		t.Fatal(err)
 	}
-	e.command(t, e.a, lock.ID, commands.Acknowledged)
+	if got := e.command(t, e.a, lock.ID, commands.Acknowledged); got.Attempts != 2 {
+		t.Fatalf("the lock handed out twice: %+v", got)
+	}
 }
 
 // Superuser is testenv.Superuser, to install a failure no API can cause.

@@ -3,6 +3,7 @@ package apple
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 
@@ -84,7 +85,7 @@ func parseFacts(raw []byte) (deviceFacts, error) {
 // queries it sends (Apple's DeviceInformation, SecurityInfo,
 // InstalledApplicationList and ProfileList responses).
 type answer struct {
-	QueryResponses deviceFacts
+	QueryResponses *deviceFacts
 	SecurityInfo   *struct {
 		FDE_Enabled                      *bool
 		HardwareEncryptionCaps           *int
@@ -243,8 +244,10 @@ var outcomes = map[string]commands.Status{
 }
 
 // CommandAndReportResults marks the device seen and, when it answers one
-// of Trident's commands, records the answer (and what a DeviceInformation
-// answer says about the device).
+// of Trident's commands, records the answer (and what a query's answer
+// says about the device). Only a command of the answering device is
+// completed (commands.ErrForeign otherwise; nanomdm's storage already
+// refuses an answer to a command never queued for the enrollment).
 func (s *Service) CommandAndReportResults(r *mdm.Request, res *mdm.CommandResults) (*mdm.Command, error) {
 	ctx := r.Context()
 	err := s.db.Tx(ctx, func(tx pgx.Tx) error {
@@ -253,8 +256,8 @@ func (s *Service) CommandAndReportResults(r *mdm.Request, res *mdm.CommandResult
 		if res.Status == "Acknowledged" {
 			if a, err := parseAnswer(res.Raw); err == nil {
 				ans = a
-				if a.QueryResponses.OSVersion != "" {
-					rep = a.QueryResponses.report(r.ID, "")
+				if q := a.QueryResponses; q != nil {
+					rep = q.report(r.ID, "")
 				}
 				if extra := a.facts(); len(extra) > 0 {
 					if rep.Facts == nil {
@@ -266,38 +269,53 @@ func (s *Service) CommandAndReportResults(r *mdm.Request, res *mdm.CommandResult
 				}
 			}
 		}
-		if r.ParentID == "" {
-			// An Idle or an answer without news only marks the device seen.
-			seen := false
-			if rep.SerialNumber == "" && rep.OSVersion == "" && rep.Model == "" && rep.Name == "" && rep.Facts == nil {
-				var err error
-				if seen, err = s.inv.Seen(ctx, tx, inventory.Apple, r.ID); err != nil {
-					return err
-				}
+		if r.ParentID != "" {
+			return nil // a user channel: Trident queues no commands there
+		}
+		// An Idle or an answer without news only marks the device seen.
+		var dev *inventory.Device
+		seen := false
+		if rep.SerialNumber == "" && rep.OSVersion == "" && rep.Model == "" && rep.Name == "" && rep.Facts == nil {
+			var err error
+			if seen, err = s.inv.Seen(ctx, tx, inventory.Apple, r.ID); err != nil {
+				return err
 			}
-			if !seen {
-				if _, err := s.inv.Record(ctx, tx, rep); err != nil {
-					return err
-				}
+		}
+		if !seen {
+			d, err := s.inv.Record(ctx, tx, rep)
+			if err != nil {
+				return err
 			}
+			dev = &d
 		}
 		id, err := uuid.Parse(res.CommandUUID)
 		status, known := outcomes[res.Status]
 		if res.CommandUUID == "" || err != nil || !known {
 			return nil // Idle, or a command Trident did not queue
 		}
+		if dev == nil {
+			d, err := s.inv.ByIdentifier(ctx, tx, inventory.Apple, r.ID)
+			if err != nil {
+				return fmt.Errorf("apple: the answering device: %w", err)
+			}
+			dev = &d
+		}
 		var problem []string
 		for _, e := range res.ErrorChain {
 			problem = append(problem, e.LocalizedDescription)
 		}
 		var result any
-		if ans.QueryResponses.OSVersion != "" {
+		if ans.QueryResponses != nil {
 			result = ans.QueryResponses
 		} else if f := ans.facts(); len(f) > 0 {
 			result = f
 		}
-		_, err = s.cmds.Complete(ctx, tx, id, commands.Outcome{Status: status, Result: result, Error: strings.Join(problem, "; ")})
-		if errors.Is(err, commands.ErrNotFound) || errors.Is(err, commands.ErrConflict) {
+		_, err = s.cmds.Complete(ctx, tx, dev.ID, id, commands.Outcome{Status: status, Result: result, Error: strings.Join(problem, "; ")})
+		switch {
+		case errors.Is(err, commands.ErrForeign):
+			s.log.WarnContext(ctx, "ignored an answer to another device's command", "enrollment", r.ID, "command", id)
+			return nil
+		case errors.Is(err, commands.ErrNotFound), errors.Is(err, commands.ErrConflict):
 			s.log.InfoContext(ctx, "answer to an unknown or finished command", "command", id, "status", res.Status)
 			return nil
 		}

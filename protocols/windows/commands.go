@@ -245,8 +245,10 @@ func outcome(c commands.Command, parts []wire.Command, answers map[string]answer
 	var results []PartResult
 	failed := 0
 	flat := parts
+	atomic, atomicSeen := answer{}, false
 	if len(parts) == 1 && parts[0].XMLName.Local == "Atomic" {
 		flat = parts[0].Inner
+		atomic, atomicSeen = answers[parts[0].CmdID]
 	}
 	values := map[string]string{}
 	for _, p := range flat {
@@ -255,6 +257,11 @@ func outcome(c commands.Command, parts []wire.Command, answers map[string]answer
 			uri = p.Items[0].Target.LocURI
 		}
 		a, seen := answers[p.CmdID]
+		if !seen && atomicSeen && a.code == 0 {
+			// A device may answer an Atomic only as a whole (OMA-DM 1.2
+			// 6.6.3): its status stands for every part it holds.
+			a.code, seen = atomic.code, true
+		}
 		r := PartResult{LocURI: uri, Status: a.code}
 		switch {
 		case !seen:

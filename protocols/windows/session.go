@@ -265,14 +265,16 @@ func (h *Handler) complete(ctx context.Context, tx pgx.Tx, dev inventory.Device,
 			continue
 		}
 		seen[id] = true
-		c, err := h.cmds.Get(ctx, tx, id)
-		if errors.Is(err, commands.ErrNotFound) {
+		c, err := h.cmds.ForDevice(ctx, tx, dev.ID, id)
+		switch {
+		case errors.Is(err, commands.ErrNotFound):
 			continue
-		}
-		if err != nil {
+		case errors.Is(err, commands.ErrForeign):
+			h.log.WarnContext(ctx, "windows answer to another device's command ignored", "device_id", dev.Identifier, "command", id)
+			continue
+		case err != nil:
 			return err
-		}
-		if c.DeviceID != dev.ID || c.Status != commands.Sent {
+		case c.Status != commands.Sent:
 			h.log.InfoContext(ctx, "windows answer ignored", "device_id", dev.Identifier, "command", id, "status", c.Status)
 			continue
 		}
@@ -308,7 +310,7 @@ func (h *Handler) complete(ctx context.Context, tx pgx.Tx, dev inventory.Device,
 			}
 		}
 		o, learned := outcome(c, parts, answers)
-		if _, err := h.cmds.Complete(ctx, tx, c.ID, o); err != nil {
+		if _, err := h.cmds.Complete(ctx, tx, dev.ID, c.ID, o); err != nil {
 			return err
 		}
 		if learned != nil {
@@ -359,7 +361,7 @@ func (h *Handler) send(ctx context.Context, tx pgx.Tx, rep *wire.Reply, m *wire.
 		parts, err := toWire(c)
 		if err != nil {
 			// Checked when it was queued; a kind Windows lost since ends here.
-			if _, err := h.cmds.Complete(ctx, tx, c.ID, commands.Outcome{Status: commands.Error, Error: err.Error()}); err != nil {
+			if _, err := h.cmds.Complete(ctx, tx, dev.ID, c.ID, commands.Outcome{Status: commands.Error, Error: err.Error()}); err != nil {
 				return err
 			}
 			continue

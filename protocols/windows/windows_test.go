@@ -60,7 +60,7 @@ func newEnv(t testing.TB) *env {
 	certs := pki.New(keys)
 	pub := events.NewPublisher(nil)
 	inv := inventory.New(pub)
-	cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Windows, windows.Commands{}))
+	cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Windows, windows.Commands{}), commands.WithSecrets(keys))
 	enroll := enrollment.NewWindows(certs, inv, pub, keys)
 	h, err := windows.New(db, enroll, certs, inv, cmds, windows.Options{Scheme: "https", Identity: windows.FromHeader, Poll: 20 * time.Minute, Keys: keys},
 		testenv.Logger(t))

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/tridentmdm/trident/internal/fakeamapi"
+	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/services/android"
@@ -56,7 +57,8 @@ func setup(t *testing.T) *fixture {
 	}
 	pub := events.NewPublisher(rc)
 	inv := inventory.New(pub)
-	cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Android, android.Dispatcher{}))
+	key, _, _ := seal.NewRandomKey()
+	cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Android, android.Dispatcher{}), commands.WithSecrets(seal.NewKeyring(key)))
 	ctx := tenancy.WithTenant(context.Background(), testenv.Tenant(t, dir).ID)
 	svc, err := android.New(ctx, db, pub, rc, inv, cmds, android.Options{Project: "p", Topic: "projects/p/topics/t",
 		Client: []option.ClientOption{option.WithEndpoint(google.URL + "/"), option.WithoutAuthentication()},

@@ -115,14 +115,14 @@ func (s *Service) send(ctx context.Context, d inventory.Device, c commands.Comma
 					return err
 				}
 			}
-			_, err := s.cmds.Complete(ctx, tx, c.ID, commands.Outcome{Status: commands.Acknowledged, Result: result})
+			_, err := s.cmds.Complete(ctx, tx, c.DeviceID, c.ID, commands.Outcome{Status: commands.Acknowledged, Result: result})
 			return err
 		case errors.As(gerr, &ge) && !ge.Retryable():
-			_, err := s.cmds.Complete(ctx, tx, c.ID, commands.Outcome{Status: commands.Error, Error: ge.Error()})
+			_, err := s.cmds.Complete(ctx, tx, c.DeviceID, c.ID, commands.Outcome{Status: commands.Error, Error: ge.Error()})
 			return err
 		default:
 			later = true
-			_, err := s.cmds.Complete(ctx, tx, c.ID, commands.Outcome{Status: commands.NotNow, Error: "sending failed, retrying: " + gerr.Error()})
+			_, err := s.cmds.Complete(ctx, tx, c.DeviceID, c.ID, commands.Outcome{Status: commands.NotNow, Error: "sending failed, retrying: " + gerr.Error()})
 			return err
 		}
 	})

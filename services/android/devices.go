@@ -241,11 +241,29 @@ func (s *Service) finish(ctx context.Context, tx pgx.Tx, op *am.Operation) error
 	if err != nil {
 		return err
 	}
+	// The operation is the named device's (enterprises/e/devices/d/
+	// operations/o): only that device's command may end with it.
+	name, _, ok := strings.Cut(op.Name, "/operations/")
+	if !ok {
+		return fmt.Errorf("%w: operation %q names no device", ErrBadNotification, op.Name)
+	}
+	dev, err := s.inv.ByIdentifier(ctx, tx, inventory.Android, name)
+	if errors.Is(err, inventory.ErrNotFound) {
+		s.log.WarnContext(ctx, "ignored an operation of a device Trident does not know", "operation", op.Name)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
 	o := commands.Outcome{Status: commands.Acknowledged, Result: map[string]any{"operation": op.Name}}
 	if op.Error != nil {
 		o = commands.Outcome{Status: commands.Error, Error: op.Error.Message, Result: map[string]any{"operation": op.Name, "code": op.Error.Code}}
 	}
-	_, err = s.cmds.Complete(ctx, tx, cmd, o)
+	_, err = s.cmds.Complete(ctx, tx, dev.ID, cmd, o)
+	if errors.Is(err, commands.ErrForeign) {
+		s.log.WarnContext(ctx, "ignored an operation that names another device than its command's", "operation", op.Name, "command", cmd)
+		return nil
+	}
 	if errors.Is(err, commands.ErrConflict) || errors.Is(err, commands.ErrNotFound) {
 		return nil // finished already (a redelivery, or expired)
 	}

@@ -73,7 +73,7 @@ SELECT gen_random_uuid(), id, 'restart', now() + interval '1 day', clock_timesta
 			b.Fatalf("next: %v %v", c, err)
 		}
 		err = f.db.Tx(f.ctx, func(tx pgx.Tx) error {
-			_, err := f.q.Complete(f.ctx, tx, c.ID, commands.Outcome{Status: commands.Acknowledged})
+			_, err := f.q.Complete(f.ctx, tx, c.DeviceID, c.ID, commands.Outcome{Status: commands.Acknowledged})
 			return err
 		})
 		if err != nil {

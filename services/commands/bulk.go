@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 
 	"github.com/tridentmdm/trident/services/inventory"
 )
@@ -19,11 +20,11 @@ type BulkArgs struct {
 	TenantID uuid.UUID          `json:"tenant_id"`
 	BulkID   uuid.UUID          `json:"bulk_id"`
 	Command  string             `json:"command"`
-	Payload  map[string]any     `json:"payload,omitempty"`
-	Platform inventory.Platform `json:"platform,omitempty"` // only these devices; "" for all
-	Devices  []uuid.UUID        `json:"devices,omitempty"`  // only these devices; empty for all
-	Group    uuid.UUID          `json:"group,omitempty"`    // only this group's devices
-	After    uuid.UUID          `json:"after"`              // resume after this device id
+	Payload  []byte             `json:"payload_sealed,omitempty"` // the payload, sealed: River's rows hold no secret
+	Platform inventory.Platform `json:"platform,omitempty"`       // only these devices; "" for all
+	Devices  []uuid.UUID        `json:"devices,omitempty"`        // only these devices; empty for all
+	Group    uuid.UUID          `json:"group,omitempty"`          // only this group's devices
+	After    uuid.UUID          `json:"after"`                    // resume after this device id
 	By       string             `json:"by"`
 }
 
@@ -32,6 +33,42 @@ func (BulkArgs) Kind() string { return "commands.bulk" }
 
 // BulkBatch is how many commands one BulkArgs run queues.
 const BulkBatch = 500
+
+// Bulk is a command for many devices.
+type Bulk struct {
+	Kind     string
+	Payload  map[string]any
+	Platform inventory.Platform // only these devices; "" for all
+	Devices  []uuid.UUID        // only these devices; empty for all
+	Group    uuid.UUID          // only this group's devices
+	By       string
+}
+
+// ErrNoJobs refuses a bulk command on a server without background jobs.
+var ErrNoJobs = errors.New("commands: background jobs are not configured on this server")
+
+// QueueBulk starts a bulk command in tx: its first batch's job, with the
+// payload sealed. It returns the bulk's id (the commands it queues carry
+// created_by "bulk:<id>:<by>").
+func (q *Queue) QueueBulk(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, b Bulk) (uuid.UUID, error) {
+	if _, ok := kinds[b.Kind]; !ok {
+		return uuid.Nil, &ValidationError{"kind", fmt.Sprintf("%q is not a command kind", b.Kind)}
+	}
+	if q.jobs == nil {
+		return uuid.Nil, ErrNoJobs
+	}
+	id := uuid.New()
+	sealed, err := q.sealBulk(tenant, id, b.Payload)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	_, err = q.jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: BulkArgs{TenantID: tenant, BulkID: id,
+		Command: b.Kind, Payload: sealed, Platform: b.Platform, Devices: b.Devices, Group: b.Group, By: b.By}}})
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("commands: enqueue the bulk command: %w", err)
+	}
+	return id, nil
+}
 
 // BulkStep queues a's command for the next batch of its devices and
 // returns the next step's args, or nil when done. Devices whose platform
@@ -49,8 +86,12 @@ ORDER BY id LIMIT $4`, a.After, string(a.Platform), a.Devices, BulkBatch, uuid.N
 	if err != nil {
 		return nil, 0, err
 	}
+	payload, err := q.openBulk(a)
+	if err != nil {
+		return nil, 0, err
+	}
 	for _, id := range ids {
-		_, err := q.Enqueue(ctx, tx, NewCommand{DeviceID: id, Kind: a.Command, Payload: a.Payload, CreatedBy: "bulk:" + a.BulkID.String() + ":" + a.By})
+		_, err := q.Enqueue(ctx, tx, NewCommand{DeviceID: id, Kind: a.Command, Payload: payload, CreatedBy: "bulk:" + a.BulkID.String() + ":" + a.By})
 		var verr *ValidationError
 		switch {
 		case errors.As(err, &verr), errors.Is(err, ErrConflict):

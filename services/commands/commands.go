@@ -5,9 +5,14 @@
 // event (command.queued, command.sent, command.acknowledged, ...), written
 // in the same transaction.
 //
-// Platform protocols take commands with Next and report outcomes with
-// Complete; the API queues and cancels. Delivery (push, retries, expiry
-// sweeps) is driven by River jobs elsewhere.
+// Platform protocols take commands with Next or Hand and report outcomes
+// with Complete; the API and the dashboard queue and cancel, after asking
+// Authorize. Every move between states is one conditional UPDATE checked
+// against one table (lifecycle.go), so a command canceled or expired can
+// never be handed to its device afterwards, and only the device a command
+// is for can answer it. Secrets in payloads are sealed at rest and shown
+// redacted (secrets.go). Delivery (push, retries, expiry) is driven by
+// River jobs elsewhere.
 package commands
 
 import (
@@ -23,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
 )
@@ -50,25 +56,28 @@ type Kind struct {
 	Platforms   []inventory.Platform
 	Destructive bool // loses data or locks people out: needs the admin role and a confirmation
 	Summary     string
+	// Secrets are the payload fields that are secret: sealed at rest,
+	// never shown (a "settings[].value" names a field of each element).
+	Secrets []string
 }
 
 var kinds = map[string]Kind{
 	"device_information": {Name: "device_information", Summary: "Ask the device for its current facts.",
 		Platforms: []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}},
-	"lock": {Name: "lock", Summary: "Lock the screen.",
-		Platforms: []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}},
+	"lock": {Name: "lock", Summary: "Lock the screen (Apple payload: message, phone_number, and pin for Macs).",
+		Platforms: []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}, Secrets: []string{"pin"}},
 	"restart": {Name: "restart", Summary: "Restart the device.",
 		Platforms: []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}},
-	"clear_passcode": {Name: "clear_passcode", Summary: "Remove the passcode (Apple) or reset the password (Android).",
-		Platforms: []inventory.Platform{inventory.Apple, inventory.Android}, Destructive: true},
-	"erase": {Name: "erase", Summary: "Erase the device and return it to factory settings.",
-		Platforms: []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}, Destructive: true},
+	"clear_passcode": {Name: "clear_passcode", Summary: "Remove the passcode (Apple) or reset the password (Android; payload: new_password).",
+		Platforms: []inventory.Platform{inventory.Apple, inventory.Android}, Destructive: true, Secrets: []string{"new_password"}},
+	"erase": {Name: "erase", Summary: "Erase the device and return it to factory settings (Apple payload: pin for Macs).",
+		Platforms: []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}, Destructive: true, Secrets: []string{"pin"}},
 	"shutdown": {Name: "shutdown", Summary: "Shut the device down.",
 		Platforms: []inventory.Platform{inventory.Apple}},
 	"security_info": {Name: "security_info", Summary: "Ask for the device's security state (encryption, passcode; on Windows BitLocker, firewall, antivirus, TPM).",
 		Platforms: []inventory.Platform{inventory.Apple, inventory.Windows}},
 	"apply_settings": {Name: "apply_settings", Summary: "Apply a profile of OMA-DM settings, each with its own status (payload: settings, a list of {loc_uri, value, format, action}, e.g. ./Device/Vendor/MSFT/Policy/Config/...; atomic: all or none).",
-		Platforms: []inventory.Platform{inventory.Windows}},
+		Platforms: []inventory.Platform{inventory.Windows}, Secrets: []string{"settings[].value"}},
 	"query_settings": {Name: "query_settings", Summary: "Read OMA-DM nodes (payload: loc_uris, a list of node URIs).",
 		Platforms: []inventory.Platform{inventory.Windows}},
 	"installed_applications": {Name: "installed_applications", Summary: "Ask for the list of installed applications.",
@@ -76,7 +85,7 @@ var kinds = map[string]Kind{
 	"profile_list": {Name: "profile_list", Summary: "Ask for the installed configuration profiles.",
 		Platforms: []inventory.Platform{inventory.Apple}},
 	"install_profile": {Name: "install_profile", Summary: "Install a configuration profile (payload: profile, the .mobileconfig in base64).",
-		Platforms: []inventory.Platform{inventory.Apple}},
+		Platforms: []inventory.Platform{inventory.Apple}, Secrets: []string{"profile"}},
 	"device_configured": {Name: "device_configured", Summary: "Release a device waiting in Setup Assistant (ADE's await_device_configured); Trident sends it after the setup commands.",
 		Platforms: []inventory.Platform{inventory.Apple}},
 	"remove_profile": {Name: "remove_profile", Summary: "Remove a configuration profile (payload: identifier, its PayloadIdentifier).",
@@ -101,7 +110,7 @@ type Command struct {
 	ID          uuid.UUID       `json:"id"`
 	DeviceID    uuid.UUID       `json:"device_id"`
 	Kind        string          `json:"kind"`
-	Payload     json.RawMessage `json:"payload"`
+	Payload     json.RawMessage `json:"payload" doc:"What the command was queued with; secret fields (see the kind) read \"[redacted]\"."`
 	Status      Status          `json:"status" enum:"queued,sent,acknowledged,error,not_now,expired,canceled"`
 	Attempts    int             `json:"attempts" doc:"How often the command was sent to the device."`
 	CreatedBy   string          `json:"created_by"`
@@ -112,12 +121,18 @@ type Command struct {
 	SentAt      *time.Time      `json:"sent_at,omitempty"`
 	CompletedAt *time.Time      `json:"completed_at,omitempty"`
 	UpdatedAt   time.Time       `json:"updated_at"`
+
+	tenant uuid.UUID
+	sealed []byte // the whole payload, sealed, when it holds secrets
 }
 
 // Errors callers tell apart.
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
+	// ErrForeign is a device naming a command that is another device's:
+	// nothing changes.
+	ErrForeign = errors.New("the command is not this device's")
 )
 
 // ValidationError says which input was wrong and why.
@@ -131,14 +146,21 @@ type Queue struct {
 	events     *events.Publisher
 	dispatchTo map[inventory.Platform]Dispatcher
 	jobs       events.Jobs
+	keys       *seal.Keyring
 	observe    func(Status)
 }
 
-// Dispatcher hands a newly queued command to its platform's own queue, in
-// the same transaction (Apple's nanomdm queue, for one). Platforms without
-// one take commands with Next.
+// Dispatcher checks a newly queued command against its platform and may
+// hand it to the platform's own queue, in the same transaction (Apple's
+// nanomdm queue, for one). Platforms without one take commands with Next.
 type Dispatcher interface {
 	Dispatch(ctx context.Context, tx pgx.Tx, d inventory.Device, c Command) error
+}
+
+// Withdrawer is a Dispatcher whose platform queue must forget a command
+// canceled or expired, in the same transaction.
+type Withdrawer interface {
+	Withdraw(ctx context.Context, tx pgx.Tx, d inventory.Device, c Command) error
 }
 
 // Option tunes a Queue.
@@ -154,8 +176,12 @@ func WithDispatcher(p inventory.Platform, d Dispatcher) Option {
 func WithObserver(observe func(Status)) Option { return func(q *Queue) { q.observe = observe } }
 
 // WithDelivery enqueues each command's delivery job (DeliverArgs) with it,
-// in the same transaction.
+// in the same transaction, and bulk commands' jobs (QueueBulk).
 func WithDelivery(jobs events.Jobs) Option { return func(q *Queue) { q.jobs = jobs } }
+
+// WithSecrets seals the secret fields of payloads with keys. Without it, a
+// command with a secret is refused.
+func WithSecrets(keys *seal.Keyring) Option { return func(q *Queue) { q.keys = keys } }
 
 // New returns the queue.
 func New(inv *inventory.Inventory, pub *events.Publisher, opts ...Option) *Queue {
@@ -180,12 +206,12 @@ type NewCommand struct {
 }
 
 const commandCols = `id, device_id, kind, payload, status, attempts, created_by, result, error, expires_at,
-created_at, sent_at, completed_at, updated_at`
+created_at, sent_at, completed_at, updated_at, tenant_id, payload_sealed`
 
 func scanCommand(r pgx.Row) (Command, error) {
 	var c Command
 	err := r.Scan(&c.ID, &c.DeviceID, &c.Kind, &c.Payload, &c.Status, &c.Attempts, &c.CreatedBy, &c.Result, &c.Error,
-		&c.ExpiresAt, &c.CreatedAt, &c.SentAt, &c.CompletedAt, &c.UpdatedAt)
+		&c.ExpiresAt, &c.CreatedAt, &c.SentAt, &c.CompletedAt, &c.UpdatedAt, &c.tenant, &c.sealed)
 	return c, err
 }
 
@@ -221,15 +247,23 @@ func (q *Queue) Enqueue(ctx context.Context, tx pgx.Tx, n NewCommand) (Command, 
 			return Command{}, &ValidationError{"payload", err.Error()}
 		}
 	}
+	id := uuid.New()
+	public, sealed, err := q.seal(k, d.TenantID, id, payload)
+	if err != nil {
+		return Command{}, err
+	}
 	c, err := scanCommand(tx.QueryRow(ctx, `
-INSERT INTO commands (id, device_id, kind, payload, created_by, expires_at, created_at)
-VALUES ($1, $2, $3, $4, $5, now() + $6::interval, clock_timestamp()) RETURNING `+commandCols,
-		uuid.New(), d.ID, n.Kind, payload, n.CreatedBy, n.Lifetime.String()))
+INSERT INTO commands (id, device_id, kind, payload, payload_sealed, created_by, expires_at, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, now() + $7::interval, clock_timestamp()) RETURNING `+commandCols,
+		id, d.ID, n.Kind, public, sealed, n.CreatedBy, n.Lifetime.String()))
 	if err != nil {
 		return Command{}, fmt.Errorf("commands: enqueue: %w", err)
 	}
 	if disp := q.dispatchTo[d.Platform]; disp != nil {
-		if err := disp.Dispatch(ctx, tx, d, c); err != nil {
+		// The platform checks the command as the device will get it.
+		whole := c
+		whole.Payload = payload
+		if err := disp.Dispatch(ctx, tx, d, whole); err != nil {
 			return Command{}, err
 		}
 	}
@@ -239,7 +273,7 @@ VALUES ($1, $2, $3, $4, $5, now() + $6::interval, clock_timestamp()) RETURNING `
 			return Command{}, fmt.Errorf("commands: enqueue the delivery: %w", err)
 		}
 	}
-	return c, q.publish(ctx, tx, c)
+	return c.redacted(), q.publish(ctx, tx, c)
 }
 
 func (q *Queue) publish(ctx context.Context, tx pgx.Tx, c Command) error {
@@ -252,8 +286,13 @@ func (q *Queue) publish(ctx context.Context, tx pgx.Tx, c Command) error {
 	return err
 }
 
-// Get returns one command.
+// Get returns one command, its secrets redacted.
 func (q *Queue) Get(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Command, error) {
+	c, err := q.get(ctx, tx, id)
+	return c.redacted(), err
+}
+
+func (q *Queue) get(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Command, error) {
 	c, err := scanCommand(tx.QueryRow(ctx, `SELECT `+commandCols+` FROM commands WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Command{}, fmt.Errorf("command %s: %w", id, ErrNotFound)
@@ -271,133 +310,8 @@ func (q *Queue) ListForDevice(ctx context.Context, tx pgx.Tx, device, after uuid
 WHERE device_id = $1
   AND ($2::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM commands WHERE id = $2))
 ORDER BY created_at DESC, id DESC LIMIT $3`, device, uuid.NullUUID{UUID: after, Valid: after != uuid.Nil}, limit)
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Command, error) { return scanCommand(r) })
-}
-
-// Cancel cancels a command the device has not taken yet.
-func (q *Queue) Cancel(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Command, error) {
-	c, err := q.Get(ctx, tx, id)
-	if err != nil {
-		return Command{}, err
-	}
-	if c.Status != Queued && c.Status != NotNow {
-		return Command{}, fmt.Errorf("command %s is %s, not waiting: %w", id, c.Status, ErrConflict)
-	}
-	return q.transition(ctx, tx, id, Canceled, nil, "")
-}
-
-// Next hands the device its oldest waiting command, marked sent, or nil
-// when it has none. Expired commands are skipped (and marked expired).
-func (q *Queue) Next(ctx context.Context, tx pgx.Tx, device uuid.UUID) (*Command, error) {
-	for {
-		c, err := scanCommand(tx.QueryRow(ctx, `SELECT `+commandCols+` FROM commands
-WHERE device_id = $1 AND status IN ('queued', 'not_now')
-ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`, device))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("commands: next: %w", err)
-		}
-		if time.Now().After(c.ExpiresAt) {
-			if _, err := q.transition(ctx, tx, c.ID, Expired, nil, "expired before the device took it"); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		c, err = q.transition(ctx, tx, c.ID, Sent, nil, "")
-		return &c, err
-	}
-}
-
-// Resend hands the device again the commands it was sent and did not
-// answer, oldest first, each marked sent once more (another attempt): for
-// protocols whose sessions can end between a command and its answer
-// (Windows' OMA-DM). Expired ones are marked expired instead.
-func (q *Queue) Resend(ctx context.Context, tx pgx.Tx, device uuid.UUID) ([]Command, error) {
-	rows, _ := tx.Query(ctx, `SELECT `+commandCols+` FROM commands
-WHERE device_id = $1 AND status = 'sent' ORDER BY created_at, id FOR UPDATE SKIP LOCKED`, device)
-	sent, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Command, error) { return scanCommand(r) })
-	if err != nil {
-		return nil, fmt.Errorf("commands: resend: %w", err)
-	}
-	out := sent[:0]
-	for _, c := range sent {
-		if time.Now().After(c.ExpiresAt) {
-			if _, err := q.transition(ctx, tx, c.ID, Expired, nil, "expired before the device answered"); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if c, err = q.transition(ctx, tx, c.ID, Sent, nil, ""); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, nil
-}
-
-// Outcome is what a device answered to a command.
-type Outcome struct {
-	Status Status // Acknowledged, Error or NotNow
-	Result any    // what the device returned, if anything
-	Error  string // why it failed
-}
-
-// Complete records a device's answer to a sent command.
-func (q *Queue) Complete(ctx context.Context, tx pgx.Tx, id uuid.UUID, o Outcome) (Command, error) {
-	if o.Status != Acknowledged && o.Status != Error && o.Status != NotNow {
-		return Command{}, &ValidationError{"status", fmt.Sprintf("%q is not an outcome", o.Status)}
-	}
-	c, err := q.Get(ctx, tx, id)
-	if err != nil {
-		return Command{}, err
-	}
-	if !c.Status.Open() {
-		return Command{}, fmt.Errorf("command %s is %s already: %w", id, c.Status, ErrConflict)
-	}
-	var result []byte
-	if o.Result != nil {
-		if result, err = json.Marshal(o.Result); err != nil {
-			return Command{}, &ValidationError{"result", err.Error()}
-		}
-	}
-	return q.transition(ctx, tx, id, o.Status, result, o.Error)
-}
-
-// transition moves a command to status and publishes the event.
-func (q *Queue) transition(ctx context.Context, tx pgx.Tx, id uuid.UUID, to Status, result []byte, problem string) (Command, error) {
-	if len(problem) > 2000 {
-		problem = problem[:2000]
-	}
-	c, err := scanCommand(tx.QueryRow(ctx, `
-UPDATE commands SET status = $2,
-    attempts     = attempts + CASE WHEN $2 = 'sent' THEN 1 ELSE 0 END,
-    sent_at      = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END,
-    completed_at = CASE WHEN $2 IN ('acknowledged', 'error', 'expired', 'canceled') THEN now() END,
-    result       = coalesce($3, result),
-    error        = $4,
-    updated_at   = now()
-WHERE id = $1 RETURNING `+commandCols, id, to, result, problem))
-	if err != nil {
-		return Command{}, fmt.Errorf("commands: %s: %w", to, err)
-	}
-	return c, q.publish(ctx, tx, c)
-}
-
-// ExpireDue marks the tenant's waiting commands past their deadline
-// expired, and returns how many.
-func (q *Queue) ExpireDue(ctx context.Context, tx pgx.Tx) (int, error) {
-	rows, _ := tx.Query(ctx, `SELECT id FROM commands
-WHERE status IN ('queued', 'sent', 'not_now') AND expires_at < now() FOR UPDATE SKIP LOCKED`)
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil {
-		return 0, err
-	}
-	for _, id := range ids {
-		if _, err := q.transition(ctx, tx, id, Expired, nil, "expired before the device answered"); err != nil {
-			return 0, err
-		}
-	}
-	return len(ids), nil
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Command, error) {
+		c, err := scanCommand(r)
+		return c.redacted(), err
+	})
 }

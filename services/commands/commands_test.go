@@ -128,7 +128,7 @@ func TestQueueLifecycle(t *testing.T) {
 		return c
 	}
 	complete := func(id commands.Command, o commands.Outcome) {
-		f.tx(t, func(tx pgx.Tx) error { _, err := f.q.Complete(f.ctx, tx, id.ID, o); return err })
+		f.tx(t, func(tx pgx.Tx) error { _, err := f.q.Complete(f.ctx, tx, id.DeviceID, id.ID, o); return err })
 	}
 	c := next()
 	if c == nil || c.ID != lock.ID || c.Status != commands.Sent || c.Attempts != 1 {
@@ -149,7 +149,7 @@ func TestQueueLifecycle(t *testing.T) {
 		t.Fatalf("queue should be empty: %+v", c)
 	}
 	err = f.db.Tx(f.ctx, func(tx pgx.Tx) error {
-		_, err := f.q.Complete(f.ctx, tx, lock.ID, commands.Outcome{Status: commands.Acknowledged})
+		_, err := f.q.Complete(f.ctx, tx, lock.DeviceID, lock.ID, commands.Outcome{Status: commands.Acknowledged})
 		return err
 	})
 	if !errors.Is(err, commands.ErrConflict) {

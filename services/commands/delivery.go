@@ -72,19 +72,6 @@ func NextDelivery(c Command, now time.Time) (Action, time.Duration) {
 	return action, wait
 }
 
-// Expire marks a waiting command expired (at its deadline).
-func (q *Queue) Expire(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
-	c, err := q.Get(ctx, tx, id)
-	if err != nil {
-		return err
-	}
-	if !c.Status.Open() {
-		return nil
-	}
-	_, err = q.transition(ctx, tx, id, Expired, nil, "expired before the device answered")
-	return err
-}
-
 // Device returns the device a command is for.
 func (q *Queue) Device(ctx context.Context, tx pgx.Tx, c Command) (inventory.Device, error) {
 	d, err := q.inv.Get(ctx, tx, c.DeviceID)
@@ -106,3 +93,13 @@ func (WakeSilentArgs) Kind() string { return "commands.wake_silent" }
 
 // SilentAfter is how long a device may be quiet before it is woken.
 const SilentAfter = 24 * time.Hour
+
+// ExpireDueArgs is the River job that expires a tenant's open commands
+// past their deadline (Queue.ExpireDue), enqueued for every tenant each
+// hour: a backstop to each command's own delivery job.
+type ExpireDueArgs struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+}
+
+// Kind names the job kind in River.
+func (ExpireDueArgs) Kind() string { return "commands.expire_due" }

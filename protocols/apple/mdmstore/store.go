@@ -122,6 +122,10 @@ func (s *Store) StoreAuthenticate(r *mdm.Request, msg *mdm.Authenticate) error {
 	if r.Certificate != nil {
 		pemCert = nullIfEmpty(string(cryptoutil.PEMCertificate(r.Certificate.Raw)))
 	}
+	raw, err := Text(msg.Raw)
+	if err != nil {
+		return err
+	}
 	return s.tx(r.Context(), func(tx pgx.Tx) error {
 		_, err := tx.Exec(r.Context(), `
 INSERT INTO apple_devices (id, identity_cert, serial_number, authenticate, authenticate_at)
@@ -130,7 +134,7 @@ ON CONFLICT (tenant_id, id) DO UPDATE SET
     identity_cert = excluded.identity_cert, serial_number = excluded.serial_number,
     bootstrap_token_b64 = NULL, bootstrap_token_at = NULL,
     authenticate = excluded.authenticate, authenticate_at = now(), updated_at = now()`,
-			r.ID, pemCert, nullIfEmpty(msg.SerialNumber), string(msg.Raw))
+			r.ID, pemCert, nullIfEmpty(msg.SerialNumber), raw)
 		return err
 	})
 }
@@ -140,6 +144,10 @@ ON CONFLICT (tenant_id, id) DO UPDATE SET
 func (s *Store) StoreTokenUpdate(r *mdm.Request, msg *mdm.TokenUpdate) error {
 	resolved := (&msg.Enrollment).Resolved()
 	if err := resolved.Validate(); err != nil {
+		return err
+	}
+	raw, err := Text(msg.Raw)
+	if err != nil {
 		return err
 	}
 	ctx := r.Context()
@@ -154,7 +162,7 @@ ON CONFLICT (tenant_id, id) DO UPDATE SET
     device_id = excluded.device_id, user_short_name = excluded.user_short_name,
     user_long_name = excluded.user_long_name, token_update = excluded.token_update,
     token_update_at = now(), updated_at = now()`,
-				r.ID, r.ParentID, nullIfEmpty(msg.UserShortName), nullIfEmpty(msg.UserLongName), string(msg.Raw))
+				r.ID, r.ParentID, nullIfEmpty(msg.UserShortName), nullIfEmpty(msg.UserLongName), raw)
 			if err != nil {
 				return fmt.Errorf("mdmstore: user token update: %w", err)
 			}
@@ -166,7 +174,7 @@ ON CONFLICT (tenant_id, id) DO UPDATE SET
 			_, err := tx.Exec(ctx, `UPDATE apple_devices SET token_update = $2, token_update_at = now(),
     unlock_token = coalesce($3, unlock_token),
     unlock_token_at = CASE WHEN $3::bytea IS NULL THEN unlock_token_at ELSE now() END, updated_at = now()
-WHERE id = $1`, r.ID, string(msg.Raw), unlock)
+WHERE id = $1`, r.ID, raw, unlock)
 			if err != nil {
 				return fmt.Errorf("mdmstore: device token update: %w", err)
 			}
@@ -202,6 +210,10 @@ func (s *Store) StoreUserAuthenticate(r *mdm.Request, msg *mdm.UserAuthenticate)
 	if msg.DigestResponse != "" {
 		col = "user_authenticate_digest"
 	}
+	raw, err := Text(msg.Raw)
+	if err != nil {
+		return err
+	}
 	ctx := r.Context()
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		// col is one of two fixed names.
@@ -211,7 +223,7 @@ VALUES ($1, $2, $3, $4, $5, now())
 ON CONFLICT (tenant_id, id) DO UPDATE SET
     device_id = excluded.device_id, user_short_name = excluded.user_short_name,
     user_long_name = excluded.user_long_name, `+col+` = excluded.`+col+`, `+col+`_at = now(), updated_at = now()`,
-			r.ID, r.ParentID, nullIfEmpty(msg.UserShortName), nullIfEmpty(msg.UserLongName), string(msg.Raw))
+			r.ID, r.ParentID, nullIfEmpty(msg.UserShortName), nullIfEmpty(msg.UserLongName), raw)
 		if err != nil {
 			return fmt.Errorf("mdmstore: user authenticate: %w", err)
 		}
@@ -256,10 +268,22 @@ func Enqueue(ctx context.Context, tx pgx.Tx, ids []string, cmd *mdm.Command) err
 	return nil
 }
 
+// ErrNotQueued refuses an answer to a command that was never queued for
+// the answering enrollment: unknown, or another device's.
+var ErrNotQueued = errors.New("mdmstore: the answer names a command this enrollment was never sent")
+
 // StoreCommandReport records an enrollment's answer to a command (Idle
-// reports only mark it seen). NotNow answers are counted.
+// reports only mark it seen). NotNow answers are counted. An answer to a
+// command not queued for the enrollment is ErrNotQueued.
 func (s *Store) StoreCommandReport(r *mdm.Request, result *mdm.CommandResults) error {
 	ctx := r.Context()
+	var raw string
+	if result.Status != "Idle" {
+		var err error
+		if raw, err = Text(result.Raw); err != nil {
+			return err
+		}
+	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		mark := touch
 		if s.seen != nil {
@@ -272,19 +296,40 @@ func (s *Store) StoreCommandReport(r *mdm.Request, result *mdm.CommandResults) e
 			return nil
 		}
 		notNow := result.Status == "NotNow"
-		_, err := tx.Exec(ctx, `
+		tag, err := tx.Exec(ctx, `
 INSERT INTO apple_command_results (id, command_uuid, status, result, not_now_at, not_now_tally)
-VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN now() END, CASE WHEN $5 THEN 1 ELSE 0 END)
+SELECT $1, $2, $3, $4, CASE WHEN $5 THEN now() END, CASE WHEN $5 THEN 1 ELSE 0 END
+WHERE EXISTS (SELECT 1 FROM apple_enrollment_queue WHERE id = $1 AND command_uuid = $2)
 ON CONFLICT (tenant_id, id, command_uuid) DO UPDATE SET
     status = excluded.status, result = excluded.result, updated_at = now(),
     not_now_at = CASE WHEN $5 THEN now() ELSE apple_command_results.not_now_at END,
     not_now_tally = apple_command_results.not_now_tally + CASE WHEN $5 THEN 1 ELSE 0 END`,
-			r.ID, result.CommandUUID, result.Status, string(result.Raw), notNow)
+			r.ID, result.CommandUUID, result.Status, raw, notNow)
 		if err != nil {
 			return fmt.Errorf("mdmstore: command report: %w", err)
 		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w (%q)", ErrNotQueued, cut(result.CommandUUID, 64))
+		}
 		return nil
 	})
+}
+
+// Withdraw takes a command off enrollment id's queue inside tx, a tenant
+// transaction (a command canceled or expired in Trident's queue).
+func Withdraw(ctx context.Context, tx pgx.Tx, id, commandUUID string) error {
+	_, err := tx.Exec(ctx, `UPDATE apple_enrollment_queue SET active = false, updated_at = now()
+WHERE id = $1 AND command_uuid = $2 AND active`, id, commandUUID)
+	if err != nil {
+		return fmt.Errorf("mdmstore: withdraw command: %w", err)
+	}
+	return nil
+}
+
+// Skip takes a command off the request's enrollment queue: it was not to
+// be handed out (see RetrieveNextCommand's callers).
+func (s *Store) Skip(r *mdm.Request, commandUUID string) error {
+	return s.tx(r.Context(), func(tx pgx.Tx) error { return Withdraw(r.Context(), tx, r.ID, commandUUID) })
 }
 
 // RetrieveNextCommand returns the enrollment's next command without an

@@ -130,8 +130,13 @@ type Meta struct {
 }
 
 func (i Item) From() string {
-	if i.Source != nil {
+	if i.Source != nil && strings.TrimSpace(i.Source.LocURI) != "" {
 		return strings.TrimSpace(i.Source.LocURI)
+	}
+	// Some DM clients name the node of a Results item in its Target
+	// instead (OMA-DM 1.2 asks for Source): keep the answer either way.
+	if i.Target != nil {
+		return strings.TrimSpace(i.Target.LocURI)
 	}
 	return ""
 }
