@@ -13,6 +13,7 @@ import (
 
 	"github.com/micromdm/plist"
 	"github.com/smallstep/pkcs7"
+	bplist "howett.net/plist"
 )
 
 // AppleDevice is a simulated iPhone or Mac after SCEP enrollment: it checks
@@ -41,6 +42,9 @@ type AppleDevice struct {
 	// AwaitingConfiguration is sent in TokenUpdate: the device enrolled
 	// through ADE and waits in Setup Assistant for DeviceConfigured.
 	AwaitingConfiguration bool
+	// Binary sends binary property lists ("bplist00"), as Apple devices
+	// may, instead of XML.
+	Binary bool
 }
 
 // NewAppleDevice returns a device with identity key and cert.
@@ -70,10 +74,22 @@ type HTTPError struct {
 func (e *HTTPError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, e.Body) }
 
 func (d *AppleDevice) put(ctx context.Context, contentType string, msg any) ([]byte, error) {
-	body, err := plist.Marshal(msg)
+	var body []byte
+	var err error
+	if d.Binary {
+		body, err = bplist.Marshal(msg, bplist.BinaryFormat)
+	} else {
+		body, err = plist.Marshal(msg)
+	}
 	if err != nil {
 		return nil, err
 	}
+	return d.PutRaw(ctx, contentType, body)
+}
+
+// PutRaw sends body, signed as the device, and returns the answer; a
+// status other than 200 is an *HTTPError.
+func (d *AppleDevice) PutRaw(ctx context.Context, contentType string, body []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, d.URL, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
