@@ -532,3 +532,64 @@ func TestSessionAcrossMessages(t *testing.T) {
 		}
 	}
 }
+
+// A canceled erase and a lock past its deadline never reach a Windows
+// device's session: the session carries only the command after them, and
+// the restart handed out is marked sent with its attempt.
+func TestSessionNeverSendsCanceledOrExpired(t *testing.T) {
+	e := newEnv(t)
+	dev := e.enrolled()
+	erase := e.queue(dev, "erase", nil)
+	lock := e.queue(dev, "lock", nil)
+	restart := e.queue(dev, "restart", nil)
+	if err := e.db.Tx(e.ctx, func(tx pgx.Tx) error {
+		if _, err := e.cmds.Cancel(e.ctx, tx, erase); err != nil {
+			return err
+		}
+		_, err := tx.Exec(e.ctx, `UPDATE commands SET expires_at = now() - interval '1 second' WHERE id = $1`, lock)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := dev.Send(e.ctx, message(dev, 1, 1, `<Alert><CmdID>1</CmdID><Data>1201</Data></Alert>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "RemoteWipe") || strings.Contains(string(b), "RemoteLock") || !strings.Contains(string(b), restart.String()+".1") {
+		t.Fatalf("the session's commands: %s", b)
+	}
+	for id, want := range map[uuid.UUID]commands.Status{erase: commands.Canceled, lock: commands.Expired, restart: commands.Sent} {
+		if c := e.command(id); c.Status != want || (want == commands.Sent) != (c.Attempts == 1 && c.SentAt != nil) {
+			t.Errorf("%s: %s after %d attempts; want %s", c.Kind, c.Status, c.Attempts, want)
+		}
+	}
+}
+
+// What Windows DM clients actually send: Results that name the node in
+// Target rather than Source, and an Atomic answered only as a whole.
+func TestSessionTargetResultsAndAtomicStatus(t *testing.T) {
+	e := newEnv(t)
+	dev := e.enrolled()
+	query := e.queue(dev, "query_settings", map[string]any{"loc_uris": []string{"./DevDetail/SwV"}})
+	atomic := e.queue(dev, "apply_settings", map[string]any{"atomic": true, "settings": []any{
+		map[string]any{"loc_uri": "./Device/Vendor/MSFT/Policy/Config/Camera/AllowCamera", "value": "0"},
+		map[string]any{"loc_uri": "./Device/Vendor/MSFT/Policy/Config/Bluetooth/AllowDiscoverableMode", "value": "0"},
+	}})
+	if _, err := dev.Send(e.ctx, message(dev, 7, 1, `<Alert><CmdID>1</CmdID><Data>1201</Data></Alert>`)); err != nil {
+		t.Fatal(err)
+	}
+	body := fmt.Sprintf(`<Status><CmdID>1</CmdID><MsgRef>1</MsgRef><CmdRef>0</CmdRef><Cmd>SyncHdr</Cmd><Data>200</Data></Status>`+
+		`<Status><CmdID>2</CmdID><MsgRef>1</MsgRef><CmdRef>%[1]s.1</CmdRef><Cmd>Get</Cmd><Data>200</Data></Status>`+
+		`<Results><CmdID>3</CmdID><MsgRef>1</MsgRef><CmdRef>%[1]s.1</CmdRef><Item><Target><LocURI>./DevDetail/SwV</LocURI></Target>`+
+		`<Meta><Format xmlns="syncml:metinf">chr</Format></Meta><Data>10.0.22631.4460</Data></Item></Results>`+
+		`<Status><CmdID>4</CmdID><MsgRef>1</MsgRef><CmdRef>%[2]s</CmdRef><Cmd>Atomic</Cmd><Data>200</Data></Status>`, query, atomic)
+	if _, err := dev.Send(e.ctx, message(dev, 7, 2, body)); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.command(query); c.Status != commands.Acknowledged || !strings.Contains(string(c.Result), "10.0.22631.4460") {
+		t.Errorf("a Results item naming its node in Target: %s %s", c.Status, c.Result)
+	}
+	if c := e.command(atomic); c.Status != commands.Acknowledged {
+		t.Errorf("an Atomic answered as a whole: %s %s %s", c.Status, c.Error, c.Result)
+	}
+}
