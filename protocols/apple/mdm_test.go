@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -55,7 +56,11 @@ type mdmEnv struct {
 	a, b  tenancy.Tenant
 }
 
-func setupMDM(t testing.TB) *mdmEnv {
+func setupMDM(t testing.TB) *mdmEnv { return setupMDMLog(t, testenv.Logger(t)) }
+
+// setupMDMLog is setupMDM logging to log (a fuzz target may not log to
+// its testing.F).
+func setupMDMLog(t testing.TB, log *slog.Logger) *mdmEnv {
 	db := testenv.DB(t)
 	dir, err := tenancy.NewDirectory(db, "trident.test")
 	if err != nil {
@@ -63,7 +68,6 @@ func setupMDM(t testing.TB) *mdmEnv {
 	}
 	key, _, _ := seal.NewRandomKey()
 	keys := seal.NewKeyring(key)
-	log := testenv.Logger(t)
 	store := mdmstore.New(db, keys)
 	// Commands are delivered by River jobs that wake devices through a
 	// local APNs.
