@@ -113,10 +113,9 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	jobs := &workers.LateJobs{}
 	pub := events.NewPublisher(jobs, events.WithReaction(compliance.Reaction))
 	inv := inventory.New(pub, inventory.BatchSeen(devicesSeen))
-	cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}),
-		commands.WithDispatcher(inventory.Android, androidsvc.Dispatcher{}), commands.WithDispatcher(inventory.Windows, windows.Commands{}),
+	cmds := commands.New(inv, pub, append(platformCommands(),
 		commands.WithDelivery(jobs), commands.WithSecrets(keys),
-		commands.WithObserver(func(s commands.Status) { a.metrics.CommandStatus(string(s)) }))
+		commands.WithObserver(func(s commands.Status) { a.metrics.CommandStatus(string(s)) }))...)
 	comp := compliance.New(inv, cmds, pub)
 	abm := dep.New(db, keys, pub, jobs, dep.Options{BaseURL: cfg.depURL, Log: log.With("component", "abm"),
 		EnrollURL: func(ctx context.Context, id uuid.UUID) (string, error) {
@@ -354,4 +353,11 @@ func pprofMux() *http.ServeMux {
 	m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return m
+}
+
+// platformCommands routes each platform's commands through its protocol's
+// translator (commands.Dispatcher).
+func platformCommands() []commands.Option {
+	return []commands.Option{commands.WithDispatcher(inventory.Apple, apple.Commands{}),
+		commands.WithDispatcher(inventory.Android, androidsvc.Dispatcher{}), commands.WithDispatcher(inventory.Windows, windows.Commands{})}
 }

@@ -282,4 +282,3 @@ func TestAuthorize(t *testing.T) {
 		}
 	}
 }
-
