@@ -284,6 +284,49 @@ func TestSyncGroupsAndCommands(t *testing.T) {
 	if c := status(reset); c.Status != commands.Acknowledged {
 		t.Fatalf("reset after its notification: %+v", c)
 	}
+	// A canceled lock and an expired restart are never issued.
+	canceled := queue("lock", nil)
+	expired := queue("restart", nil)
+	f.tx(func(tx pgx.Tx) error {
+		if _, err := f.cmds.Cancel(f.ctx, tx, canceled.ID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(f.ctx, `UPDATE commands SET expires_at = now() - interval '1 second' WHERE id = $1`, expired.ID)
+		return err
+	})
+	if err := waker.Wake(f.ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if ops := f.google.Operations(d.Identifier); len(ops) != 1 || status(canceled).Status != commands.Canceled || status(expired).Status != commands.Expired {
+		t.Fatalf("after a canceled and an expired command: operations %v, %s, %s", ops, status(canceled).Status, status(expired).Status)
+	}
+	// A COMMAND notification whose operation names another device ends
+	// nothing of this one's, even when Trident's record ties them.
+	lock := queue("lock", nil)
+	if err := waker.Wake(f.ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	ops = f.google.Operations(d.Identifier)
+	if len(ops) != 2 || status(lock).Status != commands.Sent {
+		t.Fatalf("the lock: %v %s", ops, status(lock).Status)
+	}
+	forged := names[3] + "/operations/forged"
+	f.tx(func(tx pgx.Tx) error {
+		_, err := tx.Exec(f.ctx, `INSERT INTO android_operations (name, command_id) VALUES ($1, $2)`, forged, lock.ID)
+		return err
+	})
+	op, _ := json.Marshal(map[string]any{"name": forged, "done": true})
+	f.pushes = append(f.pushes, fakeamapi.Notification{Type: "COMMAND", Data: op})
+	f.push()
+	if c := status(lock); c.Status != commands.Sent {
+		t.Fatalf("the lock after another device's operation: %s", c.Status)
+	}
+	f.google.Finish(ops[1], "")
+	f.push()
+	if c := status(lock); c.Status != commands.Acknowledged {
+		t.Fatalf("the lock after its own operation: %s", c.Status)
+	}
+
 	erase := queue("erase", nil)
 	if err := waker.Wake(f.ctx, d); err != nil {
 		t.Fatal(err)
