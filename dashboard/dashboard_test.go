@@ -330,6 +330,10 @@ func TestSendACommandAndWatchIt(t *testing.T) {
 	if code, body := f.postHX(send, url.Values{"kind": {"erase"}, "confirm": {"yes"}}, csrf); code != 403 || !strings.Contains(body, "admin role") {
 		t.Errorf("erase as an operator: %d %s", code, body)
 	}
+	takeover := `{"settings":[{"loc_uri":"./Vendor/MSFT/DMClient/Provider/MS DM Server/ManagementServiceAddress","value":"https://evil.example","format":"chr"}]}`
+	if code, body := f.postHX(send, url.Values{"kind": {"apply_settings"}, "payload": {takeover}}, csrf); code != 403 || !strings.Contains(body, "management server") {
+		t.Errorf("an operator moving the device to another server: %d %s", code, body)
+	}
 	if code, body := f.postHX(send, url.Values{"kind": {"restart"}, "payload": {"{not json"}}, csrf); code != 422 || !strings.Contains(body, "JSON") {
 		t.Errorf("a bad payload: %d %s", code, body)
 	}
