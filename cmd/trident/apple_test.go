@@ -209,6 +209,15 @@ func TestAppleThroughTheServer(t *testing.T) {
 		}
 	}
 
+	// An erase queued and canceled through the API is never delivered.
+	code, body = c.do("POST", tp+"/devices/"+deviceID+"/commands", map[string]any{"kind": "erase"})
+	var erase struct{ ID string }
+	if json.Unmarshal(body, &erase); code != 201 {
+		t.Fatalf("queue the erase: %d %s", code, body)
+	}
+	if code, body = c.do("POST", tp+"/commands/"+erase.ID+"/cancel", nil); code != 200 || !strings.Contains(string(body), `"status":"canceled"`) {
+		t.Fatalf("cancel the erase: %d %s", code, body)
+	}
 	code, body = c.do("POST", tp+"/devices/"+deviceID+"/commands", map[string]any{"kind": "restart"})
 	if code != 201 {
 		t.Fatalf("queue: %d %s", code, body)
@@ -221,7 +230,11 @@ func TestAppleThroughTheServer(t *testing.T) {
 	}
 	cmd, err := dev.Idle(context.Background())
 	if err != nil || cmd == nil || cmd.CommandUUID != queued.ID {
-		t.Fatalf("the command did not arrive: %+v %v", cmd, err)
+		t.Fatalf("the command did not arrive (or the canceled erase did): %+v %v", cmd, err)
+	}
+	if _, body := c.do("GET", tp+"/commands/"+queued.ID, nil); !strings.Contains(string(body), `"status":"sent"`) ||
+		!strings.Contains(string(body), `"attempts":1`) || !strings.Contains(string(body), `"sent_at":`) {
+		t.Fatalf("the command handed out: %s; want sent, once, with sent_at", body)
 	}
 	dev.Answer(context.Background(), cmd, "Acknowledged")
 	deadline = time.Now().Add(10 * time.Second)
