@@ -51,6 +51,29 @@ func (k Kind) redact(payload []byte) ([]byte, bool) {
 	return out, true
 }
 
+// Redact returns payload of a command of kind as people may see it, with
+// its secret fields Redacted (for payloads kept elsewhere, such as a
+// compliance rule's remediation).
+func Redact(kind string, payload map[string]any) map[string]any {
+	k, ok := kinds[kind]
+	if !ok || payload == nil {
+		return payload
+	}
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return payload
+	}
+	out, secret := k.redact(raw)
+	if !secret {
+		return payload
+	}
+	var m map[string]any
+	if json.Unmarshal(out, &m) != nil {
+		return payload
+	}
+	return m
+}
+
 // redacted is c as a person may see it. Payloads are redacted when they
 // are stored; this also covers commands queued before that was so.
 func (c Command) redacted() Command {

@@ -2,6 +2,7 @@ package compliance
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,5 +53,25 @@ func TestCheck(t *testing.T) {
 		if bad.validate() == nil {
 			t.Errorf("rule %+v accepted", bad)
 		}
+	}
+}
+
+// A rule's remediation shows its command's secrets redacted wherever it is
+// marshalled for people (API, dashboard, events), and is stored whole for
+// the evaluation that queues the command.
+func TestRemediationSecretsRedacted(t *testing.T) {
+	r := Rule{Name: "locked", Kind: PasscodeSet, Remediation: Remediation{Command: "lock", Payload: map[string]any{"pin": "123456", "message": "call IT"}}}
+	shown, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(shown), "123456") || !strings.Contains(string(shown), "call IT") {
+		t.Fatalf("shown: %s", shown)
+	}
+	if stored := string(r.Remediation.stored()); !strings.Contains(stored, "123456") {
+		t.Fatalf("stored: %s", stored)
+	}
+	if r.Remediation.Payload["pin"] != "123456" {
+		t.Fatal("marshalling changed the rule")
 	}
 }

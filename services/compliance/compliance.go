@@ -60,6 +60,22 @@ type Remediation struct {
 	Payload map[string]any `json:"payload,omitempty"`
 }
 
+// MarshalJSON shows the remediation as people see it (the API, the
+// dashboard, events): the command's secret payload fields redacted
+// (commands.Redact). What is stored is written whole (stored).
+func (r Remediation) MarshalJSON() ([]byte, error) {
+	p := plainRemediation(r)
+	p.Payload = commands.Redact(r.Command, r.Payload)
+	return json.Marshal(p)
+}
+
+type plainRemediation Remediation
+
+func (r Remediation) stored() []byte {
+	b, _ := json.Marshal(plainRemediation(r))
+	return b
+}
+
 // Rule is one compliance rule.
 type Rule struct {
 	ID          uuid.UUID          `json:"id"`
@@ -155,7 +171,7 @@ func (c *Compliance) Create(ctx context.Context, tx pgx.Tx, r Rule) (Rule, error
 		return Rule{}, err
 	}
 	params, _ := json.Marshal(r.Params)
-	rem, _ := json.Marshal(r.Remediation)
+	rem := r.Remediation.stored()
 	var platform *string
 	if r.Platform != "" {
 		p := string(r.Platform)
