@@ -19,6 +19,7 @@ import (
 
 	"github.com/tridentmdm/trident/api"
 	"github.com/tridentmdm/trident/dashboard"
+	"github.com/tridentmdm/trident/internal/egress"
 	"github.com/tridentmdm/trident/internal/lastseen"
 	"github.com/tridentmdm/trident/internal/metrics"
 	"github.com/tridentmdm/trident/migrations"
@@ -156,7 +157,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		wakers[inventory.Android] = androidsvc.Waker{S: droid}
 	}
 	a.river, err = workers.New(workers.Deps{DB: db, Directory: a.dir, Events: a.events, Log: log,
-		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: cfg.webhooksPrivate, Keys: keys}),
+		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: cfg.egressPrivate, Keys: keys}),
 		Commands: cmds, Inventory: inv, Compliance: comp, DEP: abm, Android: droid, Wakers: wakers},
 		workers.Config{EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers, ObserveJob: a.metrics.Job,
 			DEPSyncInterval: cfg.depSyncInterval}, r.work)
@@ -166,7 +167,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	}
 	jobs.Set(a.river)
 	certs := pki.New(keys)
-	winEnroll := enrollment.NewWindows(certs, inv, pub, keys)
+	winEnroll := enrollment.NewWindows(certs, inv, pub, keys).WithEgress(egress.Policy{AllowPrivate: cfg.egressPrivate})
 	if r.serve {
 		a.scep = apple.NewSCEP(db, certs, log.With("component", "scep"))
 		v, err := identity.NewVerifier(cfg.oidc.issuer, cfg.oidc.audience, cfg.oidc.claims())
@@ -202,14 +203,15 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		}
 		if id := cfg.windowsIdentitySource(); id != "" {
 			if a.windows, err = windows.New(db, winEnroll, certs, inv, cmds, windows.Options{Scheme: cfg.deviceScheme,
-				Identity: windows.Identity(id), Header: cfg.windowsIdentityHeader, Poll: cfg.windowsPoll, Keys: keys}, log.With("component", "windows")); err != nil {
+				Identity: windows.Identity(id), Header: cfg.windowsIdentityHeader, Poll: cfg.windowsPoll, Keys: keys,
+				Egress: egress.Policy{AllowPrivate: cfg.egressPrivate}}, log.With("component", "windows")); err != nil {
 				db.Close()
 				return nil, err
 			}
 		} else {
 			log.Info("Windows endpoints are off: Trident does not terminate TLS, so it cannot see Windows devices' certificates; set --windows-device-identity header behind a proxy that terminates mutual TLS")
 		}
-		webhooks := events.NewWebhooks(events.URLPolicy{AllowHTTP: cfg.webhooksPrivate}, keys)
+		webhooks := events.NewWebhooks(events.URLPolicy{AllowHTTP: cfg.egressPrivate}, keys)
 		if cfg.oidc.dashboardClient != "" {
 			if a.dash, err = dashboard.New(db, a.dir, inv, cmds, dashboard.Options{Issuer: cfg.oidc.issuer, ClientID: cfg.oidc.dashboardClient,
 				ClientSecret: cfg.oidc.dashboardSecret, Audience: cfg.oidc.audience, Claims: cfg.oidc.claims(), BaseURL: cfg.platformURL(),

@@ -134,7 +134,7 @@ type serverConfig struct {
 	shutdownTimeout time.Duration
 	workers         int
 	oidc            oidcConfig
-	webhooksPrivate bool
+	egressPrivate   bool // what tenants aim Trident at (webhooks, federation) may be private, loopback or plain http
 	encryptionKey   string
 	previousKeys    string
 
@@ -268,7 +268,8 @@ func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
 	fs.IntVar(&c.apiLimits.CallerBurst, "api-caller-burst", 100, "requests a caller may make at once above its rate")
 	fs.Float64Var(&c.apiLimits.TenantRate, "api-tenant-rate", 50, "API requests a second all callers together may make in one tenant, per process")
 	fs.IntVar(&c.apiLimits.TenantBurst, "api-tenant-burst", 200, "requests a tenant may take at once above its rate")
-	fs.BoolVar(&c.webhooksPrivate, "webhooks-allow-private", false, "let webhooks reach private and loopback addresses and use http:// (receivers inside your own network; dev)")
+	fs.BoolVar(&c.egressPrivate, "egress-allow-private", false, "let what tenants aim Trident at (webhooks, the Windows federated sign-in's provider) reach private and loopback addresses over http:// too (receivers inside your own network; dev)")
+	fs.BoolVar(&c.egressPrivate, "webhooks-allow-private", false, "the older name of --egress-allow-private")
 }
 
 func (c *serverConfig) validate() error {

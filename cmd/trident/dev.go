@@ -36,7 +36,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&ownerURL, "migrate-database-url", "", "with --database-url: the owner role's URL, to migrate")
 	var idpListen string
 	fs.StringVar(&idpListen, "idp-listen", "localhost:8081", "where the dev identity provider listens when no --oidc-issuer is given")
-	for flag, value := range map[string]string{"base-domain": "localhost", "device-scheme": "http", "webhooks-allow-private": "true",
+	for flag, value := range map[string]string{"base-domain": "localhost", "device-scheme": "http", "egress-allow-private": "true",
 		// Local only: the Windows simulator (or a proxy in front) forwards
 		// the enrollment certificate in Client-Cert.
 		"windows-device-identity": "header"} {

@@ -5,14 +5,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tridentmdm/trident/internal/devicesim"
 	"github.com/tridentmdm/trident/internal/devidp"
+	"github.com/tridentmdm/trident/internal/egress"
+	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/services/enrollment"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -351,7 +359,11 @@ func TestWindowsFederatedEnrollment(t *testing.T) {
 	tn := testenv.Tenant(t, d)
 	idp := testenv.StartIDP(t, devidp.Client{ID: "admin", Secret: "s", Audience: []string{"trident-api"},
 		Claims: map[string]any{"groups": []string{"/trident/tenant/" + tn.Slug + "/admin"}}})
-	base, _ := startAppWith(t, idp.Issuer, func(c *serverConfig) { c.windowsIdentity = "header"; c.windowsPoll = 30 * time.Minute })
+	base, _ := startAppWith(t, idp.Issuer, func(c *serverConfig) {
+		c.windowsIdentity = "header"
+		c.windowsPoll = 30 * time.Minute
+		c.egressPrivate = true // the customer's provider below runs on the loopback
+	})
 	port := strings.Split(base, ":")[2]
 	host := tn.Slug + ".trident.test:" + port
 	redirect := "http://" + host + "/EnrollmentServer/Auth/callback"
@@ -365,9 +377,6 @@ func TestWindowsFederatedEnrollment(t *testing.T) {
 
 	if code, b := c.do("GET", fed, nil); code != 404 {
 		t.Errorf("federation before it is set: %d %s", code, b)
-	}
-	if code, b := c.do("PUT", fed, map[string]any{"issuer": "http://idp.example.com", "client_id": "x", "client_secret": "y"}); code != 422 {
-		t.Errorf("a plain-http issuer off the loopback: %d %s", code, b)
 	}
 	code, b := c.do("PUT", fed, map[string]any{"issuer": customer.Issuer, "client_id": "trident-windows", "client_secret": "windows-secret",
 		"allowed_domains": []string{"Contoso.test"}})
@@ -432,5 +441,69 @@ func TestWindowsFederatedEnrollment(t *testing.T) {
 	}
 	if err := dev.Discover(ctx); err != nil || dev.AuthPolicy != "OnPremise" {
 		t.Errorf("discovery after federation is off: %q %v", dev.AuthPolicy, err)
+	}
+}
+
+// The outside security test's high finding, replayed: a tenant admin aims
+// the federated sign-in at an internal address. Outside dev it is refused
+// when set (http, or https to the loopback), and a federation that points
+// inward anyway (stored before this check existed) is never fetched: the
+// sign-in page answers 502 in its own words, and the internal server sees
+// no request.
+func TestWindowsFederationIsNoSSRF(t *testing.T) {
+	db := testenv.DB(t)
+	d, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := testenv.Tenant(t, d)
+	idp := testenv.StartIDP(t, devidp.Client{ID: "admin", Secret: "s", Audience: []string{"trident-api"},
+		Claims: map[string]any{"groups": []string{"/trident/tenant/" + tn.Slug + "/admin"}}})
+	keyText := testKey(t)
+	base, _ := startAppWith(t, idp.Issuer, func(c *serverConfig) { c.windowsIdentity = "header"; c.encryptionKey = keyText })
+	var hits atomic.Int32
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		self := "http://" + r.Host
+		if r.URL.Path == "/.well-known/openid-configuration" {
+			json.NewEncoder(w).Encode(map[string]any{"issuer": self, "authorization_endpoint": self + "/auth",
+				"token_endpoint": self + "/token", "jwks_uri": self + "/keys"})
+			return
+		}
+		http.Error(w, "INTERNAL-ONLY-SECRET", http.StatusBadRequest)
+	}))
+	defer internal.Close()
+	c := apiClient{t: t, base: base, bearer: "Bearer " + idp.Token(t, "admin", "s")}
+	fed := "/v1/tenants/" + tn.Slug + "/windows/federation"
+	for _, issuer := range []string{"http://idp.example.com", internal.URL, "https://" + internal.Listener.Addr().String(), "https://169.254.169.254/",
+		"https://[64:ff9b::a9fe:a9fe]/", "https://198.18.0.1/"} {
+		if code, b := c.do("PUT", fed, map[string]any{"issuer": issuer, "client_id": "x", "client_secret": "y"}); code != 422 {
+			t.Errorf("issuer %s: %d %s; want 422", issuer, code, b)
+		}
+	}
+	// Stored as it could be before: the sign-in page must not fetch it.
+	ctx := tenancy.WithTenant(context.Background(), tn.ID)
+	key, err := seal.ParseKey(keyText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lax := enrollment.NewWindows(nil, nil, nil, seal.NewKeyring(key)).WithEgress(egress.Policy{AllowPrivate: true})
+	if err := db.Tx(ctx, func(tx pgx.Tx) error {
+		_, err := lax.SetFederation(ctx, tx, enrollment.Federation{Issuer: internal.URL, ClientID: "x", ClientSecret: "y"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	port := strings.Split(base, ":")[2]
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:"+port+"/EnrollmentServer/Auth?appru=ms-app%3A%2F%2Fwindows.immersivecontrolpanel", nil)
+	req.Host = tn.Slug + ".trident.test:" + port
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway || strings.Contains(string(page), "INTERNAL-ONLY-SECRET") || hits.Load() != 0 {
+		t.Fatalf("the sign-in page with an inward issuer: %d, the internal server hit %d times: %s", resp.StatusCode, hits.Load(), page)
 	}
 }

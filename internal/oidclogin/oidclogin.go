@@ -15,6 +15,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +46,29 @@ type Failure struct {
 
 func (f *Failure) Error() string { return f.Reason.Error() + ": " + f.Detail }
 func (f *Failure) Unwrap() error { return f.Reason }
+
+// oauthCode is an OAuth 2.0 error code (RFC 6749 5.2: printable ASCII
+// without quote or backslash; the registered ones are lower case and _).
+var oauthCode = regexp.MustCompile(`^[a-z_]{1,64}$`)
+
+// exchangeDetail is what may be shown of a refused token exchange: the
+// token endpoint's OAuth error code, and nothing else of its answer. The
+// endpoint is a URL a tenant's configuration names; its body is never
+// echoed to a person (it could be any internal service's).
+func exchangeDetail(err error) string {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && oauthCode.MatchString(re.ErrorCode) {
+		return re.ErrorCode
+	}
+	return "no usable answer"
+}
+
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
 
 // Detail is what the provider said of a failure, if anything.
 func Detail(err error) string {
@@ -115,7 +140,7 @@ func (l Login) Finish(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	setup func() (*oidc.Provider, *oauth2.Config, error)) (*oidc.IDToken, string, error) {
 	q := r.URL.Query()
 	if e := q.Get("error"); e != "" {
-		return nil, "", &Failure{Reason: ErrDenied, Detail: e + " " + q.Get("error_description")}
+		return nil, "", &Failure{Reason: ErrDenied, Detail: cut(e+" "+q.Get("error_description"), 200)}
 	}
 	var st state
 	c, err := r.Cookie(l.Cookie)
@@ -141,7 +166,7 @@ func (l Login) Finish(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	defer cancel()
 	tok, err := cfg.Exchange(xctx, q.Get("code"), oauth2.VerifierOption(st.Verifier))
 	if err != nil {
-		return nil, "", &Failure{Reason: ErrExchange, Detail: err.Error()}
+		return nil, "", &Failure{Reason: ErrExchange, Detail: exchangeDetail(err)}
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	idt, err := p.Verifier(&oidc.Config{ClientID: cfg.ClientID}).Verify(xctx, raw)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/internal/egress"
 	"github.com/tridentmdm/trident/internal/oidclogin"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/services/commands"
@@ -72,6 +73,10 @@ type Options struct {
 	// Keys seal the federated sign-in's state cookie; without them the
 	// Federated policy is not offered.
 	Keys *seal.Keyring
+	// Egress is what the federated sign-in may reach at the tenant's
+	// provider (discovery, keys, tokens): the egress guard's policy, by
+	// default https to public addresses only.
+	Egress egress.Policy
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
 }
@@ -87,6 +92,7 @@ type Handler struct {
 	log    *slog.Logger
 
 	providers oidclogin.Providers // the tenants' OIDC providers, for Federated sign-in
+	outbound  *http.Client        // the egress guard's client, for everything sent to them
 }
 
 // New returns the Windows handler.
@@ -109,7 +115,8 @@ func New(db TxRunner, enroll *enrollment.Windows, certs *pki.PKI, inv *inventory
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Handler{db: db, enroll: enroll, certs: certs, inv: inv, cmds: cmds, opts: o, log: log}, nil
+	o.Egress.Redirects = max(o.Egress.Redirects, 2)
+	return &Handler{db: db, enroll: enroll, certs: certs, inv: inv, cmds: cmds, opts: o, log: log, outbound: o.Egress.Client()}, nil
 }
 
 // Routes adds the endpoints to a tenant-host mux.

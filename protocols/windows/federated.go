@@ -98,7 +98,7 @@ func (h *Handler) authStart(w http.ResponseWriter, r *http.Request) {
 		h.authError(w, r, http.StatusInternalServerError, "The enrollment service failed; try again.")
 		return
 	}
-	p, err := h.providers.Get(r.Context(), f.Issuer)
+	p, err := h.providers.Get(h.outward(r.Context()), f.Issuer)
 	if err != nil {
 		h.log.WarnContext(r.Context(), "windows federated sign-in: provider unreachable", "issuer", f.Issuer, "err", err)
 		h.authError(w, r, http.StatusBadGateway, "The organization's sign-in service cannot be reached; try again later.")
@@ -117,10 +117,17 @@ func (h *Handler) authStart(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, to, http.StatusFound)
 }
 
+// outward is ctx with the egress guard's client for go-oidc (discovery,
+// the key set it keeps) and oauth2 (the token exchange): every request
+// the tenant's provider configuration aims goes through the guard.
+func (h *Handler) outward(ctx context.Context) context.Context {
+	return oidc.ClientContext(ctx, h.outbound)
+}
+
 // authCallback finishes the sign-in: the code for tokens, the ID token
 // checked, the person allowed, and an enrollment token posted to Windows.
 func (h *Handler) authCallback(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx := h.outward(r.Context())
 	var f enrollment.Federation
 	idt, appru, err := h.login(ctx).Finish(ctx, w, r, func() (*oidc.Provider, *oauth2.Config, error) {
 		var err error

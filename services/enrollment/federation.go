@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/internal/egress"
 )
 
 // Federation is the OIDC provider whose users may enroll Windows devices
@@ -45,16 +46,15 @@ func federationContext(ctx context.Context, tx pgx.Tx) (string, error) {
 	return "windows-federation:" + t, nil
 }
 
-func (f *Federation) validate() error {
+func (f *Federation) validate(guard egress.Policy) error {
 	u, err := url.Parse(f.Issuer)
 	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return &ValidationError{"issuer", "must be the provider's issuer URL, as its discovery document names it"}
 	}
-	if u.Scheme != "https" {
-		host := u.Hostname()
-		if ip := net.ParseIP(host); u.Scheme != "http" || !(host == "localhost" || (ip != nil && ip.IsLoopback())) {
-			return &ValidationError{"issuer", "must be https (http only on the loopback, for development)"}
-		}
+	// Trident fetches the issuer's discovery document, keys and tokens: the
+	// issuer is a URL a tenant aims Trident at (the egress guard's rules).
+	if err := guard.CheckURL(f.Issuer); err != nil {
+		return &ValidationError{"issuer", "must be an https URL of a public address (" + strings.TrimPrefix(err.Error(), "egress: ") + ")"}
 	}
 	if f.ClientID == "" || len(f.ClientID) > 500 {
 		return &ValidationError{"client_id", "must be 1 to 500 characters"}
@@ -81,7 +81,7 @@ func (w *Windows) SetFederation(ctx context.Context, tx pgx.Tx, f Federation) (F
 	if f.AllowedDomains == nil {
 		f.AllowedDomains = []string{}
 	}
-	if err := f.validate(); err != nil {
+	if err := f.validate(w.egress); err != nil {
 		return Federation{}, err
 	}
 	sc, err := federationContext(ctx, tx)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/internal/egress"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -57,7 +58,12 @@ type Windows struct {
 	inv    *inventory.Inventory
 	events *events.Publisher
 	keys   *seal.Keyring
+	egress egress.Policy
 }
+
+// WithEgress sets what a tenant's federation issuer may be (the egress
+// guard's policy; by default https to public addresses only).
+func (w *Windows) WithEgress(p egress.Policy) *Windows { w.egress = p; return w }
 
 // NewWindows returns the Windows enrollment service; keys seal the
 // federated sign-in's client secrets.

@@ -10,17 +10,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/internal/egress"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -50,31 +48,9 @@ func NewSender(db *tenancy.DB, o SenderOptions) *Sender {
 	if o.Timeout == 0 {
 		o.Timeout = 15 * time.Second
 	}
-	d := &net.Dialer{Timeout: 10 * time.Second}
-	if !o.AllowPrivateNetworks {
-		d.Control = refuseNonPublic
-	}
-	tr := &http.Transport{DialContext: d.DialContext, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 4,
-		TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: o.Timeout}
-	return &Sender{db: db, keys: o.Keys, client: &http.Client{Transport: tr, Timeout: o.Timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-}
-
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
-
-// refuseNonPublic runs after DNS resolution, on the address actually
-// dialled, so a name that resolves to an internal address is refused too.
-func refuseNonPublic(_, address string, _ syscall.RawConn) error {
-	ap, err := netip.ParseAddrPort(address)
-	if err != nil {
-		return err
-	}
-	ip := ap.Addr().Unmap()
-	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() || cgnat.Contains(ip) {
-		return fmt.Errorf("webhook address %s is not public", ip)
-	}
-	return nil
+	// The egress guard: only public addresses, no redirects followed.
+	client := egress.Policy{AllowPrivate: o.AllowPrivateNetworks, Timeout: o.Timeout}.Client()
+	return &Sender{db: db, keys: o.Keys, client: client}
 }
 
 // Body is what a webhook delivery POSTs.
