@@ -57,6 +57,9 @@ func registerStream[I any](a *API, op huma.Operation, acc access, types map[stri
 // secure declares op's policy in the document and enforces it.
 func (a *API) secure(op huma.Operation, acc access) huma.Operation {
 	op.Security = []map[string][]string{{"bearer": {}}}
+	if op.MaxBodyBytes == 0 {
+		op.MaxBodyBytes = maxBody // raw bodies too: huma bounds only Body inputs by itself
+	}
 	if op.Extensions == nil {
 		op.Extensions = map[string]any{}
 	}

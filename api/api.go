@@ -103,7 +103,7 @@ func New(d Deps) *API {
 }
 
 // Handler serves the API with request ids.
-func (a *API) Handler() http.Handler { return a.withRequestID(a.mux) }
+func (a *API) Handler() http.Handler { return a.withRequestID(a.withCleanInput(a.mux)) }
 
 // OpenAPI is the API's OpenAPI document.
 func (a *API) OpenAPI() *huma.OpenAPI { return a.huma.OpenAPI() }

@@ -20,8 +20,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -295,11 +297,7 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		d.errorPage(w, r, http.StatusBadGateway, "The sign-in service cannot be reached; try again in a moment.")
 		return
 	}
-	ret := r.URL.Query().Get("return")
-	if !strings.HasPrefix(ret, "/dashboard/") || strings.HasPrefix(ret, "//") {
-		ret = "/dashboard/"
-	}
-	to, err := d.signIn().Begin(w, d.oauth(p), ret)
+	to, err := d.signIn().Begin(w, d.oauth(p), localReturn(r.URL.Query().Get("return")))
 	if err != nil {
 		d.errorPage(w, r, http.StatusInternalServerError, "Signing in failed; try again.")
 		return
@@ -308,6 +306,30 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 }
 
 var errUnreachable = errors.New("the identity provider is unreachable")
+
+// localReturn is where a sign-in may send the browser back to: a path of
+// the dashboard's own, after normalization, or the dashboard's home. A
+// backslash (which browsers read as a slash), a scheme, a host, "//", dot
+// segments that climb out, or control characters all give the home.
+func localReturn(ret string) string {
+	const home = "/dashboard/"
+	if ret == "" || strings.ContainsAny(ret, "\\\x00\r\n\t") || strings.ContainsFunc(ret, unicode.IsControl) {
+		return home
+	}
+	u, err := url.Parse(ret)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || strings.HasPrefix(ret, "//") {
+		return home
+	}
+	clean := path.Clean(u.Path)
+	if strings.HasSuffix(u.Path, "/") && clean != "/" {
+		clean += "/"
+	}
+	if !strings.HasPrefix(clean, home) || strings.HasPrefix(clean, "//") {
+		return home
+	}
+	out := &url.URL{Path: clean, RawQuery: u.RawQuery}
+	return out.String()
+}
 
 // callback finishes the sign-in and starts the session.
 func (d *Dashboard) callback(w http.ResponseWriter, r *http.Request) {
@@ -354,7 +376,7 @@ func (d *Dashboard) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.log.InfoContext(ctx, "dashboard sign-in", "subject", s.Subject, "name", s.Name)
-	http.Redirect(w, r, ret, http.StatusFound)
+	http.Redirect(w, r, localReturn(ret), http.StatusFound)
 }
 
 // logout ends the session (a POST with the CSRF token).

@@ -28,3 +28,29 @@ func TestRenderCache(t *testing.T) {
 		t.Error("the oldest event was not forgotten")
 	}
 }
+
+// The sign-in's return parameter, as the outside security test tried it
+// (/dashboard/../\evil.com ended at Location: /\evil.com, which browsers
+// read as //evil.com), and its cousins: only the dashboard's own paths.
+func TestLocalReturn(t *testing.T) {
+	for in, want := range map[string]string{
+		"/dashboard/t/acme/devices?q=x": "/dashboard/t/acme/devices?q=x",
+		"/dashboard/":                   "/dashboard/",
+		"/dashboard/t/acme/":            "/dashboard/t/acme/",
+		`/dashboard/../\evil.com`:       "/dashboard/",
+		"/dashboard/..//evil.com":       "/dashboard/",
+		"/dashboard/../../evil.com":     "/dashboard/",
+		"//evil.com/dashboard/":         "/dashboard/",
+		"https://evil.com/dashboard/":   "/dashboard/",
+		"/dashboard/%2e%2e/x":           "/dashboard/",
+		"/dashboard/\tx":                "/dashboard/",
+		"/dashboard/\x00":               "/dashboard/",
+		"javascript:alert(1)":           "/dashboard/",
+		"":                              "/dashboard/",
+		"/elsewhere":                    "/dashboard/",
+	} {
+		if got := localReturn(in); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
