@@ -140,6 +140,14 @@ func TestServer(t *testing.T) {
 		t.Fatalf("metrics:\n%s", body)
 	}
 
+	// ... and never on the names the public reaches: the platform's, or a
+	// tenant's (the outside security test read them on a tenant hostname).
+	for _, host := range []string{"trident.test", tn.Slug + ".trident.test", "unknown.trident.test"} {
+		if code, _ := get(t, base+"/metrics", host); code != 404 {
+			t.Errorf("metrics on %s: %d, want 404", host, code)
+		}
+	}
+
 	// A hostname added elsewhere (another process, an operator command)
 	// reaches this process's Host cache through NOTIFY trident_tenancy.
 	custom := "mdm-" + tn.Slug + ".example"

@@ -24,7 +24,7 @@ func (a *app) handler() http.Handler {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", a.ready)
-	mux.Handle("GET /metrics", a.metrics.Handler())
+	mux.Handle("GET /metrics", a.internalOnly(a.metrics.Handler()))
 
 	platform := http.NewServeMux()
 	platform.HandleFunc("GET /{$}", a.platformHome)
@@ -69,6 +69,25 @@ func (a *app) handler() http.Handler {
 	return a.logRequests(mux)
 }
 
+// internalOnly serves next only to names Trident does not serve the
+// public on: not the platform's base domain, not a tenant's hostname (the
+// metrics are for a scraper reaching the process by its address or an
+// internal name).
+func (a *app) internalOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, err := tenancy.NormalizeHost(r.Host)
+		if err == nil && (a.resolver.IsBase(h) || strings.HasSuffix(h, "."+a.cfg.baseDomain)) {
+			http.NotFound(w, r)
+			return
+		}
+		if _, err := a.resolver.Resolve(r.Context(), r.Host); err == nil {
+			http.NotFound(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // ready answers 200 when the database is reachable and its schema is the one
 // this binary needs, and 503 (with the reason) otherwise or while shutting
 // down, so load balancers stop sending work first.
@@ -80,9 +99,12 @@ func (a *app) ready(w http.ResponseWriter, r *http.Request) {
 	if a.stopping.Load() {
 		status, code = map[string]string{"status": "shutting down"}, http.StatusServiceUnavailable
 	} else if err := a.db.Ping(ctx); err != nil {
-		status, code = map[string]string{"status": "database unreachable", "error": err.Error()}, http.StatusServiceUnavailable
+		// The reason is logged, not answered: /readyz is reachable by anyone.
+		a.log.WarnContext(ctx, "not ready: database unreachable", "err", err)
+		status, code = map[string]string{"status": "database unreachable"}, http.StatusServiceUnavailable
 	} else if err := migrations.Current(ctx, a.db.Writer()); err != nil {
-		status, code = map[string]string{"status": "migrations pending", "error": err.Error()}, http.StatusServiceUnavailable
+		a.log.WarnContext(ctx, "not ready: migrations pending", "err", err)
+		status, code = map[string]string{"status": "migrations pending"}, http.StatusServiceUnavailable
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)

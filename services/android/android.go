@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"regexp"
 	"strings"
 	"time"
 
@@ -311,5 +312,18 @@ func (s *Service) insert(ctx context.Context, tx pgx.Tx, args river.JobArgs) err
 // under says whether resource (a device or operation name) belongs to
 // enterprise.
 func under(resource, enterprise string) bool {
-	return enterprise != "" && strings.HasPrefix(resource, enterprise+"/")
+	rest, ok := strings.CutPrefix(resource, enterprise+"/")
+	if enterprise == "" || !ok || len(resource) > 512 {
+		return false
+	}
+	// Every segment is an AMAPI id: no "..", ".", empty or odd segment
+	// (enterprises/A/../../B/devices/X was stored before).
+	for _, seg := range strings.Split(rest, "/") {
+		if !resourceSegment.MatchString(seg) {
+			return false
+		}
+	}
+	return true
 }
+
+var resourceSegment = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)

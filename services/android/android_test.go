@@ -284,6 +284,22 @@ func TestSyncGroupsAndCommands(t *testing.T) {
 	if c := status(reset); c.Status != commands.Acknowledged {
 		t.Fatalf("reset after its notification: %+v", c)
 	}
+	// A device name that climbs out of the enterprise is refused, and
+	// nothing is stored.
+	climb, _ := json.Marshal(map[string]any{"name": f.ent + "/../../enterprises/B/devices/X", "state": "ACTIVE"})
+	body, _ := json.Marshal(map[string]any{"message": map[string]any{"data": base64.StdEncoding.EncodeToString(climb),
+		"attributes": map[string]string{"notificationType": "STATUS_REPORT"}, "messageId": uuid.NewString()}})
+	if err := f.svc.Notify(f.ctx, body); !errors.Is(err, android.ErrForeign) {
+		t.Fatalf("a device name with ..: %v; want refused", err)
+	}
+	f.tx(func(tx pgx.Tx) error {
+		var n int
+		if err := tx.QueryRow(f.ctx, `SELECT count(*) FROM devices WHERE identifier LIKE '%..%'`).Scan(&n); err != nil || n != 0 {
+			return fmt.Errorf("stored %d climbing names (%v)", n, err)
+		}
+		return nil
+	})
+
 	// A canceled lock and an expired restart are never issued.
 	canceled := queue("lock", nil)
 	expired := queue("restart", nil)
