@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"strings"
 	"time"
@@ -334,6 +335,9 @@ func (d *Directory) AddHostnameTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, 
 	}
 	if h == d.base || strings.HasSuffix(h, "."+d.base) {
 		return "", invalid("hostname", "%q is under the base domain %q, where names are the tenants' slugs", h, d.base)
+	}
+	if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
+		return "", invalid("hostname", "%q is an IP address: a tenant's hostname is a DNS name of its own", h)
 	}
 	if !strings.Contains(h, ".") {
 		return "", invalid("hostname", "%q is not a fully qualified name", h)
