@@ -14,12 +14,18 @@ import (
 // (huma bounds only operations with a Body field by default): 413 above.
 const maxBody = 1 << 20
 
-// withCleanInput refuses, before any query, input PostgreSQL cannot hold:
+// withCleanInput drops the forwarding headers huma would echo, and
+// refuses, before any query, input PostgreSQL cannot hold:
 // a NUL or bytes that are not UTF-8 in the path, the query or a JSON
 // body's strings. Such a request is a caller's mistake (400), never a
 // server error and an ERROR log line that any token could raise.
 func (a *API) withCleanInput(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// huma builds $schema links from these when present: a caller's
+		// header must not choose the host Trident's answers name. The
+		// request's Host is the platform's own (it was routed by it).
+		r.Header.Del("X-Forwarded-Host")
+		r.Header.Del("Forwarded")
 		if bad(r.URL.Path) || bad(r.URL.RawQuery) {
 			refuseInput(w, http.StatusBadRequest, "the path or query holds a NUL or bytes that are not UTF-8")
 			return

@@ -56,6 +56,26 @@ func TestInputHygiene(t *testing.T) {
 			t.Errorf("%s %.60s: %d %.200s; want %d", c.method, c.path, code, body, c.want)
 		}
 	}
+	// A caller's X-Forwarded-Host or Forwarded never names the host in
+	// Trident's answers.
+	for _, h := range [][2]string{{"X-Forwarded-Host", "evil.example"}, {"Forwarded", "host=evil.example;proto=https"}} {
+		r := w.do(t, "admin-a", "GET", tp, nil, h[0], h[1])
+		if r.status != 200 || strings.Contains(r.raw, "evil.example") {
+			t.Errorf("with %s: %d %s", h[0], r.status, r.raw)
+		}
+	}
+	// The docs page may not be framed and loads only Trident's own files
+	// (a real Chromium rendered it under this policy with no violation);
+	// every platform answer asks for https.
+	resp, err := http.Get(w.url + "/docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "script-src 'self'") ||
+		resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Errorf("/docs headers: %v", resp.Header)
+	}
 	// An escaped backslash before "u0000" is text, not a NUL.
 	if code, body := raw("GET", tp+"/devices?q="+`%5Cu0000`, "", nil); code != 200 {
 		t.Errorf("a query naming \\u0000 as text: %d %s", code, body)
