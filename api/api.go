@@ -77,6 +77,7 @@ type API struct {
 	huma    huma.API
 	mux     *http.ServeMux
 	limiter *limiter
+	streams events.StreamLimit // open live streams per caller
 }
 
 // New builds the API. Its handler serves /v1/..., /openapi.{json,yaml} and

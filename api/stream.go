@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -33,7 +34,9 @@ func (a *API) streamRoutes() {
 		Summary: "Follow a tenant's events live",
 		Description: "A server-sent events stream of the tenant's events as they happen (each `event` message's id is the " +
 			"event's), with `ping` messages while idle. On reconnect, Last-Event-ID (or `after`) replays what was missed. " +
-			"A reader too slow to keep up is disconnected and resumes the same way.",
+			"A reader too slow to keep up is disconnected and resumes the same way. A caller holds at most 10 streams open at once (429 above).",
+		Errors:      []int{http.StatusTooManyRequests},
+		Middlewares: huma.Middlewares{a.oneOfCallersStreams},
 	}, viewer, map[string]any{"event": events.Event{}, "ping": Ping{}}, func(ctx context.Context, in *streamInput, send sse.Sender) {
 		if a.d.Bus == nil {
 			return
@@ -73,4 +76,23 @@ func (a *API) streamRoutes() {
 			}
 		}
 	})
+}
+
+// oneOfCallersStreams holds one of the caller's open streams for the
+// stream's life, or answers 429 when the caller holds them all.
+func (a *API) oneOfCallersStreams(ctx huma.Context, next func(huma.Context)) {
+	c := callFrom(ctx.Context())
+	if c == nil || c.principal == nil {
+		next(ctx) // refused as unauthenticated next
+		return
+	}
+	release, ok := a.streams.Acquire(c.principal.Subject)
+	if !ok {
+		ctx.SetHeader("Retry-After", "30")
+		huma.WriteErr(a.huma, ctx, http.StatusTooManyRequests,
+			fmt.Sprintf("this caller already holds %d live streams open; close one first", events.DefaultStreams))
+		return
+	}
+	defer release()
+	next(ctx)
 }

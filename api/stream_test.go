@@ -107,3 +107,48 @@ func TestEventStream(t *testing.T) {
 		t.Fatalf("foreign stream: %d", resp.StatusCode)
 	}
 }
+
+// A caller holds at most events.DefaultStreams live streams open at once
+// (the outside security test held any number): the next is 429, and one
+// closed frees its place.
+func TestStreamsPerCaller(t *testing.T) {
+	w := newWorld(t, api.Limits{})
+	var first *http.Response
+	for i := range 10 {
+		_, resp := w.openStream(t, "viewer-a", w.a.Slug, "")
+		if resp.StatusCode != 200 {
+			t.Fatalf("stream %d: %d", i+1, resp.StatusCode)
+		}
+		if i == 0 {
+			first = resp
+		}
+	}
+	open := func() int {
+		req, _ := http.NewRequest("GET", w.url+"/v1/tenants/"+w.a.Slug+"/events/stream", nil)
+		req.Header.Set("Authorization", "Bearer "+w.tokens["viewer-a"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 {
+			resp.Body.Close()
+		} else {
+			t.Cleanup(func() { resp.Body.Close() })
+		}
+		return resp.StatusCode
+	}
+	if code := open(); code != http.StatusTooManyRequests {
+		t.Fatalf("an eleventh stream: %d, want 429", code)
+	}
+	if _, resp := w.openStream(t, "admin-b", w.b.Slug, ""); resp.StatusCode != 200 {
+		t.Fatalf("another caller's stream: %d", resp.StatusCode)
+	}
+	first.Body.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for open() != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("a closed stream never freed its place")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

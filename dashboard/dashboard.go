@@ -103,7 +103,8 @@ type Dashboard struct {
 	log  *slog.Logger
 
 	providers oidclogin.Providers
-	renders   renderCache // live rows, rendered once per event
+	renders   renderCache        // live rows, rendered once per event
+	streams   events.StreamLimit // open live streams per person
 }
 
 // New returns the dashboard.

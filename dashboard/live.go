@@ -51,6 +51,13 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "live updates are off", http.StatusNotFound)
 		return
 	}
+	release, ok := d.streams.Acquire(sessionFrom(r.Context()).Subject)
+	if !ok {
+		w.Header().Set("Retry-After", "30")
+		http.Error(w, "too many live pages open: close one", http.StatusTooManyRequests)
+		return
+	}
+	defer release()
 	after, err := strconv.ParseInt(r.Header.Get("Last-Event-ID"), 10, 64)
 	if err != nil {
 		after, _ = strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)

@@ -369,3 +369,43 @@ func (s *Subscription) deliverLocked(e Event) (lagged bool) {
 		return true
 	}
 }
+
+// StreamLimit bounds the live streams one caller holds open at once, per
+// process: starting streams is rate-limited, but a caller that keeps
+// each one open could otherwise hold any number.
+type StreamLimit struct {
+	Max  int // per caller; 0 means DefaultStreams
+	mu   sync.Mutex
+	open map[string]int
+}
+
+// DefaultStreams is how many live streams a caller may hold open at once.
+const DefaultStreams = 10
+
+// Acquire takes one of who's streams, or reports false when who holds
+// Max already; release gives it back.
+func (l *StreamLimit) Acquire(who string) (release func(), ok bool) {
+	max := l.Max
+	if max == 0 {
+		max = DefaultStreams
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open == nil {
+		l.open = map[string]int{}
+	}
+	if l.open[who] >= max {
+		return nil, false
+	}
+	l.open[who]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			if l.open[who]--; l.open[who] <= 0 {
+				delete(l.open, who)
+			}
+		})
+	}, true
+}
