@@ -13,7 +13,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"embed"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -103,6 +102,7 @@ type Dashboard struct {
 	log  *slog.Logger
 
 	providers oidclogin.Providers
+	sessions  *identity.Sessions
 	renders   renderCache        // live rows, rendered once per event
 	streams   events.StreamLimit // open live streams per person
 }
@@ -119,7 +119,7 @@ func New(db *tenancy.DB, dir *tenancy.Directory, inv *inventory.Inventory, cmds 
 	if o.Publisher == nil {
 		o.Publisher = events.NewPublisher(nil)
 	}
-	return &Dashboard{db: db, dir: dir, inv: inv, cmds: cmds, opts: o, log: log}, nil
+	return &Dashboard{db: db, dir: dir, inv: inv, cmds: cmds, opts: o, log: log, sessions: identity.NewSessions(db, o.Keys)}, nil
 }
 
 // Routes adds the dashboard to the platform's mux.
@@ -198,17 +198,19 @@ const (
 	loginCookie   = "trident_login"
 )
 
-func (d *Dashboard) setCookie(w http.ResponseWriter, name, purpose string, v any, lifetime time.Duration) error {
-	b, err := json.Marshal(v)
+// startSession keeps s server-side (identity.Sessions) and gives the
+// browser its token in the session cookie.
+func (d *Dashboard) startSession(w http.ResponseWriter, r *http.Request, s session) error {
+	b, err := json.Marshal(s)
 	if err != nil {
 		return err
 	}
-	sealed, err := d.opts.Keys.Seal(b, "dashboard:"+purpose)
+	token, err := d.sessions.Start(r.Context(), s.Subject, b, d.opts.SessionLifetime)
 	if err != nil {
 		return err
 	}
-	http.SetCookie(w, &http.Cookie{Name: name, Value: base64.RawURLEncoding.EncodeToString(sealed), Path: "/dashboard",
-		MaxAge: int(lifetime / time.Second), HttpOnly: true, Secure: d.secure(), SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/dashboard",
+		MaxAge: int(d.opts.SessionLifetime / time.Second), HttpOnly: true, Secure: d.secure(), SameSite: http.SameSiteLaxMode})
 	return nil
 }
 
@@ -217,20 +219,25 @@ func (d *Dashboard) clearCookie(w http.ResponseWriter, name string) {
 		SameSite: http.SameSiteLaxMode})
 }
 
-func (d *Dashboard) readCookie(r *http.Request, name, purpose string, v any) error {
-	c, err := r.Cookie(name)
+// currentSession is the session the request's cookie names, while it
+// lasts and has not been ended.
+func (d *Dashboard) currentSession(r *http.Request) (session, error) {
+	var s session
+	c, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return err
+		return s, err
 	}
-	sealed, err := base64.RawURLEncoding.DecodeString(c.Value)
+	b, err := d.sessions.Get(r.Context(), c.Value)
 	if err != nil {
-		return err
+		return s, err
 	}
-	plain, err := d.opts.Keys.Open(sealed, "dashboard:"+purpose)
-	if err != nil {
-		return err
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, err
 	}
-	return json.Unmarshal(plain, v)
+	if time.Now().After(s.Expires) {
+		return s, identity.ErrNoSession
+	}
+	return s, nil
 }
 
 type ctxKey struct{}
@@ -242,8 +249,11 @@ func sessionFrom(ctx context.Context) *session { s, _ := ctx.Value(ctxKey{}).(*s
 func (d *Dashboard) signedIn(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		securityHeaders(w)
-		var s session
-		if err := d.readCookie(r, sessionCookie, "session", &s); err != nil || time.Now().After(s.Expires) {
+		s, err := d.currentSession(r)
+		if err != nil {
+			if !errors.Is(err, http.ErrNoCookie) && !errors.Is(err, identity.ErrNoSession) {
+				d.log.ErrorContext(r.Context(), "dashboard: read the session", "err", err)
+			}
 			if r.Method != http.MethodGet {
 				http.Error(w, "not signed in", http.StatusUnauthorized)
 				return
@@ -372,7 +382,8 @@ func (d *Dashboard) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	s := session{Subject: pr.Subject, Name: name, MSPAdmin: pr.MSPAdmin, Tenants: pr.Tenants, CSRF: oidclogin.Random(),
 		Expires: time.Now().Add(d.opts.SessionLifetime)}
-	if err := d.setCookie(w, sessionCookie, "session", s, d.opts.SessionLifetime); err != nil {
+	if err := d.startSession(w, r, s); err != nil {
+		d.log.ErrorContext(ctx, "dashboard: start a session", "err", err)
 		d.errorPage(w, r, http.StatusInternalServerError, "Signing in failed; try again.")
 		return
 	}
@@ -380,8 +391,16 @@ func (d *Dashboard) callback(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, localReturn(ret), http.StatusFound)
 }
 
-// logout ends the session (a POST with the CSRF token).
+// logout ends the session, server-side: a copy of the cookie kept from
+// before no longer works (a POST with the CSRF token).
 func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if err := d.sessions.End(r.Context(), c.Value); err != nil {
+			d.log.ErrorContext(r.Context(), "dashboard: end the session", "err", err)
+			d.errorPage(w, r, http.StatusInternalServerError, "Signing out failed; try again.")
+			return
+		}
+	}
 	d.clearCookie(w, sessionCookie)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	pages.ExecuteTemplate(w, "signed-out", nil)

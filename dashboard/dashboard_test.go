@@ -193,11 +193,34 @@ func TestSignInAndSeeOnlyYourTenants(t *testing.T) {
 	if m == nil || m[1] != "csrf" {
 		t.Fatal("no CSRF token on the page")
 	}
+	// A copy of the session cookie, kept from before signing out.
+	base, _ := url.Parse(f.url + "/dashboard/")
+	var kept *http.Cookie
+	for _, c := range f.client.Jar.Cookies(base) {
+		if c.Name == "trident_session" {
+			kept = c
+		}
+	}
+	if kept == nil {
+		t.Fatal("no session cookie")
+	}
 	if code, page := f.post("/dashboard/logout", url.Values{"csrf": {m[2]}}); code != 200 || !strings.Contains(page, "Signed out") {
 		t.Errorf("logout: %d %s", code, page)
 	}
 	if _, page := f.get("/dashboard/t/" + f.a.Slug + "/devices"); strings.Contains(page, "Reception PC") {
 		t.Error("devices still shown after signing out")
+	}
+	// The outside security test replayed such a copy after logout, and it
+	// still worked: sessions are ended server-side now.
+	req, _ := http.NewRequest("GET", f.url+"/dashboard/t/"+f.a.Slug+"/devices", nil)
+	req.AddCookie(&http.Cookie{Name: kept.Name, Value: kept.Value})
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), "/dashboard/login") {
+		t.Errorf("the copied cookie after signing out: %d %s; want the login", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
 

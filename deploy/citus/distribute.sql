@@ -5,7 +5,8 @@
 -- moves the rows). Every tenant table is distributed by tenant_id and
 -- co-located with devices, so one tenant's transaction runs on one worker;
 -- the directory is replicated to every worker as reference tables. River's
--- tables (schema river) and goose's bookkeeping stay on the coordinator.
+-- tables (schema river), goose's bookkeeping and dashboard_sessions (a
+-- person's, not a tenant's) stay on the coordinator.
 --
 -- Each statement stands alone (Citus moves the rows of a table as it
 -- distributes it); if the script stops, fix the cause and run the remaining
