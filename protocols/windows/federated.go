@@ -166,10 +166,7 @@ func (h *Handler) authCallback(w http.ResponseWriter, r *http.Request) {
 		UPN           string `json:"upn"` // Entra ID
 	}
 	idt.Claims(&claims)
-	if claims.Email == "" {
-		claims.Email = claims.UPN
-	}
-	person := enrollment.Person{Subject: idt.Subject, Email: claims.Email, EmailVerified: claims.EmailVerified == nil || *claims.EmailVerified}
+	person := federatedPerson(idt.Subject, claims.Email, claims.UPN, claims.EmailVerified)
 	var token enrollment.Token
 	err = h.db.Tx(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -188,4 +185,22 @@ func (h *Handler) authCallback(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	authPages.ExecuteTemplate(w, "done", map[string]any{"AppRU": template.URL(appru), "Token": token.Secret})
+}
+
+// federatedPerson is who signed in, and whether their address is one the
+// provider verified: email_verified when the token says; otherwise Entra
+// ID's upn (the directory's sign-in name, on a domain the organization
+// proved it owns); an email with neither is not verified (an Entra email
+// claim is whatever the user's profile says: the "nOAuth" takeover).
+func federatedPerson(subject, email, upn string, verified *bool) enrollment.Person {
+	switch {
+	case verified != nil:
+		if email == "" {
+			email = upn
+		}
+		return enrollment.Person{Subject: subject, Email: email, EmailVerified: *verified}
+	case upn != "":
+		return enrollment.Person{Subject: subject, Email: upn, EmailVerified: true}
+	}
+	return enrollment.Person{Subject: subject, Email: email, EmailVerified: false}
 }
