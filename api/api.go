@@ -96,6 +96,7 @@ func New(d Deps) *API {
 			Description: "An OIDC access token from Trident's identity provider (Keycloak), for example from the client-credentials grant."},
 	}
 	a.huma = humago.New(a.mux, cfg)
+	a.streams.Max = d.Limits.Streams
 	a.huma.UseMiddleware(a.authenticate)
 	a.routes()
 	a.mux.HandleFunc("GET /docs", a.docs)

@@ -20,6 +20,9 @@ type Limits struct {
 	CallerBurst int
 	TenantRate  float64
 	TenantBurst int
+	// Streams is how many live event streams one caller may hold open at
+	// once, per process (0: events.DefaultStreams).
+	Streams int
 }
 
 type bucketSet struct {

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -90,7 +89,7 @@ func (a *API) oneOfCallersStreams(ctx huma.Context, next func(huma.Context)) {
 	if !ok {
 		ctx.SetHeader("Retry-After", "30")
 		huma.WriteErr(a.huma, ctx, http.StatusTooManyRequests,
-			fmt.Sprintf("this caller already holds %d live streams open; close one first", events.DefaultStreams))
+			"this caller holds as many live streams open as it may; close one first")
 		return
 	}
 	defer release()

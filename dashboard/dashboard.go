@@ -55,6 +55,9 @@ type Options struct {
 	// the redirect URI is BaseURL + "/dashboard/callback".
 	BaseURL string
 	Keys    *seal.Keyring
+	// StreamsPerPerson is how many live pages one person may hold open at
+	// once, per process (0: events.DefaultStreams).
+	StreamsPerPerson int
 	// SessionLifetime bounds a sign-in (default 8 hours).
 	SessionLifetime time.Duration
 	// Bus and Events feed live pages (nil: pages show what was there when
@@ -119,7 +122,8 @@ func New(db *tenancy.DB, dir *tenancy.Directory, inv *inventory.Inventory, cmds 
 	if o.Publisher == nil {
 		o.Publisher = events.NewPublisher(nil)
 	}
-	return &Dashboard{db: db, dir: dir, inv: inv, cmds: cmds, opts: o, log: log, sessions: identity.NewSessions(db, o.Keys)}, nil
+	return &Dashboard{db: db, dir: dir, inv: inv, cmds: cmds, opts: o, log: log, sessions: identity.NewSessions(db, o.Keys),
+		streams: events.StreamLimit{Max: o.StreamsPerPerson}}, nil
 }
 
 // Routes adds the dashboard to the platform's mux.

@@ -268,6 +268,7 @@ func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
 	fs.IntVar(&c.apiLimits.CallerBurst, "api-caller-burst", 100, "requests a caller may make at once above its rate")
 	fs.Float64Var(&c.apiLimits.TenantRate, "api-tenant-rate", 50, "API requests a second all callers together may make in one tenant, per process")
 	fs.IntVar(&c.apiLimits.TenantBurst, "api-tenant-burst", 200, "requests a tenant may take at once above its rate")
+	fs.IntVar(&c.apiLimits.Streams, "streams-per-caller", 10, "live streams (API event streams, dashboard pages) one caller may hold open at once, per process")
 	fs.BoolVar(&c.egressPrivate, "egress-allow-private", false, "let what tenants aim Trident at (webhooks, the Windows federated sign-in's provider) reach private and loopback addresses over http:// too (receivers inside your own network; dev)")
 	fs.BoolVar(&c.egressPrivate, "webhooks-allow-private", false, "the older name of --egress-allow-private")
 }
@@ -317,6 +318,9 @@ func (c *serverConfig) validate() error {
 	}
 	if l := c.apiLimits; l.CallerRate < 0 || l.TenantRate < 0 || l.CallerBurst < 0 || l.TenantBurst < 0 {
 		errs = append(errs, errors.New("--api-caller-rate, --api-tenant-rate, --api-caller-burst, --api-tenant-burst: not negative (0: the default)"))
+	}
+	if c.apiLimits.Streams < 0 {
+		errs = append(errs, errors.New("--streams-per-caller: not negative (0: the default)"))
 	}
 	if c.apnsCA != "" && c.apnsURL == "" {
 		errs = append(errs, errors.New("--apns-ca goes with --apns-url"))
