@@ -33,7 +33,7 @@ func (a *API) streamRoutes() {
 		Summary: "Follow a tenant's events live",
 		Description: "A server-sent events stream of the tenant's events as they happen (each `event` message's id is the " +
 			"event's), with `ping` messages while idle. On reconnect, Last-Event-ID (or `after`) replays what was missed. " +
-			"A reader too slow to keep up is disconnected and resumes the same way. A caller holds at most 10 streams open at once (429 above).",
+			"A reader too slow to keep up is disconnected and resumes the same way. A caller holds at most 10 streams open at once by default (the operator sets it; 429 above).",
 		Errors:      []int{http.StatusTooManyRequests},
 		Middlewares: huma.Middlewares{a.oneOfCallersStreams},
 	}, viewer, map[string]any{"event": events.Event{}, "ping": Ping{}}, func(ctx context.Context, in *streamInput, send sse.Sender) {
