@@ -76,7 +76,7 @@ func (a *app) handler() http.Handler {
 func (a *app) internalOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, err := tenancy.NormalizeHost(r.Host)
-		if err == nil && (a.resolver.IsBase(h) || strings.HasSuffix(h, "."+a.cfg.baseDomain)) {
+		if err == nil && (a.resolver.IsBase(h) || strings.HasSuffix(h, "."+a.dir.BaseDomain())) {
 			http.NotFound(w, r)
 			return
 		}

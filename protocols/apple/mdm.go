@@ -195,18 +195,16 @@ func (n nanoLogger) log(level slog.Level, kv ...interface{}) {
 	var args []any
 	for i := 0; i+1 < len(kv); i += 2 {
 		k, _ := kv[i].(string)
-		switch v := kv[i+1]; {
+		v := kv[i+1]
+		switch code, isInt := v.(int); {
 		case k == "msg":
 			msg = fmt.Sprint(v)
 			continue
-		case k == "http_status":
-			if code, ok := v.(int); ok && code >= 500 {
-				level = max(level, slog.LevelError)
-			} else if ok && code >= 400 {
-				level = max(level, slog.LevelWarn)
-			}
+		case k == "http_status" && isInt && code >= 500:
+			level = max(level, slog.LevelError)
+		case k == "http_status" && isInt && code >= 400:
+			level = max(level, slog.LevelWarn)
 		}
-		v := kv[i+1]
 		switch v.(type) {
 		case string, error, fmt.Stringer, []byte:
 			v = cut(fmt.Sprintf("%s", v), maxLogValue)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -73,6 +72,10 @@ RETURNING `+commandCols, m.id, m.to, m.result, m.problem, allowed, uuid.NullUUID
 	return c, q.publish(ctx, tx, c)
 }
 
+// errPastDeadline is a hand-out refused because the command's deadline
+// passed while it was still open (a conflict: it must be expired).
+var errPastDeadline = fmt.Errorf("passed its deadline: %w", ErrConflict)
+
 // refusal says why a move changed nothing: no such command, another
 // device's, or not in a state it may move from.
 func (q *Queue) refusal(ctx context.Context, tx pgx.Tx, m move) error {
@@ -83,7 +86,7 @@ func (q *Queue) refusal(ctx context.Context, tx pgx.Tx, m move) error {
 	case m.device != uuid.Nil && c.DeviceID != m.device:
 		return fmt.Errorf("command %s: %w", m.id, ErrForeign)
 	case c.Status.Open() && m.to == Sent:
-		return fmt.Errorf("command %s passed its deadline: %w", m.id, ErrConflict)
+		return fmt.Errorf("command %s: %w", m.id, errPastDeadline)
 	}
 	return fmt.Errorf("command %s is %s and cannot become %s: %w", m.id, c.Status, m.to, ErrConflict)
 }
@@ -153,11 +156,9 @@ WHERE status IN ('queued', 'sent', 'not_now') AND expires_at <= now() FOR UPDATE
 // their own queue (Apple's nanomdm queue), at the moment of hand-out.
 func (q *Queue) Hand(ctx context.Context, tx pgx.Tx, device, id uuid.UUID) (Command, error) {
 	c, err := q.transition(ctx, tx, move{id: id, device: device, to: Sent})
-	if errors.Is(err, ErrConflict) {
-		if cur, gerr := q.get(ctx, tx, id); gerr == nil && cur.Status.Open() && !time.Now().Before(cur.ExpiresAt) {
-			if xerr := q.expire(ctx, tx, id, "expired before the device took it"); xerr != nil && !errors.Is(xerr, ErrConflict) {
-				return Command{}, xerr
-			}
+	if errors.Is(err, errPastDeadline) {
+		if xerr := q.expire(ctx, tx, id, "expired before the device took it"); xerr != nil && !errors.Is(xerr, ErrConflict) {
+			return Command{}, xerr
 		}
 	}
 	if err != nil {

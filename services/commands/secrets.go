@@ -20,9 +20,19 @@ func (k Kind) redact(payload []byte) ([]byte, bool) {
 		return payload, false
 	}
 	var m map[string]any
-	if err := json.Unmarshal(payload, &m); err != nil || m == nil {
+	if err := json.Unmarshal(payload, &m); err != nil || m == nil || !k.redactMap(m) {
 		return payload, false
 	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return payload, false
+	}
+	return out, true
+}
+
+// redactMap replaces the kind's secret fields of m in place, and says
+// whether it found any.
+func (k Kind) redactMap(m map[string]any) bool {
 	found := false
 	for _, path := range k.Secrets {
 		list, field, nested := strings.Cut(path, "[].")
@@ -41,14 +51,7 @@ func (k Kind) redact(payload []byte) ([]byte, bool) {
 			}
 		}
 	}
-	if !found {
-		return payload, false
-	}
-	out, err := json.Marshal(m)
-	if err != nil {
-		return payload, false
-	}
-	return out, true
+	return found
 }
 
 // Redact returns payload of a command of kind as people may see it, with
@@ -56,19 +59,13 @@ func (k Kind) redact(payload []byte) ([]byte, bool) {
 // compliance rule's remediation).
 func Redact(kind string, payload map[string]any) map[string]any {
 	k, ok := kinds[kind]
-	if !ok || payload == nil {
+	if !ok || payload == nil || len(k.Secrets) == 0 {
 		return payload
 	}
+	// A deep copy to redact: the caller keeps its payload whole.
 	raw, err := json.Marshal(payload)
-	if err != nil {
-		return payload
-	}
-	out, secret := k.redact(raw)
-	if !secret {
-		return payload
-	}
 	var m map[string]any
-	if json.Unmarshal(out, &m) != nil {
+	if err != nil || json.Unmarshal(raw, &m) != nil || !k.redactMap(m) {
 		return payload
 	}
 	return m

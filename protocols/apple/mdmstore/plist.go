@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/micromdm/plist"
@@ -35,12 +34,4 @@ func Text(raw []byte) (string, error) {
 		return "", fmt.Errorf("%w: it holds a NUL or bytes that are not UTF-8", ErrBadPlist)
 	}
 	return string(raw), nil
-}
-
-// cut bounds a device-supplied string for an error or a log line.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
 }

@@ -309,7 +309,7 @@ ON CONFLICT (tenant_id, id, command_uuid) DO UPDATE SET
 			return fmt.Errorf("mdmstore: command report: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("%w (%q)", ErrNotQueued, cut(result.CommandUUID, 64))
+			return fmt.Errorf("%w (%.64q)", ErrNotQueued, result.CommandUUID)
 		}
 		return nil
 	})
