@@ -301,6 +301,12 @@ func TestInstallProfileOnGroup(t *testing.T) {
 	profile := []byte(`<?xml version="1.0" encoding="UTF-8"?><plist version="1.0"><dict><key>PayloadIdentifier</key><string>com.example.wifi</string></dict></plist>`)
 	code, page = f.upload(path+"/install", map[string]string{"csrf": csrf, "group": "00000000-0000-0000-0000-000000000001"}, map[string][]byte{"profile": profile})
 	want(t, "no such group", code, page, 404, "no such group")
+	// The commands policy: a profile that moves the device to another MDM
+	// server is an admin's to install, not an operator's.
+	takeover := []byte(`<?xml version="1.0" encoding="UTF-8"?><plist version="1.0"><dict><key>PayloadContent</key><array>` +
+		`<dict><key>PayloadType</key><string>com.apple.mdm</string></dict></array></dict></plist>`)
+	code, page = f.upload(path+"/install", map[string]string{"csrf": csrf, "group": groupID}, map[string][]byte{"profile": takeover})
+	want(t, "an operator's MDM profile", code, page, 403, "MDM payload")
 	code, page = f.upload(path+"/install", map[string]string{"csrf": csrf, "group": groupID}, map[string][]byte{"profile": profile})
 	want(t, "install", code, page, 202, "being queued for every enrolled Apple device of Macs")
 	var jobs int

@@ -521,3 +521,38 @@ AND args->>'tenant_id' = $1 AND args->>'command' = 'restart'`, f.a.ID.String()).
 		t.Errorf("the bulk job: %s", args)
 	}
 }
+
+// One person holds at most events.DefaultStreams live pages open at once;
+// the next stream is 429.
+func TestLivePagesPerPerson(t *testing.T) {
+	f := setup(t)
+	f.signIn("ana@msp.test", "pw")
+	_, list := f.get("/dashboard/t/" + f.a.Slug + "/devices")
+	m := regexp.MustCompile(`sse-connect="([^"]+)"`).FindStringSubmatch(list)
+	if m == nil {
+		t.Fatalf("no live stream on the page: %s", list)
+	}
+	live := f.url + html.UnescapeString(m[1])
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	open := func() *http.Response {
+		req, _ := http.NewRequestWithContext(ctx, "GET", live, nil)
+		resp, err := f.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	for i := range events.DefaultStreams {
+		if resp := open(); resp.StatusCode != 200 {
+			t.Fatalf("live page %d: %d", i+1, resp.StatusCode)
+		} else {
+			defer resp.Body.Close()
+		}
+	}
+	resp := open()
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("one live page more: %d, want 429", resp.StatusCode)
+	}
+}

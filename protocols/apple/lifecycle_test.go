@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/micromdm/plist"
 
 	"github.com/tridentmdm/trident/internal/devicesim"
 	"github.com/tridentmdm/trident/services/commands"
@@ -239,4 +240,30 @@ JOIN apple_command_results r ON r.id = d.id WHERE d.id = $1`, d.UDID).Scan(&toke
 	// A binary property list that does not parse: 400, not 500.
 	_, err = d.PutRaw(ctx, "application/x-apple-aspen-mdm", []byte("bplist00\x00\x01garbage"))
 	wantStatus(t, err, http.StatusBadRequest)
+}
+
+// The check-ins Trident does not serve answer what Apple documents or a
+// 4xx, never 500: UserAuthenticate 410 (Apple's UserAuthenticate page: a
+// server that does not authenticate user channels answers 410), GetToken
+// 400, an unknown Declarative Management endpoint 400 and an unknown
+// declaration 404.
+func TestAppleUnservedCheckinsAre4xx(t *testing.T) {
+	e := setupMDM(t)
+	d, _ := e.enrolled(t, e.a, false)
+	ctx := context.Background()
+	checkin := func(msg map[string]any) error {
+		msg["UDID"], msg["Topic"] = d.UDID, d.Topic
+		b, err := plist.Marshal(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = d.PutRaw(ctx, "application/x-apple-aspen-mdm-checkin", b)
+		return err
+	}
+	wantStatus(t, checkin(map[string]any{"MessageType": "UserAuthenticate", "UserID": "U-1", "UserShortName": "ana"}), http.StatusGone)
+	wantStatus(t, checkin(map[string]any{"MessageType": "GetToken", "TokenServiceType": "com.apple.maid"}), http.StatusBadRequest)
+	_, err := d.Declarative(ctx, "no-such-endpoint", nil)
+	wantStatus(t, err, http.StatusBadRequest)
+	_, err = d.Declarative(ctx, "declaration/configuration/nope", nil)
+	wantStatus(t, err, http.StatusNotFound)
 }
