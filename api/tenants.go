@@ -93,6 +93,30 @@ type updateTenantInput struct {
 type hostname struct {
 	Hostname string `json:"hostname"`
 	Custom   bool   `json:"custom" doc:"False for the tenant's own {slug}.{base domain}, which cannot be removed."`
+	Status   string `json:"status" enum:"verified,pending" doc:"A custom name serves devices only once verified: publish the verification record in DNS, then verify it (a job also checks new names, at most hourly, for a week)."`
+	// Verification is what to publish; only custom names have one.
+	Verification *hostnameRecord `json:"verification,omitempty" doc:"The DNS record that proves the tenant controls the name."`
+	VerifiedAt   *time.Time      `json:"verified_at,omitempty"`
+	CheckedAt    *time.Time      `json:"checked_at,omitempty" doc:"When DNS was last checked for the record."`
+	CheckError   string          `json:"check_error,omitempty" doc:"What the last check found instead of the record."`
+}
+
+type hostnameRecord struct {
+	Type  string `json:"type" enum:"TXT"`
+	Name  string `json:"name" doc:"Publish the record at this name: _trident-challenge.{hostname}."`
+	Value string `json:"value" doc:"The record's value: trident-verification={token}. The token is the tenant's alone; keep it until the name is removed."`
+}
+
+func hostnameOf(h tenancy.Hostname) hostname {
+	out := hostname{Hostname: h.Name, Custom: h.Custom, Status: "pending", VerifiedAt: h.VerifiedAt}
+	if h.Verified() {
+		out.Status = "verified"
+	}
+	if h.Custom {
+		out.Verification = &hostnameRecord{Type: "TXT", Name: h.RecordName(), Value: h.RecordValue()}
+		out.CheckedAt, out.CheckError = h.CheckedAt, h.CheckError
+	}
+	return out
 }
 
 type hostnamesOutput struct {
@@ -113,9 +137,9 @@ type hostnameOutput struct {
 	Body     hostname
 }
 
-type removeHostnameInput struct {
+type hostnamePath struct {
 	TenantPath
-	Hostname string `path:"hostname"`
+	Hostname string `path:"hostname" maxLength:"253"`
 }
 
 func (a *API) tenantRoutes() {
@@ -215,7 +239,7 @@ func (a *API) tenantRoutes() {
 		OperationID: "list-hostnames", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/hostnames", Tags: tags,
 		Summary: "List a tenant's hostnames",
 	}, viewer, func(ctx context.Context, in *TenantPath) (*hostnamesOutput, error) {
-		var names []string
+		var names []tenancy.Hostname
 		err := a.readTx(ctx, func(tx pgx.Tx) error {
 			var err error
 			names, err = a.d.Directory.HostnamesTx(ctx, tx, callFrom(ctx).tenant)
@@ -225,37 +249,76 @@ func (a *API) tenantRoutes() {
 			return nil, err
 		}
 		out := &hostnamesOutput{}
-		for i, n := range names {
-			out.Body.Items = append(out.Body.Items, hostname{Hostname: n, Custom: i > 0})
+		for _, n := range names {
+			out.Body.Items = append(out.Body.Items, hostnameOf(n))
 		}
 		return out, nil
 	})
 
 	register(a, huma.Operation{
-		OperationID: "add-hostname", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/hostnames", Tags: tags,
-		Summary: "Register a custom hostname", DefaultStatus: http.StatusCreated,
-		Description: "Devices reach the tenant at the name once DNS points it at Trident. Every Trident process learns of it at once.",
-		Errors:      []int{http.StatusConflict},
-	}, admin, func(ctx context.Context, in *addHostnameInput) (*hostnameOutput, error) {
-		var h string
-		err := a.tx(ctx, func(tx pgx.Tx) error {
+		OperationID: "get-hostname", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/hostnames/{hostname}", Tags: tags,
+		Summary: "Show a custom hostname and its verification",
+	}, viewer, func(ctx context.Context, in *hostnamePath) (*hostnameOutput, error) {
+		var h tenancy.Hostname
+		err := a.readTx(ctx, func(tx pgx.Tx) error {
 			var err error
-			if h, err = a.d.Directory.AddHostnameTx(ctx, tx, callFrom(ctx).tenant.ID, in.Body.Hostname); err != nil {
-				return err
-			}
-			_, err = a.d.Publisher.Publish(ctx, tx, "tenant.hostname_added", h, nil)
+			h, err = tenancy.HostnameTx(ctx, tx, in.Hostname)
 			return err
 		})
 		if err != nil {
 			return nil, err
 		}
-		return &hostnameOutput{Location: fmt.Sprintf("/v1/tenants/%s/hostnames/%s", in.Tenant, h), Body: hostname{Hostname: h, Custom: true}}, nil
+		return &hostnameOutput{Body: hostnameOf(h)}, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "add-hostname", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/hostnames", Tags: tags,
+		Summary: "Register a custom hostname", DefaultStatus: http.StatusCreated,
+		Description: "The name is pending until the tenant proves it controls its DNS: publish the TXT record in `verification`, " +
+			"then call verify-hostname (a job also checks new names, soon and then at most hourly, for a week). " +
+			"Once verified, devices reach the tenant at the name when DNS points it at Trident; every Trident process learns of it at once. " +
+			"IP literals, names under the base domain, and names at or under another tenant's verified name are refused.",
+		Errors: []int{http.StatusConflict},
+	}, admin, func(ctx context.Context, in *addHostnameInput) (*hostnameOutput, error) {
+		var h tenancy.Hostname
+		err := a.tx(ctx, func(tx pgx.Tx) error {
+			var err error
+			if h, err = a.d.Directory.AddHostnameTx(ctx, tx, callFrom(ctx).tenant.ID, in.Body.Hostname); err != nil {
+				return err
+			}
+			_, err = a.d.Publisher.Publish(ctx, tx, "tenant.hostname_added", h.Name, map[string]string{"status": "pending"})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &hostnameOutput{Location: fmt.Sprintf("/v1/tenants/%s/hostnames/%s", in.Tenant, h.Name), Body: hostnameOf(h)}, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "verify-hostname", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/hostnames/{hostname}/verify", Tags: tags,
+		Summary: "Check DNS for a custom hostname's verification record now",
+		Description: "Looks up the TXT record at `_trident-challenge.{hostname}`. When it holds the name's token, the name is verified " +
+			"and serves devices; otherwise the answer is 409 with what DNS showed, which the hostname's `check_error` also keeps. " +
+			"Verifying a verified name changes nothing.",
+		Errors: []int{http.StatusConflict},
+	}, admin, func(ctx context.Context, in *hostnamePath) (*hostnameOutput, error) {
+		h, err := a.d.Directory.VerifyHostname(ctx, callFrom(ctx).tenant.ID, in.Hostname, func(tx pgx.Tx, h tenancy.Hostname) error {
+			if _, err := a.d.Publisher.Publish(ctx, tx, "tenant.hostname_verified", h.Name, nil); err != nil {
+				return err
+			}
+			return a.record(ctx, tx)
+		})
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		return &hostnameOutput{Body: hostnameOf(h)}, nil
 	})
 
 	register(a, huma.Operation{
 		OperationID: "remove-hostname", Method: http.MethodDelete, Path: "/v1/tenants/{tenant}/hostnames/{hostname}", Tags: tags,
 		Summary: "Remove a custom hostname", DefaultStatus: http.StatusNoContent,
-	}, admin, func(ctx context.Context, in *removeHostnameInput) (*struct{}, error) {
+	}, admin, func(ctx context.Context, in *hostnamePath) (*struct{}, error) {
 		return nil, a.tx(ctx, func(tx pgx.Tx) error {
 			if err := tenancy.RemoveHostnameTx(ctx, tx, in.Hostname); err != nil {
 				return err

@@ -33,14 +33,21 @@ func (a *API) auditedTx(ctx context.Context, always bool, fn func(pgx.Tx) error)
 		if c.op == nil || (!always && (c.op.Method == http.MethodGet || c.op.Method == http.MethodHead)) {
 			return nil
 		}
-		status := c.op.DefaultStatus
-		if status == 0 {
-			status = http.StatusOK
-		}
-		return audit.Record(ctx, tx, audit.Entry{
-			Actor: c.principal.Subject, ActorName: c.principal.Name, Action: c.op.OperationID,
-			Target: c.path, RequestID: c.requestID, Status: status,
-		})
+		return a.record(ctx, tx)
+	})
+}
+
+// record writes the operation's audit entry in tx, for changes a service
+// makes in a transaction of its own (the entry commits with the change).
+func (a *API) record(ctx context.Context, tx pgx.Tx) error {
+	c := callFrom(ctx)
+	status := c.op.DefaultStatus
+	if status == 0 {
+		status = http.StatusOK
+	}
+	return audit.Record(ctx, tx, audit.Entry{
+		Actor: c.principal.Subject, ActorName: c.principal.Name, Action: c.op.OperationID,
+		Target: c.path, RequestID: c.requestID, Status: status,
 	})
 }
 

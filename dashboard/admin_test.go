@@ -234,7 +234,19 @@ func TestSettingsPage(t *testing.T) {
 	code, page = f.post(path+"/hostnames", url.Values{"csrf": {csrf}, "hostname": {"not a host"}})
 	want(t, "bad hostname", code, page, 422)
 	code, page = f.post(path+"/hostnames", url.Values{"csrf": {csrf}, "hostname": {"mdm.acme.example"}})
-	want(t, "add hostname", code, page, 200, "<code>mdm.acme.example</code>")
+	want(t, "add hostname", code, page, 200, "<code>mdm.acme.example</code>", "pending", "<code>_trident-challenge.mdm.acme.example</code> TXT <code>trident-verification=")
+	code, page = f.post(path+"/hostnames", url.Values{"csrf": {csrf}, "hostname": {"169.254.169.254"}})
+	want(t, "an IP literal", code, page, 422, "is an IP address")
+	// Checking before the record is published says so, beside the name.
+	code, page = f.post(path+"/hostnames/verify", url.Values{"csrf": {csrf}, "hostname": {"mdm.acme.example"}})
+	want(t, "verify without the record", code, page, 409, "not verified yet", "DNS has no TXT record at _trident-challenge.mdm.acme.example yet")
+	value := page[strings.Index(page, "trident-verification="):]
+	value = value[:strings.Index(value, "</code>")]
+	f.dns.SetTXT("_trident-challenge.mdm.acme.example", value)
+	code, page = f.post(path+"/hostnames/verify", url.Values{"csrf": {csrf}, "hostname": {"mdm.acme.example"}})
+	want(t, "verify with the record", code, page, 200, "The hostname is verified", `<span class="ok">verified</span>`)
+	code, page = f.post(path+"/hostnames/verify", url.Values{"csrf": {csrf}, "hostname": {"elsewhere.example"}})
+	want(t, "verify a name not the tenant's", code, page, 404, "not one of this tenant's custom hostnames")
 	code, page = f.post(path+"/hostnames/remove", url.Values{"csrf": {csrf}, "hostname": {f.a.Slug + ".trident.test"}})
 	want(t, "remove the platform's hostname", code, page, 404, "not one of this tenant's custom hostnames")
 	code, page = f.post(path+"/hostnames/remove", url.Values{"csrf": {csrf}, "hostname": {"mdm.acme.example"}})

@@ -163,6 +163,7 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/name", d.signedIn(d.renameTenant))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/hostnames", d.signedIn(d.addHostname))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/hostnames/remove", d.signedIn(d.removeHostname))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/hostnames/verify", d.signedIn(d.verifyHostname))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/devices", d.signedIn(d.devices))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/commands/group", d.signedIn(d.groupCommand))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/live", d.signedIn(d.live))

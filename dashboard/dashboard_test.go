@@ -49,6 +49,7 @@ type fixture struct {
 	inv    *inventory.Inventory
 	comp   *compliance.Compliance
 	idp    *testenv.IDP
+	dns    *testenv.DNSServer
 }
 
 // setup serves the dashboard with two tenants, a device in each, and a
@@ -59,6 +60,8 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dns := testenv.DNS(t)
+	dir.UseDNS(dns.Resolver())
 	a, b := testenv.Tenant(t, dir), testenv.Tenant(t, dir)
 	inv := inventory.New(events.NewPublisher(nil))
 	for i, tn := range []tenancy.Tenant{a, b} {
@@ -118,7 +121,7 @@ func setup(t *testing.T) *fixture {
 	handler = mux
 	jar, _ := cookiejar.New(nil)
 	return &fixture{t: t, url: srv.URL, a: a, b: b, client: &http.Client{Jar: jar}, db: db, inv: inv,
-		comp: compliance.New(inv, cmds, events.NewPublisher(nil)), idp: idp}
+		comp: compliance.New(inv, cmds, events.NewPublisher(nil)), idp: idp, dns: dns}
 }
 
 func (f *fixture) get(path string, header ...string) (int, string) {

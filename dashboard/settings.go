@@ -23,7 +23,7 @@ func (d *Dashboard) settings(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Dashboard) settingsPage(w http.ResponseWriter, r *http.Request, s scope, code int, extra map[string]any) {
-	var names []string
+	var names []tenancy.Hostname
 	var fed *enrollment.Federation
 	err := d.db.ReadTx(s.Ctx, func(tx pgx.Tx) error {
 		var err error
@@ -97,10 +97,10 @@ func (d *Dashboard) addHostname(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, "tenant.hostname_added", h, nil); err != nil {
+		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, "tenant.hostname_added", h.Name, map[string]string{"status": "pending"}); err != nil {
 			return err
 		}
-		return auditRecord(s.Ctx, tx, sess, "add-hostname", "/v1/tenants/"+s.T.Slug+"/hostnames", http.StatusCreated, map[string]string{"hostname": h})
+		return auditRecord(s.Ctx, tx, sess, "add-hostname", "/v1/tenants/"+s.T.Slug+"/hostnames", http.StatusCreated, map[string]string{"hostname": h.Name})
 	})
 	if err != nil {
 		code, msg := d.problem(r, err)
@@ -119,19 +119,9 @@ func (d *Dashboard) removeHostname(w http.ResponseWriter, r *http.Request) {
 	sess := sessionFrom(r.Context())
 	host := r.PostFormValue("hostname")
 	err := d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
-		names, err := d.dir.HostnamesTx(s.Ctx, tx, s.T)
-		if err != nil {
-			return err
-		}
-		// Only a custom name of this tenant (the first is the platform's).
-		found := false
-		for _, n := range names[min(1, len(names)):] {
-			found = found || n == host
-		}
-		if !found {
+		if err := tenancy.RemoveHostnameTx(s.Ctx, tx, host); errors.Is(err, tenancy.ErrNotFound) {
 			return &UserError{Status: http.StatusNotFound, Message: "That is not one of this tenant's custom hostnames."}
-		}
-		if err := tenancy.RemoveHostnameTx(s.Ctx, tx, host); err != nil {
+		} else if err != nil {
 			return err
 		}
 		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, "tenant.hostname_removed", host, nil); err != nil {
@@ -145,4 +135,35 @@ func (d *Dashboard) removeHostname(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/settings", "hostname-removed")
+}
+
+// verifyHostname checks DNS for a custom hostname's TXT record now
+// (admins), as the API's verify-hostname.
+func (d *Dashboard) verifyHostname(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok {
+		return
+	}
+	sess := sessionFrom(r.Context())
+	host := r.PostFormValue("hostname")
+	_, err := d.dir.VerifyHostname(s.Ctx, s.T.ID, host, func(tx pgx.Tx, h tenancy.Hostname) error {
+		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, "tenant.hostname_verified", h.Name, nil); err != nil {
+			return err
+		}
+		return auditRecord(s.Ctx, tx, sess, "verify-hostname", "/v1/tenants/"+s.T.Slug+"/hostnames/"+h.Name+"/verify", http.StatusOK, nil)
+	})
+	switch {
+	case errors.Is(err, tenancy.ErrNotFound):
+		d.settingsPage(w, r, s, http.StatusNotFound, map[string]any{"Error": "That is not one of this tenant's custom hostnames."})
+		return
+	case errors.Is(err, tenancy.ErrUnproven):
+		// What DNS showed is on the page, beside the name.
+		d.settingsPage(w, r, s, http.StatusConflict, map[string]any{"Error": "The hostname is not verified yet: its TXT record is not in DNS as shown below."})
+		return
+	case err != nil:
+		code, msg := d.problem(r, err)
+		d.settingsPage(w, r, s, code, map[string]any{"Error": msg})
+		return
+	}
+	done(w, r, "/dashboard/t/"+s.T.Slug+"/settings", "hostname-verified")
 }

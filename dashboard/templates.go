@@ -110,9 +110,16 @@ const adminTemplates = `
 <button type="submit">Save</button></form>
 <p class="muted">Slug <code>{{.Tenant.Slug}}</code> · MSP <code>{{.Tenant.MSPSlug}}</code> · status {{.Tenant.Status}}. Suspending a tenant is for MSP admins, in the API.</p>
 <h2 id="hostnames">Hostnames</h2>
-<p>Devices reach the tenant at <code>{{.Platform}}</code>{{if .Custom}} and at its custom hostnames{{end}}.</p>
-{{if .Custom}}<ul>{{range .Custom}}<li><code>{{.}}</code> <form class="inline" method="post" action="/dashboard/t/{{$.Tenant.Slug}}/settings/hostnames/remove">{{template "csrf" $.Session}}
-<input type="hidden" name="hostname" value="{{.}}"><button class="link" type="submit" aria-label="Remove {{.}}">remove</button></form></li>{{end}}</ul>{{end}}
+<p>Devices reach the tenant at <code>{{.Platform.Name}}</code>{{if .Custom}} and at its verified custom hostnames{{end}}.
+A custom hostname serves devices once the tenant proves it controls the name: publish the TXT record shown, then check it.</p>
+{{if .Custom}}<table aria-labelledby="hostnames">
+<thead><tr><th scope="col">Hostname</th><th scope="col">State</th><th scope="col">DNS record to publish</th><th scope="col"><span class="muted">Change</span></th></tr></thead>
+<tbody>{{range .Custom}}<tr id="hostname-{{.Name}}"><td><code>{{.Name}}</code></td>
+<td>{{if .Verified}}<span class="ok">verified</span>{{else}}<span class="warn">pending</span>{{with .CheckError}}<br><span class="muted">{{.}}</span>{{end}}{{end}}</td>
+<td>{{if .Verified}}<span class="muted">keep it while the name is in use</span>{{else}}<code>{{.RecordName}}</code> TXT <code>{{.RecordValue}}</code>{{end}}</td>
+<td>{{if not .Verified}}<form class="inline" method="post" action="/dashboard/t/{{$.Tenant.Slug}}/settings/hostnames/verify">{{template "csrf" $.Session}}
+<input type="hidden" name="hostname" value="{{.Name}}"><button type="submit" aria-label="Check DNS for {{.Name}} now">Check now</button></form> {{end}}<form class="inline" method="post" action="/dashboard/t/{{$.Tenant.Slug}}/settings/hostnames/remove">{{template "csrf" $.Session}}
+<input type="hidden" name="hostname" value="{{.Name}}"><button class="link" type="submit" aria-label="Remove {{.Name}}">remove</button></form></td></tr>{{end}}</tbody></table>{{end}}
 <form class="stacked" method="post" action="/dashboard/t/{{.Tenant.Slug}}/settings/hostnames" aria-labelledby="hostnames">{{template "csrf" .Session}}
 <label for="hostname">Custom hostname (e.g. <code>enterpriseenrollment.example.com</code> for Windows discovery) <input id="hostname" name="hostname" required value="{{.NewHostname}}"></label>
 <button type="submit">Register</button></form>

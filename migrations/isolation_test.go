@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -19,8 +20,9 @@ import (
 // table it cannot fill, so no tenant table ships unproven.
 var fixtures = map[string]func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error{
 	"tenant_hostnames": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
-		_, err := tx.Exec(ctx, `INSERT INTO tenant_hostnames (tenant_id, hostname) VALUES ($1, $2)`,
-			tenant, "h-"+uuid.NewString()[:8]+".example")
+		// Verified, so the resolve_host policy's rows are in play too.
+		_, err := tx.Exec(ctx, `INSERT INTO tenant_hostnames (tenant_id, hostname, challenge, verified_at) VALUES ($1, $2, $3, now())`,
+			tenant, "h-"+uuid.NewString()[:8]+".example", strings.Repeat("a", 40))
 		return err
 	},
 	"audit_log": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {

@@ -47,6 +47,7 @@ type Tenant struct {
 type Directory struct {
 	db   *DB
 	base string
+	dns  TXTResolver // for ownership checks; nil means DNSResolver("")
 }
 
 // NewDirectory returns the directory on db for baseDomain.
@@ -296,9 +297,9 @@ WHERE t.msp_id = @msp AND (@status = '' OR t.status = @status) `+order+` LIMIT @
 }
 
 // Hostnames lists the tenant's hostnames: {slug}.{base} first, then the
-// custom ones.
-func (d *Directory) Hostnames(ctx context.Context, t Tenant) ([]string, error) {
-	var names []string
+// custom ones by name.
+func (d *Directory) Hostnames(ctx context.Context, t Tenant) ([]Hostname, error) {
+	var names []Hostname
 	err := d.db.ReadTx(WithTenant(ctx, t.ID), func(tx pgx.Tx) error {
 		var err error
 		names, err = d.HostnamesTx(ctx, tx, t)
@@ -308,16 +309,18 @@ func (d *Directory) Hostnames(ctx context.Context, t Tenant) ([]string, error) {
 }
 
 // HostnamesTx is Hostnames inside tx, a transaction scoped to t.
-func (d *Directory) HostnamesTx(ctx context.Context, tx pgx.Tx, t Tenant) ([]string, error) {
-	rows, _ := tx.Query(ctx, `SELECT hostname FROM tenant_hostnames ORDER BY hostname`)
-	custom, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	return append([]string{t.Slug + "." + d.base}, custom...), err
+func (d *Directory) HostnamesTx(ctx context.Context, tx pgx.Tx, t Tenant) ([]Hostname, error) {
+	rows, _ := tx.Query(ctx, `SELECT `+hostnameColumns+` FROM tenant_hostnames WHERE tenant_id = current_tenant() ORDER BY hostname`)
+	custom, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Hostname, error) { return scanHostname(r) })
+	own := Hostname{Name: t.Slug + "." + d.base, CreatedAt: t.CreatedAt, VerifiedAt: &t.CreatedAt}
+	return append([]Hostname{own}, custom...), err
 }
 
 // AddHostname registers a custom hostname to tenant id, for example
-// enterpriseenrollment.customer.example for Windows discovery.
-func (d *Directory) AddHostname(ctx context.Context, id uuid.UUID, hostname string) (string, error) {
-	var h string
+// enterpriseenrollment.customer.example for Windows discovery. It is
+// pending until VerifyHostname finds its TXT record.
+func (d *Directory) AddHostname(ctx context.Context, id uuid.UUID, hostname string) (Hostname, error) {
+	var h Hostname
 	err := d.db.Tx(WithTenant(ctx, id), func(tx pgx.Tx) error {
 		var err error
 		h, err = d.AddHostnameTx(ctx, tx, id, hostname)
@@ -327,31 +330,42 @@ func (d *Directory) AddHostname(ctx context.Context, id uuid.UUID, hostname stri
 }
 
 // AddHostnameTx is AddHostname inside tx, a transaction scoped to id. Names
-// under the base domain are reserved for tenants' slugs.
-func (d *Directory) AddHostnameTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, hostname string) (string, error) {
+// under the base domain are reserved for tenants' slugs; IP literals are
+// no one's; a name at or under another tenant's verified name is that
+// tenant's.
+func (d *Directory) AddHostnameTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, hostname string) (Hostname, error) {
 	h, err := NormalizeHost(hostname)
 	if err != nil {
-		return "", err
+		return Hostname{}, err
 	}
 	if h == d.base || strings.HasSuffix(h, "."+d.base) {
-		return "", invalid("hostname", "%q is under the base domain %q, where names are the tenants' slugs", h, d.base)
+		return Hostname{}, invalid("hostname", "%q is under the base domain %q, where names are the tenants' slugs", h, d.base)
 	}
 	if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
-		return "", invalid("hostname", "%q is an IP address: a tenant's hostname is a DNS name of its own", h)
+		return Hostname{}, invalid("hostname", "%q is an IP address: a tenant's hostname is a DNS name of its own", h)
 	}
 	if !strings.Contains(h, ".") {
-		return "", invalid("hostname", "%q is not a fully qualified name", h)
+		return Hostname{}, invalid("hostname", "%q is not a fully qualified name", h)
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO tenant_hostnames (tenant_id, hostname) VALUES ($1, $2)`, id, h)
+	taken, err := claimedElsewhere(ctx, tx, h)
+	if err != nil {
+		return Hostname{}, fmt.Errorf("add hostname: %w", err)
+	}
+	if taken != "" {
+		return Hostname{}, claimedError(h, taken)
+	}
+	row := tx.QueryRow(ctx, `INSERT INTO tenant_hostnames (tenant_id, hostname, challenge) VALUES ($1, $2, $3)
+RETURNING `+hostnameColumns, id, h, newChallenge())
+	out, err := scanHostname(row)
 	switch {
 	case isCode(err, "23505"):
-		return "", fmt.Errorf("hostname %q: %w", h, ErrConflict)
+		return Hostname{}, conflict(fmt.Sprintf("hostname %q is already this tenant's", h))
 	case isCode(err, "23503"):
-		return "", fmt.Errorf("tenant %s: %w", id, ErrNotFound)
+		return Hostname{}, fmt.Errorf("tenant %s: %w", id, ErrNotFound)
 	case err != nil:
-		return "", fmt.Errorf("add hostname: %w", err)
+		return Hostname{}, fmt.Errorf("add hostname: %w", err)
 	}
-	return h, nil
+	return out, nil
 }
 
 // RemoveHostname unregisters a custom hostname from tenant id.
@@ -366,7 +380,7 @@ func RemoveHostnameTx(ctx context.Context, tx pgx.Tx, hostname string) error {
 	if err != nil {
 		return err
 	}
-	tag, err := tx.Exec(ctx, `DELETE FROM tenant_hostnames WHERE hostname = $1`, h)
+	tag, err := tx.Exec(ctx, `DELETE FROM tenant_hostnames WHERE hostname = $1 AND tenant_id = current_tenant()`, h)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = fmt.Errorf("hostname %q: %w", h, ErrNotFound)
 	}

@@ -123,13 +123,14 @@ func (r *Resolver) lookup(ctx context.Context, h string) (Tenant, error) {
 		}
 		return t, nil
 	}
-	// A custom name: read its one row through the resolve_host policy.
+	// A custom name: read its one verified row through the resolve_host
+	// policy. Pending names route nothing.
 	var id uuid.UUID
 	err := pgx.BeginFunc(ctx, r.dir.db.reader, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT set_config('app.resolve_host', $1, true)`, h); err != nil {
 			return err
 		}
-		return tx.QueryRow(ctx, `SELECT tenant_id FROM tenant_hostnames WHERE hostname = $1`, h).Scan(&id)
+		return tx.QueryRow(ctx, `SELECT tenant_id FROM tenant_hostnames WHERE hostname = $1 AND verified_at IS NOT NULL`, h).Scan(&id)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Tenant{}, fmt.Errorf("host %q: %w", h, ErrNotFound)

@@ -108,9 +108,10 @@ func TestDirectory(t *testing.T) {
 		t.Fatalf("ListTenants = %v, %v", list, err)
 	}
 
-	h, err := dir.AddHostname(ctx, tn.ID, "EnterpriseEnrollment.Bakery-"+u+".Example.")
-	if err != nil || h != "enterpriseenrollment.bakery-"+u+".example" {
-		t.Fatalf("AddHostname = %q, %v", h, err)
+	added, err := dir.AddHostname(ctx, tn.ID, "EnterpriseEnrollment.Bakery-"+u+".Example.")
+	h := added.Name
+	if err != nil || h != "enterpriseenrollment.bakery-"+u+".example" || added.Verified() || len(added.Challenge) < 32 {
+		t.Fatalf("AddHostname = %+v, %v; want the name pending with a challenge", added, err)
 	}
 	for _, bad := range []string{"x.trident.test", "trident.test", "localhost", "bad host.example", "a..b", "",
 		"127.0.0.1", "169.254.169.254", "10.0.0.1", "[::1]", "::1", "[fd00::1]"} { // IP literals: the outside security test registered these
@@ -118,13 +119,21 @@ func TestDirectory(t *testing.T) {
 			t.Errorf("AddHostname(%q) accepted", bad)
 		}
 	}
+	if _, err := dir.AddHostname(ctx, tn.ID, h); !errors.Is(err, tenancy.ErrConflict) {
+		t.Fatalf("the same name twice: %v, want ErrConflict", err)
+	}
+	// Another tenant may claim a pending name too: the first to prove it
+	// in DNS keeps it (TestHostnameOwnership).
 	other := testenv.Tenant(t, dir)
-	if _, err := dir.AddHostname(ctx, other.ID, h); !errors.Is(err, tenancy.ErrConflict) {
-		t.Fatalf("hostname taken by another tenant: %v, want ErrConflict", err)
+	if _, err := dir.AddHostname(ctx, other.ID, h); err != nil {
+		t.Fatalf("a second pending claim: %v", err)
 	}
 	names, err := dir.Hostnames(ctx, tn)
-	if err != nil || len(names) != 2 || names[0] != tn.Slug+".trident.test" {
-		t.Fatalf("Hostnames = %v, %v", names, err)
+	if err != nil || len(names) != 2 || names[0].Name != tn.Slug+".trident.test" || !names[0].Verified() || names[1].Name != h {
+		t.Fatalf("Hostnames = %+v, %v", names, err)
+	}
+	if err := dir.RemoveHostname(ctx, other.ID, h); err != nil {
+		t.Fatalf("the other tenant removes its own claim: %v", err)
 	}
 	if err := dir.RemoveHostname(ctx, other.ID, h); !errors.Is(err, tenancy.ErrNotFound) {
 		t.Fatalf("another tenant removed the hostname: %v", err)
@@ -133,6 +142,8 @@ func TestDirectory(t *testing.T) {
 
 func TestResolverAndMiddleware(t *testing.T) {
 	_, dir := newDirectory(t)
+	dns := testenv.DNS(t)
+	dir.UseDNS(dns.Resolver())
 	ctx := context.Background()
 	tn := testenv.Tenant(t, dir)
 	r := tenancy.NewResolver(dir)
@@ -149,11 +160,9 @@ func TestResolverAndMiddleware(t *testing.T) {
 			t.Fatalf("Resolve(%q) = %v, want ErrNotFound", host, err)
 		}
 	}
-	// custom was cached as unknown; adding it must be seen after
+	// custom was cached as unknown; verifying it must be seen after
 	// Invalidate (which the process calls on the trident_tenancy notice).
-	if _, err := dir.AddHostname(ctx, tn.ID, custom); err != nil {
-		t.Fatal(err)
-	}
+	dns.VerifiedHostname(t, dir, tn.ID, custom)
 	if _, err := r.Resolve(ctx, custom); !errors.Is(err, tenancy.ErrNotFound) {
 		t.Fatalf("negative cache not used: %v", err)
 	}
@@ -245,4 +254,101 @@ func mustSlug(t *testing.T, dir *tenancy.Directory, slug string) uuid.UUID {
 		t.Fatal(err)
 	}
 	return tn.ID
+}
+
+// TestHostnameOwnership replays the outside security test's squats: a
+// tenant registered another company's name, and a subdomain of another
+// tenant's name, and they served devices at once. Now a name routes only
+// after its tenant publishes the challenge in DNS, and nobody may claim a
+// name at or under another tenant's verified one.
+func TestHostnameOwnership(t *testing.T) {
+	_, dir := newDirectory(t)
+	dns := testenv.DNS(t)
+	dir.UseDNS(dns.Resolver())
+	ctx := context.Background()
+	r := tenancy.NewResolver(dir)
+	victim, squatter := testenv.Tenant(t, dir), testenv.Tenant(t, dir)
+	domain := "victim-" + uuid.NewString()[:8] + ".example"
+	name := "enterpriseenrollment." + domain
+
+	// The squatter claims the victim's Windows discovery name first.
+	claim, err := dir.AddHostname(ctx, squatter.ID, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Resolve(ctx, name); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("a pending name resolved: %v", err)
+	}
+	// Without the record, verification says what DNS showed and changes
+	// nothing but the check's time and result.
+	var published []tenancy.Hostname
+	then := func(_ pgx.Tx, h tenancy.Hostname) error { published = append(published, h); return nil }
+	got, err := dir.VerifyHostname(ctx, squatter.ID, name, then)
+	if !errors.Is(err, tenancy.ErrUnproven) || got.Verified() || got.CheckedAt == nil ||
+		!strings.Contains(got.CheckError, "no TXT record at _trident-challenge."+name) || len(published) != 0 {
+		t.Fatalf("verify without a record = %+v, %v", got, err)
+	}
+	// A record with the wrong token (say, the victim's) proves nothing
+	// for the squatter either.
+	mine, err := dir.AddHostname(ctx, victim.ID, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dns.SetTXT(mine.RecordName(), "v=spf1 -all", mine.RecordValue())
+	if got, err := dir.VerifyHostname(ctx, squatter.ID, name, then); !errors.Is(err, tenancy.ErrUnproven) ||
+		!strings.Contains(got.CheckError, "none of the 2 TXT records") || strings.Contains(got.CheckError, "spf1") {
+		t.Fatalf("verify with another tenant's token = %+v, %v", got, err)
+	}
+	// The victim publishes its token: the name is the victim's.
+	got, err = dir.VerifyHostname(ctx, victim.ID, name, then)
+	if err != nil || !got.Verified() || got.CheckError != "" || len(published) != 1 || published[0].Name != name {
+		t.Fatalf("verify with the record = %+v, %v (published %v)", got, err, published)
+	}
+	if again, err := dir.VerifyHostname(ctx, victim.ID, name, then); err != nil || !again.Verified() || len(published) != 1 {
+		t.Fatalf("verifying a verified name again = %+v, %v; want it unchanged and no second event", again, err)
+	}
+	r.Invalidate()
+	if tn, err := r.Resolve(ctx, name); err != nil || tn.ID != victim.ID {
+		t.Fatalf("Resolve(%s) = %v, %v; want the victim", name, tn.ID, err)
+	}
+	// The squatter's pending claim can never win now, even with a record
+	// of its own: the name is verified by another tenant.
+	dns.SetTXT(claim.RecordName(), claim.RecordValue())
+	if _, err := dir.VerifyHostname(ctx, squatter.ID, name, then); !errors.Is(err, tenancy.ErrConflict) || errors.Is(err, tenancy.ErrUnproven) {
+		t.Fatalf("squatter verifies a name the victim holds: %v, want ErrConflict", err)
+	}
+	// New claims at or under the victim's verified name are refused.
+	for _, n := range []string{name, "x." + name, "a.b." + name} {
+		if _, err := dir.AddHostname(ctx, squatter.ID, n); !errors.Is(err, tenancy.ErrConflict) {
+			t.Errorf("AddHostname(%s) by another tenant: %v, want ErrConflict", n, err)
+		}
+	}
+	// The victim itself may add names under its own.
+	if _, err := dir.AddHostname(ctx, victim.ID, "mdm."+name); err != nil {
+		t.Errorf("the owner adds a name under its own: %v", err)
+	}
+	// A broken DNS zone is reported as such.
+	broken, err := dir.AddHostname(ctx, victim.ID, "mdm."+domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dns.Fail(broken.RecordName())
+	if got, err := dir.VerifyHostname(ctx, victim.ID, broken.Name, then); !errors.Is(err, tenancy.ErrUnproven) || !strings.Contains(got.CheckError, "failed") {
+		t.Fatalf("verify against SERVFAIL = %+v, %v", got, err)
+	}
+	if dns.Asked(broken.RecordName()) == 0 {
+		t.Fatal("the check never asked the DNS server")
+	}
+	// Names of another tenant cannot be verified or read through it.
+	if _, err := dir.VerifyHostname(ctx, squatter.ID, broken.Name, then); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("verify another tenant's pending name: %v, want ErrNotFound", err)
+	}
+	// Removing the verified name stops its routing and frees it.
+	if err := dir.RemoveHostname(ctx, victim.ID, name); err != nil {
+		t.Fatal(err)
+	}
+	r.Invalidate()
+	if _, err := r.Resolve(ctx, name); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("a removed name still resolves: %v", err)
+	}
 }

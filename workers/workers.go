@@ -54,6 +54,9 @@ type Deps struct {
 	Directory *tenancy.Directory
 	Events    *events.Store
 	Webhooks  *events.Sender
+	// Publisher publishes what jobs find (a hostname verified); nil
+	// leaves those jobs to another process.
+	Publisher *events.Publisher
 	// Commands and the wakers of each platform drive command delivery; a
 	// nil Commands leaves delivery jobs to another process.
 	Commands   *commands.Queue
@@ -105,6 +108,7 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 	river.AddWorker(ws, &androidSyncWorker{svc: d.Android})
 	river.AddWorker(ws, &wakeSilentWorker{db: d.DB, inv: d.Inventory, wakers: d.Wakers, log: d.Log})
 	river.AddWorker(ws, &expireDueWorker{db: d.DB, cmds: d.Commands, log: d.Log})
+	river.AddWorker(ws, &verifyHostnameWorker{dir: d.Directory, pub: d.Publisher, log: d.Log, now: time.Now})
 
 	rc := &river.Config{
 		Schema:     migrations.RiverSchema,

@@ -87,6 +87,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		db.Close()
 		return nil, err
 	}
+	a.dir.UseDNS(tenancy.DNSResolver(cfg.dnsServer))
 	a.resolver = tenancy.NewResolver(a.dir)
 	a.events = events.NewStore(db)
 	a.bus = events.NewBus(a.events, log.With("component", "events"), events.WithLagObserver(a.metrics.EventLag))
@@ -112,7 +113,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	// The services that enqueue jobs exist before the River client that
 	// also works those jobs; LateJobs joins them once it does.
 	jobs := &workers.LateJobs{}
-	pub := events.NewPublisher(jobs, events.WithReaction(compliance.Reaction))
+	pub := events.NewPublisher(jobs, events.WithReaction(compliance.Reaction), events.WithReaction(workers.HostnameReaction))
 	inv := inventory.New(pub, inventory.BatchSeen(devicesSeen))
 	cmds := commands.New(inv, pub, append(platformCommands(),
 		commands.WithDelivery(jobs), commands.WithSecrets(keys),
@@ -156,7 +157,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		}
 		wakers[inventory.Android] = androidsvc.Waker{S: droid}
 	}
-	a.river, err = workers.New(workers.Deps{DB: db, Directory: a.dir, Events: a.events, Log: log,
+	a.river, err = workers.New(workers.Deps{DB: db, Directory: a.dir, Events: a.events, Publisher: pub, Log: log,
 		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: cfg.egressPrivate, Keys: keys}),
 		Commands: cmds, Inventory: inv, Compliance: comp, DEP: abm, Android: droid, Wakers: wakers},
 		workers.Config{EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers, ObserveJob: a.metrics.Job,

@@ -91,7 +91,8 @@ func TestServer(t *testing.T) {
 	tn := testenv.Tenant(t, d)
 	idp := testenv.StartIDP(t, devidp.Client{ID: "viewer", Secret: "s", Audience: []string{"trident-api"},
 		Claims: map[string]any{"groups": []string{"/trident/tenant/" + tn.Slug + "/viewer"}}})
-	base, dir := startApp(t, idp.Issuer)
+	dns := testenv.DNS(t)
+	base, dir := startAppWith(t, idp.Issuer, func(c *serverConfig) { c.dnsServer = dns.Addr() })
 
 	if code, body := get(t, base+"/healthz", "10.0.0.1"); code != 200 {
 		t.Fatalf("/healthz: %d %s", code, body)
@@ -148,15 +149,13 @@ func TestServer(t *testing.T) {
 		}
 	}
 
-	// A hostname added elsewhere (another process, an operator command)
+	// A hostname verified elsewhere (another process, an operator command)
 	// reaches this process's Host cache through NOTIFY trident_tenancy.
 	custom := "mdm-" + tn.Slug + ".example"
 	if code, _ := get(t, base+"/", custom); code != 404 {
 		t.Fatalf("custom host before registration: %d, want 404", code)
 	}
-	if _, err := dir.AddHostname(context.Background(), tn.ID, custom); err != nil {
-		t.Fatal(err)
-	}
+	dns.VerifiedHostname(t, dir, tn.ID, custom)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		code, body := get(t, base+"/", custom)

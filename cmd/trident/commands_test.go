@@ -35,17 +35,35 @@ func TestTenantCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, "https://t-"+u+".trident.test/") {
 		t.Fatalf("create: %q, %v", out, err)
 	}
-	if _, err := run("add-hostname", "--tenant", "t-"+u, "mdm."+u+".example"); err != nil {
-		t.Fatal(err)
+	out, err = run("add-hostname", "--tenant", "t-"+u, "mdm."+u+".example")
+	if err != nil || !strings.Contains(out, "pending") || !strings.Contains(out, "_trident-challenge.mdm."+u+".example TXT \"trident-verification=") {
+		t.Fatalf("add-hostname: %q, %v; want the record to publish", out, err)
 	}
 	if _, err := run("add-hostname", "--tenant", "t-"+u, "x.trident.test"); err == nil {
 		t.Fatal("a hostname under the base domain was accepted")
+	}
+	// Verification asks DNS, here a server on the loopback that has the
+	// record only once it is published.
+	dns := testenv.DNS(t)
+	if _, err := run("verify-hostname", "--tenant", "t-"+u, "--dns-server", dns.Addr(), "mdm."+u+".example"); !errors.Is(err, tenancy.ErrUnproven) {
+		t.Fatalf("verify-hostname before the record: %v, want ErrUnproven", err)
+	}
+	rec := strings.Fields(out[strings.Index(out, "_trident-challenge."):])
+	dns.SetTXT(rec[0], strings.Trim(rec[2], `"`))
+	if out, err := run("verify-hostname", "--tenant", "t-"+u, "--dns-server", dns.Addr(), "mdm."+u+".example"); err != nil || !strings.Contains(out, "is verified") {
+		t.Fatalf("verify-hostname: %q, %v", out, err)
+	}
+	if _, err := run("add-hostname", "--tenant", "t-"+u, "old."+u+".example"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run("verify-hostname", "--tenant", "t-"+u, "--without-dns", "old."+u+".example"); err != nil || !strings.Contains(out, "is verified") {
+		t.Fatalf("verify-hostname --without-dns: %q, %v", out, err)
 	}
 	if _, err := run("suspend", "--tenant", "t-"+u); err != nil {
 		t.Fatal(err)
 	}
 	out, err = run("list", "--msp", "m-"+u)
-	if err != nil || !strings.Contains(out, "t-"+u+".trident.test,mdm."+u+".example") || !strings.Contains(out, "suspended") {
+	if err != nil || !strings.Contains(out, "t-"+u+".trident.test,mdm."+u+".example,old."+u+".example") || !strings.Contains(out, "suspended") {
 		t.Fatalf("list: %q, %v", out, err)
 	}
 	for _, bad := range [][]string{{"frobnicate"}, {"add-hostname", "h.example"}, {"create", "--slug", "x"}, {"suspend", "--tenant", "x", "extra"}} {

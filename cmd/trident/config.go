@@ -135,6 +135,7 @@ type serverConfig struct {
 	workers         int
 	oidc            oidcConfig
 	egressPrivate   bool // what tenants aim Trident at (webhooks, federation) may be private, loopback or plain http
+	dnsServer       string
 	encryptionKey   string
 	previousKeys    string
 
@@ -271,6 +272,7 @@ func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
 	fs.IntVar(&c.apiLimits.Streams, "streams-per-caller", 10, "live streams (API event streams, dashboard pages) one caller may hold open at once, per process")
 	fs.BoolVar(&c.egressPrivate, "egress-allow-private", false, "let what tenants aim Trident at (webhooks, the Windows federated sign-in's provider) reach private and loopback addresses over http:// too (receivers inside your own network; dev)")
 	fs.BoolVar(&c.egressPrivate, "webhooks-allow-private", false, "the older name of --egress-allow-private")
+	fs.StringVar(&c.dnsServer, "dns-server", "", "host:port of the DNS server that custom hostnames' ownership records are looked up at; empty: the system's resolvers (/etc/resolv.conf)")
 }
 
 func (c *serverConfig) validate() error {
@@ -318,6 +320,11 @@ func (c *serverConfig) validate() error {
 	}
 	if l := c.apiLimits; l.CallerRate < 0 || l.TenantRate < 0 || l.CallerBurst < 0 || l.TenantBurst < 0 {
 		errs = append(errs, errors.New("--api-caller-rate, --api-tenant-rate, --api-caller-burst, --api-tenant-burst: not negative (0: the default)"))
+	}
+	if c.dnsServer != "" {
+		if _, port, err := net.SplitHostPort(c.dnsServer); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("--dns-server %q: want host:port, for example 1.1.1.1:53", c.dnsServer))
+		}
 	}
 	if c.apiLimits.Streams < 0 {
 		errs = append(errs, errors.New("--streams-per-caller: not negative (0: the default)"))

@@ -19,6 +19,7 @@ const tenantUsage = `Usage:
   trident tenant create --msp SLUG [--msp-name NAME] --slug SLUG --name NAME
   trident tenant list [--msp SLUG]
   trident tenant add-hostname --tenant SLUG HOSTNAME
+  trident tenant verify-hostname --tenant SLUG [--dns-server HOST:PORT | --without-dns] HOSTNAME
   trident tenant remove-hostname --tenant SLUG HOSTNAME
   trident tenant suspend --tenant SLUG
   trident tenant activate --tenant SLUG`
@@ -29,7 +30,8 @@ func runTenant(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	action := args[0]
 	var c common
-	var base, msp, mspName, slug, name, tenant string
+	var base, msp, mspName, slug, name, tenant, dnsServer string
+	var withoutDNS bool
 	fs := flag.NewFlagSet("tenant "+action, flag.ContinueOnError)
 	c.register(fs)
 	fs.StringVar(&base, "base-domain", "", "the base domain (empty with the dev cluster: localhost)")
@@ -41,8 +43,12 @@ func runTenant(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.StringVar(&name, "name", "", "the tenant's display name")
 	case "list":
 		fs.StringVar(&msp, "msp", "", "only this MSP's tenants")
-	case "add-hostname", "remove-hostname", "suspend", "activate":
+	case "add-hostname", "verify-hostname", "remove-hostname", "suspend", "activate":
 		fs.StringVar(&tenant, "tenant", "", "the tenant's slug")
+		if action == "verify-hostname" {
+			fs.StringVar(&dnsServer, "dns-server", "", "host:port of the DNS server to look the record up at; empty: the system's")
+			fs.BoolVar(&withoutDNS, "without-dns", false, "mark the name verified on your word, without its DNS record (names you know are the tenant's, registered before ownership was checked)")
+		}
 	default:
 		return usagef("unknown tenant action %q\n%s", action, tenantUsage)
 	}
@@ -132,7 +138,15 @@ func runTenant(ctx context.Context, args []string, stdout io.Writer) error {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Slug, t.Name, mspSlug[t.MSPID], t.Status, strings.Join(hosts, ","), t.ID)
+			var names []string
+			for _, h := range hosts {
+				n := h.Name
+				if !h.Verified() {
+					n += " (pending)"
+				}
+				names = append(names, n)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Slug, t.Name, mspSlug[t.MSPID], t.Status, strings.Join(names, ","), t.ID)
 		}
 		return tw.Flush()
 	}
@@ -147,7 +161,19 @@ func runTenant(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s now serves tenant %s\n", h, t.Slug)
+		fmt.Fprintf(stdout, "%s is registered to tenant %s, pending: publish this DNS record, then run verify-hostname\n  %s TXT %q\n",
+			h.Name, t.Slug, h.RecordName(), h.RecordValue())
+	case "verify-hostname":
+		dir.UseDNS(tenancy.DNSResolver(dnsServer))
+		verify := func() (tenancy.Hostname, error) { return dir.VerifyHostname(ctx, t.ID, fs.Arg(0), nil) }
+		if withoutDNS {
+			verify = func() (tenancy.Hostname, error) { return dir.VouchHostname(ctx, t.ID, fs.Arg(0)) }
+		}
+		h, err := verify()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s is verified and serves tenant %s\n", h.Name, t.Slug)
 	case "remove-hostname":
 		if err := dir.RemoveHostname(ctx, t.ID, fs.Arg(0)); err != nil {
 			return err

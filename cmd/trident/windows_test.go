@@ -69,13 +69,14 @@ func TestWindowsThroughTheServer(t *testing.T) {
 			Claims: map[string]any{"groups": []string{"/trident/tenant/" + tn.Slug + "/admin"}}})
 	}
 	idp := testenv.StartIDP(t, clients...)
-	base, dir := startAppWith(t, idp.Issuer, func(c *serverConfig) { c.windowsIdentity = "header"; c.windowsPoll = 30 * time.Minute })
+	dns := testenv.DNS(t)
+	base, dir := startAppWith(t, idp.Issuer, func(c *serverConfig) {
+		c.windowsIdentity, c.windowsPoll, c.dnsServer = "header", 30*time.Minute, dns.Addr()
+	})
 	port := strings.Split(base, ":")[2]
 	// Windows finds the server from the user's email domain alone:
 	// enterpriseenrollment.{domain} is a hostname of tenant 0.
-	if _, err := dir.AddHostname(ctx, tenants[0].ID, "enterpriseenrollment.contoso.test"); err != nil {
-		t.Fatal(err)
-	}
+	dns.VerifiedHostname(t, dir, tenants[0].ID, "enterpriseenrollment.contoso.test")
 
 	type enrolled struct {
 		c      apiClient

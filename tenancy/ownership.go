@@ -1,0 +1,294 @@
+package tenancy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// A custom hostname routes devices only once its tenant proves it controls
+// the name's DNS. Until then it is pending: the tenant publishes a TXT
+// record at ChallengePrefix+name holding ChallengeValue+token, and a job
+// (or the admin, on demand) checks it. Several tenants may claim the same
+// pending name; the first to prove it keeps it, and no tenant may claim a
+// name at or under another tenant's verified name.
+
+// ChallengePrefix is the label the TXT record lives under.
+const ChallengePrefix = "_trident-challenge."
+
+// ChallengeValue starts the TXT record's value; the name's token follows.
+const ChallengeValue = "trident-verification="
+
+// ErrUnproven means DNS does not (yet) show the tenant controls a name.
+// It is a conflict with the name's state, not an input error: it wraps
+// ErrConflict.
+var ErrUnproven error = conflict("ownership is not proved")
+
+// conflict is an ErrConflict with its own words.
+type conflict string
+
+func (c conflict) Error() string { return string(c) }
+func (c conflict) Unwrap() error { return ErrConflict }
+
+// Hostname is one of a tenant's names.
+type Hostname struct {
+	Name string
+	// Custom is false for the tenant's own {slug}.{base domain}, which is
+	// verified by construction and has no challenge.
+	Custom     bool
+	Challenge  string
+	CreatedAt  time.Time
+	VerifiedAt *time.Time // nil while pending
+	CheckedAt  *time.Time // the last DNS check
+	CheckError string     // why the last check did not prove ownership
+}
+
+// Verified reports whether the name routes devices.
+func (h Hostname) Verified() bool { return !h.Custom || h.VerifiedAt != nil }
+
+// RecordName is the DNS name the TXT record must be published at.
+func (h Hostname) RecordName() string { return ChallengePrefix + h.Name }
+
+// RecordValue is the TXT record's value.
+func (h Hostname) RecordValue() string { return ChallengeValue + h.Challenge }
+
+// TXTResolver looks up TXT records; *net.Resolver is one.
+type TXTResolver interface {
+	LookupTXT(ctx context.Context, name string) ([]string, error)
+}
+
+// DNSResolver returns the resolver ownership checks use: Go's own DNS
+// client, asking server (host:port) when set, else the system's
+// configured name servers. It never reads /etc/hosts-only answers from
+// cgo's resolver, so a check means the same on every machine.
+func DNSResolver(server string) *net.Resolver {
+	r := &net.Resolver{PreferGo: true}
+	if server != "" {
+		r.Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, server)
+		}
+	}
+	return r
+}
+
+// UseDNS sets the resolver ownership checks use (default: DNSResolver("")).
+func (d *Directory) UseDNS(r TXTResolver) { d.dns = r }
+
+func newChallenge() string {
+	b := make([]byte, 25) // 200 bits
+	rand.Read(b)
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}
+
+const hostnameColumns = `hostname, challenge, created_at, verified_at, checked_at, coalesce(check_error, '')`
+
+func scanHostname(r pgx.Row) (Hostname, error) {
+	h := Hostname{Custom: true}
+	err := r.Scan(&h.Name, &h.Challenge, &h.CreatedAt, &h.VerifiedAt, &h.CheckedAt, &h.CheckError)
+	return h, err
+}
+
+// HostnameTx reads one of the tenant's custom names inside tx, a
+// transaction scoped to the tenant.
+func HostnameTx(ctx context.Context, tx pgx.Tx, name string) (Hostname, error) {
+	n, err := NormalizeHost(name)
+	if err != nil {
+		return Hostname{}, err
+	}
+	h, err := scanHostname(tx.QueryRow(ctx, `SELECT `+hostnameColumns+` FROM tenant_hostnames WHERE hostname = $1 AND tenant_id = current_tenant()`, n))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Hostname{}, fmt.Errorf("hostname %q: %w", n, ErrNotFound)
+	}
+	return h, err
+}
+
+// ancestors lists name and every parent of it that is itself a fully
+// qualified name (a.b.example, b.example; not example).
+func ancestors(name string) []string {
+	out := []string{name}
+	for rest := name; ; {
+		_, after, ok := strings.Cut(rest, ".")
+		if !ok || !strings.Contains(after, ".") {
+			return out
+		}
+		out = append(out, after)
+		rest = after
+	}
+}
+
+// claimedElsewhere names the verified name of another tenant that name is,
+// or is under, or "" for none. It reads through the resolve_host policy,
+// which shows verified rows of the names listed and nothing else.
+func claimedElsewhere(ctx context.Context, tx pgx.Tx, name string) (string, error) {
+	names := ancestors(name)
+	if _, err := tx.Exec(ctx, `SELECT set_config('app.resolve_host', $1, true)`, strings.Join(names, ",")); err != nil {
+		return "", err
+	}
+	var taken string
+	err := tx.QueryRow(ctx, `
+SELECT hostname FROM tenant_hostnames
+WHERE hostname = ANY($1) AND verified_at IS NOT NULL AND tenant_id IS DISTINCT FROM current_tenant()
+ORDER BY length(hostname) DESC LIMIT 1`, names).Scan(&taken)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = nil
+	}
+	if _, rerr := tx.Exec(ctx, `SELECT set_config('app.resolve_host', '', true)`); err == nil {
+		err = rerr
+	}
+	return taken, err
+}
+
+func claimedError(name, taken string) error {
+	if taken == name {
+		return conflict(fmt.Sprintf("hostname %q is verified by another tenant", name))
+	}
+	return conflict(fmt.Sprintf("hostname %q is under %q, which another tenant has verified", name, taken))
+}
+
+// VerifyHostname checks DNS for the TXT record that proves tenant id
+// controls name, records the result, and, when it proves ownership, marks
+// the name verified and calls then in the same transaction (to publish the
+// event). A name already verified is returned as it is. A check that
+// proves nothing returns the name's state and an error wrapping
+// ErrUnproven that says what DNS showed; another tenant's verified name at
+// or above it gives ErrConflict.
+func (d *Directory) VerifyHostname(ctx context.Context, id uuid.UUID, name string, then func(pgx.Tx, Hostname) error) (Hostname, error) {
+	return d.verify(ctx, id, name, false, then)
+}
+
+// VouchHostname marks name verified for tenant id without looking at DNS:
+// the operator's word (trident tenant verify-hostname --without-dns), for
+// names registered before ownership was checked. Another tenant's
+// verified name at or above it still refuses.
+func (d *Directory) VouchHostname(ctx context.Context, id uuid.UUID, name string) (Hostname, error) {
+	return d.verify(ctx, id, name, true, nil)
+}
+
+func (d *Directory) verify(ctx context.Context, id uuid.UUID, name string, vouched bool, then func(pgx.Tx, Hostname) error) (Hostname, error) {
+	ctx = WithTenant(ctx, id)
+	var h Hostname
+	if err := d.db.ReadTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		h, err = HostnameTx(ctx, tx, name)
+		return err
+	}); err != nil {
+		return Hostname{}, err
+	}
+	if h.VerifiedAt != nil {
+		return h, nil
+	}
+	problem := ""
+	if !vouched {
+		problem = d.checkTXT(ctx, h) // outside any transaction: DNS may take seconds
+	}
+	var refused error
+	err := d.db.Tx(ctx, func(tx pgx.Tx) error {
+		refused = nil
+		problem := problem // a retried transaction starts from the DNS verdict again
+		if problem == "" {
+			taken, err := claimedElsewhere(ctx, tx, h.Name)
+			if err != nil {
+				return err
+			}
+			if taken != "" {
+				refused = claimedError(h.Name, taken)
+				problem = refused.Error()
+			}
+		}
+		row := tx.QueryRow(ctx, `
+UPDATE tenant_hostnames SET checked_at = clock_timestamp(),
+    check_error = NULLIF($2, ''),
+    verified_at = CASE WHEN $2 = '' THEN clock_timestamp() END
+WHERE hostname = $1 AND tenant_id = current_tenant() AND verified_at IS NULL
+RETURNING `+hostnameColumns, h.Name, problem)
+		var err error
+		h, err = scanHostname(row)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows): // removed, or verified meanwhile
+			h, err = HostnameTx(ctx, tx, name)
+			return err
+		case isCode(err, "23505"):
+			return claimedError(h.Name, h.Name)
+		case err != nil:
+			return fmt.Errorf("record hostname check: %w", err)
+		}
+		if h.VerifiedAt != nil && then != nil {
+			return then(tx, h)
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return Hostname{}, err
+	case refused != nil:
+		return h, refused
+	case h.VerifiedAt == nil:
+		return h, fmt.Errorf("hostname %q: %w: %s", h.Name, ErrUnproven, h.CheckError)
+	}
+	return h, nil
+}
+
+// checkTXT returns "" when DNS proves h, else what it showed instead. The
+// text is the resolver's verdict, never a record's content.
+func (d *Directory) checkTXT(ctx context.Context, h Hostname) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	r := d.dns
+	if r == nil {
+		r = DNSResolver("")
+	}
+	records, err := r.LookupTXT(ctx, h.RecordName())
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return fmt.Sprintf("DNS has no TXT record at %s yet", h.RecordName())
+	case errors.As(err, &dnsErr) && dnsErr.IsTimeout, errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("the DNS lookup of %s timed out", h.RecordName())
+	case err != nil:
+		return fmt.Sprintf("the DNS lookup of %s failed", h.RecordName())
+	}
+	for _, rec := range records {
+		if strings.TrimSpace(rec) == h.RecordValue() {
+			return ""
+		}
+	}
+	return fmt.Sprintf("none of the %d TXT records at %s is %q", len(records), h.RecordName(), h.RecordValue())
+}
+
+// PendingHostnames lists the tenant's custom names not verified yet,
+// oldest first, inside tx, a transaction scoped to the tenant.
+func PendingHostnames(ctx context.Context, tx pgx.Tx) ([]Hostname, error) {
+	rows, _ := tx.Query(ctx, `SELECT `+hostnameColumns+` FROM tenant_hostnames
+WHERE verified_at IS NULL AND tenant_id = current_tenant() ORDER BY created_at`)
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Hostname, error) { return scanHostname(r) })
+}
+
+// VerifyHostnameArgs is the job that checks a new custom hostname's DNS
+// until it proves ownership, for a week after it was added (then only on
+// demand). The worker lives in package workers.
+type VerifyHostnameArgs struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+	Hostname string    `json:"hostname"`
+}
+
+// Kind names the job kind in River.
+func (VerifyHostnameArgs) Kind() string { return "tenancy.verify_hostname" }
+
+// VerifyFor is how long after a name was added the job keeps checking it.
+const VerifyFor = 7 * 24 * time.Hour
+
+// NextCheck is how long the job waits before checking a name again, given
+// how long ago it was added: soon at first (an admin who just published
+// the record is waiting), then less and less often, at most hourly.
+func NextCheck(age time.Duration) time.Duration {
+	return min(max(age, 30*time.Second), time.Hour)
+}
