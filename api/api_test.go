@@ -53,13 +53,13 @@ type world struct {
 func callers(w *world) map[string][]string {
 	return map[string][]string{
 		"msp-admin-a":  {"/trident/msp/" + w.mspA.Slug + "/admin"},
-		"admin-a":      {"/trident/tenant/" + w.a.Slug + "/admin"},
-		"operator-a":   {"/trident/tenant/" + w.a.Slug + "/operator"},
-		"viewer-a":     {"/trident/tenant/" + w.a.Slug + "/viewer"},
-		"admin-b":      {"/trident/tenant/" + w.b.Slug + "/admin"},
+		"admin-a":      {"/trident/msp/" + w.a.MSPSlug + "/tenant/" + w.a.Slug + "/admin"},
+		"operator-a":   {"/trident/msp/" + w.a.MSPSlug + "/tenant/" + w.a.Slug + "/operator"},
+		"viewer-a":     {"/trident/msp/" + w.a.MSPSlug + "/tenant/" + w.a.Slug + "/viewer"},
+		"admin-b":      {"/trident/msp/" + w.b.MSPSlug + "/tenant/" + w.b.Slug + "/admin"},
 		"msp-admin-b":  {"/trident/msp/" + w.mspB.Slug + "/admin"},
 		"no-roles":     {},
-		"limited-user": {"/trident/tenant/" + w.a.Slug + "/viewer"},
+		"limited-user": {"/trident/msp/" + w.a.MSPSlug + "/tenant/" + w.a.Slug + "/viewer"},
 	}
 }
 

@@ -60,6 +60,11 @@ type Options struct {
 	StreamsPerPerson int
 	// SessionLifetime bounds a sign-in (default 8 hours).
 	SessionLifetime time.Duration
+	// RolesEvery is how old a session's roles may get before they are read
+	// again from the provider with the sign-in's refresh token (default
+	// five minutes): a role removed at the provider ends within it. A
+	// provider that refuses the refresh ends the session.
+	RolesEvery time.Duration
 	// Bus and Events feed live pages (nil: pages show what was there when
 	// they loaded).
 	Bus    *events.Bus
@@ -114,6 +119,9 @@ type Dashboard struct {
 func New(db *tenancy.DB, dir *tenancy.Directory, inv *inventory.Inventory, cmds *commands.Queue, o Options, log *slog.Logger) (*Dashboard, error) {
 	if o.Issuer == "" || o.ClientID == "" || o.Keys == nil || o.BaseURL == "" {
 		return nil, errors.New("dashboard: issuer, client id, base URL and keys are required")
+	}
+	if o.RolesEvery <= 0 {
+		o.RolesEvery = 5 * time.Minute
 	}
 	if o.SessionLifetime == 0 {
 		o.SessionLifetime = 8 * time.Hour
@@ -186,15 +194,19 @@ func (d *Dashboard) secure() bool { return strings.HasPrefix(d.opts.BaseURL, "ht
 
 // session is a signed-in person, as the sealed cookie carries them.
 type session struct {
-	Subject  string                   `json:"sub"`
-	Name     string                   `json:"name"`
-	MSPAdmin []string                 `json:"msp_admin,omitempty"`
-	Tenants  map[string]identity.Role `json:"tenants,omitempty"`
-	CSRF     string                   `json:"csrf"`
+	Subject  string           `json:"sub"`
+	Name     string           `json:"name"`
+	MSPAdmin []string         `json:"msp_admin,omitempty"`
+	Grants   []identity.Grant `json:"grants,omitempty"`
+	CSRF     string           `json:"csrf"`
+	// Refresh is the provider's refresh token, and RolesAt when the roles
+	// above were last read from the provider.
+	Refresh string    `json:"refresh,omitempty"`
+	RolesAt time.Time `json:"roles_at"`
 }
 
 func (s *session) principal() *identity.Principal {
-	return &identity.Principal{Subject: s.Subject, Name: s.Name, MSPAdmin: s.MSPAdmin, Tenants: s.Tenants}
+	return &identity.Principal{Subject: s.Subject, Name: s.Name, MSPAdmin: s.MSPAdmin, Grants: s.Grants}
 }
 
 const (
@@ -235,8 +247,69 @@ func (d *Dashboard) currentSession(r *http.Request) (session, error) {
 	if err != nil {
 		return s, err
 	}
-	err = json.Unmarshal(b, &s)
-	return s, err
+	if err = json.Unmarshal(b, &s); err != nil || time.Since(s.RolesAt) < d.opts.RolesEvery {
+		return s, err
+	}
+	return d.renewRoles(r, c.Value, s)
+}
+
+// errNoRefresh is a session whose provider gave no refresh token: its
+// roles can be read again only by signing in again.
+var errNoRefresh = errors.New("the sign-in has no refresh token")
+
+// renewRoles reads the person's roles again from the provider, with the
+// sign-in's refresh token. A provider that refuses (the person or their
+// session is gone) ends the session; one that cannot be reached leaves the
+// old roles in force for a while (three times RolesEvery), then asks for
+// a new sign-in.
+func (d *Dashboard) renewRoles(r *http.Request, token string, old session) (session, error) {
+	ctx := r.Context()
+	var s session
+	b, err := d.sessions.Renew(ctx, token, func(data []byte) ([]byte, error) {
+		if err := json.Unmarshal(data, &s); err != nil {
+			return nil, err
+		}
+		if time.Since(s.RolesAt) < d.opts.RolesEvery {
+			return nil, nil // another request renewed them meanwhile
+		}
+		if s.Refresh == "" {
+			return nil, errNoRefresh
+		}
+		p, err := d.providers.Get(ctx, d.opts.Issuer)
+		if err != nil {
+			return nil, errUnreachable
+		}
+		idt, next, err := oidclogin.Refresh(ctx, p, d.oauth(p), s.Refresh)
+		if err != nil {
+			return nil, err
+		}
+		var claims map[string]any
+		if idt.Claims(&claims) != nil || idt.Subject != s.Subject {
+			return nil, oidclogin.ErrVerify
+		}
+		pr := identity.MapClaims(d.opts.Claims, idt.Subject, claims, d.opts.Audience)
+		s.MSPAdmin, s.Grants, s.Refresh, s.RolesAt = pr.MSPAdmin, pr.Grants, next, time.Now()
+		return json.Marshal(s)
+	})
+	switch {
+	case err == nil:
+		err = json.Unmarshal(b, &s)
+		return s, err
+	case errors.Is(err, oidclogin.ErrExchange), errors.Is(err, oidclogin.ErrVerify), errors.Is(err, errNoRefresh):
+		d.log.InfoContext(ctx, "dashboard: roles not renewed; the session ends", "subject", old.Subject, "err", err)
+		if err := d.sessions.End(ctx, token); err != nil {
+			return session{}, err
+		}
+		return session{}, identity.ErrNoSession
+	case errors.Is(err, identity.ErrNoSession):
+		return session{}, err
+	}
+	if time.Since(old.RolesAt) < 3*d.opts.RolesEvery {
+		d.log.WarnContext(ctx, "dashboard: the sign-in service is unreachable; the session keeps its roles for now", "subject", old.Subject, "err", err)
+		return old, nil
+	}
+	d.log.WarnContext(ctx, "dashboard: the sign-in service is unreachable and the session's roles are too old; sign in again", "subject", old.Subject, "err", err)
+	return session{}, identity.ErrNoSession
 }
 
 type ctxKey struct{}
@@ -345,7 +418,10 @@ func localReturn(ret string) string {
 func (d *Dashboard) callback(w http.ResponseWriter, r *http.Request) {
 	securityHeaders(w)
 	ctx := r.Context()
-	idt, ret, err := d.signIn().Finish(ctx, w, r, func() (*oidc.Provider, *oauth2.Config, error) {
+	var refresh string
+	login := d.signIn()
+	login.Tokens = func(t *oauth2.Token) { refresh = t.RefreshToken }
+	idt, ret, err := login.Finish(ctx, w, r, func() (*oidc.Provider, *oauth2.Config, error) {
 		p, err := d.providers.Get(ctx, d.opts.Issuer)
 		if err != nil {
 			return nil, nil, errUnreachable
@@ -379,7 +455,8 @@ func (d *Dashboard) callback(w http.ResponseWriter, r *http.Request) {
 	if e, _ := claims["email"].(string); name == "" || name == idt.Subject {
 		name = e
 	}
-	s := session{Subject: pr.Subject, Name: name, MSPAdmin: pr.MSPAdmin, Tenants: pr.Tenants, CSRF: oidclogin.Random()}
+	s := session{Subject: pr.Subject, Name: name, MSPAdmin: pr.MSPAdmin, Grants: pr.Grants, CSRF: oidclogin.Random(),
+		Refresh: refresh, RolesAt: time.Now()}
 	if err := d.startSession(w, r, s); err != nil {
 		d.log.ErrorContext(ctx, "dashboard: start a session", "err", err)
 		d.errorPage(w, r, http.StatusInternalServerError, "Signing in failed; try again.")

@@ -80,11 +80,11 @@ func setup(t *testing.T) *fixture {
 	idp := testenv.StartIDPWith(t, devidp.Config{
 		Clients: []devidp.Client{{ID: "trident-dashboard", Secret: "dash-secret", RedirectURIs: []string{srv.URL + "/dashboard/callback"}}},
 		Users: []devidp.User{{Subject: "ana", Email: "ana@msp.test", Name: "Ana", Password: "pw",
-			Claims: map[string]any{"groups": []string{"/trident/tenant/" + a.Slug + "/operator"}}},
+			Claims: map[string]any{"groups": []string{"/trident/msp/" + a.MSPSlug + "/tenant/" + a.Slug + "/operator"}}},
 			{Subject: "bo", Email: "bo@msp.test", Name: "Bo", Password: "pw",
-				Claims: map[string]any{"groups": []string{"/trident/tenant/" + a.Slug + "/admin"}}},
+				Claims: map[string]any{"groups": []string{"/trident/msp/" + a.MSPSlug + "/tenant/" + a.Slug + "/admin"}}},
 			{Subject: "cy", Email: "cy@msp.test", Name: "Cy", Password: "pw",
-				Claims: map[string]any{"groups": []string{"/trident/tenant/" + a.Slug + "/viewer"}}}},
+				Claims: map[string]any{"groups": []string{"/trident/msp/" + a.MSPSlug + "/tenant/" + a.Slug + "/viewer"}}}},
 	})
 	k, _, _ := seal.NewRandomKey()
 	store := events.NewStore(db)

@@ -339,14 +339,14 @@ func (d *Dashboard) visibleTenants(r *http.Request, p *identity.Principal) ([]te
 			add(t)
 		}
 	}
-	for slug := range p.Tenants {
-		t, err := d.dir.TenantBySlug(ctx, slug)
+	for _, g := range p.Grants {
+		t, err := d.dir.TenantBySlug(ctx, g.Tenant)
 		if errors.Is(err, tenancy.ErrNotFound) {
 			continue
 		} else if err != nil {
 			return nil, err
 		}
-		add(t)
+		add(t) // only if the tenant of that slug is in the grant's MSP
 	}
 	slices.SortFunc(out, func(a, b tenantCard) int {
 		return strings.Compare(strings.ToLower(a.Tenant.Name), strings.ToLower(b.Tenant.Name))

@@ -64,7 +64,7 @@ func TestABMThroughTheServer(t *testing.T) {
 	}
 	tn := testenv.Tenant(t, d)
 	idp := testenv.StartIDP(t, devidp.Client{ID: "admin", Secret: "s", Audience: []string{"trident-api"},
-		Claims: map[string]any{"groups": []string{"/trident/tenant/" + tn.Slug + "/admin"}}})
+		Claims: map[string]any{"groups": []string{"/trident/msp/" + tn.MSPSlug + "/tenant/" + tn.Slug + "/admin"}}})
 	apns := fakeapns.New()
 	defer apns.Close()
 	apple := fakedep.New()

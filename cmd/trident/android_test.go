@@ -87,7 +87,7 @@ func TestAndroidThroughTheServer(t *testing.T) {
 	}
 	for i, tn := range tenants {
 		clients = append(clients, devidp.Client{ID: fmt.Sprint("admin", i), Secret: "s", Audience: []string{"trident-api"},
-			Claims: map[string]any{"groups": []string{"/trident/tenant/" + tn.Slug + "/admin"}}})
+			Claims: map[string]any{"groups": []string{"/trident/msp/" + tn.MSPSlug + "/tenant/" + tn.Slug + "/admin"}}})
 	}
 	idp := testenv.StartIDP(t, clients...)
 	google := fakeamapi.New()

@@ -215,7 +215,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		webhooks := events.NewWebhooks(events.URLPolicy{AllowHTTP: cfg.egressPrivate}, keys)
 		if cfg.oidc.dashboardClient != "" {
 			if a.dash, err = dashboard.New(db, a.dir, inv, cmds, dashboard.Options{Issuer: cfg.oidc.issuer, ClientID: cfg.oidc.dashboardClient,
-				ClientSecret: cfg.oidc.dashboardSecret, Audience: cfg.oidc.audience, Claims: cfg.oidc.claims(), BaseURL: cfg.platformURL(),
+				ClientSecret: cfg.oidc.dashboardSecret, RolesEvery: cfg.oidc.dashboardRoles, Audience: cfg.oidc.audience, Claims: cfg.oidc.claims(), BaseURL: cfg.platformURL(),
 				Keys: keys, Bus: a.bus, Events: a.events, Compliance: comp, Audit: audit.NewStore(db), StreamsPerPerson: cfg.apiLimits.Streams,
 				Windows: windowsEnrollment(a.windows, winEnroll), DeviceURL: func(t tenancy.Tenant) string {
 					return apple.TenantURL(t.Slug, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)

@@ -90,7 +90,7 @@ func TestServer(t *testing.T) {
 	}
 	tn := testenv.Tenant(t, d)
 	idp := testenv.StartIDP(t, devidp.Client{ID: "viewer", Secret: "s", Audience: []string{"trident-api"},
-		Claims: map[string]any{"groups": []string{"/trident/tenant/" + tn.Slug + "/viewer"}}})
+		Claims: map[string]any{"groups": []string{"/trident/msp/" + tn.MSPSlug + "/tenant/" + tn.Slug + "/viewer"}}})
 	dns := testenv.DNS(t)
 	base, dir := startAppWith(t, idp.Issuer, func(c *serverConfig) { c.dnsServer = dns.Addr() })
 

@@ -85,7 +85,7 @@ func TestAppleThroughTheServer(t *testing.T) {
 	}
 	tn := testenv.Tenant(t, d)
 	idp := testenv.StartIDP(t, devidp.Client{ID: "admin", Secret: "s", Audience: []string{"trident-api"},
-		Claims: map[string]any{"groups": []string{"/trident/tenant/" + tn.Slug + "/admin"}}})
+		Claims: map[string]any{"groups": []string{"/trident/msp/" + tn.MSPSlug + "/tenant/" + tn.Slug + "/admin"}}})
 	apns := fakeapns.New()
 	defer apns.Close()
 	base, _ := startApp(t, idp.Issuer, push.WithHost(apns.URL, apns.TLSConfig))

@@ -194,9 +194,11 @@ type oidcConfig struct {
 	issuer, audience string
 	roleClaims       string
 	rolePrefix       string
+	slugGrants       bool
 	// The dashboard's client (authorization code with PKCE); without an
 	// id the dashboard is off.
 	dashboardClient, dashboardSecret string
+	dashboardRoles                   time.Duration // how old a dashboard session's roles may get
 }
 
 func (c *oidcConfig) register(fs *flag.FlagSet) {
@@ -204,9 +206,11 @@ func (c *oidcConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.issuer, "oidc-issuer", "", "OIDC issuer URL of the identity provider (Keycloak: https://keycloak.example.com/realms/trident)")
 	fs.StringVar(&c.audience, "oidc-audience", "trident-api", "audience API tokens must carry: the API's client id at the provider")
 	fs.StringVar(&c.roleClaims, "oidc-role-claims", strings.Join(def.RoleClaims, ","), "comma-separated claim paths that carry roles ({client_id} is the audience)")
-	fs.StringVar(&c.rolePrefix, "oidc-role-prefix", def.Prefix, "prefix of role values: {prefix}:tenant:{slug}:{role}, {prefix}:msp:{slug}:admin")
+	fs.StringVar(&c.rolePrefix, "oidc-role-prefix", def.Prefix, "prefix of role values: {prefix}:msp:{msp}:tenant:{tenant}:{role}, {prefix}:msp:{msp}:admin")
+	fs.BoolVar(&c.slugGrants, "oidc-slug-grants", false, "also honor the older tenant grants that name no MSP ({prefix}:tenant:{slug}:{role}), while moving them over: such a grant goes to whichever MSP creates the slug")
 	fs.StringVar(&c.dashboardClient, "dashboard-client-id", "", "the dashboard's client id at the identity provider (a confidential client with the authorization-code flow; redirect URI {platform URL}/dashboard/callback); empty: the dashboard is off")
 	fs.StringVar(&c.dashboardSecret, "dashboard-client-secret", "", "the dashboard client's secret")
+	fs.DurationVar(&c.dashboardRoles, "dashboard-role-refresh", 5*time.Minute, "how old a dashboard session's roles may get before they are read again with the sign-in's refresh token (a role removed at the provider ends within it; a refused refresh ends the session)")
 }
 
 func (c *oidcConfig) claims() identity.ClaimsConfig {
@@ -218,6 +222,7 @@ func (c *oidcConfig) claims() identity.ClaimsConfig {
 		}
 	}
 	cfg.Prefix = c.rolePrefix
+	cfg.SlugGrants = c.slugGrants
 	return cfg
 }
 
@@ -230,6 +235,9 @@ func (c *oidcConfig) validate() error {
 	}
 	if c.audience == "" {
 		errs = append(errs, errors.New("--oidc-audience must not be empty"))
+	}
+	if c.dashboardRoles < time.Second || c.dashboardRoles > time.Hour {
+		errs = append(errs, fmt.Errorf("--dashboard-role-refresh %s: want 1s to 1h", c.dashboardRoles))
 	}
 	if len(c.claims().RoleClaims) == 0 {
 		errs = append(errs, errors.New("--oidc-role-claims names no claim"))

@@ -58,10 +58,10 @@ func TestDashboardInABrowser(t *testing.T) {
 	idp := testenv.StartIDPWith(t, devidp.Config{
 		Clients: []devidp.Client{
 			{ID: "trident-dashboard", Secret: "dash", RedirectURIs: []string{platform + "/dashboard/callback"}},
-			{ID: "setup", Secret: "s", Audience: []string{"trident-api"}, Claims: map[string]any{"groups": []string{"/trident/tenant/" + a.Slug + "/admin"}}},
+			{ID: "setup", Secret: "s", Audience: []string{"trident-api"}, Claims: map[string]any{"groups": []string{"/trident/msp/" + a.MSPSlug + "/tenant/" + a.Slug + "/admin"}}},
 		},
 		Users: []devidp.User{{Subject: "ana", Email: "ana@msp.test", Name: "Ana Admin", Password: "correct horse",
-			Claims: map[string]any{"groups": []string{"/trident/tenant/" + a.Slug + "/admin", "/trident/tenant/" + b.Slug + "/viewer"}}}},
+			Claims: map[string]any{"groups": []string{"/trident/msp/" + a.MSPSlug + "/tenant/" + a.Slug + "/admin", "/trident/msp/" + b.MSPSlug + "/tenant/" + b.Slug + "/viewer"}}}},
 	})
 	base, _ := startAppOn(t, ln, idp.Issuer, func(c *serverConfig) {
 		c.windowsIdentity, c.windowsPoll = "header", 30*time.Minute

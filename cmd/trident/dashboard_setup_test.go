@@ -84,10 +84,10 @@ func TestDashboardEnrollmentSetup(t *testing.T) {
 	idp := testenv.StartIDPWith(t, devidp.Config{
 		Clients: []devidp.Client{
 			{ID: "trident-dashboard", Secret: "dash", RedirectURIs: []string{platform + "/dashboard/callback"}},
-			{ID: "setup", Secret: "s", Audience: []string{"trident-api"}, Claims: map[string]any{"groups": []string{"/trident/tenant/" + tn.Slug + "/admin"}}},
+			{ID: "setup", Secret: "s", Audience: []string{"trident-api"}, Claims: map[string]any{"groups": []string{"/trident/msp/" + tn.MSPSlug + "/tenant/" + tn.Slug + "/admin"}}},
 		},
 		Users: []devidp.User{{Subject: "ana", Email: "ana@msp.test", Name: "Ana Admin", Password: "pw",
-			Claims: map[string]any{"groups": []string{"/trident/tenant/" + tn.Slug + "/admin"}}}},
+			Claims: map[string]any{"groups": []string{"/trident/msp/" + tn.MSPSlug + "/tenant/" + tn.Slug + "/admin"}}}},
 	})
 	google := fakeamapi.New()
 	defer google.Close()

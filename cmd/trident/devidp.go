@@ -28,6 +28,9 @@ type devIdentity struct {
 	srv     *http.Server
 }
 
+// demoViewerGrant makes the demo viewer a viewer of the demo tenant.
+const demoViewerGrant = "/trident/msp/" + demoMSP + "/tenant/" + demoTenant + "/viewer"
+
 // The dashboard's client and the demo person who signs in to it.
 const (
 	devDashboardClient = "trident-dashboard"
@@ -46,10 +49,21 @@ func startDevIdentity(ctx context.Context, dataDir, listen, audience, dashboardR
 			{ID: "demo-admin", Secret: secret(), Audience: []string{audience},
 				Claims: map[string]any{"groups": []string{"/trident/msp/" + demoMSP + "/admin"}}},
 			{ID: "demo-viewer", Secret: secret(), Audience: []string{audience},
-				Claims: map[string]any{"groups": []string{"/trident/tenant/" + demoTenant + "/viewer"}}},
+				Claims: map[string]any{"groups": []string{demoViewerGrant}}},
 		}
 	} else {
 		return nil, err
+	}
+	// Data folders made before tenant grants named their MSP carry the
+	// demo viewer's grant in the older form, which serve no longer honors.
+	for i := range cfg.Clients {
+		if groups, ok := cfg.Clients[i].Claims["groups"].([]any); ok {
+			for j, g := range groups {
+				if g == "/trident/tenant/"+demoTenant+"/viewer" {
+					groups[j] = demoViewerGrant
+				}
+			}
+		}
 	}
 	// The dashboard's client and demo person, added to data folders made
 	// before the dashboard existed; the redirect follows --listen.

@@ -66,7 +66,7 @@ func TestWindowsThroughTheServer(t *testing.T) {
 	var clients []devidp.Client
 	for i, tn := range tenants {
 		clients = append(clients, devidp.Client{ID: fmt.Sprint("admin", i), Secret: "s", Audience: []string{"trident-api"},
-			Claims: map[string]any{"groups": []string{"/trident/tenant/" + tn.Slug + "/admin"}}})
+			Claims: map[string]any{"groups": []string{"/trident/msp/" + tn.MSPSlug + "/tenant/" + tn.Slug + "/admin"}}})
 	}
 	idp := testenv.StartIDP(t, clients...)
 	dns := testenv.DNS(t)
@@ -359,7 +359,7 @@ func TestWindowsFederatedEnrollment(t *testing.T) {
 	}
 	tn := testenv.Tenant(t, d)
 	idp := testenv.StartIDP(t, devidp.Client{ID: "admin", Secret: "s", Audience: []string{"trident-api"},
-		Claims: map[string]any{"groups": []string{"/trident/tenant/" + tn.Slug + "/admin"}}})
+		Claims: map[string]any{"groups": []string{"/trident/msp/" + tn.MSPSlug + "/tenant/" + tn.Slug + "/admin"}}})
 	base, _ := startAppWith(t, idp.Issuer, func(c *serverConfig) {
 		c.windowsIdentity = "header"
 		c.windowsPoll = 30 * time.Minute
@@ -459,7 +459,7 @@ func TestWindowsFederationIsNoSSRF(t *testing.T) {
 	}
 	tn := testenv.Tenant(t, d)
 	idp := testenv.StartIDP(t, devidp.Client{ID: "admin", Secret: "s", Audience: []string{"trident-api"},
-		Claims: map[string]any{"groups": []string{"/trident/tenant/" + tn.Slug + "/admin"}}})
+		Claims: map[string]any{"groups": []string{"/trident/msp/" + tn.MSPSlug + "/tenant/" + tn.Slug + "/admin"}}})
 	keyText := testKey(t)
 	base, _ := startAppWith(t, idp.Issuer, func(c *serverConfig) { c.windowsIdentity = "header"; c.encryptionKey = keyText })
 	var hits atomic.Int32

@@ -10,6 +10,23 @@ import (
 	"github.com/tridentmdm/trident/services/identity"
 )
 
+type group struct {
+	Name string  `json:"name"`
+	Sub  []group `json:"subGroups"`
+}
+
+// paths lists the full paths of the leaf groups under gs.
+func paths(prefix string, gs []group) []string {
+	var out []string
+	for _, g := range gs {
+		if len(g.Sub) == 0 {
+			out = append(out, prefix+"/"+g.Name)
+		}
+		out = append(out, paths(prefix+"/"+g.Name, g.Sub)...)
+	}
+	return out
+}
+
 func TestRealmMatchesTrident(t *testing.T) {
 	b, err := os.ReadFile("trident-realm.json")
 	if err != nil {
@@ -30,6 +47,7 @@ func TestRealmMatchesTrident(t *testing.T) {
 		Users []struct {
 			Groups []string `json:"groups"`
 		} `json:"users"`
+		Groups []group `json:"groups"`
 	}
 	if err := json.Unmarshal(b, &realm); err != nil {
 		t.Fatal(err)
@@ -45,7 +63,7 @@ func TestRealmMatchesTrident(t *testing.T) {
 				audience = m.Config["included.client.audience"]
 			case "oidc-group-membership-mapper":
 				if m.Config["full.path"] != "true" {
-					t.Error("the groups mapper must send full paths (/trident/tenant/...)")
+					t.Error("the groups mapper must send full paths (/trident/msp/.../tenant/...)")
 				}
 				groupsClaim = m.Config["claim.name"]
 			}
@@ -78,5 +96,17 @@ func TestRealmMatchesTrident(t *testing.T) {
 	p := identity.MapClaims(def, "svc", map[string]any{"groups": []any{realm.Users[0].Groups[0]}}, "trident-api")
 	if !p.AdministersMSP("acme") {
 		t.Errorf("group %s does not make the integration an admin of MSP acme", realm.Users[0].Groups[0])
+	}
+	// Every leaf group of the example grants a role Trident honors by
+	// default: an MSP admin, or a role in a tenant of that MSP.
+	leaves := paths("", realm.Groups)
+	if len(leaves) != 4 {
+		t.Errorf("the example's groups are %v; want the MSP's admin and three roles in its tenant", leaves)
+	}
+	for _, path := range leaves {
+		p := identity.MapClaims(def, "u", map[string]any{"groups": []any{path}}, "trident-api")
+		if len(p.MSPAdmin) == 0 && (len(p.Grants) != 1 || p.Grants[0].MSP != "acme" || p.Grants[0].Tenant != "bakery") {
+			t.Errorf("group %s grants %+v; want a role in acme's tenant bakery", path, p)
+		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -77,9 +78,16 @@ type Config struct {
 }
 
 // New returns the provider's HTTP handler for issuer. POST /admin/rotate
-// replaces the signing key, keeping the old one in the JWKS.
+// replaces the signing key, keeping the old one in the JWKS; PUT
+// /admin/users/{subject} (a User as JSON) adds or changes a person, and
+// DELETE removes them, as an admin does at a real provider: their next
+// token refresh carries the change, or fails.
+//
+// People get refresh tokens with the authorization-code flow, as from
+// Keycloak, rotated at each use.
 func New(issuer string, cfg Config, log *slog.Logger) (http.Handler, error) {
-	s := &storage{clients: map[string]*Client{}, users: map[string]*User{}, requests: map[string]*authRequest{}, codes: map[string]string{}}
+	s := &storage{clients: map[string]*Client{}, users: map[string]*User{}, requests: map[string]*authRequest{}, codes: map[string]string{},
+		refresh: map[string]*refreshToken{}}
 	for i := range cfg.Users {
 		s.users[cfg.Users[i].Subject] = &cfg.Users[i]
 	}
@@ -94,9 +102,10 @@ func New(issuer string, cfg Config, log *slog.Logger) (http.Handler, error) {
 		return nil, err
 	}
 	p, err := op.NewOpenIDProvider(issuer, &op.Config{
-		CryptoKey:      sha256.Sum256([]byte(issuer)),
-		CodeMethodS256: true,
-		AuthMethodPost: true,
+		CryptoKey:             sha256.Sum256([]byte(issuer)),
+		CodeMethodS256:        true,
+		AuthMethodPost:        true,
+		GrantTypeRefreshToken: true,
 	}, s, op.WithAllowInsecure(), op.WithLogger(log))
 	if err != nil {
 		return nil, err
@@ -107,6 +116,23 @@ func New(issuer string, cfg Config, log *slog.Logger) (http.Handler, error) {
 			http.Error(w, err.Error(), 500)
 			return
 		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("PUT /admin/users/{subject}", func(w http.ResponseWriter, r *http.Request) {
+		var u User
+		if err := json.NewDecoder(r.Body).Decode(&u); err != nil || u.Subject != r.PathValue("subject") {
+			http.Error(w, "want a User as JSON with the path's subject", http.StatusBadRequest)
+			return
+		}
+		s.usersMu.Lock()
+		s.users[u.Subject] = &u
+		s.usersMu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("DELETE /admin/users/{subject}", func(w http.ResponseWriter, r *http.Request) {
+		s.usersMu.Lock()
+		delete(s.users, r.PathValue("subject"))
+		s.usersMu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /login", s.loginForm)
@@ -140,6 +166,8 @@ func (k publicKey) Key() any                           { return &k.key.key.Publi
 
 type storage struct {
 	clients map[string]*Client
+
+	usersMu sync.RWMutex
 	users   map[string]*User // by subject
 
 	reqMu    sync.Mutex
@@ -148,7 +176,35 @@ type storage struct {
 
 	mu   sync.Mutex
 	keys []key // newest first; the first signs
+
+	refreshMu sync.Mutex
+	refresh   map[string]*refreshToken
 }
+
+func (s *storage) user(subject string) (*User, bool) {
+	s.usersMu.RLock()
+	defer s.usersMu.RUnlock()
+	u, ok := s.users[subject]
+	return u, ok
+}
+
+// refreshToken is what a refresh token stands for; it is also the
+// op.RefreshTokenRequest of its next use.
+type refreshToken struct {
+	subject, clientID string
+	audience, scopes  []string
+	amr               []string
+	authTime          time.Time
+	expires           time.Time
+}
+
+func (r *refreshToken) GetAMR() []string                 { return r.amr }
+func (r *refreshToken) GetAudience() []string            { return r.audience }
+func (r *refreshToken) GetAuthTime() time.Time           { return r.authTime }
+func (r *refreshToken) GetClientID() string              { return r.clientID }
+func (r *refreshToken) GetScopes() []string              { return r.scopes }
+func (r *refreshToken) GetSubject() string               { return r.subject }
+func (r *refreshToken) SetCurrentScopes(scopes []string) { r.scopes = scopes }
 
 func (s *storage) rotate() error {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -168,6 +224,11 @@ var errUnsupported = errors.New("not supported by this test provider")
 
 func (s *storage) CreateAuthRequest(_ context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
 	a := &authRequest{id: uuid.NewString(), req: *req, created: time.Now()}
+	// Like Keycloak, the code flow brings a refresh token without asking
+	// for offline access.
+	if !slices.Contains(a.req.Scopes, oidc.ScopeOfflineAccess) {
+		a.req.Scopes = append(slices.Clone(a.req.Scopes), oidc.ScopeOfflineAccess)
+	}
 	s.reqMu.Lock()
 	defer s.reqMu.Unlock()
 	for id, old := range s.requests { // forget abandoned logins
@@ -225,6 +286,8 @@ func (s *storage) login(id, username, password string) error {
 	if !ok {
 		return errors.New("unknown or expired login; start again")
 	}
+	s.usersMu.RLock()
+	defer s.usersMu.RUnlock()
 	for _, u := range s.users {
 		if (u.Subject == username || u.Email == username) && u.Password == password {
 			a.subject, a.authTime = u.Subject, time.Now()
@@ -292,17 +355,65 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 	return uuid.NewString(), time.Now().Add(lifetime), nil
 }
 
-func (s *storage) CreateAccessAndRefreshTokens(context.Context, op.TokenRequest, string) (string, string, time.Time, error) {
-	return "", "", time.Time{}, errUnsupported
+// refreshLifetime bounds a refresh token, as Keycloak's SSO session idle
+// time does.
+const refreshLifetime = 30 * time.Minute
+
+func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
+	access, exp, err := s.CreateAccessToken(ctx, req)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	rt := &refreshToken{subject: req.GetSubject(), audience: req.GetAudience(), scopes: req.GetScopes(), expires: time.Now().Add(refreshLifetime)}
+	switch r := req.(type) {
+	case op.AuthRequest:
+		rt.clientID, rt.amr, rt.authTime = r.GetClientID(), r.GetAMR(), r.GetAuthTime()
+	case op.RefreshTokenRequest:
+		rt.clientID, rt.amr, rt.authTime = r.GetClientID(), r.GetAMR(), r.GetAuthTime()
+	default:
+		return "", "", time.Time{}, errUnsupported
+	}
+	token := uuid.NewString()
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	delete(s.refresh, current) // rotated: each refresh token works once
+	for t, old := range s.refresh {
+		if time.Now().After(old.expires) {
+			delete(s.refresh, t)
+		}
+	}
+	s.refresh[token] = rt
+	return access, token, exp, nil
 }
-func (s *storage) TokenRequestByRefreshToken(context.Context, string) (op.RefreshTokenRequest, error) {
-	return nil, errUnsupported
+
+// TokenRequestByRefreshToken refuses a token used before, expired, or of a
+// person removed since.
+func (s *storage) TokenRequestByRefreshToken(_ context.Context, token string) (op.RefreshTokenRequest, error) {
+	s.refreshMu.Lock()
+	rt, ok := s.refresh[token]
+	s.refreshMu.Unlock()
+	if !ok || time.Now().After(rt.expires) {
+		return nil, op.ErrInvalidRefreshToken
+	}
+	if _, ok := s.user(rt.subject); !ok {
+		return nil, op.ErrInvalidRefreshToken
+	}
+	c := *rt
+	return &c, nil
 }
 func (s *storage) TerminateSession(context.Context, string, string) error { return nil }
-func (s *storage) RevokeToken(context.Context, string, string, string) *oidc.Error {
-	return oidc.ErrUnsupportedGrantType()
+func (s *storage) RevokeToken(_ context.Context, token, _, _ string) *oidc.Error {
+	s.refreshMu.Lock()
+	delete(s.refresh, token)
+	s.refreshMu.Unlock()
+	return nil
 }
-func (s *storage) GetRefreshTokenInfo(context.Context, string, string) (string, string, error) {
+func (s *storage) GetRefreshTokenInfo(_ context.Context, _ string, token string) (string, string, error) {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	if rt, ok := s.refresh[token]; ok {
+		return rt.subject, token, nil
+	}
 	return "", "", op.ErrInvalidRefreshToken
 }
 
@@ -341,7 +452,7 @@ func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string
 
 func (s *storage) SetUserinfoFromScopes(_ context.Context, ui *oidc.UserInfo, userID, _ string, _ []string) error {
 	ui.Subject = userID
-	if u, ok := s.users[userID]; ok {
+	if u, ok := s.user(userID); ok {
 		ui.Email, ui.EmailVerified, ui.Name = u.Email, true, u.Name
 		for k, v := range u.Claims {
 			ui.AppendClaims(k, v)
@@ -363,7 +474,7 @@ func (s *storage) GetPrivateClaimsFromScopes(_ context.Context, userID, clientID
 	if c, ok := s.clients[clientID]; ok && userID == clientID {
 		return c.Claims, nil
 	}
-	if u, ok := s.users[userID]; ok {
+	if u, ok := s.user(userID); ok {
 		return u.Claims, nil
 	}
 	return nil, nil
@@ -408,7 +519,7 @@ func (c client) ResponseTypes() []oidc.ResponseType {
 }
 func (c client) GrantTypes() []oidc.GrantType {
 	if len(c.Client.RedirectURIs) > 0 {
-		return []oidc.GrantType{oidc.GrantTypeCode}
+		return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
 	}
 	return []oidc.GrantType{oidc.GrantTypeClientCredentials}
 }

@@ -88,6 +88,9 @@ type Login struct {
 	Secure   bool   // the cookie only over https
 	Lifetime time.Duration
 	Now      func() time.Time // time.Now by default
+	// Tokens, when set, hears the provider's tokens of a sign-in that
+	// verified (to keep its refresh token).
+	Tokens func(*oauth2.Token)
 }
 
 type state struct {
@@ -173,7 +176,41 @@ func (l Login) Finish(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	if err != nil || subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(st.Nonce)) != 1 {
 		return nil, "", ErrVerify
 	}
+	if l.Tokens != nil {
+		l.Tokens(tok)
+	}
 	return idt, st.Carry, nil
+}
+
+// Refresh trades a refresh token for fresh tokens and returns the new ID
+// token, verified, and the refresh token to keep (the provider's new one
+// when it rotates them). A provider that refuses (the person was removed,
+// the session ended, the token was revoked) gives a Failure with
+// ErrExchange; one that cannot be reached, another error.
+func Refresh(ctx context.Context, p *oidc.Provider, cfg *oauth2.Config, refresh string) (*oidc.IDToken, string, error) {
+	xctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	tok, err := cfg.TokenSource(xctx, &oauth2.Token{RefreshToken: refresh, Expiry: time.Unix(1, 0)}).Token()
+	var re *oauth2.RetrieveError
+	switch {
+	case errors.As(err, &re):
+		return nil, "", &Failure{Reason: ErrExchange, Detail: exchangeDetail(err)}
+	case err != nil:
+		return nil, "", err
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return nil, "", ErrVerify // no ID token: nothing to read roles from
+	}
+	idt, err := p.Verifier(&oidc.Config{ClientID: cfg.ClientID}).Verify(xctx, raw)
+	if err != nil {
+		return nil, "", ErrVerify
+	}
+	next := tok.RefreshToken
+	if next == "" {
+		next = refresh
+	}
+	return idt, next, nil
 }
 
 // Providers caches discovered OIDC providers by issuer for an hour.

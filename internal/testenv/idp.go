@@ -143,3 +143,27 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// SetUser adds or changes a person at the provider, as its admin would:
+// their next sign-in or token refresh carries the change.
+func (p *IDP) SetUser(t testing.TB, u idp.User) {
+	t.Helper()
+	b, _ := json.Marshal(u)
+	req, _ := http.NewRequest(http.MethodPut, p.Issuer+"/admin/users/"+u.Subject, strings.NewReader(string(b)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("set user %s: %v %v", u.Subject, err, resp)
+	}
+	resp.Body.Close()
+}
+
+// RemoveUser removes a person: their refresh tokens stop working.
+func (p *IDP) RemoveUser(t testing.TB, subject string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodDelete, p.Issuer+"/admin/users/"+subject, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("remove user %s: %v %v", subject, err, resp)
+	}
+	resp.Body.Close()
+}

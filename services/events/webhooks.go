@@ -6,12 +6,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/internal/egress"
 	"github.com/tridentmdm/trident/internal/seal"
 )
 
@@ -53,7 +56,8 @@ var ErrStale = errors.New("changed since it was read")
 
 // URLPolicy says which webhook URLs are accepted.
 type URLPolicy struct {
-	// AllowHTTP accepts http:// URLs (dev and tests); otherwise only https.
+	// AllowHTTP accepts http:// URLs and special-purpose IP literals (dev
+	// and tests); otherwise only https, to a name or a public address.
 	AllowHTTP bool
 }
 
@@ -64,6 +68,13 @@ func (p URLPolicy) check(raw string) error {
 	}
 	if u.Scheme != "https" && !(p.AllowHTTP && u.Scheme == "http") {
 		return &ValidationError{"url", "must use https"}
+	}
+	// A name is checked each time it is dialled (internal/egress); an
+	// address can be refused now.
+	if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !p.AllowHTTP {
+		if why := egress.Refused(ip); why != "" {
+			return &ValidationError{"url", "names an address webhooks may not reach: " + why}
+		}
 	}
 	return nil
 }

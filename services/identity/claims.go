@@ -17,14 +17,20 @@ import (
 // and an optional leading '/':
 //
 //	{prefix}:msp:{msp slug}:admin
-//	{prefix}:tenant:{tenant slug}:admin|operator|viewer
+//	{prefix}:msp:{msp slug}:tenant:{tenant slug}:admin|operator|viewer
 //
-// for example the Keycloak group path /trident/tenant/bakery/operator or the
-// role trident:msp:acme:admin. Other values are ignored.
+// for example the Keycloak group path /trident/msp/acme/tenant/bakery/operator
+// or the role trident:msp:acme:admin. A tenant grant names the tenant's MSP
+// too: a grant of a slug alone would go to whichever MSP created that slug
+// first. The older form {prefix}:tenant:{tenant slug}:{role} counts only
+// with SlugGrants, for an installation moving its grants over. Other values
+// are ignored.
 type ClaimsConfig struct {
 	RoleClaims []string
 	Prefix     string // default "trident"
 	NameClaim  string // default "preferred_username"
+	// SlugGrants honors {prefix}:tenant:{slug}:{role}, bound to no MSP.
+	SlugGrants bool
 }
 
 // DefaultClaims suits Keycloak.
@@ -110,17 +116,18 @@ func (c ClaimsConfig) apply(p *Principal, value string) {
 	if prefix == "" {
 		prefix = "trident"
 	}
-	if len(parts) != 4 || parts[0] != prefix {
+	if len(parts) < 2 || parts[0] != prefix {
 		return
 	}
-	kind, slug, role := parts[1], parts[2], Role(parts[3])
-	switch {
-	case kind == "msp" && role == Admin:
-		if !p.AdministersMSP(slug) {
-			p.MSPAdmin = append(p.MSPAdmin, slug)
+	switch parts = parts[1:]; {
+	case len(parts) == 3 && parts[0] == "msp" && Role(parts[2]) == Admin:
+		if !p.AdministersMSP(parts[1]) {
+			p.MSPAdmin = append(p.MSPAdmin, parts[1])
 		}
-	case kind == "tenant" && role.Valid():
-		p.grant(slug, role)
+	case len(parts) == 5 && parts[0] == "msp" && parts[2] == "tenant" && Role(parts[4]).Valid():
+		p.grant(Grant{MSP: parts[1], Tenant: parts[3], Role: Role(parts[4])})
+	case len(parts) == 3 && parts[0] == "tenant" && Role(parts[2]).Valid() && c.SlugGrants:
+		p.grant(Grant{Tenant: parts[1], Role: Role(parts[2])})
 	}
 }
 

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/google/uuid"
@@ -14,9 +15,10 @@ func TestKeycloakClaims(t *testing.T) {
 	err := json.Unmarshal([]byte(`{
   "preferred_username": "service-account-acme-integration",
   "azp": "acme-integration",
-  "realm_access": {"roles": ["offline_access", "trident:msp:acme:admin", "trident:tenant:bakery:viewer"]},
-  "resource_access": {"trident.api": {"roles": ["trident:tenant:bakery:operator", "trident:tenant:florist:bogus"]}},
-  "groups": ["/trident/tenant/garage/viewer", "/other/tenant/x/admin", "/trident/tenant/garage/admin", "trident:msp"]
+  "realm_access": {"roles": ["offline_access", "trident:msp:acme:admin", "trident:msp:corner:tenant:bakery:viewer"]},
+  "resource_access": {"trident.api": {"roles": ["trident:msp:corner:tenant:bakery:operator", "trident:msp:corner:tenant:florist:bogus"]}},
+  "groups": ["/trident/msp/corner/tenant/garage/viewer", "/other/tenant/x/admin", "/trident/msp/corner/tenant/garage/admin", "trident:msp",
+    "/trident/tenant/legacy/admin", "/trident/msp/corner/tenant/garage", "/trident/msp/corner/tenant/garage/admin/extra"]
 }`), &claims)
 	if err != nil {
 		t.Fatal(err)
@@ -28,13 +30,13 @@ func TestKeycloakClaims(t *testing.T) {
 	if !p.AdministersMSP("acme") || len(p.MSPAdmin) != 1 {
 		t.Errorf("MSPAdmin = %v", p.MSPAdmin)
 	}
-	want := map[string]Role{"bakery": Operator, "garage": Admin}
-	if len(p.Tenants) != len(want) {
-		t.Errorf("Tenants = %v, want %v", p.Tenants, want)
+	want := []Grant{{MSP: "corner", Tenant: "bakery", Role: Operator}, {MSP: "corner", Tenant: "garage", Role: Admin}}
+	if !slices.Equal(p.Grants, want) {
+		t.Errorf("Grants = %v, want %v (the slug-only legacy grant is ignored by default)", p.Grants, want)
 	}
-	for slug, r := range want {
-		if p.Tenants[slug] != r {
-			t.Errorf("role in %s = %q, want %q", slug, p.Tenants[slug], r)
+	for _, g := range want {
+		if r, ok := p.RoleIn(tenancy.Tenant{MSPSlug: "corner", Slug: g.Tenant}); !ok || r != g.Role {
+			t.Errorf("role in corner/%s = %q, want %q", g.Tenant, r, g.Role)
 		}
 	}
 	acmeTenant := tenancy.Tenant{ID: uuid.New(), MSPSlug: "acme", Slug: "anything"}
@@ -43,6 +45,34 @@ func TestKeycloakClaims(t *testing.T) {
 	}
 	if _, ok := p.RoleIn(tenancy.Tenant{MSPSlug: "other", Slug: "florist"}); ok {
 		t.Error("a bogus role granted access")
+	}
+}
+
+// The outside security test's finding: grants were keyed by tenant slug
+// alone, so a grant for a slug not created yet went to whichever MSP
+// created it first. A grant now names the MSP, and the same slug in
+// another MSP gives nothing.
+func TestGrantsNameTheirMSP(t *testing.T) {
+	claims := map[string]any{"groups": []any{"/trident/msp/corner/tenant/newco/admin", "/trident/tenant/oldco/viewer"}}
+	p := DefaultClaims().principal("u1", claims, "trident-api")
+	if r, ok := p.RoleIn(tenancy.Tenant{MSPSlug: "corner", Slug: "newco"}); !ok || r != Admin {
+		t.Errorf("the grant in its own MSP: %q, %v", r, ok)
+	}
+	for _, squat := range []tenancy.Tenant{{MSPSlug: "squatter", Slug: "newco"}, {MSPSlug: "corner", Slug: "oldco"}, {MSPSlug: "any", Slug: "oldco"}} {
+		if r, ok := p.RoleIn(squat); ok {
+			t.Errorf("RoleIn(%s/%s) = %q; want no role", squat.MSPSlug, squat.Slug, r)
+		}
+	}
+	// While an installation moves its grants over, it may honor the older
+	// form, and accepts what it says: the slug in any MSP.
+	legacy := DefaultClaims()
+	legacy.SlugGrants = true
+	p = legacy.principal("u1", claims, "trident-api")
+	if r, ok := p.RoleIn(tenancy.Tenant{MSPSlug: "any", Slug: "oldco"}); !ok || r != Viewer {
+		t.Errorf("with SlugGrants, the older grant: %q, %v", r, ok)
+	}
+	if _, ok := p.RoleIn(tenancy.Tenant{MSPSlug: "squatter", Slug: "newco"}); ok {
+		t.Error("with SlugGrants, an MSP-bound grant reached another MSP")
 	}
 }
 

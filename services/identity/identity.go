@@ -54,30 +54,52 @@ type Principal struct {
 
 	// MSPAdmin lists the slugs of MSPs the caller administers.
 	MSPAdmin []string
-	// Tenants maps tenant slugs to the caller's role there.
-	Tenants map[string]Role
+	// Grants are the caller's roles in single tenants, one per tenant.
+	Grants []Grant
+}
+
+// Grant is a role in one tenant of one MSP.
+type Grant struct {
+	// MSP is the slug of the tenant's MSP; "" only for a grant of the older
+	// form that names the tenant alone (ClaimsConfig.SlugGrants).
+	MSP    string `json:"msp,omitempty"`
+	Tenant string `json:"tenant"`
+	Role   Role   `json:"role"`
+}
+
+func (g Grant) covers(t tenancy.Tenant) bool {
+	return g.Tenant == t.Slug && (g.MSP == t.MSPSlug || g.MSP == "")
 }
 
 // RoleIn is the caller's role in tenant t, and whether it has any: an MSP
-// admin is an admin of all its MSP's tenants.
+// admin is an admin of all its MSP's tenants; a grant counts only in the
+// tenant of that slug in the MSP it names.
 func (p *Principal) RoleIn(t tenancy.Tenant) (Role, bool) {
 	if slices.Contains(p.MSPAdmin, t.MSPSlug) {
 		return Admin, true
 	}
-	r, ok := p.Tenants[t.Slug]
-	return r, ok && r.Valid()
+	var best Role
+	for _, g := range p.Grants {
+		if g.covers(t) && g.Role.rank() > best.rank() {
+			best = g.Role
+		}
+	}
+	return best, best.Valid()
 }
 
 // AdministersMSP reports whether the caller is an admin of MSP slug.
 func (p *Principal) AdministersMSP(slug string) bool { return slices.Contains(p.MSPAdmin, slug) }
 
-// grant records role for a tenant, keeping the highest role when several
-// claims name the same tenant.
-func (p *Principal) grant(tenant string, r Role) {
-	if p.Tenants == nil {
-		p.Tenants = map[string]Role{}
+// grant records g, keeping the highest role when several claims name the
+// same tenant of the same MSP.
+func (p *Principal) grant(g Grant) {
+	for i, cur := range p.Grants {
+		if cur.MSP == g.MSP && cur.Tenant == g.Tenant {
+			if g.Role.rank() > cur.Role.rank() {
+				p.Grants[i].Role = g.Role
+			}
+			return
+		}
 	}
-	if cur, ok := p.Tenants[tenant]; !ok || r.rank() > cur.rank() {
-		p.Tenants[tenant] = r
-	}
+	p.Grants = append(p.Grants, g)
 }

@@ -77,6 +77,46 @@ WHERE id = $1 AND ended_at IS NULL AND expires_at > now()`, id).Scan(&sealed)
 	return s.keys.Open(sealed, sessionContext(id))
 }
 
+// Renew locks token's session, hands its data to fn, and stores what fn
+// returns instead (nil: keep the data). A session's renewals run one at a
+// time, so a rotated refresh token is used once. It returns the data the
+// session holds afterwards; fn's error leaves the session as it was.
+func (s *Sessions) Renew(ctx context.Context, token string, fn func(data []byte) ([]byte, error)) ([]byte, error) {
+	if token == "" || len(token) > 100 {
+		return nil, ErrNoSession
+	}
+	id := sessionID(token)
+	var out []byte
+	err := pgx.BeginFunc(ctx, s.db.Writer(), func(tx pgx.Tx) error {
+		var sealed []byte
+		err := tx.QueryRow(ctx, `SELECT data_sealed FROM dashboard_sessions
+WHERE id = $1 AND ended_at IS NULL AND expires_at > now() FOR UPDATE`, id).Scan(&sealed)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNoSession
+		} else if err != nil {
+			return fmt.Errorf("identity: lock a session: %w", err)
+		}
+		data, err := s.keys.Open(sealed, sessionContext(id))
+		if err != nil {
+			return err
+		}
+		next, err := fn(data)
+		if err != nil || next == nil {
+			out = data
+			return err
+		}
+		if sealed, err = s.keys.Seal(next, sessionContext(id)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE dashboard_sessions SET data_sealed = $2 WHERE id = $1`, id, sealed); err != nil {
+			return fmt.Errorf("identity: renew a session: %w", err)
+		}
+		out = next
+		return nil
+	})
+	return out, err
+}
+
 // End ends token's session.
 func (s *Sessions) End(ctx context.Context, token string) error {
 	_, err := s.db.Writer().Exec(ctx, `UPDATE dashboard_sessions SET ended_at = now() WHERE id = $1 AND ended_at IS NULL`, sessionID(token))

@@ -19,7 +19,7 @@ const audience = "trident-api"
 func clients() []idp.Client {
 	return []idp.Client{
 		{ID: "integrator", Secret: "s1", Audience: []string{audience},
-			Claims: map[string]any{"groups": []string{"/trident/tenant/bakery/operator"}}},
+			Claims: map[string]any{"groups": []string{"/trident/msp/acme/tenant/bakery/operator"}}},
 		{ID: "short", Secret: "s2", Audience: []string{audience}, Lifetime: idp.Duration(time.Minute)},
 		{ID: "elsewhere", Secret: "s3", Audience: []string{"another-api"}},
 	}
@@ -55,7 +55,7 @@ func TestVerifier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !who.Client || who.Name != "integrator" || who.Tenants["bakery"] != identity.Operator {
+	if !who.Client || who.Name != "integrator" || len(who.Grants) != 1 || who.Grants[0] != (identity.Grant{MSP: "acme", Tenant: "bakery", Role: identity.Operator}) {
 		t.Fatalf("principal = %+v", who)
 	}
 
