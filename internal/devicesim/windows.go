@@ -64,6 +64,8 @@ type WindowsDevice struct {
 	ChunkSize int
 	// Record, when set, receives every request and answer.
 	Record func(kind string, request, answer []byte)
+	// Largest is the size of the largest answer so far.
+	Largest int
 
 	session int // sessions so far: a device runs one at a time
 }
@@ -130,6 +132,15 @@ func (d *WindowsDevice) post(ctx context.Context, kind, url, contentType string,
 	if d.Record != nil {
 		d.Record(kind, body, b)
 	}
+	// Windows' enrollment and DM clients read one message of a known
+	// length; a chunked answer fails there.
+	if resp.ContentLength < 0 || len(resp.TransferEncoding) > 0 {
+		return b, fmt.Errorf("%s: the answer is chunked (%v, no Content-Length): Windows wants one message", kind, resp.TransferEncoding)
+	}
+	if resp.ContentLength != int64(len(b)) {
+		return b, fmt.Errorf("%s: Content-Length %d for %d bytes", kind, resp.ContentLength, len(b))
+	}
+	d.Largest = max(d.Largest, len(b))
 	if resp.StatusCode != http.StatusOK {
 		return b, &HTTPError{Status: resp.StatusCode, Body: string(b)}
 	}

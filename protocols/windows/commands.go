@@ -162,7 +162,7 @@ func toWire(c commands.Command) ([]wire.Command, error) {
 				}
 				if f == "int" {
 					if _, err := strconv.ParseInt(s.Value, 10, 64); err != nil {
-						return nil, &commands.ValidationError{Field: field + ".value", Problem: fmt.Sprintf("%q is not an integer", s.Value)}
+						return nil, &commands.ValidationError{Field: field + ".value", Problem: fmt.Sprintf("%.64q is not an integer", s.Value)}
 					}
 				}
 				if f == "bool" && s.Value != "true" && s.Value != "false" {

@@ -167,8 +167,19 @@ func (h *Handler) soap(fn func(r *http.Request, env *wire.Envelope) (action, bod
 			}
 			return
 		}
-		w.Write(wire.Response(action, env.Header.MessageID, body, security))
+		whole(w, http.StatusOK, wire.Response(action, env.Header.MessageID, body, security))
 	}
+}
+
+// whole writes b as one message with its Content-Length: Windows'
+// enrollment client wants no chunked answers (MS-MDE2 and Microsoft's
+// enrollment documentation: "the HTTP server response must not be
+// chunked; it must be sent as one message"), and Go's server chunks
+// anything larger than its write buffer unless told the length.
+func whole(w http.ResponseWriter, code int, b []byte) {
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(code)
+	w.Write(b)
 }
 
 func (h *Handler) fault(w http.ResponseWriter, r *http.Request, f *wire.Fault, relatesTo string) {
@@ -177,8 +188,7 @@ func (h *Handler) fault(w http.ResponseWriter, r *http.Request, f *wire.Fault, r
 		code = http.StatusBadRequest
 		h.log.InfoContext(r.Context(), "windows enrollment refused", "path", r.URL.Path, "subcode", f.Subcode, "reason", f.Reason)
 	}
-	w.WriteHeader(code)
-	w.Write(wire.FaultResponse(f, relatesTo))
+	whole(w, code, wire.FaultResponse(f, relatesTo))
 }
 
 // discover answers MS-MDE2's Discover: where the policy and enrollment

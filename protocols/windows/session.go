@@ -49,8 +49,7 @@ func (h *Handler) deviceCert(r *http.Request) (*x509.Certificate, error) {
 
 func (h *Handler) writeSyncML(w http.ResponseWriter, code int, b []byte) {
 	w.Header().Set("Content-Type", wire.SyncMLType)
-	w.WriteHeader(code)
-	w.Write(b)
+	whole(w, code, b)
 }
 
 // refuse answers a message Trident will not act on: only the header's

@@ -593,3 +593,53 @@ func TestSessionTargetResultsAndAtomicStatus(t *testing.T) {
 		t.Errorf("an Atomic answered as a whole: %s %s %s", c.Status, c.Error, c.Result)
 	}
 }
+
+// Windows' enrollment and DM clients read one message of a stated length:
+// "the HTTP server response must not be chunked" (Microsoft's enrollment
+// documentation). Every endpoint's answer, faults and a SyncML reply over
+// 64 KB included, carries Content-Length (the simulator refuses a chunked
+// answer, as Windows does).
+func TestAnswersAreWholeMessages(t *testing.T) {
+	e := newEnv(t)
+	dev := e.device()
+	tok := e.token()
+	if err := dev.Discover(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dev.Policies(e.ctx, tok, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.Enroll(e.ctx, tok, false); err != nil {
+		t.Fatal(err)
+	}
+	if dev.Largest < 8<<10 {
+		t.Errorf("the enrollment answer is %d bytes; want the whole provisioning document (several KB)", dev.Largest)
+	}
+	e.queue(dev, "apply_settings", map[string]any{"settings": []map[string]any{
+		{"loc_uri": "./Device/Vendor/MSFT/Policy/ConfigOperations/ADMXInstall/App/Policy/Big", "value": strings.Repeat("<policy/>", 12000), "format": "chr"},
+	}})
+	if _, err := dev.Session(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if dev.Largest <= 64<<10 {
+		t.Errorf("the largest answer is %d bytes; the test wants one over 64 KB", dev.Largest)
+	}
+	// A fault is a whole message too.
+	resp, err := http.Post(e.srv.URL+windows.EnrollmentPath, "application/soap+xml", strings.NewReader(`<not-soap/>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 && (resp.ContentLength < 0 || len(resp.TransferEncoding) > 0) {
+		t.Errorf("a fault: %d, Content-Length %d, %v", resp.StatusCode, resp.ContentLength, resp.TransferEncoding)
+	}
+	req, _ := http.NewRequest("POST", e.srv.URL+windows.EnrollmentPath, strings.NewReader(`<not-soap/>`))
+	req.Host = e.tenant.Slug + ".trident.test"
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 || resp.ContentLength <= 0 || len(resp.TransferEncoding) > 0 {
+		t.Errorf("a fault: %d, Content-Length %d, %v; want 400 with a length", resp.StatusCode, resp.ContentLength, resp.TransferEncoding)
+	}
+}
