@@ -66,6 +66,16 @@ type WindowsDevice struct {
 	Record func(kind string, request, answer []byte)
 	// Largest is the size of the largest answer so far.
 	Largest int
+	// KeyProviders are the key storage providers the policy asked for,
+	// in order (Windows tries them in turn).
+	KeyProviders []string
+	// PollOnFirstLogin is the provisioning document's
+	// AllUsersPollOnFirstLogin.
+	PollOnFirstLogin bool
+	// CertNotFound says the provisioning document's
+	// SSLCLIENTCERTSEARCHCRITERIA matched no certificate in the store it
+	// named: sessions then present none, as Windows would.
+	CertNotFound bool
 
 	session int // sessions so far: a device runs one at a time
 }
@@ -293,11 +303,13 @@ func (d *WindowsDevice) Policies(ctx context.Context, token string, federated bo
 		return 0, err
 	}
 	var r struct {
-		MinKey int `xml:"response>policies>policy>attributes>privateKeyAttributes>minimalKeyLength"`
+		MinKey    int      `xml:"response>policies>policy>attributes>privateKeyAttributes>minimalKeyLength"`
+		Providers []string `xml:"response>policies>policy>attributes>privateKeyAttributes>cryptoProviders>provider"`
 	}
 	if err := xml.Unmarshal([]byte(a.Body.Inner), &r); err != nil {
 		return 0, fmt.Errorf("policies: %v", err)
 	}
+	d.KeyProviders = r.Providers
 	return r.MinKey, nil
 }
 
@@ -429,12 +441,48 @@ func (d *WindowsDevice) install(doc []byte) error {
 		return errors.New("provisioning document: no w7 APPLICATION")
 	}
 	d.ManagementURL, d.ProviderID = app.parm("ADDR"), app.parm("PROVIDER-ID")
+	// The DM client finds its certificate by the search criteria, in the
+	// store they name; one it cannot find, it never presents.
+	subject, store, err := SearchCriteria(app.parm("SSLCLIENTCERTSEARCHCRITERIA"))
+	d.CertNotFound = err != nil || !strings.EqualFold(store, `MY\System`) || subject != d.Cert.Subject.String()
 	poll := top.find("DMClient", "Provider", d.ProviderID, "Poll")
 	if poll == nil {
 		return errors.New("provisioning document: no DMClient poll schedule for the provider")
 	}
 	d.PollMinutes, _ = strconv.Atoi(poll.parm("IntervalForRemainingScheduledRetries"))
+	d.PollOnFirstLogin = poll.parm("AllUsersPollOnFirstLogin") == "true"
 	return nil
+}
+
+// SearchCriteria reads a w7 APPLICATION's SSLCLIENTCERTSEARCHCRITERIA
+// as the DM client does: name=value pairs split on "&", each split at its
+// first "=", the values URL-unescaped after splitting.
+func SearchCriteria(v string) (subject, store string, err error) {
+	for _, pair := range strings.Split(v, "&") {
+		name, value, ok := strings.Cut(pair, "=")
+		if !ok {
+			return "", "", fmt.Errorf("search criteria: %q has no '='", pair)
+		}
+		if strings.Contains(value, "=") {
+			return "", "", fmt.Errorf("search criteria: an unescaped '=' in the value of %s", name)
+		}
+		u, err := url.PathUnescape(value)
+		if err != nil {
+			return "", "", fmt.Errorf("search criteria: %s: %v", name, err)
+		}
+		switch name {
+		case "Subject":
+			subject = u
+		case "Stores":
+			store = u
+		default:
+			return "", "", fmt.Errorf("search criteria: unknown name %q", name)
+		}
+	}
+	if subject == "" || store == "" {
+		return "", "", errors.New("search criteria: want Subject and Stores")
+	}
+	return subject, store, nil
 }
 
 // SyncML as the device reads it.
@@ -514,7 +562,7 @@ func (d *WindowsDevice) message(sessionID string, msgID int, body string, final 
 // Send posts one SyncML message as the device, with its certificate.
 func (d *WindowsDevice) Send(ctx context.Context, msg []byte) ([]byte, error) {
 	h := http.Header{}
-	if d.CertHeader != "" && d.Cert != nil {
+	if d.CertHeader != "" && d.Cert != nil && !d.CertNotFound {
 		h.Set(d.CertHeader, ":"+base64.StdEncoding.EncodeToString(d.Cert.Raw)+":")
 	}
 	return d.post(ctx, "session", d.local(d.ManagementURL), "application/vnd.syncml.dm+xml", msg, h)

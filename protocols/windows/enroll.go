@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -267,7 +266,10 @@ func (h *Handler) policies(r *http.Request, env *wire.Envelope) (string, string,
 		`<renewalPeriodSeconds>` + strconv.Itoa(int(pki.DeviceLifetime/time.Second/10)) + `</renewalPeriodSeconds></certificateValidity>` +
 		`<permission><enroll>true</enroll><autoEnroll>false</autoEnroll></permission>` +
 		`<privateKeyAttributes><minimalKeyLength>2048</minimalKeyLength><keySpec` + nil_ + `/><keyUsageProperty` + nil_ + `/>` +
-		`<permissions` + nil_ + `/><algorithmOIDReference` + nil_ + `/><cryptoProviders` + nil_ + `/></privateKeyAttributes>` +
+		`<permissions` + nil_ + `/><algorithmOIDReference` + nil_ + `/>` +
+		// The TPM's key storage provider first, so the key cannot leave
+		// the device; the software one where there is no TPM.
+		`<cryptoProviders><provider>` + TPMProvider + `</provider><provider>` + SoftwareProvider + `</provider></cryptoProviders></privateKeyAttributes>` +
 		`<revision><majorRevision>101</majorRevision><minorRevision>0</minorRevision></revision>` +
 		`<supersededPolicies` + nil_ + `/><privateKeyFlags` + nil_ + `/><subjectNameFlags` + nil_ + `/><enrollmentFlags` + nil_ + `/>` +
 		`<generalFlags` + nil_ + `/><hashAlgorithmOIDReference>0</hashAlgorithmOIDReference><rARequirements` + nil_ + `/>` +
@@ -344,6 +346,12 @@ func (h *Handler) rst(r *http.Request, env *wire.Envelope) (string, string, bool
 	return wire.ActionRSTRC, body, true, nil
 }
 
+// The key storage providers the policy asks for, in order.
+const (
+	TPMProvider      = "Microsoft Platform Crypto Provider"
+	SoftwareProvider = "Microsoft Software Key Storage Provider"
+)
+
 // ProviderID names Trident's management account on the device: the
 // APPLICATION's PROVIDER-ID and the DMClient provider must agree.
 const ProviderID = "Trident"
@@ -351,6 +359,32 @@ const ProviderID = "Trident"
 func thumbprint(c *x509.Certificate) string {
 	sum := sha1.Sum(c.Raw)
 	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+// SearchCriteria is the w7 APPLICATION's SSLCLIENTCERTSEARCHCRITERIA for
+// cert: "Subject=<subject>&Stores=<store>", each value URL-escaped as the
+// CSP requires (the "=" and "," inside the subject too, as in its example
+// Subject=CN%3DTester,O%3DMicrosoft), the subject whole as the
+// certificate carries it (RFC 4514 order: CN, OU, O), and the machine's
+// personal store where the provisioning document puts the certificate.
+func SearchCriteria(cert *x509.Certificate) string {
+	return "Subject=" + criterionEscape(cert.Subject.String()) + "&Stores=" + criterionEscape(`MY\System`)
+}
+
+// criterionEscape percent-encodes every byte but RFC 3986's unreserved
+// ones: the DM client splits the criteria on "&" and "=" before it
+// unescapes the values.
+func criterionEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }
 
 // provisioningDoc is the wap-provisioningdoc of MS-MDE2 section 2.2.9.1:
@@ -390,7 +424,7 @@ func (h *Handler) provisioningDoc(r *http.Request, ca, cert *x509.Certificate, d
 	parm("MAXBACKOFFTIME", "120000", "")
 	parm("BACKCOMPATRETRYDISABLED", "", "")
 	parm("DEFAULTENCODING", wire.SyncMLType, "")
-	parm("SSLCLIENTCERTSEARCHCRITERIA", "Subject="+url.PathEscape("CN="+cert.Subject.CommonName)+"&Stores=MY%5CSystem", "")
+	parm("SSLCLIENTCERTSEARCHCRITERIA", SearchCriteria(cert), "")
 	b.WriteString(`<characteristic type="APPAUTH">`)
 	parm("AAUTHLEVEL", "CLIENT", "")
 	parm("AAUTHTYPE", "DIGEST", "")
@@ -417,6 +451,7 @@ func (h *Handler) provisioningDoc(r *http.Request, ca, cert *x509.Certificate, d
 	parm("NumberOfRemainingScheduledRetries", "0", "integer")
 	parm("IntervalForRemainingScheduledRetries", strconv.Itoa(poll), "integer")
 	parm("PollOnLogin", "true", "boolean")
+	parm("AllUsersPollOnFirstLogin", "true", "boolean")
 	b.WriteString(`</characteristic></characteristic></characteristic></characteristic>`)
 	b.WriteString(`</wap-provisioningdoc>`)
 	return []byte(b.String())

@@ -257,22 +257,29 @@ func (h *Handler) session(ctx context.Context, tx pgx.Tx, r *http.Request, m *wi
 // commands that are not this device's, or not waiting for an answer, are
 // ignored.
 func (h *Handler) complete(ctx context.Context, tx pgx.Tx, dev inventory.Device, answers map[string]answer, chunked map[uuid.UUID]bool, store *kept) error {
+	// One query for every command answered, however many statuses the
+	// message holds (a message of 30,000 statuses for unknown ids took a
+	// query each).
+	var ids []uuid.UUID
 	seen := map[uuid.UUID]bool{}
 	for ref := range answers {
-		id, ok := baseID(ref)
-		if !ok || seen[id] {
-			continue
+		if id, ok := baseID(ref); ok && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
 		}
-		seen[id] = true
-		c, err := h.cmds.ForDevice(ctx, tx, dev.ID, id)
+	}
+	mine, foreign, err := h.cmds.ForDeviceAll(ctx, tx, dev.ID, ids)
+	if err != nil {
+		return err
+	}
+	if len(foreign) > 0 {
+		h.log.WarnContext(ctx, "windows answers to another device's commands ignored", "device_id", dev.Identifier, "commands", len(foreign), "first", foreign[0])
+	}
+	for _, id := range ids {
+		c, ok := mine[id]
 		switch {
-		case errors.Is(err, commands.ErrNotFound):
+		case !ok:
 			continue
-		case errors.Is(err, commands.ErrForeign):
-			h.log.WarnContext(ctx, "windows answer to another device's command ignored", "device_id", dev.Identifier, "command", id)
-			continue
-		case err != nil:
-			return err
 		case c.Status != commands.Sent:
 			h.log.InfoContext(ctx, "windows answer ignored", "device_id", dev.Identifier, "command", id, "status", c.Status)
 			continue

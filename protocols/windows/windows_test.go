@@ -3,6 +3,10 @@ package windows_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
@@ -641,5 +645,136 @@ func TestAnswersAreWholeMessages(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 400 || resp.ContentLength <= 0 || len(resp.TransferEncoding) > 0 {
 		t.Errorf("a fault: %d, Content-Length %d, %v; want 400 with a length", resp.StatusCode, resp.ContentLength, resp.TransferEncoding)
+	}
+}
+
+// sample reads one of Microsoft's published sample requests.
+func sample(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "microsoft", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// post sends body to path on the tenant's hostname.
+func (e *env) post(path, contentType, body string) (int, string, http.Header) {
+	e.t.Helper()
+	req, _ := http.NewRequest("POST", e.srv.URL+path, strings.NewReader(body))
+	req.Host = e.tenant.Slug + ".trident.test"
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String(), resp.Header
+}
+
+// Microsoft's sample requests, sent as the documentation prints them
+// (whitespace around Action, TokenType and RequestType; the Discover
+// namespace with a trailing slash; a MessageID with a space), are read as
+// what they are: the samples' own placeholders (a password that is no
+// enrollment token, "BinarySecurityTokenInsertedHere") are what is
+// refused, and with only those filled in, the device enrolls.
+func TestMicrosoftSamples(t *testing.T) {
+	e := newEnv(t)
+	const soap = "application/soap+xml; charset=utf-8"
+
+	code, body, _ := e.post(windows.DiscoveryPath, soap, sample(t, "discover.xml"))
+	if code != 200 || !strings.Contains(body, "<EnrollmentPolicyServiceUrl>https://"+e.tenant.Slug+".trident.test/EnrollmentServer/Policy.svc</EnrollmentPolicyServiceUrl>") ||
+		!strings.Contains(body, "<a:RelatesTo>urn:uuid: 748132ec-a575-4329-b01b-6171a9cf8478</a:RelatesTo>") {
+		t.Fatalf("Microsoft's Discover: %d %s", code, body)
+	}
+
+	code, body, _ = e.post(windows.PolicyPath, soap, sample(t, "getpolicies.xml"))
+	if code != 400 || !strings.Contains(body, "s:Authentication") {
+		t.Errorf("Microsoft's GetPolicies with its sample password: %d %s; want an Authentication fault, not a format one", code, body)
+	}
+	tok := e.token()
+	code, body, _ = e.post(windows.PolicyPath, soap, strings.Replace(sample(t, "getpolicies.xml"), ">mypassword<", ">"+tok+"<", 1))
+	if code != 200 || !strings.Contains(body, "<GetPoliciesResponse") {
+		t.Fatalf("Microsoft's GetPolicies with a token: %d %s", code, body)
+	}
+
+	code, body, _ = e.post(windows.EnrollmentPath, soap, sample(t, "rst.xml"))
+	if code != 400 || !strings.Contains(body, "s:CertificateRequest") {
+		t.Errorf("Microsoft's RequestSecurityToken with its placeholder: %d %s; want a CertificateRequest fault", code, body)
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "7BA748C8703241E99D5F98D0D2C4E04C"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr := base64.StdEncoding.EncodeToString(der)
+	rst := strings.Replace(sample(t, "rst.xml"), ">mypassword<", ">"+tok+"<", 1)
+	rst = strings.Replace(rst, "BinarySecurityTokenInsertedHere", csr, 1)
+	code, body, _ = e.post(windows.EnrollmentPath, soap, rst)
+	if code != 200 || !strings.Contains(body, "RequestSecurityTokenResponseCollection") {
+		t.Fatalf("Microsoft's RequestSecurityToken filled in: %d %s", code, body)
+	}
+
+	// The sample SyncML session start reads as a session start; with no
+	// certificate it is refused with SyncML's own 403, not a parse error.
+	code, body, _ = e.post(windows.ManagementPath, "application/vnd.syncml.dm+xml", sample(t, "syncml-alert.xml"))
+	if code != 403 || !strings.Contains(body, "<Data>403</Data>") || !strings.Contains(body, "<MsgRef>1</MsgRef>") {
+		t.Errorf("Microsoft's SyncML session start: %d %s", code, body)
+	}
+}
+
+// What the enrolled device is told to do: find its certificate by
+// SSLCLIENTCERTSEARCHCRITERIA written as the w7 APPLICATION CSP specifies
+// (its values URL-escaped, "=" included, and the certificate's whole
+// subject), keep its key in the TPM where there is one, and poll at the
+// first login of every user.
+func TestEnrollmentKeysPollAndCertificateSearch(t *testing.T) {
+	e := newEnv(t)
+	dev := e.device()
+	var doc []byte
+	dev.Record = func(kind string, _, answer []byte) {
+		if kind == "enroll" {
+			doc = answer
+		}
+	}
+	tok := e.token()
+	if err := dev.Discover(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dev.Policies(e.ctx, tok, false); err != nil {
+		t.Fatal(err)
+	}
+	if len(dev.KeyProviders) != 2 || dev.KeyProviders[0] != windows.TPMProvider || dev.KeyProviders[1] != windows.SoftwareProvider {
+		t.Errorf("key storage providers %q; want the TPM's first, then the software one", dev.KeyProviders)
+	}
+	if err := dev.Enroll(e.ctx, tok, false); err != nil {
+		t.Fatal(err)
+	}
+	if !dev.PollOnFirstLogin {
+		t.Error("no AllUsersPollOnFirstLogin")
+	}
+	crit := regexp.MustCompile(`name="SSLCLIENTCERTSEARCHCRITERIA" value="([^"]*)"`).FindStringSubmatch(string(provisioningDoc(t, doc)))
+	if crit == nil {
+		t.Fatal("no SSLCLIENTCERTSEARCHCRITERIA")
+	}
+	value := strings.ReplaceAll(crit[1], "&amp;", "&")
+	subjectValue := strings.TrimPrefix(strings.Split(value, "&")[0], "Subject=")
+	if strings.ContainsAny(subjectValue, "=, ") {
+		t.Errorf("the subject %q is not escaped: '=' ',' and ' ' must be %%-encoded", subjectValue)
+	}
+	subject, store, err := devicesim.SearchCriteria(value)
+	if err != nil || store != `MY\System` || subject != dev.Cert.Subject.String() || !strings.Contains(subject, "OU=") || !strings.Contains(subject, "O=Trident") {
+		t.Fatalf("criteria %q read back as %q in %q (%v); want the certificate's subject %q", value, subject, store, err, dev.Cert.Subject)
+	}
+	if dev.CertNotFound {
+		t.Fatal("the device cannot find its certificate")
+	}
+	if _, err := dev.Session(e.ctx); err != nil {
+		t.Fatalf("a session with the certificate the criteria found: %v", err)
 	}
 }

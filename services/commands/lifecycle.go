@@ -233,6 +233,33 @@ func (q *Queue) ForDevice(ctx context.Context, tx pgx.Tx, device, id uuid.UUID) 
 	return q.opened(c)
 }
 
+// ForDeviceAll is ForDevice for many ids in one query: the commands of
+// device among ids, as the device got them, and the ids that are another
+// device's. Ids of no command are in neither.
+func (q *Queue) ForDeviceAll(ctx context.Context, tx pgx.Tx, device uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]Command, []uuid.UUID, error) {
+	if len(ids) == 0 {
+		return nil, nil, nil
+	}
+	rows, _ := tx.Query(ctx, `SELECT `+commandCols+` FROM commands WHERE id = ANY($1)`, ids)
+	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Command, error) { return scanCommand(r) })
+	if err != nil {
+		return nil, nil, fmt.Errorf("commands: read answered commands: %w", err)
+	}
+	mine := make(map[uuid.UUID]Command, len(found))
+	var foreign []uuid.UUID
+	for _, c := range found {
+		if c.DeviceID != device {
+			foreign = append(foreign, c.ID)
+			continue
+		}
+		if c, err = q.opened(c); err != nil {
+			return nil, nil, err
+		}
+		mine[c.ID] = c
+	}
+	return mine, foreign, nil
+}
+
 // Outcome is what a device answered to a command.
 type Outcome struct {
 	Status Status // Acknowledged, Error or NotNow

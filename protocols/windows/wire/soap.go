@@ -62,9 +62,12 @@ type Envelope struct {
 		} `xml:"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd Security"`
 	} `xml:"http://www.w3.org/2003/05/soap-envelope Header"`
 	Body struct {
-		Discover    *DiscoverRequest `xml:"http://schemas.microsoft.com/windows/management/2012/01/enrollment Discover"`
-		GetPolicies *struct{}        `xml:"http://schemas.microsoft.com/windows/pki/2009/01/enrollmentpolicy GetPolicies"`
-		RST         *RSTRequest      `xml:"http://docs.oasis-open.org/ws-sx/ws-trust/200512 RequestSecurityToken"`
+		Discover *DiscoverRequest `xml:"http://schemas.microsoft.com/windows/management/2012/01/enrollment Discover"`
+		// Microsoft's own samples write the namespace with a trailing
+		// slash; Windows sends it without. Both are read.
+		DiscoverSlash *DiscoverRequest `xml:"http://schemas.microsoft.com/windows/management/2012/01/enrollment/ Discover"`
+		GetPolicies   *struct{}        `xml:"http://schemas.microsoft.com/windows/pki/2009/01/enrollmentpolicy GetPolicies"`
+		RST           *RSTRequest      `xml:"http://docs.oasis-open.org/ws-sx/ws-trust/200512 RequestSecurityToken"`
 	} `xml:"http://www.w3.org/2003/05/soap-envelope Body"`
 }
 
@@ -119,7 +122,12 @@ func SenderFault(subcode, reason string) *Fault {
 	return &Fault{Sender: true, Subcode: subcode, Reason: reason}
 }
 
-// ParseEnvelope reads a SOAP request, refusing what is not one.
+// ParseEnvelope reads a SOAP request, refusing what is not one. It reads
+// as a tolerant, correct server does: values that are URIs or tokens
+// (Action, MessageID, To, TokenType, RequestType, ValueType,
+// EncodingType) lose the whitespace Microsoft's samples put around them,
+// and the Discover namespace may end in a slash. What it refuses is not
+// well-formed XML or not a SOAP 1.2 envelope.
 func ParseEnvelope(body []byte) (*Envelope, error) {
 	var e Envelope
 	d := xml.NewDecoder(bytes.NewReader(body))
@@ -127,7 +135,31 @@ func ParseEnvelope(body []byte) (*Envelope, error) {
 	if err := d.Decode(&e); err != nil {
 		return nil, SenderFault("s:MessageFormat", "not a SOAP 1.2 envelope: "+err.Error())
 	}
+	h := &e.Header
+	h.Action, h.To = strings.TrimSpace(h.Action), strings.TrimSpace(h.To)
+	h.MessageID = strings.TrimSpace(h.MessageID)
+	if e.Body.Discover == nil {
+		e.Body.Discover = e.Body.DiscoverSlash
+	}
+	if d := e.Body.Discover; d != nil {
+		for _, f := range []*string{&d.EmailAddress, &d.RequestVersion, &d.DeviceType, &d.ApplicationVersion, &d.OSEdition} {
+			*f = strings.TrimSpace(*f)
+		}
+	}
+	if r := e.Body.RST; r != nil {
+		r.TokenType, r.RequestType = strings.TrimSpace(r.TokenType), strings.TrimSpace(r.RequestType)
+		trimToken(r.BinarySecurityToken)
+	}
+	if s := h.Security; s != nil {
+		trimToken(s.BinarySecurityToken)
+	}
 	return &e, nil
+}
+
+func trimToken(t *BinaryToken) {
+	if t != nil {
+		t.ValueType, t.EncodingType = strings.TrimSpace(t.ValueType), strings.TrimSpace(t.EncodingType)
+	}
 }
 
 // Esc escapes s for XML text and attributes.

@@ -153,6 +153,11 @@ func ParseMessage(b []byte) (*Message, error) {
 	if err := d.Decode(&m); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSyncML, err)
 	}
+	// Whitespace around the header's values is layout, not content.
+	h := &m.Hdr
+	for _, f := range []*string{&h.VerDTD, &h.VerProto, &h.SessionID, &h.MsgID, &h.Target.LocURI, &h.Source.LocURI} {
+		*f = strings.TrimSpace(*f)
+	}
 	if m.XMLName.Space != NsSyncML && m.XMLName.Space != "" && !strings.EqualFold(m.XMLName.Space, NsSyncML) {
 		return nil, fmt.Errorf("%w: namespace %q", ErrSyncML, m.XMLName.Space)
 	}
