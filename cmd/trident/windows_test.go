@@ -283,6 +283,21 @@ func TestWindowsThroughTheServer(t *testing.T) {
 	if _, err := intruder.Session(ctx); !errors.As(err, &refused) || refused.Status != "403" {
 		t.Errorf("tenant 0's certificate on tenant 1: %v", err)
 	}
+	// ... and so is its renewal there: tenant 1's records know nothing of
+	// the certificate (MS-WSTEP Renew, a SOAP fault).
+	var renewFault *devicesim.SOAPFault
+	if err := intruder.Renew(ctx, devicesim.RenewBoth); !errors.As(err, &renewFault) || renewFault.Subcode != "s:Authorization" {
+		t.Errorf("tenant 0's certificate renewing at tenant 1: %v", err)
+	}
+	// At its own tenant the renewal works, through the whole server, and
+	// the renewed certificate opens sessions.
+	renewing := *a.dev
+	if err := renewing.Renew(ctx, devicesim.RenewBoth); err != nil {
+		t.Fatalf("renewal at the device's own tenant: %v", err)
+	}
+	if _, err := renewing.Session(ctx); err != nil {
+		t.Errorf("a session with the renewed certificate: %v", err)
+	}
 	// Another device id with a valid certificate is refused too.
 	impostor := *b.dev
 	impostor.DeviceID = a.dev.DeviceID

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/smallstep/pkcs7"
 )
 
 // WindowsDevice is a simulated Windows 10/11 PC: it discovers its tenant's
@@ -66,6 +67,17 @@ type WindowsDevice struct {
 	Record func(kind string, request, answer []byte)
 	// Largest is the size of the largest answer so far.
 	Largest int
+	// RenewURL, RenewPeriodDays and ROBO are the provisioning document's
+	// CertificateStore/My/WSTEP/Renew; PreviousCert and PreviousKey are
+	// what the last renewal replaced.
+	RenewURL                   string
+	RenewPeriodDays, RetryDays int
+	ROBO                       bool
+	PreviousCert               *x509.Certificate
+	PreviousKey                *rsa.PrivateKey
+	// TLSCert, when set, is presented in a renewal's TLS instead of Cert
+	// (tests of a mismatched credential).
+	TLSCert *x509.Certificate
 	// KeyProviders are the key storage providers the policy asked for,
 	// in order (Windows tries them in turn).
 	KeyProviders []string
@@ -372,6 +384,134 @@ func (d *WindowsDevice) Enroll(ctx context.Context, token string, federated bool
 	return nil
 }
 
+// Renewal says how a device renews its certificate.
+type Renewal int
+
+const (
+	// RenewPKCS7 sends the new key's PKCS#10 signed with the current
+	// certificate in a PKCS#7, without a TLS client certificate.
+	RenewPKCS7 Renewal = iota
+	// RenewTLS sends a bare PKCS#10 and presents the current certificate
+	// as the TLS client certificate (here: the trusted proxy's header).
+	RenewTLS
+	// RenewBoth does both.
+	RenewBoth
+)
+
+// Renew renews the device's certificate as Windows does when the
+// provisioning document's WSTEP/Renew period starts (MS-WSTEP Renew,
+// "ROBO"): no enrollment token, a new key, the current certificate as the
+// credential. On success the new certificate is installed and the old one
+// kept as PreviousCert.
+func (d *WindowsDevice) Renew(ctx context.Context, how Renewal) error {
+	if d.Cert == nil || d.Key == nil {
+		return errors.New("renew: the device is not enrolled")
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return err
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: d.DeviceID}}, key)
+	if err != nil {
+		return err
+	}
+	valueType, token := "http://schemas.microsoft.com/windows/pki/2009/01/enrollment#PKCS10", csr
+	if how != RenewTLS {
+		sd, err := pkcs7.NewSignedData(csr)
+		if err != nil {
+			return err
+		}
+		if err := sd.AddSigner(d.Cert, d.Key, pkcs7.SignerInfoConfig{}); err != nil {
+			return err
+		}
+		if token, err = sd.Finish(); err != nil {
+			return err
+		}
+		valueType = "http://schemas.microsoft.com/windows/pki/2009/01/enrollment#PKCS7"
+	}
+	url := d.RenewURL
+	if url == "" {
+		url = d.EnrollmentURL
+	}
+	body := `<wst:RequestSecurityToken xmlns:wst="http://docs.oasis-open.org/ws-sx/ws-trust/200512">` +
+		`<wst:TokenType>http://schemas.microsoft.com/5.0.0.0/ConfigurationManager/Enrollment/DeviceEnrollmentToken</wst:TokenType>` +
+		`<wst:RequestType>http://docs.oasis-open.org/ws-sx/ws-trust/200512/Renew</wst:RequestType>` +
+		`<wsse:BinarySecurityToken ValueType="` + valueType + `" EncodingType="` + secExtNS + `#base64binary">` +
+		base64.StdEncoding.EncodeToString(token) + `</wsse:BinarySecurityToken>` +
+		`<ac:AdditionalContext xmlns="http://schemas.xmlsoap.org/ws/2006/12/authorization" xmlns:ac="http://schemas.xmlsoap.org/ws/2006/12/authorization">` +
+		`<ac:ContextItem Name="DeviceID"><ac:Value>` + xmlText(d.DeviceID) + `</ac:Value></ac:ContextItem></ac:AdditionalContext></wst:RequestSecurityToken>`
+	header := http.Header{}
+	if how != RenewPKCS7 && d.CertHeader != "" {
+		presented := d.Cert
+		if d.TLSCert != nil {
+			presented = d.TLSCert
+		}
+		header.Set(d.CertHeader, ":"+base64.StdEncoding.EncodeToString(presented.Raw)+":")
+	}
+	b, err := d.post(ctx, "renew", d.local(url), "application/soap+xml; charset=utf-8",
+		soapRequest("http://schemas.microsoft.com/windows/pki/2009/01/enrollment/RST/wstep", url, "", body), header)
+	var herr *HTTPError
+	if err != nil && !errors.As(err, &herr) {
+		return err
+	}
+	var a soapAnswer
+	if xerr := xml.Unmarshal(b, &a); xerr != nil {
+		return fmt.Errorf("renew: the answer is not SOAP: %v (%v)", xerr, err)
+	}
+	if f := a.Body.Fault; f != nil {
+		status := http.StatusOK
+		if herr != nil {
+			status = herr.Status
+		}
+		return &SOAPFault{Code: f.Code, Subcode: f.Subcode, Reason: f.Reason, HTTPStatus: status}
+	}
+	if err != nil {
+		return err
+	}
+	var r struct {
+		Value string `xml:"RequestSecurityTokenResponse>RequestedSecurityToken>BinarySecurityToken"`
+	}
+	if err := xml.Unmarshal([]byte(a.Body.Inner), &r); err != nil {
+		return fmt.Errorf("renew: %v", err)
+	}
+	doc, err := base64.StdEncoding.DecodeString(strings.TrimSpace(r.Value))
+	if err != nil {
+		return fmt.Errorf("renew: provisioning document: %v", err)
+	}
+	var root struct {
+		Chars []wapCharacteristic `xml:"characteristic"`
+	}
+	if err := xml.Unmarshal(doc, &root); err != nil {
+		return fmt.Errorf("renew: provisioning document: %v", err)
+	}
+	c := wapCharacteristic{Chars: root.Chars}.find("CertificateStore", "My", "System", "*")
+	if c == nil {
+		return errors.New("renew: no certificate in the provisioning document")
+	}
+	der, err := base64.StdEncoding.DecodeString(c.parm("EncodedCertificate"))
+	if err != nil {
+		return err
+	}
+	next, err := x509.ParseCertificate(der)
+	if err != nil {
+		return err
+	}
+	if !next.PublicKey.(*rsa.PublicKey).Equal(&key.PublicKey) {
+		return errors.New("renew: the certificate is not for the new key")
+	}
+	if err := next.CheckSignatureFrom(d.CA); err != nil {
+		return fmt.Errorf("renew: the certificate is not signed by the tenant's CA: %v", err)
+	}
+	// The DM client finds the certificate by the criteria it was given at
+	// enrollment: the renewed one must match them too.
+	if next.Subject.String() != d.Cert.Subject.String() {
+		d.CertNotFound = true
+	}
+	d.PreviousCert, d.PreviousKey = d.Cert, d.Key
+	d.Cert, d.Key = next, key
+	return nil
+}
+
 // wapCharacteristic is a wap-provisioningdoc characteristic.
 type wapCharacteristic struct {
 	Type  string              `xml:"type,attr"`
@@ -441,6 +581,12 @@ func (d *WindowsDevice) install(doc []byte) error {
 		return errors.New("provisioning document: no w7 APPLICATION")
 	}
 	d.ManagementURL, d.ProviderID = app.parm("ADDR"), app.parm("PROVIDER-ID")
+	if rn := top.find("CertificateStore", "My", "WSTEP", "Renew"); rn != nil {
+		d.RenewURL = rn.parm("ServerURL")
+		d.RenewPeriodDays, _ = strconv.Atoi(rn.parm("RenewPeriod"))
+		d.RetryDays, _ = strconv.Atoi(rn.parm("RetryInterval"))
+		d.ROBO = rn.parm("ROBOSupport") == "true"
+	}
 	// The DM client finds its certificate by the search criteria, in the
 	// store they name; one it cannot find, it never presents.
 	subject, store, err := SearchCriteria(app.parm("SSLCLIENTCERTSEARCHCRITERIA"))

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/smallstep/pkcs7"
 
 	"github.com/tridentmdm/trident/internal/egress"
 	"github.com/tridentmdm/trident/internal/oidclogin"
@@ -263,7 +264,7 @@ func (h *Handler) policies(r *http.Request, env *wire.Envelope) (string, string,
 		`<policies><policy><policyOIDReference>0</policyOIDReference><cAs` + nil_ + `/><attributes>` +
 		`<commonName>Trident</commonName><policySchema>3</policySchema>` +
 		`<certificateValidity><validityPeriodSeconds>` + strconv.Itoa(int(pki.DeviceLifetime/time.Second)) + `</validityPeriodSeconds>` +
-		`<renewalPeriodSeconds>` + strconv.Itoa(int(pki.DeviceLifetime/time.Second/10)) + `</renewalPeriodSeconds></certificateValidity>` +
+		`<renewalPeriodSeconds>` + strconv.Itoa(RenewPeriodDays*24*3600) + `</renewalPeriodSeconds></certificateValidity>` +
 		`<permission><enroll>true</enroll><autoEnroll>false</autoEnroll></permission>` +
 		`<privateKeyAttributes><minimalKeyLength>2048</minimalKeyLength><keySpec` + nil_ + `/><keyUsageProperty` + nil_ + `/>` +
 		`<permissions` + nil_ + `/><algorithmOIDReference` + nil_ + `/>` +
@@ -288,8 +289,11 @@ func (h *Handler) rst(r *http.Request, env *wire.Envelope) (string, string, bool
 	if env.Header.Action != wire.ActionRST || req == nil {
 		return "", "", false, wire.SenderFault("s:MessageFormat", "expected a RequestSecurityToken request")
 	}
+	if req.TokenType == wire.TokenTypeEnrollment && req.RequestType == wire.RequestTypeRenew {
+		return h.renew(r, req)
+	}
 	if req.TokenType != wire.TokenTypeEnrollment || (req.RequestType != "" && req.RequestType != wire.RequestTypeIssue) {
-		return "", "", false, wire.SenderFault("s:MessageFormat", "expected a DeviceEnrollmentToken Issue request")
+		return "", "", false, wire.SenderFault("s:MessageFormat", "expected a DeviceEnrollmentToken Issue or Renew request")
 	}
 	bst := req.BinarySecurityToken
 	if bst == nil || bst.ValueType != wire.ValueTypePKCS10 {
@@ -335,15 +339,96 @@ func (h *Handler) rst(r *http.Request, env *wire.Envelope) (string, string, bool
 	}
 	tenant, _ := tenancy.FromContext(r.Context())
 	h.log.InfoContext(r.Context(), "windows device enrolled", "tenant", tenant, "device_id", dev.DeviceID)
-	doc := h.provisioningDoc(r, ca, cert, dev)
-	body := `<RequestSecurityTokenResponseCollection xmlns="` + wire.NsTrust + `"><RequestSecurityTokenResponse>` +
+	return wire.ActionRSTRC, rstrc(h.provisioningDoc(r, ca, cert, dev, false)), true, nil
+}
+
+// rstrc is the RequestSecurityTokenResponseCollection carrying a
+// provisioning document.
+func rstrc(doc []byte) string {
+	return `<RequestSecurityTokenResponseCollection xmlns="` + wire.NsTrust + `"><RequestSecurityTokenResponse>` +
 		`<TokenType>` + wire.TokenTypeEnrollment + `</TokenType>` +
 		`<DispositionMessage xmlns="` + wire.NsPKIEnroll + `"/>` +
 		`<RequestedSecurityToken><BinarySecurityToken ValueType="` + wire.TokenTypeProvision + `" EncodingType="` + wire.EncodingBase64 +
 		`" xmlns="` + wire.NsSecExt + `">` + base64.StdEncoding.EncodeToString(doc) + `</BinarySecurityToken></RequestedSecurityToken>` +
 		`<RequestID xmlns="` + wire.NsPKIEnroll + `">0</RequestID>` +
 		`</RequestSecurityTokenResponse></RequestSecurityTokenResponseCollection>`
-	return wire.ActionRSTRC, body, true, nil
+}
+
+// Renewal timing, told to Windows in the provisioning document
+// (CertificateStore/My/WSTEP/Renew): start renewing this long before the
+// certificate expires, and retry this often until it works.
+const (
+	RenewPeriodDays   = 60
+	RetryIntervalDays = 7
+)
+
+// renew answers MS-WSTEP's renewal (RequestType Renew, Windows' "ROBO"):
+// no enrollment token, the device's current certificate is the
+// credential: the TLS client certificate (or the trusted proxy's header),
+// and, when the request is a PKCS#7, its signer (both, when both are
+// there, must be the same certificate). The new certificate is the
+// tenant CA's, for the same enrollment and subject; the old one keeps
+// working until it expires.
+func (h *Handler) renew(r *http.Request, req *wire.RSTRequest) (string, string, bool, error) {
+	bst := req.BinarySecurityToken
+	if bst == nil || (bst.ValueType != wire.ValueTypePKCS10 && bst.ValueType != wire.ValueTypePKCS7) {
+		return "", "", false, wire.SenderFault("s:CertificateRequest", "a renewal carries a PKCS#10 or PKCS#7 certificate request")
+	}
+	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(bst.Value), ""))
+	if err != nil {
+		return "", "", false, wire.SenderFault("s:CertificateRequest", "the certificate request is not base64")
+	}
+	var signer *x509.Certificate
+	if bst.ValueType == wire.ValueTypePKCS7 {
+		p7, err := pkcs7.Parse(der)
+		if err != nil {
+			return "", "", false, wire.SenderFault("s:CertificateRequest", "the PKCS#7 does not parse: "+err.Error())
+		}
+		if err := p7.Verify(); err != nil {
+			return "", "", false, wire.SenderFault("s:Authentication", "the PKCS#7's signature does not verify")
+		}
+		if signer = p7.GetOnlySigner(); signer == nil {
+			return "", "", false, wire.SenderFault("s:Authentication", "the PKCS#7 has no single signer")
+		}
+		der = p7.Content
+	}
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		return "", "", false, wire.SenderFault("s:CertificateRequest", "the certificate request does not parse: "+err.Error())
+	}
+	cert, _ := h.deviceCert(r)
+	switch {
+	case cert != nil && signer != nil && !cert.Equal(signer):
+		return "", "", false, wire.SenderFault("s:Authentication", "the PKCS#7 is signed with another certificate than the one presented")
+	case cert == nil && signer == nil:
+		return "", "", false, wire.SenderFault("s:Authentication", "a renewal is authenticated by the device's current certificate (TLS client certificate or PKCS#7 signer)")
+	case cert == nil:
+		cert = signer
+	}
+	var next, ca *x509.Certificate
+	var e enrollment.Enrollment
+	err = h.db.Tx(r.Context(), func(tx pgx.Tx) error {
+		var err error
+		if next, e, err = h.enroll.Renew(r.Context(), tx, cert, csr); err != nil {
+			return err
+		}
+		c, err := h.certs.CA(r.Context(), tx)
+		if err == nil {
+			ca = c.Cert
+		}
+		return err
+	})
+	switch {
+	case errors.Is(err, enrollment.ErrNotEnrolled):
+		return "", "", false, wire.SenderFault("s:Authorization", err.Error())
+	case errors.Is(err, pki.ErrCSR):
+		return "", "", false, wire.SenderFault("s:CertificateRequest", err.Error())
+	case err != nil:
+		return "", "", false, err
+	}
+	tenant, _ := tenancy.FromContext(r.Context())
+	h.log.InfoContext(r.Context(), "windows certificate renewed", "tenant", tenant, "device_id", e.DeviceID, "not_after", next.NotAfter)
+	return wire.ActionRSTRC, rstrc(h.provisioningDoc(r, ca, next, enrollment.Device{DeviceID: e.DeviceID}, true)), true, nil
 }
 
 // The key storage providers the policy asks for, in order.
@@ -389,9 +474,10 @@ func criterionEscape(s string) string {
 
 // provisioningDoc is the wap-provisioningdoc of MS-MDE2 section 2.2.9.1:
 // the tenant's CA into the machine's root store, the device certificate
-// into its personal store, the management server (w7 APPLICATION) that
-// authenticates with it, and DMClient's polling schedule.
-func (h *Handler) provisioningDoc(r *http.Request, ca, cert *x509.Certificate, d enrollment.Device) []byte {
+// into its personal store with its renewal schedule, the management server
+// (w7 APPLICATION) that authenticates with it, and DMClient's polling
+// schedule. A renewal's document holds the certificate stores only.
+func (h *Handler) provisioningDoc(r *http.Request, ca, cert *x509.Certificate, d enrollment.Device, renewal bool) []byte {
 	var b strings.Builder
 	parm := func(name, value, datatype string) {
 		b.WriteString(`<parm name="` + name + `"`)
@@ -411,8 +497,21 @@ func (h *Handler) provisioningDoc(r *http.Request, ca, cert *x509.Certificate, d
 	b.WriteString(`</characteristic></characteristic></characteristic>`)
 	b.WriteString(`<characteristic type="My"><characteristic type="System"><characteristic type="` + thumbprint(cert) + `">`)
 	parm("EncodedCertificate", enc(cert), "")
-	b.WriteString(`</characteristic><characteristic type="PrivateKeyContainer"/></characteristic></characteristic>`)
+	b.WriteString(`</characteristic><characteristic type="PrivateKeyContainer"/></characteristic>`)
+	// Renewal (MS-WSTEP; Windows' "ROBO": renew on behalf of, with the
+	// current certificate, no user needed). Where the datatypes are given
+	// they must be, Microsoft says.
+	b.WriteString(`<characteristic type="WSTEP"><characteristic type="Renew">`)
+	parm("ServerURL", h.url(r, EnrollmentPath), "")
+	parm("RenewPeriod", strconv.Itoa(RenewPeriodDays), "integer")
+	parm("RetryInterval", strconv.Itoa(RetryIntervalDays), "integer")
+	parm("ROBOSupport", "true", "boolean")
+	b.WriteString(`</characteristic></characteristic></characteristic>`)
 	b.WriteString(`</characteristic>`)
+	if renewal {
+		b.WriteString(`</wap-provisioningdoc>`)
+		return []byte(b.String())
+	}
 
 	b.WriteString(`<characteristic type="APPLICATION">`)
 	parm("APPID", "w7", "")

@@ -48,6 +48,7 @@ type env struct {
 	ctx    context.Context
 	enroll *enrollment.Windows
 	cmds   *commands.Queue
+	certs  *pki.PKI
 	srv    *httptest.Server
 }
 
@@ -75,7 +76,7 @@ func newEnv(t testing.TB) *env {
 	h.Routes(mux)
 	srv := httptest.NewServer(tenancy.NewResolver(dir).Middleware(testenv.Logger(t), mux))
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, tenant: tn, ctx: tenancy.WithTenant(context.Background(), tn.ID), enroll: enroll, cmds: cmds, srv: srv}
+	return &env{t: t, db: db, tenant: tn, ctx: tenancy.WithTenant(context.Background(), tn.ID), enroll: enroll, cmds: cmds, certs: certs, srv: srv}
 }
 
 func (e *env) token() string {
@@ -359,17 +360,32 @@ func TestGoldenExchanges(t *testing.T) {
 	if fdev.AuthPolicy != "Federated" || fdev.AuthenticationURL == "" {
 		t.Errorf("federated discovery: %q %q", fdev.AuthPolicy, fdev.AuthenticationURL)
 	}
+	// The certificate's renewal (MS-WSTEP Renew): a PKCS#7 signed with the
+	// current certificate, answered with the certificate stores only.
+	var renewal []byte
+	fdev.Record = func(kind string, req, answer []byte) {
+		rec.record(kind, req, answer)
+		renewal = answer
+	}
+	if err := fdev.Renew(e.ctx, devicesim.RenewPKCS7); err != nil {
+		t.Fatal(err)
+	}
+	rec.add(fmt.Sprintf("%02d-renewaldoc.xml", rec.n), "<!-- the provisioning document in the renewal answer -->\n"+indent(provisioningDoc(t, renewal)))
 	rec.check(t)
 
 	// The shapes, from the documents.
 	shapes := map[string][]string{
 		"discover": {"Envelope/Header/Action", "Envelope/Header/RelatesTo", "Envelope/Body/DiscoverResponse/DiscoverResult/AuthPolicy", "Envelope/Body/DiscoverResponse/DiscoverResult/EnrollmentVersion", "Envelope/Body/DiscoverResponse/DiscoverResult/EnrollmentPolicyServiceUrl", "Envelope/Body/DiscoverResponse/DiscoverResult/EnrollmentServiceUrl"},
 		"policies": {"Envelope/Body/GetPoliciesResponse/response/policies/policy/attributes/privateKeyAttributes/minimalKeyLength", "Envelope/Body/GetPoliciesResponse/response/policies/policy/attributes/hashAlgorithmOIDReference", "Envelope/Body/GetPoliciesResponse/oIDs/oID/value"},
+		"renew":    {"Envelope/Body/RequestSecurityTokenResponseCollection/RequestSecurityTokenResponse/RequestedSecurityToken/BinarySecurityToken"},
 		"enroll":   {"Envelope/Header/Security/Timestamp/Created", "Envelope/Body/RequestSecurityTokenResponseCollection/RequestSecurityTokenResponse/TokenType", "Envelope/Body/RequestSecurityTokenResponseCollection/RequestSecurityTokenResponse/RequestedSecurityToken/BinarySecurityToken", "Envelope/Body/RequestSecurityTokenResponseCollection/RequestSecurityTokenResponse/RequestID"},
 		"session":  {"SyncML/SyncHdr/VerDTD", "SyncML/SyncHdr/VerProto", "SyncML/SyncHdr/SessionID", "SyncML/SyncHdr/MsgID", "SyncML/SyncHdr/Target/LocURI", "SyncML/SyncHdr/Source/LocURI", "SyncML/SyncBody/Status/CmdID", "SyncML/SyncBody/Status/MsgRef", "SyncML/SyncBody/Status/CmdRef", "SyncML/SyncBody/Status/Cmd", "SyncML/SyncBody/Status/Data"},
 		// CertificateStore/Root/System/{thumbprint}, APPLICATION's parms,
 		// DMClient/Provider/Trident/Poll.
 		"provisioningdoc": {"wap-provisioningdoc/characteristic/characteristic/characteristic/characteristic/parm", "wap-provisioningdoc/characteristic/parm",
+			"wap-provisioningdoc/characteristic/characteristic/characteristic/characteristic/parm"},
+		// CertificateStore/My/System/{thumbprint} and My/WSTEP/Renew.
+		"renewaldoc": {"wap-provisioningdoc/characteristic/characteristic/characteristic/characteristic/parm",
 			"wap-provisioningdoc/characteristic/characteristic/characteristic/characteristic/parm"},
 		"fault": {"Envelope/Header/Action", "Envelope/Body/Fault/Code/Value", "Envelope/Body/Fault/Code/Subcode/Value", "Envelope/Body/Fault/Reason/Text"},
 	}
@@ -777,4 +793,101 @@ func TestEnrollmentKeysPollAndCertificateSearch(t *testing.T) {
 	if _, err := dev.Session(e.ctx); err != nil {
 		t.Fatalf("a session with the certificate the criteria found: %v", err)
 	}
+}
+
+// Windows renews its certificate itself (MS-WSTEP Renew, "ROBO") when the
+// provisioning document's renewal period starts: with the current
+// certificate as the credential, no enrollment token. The new certificate
+// has the same subject (the DM client finds it by its search criteria),
+// the old one keeps working until it expires, and a renewal with a
+// certificate that is revoked, expired, already renewed, or not the one
+// the PKCS#7 is signed with is refused with a SOAP fault.
+func TestCertificateRenewal(t *testing.T) {
+	e := newEnv(t)
+	dev := e.enrolled()
+	if !dev.ROBO || dev.RenewPeriodDays != windows.RenewPeriodDays || dev.RetryDays != windows.RetryIntervalDays ||
+		!strings.HasSuffix(dev.RenewURL, windows.EnrollmentPath) {
+		t.Fatalf("renewal settings: ROBO %v, period %d days, retry %d days, URL %q", dev.ROBO, dev.RenewPeriodDays, dev.RetryDays, dev.RenewURL)
+	}
+	first := dev.Cert
+	if err := dev.Renew(e.ctx, devicesim.RenewPKCS7); err != nil {
+		t.Fatal(err)
+	}
+	if dev.Cert.SerialNumber.Cmp(first.SerialNumber) == 0 || dev.Cert.Subject.String() != first.Subject.String() || dev.CertNotFound {
+		t.Fatalf("renewed: serial %s (was %s), subject %q (was %q)", dev.Cert.SerialNumber, first.SerialNumber, dev.Cert.Subject, first.Subject)
+	}
+	var renews, enrolledWith string
+	if err := e.db.Tx(e.ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(e.ctx, `SELECT renewal_of FROM issued_certificates WHERE serial = $1`, fmt.Sprintf("%x", dev.Cert.SerialNumber.Bytes())).Scan(&renews); err != nil {
+			return err
+		}
+		return tx.QueryRow(e.ctx, `SELECT cert_serial FROM windows_enrollments WHERE device_id = $1`, dev.DeviceID).Scan(&enrolledWith)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if renews != fmt.Sprintf("%x", first.SerialNumber.Bytes()) || enrolledWith != fmt.Sprintf("%x", dev.Cert.SerialNumber.Bytes()) {
+		t.Errorf("records: renewal_of %s, enrollment on %s", renews, enrolledWith)
+	}
+	// Both certificates open sessions.
+	if _, err := dev.Session(e.ctx); err != nil {
+		t.Fatalf("a session with the renewed certificate: %v", err)
+	}
+	renewed := dev.Cert
+	dev.Cert = first
+	if _, err := dev.Session(e.ctx); err != nil {
+		t.Fatalf("a session with the certificate it renewed, still current: %v", err)
+	}
+	// The renewed-from certificate cannot renew again.
+	again := *dev
+	again.Cert, again.Key = first, dev.PreviousKey
+	var fault *devicesim.SOAPFault
+	if err := again.Renew(e.ctx, devicesim.RenewPKCS7); !errors.As(err, &fault) || fault.Subcode != "s:Authorization" || fault.HTTPStatus != 400 {
+		t.Errorf("a second renewal from the old certificate: %v", err)
+	}
+	dev.Cert = renewed
+
+	t.Run("tls", func(t *testing.T) {
+		d := e.enrolled()
+		if err := d.Renew(e.ctx, devicesim.RenewTLS); err != nil {
+			t.Fatalf("a bare PKCS#10 with the TLS certificate: %v", err)
+		}
+		if err := d.Renew(e.ctx, devicesim.RenewBoth); err != nil {
+			t.Fatalf("a PKCS#7 with the same certificate in TLS: %v", err)
+		}
+		if _, err := d.Session(e.ctx); err != nil {
+			t.Fatalf("a session after two renewals: %v", err)
+		}
+	})
+	t.Run("refusals", func(t *testing.T) {
+		d, other := e.enrolled(), e.enrolled()
+		// A PKCS#7 signed with one device's certificate, presented in TLS
+		// with another's.
+		mixed := *d
+		mixed.TLSCert = other.Cert
+		if err := mixed.Renew(e.ctx, devicesim.RenewBoth); !errors.As(err, &fault) || fault.Subcode != "s:Authentication" {
+			t.Errorf("signer and TLS certificate differ: %v", err)
+		}
+		// No credential at all.
+		bare := *d
+		bare.CertHeader = ""
+		if err := bare.Renew(e.ctx, devicesim.RenewTLS); !errors.As(err, &fault) || fault.Subcode != "s:Authentication" {
+			t.Errorf("no certificate: %v", err)
+		}
+		// Revoked.
+		if err := e.db.Tx(e.ctx, func(tx pgx.Tx) error {
+			_, err := tx.Exec(e.ctx, `UPDATE issued_certificates SET revoked_at = now() WHERE serial = $1`, fmt.Sprintf("%x", other.Cert.SerialNumber.Bytes()))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := other.Renew(e.ctx, devicesim.RenewPKCS7); !errors.As(err, &fault) || fault.Subcode != "s:Authorization" {
+			t.Errorf("a revoked certificate: %v", err)
+		}
+		// Expired: a year and a day later.
+		e.certs.SetClock(func() time.Time { return time.Now().Add(pki.DeviceLifetime + 24*time.Hour) })
+		defer e.certs.SetClock(time.Now)
+		if err := d.Renew(e.ctx, devicesim.RenewPKCS7); !errors.As(err, &fault) || fault.Subcode != "s:Authorization" {
+			t.Errorf("an expired certificate: %v", err)
+		}
+	})
 }

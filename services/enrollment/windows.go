@@ -198,7 +198,9 @@ func (w *Windows) Authenticate(ctx context.Context, tx pgx.Tx, cert *x509.Certif
 	}
 	e := Enrollment{CertSerial: b.Serial}
 	var unenrolled *time.Time
-	err = tx.QueryRow(ctx, `SELECT device_id, unenrolled_at FROM windows_enrollments WHERE cert_serial = $1`, b.Serial).
+	// The enrollment's certificate, or the one its renewal replaced: that
+	// one keeps working until it expires (pki.Verify checked it is current).
+	err = tx.QueryRow(ctx, `SELECT device_id, unenrolled_at FROM windows_enrollments WHERE cert_serial = $1 OR previous_serial = $1`, b.Serial).
 		Scan(&e.DeviceID, &unenrolled)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (unenrolled != nil || e.DeviceID != deviceID)) {
 		return Enrollment{}, ErrNotEnrolled
@@ -214,6 +216,48 @@ func (w *Windows) Authenticate(ctx context.Context, tx pgx.Tx, cert *x509.Certif
 		return Enrollment{}, err
 	}
 	return e, nil
+}
+
+// Renew issues a new certificate for csr to the device that authenticated
+// with cert (MS-WSTEP renewal: no enrollment token, the current
+// certificate is the credential), with the same subject, and moves the
+// enrollment to it; cert keeps opening sessions until it expires. A
+// certificate of another tenant, revoked, expired, of an unenrolled
+// device, or not the enrollment's current one (a renewal already
+// happened from it) gives ErrNotEnrolled.
+func (w *Windows) Renew(ctx context.Context, tx pgx.Tx, cert *x509.Certificate, csr *x509.CertificateRequest) (*x509.Certificate, Enrollment, error) {
+	old, err := w.pki.Verify(ctx, tx, cert)
+	if errors.Is(err, pki.ErrCertificate) {
+		return nil, Enrollment{}, fmt.Errorf("%w: %v", ErrNotEnrolled, err)
+	}
+	if err != nil {
+		return nil, Enrollment{}, err
+	}
+	var deviceID string
+	err = tx.QueryRow(ctx, `SELECT device_id FROM windows_enrollments WHERE cert_serial = $1 AND unenrolled_at IS NULL FOR UPDATE`, old.Serial).Scan(&deviceID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, Enrollment{}, fmt.Errorf("%w: the certificate is not the current one of an enrolled device", ErrNotEnrolled)
+	}
+	if err != nil {
+		return nil, Enrollment{}, fmt.Errorf("enrollment: renew: %w", err)
+	}
+	next, b, err := w.pki.Issue(ctx, tx, pki.IssueRequest{CSR: csr, Renewing: cert})
+	if err != nil {
+		return nil, Enrollment{}, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE windows_enrollments SET previous_serial = cert_serial, cert_serial = $2, renewed_at = now()
+WHERE device_id = $1`, deviceID, b.Serial); err != nil {
+		return nil, Enrollment{}, fmt.Errorf("enrollment: record the renewal: %w", err)
+	}
+	dev, err := w.inv.ByIdentifier(ctx, tx, inventory.Windows, deviceID)
+	if err != nil {
+		return nil, Enrollment{}, err
+	}
+	if _, err := w.events.Publish(ctx, tx, "device.certificate_renewed", dev.ID.String(), map[string]any{
+		"platform": "windows", "serial": b.Serial, "renews": old.Serial, "not_after": next.NotAfter}); err != nil {
+		return nil, Enrollment{}, err
+	}
+	return next, Enrollment{DeviceID: deviceID, CertSerial: b.Serial, Device: dev}, nil
 }
 
 // Unenroll ends a device's enrollment (it asked: Alert 1226): its

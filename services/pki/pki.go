@@ -57,6 +57,10 @@ func New(keys *seal.Keyring) *PKI {
 	return &PKI{keys: keys, now: time.Now, cas: map[uuid.UUID]*CA{}}
 }
 
+// SetClock makes the PKI read time from now (tests of expiry and
+// renewal windows).
+func (p *PKI) SetClock(now func() time.Time) { p.now = now }
+
 // CA is a tenant's certificate authority.
 type CA struct {
 	ID     uuid.UUID
@@ -297,7 +301,8 @@ func (p *PKI) Issue(ctx context.Context, tx pgx.Tx, req IssueRequest) (*x509.Cer
 		if b, err = p.Verify(ctx, tx, req.Renewing); err != nil {
 			return nil, Binding{}, err
 		}
-		renewalOf = &b.Serial
+		old := b.Serial // b.Serial becomes the new certificate's below
+		renewalOf = &old
 	} else {
 		c, err := p.consume(ctx, tx, req.Challenge)
 		if err != nil {
@@ -307,13 +312,19 @@ func (p *PKI) Issue(ctx context.Context, tx pgx.Tx, req IssueRequest) (*x509.Cer
 	}
 	now := p.now()
 	serial := randomSerial()
+	// A renewal keeps the subject: Windows finds its certificate by it
+	// (SSLCLIENTCERTSEARCHCRITERIA), and a device's identity is one name.
+	subject := pkix.Name{CommonName: "Trident device " + uuid.NewString(), Organization: []string{"Trident"}, OrganizationalUnit: []string{ca.Tenant.String()}}
+	if req.Renewing != nil {
+		subject = pkix.Name{CommonName: req.Renewing.Subject.CommonName, Organization: []string{"Trident"}, OrganizationalUnit: []string{ca.Tenant.String()}}
+	}
 	uris := []*url.URL{{Scheme: "urn", Opaque: "trident:tenant:" + ca.Tenant.String()}}
 	if b.ChallengeID != uuid.Nil {
 		uris = append(uris, &url.URL{Scheme: "urn", Opaque: "trident:enrollment:" + b.ChallengeID.String()})
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "Trident device " + uuid.NewString(), Organization: []string{"Trident"}, OrganizationalUnit: []string{ca.Tenant.String()}},
+		Subject:      subject,
 		NotBefore:    now.Add(-5 * time.Minute),
 		NotAfter:     now.Add(DeviceLifetime),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,

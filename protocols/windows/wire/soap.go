@@ -44,6 +44,10 @@ const (
 	ValueTypeUserToken  = "http://schemas.microsoft.com/5.0.0.0/ConfigurationManager/Enrollment/DeviceEnrollmentUserToken"
 	EncodingBase64      = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd#base64binary"
 	RequestTypeIssue    = "http://docs.oasis-open.org/ws-sx/ws-trust/200512/Issue"
+	RequestTypeRenew    = "http://docs.oasis-open.org/ws-sx/ws-trust/200512/Renew"
+	// ValueTypePKCS7 is a renewal's request: the PKCS#10 signed, in CMS
+	// SignedData, with the certificate being renewed.
+	ValueTypePKCS7 = "http://schemas.microsoft.com/windows/pki/2009/01/enrollment#PKCS7"
 )
 
 // Envelope is a request's SOAP 1.2 Envelope, as far as enrollment reads it.
