@@ -31,6 +31,7 @@ import (
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/pki"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -56,6 +57,7 @@ type Deps struct {
 	Commands   *commands.Queue
 	Compliance *compliance.Compliance
 	Jobs       events.Jobs // enqueues background work (bulk commands)
+	PKI        *pki.PKI    // devices' identity certificates (nil: not shown)
 
 	// Apple management (nil where not configured).
 	AppleEnrollment AppleEnrollment
@@ -124,6 +126,7 @@ func (a *API) OpenAPI() *huma.OpenAPI { return a.huma.OpenAPI() }
 func (a *API) routes() {
 	a.meRoutes()
 	a.tenantRoutes()
+	a.identityRoutes()
 	a.eventRoutes()
 	a.auditRoutes()
 	a.webhookRoutes()

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/api"
 	"github.com/tridentmdm/trident/dashboard"
@@ -115,7 +116,13 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	jobs := &workers.LateJobs{}
 	pub := events.NewPublisher(jobs, events.WithReaction(compliance.Reaction), events.WithReaction(workers.HostnameReaction))
 	inv := inventory.New(pub, inventory.BatchSeen(devicesSeen))
+	certs := pki.New(keys)
 	cmds := commands.New(inv, pub, append(platformCommands(),
+		// An erased device's identity is no one's: refused at every endpoint.
+		commands.WithAcknowledged("erase", func(ctx context.Context, tx pgx.Tx, c commands.Command) error {
+			_, err := certs.RevokeDevice(ctx, tx, c.DeviceID)
+			return err
+		}),
 		commands.WithDelivery(jobs), commands.WithSecrets(keys),
 		commands.WithObserver(func(s commands.Status) { a.metrics.CommandStatus(string(s)) }))...)
 	comp := compliance.New(inv, cmds, pub)
@@ -167,7 +174,6 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		return nil, err
 	}
 	jobs.Set(a.river)
-	certs := pki.New(keys)
 	winEnroll := enrollment.NewWindows(certs, inv, pub, keys).WithEgress(egress.Policy{AllowPrivate: cfg.egressPrivate})
 	if r.serve {
 		a.scep = apple.NewSCEP(db, certs, log.With("component", "scep"))
@@ -177,7 +183,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 			return nil, err
 		}
 		mdmLog := log.With("component", "apple-mdm")
-		if a.mdm, err = apple.NewMDM(db, appleStore, certs, apple.NewService(db, inv, cmds, mdmLog),
+		if a.mdm, err = apple.NewMDM(db, appleStore, certs, apple.NewService(db, inv, cmds, mdmLog).WithIdentities(certs),
 			apple.MDMOptions{Identity: apple.Identity(cfg.appleIdentity), Header: cfg.appleIdentityHeader}, mdmLog); err != nil {
 			db.Close()
 			return nil, err
@@ -227,7 +233,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		}
 		a.ade = apple.NewADE(db, a.dir, abm, profiles, deviceCA, log.With("component", "ade"))
 		a.api = api.New(api.Deps{DB: db, Directory: a.dir, Auth: v, Events: a.events, Bus: a.bus, Limits: cfg.apiLimits,
-			Publisher: pub, Inventory: inv, Commands: cmds, Compliance: comp, Jobs: jobs, AppleEnrollment: appleEdge, ApplePush: appleEdge, DEP: abm, Android: droid,
+			Publisher: pub, Inventory: inv, Commands: cmds, Compliance: comp, Jobs: jobs, PKI: certs, AppleEnrollment: appleEdge, ApplePush: appleEdge, DEP: abm, Android: droid,
 			Windows: windowsEnrollment(a.windows, winEnroll), DeviceURL: func(t tenancy.Tenant) string {
 				return apple.TenantURL(t.Slug, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)
 			}, Webhooks: webhooks,

@@ -248,4 +248,21 @@ func TestAppleThroughTheServer(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+
+	// The identity is the device's (bound at Authenticate); an admin
+	// revokes it, and the device's check-ins are refused from then on.
+	code, body = c.do("GET", tp+"/devices/"+deviceID+"/certificates", nil)
+	if code != 200 || strings.Count(string(body), `"serial"`) != 1 || strings.Contains(string(body), "revoked_at") {
+		t.Fatalf("the device's certificates: %d %s", code, body)
+	}
+	code, body = c.do("POST", tp+"/devices/"+deviceID+"/certificates/revoke", nil)
+	if code != 200 || !strings.Contains(string(body), `"revoked":1`) {
+		t.Fatalf("revoke: %d %s", code, body)
+	}
+	if _, err := dev.Idle(context.Background()); err == nil {
+		t.Fatal("a check-in with the revoked identity was served")
+	}
+	if err := dev.Authenticate(context.Background()); err == nil {
+		t.Fatal("an Authenticate with the revoked identity was accepted")
+	}
 }

@@ -360,6 +360,46 @@ func TestWindowsThroughTheServer(t *testing.T) {
 	if _, err := b.dev.Session(ctx); !errors.As(err, &refused) {
 		t.Errorf("a session after unenrollment: %v", err)
 	}
+	// ... nor renews: unenrolling revoked it.
+	if err := b.dev.Renew(ctx, devicesim.RenewBoth); !errors.As(err, &renewFault) || renewFault.Subcode != "s:Authorization" {
+		t.Errorf("a renewal after unenrollment: %v", err)
+	}
+	code, body = b.c.do("GET", b.tp+"/devices/"+b.device.ID+"/certificates", nil)
+	if code != 200 || !strings.Contains(string(body), `"revoked_at"`) {
+		t.Errorf("the unenrolled device's certificates: %d %s", code, body)
+	}
+
+	// An admin revokes tenant 0's device: both its certificates (the one it
+	// renewed and the renewal, both still current) are refused for
+	// sessions and renewals.
+	code, body = a.c.do("GET", a.tp+"/devices/"+a.device.ID+"/certificates", nil)
+	var ids struct {
+		Items []struct {
+			Serial    string     `json:"serial"`
+			NotAfter  time.Time  `json:"not_after"`
+			RenewalOf string     `json:"renewal_of"`
+			RevokedAt *time.Time `json:"revoked_at"`
+		} `json:"items"`
+	}
+	if json.Unmarshal(body, &ids); code != 200 || len(ids.Items) != 2 || ids.Items[0].RenewalOf != ids.Items[1].Serial ||
+		ids.Items[0].NotAfter.Before(time.Now().Add(364*24*time.Hour)) {
+		t.Errorf("the renewed device's certificates: %d %s", code, body)
+	}
+	if code, body := b.c.do("POST", a.tp+"/devices/"+a.device.ID+"/certificates/revoke", nil); code != 403 && code != 404 {
+		t.Errorf("another tenant's admin revokes: %d %s", code, body)
+	}
+	code, body = a.c.do("POST", a.tp+"/devices/"+a.device.ID+"/certificates/revoke", nil)
+	if code != 200 || !strings.Contains(string(body), `"revoked":2`) {
+		t.Fatalf("revoke: %d %s", code, body)
+	}
+	for name, d := range map[string]devicesim.WindowsDevice{"the renewed certificate": renewing, "the one it renewed": *a.dev} {
+		if _, err := d.Session(ctx); !errors.As(err, &refused) {
+			t.Errorf("a session with %s after revocation: %v", name, err)
+		}
+		if err := d.Renew(ctx, devicesim.RenewBoth); !errors.As(err, &renewFault) || renewFault.Subcode != "s:Authorization" {
+			t.Errorf("a renewal with %s after revocation: %v", name, err)
+		}
+	}
 }
 
 // Federated enrollment: the tenant names its own OIDC provider; Windows is

@@ -90,7 +90,7 @@ func setupMDMLog(t testing.TB, log *slog.Logger) *mdmEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { jobs.Stop(context.Background()) })
-	h, err := apple.NewMDM(db, store, e.pki, apple.NewService(db, e.inv, e.cmds, log), apple.MDMOptions{}, log)
+	h, err := apple.NewMDM(db, store, e.pki, apple.NewService(db, e.inv, e.cmds, log).WithIdentities(e.pki), apple.MDMOptions{}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,6 +359,10 @@ func TestAppleEnrollmentAndCommands(t *testing.T) {
 				t.Fatal(err)
 			}
 			e.device(t, tn, d.UDID, func(x inventory.Device) bool { return x.Status == inventory.Unenrolled })
+			// CheckOut revoked the identity: it opens nothing again.
+			if _, err := d.Idle(ctx); err == nil {
+				t.Fatal("a check-in after CheckOut with the same identity was served")
+			}
 		})
 	}
 }

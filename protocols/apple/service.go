@@ -1,6 +1,8 @@
 package apple
 
 import (
+	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,11 +24,23 @@ import (
 // answers to Trident's commands, and so publishes device.* and command.*
 // events.
 type Service struct {
-	db   TxRunner
-	inv  *inventory.Inventory
-	cmds *commands.Queue
-	log  *slog.Logger
+	db    TxRunner
+	inv   *inventory.Inventory
+	cmds  *commands.Queue
+	log   *slog.Logger
+	certs Identities
 }
+
+// Identities binds device certificates to devices and revokes them
+// (services/pki).
+type Identities interface {
+	Bind(ctx context.Context, tx pgx.Tx, cert *x509.Certificate, device uuid.UUID) error
+	RevokeDevice(ctx context.Context, tx pgx.Tx, device uuid.UUID) (int, error)
+}
+
+// WithIdentities makes Authenticate bind the device's identity
+// certificate to it, and CheckOut revoke it.
+func (s *Service) WithIdentities(c Identities) *Service { s.certs = c; return s }
 
 // NewService returns Trident's MDM service.
 func NewService(db TxRunner, inv *inventory.Inventory, cmds *commands.Queue, log *slog.Logger) *Service {
@@ -164,7 +178,16 @@ func (s *Service) Authenticate(r *mdm.Request, m *mdm.Authenticate) error {
 	if err != nil {
 		return err
 	}
-	return s.record(r, f.report(r.ID, inventory.Pending))
+	if r.ParentID != "" || s.certs == nil || r.Certificate == nil {
+		return s.record(r, f.report(r.ID, inventory.Pending))
+	}
+	return s.db.Tx(r.Context(), func(tx pgx.Tx) error {
+		d, err := s.inv.Record(r.Context(), tx, f.report(r.ID, inventory.Pending))
+		if err != nil {
+			return err
+		}
+		return s.certs.Bind(r.Context(), tx, r.Certificate, d.ID)
+	})
 }
 
 // SetupCommands are what a device enrolling through ADE and waiting in
@@ -204,7 +227,19 @@ AND status IN ('queued', 'sent', 'not_now')`, d.ID).Scan(&open); err != nil || o
 
 // CheckOut records that the device removed its MDM profile.
 func (s *Service) CheckOut(r *mdm.Request, m *mdm.CheckOut) error {
-	return s.record(r, inventory.Report{Platform: inventory.Apple, Identifier: r.ID, Status: inventory.Unenrolled})
+	rep := inventory.Report{Platform: inventory.Apple, Identifier: r.ID, Status: inventory.Unenrolled}
+	if r.ParentID != "" || s.certs == nil {
+		return s.record(r, rep)
+	}
+	// The device removed its MDM profile: its identity is no one's now.
+	return s.db.Tx(r.Context(), func(tx pgx.Tx) error {
+		d, err := s.inv.Record(r.Context(), tx, rep)
+		if err != nil {
+			return err
+		}
+		_, err = s.certs.RevokeDevice(r.Context(), tx, d.ID)
+		return err
+	})
 }
 
 // ddmStatus keeps a device's latest Declarative Management status report

@@ -148,6 +148,7 @@ type Queue struct {
 	jobs       events.Jobs
 	keys       *seal.Keyring
 	observe    func(Status)
+	done       map[string]func(ctx context.Context, tx pgx.Tx, c Command) error
 }
 
 // Dispatcher checks a newly queued command against its platform and may
@@ -174,6 +175,17 @@ func WithDispatcher(p inventory.Platform, d Dispatcher) Option {
 // WithObserver calls observe with every state a command enters (for
 // metrics).
 func WithObserver(observe func(Status)) Option { return func(q *Queue) { q.observe = observe } }
+
+// WithAcknowledged calls fn, in the answer's transaction, when a device
+// acknowledges a command of kind (an erase: its identity is revoked).
+func WithAcknowledged(kind string, fn func(ctx context.Context, tx pgx.Tx, c Command) error) Option {
+	return func(q *Queue) {
+		if q.done == nil {
+			q.done = map[string]func(context.Context, pgx.Tx, Command) error{}
+		}
+		q.done[kind] = fn
+	}
+}
 
 // WithDelivery enqueues each command's delivery job (DeliverArgs) with it,
 // in the same transaction, and bulk commands' jobs (QueueBulk).

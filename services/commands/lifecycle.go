@@ -285,5 +285,8 @@ func (q *Queue) Complete(ctx context.Context, tx pgx.Tx, device, id uuid.UUID, o
 		}
 	}
 	c, err := q.transition(ctx, tx, move{id: id, device: device, to: o.Status, result: result, problem: o.Error})
+	if err == nil && o.Status == Acknowledged && q.done[c.Kind] != nil {
+		err = q.done[c.Kind](ctx, tx, c)
+	}
 	return c.redacted(), err
 }

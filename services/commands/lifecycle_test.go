@@ -1,6 +1,7 @@
 package commands_test
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -280,5 +281,49 @@ func TestAuthorize(t *testing.T) {
 		if err := commands.Authorize(identity.Viewer, c.kind, c.payload); err == nil {
 			t.Errorf("viewer, %s: allowed", c.kind)
 		}
+	}
+}
+
+// An acknowledged erase runs its hook in the answer's transaction (the
+// server revokes the device's identity there); other kinds, and an erase
+// that failed, do not; a hook's failure rolls the answer back.
+func TestAcknowledgedHook(t *testing.T) {
+	f := setup(t)
+	var ran []string
+	fail := false
+	f.q = commands.New(f.inv, events.NewPublisher(nil), commands.WithAcknowledged("erase", func(ctx context.Context, tx pgx.Tx, c commands.Command) error {
+		if fail {
+			return errors.New("revocation failed")
+		}
+		ran = append(ran, c.Kind+" "+string(c.Status))
+		return nil
+	}))
+	dev := f.device(t, inventory.Windows, "W-hook")
+	answer := func(kind string, o commands.Outcome) error {
+		var c commands.Command
+		f.tx(t, func(tx pgx.Tx) (err error) {
+			if c, err = f.q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: dev.ID, Kind: kind}); err != nil {
+				return err
+			}
+			_, err = f.q.Hand(f.ctx, tx, dev.ID, c.ID)
+			return err
+		})
+		return f.db.Tx(f.ctx, func(tx pgx.Tx) error { _, err := f.q.Complete(f.ctx, tx, dev.ID, c.ID, o); return err })
+	}
+	if err := answer("restart", commands.Outcome{Status: commands.Acknowledged}); err != nil {
+		t.Fatal(err)
+	}
+	if err := answer("erase", commands.Outcome{Status: commands.Error, Error: "no"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := answer("erase", commands.Outcome{Status: commands.Acknowledged}); err != nil {
+		t.Fatal(err)
+	}
+	if len(ran) != 1 || ran[0] != "erase acknowledged" {
+		t.Fatalf("the hook ran for %v; want the acknowledged erase only", ran)
+	}
+	fail = true
+	if err := answer("erase", commands.Outcome{Status: commands.Acknowledged}); err == nil {
+		t.Fatal("a failing hook did not fail the answer")
 	}
 }

@@ -181,6 +181,9 @@ ON CONFLICT (tenant_id, device_id) DO UPDATE SET cert_serial = excluded.cert_ser
 	if err != nil {
 		return nil, Enrollment{}, err
 	}
+	if err := w.pki.Bind(ctx, tx, cert, dev.ID); err != nil {
+		return nil, Enrollment{}, err
+	}
 	return cert, Enrollment{DeviceID: d.DeviceID, CertSerial: b.Serial, Device: dev}, nil
 }
 
@@ -261,8 +264,9 @@ WHERE device_id = $1`, deviceID, b.Serial); err != nil {
 }
 
 // Unenroll ends a device's enrollment (it asked: Alert 1226): its
-// certificate no longer opens sessions and the device is unenrolled in the
-// inventory. Its open commands are left to expire.
+// certificates are revoked (no session or renewal opens with them again)
+// and the device is unenrolled in the inventory. Its open commands are
+// left to expire.
 func (w *Windows) Unenroll(ctx context.Context, tx pgx.Tx, deviceID, reason string) error {
 	tag, err := tx.Exec(ctx, `UPDATE windows_enrollments SET unenrolled_at = now() WHERE device_id = $1 AND unenrolled_at IS NULL`, deviceID)
 	if err != nil {
@@ -278,7 +282,11 @@ func (w *Windows) Unenroll(ctx context.Context, tx pgx.Tx, deviceID, reason stri
 	if reason != "" {
 		facts["unenroll_reason"] = reason
 	}
-	_, err = w.inv.Record(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: deviceID, Status: inventory.Unenrolled, Facts: facts})
+	dev, err := w.inv.Record(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: deviceID, Status: inventory.Unenrolled, Facts: facts})
+	if err != nil {
+		return err
+	}
+	_, err = w.pki.RevokeDevice(ctx, tx, dev.ID)
 	return err
 }
 

@@ -341,12 +341,58 @@ func (p *PKI) Issue(ctx context.Context, tx pgx.Tx, req IssueRequest) (*x509.Cer
 	}
 	b.Serial = hex.EncodeToString(serial.Bytes())
 	challenge := uuid.NullUUID{UUID: b.ChallengeID, Valid: b.ChallengeID != uuid.Nil}
-	_, err = tx.Exec(ctx, `INSERT INTO issued_certificates (serial, ca_id, challenge_id, subject, renewal_of, not_before, not_after, certificate)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, b.Serial, ca.ID, challenge, cert.Subject.String(), renewalOf, cert.NotBefore, cert.NotAfter, der)
+	// A renewal is the identity of the device the renewed one was.
+	_, err = tx.Exec(ctx, `INSERT INTO issued_certificates (serial, ca_id, challenge_id, subject, renewal_of, not_before, not_after, certificate, device_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, (SELECT device_id FROM issued_certificates WHERE serial = $5))`,
+		b.Serial, ca.ID, challenge, cert.Subject.String(), renewalOf, cert.NotBefore, cert.NotAfter, der)
 	if err != nil {
 		return nil, Binding{}, fmt.Errorf("pki: record certificate: %w", err)
 	}
 	return cert, b, nil
+}
+
+// Bind records that cert is the identity of device (an inventory device
+// id), so RevokeDevice reaches it. A certificate already bound to another
+// device keeps its binding and gives ErrCertificate.
+func (p *PKI) Bind(ctx context.Context, tx pgx.Tx, cert *x509.Certificate, device uuid.UUID) error {
+	serial := hex.EncodeToString(cert.SerialNumber.Bytes())
+	tag, err := tx.Exec(ctx, `UPDATE issued_certificates SET device_id = $2 WHERE serial = $1 AND (device_id IS NULL OR device_id = $2)`, serial, device)
+	if err != nil {
+		return fmt.Errorf("pki: bind certificate: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: not this tenant's, or another device's identity", ErrCertificate)
+	}
+	return nil
+}
+
+// Identity is a device's identity certificate as the API shows it.
+type Identity struct {
+	Serial    string     `json:"serial"`
+	NotBefore time.Time  `json:"not_before"`
+	NotAfter  time.Time  `json:"not_after"`
+	RenewalOf string     `json:"renewal_of,omitempty"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Identities lists device's certificates, newest first.
+func (p *PKI) Identities(ctx context.Context, tx pgx.Tx, device uuid.UUID) ([]Identity, error) {
+	rows, _ := tx.Query(ctx, `SELECT serial, not_before, not_after, coalesce(renewal_of, ''), revoked_at FROM issued_certificates
+WHERE device_id = $1 ORDER BY not_before DESC, serial LIMIT 20`, device)
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Identity, error) {
+		var i Identity
+		return i, r.Scan(&i.Serial, &i.NotBefore, &i.NotAfter, &i.RenewalOf, &i.RevokedAt)
+	})
+}
+
+// RevokeDevice revokes every current certificate of device and returns
+// how many: Verify refuses them from now on, at every endpoint.
+func (p *PKI) RevokeDevice(ctx context.Context, tx pgx.Tx, device uuid.UUID) (int, error) {
+	tag, err := tx.Exec(ctx, `UPDATE issued_certificates SET revoked_at = now() WHERE device_id = $1 AND revoked_at IS NULL AND not_after > now()`, device)
+	if err != nil {
+		return 0, fmt.Errorf("pki: revoke: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // Verify checks a device certificate against the tenant of tx: signed by
