@@ -38,6 +38,7 @@ import (
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/pki"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -89,6 +90,9 @@ type Options struct {
 	Publisher *events.Publisher
 	// Jobs queues background work: group commands (nil: none).
 	Jobs events.Jobs
+	// PKI shows devices' identity certificates and their expiry (nil:
+	// not shown).
+	PKI *pki.PKI
 	// Alerts finds what needs an admin in a tenant (expiring push
 	// certificates, ABM tokens that stopped syncing); nil for none.
 	Alerts func(ctx context.Context, t tenancy.Tenant) ([]Alert, error)

@@ -19,6 +19,7 @@ import (
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/pki"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -111,10 +112,16 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 	var cmds []commands.Command
 	var rules []compliance.Rule
 	var results []compliance.Result
+	var idents []pki.Identity
 	err := d.db.ReadTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		if dev, err = d.inv.Get(ctx, tx, id); err != nil {
 			return err
+		}
+		if d.opts.PKI != nil {
+			if idents, err = d.opts.PKI.Identities(ctx, tx, id); err != nil {
+				return err
+			}
 		}
 		if cmds, err = d.cmds.ListForDevice(ctx, tx, id, uuid.Nil, 50); err != nil {
 			return err
@@ -141,7 +148,7 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 	d.page(w, r, "device-content", map[string]any{"Title": deviceName(dev) + " · " + t.Name, "Tenant": t, "Device": dev,
 		"Facts": factsOf(dev), "Commands": cmds, "Kinds": commandable(dev.Platform, role), "CanSend": role.AtLeast(identity.Operator), "Live": live,
 		"Compliance": standings(rules, results), "HasCompliance": d.opts.Compliance != nil, "IsAdmin": role.AtLeast(identity.Admin),
-		"IsOperator": role.AtLeast(identity.Operator)})
+		"IsOperator": role.AtLeast(identity.Operator), "Identities": idents})
 }
 
 // standing is a device's result for one rule, for the device page.

@@ -126,6 +126,10 @@ not re-register a row that replaced itself). */}}
 <h2>Facts</h2>
 <dl class="facts"><dt>Identifier</dt><dd>{{.Device.Identifier}}</dd><dt>Serial number</dt><dd>{{.Device.SerialNumber}}</dd>
 {{range .Facts}}<dt>{{.Name}}</dt><dd>{{.Value}}</dd>{{end}}</dl>
+{{if .Identities}}<h2 id="identity">Identity certificate</h2>
+<table aria-labelledby="identity"><thead><tr><th scope="col">Serial</th><th scope="col">Expires</th><th scope="col">State</th></tr></thead>
+<tbody>{{range .Identities}}<tr><td><code>{{.Serial}}</code></td><td>{{.NotAfter.Format "2006-01-02"}}</td>
+<td>{{if .RevokedAt}}<span class="bad">revoked</span>{{else if .Expired}}<span class="muted">expired</span>{{else if .RenewalOf}}current (a renewal){{else}}current{{end}}</td></tr>{{end}}</tbody></table>{{end}}
 {{if .HasCompliance}}<h2 id="compliance">Compliance</h2>
 <table aria-labelledby="compliance"><thead><tr><th scope="col">Rule</th><th scope="col">Result</th><th scope="col" class="wide">Detail</th><th scope="col" class="wide">Since</th></tr></thead>
 <tbody>{{range .Compliance}}<tr><td>{{.Rule.Name}}{{if not .Rule.Enabled}} <span class="muted">(off)</span>{{end}}</td>

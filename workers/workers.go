@@ -65,7 +65,10 @@ type Deps struct {
 	Wakers     map[inventory.Platform]commands.Waker
 	DEP        *dep.Service
 	Android    *android.Service
-	Log        *slog.Logger
+	// Renewer renews devices' identities before they expire (nil: not
+	// in this process).
+	Renewer IdentityRenewer
+	Log     *slog.Logger
 }
 
 // Client is River's client on Trident's pools.
@@ -108,6 +111,8 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 	river.AddWorker(ws, &androidSyncWorker{svc: d.Android})
 	river.AddWorker(ws, &wakeSilentWorker{db: d.DB, inv: d.Inventory, wakers: d.Wakers, log: d.Log})
 	river.AddWorker(ws, &expireDueWorker{db: d.DB, cmds: d.Commands, log: d.Log})
+	river.AddWorker(ws, &renewalSweepWorker{dir: d.Directory})
+	river.AddWorker(ws, &renewIdentitiesWorker{renewer: d.Renewer, log: d.Log})
 	river.AddWorker(ws, &verifyHostnameWorker{dir: d.Directory, pub: d.Publisher, log: d.Log, now: time.Now})
 
 	rc := &river.Config{
@@ -126,6 +131,11 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 				func() (river.JobArgs, *river.InsertOpts) { return WakeSilentSweepArgs{}, nil }, nil),
 			river.NewPeriodicJob(river.PeriodicInterval(cfg.DEPSyncInterval),
 				func() (river.JobArgs, *river.InsertOpts) { return DEPSyncSweepArgs{}, nil }, nil),
+		}
+		if d.Renewer != nil {
+			// Daily, and at start: a renewal window is weeks long.
+			rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(24*time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return RenewalSweepArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
 		}
 	}
 	if work && d.Compliance != nil {

@@ -164,9 +164,12 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		}
 		wakers[inventory.Android] = androidsvc.Waker{S: droid}
 	}
+	profiles := apple.NewProfiles(db, certs, appleStore, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)
+	renewer := &apple.Renewer{DB: db, Dir: a.dir, Profiles: profiles, PKI: certs, Inv: inv, Cmds: cmds, Pub: pub,
+		Window: cfg.identityRenewal, Log: log.With("component", "identity-renewal")}
 	a.river, err = workers.New(workers.Deps{DB: db, Directory: a.dir, Events: a.events, Publisher: pub, Log: log,
 		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: cfg.egressPrivate, Keys: keys}),
-		Commands: cmds, Inventory: inv, Compliance: comp, DEP: abm, Android: droid, Wakers: wakers},
+		Commands: cmds, Inventory: inv, Compliance: comp, DEP: abm, Android: droid, Wakers: wakers, Renewer: renewer},
 		workers.Config{EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers, ObserveJob: a.metrics.Job,
 			DEPSyncInterval: cfg.depSyncInterval}, r.work)
 	if err != nil {
@@ -195,7 +198,6 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 				return nil, err
 			}
 		}
-		profiles := apple.NewProfiles(db, certs, appleStore, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)
 		appleEdge := appleAPI{store: appleStore, requests: apple.NewPushRequests(appleStore, vendor), profiles: profiles}
 		var deviceCA *x509.CertPool
 		if cfg.appleDeviceCA != "" {
@@ -220,7 +222,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		}
 		webhooks := events.NewWebhooks(events.URLPolicy{AllowHTTP: cfg.egressPrivate}, keys)
 		if cfg.oidc.dashboardClient != "" {
-			if a.dash, err = dashboard.New(db, a.dir, inv, cmds, dashboard.Options{Issuer: cfg.oidc.issuer, ClientID: cfg.oidc.dashboardClient,
+			if a.dash, err = dashboard.New(db, a.dir, inv, cmds, dashboard.Options{PKI: certs, Issuer: cfg.oidc.issuer, ClientID: cfg.oidc.dashboardClient,
 				ClientSecret: cfg.oidc.dashboardSecret, RolesEvery: cfg.oidc.dashboardRoles, Audience: cfg.oidc.audience, Claims: cfg.oidc.claims(), BaseURL: cfg.platformURL(),
 				Keys: keys, Bus: a.bus, Events: a.events, Compliance: comp, Audit: audit.NewStore(db), StreamsPerPerson: cfg.apiLimits.Streams,
 				Windows: windowsEnrollment(a.windows, winEnroll), DeviceURL: func(t tenancy.Tenant) string {

@@ -136,6 +136,7 @@ type serverConfig struct {
 	oidc            oidcConfig
 	egressPrivate   bool // what tenants aim Trident at (webhooks, federation) may be private, loopback or plain http
 	dnsServer       string
+	identityRenewal time.Duration // how long before an Apple identity expires it is renewed
 	encryptionKey   string
 	previousKeys    string
 
@@ -280,6 +281,7 @@ func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
 	fs.IntVar(&c.apiLimits.Streams, "streams-per-caller", 10, "live streams (API event streams, dashboard pages) one caller may hold open at once, per process")
 	fs.BoolVar(&c.egressPrivate, "egress-allow-private", false, "let what tenants aim Trident at (webhooks, the Windows federated sign-in's provider) reach private and loopback addresses over http:// too (receivers inside your own network; dev)")
 	fs.BoolVar(&c.egressPrivate, "webhooks-allow-private", false, "the older name of --egress-allow-private")
+	fs.DurationVar(&c.identityRenewal, "apple-identity-renewal", apple.DefaultRenewalWindow, "how long before an Apple device's identity certificate expires Trident queues a fresh enrollment profile that renews it in place (checked daily)")
 	fs.StringVar(&c.dnsServer, "dns-server", "", "host:port of the DNS server that custom hostnames' ownership records are looked up at; empty: the system's resolvers (/etc/resolv.conf)")
 }
 
@@ -328,6 +330,9 @@ func (c *serverConfig) validate() error {
 	}
 	if l := c.apiLimits; l.CallerRate < 0 || l.TenantRate < 0 || l.CallerBurst < 0 || l.TenantBurst < 0 {
 		errs = append(errs, errors.New("--api-caller-rate, --api-tenant-rate, --api-caller-burst, --api-tenant-burst: not negative (0: the default)"))
+	}
+	if c.identityRenewal < 24*time.Hour || c.identityRenewal > 300*24*time.Hour {
+		errs = append(errs, fmt.Errorf("--apple-identity-renewal %s: want 24h to 7200h (a day to 300 days)", c.identityRenewal))
 	}
 	if c.dnsServer != "" {
 		if _, port, err := net.SplitHostPort(c.dnsServer); err != nil || port == "" {

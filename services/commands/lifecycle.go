@@ -260,6 +260,15 @@ func (q *Queue) ForDeviceAll(ctx context.Context, tx pgx.Tx, device uuid.UUID, i
 	return mine, foreign, nil
 }
 
+// HasOpen reports whether device has a command of kind, queued by
+// createdBy, that has not finished (queued, sent or put off).
+func (q *Queue) HasOpen(ctx context.Context, tx pgx.Tx, device uuid.UUID, kind, createdBy string) (bool, error) {
+	var open bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM commands WHERE device_id = $1 AND kind = $2 AND created_by = $3
+AND status IN ('queued', 'sent', 'not_now'))`, device, kind, createdBy).Scan(&open)
+	return open, err
+}
+
 // Outcome is what a device answered to a command.
 type Outcome struct {
 	Status Status // Acknowledged, Error or NotNow
