@@ -323,6 +323,26 @@ func TestWindowsThroughTheServer(t *testing.T) {
 	stranger.Host = a.host
 	if err := stranger.Enroll(ctx, en.Token, false); err != nil {
 		t.Errorf("the token on its own tenant: %v", err)
+	} else {
+		// An erase the device acknowledges revokes its identity: the
+		// wiped device's certificate opens nothing afterwards.
+		_, body := a.c.do("GET", a.tp+"/devices?q="+stranger.DeviceID, nil)
+		var found struct {
+			Items []struct{ ID string } `json:"items"`
+		}
+		json.Unmarshal(body, &found)
+		if len(found.Items) != 1 {
+			t.Fatalf("the new device: %s", body)
+		}
+		if code, body := a.c.do("POST", a.tp+"/devices/"+found.Items[0].ID+"/commands", map[string]any{"kind": "erase"}); code != 201 {
+			t.Fatalf("queue an erase: %d %s", code, body)
+		}
+		if _, err := stranger.Session(ctx); err != nil {
+			t.Fatalf("the session that takes the erase: %v", err)
+		}
+		if _, err := stranger.Session(ctx); !errors.As(err, &refused) {
+			t.Errorf("a session after an acknowledged erase: %v", err)
+		}
 	}
 
 	// Malformed input gets protocol errors and changes nothing.
