@@ -2,12 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -581,5 +588,62 @@ func TestWindowsFederationIsNoSSRF(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadGateway || strings.Contains(string(page), "INTERNAL-ONLY-SECRET") || hits.Load() != 0 {
 		t.Fatalf("the sign-in page with an inward issuer: %d, the internal server hit %d times: %s", resp.StatusCode, hits.Load(), page)
+	}
+}
+
+// Microsoft's published sample requests (protocols/windows/testdata/microsoft),
+// sent as printed to the whole server at a tenant's hostname, with only
+// their placeholders filled in: discovery, policies and enrollment answer
+// as for Windows itself, each in one message with its Content-Length.
+func TestMicrosoftSamplesThroughTheServer(t *testing.T) {
+	db := testenv.DB(t)
+	d, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := testenv.Tenant(t, d)
+	idp := testenv.StartIDP(t, devidp.Client{ID: "admin", Secret: "s", Audience: []string{"trident-api"},
+		Claims: map[string]any{"groups": []string{"/trident/msp/" + tn.MSPSlug + "/tenant/" + tn.Slug + "/admin"}}})
+	base, _ := startAppWith(t, idp.Issuer, func(c *serverConfig) { c.windowsIdentity = "header" })
+	c := apiClient{t: t, base: base, bearer: "Bearer " + idp.Token(t, "admin", "s")}
+	code, body := c.do("POST", "/v1/tenants/"+tn.Slug+"/enrollments/windows", nil)
+	var en windowsEnrollmentOut
+	if json.Unmarshal(body, &en); code != 200 || en.Token == "" {
+		t.Fatalf("enrollment token: %d %s", code, body)
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join("..", "..", "protocols", "windows", "testdata", "microsoft", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	post := func(path, body string) (int, string) {
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+		req.Host = tn.Slug + ".trident.test"
+		req.Header.Set("Content-Type", "application/soap+xml; charset=utf-8")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.ContentLength != int64(len(b)) || len(resp.TransferEncoding) > 0 {
+			t.Errorf("%s: Content-Length %d for %d bytes, %v", path, resp.ContentLength, len(b), resp.TransferEncoding)
+		}
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post("/EnrollmentServer/Discovery.svc", read("discover.xml")); code != 200 || !strings.Contains(body, "EnrollmentServiceUrl") {
+		t.Errorf("discover: %d %s", code, body)
+	}
+	if code, body := post("/EnrollmentServer/Policy.svc", strings.Replace(read("getpolicies.xml"), ">mypassword<", ">"+en.Token+"<", 1)); code != 200 || !strings.Contains(body, "GetPoliciesResponse") {
+		t.Errorf("policies: %d %s", code, body)
+	}
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "sample"}}, key)
+	rst := strings.Replace(read("rst.xml"), ">mypassword<", ">"+en.Token+"<", 1)
+	rst = strings.Replace(rst, "BinarySecurityTokenInsertedHere", base64.StdEncoding.EncodeToString(csr), 1)
+	if code, body := post("/EnrollmentServer/Enrollment.svc", rst); code != 200 || !strings.Contains(body, "RequestSecurityTokenResponseCollection") {
+		t.Errorf("enroll: %d %.300s", code, body)
 	}
 }
