@@ -237,7 +237,7 @@ func (c *oidcConfig) validate() error {
 	if c.audience == "" {
 		errs = append(errs, errors.New("--oidc-audience must not be empty"))
 	}
-	if c.dashboardRoles < time.Second || c.dashboardRoles > time.Hour {
+	if c.dashboardRoles != 0 && (c.dashboardRoles < time.Second || c.dashboardRoles > time.Hour) { // 0: the default
 		errs = append(errs, fmt.Errorf("--dashboard-role-refresh %s: want 1s to 1h", c.dashboardRoles))
 	}
 	if len(c.claims().RoleClaims) == 0 {
@@ -331,7 +331,7 @@ func (c *serverConfig) validate() error {
 	if l := c.apiLimits; l.CallerRate < 0 || l.TenantRate < 0 || l.CallerBurst < 0 || l.TenantBurst < 0 {
 		errs = append(errs, errors.New("--api-caller-rate, --api-tenant-rate, --api-caller-burst, --api-tenant-burst: not negative (0: the default)"))
 	}
-	if c.identityRenewal < 24*time.Hour || c.identityRenewal > 300*24*time.Hour {
+	if c.identityRenewal != 0 && (c.identityRenewal < 24*time.Hour || c.identityRenewal > 300*24*time.Hour) { // 0: the default
 		errs = append(errs, fmt.Errorf("--apple-identity-renewal %s: want 24h to 7200h (a day to 300 days)", c.identityRenewal))
 	}
 	if c.dnsServer != "" {
