@@ -3,6 +3,9 @@ package dashboard_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"html"
 	"io"
 	"mime/multipart"
@@ -13,12 +16,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/pki"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -408,4 +413,42 @@ func TestDeviceFilters(t *testing.T) {
 	if _, page := f.get("/dashboard/t/" + f.a.Slug + "/devices"); !strings.Contains(page, `id="group-filter"`) || strings.Contains(page, "Send a command to a group") {
 		t.Error("a viewer lacks the group filter or is offered the group composer")
 	}
+}
+
+// The device page shows the device's identity certificates: when each
+// expires, and which was revoked.
+func TestDeviceIdentities(t *testing.T) {
+	f := setup(t)
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	var dev inventory.Device
+	var serial string
+	if err := f.db.Tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if dev, err = f.inv.ByIdentifier(ctx, tx, inventory.Windows, "DEV-"+f.a.Slug); err != nil {
+			return err
+		}
+		secret, _, err := f.pki.NewChallenge(ctx, tx, "test", time.Hour)
+		if err != nil {
+			return err
+		}
+		key, _ := rsa.GenerateKey(rand.Reader, 2048)
+		der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
+		csr, _ := x509.ParseCertificateRequest(der)
+		cert, b, err := f.pki.Issue(ctx, tx, pki.IssueRequest{CSR: csr, Challenge: secret})
+		if err != nil {
+			return err
+		}
+		serial = b.Serial
+		return f.pki.Bind(ctx, tx, cert, dev.ID)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.as("cy")
+	code, page := f.get("/dashboard/t/" + f.a.Slug + "/devices/" + dev.ID.String())
+	want(t, "device page", code, page, 200, "Identity certificate", "<code>"+serial+"</code>", time.Now().Add(pki.DeviceLifetime).Format("2006-01-02"), ">current<")
+	if err := f.db.Tx(ctx, func(tx pgx.Tx) error { _, err := f.pki.RevokeDevice(ctx, tx, dev.ID); return err }); err != nil {
+		t.Fatal(err)
+	}
+	code, page = f.get("/dashboard/t/" + f.a.Slug + "/devices/" + dev.ID.String())
+	want(t, "device page after revocation", code, page, 200, `<span class="bad">revoked</span>`)
 }

@@ -50,6 +50,7 @@ type fixture struct {
 	comp   *compliance.Compliance
 	idp    *testenv.IDP
 	dns    *testenv.DNSServer
+	pki    *pki.PKI
 }
 
 // setup serves the dashboard with two tenants, a device in each, and a
@@ -87,6 +88,7 @@ func setup(t *testing.T) *fixture {
 				Claims: map[string]any{"groups": []string{"/trident/msp/" + a.MSPSlug + "/tenant/" + a.Slug + "/viewer"}}}},
 	})
 	k, _, _ := seal.NewRandomKey()
+	certs := pki.New(seal.NewKeyring(k))
 	store := events.NewStore(db)
 	bus := events.NewBus(store, slog.New(slog.DiscardHandler))
 	listener := events.NewListener(db.Writer().Config().ConnConfig, slog.New(slog.DiscardHandler))
@@ -106,6 +108,7 @@ func setup(t *testing.T) *fixture {
 		Compliance: compliance.New(inv, cmds, events.NewPublisher(nil)), Audit: audit.NewStore(db),
 		Windows:   enrollment.NewWindows(pki.New(seal.NewKeyring(k)), inv, events.NewPublisher(nil), seal.NewKeyring(k)),
 		DeviceURL: func(t tenancy.Tenant) string { return "https://" + t.Slug + ".trident.test" },
+		PKI:       certs,
 		Jobs:      jobs,
 		DEP:       dep.New(db, seal.NewKeyring(k), events.NewPublisher(jobs), jobs, dep.Options{BaseURL: "http://127.0.0.1:1", Log: slog.New(slog.DiscardHandler)}),
 		Webhooks:  events.NewWebhooks(events.URLPolicy{}, seal.NewKeyring(k)), Publisher: events.NewPublisher(jobs),
@@ -121,7 +124,7 @@ func setup(t *testing.T) *fixture {
 	handler = mux
 	jar, _ := cookiejar.New(nil)
 	return &fixture{t: t, url: srv.URL, a: a, b: b, client: &http.Client{Jar: jar}, db: db, inv: inv,
-		comp: compliance.New(inv, cmds, events.NewPublisher(nil)), idp: idp, dns: dns}
+		comp: compliance.New(inv, cmds, events.NewPublisher(nil)), idp: idp, dns: dns, pki: certs}
 }
 
 func (f *fixture) get(path string, header ...string) (int, string) {
