@@ -32,14 +32,22 @@ type DNSServer struct {
 func DNS(t testing.TB) *DNSServer {
 	t.Helper()
 	s := &DNSServer{txt: map[string][]string{}, servfail: map[string]bool{}, asked: map[string]int{}}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
+	// UDP picks the port; TCP must get the same one, which another
+	// process may hold: try again with a new port.
+	var pc net.PacketConn
+	var l net.Listener
+	for attempt := 0; ; attempt++ {
+		var err error
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		if l, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			break
+		}
 		pc.Close()
-		t.Fatal(err)
+		if attempt == 20 {
+			t.Fatalf("no port free for both UDP and TCP: %v", err)
+		}
 	}
 	s.addr = pc.LocalAddr().String()
 	udp := &dns.Server{PacketConn: pc, Handler: s}
