@@ -10,6 +10,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/sse"
 	"github.com/google/uuid"
 
+	"github.com/tridentmdm/trident/internal/logctx"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -121,6 +122,7 @@ func (a *API) authenticate(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	c := &call{principal: p, op: ctx.Operation(), path: ctx.URL().Path, requestID: RequestID(ctx.Context())}
+	ctx = huma.WithContext(ctx, logctx.WithCaller(ctx.Context(), p.Subject))
 	next(huma.WithValue(ctx, callKey{}, c))
 }
 
@@ -182,7 +184,9 @@ func (a *API) authorize(acc access) func(huma.Context, func(huma.Context)) {
 				return
 			}
 			c.tenant = t
-			next(ctx)
+			// The tenant rides in the context from here: its log lines
+			// name it (internal/logctx), and tenancy.DB.Tx scopes to it.
+			next(huma.WithContext(ctx, tenancy.WithTenant(ctx.Context(), t.ID)))
 			return
 		}
 		huma.WriteErr(a.huma, ctx, http.StatusInternalServerError, "operation without an access policy")

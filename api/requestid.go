@@ -6,9 +6,9 @@ import (
 	"encoding/hex"
 	"net/http"
 	"regexp"
-)
 
-type requestIDKey struct{}
+	"github.com/tridentmdm/trident/internal/logctx"
+)
 
 // A client's own X-Request-Id is kept when it looks like an id.
 var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
@@ -24,12 +24,9 @@ func (a *API) withRequestID(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b)
 		}
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		next.ServeHTTP(w, r.WithContext(logctx.WithRequestID(r.Context(), id)))
 	})
 }
 
 // RequestID is the request's id, or "".
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
+func RequestID(ctx context.Context) string { return logctx.RequestID(ctx) }

@@ -27,6 +27,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/tridentmdm/trident/internal/logctx"
 	"github.com/tridentmdm/trident/internal/oidclogin"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/services/android"
@@ -352,7 +353,7 @@ func (d *Dashboard) signedIn(h http.HandlerFunc) http.HandlerFunc {
 				return
 			}
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &s)))
+		h(w, r.WithContext(logctx.WithCaller(context.WithValue(r.Context(), ctxKey{}, &s), s.Subject)))
 	}
 }
 

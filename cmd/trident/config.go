@@ -18,6 +18,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/tridentmdm/trident/api"
+	"github.com/tridentmdm/trident/internal/logctx"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/protocols/apple"
 	"github.com/tridentmdm/trident/services/identity"
@@ -117,10 +118,12 @@ func (c *common) logger(w io.Writer) (*slog.Logger, error) {
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	switch c.logFormat {
+	// Every line logged with a request's context names its tenant,
+	// request id and caller.
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(logctx.New(slog.NewTextHandler(w, opts))), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(logctx.New(slog.NewJSONHandler(w, opts))), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", c.logFormat)
 }

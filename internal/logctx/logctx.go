@@ -1,0 +1,70 @@
+// Package logctx puts who and what a request is about on every log line:
+// the request's id, the caller and the tenant ride in the context, and
+// Handler adds them to each record logged with that context (the
+// *Context methods of log/slog). The keys are always these: tenant,
+// request_id, caller.
+package logctx
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+type requestIDKey struct{}
+type callerKey struct{}
+
+// WithRequestID notes the request's id in ctx.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestID is the request's id in ctx, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// WithCaller notes who is calling (a token's subject) in ctx.
+func WithCaller(ctx context.Context, subject string) context.Context {
+	return context.WithValue(ctx, callerKey{}, subject)
+}
+
+// Caller is the caller noted in ctx, or "".
+func Caller(ctx context.Context) string {
+	s, _ := ctx.Value(callerKey{}).(string)
+	return s
+}
+
+// Handler adds tenant, request_id and caller from the context to every
+// record that does not carry them already.
+type Handler struct{ slog.Handler }
+
+// New wraps h.
+func New(h slog.Handler) Handler { return Handler{h} }
+
+// Handle implements slog.Handler.
+func (h Handler) Handle(ctx context.Context, r slog.Record) error {
+	if ctx == nil {
+		return h.Handler.Handle(ctx, r)
+	}
+	has := map[string]bool{}
+	r.Attrs(func(a slog.Attr) bool { has[a.Key] = true; return true })
+	if id, ok := tenancy.FromContext(ctx); ok && !has["tenant"] {
+		r.AddAttrs(slog.String("tenant", id.String()))
+	}
+	if id := RequestID(ctx); id != "" && !has["request_id"] {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	if c := Caller(ctx); c != "" && !has["caller"] {
+		r.AddAttrs(slog.String("caller", c))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// WithAttrs implements slog.Handler.
+func (h Handler) WithAttrs(as []slog.Attr) slog.Handler { return Handler{h.Handler.WithAttrs(as)} }
+
+// WithGroup implements slog.Handler.
+func (h Handler) WithGroup(name string) slog.Handler { return Handler{h.Handler.WithGroup(name)} }
