@@ -80,10 +80,9 @@ func (a *API) appleRoutes() {
 			return nil, huma.Error501NotImplemented("Apple management is not configured on this server")
 		}
 		tctx := tenantContext(ctx)
-		if err := a.d.ApplePush.StorePushCert(tctx, []byte(in.Body.Certificate), []byte(in.Body.PrivateKey), in.Body.ReplaceTopic); err != nil {
-			return nil, a.problem(ctx, err)
-		}
-		if err := a.audit(ctx); err != nil {
+		if err := a.audited(ctx, func(ctx context.Context) error {
+			return a.d.ApplePush.StorePushCert(ctx, []byte(in.Body.Certificate), []byte(in.Body.PrivateKey), in.Body.ReplaceTopic)
+		}); err != nil {
 			return nil, err
 		}
 		certs, err := a.d.ApplePush.PushCertificates(tctx)
@@ -103,11 +102,12 @@ func (a *API) appleRoutes() {
 		if a.d.ApplePush == nil {
 			return nil, huma.Error501NotImplemented("Apple management is not configured on this server")
 		}
-		req, err := a.d.ApplePush.RequestPushCert(tenantContext(ctx), callFrom(ctx).tenant)
-		if err != nil {
-			return nil, a.problem(ctx, err)
-		}
-		if err := a.audit(ctx); err != nil {
+		var req PushCertRequest
+		if err := a.audited(ctx, func(ctx context.Context) error {
+			var err error
+			req, err = a.d.ApplePush.RequestPushCert(ctx, callFrom(ctx).tenant)
+			return err
+		}); err != nil {
 			return nil, err
 		}
 		return &struct{ Body PushCertRequest }{req}, nil
@@ -142,11 +142,12 @@ func (a *API) appleRoutes() {
 			return nil, huma.Error501NotImplemented("Apple management is not configured on this server")
 		}
 		t := callFrom(ctx).tenant
-		b, err := a.d.AppleEnrollment.Enrollment(tenantContext(ctx), t)
-		if err != nil {
-			return nil, a.problem(ctx, err)
-		}
-		if err := a.audit(ctx); err != nil {
+		var b []byte
+		if err := a.audited(ctx, func(ctx context.Context) error {
+			var err error
+			b, err = a.d.AppleEnrollment.Enrollment(ctx, t)
+			return err
+		}); err != nil {
 			return nil, err
 		}
 		return &profileOutput{ContentType: "application/x-apple-aspen-config",

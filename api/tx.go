@@ -56,6 +56,19 @@ func (a *API) readTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return a.problem(ctx, a.d.DB.ReadTx(tenantContext(ctx), fn))
 }
 
+// audited runs change, a service call that opens transactions of its own
+// (the Apple edge's stores, say), and the operation's audit entry in one
+// transaction (tenancy.DB.Within): the change and its entry commit
+// together, or neither does.
+func (a *API) audited(ctx context.Context, change func(ctx context.Context) error) error {
+	return a.problem(ctx, a.d.DB.Within(tenantContext(ctx), func(ctx context.Context) error {
+		if err := change(ctx); err != nil {
+			return err
+		}
+		return a.rawTx(ctx, func(pgx.Tx) error { return nil })
+	}))
+}
+
 // audit records the operation in the audit log on its own, for changes
 // made outside the API's transaction (a push certificate stored by the
 // Apple edge, a profile's challenge).

@@ -45,6 +45,9 @@ type PushCertRequest struct {
 
 // audit records an action done outside a transaction of its own (the
 // services that call Apple and Google commit their own).
+// audit records an action in the audit log on its own, after a change a
+// service made elsewhere (the Android enterprise's calls to Google):
+// still outside the change's transaction (issue 23).
 func (d *Dashboard) audit(s scope, r *http.Request, action, target string, status int, details map[string]string) {
 	sess := sessionFrom(r.Context())
 	if err := d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
@@ -52,6 +55,18 @@ func (d *Dashboard) audit(s scope, r *http.Request, action, target string, statu
 	}); err != nil {
 		d.log.ErrorContext(s.Ctx, "dashboard audit", "action", action, "err", err)
 	}
+}
+
+// audited runs change (a service call that opens its own transactions)
+// and its audit entry in one transaction: both commit, or neither.
+func (d *Dashboard) audited(s scope, r *http.Request, action, target string, change func(ctx context.Context) error) error {
+	sess := sessionFrom(r.Context())
+	return d.db.Within(s.Ctx, func(ctx context.Context) error {
+		if err := change(ctx); err != nil {
+			return err
+		}
+		return d.db.Tx(ctx, func(tx pgx.Tx) error { return auditRecord(ctx, tx, sess, action, target, http.StatusOK, nil) })
+	})
 }
 
 // appleProfile answers a signed enrollment profile for one device
@@ -64,13 +79,17 @@ func (d *Dashboard) appleProfile(w http.ResponseWriter, r *http.Request) {
 	if !d.available(w, r, d.opts.Apple != nil, noApple) {
 		return
 	}
-	b, err := d.opts.Apple.Enrollment(s.Ctx, s.T)
+	var b []byte
+	err := d.audited(s, r, "create-apple-enrollment-profile", "/v1/tenants/"+s.T.Slug+"/enrollments/apple", func(ctx context.Context) error {
+		var err error
+		b, err = d.opts.Apple.Enrollment(ctx, s.T)
+		return err
+	})
 	if err != nil {
 		code, msg := d.problem(r, err)
 		d.enrollPageStatus(w, r, s, code, map[string]any{"Error": msg})
 		return
 	}
-	d.audit(s, r, "create-apple-enrollment-profile", "/v1/tenants/"+s.T.Slug+"/enrollments/apple", http.StatusOK, nil)
 	w.Header().Set("Content-Type", "application/x-apple-aspen-config")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+s.T.Slug+`-enrollment.mobileconfig"`)
 	w.Write(b)
@@ -86,13 +105,17 @@ func (d *Dashboard) pushRequest(w http.ResponseWriter, r *http.Request) {
 	if !d.available(w, r, d.opts.Apple != nil, noApple) {
 		return
 	}
-	req, err := d.opts.Apple.RequestPushCert(s.Ctx, s.T)
+	var req PushCertRequest
+	err := d.audited(s, r, "request-apple-push-certificate", "/v1/tenants/"+s.T.Slug+"/apple/push-certificate/request", func(ctx context.Context) error {
+		var err error
+		req, err = d.opts.Apple.RequestPushCert(ctx, s.T)
+		return err
+	})
 	if err != nil {
 		code, msg := d.problem(r, err)
 		d.enrollPageStatus(w, r, s, code, map[string]any{"Error": msg})
 		return
 	}
-	d.audit(s, r, "request-apple-push-certificate", "/v1/tenants/"+s.T.Slug+"/apple/push-certificate/request", http.StatusOK, nil)
 	body, name := req.RequestFile, s.T.Slug+"-push-request.b64"
 	if body == "" {
 		body, name = req.CSR, s.T.Slug+"-push-request.csr"
@@ -145,13 +168,14 @@ func (d *Dashboard) pushUpload(w http.ResponseWriter, r *http.Request) {
 		err = &UserError{Status: http.StatusUnprocessableEntity, Message: "Choose the certificate file Apple issued (.pem)."}
 	}
 	if err == nil {
-		err = d.opts.Apple.StorePushCert(s.Ctx, cert, key, r.PostFormValue("replace_topic") == "yes")
+		err = d.audited(s, r, "put-apple-push-certificate", "/v1/tenants/"+s.T.Slug+"/apple/push-certificate", func(ctx context.Context) error {
+			return d.opts.Apple.StorePushCert(ctx, cert, key, r.PostFormValue("replace_topic") == "yes")
+		})
 	}
 	if err != nil {
 		code, msg := d.problem(r, err)
 		d.enrollPageStatus(w, r, s, code, map[string]any{"Error": msg})
 		return
 	}
-	d.audit(s, r, "put-apple-push-certificate", "/v1/tenants/"+s.T.Slug+"/apple/push-certificate", http.StatusOK, nil)
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/enroll", "push-stored")
 }

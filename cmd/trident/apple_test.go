@@ -266,3 +266,55 @@ func TestAppleThroughTheServer(t *testing.T) {
 		t.Fatal("an Authenticate with the revoked identity was accepted")
 	}
 }
+
+// An audit entry commits with its change, and a change commits only with
+// its entry: the push certificate is stored by the Apple edge's own store
+// in the same transaction as the API's audit entry (API.audited). Before,
+// the certificate was stored first and the entry written after, so a
+// failed entry left an unaudited change.
+func TestAuditCommitsWithItsChange(t *testing.T) {
+	db := testenv.DB(t)
+	d, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := testenv.Tenant(t, d)
+	grant := map[string]any{"groups": []string{"/trident/msp/" + tn.MSPSlug + "/tenant/" + tn.Slug + "/admin"}}
+	// The audit log keeps at most 200 characters of a subject: this
+	// caller's entries cannot be written.
+	long := strings.Repeat("x", 201)
+	idp := testenv.StartIDP(t, devidp.Client{ID: "admin", Secret: "s", Audience: []string{"trident-api"}, Claims: grant},
+		devidp.Client{ID: long, Secret: "s", Audience: []string{"trident-api"}, Claims: grant})
+	base, _ := startApp(t, idp.Issuer)
+	admin := apiClient{t: t, base: base, bearer: "Bearer " + idp.Token(t, "admin", "s")}
+	unaudited := apiClient{t: t, base: base, bearer: "Bearer " + idp.Token(t, long, "s")}
+	tp := "/v1/tenants/" + tn.Slug
+	certPEM, keyPEM := applePushCert(t, "com.apple.mgmt.External.audit")
+	body := map[string]any{"certificate": string(certPEM), "private_key": string(keyPEM)}
+	entries := func() string {
+		_, b := admin.do("GET", tp+"/audit?action=put-apple-push-certificate", nil)
+		return string(b)
+	}
+
+	// The entry fails: the certificate is not kept either.
+	if code, b := unaudited.do("PUT", tp+"/apple/push-certificate", body); code != 500 {
+		t.Fatalf("an upload whose audit entry fails: %d %s", code, b)
+	}
+	if code, b := admin.do("GET", tp+"/apple/push-certificate", nil); code != 404 {
+		t.Fatalf("the certificate after its audit entry failed: %d %s; want none stored", code, b)
+	}
+	// The change fails: no entry.
+	if code, b := admin.do("PUT", tp+"/apple/push-certificate", map[string]any{"certificate": "not a certificate", "private_key": string(keyPEM)}); code != 422 {
+		t.Fatalf("a bad certificate: %d %s", code, b)
+	}
+	if strings.Contains(entries(), `"action":"put-apple-push-certificate"`) {
+		t.Fatalf("an audit entry for changes that did not happen: %s", entries())
+	}
+	// Both work: both are there.
+	if code, b := admin.do("PUT", tp+"/apple/push-certificate", body); code != 200 {
+		t.Fatalf("upload: %d %s", code, b)
+	}
+	if strings.Count(entries(), `"action":"put-apple-push-certificate"`) != 1 {
+		t.Fatalf("entries after one upload: %s", entries())
+	}
+}
