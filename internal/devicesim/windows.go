@@ -220,8 +220,8 @@ type soapAnswer struct {
 	} `xml:"Body"`
 }
 
-func (d *WindowsDevice) soap(ctx context.Context, kind, url string, req []byte, wantAction string) (*soapAnswer, error) {
-	b, err := d.post(ctx, kind, url, "application/soap+xml; charset=utf-8", req, nil)
+func (d *WindowsDevice) soap(ctx context.Context, kind, url string, req []byte, wantAction string, header http.Header) (*soapAnswer, error) {
+	b, err := d.post(ctx, kind, url, "application/soap+xml; charset=utf-8", req, header)
 	var herr *HTTPError
 	if err != nil && !errors.As(err, &herr) {
 		return nil, err
@@ -270,7 +270,7 @@ func (d *WindowsDevice) Discover(ctx context.Context) error {
 		`<ApplicationVersion>10.0.22631.4460</ApplicationVersion><OSEdition>48</OSEdition>` +
 		`<AuthPolicies><AuthPolicy>OnPremise</AuthPolicy><AuthPolicy>Federated</AuthPolicy></AuthPolicies></request></Discover>`
 	a, err := d.soap(ctx, "discover", url, soapRequest("http://schemas.microsoft.com/windows/management/2012/01/enrollment/IDiscoveryService/Discover", url, "", body),
-		"http://schemas.microsoft.com/windows/management/2012/01/enrollment/IDiscoveryService/DiscoverResponse")
+		"http://schemas.microsoft.com/windows/management/2012/01/enrollment/IDiscoveryService/DiscoverResponse", nil)
 	if err != nil {
 		return err
 	}
@@ -310,7 +310,7 @@ func (d *WindowsDevice) Policies(ctx context.Context, token string, federated bo
 	body := `<GetPolicies xmlns="http://schemas.microsoft.com/windows/pki/2009/01/enrollmentpolicy"><client><lastUpdate xsi:nil="true" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/>` +
 		`<preferredLanguage xsi:nil="true" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/></client><requestFilter xsi:nil="true" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/></GetPolicies>`
 	a, err := d.soap(ctx, "policies", d.local(d.PolicyURL), soapRequest("http://schemas.microsoft.com/windows/pki/2009/01/enrollmentpolicy/IPolicy/GetPolicies",
-		d.PolicyURL, d.security(token, federated), body), "http://schemas.microsoft.com/windows/pki/2009/01/enrollmentpolicy/IPolicy/GetPoliciesResponse")
+		d.PolicyURL, d.security(token, federated), body), "http://schemas.microsoft.com/windows/pki/2009/01/enrollmentpolicy/IPolicy/GetPoliciesResponse", nil)
 	if err != nil {
 		return 0, err
 	}
@@ -354,22 +354,13 @@ func (d *WindowsDevice) Enroll(ctx context.Context, token string, federated bool
 		ctxItem("EnrollmentType", "Full") + ctxItem("DeviceType", "CIMClient_Windows") + ctxItem("OSVersion", d.Nodes["./DevDetail/SwV"]) +
 		ctxItem("ApplicationVersion", "10.0.22631.4460") + `</ac:AdditionalContext></wst:RequestSecurityToken>`
 	a, err := d.soap(ctx, "enroll", d.local(d.EnrollmentURL), soapRequest("http://schemas.microsoft.com/windows/pki/2009/01/enrollment/RST/wstep",
-		d.EnrollmentURL, d.security(token, federated), body), "http://schemas.microsoft.com/windows/pki/2009/01/enrollment/RSTRC/wstep")
+		d.EnrollmentURL, d.security(token, federated), body), "http://schemas.microsoft.com/windows/pki/2009/01/enrollment/RSTRC/wstep", nil)
 	if err != nil {
 		return err
 	}
-	var r struct {
-		Token struct {
-			ValueType string `xml:"ValueType,attr"`
-			Value     string `xml:",chardata"`
-		} `xml:"RequestSecurityTokenResponse>RequestedSecurityToken>BinarySecurityToken"`
-	}
-	if err := xml.Unmarshal([]byte(a.Body.Inner), &r); err != nil {
-		return fmt.Errorf("enroll: %v", err)
-	}
-	doc, err := base64.StdEncoding.DecodeString(r.Token.Value)
+	doc, err := provisioningDocOf(a, "enroll")
 	if err != nil {
-		return fmt.Errorf("enroll: provisioning document: %v", err)
+		return err
 	}
 	if err := d.install(doc); err != nil {
 		return err
@@ -448,35 +439,14 @@ func (d *WindowsDevice) Renew(ctx context.Context, how Renewal) error {
 		}
 		header.Set(d.CertHeader, ":"+base64.StdEncoding.EncodeToString(presented.Raw)+":")
 	}
-	b, err := d.post(ctx, "renew", d.local(url), "application/soap+xml; charset=utf-8",
-		soapRequest("http://schemas.microsoft.com/windows/pki/2009/01/enrollment/RST/wstep", url, "", body), header)
-	var herr *HTTPError
-	if err != nil && !errors.As(err, &herr) {
-		return err
-	}
-	var a soapAnswer
-	if xerr := xml.Unmarshal(b, &a); xerr != nil {
-		return fmt.Errorf("renew: the answer is not SOAP: %v (%v)", xerr, err)
-	}
-	if f := a.Body.Fault; f != nil {
-		status := http.StatusOK
-		if herr != nil {
-			status = herr.Status
-		}
-		return &SOAPFault{Code: f.Code, Subcode: f.Subcode, Reason: f.Reason, HTTPStatus: status}
-	}
+	a, err := d.soap(ctx, "renew", d.local(url), soapRequest("http://schemas.microsoft.com/windows/pki/2009/01/enrollment/RST/wstep", url, "", body),
+		"http://schemas.microsoft.com/windows/pki/2009/01/enrollment/RSTRC/wstep", header)
 	if err != nil {
 		return err
 	}
-	var r struct {
-		Value string `xml:"RequestSecurityTokenResponse>RequestedSecurityToken>BinarySecurityToken"`
-	}
-	if err := xml.Unmarshal([]byte(a.Body.Inner), &r); err != nil {
-		return fmt.Errorf("renew: %v", err)
-	}
-	doc, err := base64.StdEncoding.DecodeString(strings.TrimSpace(r.Value))
+	doc, err := provisioningDocOf(a, "renew")
 	if err != nil {
-		return fmt.Errorf("renew: provisioning document: %v", err)
+		return err
 	}
 	var root struct {
 		Chars []wapCharacteristic `xml:"characteristic"`
@@ -484,17 +454,9 @@ func (d *WindowsDevice) Renew(ctx context.Context, how Renewal) error {
 	if err := xml.Unmarshal(doc, &root); err != nil {
 		return fmt.Errorf("renew: provisioning document: %v", err)
 	}
-	c := wapCharacteristic{Chars: root.Chars}.find("CertificateStore", "My", "System", "*")
-	if c == nil {
-		return errors.New("renew: no certificate in the provisioning document")
-	}
-	der, err := base64.StdEncoding.DecodeString(c.parm("EncodedCertificate"))
+	next, err := docCert(wapCharacteristic{Chars: root.Chars}, "CertificateStore", "My", "System", "*")
 	if err != nil {
-		return err
-	}
-	next, err := x509.ParseCertificate(der)
-	if err != nil {
-		return err
+		return fmt.Errorf("renew: %v", err)
 	}
 	if !next.PublicKey.(*rsa.PublicKey).Equal(&key.PublicKey) {
 		return errors.New("renew: the certificate is not for the new key")
@@ -510,6 +472,35 @@ func (d *WindowsDevice) Renew(ctx context.Context, how Renewal) error {
 	d.PreviousCert, d.PreviousKey = d.Cert, d.Key
 	d.Cert, d.Key = next, key
 	return nil
+}
+
+// provisioningDocOf is the provisioning document an enrollment or renewal
+// answer carries.
+func provisioningDocOf(a *soapAnswer, kind string) ([]byte, error) {
+	var r struct {
+		Value string `xml:"RequestSecurityTokenResponse>RequestedSecurityToken>BinarySecurityToken"`
+	}
+	if err := xml.Unmarshal([]byte(a.Body.Inner), &r); err != nil {
+		return nil, fmt.Errorf("%s: %v", kind, err)
+	}
+	doc, err := base64.StdEncoding.DecodeString(strings.TrimSpace(r.Value))
+	if err != nil {
+		return nil, fmt.Errorf("%s: provisioning document: %v", kind, err)
+	}
+	return doc, nil
+}
+
+// docCert is the EncodedCertificate of the characteristic at path.
+func docCert(top wapCharacteristic, path ...string) (*x509.Certificate, error) {
+	c := top.find(path...)
+	if c == nil {
+		return nil, fmt.Errorf("provisioning document: no %s", strings.Join(path, "/"))
+	}
+	der, err := base64.StdEncoding.DecodeString(c.parm("EncodedCertificate"))
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParseCertificate(der)
 }
 
 // wapCharacteristic is a wap-provisioningdoc characteristic.
@@ -558,22 +549,11 @@ func (d *WindowsDevice) install(doc []byte) error {
 		return fmt.Errorf("provisioning document: %v", err)
 	}
 	top := wapCharacteristic{Chars: root.Chars}
-	cert := func(path ...string) (*x509.Certificate, error) {
-		c := top.find(path...)
-		if c == nil {
-			return nil, fmt.Errorf("provisioning document: no %s", strings.Join(path, "/"))
-		}
-		der, err := base64.StdEncoding.DecodeString(c.parm("EncodedCertificate"))
-		if err != nil {
-			return nil, err
-		}
-		return x509.ParseCertificate(der)
-	}
 	var err error
-	if d.CA, err = cert("CertificateStore", "Root", "System", "*"); err != nil {
+	if d.CA, err = docCert(top, "CertificateStore", "Root", "System", "*"); err != nil {
 		return err
 	}
-	if d.Cert, err = cert("CertificateStore", "My", "System", "*"); err != nil {
+	if d.Cert, err = docCert(top, "CertificateStore", "My", "System", "*"); err != nil {
 		return err
 	}
 	app := top.find("APPLICATION")
