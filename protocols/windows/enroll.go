@@ -299,13 +299,13 @@ func (h *Handler) rst(r *http.Request, env *wire.Envelope) (string, string, bool
 	if bst == nil || bst.ValueType != wire.ValueTypePKCS10 {
 		return "", "", false, wire.SenderFault("s:CertificateRequest", "the request carries no PKCS#10 certificate request")
 	}
-	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(bst.Value), ""))
+	der, err := tokenDER(bst)
 	if err != nil {
-		return "", "", false, wire.SenderFault("s:CertificateRequest", "the certificate request is not base64")
+		return "", "", false, err
 	}
-	csr, err := x509.ParseCertificateRequest(der)
+	csr, err := parseCSR(der)
 	if err != nil {
-		return "", "", false, wire.SenderFault("s:CertificateRequest", "the certificate request does not parse: "+err.Error())
+		return "", "", false, err
 	}
 	tok, err := wire.Token(env)
 	if err != nil {
@@ -342,6 +342,26 @@ func (h *Handler) rst(r *http.Request, env *wire.Envelope) (string, string, bool
 	return wire.ActionRSTRC, rstrc(h.provisioningDoc(r, ca, cert, dev, false)), true, nil
 }
 
+// tokenDER is a request's BinarySecurityToken decoded (whitespace, which
+// Microsoft's samples put around it, ignored), or the fault that says why
+// not.
+func tokenDER(bst *wire.BinaryToken) ([]byte, error) {
+	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(bst.Value), ""))
+	if err != nil {
+		return nil, wire.SenderFault("s:CertificateRequest", "the certificate request is not base64")
+	}
+	return der, nil
+}
+
+// parseCSR reads a PKCS#10, or answers the fault that says why not.
+func parseCSR(der []byte) (*x509.CertificateRequest, error) {
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		return nil, wire.SenderFault("s:CertificateRequest", "the certificate request does not parse: "+err.Error())
+	}
+	return csr, nil
+}
+
 // rstrc is the RequestSecurityTokenResponseCollection carrying a
 // provisioning document.
 func rstrc(doc []byte) string {
@@ -374,9 +394,9 @@ func (h *Handler) renew(r *http.Request, req *wire.RSTRequest) (string, string, 
 	if bst == nil || (bst.ValueType != wire.ValueTypePKCS10 && bst.ValueType != wire.ValueTypePKCS7) {
 		return "", "", false, wire.SenderFault("s:CertificateRequest", "a renewal carries a PKCS#10 or PKCS#7 certificate request")
 	}
-	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(bst.Value), ""))
+	der, err := tokenDER(bst)
 	if err != nil {
-		return "", "", false, wire.SenderFault("s:CertificateRequest", "the certificate request is not base64")
+		return "", "", false, err
 	}
 	var signer *x509.Certificate
 	if bst.ValueType == wire.ValueTypePKCS7 {
@@ -392,9 +412,9 @@ func (h *Handler) renew(r *http.Request, req *wire.RSTRequest) (string, string, 
 		}
 		der = p7.Content
 	}
-	csr, err := x509.ParseCertificateRequest(der)
+	csr, err := parseCSR(der)
 	if err != nil {
-		return "", "", false, wire.SenderFault("s:CertificateRequest", "the certificate request does not parse: "+err.Error())
+		return "", "", false, err
 	}
 	cert, _ := h.deviceCert(r)
 	switch {
