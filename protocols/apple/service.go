@@ -211,9 +211,7 @@ func (s *Service) TokenUpdate(r *mdm.Request, m *mdm.TokenUpdate) error {
 		if err != nil {
 			return err
 		}
-		var open int
-		if err := tx.QueryRow(r.Context(), `SELECT count(*) FROM commands WHERE device_id = $1 AND kind = 'device_configured'
-AND status IN ('queued', 'sent', 'not_now')`, d.ID).Scan(&open); err != nil || open > 0 {
+		if open, err := s.cmds.HasOpen(r.Context(), tx, d.ID, "device_configured", ""); err != nil || open {
 			return err // a repeated TokenUpdate: the release is already queued
 		}
 		for _, kind := range append(SetupCommands, "device_configured") {

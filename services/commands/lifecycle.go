@@ -219,23 +219,9 @@ WHERE device_id = $1 AND status = 'sent' ORDER BY created_at, id FOR UPDATE SKIP
 	return out, nil
 }
 
-// ForDevice returns a command of device as the device got it (secrets
-// opened), for matching its answer: ErrForeign when it is another
-// device's.
-func (q *Queue) ForDevice(ctx context.Context, tx pgx.Tx, device, id uuid.UUID) (Command, error) {
-	c, err := q.get(ctx, tx, id)
-	if err != nil {
-		return Command{}, err
-	}
-	if c.DeviceID != device {
-		return Command{}, fmt.Errorf("command %s: %w", id, ErrForeign)
-	}
-	return q.opened(c)
-}
-
-// ForDeviceAll is ForDevice for many ids in one query: the commands of
-// device among ids, as the device got them, and the ids that are another
-// device's. Ids of no command are in neither.
+// ForDeviceAll returns, in one query, the commands of device among ids as
+// the device got them (secrets opened), for matching its answers, and the
+// ids that are another device's. Ids of no command are in neither.
 func (q *Queue) ForDeviceAll(ctx context.Context, tx pgx.Tx, device uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]Command, []uuid.UUID, error) {
 	if len(ids) == 0 {
 		return nil, nil, nil
@@ -261,11 +247,12 @@ func (q *Queue) ForDeviceAll(ctx context.Context, tx pgx.Tx, device uuid.UUID, i
 }
 
 // HasOpen reports whether device has a command of kind, queued by
-// createdBy, that has not finished (queued, sent or put off).
+// createdBy ("": by anyone), that has not finished (queued, sent or put
+// off).
 func (q *Queue) HasOpen(ctx context.Context, tx pgx.Tx, device uuid.UUID, kind, createdBy string) (bool, error) {
 	var open bool
-	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM commands WHERE device_id = $1 AND kind = $2 AND created_by = $3
-AND status IN ('queued', 'sent', 'not_now'))`, device, kind, createdBy).Scan(&open)
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM commands WHERE device_id = $1 AND kind = $2
+AND ($3 = '' OR created_by = $3) AND status IN ('queued', 'sent', 'not_now'))`, device, kind, createdBy).Scan(&open)
 	return open, err
 }
 
