@@ -2,7 +2,6 @@ package workers
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -50,7 +49,6 @@ func (w *renewalSweepWorker) Work(ctx context.Context, job *river.Job[RenewalSwe
 type renewIdentitiesWorker struct {
 	river.WorkerDefaults[RenewIdentitiesArgs]
 	renewer IdentityRenewer
-	log     *slog.Logger
 }
 
 func (w *renewIdentitiesWorker) Work(ctx context.Context, job *river.Job[RenewIdentitiesArgs]) error {

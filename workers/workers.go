@@ -112,7 +112,7 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 	river.AddWorker(ws, &wakeSilentWorker{db: d.DB, inv: d.Inventory, wakers: d.Wakers, log: d.Log})
 	river.AddWorker(ws, &expireDueWorker{db: d.DB, cmds: d.Commands, log: d.Log})
 	river.AddWorker(ws, &renewalSweepWorker{dir: d.Directory})
-	river.AddWorker(ws, &renewIdentitiesWorker{renewer: d.Renewer, log: d.Log})
+	river.AddWorker(ws, &renewIdentitiesWorker{renewer: d.Renewer})
 	river.AddWorker(ws, &verifyHostnameWorker{dir: d.Directory, pub: d.Publisher, log: d.Log, now: time.Now})
 
 	rc := &river.Config{

@@ -8,6 +8,7 @@ package logctx
 import (
 	"context"
 	"log/slog"
+	"slices"
 
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -49,17 +50,25 @@ func (h Handler) Handle(ctx context.Context, r slog.Record) error {
 	if ctx == nil {
 		return h.Handler.Handle(ctx, r)
 	}
-	has := map[string]bool{}
-	r.Attrs(func(a slog.Attr) bool { has[a.Key] = true; return true })
-	if id, ok := tenancy.FromContext(ctx); ok && !has["tenant"] {
-		r.AddAttrs(slog.String("tenant", id.String()))
+	var add []slog.Attr
+	if id, ok := tenancy.FromContext(ctx); ok {
+		add = append(add, slog.String("tenant", id.String()))
 	}
-	if id := RequestID(ctx); id != "" && !has["request_id"] {
-		r.AddAttrs(slog.String("request_id", id))
+	if id := RequestID(ctx); id != "" {
+		add = append(add, slog.String("request_id", id))
 	}
-	if c := Caller(ctx); c != "" && !has["caller"] {
-		r.AddAttrs(slog.String("caller", c))
+	if c := Caller(ctx); c != "" {
+		add = append(add, slog.String("caller", c))
 	}
+	if len(add) == 0 {
+		return h.Handler.Handle(ctx, r) // most lines: nothing to add, nothing to look at
+	}
+	// A record that names one of them itself keeps its own.
+	r.Attrs(func(a slog.Attr) bool {
+		add = slices.DeleteFunc(add, func(b slog.Attr) bool { return b.Key == a.Key })
+		return len(add) > 0
+	})
+	r.AddAttrs(add...)
 	return h.Handler.Handle(ctx, r)
 }
 

@@ -31,6 +31,12 @@ func TestHandlerAddsTheRequestsContext(t *testing.T) {
 	if strings.Count(b.String(), "tenant=") != 1 || !strings.Contains(b.String(), "tenant=explicit") {
 		t.Errorf("explicit tenant: %q", b.String())
 	}
+	// ... and still gets the others.
+	b.Reset()
+	log.InfoContext(ctx, "own id", "request_id", "mine")
+	if l := b.String(); strings.Count(l, "request_id=") != 1 || !strings.Contains(l, "request_id=mine") || !strings.Contains(l, "tenant="+tn.String()) || !strings.Contains(l, "caller=integrator") {
+		t.Errorf("own request id: %q", l)
+	}
 	// Without a request's context: nothing added.
 	b.Reset()
 	log.Info("plain")

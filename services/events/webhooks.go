@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -71,7 +70,7 @@ func (p URLPolicy) check(raw string) error {
 	}
 	// A name is checked each time it is dialled (internal/egress); an
 	// address can be refused now.
-	if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !p.AllowHTTP {
+	if ip, err := netip.ParseAddr(u.Hostname()); err == nil && !p.AllowHTTP {
 		if why := egress.Refused(ip); why != "" {
 			return &ValidationError{"url", "names an address webhooks may not reach: " + why}
 		}

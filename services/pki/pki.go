@@ -379,30 +379,31 @@ type Identity struct {
 // Expired reports whether the certificate's validity has ended.
 func (i Identity) Expired() bool { return time.Now().After(i.NotAfter) }
 
+const identityCols = `serial, not_before, not_after, coalesce(renewal_of, ''), revoked_at, device_id`
+
+func scanIdentity(r pgx.CollectableRow) (Identity, error) {
+	var i Identity
+	return i, r.Scan(&i.Serial, &i.NotBefore, &i.NotAfter, &i.RenewalOf, &i.RevokedAt, &i.Device)
+}
+
 // Identities lists device's certificates, newest first.
 func (p *PKI) Identities(ctx context.Context, tx pgx.Tx, device uuid.UUID) ([]Identity, error) {
-	rows, _ := tx.Query(ctx, `SELECT serial, not_before, not_after, coalesce(renewal_of, ''), revoked_at FROM issued_certificates
+	rows, _ := tx.Query(ctx, `SELECT `+identityCols+` FROM issued_certificates
 WHERE device_id = $1 ORDER BY not_before DESC, serial LIMIT 20`, device)
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Identity, error) {
-		var i Identity
-		return i, r.Scan(&i.Serial, &i.NotBefore, &i.NotAfter, &i.RenewalOf, &i.RevokedAt)
-	})
+	return pgx.CollectRows(rows, scanIdentity)
 }
 
 // Expiring lists, oldest expiry first, the devices' newest certificates
 // that expire within the window and have no newer current one (no renewal
 // yet), at most limit.
 func (p *PKI) Expiring(ctx context.Context, tx pgx.Tx, within time.Duration, limit int) ([]Identity, error) {
-	rows, _ := tx.Query(ctx, `SELECT serial, not_before, not_after, coalesce(renewal_of, ''), revoked_at, device_id
+	rows, _ := tx.Query(ctx, `SELECT `+identityCols+`
 FROM issued_certificates i
 WHERE device_id IS NOT NULL AND revoked_at IS NULL AND not_after > now() AND not_after < now() + $1::interval
   AND NOT EXISTS (SELECT 1 FROM issued_certificates n
                   WHERE n.device_id = i.device_id AND n.revoked_at IS NULL AND n.not_after > i.not_after)
 ORDER BY not_after LIMIT $2`, within.String(), limit)
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Identity, error) {
-		var i Identity
-		return i, r.Scan(&i.Serial, &i.NotBefore, &i.NotAfter, &i.RenewalOf, &i.RevokedAt, &i.Device)
-	})
+	return pgx.CollectRows(rows, scanIdentity)
 }
 
 // RevokeDevice revokes every current certificate of device and returns
