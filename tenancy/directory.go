@@ -347,7 +347,7 @@ func (d *Directory) AddHostnameTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, 
 	if !strings.Contains(h, ".") {
 		return Hostname{}, invalid("hostname", "%q is not a fully qualified name", h)
 	}
-	taken, err := claimedElsewhere(ctx, tx, h)
+	taken, err := claimedElsewhere(ctx, tx, id, h)
 	if err != nil {
 		return Hostname{}, fmt.Errorf("add hostname: %w", err)
 	}

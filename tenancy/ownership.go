@@ -125,26 +125,39 @@ func ancestors(name string) []string {
 	}
 }
 
-// claimedElsewhere names the verified name of another tenant that name is,
-// or is under, or "" for none. It reads through the resolve_host policy,
-// which shows verified rows of the names listed and nothing else.
-func claimedElsewhere(ctx context.Context, tx pgx.Tx, name string) (string, error) {
-	names := ancestors(name)
+// verifiedOwners maps each of names that is a verified custom hostname to
+// its tenant, reading through the resolve_host policy, which shows the
+// verified rows of the names listed in app.resolve_host and nothing else.
+// The setting is cleared again before it returns.
+func verifiedOwners(ctx context.Context, tx pgx.Tx, names []string) (map[string]uuid.UUID, error) {
 	if _, err := tx.Exec(ctx, `SELECT set_config('app.resolve_host', $1, true)`, strings.Join(names, ",")); err != nil {
-		return "", err
+		return nil, err
 	}
-	var taken string
-	err := tx.QueryRow(ctx, `
-SELECT hostname FROM tenant_hostnames
-WHERE hostname = ANY($1) AND verified_at IS NOT NULL AND tenant_id IS DISTINCT FROM current_tenant()
-ORDER BY length(hostname) DESC LIMIT 1`, names).Scan(&taken)
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = nil
-	}
+	rows, _ := tx.Query(ctx, `SELECT hostname, tenant_id FROM tenant_hostnames WHERE hostname = ANY($1) AND verified_at IS NOT NULL`, names)
+	owners := map[string]uuid.UUID{}
+	var name string
+	var tenant uuid.UUID
+	_, err := pgx.ForEachRow(rows, []any{&name, &tenant}, func() error { owners[name] = tenant; return nil })
 	if _, rerr := tx.Exec(ctx, `SELECT set_config('app.resolve_host', '', true)`); err == nil {
 		err = rerr
 	}
-	return taken, err
+	return owners, err
+}
+
+// claimedElsewhere names the verified name of a tenant other than id that
+// name is, or is under, or "" for none.
+func claimedElsewhere(ctx context.Context, tx pgx.Tx, id uuid.UUID, name string) (string, error) {
+	names := ancestors(name) // the name first, then ever shorter parents
+	owners, err := verifiedOwners(ctx, tx, names)
+	if err != nil {
+		return "", err
+	}
+	for _, n := range names {
+		if owner, ok := owners[n]; ok && owner != id {
+			return n, nil
+		}
+	}
+	return "", nil
 }
 
 func claimedError(name, taken string) error {
@@ -195,7 +208,7 @@ func (d *Directory) verify(ctx context.Context, id uuid.UUID, name string, vouch
 		refused = nil
 		problem := problem // a retried transaction starts from the DNS verdict again
 		if problem == "" {
-			taken, err := claimedElsewhere(ctx, tx, h.Name)
+			taken, err := claimedElsewhere(ctx, tx, id, h.Name)
 			if err != nil {
 				return err
 			}

@@ -126,17 +126,17 @@ func (r *Resolver) lookup(ctx context.Context, h string) (Tenant, error) {
 	// A custom name: read its one verified row through the resolve_host
 	// policy. Pending names route nothing.
 	var id uuid.UUID
+	var found bool
 	err := pgx.BeginFunc(ctx, r.dir.db.reader, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT set_config('app.resolve_host', $1, true)`, h); err != nil {
-			return err
-		}
-		return tx.QueryRow(ctx, `SELECT tenant_id FROM tenant_hostnames WHERE hostname = $1 AND verified_at IS NOT NULL`, h).Scan(&id)
+		owners, err := verifiedOwners(ctx, tx, []string{h})
+		id, found = owners[h]
+		return err
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Tenant{}, fmt.Errorf("host %q: %w", h, ErrNotFound)
-	}
 	if err != nil {
 		return Tenant{}, fmt.Errorf("resolve host %q: %w", h, err)
+	}
+	if !found {
+		return Tenant{}, fmt.Errorf("host %q: %w", h, ErrNotFound)
 	}
 	return r.dir.Tenant(ctx, id)
 }
