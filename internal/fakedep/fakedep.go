@@ -57,6 +57,11 @@ type Server struct {
 	sessions map[string]string   // session token -> consumer key
 	// Requests counts requests by path, for tests.
 	requests map[string]int
+
+	// AfterSync, if set, runs after a sync page is written and before the
+	// client gets it, outside the server's lock: a test changes ABM (or
+	// asks for another sync) while a sync run is under way.
+	AfterSync func()
 }
 
 // Account is one ABM MDM server: its tokens, devices and profiles.
@@ -205,6 +210,9 @@ func (a *Account) change(d Device, op string) {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/devices/sync" && s.AfterSync != nil {
+		defer s.AfterSync() // after the deferred Unlock below
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests[r.URL.Path]++

@@ -538,9 +538,13 @@ func (s *Service) appleError(err error) error {
 	return fmt.Errorf("dep: calling Apple: %w", err)
 }
 
-// EnqueueSync queues a sync of token id in tx.
+// EnqueueSync queues a sync of token id in tx, and counts the ask on the
+// token so that a run already under way goes round again (see Sync).
 func (s *Service) EnqueueSync(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	tenant, _ := tenancy.FromContext(ctx)
+	if _, err := tx.Exec(ctx, `UPDATE dep_tokens SET sync_requests = sync_requests + 1 WHERE id = $1`, id); err != nil {
+		return err
+	}
 	_, err := s.jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: SyncArgs{TenantID: tenant, TokenID: id}, InsertOpts: syncOpts()}})
 	return err
 }

@@ -7,7 +7,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -498,6 +500,36 @@ END $$ SECURITY DEFINER`,
 	res := tn.sync()
 	if ds := tn.devices(); len(ds) != 7 || res.Added != 3 {
 		t.Fatalf("after recovery: %d devices, %+v", len(ds), res)
+	}
+}
+
+// A sync asked for while one runs is merged into the running one (River
+// keeps one sync job per token), so the run must cover what changed in
+// ABM before the ask, not end with the page it had. TestABMThroughTheServer
+// lost ACME0004 this way when its "sync now" met the upload's sync.
+func TestSyncAskedForDuringARunIsNotLost(t *testing.T) {
+	f := setup(t)
+	tn := f.newTenant("Echo", "E0")
+	tn.upload()
+	var once sync.Once
+	f.apple.AfterSync = func() {
+		once.Do(func() {
+			f.apple.Add(tn.account, "E1")
+			if err := f.db.Tx(tn.ctx, func(tx pgx.Tx) error { return f.dep.EnqueueSync(tn.ctx, tx, tn.token.ID) }); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	res := tn.sync()
+	if ds := tn.devices(); len(ds) != 2 || res.Added != 2 {
+		t.Fatalf("the run ended without the device added before the second ask: %d devices %v, %+v", len(ds), slices.Collect(maps.Keys(ds)), res)
+	}
+	// With no ask meanwhile, a run makes one pass.
+	f.apple.AfterSync = nil
+	before := f.apple.Requests("/devices/sync")
+	tn.sync()
+	if n := f.apple.Requests("/devices/sync") - before; n != 1 {
+		t.Fatalf("a quiet sync asked Apple %d times", n)
 	}
 }
 

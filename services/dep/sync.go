@@ -55,12 +55,13 @@ type tokenState struct {
 	hasTokens bool
 	expiry    *time.Time
 	profile   *uuid.UUID
+	requests  int64 // syncs asked for so far (EnqueueSync)
 }
 
 func (s *Service) state(ctx context.Context, tx pgx.Tx, id uuid.UUID) (tokenState, error) {
 	var st tokenState
-	err := tx.QueryRow(ctx, `SELECT cursor, fetched, tokens_sealed IS NOT NULL, access_token_expiry, profile_id FROM dep_tokens WHERE id = $1`, id).
-		Scan(&st.cursor, &st.fetched, &st.hasTokens, &st.expiry, &st.profile)
+	err := tx.QueryRow(ctx, `SELECT cursor, fetched, tokens_sealed IS NOT NULL, access_token_expiry, profile_id, sync_requests FROM dep_tokens WHERE id = $1`, id).
+		Scan(&st.cursor, &st.fetched, &st.hasTokens, &st.expiry, &st.profile, &st.requests)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = fmt.Errorf("ABM token: %w", tenancy.ErrNotFound)
 	}
@@ -72,23 +73,44 @@ func (s *Service) state(ctx context.Context, tx pgx.Tx, id uuid.UUID) (tokenStat
 // devices it covers: a failure leaves the last committed page's cursor,
 // and the next run asks Apple again from there.
 //
+// A sync asked for while the run is under way (River merges it into the
+// running job) makes the run go round again from its cursor, up to
+// maxRounds, so what changed in ABM before the ask is never left for the
+// next schedule.
+//
 // Errors that only an admin can fix (terms not signed, a rejected or
 // expired token) are recorded on the token and end the run without an
 // error; the periodic sync tries again. Others are returned, for River to
 // retry.
 func (s *Service) Sync(ctx context.Context, id uuid.UUID) (SyncResult, error) {
 	var res SyncResult
+	for range maxRounds {
+		again, err := s.syncRound(ctx, id, &res)
+		if err != nil || !again {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// maxRounds bounds how often one run goes round for asks made during it;
+// asks that keep coming faster than rounds run wait for the next schedule.
+const maxRounds = 3
+
+// syncRound is one pass of Sync; again reports a sync asked for since the
+// pass began.
+func (s *Service) syncRound(ctx context.Context, id uuid.UUID, res *SyncResult) (again bool, err error) {
 	tenant, ok := tenancy.FromContext(ctx)
 	if !ok {
-		return res, tenancy.ErrNoTenant
+		return false, tenancy.ErrNoTenant
 	}
 	var st tokenState
-	err := s.db.ReadTx(ctx, func(tx pgx.Tx) (err error) { st, err = s.state(ctx, tx, id); return err })
+	err = s.db.ReadTx(ctx, func(tx pgx.Tx) (err error) { st, err = s.state(ctx, tx, id); return err })
 	if err != nil || !st.hasTokens {
-		return res, err
+		return false, err
 	}
 	if status, detail := expiryStatus(s.now(), st.expiry); status == Expired {
-		return res, s.setStatus(ctx, id, status, detail)
+		return false, s.setStatus(ctx, id, status, detail)
 	}
 	name := Name(tenant, id)
 	cursor, fetched, reset := st.cursor, st.fetched, false
@@ -104,7 +126,7 @@ func (s *Service) Sync(ctx context.Context, id uuid.UUID) (SyncResult, error) {
 				// The fetch was complete already: sync from here.
 				fetched = true
 				if err := s.saveCursor(ctx, id, cursor, cursor, true); err != nil {
-					return res, err
+					return false, err
 				}
 				continue
 			}
@@ -117,7 +139,7 @@ func (s *Service) Sync(ctx context.Context, id uuid.UUID) (SyncResult, error) {
 			// duplicated.
 			s.log.InfoContext(ctx, "ABM cursor refused; fetching all devices again", "token", id, "err", err)
 			if err := s.saveCursor(ctx, id, cursor, "", false); err != nil {
-				return res, err
+				return false, err
 			}
 			cursor, fetched, reset = "", false, true
 			continue
@@ -126,19 +148,19 @@ func (s *Service) Sync(ctx context.Context, id uuid.UUID) (SyncResult, error) {
 			s.observe(ctx, id, err)
 			s.recordSyncError(ctx, id, err)
 			if st, _ := classify(err); st != "" {
-				return res, nil
+				return false, nil
 			}
-			return res, fmt.Errorf("dep: sync token %s: %w", id, err)
+			return false, fmt.Errorf("dep: sync token %s: %w", id, err)
 		}
 		fetchPhase := !fetched
 		if fetchPhase && !resp.MoreToFollow {
 			fetched = true
 		}
 		if err := s.db.Tx(ctx, func(tx pgx.Tx) error {
-			return s.commitPage(ctx, tx, id, cursor, resp, fetchPhase, fetched, &res)
+			return s.commitPage(ctx, tx, id, cursor, resp, fetchPhase, fetched, res)
 		}); err != nil {
 			s.recordSyncError(ctx, id, err)
-			return res, err
+			return false, err
 		}
 		res.Pages++
 		if resp.Cursor == cursor && resp.MoreToFollow {
@@ -154,11 +176,14 @@ func (s *Service) Sync(ctx context.Context, id uuid.UUID) (SyncResult, error) {
 		}
 	}
 	s.observe(ctx, id, nil)
+	var requests int64
 	err = s.db.Tx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE dep_tokens SET synced_at = now(), sync_error = '' WHERE id = $1`, id)
-		return err
+		return tx.QueryRow(ctx, `UPDATE dep_tokens SET synced_at = now(), sync_error = '' WHERE id = $1 RETURNING sync_requests`, id).Scan(&requests)
 	})
-	return res, err
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = fmt.Errorf("ABM token: %w", tenancy.ErrNotFound)
+	}
+	return err == nil && requests != st.requests, err
 }
 
 // saveCursor replaces the cursor, if it is still from.
