@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -315,7 +314,7 @@ func (a *API) abmRoutes() {
 		}
 		t, err := a.d.DEP.AccountDetails(tenantContext(ctx), parseID(in.Token))
 		if err != nil {
-			return nil, a.abmProblem(ctx, err)
+			return nil, a.problem(ctx, err)
 		}
 		if err := a.audit(ctx); err != nil {
 			return nil, err
@@ -479,16 +478,4 @@ func (a *API) abmRoutes() {
 			return proxy(ctx, in.Tenant, in.Token, in.Endpoint, in.RawBody)
 		})
 	}
-}
-
-// abmProblem answers a failed call to Apple.
-func (a *API) abmProblem(ctx context.Context, err error) error {
-	var ae *dep.AppleError
-	if errors.As(err, &ae) {
-		if ae.Status != "" {
-			return huma.Error409Conflict(ae.Message)
-		}
-		return huma.Error502BadGateway(ae.Message)
-	}
-	return a.problem(ctx, err)
 }

@@ -2,10 +2,8 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -13,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/services/android"
 )
 
@@ -39,21 +38,6 @@ type androidPolicyPath struct {
 type androidTokenPath struct {
 	Tenant string `path:"tenant" doc:"The tenant's slug."`
 	Token  string `path:"token" format:"uuid" doc:"The enrollment token's id."`
-}
-
-// androidProblem answers a failed call to Google.
-func (a *API) androidProblem(ctx context.Context, err error) error {
-	var ge *android.GoogleError
-	switch {
-	case errors.Is(err, android.ErrNotBound):
-		return huma.Error409Conflict(err.Error() + ": sign up first (POST .../android/enterprise/signup)")
-	case errors.As(err, &ge) && ge.Code == http.StatusTooManyRequests:
-		return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable("Google's quota is exhausted; try again later"),
-			http.Header{"Retry-After": {strconv.Itoa(int(ge.RetryAfter / time.Second))}})
-	case errors.As(err, &ge):
-		return huma.Error502BadGateway(ge.Error())
-	}
-	return a.problem(ctx, err)
 }
 
 func optionalID(s string) *uuid.UUID {
@@ -105,7 +89,7 @@ func (a *API) androidRoutes() {
 		}
 		u, err := a.d.Android.Signup(tenantContext(ctx), in.Body.AdminEmail)
 		if err != nil {
-			return nil, a.androidProblem(ctx, err)
+			return nil, a.problem(ctx, err)
 		}
 		if err := a.audit(ctx); err != nil {
 			return nil, err
@@ -128,7 +112,7 @@ func (a *API) androidRoutes() {
 			return nil, errNoAndroid
 		}
 		if err := a.d.Android.Unbind(tenantContext(ctx)); err != nil {
-			return nil, a.androidProblem(ctx, err)
+			return nil, a.problem(ctx, err)
 		}
 		return nil, a.audit(ctx)
 	})
@@ -247,13 +231,13 @@ func (a *API) androidRoutes() {
 		if in.Body.Lifetime != "" {
 			d, err := time.ParseDuration(in.Body.Lifetime)
 			if err != nil {
-				return nil, invalidField("lifetime", "not a duration such as 24h")
+				return nil, a.problem(ctx, fault.InvalidField("lifetime", "not a duration such as 24h"))
 			}
 			lifetime = d
 		}
 		t, err := a.d.Android.CreateEnrollmentToken(tenantContext(ctx), parseID(in.Body.PolicyID), lifetime, in.Body.OneTime)
 		if err != nil {
-			return nil, a.androidProblem(ctx, err)
+			return nil, a.problem(ctx, err)
 		}
 		if err := a.audit(ctx); err != nil {
 			return nil, err
@@ -319,7 +303,7 @@ func (a *API) androidRoutes() {
 			return nil, errNoAndroid
 		}
 		if err := a.d.Android.RevokeEnrollmentToken(tenantContext(ctx), parseID(in.Token)); err != nil {
-			return nil, a.androidProblem(ctx, err)
+			return nil, a.problem(ctx, err)
 		}
 		return nil, a.audit(ctx)
 	})

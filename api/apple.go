@@ -42,15 +42,6 @@ type ApplePushCerts interface {
 	RequestPushCert(ctx context.Context, t tenancy.Tenant) (PushCertRequest, error)
 }
 
-// ClientError is an error the caller can fix, with the status to answer;
-// adapters of other packages' errors return it.
-type ClientError struct {
-	Status  int
-	Message string
-}
-
-func (e *ClientError) Error() string { return e.Message }
-
 type pushCertInput struct {
 	TenantPath
 	Body struct {

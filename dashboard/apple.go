@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -174,6 +176,9 @@ func (d *Dashboard) pushUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		code, msg := d.problem(r, err)
+		if f, ok := fault.As(err); ok && f.Code == fault.Conflict && slices.ContainsFunc(f.Fields, func(fl fault.Field) bool { return fl.Name == "replace_topic" }) {
+			msg += " To accept it, tick the box to accept a new topic."
+		}
 		d.enrollPageStatus(w, r, s, code, map[string]any{"Error": msg})
 		return
 	}

@@ -135,7 +135,7 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 		results, err = d.opts.Compliance.Results(ctx, tx, id)
 		return err
 	})
-	if errors.Is(err, inventory.ErrNotFound) {
+	if errors.Is(err, tenancy.ErrNotFound) {
 		d.errorPage(w, r, http.StatusNotFound, "There is no such device in this tenant.")
 		return
 	} else if err != nil {
@@ -216,20 +216,12 @@ func (d *Dashboard) send(w http.ResponseWriter, r *http.Request) {
 		return auditRecord(ctx, tx, s, "queue-command", fmt.Sprintf("/v1/tenants/%s/devices/%s/commands", t.Slug, id), http.StatusCreated,
 			map[string]string{"kind": kind, "command": c.ID.String()})
 	})
-	var verr *commands.ValidationError
 	switch {
-	case errors.As(err, &verr):
-		fail(http.StatusUnprocessableEntity, verr.Error())
-		return
-	case errors.Is(err, commands.ErrNotFound):
+	case errors.Is(err, tenancy.ErrNotFound):
 		fail(http.StatusNotFound, "There is no such device in this tenant.")
 		return
-	case errors.Is(err, commands.ErrConflict):
-		fail(http.StatusConflict, err.Error())
-		return
 	case err != nil:
-		d.log.ErrorContext(ctx, "dashboard send", "device", id, "err", err)
-		fail(http.StatusInternalServerError, "The command could not be queued; try again.")
+		fail(d.problem(r, err))
 		return
 	}
 	d.log.InfoContext(ctx, "dashboard command", "subject", s.Subject, "kind", kind, "command", c.ID)

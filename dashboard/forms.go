@@ -7,19 +7,14 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/tridentmdm/trident/services/android"
-	"github.com/tridentmdm/trident/services/commands"
-	"github.com/tridentmdm/trident/services/compliance"
-	"github.com/tridentmdm/trident/services/dep"
-	"github.com/tridentmdm/trident/services/enrollment"
-	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/services/identity"
-	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
-// UserError is an error the person can fix, with the status to answer;
-// adapters of other packages' errors (cmd/trident's) return it.
+// UserError is the dashboard's own refusal of a form (a file too large, a
+// choice not made), with the status to answer. Services' errors are
+// faults, mapped by problem.
 type UserError struct {
 	Status  int
 	Message string
@@ -28,42 +23,41 @@ type UserError struct {
 func (e *UserError) Error() string { return e.Message }
 
 // problem turns a failed action's error into a status and a sentence for
-// the person. Unexpected errors are logged and answered without their text.
+// the person: the one place where faults become form messages, by their
+// code. Errors without a fault are logged and answered without their text.
 func (d *Dashboard) problem(r *http.Request, err error) (int, string) {
 	var uerr *UserError
-	var verrs = []any{new(*tenancy.ValidationError), new(*events.ValidationError), new(*inventory.ValidationError),
-		new(*commands.ValidationError), new(*compliance.ValidationError), new(*enrollment.ValidationError)}
-	var ge *android.GoogleError
-	var ae *dep.AppleError
 	switch {
 	case errors.As(err, &uerr):
 		return uerr.Status, uerr.Message
-	case errors.Is(err, tenancy.ErrNotFound), errors.Is(err, events.ErrNotFound), errors.Is(err, inventory.ErrNotFound),
-		errors.Is(err, commands.ErrNotFound), errors.Is(err, compliance.ErrNotFound):
-		return http.StatusNotFound, "It is not there any more: reload the page."
-	case errors.Is(err, tenancy.ErrConflict), errors.Is(err, commands.ErrConflict), errors.Is(err, inventory.ErrConflict):
-		return http.StatusConflict, capitalize(err.Error()) + "."
-	case errors.Is(err, tenancy.ErrStale), errors.Is(err, events.ErrStale):
-		return http.StatusConflict, "Someone changed it since this page loaded: reload the page and try again."
-	case errors.Is(err, android.ErrNotBound):
-		return http.StatusConflict, "The tenant has no Android enterprise yet: an admin signs up first."
-	case errors.As(err, &ge):
-		return http.StatusBadGateway, "Google refused: " + ge.Error()
-	case errors.As(err, &ae):
-		return http.StatusBadGateway, "Apple refused: " + ae.Error()
-	case errors.Is(err, commands.ErrForbidden):
-		return http.StatusForbidden, capitalize(err.Error()) + "."
 	case errors.Is(err, context.Canceled):
 		return 499, "The request was cancelled."
 	}
-	for _, target := range verrs {
-		if errors.As(err, target) {
-			return http.StatusUnprocessableEntity, capitalize(strings.ReplaceAll(err.Error(), "\n", "; ")) + "."
-		}
+	f, _ := fault.As(err)
+	switch fault.Of(err) {
+	case fault.NotFound:
+		return http.StatusNotFound, "It is not there any more: reload the page."
+	case fault.Conflict:
+		return http.StatusConflict, sentence(err.Error())
+	case fault.Stale:
+		return http.StatusConflict, "Someone changed it since this page loaded: reload the page and try again."
+	case fault.Invalid:
+		return http.StatusUnprocessableEntity, sentence(strings.ReplaceAll(err.Error(), "\n", "; "))
+	case fault.Forbidden:
+		return http.StatusForbidden, sentence(err.Error())
+	case fault.Upstream:
+		return http.StatusBadGateway, sentence(f.Message)
+	case fault.Unavailable:
+		return http.StatusServiceUnavailable, sentence(f.Message)
+	case fault.Unsupported:
+		return http.StatusNotImplemented, sentence(f.Message)
 	}
 	d.log.ErrorContext(r.Context(), "dashboard action failed", "path", r.URL.Path, "err", err)
 	return http.StatusInternalServerError, "That did not work because of an error on the server; it is logged. Try again in a moment."
 }
+
+// sentence makes a service's message a sentence.
+func sentence(s string) string { return capitalize(s) + "." }
 
 func capitalize(s string) string {
 	if s == "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
@@ -461,8 +462,7 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 		}
 		return err
 	})
-	var verr *inventory.ValidationError
-	if errors.As(err, &verr) {
+	if fault.Is(err, fault.Invalid) {
 		d.errorPage(w, r, http.StatusBadRequest, "That page of devices does not exist; start from the first.")
 		return
 	} else if err != nil {

@@ -25,3 +25,13 @@ func FromContext(ctx context.Context) (uuid.UUID, bool) {
 	id, ok := ctx.Value(ctxKey{}).(uuid.UUID)
 	return id, ok && id != uuid.Nil
 }
+
+// Require returns the tenant ctx carries, or ErrNoTenant: what a service
+// calls before it names the tenant outside a transaction (a job's
+// arguments, a vendor's account name), where RLS cannot catch the bug.
+func Require(ctx context.Context) (uuid.UUID, error) {
+	if id, ok := FromContext(ctx); ok {
+		return id, nil
+	}
+	return uuid.Nil, ErrNoTenant
+}

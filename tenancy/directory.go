@@ -195,10 +195,6 @@ func (d *Directory) SetStatus(ctx context.Context, id uuid.UUID, st Status) erro
 	})
 }
 
-// ErrStale means the resource changed since the caller read it (its ETag
-// no longer matches).
-var ErrStale = errors.New("changed since it was read")
-
 // TenantUpdate is a change to a tenant; nil fields stay as they are.
 type TenantUpdate struct {
 	Name   *string

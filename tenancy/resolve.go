@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/tridentmdm/trident/internal/fault"
 )
 
 // NormalizeHost turns a Host header or a hostname into the form the
@@ -148,9 +149,8 @@ func (r *Resolver) lookup(ctx context.Context, h string) (Tenant, error) {
 func (r *Resolver) Middleware(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		t, err := r.Resolve(req.Context(), req.Host)
-		var verr *ValidationError
 		switch {
-		case errors.Is(err, ErrNotFound), errors.As(err, &verr):
+		case fault.Is(err, fault.NotFound), fault.Is(err, fault.Invalid):
 			http.Error(w, "no tenant is served at this hostname", http.StatusNotFound)
 			return
 		case err != nil:

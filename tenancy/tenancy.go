@@ -8,24 +8,22 @@
 package tenancy
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/tridentmdm/trident/internal/fault"
 )
 
-// Errors callers tell apart; the edges map them to HTTP (or SOAP, or MDM)
-// answers.
+// Errors every service returns for what is not in the caller's tenant,
+// already there, or changed since it was read: faults, which the edges map
+// to HTTP (or SOAP, or MDM) answers by their code.
 var (
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("already exists")
+	ErrNotFound = fault.New(fault.NotFound, "not found")
+	ErrConflict = fault.New(fault.Conflict, "already exists")
+	// ErrStale means the resource changed since the caller read it (its
+	// ETag no longer matches).
+	ErrStale = fault.New(fault.Stale, "changed since it was read")
 )
-
-// ValidationError says which input was wrong and why.
-type ValidationError struct {
-	Field, Problem string
-}
-
-func (e *ValidationError) Error() string { return fmt.Sprintf("invalid %s: %s", e.Field, e.Problem) }
 
 func invalid(field, format string, args ...any) error {
-	return &ValidationError{Field: field, Problem: fmt.Sprintf(format, args...)}
+	return fault.InvalidField(field, fmt.Sprintf(format, args...))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -88,8 +89,8 @@ func TestDirectory(t *testing.T) {
 		t.Fatalf("duplicate MSP: %v, want ErrConflict", err)
 	}
 	for _, bad := range []string{"", "Acme", "-x", "x-", "a_b", "ü", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"} {
-		var verr *tenancy.ValidationError
-		if _, err := dir.CreateTenant(ctx, m.ID, bad, "Name"); !errors.As(err, &verr) {
+		var verr *fault.Error
+		if _, err := dir.CreateTenant(ctx, m.ID, bad, "Name"); !errors.As(err, &verr) || verr.Code != fault.Invalid {
 			t.Errorf("slug %q: %v, want a ValidationError", bad, err)
 		}
 	}

@@ -40,7 +40,7 @@ func (w *deliverCommandWorker) Work(ctx context.Context, job *river.Job[commands
 		d, err = w.cmds.Device(ctx, tx, c)
 		return err
 	})
-	if errors.Is(err, commands.ErrNotFound) || errors.Is(err, inventory.ErrNotFound) {
+	if errors.Is(err, tenancy.ErrNotFound) || errors.Is(err, tenancy.ErrNotFound) {
 		return nil // the device (and its commands) were deleted
 	}
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/tridentmdm/trident/services/compliance"
-	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -27,7 +26,7 @@ func (w *evaluateWorker) Work(ctx context.Context, job *river.Job[compliance.Eva
 		_, err := w.c.Evaluate(ctx, tx, job.Args.DeviceID)
 		return err
 	})
-	if errors.Is(err, inventory.ErrNotFound) {
+	if errors.Is(err, tenancy.ErrNotFound) {
 		return nil // the device is gone
 	}
 	return err

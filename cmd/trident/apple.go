@@ -2,12 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net/http"
-	"strings"
-
-	"github.com/micromdm/nanomdm/cryptoutil"
 
 	"github.com/tridentmdm/trident/api"
 	"github.com/tridentmdm/trident/dashboard"
@@ -25,31 +19,7 @@ type appleAPI struct {
 }
 
 func (a appleAPI) StorePushCert(ctx context.Context, certPEM, keyPEM []byte, replaceTopic bool) error {
-	unusable := func(err error) error {
-		if errors.Is(err, mdmstore.ErrBadPushCert) {
-			return &api.ClientError{Status: http.StatusUnprocessableEntity, Message: err.Error()}
-		}
-		return err
-	}
-	topic, err := cryptoutil.TopicFromPEMCert(certPEM)
-	if err != nil {
-		return unusable(fmt.Errorf("%w: the certificate names no APNs topic (%v)", mdmstore.ErrBadPushCert, err))
-	}
-	current, err := a.store.PushCerts(ctx)
-	if err != nil {
-		return err
-	}
-	if len(current) > 0 && current[0].Topic != topic && !replaceTopic {
-		return &api.ClientError{Status: http.StatusConflict, Message: fmt.Sprintf(
-			"the certificate's topic %s is not the tenant's %s: devices enrolled under it would get no more pushes. "+
-				"Renew the existing certificate in Apple's portal (it keeps the topic), or set replace_topic", topic, current[0].Topic)}
-	}
-	if len(keyPEM) == 0 {
-		if keyPEM, err = a.store.PendingPushKey(ctx, certPEM); err != nil {
-			return unusable(err)
-		}
-	}
-	return unusable(a.store.StorePushCert(ctx, certPEM, keyPEM))
+	return apple.StorePushCert(ctx, a.store, certPEM, keyPEM, replaceTopic)
 }
 
 func (a appleAPI) RequestPushCert(ctx context.Context, t tenancy.Tenant) (api.PushCertRequest, error) {
@@ -73,28 +43,14 @@ func (a appleAPI) PushCertificates(ctx context.Context) ([]api.PushCertificate, 
 }
 
 func (a appleAPI) Enrollment(ctx context.Context, t tenancy.Tenant) ([]byte, error) {
-	b, err := a.profiles.Enrollment(ctx, t)
-	if errors.Is(err, apple.ErrNoPushCertificate) {
-		return nil, &api.ClientError{Status: http.StatusConflict, Message: err.Error()}
-	}
-	return b, err
+	return a.profiles.Enrollment(ctx, t)
 }
 
-// appleDashboard adapts the Apple edge to what the dashboard asks of it:
-// the API's adapter, with its client errors turned into the dashboard's.
+// appleDashboard adapts the Apple edge to what the dashboard asks of it.
 type appleDashboard struct{ a appleAPI }
 
-func dashboardError(err error) error {
-	var cerr *api.ClientError
-	if errors.As(err, &cerr) {
-		return &dashboard.UserError{Status: cerr.Status, Message: cerr.Message}
-	}
-	return err
-}
-
 func (d appleDashboard) Enrollment(ctx context.Context, t tenancy.Tenant) ([]byte, error) {
-	b, err := d.a.Enrollment(ctx, t)
-	return b, dashboardError(err)
+	return d.a.Enrollment(ctx, t)
 }
 
 func (d appleDashboard) PushCertificate(ctx context.Context) (dashboard.PushCertificate, bool, error) {
@@ -106,15 +62,10 @@ func (d appleDashboard) PushCertificate(ctx context.Context) (dashboard.PushCert
 }
 
 func (d appleDashboard) StorePushCert(ctx context.Context, certPEM, keyPEM []byte, replaceTopic bool) error {
-	err := dashboardError(d.a.StorePushCert(ctx, certPEM, keyPEM, replaceTopic))
-	var uerr *dashboard.UserError
-	if errors.As(err, &uerr) && uerr.Status == http.StatusConflict {
-		uerr.Message = strings.Replace(uerr.Message, "or set replace_topic", "or tick the box to accept a new topic", 1)
-	}
-	return err
+	return d.a.StorePushCert(ctx, certPEM, keyPEM, replaceTopic)
 }
 
 func (d appleDashboard) RequestPushCert(ctx context.Context, t tenancy.Tenant) (dashboard.PushCertRequest, error) {
 	r, err := d.a.RequestPushCert(ctx, t)
-	return dashboard.PushCertRequest{RequestFile: r.RequestFile, CSR: r.CSR}, dashboardError(err)
+	return dashboard.PushCertRequest{RequestFile: r.RequestFile, CSR: r.CSR}, err
 }

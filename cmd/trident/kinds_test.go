@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/services/commands"
@@ -69,11 +70,11 @@ VALUES ('KINDS-UDID', 'KINDS-UDID', 'Device', 't', 'm', '00', now())`)
 				_, err := q.Enqueue(ctx, tx, commands.NewCommand{DeviceID: devices[p].ID, Kind: k.Name, Payload: examplePayloads[k.Name]})
 				return err
 			})
-			var verr *commands.ValidationError
+			var verr *fault.Error
 			switch {
 			case slices.Contains(k.Platforms, p) && err != nil:
 				t.Errorf("%s on %s: %v", k.Name, p, err)
-			case !slices.Contains(k.Platforms, p) && (!errors.As(err, &verr) || verr.Field != "kind"):
+			case !slices.Contains(k.Platforms, p) && (!errors.As(err, &verr) || verr.Code != fault.Invalid || verr.Fields[0].Name != "kind"):
 				t.Errorf("%s on %s, which it does not name: %v; want refused as unsupported", k.Name, p, err)
 			}
 		}

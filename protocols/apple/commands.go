@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -99,13 +100,13 @@ func body(ctx context.Context, tx pgx.Tx, d inventory.Device, c commands.Command
 		p, ok := str("profile")
 		raw, err := base64.StdEncoding.DecodeString(p)
 		if !ok || err != nil || len(raw) == 0 {
-			return nil, &commands.ValidationError{Field: "payload.profile", Problem: "must be the .mobileconfig, in base64"}
+			return nil, fault.InvalidField("payload.profile", "must be the .mobileconfig, in base64")
 		}
 		return map[string]any{"RequestType": "InstallProfile", "Payload": raw}, nil
 	case "remove_profile":
 		id, ok := str("identifier")
 		if !ok {
-			return nil, &commands.ValidationError{Field: "payload.identifier", Problem: "must name the profile's PayloadIdentifier"}
+			return nil, fault.InvalidField("payload.identifier", "must name the profile's PayloadIdentifier")
 		}
 		return map[string]any{"RequestType": "RemoveProfile", "Identifier": id}, nil
 	case "erase":
@@ -120,9 +121,9 @@ func body(ctx context.Context, tx pgx.Tx, d inventory.Device, c commands.Command
 			return nil, err
 		}
 		if len(tok) == 0 {
-			return nil, &commands.ValidationError{Field: "kind", Problem: ErrNoUnlockToken.Error()}
+			return nil, fault.InvalidField("kind", ErrNoUnlockToken.Error())
 		}
 		return map[string]any{"RequestType": "ClearPasscode", "UnlockToken": tok}, nil
 	}
-	return nil, &commands.ValidationError{Field: "kind", Problem: fmt.Sprintf("Apple devices do not support %s", c.Kind)}
+	return nil, fault.InvalidField("kind", fmt.Sprintf("Apple devices do not support %s", c.Kind))
 }

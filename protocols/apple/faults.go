@@ -36,7 +36,7 @@ var faults = []error{
 
 var errNoEnrollment = errors.New("apple: the message names no enrollment (UDID, or EnrollmentID and EnrollmentUserID)")
 
-func fault(err error) error {
+func mdmStatus(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -65,28 +65,28 @@ func (d deviceFaults) Authenticate(r *mdm.Request, m *mdm.Authenticate) error {
 	if err := enrolled(&m.Enrollment); err != nil {
 		return err
 	}
-	return fault(d.next.Authenticate(r, m))
+	return mdmStatus(d.next.Authenticate(r, m))
 }
 
 func (d deviceFaults) TokenUpdate(r *mdm.Request, m *mdm.TokenUpdate) error {
 	if err := enrolled(&m.Enrollment); err != nil {
 		return err
 	}
-	return fault(d.next.TokenUpdate(r, m))
+	return mdmStatus(d.next.TokenUpdate(r, m))
 }
 
 func (d deviceFaults) CheckOut(r *mdm.Request, m *mdm.CheckOut) error {
 	if err := enrolled(&m.Enrollment); err != nil {
 		return err
 	}
-	return fault(d.next.CheckOut(r, m))
+	return mdmStatus(d.next.CheckOut(r, m))
 }
 
 func (d deviceFaults) SetBootstrapToken(r *mdm.Request, m *mdm.SetBootstrapToken) error {
 	if err := enrolled(&m.Enrollment); err != nil {
 		return err
 	}
-	return fault(d.next.SetBootstrapToken(r, m))
+	return mdmStatus(d.next.SetBootstrapToken(r, m))
 }
 
 func (d deviceFaults) GetBootstrapToken(r *mdm.Request, m *mdm.GetBootstrapToken) (*mdm.BootstrapToken, error) {
@@ -94,7 +94,7 @@ func (d deviceFaults) GetBootstrapToken(r *mdm.Request, m *mdm.GetBootstrapToken
 		return nil, err
 	}
 	t, err := d.next.GetBootstrapToken(r, m)
-	return t, fault(err)
+	return t, mdmStatus(err)
 }
 
 func (d deviceFaults) UserAuthenticate(r *mdm.Request, m *mdm.UserAuthenticate) ([]byte, error) {
@@ -109,7 +109,7 @@ func (d deviceFaults) DeclarativeManagement(r *mdm.Request, m *mdm.DeclarativeMa
 		return nil, err
 	}
 	b, err := d.next.DeclarativeManagement(r, m)
-	return b, fault(err)
+	return b, mdmStatus(err)
 }
 
 func (d deviceFaults) GetToken(r *mdm.Request, m *mdm.GetToken) (*mdm.GetTokenResponse, error) {
@@ -125,7 +125,7 @@ func (d deviceFaults) CommandAndReportResults(r *mdm.Request, res *mdm.CommandRe
 		return nil, err
 	}
 	c, err := d.next.CommandAndReportResults(r, res)
-	return c, fault(err)
+	return c, mdmStatus(err)
 }
 
 // cut bounds a device-supplied string for an error or a log line.

@@ -12,6 +12,7 @@ import (
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/tenancy"
 )
 
 // handout is nanomdm's storage as nanomdm's core sees it, with one change:
@@ -64,7 +65,7 @@ func (s *Service) hand(r *mdm.Request, cmd *mdm.Command) (*mdm.Command, error) {
 	var out *mdm.Command
 	err = s.db.Tx(ctx, func(tx pgx.Tx) error {
 		d, err := s.inv.ByIdentifier(ctx, tx, inventory.Apple, r.ID)
-		if errors.Is(err, inventory.ErrNotFound) {
+		if errors.Is(err, tenancy.ErrNotFound) {
 			log.WarnContext(ctx, "not handing out a command: the enrollment has no device")
 			return nil
 		}
@@ -73,7 +74,7 @@ func (s *Service) hand(r *mdm.Request, cmd *mdm.Command) (*mdm.Command, error) {
 		}
 		c, err := s.cmds.Hand(ctx, tx, d.ID, id)
 		switch {
-		case errors.Is(err, commands.ErrConflict), errors.Is(err, commands.ErrNotFound), errors.Is(err, commands.ErrForeign):
+		case errors.Is(err, commands.ErrState), errors.Is(err, tenancy.ErrNotFound), errors.Is(err, commands.ErrForeign):
 			log.InfoContext(ctx, "not handing out a command that is no longer waiting", "err", err)
 			return nil
 		case err != nil:

@@ -117,7 +117,7 @@ func TestAppleCanceledAndExpiredNeverDelivered(t *testing.T) {
 	if got.Status != commands.Sent || got.Attempts != 1 || got.SentAt == nil {
 		t.Fatalf("the handed-out command: %s, %d attempts, sent_at %v; want sent once", got.Status, got.Attempts, got.SentAt)
 	}
-	if err := e.db.Tx(actx, func(tx pgx.Tx) error { _, err := e.cmds.Cancel(actx, tx, info.ID); return err }); !errors.Is(err, commands.ErrConflict) {
+	if err := e.db.Tx(actx, func(tx pgx.Tx) error { _, err := e.cmds.Cancel(actx, tx, info.ID); return err }); !errors.Is(err, commands.ErrState) {
 		t.Fatalf("canceling a command the device has: %v; want a conflict", err)
 	}
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tridentmdm/trident/internal/devicesim"
 	"github.com/tridentmdm/trident/internal/fakeapns"
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/protocols/apple"
@@ -315,8 +316,8 @@ func TestAppleEnrollmentAndCommands(t *testing.T) {
 				_, err := e.cmds.Enqueue(e.ctx(tn), tx, commands.NewCommand{DeviceID: dev.ID, Kind: "remove_profile"})
 				return err
 			})
-			var verr *commands.ValidationError
-			if !errors.As(err, &verr) {
+			var verr *fault.Error
+			if !errors.As(err, &verr) || verr.Code != fault.Invalid {
 				t.Fatalf("remove_profile without an identifier: %v", err)
 			}
 

@@ -3,7 +3,6 @@ package apple
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"github.com/micromdm/plist"
 	"github.com/smallstep/pkcs7"
 
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
 	"github.com/tridentmdm/trident/services/pki"
 	"github.com/tridentmdm/trident/tenancy"
@@ -21,7 +21,7 @@ import (
 
 // ErrNoPushCertificate means the tenant has no APNs push certificate yet:
 // without its topic a device cannot enroll.
-var ErrNoPushCertificate = errors.New("upload the tenant's APNs push certificate first: the enrollment profile needs its topic")
+var ErrNoPushCertificate = fault.New(fault.Conflict, "upload the tenant's APNs push certificate first: the enrollment profile needs its topic")
 
 // Profiles makes tenants' enrollment profiles (.mobileconfig, Apple's
 // "Configuration Profile Reference": a SCEP payload, then the MDM payload

@@ -72,7 +72,7 @@ func (r *Renewer) Renew(ctx context.Context, tenant uuid.UUID) (int, error) {
 		}
 		for _, id := range ids {
 			d, err := r.Inv.Get(ctx, tx, id.Device)
-			if errors.Is(err, inventory.ErrNotFound) {
+			if errors.Is(err, tenancy.ErrNotFound) {
 				continue
 			} else if err != nil {
 				return err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/tenancy"
 )
 
 // Service is Trident's own check-in and command service in nanomdm's
@@ -348,7 +349,7 @@ func (s *Service) CommandAndReportResults(r *mdm.Request, res *mdm.CommandResult
 		case errors.Is(err, commands.ErrForeign):
 			s.log.WarnContext(ctx, "ignored an answer to another device's command", "enrollment", r.ID, "command", id)
 			return nil
-		case errors.Is(err, commands.ErrNotFound), errors.Is(err, commands.ErrConflict):
+		case errors.Is(err, tenancy.ErrNotFound), errors.Is(err, commands.ErrState):
 			s.log.InfoContext(ctx, "answer to an unknown or finished command", "command", id, "status", res.Status)
 			return nil
 		}

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
-	"github.com/tridentmdm/trident/protocols/windows/wire"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/tridentmdm/trident/internal/fault"
+	"github.com/tridentmdm/trident/protocols/windows/wire"
 
 	"github.com/jackc/pgx/v5"
 
@@ -79,7 +81,7 @@ var formats = map[string]bool{"int": true, "chr": true, "bool": true, "b64": tru
 
 func checkURI(field, uri string) error {
 	if !strings.HasPrefix(uri, "./") || len(uri) > 1024 || strings.ContainsFunc(uri, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
-		return &commands.ValidationError{Field: field, Problem: fmt.Sprintf("%q is not an OMA-DM node URI (./Device/Vendor/MSFT/...; at most 1024 characters, no spaces)", uri)}
+		return fault.InvalidField(field, fmt.Sprintf("%q is not an OMA-DM node URI (./Device/Vendor/MSFT/...; at most 1024 characters, no spaces)", uri))
 	}
 	return nil
 }
@@ -122,7 +124,7 @@ func toWire(c commands.Command) ([]wire.Command, error) {
 			LocURIs []string `json:"loc_uris"`
 		}
 		if err := json.Unmarshal(c.Payload, &p); err != nil || len(p.LocURIs) == 0 || len(p.LocURIs) > maxSettings {
-			return nil, &commands.ValidationError{Field: "payload.loc_uris", Problem: fmt.Sprintf("must list 1 to %d node URIs", maxSettings)}
+			return nil, fault.InvalidField("payload.loc_uris", fmt.Sprintf("must list 1 to %d node URIs", maxSettings))
 		}
 		for _, u := range p.LocURIs {
 			if err := checkURI("payload.loc_uris", u); err != nil {
@@ -132,14 +134,14 @@ func toWire(c commands.Command) ([]wire.Command, error) {
 		return gets(p.LocURIs), nil
 	case "apply_settings":
 		if len(c.Payload) > maxSettingsBytes {
-			return nil, &commands.ValidationError{Field: "payload", Problem: fmt.Sprintf("is larger than %d KiB", maxSettingsBytes>>10)}
+			return nil, fault.InvalidField("payload", fmt.Sprintf("is larger than %d KiB", maxSettingsBytes>>10))
 		}
 		var p Settings
 		if err := json.Unmarshal(c.Payload, &p); err != nil {
-			return nil, &commands.ValidationError{Field: "payload", Problem: err.Error()}
+			return nil, fault.InvalidField("payload", err.Error())
 		}
 		if len(p.Settings) == 0 || len(p.Settings) > maxSettings {
-			return nil, &commands.ValidationError{Field: "payload.settings", Problem: fmt.Sprintf("must hold 1 to %d settings", maxSettings)}
+			return nil, fault.InvalidField("payload.settings", fmt.Sprintf("must hold 1 to %d settings", maxSettings))
 		}
 		parts := make([]wire.Command, len(p.Settings))
 		for i, s := range p.Settings {
@@ -149,7 +151,7 @@ func toWire(c commands.Command) ([]wire.Command, error) {
 			}
 			verb := map[string]string{"": "Replace", "replace": "Replace", "add": "Add", "delete": "Delete"}[s.Action]
 			if verb == "" {
-				return nil, &commands.ValidationError{Field: field + ".action", Problem: fmt.Sprintf("%q is not replace, add or delete", s.Action)}
+				return nil, fault.InvalidField(field+".action", fmt.Sprintf("%q is not replace, add or delete", s.Action))
 			}
 			it := wire.Item{Target: &wire.Loc{LocURI: s.LocURI}}
 			if verb != "Delete" {
@@ -158,15 +160,15 @@ func toWire(c commands.Command) ([]wire.Command, error) {
 					f = "int"
 				}
 				if !formats[f] {
-					return nil, &commands.ValidationError{Field: field + ".format", Problem: fmt.Sprintf("%q is not an OMA-DM format (int, chr, bool, b64, xml, float, null, date, time)", f)}
+					return nil, fault.InvalidField(field+".format", fmt.Sprintf("%q is not an OMA-DM format (int, chr, bool, b64, xml, float, null, date, time)", f))
 				}
 				if f == "int" {
 					if _, err := strconv.ParseInt(s.Value, 10, 64); err != nil {
-						return nil, &commands.ValidationError{Field: field + ".value", Problem: fmt.Sprintf("%.64q is not an integer", s.Value)}
+						return nil, fault.InvalidField(field+".value", fmt.Sprintf("%.64q is not an integer", s.Value))
 					}
 				}
 				if f == "bool" && s.Value != "true" && s.Value != "false" {
-					return nil, &commands.ValidationError{Field: field + ".value", Problem: "must be true or false"}
+					return nil, fault.InvalidField(field+".value", "must be true or false")
 				}
 				it.Meta = &wire.Meta{Format: f}
 				if f != "null" {
@@ -180,7 +182,7 @@ func toWire(c commands.Command) ([]wire.Command, error) {
 		}
 		return parts, nil
 	}
-	return nil, &commands.ValidationError{Field: "kind", Problem: fmt.Sprintf("Windows devices do not support %s", c.Kind)}
+	return nil, fault.InvalidField("kind", fmt.Sprintf("Windows devices do not support %s", c.Kind))
 }
 
 // answer is what the device said about one part of a command.

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/tridentmdm/trident/protocols/windows/wire"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,10 +15,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tridentmdm/trident/protocols/windows/wire"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/smallstep/pkcs7"
 
 	"github.com/tridentmdm/trident/internal/egress"
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/internal/oidclogin"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/services/commands"
@@ -326,14 +328,13 @@ func (h *Handler) rst(r *http.Request, env *wire.Envelope) (string, string, bool
 		}
 		return err
 	})
-	var verr *enrollment.ValidationError
 	switch {
 	case errors.Is(err, enrollment.ErrToken):
 		return "", "", false, wire.SenderFault("s:Authentication", err.Error())
 	case errors.Is(err, pki.ErrCSR):
 		return "", "", false, wire.SenderFault("s:CertificateRequest", err.Error())
-	case errors.As(err, &verr):
-		return "", "", false, wire.SenderFault("s:MessageFormat", verr.Error())
+	case fault.Is(err, fault.Invalid):
+		return "", "", false, wire.SenderFault("s:MessageFormat", err.Error())
 	case err != nil:
 		return "", "", false, err
 	}

@@ -4,11 +4,12 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"github.com/tridentmdm/trident/protocols/windows/wire"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/tridentmdm/trident/protocols/windows/wire"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"

@@ -33,6 +33,7 @@ import (
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
 
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -90,7 +91,7 @@ func New(ctx context.Context, db *tenancy.DB, pub *events.Publisher, jobs events
 
 // Errors callers tell apart.
 var (
-	ErrNotBound = errors.New("the tenant has no Android enterprise bound yet")
+	ErrNotBound = fault.New(fault.Conflict, "the tenant has no Android enterprise bound yet: an admin signs up first")
 	ErrSignup   = errors.New("this signup link is unknown, used or superseded: start the signup again")
 )
 
@@ -104,6 +105,21 @@ type GoogleError struct {
 
 func (e *GoogleError) Error() string {
 	return fmt.Sprintf("Google answered %d: %s", e.Code, e.Message)
+}
+
+// As presents Google's refusal as a fault to the edges: a quota or a
+// passing outage is Unavailable (with when to try again), anything else
+// Upstream.
+func (e *GoogleError) As(target any) bool {
+	p, ok := target.(**fault.Error)
+	if !ok {
+		return false
+	}
+	*p = &fault.Error{Code: fault.Upstream, Message: e.Error(), Err: e}
+	if e.Code == http.StatusTooManyRequests {
+		**p = fault.Error{Code: fault.Unavailable, Message: "Google's quota is exhausted; try again later", RetryAfter: e.RetryAfter, Err: e}
+	}
+	return true
 }
 
 // Retryable says whether trying again later can help.
@@ -299,12 +315,17 @@ func isNotFound(err error) bool {
 	return errors.As(err, &ge) && ge.Code == http.StatusNotFound
 }
 
+// tenantOf is the caller's tenant, for a job's arguments; insert refuses
+// the job when there is none.
 func tenantOf(ctx context.Context) uuid.UUID {
 	id, _ := tenancy.FromContext(ctx)
 	return id
 }
 
 func (s *Service) insert(ctx context.Context, tx pgx.Tx, args river.JobArgs) error {
+	if _, err := tenancy.Require(ctx); err != nil {
+		return err
+	}
 	_, err := s.jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: args}})
 	return err
 }

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/tridentmdm/trident/internal/fakeamapi"
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/migrations"
@@ -246,8 +247,8 @@ func TestSyncGroupsAndCommands(t *testing.T) {
 	}
 	f.tx(func(tx pgx.Tx) error {
 		_, err := f.cmds.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: d.ID, Kind: "shutdown"})
-		var verr *commands.ValidationError
-		if !errors.As(err, &verr) {
+		var verr *fault.Error
+		if !errors.As(err, &verr) || verr.Code != fault.Invalid {
 			return fmt.Errorf("shutdown on Android: %v", err)
 		}
 		return nil

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	am "google.golang.org/api/androidmanagement/v1"
 
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/inventory"
 )
@@ -31,11 +32,11 @@ func (Dispatcher) Dispatch(ctx context.Context, tx pgx.Tx, d inventory.Device, c
 		}
 		_ = json.Unmarshal(c.Payload, &p)
 		if len(p.NewPassword) > 64 {
-			return &commands.ValidationError{Field: "payload.new_password", Problem: "at most 64 characters"}
+			return fault.InvalidField("payload.new_password", "at most 64 characters")
 		}
 		return nil
 	}
-	return &commands.ValidationError{Field: "kind", Problem: fmt.Sprintf("Android devices do not support %s", c.Kind)}
+	return fault.InvalidField("kind", fmt.Sprintf("Android devices do not support %s", c.Kind))
 }
 
 // Waker sends an Android device's queued commands through the Android

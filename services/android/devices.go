@@ -15,6 +15,7 @@ import (
 
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/tenancy"
 )
 
 // PushMessage is a Pub/Sub push request's body.
@@ -248,7 +249,7 @@ func (s *Service) finish(ctx context.Context, tx pgx.Tx, op *am.Operation) error
 		return fmt.Errorf("%w: operation %q names no device", ErrBadNotification, op.Name)
 	}
 	dev, err := s.inv.ByIdentifier(ctx, tx, inventory.Android, name)
-	if errors.Is(err, inventory.ErrNotFound) {
+	if errors.Is(err, tenancy.ErrNotFound) {
 		s.log.WarnContext(ctx, "ignored an operation of a device Trident does not know", "operation", op.Name)
 		return nil
 	}
@@ -264,7 +265,7 @@ func (s *Service) finish(ctx context.Context, tx pgx.Tx, op *am.Operation) error
 		s.log.WarnContext(ctx, "ignored an operation that names another device than its command's", "operation", op.Name, "command", cmd)
 		return nil
 	}
-	if errors.Is(err, commands.ErrConflict) || errors.Is(err, commands.ErrNotFound) {
+	if errors.Is(err, commands.ErrState) || errors.Is(err, tenancy.ErrNotFound) {
 		return nil // finished already (a redelivery, or expired)
 	}
 	return err

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	am "google.golang.org/api/androidmanagement/v1"
 
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -41,25 +42,25 @@ var packageName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-
 
 func (p PolicySettings) validate() error {
 	if p.PasswordMinLength < 0 || p.PasswordMinLength > 16 {
-		return &tenancy.ValidationError{Field: "settings.password_min_length", Problem: "must be 0 to 16"}
+		return fault.InvalidField("settings.password_min_length", "must be 0 to 16")
 	}
 	switch p.PasswordQuality {
 	case "", "SOMETHING", "NUMERIC", "NUMERIC_COMPLEX", "ALPHABETIC", "ALPHANUMERIC", "COMPLEX":
 	default:
-		return &tenancy.ValidationError{Field: "settings.password_quality", Problem: fmt.Sprintf("%q is not a password quality", p.PasswordQuality)}
+		return fault.InvalidField("settings.password_quality", fmt.Sprintf("%q is not a password quality", p.PasswordQuality))
 	}
 	for _, a := range p.Apps {
 		if !packageName.MatchString(a.PackageName) {
-			return &tenancy.ValidationError{Field: "settings.apps", Problem: fmt.Sprintf("%q is not a package name", a.PackageName)}
+			return fault.InvalidField("settings.apps", fmt.Sprintf("%q is not a package name", a.PackageName))
 		}
 		switch a.InstallType {
 		case "FORCE_INSTALLED", "PREINSTALLED", "AVAILABLE", "BLOCKED", "REQUIRED_FOR_SETUP":
 		default:
-			return &tenancy.ValidationError{Field: "settings.apps", Problem: fmt.Sprintf("%q is not an install type", a.InstallType)}
+			return fault.InvalidField("settings.apps", fmt.Sprintf("%q is not an install type", a.InstallType))
 		}
 	}
 	if p.WipeAfterDays > 0 && p.WipeAfterDays <= p.BlockAfterDays {
-		return &tenancy.ValidationError{Field: "settings.wipe_after_days", Problem: "must come after block_after_days"}
+		return fault.InvalidField("settings.wipe_after_days", "must come after block_after_days")
 	}
 	return nil
 }
@@ -137,7 +138,7 @@ func amapiName(enterprise string, id uuid.UUID) string {
 func checkName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 200 {
-		return "", &tenancy.ValidationError{Field: "name", Problem: "must be 1 to 200 characters"}
+		return "", fault.InvalidField("name", "must be 1 to 200 characters")
 	}
 	return name, nil
 }
@@ -147,7 +148,7 @@ func conflict(err error) error {
 		return fmt.Errorf("an Android policy with this name exists: %w", tenancy.ErrConflict)
 	}
 	if err != nil && strings.Contains(err.Error(), "android_policies_tenant_id_group_id_fkey") {
-		return &tenancy.ValidationError{Field: "group_id", Problem: "no such device group"}
+		return fault.InvalidField("group_id", "no such device group")
 	}
 	return err
 }

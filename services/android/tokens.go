@@ -13,6 +13,7 @@ import (
 	"github.com/skip2/go-qrcode"
 	am "google.golang.org/api/androidmanagement/v1"
 
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -58,7 +59,7 @@ const (
 // valid for lifetime, for one device or many.
 func (s *Service) CreateEnrollmentToken(ctx context.Context, policy uuid.UUID, lifetime time.Duration, oneTime bool) (EnrollmentToken, error) {
 	if lifetime < MinTokenLifetime || lifetime > MaxTokenLifetime {
-		return EnrollmentToken{}, &tenancy.ValidationError{Field: "lifetime", Problem: "must be between a minute and 90 days"}
+		return EnrollmentToken{}, fault.InvalidField("lifetime", "must be between a minute and 90 days")
 	}
 	var ent string
 	var p Policy
@@ -68,7 +69,7 @@ func (s *Service) CreateEnrollmentToken(ctx context.Context, policy uuid.UUID, l
 		}
 		p, err = s.Policy(ctx, tx, policy)
 		if errors.Is(err, tenancy.ErrNotFound) {
-			return &tenancy.ValidationError{Field: "policy_id", Problem: "no such Android policy"}
+			return fault.InvalidField("policy_id", "no such Android policy")
 		}
 		return err
 	})

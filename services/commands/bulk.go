@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/services/inventory"
 )
 
@@ -45,14 +46,14 @@ type Bulk struct {
 }
 
 // ErrNoJobs refuses a bulk command on a server without background jobs.
-var ErrNoJobs = errors.New("commands: background jobs are not configured on this server")
+var ErrNoJobs = fault.New(fault.Unsupported, "background jobs are not configured on this server")
 
 // QueueBulk starts a bulk command in tx: its first batch's job, with the
 // payload sealed. It returns the bulk's id (the commands it queues carry
 // created_by "bulk:<id>:<by>").
 func (q *Queue) QueueBulk(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, b Bulk) (uuid.UUID, error) {
 	if _, ok := kinds[b.Kind]; !ok {
-		return uuid.Nil, &ValidationError{"kind", fmt.Sprintf("%q is not a command kind", b.Kind)}
+		return uuid.Nil, fault.InvalidField("kind", fmt.Sprintf("%q is not a command kind", b.Kind))
 	}
 	if q.jobs == nil {
 		return uuid.Nil, ErrNoJobs
@@ -75,7 +76,7 @@ func (q *Queue) QueueBulk(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, b Bu
 // lacks the command kind are skipped.
 func (q *Queue) BulkStep(ctx context.Context, tx pgx.Tx, a BulkArgs) (next *BulkArgs, queued int, err error) {
 	if _, ok := kinds[a.Command]; !ok {
-		return nil, 0, &ValidationError{"kind", fmt.Sprintf("%q is not a command kind", a.Command)}
+		return nil, 0, fault.InvalidField("kind", fmt.Sprintf("%q is not a command kind", a.Command))
 	}
 	rows, _ := tx.Query(ctx, `SELECT id FROM devices
 WHERE status = 'enrolled' AND id > $1 AND ($2 = '' OR platform = $2) AND (coalesce(cardinality($3::uuid[]), 0) = 0 OR id = ANY($3))
@@ -92,9 +93,8 @@ ORDER BY id LIMIT $4`, a.After, string(a.Platform), a.Devices, BulkBatch, uuid.N
 	}
 	for _, id := range ids {
 		_, err := q.Enqueue(ctx, tx, NewCommand{DeviceID: id, Kind: a.Command, Payload: payload, CreatedBy: "bulk:" + a.BulkID.String() + ":" + a.By})
-		var verr *ValidationError
 		switch {
-		case errors.As(err, &verr), errors.Is(err, ErrConflict):
+		case fault.Is(err, fault.Invalid), errors.Is(err, ErrState):
 			continue // this device cannot take it
 		case err != nil:
 			return nil, queued, err

@@ -28,9 +28,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/tenancy"
 )
 
 // Status is where a command is in its life.
@@ -128,17 +130,14 @@ type Command struct {
 
 // Errors callers tell apart.
 var (
-	ErrNotFound = errors.New("not found")
-	ErrConflict = errors.New("conflict")
+	// ErrState refuses a move the command's (or its device's) state does
+	// not allow: cancelling what was sent, answering what was cancelled,
+	// queuing to an unenrolled device.
+	ErrState = fault.New(fault.Conflict, "conflict")
 	// ErrForeign is a device naming a command that is another device's:
 	// nothing changes.
-	ErrForeign = errors.New("the command is not this device's")
+	ErrForeign = fault.New(fault.Forbidden, "the command is not this device's")
 )
-
-// ValidationError says which input was wrong and why.
-type ValidationError struct{ Field, Problem string }
-
-func (e *ValidationError) Error() string { return "invalid " + e.Field + ": " + e.Problem }
 
 // Queue is the command queue, in the caller's tenant transaction.
 type Queue struct {
@@ -233,30 +232,30 @@ func scanCommand(r pgx.Row) (Command, error) {
 func (q *Queue) Enqueue(ctx context.Context, tx pgx.Tx, n NewCommand) (Command, error) {
 	k, ok := kinds[n.Kind]
 	if !ok {
-		return Command{}, &ValidationError{"kind", fmt.Sprintf("%q is not a command kind", n.Kind)}
+		return Command{}, fault.InvalidField("kind", fmt.Sprintf("%q is not a command kind", n.Kind))
 	}
 	if n.Lifetime == 0 {
 		n.Lifetime = DefaultLifetime
 	}
 	if n.Lifetime < time.Minute || n.Lifetime > 90*24*time.Hour {
-		return Command{}, &ValidationError{"lifetime", "must be between a minute and 90 days"}
+		return Command{}, fault.InvalidField("lifetime", "must be between a minute and 90 days")
 	}
 	d, err := q.inv.Get(ctx, tx, n.DeviceID)
-	if errors.Is(err, inventory.ErrNotFound) {
-		return Command{}, fmt.Errorf("device %s: %w", n.DeviceID, ErrNotFound)
+	if errors.Is(err, tenancy.ErrNotFound) {
+		return Command{}, fmt.Errorf("device %s: %w", n.DeviceID, tenancy.ErrNotFound)
 	} else if err != nil {
 		return Command{}, err
 	}
 	if !slices.Contains(k.Platforms, d.Platform) {
-		return Command{}, &ValidationError{"kind", fmt.Sprintf("%s devices do not support %s", d.Platform, n.Kind)}
+		return Command{}, fault.InvalidField("kind", fmt.Sprintf("%s devices do not support %s", d.Platform, n.Kind))
 	}
 	if d.Status == inventory.Unenrolled {
-		return Command{}, fmt.Errorf("device %s is unenrolled: %w", d.ID, ErrConflict)
+		return Command{}, fmt.Errorf("device %s is unenrolled: %w", d.ID, ErrState)
 	}
 	payload := []byte("{}")
 	if n.Payload != nil {
 		if payload, err = json.Marshal(n.Payload); err != nil {
-			return Command{}, &ValidationError{"payload", err.Error()}
+			return Command{}, fault.InvalidField("payload", err.Error())
 		}
 	}
 	id := uuid.New()
@@ -307,7 +306,7 @@ func (q *Queue) Get(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Command, erro
 func (q *Queue) get(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Command, error) {
 	c, err := scanCommand(tx.QueryRow(ctx, `SELECT `+commandCols+` FROM commands WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Command{}, fmt.Errorf("command %s: %w", id, ErrNotFound)
+		return Command{}, fmt.Errorf("command %s: %w", id, tenancy.ErrNotFound)
 	}
 	return c, err
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/events"
@@ -84,8 +85,8 @@ func TestRecordPublishesOnlyChanges(t *testing.T) {
 		_, err := f.inv.Record(f.ctx, tx, inventory.Report{Platform: "palm", Identifier: "x"})
 		return err
 	})
-	var verr *inventory.ValidationError
-	if !errors.As(err, &verr) {
+	var verr *fault.Error
+	if !errors.As(err, &verr) || verr.Code != fault.Invalid {
 		t.Fatalf("unknown platform: %v", err)
 	}
 }
@@ -112,8 +113,8 @@ func TestQueueLifecycle(t *testing.T) {
 		_, err := f.q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: dev.ID, Kind: "clear_passcode"})
 		return err
 	})
-	var verr *commands.ValidationError
-	if !errors.As(err, &verr) {
+	var verr *fault.Error
+	if !errors.As(err, &verr) || verr.Code != fault.Invalid {
 		t.Fatalf("a kind Windows lacks: %v", err)
 	}
 	// The short-lived command's deadline passes before the device comes.
@@ -152,7 +153,7 @@ func TestQueueLifecycle(t *testing.T) {
 		_, err := f.q.Complete(f.ctx, tx, lock.DeviceID, lock.ID, commands.Outcome{Status: commands.Acknowledged})
 		return err
 	})
-	if !errors.Is(err, commands.ErrConflict) {
+	if !errors.Is(err, commands.ErrState) {
 		t.Fatalf("completing twice: %v", err)
 	}
 	var s commands.Command
@@ -189,7 +190,7 @@ func TestCancelAndExpire(t *testing.T) {
 	})
 	f.tx(t, func(tx pgx.Tx) error { _, err := f.q.Cancel(f.ctx, tx, a.ID); return err })
 	err := f.db.Tx(f.ctx, func(tx pgx.Tx) error { _, err := f.q.Cancel(f.ctx, tx, a.ID); return err })
-	if !errors.Is(err, commands.ErrConflict) {
+	if !errors.Is(err, commands.ErrState) {
 		t.Fatalf("cancel twice: %v", err)
 	}
 	f.tx(t, func(tx pgx.Tx) error {

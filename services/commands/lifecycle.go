@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/tridentmdm/trident/internal/fault"
 )
 
 // from is the one table of a command's life: for each state, the states
@@ -34,7 +35,7 @@ func (s Status) CanBecome(to Status) bool { return slices.Contains(from[to], s) 
 // only for device when it is set, and for a hand-out (to Sent) only
 // before the deadline. It is one conditional UPDATE, so of two
 // transactions racing for the same command (a cancel and a hand-out) one
-// wins and the other gets ErrConflict once the first commits.
+// wins and the other gets ErrState once the first commits.
 type move struct {
 	id      uuid.UUID
 	device  uuid.UUID // uuid.Nil: any (the API, the jobs)
@@ -74,7 +75,7 @@ RETURNING `+commandCols, m.id, m.to, m.result, m.problem, allowed, uuid.NullUUID
 
 // errPastDeadline is a hand-out refused because the command's deadline
 // passed while it was still open (a conflict: it must be expired).
-var errPastDeadline = fmt.Errorf("passed its deadline: %w", ErrConflict)
+var errPastDeadline = fmt.Errorf("passed its deadline: %w", ErrState)
 
 // refusal says why a move changed nothing: no such command, another
 // device's, or not in a state it may move from.
@@ -88,7 +89,7 @@ func (q *Queue) refusal(ctx context.Context, tx pgx.Tx, m move) error {
 	case c.Status.Open() && m.to == Sent:
 		return fmt.Errorf("command %s: %w", m.id, errPastDeadline)
 	}
-	return fmt.Errorf("command %s is %s and cannot become %s: %w", m.id, c.Status, m.to, ErrConflict)
+	return fmt.Errorf("command %s is %s and cannot become %s: %w", m.id, c.Status, m.to, ErrState)
 }
 
 // Cancel cancels a command the device has not taken yet (queued, or
@@ -106,7 +107,7 @@ func (q *Queue) Cancel(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Command, e
 // its platform's queue. A command already finished is left alone.
 func (q *Queue) Expire(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	err := q.expire(ctx, tx, id, "expired before the device answered")
-	if errors.Is(err, ErrConflict) {
+	if errors.Is(err, ErrState) {
 		return nil
 	}
 	return err
@@ -151,13 +152,13 @@ WHERE status IN ('queued', 'sent', 'not_now') AND expires_at <= now() FOR UPDATE
 // Hand marks command id sent to device (once more, when it was sent
 // before and not answered) and returns it as the device gets it, secrets
 // opened. A command canceled, finished or another device's is
-// ErrConflict, ErrForeign or ErrNotFound and must not be delivered; one
+// ErrState, ErrForeign or tenancy.ErrNotFound and must not be delivered; one
 // past its deadline is marked expired first. For platforms that keep
 // their own queue (Apple's nanomdm queue), at the moment of hand-out.
 func (q *Queue) Hand(ctx context.Context, tx pgx.Tx, device, id uuid.UUID) (Command, error) {
 	c, err := q.transition(ctx, tx, move{id: id, device: device, to: Sent})
 	if errors.Is(err, errPastDeadline) {
-		if xerr := q.expire(ctx, tx, id, "expired before the device took it"); xerr != nil && !errors.Is(xerr, ErrConflict) {
+		if xerr := q.expire(ctx, tx, id, "expired before the device took it"); xerr != nil && !errors.Is(xerr, ErrState) {
 			return Command{}, xerr
 		}
 	}
@@ -183,7 +184,7 @@ ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`, device).Scan(&id)
 			return nil, fmt.Errorf("commands: next: %w", err)
 		}
 		c, err := q.Hand(ctx, tx, device, id)
-		if errors.Is(err, ErrConflict) {
+		if errors.Is(err, ErrState) {
 			continue // expired on the way
 		}
 		if err != nil {
@@ -208,7 +209,7 @@ WHERE device_id = $1 AND status = 'sent' ORDER BY created_at, id FOR UPDATE SKIP
 	var out []Command
 	for _, id := range ids {
 		c, err := q.Hand(ctx, tx, device, id)
-		if errors.Is(err, ErrConflict) {
+		if errors.Is(err, ErrState) {
 			continue
 		}
 		if err != nil {
@@ -265,19 +266,19 @@ type Outcome struct {
 
 // Complete records device's answer to a command it was sent. An answer
 // from another device is ErrForeign, one to a command not waiting for an
-// answer ErrConflict; neither changes anything.
+// answer ErrState; neither changes anything.
 func (q *Queue) Complete(ctx context.Context, tx pgx.Tx, device, id uuid.UUID, o Outcome) (Command, error) {
 	if o.Status != Acknowledged && o.Status != Error && o.Status != NotNow {
-		return Command{}, &ValidationError{"status", fmt.Sprintf("%q is not an outcome", o.Status)}
+		return Command{}, fault.InvalidField("status", fmt.Sprintf("%q is not an outcome", o.Status))
 	}
 	if device == uuid.Nil {
-		return Command{}, &ValidationError{"device", "an answer names the device that gave it"}
+		return Command{}, fault.InvalidField("device", "an answer names the device that gave it")
 	}
 	var result []byte
 	if o.Result != nil {
 		var err error
 		if result, err = json.Marshal(o.Result); err != nil {
-			return Command{}, &ValidationError{"result", err.Error()}
+			return Command{}, fault.InvalidField("result", err.Error())
 		}
 	}
 	c, err := q.transition(ctx, tx, move{id: id, device: device, to: o.Status, result: result, problem: o.Error})

@@ -71,11 +71,11 @@ func TestCancelRacesHandOut(t *testing.T) {
 		case handErr == nil && cancelErr == nil:
 			t.Fatalf("round %d: both the hand-out and the cancel succeeded; the command is %s", i, now.Status)
 		case handErr == nil:
-			if !errors.Is(cancelErr, commands.ErrConflict) || now.Status != commands.Sent {
+			if !errors.Is(cancelErr, commands.ErrState) || now.Status != commands.Sent {
 				t.Fatalf("round %d: handed out, cancel %v, command %s", i, cancelErr, now.Status)
 			}
 		case cancelErr == nil:
-			if !errors.Is(handErr, commands.ErrConflict) || now.Status != commands.Canceled || now.Attempts != 0 {
+			if !errors.Is(handErr, commands.ErrState) || now.Status != commands.Canceled || now.Attempts != 0 {
 				t.Fatalf("round %d: canceled, hand-out %v, command %s after %d attempts", i, handErr, now.Status, now.Attempts)
 			}
 		default:
@@ -125,7 +125,7 @@ func TestCancelWaitsForAnOpenHandOut(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if err := <-cancel; !errors.Is(err, commands.ErrConflict) {
+	if err := <-cancel; !errors.Is(err, commands.ErrState) {
 		t.Fatalf("cancel after the hand-out committed: %v; want a conflict", err)
 	}
 }
@@ -144,7 +144,7 @@ func TestAnswersAndTransitions(t *testing.T) {
 	complete := func(dev inventory.Device, o commands.Outcome) error {
 		return f.db.Tx(f.ctx, func(tx pgx.Tx) error { _, err := f.q.Complete(f.ctx, tx, dev.ID, lock.ID, o); return err })
 	}
-	if err := complete(b, commands.Outcome{Status: commands.Acknowledged}); !errors.Is(err, commands.ErrConflict) {
+	if err := complete(b, commands.Outcome{Status: commands.Acknowledged}); !errors.Is(err, commands.ErrState) {
 		t.Fatalf("an answer to a command never sent: %v; want a conflict", err)
 	}
 	f.tx(t, func(tx pgx.Tx) error { _, err := f.q.Next(f.ctx, tx, b.ID); return err })

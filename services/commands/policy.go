@@ -3,18 +3,18 @@ package commands
 import (
 	"bytes"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/micromdm/plist"
 	"github.com/smallstep/pkcs7"
 
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/services/identity"
 )
 
 // ErrForbidden is the policy's refusal (a *Forbidden says why).
-var ErrForbidden = errors.New("forbidden")
+var ErrForbidden = fault.New(fault.Forbidden, "forbidden")
 
 // Forbidden refuses a command to a caller whose role is short of what the
 // command, with its payload, needs.
@@ -29,6 +29,15 @@ func (e *Forbidden) Error() string {
 }
 
 func (e *Forbidden) Is(target error) bool { return target == ErrForbidden }
+
+// As presents the refusal as a fault (Forbidden) to the edges.
+func (e *Forbidden) As(target any) bool {
+	if p, ok := target.(**fault.Error); ok {
+		*p = &fault.Error{Code: fault.Forbidden, Message: e.Error(), Err: e}
+		return true
+	}
+	return false
+}
 
 // Authorize is the one policy that decides whether a caller with role may
 // send kind with payload: the API, the dashboard and bulk commands all ask

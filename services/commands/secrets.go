@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/tridentmdm/trident/internal/fault"
 )
 
 // Redacted stands for a secret payload field in everything Trident shows
@@ -128,7 +129,7 @@ func (q *Queue) sealBulk(tenant, bulk uuid.UUID, payload map[string]any) ([]byte
 	}
 	raw, err := json.Marshal(payload)
 	if err != nil {
-		return nil, &ValidationError{"payload", err.Error()}
+		return nil, fault.InvalidField("payload", err.Error())
 	}
 	if q.keys == nil {
 		return nil, ErrNoKey

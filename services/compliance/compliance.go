@@ -20,9 +20,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/tenancy"
 )
 
 // Kind is what a rule checks.
@@ -98,14 +100,6 @@ type Result struct {
 	ChangedAt   time.Time `json:"changed_at"`
 }
 
-// Errors callers tell apart.
-var ErrNotFound = errors.New("not found")
-
-// ValidationError says which input was wrong and why.
-type ValidationError struct{ Field, Problem string }
-
-func (e *ValidationError) Error() string { return "invalid " + e.Field + ": " + e.Problem }
-
 // Compliance evaluates devices, in the caller's tenant transaction.
 type Compliance struct {
 	inv    *inventory.Inventory
@@ -122,31 +116,31 @@ func New(inv *inventory.Inventory, cmds *commands.Queue, pub *events.Publisher) 
 func (r Rule) validate() error {
 	var errs []error
 	if n := len(strings.TrimSpace(r.Name)); n == 0 || len(r.Name) > 200 {
-		errs = append(errs, &ValidationError{"name", "must be 1 to 200 characters"})
+		errs = append(errs, fault.InvalidField("name", "must be 1 to 200 characters"))
 	}
 	if r.Platform != "" && !r.Platform.Valid() {
-		errs = append(errs, &ValidationError{"platform", fmt.Sprintf("%q is not apple, windows or android", r.Platform)})
+		errs = append(errs, fault.InvalidField("platform", fmt.Sprintf("%q is not apple, windows or android", r.Platform)))
 	}
 	switch r.Kind {
 	case OSVersionMin:
 		if _, ok := version(r.Params.Version); !ok {
-			errs = append(errs, &ValidationError{"params.version", "must be a version such as 17.4"})
+			errs = append(errs, fault.InvalidField("params.version", "must be a version such as 17.4"))
 		}
 	case CheckedInWithin:
 		if r.Params.Hours < 1 || r.Params.Hours > 24*365 {
-			errs = append(errs, &ValidationError{"params.hours", "must be 1 to 8760"})
+			errs = append(errs, fault.InvalidField("params.hours", "must be 1 to 8760"))
 		}
 	case AppRequired, AppForbidden:
 		if r.Params.Identifier == "" || len(r.Params.Identifier) > 300 {
-			errs = append(errs, &ValidationError{"params.identifier", "must name the app (its bundle or package identifier)"})
+			errs = append(errs, fault.InvalidField("params.identifier", "must name the app (its bundle or package identifier)"))
 		}
 	case DiskEncrypted, PasscodeSet, FirewallEnabled:
 	default:
-		errs = append(errs, &ValidationError{"kind", fmt.Sprintf("%q is not a rule kind", r.Kind)})
+		errs = append(errs, fault.InvalidField("kind", fmt.Sprintf("%q is not a rule kind", r.Kind)))
 	}
 	if c := r.Remediation.Command; c != "" {
 		if _, ok := commands.LookupKind(c); !ok {
-			errs = append(errs, &ValidationError{"remediation.command", fmt.Sprintf("%q is not a command kind", c)})
+			errs = append(errs, fault.InvalidField("remediation.command", fmt.Sprintf("%q is not a command kind", c)))
 		}
 	}
 	return errors.Join(errs...)
@@ -196,7 +190,7 @@ func (c *Compliance) Rules(ctx context.Context, tx pgx.Tx) ([]Rule, error) {
 func (c *Compliance) SetEnabled(ctx context.Context, tx pgx.Tx, id uuid.UUID, enabled bool) (Rule, error) {
 	r, err := scanRule(tx.QueryRow(ctx, `UPDATE compliance_rules SET enabled = $2, updated_at = now() WHERE id = $1 RETURNING `+ruleCols, id, enabled))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Rule{}, fmt.Errorf("rule %s: %w", id, ErrNotFound)
+		return Rule{}, fmt.Errorf("rule %s: %w", id, tenancy.ErrNotFound)
 	}
 	if err != nil {
 		return Rule{}, err
@@ -209,7 +203,7 @@ func (c *Compliance) SetEnabled(ctx context.Context, tx pgx.Tx, id uuid.UUID, en
 func (c *Compliance) Delete(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	tag, err := tx.Exec(ctx, `DELETE FROM compliance_rules WHERE id = $1`, id)
 	if err == nil && tag.RowsAffected() == 0 {
-		return fmt.Errorf("rule %s: %w", id, ErrNotFound)
+		return fmt.Errorf("rule %s: %w", id, tenancy.ErrNotFound)
 	}
 	if err != nil {
 		return err
@@ -366,8 +360,7 @@ ON CONFLICT (tenant_id, device_id, rule_id) DO UPDATE SET compliant = excluded.c
 		if !ok && r.Remediation.Command != "" {
 			if _, err := c.cmds.Enqueue(ctx, tx, commands.NewCommand{DeviceID: deviceID, Kind: r.Remediation.Command,
 				Payload: r.Remediation.Payload, CreatedBy: "compliance:" + r.ID.String()}); err != nil {
-				var verr *commands.ValidationError
-				if !errors.As(err, &verr) {
+				if !fault.Is(err, fault.Invalid) {
 					return false, err
 				}
 				// A command this platform lacks is skipped; the events say why.

@@ -34,6 +34,7 @@ import (
 	"github.com/micromdm/nanodep/tokenpki"
 	"github.com/riverqueue/river"
 
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/tenancy"
@@ -214,7 +215,7 @@ func scanToken(r pgx.Row) (Token, error) {
 func (s *Service) CreateToken(ctx context.Context, tx pgx.Tx, label string) (Token, []byte, error) {
 	label = strings.TrimSpace(label)
 	if label == "" || len(label) > 200 {
-		return Token{}, nil, &tenancy.ValidationError{Field: "label", Problem: "must be 1 to 200 characters"}
+		return Token{}, nil, fault.InvalidField("label", "must be 1 to 200 characters")
 	}
 	tenant, ok := tenancy.FromContext(ctx)
 	if !ok {
@@ -287,7 +288,7 @@ func (s *Service) SetTokenProfile(ctx context.Context, tx pgx.Tx, id, profile uu
 	if profile != uuid.Nil {
 		p = &profile
 		if _, err := s.Profile(ctx, tx, profile); err != nil {
-			return Token{}, &tenancy.ValidationError{Field: "profile_id", Problem: "no such ADE profile"}
+			return Token{}, fault.InvalidField("profile_id", "no such ADE profile")
 		}
 	}
 	tag, err := tx.Exec(ctx, `UPDATE dep_tokens SET profile_id = $2, updated_at = now() WHERE id = $1`, id, p)
@@ -340,7 +341,7 @@ func (s *Service) Upload(ctx context.Context, tx pgx.Tx, id uuid.UUID, p7m []byt
 	}
 	tokens, err := decryptToken(p7m, cert, key)
 	if err != nil {
-		return Token{}, &tenancy.ValidationError{Field: "token", Problem: ErrBadTokenFile.Error()}
+		return Token{}, fault.InvalidField("token", ErrBadTokenFile.Error())
 	}
 	// A new download for the same server renews it: the devices, cursor
 	// and profiles stay. A token for another server starts over.
@@ -350,8 +351,8 @@ func (s *Service) Upload(ctx context.Context, tx pgx.Tx, id uuid.UUID, p7m []byt
 			return Token{}, err
 		}
 		if n > 0 {
-			return Token{}, &tenancy.ValidationError{Field: "token", Problem: "this server token is for another ABM MDM server " +
-				"than the one this token synced devices from; create a new token for it"}
+			return Token{}, fault.InvalidField("token", "this server token is for another ABM MDM server "+
+				"than the one this token synced devices from; create a new token for it")
 		}
 	}
 	plain, _ := json.Marshal(tokens)
@@ -522,6 +523,22 @@ type AppleError struct {
 
 func (e *AppleError) Error() string { return e.Message }
 
+// As presents the failure as a fault to the edges: one that sets the
+// token's status is for an admin to fix in ABM (Conflict); any other is
+// Apple's refusal (Upstream).
+func (e *AppleError) As(target any) bool {
+	p, ok := target.(**fault.Error)
+	if !ok {
+		return false
+	}
+	code := fault.Upstream
+	if e.Status != "" {
+		code = fault.Conflict
+	}
+	*p = &fault.Error{Code: code, Message: e.Message, Err: e}
+	return true
+}
+
 // appleError explains err: the token's status when it implies one, the
 // missing upload, or Apple's own answer.
 func (s *Service) appleError(err error) error {
@@ -541,11 +558,14 @@ func (s *Service) appleError(err error) error {
 // EnqueueSync queues a sync of token id in tx, and counts the ask on the
 // token so that a run already under way goes round again (see Sync).
 func (s *Service) EnqueueSync(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
-	tenant, _ := tenancy.FromContext(ctx)
+	tenant, err := tenancy.Require(ctx)
+	if err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, `UPDATE dep_tokens SET sync_requests = sync_requests + 1 WHERE id = $1`, id); err != nil {
 		return err
 	}
-	_, err := s.jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: SyncArgs{TenantID: tenant, TokenID: id}, InsertOpts: syncOpts()}})
+	_, err = s.jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: SyncArgs{TenantID: tenant, TokenID: id}, InsertOpts: syncOpts()}})
 	return err
 }
 

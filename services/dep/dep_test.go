@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/tridentmdm/trident/internal/fakedep"
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/migrations"
@@ -215,8 +216,8 @@ func TestUploadAndFullSync(t *testing.T) {
 	wrong, _ := f.apple.Token(tn.account, other.cert)
 	for _, bad := range [][]byte{[]byte("not a token"), wrong, {}} {
 		err := f.db.Tx(tn.ctx, func(tx pgx.Tx) error { _, err := f.dep.Upload(tn.ctx, tx, tn.token.ID, bad); return err })
-		var verr *tenancy.ValidationError
-		if !errors.As(err, &verr) {
+		var verr *fault.Error
+		if !errors.As(err, &verr) || verr.Code != fault.Invalid {
 			t.Fatalf("bad upload: %v", err)
 		}
 	}
@@ -346,8 +347,8 @@ func TestIncrementalSyncAndAutomaticAssignment(t *testing.T) {
 			return err
 		}
 		_, err = f.dep.RequestAssign(tn.ctx, tx, profile.ID, []string{"BETA0000", "NOPE"})
-		var verr *tenancy.ValidationError
-		if !errors.As(err, &verr) {
+		var verr *fault.Error
+		if !errors.As(err, &verr) || verr.Code != fault.Invalid {
 			return fmt.Errorf("assigning an unknown device: %v", err)
 		}
 		return nil
@@ -572,4 +573,19 @@ func TestTenantsSeeOnlyTheirDevices(t *testing.T) {
 func tenantOf(ctx context.Context) uuid.UUID {
 	id, _ := tenancy.FromContext(ctx)
 	return id
+}
+
+// A job's arguments name the tenant outside any transaction, where RLS
+// cannot catch a missing one: asking without a tenant queues nothing.
+func TestEnqueueSyncNeedsATenant(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	tx, err := f.db.Writer().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if err := f.dep.EnqueueSync(ctx, tx, uuid.New()); !errors.Is(err, tenancy.ErrNoTenant) {
+		t.Fatalf("EnqueueSync without a tenant: %v", err)
+	}
 }

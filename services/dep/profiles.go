@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/micromdm/nanodep/godep"
 
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -49,14 +50,14 @@ var setupItem = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,63}$`)
 func (p ProfileSettings) validate() error {
 	for _, it := range p.SkipSetupItems {
 		if !setupItem.MatchString(it) {
-			return &tenancy.ValidationError{Field: "settings.skip_setup_items", Problem: fmt.Sprintf("%q is not a Setup Assistant key", it)}
+			return fault.InvalidField("settings.skip_setup_items", fmt.Sprintf("%q is not a Setup Assistant key", it))
 		}
 	}
 	if len(p.SkipSetupItems) > 100 {
-		return &tenancy.ValidationError{Field: "settings.skip_setup_items", Problem: "at most 100 items"}
+		return fault.InvalidField("settings.skip_setup_items", "at most 100 items")
 	}
 	if p.SupportEmailAddress != "" && !strings.Contains(p.SupportEmailAddress, "@") {
-		return &tenancy.ValidationError{Field: "settings.support_email_address", Problem: "must be an email address"}
+		return fault.InvalidField("settings.support_email_address", "must be an email address")
 	}
 	return nil
 }
@@ -64,7 +65,7 @@ func (p ProfileSettings) validate() error {
 func validName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 200 {
-		return "", &tenancy.ValidationError{Field: "name", Problem: "must be 1 to 200 characters"}
+		return "", fault.InvalidField("name", "must be 1 to 200 characters")
 	}
 	return name, nil
 }
@@ -188,7 +189,10 @@ func appleProfile(tenant uuid.UUID, p Profile, enrollURL string) *godep.ProfileJ
 // define returns the Apple profile_uuid of profile's current settings on
 // token's server, defining them with Apple when they changed.
 func (s *Service) define(ctx context.Context, token, profile uuid.UUID) (string, error) {
-	tenant, _ := tenancy.FromContext(ctx)
+	tenant, err := tenancy.Require(ctx)
+	if err != nil {
+		return "", err
+	}
 	if s.enrollURL == nil {
 		return "", errors.New("dep: no ADE enrollment URL configured")
 	}
@@ -279,7 +283,10 @@ AND assign_profile_id = $3 AND assign_status IN ('pending', 'failed') ORDER BY s
 		s.markAssign(ctx, serials, "failed", err.Error())
 		return res, err
 	}
-	tenant, _ := tenancy.FromContext(ctx)
+	tenant, err := tenancy.Require(ctx)
+	if err != nil {
+		return res, err
+	}
 	resp, err := s.client.AssignProfile(ctx, Name(tenant, a.TokenID), appleUUID, serials...)
 	s.observe(ctx, a.TokenID, err)
 	if err != nil {
@@ -335,10 +342,10 @@ WHERE serial_number = ANY($1)`, serials, status, detail)
 // that have one), through a job queued in tx.
 func (s *Service) RequestAssign(ctx context.Context, tx pgx.Tx, profile uuid.UUID, serials []string) (int, error) {
 	if _, err := s.Profile(ctx, tx, profile); err != nil {
-		return 0, &tenancy.ValidationError{Field: "profile_id", Problem: "no such ADE profile"}
+		return 0, fault.InvalidField("profile_id", "no such ADE profile")
 	}
 	if len(serials) == 0 || len(serials) > 1000 {
-		return 0, &tenancy.ValidationError{Field: "serial_numbers", Problem: "name 1 to 1,000 devices"}
+		return 0, fault.InvalidField("serial_numbers", "name 1 to 1,000 devices")
 	}
 	rows, err := tx.Query(ctx, `UPDATE dep_devices SET assign_profile_id = $2, assign_status = 'pending', assign_error = '', updated_at = now()
 WHERE serial_number = ANY($1) RETURNING token_id, serial_number`, serials, profile)
@@ -362,9 +369,12 @@ WHERE serial_number = ANY($1) RETURNING token_id, serial_number`, serials, profi
 		return 0, err
 	}
 	if n != len(dedupe(serials)) {
-		return 0, &tenancy.ValidationError{Field: "serial_numbers", Problem: "some devices are not in this tenant's ABM devices"}
+		return 0, fault.InvalidField("serial_numbers", "some devices are not in this tenant's ABM devices")
 	}
-	tenant, _ := tenancy.FromContext(ctx)
+	tenant, err := tenancy.Require(ctx)
+	if err != nil {
+		return 0, err
+	}
 	for tok, sns := range byToken {
 		if err := s.insert(ctx, tx, AssignArgs{TenantID: tenant, TokenID: tok, ProfileID: profile, Serials: sns}); err != nil {
 			return 0, err

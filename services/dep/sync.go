@@ -297,7 +297,10 @@ RETURNING (xmax = 0), assign_status, profile_status`,
 WHERE serial_number = ANY($1)`, assigning, *st.profile); err != nil {
 			return err
 		}
-		tenant, _ := tenancy.FromContext(ctx)
+		tenant, err := tenancy.Require(ctx)
+		if err != nil {
+			return err
+		}
 		if _, err := s.jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: AssignArgs{TenantID: tenant, TokenID: id,
 			ProfileID: *st.profile, Serials: assigning}}}); err != nil {
 			return err

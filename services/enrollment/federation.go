@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/internal/egress"
+	"github.com/tridentmdm/trident/internal/fault"
 )
 
 // Federation is the OIDC provider whose users may enroll Windows devices
@@ -27,7 +28,7 @@ type Federation struct {
 }
 
 // ErrNoFederation means the tenant has not set up Federated enrollment.
-var ErrNoFederation = errors.New("the tenant has no Windows federated sign-in")
+var ErrNoFederation = fault.New(fault.NotFound, "the tenant has no Windows federated sign-in")
 
 // ErrNotAllowed refuses a person whose email is outside the allowed domains.
 var ErrNotAllowed = errors.New("this account may not enroll devices in the tenant")
@@ -49,26 +50,26 @@ func federationContext(ctx context.Context, tx pgx.Tx) (string, error) {
 func (f *Federation) validate(guard egress.Policy) error {
 	u, err := url.Parse(f.Issuer)
 	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return &ValidationError{"issuer", "must be the provider's issuer URL, as its discovery document names it"}
+		return fault.InvalidField("issuer", "must be the provider's issuer URL, as its discovery document names it")
 	}
 	// Trident fetches the issuer's discovery document, keys and tokens: the
 	// issuer is a URL a tenant aims Trident at (the egress guard's rules).
 	if err := guard.CheckURL(f.Issuer); err != nil {
-		return &ValidationError{"issuer", "must be an https URL of a public address (" + strings.TrimPrefix(err.Error(), "egress: ") + ")"}
+		return fault.InvalidField("issuer", "must be an https URL of a public address ("+strings.TrimPrefix(err.Error(), "egress: ")+")")
 	}
 	if f.ClientID == "" || len(f.ClientID) > 500 {
-		return &ValidationError{"client_id", "must be 1 to 500 characters"}
+		return fault.InvalidField("client_id", "must be 1 to 500 characters")
 	}
 	if f.ClientSecret == "" || len(f.ClientSecret) > 2000 {
-		return &ValidationError{"client_secret", "must be 1 to 2000 characters"}
+		return fault.InvalidField("client_secret", "must be 1 to 2000 characters")
 	}
 	if len(f.AllowedDomains) > 50 {
-		return &ValidationError{"allowed_domains", "at most 50"}
+		return fault.InvalidField("allowed_domains", "at most 50")
 	}
 	for i, d := range f.AllowedDomains {
 		d = strings.ToLower(strings.TrimSpace(d))
 		if d == "" || strings.ContainsAny(d, "@/ ") || !strings.Contains(d, ".") {
-			return &ValidationError{fmt.Sprintf("allowed_domains[%d]", i), fmt.Sprintf("%q is not a domain", d)}
+			return fault.InvalidField(fmt.Sprintf("allowed_domains[%d]", i), fmt.Sprintf("%q is not a domain", d))
 		}
 		f.AllowedDomains[i] = d
 	}

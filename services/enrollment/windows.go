@@ -20,10 +20,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/internal/egress"
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/pki"
+	"github.com/tridentmdm/trident/tenancy"
 )
 
 // WindowsPurpose is the purpose of Windows enrollment tokens: a token made
@@ -38,18 +40,13 @@ const DefaultTokenLifetime = 14 * 24 * time.Hour
 var (
 	// ErrToken refuses an enrollment whose token is unknown, used, expired
 	// or not a Windows enrollment token.
-	ErrToken = errors.New("the enrollment token is unknown, used, expired or not for Windows")
+	ErrToken = fault.New(fault.Forbidden, "the enrollment token is unknown, used, expired or not for Windows")
 	// ErrNotEnrolled refuses a management session from a device (or
 	// certificate) without a current enrollment in the tenant.
-	ErrNotEnrolled = errors.New("the device is not enrolled in this tenant with this certificate")
+	ErrNotEnrolled = fault.New(fault.Forbidden, "the device is not enrolled in this tenant with this certificate")
 	// ErrChunks refuses a chunked result past the size Trident keeps.
-	ErrChunks = errors.New("the chunked result is too large")
+	ErrChunks = fault.New(fault.Invalid, "the chunked result is too large")
 )
-
-// ValidationError says which input was wrong and why.
-type ValidationError struct{ Field, Problem string }
-
-func (e *ValidationError) Error() string { return "invalid " + e.Field + ": " + e.Problem }
 
 // Windows enrolls Windows devices and authenticates their sessions, in the
 // caller's tenant transaction.
@@ -85,7 +82,7 @@ func (w *Windows) NewToken(ctx context.Context, tx pgx.Tx, ttl time.Duration) (T
 		ttl = DefaultTokenLifetime
 	}
 	if ttl < time.Minute || ttl > 90*24*time.Hour {
-		return Token{}, &ValidationError{"lifetime", "must be between a minute and 90 days"}
+		return Token{}, fault.InvalidField("lifetime", "must be between a minute and 90 days")
 	}
 	secret, c, err := w.pki.NewChallenge(ctx, tx, WindowsPurpose, ttl)
 	if err != nil {
@@ -124,11 +121,11 @@ func (d Device) validate() error {
 	for _, f := range []struct{ name, v string }{{"DeviceID", d.DeviceID}, {"HWDevID", d.HWDevID}, {"DeviceType", d.DeviceType},
 		{"OSEdition", d.OSEdition}, {"OSVersion", d.OSVersion}, {"DeviceName", d.Name}, {"EnrollmentType", d.EnrollType}} {
 		if len(f.v) > 200 || strings.ContainsFunc(f.v, func(r rune) bool { return r < 0x20 }) {
-			return &ValidationError{f.name, "must be at most 200 printable characters"}
+			return fault.InvalidField(f.name, "must be at most 200 printable characters")
 		}
 	}
 	if d.DeviceID == "" {
-		return &ValidationError{"DeviceID", "is required"}
+		return fault.InvalidField("DeviceID", "is required")
 	}
 	return nil
 }
@@ -212,7 +209,7 @@ func (w *Windows) Authenticate(ctx context.Context, tx pgx.Tx, cert *x509.Certif
 		return Enrollment{}, fmt.Errorf("enrollment: %w", err)
 	}
 	e.Device, err = w.inv.ByIdentifier(ctx, tx, inventory.Windows, deviceID)
-	if errors.Is(err, inventory.ErrNotFound) {
+	if errors.Is(err, tenancy.ErrNotFound) {
 		return Enrollment{}, ErrNotEnrolled
 	}
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/services/commands"
@@ -133,11 +134,11 @@ func TestEnrollAndAuthenticate(t *testing.T) {
 		t.Errorf("an Apple challenge: %v", err)
 	}
 	// Bad device input changes nothing.
-	var verr *enrollment.ValidationError
-	if _, err := f.enroll(f.a, f.token(f.a), ""); !errors.As(err, &verr) {
+	var verr *fault.Error
+	if _, err := f.enroll(f.a, f.token(f.a), ""); !errors.As(err, &verr) || verr.Code != fault.Invalid {
 		t.Errorf("no device id: %v", err)
 	}
-	if _, err := f.enroll(f.a, f.token(f.a), "bad\x00id"); !errors.As(err, &verr) {
+	if _, err := f.enroll(f.a, f.token(f.a), "bad\x00id"); !errors.As(err, &verr) || verr.Code != fault.Invalid {
 		t.Errorf("a control character: %v", err)
 	}
 
@@ -222,7 +223,7 @@ func TestFederation(t *testing.T) {
 	if _, err := get(f.a); !errors.Is(err, enrollment.ErrNoFederation) {
 		t.Fatalf("none yet: %v", err)
 	}
-	var verr *enrollment.ValidationError
+	var verr *fault.Error
 	for _, bad := range []enrollment.Federation{
 		{Issuer: "ftp://x", ClientID: "c", ClientSecret: "s"},
 		{Issuer: "http://idp.example.com", ClientID: "c", ClientSecret: "s"},
@@ -231,7 +232,7 @@ func TestFederation(t *testing.T) {
 		{Issuer: "https://idp.example.com", ClientID: "c", ClientSecret: "s", AllowedDomains: []string{"user@contoso.com"}},
 	} {
 		err := f.tx(f.a, func(tx pgx.Tx) error { _, err := f.w.SetFederation(f.a, tx, bad); return err })
-		if !errors.As(err, &verr) {
+		if !errors.As(err, &verr) || verr.Code != fault.Invalid {
 			t.Errorf("%+v: %v", bad, err)
 		}
 	}

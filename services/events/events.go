@@ -27,9 +27,6 @@ import (
 	"github.com/tridentmdm/trident/tenancy"
 )
 
-// ErrNotFound means no such webhook endpoint or delivery in the tenant.
-var ErrNotFound = errors.New("not found")
-
 // Event is one recorded change.
 type Event struct {
 	ID        int64           `json:"id"`

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+	"github.com/tridentmdm/trident/tenancy"
 )
 
 // Jobs enqueues River jobs inside a transaction; River's client is one.
@@ -127,7 +128,7 @@ func (p *Publisher) Ping(ctx context.Context, tx pgx.Tx, endpoint uuid.UUID) (Ev
 	err = tx.QueryRow(ctx, `INSERT INTO webhook_deliveries (id, endpoint_id, event_id)
 SELECT gen_random_uuid(), id, $2 FROM webhook_endpoints WHERE id = $1 RETURNING id`, endpoint, ev.ID).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Event{}, fmt.Errorf("webhook %s: %w", endpoint, ErrNotFound)
+		return Event{}, fmt.Errorf("webhook %s: %w", endpoint, tenancy.ErrNotFound)
 	}
 	if err != nil {
 		return Event{}, fmt.Errorf("events: ping webhook: %w", err)

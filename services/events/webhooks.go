@@ -14,7 +14,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/internal/egress"
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/internal/seal"
+	"github.com/tridentmdm/trident/tenancy"
 )
 
 // Endpoint is a tenant's webhook subscription: deliveries of the events
@@ -45,14 +47,6 @@ type Delivery struct {
 	DeliveredAt    *time.Time `json:"delivered_at,omitempty"`
 }
 
-// ValidationError says which input was wrong and why.
-type ValidationError struct{ Field, Problem string }
-
-func (e *ValidationError) Error() string { return "invalid " + e.Field + ": " + e.Problem }
-
-// ErrStale means the endpoint changed since the caller read it.
-var ErrStale = errors.New("changed since it was read")
-
 // URLPolicy says which webhook URLs are accepted.
 type URLPolicy struct {
 	// AllowHTTP accepts http:// URLs and special-purpose IP literals (dev
@@ -63,16 +57,16 @@ type URLPolicy struct {
 func (p URLPolicy) check(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
-		return &ValidationError{"url", "must be an absolute URL without credentials or fragment"}
+		return fault.InvalidField("url", "must be an absolute URL without credentials or fragment")
 	}
 	if u.Scheme != "https" && !(p.AllowHTTP && u.Scheme == "http") {
-		return &ValidationError{"url", "must use https"}
+		return fault.InvalidField("url", "must use https")
 	}
 	// A name is checked each time it is dialled (internal/egress); an
 	// address can be refused now.
 	if ip, err := netip.ParseAddr(u.Hostname()); err == nil && !p.AllowHTTP {
 		if why := egress.Refused(ip); why != "" {
-			return &ValidationError{"url", "names an address webhooks may not reach: " + why}
+			return fault.InvalidField("url", "names an address webhooks may not reach: "+why)
 		}
 	}
 	return nil
@@ -80,7 +74,7 @@ func (p URLPolicy) check(raw string) error {
 
 func checkKinds(kinds []string) error {
 	if len(kinds) == 0 || len(kinds) > 50 {
-		return &ValidationError{"event_kinds", "name 1 to 50 kinds"}
+		return fault.InvalidField("event_kinds", "name 1 to 50 kinds")
 	}
 	for _, k := range kinds {
 		pattern := k
@@ -88,7 +82,7 @@ func checkKinds(kinds []string) error {
 			pattern = k[:len(k)-1]
 		}
 		if k != "*" && !kindRE.MatchString(pattern) {
-			return &ValidationError{"event_kinds", fmt.Sprintf("%q is not an event kind, a prefix ending in '.', or '*'", k)}
+			return fault.InvalidField("event_kinds", fmt.Sprintf("%q is not an event kind, a prefix ending in '.', or '*'", k))
 		}
 	}
 	return nil
@@ -154,7 +148,7 @@ func scanEndpoint(r pgx.Row) (Endpoint, error) {
 func (w *Webhooks) Get(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Endpoint, error) {
 	e, err := scanEndpoint(tx.QueryRow(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Endpoint{}, fmt.Errorf("webhook %s: %w", id, ErrNotFound)
+		return Endpoint{}, fmt.Errorf("webhook %s: %w", id, tenancy.ErrNotFound)
 	}
 	return e, err
 }
@@ -202,7 +196,7 @@ RETURNING `+endpointCols, id, u.URL, u.EventKinds, u.Description, u.Active, sinc
 		if _, gerr := w.Get(ctx, tx, id); gerr != nil {
 			return Endpoint{}, gerr
 		}
-		return Endpoint{}, fmt.Errorf("webhook %s: %w", id, ErrStale)
+		return Endpoint{}, fmt.Errorf("webhook %s: %w", id, tenancy.ErrStale)
 	}
 	return e, err
 }
@@ -211,7 +205,7 @@ RETURNING `+endpointCols, id, u.URL, u.EventKinds, u.Description, u.Active, sinc
 func (w *Webhooks) Delete(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	tag, err := tx.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, id)
 	if err == nil && tag.RowsAffected() == 0 {
-		err = fmt.Errorf("webhook %s: %w", id, ErrNotFound)
+		err = fmt.Errorf("webhook %s: %w", id, tenancy.ErrNotFound)
 	}
 	return err
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/tridentmdm/trident/internal/fault"
+	"github.com/tridentmdm/trident/tenancy"
 )
 
 // Group is a named set of a tenant's devices.
@@ -20,19 +22,16 @@ type Group struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// ErrConflict means a group of that name exists.
-var ErrConflict = errors.New("already exists")
-
 // CreateGroup adds a group.
 func (inv *Inventory) CreateGroup(ctx context.Context, tx pgx.Tx, name string) (Group, error) {
 	if n := len(strings.TrimSpace(name)); n == 0 || len(name) > 200 {
-		return Group{}, &ValidationError{"name", "must be 1 to 200 characters"}
+		return Group{}, fault.InvalidField("name", "must be 1 to 200 characters")
 	}
 	g := Group{ID: uuid.New(), Name: name}
 	err := tx.QueryRow(ctx, `INSERT INTO device_groups (id, name) VALUES ($1, $2) RETURNING created_at`, g.ID, name).Scan(&g.CreatedAt)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return Group{}, fmt.Errorf("group %q: %w", name, ErrConflict)
+		return Group{}, fmt.Errorf("group %q: %w", name, tenancy.ErrConflict)
 	}
 	if err != nil {
 		return Group{}, err
@@ -53,7 +52,7 @@ GROUP BY g.tenant_id, g.id ORDER BY g.name`)
 func (inv *Inventory) DeleteGroup(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	tag, err := tx.Exec(ctx, `DELETE FROM device_groups WHERE id = $1`, id)
 	if err == nil && tag.RowsAffected() == 0 {
-		return fmt.Errorf("group %s: %w", id, ErrNotFound)
+		return fmt.Errorf("group %s: %w", id, tenancy.ErrNotFound)
 	}
 	if err != nil {
 		return err
@@ -71,7 +70,7 @@ func (inv *Inventory) SetMembers(ctx context.Context, tx pgx.Tx, group uuid.UUID
 		return 0, err
 	}
 	if !exists {
-		return 0, fmt.Errorf("group %s: %w", group, ErrNotFound)
+		return 0, fmt.Errorf("group %s: %w", group, tenancy.ErrNotFound)
 	}
 	var missing int
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM unnest($1::uuid[]) d(id) WHERE NOT EXISTS (SELECT 1 FROM devices WHERE devices.id = d.id)`,
@@ -79,7 +78,7 @@ func (inv *Inventory) SetMembers(ctx context.Context, tx pgx.Tx, group uuid.UUID
 		return 0, err
 	}
 	if missing > 0 {
-		return 0, &ValidationError{"device_ids", fmt.Sprintf("%d of them name no device of this tenant", missing)}
+		return 0, fault.InvalidField("device_ids", fmt.Sprintf("%d of them name no device of this tenant", missing))
 	}
 	var tag pgconn.CommandTag
 	var err error

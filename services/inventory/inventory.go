@@ -18,7 +18,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/tenancy"
 )
 
 // Platform is a device's kind.
@@ -59,14 +61,6 @@ type Device struct {
 	CreatedAt    time.Time       `json:"created_at"`
 	UpdatedAt    time.Time       `json:"updated_at"`
 }
-
-// Errors callers tell apart.
-var ErrNotFound = errors.New("not found")
-
-// ValidationError says which input was wrong and why.
-type ValidationError struct{ Field, Problem string }
-
-func (e *ValidationError) Error() string { return "invalid " + e.Field + ": " + e.Problem }
 
 // Inventory records and reads devices in the caller's tenant transaction.
 type Inventory struct {
@@ -132,25 +126,25 @@ func scanDevice(r pgx.Row) (Device, error) {
 // nothing for a plain check-in.
 func (inv *Inventory) Record(ctx context.Context, tx pgx.Tx, r Report) (Device, error) {
 	if !r.Platform.Valid() {
-		return Device{}, &ValidationError{"platform", fmt.Sprintf("%q is not apple, windows or android", r.Platform)}
+		return Device{}, fault.InvalidField("platform", fmt.Sprintf("%q is not apple, windows or android", r.Platform))
 	}
 	if r.Identifier == "" || len(r.Identifier) > 300 {
-		return Device{}, &ValidationError{"identifier", "must be 1 to 300 characters"}
+		return Device{}, fault.InvalidField("identifier", "must be 1 to 300 characters")
 	}
 	if r.Status != "" && r.Status != Pending && r.Status != Enrolled && r.Status != Unenrolled {
-		return Device{}, &ValidationError{"status", fmt.Sprintf("%q is not pending, enrolled or unenrolled", r.Status)}
+		return Device{}, fault.InvalidField("status", fmt.Sprintf("%q is not pending, enrolled or unenrolled", r.Status))
 	}
 	facts := []byte("{}")
 	if r.Facts != nil {
 		var err error
 		if facts, err = json.Marshal(r.Facts); err != nil {
-			return Device{}, &ValidationError{"facts", err.Error()}
+			return Device{}, fault.InvalidField("facts", err.Error())
 		}
 	}
 	var before *Device
 	if d, err := inv.byIdentifier(ctx, tx, r.Platform, r.Identifier, " FOR UPDATE"); err == nil {
 		before = &d
-	} else if !errors.Is(err, ErrNotFound) {
+	} else if !errors.Is(err, tenancy.ErrNotFound) {
 		return Device{}, err
 	}
 	status := r.Status
@@ -236,7 +230,7 @@ func (inv *Inventory) ByIdentifier(ctx context.Context, tx pgx.Tx, p Platform, i
 func (inv *Inventory) byIdentifier(ctx context.Context, tx pgx.Tx, p Platform, identifier, lock string) (Device, error) {
 	d, err := scanDevice(tx.QueryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE platform = $1 AND identifier = $2`+lock, p, identifier))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Device{}, ErrNotFound
+		return Device{}, tenancy.ErrNotFound
 	}
 	if err != nil {
 		return Device{}, fmt.Errorf("inventory: %w", err)
@@ -253,7 +247,7 @@ func summary(d Device) map[string]any {
 func (inv *Inventory) Get(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Device, error) {
 	d, err := scanDevice(tx.QueryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Device{}, fmt.Errorf("device %s: %w", id, ErrNotFound)
+		return Device{}, fmt.Errorf("device %s: %w", id, tenancy.ErrNotFound)
 	}
 	return d, err
 }
@@ -312,15 +306,15 @@ func (inv *Inventory) List(ctx context.Context, tx pgx.Tx, q Query) (Page, error
 	field, desc := strings.CutPrefix(string(q.Sort), "-")
 	key, ok := sortKeys[field]
 	if !ok {
-		return Page{}, &ValidationError{"sort", fmt.Sprintf("%q is not one of %s", q.Sort, strings.Join(Sorts(), ", "))}
+		return Page{}, fault.InvalidField("sort", fmt.Sprintf("%q is not one of %s", q.Sort, strings.Join(Sorts(), ", ")))
 	}
 	if q.Platform != "" && !q.Platform.Valid() {
-		return Page{}, &ValidationError{"platform", fmt.Sprintf("%q is not apple, windows or android", q.Platform)}
+		return Page{}, fault.InvalidField("platform", fmt.Sprintf("%q is not apple, windows or android", q.Platform))
 	}
 	switch q.Compliance {
 	case "", "compliant", "noncompliant", "unevaluated":
 	default:
-		return Page{}, &ValidationError{"compliance", fmt.Sprintf("%q is not compliant, noncompliant or unevaluated", q.Compliance)}
+		return Page{}, fault.InvalidField("compliance", fmt.Sprintf("%q is not compliant, noncompliant or unevaluated", q.Compliance))
 	}
 	cmp, dir := ">", "ASC"
 	if desc {
@@ -363,7 +357,7 @@ ORDER BY ` + key.expr + ` ` + dir + `, d.id ` + dir + ` LIMIT @limit`
 	if err := rows.Err(); errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22") {
 		// A data exception here can only come from a position that is not
 		// one this package handed out.
-		return Page{}, &ValidationError{"cursor", "not a position from an earlier page"}
+		return Page{}, fault.InvalidField("cursor", "not a position from an earlier page")
 	} else if err != nil {
 		return Page{}, fmt.Errorf("inventory: list devices: %w", err)
 	}
