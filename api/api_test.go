@@ -18,6 +18,7 @@ import (
 	"github.com/tridentmdm/trident/internal/devidp"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
@@ -110,7 +111,7 @@ func newWorld(t *testing.T, limits api.Limits) *world {
 	jobs, err := workers.New(workers.Deps{DB: db, Directory: dir, Events: store, Log: log,
 		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: true, Keys: keys}),
 		Commands: w.cmds, Inventory: w.inv, Compliance: w.comp},
-		workers.Config{EventRetention: time.Hour, SweepInterval: time.Hour}, true)
+		workers.Config{Schema: migrations.RiverSchema, EventRetention: time.Hour, SweepInterval: time.Hour}, true)
 	if err != nil {
 		t.Fatal(err)
 	}

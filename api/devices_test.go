@@ -12,6 +12,7 @@ import (
 
 	"github.com/tridentmdm/trident/api"
 	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -239,7 +240,7 @@ func TestBulkSurvivesAWorkerStop(t *testing.T) {
 	stopped, _ := count()
 	next, err := workers.New(workers.Deps{DB: w.db, Directory: w.dir, Events: events.NewStore(w.db), Log: testenv.Logger(t),
 		Webhooks: events.NewSender(w.db, events.SenderOptions{}), Commands: w.cmds, Inventory: w.inv, Compliance: w.comp},
-		workers.Config{EventRetention: time.Hour, SweepInterval: time.Hour}, true)
+		workers.Config{Schema: migrations.RiverSchema, EventRetention: time.Hour, SweepInterval: time.Hour}, true)
 	if err != nil {
 		t.Fatal(err)
 	}

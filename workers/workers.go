@@ -22,7 +22,6 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/services/android"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
@@ -34,6 +33,9 @@ import (
 
 // Config tunes the jobs.
 type Config struct {
+	// Schema is the PostgreSQL schema of River's tables
+	// (migrations.RiverSchema); required.
+	Schema string
 	// EventRetention is how long events are kept.
 	EventRetention time.Duration
 	// SweepInterval is how often the retention sweep runs.
@@ -79,6 +81,9 @@ type Client = river.Client[pgx.Tx]
 // InsertTx); with work true it also works them and runs periodic jobs (what
 // `trident worker` and `trident dev` run).
 func New(d Deps, cfg Config, work bool) (*Client, error) {
+	if cfg.Schema == "" {
+		return nil, errors.New("workers: Config.Schema (River's schema) is required")
+	}
 	if cfg.EventRetention <= 0 {
 		return nil, fmt.Errorf("workers: event retention must be positive, not %s", cfg.EventRetention)
 	}
@@ -116,7 +121,7 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 	river.AddWorker(ws, &verifyHostnameWorker{dir: d.Directory, pub: d.Publisher, log: d.Log, now: time.Now})
 
 	rc := &river.Config{
-		Schema:     migrations.RiverSchema,
+		Schema:     cfg.Schema,
 		Logger:     slog.New(quietHandler{d.Log.Handler(), slog.LevelWarn}).With("component", "river"),
 		Workers:    ws,
 		Middleware: []rivertype.Middleware{river.WorkerMiddlewareFunc(tenantMiddleware), timing(cfg.ObserveJob)},

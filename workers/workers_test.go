@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/events"
@@ -63,7 +64,7 @@ SELECT 'test.old', now() - interval '40 days' FROM generate_series(1, 7)`)
 			t.Fatal(err)
 		}
 	}
-	c, err := workers.New(d, workers.Config{EventRetention: 30 * 24 * time.Hour}, true)
+	c, err := workers.New(d, workers.Config{Schema: migrations.RiverSchema, EventRetention: 30 * 24 * time.Hour}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ SELECT 'test.old', now() - interval '40 days' FROM generate_series(1, 7)`)
 func TestInsertInTenantTransaction(t *testing.T) {
 	d := deps(t)
 	tn := testenv.Tenant(t, d.Directory)
-	c, err := workers.New(d, workers.Config{EventRetention: time.Hour}, false)
+	c, err := workers.New(d, workers.Config{Schema: migrations.RiverSchema, EventRetention: time.Hour}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func TestInsertInTenantTransaction(t *testing.T) {
 // A job naming a malformed tenant is cancelled, not retried.
 func TestBadTenantIsCancelled(t *testing.T) {
 	d := deps(t)
-	c, err := workers.New(d, workers.Config{EventRetention: time.Hour, SweepInterval: 24 * time.Hour}, true)
+	c, err := workers.New(d, workers.Config{Schema: migrations.RiverSchema, EventRetention: time.Hour, SweepInterval: 24 * time.Hour}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +198,7 @@ SELECT gen_random_uuid(), 'windows', 'pc-' || g, 'enrolled', now() FROM generate
 			t.Fatal(err)
 		}
 	}
-	c, err := workers.New(d, workers.Config{EventRetention: 30 * 24 * time.Hour}, true)
+	c, err := workers.New(d, workers.Config{Schema: migrations.RiverSchema, EventRetention: 30 * 24 * time.Hour}, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -170,7 +170,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	a.river, err = workers.New(workers.Deps{DB: db, Directory: a.dir, Events: a.events, Publisher: pub, Log: log,
 		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: cfg.egressPrivate, Keys: keys}),
 		Commands: cmds, Inventory: inv, Compliance: comp, DEP: abm, Android: droid, Wakers: wakers, Renewer: renewer},
-		workers.Config{EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers, ObserveJob: a.metrics.Job,
+		workers.Config{Schema: migrations.RiverSchema, EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers, ObserveJob: a.metrics.Job,
 			DEPSyncInterval: cfg.depSyncInterval}, r.work)
 	if err != nil {
 		db.Close()

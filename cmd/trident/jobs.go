@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/tenancy"
 	"github.com/tridentmdm/trident/workers"
@@ -60,7 +61,7 @@ func runJobs(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer db.Close()
 	client, err := workers.New(workers.Deps{DB: db, Events: events.NewStore(db), Log: log},
-		workers.Config{EventRetention: time.Hour}, false)
+		workers.Config{Schema: migrations.RiverSchema, EventRetention: time.Hour}, false)
 	if err != nil {
 		return err
 	}

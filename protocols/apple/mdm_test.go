@@ -21,6 +21,7 @@ import (
 	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/protocols/apple"
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
 	"github.com/tridentmdm/trident/services/commands"
@@ -81,7 +82,7 @@ func setupMDMLog(t testing.TB, log *slog.Logger) *mdmEnv {
 	jobs, err := workers.New(workers.Deps{DB: db, Directory: dir, Events: events.NewStore(db), Log: log,
 		Webhooks: events.NewSender(db, events.SenderOptions{}), Commands: e.cmds, Inventory: e.inv,
 		Wakers: map[inventory.Platform]commands.Waker{inventory.Apple: push.AppleWaker{APNs: push.NewAPNs(store, push.WithHost(fake.URL, fake.TLSConfig))}}},
-		workers.Config{EventRetention: time.Hour, SweepInterval: time.Hour}, true)
+		workers.Config{Schema: migrations.RiverSchema, EventRetention: time.Hour, SweepInterval: time.Hour}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
