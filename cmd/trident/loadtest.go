@@ -1,3 +1,9 @@
+//go:build loadtest
+
+// The load test's tooling (simulated devices, a local APNs, the load
+// generator) is linked only into a binary built with -tags loadtest, as
+// loadtest/run builds it: the production binary carries none of it.
+
 package main
 
 import (
@@ -36,7 +42,9 @@ const loadtestUsage = `Usage (loadtest/run drives these; see loadtest/README.md)
   trident loadtest sse --url URL --tenant SLUG --user U --password P --token T [--streams 1000] [--events 20]
       dashboard live streams held open while events are made; times each event's arrival on every stream`
 
-func runLoadtest(ctx context.Context, args []string, stdout io.Writer) error {
+func init() { runLoadtest = loadtest }
+
+func loadtest(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return usagef("%s", loadtestUsage)
 	}

@@ -28,10 +28,18 @@ func subcommands() []command {
 		{"openapi", "write the API's OpenAPI document (openapi/openapi.yaml)", runOpenAPI},
 		{"tenant", "manage tenants (create|list|add-hostname|remove-hostname|suspend|activate)", runTenant},
 		{"dep", "Apple Business Manager tokens (keypair|upload|sync|account|tokens)", runDEP},
-		{"loadtest", "prepare and drive load against a running server (apns|prepare|enroll); see loadtest/", runLoadtest},
+		{"loadtest", "prepare and drive load against a running server (apns|prepare|enroll); see loadtest/", func(ctx context.Context, args []string, stdout io.Writer) error {
+			return runLoadtest(ctx, args, stdout)
+		}},
 		{"probe", "check a running process's health (for container health checks): probe [URL]", runProbe},
 		{"version", "print the version", runVersion},
 	}
+}
+
+// runLoadtest is the loadtest command: built in with -tags loadtest
+// (loadtest.go), a pointer to how to get it otherwise.
+var runLoadtest = func(context.Context, []string, io.Writer) error {
+	return usagef("this binary was built without the load test's tooling: build it with go build -tags loadtest ./cmd/trident (loadtest/run does)")
 }
 
 func usage(w io.Writer) {

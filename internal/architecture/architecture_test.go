@@ -142,10 +142,10 @@ func TestOnlyCmdImportsMigrations(t *testing.T) {
 	})
 }
 
-// Ratchet (issue 23): load tooling linked into the production binary.
-// `trident dev` needs the dev identity provider; the rest is the load
-// test's and should move to a command of its own.
-var linkedTooling = []string{"internal/devicesim", "internal/fakeapns", "internal/loadgen"}
+// The production binary links no load tooling: `trident dev` needs the
+// dev identity provider, and the load test's simulators, local APNs and
+// generator come in only with -tags loadtest (cmd/trident/loadtest.go).
+var linkedTooling []string
 
 func TestProductionBinaryTooling(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", module+"cmd/trident").Output()
