@@ -312,11 +312,11 @@ func (a *API) abmRoutes() {
 		if a.d.DEP == nil {
 			return nil, errNoABM
 		}
-		t, err := a.d.DEP.AccountDetails(tenantContext(ctx), parseID(in.Token))
-		if err != nil {
-			return nil, a.problem(ctx, err)
-		}
-		if err := a.audit(ctx); err != nil {
+		var t dep.Token
+		if err := a.audited(ctx, func(ctx context.Context) (err error) {
+			t, err = a.d.DEP.AccountDetails(ctx, parseID(in.Token))
+			return err
+		}); err != nil {
 			return nil, err
 		}
 		return &abmTokenOutput{Body: ABMToken(t)}, nil

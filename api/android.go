@@ -87,11 +87,11 @@ func (a *API) androidRoutes() {
 		if a.d.Android == nil {
 			return nil, errNoAndroid
 		}
-		u, err := a.d.Android.Signup(tenantContext(ctx), in.Body.AdminEmail)
-		if err != nil {
-			return nil, a.problem(ctx, err)
-		}
-		if err := a.audit(ctx); err != nil {
+		var u string
+		if err := a.audited(ctx, func(ctx context.Context) (err error) {
+			u, err = a.d.Android.Signup(ctx, in.Body.AdminEmail)
+			return err
+		}); err != nil {
 			return nil, err
 		}
 		out := &struct {
@@ -111,10 +111,7 @@ func (a *API) androidRoutes() {
 		if a.d.Android == nil {
 			return nil, errNoAndroid
 		}
-		if err := a.d.Android.Unbind(tenantContext(ctx)); err != nil {
-			return nil, a.problem(ctx, err)
-		}
-		return nil, a.audit(ctx)
+		return nil, a.audited(ctx, a.d.Android.Unbind)
 	})
 
 	register(a, huma.Operation{
@@ -235,11 +232,11 @@ func (a *API) androidRoutes() {
 			}
 			lifetime = d
 		}
-		t, err := a.d.Android.CreateEnrollmentToken(tenantContext(ctx), parseID(in.Body.PolicyID), lifetime, in.Body.OneTime)
-		if err != nil {
-			return nil, a.problem(ctx, err)
-		}
-		if err := a.audit(ctx); err != nil {
+		var t android.EnrollmentToken
+		if err := a.audited(ctx, func(ctx context.Context) (err error) {
+			t, err = a.d.Android.CreateEnrollmentToken(ctx, parseID(in.Body.PolicyID), lifetime, in.Body.OneTime)
+			return err
+		}); err != nil {
 			return nil, err
 		}
 		return &struct {
@@ -302,9 +299,6 @@ func (a *API) androidRoutes() {
 		if a.d.Android == nil {
 			return nil, errNoAndroid
 		}
-		if err := a.d.Android.RevokeEnrollmentToken(tenantContext(ctx), parseID(in.Token)); err != nil {
-			return nil, a.problem(ctx, err)
-		}
-		return nil, a.audit(ctx)
+		return nil, a.audited(ctx, func(ctx context.Context) error { return a.d.Android.RevokeEnrollmentToken(ctx, parseID(in.Token)) })
 	})
 }

@@ -68,10 +68,3 @@ func (a *API) audited(ctx context.Context, change func(ctx context.Context) erro
 		return a.rawTx(ctx, func(pgx.Tx) error { return nil })
 	}))
 }
-
-// audit records the operation in the audit log on its own, for changes
-// made outside the API's transaction (a push certificate stored by the
-// Apple edge, a profile's challenge).
-func (a *API) audit(ctx context.Context) error {
-	return a.tx(ctx, func(pgx.Tx) error { return nil })
-}

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -22,13 +23,16 @@ func (d *Dashboard) androidSignup(w http.ResponseWriter, r *http.Request) {
 	if !d.available(w, r, d.opts.Android != nil, noAndroid) {
 		return
 	}
-	u, err := d.opts.Android.Signup(s.Ctx, r.PostFormValue("admin_email"))
+	var u string
+	err := d.audited(s, r, "android-signup", "/v1/tenants/"+s.T.Slug+"/android/enterprise/signup", func(ctx context.Context) (err error) {
+		u, err = d.opts.Android.Signup(ctx, r.PostFormValue("admin_email"))
+		return err
+	})
 	if err != nil {
 		code, msg := d.problem(r, err)
 		d.enrollPageStatus(w, r, s, code, map[string]any{"Error": msg})
 		return
 	}
-	d.audit(s, r, "android-signup", "/v1/tenants/"+s.T.Slug+"/android/enterprise/signup", http.StatusOK, nil)
 	http.Redirect(w, r, u, http.StatusSeeOther)
 }
 
@@ -52,14 +56,16 @@ func (d *Dashboard) androidToken(w http.ResponseWriter, r *http.Request) {
 		d.enrollPageStatus(w, r, s, http.StatusUnprocessableEntity, map[string]any{"Error": "A token lasts 1 to 90 days."})
 		return
 	}
-	t, err := d.opts.Android.CreateEnrollmentToken(s.Ctx, policy, time.Duration(days)*24*time.Hour, r.PostFormValue("one_time") == "yes")
+	err = d.auditedAs(s, r, "create-android-enrollment-token", "/v1/tenants/"+s.T.Slug+"/android/enrollment-tokens", http.StatusCreated,
+		func(ctx context.Context) (map[string]string, error) {
+			t, err := d.opts.Android.CreateEnrollmentToken(ctx, policy, time.Duration(days)*24*time.Hour, r.PostFormValue("one_time") == "yes")
+			return map[string]string{"token": t.ID.String(), "policy": policy.String()}, err
+		})
 	if err != nil {
 		code, msg := d.problem(r, err)
 		d.enrollPageStatus(w, r, s, code, map[string]any{"Error": msg})
 		return
 	}
-	d.audit(s, r, "create-android-enrollment-token", "/v1/tenants/"+s.T.Slug+"/android/enrollment-tokens", http.StatusCreated,
-		map[string]string{"token": t.ID.String(), "policy": policy.String()})
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/enroll", "android-token")
 }
 
@@ -74,12 +80,15 @@ func (d *Dashboard) androidRevoke(w http.ResponseWriter, r *http.Request) {
 		d.errorPage(w, r, http.StatusNotFound, "There is no such enrollment token in this tenant.")
 		return
 	}
-	if err := d.opts.Android.RevokeEnrollmentToken(s.Ctx, id); err != nil {
+	err = d.auditedAs(s, r, "revoke-android-enrollment-token", "/v1/tenants/"+s.T.Slug+"/android/enrollment-tokens/"+id.String(), http.StatusNoContent,
+		func(ctx context.Context) (map[string]string, error) {
+			return nil, d.opts.Android.RevokeEnrollmentToken(ctx, id)
+		})
+	if err != nil {
 		code, msg := d.problem(r, err)
 		d.enrollPageStatus(w, r, s, code, map[string]any{"Error": msg})
 		return
 	}
-	d.audit(s, r, "revoke-android-enrollment-token", "/v1/tenants/"+s.T.Slug+"/android/enrollment-tokens/"+id.String(), http.StatusNoContent, nil)
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/enroll", "android-revoked")
 }
 

@@ -47,27 +47,22 @@ type PushCertRequest struct {
 
 // audit records an action done outside a transaction of its own (the
 // services that call Apple and Google commit their own).
-// audit records an action in the audit log on its own, after a change a
-// service made elsewhere (the Android enterprise's calls to Google):
-// still outside the change's transaction (issue 23).
-func (d *Dashboard) audit(s scope, r *http.Request, action, target string, status int, details map[string]string) {
-	sess := sessionFrom(r.Context())
-	if err := d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
-		return auditRecord(s.Ctx, tx, sess, action, target, status, details)
-	}); err != nil {
-		d.log.ErrorContext(s.Ctx, "dashboard audit", "action", action, "err", err)
-	}
-}
-
 // audited runs change (a service call that opens its own transactions)
 // and its audit entry in one transaction: both commit, or neither.
 func (d *Dashboard) audited(s scope, r *http.Request, action, target string, change func(ctx context.Context) error) error {
+	return d.auditedAs(s, r, action, target, http.StatusOK, func(ctx context.Context) (map[string]string, error) { return nil, change(ctx) })
+}
+
+// auditedAs is audited for an entry with the API operation's status and
+// details change returns (a new token's id, say).
+func (d *Dashboard) auditedAs(s scope, r *http.Request, action, target string, status int, change func(ctx context.Context) (map[string]string, error)) error {
 	sess := sessionFrom(r.Context())
 	return d.db.Within(s.Ctx, func(ctx context.Context) error {
-		if err := change(ctx); err != nil {
+		details, err := change(ctx)
+		if err != nil {
 			return err
 		}
-		return d.db.Tx(ctx, func(tx pgx.Tx) error { return auditRecord(ctx, tx, sess, action, target, http.StatusOK, nil) })
+		return d.db.Tx(ctx, func(tx pgx.Tx) error { return auditRecord(ctx, tx, sess, action, target, status, details) })
 	})
 }
 

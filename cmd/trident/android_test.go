@@ -89,6 +89,11 @@ func TestAndroidThroughTheServer(t *testing.T) {
 		clients = append(clients, devidp.Client{ID: fmt.Sprint("admin", i), Secret: "s", Audience: []string{"trident-api"},
 			Claims: map[string]any{"groups": []string{"/trident/msp/" + tn.MSPSlug + "/tenant/" + tn.Slug + "/admin"}}})
 	}
+	// The audit log keeps at most 200 characters of a subject: this
+	// admin's entries cannot be written, so neither can its changes.
+	unaudited := strings.Repeat("u", 201)
+	clients = append(clients, devidp.Client{ID: unaudited, Secret: "s", Audience: []string{"trident-api"},
+		Claims: map[string]any{"groups": []string{"/trident/msp/" + tenants[0].MSPSlug + "/tenant/" + tenants[0].Slug + "/admin"}}})
 	idp := testenv.StartIDP(t, clients...)
 	google := fakeamapi.New()
 	defer google.Close()
@@ -167,6 +172,17 @@ func TestAndroidThroughTheServer(t *testing.T) {
 		}
 		if json.Unmarshal(body, &tok); code != 201 || tok.Value == "" || !strings.Contains(tok.QRCode, tok.Value) || !strings.Contains(tok.Link, tok.Value) {
 			t.Fatalf("enrollment token: %d %s", code, body)
+		}
+		// A token whose audit entry cannot be written is not kept either:
+		// the entry commits with the change, or neither does.
+		if i == 0 {
+			u := apiClient{t: t, base: base, bearer: "Bearer " + idp.Token(t, unaudited, "s")}
+			if code, body := u.do("POST", tp+"/enrollment-tokens", map[string]any{"policy_id": pol.ID, "lifetime": "2h"}); code != 500 {
+				t.Fatalf("a token whose audit entry fails: %d %s", code, body)
+			}
+			if _, body := c.do("GET", tp+"/enrollment-tokens", nil); strings.Count(string(body), `"policy_id"`) != 1 {
+				t.Fatalf("tokens after an unaudited one: %s", body)
+			}
 		}
 		req, _ := http.NewRequest("GET", base+tp+"/enrollment-tokens/"+tok.ID+"/qr.png?size=256", nil)
 		req.Host, req.Header["Authorization"] = "trident.test", []string{c.bearer}
