@@ -139,6 +139,7 @@ func (a *API) routes() {
 	a.complianceRoutes()
 	a.bulkRoutes()
 	a.groupRoutes()
+	a.webhookDocs()
 }
 
 // Document is the API's OpenAPI document as YAML, built without any

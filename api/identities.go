@@ -69,7 +69,7 @@ func (a *API) identityRoutes() {
 			if out.Body.Revoked, err = a.d.PKI.RevokeDevice(ctx, tx, d.ID); err != nil {
 				return err
 			}
-			_, err = a.d.Publisher.Publish(ctx, tx, "device.certificates_revoked", d.ID.String(), map[string]any{"revoked": out.Body.Revoked})
+			_, err = a.d.Publisher.Publish(ctx, tx, pki.EventCertificatesRevoked, d.ID.String(), pki.CertificatesRevoked{Revoked: out.Body.Revoked})
 			return err
 		})
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -189,7 +190,7 @@ func (a *API) tenantRoutes() {
 			if t, err = tenancy.CreateTenantTx(ctx, tx, id, c.msp.ID, in.Body.Slug, in.Body.Name); err != nil {
 				return err
 			}
-			_, err = a.d.Publisher.Publish(ctx, tx, "tenant.created", t.ID.String(), tenantOf(t))
+			_, err = a.d.Publisher.Publish(ctx, tx, events.TenantCreated, t.ID.String(), events.TenantPayload(t))
 			return err
 		})
 		if err != nil {
@@ -226,7 +227,7 @@ func (a *API) tenantRoutes() {
 			if t, err = tenancy.UpdateTenantTx(ctx, tx, c.tenant.ID, tenancy.TenantUpdate{Name: in.Body.Name, Status: in.Body.Status, IfUpdatedAt: since}); err != nil {
 				return err
 			}
-			_, err = a.d.Publisher.Publish(ctx, tx, "tenant.updated", t.ID.String(), tenantOf(t))
+			_, err = a.d.Publisher.Publish(ctx, tx, events.TenantUpdated, t.ID.String(), events.TenantPayload(t))
 			return err
 		})
 		if err != nil {
@@ -286,7 +287,7 @@ func (a *API) tenantRoutes() {
 			if h, err = a.d.Directory.AddHostnameTx(ctx, tx, callFrom(ctx).tenant.ID, in.Body.Hostname); err != nil {
 				return err
 			}
-			_, err = a.d.Publisher.Publish(ctx, tx, "tenant.hostname_added", h.Name, map[string]string{"status": "pending"})
+			_, err = a.d.Publisher.Publish(ctx, tx, events.TenantHostnameAdded, h.Name, events.HostnameAdded{Status: "pending"})
 			return err
 		})
 		if err != nil {
@@ -304,7 +305,7 @@ func (a *API) tenantRoutes() {
 		Errors: []int{http.StatusConflict},
 	}, admin, func(ctx context.Context, in *hostnamePath) (*hostnameOutput, error) {
 		h, err := a.d.Directory.VerifyHostname(ctx, callFrom(ctx).tenant.ID, in.Hostname, func(tx pgx.Tx, h tenancy.Hostname) error {
-			if _, err := a.d.Publisher.Publish(ctx, tx, "tenant.hostname_verified", h.Name, nil); err != nil {
+			if _, err := a.d.Publisher.Publish(ctx, tx, events.TenantHostnameVerified, h.Name, nil); err != nil {
 				return err
 			}
 			return a.record(ctx, tx)
@@ -323,7 +324,7 @@ func (a *API) tenantRoutes() {
 			if err := tenancy.RemoveHostnameTx(ctx, tx, in.Hostname); err != nil {
 				return err
 			}
-			_, err := a.d.Publisher.Publish(ctx, tx, "tenant.hostname_removed", in.Hostname, nil)
+			_, err := a.d.Publisher.Publish(ctx, tx, events.TenantHostnameRemoved, in.Hostname, nil)
 			return err
 		})
 	})

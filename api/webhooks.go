@@ -127,7 +127,7 @@ func (a *API) webhookRoutes() {
 			}
 			w := webhookOf(e)
 			w.Secret = e.Secret
-			if _, err := a.d.Publisher.Publish(ctx, tx, "webhook.created", e.ID.String(), map[string]any{"url": e.URL, "event_kinds": e.EventKinds}); err != nil {
+			if _, err := a.d.Publisher.Publish(ctx, tx, events.WebhookCreatedKind, e.ID.String(), events.WebhookCreated{URL: e.URL, EventKinds: e.EventKinds}); err != nil {
 				return nil, err
 			}
 			return &webhookOutput{ETag: etag(e.UpdatedAt), Location: fmt.Sprintf("/v1/tenants/%s/webhooks/%s", in.Tenant, e.ID), Body: w}, nil

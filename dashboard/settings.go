@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/enrollment"
+	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -70,7 +71,7 @@ func (d *Dashboard) renameTenant(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, "tenant.updated", t.ID.String(), map[string]any{"name": t.Name}); err != nil {
+		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, events.TenantUpdated, t.ID.String(), events.TenantPayload(t)); err != nil {
 			return err
 		}
 		return auditRecord(s.Ctx, tx, sess, "update-tenant", "/v1/tenants/"+s.T.Slug, http.StatusOK, map[string]string{"name": name})
@@ -97,7 +98,7 @@ func (d *Dashboard) addHostname(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, "tenant.hostname_added", h.Name, map[string]string{"status": "pending"}); err != nil {
+		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, events.TenantHostnameAdded, h.Name, events.HostnameAdded{Status: "pending"}); err != nil {
 			return err
 		}
 		return auditRecord(s.Ctx, tx, sess, "add-hostname", "/v1/tenants/"+s.T.Slug+"/hostnames", http.StatusCreated, map[string]string{"hostname": h.Name})
@@ -124,7 +125,7 @@ func (d *Dashboard) removeHostname(w http.ResponseWriter, r *http.Request) {
 		} else if err != nil {
 			return err
 		}
-		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, "tenant.hostname_removed", host, nil); err != nil {
+		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, events.TenantHostnameRemoved, host, nil); err != nil {
 			return err
 		}
 		return auditRecord(s.Ctx, tx, sess, "remove-hostname", "/v1/tenants/"+s.T.Slug+"/hostnames/"+host, http.StatusNoContent, nil)
@@ -147,7 +148,7 @@ func (d *Dashboard) verifyHostname(w http.ResponseWriter, r *http.Request) {
 	sess := sessionFrom(r.Context())
 	host := r.PostFormValue("hostname")
 	_, err := d.dir.VerifyHostname(s.Ctx, s.T.ID, host, func(tx pgx.Tx, h tenancy.Hostname) error {
-		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, "tenant.hostname_verified", h.Name, nil); err != nil {
+		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, events.TenantHostnameVerified, h.Name, nil); err != nil {
 			return err
 		}
 		return auditRecord(s.Ctx, tx, sess, "verify-hostname", "/v1/tenants/"+s.T.Slug+"/hostnames/"+h.Name+"/verify", http.StatusOK, nil)

@@ -64,7 +64,7 @@ func (d *Dashboard) createWebhook(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, "webhook.created", e.ID.String(), map[string]any{"url": e.URL, "event_kinds": e.EventKinds}); err != nil {
+		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, events.WebhookCreatedKind, e.ID.String(), events.WebhookCreated{URL: e.URL, EventKinds: e.EventKinds}); err != nil {
 			return err
 		}
 		return auditRecord(s.Ctx, tx, sess, "create-webhook", "/v1/tenants/"+s.T.Slug+"/webhooks", http.StatusCreated, map[string]string{"webhook": e.ID.String()})

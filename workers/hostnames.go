@@ -35,7 +35,7 @@ type verifyHostnameWorker struct {
 
 func (w *verifyHostnameWorker) Work(ctx context.Context, job *river.Job[tenancy.VerifyHostnameArgs]) error {
 	h, err := w.dir.VerifyHostname(ctx, job.Args.TenantID, job.Args.Hostname, func(tx pgx.Tx, h tenancy.Hostname) error {
-		_, err := w.pub.Publish(ctx, tx, "tenant.hostname_verified", h.Name, nil)
+		_, err := w.pub.Publish(ctx, tx, events.TenantHostnameVerified, h.Name, nil)
 		return err
 	})
 	switch {

@@ -21,6 +21,8 @@ import (
 	"github.com/tridentmdm/trident/workers"
 )
 
+func init() { events.Declare(events.Kind{Name: "test.new"}) }
+
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 func deps(t *testing.T) workers.Deps {

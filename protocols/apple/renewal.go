@@ -110,8 +110,8 @@ func (r *Renewer) Renew(ctx context.Context, tenant uuid.UUID) (int, error) {
 			if err != nil {
 				return err
 			}
-			_, err = r.Pub.Publish(ctx, tx, "device.identity_renewal_queued", d.ID.String(), map[string]any{
-				"platform": "apple", "command_id": c.ID, "expires_at": expires[d.ID]})
+			_, err = r.Pub.Publish(ctx, tx, pki.EventRenewalQueued, d.ID.String(), pki.RenewalQueued{
+				Platform: "apple", CommandID: c.ID, ExpiresAt: expires[d.ID]})
 			return err
 		})
 		if err != nil {

@@ -265,7 +265,7 @@ signup_name = '', state_hash = NULL, updated_at = now() WHERE status = 'signing_
 		if tag.RowsAffected() == 0 {
 			return ErrSignup
 		}
-		if _, err := s.pub.Publish(ctx, tx, "android.enterprise_bound", e.Name, map[string]any{"enterprise": e.Name}); err != nil {
+		if _, err := s.pub.Publish(ctx, tx, EventEnterpriseBound, e.Name, EnterpriseBound{Enterprise: e.Name}); err != nil {
 			return err
 		}
 		if err := s.insert(ctx, tx, SyncArgs{TenantID: tenantOf(ctx)}); err != nil {
@@ -305,7 +305,7 @@ func (s *Service) Unbind(ctx context.Context) error {
 				return err
 			}
 		}
-		_, err = s.pub.Publish(ctx, tx, "android.enterprise_unbound", name, map[string]any{"enterprise": name, "devices": len(ids)})
+		_, err = s.pub.Publish(ctx, tx, EventEnterpriseUnbound, name, EnterpriseUnbound{Enterprise: name, Devices: len(ids)})
 		return err
 	})
 }

@@ -118,8 +118,8 @@ func (s *Service) Notify(ctx context.Context, body []byte) error {
 		default:
 			return fmt.Errorf("%w: unknown notificationType %q", ErrBadNotification, kind)
 		}
-		_, err = s.pub.Publish(ctx, tx, "android."+strings.ToLower(kind), subject,
-			map[string]any{"message_id": id, "resource": json.RawMessage(data)})
+		_, err = s.pub.Publish(ctx, tx, NotificationKind(kind), subject,
+			PubSubNotification{MessageID: id, Resource: json.RawMessage(data)})
 		return err
 	})
 }

@@ -244,8 +244,8 @@ WHERE id = $1 RETURNING `+policyCols, id, got.Version))
 		if err != nil {
 			return err
 		}
-		if _, err := s.pub.Publish(ctx, tx, "android.policy_published", id.String(),
-			map[string]any{"policy_id": id, "name": p.Name, "version": got.Version}); err != nil {
+		if _, err := s.pub.Publish(ctx, tx, EventPolicyPublished, id.String(),
+			PolicyPublished{PolicyID: id, Name: p.Name, Version: got.Version}); err != nil {
 			return err
 		}
 		if p.GroupID == nil {

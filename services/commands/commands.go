@@ -291,9 +291,8 @@ func (q *Queue) publish(ctx context.Context, tx pgx.Tx, c Command) error {
 	if q.observe != nil {
 		q.observe(c.Status)
 	}
-	_, err := q.events.Publish(ctx, tx, "command."+string(c.Status), c.ID.String(), map[string]any{
-		"device_id": c.DeviceID, "kind": c.Kind, "status": c.Status, "attempts": c.Attempts, "error": c.Error, "result": c.Result,
-	})
+	_, err := q.events.Publish(ctx, tx, EventKind(c.Status), c.ID.String(),
+		CommandChanged{DeviceID: c.DeviceID, Kind: c.Kind, Status: c.Status, Attempts: c.Attempts, Error: c.Error, Result: c.Result})
 	return err
 }
 

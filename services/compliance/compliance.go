@@ -176,7 +176,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+ruleCols, uuid.New(), r.Name, pl
 	if err != nil {
 		return Rule{}, fmt.Errorf("compliance: create rule: %w", err)
 	}
-	_, err = c.events.Publish(ctx, tx, "compliance.rule_created", out.ID.String(), out)
+	_, err = c.events.Publish(ctx, tx, EventRuleCreated, out.ID.String(), out)
 	return out, err
 }
 
@@ -195,7 +195,7 @@ func (c *Compliance) SetEnabled(ctx context.Context, tx pgx.Tx, id uuid.UUID, en
 	if err != nil {
 		return Rule{}, err
 	}
-	_, err = c.events.Publish(ctx, tx, "compliance.rule_updated", r.ID.String(), r)
+	_, err = c.events.Publish(ctx, tx, EventRuleUpdated, r.ID.String(), r)
 	return r, err
 }
 
@@ -208,7 +208,7 @@ func (c *Compliance) Delete(ctx context.Context, tx pgx.Tx, id uuid.UUID) error 
 	if err != nil {
 		return err
 	}
-	_, err = c.events.Publish(ctx, tx, "compliance.rule_deleted", id.String(), nil)
+	_, err = c.events.Publish(ctx, tx, EventRuleDeleted, id.String(), nil)
 	return err
 }
 
@@ -353,8 +353,8 @@ ON CONFLICT (tenant_id, device_id, rule_id) DO UPDATE SET compliant = excluded.c
 			deviceID, r.ID, ok, detail); err != nil {
 			return false, err
 		}
-		if _, err := c.events.Publish(ctx, tx, "compliance.changed", deviceID.String(),
-			map[string]any{"rule_id": r.ID, "rule": r.Name, "compliant": ok, "detail": detail}); err != nil {
+		if _, err := c.events.Publish(ctx, tx, EventResultChanged, deviceID.String(),
+			ResultChanged{RuleID: r.ID, Rule: r.Name, Compliant: ok, Detail: detail}); err != nil {
 			return false, err
 		}
 		if !ok && r.Remediation.Command != "" {
@@ -375,7 +375,7 @@ ON CONFLICT (tenant_id, device_id, rule_id) DO UPDATE SET compliant = excluded.c
 	// What remains are this evaluation's results, so after is the device's
 	// standing now.
 	if before != after {
-		if _, err := c.events.Publish(ctx, tx, "device.compliance_changed", deviceID.String(), map[string]any{"compliant": after}); err != nil {
+		if _, err := c.events.Publish(ctx, tx, EventDeviceCompliance, deviceID.String(), DeviceCompliance{Compliant: after}); err != nil {
 			return false, err
 		}
 	}

@@ -57,11 +57,11 @@ const ExpiryWarning = 30 * 24 * time.Hour
 
 // Event kinds published by this package.
 const (
-	EventTokenStatus    = "dep.token_status_changed"
-	EventDevicesSynced  = "dep.devices_synced"
-	EventProfileAssign  = "dep.profile_assignment"
-	EventTokenUploaded  = "dep.token_uploaded"
-	EventDeviceEnrolled = "dep.device_enrolling"
+	EventTokenStatus     = "dep.token_status_changed"
+	EventDevicesSynced   = "dep.devices_synced"
+	EventProfileAssign   = "dep.profile_assignment"
+	EventTokenUploaded   = "dep.token_uploaded"
+	EventDeviceEnrolling = "dep.device_enrolling"
 )
 
 // Service is the tenant-scoped ABM service.
@@ -369,12 +369,12 @@ func (s *Service) Upload(ctx context.Context, tx pgx.Tx, id uuid.UUID, p7m []byt
 status = $5, status_detail = $6, updated_at = now() WHERE id = $1`, id, sealed, tokens.ConsumerKey, expiry, status, detail); err != nil {
 		return Token{}, err
 	}
-	if _, err := s.pub.Publish(ctx, tx, EventTokenUploaded, id.String(), map[string]any{"token_id": id, "status": status}); err != nil {
+	if _, err := s.pub.Publish(ctx, tx, EventTokenUploaded, id.String(), TokenUploaded{TokenID: id, Status: status}); err != nil {
 		return Token{}, err
 	}
 	if status != oldStatus {
 		if _, err := s.pub.Publish(ctx, tx, EventTokenStatus, id.String(),
-			map[string]any{"token_id": id, "status": status, "previous": oldStatus, "detail": detail}); err != nil {
+			TokenStatusChanged{TokenID: id, Status: status, Previous: oldStatus, Detail: detail}); err != nil {
 			return Token{}, err
 		}
 	}
@@ -465,7 +465,7 @@ func (s *Service) setStatus(ctx context.Context, id uuid.UUID, status, detail st
 			return nil
 		}
 		_, err = s.pub.Publish(ctx, tx, EventTokenStatus, id.String(),
-			map[string]any{"token_id": id, "status": status, "previous": old, "detail": detail})
+			TokenStatusChanged{TokenID: id, Status: status, Previous: old, Detail: detail})
 		return err
 	})
 }

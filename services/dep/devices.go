@@ -99,6 +99,6 @@ WHERE serial_number = $1 RETURNING `+deviceCols, serial))
 	if err != nil {
 		return d, err
 	}
-	_, err = s.pub.Publish(ctx, tx, EventDeviceEnrolled, serial, map[string]any{"serial_number": serial, "udid": udid, "token_id": d.TokenID})
+	_, err = s.pub.Publish(ctx, tx, EventDeviceEnrolling, serial, DeviceEnrolling{SerialNumber: serial, UDID: udid, TokenID: d.TokenID})
 	return d, err
 }

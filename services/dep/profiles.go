@@ -317,9 +317,9 @@ assign_error = 'Apple says the device is not assigned to this MDM server in Appl
 assign_error = 'Apple failed the assignment; retrying' WHERE serial_number = ANY($1)`, res.Failed); err != nil {
 			return err
 		}
-		_, err := s.pub.Publish(ctx, tx, EventProfileAssign, a.TokenID.String(), map[string]any{"token_id": a.TokenID,
-			"profile_id": a.ProfileID, "apple_profile_uuid": appleUUID, "assigned": nonNil(res.Assigned),
-			"failed": nonNil(res.Failed), "not_accessible": nonNil(res.NotAccessible)})
+		_, err := s.pub.Publish(ctx, tx, EventProfileAssign, a.TokenID.String(), ProfileAssignment{TokenID: a.TokenID,
+			ProfileID: a.ProfileID, AppleProfileUUID: appleUUID, Assigned: nonNil(res.Assigned),
+			Failed: nonNil(res.Failed), NotAccessible: nonNil(res.NotAccessible)})
 		return err
 	})
 	if err == nil && len(res.Failed) > 0 {

@@ -310,8 +310,8 @@ WHERE serial_number = ANY($1)`, assigning, *st.profile); err != nil {
 		return err
 	}
 	if len(added)+len(modified)+len(removed) > 0 {
-		if _, err := s.pub.Publish(ctx, tx, EventDevicesSynced, id.String(), map[string]any{"token_id": id,
-			"added": nonNil(added), "modified": nonNil(modified), "removed": nonNil(removed), "assigning": nonNil(assigning)}); err != nil {
+		if _, err := s.pub.Publish(ctx, tx, EventDevicesSynced, id.String(), DevicesSynced{TokenID: id,
+			Added: nonNil(added), Modified: nonNil(modified), Removed: nonNil(removed), Assigning: nonNil(assigning)}); err != nil {
 			return err
 		}
 	}

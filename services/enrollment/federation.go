@@ -158,6 +158,6 @@ func (w *Windows) FederatedToken(ctx context.Context, tx pgx.Tx, f Federation, p
 	if err != nil {
 		return Token{}, err
 	}
-	_, err = w.events.Publish(ctx, tx, "windows.federated_sign_in", p.Subject, map[string]any{"email": p.Email, "issuer": f.Issuer, "token_id": tok.ID})
+	_, err = w.events.Publish(ctx, tx, EventFederatedSignIn, p.Subject, FederatedSignIn{Email: p.Email, Issuer: f.Issuer, TokenID: tok.ID})
 	return tok, err
 }

@@ -253,8 +253,8 @@ WHERE device_id = $1`, deviceID, b.Serial); err != nil {
 	if err != nil {
 		return nil, Enrollment{}, err
 	}
-	if _, err := w.events.Publish(ctx, tx, "device.certificate_renewed", dev.ID.String(), map[string]any{
-		"platform": "windows", "serial": b.Serial, "renews": old.Serial, "not_after": next.NotAfter}); err != nil {
+	if _, err := w.events.Publish(ctx, tx, pki.EventCertificateRenewed, dev.ID.String(), pki.CertificateRenewed{
+		Platform: "windows", Serial: b.Serial, Renews: old.Serial, NotAfter: next.NotAfter}); err != nil {
 		return nil, Enrollment{}, err
 	}
 	return next, Enrollment{DeviceID: deviceID, CertSerial: b.Serial, Device: dev}, nil
@@ -334,7 +334,7 @@ func (w *Windows) CheckIn(ctx context.Context, tx pgx.Tx, r inventory.Report, se
 	if err != nil || !sessionStart {
 		return err
 	}
-	_, err = w.events.Publish(ctx, tx, "device.checked_in", d.ID.String(), map[string]any{"platform": d.Platform, "session_id": sessionID})
+	_, err = w.events.Publish(ctx, tx, EventCheckedIn, d.ID.String(), CheckedIn{Platform: d.Platform, SessionID: sessionID})
 	return err
 }
 

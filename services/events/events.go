@@ -44,6 +44,9 @@ func insertEvent(ctx context.Context, tx pgx.Tx, kind, subject string, payload a
 	if !kindRE.MatchString(kind) {
 		return Event{}, fmt.Errorf("events: kind %q must be lower-case letters, digits, '_' and '.', starting with a letter", kind)
 	}
+	if err := checkPayload(kind, payload); err != nil {
+		return Event{}, err
+	}
 	if len(subject) > 200 {
 		return Event{}, errors.New("events: subject is longer than 200 characters")
 	}

@@ -14,6 +14,15 @@ import (
 	"github.com/tridentmdm/trident/tenancy"
 )
 
+// tick is the payload of the tests' events.
+type tick struct {
+	N int `json:"n"`
+}
+
+func init() {
+	events.Declare(events.Kind{Name: "test.tick", Payload: tick{}}, events.Kind{Name: "test.rolled_back"}, events.Kind{Name: "bench.tick"})
+}
+
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 type fixture struct {
@@ -50,7 +59,7 @@ func publish(t *testing.T, db *tenancy.DB, ctx context.Context, n int, from int)
 	var ids []int64
 	for i := range n {
 		err := db.Tx(ctx, func(tx pgx.Tx) error {
-			ev, err := events.NewPublisher(nil).Publish(ctx, tx, "test.tick", fmt.Sprint(from+i), map[string]int{"n": from + i})
+			ev, err := events.NewPublisher(nil).Publish(ctx, tx, "test.tick", fmt.Sprint(from+i), tick{N: from + i})
 			ids = append(ids, ev.ID)
 			return err
 		})
@@ -262,5 +271,46 @@ func TestDeleteBefore(t *testing.T) {
 	}
 	if evs, _ := f.store.Since(ctxB, 0, 10); len(evs) != 2 {
 		t.Fatalf("tenant B has %d events after A's cleanup, want 2", len(evs))
+	}
+}
+
+// Publish lets through only the declared contract: a kind no service
+// declared, or a payload of another type than the declared one, is
+// refused and nothing is recorded.
+func TestPublishKeepsToTheCatalogue(t *testing.T) {
+	f := start(t)
+	ctx := tenancy.WithTenant(context.Background(), testenv.Tenant(t, f.dir).ID)
+	for _, c := range []struct {
+		kind    string
+		payload any
+	}{
+		{"device.enroled", nil},                        // a typo of device.enrolled
+		{"test.tick", map[string]int{"n": 1}},          // an untyped payload
+		{"test.tick", nil},                             // a missing payload
+		{"test.rolled_back", tick{N: 1}},               // a payload where none is declared
+		{events.TenantUpdated, events.HostnameAdded{}}, // another kind's payload
+	} {
+		err := f.db.Tx(ctx, func(tx pgx.Tx) error {
+			_, err := events.NewPublisher(nil).Publish(ctx, tx, c.kind, "", c.payload)
+			return err
+		})
+		if err == nil {
+			t.Errorf("%s with %T: published", c.kind, c.payload)
+		}
+	}
+	if evs, _ := f.store.Since(ctx, 0, 10); len(evs) != 0 {
+		t.Fatalf("refused events were recorded: %v", evs)
+	}
+	// A pointer to the declared type is the declared type.
+	if err := f.db.Tx(ctx, func(tx pgx.Tx) error {
+		_, err := events.NewPublisher(nil).Publish(ctx, tx, "test.tick", "", &tick{N: 1})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for pattern, want := range map[string]bool{"*": true, "test.": true, "test.tick": true, "test.tock": false, "nothing.": false} {
+		if events.Subscribable(pattern) != want {
+			t.Errorf("Subscribable(%q) = %v", pattern, !want)
+		}
 	}
 }

@@ -120,7 +120,7 @@ func (p *Publisher) enqueue(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, de
 // Ping records a webhook.ping event and queues its delivery to endpoint
 // only, so an integrator can check their receiver.
 func (p *Publisher) Ping(ctx context.Context, tx pgx.Tx, endpoint uuid.UUID) (Event, error) {
-	ev, err := insertEvent(ctx, tx, "webhook.ping", endpoint.String(), map[string]string{"endpoint_id": endpoint.String()})
+	ev, err := insertEvent(ctx, tx, WebhookPingKind, endpoint.String(), WebhookPing{EndpointID: endpoint.String()})
 	if err != nil {
 		return Event{}, err
 	}

@@ -84,6 +84,9 @@ func checkKinds(kinds []string) error {
 		if k != "*" && !kindRE.MatchString(pattern) {
 			return fault.InvalidField("event_kinds", fmt.Sprintf("%q is not an event kind, a prefix ending in '.', or '*'", k))
 		}
+		if !Subscribable(k) {
+			return fault.InvalidField("event_kinds", fmt.Sprintf("%q names no event kind Trident publishes (see the OpenAPI document's webhooks)", k))
+		}
 	}
 	return nil
 }

@@ -36,7 +36,7 @@ func (inv *Inventory) CreateGroup(ctx context.Context, tx pgx.Tx, name string) (
 	if err != nil {
 		return Group{}, err
 	}
-	_, err = inv.events.Publish(ctx, tx, "group.created", g.ID.String(), map[string]any{"name": name})
+	_, err = inv.events.Publish(ctx, tx, EventGroupCreated, g.ID.String(), GroupCreated{Name: name})
 	return g, err
 }
 
@@ -57,7 +57,7 @@ func (inv *Inventory) DeleteGroup(ctx context.Context, tx pgx.Tx, id uuid.UUID) 
 	if err != nil {
 		return err
 	}
-	_, err = inv.events.Publish(ctx, tx, "group.deleted", id.String(), nil)
+	_, err = inv.events.Publish(ctx, tx, EventGroupDeleted, id.String(), nil)
 	return err
 }
 
@@ -92,11 +92,11 @@ func (inv *Inventory) SetMembers(ctx context.Context, tx pgx.Tx, group uuid.UUID
 	}
 	n := int(tag.RowsAffected())
 	if n > 0 {
-		kind := "group.members_added"
+		kind := EventMembersAdded
 		if !add {
-			kind = "group.members_removed"
+			kind = EventMembersRemoved
 		}
-		_, err = inv.events.Publish(ctx, tx, kind, group.String(), map[string]any{"count": n})
+		_, err = inv.events.Publish(ctx, tx, kind, group.String(), GroupMembers{Count: n})
 	}
 	return n, err
 }

@@ -171,13 +171,13 @@ RETURNING `+deviceCols, uuid.New(), r.Platform, r.Identifier, r.SerialNumber, r.
 	}
 	switch {
 	case d.Status == Enrolled && (before == nil || before.Status != Enrolled):
-		_, err = inv.events.Publish(ctx, tx, "device.enrolled", d.ID.String(), summary(d))
+		_, err = inv.events.Publish(ctx, tx, EventDeviceEnrolled, d.ID.String(), summary(d))
 	case before != nil && (before.Name != d.Name || before.Model != d.Model || before.OSVersion != d.OSVersion ||
 		before.SerialNumber != d.SerialNumber || before.Status != d.Status):
-		_, err = inv.events.Publish(ctx, tx, "device.updated", d.ID.String(), summary(d))
+		_, err = inv.events.Publish(ctx, tx, EventDeviceUpdated, d.ID.String(), summary(d))
 	case before != nil && string(before.Facts) != string(d.Facts):
 		// New facts (a query's answer): what compliance judges.
-		_, err = inv.events.Publish(ctx, tx, "device.reported", d.ID.String(), nil)
+		_, err = inv.events.Publish(ctx, tx, EventDeviceReported, d.ID.String(), nil)
 	}
 	return d, err
 }
@@ -238,9 +238,8 @@ func (inv *Inventory) byIdentifier(ctx context.Context, tx pgx.Tx, p Platform, i
 	return d, nil
 }
 
-func summary(d Device) map[string]any {
-	return map[string]any{"platform": d.Platform, "name": d.Name, "serial_number": d.SerialNumber,
-		"model": d.Model, "os_version": d.OSVersion, "status": d.Status}
+func summary(d Device) DeviceSummary {
+	return DeviceSummary{Platform: d.Platform, Name: d.Name, SerialNumber: d.SerialNumber, Model: d.Model, OSVersion: d.OSVersion, Status: d.Status}
 }
 
 // Get returns one device.
