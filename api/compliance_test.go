@@ -57,6 +57,14 @@ func TestCompliance(t *testing.T) {
 	ruleID := r.body["id"].(string)
 	isProblem(t, w.do(t, "admin-a", "POST", "/v1/tenants/"+w.a.Slug+"/compliance/rules", map[string]any{
 		"name": "Bad", "kind": "os_version_min", "params": map[string]any{"version": "new"}}), 422)
+	// Every field the rule's own checks find wrong is named, not only the
+	// first (both pass the schema: a blank name, a version that is none).
+	bad := w.do(t, "admin-a", "POST", "/v1/tenants/"+w.a.Slug+"/compliance/rules", map[string]any{
+		"name": "   ", "kind": "os_version_min", "params": map[string]any{"version": "new"}})
+	isProblem(t, bad, 422)
+	if !strings.Contains(bad.raw, `"location":"body.name"`) || !strings.Contains(bad.raw, `"location":"body.params.version"`) {
+		t.Fatalf("a rule wrong in two fields: %s", bad.raw)
+	}
 	isProblem(t, w.do(t, "operator-a", "POST", "/v1/tenants/"+w.a.Slug+"/compliance/rules", map[string]any{
 		"name": "x", "kind": "passcode_set"}), 403)
 

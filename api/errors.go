@@ -27,8 +27,7 @@ func (a *API) problem(ctx context.Context, err error) error {
 	}
 	f, ok := fault.As(err)
 	if !ok {
-		a.d.Log.ErrorContext(ctx, "API call failed", "request_id", RequestID(ctx), "path", callFrom(ctx).path, "err", err)
-		return huma.Error500InternalServerError("internal error; quote request id " + RequestID(ctx) + " to the operator")
+		f = &fault.Error{} // no code: unexpected, logged below
 	}
 	switch f.Code {
 	case fault.Invalid:
@@ -52,7 +51,7 @@ func (a *API) problem(ctx context.Context, err error) error {
 	case fault.Unsupported:
 		return huma.Error501NotImplemented(f.Message)
 	}
-	a.d.Log.ErrorContext(ctx, "API call failed with an unknown fault code", "request_id", RequestID(ctx), "code", f.Code, "err", err)
+	a.d.Log.ErrorContext(ctx, "API call failed", "request_id", RequestID(ctx), "path", callFrom(ctx).path, "err", err)
 	return huma.Error500InternalServerError("internal error; quote request id " + RequestID(ctx) + " to the operator")
 }
 

@@ -33,8 +33,11 @@ func (d *Dashboard) problem(r *http.Request, err error) (int, string) {
 	case errors.Is(err, context.Canceled):
 		return 499, "The request was cancelled."
 	}
-	f, _ := fault.As(err)
-	switch fault.Of(err) {
+	f, ok := fault.As(err)
+	if !ok {
+		f = &fault.Error{} // no code: unexpected, logged below
+	}
+	switch f.Code {
 	case fault.NotFound:
 		return http.StatusNotFound, "It is not there any more: reload the page."
 	case fault.Conflict:

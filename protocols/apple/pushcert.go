@@ -3,6 +3,7 @@ package apple
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/micromdm/nanomdm/cryptoutil"
 
@@ -15,7 +16,7 @@ import (
 // enrolled under the old topic get no more pushes and must re-enroll.
 // Each edge says how to accept (the API's replace_topic, the dashboard's
 // box).
-var ErrTopicChanged = fault.New(fault.Conflict, "the certificate's topic is not the tenant's")
+var ErrTopicChanged = errors.New("the certificate's topic is not the tenant's")
 
 // StorePushCert is the use case "upload the tenant's APNs push
 // certificate": a renewal (the same topic) replaces the current one
@@ -26,7 +27,7 @@ var ErrTopicChanged = fault.New(fault.Conflict, "the certificate's topic is not 
 func StorePushCert(ctx context.Context, store *mdmstore.Store, certPEM, keyPEM []byte, replaceTopic bool) error {
 	topic, err := cryptoutil.TopicFromPEMCert(certPEM)
 	if err != nil {
-		return unusable(mdmstore.ErrBadPushCert, "the certificate names no APNs topic ("+err.Error()+")")
+		return asUnusable(fmt.Errorf("%w: the certificate names no APNs topic (%v)", mdmstore.ErrBadPushCert, err))
 	}
 	current, err := store.PushCerts(ctx)
 	if err != nil {
@@ -44,10 +45,6 @@ func StorePushCert(ctx context.Context, store *mdmstore.Store, certPEM, keyPEM [
 		}
 	}
 	return asUnusable(store.StorePushCert(ctx, certPEM, keyPEM))
-}
-
-func unusable(cause error, detail string) error {
-	return &fault.Error{Code: fault.Invalid, Message: cause.Error() + ": " + detail, Err: cause}
 }
 
 // asUnusable makes the store's refusal of a certificate or key Invalid.

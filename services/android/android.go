@@ -115,9 +115,10 @@ func (e *GoogleError) As(target any) bool {
 	if !ok {
 		return false
 	}
-	*p = &fault.Error{Code: fault.Upstream, Message: e.Error(), Err: e}
 	if e.Code == http.StatusTooManyRequests {
-		**p = fault.Error{Code: fault.Unavailable, Message: "Google's quota is exhausted; try again later", RetryAfter: e.RetryAfter, Err: e}
+		*p = &fault.Error{Code: fault.Unavailable, Message: "Google's quota is exhausted; try again later", RetryAfter: e.RetryAfter, Err: e}
+	} else {
+		*p = &fault.Error{Code: fault.Upstream, Message: e.Error(), Err: e}
 	}
 	return true
 }

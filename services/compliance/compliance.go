@@ -143,7 +143,7 @@ func (r Rule) validate() error {
 			errs = append(errs, fault.InvalidField("remediation.command", fmt.Sprintf("%q is not a command kind", c)))
 		}
 	}
-	return errors.Join(errs...)
+	return fault.Join(errs...)
 }
 
 const ruleCols = `id, name, coalesce(platform, ''), kind, params, remediation, enabled, created_at, updated_at`

@@ -183,7 +183,7 @@ func (w *Webhooks) Update(ctx context.Context, tx pgx.Tx, id uuid.UUID, u Endpoi
 	if u.EventKinds != nil {
 		errs = append(errs, checkKinds(u.EventKinds))
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := fault.Join(errs...); err != nil {
 		return Endpoint{}, err
 	}
 	var since *time.Time
