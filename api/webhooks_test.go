@@ -97,6 +97,14 @@ func TestWebhooks(t *testing.T) {
 	}
 	isProblem(t, w.do(t, "admin-a", "POST", base, map[string]any{"url": "ftp://x.example", "event_kinds": []string{"*"}}), 422)
 	isProblem(t, w.do(t, "admin-a", "POST", base, map[string]any{"url": url, "event_kinds": []string{"Bad Kind"}}), 422)
+	// Well-formed, but no kind Trident publishes: a typo would never fire.
+	for _, kind := range []string{"device.enroled", "nothing."} {
+		r := w.do(t, "admin-a", "POST", base, map[string]any{"url": url, "event_kinds": []string{kind}})
+		isProblem(t, r, 422)
+		if !strings.Contains(r.raw, "names no event kind") {
+			t.Fatalf("webhook for %q: %s", kind, r.raw)
+		}
+	}
 	// Drop the second webhook so one delivery per event reaches the receiver.
 	second := w.do(t, "admin-a", "GET", base, nil).body["items"].([]any)[1].(map[string]any)["id"].(string)
 	if r := w.do(t, "admin-a", "DELETE", base+"/"+second, nil); r.status != 204 {
