@@ -9,7 +9,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/dep"
 )
@@ -166,8 +165,8 @@ func (a *API) abmRoutes() {
 			return nil, errNoABM
 		}
 		out := &createABMTokenOutput{}
-		err := a.tx(ctx, func(tx pgx.Tx) error {
-			t, cert, err := a.d.DEP.CreateToken(tenantContext(ctx), tx, in.Body.Label)
+		err := a.audited(ctx, func(ctx context.Context) error {
+			t, cert, err := a.d.DEP.CreateToken(ctx, in.Body.Label)
 			out.Body.Token, out.Body.Certificate = ABMToken(t), string(cert)
 			return err
 		})
@@ -188,8 +187,8 @@ func (a *API) abmRoutes() {
 			return nil, errNoABM
 		}
 		out := &struct{ Body []ABMToken }{}
-		err := a.readTx(ctx, func(tx pgx.Tx) (err error) {
-			out.Body, err = toks(a.d.DEP.Tokens(tenantContext(ctx), tx))
+		err := a.read(ctx, func(ctx context.Context) (err error) {
+			out.Body, err = toks(a.d.DEP.Tokens(ctx))
 			return err
 		})
 		return out, err
@@ -203,8 +202,8 @@ func (a *API) abmRoutes() {
 			return nil, errNoABM
 		}
 		out := &abmTokenOutput{}
-		err := a.readTx(ctx, func(tx pgx.Tx) (err error) {
-			out.Body, err = tok(a.d.DEP.Token(tenantContext(ctx), tx, parseID(in.Token)))
+		err := a.read(ctx, func(ctx context.Context) (err error) {
+			out.Body, err = tok(a.d.DEP.Token(ctx, parseID(in.Token)))
 			return err
 		})
 		return out, err
@@ -218,8 +217,8 @@ func (a *API) abmRoutes() {
 			return nil, errNoABM
 		}
 		var pemBytes []byte
-		err := a.readTx(ctx, func(tx pgx.Tx) (err error) {
-			pemBytes, err = a.d.DEP.Certificate(tenantContext(ctx), tx, parseID(in.Token))
+		err := a.read(ctx, func(ctx context.Context) (err error) {
+			pemBytes, err = a.d.DEP.Certificate(ctx, parseID(in.Token))
 			return err
 		})
 		if err != nil {
@@ -241,8 +240,8 @@ func (a *API) abmRoutes() {
 		tctx := tenantContext(ctx)
 		id := parseID(in.Token)
 		out := &abmTokenOutput{}
-		err := a.tx(ctx, func(tx pgx.Tx) (err error) {
-			out.Body, err = tok(a.d.DEP.Upload(tctx, tx, id, in.RawBody))
+		err := a.audited(ctx, func(ctx context.Context) (err error) {
+			out.Body, err = tok(a.d.DEP.Upload(tctx, id, in.RawBody))
 			return err
 		})
 		if err != nil {
@@ -252,7 +251,7 @@ func (a *API) abmRoutes() {
 		// failure is on the token's status, not the upload's.
 		if t, err := a.d.DEP.AccountDetails(tctx, id); err == nil {
 			out.Body = ABMToken(t)
-		} else if err := a.readTx(ctx, func(tx pgx.Tx) (err error) { out.Body, err = tok(a.d.DEP.Token(tctx, tx, id)); return err }); err != nil {
+		} else if err := a.read(ctx, func(ctx context.Context) (err error) { out.Body, err = tok(a.d.DEP.Token(ctx, id)); return err }); err != nil {
 			return nil, err
 		}
 		return out, nil
@@ -270,8 +269,8 @@ func (a *API) abmRoutes() {
 			profile = parseID(*p)
 		}
 		out := &abmTokenOutput{}
-		err := a.tx(ctx, func(tx pgx.Tx) (err error) {
-			out.Body, err = tok(a.d.DEP.SetTokenProfile(tenantContext(ctx), tx, parseID(in.Token), profile))
+		err := a.audited(ctx, func(ctx context.Context) (err error) {
+			out.Body, err = tok(a.d.DEP.SetTokenProfile(ctx, parseID(in.Token), profile))
 			return err
 		})
 		return out, err
@@ -285,7 +284,7 @@ func (a *API) abmRoutes() {
 		if a.d.DEP == nil {
 			return nil, errNoABM
 		}
-		return nil, a.tx(ctx, func(tx pgx.Tx) error { return a.d.DEP.DeleteToken(tenantContext(ctx), tx, parseID(in.Token)) })
+		return nil, a.audited(ctx, func(ctx context.Context) error { return a.d.DEP.DeleteToken(ctx, parseID(in.Token)) })
 	})
 
 	register(a, huma.Operation{
@@ -296,12 +295,11 @@ func (a *API) abmRoutes() {
 		if a.d.DEP == nil {
 			return nil, errNoABM
 		}
-		return nil, a.tx(ctx, func(tx pgx.Tx) error {
-			tctx := tenantContext(ctx)
-			if _, err := a.d.DEP.Token(tctx, tx, parseID(in.Token)); err != nil {
+		return nil, a.audited(ctx, func(ctx context.Context) error {
+			if _, err := a.d.DEP.Token(ctx, parseID(in.Token)); err != nil {
 				return err
 			}
-			return a.d.DEP.EnqueueSync(tctx, tx, parseID(in.Token))
+			return a.d.DEP.EnqueueSync(ctx, parseID(in.Token))
 		})
 	})
 
@@ -334,8 +332,8 @@ func (a *API) abmRoutes() {
 			return nil, err
 		}
 		var out []ABMDevice
-		err := a.readTx(ctx, func(tx pgx.Tx) (err error) {
-			out, err = devs(a.d.DEP.Devices(tenantContext(ctx), tx, dep.DeviceQuery{Token: parseID(in.Token), After: cur.S, Limit: in.Limit + 1}))
+		err := a.read(ctx, func(ctx context.Context) (err error) {
+			out, err = devs(a.d.DEP.Devices(ctx, dep.DeviceQuery{Token: parseID(in.Token), After: cur.S, Limit: in.Limit + 1}))
 			return err
 		})
 		if err != nil {
@@ -362,8 +360,8 @@ func (a *API) abmRoutes() {
 				Queued int `json:"queued"`
 			}
 		}{}
-		err := a.tx(ctx, func(tx pgx.Tx) (err error) {
-			out.Body.Queued, err = a.d.DEP.RequestAssign(tenantContext(ctx), tx, parseID(in.Body.ProfileID), in.Body.SerialNumbers)
+		err := a.audited(ctx, func(ctx context.Context) (err error) {
+			out.Body.Queued, err = a.d.DEP.RequestAssign(ctx, parseID(in.Body.ProfileID), in.Body.SerialNumbers)
 			return err
 		})
 		return out, err
@@ -379,8 +377,8 @@ func (a *API) abmRoutes() {
 			return nil, errNoABM
 		}
 		out := &abmProfileOutput{}
-		err := a.tx(ctx, func(tx pgx.Tx) (err error) {
-			out.Body, err = prof(a.d.DEP.CreateProfile(tenantContext(ctx), tx, in.Body.Name, in.Body.Settings))
+		err := a.audited(ctx, func(ctx context.Context) (err error) {
+			out.Body, err = prof(a.d.DEP.CreateProfile(ctx, in.Body.Name, in.Body.Settings))
 			return err
 		})
 		out.Location = fmt.Sprintf("/v1/tenants/%s/abm/profiles/%s", in.Tenant, out.Body.ID)
@@ -394,8 +392,8 @@ func (a *API) abmRoutes() {
 			return nil, errNoABM
 		}
 		out := &struct{ Body []ADEProfile }{}
-		err := a.readTx(ctx, func(tx pgx.Tx) (err error) {
-			out.Body, err = profs(a.d.DEP.Profiles(tenantContext(ctx), tx))
+		err := a.read(ctx, func(ctx context.Context) (err error) {
+			out.Body, err = profs(a.d.DEP.Profiles(ctx))
 			return err
 		})
 		return out, err
@@ -408,8 +406,8 @@ func (a *API) abmRoutes() {
 			return nil, errNoABM
 		}
 		out := &abmProfileOutput{}
-		err := a.readTx(ctx, func(tx pgx.Tx) (err error) {
-			out.Body, err = prof(a.d.DEP.Profile(tenantContext(ctx), tx, parseID(in.Profile)))
+		err := a.read(ctx, func(ctx context.Context) (err error) {
+			out.Body, err = prof(a.d.DEP.Profile(ctx, parseID(in.Profile)))
 			return err
 		})
 		return out, err
@@ -423,8 +421,8 @@ func (a *API) abmRoutes() {
 			return nil, errNoABM
 		}
 		out := &abmProfileOutput{}
-		err := a.tx(ctx, func(tx pgx.Tx) (err error) {
-			out.Body, err = prof(a.d.DEP.UpdateProfile(tenantContext(ctx), tx, parseID(in.Profile), in.Body.Name, in.Body.Settings))
+		err := a.audited(ctx, func(ctx context.Context) (err error) {
+			out.Body, err = prof(a.d.DEP.UpdateProfile(ctx, parseID(in.Profile), in.Body.Name, in.Body.Settings))
 			return err
 		})
 		return out, err
@@ -437,7 +435,7 @@ func (a *API) abmRoutes() {
 		if a.d.DEP == nil {
 			return nil, errNoABM
 		}
-		return nil, a.tx(ctx, func(tx pgx.Tx) error { return a.d.DEP.DeleteProfile(tenantContext(ctx), tx, parseID(in.Profile)) })
+		return nil, a.audited(ctx, func(ctx context.Context) error { return a.d.DEP.DeleteProfile(ctx, parseID(in.Profile)) })
 	})
 
 	proxyOp := func(method string) huma.Operation {
@@ -459,8 +457,8 @@ func (a *API) abmRoutes() {
 		}
 		id := parseID(token)
 		// The token must be the tenant's; the call is audited, reads too.
-		if err := a.problem(ctx, a.auditedTx(ctx, true, func(tx pgx.Tx) error {
-			_, err := a.d.DEP.Token(tenantContext(ctx), tx, id)
+		if err := a.problem(ctx, a.rawAudited(ctx, true, func(ctx context.Context) error {
+			_, err := a.d.DEP.Token(ctx, id)
 			return err
 		})); err != nil {
 			return nil, err

@@ -8,8 +8,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/riverqueue/river"
 
 	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/services/android"
@@ -61,8 +59,8 @@ func (a *API) androidRoutes() {
 			return nil, errNoAndroid
 		}
 		out := &struct{ Body AndroidEnterprise }{}
-		err := a.readTx(ctx, func(tx pgx.Tx) error {
-			e, err := a.d.Android.Enterprise(tenantContext(ctx), tx)
+		err := a.read(ctx, func(ctx context.Context) error {
+			e, err := a.d.Android.Enterprise(ctx)
 			out.Body = AndroidEnterprise(e)
 			return err
 		})
@@ -121,10 +119,7 @@ func (a *API) androidRoutes() {
 		if a.d.Android == nil {
 			return nil, errNoAndroid
 		}
-		return nil, a.tx(ctx, func(tx pgx.Tx) error {
-			_, err := a.d.Jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: android.SyncArgs{TenantID: callFrom(ctx).tenant.ID}}})
-			return err
-		})
+		return nil, a.audited(ctx, a.d.Android.RequestSync)
 	})
 
 	register(a, huma.Operation{
@@ -146,8 +141,8 @@ func (a *API) androidRoutes() {
 			Location string `header:"Location"`
 			Body     AndroidPolicy
 		}{}
-		err := a.tx(ctx, func(tx pgx.Tx) error {
-			p, err := a.d.Android.SavePolicy(tenantContext(ctx), tx, uuid.Nil, in.Body.Name, optionalID(in.Body.GroupID), in.Body.Settings)
+		err := a.audited(ctx, func(ctx context.Context) error {
+			p, err := a.d.Android.SavePolicy(ctx, uuid.Nil, in.Body.Name, optionalID(in.Body.GroupID), in.Body.Settings)
 			out.Body = AndroidPolicy(p)
 			return err
 		})
@@ -167,8 +162,8 @@ func (a *API) androidRoutes() {
 			return nil, errNoAndroid
 		}
 		out := &struct{ Body AndroidPolicy }{}
-		err := a.tx(ctx, func(tx pgx.Tx) error {
-			p, err := a.d.Android.SavePolicy(tenantContext(ctx), tx, parseID(in.Policy), in.Body.Name, optionalID(in.Body.GroupID), in.Body.Settings)
+		err := a.audited(ctx, func(ctx context.Context) error {
+			p, err := a.d.Android.SavePolicy(ctx, parseID(in.Policy), in.Body.Name, optionalID(in.Body.GroupID), in.Body.Settings)
 			out.Body = AndroidPolicy(p)
 			return err
 		})
@@ -182,8 +177,8 @@ func (a *API) androidRoutes() {
 			return nil, errNoAndroid
 		}
 		out := &struct{ Body []AndroidPolicy }{}
-		err := a.readTx(ctx, func(tx pgx.Tx) error {
-			ps, err := a.d.Android.Policies(tenantContext(ctx), tx)
+		err := a.read(ctx, func(ctx context.Context) error {
+			ps, err := a.d.Android.Policies(ctx)
 			out.Body = convert(ps, func(p android.Policy) AndroidPolicy { return AndroidPolicy(p) })
 			return err
 		})
@@ -197,8 +192,8 @@ func (a *API) androidRoutes() {
 			return nil, errNoAndroid
 		}
 		out := &struct{ Body AndroidPolicy }{}
-		err := a.readTx(ctx, func(tx pgx.Tx) error {
-			p, err := a.d.Android.Policy(tenantContext(ctx), tx, parseID(in.Policy))
+		err := a.read(ctx, func(ctx context.Context) error {
+			p, err := a.d.Android.Policy(ctx, parseID(in.Policy))
 			out.Body = AndroidPolicy(p)
 			return err
 		})
@@ -253,8 +248,8 @@ func (a *API) androidRoutes() {
 			return nil, errNoAndroid
 		}
 		out := &struct{ Body []AndroidEnrollmentToken }{}
-		err := a.readTx(ctx, func(tx pgx.Tx) error {
-			ts, err := a.d.Android.EnrollmentTokens(tenantContext(ctx), tx)
+		err := a.read(ctx, func(ctx context.Context) error {
+			ts, err := a.d.Android.EnrollmentTokens(ctx)
 			out.Body = convert(ts, func(t android.EnrollmentToken) AndroidEnrollmentToken { return AndroidEnrollmentToken(t) })
 			return err
 		})
@@ -276,8 +271,8 @@ func (a *API) androidRoutes() {
 			return nil, errNoAndroid
 		}
 		var t android.EnrollmentToken
-		if err := a.readTx(ctx, func(tx pgx.Tx) (err error) {
-			t, err = a.d.Android.EnrollmentToken(tenantContext(ctx), tx, parseID(in.Token))
+		if err := a.read(ctx, func(ctx context.Context) (err error) {
+			t, err = a.d.Android.EnrollmentToken(ctx, parseID(in.Token))
 			return err
 		}); err != nil {
 			return nil, err

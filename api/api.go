@@ -29,9 +29,11 @@ import (
 	"github.com/tridentmdm/trident/services/dep"
 	"github.com/tridentmdm/trident/services/enrollment"
 	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/idempotency"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/pki"
+	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -48,6 +50,7 @@ type Authenticator interface {
 type Deps struct {
 	DB         *tenancy.DB
 	Directory  *tenancy.Directory
+	Tenants    *tenants.Service
 	Auth       Authenticator
 	Events     *events.Store
 	Bus        *events.Bus // live events for streams; nil: streams end at once
@@ -80,6 +83,7 @@ type API struct {
 	mux     *http.ServeMux
 	limiter *limiter
 	streams events.StreamLimit // open live streams per caller
+	keys    *idempotency.Keys
 }
 
 // New builds the API. Its handler serves /v1/..., /openapi.{json,yaml} and
@@ -88,7 +92,13 @@ func New(d Deps) *API {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	a := &API{d: d, mux: http.NewServeMux(), limiter: newLimiter(d.Limits)}
+	if d.Audit == nil {
+		d.Audit = audit.NewStore(d.DB)
+	}
+	if d.Tenants == nil {
+		d.Tenants = tenants.New(d.DB, d.Directory, d.Publisher)
+	}
+	a := &API{d: d, mux: http.NewServeMux(), limiter: newLimiter(d.Limits), keys: idempotency.New(d.DB)}
 	cfg := huma.DefaultConfig("Trident API", Version)
 	cfg.Info.Description = "Manage Apple, Windows and Android devices for many tenants. " +
 		"See docs/api.md for the conventions every operation follows."

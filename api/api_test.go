@@ -25,6 +25,7 @@ import (
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
 	"github.com/tridentmdm/trident/workers"
 )
@@ -105,9 +106,9 @@ func newWorld(t *testing.T, limits api.Limits) *world {
 	keys := seal.NewKeyring(sealKey)
 	late := &workers.LateJobs{}
 	w.pub = events.NewPublisher(late, events.WithReaction(compliance.Reaction))
-	w.inv = inventory.New(w.pub)
-	w.cmds = commands.New(w.inv, w.pub, commands.WithSecrets(keys), commands.WithDelivery(late))
-	w.comp = compliance.New(w.inv, w.cmds, w.pub)
+	w.inv = inventory.New(db, w.pub)
+	w.cmds = commands.New(db, w.inv, w.pub, commands.WithSecrets(keys), commands.WithDelivery(late))
+	w.comp = compliance.New(db, w.inv, w.cmds, w.pub)
 	jobs, err := workers.New(workers.Deps{DB: db, Directory: dir, Events: store, Log: log,
 		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: true, Keys: keys}),
 		Commands: w.cmds, Inventory: w.inv, Compliance: w.comp},
@@ -130,7 +131,7 @@ func newWorld(t *testing.T, limits api.Limits) *world {
 	go func() { listener.Run(lctx); done <- struct{}{} }()
 	t.Cleanup(func() { stop(); <-done; <-done })
 	a := api.New(api.Deps{DB: db, Directory: dir, Auth: v, Events: store, Bus: w.bus, Audit: audit.NewStore(db),
-		Publisher: w.pub, Webhooks: events.NewWebhooks(events.URLPolicy{AllowHTTP: true}, keys),
+		Publisher: w.pub, Webhooks: events.NewWebhooks(db, w.pub, events.URLPolicy{AllowHTTP: true}, keys), Tenants: tenants.New(db, dir, w.pub),
 		Inventory: w.inv, Commands: w.cmds, Compliance: w.comp, Jobs: late, Log: log, Limits: limits})
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)

@@ -7,7 +7,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -50,9 +49,9 @@ func (a *API) bulkRoutes() {
 		if in.Body.Group != nil {
 			group = *in.Body.Group
 		}
-		out, replayed, err := idempotent(a, ctx, in.Key, in.Body, func(tx pgx.Tx) (*bulkOutput, error) {
+		out, replayed, err := idempotent(a, ctx, in.Key, in.Body, func(ctx context.Context) (*bulkOutput, error) {
 			if group != uuid.Nil {
-				gs, err := a.d.Inventory.Groups(ctx, tx)
+				gs, err := a.d.Inventory.Groups(ctx)
 				if err != nil {
 					return nil, err
 				}
@@ -62,7 +61,7 @@ func (a *API) bulkRoutes() {
 			}
 			out := &bulkOutput{}
 			var err error
-			out.Body.BulkID, err = a.d.Commands.QueueBulk(ctx, tx, c.tenant.ID, commands.Bulk{Kind: in.Body.Kind, Payload: in.Body.Payload,
+			out.Body.BulkID, err = a.d.Commands.QueueBulk(ctx, c.tenant.ID, commands.Bulk{Kind: in.Body.Kind, Payload: in.Body.Payload,
 				Platform: in.Body.Platform, Devices: in.Body.DeviceIDs, Group: group, By: c.principal.Subject})
 			return out, err
 		})

@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -64,8 +63,8 @@ func (a *API) complianceRoutes() {
 		Summary: "List compliance rules",
 	}, viewer, func(ctx context.Context, in *TenantPath) (*rulesOutput, error) {
 		out := &rulesOutput{}
-		err := a.readTx(ctx, func(tx pgx.Tx) (err error) {
-			out.Body.Items, err = a.d.Compliance.Rules(ctx, tx)
+		err := a.read(ctx, func(ctx context.Context) (err error) {
+			out.Body.Items, err = a.d.Compliance.Rules(ctx)
 			return
 		})
 		if out.Body.Items == nil {
@@ -79,9 +78,9 @@ func (a *API) complianceRoutes() {
 		Summary: "Create a compliance rule", DefaultStatus: http.StatusCreated,
 		Description: "Every device of the tenant is evaluated against the rules again, in batches, after a rule changes.",
 	}, admin, func(ctx context.Context, in *createRuleInput) (*ruleOutput, error) {
-		out, replayed, err := idempotent(a, ctx, in.Key, in.Body, func(tx pgx.Tx) (*ruleOutput, error) {
+		out, replayed, err := idempotent(a, ctx, in.Key, in.Body, func(ctx context.Context) (*ruleOutput, error) {
 			enabled := in.Body.Enabled == nil || *in.Body.Enabled
-			r, err := a.d.Compliance.Create(ctx, tx, compliance.Rule{Name: in.Body.Name, Platform: in.Body.Platform, Kind: in.Body.Kind,
+			r, err := a.d.Compliance.Create(ctx, compliance.Rule{Name: in.Body.Name, Platform: in.Body.Platform, Kind: in.Body.Kind,
 				Params: in.Body.Params, Remediation: in.Body.Remediation, Enabled: enabled})
 			if err != nil {
 				return nil, err
@@ -102,8 +101,8 @@ func (a *API) complianceRoutes() {
 		Summary: "Turn a compliance rule on or off",
 	}, admin, func(ctx context.Context, in *updateRuleInput) (*ruleOutput, error) {
 		out := &ruleOutput{}
-		err := a.tx(ctx, func(tx pgx.Tx) (err error) {
-			out.Body, err = a.d.Compliance.SetEnabled(ctx, tx, parseID(in.ID), in.Body.Enabled)
+		err := a.audited(ctx, func(ctx context.Context) (err error) {
+			out.Body, err = a.d.Compliance.SetEnabled(ctx, parseID(in.ID), in.Body.Enabled)
 			return
 		})
 		if err != nil {
@@ -116,7 +115,7 @@ func (a *API) complianceRoutes() {
 		OperationID: "delete-compliance-rule", Method: http.MethodDelete, Path: "/v1/tenants/{tenant}/compliance/rules/{id}", Tags: tags,
 		Summary: "Delete a compliance rule", DefaultStatus: http.StatusNoContent,
 	}, admin, func(ctx context.Context, in *rulePath) (*struct{}, error) {
-		return nil, a.tx(ctx, func(tx pgx.Tx) error { return a.d.Compliance.Delete(ctx, tx, parseID(in.ID)) })
+		return nil, a.audited(ctx, func(ctx context.Context) error { return a.d.Compliance.Delete(ctx, parseID(in.ID)) })
 	})
 
 	register(a, huma.Operation{
@@ -124,11 +123,11 @@ func (a *API) complianceRoutes() {
 		Summary: "A device's compliance, rule by rule",
 	}, viewer, func(ctx context.Context, in *devicePath) (*deviceComplianceOutput, error) {
 		out := &deviceComplianceOutput{}
-		err := a.readTx(ctx, func(tx pgx.Tx) error {
-			if _, err := a.d.Inventory.Get(ctx, tx, parseID(in.Device)); err != nil {
+		err := a.read(ctx, func(ctx context.Context) error {
+			if _, err := a.d.Inventory.Get(ctx, parseID(in.Device)); err != nil {
 				return err
 			}
-			rs, err := a.d.Compliance.Results(ctx, tx, parseID(in.Device))
+			rs, err := a.d.Compliance.Results(ctx, parseID(in.Device))
 			out.Body.Results = rs
 			return err
 		})

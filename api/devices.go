@@ -8,7 +8,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -86,9 +85,9 @@ func (a *API) deviceRoutes() {
 			return nil, huma.Error422UnprocessableEntity("the cursor belongs to another sort order")
 		}
 		var p inventory.Page
-		err := a.readTx(ctx, func(tx pgx.Tx) error {
+		err := a.read(ctx, func(ctx context.Context) error {
 			var err error
-			p, err = a.d.Inventory.List(ctx, tx, inventory.Query{Platform: in.Platform, Status: in.Status, Search: in.Q, Group: parseID(in.Group),
+			p, err = a.d.Inventory.List(ctx, inventory.Query{Platform: in.Platform, Status: in.Status, Search: in.Q, Group: parseID(in.Group),
 				Compliance: in.Compliance, Sort: inventory.Sort(in.Sort), AfterKey: cur.Key, AfterID: cur.ID, Limit: in.Limit + 1})
 			return err
 		})
@@ -109,9 +108,9 @@ func (a *API) deviceRoutes() {
 		Summary: "Get a device",
 	}, viewer, func(ctx context.Context, in *devicePath) (*deviceOutput, error) {
 		var d inventory.Device
-		err := a.readTx(ctx, func(tx pgx.Tx) error {
+		err := a.read(ctx, func(ctx context.Context) error {
 			var err error
-			d, err = a.d.Inventory.Get(ctx, tx, parseID(in.Device))
+			d, err = a.d.Inventory.Get(ctx, parseID(in.Device))
 			return err
 		})
 		if err != nil {
@@ -139,8 +138,8 @@ func (a *API) deviceRoutes() {
 				return nil, huma.Error422UnprocessableEntity("invalid lifetime", &huma.ErrorDetail{Location: "body.lifetime", Message: err.Error()})
 			}
 		}
-		out, replayed, err := idempotent(a, ctx, in.Key, in.Body, func(tx pgx.Tx) (*commandOutput, error) {
-			cmd, err := a.d.Commands.Enqueue(ctx, tx, commands.NewCommand{DeviceID: parseID(in.Device), Kind: in.Body.Kind,
+		out, replayed, err := idempotent(a, ctx, in.Key, in.Body, func(ctx context.Context) (*commandOutput, error) {
+			cmd, err := a.d.Commands.Enqueue(ctx, commands.NewCommand{DeviceID: parseID(in.Device), Kind: in.Body.Kind,
 				Payload: in.Body.Payload, Lifetime: lifetime, CreatedBy: c.principal.Subject})
 			if err != nil {
 				return nil, err
@@ -165,9 +164,9 @@ func (a *API) deviceRoutes() {
 			return nil, err
 		}
 		var cs []commands.Command
-		err := a.readTx(ctx, func(tx pgx.Tx) error {
+		err := a.read(ctx, func(ctx context.Context) error {
 			var err error
-			cs, err = a.d.Commands.ListForDevice(ctx, tx, parseID(in.Device), cur.ID, in.Limit+1)
+			cs, err = a.d.Commands.ListForDevice(ctx, parseID(in.Device), cur.ID, in.Limit+1)
 			return err
 		})
 		if err != nil {
@@ -181,9 +180,9 @@ func (a *API) deviceRoutes() {
 		Summary: "Get a command",
 	}, viewer, func(ctx context.Context, in *commandPath) (*commandOutput, error) {
 		var cmd commands.Command
-		err := a.readTx(ctx, func(tx pgx.Tx) error {
+		err := a.read(ctx, func(ctx context.Context) error {
 			var err error
-			cmd, err = a.d.Commands.Get(ctx, tx, parseID(in.Command))
+			cmd, err = a.d.Commands.Get(ctx, parseID(in.Command))
 			return err
 		})
 		if err != nil {
@@ -198,9 +197,9 @@ func (a *API) deviceRoutes() {
 		Errors: []int{http.StatusConflict},
 	}, operator, func(ctx context.Context, in *commandPath) (*commandOutput, error) {
 		var cmd commands.Command
-		err := a.tx(ctx, func(tx pgx.Tx) error {
+		err := a.audited(ctx, func(ctx context.Context) error {
 			var err error
-			cmd, err = a.d.Commands.Cancel(ctx, tx, parseID(in.Command))
+			cmd, err = a.d.Commands.Cancel(ctx, parseID(in.Command))
 			return err
 		})
 		if err != nil {

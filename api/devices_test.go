@@ -27,7 +27,7 @@ func (w *world) enroll(t *testing.T, tn tenancy.Tenant, reports ...inventory.Rep
 	var out []inventory.Device
 	err := w.db.Tx(ctx, func(tx pgx.Tx) error {
 		for _, r := range reports {
-			d, err := w.inv.Record(ctx, tx, r)
+			d, err := w.inv.RecordTx(ctx, tx, r)
 			if err != nil {
 				return err
 			}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/inventory"
 )
@@ -58,7 +57,7 @@ func (a *API) groupRoutes() {
 		Summary: "List device groups",
 	}, viewer, func(ctx context.Context, in *TenantPath) (*groupsOutput, error) {
 		out := &groupsOutput{}
-		err := a.readTx(ctx, func(tx pgx.Tx) (err error) { out.Body.Items, err = a.d.Inventory.Groups(ctx, tx); return })
+		err := a.read(ctx, func(ctx context.Context) (err error) { out.Body.Items, err = a.d.Inventory.Groups(ctx); return })
 		if out.Body.Items == nil {
 			out.Body.Items = []inventory.Group{}
 		}
@@ -69,8 +68,8 @@ func (a *API) groupRoutes() {
 		OperationID: "create-group", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/groups", Tags: tags,
 		Summary: "Create a device group", DefaultStatus: http.StatusCreated, Errors: []int{http.StatusConflict},
 	}, admin, func(ctx context.Context, in *createGroupInput) (*groupOutput, error) {
-		out, replayed, err := idempotent(a, ctx, in.Key, in.Body, func(tx pgx.Tx) (*groupOutput, error) {
-			g, err := a.d.Inventory.CreateGroup(ctx, tx, in.Body.Name)
+		out, replayed, err := idempotent(a, ctx, in.Key, in.Body, func(ctx context.Context) (*groupOutput, error) {
+			g, err := a.d.Inventory.CreateGroup(ctx, in.Body.Name)
 			return &groupOutput{Body: g}, err
 		})
 		if err != nil {
@@ -86,7 +85,7 @@ func (a *API) groupRoutes() {
 		OperationID: "delete-group", Method: http.MethodDelete, Path: "/v1/tenants/{tenant}/groups/{id}", Tags: tags,
 		Summary: "Delete a device group (not its devices)", DefaultStatus: http.StatusNoContent,
 	}, admin, func(ctx context.Context, in *groupPath) (*struct{}, error) {
-		return nil, a.tx(ctx, func(tx pgx.Tx) error { return a.d.Inventory.DeleteGroup(ctx, tx, parseID(in.ID)) })
+		return nil, a.audited(ctx, func(ctx context.Context) error { return a.d.Inventory.DeleteGroup(ctx, parseID(in.ID)) })
 	})
 
 	register(a, huma.Operation{
@@ -94,14 +93,14 @@ func (a *API) groupRoutes() {
 		Summary: "Add devices to a group, or remove them",
 	}, admin, func(ctx context.Context, in *membersInput) (*membersOutput, error) {
 		out := &membersOutput{}
-		err := a.tx(ctx, func(tx pgx.Tx) (err error) {
+		err := a.audited(ctx, func(ctx context.Context) (err error) {
 			if len(in.Body.Add) > 0 {
-				if out.Body.Added, err = a.d.Inventory.SetMembers(ctx, tx, parseID(in.ID), in.Body.Add, true); err != nil {
+				if out.Body.Added, err = a.d.Inventory.SetMembers(ctx, parseID(in.ID), in.Body.Add, true); err != nil {
 					return err
 				}
 			}
 			if len(in.Body.Remove) > 0 {
-				out.Body.Removed, err = a.d.Inventory.SetMembers(ctx, tx, parseID(in.ID), in.Body.Remove, false)
+				out.Body.Removed, err = a.d.Inventory.SetMembers(ctx, parseID(in.ID), in.Body.Remove, false)
 			}
 			return err
 		})

@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/pki"
 )
@@ -34,12 +33,12 @@ func (a *API) identityRoutes() {
 			return nil, huma.Error501NotImplemented("device certificates are not available on this server")
 		}
 		out := &identitiesOutput{}
-		err := a.readTx(ctx, func(tx pgx.Tx) error {
-			if _, err := a.d.Inventory.Get(ctx, tx, parseID(in.Device)); err != nil {
+		err := a.read(ctx, func(ctx context.Context) error {
+			if _, err := a.d.Inventory.Get(ctx, parseID(in.Device)); err != nil {
 				return err
 			}
 			var err error
-			out.Body.Items, err = a.d.PKI.Identities(ctx, tx, parseID(in.Device))
+			out.Body.Items, err = a.d.PKI.Identities(ctx, parseID(in.Device))
 			return err
 		})
 		if err != nil {
@@ -61,15 +60,12 @@ func (a *API) identityRoutes() {
 			return nil, huma.Error501NotImplemented("device certificates are not available on this server")
 		}
 		out := &revokeOutput{}
-		err := a.tx(ctx, func(tx pgx.Tx) error {
-			d, err := a.d.Inventory.Get(ctx, tx, parseID(in.Device))
+		err := a.audited(ctx, func(ctx context.Context) error {
+			d, err := a.d.Inventory.Get(ctx, parseID(in.Device))
 			if err != nil {
 				return err
 			}
-			if out.Body.Revoked, err = a.d.PKI.RevokeDevice(ctx, tx, d.ID); err != nil {
-				return err
-			}
-			_, err = a.d.Publisher.Publish(ctx, tx, pki.EventCertificatesRevoked, d.ID.String(), pki.CertificatesRevoked{Revoked: out.Body.Revoked})
+			out.Body.Revoked, err = a.d.PKI.Revoke(ctx, d.ID)
 			return err
 		})
 		if err != nil {

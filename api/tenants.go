@@ -9,9 +9,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
-	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -185,12 +183,8 @@ func (a *API) tenantRoutes() {
 		// The new tenant's own transaction: its audit entry commits with it.
 		c.tenant = tenancy.Tenant{ID: id}
 		var t tenancy.Tenant
-		err := a.tx(ctx, func(tx pgx.Tx) error {
-			var err error
-			if t, err = tenancy.CreateTenantTx(ctx, tx, id, c.msp.ID, in.Body.Slug, in.Body.Name); err != nil {
-				return err
-			}
-			_, err = a.d.Publisher.Publish(ctx, tx, events.TenantCreated, t.ID.String(), events.TenantPayload(t))
+		err := a.audited(ctx, func(ctx context.Context) (err error) {
+			t, err = a.d.Tenants.Create(ctx, id, c.msp.ID, in.Body.Slug, in.Body.Name)
 			return err
 		})
 		if err != nil {
@@ -222,12 +216,8 @@ func (a *API) tenantRoutes() {
 			return nil, err
 		}
 		var t tenancy.Tenant
-		err = a.tx(ctx, func(tx pgx.Tx) error {
-			var err error
-			if t, err = tenancy.UpdateTenantTx(ctx, tx, c.tenant.ID, tenancy.TenantUpdate{Name: in.Body.Name, Status: in.Body.Status, IfUpdatedAt: since}); err != nil {
-				return err
-			}
-			_, err = a.d.Publisher.Publish(ctx, tx, events.TenantUpdated, t.ID.String(), events.TenantPayload(t))
+		err = a.audited(ctx, func(ctx context.Context) (err error) {
+			t, err = a.d.Tenants.Update(ctx, tenancy.TenantUpdate{Name: in.Body.Name, Status: in.Body.Status, IfUpdatedAt: since})
 			return err
 		})
 		if err != nil {
@@ -241,9 +231,9 @@ func (a *API) tenantRoutes() {
 		Summary: "List a tenant's hostnames",
 	}, viewer, func(ctx context.Context, in *TenantPath) (*hostnamesOutput, error) {
 		var names []tenancy.Hostname
-		err := a.readTx(ctx, func(tx pgx.Tx) error {
+		err := a.read(ctx, func(ctx context.Context) error {
 			var err error
-			names, err = a.d.Directory.HostnamesTx(ctx, tx, callFrom(ctx).tenant)
+			names, err = a.d.Tenants.Hostnames(ctx, callFrom(ctx).tenant)
 			return err
 		})
 		if err != nil {
@@ -261,9 +251,9 @@ func (a *API) tenantRoutes() {
 		Summary: "Show a custom hostname and its verification",
 	}, viewer, func(ctx context.Context, in *hostnamePath) (*hostnameOutput, error) {
 		var h tenancy.Hostname
-		err := a.readTx(ctx, func(tx pgx.Tx) error {
+		err := a.read(ctx, func(ctx context.Context) error {
 			var err error
-			h, err = tenancy.HostnameTx(ctx, tx, in.Hostname)
+			h, err = a.d.Tenants.Hostname(ctx, in.Hostname)
 			return err
 		})
 		if err != nil {
@@ -282,12 +272,8 @@ func (a *API) tenantRoutes() {
 		Errors: []int{http.StatusConflict},
 	}, admin, func(ctx context.Context, in *addHostnameInput) (*hostnameOutput, error) {
 		var h tenancy.Hostname
-		err := a.tx(ctx, func(tx pgx.Tx) error {
-			var err error
-			if h, err = a.d.Directory.AddHostnameTx(ctx, tx, callFrom(ctx).tenant.ID, in.Body.Hostname); err != nil {
-				return err
-			}
-			_, err = a.d.Publisher.Publish(ctx, tx, events.TenantHostnameAdded, h.Name, events.HostnameAdded{Status: "pending"})
+		err := a.audited(ctx, func(ctx context.Context) (err error) {
+			h, err = a.d.Tenants.AddHostname(ctx, in.Body.Hostname)
 			return err
 		})
 		if err != nil {
@@ -304,11 +290,10 @@ func (a *API) tenantRoutes() {
 			"Verifying a verified name changes nothing.",
 		Errors: []int{http.StatusConflict},
 	}, admin, func(ctx context.Context, in *hostnamePath) (*hostnameOutput, error) {
-		h, err := a.d.Directory.VerifyHostname(ctx, callFrom(ctx).tenant.ID, in.Hostname, func(tx pgx.Tx, h tenancy.Hostname) error {
-			if _, err := a.d.Publisher.Publish(ctx, tx, events.TenantHostnameVerified, h.Name, nil); err != nil {
-				return err
-			}
-			return a.record(ctx, tx)
+		// Not audited(): a check that proves nothing is kept, though it
+		// answers an error; the entry joins the verification's transaction.
+		h, err := a.d.Tenants.VerifyHostname(tenantContext(ctx), in.Hostname, func(vctx context.Context, _ tenancy.Hostname) error {
+			return a.rawAudited(vctx, false, func(context.Context) error { return nil })
 		})
 		if err != nil {
 			return nil, a.problem(ctx, err)
@@ -320,12 +305,6 @@ func (a *API) tenantRoutes() {
 		OperationID: "remove-hostname", Method: http.MethodDelete, Path: "/v1/tenants/{tenant}/hostnames/{hostname}", Tags: tags,
 		Summary: "Remove a custom hostname", DefaultStatus: http.StatusNoContent,
 	}, admin, func(ctx context.Context, in *hostnamePath) (*struct{}, error) {
-		return nil, a.tx(ctx, func(tx pgx.Tx) error {
-			if err := tenancy.RemoveHostnameTx(ctx, tx, in.Hostname); err != nil {
-				return err
-			}
-			_, err := a.d.Publisher.Publish(ctx, tx, events.TenantHostnameRemoved, in.Hostname, nil)
-			return err
-		})
+		return nil, a.audited(ctx, func(ctx context.Context) error { return a.d.Tenants.RemoveHostname(ctx, in.Hostname) })
 	})
 }

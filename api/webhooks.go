@@ -8,7 +8,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/events"
 )
@@ -101,8 +100,8 @@ func (a *API) webhookRoutes() {
 			return nil, err
 		}
 		var out []Webhook
-		err := a.readTx(ctx, func(tx pgx.Tx) error {
-			es, err := a.d.Webhooks.List(ctx, tx, cur.ID, in.Limit+1)
+		err := a.read(ctx, func(ctx context.Context) error {
+			es, err := a.d.Webhooks.List(ctx, cur.ID, in.Limit+1)
 			for _, e := range es {
 				out = append(out, webhookOf(e))
 			}
@@ -120,16 +119,13 @@ func (a *API) webhookRoutes() {
 		Description: "Subscribes a URL to the tenant's events. Deliveries are retried with exponential backoff for about a day " +
 			"(14 attempts); each carries Trident-Delivery (stable across retries), Trident-Event and Trident-Signature.",
 	}, admin, func(ctx context.Context, in *createWebhookInput) (*webhookOutput, error) {
-		out, replayed, err := idempotent(a, ctx, in.Key, in.Body, func(tx pgx.Tx) (*webhookOutput, error) {
-			e, err := a.d.Webhooks.Create(ctx, tx, events.NewEndpoint{URL: in.Body.URL, EventKinds: in.Body.EventKinds, Description: in.Body.Description})
+		out, replayed, err := idempotent(a, ctx, in.Key, in.Body, func(ctx context.Context) (*webhookOutput, error) {
+			e, err := a.d.Webhooks.Create(ctx, events.NewEndpoint{URL: in.Body.URL, EventKinds: in.Body.EventKinds, Description: in.Body.Description})
 			if err != nil {
 				return nil, err
 			}
 			w := webhookOf(e)
 			w.Secret = e.Secret
-			if _, err := a.d.Publisher.Publish(ctx, tx, events.WebhookCreatedKind, e.ID.String(), events.WebhookCreated{URL: e.URL, EventKinds: e.EventKinds}); err != nil {
-				return nil, err
-			}
 			return &webhookOutput{ETag: etag(e.UpdatedAt), Location: fmt.Sprintf("/v1/tenants/%s/webhooks/%s", in.Tenant, e.ID), Body: w}, nil
 		})
 		if err != nil {
@@ -146,9 +142,9 @@ func (a *API) webhookRoutes() {
 		Summary: "Get a webhook",
 	}, admin, func(ctx context.Context, in *webhookPath) (*webhookOutput, error) {
 		var e events.Endpoint
-		err := a.readTx(ctx, func(tx pgx.Tx) error {
+		err := a.read(ctx, func(ctx context.Context) error {
 			var err error
-			e, err = a.d.Webhooks.Get(ctx, tx, in.id())
+			e, err = a.d.Webhooks.Get(ctx, in.id())
 			return err
 		})
 		if err != nil {
@@ -166,9 +162,9 @@ func (a *API) webhookRoutes() {
 			return nil, err
 		}
 		var e events.Endpoint
-		err = a.tx(ctx, func(tx pgx.Tx) error {
+		err = a.audited(ctx, func(ctx context.Context) error {
 			var err error
-			e, err = a.d.Webhooks.Update(ctx, tx, parseID(in.ID), events.EndpointUpdate{URL: in.Body.URL, EventKinds: in.Body.EventKinds,
+			e, err = a.d.Webhooks.Update(ctx, parseID(in.ID), events.EndpointUpdate{URL: in.Body.URL, EventKinds: in.Body.EventKinds,
 				Description: in.Body.Description, Active: in.Body.Active, IfUpdatedAt: since})
 			return err
 		})
@@ -182,7 +178,7 @@ func (a *API) webhookRoutes() {
 		OperationID: "delete-webhook", Method: http.MethodDelete, Path: "/v1/tenants/{tenant}/webhooks/{id}", Tags: tags,
 		Summary: "Delete a webhook and its delivery history", DefaultStatus: http.StatusNoContent,
 	}, admin, func(ctx context.Context, in *webhookPath) (*struct{}, error) {
-		return nil, a.tx(ctx, func(tx pgx.Tx) error { return a.d.Webhooks.Delete(ctx, tx, in.id()) })
+		return nil, a.audited(ctx, func(ctx context.Context) error { return a.d.Webhooks.Delete(ctx, in.id()) })
 	})
 
 	register(a, huma.Operation{
@@ -194,9 +190,9 @@ func (a *API) webhookRoutes() {
 			return nil, err
 		}
 		var ds []events.Delivery
-		err := a.readTx(ctx, func(tx pgx.Tx) error {
+		err := a.read(ctx, func(ctx context.Context) error {
 			var err error
-			ds, err = a.d.Webhooks.Deliveries(ctx, tx, parseID(in.ID), cur.ID, in.Limit+1)
+			ds, err = a.d.Webhooks.Deliveries(ctx, parseID(in.ID), cur.ID, in.Limit+1)
 			return err
 		})
 		if err != nil {
@@ -210,8 +206,8 @@ func (a *API) webhookRoutes() {
 		Summary: "Send a test delivery", DefaultStatus: http.StatusAccepted,
 	}, admin, func(ctx context.Context, in *webhookPath) (*pingOutput, error) {
 		out := &pingOutput{}
-		err := a.tx(ctx, func(tx pgx.Tx) error {
-			ev, err := a.d.Publisher.Ping(ctx, tx, in.id())
+		err := a.audited(ctx, func(ctx context.Context) error {
+			ev, err := a.d.Webhooks.Ping(ctx, in.id())
 			out.Body.EventID = ev.ID
 			return err
 		})

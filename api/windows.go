@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/enrollment"
 )
@@ -46,9 +45,9 @@ func (a *API) windowsRoutes() {
 			ttl = d
 		}
 		var tok enrollment.Token
-		err := a.tx(ctx, func(tx pgx.Tx) error {
+		err := a.audited(ctx, func(ctx context.Context) error {
 			var err error
-			tok, err = a.d.Windows.NewToken(ctx, tx, ttl)
+			tok, err = a.d.Windows.NewToken(ctx, ttl)
 			return err
 		})
 		if err != nil {
@@ -74,8 +73,8 @@ func (a *API) windowsRoutes() {
 			return nil, errNoWindows
 		}
 		out := &federationOutput{}
-		err := a.readTx(ctx, func(tx pgx.Tx) error {
-			f, err := a.d.Windows.Federation(tenantContext(ctx), tx)
+		err := a.read(ctx, func(ctx context.Context) error {
+			f, err := a.d.Windows.Federation(ctx)
 			out.Body = a.federation(ctx, f)
 			return err
 		})
@@ -99,8 +98,8 @@ func (a *API) windowsRoutes() {
 			return nil, errNoWindows
 		}
 		out := &federationOutput{}
-		err := a.tx(ctx, func(tx pgx.Tx) error {
-			f, err := a.d.Windows.SetFederation(tenantContext(ctx), tx, enrollment.Federation{Issuer: in.Body.Issuer, ClientID: in.Body.ClientID,
+		err := a.audited(ctx, func(ctx context.Context) error {
+			f, err := a.d.Windows.SetFederation(ctx, enrollment.Federation{Issuer: in.Body.Issuer, ClientID: in.Body.ClientID,
 				ClientSecret: in.Body.ClientSecret, AllowedDomains: in.Body.AllowedDomains})
 			out.Body = a.federation(ctx, f)
 			return err
@@ -114,7 +113,7 @@ func (a *API) windowsRoutes() {
 		if a.d.Windows == nil {
 			return nil, errNoWindows
 		}
-		return nil, a.tx(ctx, func(tx pgx.Tx) error { return a.d.Windows.DeleteFederation(tenantContext(ctx), tx) })
+		return nil, a.audited(ctx, func(ctx context.Context) error { return a.d.Windows.DeleteFederation(ctx) })
 	})
 }
 

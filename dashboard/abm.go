@@ -1,11 +1,11 @@
 package dashboard
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/dep"
 	"github.com/tridentmdm/trident/services/identity"
@@ -27,12 +27,12 @@ func (d *Dashboard) abmPage(w http.ResponseWriter, r *http.Request, s scope, cod
 	}
 	var tokens []dep.Token
 	var profiles []dep.Profile
-	err := d.db.ReadTx(s.Ctx, func(tx pgx.Tx) error {
+	err := d.db.ReadWithin(s.Ctx, func(ctx context.Context) error {
 		var err error
-		if tokens, err = d.opts.DEP.Tokens(s.Ctx, tx); err != nil {
+		if tokens, err = d.opts.DEP.Tokens(ctx); err != nil {
 			return err
 		}
-		profiles, err = d.opts.DEP.Profiles(s.Ctx, tx)
+		profiles, err = d.opts.DEP.Profiles(ctx)
 		return err
 	})
 	if err != nil {
@@ -59,12 +59,12 @@ func (d *Dashboard) createABMToken(w http.ResponseWriter, r *http.Request) {
 	}
 	label := strings.TrimSpace(r.PostFormValue("label"))
 	sess := sessionFrom(r.Context())
-	err := d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
-		t, _, err := d.opts.DEP.CreateToken(s.Ctx, tx, label)
+	err := d.db.Within(s.Ctx, func(ctx context.Context) error {
+		t, _, err := d.opts.DEP.CreateToken(ctx, label)
 		if err != nil {
 			return err
 		}
-		return auditRecord(s.Ctx, tx, sess, "create-abm-token", "/v1/tenants/"+s.T.Slug+"/abm/tokens", http.StatusCreated,
+		return d.record(ctx, sess, "create-abm-token", "/v1/tenants/"+s.T.Slug+"/abm/tokens", http.StatusCreated,
 			map[string]string{"token": t.ID.String()})
 	})
 	if err != nil {
@@ -84,8 +84,8 @@ func (d *Dashboard) abmCertificate(w http.ResponseWriter, r *http.Request) {
 	}
 	id := abmToken(r)
 	var pem []byte
-	if err := d.db.ReadTx(s.Ctx, func(tx pgx.Tx) (err error) {
-		pem, err = d.opts.DEP.Certificate(s.Ctx, tx, id)
+	if err := d.db.ReadWithin(s.Ctx, func(ctx context.Context) (err error) {
+		pem, err = d.opts.DEP.Certificate(ctx, id)
 		return err
 	}); err != nil {
 		code, msg := d.problem(r, err)
@@ -111,11 +111,11 @@ func (d *Dashboard) uploadABMToken(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := sessionFrom(r.Context())
 	if err == nil {
-		err = d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
-			if _, err := d.opts.DEP.Upload(s.Ctx, tx, id, b); err != nil {
+		err = d.db.Within(s.Ctx, func(ctx context.Context) error {
+			if _, err := d.opts.DEP.Upload(ctx, id, b); err != nil {
 				return err
 			}
-			return auditRecord(s.Ctx, tx, sess, "upload-abm-server-token", "/v1/tenants/"+s.T.Slug+"/abm/tokens/"+id.String()+"/server-token",
+			return d.record(ctx, sess, "upload-abm-server-token", "/v1/tenants/"+s.T.Slug+"/abm/tokens/"+id.String()+"/server-token",
 				http.StatusOK, nil)
 		})
 	}
@@ -147,17 +147,17 @@ func (d *Dashboard) changeABMToken(w http.ResponseWriter, r *http.Request) {
 	sess := sessionFrom(r.Context())
 	target := "/v1/tenants/" + s.T.Slug + "/abm/tokens/" + id.String()
 	var notice string
-	err := d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
+	err := d.db.Within(s.Ctx, func(ctx context.Context) error {
 		switch action {
 		case "sync":
-			if _, err := d.opts.DEP.Token(s.Ctx, tx, id); err != nil {
+			if _, err := d.opts.DEP.Token(ctx, id); err != nil {
 				return err
 			}
 			notice = "token-sync"
-			if err := d.opts.DEP.EnqueueSync(s.Ctx, tx, id); err != nil {
+			if err := d.opts.DEP.EnqueueSync(ctx, id); err != nil {
 				return err
 			}
-			return auditRecord(s.Ctx, tx, sess, "sync-abm-token", target+"/sync", http.StatusAccepted, nil)
+			return d.record(ctx, sess, "sync-abm-token", target+"/sync", http.StatusAccepted, nil)
 		case "profile":
 			profile := uuid.Nil
 			if p := r.PostFormValue("profile"); p != "" {
@@ -167,16 +167,16 @@ func (d *Dashboard) changeABMToken(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			notice = "token-profile"
-			if _, err := d.opts.DEP.SetTokenProfile(s.Ctx, tx, id, profile); err != nil {
+			if _, err := d.opts.DEP.SetTokenProfile(ctx, id, profile); err != nil {
 				return err
 			}
-			return auditRecord(s.Ctx, tx, sess, "update-abm-token", target, http.StatusOK, map[string]string{"profile": profile.String()})
+			return d.record(ctx, sess, "update-abm-token", target, http.StatusOK, map[string]string{"profile": profile.String()})
 		case "delete":
 			notice = "token-deleted"
-			if err := d.opts.DEP.DeleteToken(s.Ctx, tx, id); err != nil {
+			if err := d.opts.DEP.DeleteToken(ctx, id); err != nil {
 				return err
 			}
-			return auditRecord(s.Ctx, tx, sess, "delete-abm-token", target, http.StatusNoContent, nil)
+			return d.record(ctx, sess, "delete-abm-token", target, http.StatusNoContent, nil)
 		}
 		return &UserError{Status: http.StatusUnprocessableEntity, Message: "Choose to sync, set the profile or delete the token."}
 	})

@@ -140,7 +140,7 @@ func TestComplianceRulesPage(t *testing.T) {
 	want(t, "a rule", code, page, 200, "The rule is saved", "Modern OS", "OS version at least 10.0", "windows")
 	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
 	var rules []compliance.Rule
-	f.db.Tx(ctx, func(tx pgx.Tx) (err error) { rules, err = f.comp.Rules(ctx, tx); return err })
+	f.db.Within(ctx, func(ctx context.Context) (err error) { rules, err = f.comp.Rules(ctx); return err })
 	if len(rules) != 1 || rules[0].Params.Hours != 0 || !rules[0].Enabled {
 		t.Fatalf("rules = %+v; want the one, without the other kinds' hours", rules)
 	}
@@ -164,7 +164,7 @@ func TestChartsAndDeviceCompliance(t *testing.T) {
 	f := setup(t)
 	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
 	err := f.db.Tx(ctx, func(tx pgx.Tx) error {
-		if _, err := f.comp.Create(ctx, tx, compliance.Rule{Name: "Encrypted", Kind: compliance.DiskEncrypted, Enabled: true}); err != nil {
+		if _, err := f.comp.Create(ctx, compliance.Rule{Name: "Encrypted", Kind: compliance.DiskEncrypted, Enabled: true}); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO fleet_history (hour, enrolled, compliant, non_compliant, checked_in) VALUES
@@ -176,7 +176,7 @@ func TestChartsAndDeviceCompliance(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		_, err = f.comp.Evaluate(ctx, tx, d.ID)
+		_, err = f.comp.Evaluate(ctx, d.ID)
 		return err
 	})
 	if err != nil {
@@ -300,8 +300,8 @@ func TestInstallProfileOnGroup(t *testing.T) {
 	f := setup(t)
 	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
 	var groupID string
-	if err := f.db.Tx(ctx, func(tx pgx.Tx) error {
-		g, err := f.inv.CreateGroup(ctx, tx, "Macs")
+	if err := f.db.Within(ctx, func(ctx context.Context) error {
+		g, err := f.inv.CreateGroup(ctx, "Macs")
 		groupID = g.ID.String()
 		return err
 	}); err != nil {
@@ -352,32 +352,35 @@ func TestDeviceFilters(t *testing.T) {
 	f := setup(t)
 	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
 	var groupID string
-	err := f.db.Tx(ctx, func(tx pgx.Tx) error {
-		enc, err := f.inv.Record(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: "ENC-1", Name: "Encrypted PC",
+	err := f.db.Within(ctx, func(ctx context.Context) error {
+		enc, err := f.inv.Record(ctx, inventory.Report{Platform: inventory.Windows, Identifier: "ENC-1", Name: "Encrypted PC",
 			Facts: map[string]any{"disk_encrypted": true}})
 		if err != nil {
 			return err
 		}
-		if _, err := f.inv.Record(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: "NEW-1", Name: "New PC"}); err != nil {
+		if _, err := f.inv.Record(ctx, inventory.Report{Platform: inventory.Windows, Identifier: "NEW-1", Name: "New PC"}); err != nil {
 			return err
 		}
-		g, err := f.inv.CreateGroup(ctx, tx, "Vault")
+		g, err := f.inv.CreateGroup(ctx, "Vault")
 		if err != nil {
 			return err
 		}
 		groupID = g.ID.String()
-		if _, err := f.inv.SetMembers(ctx, tx, g.ID, []uuid.UUID{enc.ID}, true); err != nil {
+		if _, err := f.inv.SetMembers(ctx, g.ID, []uuid.UUID{enc.ID}, true); err != nil {
 			return err
 		}
-		if _, err := f.comp.Create(ctx, tx, compliance.Rule{Name: "Encrypted", Kind: compliance.DiskEncrypted, Enabled: true}); err != nil {
+		if _, err := f.comp.Create(ctx, compliance.Rule{Name: "Encrypted", Kind: compliance.DiskEncrypted, Enabled: true}); err != nil {
 			return err
 		}
-		reception, err := f.inv.ByIdentifier(ctx, tx, inventory.Windows, "DEV-"+f.a.Slug)
-		if err != nil {
+		var reception inventory.Device
+		if err := f.db.ReadTx(ctx, func(tx pgx.Tx) (err error) {
+			reception, err = f.inv.ByIdentifier(ctx, tx, inventory.Windows, "DEV-"+f.a.Slug)
+			return err
+		}); err != nil {
 			return err
 		}
 		for _, id := range []uuid.UUID{enc.ID, reception.ID} {
-			if _, err := f.comp.Evaluate(ctx, tx, id); err != nil {
+			if _, err := f.comp.Evaluate(ctx, id); err != nil {
 				return err
 			}
 		}

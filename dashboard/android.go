@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/android"
 	"github.com/tridentmdm/trident/services/identity"
@@ -104,8 +103,8 @@ func (d *Dashboard) androidQR(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var t android.EnrollmentToken
-	if err := d.db.ReadTx(s.Ctx, func(tx pgx.Tx) (err error) {
-		t, err = d.opts.Android.EnrollmentToken(s.Ctx, tx, id)
+	if err := d.db.ReadWithin(s.Ctx, func(ctx context.Context) (err error) {
+		t, err = d.opts.Android.EnrollmentToken(ctx, id)
 		return err
 	}); err != nil {
 		code, msg := d.problem(r, err)

@@ -8,8 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/tenancy"
@@ -62,7 +60,7 @@ func (d *Dashboard) auditedAs(s scope, r *http.Request, action, target string, s
 		if err != nil {
 			return err
 		}
-		return d.db.Tx(ctx, func(tx pgx.Tx) error { return auditRecord(ctx, tx, sess, action, target, status, details) })
+		return d.record(ctx, sess, action, target, status, details)
 	})
 }
 

@@ -40,6 +40,7 @@ import (
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/pki"
+	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -89,6 +90,8 @@ type Options struct {
 	// is off).
 	Webhooks  *events.Webhooks
 	Publisher *events.Publisher
+	// Tenants changes the tenant's name and hostnames (settings).
+	Tenants *tenants.Service
 	// Jobs queues background work: group commands (nil: none).
 	Jobs events.Jobs
 	// PKI shows devices' identity certificates and their expiry (nil:
@@ -134,6 +137,12 @@ func New(db *tenancy.DB, dir *tenancy.Directory, inv *inventory.Inventory, cmds 
 	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
 	if o.Publisher == nil {
 		o.Publisher = events.NewPublisher(nil)
+	}
+	if o.Tenants == nil {
+		o.Tenants = tenants.New(db, dir, o.Publisher)
+	}
+	if o.Audit == nil {
+		o.Audit = audit.NewStore(db)
 	}
 	return &Dashboard{db: db, dir: dir, inv: inv, cmds: cmds, opts: o, log: log, sessions: identity.NewSessions(db, o.Keys),
 		streams: events.StreamLimit{Max: o.StreamsPerPerson}}, nil

@@ -35,6 +35,7 @@ import (
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/pki"
+	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -64,11 +65,11 @@ func setup(t *testing.T) *fixture {
 	dns := testenv.DNS(t)
 	dir.UseDNS(dns.Resolver())
 	a, b := testenv.Tenant(t, dir), testenv.Tenant(t, dir)
-	inv := inventory.New(events.NewPublisher(nil))
+	inv := inventory.New(db, events.NewPublisher(nil))
 	for i, tn := range []tenancy.Tenant{a, b} {
 		ctx := tenancy.WithTenant(context.Background(), tn.ID)
 		if err := db.Tx(ctx, func(tx pgx.Tx) error {
-			_, err := inv.Record(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: "DEV-" + tn.Slug,
+			_, err := inv.RecordTx(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: "DEV-" + tn.Slug,
 				Name: []string{"Reception PC", "Secret Lab Mac"}[i], Model: "Surface", OSVersion: "10.0.22631"})
 			return err
 		}); err != nil {
@@ -88,7 +89,7 @@ func setup(t *testing.T) *fixture {
 				Claims: map[string]any{"groups": []string{"/trident/msp/" + a.MSPSlug + "/tenant/" + a.Slug + "/viewer"}}}},
 	})
 	k, _, _ := seal.NewRandomKey()
-	certs := pki.New(seal.NewKeyring(k))
+	certs := pki.New(db, events.NewPublisher(nil), seal.NewKeyring(k))
 	store := events.NewStore(db)
 	bus := events.NewBus(store, slog.New(slog.DiscardHandler))
 	listener := events.NewListener(db.Writer().Config().ConnConfig, slog.New(slog.DiscardHandler))
@@ -102,16 +103,17 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmds := commands.New(inv, events.NewPublisher(nil), commands.WithSecrets(seal.NewKeyring(k)), commands.WithDelivery(jobs))
+	cmds := commands.New(db, inv, events.NewPublisher(nil), commands.WithSecrets(seal.NewKeyring(k)), commands.WithDelivery(jobs))
 	d, err := dashboard.New(db, dir, inv, cmds, dashboard.Options{Issuer: idp.Issuer, ClientID: "trident-dashboard", ClientSecret: "dash-secret",
 		Audience: "trident-api", Claims: identity.DefaultClaims(), BaseURL: srv.URL, Keys: seal.NewKeyring(k), Bus: bus, Events: store,
-		Compliance: compliance.New(inv, cmds, events.NewPublisher(nil)), Audit: audit.NewStore(db),
-		Windows:   enrollment.NewWindows(pki.New(seal.NewKeyring(k)), inv, events.NewPublisher(nil), seal.NewKeyring(k)),
+		Compliance: compliance.New(db, inv, cmds, events.NewPublisher(nil)), Audit: audit.NewStore(db),
+		Windows:   enrollment.NewWindows(db, pki.New(db, events.NewPublisher(nil), seal.NewKeyring(k)), inv, events.NewPublisher(nil), seal.NewKeyring(k)),
 		DeviceURL: func(t tenancy.Tenant) string { return "https://" + t.Slug + ".trident.test" },
 		PKI:       certs,
 		Jobs:      jobs,
 		DEP:       dep.New(db, seal.NewKeyring(k), events.NewPublisher(jobs), jobs, dep.Options{BaseURL: "http://127.0.0.1:1", Log: slog.New(slog.DiscardHandler)}),
-		Webhooks:  events.NewWebhooks(events.URLPolicy{}, seal.NewKeyring(k)), Publisher: events.NewPublisher(jobs),
+		Webhooks:  events.NewWebhooks(db, events.NewPublisher(jobs), events.URLPolicy{}, seal.NewKeyring(k)), Publisher: events.NewPublisher(jobs),
+		Tenants: tenants.New(db, dir, events.NewPublisher(jobs)),
 		Alerts: func(_ context.Context, t tenancy.Tenant) ([]dashboard.Alert, error) {
 			return []dashboard.Alert{{Text: "The Apple push certificate of " + t.Slug + " expires soon"}}, nil
 		}},
@@ -124,7 +126,7 @@ func setup(t *testing.T) *fixture {
 	handler = mux
 	jar, _ := cookiejar.New(nil)
 	return &fixture{t: t, url: srv.URL, a: a, b: b, client: &http.Client{Jar: jar}, db: db, inv: inv,
-		comp: compliance.New(inv, cmds, events.NewPublisher(nil)), idp: idp, dns: dns, pki: certs}
+		comp: compliance.New(db, inv, cmds, events.NewPublisher(nil)), idp: idp, dns: dns, pki: certs}
 }
 
 func (f *fixture) get(path string, header ...string) (int, string) {
@@ -289,7 +291,7 @@ func TestLiveRows(t *testing.T) {
 	tctx := tenancy.WithTenant(context.Background(), f.a.ID)
 	var id string
 	if err := f.db.Tx(tctx, func(tx pgx.Tx) error {
-		d, err := f.inv.Record(tctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: "DEV-" + f.a.Slug, Name: "Front Desk PC", OSVersion: "10.0.26100"})
+		d, err := f.inv.RecordTx(tctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: "DEV-" + f.a.Slug, Name: "Front Desk PC", OSVersion: "10.0.26100"})
 		id = d.ID.String()
 		return err
 	}); err != nil {
@@ -389,7 +391,7 @@ func TestSendACommandAndWatchIt(t *testing.T) {
 	}
 	// The device answers (as a platform protocol records it).
 	tctx := tenancy.WithTenant(context.Background(), f.a.ID)
-	q := commands.New(f.inv, events.NewPublisher(nil))
+	q := commands.New(f.db, f.inv, events.NewPublisher(nil))
 	if err := f.db.Tx(tctx, func(tx pgx.Tx) error {
 		c, err := q.Next(tctx, tx, uuid.MustParse(m[1][strings.LastIndex(m[1], "/")+1:]))
 		if err != nil || c == nil {
@@ -472,7 +474,7 @@ func TestWindowsEnrollmentPage(t *testing.T) {
 	}
 	// The token is one the Windows enrollment service takes.
 	k, _, _ := seal.NewRandomKey()
-	w := enrollment.NewWindows(pki.New(seal.NewKeyring(k)), f.inv, events.NewPublisher(nil), seal.NewKeyring(k))
+	w := enrollment.NewWindows(f.db, pki.New(f.db, events.NewPublisher(nil), seal.NewKeyring(k)), f.inv, events.NewPublisher(nil), seal.NewKeyring(k))
 	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
 	if err := f.db.Tx(ctx, func(tx pgx.Tx) error { return w.CheckToken(ctx, tx, tok[1]) }); err != nil {
 		t.Errorf("the token does not enroll: %v", err)
@@ -490,14 +492,14 @@ func TestGroupCommand(t *testing.T) {
 	var group inventory.Group
 	if err := f.db.Tx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if group, err = f.inv.CreateGroup(ctx, tx, "Front office"); err != nil {
+		if group, err = f.inv.CreateGroup(ctx, "Front office"); err != nil {
 			return err
 		}
 		var dev uuid.UUID
 		if err := tx.QueryRow(ctx, `SELECT id FROM devices LIMIT 1`).Scan(&dev); err != nil {
 			return err
 		}
-		_, err = f.inv.SetMembers(ctx, tx, group.ID, []uuid.UUID{dev}, true)
+		_, err = f.inv.SetMembers(ctx, group.ID, []uuid.UUID{dev}, true)
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
@@ -113,26 +112,26 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 	var rules []compliance.Rule
 	var results []compliance.Result
 	var idents []pki.Identity
-	err := d.db.ReadTx(ctx, func(tx pgx.Tx) error {
+	err := d.db.ReadWithin(ctx, func(ctx context.Context) error {
 		var err error
-		if dev, err = d.inv.Get(ctx, tx, id); err != nil {
+		if dev, err = d.inv.Get(ctx, id); err != nil {
 			return err
 		}
 		if d.opts.PKI != nil {
-			if idents, err = d.opts.PKI.Identities(ctx, tx, id); err != nil {
+			if idents, err = d.opts.PKI.Identities(ctx, id); err != nil {
 				return err
 			}
 		}
-		if cmds, err = d.cmds.ListForDevice(ctx, tx, id, uuid.Nil, 50); err != nil {
+		if cmds, err = d.cmds.ListForDevice(ctx, id, uuid.Nil, 50); err != nil {
 			return err
 		}
 		if d.opts.Compliance == nil {
 			return nil
 		}
-		if rules, err = d.opts.Compliance.Rules(ctx, tx); err != nil {
+		if rules, err = d.opts.Compliance.Rules(ctx); err != nil {
 			return err
 		}
-		results, err = d.opts.Compliance.Results(ctx, tx, id)
+		results, err = d.opts.Compliance.Results(ctx, id)
 		return err
 	})
 	if errors.Is(err, tenancy.ErrNotFound) {
@@ -207,13 +206,13 @@ func (d *Dashboard) send(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := tenancy.WithTenant(r.Context(), t.ID)
 	var c commands.Command
-	err := d.db.Tx(ctx, func(tx pgx.Tx) error {
+	err := d.db.Within(ctx, func(ctx context.Context) error {
 		var err error
-		c, err = d.cmds.Enqueue(ctx, tx, commands.NewCommand{DeviceID: id, Kind: kind, Payload: payload, CreatedBy: s.Subject})
+		c, err = d.cmds.Enqueue(ctx, commands.NewCommand{DeviceID: id, Kind: kind, Payload: payload, CreatedBy: s.Subject})
 		if err != nil {
 			return err
 		}
-		return auditRecord(ctx, tx, s, "queue-command", fmt.Sprintf("/v1/tenants/%s/devices/%s/commands", t.Slug, id), http.StatusCreated,
+		return d.record(ctx, s, "queue-command", fmt.Sprintf("/v1/tenants/%s/devices/%s/commands", t.Slug, id), http.StatusCreated,
 			map[string]string{"kind": kind, "command": c.ID.String()})
 	})
 	switch {
@@ -233,9 +232,9 @@ func (d *Dashboard) send(w http.ResponseWriter, r *http.Request) {
 // commandRow renders one command's table cells as they are now.
 func (d *Dashboard) commandRow(ctx context.Context, id uuid.UUID) (string, error) {
 	var c commands.Command
-	err := d.db.Tx(ctx, func(tx pgx.Tx) error {
+	err := d.db.Within(ctx, func(ctx context.Context) error {
 		var err error
-		c, err = d.cmds.Get(ctx, tx, id)
+		c, err = d.cmds.Get(ctx, id)
 		return err
 	})
 	if err != nil {
@@ -246,13 +245,13 @@ func (d *Dashboard) commandRow(ctx context.Context, id uuid.UUID) (string, error
 	return b.String(), err
 }
 
-// auditRecord writes what a person did in the dashboard to the tenant's
+// record writes what a person did in the dashboard to the tenant's
 // audit log, named as the API operation that does the same.
-func auditRecord(ctx context.Context, tx pgx.Tx, s *session, action, target string, status int, details map[string]string) error {
+func (d *Dashboard) record(ctx context.Context, s *session, action, target string, status int, details map[string]string) error {
 	if details == nil {
 		details = map[string]string{}
 	}
 	details["via"] = "dashboard"
 	b, _ := json.Marshal(details)
-	return audit.Record(ctx, tx, audit.Entry{Actor: s.Subject, ActorName: s.Name, Action: action, Target: target, Status: status, Details: b})
+	return d.opts.Audit.Record(ctx, audit.Entry{Actor: s.Subject, ActorName: s.Name, Action: action, Target: target, Status: status, Details: b})
 }

@@ -1,13 +1,12 @@
 package dashboard
 
 import (
+	"context"
 	"errors"
 	"html/template"
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/android"
 	"github.com/tridentmdm/trident/services/enrollment"
@@ -53,18 +52,18 @@ func (d *Dashboard) enrollPageStatus(w http.ResponseWriter, r *http.Request, s s
 		var ent android.Enterprise
 		var policies []android.Policy
 		var tokens []android.EnrollmentToken
-		err := d.db.ReadTx(s.Ctx, func(tx pgx.Tx) error {
+		err := d.db.ReadWithin(s.Ctx, func(ctx context.Context) error {
 			var err error
-			if ent, err = d.opts.Android.Enterprise(s.Ctx, tx); errors.Is(err, tenancy.ErrNotFound) {
+			if ent, err = d.opts.Android.Enterprise(ctx); errors.Is(err, tenancy.ErrNotFound) {
 				ent = android.Enterprise{Status: "unbound"}
 			} else if err != nil {
 				return err
 			}
-			if policies, err = d.opts.Android.Policies(s.Ctx, tx); err != nil {
+			if policies, err = d.opts.Android.Policies(ctx); err != nil {
 				return err
 			}
 			if s.Role.AtLeast(identity.Operator) {
-				tokens, err = d.opts.Android.EnrollmentTokens(s.Ctx, tx)
+				tokens, err = d.opts.Android.EnrollmentTokens(ctx)
 			}
 			return err
 		})
@@ -113,12 +112,12 @@ func (d *Dashboard) windowsToken(w http.ResponseWriter, r *http.Request) {
 	s := sessionFrom(r.Context())
 	ctx := tenancy.WithTenant(r.Context(), t.ID)
 	var tok enrollment.Token
-	err := d.db.Tx(ctx, func(tx pgx.Tx) error {
+	err := d.db.Within(ctx, func(ctx context.Context) error {
 		var err error
-		if tok, err = d.opts.Windows.NewToken(ctx, tx, 72*time.Hour); err != nil {
+		if tok, err = d.opts.Windows.NewToken(ctx, 72*time.Hour); err != nil {
 			return err
 		}
-		return auditRecord(ctx, tx, s, "create-windows-enrollment", "/v1/tenants/"+t.Slug+"/enrollments/windows", http.StatusOK, nil)
+		return d.record(ctx, s, "create-windows-enrollment", "/v1/tenants/"+t.Slug+"/enrollments/windows", http.StatusOK, nil)
 	})
 	if err != nil {
 		d.log.ErrorContext(ctx, "dashboard windows token", "tenant", t.ID, "err", err)

@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/identity"
@@ -53,8 +52,8 @@ func (d *Dashboard) groupCommand(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := tenancy.WithTenant(r.Context(), t.ID)
 	var name string
-	err = d.db.Tx(ctx, func(tx pgx.Tx) (err error) {
-		name, err = d.queueForGroup(ctx, tx, t, s, group, "", kind, payload)
+	err = d.db.Within(ctx, func(ctx context.Context) (err error) {
+		name, err = d.queueForGroup(ctx, t, s, group, "", kind, payload)
 		return err
 	})
 	switch {
@@ -72,11 +71,11 @@ func (d *Dashboard) groupCommand(w http.ResponseWriter, r *http.Request) {
 
 // queueForGroup queues kind in the background for every enrolled device
 // of group (of platform; "" for any that supports it), as the API's
-// queue-bulk-command and audited as it, in tx. It answers the group's
+// queue-bulk-command and audited as it, in the transaction ctx is within. It answers the group's
 // name, or errNoGroup.
-func (d *Dashboard) queueForGroup(ctx context.Context, tx pgx.Tx, t tenancy.Tenant, s *session, group uuid.UUID,
+func (d *Dashboard) queueForGroup(ctx context.Context, t tenancy.Tenant, s *session, group uuid.UUID,
 	platform inventory.Platform, kind string, payload map[string]any) (string, error) {
-	gs, err := d.inv.Groups(ctx, tx)
+	gs, err := d.inv.Groups(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -84,10 +83,10 @@ func (d *Dashboard) queueForGroup(ctx context.Context, tx pgx.Tx, t tenancy.Tena
 	if i < 0 {
 		return "", errNoGroup
 	}
-	bulk, err := d.cmds.QueueBulk(ctx, tx, t.ID, commands.Bulk{Kind: kind, Payload: payload, Group: group, Platform: platform, By: s.Subject})
+	bulk, err := d.cmds.QueueBulk(ctx, t.ID, commands.Bulk{Kind: kind, Payload: payload, Group: group, Platform: platform, By: s.Subject})
 	if err != nil {
 		return "", err
 	}
-	return gs[i].Name, auditRecord(ctx, tx, s, "queue-bulk-command", "/v1/tenants/"+t.Slug+"/commands/bulk", http.StatusAccepted,
+	return gs[i].Name, d.record(ctx, s, "queue-bulk-command", "/v1/tenants/"+t.Slug+"/commands/bulk", http.StatusAccepted,
 		map[string]string{"kind": kind, "group": group.String(), "bulk": bulk.String()})
 }

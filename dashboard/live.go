@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
@@ -184,9 +183,9 @@ func (c *renderCache) entry(tenant uuid.UUID, event int64) *renderEntry {
 func (d *Dashboard) row(ctx context.Context, slug string, id uuid.UUID) (string, error) {
 	var dev inventory.Device
 	// The writer: the event was committed there, a replica may lag.
-	err := d.db.Tx(ctx, func(tx pgx.Tx) error {
+	err := d.db.Within(ctx, func(ctx context.Context) error {
 		var err error
-		dev, err = d.inv.Get(ctx, tx, id)
+		dev, err = d.inv.Get(ctx, id)
 		return err
 	})
 	if err != nil {

@@ -1,13 +1,12 @@
 package dashboard
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/compliance"
@@ -141,16 +140,16 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 	var standing compliance.Standing
 	var history []compliance.Point
 	now := time.Now()
-	err := d.db.ReadTx(ctx, func(tx pgx.Tx) error {
+	err := d.db.ReadWithin(ctx, func(ctx context.Context) error {
 		var err error
-		if sum, err = d.inv.Summarize(ctx, tx); err != nil {
+		if sum, err = d.inv.Summarize(ctx); err != nil {
 			return err
 		}
 		if d.opts.Compliance != nil {
-			if standing, err = d.opts.Compliance.Summarize(ctx, tx); err != nil {
+			if standing, err = d.opts.Compliance.Summarize(ctx); err != nil {
 				return err
 			}
-			history, err = d.opts.Compliance.History(ctx, tx, now.Add(-15*24*time.Hour))
+			history, err = d.opts.Compliance.History(ctx, now.Add(-15*24*time.Hour))
 		}
 		return err
 	})

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"html/template"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/services/identity"
@@ -373,15 +373,15 @@ func (d *Dashboard) home(w http.ResponseWriter, r *http.Request) {
 	}
 	for i := range ts[:min(len(ts), maxCounted)] {
 		ctx := tenancy.WithTenant(r.Context(), ts[i].Tenant.ID)
-		err := d.db.ReadTx(ctx, func(tx pgx.Tx) error {
-			sum, err := d.inv.Summarize(ctx, tx)
+		err := d.db.ReadWithin(ctx, func(ctx context.Context) error {
+			sum, err := d.inv.Summarize(ctx)
 			c := &ts[i]
 			c.Counted, c.Devices, c.Enrolled = err == nil, sum.Total, sum.ByStatus[inventory.Enrolled]
 			c.Apple, c.Windows, c.Android = sum.ByPlatform[inventory.Apple], sum.ByPlatform[inventory.Windows], sum.ByPlatform[inventory.Android]
 			if err != nil || d.opts.Compliance == nil {
 				return err
 			}
-			st, err := d.opts.Compliance.Summarize(ctx, tx)
+			st, err := d.opts.Compliance.Summarize(ctx)
 			if n := st.Compliant + st.NonCompliant; err == nil && n > 0 {
 				c.Compliance = strconv.Itoa(st.Compliant*100/n) + "% compliant"
 			}
@@ -452,13 +452,13 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
 	var p inventory.Page
 	var groups []inventory.Group
-	err := d.db.ReadTx(tenancy.WithTenant(r.Context(), t.ID), func(tx pgx.Tx) error {
+	err := d.db.ReadWithin(tenancy.WithTenant(r.Context(), t.ID), func(ctx context.Context) error {
 		var err error
-		if p, err = d.inv.List(r.Context(), tx, q); err != nil {
+		if p, err = d.inv.List(ctx, q); err != nil {
 			return err
 		}
 		if full {
-			groups, err = d.inv.Groups(r.Context(), tx)
+			groups, err = d.inv.Groups(ctx)
 		}
 		return err
 	})

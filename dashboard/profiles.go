@@ -2,13 +2,13 @@ package dashboard
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/android"
 	"github.com/tridentmdm/trident/services/commands"
@@ -41,15 +41,15 @@ func (d *Dashboard) profilesPage(w http.ResponseWriter, r *http.Request, s scope
 	var ade []dep.Profile
 	var policies []policyView
 	var groups []inventory.Group
-	err := d.db.ReadTx(s.Ctx, func(tx pgx.Tx) error {
+	err := d.db.ReadWithin(s.Ctx, func(ctx context.Context) error {
 		var err error
 		if d.opts.DEP != nil {
-			if ade, err = d.opts.DEP.Profiles(s.Ctx, tx); err != nil {
+			if ade, err = d.opts.DEP.Profiles(ctx); err != nil {
 				return err
 			}
 		}
 		if d.opts.Android != nil {
-			ps, err := d.opts.Android.Policies(s.Ctx, tx)
+			ps, err := d.opts.Android.Policies(ctx)
 			if err != nil {
 				return err
 			}
@@ -59,7 +59,7 @@ func (d *Dashboard) profilesPage(w http.ResponseWriter, r *http.Request, s scope
 			}
 		}
 		if s.Role.AtLeast(identity.Operator) {
-			groups, err = d.inv.Groups(s.Ctx, tx)
+			groups, err = d.inv.Groups(ctx)
 		}
 		return err
 	})
@@ -119,8 +119,8 @@ func (d *Dashboard) installProfile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var name string
-	err = d.db.Tx(s.Ctx, func(tx pgx.Tx) (err error) {
-		name, err = d.queueForGroup(s.Ctx, tx, s.T, sessionFrom(r.Context()), group, inventory.Apple, "install_profile", payload)
+	err = d.db.Within(s.Ctx, func(ctx context.Context) (err error) {
+		name, err = d.queueForGroup(ctx, s.T, sessionFrom(r.Context()), group, inventory.Apple, "install_profile", payload)
 		if errors.Is(err, errNoGroup) {
 			err = &UserError{Status: http.StatusNotFound, Message: "There is no such group in this tenant."}
 		}

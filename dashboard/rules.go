@@ -1,12 +1,12 @@
 package dashboard
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
@@ -64,12 +64,12 @@ func (d *Dashboard) rulesPage(w http.ResponseWriter, r *http.Request, s scope, c
 	}
 	var rules []compliance.Rule
 	var standing compliance.Standing
-	err := d.db.ReadTx(s.Ctx, func(tx pgx.Tx) error {
+	err := d.db.ReadWithin(s.Ctx, func(ctx context.Context) error {
 		var err error
-		if rules, err = d.opts.Compliance.Rules(s.Ctx, tx); err != nil {
+		if rules, err = d.opts.Compliance.Rules(ctx); err != nil {
 			return err
 		}
-		standing, err = d.opts.Compliance.Summarize(s.Ctx, tx)
+		standing, err = d.opts.Compliance.Summarize(ctx)
 		return err
 	})
 	if err != nil {
@@ -131,12 +131,12 @@ func (d *Dashboard) createRule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := sessionFrom(r.Context())
-	err := d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
-		created, err := d.opts.Compliance.Create(s.Ctx, tx, rule)
+	err := d.db.Within(s.Ctx, func(ctx context.Context) error {
+		created, err := d.opts.Compliance.Create(ctx, rule)
 		if err != nil {
 			return err
 		}
-		return auditRecord(s.Ctx, tx, sess, "create-compliance-rule", "/v1/tenants/"+s.T.Slug+"/compliance/rules", http.StatusCreated,
+		return d.record(ctx, sess, "create-compliance-rule", "/v1/tenants/"+s.T.Slug+"/compliance/rules", http.StatusCreated,
 			map[string]string{"rule": created.ID.String(), "kind": string(created.Kind)})
 	})
 	if err != nil {
@@ -161,21 +161,21 @@ func (d *Dashboard) changeRule(w http.ResponseWriter, r *http.Request) {
 	action, notice := r.PostFormValue("action"), ""
 	sess := sessionFrom(r.Context())
 	target := "/v1/tenants/" + s.T.Slug + "/compliance/rules/" + id.String()
-	err = d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
+	err = d.db.Within(s.Ctx, func(ctx context.Context) error {
 		var err error
 		switch action {
 		case "on", "off":
-			if _, err = d.opts.Compliance.SetEnabled(s.Ctx, tx, id, action == "on"); err != nil {
+			if _, err = d.opts.Compliance.SetEnabled(ctx, id, action == "on"); err != nil {
 				return err
 			}
 			notice = "rule-" + action
-			return auditRecord(s.Ctx, tx, sess, "update-compliance-rule", target, http.StatusOK, map[string]string{"enabled": strconv.FormatBool(action == "on")})
+			return d.record(ctx, sess, "update-compliance-rule", target, http.StatusOK, map[string]string{"enabled": strconv.FormatBool(action == "on")})
 		case "delete":
-			if err = d.opts.Compliance.Delete(s.Ctx, tx, id); err != nil {
+			if err = d.opts.Compliance.Delete(ctx, id); err != nil {
 				return err
 			}
 			notice = "rule-deleted"
-			return auditRecord(s.Ctx, tx, sess, "delete-compliance-rule", target, http.StatusNoContent, nil)
+			return d.record(ctx, sess, "delete-compliance-rule", target, http.StatusNoContent, nil)
 		}
 		return &UserError{Status: http.StatusUnprocessableEntity, Message: "Choose to turn the rule on or off, or to delete it."}
 	})

@@ -1,14 +1,12 @@
 package dashboard
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/tridentmdm/trident/services/enrollment"
-	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -26,13 +24,13 @@ func (d *Dashboard) settings(w http.ResponseWriter, r *http.Request) {
 func (d *Dashboard) settingsPage(w http.ResponseWriter, r *http.Request, s scope, code int, extra map[string]any) {
 	var names []tenancy.Hostname
 	var fed *enrollment.Federation
-	err := d.db.ReadTx(s.Ctx, func(tx pgx.Tx) error {
+	err := d.db.ReadWithin(s.Ctx, func(ctx context.Context) error {
 		var err error
-		if names, err = d.dir.HostnamesTx(s.Ctx, tx, s.T); err != nil {
+		if names, err = d.opts.Tenants.Hostnames(ctx, s.T); err != nil {
 			return err
 		}
 		if d.opts.Windows != nil {
-			f, err := d.opts.Windows.Federation(s.Ctx, tx)
+			f, err := d.opts.Windows.Federation(ctx)
 			if err == nil {
 				fed = &f
 			} else if !errors.Is(err, enrollment.ErrNoFederation) {
@@ -66,15 +64,11 @@ func (d *Dashboard) renameTenant(w http.ResponseWriter, r *http.Request) {
 	}
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	sess := sessionFrom(r.Context())
-	err := d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
-		t, err := tenancy.UpdateTenantTx(s.Ctx, tx, s.T.ID, tenancy.TenantUpdate{Name: &name})
-		if err != nil {
+	err := d.db.Within(s.Ctx, func(ctx context.Context) error {
+		if _, err := d.opts.Tenants.Update(ctx, tenancy.TenantUpdate{Name: &name}); err != nil {
 			return err
 		}
-		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, events.TenantUpdated, t.ID.String(), events.TenantPayload(t)); err != nil {
-			return err
-		}
-		return auditRecord(s.Ctx, tx, sess, "update-tenant", "/v1/tenants/"+s.T.Slug, http.StatusOK, map[string]string{"name": name})
+		return d.record(ctx, sess, "update-tenant", "/v1/tenants/"+s.T.Slug, http.StatusOK, map[string]string{"name": name})
 	})
 	if err != nil {
 		code, msg := d.problem(r, err)
@@ -93,15 +87,12 @@ func (d *Dashboard) addHostname(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := sessionFrom(r.Context())
 	host := strings.TrimSpace(r.PostFormValue("hostname"))
-	err := d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
-		h, err := d.dir.AddHostnameTx(s.Ctx, tx, s.T.ID, host)
+	err := d.db.Within(s.Ctx, func(ctx context.Context) error {
+		h, err := d.opts.Tenants.AddHostname(ctx, host)
 		if err != nil {
 			return err
 		}
-		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, events.TenantHostnameAdded, h.Name, events.HostnameAdded{Status: "pending"}); err != nil {
-			return err
-		}
-		return auditRecord(s.Ctx, tx, sess, "add-hostname", "/v1/tenants/"+s.T.Slug+"/hostnames", http.StatusCreated, map[string]string{"hostname": h.Name})
+		return d.record(ctx, sess, "add-hostname", "/v1/tenants/"+s.T.Slug+"/hostnames", http.StatusCreated, map[string]string{"hostname": h.Name})
 	})
 	if err != nil {
 		code, msg := d.problem(r, err)
@@ -119,16 +110,13 @@ func (d *Dashboard) removeHostname(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := sessionFrom(r.Context())
 	host := r.PostFormValue("hostname")
-	err := d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
-		if err := tenancy.RemoveHostnameTx(s.Ctx, tx, host); errors.Is(err, tenancy.ErrNotFound) {
+	err := d.db.Within(s.Ctx, func(ctx context.Context) error {
+		if err := d.opts.Tenants.RemoveHostname(ctx, host); errors.Is(err, tenancy.ErrNotFound) {
 			return &UserError{Status: http.StatusNotFound, Message: "That is not one of this tenant's custom hostnames."}
 		} else if err != nil {
 			return err
 		}
-		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, events.TenantHostnameRemoved, host, nil); err != nil {
-			return err
-		}
-		return auditRecord(s.Ctx, tx, sess, "remove-hostname", "/v1/tenants/"+s.T.Slug+"/hostnames/"+host, http.StatusNoContent, nil)
+		return d.record(ctx, sess, "remove-hostname", "/v1/tenants/"+s.T.Slug+"/hostnames/"+host, http.StatusNoContent, nil)
 	})
 	if err != nil {
 		code, msg := d.problem(r, err)
@@ -147,11 +135,8 @@ func (d *Dashboard) verifyHostname(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := sessionFrom(r.Context())
 	host := r.PostFormValue("hostname")
-	_, err := d.dir.VerifyHostname(s.Ctx, s.T.ID, host, func(tx pgx.Tx, h tenancy.Hostname) error {
-		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, events.TenantHostnameVerified, h.Name, nil); err != nil {
-			return err
-		}
-		return auditRecord(s.Ctx, tx, sess, "verify-hostname", "/v1/tenants/"+s.T.Slug+"/hostnames/"+h.Name+"/verify", http.StatusOK, nil)
+	_, err := d.opts.Tenants.VerifyHostname(s.Ctx, host, func(ctx context.Context, h tenancy.Hostname) error {
+		return d.record(ctx, sess, "verify-hostname", "/v1/tenants/"+s.T.Slug+"/hostnames/"+h.Name+"/verify", http.StatusOK, nil)
 	})
 	switch {
 	case errors.Is(err, tenancy.ErrNotFound):

@@ -1,11 +1,11 @@
 package dashboard
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
@@ -25,8 +25,8 @@ func (d *Dashboard) webhooksPage(w http.ResponseWriter, r *http.Request, s scope
 		return
 	}
 	var list []events.Endpoint
-	if err := d.db.ReadTx(s.Ctx, func(tx pgx.Tx) (err error) {
-		list, err = d.opts.Webhooks.List(s.Ctx, tx, uuid.Nil, 200)
+	if err := d.db.ReadWithin(s.Ctx, func(ctx context.Context) (err error) {
+		list, err = d.opts.Webhooks.List(ctx, uuid.Nil, 200)
 		return err
 	}); err != nil {
 		d.log.ErrorContext(s.Ctx, "dashboard webhooks", "tenant", s.T.ID, "err", err)
@@ -58,16 +58,13 @@ func (d *Dashboard) createWebhook(w http.ResponseWriter, r *http.Request) {
 		"description": strings.TrimSpace(r.PostFormValue("description"))}
 	sess := sessionFrom(r.Context())
 	var e events.Endpoint
-	err := d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
+	err := d.db.Within(s.Ctx, func(ctx context.Context) error {
 		var err error
-		e, err = d.opts.Webhooks.Create(s.Ctx, tx, events.NewEndpoint{URL: form["url"], EventKinds: kindsOf(form["kinds"]), Description: form["description"]})
+		e, err = d.opts.Webhooks.Create(ctx, events.NewEndpoint{URL: form["url"], EventKinds: kindsOf(form["kinds"]), Description: form["description"]})
 		if err != nil {
 			return err
 		}
-		if _, err := d.opts.Publisher.Publish(s.Ctx, tx, events.WebhookCreatedKind, e.ID.String(), events.WebhookCreated{URL: e.URL, EventKinds: e.EventKinds}); err != nil {
-			return err
-		}
-		return auditRecord(s.Ctx, tx, sess, "create-webhook", "/v1/tenants/"+s.T.Slug+"/webhooks", http.StatusCreated, map[string]string{"webhook": e.ID.String()})
+		return d.record(ctx, sess, "create-webhook", "/v1/tenants/"+s.T.Slug+"/webhooks", http.StatusCreated, map[string]string{"webhook": e.ID.String()})
 	})
 	if err != nil {
 		code, msg := d.problem(r, err)
@@ -94,12 +91,12 @@ func (d *Dashboard) webhookPage(w http.ResponseWriter, r *http.Request, s scope,
 	}
 	var e events.Endpoint
 	var ds []events.Delivery
-	err = d.db.ReadTx(s.Ctx, func(tx pgx.Tx) error {
+	err = d.db.ReadWithin(s.Ctx, func(ctx context.Context) error {
 		var err error
-		if e, err = d.opts.Webhooks.Get(s.Ctx, tx, id); err != nil {
+		if e, err = d.opts.Webhooks.Get(ctx, id); err != nil {
 			return err
 		}
-		ds, err = d.opts.Webhooks.Deliveries(s.Ctx, tx, id, uuid.Nil, 50)
+		ds, err = d.opts.Webhooks.Deliveries(ctx, id, uuid.Nil, 50)
 		return err
 	})
 	if err != nil {
@@ -129,30 +126,27 @@ func (d *Dashboard) changeWebhook(w http.ResponseWriter, r *http.Request) {
 	sess := sessionFrom(r.Context())
 	target := "/v1/tenants/" + s.T.Slug + "/webhooks/" + id.String()
 	action, notice, back := r.PostFormValue("action"), "", target
-	err = d.db.Tx(s.Ctx, func(tx pgx.Tx) error {
+	err = d.db.Within(s.Ctx, func(ctx context.Context) error {
 		switch action {
 		case "pause", "resume":
 			active := action == "resume"
-			if _, err := d.opts.Webhooks.Update(s.Ctx, tx, id, events.EndpointUpdate{Active: &active}); err != nil {
+			if _, err := d.opts.Webhooks.Update(ctx, id, events.EndpointUpdate{Active: &active}); err != nil {
 				return err
 			}
 			notice = map[bool]string{true: "webhook-resumed", false: "webhook-paused"}[active]
-			return auditRecord(s.Ctx, tx, sess, "update-webhook", target, http.StatusOK, map[string]string{"action": action})
+			return d.record(ctx, sess, "update-webhook", target, http.StatusOK, map[string]string{"action": action})
 		case "ping":
-			if _, err := d.opts.Webhooks.Get(s.Ctx, tx, id); err != nil {
-				return err
-			}
-			if _, err := d.opts.Publisher.Ping(s.Ctx, tx, id); err != nil {
+			if _, err := d.opts.Webhooks.Ping(ctx, id); err != nil {
 				return err
 			}
 			notice = "webhook-ping"
-			return auditRecord(s.Ctx, tx, sess, "ping-webhook", target+"/ping", http.StatusAccepted, nil)
+			return d.record(ctx, sess, "ping-webhook", target+"/ping", http.StatusAccepted, nil)
 		case "delete":
-			if err := d.opts.Webhooks.Delete(s.Ctx, tx, id); err != nil {
+			if err := d.opts.Webhooks.Delete(ctx, id); err != nil {
 				return err
 			}
 			notice, back = "webhook-deleted", ""
-			return auditRecord(s.Ctx, tx, sess, "delete-webhook", target, http.StatusNoContent, nil)
+			return d.record(ctx, sess, "delete-webhook", target, http.StatusNoContent, nil)
 		}
 		return &UserError{Status: http.StatusUnprocessableEntity, Message: "Choose to pause, resume, ping or delete the webhook."}
 	})

@@ -170,11 +170,11 @@ func claimedError(name, taken string) error {
 // VerifyHostname checks DNS for the TXT record that proves tenant id
 // controls name, records the result, and, when it proves ownership, marks
 // the name verified and calls then in the same transaction (to publish the
-// event). A name already verified is returned as it is. A check that
+// event and audit it): then's context is within it (DB.Within). A name already verified is returned as it is. A check that
 // proves nothing returns the name's state and an error wrapping
 // ErrUnproven that says what DNS showed; another tenant's verified name at
 // or above it gives ErrConflict.
-func (d *Directory) VerifyHostname(ctx context.Context, id uuid.UUID, name string, then func(pgx.Tx, Hostname) error) (Hostname, error) {
+func (d *Directory) VerifyHostname(ctx context.Context, id uuid.UUID, name string, then func(context.Context, Hostname) error) (Hostname, error) {
 	return d.verify(ctx, id, name, false, then)
 }
 
@@ -186,7 +186,7 @@ func (d *Directory) VouchHostname(ctx context.Context, id uuid.UUID, name string
 	return d.verify(ctx, id, name, true, nil)
 }
 
-func (d *Directory) verify(ctx context.Context, id uuid.UUID, name string, vouched bool, then func(pgx.Tx, Hostname) error) (Hostname, error) {
+func (d *Directory) verify(ctx context.Context, id uuid.UUID, name string, vouched bool, then func(context.Context, Hostname) error) (Hostname, error) {
 	ctx = WithTenant(ctx, id)
 	var h Hostname
 	if err := d.db.ReadTx(ctx, func(tx pgx.Tx) error {
@@ -204,38 +204,15 @@ func (d *Directory) verify(ctx context.Context, id uuid.UUID, name string, vouch
 		problem = d.checkTXT(ctx, h) // outside any transaction: DNS may take seconds
 	}
 	var refused error
-	err := d.db.Tx(ctx, func(tx pgx.Tx) error {
-		refused = nil
-		problem := problem // a retried transaction starts from the DNS verdict again
-		if problem == "" {
-			taken, err := claimedElsewhere(ctx, tx, id, h.Name)
-			if err != nil {
-				return err
-			}
-			if taken != "" {
-				refused = claimedError(h.Name, taken)
-				problem = refused.Error()
-			}
-		}
-		row := tx.QueryRow(ctx, `
-UPDATE tenant_hostnames SET checked_at = clock_timestamp(),
-    check_error = NULLIF($2, ''),
-    verified_at = CASE WHEN $2 = '' THEN clock_timestamp() END
-WHERE hostname = $1 AND tenant_id = current_tenant() AND verified_at IS NULL
-RETURNING `+hostnameColumns, h.Name, problem)
-		var err error
-		h, err = scanHostname(row)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows): // removed, or verified meanwhile
-			h, err = HostnameTx(ctx, tx, name)
+	err := d.db.Within(ctx, func(ctx context.Context) error {
+		if err := d.db.Tx(ctx, func(tx pgx.Tx) (err error) {
+			h, refused, err = recordCheck(ctx, tx, id, h, problem)
 			return err
-		case isCode(err, "23505"):
-			return claimedError(h.Name, h.Name)
-		case err != nil:
-			return fmt.Errorf("record hostname check: %w", err)
+		}); err != nil {
+			return err
 		}
 		if h.VerifiedAt != nil && then != nil {
-			return then(tx, h)
+			return then(ctx, h)
 		}
 		return nil
 	})
@@ -248,6 +225,39 @@ RETURNING `+hostnameColumns, h.Name, problem)
 		return h, fmt.Errorf("hostname %q: %w: %s", h.Name, ErrUnproven, h.CheckError)
 	}
 	return h, nil
+}
+
+// recordCheck keeps the result of a check of h (problem: what DNS
+// showed, "" if it proved ownership) and returns the name as it now is;
+// refused is set when another tenant's verified name holds it.
+func recordCheck(ctx context.Context, tx pgx.Tx, id uuid.UUID, h Hostname, problem string) (_ Hostname, refused, err error) {
+	if problem == "" {
+		taken, err := claimedElsewhere(ctx, tx, id, h.Name)
+		if err != nil {
+			return h, nil, err
+		}
+		if taken != "" {
+			refused = claimedError(h.Name, taken)
+			problem = refused.Error()
+		}
+	}
+	row := tx.QueryRow(ctx, `
+UPDATE tenant_hostnames SET checked_at = clock_timestamp(),
+    check_error = NULLIF($2, ''),
+    verified_at = CASE WHEN $2 = '' THEN clock_timestamp() END
+WHERE hostname = $1 AND tenant_id = current_tenant() AND verified_at IS NULL
+RETURNING `+hostnameColumns, h.Name, problem)
+	got, err := scanHostname(row)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows): // removed, or verified meanwhile
+		got, err = HostnameTx(ctx, tx, h.Name)
+		return got, refused, err
+	case isCode(err, "23505"):
+		return h, nil, claimedError(h.Name, h.Name)
+	case err != nil:
+		return h, nil, fmt.Errorf("record hostname check: %w", err)
+	}
+	return got, refused, nil
 }
 
 // checkTXT returns "" when DNS proves h, else what it showed instead. The

@@ -283,7 +283,7 @@ func TestHostnameOwnership(t *testing.T) {
 	// Without the record, verification says what DNS showed and changes
 	// nothing but the check's time and result.
 	var published []tenancy.Hostname
-	then := func(_ pgx.Tx, h tenancy.Hostname) error { published = append(published, h); return nil }
+	then := func(_ context.Context, h tenancy.Hostname) error { published = append(published, h); return nil }
 	got, err := dir.VerifyHostname(ctx, squatter.ID, name, then)
 	if !errors.Is(err, tenancy.ErrUnproven) || got.Verified() || got.CheckedAt == nil ||
 		!strings.Contains(got.CheckError, "no TXT record at _trident-challenge."+name) || len(published) != 0 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // ErrJoinedTxFailed is what Within returns when a Tx that joined its
@@ -21,9 +22,10 @@ type withinKey struct{}
 
 // within is the transaction a Within call holds open.
 type within struct {
-	db     *DB
-	tx     pgx.Tx
-	tenant uuid.UUID
+	db       *DB
+	tx       pgx.Tx
+	tenant   uuid.UUID
+	readOnly bool
 
 	busy atomic.Bool // a joined Tx is running
 
@@ -60,6 +62,21 @@ func (w *within) err() error {
 // with an error, where outside Within it would have taken a second
 // connection.
 func (db *DB) Within(ctx context.Context, fn func(ctx context.Context) error) error {
+	return db.within(ctx, db.writer, pgx.ReadWrite, fn)
+}
+
+// ReadWithin is Within on the reader, read-only: for an edge's page or
+// answer that reads through several services and wants one snapshot and
+// one round of BEGIN and COMMIT. A write under it fails (the transaction
+// is READ ONLY). Unlike Within, a joined read that fails without aborting
+// the transaction (a service's not-found, say) does not fail the rest:
+// the caller may handle it and read on. Under a context already within a
+// transaction of db, fn runs in that one.
+func (db *DB) ReadWithin(ctx context.Context, fn func(ctx context.Context) error) error {
+	return db.within(ctx, db.reader, pgx.ReadOnly, fn)
+}
+
+func (db *DB) within(ctx context.Context, p *pgxpool.Pool, mode pgx.TxAccessMode, fn func(ctx context.Context) error) error {
 	if w := joined(ctx, db); w != nil {
 		return fn(ctx) // already inside one
 	}
@@ -67,8 +84,8 @@ func (db *DB) Within(ctx context.Context, fn func(ctx context.Context) error) er
 	if !ok {
 		return ErrNoTenant
 	}
-	return tenantTx(ctx, db.writer, pgx.ReadWrite, func(tx pgx.Tx) error {
-		w := &within{db: db, tx: tx, tenant: id}
+	return tenantTx(ctx, p, mode, func(tx pgx.Tx) error {
+		w := &within{db: db, tx: tx, tenant: id, readOnly: mode == pgx.ReadOnly}
 		err := fn(context.WithValue(ctx, withinKey{}, w))
 		if failed := w.err(); err == nil && failed != nil {
 			err = fmt.Errorf("%w: %w", ErrJoinedTxFailed, failed)
@@ -102,10 +119,41 @@ func (w *within) run(ctx context.Context, fn func(pgx.Tx) error) error {
 		return fmt.Errorf("%w: %w", ErrJoinedTxFailed, failed)
 	}
 	err := fn(w.tx)
-	if err != nil {
+	if err != nil && !(w.readOnly && !aborted(w.tx)) {
+		// A read that fails without aborting the transaction (no such
+		// row, say) wrote nothing to undo: the reads after it may go on.
 		w.fail(err)
 	}
 	return err
 }
 
+// aborted reports whether tx's transaction is in the failed state (a
+// statement failed; everything until the rollback is refused).
+func aborted(tx pgx.Tx) bool {
+	return tx.Conn().PgConn().TxStatus() != 'T'
+}
+
 var errOverlap = errors.New("tenancy: a Tx joined a Within transaction while another joined Tx was running on it")
+
+// Read runs fn in a read-only tenant transaction of db (ReadTx: the
+// reader, or the transaction ctx is within) and returns its result: the
+// body of a service's read use case.
+func Read[T any](ctx context.Context, db *DB, fn func(pgx.Tx) (T, error)) (T, error) {
+	var out T
+	err := db.ReadTx(ctx, func(tx pgx.Tx) (err error) {
+		out, err = fn(tx)
+		return err
+	})
+	return out, err
+}
+
+// Write is Read on the writer (Tx): the body of a service's use case that
+// changes something and answers with a result.
+func Write[T any](ctx context.Context, db *DB, fn func(pgx.Tx) (T, error)) (T, error) {
+	var out T
+	err := db.Tx(ctx, func(tx pgx.Tx) (err error) {
+		out, err = fn(tx)
+		return err
+	})
+	return out, err
+}

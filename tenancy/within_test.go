@@ -155,3 +155,85 @@ func TestWithinRefusesOverlapAndOtherTenants(t *testing.T) {
 		t.Errorf("Within without a tenant = %v, want ErrNoTenant", err)
 	}
 }
+
+func TestReadWithinIsOneReadOnlyTransaction(t *testing.T) {
+	db, dir := newDirectory(t)
+	ctx := tenancy.WithTenant(context.Background(), testenv.Tenant(t, dir).ID)
+
+	var pids []int
+	err := db.ReadWithin(ctx, func(ctx context.Context) error {
+		for i := 0; i < 2; i++ {
+			pid, err := tenancy.Read(ctx, db, func(tx pgx.Tx) (pid int, err error) {
+				return pid, tx.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid)
+			})
+			if err != nil {
+				return err
+			}
+			pids = append(pids, pid)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pids[0] != pids[1] {
+		t.Errorf("two reads under ReadWithin ran on backends %v, want one transaction", pids)
+	}
+
+	err = db.ReadWithin(ctx, func(ctx context.Context) error { return addGroup(db, ctx, "written") })
+	if err == nil {
+		t.Fatal("a write under ReadWithin succeeded; want the read-only transaction to refuse it")
+	}
+	if n := groups(t, db, ctx, "written"); n != 0 {
+		t.Errorf("a write under ReadWithin left %d rows", n)
+	}
+}
+
+func TestWriteAnswersItsResult(t *testing.T) {
+	db, dir := newDirectory(t)
+	ctx := tenancy.WithTenant(context.Background(), testenv.Tenant(t, dir).ID)
+	id, err := tenancy.Write(ctx, db, func(tx pgx.Tx) (uuid.UUID, error) {
+		id := uuid.New()
+		_, err := tx.Exec(ctx, `INSERT INTO device_groups (id, name) VALUES ($1, 'w')`, id)
+		return id, err
+	})
+	if err != nil || id == uuid.Nil {
+		t.Fatalf("Write: %v, %v", id, err)
+	}
+	if _, err := tenancy.Write(context.Background(), db, func(tx pgx.Tx) (int, error) { return 1, nil }); !errors.Is(err, tenancy.ErrNoTenant) {
+		t.Errorf("Write without a tenant: %v, want ErrNoTenant", err)
+	}
+}
+
+// A read under ReadWithin that finds nothing is the caller's to handle:
+// the reads after it go on; a failed statement still fails the rest.
+func TestReadWithinGoesOnAfterANotFound(t *testing.T) {
+	db, dir := newDirectory(t)
+	ctx := tenancy.WithTenant(context.Background(), testenv.Tenant(t, dir).ID)
+	err := db.ReadWithin(ctx, func(ctx context.Context) error {
+		err := db.ReadTx(ctx, func(tx pgx.Tx) error {
+			var n int
+			return tx.QueryRow(ctx, `SELECT 1 FROM device_groups WHERE false`).Scan(&n)
+		})
+		if !errors.Is(err, pgx.ErrNoRows) {
+			t.Errorf("first read: %v, want no rows", err)
+		}
+		return db.ReadTx(ctx, func(tx pgx.Tx) error {
+			var n int
+			return tx.QueryRow(ctx, `SELECT count(*) FROM device_groups`).Scan(&n)
+		})
+	})
+	if err != nil {
+		t.Fatalf("a read after a handled not-found: %v", err)
+	}
+	err = db.ReadWithin(ctx, func(ctx context.Context) error {
+		_ = db.ReadTx(ctx, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `SELECT 1/0`)
+			return err
+		})
+		return nil
+	})
+	if !errors.Is(err, tenancy.ErrJoinedTxFailed) {
+		t.Errorf("a failed statement under ReadWithin: %v, want ErrJoinedTxFailed", err)
+	}
+}

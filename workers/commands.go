@@ -33,11 +33,11 @@ func (w *deliverCommandWorker) Work(ctx context.Context, job *river.Job[commands
 	}
 	var c commands.Command
 	var d inventory.Device
-	err := w.db.Tx(ctx, func(tx pgx.Tx) (err error) {
-		if c, err = w.cmds.Get(ctx, tx, job.Args.CommandID); err != nil {
+	err := w.db.ReadWithin(ctx, func(ctx context.Context) (err error) {
+		if c, err = w.cmds.Get(ctx, job.Args.CommandID); err != nil {
 			return err
 		}
-		d, err = w.cmds.Device(ctx, tx, c)
+		d, err = w.cmds.Device(ctx, c)
 		return err
 	})
 	if errors.Is(err, tenancy.ErrNotFound) || errors.Is(err, tenancy.ErrNotFound) {
@@ -51,7 +51,7 @@ func (w *deliverCommandWorker) Work(ctx context.Context, job *river.Job[commands
 	case commands.Finished:
 		return nil
 	case commands.Expire:
-		return w.db.Tx(ctx, func(tx pgx.Tx) error { return w.cmds.Expire(ctx, tx, c.ID) })
+		return w.cmds.Expire(ctx, c.ID)
 	case commands.Wake:
 		if waker := w.wakers[d.Platform]; waker != nil {
 			if err := waker.Wake(ctx, d); errors.Is(err, commands.ErrUnreachable) {

@@ -50,8 +50,8 @@ func TestDeliverCommandSnoozesAndExpires(t *testing.T) {
 	tn := testenv.Tenant(t, dir)
 	ctx := tenancy.WithTenant(context.Background(), tn.ID)
 	pub := events.NewPublisher(nil)
-	inv := inventory.New(pub)
-	q := commands.New(inv, pub)
+	inv := inventory.New(db, pub)
+	q := commands.New(db, inv, pub)
 	woken := &wakes{}
 	w := &deliverCommandWorker{db: db, cmds: q, wakers: map[inventory.Platform]commands.Waker{inventory.Windows: woken},
 		log: testenv.Logger(t)}
@@ -63,11 +63,11 @@ func TestDeliverCommandSnoozesAndExpires(t *testing.T) {
 		var c commands.Command
 		if err := db.Tx(ctx, func(tx pgx.Tx) (err error) {
 			if dev.ID == [16]byte{} {
-				if dev, err = inv.Record(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: "W-deliver", Status: inventory.Enrolled}); err != nil {
+				if dev, err = inv.RecordTx(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: "W-deliver", Status: inventory.Enrolled}); err != nil {
 					return err
 				}
 			}
-			c, err = q.Enqueue(ctx, tx, commands.NewCommand{DeviceID: dev.ID, Kind: "lock", Lifetime: lifetime})
+			c, err = q.EnqueueTx(ctx, tx, commands.NewCommand{DeviceID: dev.ID, Kind: "lock", Lifetime: lifetime})
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -89,7 +89,7 @@ func TestDeliverCommandSnoozesAndExpires(t *testing.T) {
 	}
 	status := func(c commands.Command) commands.Status {
 		var got commands.Command
-		if err := db.Tx(ctx, func(tx pgx.Tx) (err error) { got, err = q.Get(ctx, tx, c.ID); return }); err != nil {
+		if err := db.Within(ctx, func(ctx context.Context) (err error) { got, err = q.Get(ctx, c.ID); return }); err != nil {
 			t.Fatal(err)
 		}
 		return got.Status
@@ -139,7 +139,7 @@ func TestDeliverCommandSnoozesAndExpires(t *testing.T) {
 
 	// A canceled command ends its job without a wake.
 	gone := queue(time.Hour)
-	if err := db.Tx(ctx, func(tx pgx.Tx) error { _, err := q.Cancel(ctx, tx, gone.ID); return err }); err != nil {
+	if err := db.Within(ctx, func(ctx context.Context) error { _, err := q.Cancel(ctx, gone.ID); return err }); err != nil {
 		t.Fatal(err)
 	}
 	before := woken.count()
@@ -157,8 +157,8 @@ func TestExpireDueWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := events.NewPublisher(nil)
-	inv := inventory.New(pub)
-	q := commands.New(inv, pub)
+	inv := inventory.New(db, pub)
+	q := commands.New(db, inv, pub)
 	tw := rivertest.NewWorker(t, riverpgxv5.New(db.Writer()), &river.Config{Schema: migrations.RiverSchema,
 		Middleware: []rivertype.Middleware{river.WorkerMiddlewareFunc(tenantMiddleware)}},
 		&expireDueWorker{db: db, cmds: q, log: testenv.Logger(t)})
@@ -167,11 +167,11 @@ func TestExpireDueWorker(t *testing.T) {
 	for _, tn := range []tenancy.Tenant{a, b} {
 		ctx := tenancy.WithTenant(context.Background(), tn.ID)
 		if err := db.Tx(ctx, func(tx pgx.Tx) error {
-			d, err := inv.Record(ctx, tx, inventory.Report{Platform: inventory.Android, Identifier: "enterprises/e/devices/x", Status: inventory.Enrolled})
+			d, err := inv.RecordTx(ctx, tx, inventory.Report{Platform: inventory.Android, Identifier: "enterprises/e/devices/x", Status: inventory.Enrolled})
 			if err != nil {
 				return err
 			}
-			c, err := q.Enqueue(ctx, tx, commands.NewCommand{DeviceID: d.ID, Kind: "restart"})
+			c, err := q.EnqueueTx(ctx, tx, commands.NewCommand{DeviceID: d.ID, Kind: "restart"})
 			ids[tn] = c
 			if err != nil {
 				return err
@@ -194,7 +194,7 @@ func TestExpireDueWorker(t *testing.T) {
 	for tn, want := range map[tenancy.Tenant]commands.Status{a: commands.Expired, b: commands.Queued} {
 		tctx := tenancy.WithTenant(ctx, tn.ID)
 		var c commands.Command
-		if err := db.Tx(tctx, func(tx pgx.Tx) (err error) { c, err = q.Get(tctx, tx, ids[tn].ID); return }); err != nil {
+		if err := db.Within(tctx, func(ctx context.Context) (err error) { c, err = q.Get(tctx, ids[tn].ID); return }); err != nil {
 			t.Fatal(err)
 		}
 		if c.Status != want {

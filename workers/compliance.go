@@ -22,10 +22,7 @@ func (w *evaluateWorker) Work(ctx context.Context, job *river.Job[compliance.Eva
 	if w.c == nil {
 		return errors.New("compliance: this process does not evaluate")
 	}
-	err := w.db.Tx(ctx, func(tx pgx.Tx) error {
-		_, err := w.c.Evaluate(ctx, tx, job.Args.DeviceID)
-		return err
-	})
+	_, err := w.c.Evaluate(ctx, job.Args.DeviceID)
 	if errors.Is(err, tenancy.ErrNotFound) {
 		return nil // the device is gone
 	}
@@ -42,13 +39,13 @@ func (w *evaluateTenantWorker) Work(ctx context.Context, job *river.Job[complian
 	if w.c == nil {
 		return errors.New("compliance: this process does not evaluate")
 	}
-	return w.db.Tx(ctx, func(tx pgx.Tx) error {
-		ids, err := w.c.Devices(ctx, tx, job.Args.After, compliance.BatchSize)
+	return w.db.Within(ctx, func(ctx context.Context) error {
+		ids, err := w.c.Devices(ctx, job.Args.After, compliance.BatchSize)
 		if err != nil {
 			return err
 		}
 		for _, id := range ids {
-			if _, err := w.c.Evaluate(ctx, tx, id); err != nil {
+			if _, err := w.c.Evaluate(ctx, id); err != nil {
 				return err
 			}
 		}
@@ -56,9 +53,11 @@ func (w *evaluateTenantWorker) Work(ctx context.Context, job *river.Job[complian
 			return nil
 		}
 		// The next batch, committed with this one's results.
-		_, err = river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx,
-			compliance.EvaluateTenantArgs{TenantID: job.Args.TenantID, After: ids[len(ids)-1]}, nil)
-		return err
+		return w.db.Tx(ctx, func(tx pgx.Tx) error {
+			_, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx,
+				compliance.EvaluateTenantArgs{TenantID: job.Args.TenantID, After: ids[len(ids)-1]}, nil)
+			return err
+		})
 	})
 }
 
@@ -91,8 +90,6 @@ func (w *snapshotWorker) Work(ctx context.Context, job *river.Job[compliance.Sna
 	if w.c == nil {
 		return errors.New("compliance: this process does not evaluate")
 	}
-	return w.db.Tx(ctx, func(tx pgx.Tx) error {
-		_, err := w.c.Snapshot(ctx, tx, time.Now())
-		return err
-	})
+	_, err := w.c.Snapshot(ctx, time.Now())
+	return err
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/tridentmdm/trident/services/dep"
@@ -47,10 +46,8 @@ func (w *depSyncTenantWorker) Work(ctx context.Context, job *river.Job[dep.SyncT
 	if w.dep == nil {
 		return errNoDEP
 	}
-	return w.db.Tx(ctx, func(tx pgx.Tx) error {
-		_, err := w.dep.EnqueueAll(ctx, tx)
-		return err
-	})
+	_, err := w.dep.EnqueueAll(ctx)
+	return err
 }
 
 type depSyncWorker struct {

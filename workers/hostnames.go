@@ -6,10 +6,10 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -27,17 +27,16 @@ func HostnameReaction(ev events.Event) (river.JobArgs, *river.InsertOpts, bool) 
 
 type verifyHostnameWorker struct {
 	river.WorkerDefaults[tenancy.VerifyHostnameArgs]
-	dir *tenancy.Directory
-	pub *events.Publisher
-	log *slog.Logger
-	now func() time.Time
+	tenants *tenants.Service
+	log     *slog.Logger
+	now     func() time.Time
 }
 
 func (w *verifyHostnameWorker) Work(ctx context.Context, job *river.Job[tenancy.VerifyHostnameArgs]) error {
-	h, err := w.dir.VerifyHostname(ctx, job.Args.TenantID, job.Args.Hostname, func(tx pgx.Tx, h tenancy.Hostname) error {
-		_, err := w.pub.Publish(ctx, tx, events.TenantHostnameVerified, h.Name, nil)
-		return err
-	})
+	if w.tenants == nil {
+		return errors.New("tenants: this process does not verify hostnames")
+	}
+	h, err := w.tenants.VerifyHostname(tenancy.WithTenant(ctx, job.Args.TenantID), job.Args.Hostname, nil)
 	switch {
 	case err == nil:
 		w.log.InfoContext(ctx, "custom hostname verified", "tenant", job.Args.TenantID, "hostname", h.Name)

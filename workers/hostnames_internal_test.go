@@ -14,6 +14,7 @@ import (
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -33,7 +34,7 @@ func TestVerifyHostnameJob(t *testing.T) {
 	tn := testenv.Tenant(t, dir)
 	ctx := tenancy.WithTenant(context.Background(), tn.ID)
 	now := time.Now()
-	w := &verifyHostnameWorker{dir: dir, pub: events.NewPublisher(nil), log: testenv.Logger(t), now: func() time.Time { return now }}
+	w := &verifyHostnameWorker{tenants: tenants.New(db, dir, events.NewPublisher(nil)), log: testenv.Logger(t), now: func() time.Time { return now }}
 	tw := rivertest.NewWorker(t, riverpgxv5.New(db.Writer()), &river.Config{Schema: migrations.RiverSchema,
 		Middleware: []rivertype.Middleware{river.WorkerMiddlewareFunc(tenantMiddleware)}}, w)
 	work := func(name string) *rivertest.WorkResult {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/tridentmdm/trident/services/commands"
@@ -56,7 +55,7 @@ func (w *expireDueWorker) Work(ctx context.Context, job *river.Job[commands.Expi
 		return errors.New("commands: this process does not expire commands")
 	}
 	var n int
-	err := w.db.Tx(ctx, func(tx pgx.Tx) (err error) { n, err = w.cmds.ExpireDue(ctx, tx); return })
+	n, err := w.cmds.ExpireDue(ctx)
 	if n > 0 {
 		w.log.InfoContext(ctx, "expired commands past their deadline", "tenant", job.Args.TenantID, "expired", n)
 	}
@@ -78,10 +77,7 @@ func (w *wakeSilentWorker) Work(ctx context.Context, job *river.Job[commands.Wak
 		return nil
 	}
 	var silent []inventory.Device
-	err := w.db.ReadTx(ctx, func(tx pgx.Tx) (err error) {
-		silent, err = w.inv.Silent(ctx, tx, time.Now().Add(-commands.SilentAfter), 1000)
-		return
-	})
+	silent, err := w.inv.Silent(ctx, time.Now().Add(-commands.SilentAfter), 1000)
 	if err != nil {
 		return fmt.Errorf("list silent devices: %w", err)
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/tridentmdm/trident/services/dep"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -56,9 +57,9 @@ type Deps struct {
 	Directory *tenancy.Directory
 	Events    *events.Store
 	Webhooks  *events.Sender
-	// Publisher publishes what jobs find (a hostname verified); nil
-	// leaves those jobs to another process.
-	Publisher *events.Publisher
+	// Tenants verifies custom hostnames (and publishes what it finds);
+	// nil leaves those jobs to another process.
+	Tenants *tenants.Service
 	// Commands and the wakers of each platform drive command delivery; a
 	// nil Commands leaves delivery jobs to another process.
 	Commands   *commands.Queue
@@ -118,7 +119,7 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 	river.AddWorker(ws, &expireDueWorker{db: d.DB, cmds: d.Commands, log: d.Log})
 	river.AddWorker(ws, &renewalSweepWorker{dir: d.Directory})
 	river.AddWorker(ws, &renewIdentitiesWorker{renewer: d.Renewer})
-	river.AddWorker(ws, &verifyHostnameWorker{dir: d.Directory, pub: d.Publisher, log: d.Log, now: time.Now})
+	river.AddWorker(ws, &verifyHostnameWorker{tenants: d.Tenants, log: d.Log, now: time.Now})
 
 	rc := &river.Config{
 		Schema:     cfg.Schema,

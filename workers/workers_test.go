@@ -187,8 +187,8 @@ func (badTenantArgs) Kind() string { return "events.retention" }
 func TestSnapshotSweep(t *testing.T) {
 	d := deps(t)
 	pub := events.NewPublisher(nil)
-	d.Inventory = inventory.New(pub)
-	d.Compliance = compliance.New(d.Inventory, commands.New(d.Inventory, pub), pub)
+	d.Inventory = inventory.New(d.DB, pub)
+	d.Compliance = compliance.New(d.DB, d.Inventory, commands.New(d.DB, d.Inventory, pub), pub)
 	a, b := testenv.Tenant(t, d.Directory), testenv.Tenant(t, d.Directory)
 	for i, tn := range []tenancy.Tenant{a, b} {
 		ctx := tenancy.WithTenant(context.Background(), tn.ID)
@@ -232,11 +232,8 @@ SELECT gen_random_uuid(), 'windows', 'pc-' || g, 'enrolled', now() FROM generate
 	}
 	for i, tn := range []tenancy.Tenant{a, b} {
 		ctx := tenancy.WithTenant(context.Background(), tn.ID)
-		var ps []compliance.Point
-		if err := d.DB.Tx(ctx, func(tx pgx.Tx) (err error) {
-			ps, err = d.Compliance.History(ctx, tx, time.Now().Add(-time.Hour))
-			return err
-		}); err != nil {
+		ps, err := d.Compliance.History(ctx, time.Now().Add(-time.Hour))
+		if err != nil {
 			t.Fatal(err)
 		}
 		if len(ps) != 1 || ps[0].Enrolled != i+2 || ps[0].CheckedIn != i+2 {

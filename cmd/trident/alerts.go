@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/tridentmdm/trident/dashboard"
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
 	"github.com/tridentmdm/trident/services/dep"
@@ -36,12 +34,8 @@ func tenantAlerts(db *tenancy.DB, store *mdmstore.Store, abm *dep.Service, now f
 			}
 		}
 		if abm != nil {
-			var tokens []dep.Token
-			if err := db.ReadTx(ctx, func(tx pgx.Tx) error {
-				var err error
-				tokens, err = abm.Tokens(ctx, tx)
-				return err
-			}); err != nil {
+			tokens, err := abm.Tokens(ctx)
+			if err != nil {
 				return out, err
 			}
 			for _, tk := range tokens {

@@ -39,6 +39,7 @@ import (
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/pki"
 	"github.com/tridentmdm/trident/services/push"
+	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
 	"github.com/tridentmdm/trident/workers"
 )
@@ -115,9 +116,9 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	// also works those jobs; LateJobs joins them once it does.
 	jobs := &workers.LateJobs{}
 	pub := events.NewPublisher(jobs, events.WithReaction(compliance.Reaction), events.WithReaction(workers.HostnameReaction))
-	inv := inventory.New(pub, inventory.BatchSeen(devicesSeen))
-	certs := pki.New(keys)
-	cmds := commands.New(inv, pub, append(platformCommands(),
+	inv := inventory.New(db, pub, inventory.BatchSeen(devicesSeen))
+	certs := pki.New(db, pub, keys)
+	cmds := commands.New(db, inv, pub, append(platformCommands(),
 		// An erased device's identity is no one's: refused at every endpoint.
 		commands.WithAcknowledged("erase", func(ctx context.Context, tx pgx.Tx, c commands.Command) error {
 			_, err := certs.RevokeDevice(ctx, tx, c.DeviceID)
@@ -125,7 +126,8 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		}),
 		commands.WithDelivery(jobs), commands.WithSecrets(keys),
 		commands.WithObserver(func(s commands.Status) { a.metrics.CommandStatus(string(s)) }))...)
-	comp := compliance.New(inv, cmds, pub)
+	comp := compliance.New(db, inv, cmds, pub)
+	tenantsSvc := tenants.New(db, a.dir, pub)
 	abm := dep.New(db, keys, pub, jobs, dep.Options{BaseURL: cfg.depURL, Log: log.With("component", "abm"),
 		EnrollURL: func(ctx context.Context, id uuid.UUID) (string, error) {
 			t, err := a.dir.Tenant(ctx, id)
@@ -167,7 +169,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	profiles := apple.NewProfiles(db, certs, appleStore, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)
 	renewer := &apple.Renewer{DB: db, Dir: a.dir, Profiles: profiles, PKI: certs, Inv: inv, Cmds: cmds, Pub: pub,
 		Window: cfg.identityRenewal, Log: log.With("component", "identity-renewal")}
-	a.river, err = workers.New(workers.Deps{DB: db, Directory: a.dir, Events: a.events, Publisher: pub, Log: log,
+	a.river, err = workers.New(workers.Deps{DB: db, Directory: a.dir, Events: a.events, Tenants: tenantsSvc, Log: log,
 		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: cfg.egressPrivate, Keys: keys}),
 		Commands: cmds, Inventory: inv, Compliance: comp, DEP: abm, Android: droid, Wakers: wakers, Renewer: renewer},
 		workers.Config{Schema: migrations.RiverSchema, EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers, ObserveJob: a.metrics.Job,
@@ -177,7 +179,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		return nil, err
 	}
 	jobs.Set(a.river)
-	winEnroll := enrollment.NewWindows(certs, inv, pub, keys).WithEgress(egress.Policy{AllowPrivate: cfg.egressPrivate})
+	winEnroll := enrollment.NewWindows(db, certs, inv, pub, keys).WithEgress(egress.Policy{AllowPrivate: cfg.egressPrivate})
 	if r.serve {
 		a.scep = apple.NewSCEP(db, certs, log.With("component", "scep"))
 		v, err := identity.NewVerifier(cfg.oidc.issuer, cfg.oidc.audience, cfg.oidc.claims())
@@ -220,7 +222,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		} else {
 			log.Info("Windows endpoints are off: Trident does not terminate TLS, so it cannot see Windows devices' certificates; set --windows-device-identity header behind a proxy that terminates mutual TLS")
 		}
-		webhooks := events.NewWebhooks(events.URLPolicy{AllowHTTP: cfg.egressPrivate}, keys)
+		webhooks := events.NewWebhooks(db, pub, events.URLPolicy{AllowHTTP: cfg.egressPrivate}, keys)
 		if cfg.oidc.dashboardClient != "" {
 			if a.dash, err = dashboard.New(db, a.dir, inv, cmds, dashboard.Options{PKI: certs, Issuer: cfg.oidc.issuer, ClientID: cfg.oidc.dashboardClient,
 				ClientSecret: cfg.oidc.dashboardSecret, RolesEvery: cfg.oidc.dashboardRoles, Audience: cfg.oidc.audience, Claims: cfg.oidc.claims(), BaseURL: cfg.platformURL(),
@@ -228,13 +230,13 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 				Windows: windowsEnrollment(a.windows, winEnroll), DeviceURL: func(t tenancy.Tenant) string {
 					return apple.TenantURL(t.Slug, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)
 				}, Alerts: tenantAlerts(db, appleStore, abm, time.Now), Jobs: jobs, Apple: appleDashboard{appleEdge}, DEP: abm, Android: droid,
-				Webhooks: webhooks, Publisher: pub}, log.With("component", "dashboard")); err != nil {
+				Webhooks: webhooks, Publisher: pub, Tenants: tenantsSvc}, log.With("component", "dashboard")); err != nil {
 				db.Close()
 				return nil, err
 			}
 		}
 		a.ade = apple.NewADE(db, a.dir, abm, profiles, deviceCA, log.With("component", "ade"))
-		a.api = api.New(api.Deps{DB: db, Directory: a.dir, Auth: v, Events: a.events, Bus: a.bus, Limits: cfg.apiLimits,
+		a.api = api.New(api.Deps{DB: db, Directory: a.dir, Tenants: tenantsSvc, Auth: v, Events: a.events, Bus: a.bus, Limits: cfg.apiLimits,
 			Publisher: pub, Inventory: inv, Commands: cmds, Compliance: comp, Jobs: jobs, PKI: certs, AppleEnrollment: appleEdge, ApplePush: appleEdge, DEP: abm, Android: droid,
 			Windows: windowsEnrollment(a.windows, winEnroll), DeviceURL: func(t tenancy.Tenant) string {
 				return apple.TenantURL(t.Slug, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)

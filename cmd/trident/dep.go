@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
@@ -123,7 +122,7 @@ func runDEP(ctx context.Context, args []string, stdout io.Writer) error {
 	case "keypair":
 		var tok dep.Token
 		var cert []byte
-		if err := db.Tx(ctx, func(tx pgx.Tx) (err error) { tok, cert, err = svc.CreateToken(ctx, tx, label); return err }); err != nil {
+		if tok, cert, err = svc.CreateToken(ctx, label); err != nil {
 			return err
 		}
 		if out != "" {
@@ -143,7 +142,7 @@ func runDEP(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		var tok dep.Token
-		if err := db.Tx(ctx, func(tx pgx.Tx) (err error) { tok, err = svc.Upload(ctx, tx, tokenID, p7m); return err }); err != nil {
+		if tok, err = svc.Upload(ctx, tokenID, p7m); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "token %s is %s; a sync is queued\n", tok.ID, tok.Status)
@@ -154,7 +153,7 @@ func runDEP(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	case "sync":
 		var tok dep.Token
-		if err := db.ReadTx(ctx, func(tx pgx.Tx) (err error) { tok, err = svc.Token(ctx, tx, tokenID); return err }); err != nil {
+		if tok, err = svc.Token(ctx, tokenID); err != nil {
 			return err
 		}
 		if tok.Status == dep.AwaitingToken {
@@ -166,7 +165,7 @@ func runDEP(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "%d pages: %d added, %d modified, %d removed, %d queued for profile assignment\n",
 			res.Pages, res.Added, res.Modified, res.Removed, res.Assigning)
-		if err := db.ReadTx(ctx, func(tx pgx.Tx) (err error) { tok, err = svc.Token(ctx, tx, tokenID); return err }); err != nil {
+		if tok, err = svc.Token(ctx, tokenID); err != nil {
 			return err
 		}
 		if tok.Status != dep.Active {
@@ -183,7 +182,7 @@ func runDEP(ctx context.Context, args []string, stdout io.Writer) error {
 		return enc.Encode(tok)
 	}
 	var toks []dep.Token
-	if err := db.ReadTx(ctx, func(tx pgx.Tx) (err error) { toks, err = svc.Tokens(ctx, tx); return err }); err != nil {
+	if toks, err = svc.Tokens(ctx); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)

@@ -40,14 +40,14 @@ func TestEveryKindHasATranslator(t *testing.T) {
 	}
 	ctx := tenancy.WithTenant(context.Background(), testenv.Tenant(t, dir).ID)
 	pub := events.NewPublisher(nil)
-	inv := inventory.New(pub)
+	inv := inventory.New(db, pub)
 	key, _, _ := seal.NewRandomKey()
-	q := commands.New(inv, pub, append(platformCommands(), commands.WithSecrets(seal.NewKeyring(key)))...)
+	q := commands.New(db, inv, pub, append(platformCommands(), commands.WithSecrets(seal.NewKeyring(key)))...)
 	devices := map[inventory.Platform]inventory.Device{}
 	if err := db.Tx(ctx, func(tx pgx.Tx) error {
 		for p, id := range map[inventory.Platform]string{inventory.Apple: "KINDS-UDID", inventory.Windows: "KINDS-WIN",
 			inventory.Android: "enterprises/e/devices/kinds"} {
-			d, err := inv.Record(ctx, tx, inventory.Report{Platform: p, Identifier: id, Status: inventory.Enrolled})
+			d, err := inv.RecordTx(ctx, tx, inventory.Report{Platform: p, Identifier: id, Status: inventory.Enrolled})
 			if err != nil {
 				return err
 			}
@@ -67,7 +67,7 @@ VALUES ('KINDS-UDID', 'KINDS-UDID', 'Device', 't', 'm', '00', now())`)
 	for _, k := range commands.Kinds() {
 		for _, p := range []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android} {
 			err := db.Tx(ctx, func(tx pgx.Tx) error {
-				_, err := q.Enqueue(ctx, tx, commands.NewCommand{DeviceID: devices[p].ID, Kind: k.Name, Payload: examplePayloads[k.Name]})
+				_, err := q.EnqueueTx(ctx, tx, commands.NewCommand{DeviceID: devices[p].ID, Kind: k.Name, Payload: examplePayloads[k.Name]})
 				return err
 			})
 			var verr *fault.Error

@@ -234,9 +234,9 @@ func loadtestPrepare(ctx context.Context, c common, base, key, out string, o loa
 		return err
 	}
 	start := time.Now()
-	pk := pki.New(keys)
+	pk := pki.New(db, events.NewPublisher(nil), keys)
 	pub := events.NewPublisher(nil)
-	win := enrollment.NewWindows(pk, inventory.New(pub), pub, keys)
+	win := enrollment.NewWindows(db, pk, inventory.New(db, pub), pub, keys)
 	devices, pool, err := loadgen.Prepare(ctx, db, dir, pk, mdmstore.New(db, keys), win, o)
 	if err != nil {
 		return err

@@ -25,6 +25,7 @@ import (
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/services/enrollment"
+	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/pki"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -73,7 +74,7 @@ func TestMutualTLSIdentity(t *testing.T) {
 	devKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	csrDER, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, devKey)
 	csr, _ := x509.ParseCertificateRequest(csrDER)
-	p := pki.New(seal.NewKeyring(mustKey(t, encKey)))
+	p := pki.New(db, events.NewPublisher(nil), seal.NewKeyring(mustKey(t, encKey)))
 	tctx := tenancy.WithTenant(context.Background(), tn.ID)
 	var devCert *x509.Certificate
 	err = db.Tx(tctx, func(tx pgx.Tx) error {

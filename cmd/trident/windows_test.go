@@ -20,8 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/tridentmdm/trident/internal/devicesim"
 	"github.com/tridentmdm/trident/internal/devidp"
 	"github.com/tridentmdm/trident/internal/egress"
@@ -570,9 +568,9 @@ func TestWindowsFederationIsNoSSRF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lax := enrollment.NewWindows(nil, nil, nil, seal.NewKeyring(key)).WithEgress(egress.Policy{AllowPrivate: true})
-	if err := db.Tx(ctx, func(tx pgx.Tx) error {
-		_, err := lax.SetFederation(ctx, tx, enrollment.Federation{Issuer: internal.URL, ClientID: "x", ClientSecret: "y"})
+	lax := enrollment.NewWindows(db, nil, nil, nil, seal.NewKeyring(key)).WithEgress(egress.Policy{AllowPrivate: true})
+	if err := db.Within(ctx, func(ctx context.Context) error {
+		_, err := lax.SetFederation(ctx, enrollment.Federation{Issuer: internal.URL, ClientID: "x", ClientSecret: "y"})
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -27,7 +27,7 @@ func TestFlushWritesEachTenantsTimes(t *testing.T) {
 		t.Fatal(err)
 	}
 	batch := lastseen.New(db, "devices", inventory.SeenUpdate)
-	inv := inventory.New(events.NewPublisher(nil), inventory.BatchSeen(batch))
+	inv := inventory.New(db, events.NewPublisher(nil), inventory.BatchSeen(batch))
 	type dev struct {
 		ctx context.Context
 		id  uuid.UUID
@@ -36,7 +36,7 @@ func TestFlushWritesEachTenantsTimes(t *testing.T) {
 	for range 2 {
 		ctx := tenancy.WithTenant(context.Background(), testenv.Tenant(t, dir).ID)
 		err := db.Tx(ctx, func(tx pgx.Tx) error {
-			d, err := inv.Record(ctx, tx, inventory.Report{Platform: inventory.Apple, Identifier: "UDID-1"})
+			d, err := inv.RecordTx(ctx, tx, inventory.Report{Platform: inventory.Apple, Identifier: "UDID-1"})
 			if err != nil {
 				return err
 			}

@@ -93,9 +93,13 @@ func Prepare(ctx context.Context, db *tenancy.DB, dir *tenancy.Directory, pk *pk
 			return nil, nil, fmt.Errorf("loadgen: CA of %s: %w", slug, err)
 		}
 		// One secret per device, in batches of a transaction each.
-		apple, err := inBatches(tctx, db, share(o.Apple, o.Tenants, i), func(tx pgx.Tx) (Device, error) {
-			secret, _, err := pk.NewChallenge(tctx, tx, "apple-enrollment", o.ChallengeLifetime)
-			return Device{Platform: "apple", Topic: topic, Secret: secret}, err
+		apple, err := inBatches(tctx, db, share(o.Apple, o.Tenants, i), func(ctx context.Context) (d Device, err error) {
+			d = Device{Platform: "apple", Topic: topic}
+			err = db.Tx(ctx, func(tx pgx.Tx) (err error) {
+				d.Secret, _, err = pk.NewChallenge(ctx, tx, "apple-enrollment", o.ChallengeLifetime)
+				return err
+			})
+			return d, err
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("loadgen: challenges for %s: %w", slug, err)
@@ -104,8 +108,8 @@ func Prepare(ctx context.Context, db *tenancy.DB, dir *tenancy.Directory, pk *pk
 		if nw > 0 && win == nil {
 			return nil, nil, errors.New("loadgen: Windows devices need the Windows enrollment service")
 		}
-		windows, err := inBatches(tctx, db, nw, func(tx pgx.Tx) (Device, error) {
-			tok, err := win.NewToken(tctx, tx, o.ChallengeLifetime)
+		windows, err := inBatches(tctx, db, nw, func(ctx context.Context) (Device, error) {
+			tok, err := win.NewToken(ctx, o.ChallengeLifetime)
 			return Device{Platform: "windows", Secret: tok.Secret}, err
 		})
 		if err != nil {
@@ -131,16 +135,17 @@ func share(n, tenants, i int) int {
 	return n / tenants
 }
 
-// inBatches makes n devices with next, a transaction per thousand.
-func inBatches(ctx context.Context, db *tenancy.DB, n int, next func(pgx.Tx) (Device, error)) ([]Device, error) {
+// inBatches makes n devices with next, a transaction per thousand
+// (next's context is within it).
+func inBatches(ctx context.Context, db *tenancy.DB, n int, next func(context.Context) (Device, error)) ([]Device, error) {
 	out := make([]Device, 0, n)
 	for len(out) < n {
 		batch := min(n-len(out), 1000)
 		var made []Device
-		err := db.Tx(ctx, func(tx pgx.Tx) error {
+		err := db.Within(ctx, func(ctx context.Context) error {
 			made = made[:0]
 			for range batch {
-				d, err := next(tx)
+				d, err := next(ctx)
 				if err != nil {
 					return err
 				}

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"regexp"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/micromdm/plist"
 	"github.com/smallstep/pkcs7"
 
@@ -82,8 +81,8 @@ func ParseMachineInfo(raw []byte, roots *x509.CertPool) (info MachineInfo, err e
 
 // ADEEnrollments are the ABM devices the tenant may enroll.
 type ADEEnrollments interface {
-	Device(ctx context.Context, tx pgx.Tx, serial string) (dep.Device, error)
-	Enrolling(ctx context.Context, tx pgx.Tx, serial, udid string) (dep.Device, error)
+	Device(ctx context.Context, serial string) (dep.Device, error)
+	Enrolling(ctx context.Context, serial, udid string) (dep.Device, error)
 }
 
 // Enroller makes a tenant's enrollment profile.
@@ -139,7 +138,7 @@ func (a *ADE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	err = a.db.Tx(ctx, func(tx pgx.Tx) error { _, err := a.devices.Device(ctx, tx, info.Serial); return err })
+	_, err = a.devices.Device(ctx, info.Serial)
 	if errors.Is(err, tenancy.ErrNotFound) {
 		a.log.InfoContext(ctx, "ADE enrollment from a device the tenant's ABM servers do not have", "serial", info.Serial)
 		http.Error(w, dep.ErrNotADEDevice.Error(), http.StatusForbidden)
@@ -163,7 +162,7 @@ func (a *ADE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	if err := a.db.Tx(ctx, func(tx pgx.Tx) error { _, err := a.devices.Enrolling(ctx, tx, info.Serial, info.UDID); return err }); err != nil {
+	if _, err := a.devices.Enrolling(ctx, info.Serial, info.UDID); err != nil {
 		a.fail(w, r, err)
 		return
 	}

@@ -42,7 +42,7 @@ func (e *mdmEnv) enqueue(t *testing.T, tn tenancy.Tenant, n commands.NewCommand)
 	t.Helper()
 	ctx := e.ctx(tn)
 	var c commands.Command
-	if err := e.db.Tx(ctx, func(tx pgx.Tx) (err error) { c, err = e.cmds.Enqueue(ctx, tx, n); return }); err != nil {
+	if err := e.db.Tx(ctx, func(tx pgx.Tx) (err error) { c, err = e.cmds.EnqueueTx(ctx, tx, n); return }); err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -52,7 +52,7 @@ func (e *mdmEnv) get(t *testing.T, tn tenancy.Tenant, id uuid.UUID) commands.Com
 	t.Helper()
 	ctx := e.ctx(tn)
 	var c commands.Command
-	if err := e.db.Tx(ctx, func(tx pgx.Tx) (err error) { c, err = e.cmds.Get(ctx, tx, id); return }); err != nil {
+	if err := e.db.Within(ctx, func(ctx context.Context) (err error) { c, err = e.cmds.Get(ctx, id); return }); err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -81,7 +81,7 @@ func TestAppleCanceledAndExpiredNeverDelivered(t *testing.T) {
 	info := e.enqueue(t, e.a, commands.NewCommand{DeviceID: dev.ID, Kind: "device_information"})
 	actx := e.ctx(e.a)
 	for _, c := range []commands.Command{erase, restart} {
-		if err := e.db.Tx(actx, func(tx pgx.Tx) error { _, err := e.cmds.Cancel(actx, tx, c.ID); return err }); err != nil {
+		if err := e.db.Within(actx, func(ctx context.Context) error { _, err := e.cmds.Cancel(actx, c.ID); return err }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -117,7 +117,7 @@ func TestAppleCanceledAndExpiredNeverDelivered(t *testing.T) {
 	if got.Status != commands.Sent || got.Attempts != 1 || got.SentAt == nil {
 		t.Fatalf("the handed-out command: %s, %d attempts, sent_at %v; want sent once", got.Status, got.Attempts, got.SentAt)
 	}
-	if err := e.db.Tx(actx, func(tx pgx.Tx) error { _, err := e.cmds.Cancel(actx, tx, info.ID); return err }); !errors.Is(err, commands.ErrState) {
+	if err := e.db.Within(actx, func(ctx context.Context) error { _, err := e.cmds.Cancel(actx, info.ID); return err }); !errors.Is(err, commands.ErrState) {
 		t.Fatalf("canceling a command the device has: %v; want a conflict", err)
 	}
 

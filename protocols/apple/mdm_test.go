@@ -77,8 +77,8 @@ func setupMDMLog(t testing.TB, log *slog.Logger) *mdmEnv {
 	t.Cleanup(fake.Close)
 	late := &workers.LateJobs{}
 	pub := events.NewPublisher(late)
-	e := &mdmEnv{apns: fake, store: store, db: db, pki: pki.New(keys), inv: inventory.New(pub), a: testenv.Tenant(t, dir), b: testenv.Tenant(t, dir)}
-	e.cmds = commands.New(e.inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}), commands.WithDelivery(late), commands.WithSecrets(keys))
+	e := &mdmEnv{apns: fake, store: store, db: db, pki: pki.New(db, events.NewPublisher(nil), keys), inv: inventory.New(db, pub), a: testenv.Tenant(t, dir), b: testenv.Tenant(t, dir)}
+	e.cmds = commands.New(db, e.inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}), commands.WithDelivery(late), commands.WithSecrets(keys))
 	jobs, err := workers.New(workers.Deps{DB: db, Directory: dir, Events: events.NewStore(db), Log: log,
 		Webhooks: events.NewSender(db, events.SenderOptions{}), Commands: e.cmds, Inventory: e.inv,
 		Wakers: map[inventory.Platform]commands.Waker{inventory.Apple: push.AppleWaker{APNs: push.NewAPNs(store, push.WithHost(fake.URL, fake.TLSConfig))}}},
@@ -137,8 +137,8 @@ func (e *mdmEnv) device(t testing.TB, tn tenancy.Tenant, udid string, ok func(in
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var p inventory.Page
-		err := e.db.Tx(ctx, func(tx pgx.Tx) (err error) {
-			p, err = e.inv.List(ctx, tx, inventory.Query{Search: udid, Limit: 1})
+		err := e.db.Within(ctx, func(ctx context.Context) (err error) {
+			p, err = e.inv.List(ctx, inventory.Query{Search: udid, Limit: 1})
 			return
 		})
 		if err != nil {
@@ -160,7 +160,7 @@ func (e *mdmEnv) command(t *testing.T, tn tenancy.Tenant, id uuid.UUID, want com
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var c commands.Command
-		if err := e.db.Tx(ctx, func(tx pgx.Tx) (err error) { c, err = e.cmds.Get(ctx, tx, id); return }); err != nil {
+		if err := e.db.Within(ctx, func(ctx context.Context) (err error) { c, err = e.cmds.Get(ctx, id); return }); err != nil {
 			t.Fatal(err)
 		}
 		if c.Status == want {
@@ -192,7 +192,7 @@ func (e *mdmEnv) queue(t testing.TB, tn tenancy.Tenant, device uuid.UUID, kind s
 	ctx := e.ctx(tn)
 	var c commands.Command
 	if err := e.db.Tx(ctx, func(tx pgx.Tx) (err error) {
-		c, err = e.cmds.Enqueue(ctx, tx, commands.NewCommand{DeviceID: device, Kind: kind})
+		c, err = e.cmds.EnqueueTx(ctx, tx, commands.NewCommand{DeviceID: device, Kind: kind})
 		return
 	}); err != nil {
 		t.Fatal(err)
@@ -301,7 +301,7 @@ func TestAppleEnrollmentAndCommands(t *testing.T) {
 			// Installing and removing a profile.
 			var inst commands.Command
 			err = e.db.Tx(e.ctx(tn), func(tx pgx.Tx) (err error) {
-				inst, err = e.cmds.Enqueue(e.ctx(tn), tx, commands.NewCommand{DeviceID: dev.ID, Kind: "install_profile",
+				inst, err = e.cmds.EnqueueTx(e.ctx(tn), tx, commands.NewCommand{DeviceID: dev.ID, Kind: "install_profile",
 					Payload: map[string]any{"profile": base64.StdEncoding.EncodeToString([]byte("<plist/>"))}})
 				return
 			})
@@ -314,7 +314,7 @@ func TestAppleEnrollmentAndCommands(t *testing.T) {
 			}
 			d.Answer(ctx, c, "Acknowledged")
 			err = e.db.Tx(e.ctx(tn), func(tx pgx.Tx) error {
-				_, err := e.cmds.Enqueue(e.ctx(tn), tx, commands.NewCommand{DeviceID: dev.ID, Kind: "remove_profile"})
+				_, err := e.cmds.EnqueueTx(e.ctx(tn), tx, commands.NewCommand{DeviceID: dev.ID, Kind: "remove_profile"})
 				return err
 			})
 			var verr *fault.Error

@@ -71,7 +71,7 @@ func (r *Renewer) Renew(ctx context.Context, tenant uuid.UUID) (int, error) {
 			return err
 		}
 		for _, id := range ids {
-			d, err := r.Inv.Get(ctx, tx, id.Device)
+			d, err := r.Inv.GetTx(ctx, tx, id.Device)
 			if errors.Is(err, tenancy.ErrNotFound) {
 				continue
 			} else if err != nil {
@@ -105,7 +105,7 @@ func (r *Renewer) Renew(ctx context.Context, tenant uuid.UUID) (int, error) {
 			return queued, err
 		}
 		err = r.DB.Tx(ctx, func(tx pgx.Tx) error {
-			c, err := r.Cmds.Enqueue(ctx, tx, commands.NewCommand{DeviceID: d.ID, Kind: "install_profile", CreatedBy: RenewalCreator,
+			c, err := r.Cmds.EnqueueTx(ctx, tx, commands.NewCommand{DeviceID: d.ID, Kind: "install_profile", CreatedBy: RenewalCreator,
 				Payload: map[string]any{"profile": base64.StdEncoding.EncodeToString(profile)}})
 			if err != nil {
 				return err

@@ -101,7 +101,7 @@ func TestAppleIdentityRenewal(t *testing.T) {
 	e.device(t, tn, d.UDID, func(x inventory.Device) bool { return x.Status == inventory.Enrolled })
 	var ids []pki.Identity
 	if err := e.db.Tx(e.ctx(tn), func(tx pgx.Tx) (err error) {
-		ids, err = e.pki.Identities(e.ctx(tn), tx, dev.ID)
+		ids, err = e.pki.Identities(e.ctx(tn), dev.ID)
 		return
 	}); err != nil {
 		t.Fatal(err)

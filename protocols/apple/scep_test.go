@@ -16,6 +16,7 @@ import (
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/protocols/apple"
+	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/pki"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -39,7 +40,7 @@ func setup(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{db: db, pki: pki.New(seal.NewKeyring(key)), a: testenv.Tenant(t, dir), b: testenv.Tenant(t, dir)}
+	e := &env{db: db, pki: pki.New(db, events.NewPublisher(nil), seal.NewKeyring(key)), a: testenv.Tenant(t, dir), b: testenv.Tenant(t, dir)}
 	log := testenv.Logger(t)
 	mux := http.NewServeMux()
 	mux.Handle("/scep", apple.NewSCEP(db, e.pki, log))

@@ -84,7 +84,7 @@ func (s *Service) record(r *mdm.Request, rep inventory.Report) error {
 		return nil // a user channel; the device channel carries the device
 	}
 	return s.db.Tx(r.Context(), func(tx pgx.Tx) error {
-		_, err := s.inv.Record(r.Context(), tx, rep)
+		_, err := s.inv.RecordTx(r.Context(), tx, rep)
 		return err
 	})
 }
@@ -183,7 +183,7 @@ func (s *Service) Authenticate(r *mdm.Request, m *mdm.Authenticate) error {
 		return s.record(r, f.report(r.ID, inventory.Pending))
 	}
 	return s.db.Tx(r.Context(), func(tx pgx.Tx) error {
-		d, err := s.inv.Record(r.Context(), tx, f.report(r.ID, inventory.Pending))
+		d, err := s.inv.RecordTx(r.Context(), tx, f.report(r.ID, inventory.Pending))
 		if err != nil {
 			return err
 		}
@@ -208,7 +208,7 @@ func (s *Service) TokenUpdate(r *mdm.Request, m *mdm.TokenUpdate) error {
 		return s.record(r, rep)
 	}
 	return s.db.Tx(r.Context(), func(tx pgx.Tx) error {
-		d, err := s.inv.Record(r.Context(), tx, rep)
+		d, err := s.inv.RecordTx(r.Context(), tx, rep)
 		if err != nil {
 			return err
 		}
@@ -216,7 +216,7 @@ func (s *Service) TokenUpdate(r *mdm.Request, m *mdm.TokenUpdate) error {
 			return err // a repeated TokenUpdate: the release is already queued
 		}
 		for _, kind := range append(SetupCommands, "device_configured") {
-			if _, err := s.cmds.Enqueue(r.Context(), tx, commands.NewCommand{DeviceID: d.ID, Kind: kind, CreatedBy: "ade-setup"}); err != nil {
+			if _, err := s.cmds.EnqueueTx(r.Context(), tx, commands.NewCommand{DeviceID: d.ID, Kind: kind, CreatedBy: "ade-setup"}); err != nil {
 				return err
 			}
 		}
@@ -232,7 +232,7 @@ func (s *Service) CheckOut(r *mdm.Request, m *mdm.CheckOut) error {
 	}
 	// The device removed its MDM profile: its identity is no one's now.
 	return s.db.Tx(r.Context(), func(tx pgx.Tx) error {
-		d, err := s.inv.Record(r.Context(), tx, rep)
+		d, err := s.inv.RecordTx(r.Context(), tx, rep)
 		if err != nil {
 			return err
 		}
@@ -316,7 +316,7 @@ func (s *Service) CommandAndReportResults(r *mdm.Request, res *mdm.CommandResult
 			}
 		}
 		if !seen {
-			d, err := s.inv.Record(ctx, tx, rep)
+			d, err := s.inv.RecordTx(ctx, tx, rep)
 			if err != nil {
 				return err
 			}

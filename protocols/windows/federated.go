@@ -49,7 +49,7 @@ func (h *Handler) federation(ctx context.Context) (enrollment.Federation, error)
 	var f enrollment.Federation
 	err := h.db.Tx(ctx, func(tx pgx.Tx) error {
 		var err error
-		f, err = h.enroll.Federation(ctx, tx)
+		f, err = h.enroll.FederationTx(ctx, tx)
 		return err
 	})
 	return f, err

@@ -322,7 +322,7 @@ func (h *Handler) complete(ctx context.Context, tx pgx.Tx, dev inventory.Device,
 		}
 		if learned != nil {
 			learned.Identifier = dev.Identifier
-			if _, err := h.inv.Record(ctx, tx, *learned); err != nil {
+			if _, err := h.inv.RecordTx(ctx, tx, *learned); err != nil {
 				return err
 			}
 		}

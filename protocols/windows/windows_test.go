@@ -62,11 +62,11 @@ func newEnv(t testing.TB) *env {
 	_, key, _ := seal.NewRandomKey()
 	k, _ := seal.ParseKey(key)
 	keys := seal.NewKeyring(k)
-	certs := pki.New(keys)
+	certs := pki.New(db, events.NewPublisher(nil), keys)
 	pub := events.NewPublisher(nil)
-	inv := inventory.New(pub)
-	cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Windows, windows.Commands{}), commands.WithSecrets(keys))
-	enroll := enrollment.NewWindows(certs, inv, pub, keys)
+	inv := inventory.New(db, pub)
+	cmds := commands.New(db, inv, pub, commands.WithDispatcher(inventory.Windows, windows.Commands{}), commands.WithSecrets(keys))
+	enroll := enrollment.NewWindows(db, certs, inv, pub, keys)
 	h, err := windows.New(db, enroll, certs, inv, cmds, windows.Options{Scheme: "https", Identity: windows.FromHeader, Poll: 20 * time.Minute, Keys: keys},
 		testenv.Logger(t))
 	if err != nil {
@@ -81,9 +81,9 @@ func newEnv(t testing.TB) *env {
 
 func (e *env) token() string {
 	var tok enrollment.Token
-	if err := e.db.Tx(e.ctx, func(tx pgx.Tx) error {
+	if err := e.db.Within(e.ctx, func(ctx context.Context) error {
 		var err error
-		tok, err = e.enroll.NewToken(e.ctx, tx, time.Hour)
+		tok, err = e.enroll.NewToken(e.ctx, time.Hour)
 		return err
 	}); err != nil {
 		e.t.Fatal(err)
@@ -102,7 +102,7 @@ func (e *env) queue(dev *devicesim.WindowsDevice, kind string, payload map[strin
 		if err := tx.QueryRow(e.ctx, `SELECT id FROM devices WHERE identifier = $1`, dev.DeviceID).Scan(&d); err != nil {
 			return err
 		}
-		c, err := e.cmds.Enqueue(e.ctx, tx, commands.NewCommand{DeviceID: d, Kind: kind, Payload: payload})
+		c, err := e.cmds.Enqueue(e.ctx, commands.NewCommand{DeviceID: d, Kind: kind, Payload: payload})
 		id = c.ID
 		return err
 	}); err != nil {
@@ -113,9 +113,9 @@ func (e *env) queue(dev *devicesim.WindowsDevice, kind string, payload map[strin
 
 func (e *env) command(id uuid.UUID) commands.Command {
 	var c commands.Command
-	if err := e.db.Tx(e.ctx, func(tx pgx.Tx) error {
+	if err := e.db.Within(e.ctx, func(ctx context.Context) error {
 		var err error
-		c, err = e.cmds.Get(e.ctx, tx, id)
+		c, err = e.cmds.Get(e.ctx, id)
 		return err
 	}); err != nil {
 		e.t.Fatal(err)
@@ -327,8 +327,8 @@ func TestGoldenExchanges(t *testing.T) {
 
 	// Federated: discovery names the tenant's login page, and the token
 	// it hands out rides in a BinarySecurityToken.
-	if err := e.db.Tx(e.ctx, func(tx pgx.Tx) error {
-		_, err := e.enroll.SetFederation(e.ctx, tx, enrollment.Federation{Issuer: "https://login.contoso.test", ClientID: "c", ClientSecret: "s"})
+	if err := e.db.Within(e.ctx, func(ctx context.Context) error {
+		_, err := e.enroll.SetFederation(e.ctx, enrollment.Federation{Issuer: "https://login.contoso.test", ClientID: "c", ClientSecret: "s"})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -341,7 +341,7 @@ func TestGoldenExchanges(t *testing.T) {
 	}
 	var ftok enrollment.Token
 	if err := e.db.Tx(e.ctx, func(tx pgx.Tx) error {
-		f, err := e.enroll.Federation(e.ctx, tx)
+		f, err := e.enroll.Federation(e.ctx)
 		if err != nil {
 			return err
 		}
@@ -563,7 +563,7 @@ func TestSessionNeverSendsCanceledOrExpired(t *testing.T) {
 	lock := e.queue(dev, "lock", nil)
 	restart := e.queue(dev, "restart", nil)
 	if err := e.db.Tx(e.ctx, func(tx pgx.Tx) error {
-		if _, err := e.cmds.Cancel(e.ctx, tx, erase); err != nil {
+		if _, err := e.cmds.Cancel(e.ctx, erase); err != nil {
 			return err
 		}
 		_, err := tx.Exec(e.ctx, `UPDATE commands SET expires_at = now() - interval '1 second' WHERE id = $1`, lock)

@@ -163,7 +163,11 @@ type Enterprise struct {
 }
 
 // Enterprise reads the tenant's enterprise.
-func (s *Service) Enterprise(ctx context.Context, tx pgx.Tx) (Enterprise, error) {
+func (s *Service) Enterprise(ctx context.Context) (Enterprise, error) {
+	return tenancy.Read(ctx, s.db, func(tx pgx.Tx) (Enterprise, error) { return s.enterpriseTx(ctx, tx) })
+}
+
+func (s *Service) enterpriseTx(ctx context.Context, tx pgx.Tx) (Enterprise, error) {
 	var e Enterprise
 	err := tx.QueryRow(ctx, `SELECT status, name, display_name, updated_at FROM android_enterprises`).
 		Scan(&e.Status, &e.Name, &e.DisplayName, &e.UpdatedAt)
@@ -175,7 +179,7 @@ func (s *Service) Enterprise(ctx context.Context, tx pgx.Tx) (Enterprise, error)
 
 // bound returns the tenant's enterprise name, or ErrNotBound.
 func (s *Service) bound(ctx context.Context, tx pgx.Tx) (string, error) {
-	e, err := s.Enterprise(ctx, tx)
+	e, err := s.enterpriseTx(ctx, tx)
 	if errors.Is(err, tenancy.ErrNotFound) || (err == nil && e.Status != "bound") {
 		return "", ErrNotBound
 	}
@@ -196,7 +200,7 @@ func (s *Service) Signup(ctx context.Context, adminEmail string) (string, error)
 		return "", tenancy.ErrNoTenant
 	}
 	err := s.db.ReadTx(ctx, func(tx pgx.Tx) error {
-		e, err := s.Enterprise(ctx, tx)
+		e, err := s.enterpriseTx(ctx, tx)
 		if err == nil && e.Status == "bound" {
 			return fmt.Errorf("the tenant is bound to %s already; unbind it first: %w", e.Name, tenancy.ErrConflict)
 		}
@@ -272,7 +276,7 @@ signup_name = '', state_hash = NULL, updated_at = now() WHERE status = 'signing_
 		if err := s.insert(ctx, tx, SyncArgs{TenantID: tenantOf(ctx)}); err != nil {
 			return err
 		}
-		out, err = s.Enterprise(ctx, tx)
+		out, err = s.enterpriseTx(ctx, tx)
 		return err
 	})
 	return out, err
@@ -302,7 +306,7 @@ func (s *Service) Unbind(ctx context.Context) error {
 			return err
 		}
 		for _, id := range ids {
-			if _, err := s.inv.Record(ctx, tx, inventory.Report{Platform: inventory.Android, Identifier: id, Status: inventory.Unenrolled}); err != nil {
+			if _, err := s.inv.RecordTx(ctx, tx, inventory.Report{Platform: inventory.Android, Identifier: id, Status: inventory.Unenrolled}); err != nil {
 				return err
 			}
 		}
@@ -349,3 +353,10 @@ func under(resource, enterprise string) bool {
 }
 
 var resourceSegment = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+
+// RequestSync queues a sync of the tenant's devices from Google (the
+// android.sync job): notifications keep devices current, this lists them
+// all again.
+func (s *Service) RequestSync(ctx context.Context) error {
+	return s.db.Tx(ctx, func(tx pgx.Tx) error { return s.insert(ctx, tx, SyncArgs{TenantID: tenantOf(ctx)}) })
+}

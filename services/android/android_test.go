@@ -57,9 +57,9 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	pub := events.NewPublisher(rc)
-	inv := inventory.New(pub)
+	inv := inventory.New(db, pub)
 	key, _, _ := seal.NewRandomKey()
-	cmds := commands.New(inv, pub, commands.WithDispatcher(inventory.Android, android.Dispatcher{}), commands.WithSecrets(seal.NewKeyring(key)))
+	cmds := commands.New(db, inv, pub, commands.WithDispatcher(inventory.Android, android.Dispatcher{}), commands.WithSecrets(seal.NewKeyring(key)))
 	ctx := tenancy.WithTenant(context.Background(), testenv.Tenant(t, dir).ID)
 	svc, err := android.New(ctx, db, pub, rc, inv, cmds, android.Options{Project: "p", Topic: "projects/p/topics/t",
 		Client: []option.ClientOption{option.WithEndpoint(google.URL + "/"), option.WithoutAuthentication()},
@@ -116,7 +116,7 @@ func (f *fixture) policy(set android.PolicySettings, group *uuid.UUID) android.P
 	f.t.Helper()
 	var p android.Policy
 	f.tx(func(tx pgx.Tx) (err error) {
-		p, err = f.svc.SavePolicy(f.ctx, tx, uuid.Nil, uuid.NewString(), group, set)
+		p, err = f.svc.SavePolicy(f.ctx, uuid.Nil, uuid.NewString(), group, set)
 		return err
 	})
 	p, err := f.svc.Publish(f.ctx, p.ID)
@@ -135,7 +135,7 @@ func (f *fixture) device(name string) inventory.Device {
 			return err
 		}
 		var err error
-		d, err = f.inv.Get(f.ctx, tx, id)
+		d, err = f.inv.Get(f.ctx, id)
 		return err
 	})
 	return d
@@ -145,7 +145,7 @@ func TestQuotaIsWaitedOut(t *testing.T) {
 	f := setup(t)
 	var p android.Policy
 	f.tx(func(tx pgx.Tx) (err error) {
-		p, err = f.svc.SavePolicy(f.ctx, tx, uuid.Nil, "q", nil, android.PolicySettings{PasswordMinLength: 6})
+		p, err = f.svc.SavePolicy(f.ctx, uuid.Nil, "q", nil, android.PolicySettings{PasswordMinLength: 6})
 		return err
 	})
 	f.google.QuotaExceeded(1)
@@ -163,7 +163,7 @@ func TestQuotaIsWaitedOut(t *testing.T) {
 	}
 	// Google refuses a bad policy: said on the policy, not retried.
 	f.tx(func(tx pgx.Tx) (err error) {
-		_, err = f.svc.SavePolicy(f.ctx, tx, p.ID, "q", nil, android.PolicySettings{PasswordMinLength: 16, PasswordQuality: "COMPLEX"})
+		_, err = f.svc.SavePolicy(f.ctx, p.ID, "q", nil, android.PolicySettings{PasswordMinLength: 16, PasswordQuality: "COMPLEX"})
 		return err
 	})
 	f.tx(func(tx pgx.Tx) error {
@@ -173,7 +173,7 @@ func TestQuotaIsWaitedOut(t *testing.T) {
 	if _, err := f.svc.Publish(f.ctx, p.ID); !errors.As(err, &ge) || ge.Retryable() {
 		t.Fatalf("a refused policy: %v", err)
 	}
-	f.tx(func(tx pgx.Tx) (err error) { p, err = f.svc.Policy(f.ctx, tx, p.ID); return err })
+	f.tx(func(tx pgx.Tx) (err error) { p, err = f.svc.Policy(f.ctx, p.ID); return err })
 	if !strings.Contains(p.PublishError, "password_minimum_length") || p.Version != 1 {
 		t.Fatalf("policy after refusal: %+v", p)
 	}
@@ -240,13 +240,13 @@ func TestSyncGroupsAndCommands(t *testing.T) {
 	queue := func(kind string, payload map[string]any) commands.Command {
 		var c commands.Command
 		f.tx(func(tx pgx.Tx) (err error) {
-			c, err = f.cmds.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: d.ID, Kind: kind, Payload: payload})
+			c, err = f.cmds.Enqueue(f.ctx, commands.NewCommand{DeviceID: d.ID, Kind: kind, Payload: payload})
 			return err
 		})
 		return c
 	}
 	f.tx(func(tx pgx.Tx) error {
-		_, err := f.cmds.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: d.ID, Kind: "shutdown"})
+		_, err := f.cmds.Enqueue(f.ctx, commands.NewCommand{DeviceID: d.ID, Kind: "shutdown"})
 		var verr *fault.Error
 		if !errors.As(err, &verr) || verr.Code != fault.Invalid {
 			return fmt.Errorf("shutdown on Android: %v", err)
@@ -261,7 +261,7 @@ func TestSyncGroupsAndCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	status := func(c commands.Command) commands.Command {
-		f.tx(func(tx pgx.Tx) (err error) { c, err = f.cmds.Get(f.ctx, tx, c.ID); return err })
+		f.tx(func(tx pgx.Tx) (err error) { c, err = f.cmds.Get(f.ctx, c.ID); return err })
 		return c
 	}
 	if c := status(reset); c.Status != commands.NotNow {
@@ -305,7 +305,7 @@ func TestSyncGroupsAndCommands(t *testing.T) {
 	canceled := queue("lock", nil)
 	expired := queue("restart", nil)
 	f.tx(func(tx pgx.Tx) error {
-		if _, err := f.cmds.Cancel(f.ctx, tx, canceled.ID); err != nil {
+		if _, err := f.cmds.Cancel(f.ctx, canceled.ID); err != nil {
 			return err
 		}
 		_, err := tx.Exec(f.ctx, `UPDATE commands SET expires_at = now() - interval '1 second' WHERE id = $1`, expired.ID)

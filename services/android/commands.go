@@ -111,7 +111,7 @@ func (s *Service) send(ctx context.Context, d inventory.Device, c commands.Comma
 			return err
 		case err == nil:
 			if c.Kind == "erase" {
-				if _, err := s.inv.Record(ctx, tx, inventory.Report{Platform: inventory.Android, Identifier: d.Identifier,
+				if _, err := s.inv.RecordTx(ctx, tx, inventory.Report{Platform: inventory.Android, Identifier: d.Identifier,
 					Status: inventory.Unenrolled}); err != nil {
 					return err
 				}

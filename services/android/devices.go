@@ -183,7 +183,7 @@ func (s *Service) record(ctx context.Context, tx pgx.Tx, d *am.Device) error {
 		rep.Facts["disk_encrypted"] = ds.IsEncrypted
 		rep.Facts["passcode_present"] = ds.IsDeviceSecure
 	}
-	_, err = s.inv.Record(ctx, tx, rep)
+	_, err = s.inv.RecordTx(ctx, tx, rep)
 	return err
 }
 

@@ -164,7 +164,11 @@ func (PublishArgs) Kind() string { return "android.publish_policy" }
 
 // SavePolicy creates (id uuid.Nil) or replaces a policy and queues its
 // publication in tx.
-func (s *Service) SavePolicy(ctx context.Context, tx pgx.Tx, id uuid.UUID, name string, group *uuid.UUID, set PolicySettings) (Policy, error) {
+func (s *Service) SavePolicy(ctx context.Context, id uuid.UUID, name string, group *uuid.UUID, set PolicySettings) (Policy, error) {
+	return tenancy.Write(ctx, s.db, func(tx pgx.Tx) (Policy, error) { return s.savePolicyTx(ctx, tx, id, name, group, set) })
+}
+
+func (s *Service) savePolicyTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, name string, group *uuid.UUID, set PolicySettings) (Policy, error) {
 	name, err := checkName(name)
 	if err != nil {
 		return Policy{}, err
@@ -187,12 +191,20 @@ WHERE id = $1 RETURNING `+policyCols, id, name, group, set))
 }
 
 // Policy reads one policy.
-func (s *Service) Policy(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Policy, error) {
+func (s *Service) Policy(ctx context.Context, id uuid.UUID) (Policy, error) {
+	return tenancy.Read(ctx, s.db, func(tx pgx.Tx) (Policy, error) { return s.policyTx(ctx, tx, id) })
+}
+
+func (s *Service) policyTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Policy, error) {
 	return scanPolicy(tx.QueryRow(ctx, `SELECT `+policyCols+` FROM android_policies WHERE id = $1`, id))
 }
 
 // Policies lists the tenant's policies.
-func (s *Service) Policies(ctx context.Context, tx pgx.Tx) ([]Policy, error) {
+func (s *Service) Policies(ctx context.Context) ([]Policy, error) {
+	return tenancy.Read(ctx, s.db, func(tx pgx.Tx) ([]Policy, error) { return s.policiesTx(ctx, tx) })
+}
+
+func (s *Service) policiesTx(ctx context.Context, tx pgx.Tx) ([]Policy, error) {
 	rows, err := tx.Query(ctx, `SELECT `+policyCols+` FROM android_policies ORDER BY name`)
 	if err != nil {
 		return nil, err
@@ -217,7 +229,7 @@ func (s *Service) Publish(ctx context.Context, id uuid.UUID) (Policy, error) {
 		if ent, err = s.bound(ctx, tx); err != nil {
 			return err
 		}
-		p, err = s.Policy(ctx, tx, id)
+		p, err = s.policyTx(ctx, tx, id)
 		return err
 	})
 	if err != nil {
@@ -275,7 +287,7 @@ func (s *Service) Apply(ctx context.Context, id uuid.UUID) (int, error) {
 		if ent, err = s.bound(ctx, tx); err != nil {
 			return err
 		}
-		if p, err = s.Policy(ctx, tx, id); err != nil || p.GroupID == nil {
+		if p, err = s.policyTx(ctx, tx, id); err != nil || p.GroupID == nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT d.identifier FROM devices d JOIN device_group_members m ON m.device_id = d.id
@@ -296,7 +308,7 @@ WHERE m.group_id = $1 AND d.platform = 'android' AND d.status = 'enrolled' AND c
 			return i, google(err)
 		}
 		if err := s.db.Tx(ctx, func(tx pgx.Tx) error {
-			_, err := s.inv.Record(ctx, tx, inventory.Report{Platform: inventory.Android, Identifier: name,
+			_, err := s.inv.RecordTx(ctx, tx, inventory.Report{Platform: inventory.Android, Identifier: name,
 				Facts: map[string]any{"policy_name": policy}})
 			return err
 		}); err != nil {

@@ -67,7 +67,7 @@ func (s *Service) CreateEnrollmentToken(ctx context.Context, policy uuid.UUID, l
 		if ent, err = s.bound(ctx, tx); err != nil {
 			return err
 		}
-		p, err = s.Policy(ctx, tx, policy)
+		p, err = s.policyTx(ctx, tx, policy)
 		if errors.Is(err, tenancy.ErrNotFound) {
 			return fault.InvalidField("policy_id", "no such Android policy")
 		}
@@ -99,12 +99,20 @@ VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+tokenCols, uuid.New(), t.Name, t
 }
 
 // EnrollmentToken reads one token.
-func (s *Service) EnrollmentToken(ctx context.Context, tx pgx.Tx, id uuid.UUID) (EnrollmentToken, error) {
+func (s *Service) EnrollmentToken(ctx context.Context, id uuid.UUID) (EnrollmentToken, error) {
+	return tenancy.Read(ctx, s.db, func(tx pgx.Tx) (EnrollmentToken, error) { return s.enrollmentTokenTx(ctx, tx, id) })
+}
+
+func (s *Service) enrollmentTokenTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (EnrollmentToken, error) {
 	return scanToken(tx.QueryRow(ctx, `SELECT `+tokenCols+` FROM android_enrollment_tokens WHERE id = $1`, id))
 }
 
 // EnrollmentTokens lists the tenant's tokens that have not expired.
-func (s *Service) EnrollmentTokens(ctx context.Context, tx pgx.Tx) ([]EnrollmentToken, error) {
+func (s *Service) EnrollmentTokens(ctx context.Context) ([]EnrollmentToken, error) {
+	return tenancy.Read(ctx, s.db, func(tx pgx.Tx) ([]EnrollmentToken, error) { return s.enrollmentTokensTx(ctx, tx) })
+}
+
+func (s *Service) enrollmentTokensTx(ctx context.Context, tx pgx.Tx) ([]EnrollmentToken, error) {
 	rows, err := tx.Query(ctx, `SELECT `+tokenCols+` FROM android_enrollment_tokens WHERE expires_at > now() ORDER BY created_at`)
 	if err != nil {
 		return nil, err

@@ -28,8 +28,14 @@ type Entry struct {
 	Details   json.RawMessage `json:"details"`
 }
 
-// Record writes e in tx, a tenant transaction.
-func Record(ctx context.Context, tx pgx.Tx, e Entry) error {
+// Record writes e in the tenant's audit log, in the transaction ctx is
+// within (tenancy.DB.Within), so the entry commits with the change it
+// records or not at all; outside one it is a transaction of its own.
+func (s *Store) Record(ctx context.Context, e Entry) error {
+	return s.db.Tx(ctx, func(tx pgx.Tx) error { return record(ctx, tx, e) })
+}
+
+func record(ctx context.Context, tx pgx.Tx, e Entry) error {
 	if len(e.Details) == 0 {
 		e.Details = json.RawMessage("{}")
 	}
@@ -41,7 +47,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.Actor, e.ActorName, e.Action, e.Target, 
 	return nil
 }
 
-// Store reads the tenant in ctx's audit log.
+// Store keeps the tenant in ctx's audit log.
 type Store struct{ db *tenancy.DB }
 
 // NewStore returns a Store on db.

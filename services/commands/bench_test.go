@@ -1,6 +1,7 @@
 package commands_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/google/uuid"
@@ -36,8 +37,8 @@ func BenchmarkEnqueue(b *testing.B) {
 	for b.Loop() {
 		id := ids[i%len(ids)]
 		i++
-		err := f.db.Tx(f.ctx, func(tx pgx.Tx) error {
-			_, err := f.q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: id, Kind: "restart"})
+		err := f.db.Within(f.ctx, func(ctx context.Context) error {
+			_, err := f.q.Enqueue(f.ctx, commands.NewCommand{DeviceID: id, Kind: "restart"})
 			return err
 		})
 		if err != nil {

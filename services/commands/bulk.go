@@ -11,6 +11,7 @@ import (
 
 	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/tenancy"
 )
 
 // BulkArgs is the River job that queues one command for many devices, a
@@ -51,7 +52,11 @@ var ErrNoJobs = fault.New(fault.Unsupported, "background jobs are not configured
 // QueueBulk starts a bulk command in tx: its first batch's job, with the
 // payload sealed. It returns the bulk's id (the commands it queues carry
 // created_by "bulk:<id>:<by>").
-func (q *Queue) QueueBulk(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, b Bulk) (uuid.UUID, error) {
+func (q *Queue) QueueBulk(ctx context.Context, tenant uuid.UUID, b Bulk) (uuid.UUID, error) {
+	return tenancy.Write(ctx, q.db, func(tx pgx.Tx) (uuid.UUID, error) { return q.queueBulkTx(ctx, tx, tenant, b) })
+}
+
+func (q *Queue) queueBulkTx(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, b Bulk) (uuid.UUID, error) {
 	if _, ok := kinds[b.Kind]; !ok {
 		return uuid.Nil, fault.InvalidField("kind", fmt.Sprintf("%q is not a command kind", b.Kind))
 	}
@@ -92,7 +97,7 @@ ORDER BY id LIMIT $4`, a.After, string(a.Platform), a.Devices, BulkBatch, uuid.N
 		return nil, 0, err
 	}
 	for _, id := range ids {
-		_, err := q.Enqueue(ctx, tx, NewCommand{DeviceID: id, Kind: a.Command, Payload: payload, CreatedBy: "bulk:" + a.BulkID.String() + ":" + a.By})
+		_, err := q.EnqueueTx(ctx, tx, NewCommand{DeviceID: id, Kind: a.Command, Payload: payload, CreatedBy: "bulk:" + a.BulkID.String() + ":" + a.By})
 		switch {
 		case fault.Is(err, fault.Invalid), errors.Is(err, ErrState):
 			continue // this device cannot take it

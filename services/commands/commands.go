@@ -141,6 +141,7 @@ var (
 
 // Queue is the command queue, in the caller's tenant transaction.
 type Queue struct {
+	db         *tenancy.DB
 	inv        *inventory.Inventory
 	events     *events.Publisher
 	dispatchTo map[inventory.Platform]Dispatcher
@@ -194,9 +195,9 @@ func WithDelivery(jobs events.Jobs) Option { return func(q *Queue) { q.jobs = jo
 // command with a secret is refused.
 func WithSecrets(keys *seal.Keyring) Option { return func(q *Queue) { q.keys = keys } }
 
-// New returns the queue.
-func New(inv *inventory.Inventory, pub *events.Publisher, opts ...Option) *Queue {
-	q := &Queue{inv: inv, events: pub, dispatchTo: map[inventory.Platform]Dispatcher{}}
+// New returns the queue of db's tenants.
+func New(db *tenancy.DB, inv *inventory.Inventory, pub *events.Publisher, opts ...Option) *Queue {
+	q := &Queue{db: db, inv: inv, events: pub, dispatchTo: map[inventory.Platform]Dispatcher{}}
 	for _, o := range opts {
 		o(q)
 	}
@@ -229,7 +230,13 @@ func scanCommand(r pgx.Row) (Command, error) {
 // Enqueue queues a command for a device whose platform supports its kind.
 // Commands queued in one transaction keep their order (created_at is the
 // clock's time, not the transaction's).
-func (q *Queue) Enqueue(ctx context.Context, tx pgx.Tx, n NewCommand) (Command, error) {
+func (q *Queue) Enqueue(ctx context.Context, n NewCommand) (Command, error) {
+	return tenancy.Write(ctx, q.db, func(tx pgx.Tx) (Command, error) { return q.EnqueueTx(ctx, tx, n) })
+}
+
+// EnqueueTx is Enqueue in tx, for another service's use case that holds
+// the transaction.
+func (q *Queue) EnqueueTx(ctx context.Context, tx pgx.Tx, n NewCommand) (Command, error) {
 	k, ok := kinds[n.Kind]
 	if !ok {
 		return Command{}, fault.InvalidField("kind", fmt.Sprintf("%q is not a command kind", n.Kind))
@@ -240,7 +247,7 @@ func (q *Queue) Enqueue(ctx context.Context, tx pgx.Tx, n NewCommand) (Command, 
 	if n.Lifetime < time.Minute || n.Lifetime > 90*24*time.Hour {
 		return Command{}, fault.InvalidField("lifetime", "must be between a minute and 90 days")
 	}
-	d, err := q.inv.Get(ctx, tx, n.DeviceID)
+	d, err := q.inv.GetTx(ctx, tx, n.DeviceID)
 	if errors.Is(err, tenancy.ErrNotFound) {
 		return Command{}, fmt.Errorf("device %s: %w", n.DeviceID, tenancy.ErrNotFound)
 	} else if err != nil {
@@ -297,7 +304,11 @@ func (q *Queue) publish(ctx context.Context, tx pgx.Tx, c Command) error {
 }
 
 // Get returns one command, its secrets redacted.
-func (q *Queue) Get(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Command, error) {
+func (q *Queue) Get(ctx context.Context, id uuid.UUID) (Command, error) {
+	return tenancy.Read(ctx, q.db, func(tx pgx.Tx) (Command, error) { return q.getTx(ctx, tx, id) })
+}
+
+func (q *Queue) getTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Command, error) {
 	c, err := q.get(ctx, tx, id)
 	return c.redacted(), err
 }
@@ -312,8 +323,12 @@ func (q *Queue) get(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Command, erro
 
 // ListForDevice returns up to limit of a device's commands, newest first,
 // after the command with id after (uuid.Nil: from the newest).
-func (q *Queue) ListForDevice(ctx context.Context, tx pgx.Tx, device, after uuid.UUID, limit int) ([]Command, error) {
-	if _, err := q.inv.Get(ctx, tx, device); err != nil {
+func (q *Queue) ListForDevice(ctx context.Context, device, after uuid.UUID, limit int) ([]Command, error) {
+	return tenancy.Read(ctx, q.db, func(tx pgx.Tx) ([]Command, error) { return q.listForDeviceTx(ctx, tx, device, after, limit) })
+}
+
+func (q *Queue) listForDeviceTx(ctx context.Context, tx pgx.Tx, device, after uuid.UUID, limit int) ([]Command, error) {
+	if _, err := q.inv.GetTx(ctx, tx, device); err != nil {
 		return nil, err
 	}
 	rows, _ := tx.Query(ctx, `SELECT `+commandCols+` FROM commands

@@ -33,9 +33,9 @@ func setup(t testing.TB) fixture {
 		t.Fatal(err)
 	}
 	pub := events.NewPublisher(nil)
-	inv := inventory.New(pub)
+	inv := inventory.New(db, pub)
 	return fixture{db: db, ctx: tenancy.WithTenant(context.Background(), testenv.Tenant(t, dir).ID),
-		inv: inv, q: commands.New(inv, pub), store: events.NewStore(db)}
+		inv: inv, q: commands.New(db, inv, pub), store: events.NewStore(db)}
 }
 
 func (f fixture) tx(t testing.TB, fn func(tx pgx.Tx) error) {
@@ -61,28 +61,28 @@ func TestRecordPublishesOnlyChanges(t *testing.T) {
 	f := setup(t)
 	r := inventory.Report{Platform: inventory.Apple, Identifier: "UDID-1", Name: "Mac", OSVersion: "15.1", Facts: map[string]any{"a": 1}}
 	var first, again inventory.Device
-	f.tx(t, func(tx pgx.Tx) (err error) { first, err = f.inv.Record(f.ctx, tx, r); return })
+	f.tx(t, func(tx pgx.Tx) (err error) { first, err = f.inv.Record(f.ctx, r); return })
 	f.tx(t, func(tx pgx.Tx) (err error) {
-		again, err = f.inv.Record(f.ctx, tx, inventory.Report{Platform: inventory.Apple, Identifier: "UDID-1", Facts: map[string]any{"b": 2}})
+		again, err = f.inv.Record(f.ctx, inventory.Report{Platform: inventory.Apple, Identifier: "UDID-1", Facts: map[string]any{"b": 2}})
 		return
 	})
 	if again.ID != first.ID || again.Name != "Mac" || string(again.Facts) != `{"a": 1, "b": 2}` {
 		t.Fatalf("a check-in lost what was known: %+v", again)
 	}
 	f.tx(t, func(tx pgx.Tx) (err error) {
-		_, err = f.inv.Record(f.ctx, tx, inventory.Report{Platform: inventory.Apple, Identifier: "UDID-1", OSVersion: "15.2"})
+		_, err = f.inv.Record(f.ctx, inventory.Report{Platform: inventory.Apple, Identifier: "UDID-1", OSVersion: "15.2"})
 		return
 	})
 	f.tx(t, func(tx pgx.Tx) (err error) { // a plain check-in
-		_, err = f.inv.Record(f.ctx, tx, inventory.Report{Platform: inventory.Apple, Identifier: "UDID-1"})
+		_, err = f.inv.Record(f.ctx, inventory.Report{Platform: inventory.Apple, Identifier: "UDID-1"})
 		return
 	})
 	got := f.kinds(t)
 	if len(got) != 3 || got[0] != "device.enrolled" || got[1] != "device.reported" || got[2] != "device.updated" {
 		t.Fatalf("events %v; want device.enrolled, device.reported (new facts), device.updated (new OS), and nothing for a plain check-in", got)
 	}
-	err := f.db.Tx(f.ctx, func(tx pgx.Tx) error {
-		_, err := f.inv.Record(f.ctx, tx, inventory.Report{Platform: "palm", Identifier: "x"})
+	err := f.db.Within(f.ctx, func(ctx context.Context) error {
+		_, err := f.inv.Record(f.ctx, inventory.Report{Platform: "palm", Identifier: "x"})
 		return err
 	})
 	var verr *fault.Error
@@ -95,22 +95,22 @@ func TestQueueLifecycle(t *testing.T) {
 	f := setup(t)
 	var dev inventory.Device
 	f.tx(t, func(tx pgx.Tx) (err error) {
-		dev, err = f.inv.Record(f.ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: "W-1"})
+		dev, err = f.inv.Record(f.ctx, inventory.Report{Platform: inventory.Windows, Identifier: "W-1"})
 		return
 	})
 	var lock, restart, short commands.Command
 	f.tx(t, func(tx pgx.Tx) (err error) {
-		if lock, err = f.q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: dev.ID, Kind: "lock"}); err != nil {
+		if lock, err = f.q.Enqueue(f.ctx, commands.NewCommand{DeviceID: dev.ID, Kind: "lock"}); err != nil {
 			return err
 		}
-		if short, err = f.q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: dev.ID, Kind: "device_information", Lifetime: time.Minute}); err != nil {
+		if short, err = f.q.Enqueue(f.ctx, commands.NewCommand{DeviceID: dev.ID, Kind: "device_information", Lifetime: time.Minute}); err != nil {
 			return err
 		}
-		restart, err = f.q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: dev.ID, Kind: "restart"})
+		restart, err = f.q.Enqueue(f.ctx, commands.NewCommand{DeviceID: dev.ID, Kind: "restart"})
 		return err
 	})
-	err := f.db.Tx(f.ctx, func(tx pgx.Tx) error {
-		_, err := f.q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: dev.ID, Kind: "clear_passcode"})
+	err := f.db.Within(f.ctx, func(ctx context.Context) error {
+		_, err := f.q.Enqueue(f.ctx, commands.NewCommand{DeviceID: dev.ID, Kind: "clear_passcode"})
 		return err
 	})
 	var verr *fault.Error
@@ -157,7 +157,7 @@ func TestQueueLifecycle(t *testing.T) {
 		t.Fatalf("completing twice: %v", err)
 	}
 	var s commands.Command
-	f.tx(t, func(tx pgx.Tx) (err error) { s, err = f.q.Get(f.ctx, tx, short.ID); return })
+	f.tx(t, func(tx pgx.Tx) (err error) { s, err = f.q.Get(f.ctx, short.ID); return })
 	if s.Status != commands.Expired {
 		t.Fatalf("short-lived command is %s", s.Status)
 	}
@@ -179,17 +179,17 @@ func TestCancelAndExpire(t *testing.T) {
 	var dev inventory.Device
 	var a, b commands.Command
 	f.tx(t, func(tx pgx.Tx) (err error) {
-		if dev, err = f.inv.Record(f.ctx, tx, inventory.Report{Platform: inventory.Android, Identifier: "enterprises/e/devices/1"}); err != nil {
+		if dev, err = f.inv.Record(f.ctx, inventory.Report{Platform: inventory.Android, Identifier: "enterprises/e/devices/1"}); err != nil {
 			return err
 		}
-		if a, err = f.q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: dev.ID, Kind: "restart"}); err != nil {
+		if a, err = f.q.Enqueue(f.ctx, commands.NewCommand{DeviceID: dev.ID, Kind: "restart"}); err != nil {
 			return err
 		}
-		b, err = f.q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: dev.ID, Kind: "lock"})
+		b, err = f.q.Enqueue(f.ctx, commands.NewCommand{DeviceID: dev.ID, Kind: "lock"})
 		return err
 	})
-	f.tx(t, func(tx pgx.Tx) error { _, err := f.q.Cancel(f.ctx, tx, a.ID); return err })
-	err := f.db.Tx(f.ctx, func(tx pgx.Tx) error { _, err := f.q.Cancel(f.ctx, tx, a.ID); return err })
+	f.tx(t, func(tx pgx.Tx) error { _, err := f.q.Cancel(f.ctx, a.ID); return err })
+	err := f.db.Within(f.ctx, func(ctx context.Context) error { _, err := f.q.Cancel(f.ctx, a.ID); return err })
 	if !errors.Is(err, commands.ErrState) {
 		t.Fatalf("cancel twice: %v", err)
 	}
@@ -198,7 +198,7 @@ func TestCancelAndExpire(t *testing.T) {
 		return err
 	})
 	var n int
-	f.tx(t, func(tx pgx.Tx) (err error) { n, err = f.q.ExpireDue(f.ctx, tx); return })
+	f.tx(t, func(tx pgx.Tx) (err error) { n, err = f.q.ExpireDue(f.ctx); return })
 	if n != 1 {
 		t.Fatalf("expired %d, want 1", n)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/tenancy"
 )
 
 // DeliverArgs is the River job that sees a command to its end: it wakes
@@ -73,8 +74,12 @@ func NextDelivery(c Command, now time.Time) (Action, time.Duration) {
 }
 
 // Device returns the device a command is for.
-func (q *Queue) Device(ctx context.Context, tx pgx.Tx, c Command) (inventory.Device, error) {
-	d, err := q.inv.Get(ctx, tx, c.DeviceID)
+func (q *Queue) Device(ctx context.Context, c Command) (inventory.Device, error) {
+	return tenancy.Read(ctx, q.db, func(tx pgx.Tx) (inventory.Device, error) { return q.deviceTx(ctx, tx, c) })
+}
+
+func (q *Queue) deviceTx(ctx context.Context, tx pgx.Tx, c Command) (inventory.Device, error) {
+	d, err := q.inv.GetTx(ctx, tx, c.DeviceID)
 	if err != nil {
 		return inventory.Device{}, fmt.Errorf("command %s: %w", c.ID, err)
 	}

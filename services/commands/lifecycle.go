@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/tridentmdm/trident/internal/fault"
+	"github.com/tridentmdm/trident/tenancy"
 )
 
 // from is the one table of a command's life: for each state, the states
@@ -95,7 +96,11 @@ func (q *Queue) refusal(ctx context.Context, tx pgx.Tx, m move) error {
 // Cancel cancels a command the device has not taken yet (queued, or
 // answered NotNow), and withdraws it from its platform's queue in the
 // same transaction: once this commits, the device can never be handed it.
-func (q *Queue) Cancel(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Command, error) {
+func (q *Queue) Cancel(ctx context.Context, id uuid.UUID) (Command, error) {
+	return tenancy.Write(ctx, q.db, func(tx pgx.Tx) (Command, error) { return q.cancelTx(ctx, tx, id) })
+}
+
+func (q *Queue) cancelTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Command, error) {
 	c, err := q.transition(ctx, tx, move{id: id, to: Canceled})
 	if err != nil {
 		return Command{}, err
@@ -105,7 +110,11 @@ func (q *Queue) Cancel(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Command, e
 
 // Expire marks a command past its deadline expired, and withdraws it from
 // its platform's queue. A command already finished is left alone.
-func (q *Queue) Expire(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+func (q *Queue) Expire(ctx context.Context, id uuid.UUID) error {
+	return q.db.Tx(ctx, func(tx pgx.Tx) error { return q.expireTx(ctx, tx, id) })
+}
+
+func (q *Queue) expireTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	err := q.expire(ctx, tx, id, "expired before the device answered")
 	if errors.Is(err, ErrState) {
 		return nil
@@ -122,7 +131,7 @@ func (q *Queue) expire(ctx context.Context, tx pgx.Tx, id uuid.UUID, why string)
 }
 
 func (q *Queue) withdraw(ctx context.Context, tx pgx.Tx, c Command) error {
-	d, err := q.inv.Get(ctx, tx, c.DeviceID)
+	d, err := q.inv.GetTx(ctx, tx, c.DeviceID)
 	if err != nil {
 		return fmt.Errorf("command %s: %w", c.ID, err)
 	}
@@ -134,7 +143,11 @@ func (q *Queue) withdraw(ctx context.Context, tx pgx.Tx, c Command) error {
 
 // ExpireDue marks the tenant's open commands past their deadline expired
 // (a sweep's backstop to the delivery jobs), and returns how many.
-func (q *Queue) ExpireDue(ctx context.Context, tx pgx.Tx) (int, error) {
+func (q *Queue) ExpireDue(ctx context.Context) (int, error) {
+	return tenancy.Write(ctx, q.db, func(tx pgx.Tx) (int, error) { return q.expireDueTx(ctx, tx) })
+}
+
+func (q *Queue) expireDueTx(ctx context.Context, tx pgx.Tx) (int, error) {
 	rows, _ := tx.Query(ctx, `SELECT id FROM commands
 WHERE status IN ('queued', 'sent', 'not_now') AND expires_at <= now() FOR UPDATE SKIP LOCKED`)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])

@@ -22,7 +22,7 @@ func (f fixture) device(t testing.TB, p inventory.Platform, id string) inventory
 	t.Helper()
 	var d inventory.Device
 	f.tx(t, func(tx pgx.Tx) (err error) {
-		d, err = f.inv.Record(f.ctx, tx, inventory.Report{Platform: p, Identifier: id, Status: inventory.Enrolled})
+		d, err = f.inv.Record(f.ctx, inventory.Report{Platform: p, Identifier: id, Status: inventory.Enrolled})
 		return
 	})
 	return d
@@ -38,7 +38,7 @@ func TestCancelRacesHandOut(t *testing.T) {
 	for i := range 60 {
 		var c commands.Command
 		f.tx(t, func(tx pgx.Tx) (err error) {
-			c, err = f.q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: dev.ID, Kind: "erase"})
+			c, err = f.q.Enqueue(f.ctx, commands.NewCommand{DeviceID: dev.ID, Kind: "erase"})
 			return
 		})
 		var wg sync.WaitGroup
@@ -61,12 +61,12 @@ func TestCancelRacesHandOut(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			cancelErr = f.db.Tx(f.ctx, func(tx pgx.Tx) error { _, err := f.q.Cancel(f.ctx, tx, c.ID); return err })
+			cancelErr = f.db.Within(f.ctx, func(ctx context.Context) error { _, err := f.q.Cancel(f.ctx, c.ID); return err })
 		}()
 		close(start)
 		wg.Wait()
 		var now commands.Command
-		f.tx(t, func(tx pgx.Tx) (err error) { now, err = f.q.Get(f.ctx, tx, c.ID); return })
+		f.tx(t, func(tx pgx.Tx) (err error) { now, err = f.q.Get(f.ctx, c.ID); return })
 		switch {
 		case handErr == nil && cancelErr == nil:
 			t.Fatalf("round %d: both the hand-out and the cancel succeeded; the command is %s", i, now.Status)
@@ -98,7 +98,7 @@ func TestCancelWaitsForAnOpenHandOut(t *testing.T) {
 	dev := f.device(t, inventory.Windows, "W-open")
 	var c commands.Command
 	f.tx(t, func(tx pgx.Tx) (err error) {
-		c, err = f.q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: dev.ID, Kind: "erase"})
+		c, err = f.q.Enqueue(f.ctx, commands.NewCommand{DeviceID: dev.ID, Kind: "erase"})
 		return
 	})
 	handed := make(chan struct{})
@@ -118,7 +118,7 @@ func TestCancelWaitsForAnOpenHandOut(t *testing.T) {
 	<-handed
 	cancel := make(chan error, 1)
 	go func() {
-		cancel <- f.db.Tx(f.ctx, func(tx pgx.Tx) error { _, err := f.q.Cancel(f.ctx, tx, c.ID); return err })
+		cancel <- f.db.Within(f.ctx, func(ctx context.Context) error { _, err := f.q.Cancel(f.ctx, c.ID); return err })
 	}()
 	time.Sleep(50 * time.Millisecond) // the cancel is now waiting on the row
 	close(release)
@@ -138,7 +138,7 @@ func TestAnswersAndTransitions(t *testing.T) {
 	b := f.device(t, inventory.Windows, "W-b")
 	var lock commands.Command
 	f.tx(t, func(tx pgx.Tx) (err error) {
-		lock, err = f.q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: b.ID, Kind: "lock"})
+		lock, err = f.q.Enqueue(f.ctx, commands.NewCommand{DeviceID: b.ID, Kind: "lock"})
 		return
 	})
 	complete := func(dev inventory.Device, o commands.Outcome) error {
@@ -155,7 +155,7 @@ func TestAnswersAndTransitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got commands.Command
-	f.tx(t, func(tx pgx.Tx) (err error) { got, err = f.q.Get(f.ctx, tx, lock.ID); return })
+	f.tx(t, func(tx pgx.Tx) (err error) { got, err = f.q.Get(f.ctx, lock.ID); return })
 	if got.Status != commands.Acknowledged || string(got.Result) != `"real"` {
 		t.Fatalf("after the real answer: %s %s", got.Status, got.Result)
 	}
@@ -177,17 +177,17 @@ func TestAnswersAndTransitions(t *testing.T) {
 func TestSecretsSealedAndRedacted(t *testing.T) {
 	f := setup(t)
 	key, _, _ := seal.NewRandomKey()
-	q := commands.New(f.inv, events.NewPublisher(nil), commands.WithSecrets(seal.NewKeyring(key)))
+	q := commands.New(f.db, f.inv, events.NewPublisher(nil), commands.WithSecrets(seal.NewKeyring(key)))
 	win := f.device(t, inventory.Windows, "W-secret")
 	andr := f.device(t, inventory.Android, "enterprises/e/devices/secret")
 	var settings, passcode commands.Command
 	f.tx(t, func(tx pgx.Tx) (err error) {
-		if settings, err = q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: win.ID, Kind: "apply_settings", Payload: map[string]any{
+		if settings, err = q.Enqueue(f.ctx, commands.NewCommand{DeviceID: win.ID, Kind: "apply_settings", Payload: map[string]any{
 			"settings": []any{map[string]any{"loc_uri": "./Device/Vendor/MSFT/Policy/Config/Camera/AllowCamera", "value": "hunter2-value", "format": "chr"}},
 		}}); err != nil {
 			return err
 		}
-		passcode, err = q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: andr.ID, Kind: "clear_passcode",
+		passcode, err = q.Enqueue(f.ctx, commands.NewCommand{DeviceID: andr.ID, Kind: "clear_passcode",
 			Payload: map[string]any{"new_password": "s3cret-pass"}})
 		return err
 	})
@@ -205,7 +205,7 @@ func TestSecretsSealedAndRedacted(t *testing.T) {
 		t.Fatalf("a secret is stored in plain text: %s", stored)
 	}
 	var list []commands.Command
-	f.tx(t, func(tx pgx.Tx) (err error) { list, err = q.ListForDevice(f.ctx, tx, win.ID, [16]byte{}, 10); return })
+	f.tx(t, func(tx pgx.Tx) (err error) { list, err = q.ListForDevice(f.ctx, win.ID, [16]byte{}, 10); return })
 	if len(list) != 1 || strings.Contains(string(list[0].Payload), "hunter2") || !strings.Contains(string(list[0].Payload), "AllowCamera") {
 		t.Fatalf("the list shows %s", list[0].Payload)
 	}
@@ -214,8 +214,8 @@ func TestSecretsSealedAndRedacted(t *testing.T) {
 	if handed == nil || !strings.Contains(string(handed.Payload), "hunter2-value") {
 		t.Fatalf("the device gets %v", handed)
 	}
-	err := f.db.Tx(f.ctx, func(tx pgx.Tx) error {
-		_, err := f.q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: andr.ID, Kind: "clear_passcode", Payload: map[string]any{"new_password": "x"}})
+	err := f.db.Within(f.ctx, func(ctx context.Context) error {
+		_, err := f.q.Enqueue(f.ctx, commands.NewCommand{DeviceID: andr.ID, Kind: "clear_passcode", Payload: map[string]any{"new_password": "x"}})
 		return err
 	})
 	if !errors.Is(err, commands.ErrNoKey) {
@@ -291,7 +291,7 @@ func TestAcknowledgedHook(t *testing.T) {
 	f := setup(t)
 	var ran []string
 	fail := false
-	f.q = commands.New(f.inv, events.NewPublisher(nil), commands.WithAcknowledged("erase", func(ctx context.Context, tx pgx.Tx, c commands.Command) error {
+	f.q = commands.New(f.db, f.inv, events.NewPublisher(nil), commands.WithAcknowledged("erase", func(ctx context.Context, tx pgx.Tx, c commands.Command) error {
 		if fail {
 			return errors.New("revocation failed")
 		}
@@ -302,7 +302,7 @@ func TestAcknowledgedHook(t *testing.T) {
 	answer := func(kind string, o commands.Outcome) error {
 		var c commands.Command
 		f.tx(t, func(tx pgx.Tx) (err error) {
-			if c, err = f.q.Enqueue(f.ctx, tx, commands.NewCommand{DeviceID: dev.ID, Kind: kind}); err != nil {
+			if c, err = f.q.Enqueue(f.ctx, commands.NewCommand{DeviceID: dev.ID, Kind: kind}); err != nil {
 				return err
 			}
 			_, err = f.q.Hand(f.ctx, tx, dev.ID, c.ID)

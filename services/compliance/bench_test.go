@@ -27,8 +27,8 @@ func BenchmarkEvaluate(b *testing.B) {
 	}
 	ctx := tenancy.WithTenant(context.Background(), testenv.Tenant(b, dir).ID)
 	pub := events.NewPublisher(nil)
-	inv := inventory.New(pub)
-	c := compliance.New(inv, commands.New(inv, pub), pub)
+	inv := inventory.New(db, pub)
+	c := compliance.New(db, inv, commands.New(db, inv, pub), pub)
 	var ids []uuid.UUID
 	err = db.Tx(ctx, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, `INSERT INTO devices (id, platform, identifier, os_version, last_seen_at, facts)
@@ -46,7 +46,7 @@ FROM generate_series(1, 10000) g RETURNING id`)
 			{Name: "Seen", Kind: compliance.CheckedInWithin, Params: compliance.Params{Hours: 24}, Enabled: true},
 			{Name: "VPN", Kind: compliance.AppRequired, Params: compliance.Params{Identifier: "com.example.vpn"}, Enabled: true},
 		} {
-			if _, err := c.Create(ctx, tx, r); err != nil {
+			if _, err := c.Create(ctx, r); err != nil {
 				return err
 			}
 		}
@@ -56,7 +56,7 @@ FROM generate_series(1, 10000) g RETURNING id`)
 		b.Fatal(err)
 	}
 	evaluate := func(b *testing.B, id uuid.UUID) {
-		if err := db.Tx(ctx, func(tx pgx.Tx) error { _, err := c.Evaluate(ctx, tx, id); return err }); err != nil {
+		if err := db.Within(ctx, func(ctx context.Context) error { _, err := c.Evaluate(ctx, id); return err }); err != nil {
 			b.Fatal(err)
 		}
 	}

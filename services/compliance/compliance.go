@@ -102,6 +102,7 @@ type Result struct {
 
 // Compliance evaluates devices, in the caller's tenant transaction.
 type Compliance struct {
+	db     *tenancy.DB
 	inv    *inventory.Inventory
 	cmds   *commands.Queue
 	events *events.Publisher
@@ -109,8 +110,8 @@ type Compliance struct {
 }
 
 // New returns the compliance service.
-func New(inv *inventory.Inventory, cmds *commands.Queue, pub *events.Publisher) *Compliance {
-	return &Compliance{inv: inv, cmds: cmds, events: pub, now: time.Now}
+func New(db *tenancy.DB, inv *inventory.Inventory, cmds *commands.Queue, pub *events.Publisher) *Compliance {
+	return &Compliance{db: db, inv: inv, cmds: cmds, events: pub, now: time.Now}
 }
 
 func (r Rule) validate() error {
@@ -160,7 +161,11 @@ func scanRule(r pgx.Row) (Rule, error) {
 }
 
 // Create adds a rule.
-func (c *Compliance) Create(ctx context.Context, tx pgx.Tx, r Rule) (Rule, error) {
+func (c *Compliance) Create(ctx context.Context, r Rule) (Rule, error) {
+	return tenancy.Write(ctx, c.db, func(tx pgx.Tx) (Rule, error) { return c.createTx(ctx, tx, r) })
+}
+
+func (c *Compliance) createTx(ctx context.Context, tx pgx.Tx, r Rule) (Rule, error) {
 	if err := r.validate(); err != nil {
 		return Rule{}, err
 	}
@@ -181,13 +186,21 @@ VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+ruleCols, uuid.New(), r.Name, pl
 }
 
 // Rules lists the tenant's rules.
-func (c *Compliance) Rules(ctx context.Context, tx pgx.Tx) ([]Rule, error) {
+func (c *Compliance) Rules(ctx context.Context) ([]Rule, error) {
+	return tenancy.Read(ctx, c.db, func(tx pgx.Tx) ([]Rule, error) { return c.rulesTx(ctx, tx) })
+}
+
+func (c *Compliance) rulesTx(ctx context.Context, tx pgx.Tx) ([]Rule, error) {
 	rows, _ := tx.Query(ctx, `SELECT `+ruleCols+` FROM compliance_rules ORDER BY created_at, id`)
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Rule, error) { return scanRule(r) })
 }
 
 // SetEnabled turns a rule on or off.
-func (c *Compliance) SetEnabled(ctx context.Context, tx pgx.Tx, id uuid.UUID, enabled bool) (Rule, error) {
+func (c *Compliance) SetEnabled(ctx context.Context, id uuid.UUID, enabled bool) (Rule, error) {
+	return tenancy.Write(ctx, c.db, func(tx pgx.Tx) (Rule, error) { return c.setEnabledTx(ctx, tx, id, enabled) })
+}
+
+func (c *Compliance) setEnabledTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, enabled bool) (Rule, error) {
 	r, err := scanRule(tx.QueryRow(ctx, `UPDATE compliance_rules SET enabled = $2, updated_at = now() WHERE id = $1 RETURNING `+ruleCols, id, enabled))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Rule{}, fmt.Errorf("rule %s: %w", id, tenancy.ErrNotFound)
@@ -200,7 +213,11 @@ func (c *Compliance) SetEnabled(ctx context.Context, tx pgx.Tx, id uuid.UUID, en
 }
 
 // Delete removes a rule and its results.
-func (c *Compliance) Delete(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+func (c *Compliance) Delete(ctx context.Context, id uuid.UUID) error {
+	return c.db.Tx(ctx, func(tx pgx.Tx) error { return c.deleteTx(ctx, tx, id) })
+}
+
+func (c *Compliance) deleteTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	tag, err := tx.Exec(ctx, `DELETE FROM compliance_rules WHERE id = $1`, id)
 	if err == nil && tag.RowsAffected() == 0 {
 		return fmt.Errorf("rule %s: %w", id, tenancy.ErrNotFound)
@@ -213,7 +230,11 @@ func (c *Compliance) Delete(ctx context.Context, tx pgx.Tx, id uuid.UUID) error 
 }
 
 // Results returns a device's current results.
-func (c *Compliance) Results(ctx context.Context, tx pgx.Tx, device uuid.UUID) ([]Result, error) {
+func (c *Compliance) Results(ctx context.Context, device uuid.UUID) ([]Result, error) {
+	return tenancy.Read(ctx, c.db, func(tx pgx.Tx) ([]Result, error) { return c.resultsTx(ctx, tx, device) })
+}
+
+func (c *Compliance) resultsTx(ctx context.Context, tx pgx.Tx, device uuid.UUID) ([]Result, error) {
 	rows, _ := tx.Query(ctx, `SELECT rule_id, compliant, detail, evaluated_at, changed_at FROM compliance_results
 WHERE device_id = $1 ORDER BY rule_id`, device)
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[Result])
@@ -302,13 +323,17 @@ func check(r Rule, d inventory.Device, now time.Time) (bool, string) {
 // platform, records what changed (with history and events), remediates
 // each rule it newly fails, and publishes device.compliance_changed when
 // the device as a whole turns. It returns whether the device complies.
-func (c *Compliance) Evaluate(ctx context.Context, tx pgx.Tx, deviceID uuid.UUID) (bool, error) {
+func (c *Compliance) Evaluate(ctx context.Context, deviceID uuid.UUID) (bool, error) {
+	return tenancy.Write(ctx, c.db, func(tx pgx.Tx) (bool, error) { return c.evaluateTx(ctx, tx, deviceID) })
+}
+
+func (c *Compliance) evaluateTx(ctx context.Context, tx pgx.Tx, deviceID uuid.UUID) (bool, error) {
 	// Serialize evaluations of one device, so each change is seen once; then
 	// read the device as the last evaluation left it.
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM devices WHERE id = $1 FOR UPDATE`, deviceID); err != nil {
 		return false, err
 	}
-	d, err := c.inv.Get(ctx, tx, deviceID)
+	d, err := c.inv.GetTx(ctx, tx, deviceID)
 	if err != nil {
 		return false, err
 	}
@@ -358,7 +383,7 @@ ON CONFLICT (tenant_id, device_id, rule_id) DO UPDATE SET compliant = excluded.c
 			return false, err
 		}
 		if !ok && r.Remediation.Command != "" {
-			if _, err := c.cmds.Enqueue(ctx, tx, commands.NewCommand{DeviceID: deviceID, Kind: r.Remediation.Command,
+			if _, err := c.cmds.EnqueueTx(ctx, tx, commands.NewCommand{DeviceID: deviceID, Kind: r.Remediation.Command,
 				Payload: r.Remediation.Payload, CreatedBy: "compliance:" + r.ID.String()}); err != nil {
 				if !fault.Is(err, fault.Invalid) {
 					return false, err
@@ -392,7 +417,11 @@ func ruleIDs(rules []Rule) []uuid.UUID {
 
 // Devices returns up to limit of the tenant's device ids after after, for
 // re-evaluating every device in batches.
-func (c *Compliance) Devices(ctx context.Context, tx pgx.Tx, after uuid.UUID, limit int) ([]uuid.UUID, error) {
+func (c *Compliance) Devices(ctx context.Context, after uuid.UUID, limit int) ([]uuid.UUID, error) {
+	return tenancy.Read(ctx, c.db, func(tx pgx.Tx) ([]uuid.UUID, error) { return c.devicesTx(ctx, tx, after, limit) })
+}
+
+func (c *Compliance) devicesTx(ctx context.Context, tx pgx.Tx, after uuid.UUID, limit int) ([]uuid.UUID, error) {
 	rows, _ := tx.Query(ctx, `SELECT id FROM devices WHERE status <> 'unenrolled' AND id > $1 ORDER BY id LIMIT $2`, after, limit)
 	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 }
@@ -414,7 +443,11 @@ WHERE d.status = 'enrolled'`
 )
 
 // Summarize counts the tenant's devices by compliance.
-func (c *Compliance) Summarize(ctx context.Context, tx pgx.Tx) (Standing, error) {
+func (c *Compliance) Summarize(ctx context.Context) (Standing, error) {
+	return tenancy.Read(ctx, c.db, func(tx pgx.Tx) (Standing, error) { return c.summarizeTx(ctx, tx) })
+}
+
+func (c *Compliance) summarizeTx(ctx context.Context, tx pgx.Tx) (Standing, error) {
 	var s Standing
 	err := tx.QueryRow(ctx, `SELECT `+compliantCount+`, `+failingCount+`, count(*) FILTER (WHERE coalesce(r.n, 0) = 0) `+
 		enrolledWithResults).Scan(&s.Compliant, &s.NonCompliant, &s.Unevaluated)

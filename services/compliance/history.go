@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/tridentmdm/trident/tenancy"
 )
 
 // HistoryRetention is how long Snapshot keeps the hourly numbers.
@@ -43,7 +44,11 @@ func (SnapshotArgs) Kind() string { return "compliance.snapshot" }
 // Snapshot records the tenant's standing for now's hour (again, if the
 // hour has one: the later numbers win) and drops points older than
 // HistoryRetention.
-func (c *Compliance) Snapshot(ctx context.Context, tx pgx.Tx, now time.Time) (Point, error) {
+func (c *Compliance) Snapshot(ctx context.Context, now time.Time) (Point, error) {
+	return tenancy.Write(ctx, c.db, func(tx pgx.Tx) (Point, error) { return c.snapshotTx(ctx, tx, now) })
+}
+
+func (c *Compliance) snapshotTx(ctx context.Context, tx pgx.Tx, now time.Time) (Point, error) {
 	p := Point{Hour: now.UTC().Truncate(time.Hour)}
 	err := tx.QueryRow(ctx, `
 INSERT INTO fleet_history (hour, enrolled, compliant, non_compliant, checked_in)
@@ -63,7 +68,11 @@ RETURNING enrolled, compliant, non_compliant, checked_in`, p.Hour, now).Scan(&p.
 }
 
 // History returns the tenant's points from since on, oldest first.
-func (c *Compliance) History(ctx context.Context, tx pgx.Tx, since time.Time) ([]Point, error) {
+func (c *Compliance) History(ctx context.Context, since time.Time) ([]Point, error) {
+	return tenancy.Read(ctx, c.db, func(tx pgx.Tx) ([]Point, error) { return c.historyTx(ctx, tx, since) })
+}
+
+func (c *Compliance) historyTx(ctx context.Context, tx pgx.Tx, since time.Time) ([]Point, error) {
 	rows, _ := tx.Query(ctx, `SELECT hour, enrolled, compliant, non_compliant, checked_in FROM fleet_history
 WHERE hour >= $1 ORDER BY hour`, since.UTC().Truncate(time.Hour))
 	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Point, error) {

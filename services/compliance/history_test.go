@@ -26,8 +26,8 @@ func TestSnapshotHistory(t *testing.T) {
 	}
 	ctx := tenancy.WithTenant(context.Background(), testenv.Tenant(t, dir).ID)
 	pub := events.NewPublisher(nil)
-	inv := inventory.New(pub)
-	c := compliance.New(inv, commands.New(inv, pub), pub)
+	inv := inventory.New(db, pub)
+	c := compliance.New(db, inv, commands.New(db, inv, pub), pub)
 	now := time.Now()
 	tx := func(f func(tx pgx.Tx) error) {
 		t.Helper()
@@ -45,28 +45,28 @@ func TestSnapshotHistory(t *testing.T) {
  (gen_random_uuid(), 'apple', 'c', 'enrolled', now() - interval '50 minutes', '{"disk_encrypted": false}'),
  (gen_random_uuid(), 'apple', 'd', 'enrolled', NULL, '{}'),
  (gen_random_uuid(), 'apple', 'e', 'unenrolled', now(), '{"disk_encrypted": false}')`)
-		if err != nil {
-			return err
+		return err
+	})
+	if _, err := c.Create(ctx, compliance.Rule{Name: "Encryption", Kind: compliance.DiskEncrypted, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b", "c"} {
+		var d inventory.Device
+		tx(func(tx pgx.Tx) (err error) { d, err = inv.ByIdentifier(ctx, tx, inventory.Apple, id); return err })
+		if _, err := c.Evaluate(ctx, d.ID); err != nil {
+			t.Fatal(err)
 		}
-		if _, err := c.Create(ctx, tx, compliance.Rule{Name: "Encryption", Kind: compliance.DiskEncrypted, Enabled: true}); err != nil {
-			return err
-		}
-		for _, id := range []string{"a", "b", "c"} {
-			d, err := inv.ByIdentifier(ctx, tx, inventory.Apple, id)
-			if err != nil {
-				return err
-			}
-			if _, err := c.Evaluate(ctx, tx, d.ID); err != nil {
-				return err
-			}
-		}
+	}
+	tx(func(tx pgx.Tx) error {
 		// An old point, past the retention.
-		_, err = tx.Exec(ctx, `INSERT INTO fleet_history (hour, enrolled, compliant, non_compliant, checked_in)
+		_, err := tx.Exec(ctx, `INSERT INTO fleet_history (hour, enrolled, compliant, non_compliant, checked_in)
 VALUES (date_trunc('hour', now() - interval '91 days'), 1, 1, 0, 1)`)
 		return err
 	})
-	var first, second compliance.Point
-	tx(func(tx pgx.Tx) (err error) { first, err = c.Snapshot(ctx, tx, now); return err })
+	first, err := c.Snapshot(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := compliance.Point{Hour: now.UTC().Truncate(time.Hour), Enrolled: 4, Compliant: 2, NonCompliant: 1, CheckedIn: 2}
 	if first != want {
 		t.Errorf("Snapshot = %+v; want %+v", first, want)
@@ -78,9 +78,14 @@ VALUES (date_trunc('hour', now() - interval '91 days'), 1, 1, 0, 1)`)
 		_, err := tx.Exec(ctx, `UPDATE devices SET status = 'unenrolled' WHERE identifier = 'c'`)
 		return err
 	})
-	tx(func(tx pgx.Tx) (err error) { second, err = c.Snapshot(ctx, tx, now); return err })
-	var history []compliance.Point
-	tx(func(tx pgx.Tx) (err error) { history, err = c.History(ctx, tx, now.Add(-100*24*time.Hour)); return err })
+	second, err := c.Snapshot(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	history, err := c.History(ctx, now.Add(-100*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(history) != 1 || history[0] != second || second.Enrolled != 3 || second.NonCompliant != 0 {
 		t.Errorf("history = %+v after a second snapshot %+v; want just the second, with 3 enrolled, none failing", history, second)
 	}

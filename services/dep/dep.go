@@ -212,7 +212,15 @@ func scanToken(r pgx.Row) (Token, error) {
 
 // CreateToken makes a token's key pair: the admin uploads Certificate
 // (PEM) to ABM as the MDM server's public key.
-func (s *Service) CreateToken(ctx context.Context, tx pgx.Tx, label string) (Token, []byte, error) {
+func (s *Service) CreateToken(ctx context.Context, label string) (t Token, certPEM []byte, err error) {
+	err = s.db.Tx(ctx, func(tx pgx.Tx) error {
+		t, certPEM, err = s.createTokenTx(ctx, tx, label)
+		return err
+	})
+	return t, certPEM, err
+}
+
+func (s *Service) createTokenTx(ctx context.Context, tx pgx.Tx, label string) (Token, []byte, error) {
 	label = strings.TrimSpace(label)
 	if label == "" || len(label) > 200 {
 		return Token{}, nil, fault.InvalidField("label", "must be 1 to 200 characters")
@@ -235,17 +243,25 @@ func (s *Service) CreateToken(ctx context.Context, tx pgx.Tx, label string) (Tok
 		id, label, cert.Raw, sealed); err != nil {
 		return Token{}, nil, fmt.Errorf("dep: create token: %w", err)
 	}
-	t, err := s.Token(ctx, tx, id)
+	t, err := s.tokenTx(ctx, tx, id)
 	return t, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), err
 }
 
 // Token reads one token.
-func (s *Service) Token(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Token, error) {
+func (s *Service) Token(ctx context.Context, id uuid.UUID) (Token, error) {
+	return tenancy.Read(ctx, s.db, func(tx pgx.Tx) (Token, error) { return s.tokenTx(ctx, tx, id) })
+}
+
+func (s *Service) tokenTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Token, error) {
 	return scanToken(tx.QueryRow(ctx, `SELECT `+tokenCols+` FROM dep_tokens t WHERE id = $1`, id))
 }
 
 // Tokens lists the tenant's tokens.
-func (s *Service) Tokens(ctx context.Context, tx pgx.Tx) ([]Token, error) {
+func (s *Service) Tokens(ctx context.Context) ([]Token, error) {
+	return tenancy.Read(ctx, s.db, func(tx pgx.Tx) ([]Token, error) { return s.tokensTx(ctx, tx) })
+}
+
+func (s *Service) tokensTx(ctx context.Context, tx pgx.Tx) ([]Token, error) {
 	rows, err := tx.Query(ctx, `SELECT `+tokenCols+` FROM dep_tokens t ORDER BY created_at, id`)
 	if err != nil {
 		return nil, err
@@ -263,7 +279,11 @@ func (s *Service) Tokens(ctx context.Context, tx pgx.Tx) ([]Token, error) {
 }
 
 // Certificate returns a token's certificate, PEM.
-func (s *Service) Certificate(ctx context.Context, tx pgx.Tx, id uuid.UUID) ([]byte, error) {
+func (s *Service) Certificate(ctx context.Context, id uuid.UUID) ([]byte, error) {
+	return tenancy.Read(ctx, s.db, func(tx pgx.Tx) ([]byte, error) { return s.certificateTx(ctx, tx, id) })
+}
+
+func (s *Service) certificateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) ([]byte, error) {
 	var der []byte
 	err := tx.QueryRow(ctx, `SELECT certificate FROM dep_tokens WHERE id = $1`, id).Scan(&der)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -273,7 +293,11 @@ func (s *Service) Certificate(ctx context.Context, tx pgx.Tx, id uuid.UUID) ([]b
 }
 
 // DeleteToken forgets a token and the devices synced through it.
-func (s *Service) DeleteToken(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+func (s *Service) DeleteToken(ctx context.Context, id uuid.UUID) error {
+	return s.db.Tx(ctx, func(tx pgx.Tx) error { return s.deleteTokenTx(ctx, tx, id) })
+}
+
+func (s *Service) deleteTokenTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	tag, err := tx.Exec(ctx, `DELETE FROM dep_tokens WHERE id = $1`, id)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = fmt.Errorf("ABM token: %w", tenancy.ErrNotFound)
@@ -283,11 +307,15 @@ func (s *Service) DeleteToken(ctx context.Context, tx pgx.Tx, id uuid.UUID) erro
 
 // SetTokenProfile names the ADE profile assigned automatically to devices
 // ABM adds to the token's server (uuid.Nil: none).
-func (s *Service) SetTokenProfile(ctx context.Context, tx pgx.Tx, id, profile uuid.UUID) (Token, error) {
+func (s *Service) SetTokenProfile(ctx context.Context, id, profile uuid.UUID) (Token, error) {
+	return tenancy.Write(ctx, s.db, func(tx pgx.Tx) (Token, error) { return s.setTokenProfileTx(ctx, tx, id, profile) })
+}
+
+func (s *Service) setTokenProfileTx(ctx context.Context, tx pgx.Tx, id, profile uuid.UUID) (Token, error) {
 	var p *uuid.UUID
 	if profile != uuid.Nil {
 		p = &profile
-		if _, err := s.Profile(ctx, tx, profile); err != nil {
+		if _, err := s.profileTx(ctx, tx, profile); err != nil {
 			return Token{}, fault.InvalidField("profile_id", "no such ADE profile")
 		}
 	}
@@ -298,7 +326,7 @@ func (s *Service) SetTokenProfile(ctx context.Context, tx pgx.Tx, id, profile uu
 	if err != nil {
 		return Token{}, err
 	}
-	return s.Token(ctx, tx, id)
+	return s.tokenTx(ctx, tx, id)
 }
 
 // ErrBadTokenFile is the refusal of an uploaded server token.
@@ -308,7 +336,11 @@ var ErrBadTokenFile = errors.New("not a server token from Apple Business Manager
 // Upload stores the server token downloaded from ABM (the .p7m file, as
 // is) for token id, and queues a sync. A second upload replaces the
 // first: that is how an expired or rejected token is renewed.
-func (s *Service) Upload(ctx context.Context, tx pgx.Tx, id uuid.UUID, p7m []byte) (Token, error) {
+func (s *Service) Upload(ctx context.Context, id uuid.UUID, p7m []byte) (Token, error) {
+	return tenancy.Write(ctx, s.db, func(tx pgx.Tx) (Token, error) { return s.uploadTx(ctx, tx, id, p7m) })
+}
+
+func (s *Service) uploadTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, p7m []byte) (Token, error) {
 	tenant, ok := tenancy.FromContext(ctx)
 	if !ok {
 		return Token{}, tenancy.ErrNoTenant
@@ -378,10 +410,10 @@ status = $5, status_detail = $6, updated_at = now() WHERE id = $1`, id, sealed, 
 			return Token{}, err
 		}
 	}
-	if err := s.EnqueueSync(ctx, tx, id); err != nil {
+	if err := s.enqueueSyncTx(ctx, tx, id); err != nil {
 		return Token{}, err
 	}
-	return s.Token(ctx, tx, id)
+	return s.tokenTx(ctx, tx, id)
 }
 
 // decryptToken opens ABM's .p7m with nanodep's tokenpki.
@@ -509,7 +541,7 @@ func (s *Service) AccountDetails(ctx context.Context, id uuid.UUID) (Token, erro
 		if _, err := tx.Exec(ctx, `UPDATE dep_tokens SET account = $2, updated_at = now() WHERE id = $1`, id, a); err != nil {
 			return err
 		}
-		t, err = s.Token(ctx, tx, id)
+		t, err = s.tokenTx(ctx, tx, id)
 		return err
 	})
 	return t, err
@@ -557,7 +589,11 @@ func (s *Service) appleError(err error) error {
 
 // EnqueueSync queues a sync of token id in tx, and counts the ask on the
 // token so that a run already under way goes round again (see Sync).
-func (s *Service) EnqueueSync(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+func (s *Service) EnqueueSync(ctx context.Context, id uuid.UUID) error {
+	return s.db.Tx(ctx, func(tx pgx.Tx) error { return s.enqueueSyncTx(ctx, tx, id) })
+}
+
+func (s *Service) enqueueSyncTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	tenant, err := tenancy.Require(ctx)
 	if err != nil {
 		return err

@@ -89,7 +89,7 @@ func (f fixture) newTenant(org string, serials ...string) *tenant {
 	tn := &tenant{f: f, ctx: tenancy.WithTenant(context.Background(), testenv.Tenant(f.t, f.dir).ID)}
 	var certPEM []byte
 	f.tx(tn.ctx, func(tx pgx.Tx) (err error) {
-		tn.token, certPEM, err = f.dep.CreateToken(tn.ctx, tx, org+" ABM")
+		tn.token, certPEM, err = f.dep.CreateToken(tn.ctx, org+" ABM")
 		return err
 	})
 	block, _ := pem.Decode(certPEM)
@@ -110,7 +110,7 @@ func (tn *tenant) upload() dep.Token {
 		tn.f.t.Fatal(err)
 	}
 	tn.f.tx(tn.ctx, func(tx pgx.Tx) (err error) {
-		tn.token, err = tn.f.dep.Upload(tn.ctx, tx, tn.token.ID, p7m)
+		tn.token, err = tn.f.dep.Upload(tn.ctx, tn.token.ID, p7m)
 		return err
 	})
 	return tn.token
@@ -129,7 +129,7 @@ func (tn *tenant) devices() map[string]dep.Device {
 	tn.f.t.Helper()
 	out := map[string]dep.Device{}
 	tn.f.tx(tn.ctx, func(tx pgx.Tx) error {
-		ds, err := tn.f.dep.Devices(tn.ctx, tx, dep.DeviceQuery{Limit: 1000})
+		ds, err := tn.f.dep.Devices(tn.ctx, dep.DeviceQuery{Limit: 1000})
 		for _, d := range ds {
 			out[d.SerialNumber] = d
 		}
@@ -141,7 +141,7 @@ func (tn *tenant) devices() map[string]dep.Device {
 func (tn *tenant) tokenNow() dep.Token {
 	tn.f.t.Helper()
 	tn.f.tx(tn.ctx, func(tx pgx.Tx) (err error) {
-		tn.token, err = tn.f.dep.Token(tn.ctx, tx, tn.token.ID)
+		tn.token, err = tn.f.dep.Token(tn.ctx, tn.token.ID)
 		return err
 	})
 	return tn.token
@@ -215,7 +215,7 @@ func TestUploadAndFullSync(t *testing.T) {
 	other := f.newTenant("Other")
 	wrong, _ := f.apple.Token(tn.account, other.cert)
 	for _, bad := range [][]byte{[]byte("not a token"), wrong, {}} {
-		err := f.db.Tx(tn.ctx, func(tx pgx.Tx) error { _, err := f.dep.Upload(tn.ctx, tx, tn.token.ID, bad); return err })
+		err := f.db.Within(tn.ctx, func(ctx context.Context) error { _, err := f.dep.Upload(tn.ctx, tn.token.ID, bad); return err })
 		var verr *fault.Error
 		if !errors.As(err, &verr) || verr.Code != fault.Invalid {
 			t.Fatalf("bad upload: %v", err)
@@ -270,18 +270,18 @@ func TestIncrementalSyncAndAutomaticAssignment(t *testing.T) {
 	tn := f.newTenant("Beta", serials(4, "BETA")...)
 	var profile dep.Profile
 	f.tx(tn.ctx, func(tx pgx.Tx) (err error) {
-		if _, err = f.dep.CreateProfile(tn.ctx, tx, "bad", dep.ProfileSettings{SkipSetupItems: []string{"Siri; DROP"}}); err == nil {
+		if _, err = f.dep.CreateProfile(tn.ctx, "bad", dep.ProfileSettings{SkipSetupItems: []string{"Siri; DROP"}}); err == nil {
 			return errors.New("a bad skip item was accepted")
 		}
-		if profile, err = f.dep.CreateProfile(tn.ctx, tx, "Corporate", dep.ProfileSettings{SkipSetupItems: []string{"Siri", "Location"},
+		if profile, err = f.dep.CreateProfile(tn.ctx, "Corporate", dep.ProfileSettings{SkipSetupItems: []string{"Siri", "Location"},
 			Department: "IT"}); err != nil {
 			return err
 		}
-		_, err = f.dep.SetTokenProfile(tn.ctx, tx, tn.token.ID, profile.ID)
+		_, err = f.dep.SetTokenProfile(tn.ctx, tn.token.ID, profile.ID)
 		return err
 	})
-	err := f.db.Tx(tn.ctx, func(tx pgx.Tx) error {
-		_, err := f.dep.CreateProfile(tn.ctx, tx, "Corporate", dep.ProfileSettings{})
+	err := f.db.Within(tn.ctx, func(ctx context.Context) error {
+		_, err := f.dep.CreateProfile(tn.ctx, "Corporate", dep.ProfileSettings{})
 		return err
 	})
 	if !errors.Is(err, tenancy.ErrConflict) {
@@ -342,11 +342,11 @@ func TestIncrementalSyncAndAutomaticAssignment(t *testing.T) {
 	}
 	// A changed profile is defined again before the next assignment.
 	f.tx(tn.ctx, func(tx pgx.Tx) error {
-		_, err := f.dep.UpdateProfile(tn.ctx, tx, profile.ID, "Corporate", dep.ProfileSettings{Department: "Sales"})
+		_, err := f.dep.UpdateProfile(tn.ctx, profile.ID, "Corporate", dep.ProfileSettings{Department: "Sales"})
 		if err != nil {
 			return err
 		}
-		_, err = f.dep.RequestAssign(tn.ctx, tx, profile.ID, []string{"BETA0000", "NOPE"})
+		_, err = f.dep.RequestAssign(tn.ctx, profile.ID, []string{"BETA0000", "NOPE"})
 		var verr *fault.Error
 		if !errors.As(err, &verr) || verr.Code != fault.Invalid {
 			return fmt.Errorf("assigning an unknown device: %v", err)
@@ -354,7 +354,7 @@ func TestIncrementalSyncAndAutomaticAssignment(t *testing.T) {
 		return nil
 	})
 	f.tx(tn.ctx, func(tx pgx.Tx) error {
-		_, err := f.dep.RequestAssign(tn.ctx, tx, profile.ID, []string{"BETA0000"})
+		_, err := f.dep.RequestAssign(tn.ctx, profile.ID, []string{"BETA0000"})
 		return err
 	})
 	as = jobs[dep.AssignArgs](tn, "dep.assign")
@@ -516,7 +516,7 @@ func TestSyncAskedForDuringARunIsNotLost(t *testing.T) {
 	f.apple.AfterSync = func() {
 		once.Do(func() {
 			f.apple.Add(tn.account, "E1")
-			if err := f.db.Tx(tn.ctx, func(tx pgx.Tx) error { return f.dep.EnqueueSync(tn.ctx, tx, tn.token.ID) }); err != nil {
+			if err := f.db.Within(tn.ctx, func(ctx context.Context) error { return f.dep.EnqueueSync(tn.ctx, tn.token.ID) }); err != nil {
 				t.Error(err)
 			}
 		})
@@ -549,11 +549,11 @@ func TestTenantsSeeOnlyTheirDevices(t *testing.T) {
 	if _, err := f.dep.Sync(b.ctx, a.token.ID); !errors.Is(err, tenancy.ErrNotFound) {
 		t.Fatalf("B syncing A's token: %v", err)
 	}
-	err := f.db.Tx(b.ctx, func(tx pgx.Tx) error {
-		if _, err := f.dep.Token(b.ctx, tx, a.token.ID); !errors.Is(err, tenancy.ErrNotFound) {
+	err := f.db.Within(b.ctx, func(ctx context.Context) error {
+		if _, err := f.dep.Token(b.ctx, a.token.ID); !errors.Is(err, tenancy.ErrNotFound) {
 			return fmt.Errorf("B reading A's token: %v", err)
 		}
-		if _, err := f.dep.Enrolling(b.ctx, tx, "A1", "udid"); !errors.Is(err, dep.ErrNotADEDevice) {
+		if _, err := f.dep.Enrolling(b.ctx, "A1", "udid"); !errors.Is(err, dep.ErrNotADEDevice) {
 			return fmt.Errorf("B enrolling A's device: %v", err)
 		}
 		return nil
@@ -562,7 +562,7 @@ func TestTenantsSeeOnlyTheirDevices(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.tx(a.ctx, func(tx pgx.Tx) error {
-		_, err := f.dep.Enrolling(a.ctx, tx, "A1", "udid")
+		_, err := f.dep.Enrolling(a.ctx, "A1", "udid")
 		return err
 	})
 	if d := a.devices()["A1"]; d.EnrolledAt == nil {
@@ -585,7 +585,7 @@ func TestEnqueueSyncNeedsATenant(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	if err := f.dep.EnqueueSync(ctx, tx, uuid.New()); !errors.Is(err, tenancy.ErrNoTenant) {
+	if err := f.dep.EnqueueSync(ctx, uuid.New()); !errors.Is(err, tenancy.ErrNoTenant) {
 		t.Fatalf("EnqueueSync without a tenant: %v", err)
 	}
 }

@@ -57,7 +57,11 @@ type DeviceQuery struct {
 }
 
 // Devices lists the tenant's ABM devices by serial number.
-func (s *Service) Devices(ctx context.Context, tx pgx.Tx, q DeviceQuery) ([]Device, error) {
+func (s *Service) Devices(ctx context.Context, q DeviceQuery) ([]Device, error) {
+	return tenancy.Read(ctx, s.db, func(tx pgx.Tx) ([]Device, error) { return s.devicesTx(ctx, tx, q) })
+}
+
+func (s *Service) devicesTx(ctx context.Context, tx pgx.Tx, q DeviceQuery) ([]Device, error) {
 	if q.Limit <= 0 || q.Limit > 1000 {
 		q.Limit = 100
 	}
@@ -80,7 +84,11 @@ ORDER BY serial_number LIMIT $3`, q.Token, q.After, q.Limit)
 }
 
 // Device reads one device.
-func (s *Service) Device(ctx context.Context, tx pgx.Tx, serial string) (Device, error) {
+func (s *Service) Device(ctx context.Context, serial string) (Device, error) {
+	return tenancy.Read(ctx, s.db, func(tx pgx.Tx) (Device, error) { return s.deviceTx(ctx, tx, serial) })
+}
+
+func (s *Service) deviceTx(ctx context.Context, tx pgx.Tx, serial string) (Device, error) {
 	return scanDevice(tx.QueryRow(ctx, `SELECT `+deviceCols+` FROM dep_devices WHERE serial_number = $1`, serial))
 }
 
@@ -90,7 +98,11 @@ var ErrNotADEDevice = errors.New("this device is not assigned to this organizati
 
 // Enrolling records that serial asked for its ADE enrollment profile; it
 // returns ErrNotADEDevice when the tenant has no such ABM device.
-func (s *Service) Enrolling(ctx context.Context, tx pgx.Tx, serial, udid string) (Device, error) {
+func (s *Service) Enrolling(ctx context.Context, serial, udid string) (Device, error) {
+	return tenancy.Write(ctx, s.db, func(tx pgx.Tx) (Device, error) { return s.enrollingTx(ctx, tx, serial, udid) })
+}
+
+func (s *Service) enrollingTx(ctx context.Context, tx pgx.Tx, serial, udid string) (Device, error) {
 	d, err := scanDevice(tx.QueryRow(ctx, `UPDATE dep_devices SET enrolled_at = now(), updated_at = now()
 WHERE serial_number = $1 RETURNING `+deviceCols, serial))
 	if errors.Is(err, tenancy.ErrNotFound) {

@@ -93,7 +93,11 @@ func uniqueName(err error) error {
 }
 
 // CreateProfile defines an ADE profile for the tenant.
-func (s *Service) CreateProfile(ctx context.Context, tx pgx.Tx, name string, set ProfileSettings) (Profile, error) {
+func (s *Service) CreateProfile(ctx context.Context, name string, set ProfileSettings) (Profile, error) {
+	return tenancy.Write(ctx, s.db, func(tx pgx.Tx) (Profile, error) { return s.createProfileTx(ctx, tx, name, set) })
+}
+
+func (s *Service) createProfileTx(ctx context.Context, tx pgx.Tx, name string, set ProfileSettings) (Profile, error) {
 	name, err := validName(name)
 	if err != nil {
 		return Profile{}, err
@@ -109,7 +113,11 @@ func (s *Service) CreateProfile(ctx context.Context, tx pgx.Tx, name string, set
 // UpdateProfile replaces a profile's name and settings. Devices already
 // assigned keep what Apple has until they are assigned again; new
 // assignments define the new settings with Apple first.
-func (s *Service) UpdateProfile(ctx context.Context, tx pgx.Tx, id uuid.UUID, name string, set ProfileSettings) (Profile, error) {
+func (s *Service) UpdateProfile(ctx context.Context, id uuid.UUID, name string, set ProfileSettings) (Profile, error) {
+	return tenancy.Write(ctx, s.db, func(tx pgx.Tx) (Profile, error) { return s.updateProfileTx(ctx, tx, id, name, set) })
+}
+
+func (s *Service) updateProfileTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, name string, set ProfileSettings) (Profile, error) {
 	name, err := validName(name)
 	if err != nil {
 		return Profile{}, err
@@ -123,12 +131,20 @@ func (s *Service) UpdateProfile(ctx context.Context, tx pgx.Tx, id uuid.UUID, na
 }
 
 // Profile reads one profile.
-func (s *Service) Profile(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Profile, error) {
+func (s *Service) Profile(ctx context.Context, id uuid.UUID) (Profile, error) {
+	return tenancy.Read(ctx, s.db, func(tx pgx.Tx) (Profile, error) { return s.profileTx(ctx, tx, id) })
+}
+
+func (s *Service) profileTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Profile, error) {
 	return scanProfile(tx.QueryRow(ctx, `SELECT `+profileCols+` FROM dep_profiles WHERE id = $1`, id))
 }
 
 // Profiles lists the tenant's profiles.
-func (s *Service) Profiles(ctx context.Context, tx pgx.Tx) ([]Profile, error) {
+func (s *Service) Profiles(ctx context.Context) ([]Profile, error) {
+	return tenancy.Read(ctx, s.db, func(tx pgx.Tx) ([]Profile, error) { return s.profilesTx(ctx, tx) })
+}
+
+func (s *Service) profilesTx(ctx context.Context, tx pgx.Tx) ([]Profile, error) {
 	rows, err := tx.Query(ctx, `SELECT `+profileCols+` FROM dep_profiles ORDER BY name`)
 	if err != nil {
 		return nil, err
@@ -147,7 +163,11 @@ func (s *Service) Profiles(ctx context.Context, tx pgx.Tx) ([]Profile, error) {
 
 // DeleteProfile deletes a profile; tokens using it for new devices stop
 // assigning one.
-func (s *Service) DeleteProfile(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+func (s *Service) DeleteProfile(ctx context.Context, id uuid.UUID) error {
+	return s.db.Tx(ctx, func(tx pgx.Tx) error { return s.deleteProfileTx(ctx, tx, id) })
+}
+
+func (s *Service) deleteProfileTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	tag, err := tx.Exec(ctx, `DELETE FROM dep_profiles WHERE id = $1`, id)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = fmt.Errorf("ADE profile: %w", tenancy.ErrNotFound)
@@ -204,7 +224,7 @@ func (s *Service) define(ctx context.Context, token, profile uuid.UUID) (string,
 	var hash []byte
 	var appleUUID string
 	err = s.db.ReadTx(ctx, func(tx pgx.Tx) error {
-		if p, err = s.Profile(ctx, tx, profile); err != nil {
+		if p, err = s.profileTx(ctx, tx, profile); err != nil {
 			return err
 		}
 		err := tx.QueryRow(ctx, `SELECT settings_hash, apple_uuid FROM dep_profile_definitions WHERE token_id = $1 AND profile_id = $2`,
@@ -340,8 +360,12 @@ WHERE serial_number = ANY($1)`, serials, status, detail)
 
 // RequestAssign assigns profile to the named devices (re-assigning those
 // that have one), through a job queued in tx.
-func (s *Service) RequestAssign(ctx context.Context, tx pgx.Tx, profile uuid.UUID, serials []string) (int, error) {
-	if _, err := s.Profile(ctx, tx, profile); err != nil {
+func (s *Service) RequestAssign(ctx context.Context, profile uuid.UUID, serials []string) (int, error) {
+	return tenancy.Write(ctx, s.db, func(tx pgx.Tx) (int, error) { return s.requestAssignTx(ctx, tx, profile, serials) })
+}
+
+func (s *Service) requestAssignTx(ctx context.Context, tx pgx.Tx, profile uuid.UUID, serials []string) (int, error) {
+	if _, err := s.profileTx(ctx, tx, profile); err != nil {
 		return 0, fault.InvalidField("profile_id", "no such ADE profile")
 	}
 	if len(serials) == 0 || len(serials) > 1000 {

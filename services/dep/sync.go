@@ -347,7 +347,11 @@ func (SyncTenantArgs) Kind() string { return "dep.sync_tenant" }
 // EnqueueAll queues a sync of each of the tenant's tokens that has a
 // server token (a token waiting for its terms or renewal is tried too: the
 // admin may have fixed it in ABM).
-func (s *Service) EnqueueAll(ctx context.Context, tx pgx.Tx) (int, error) {
+func (s *Service) EnqueueAll(ctx context.Context) (int, error) {
+	return tenancy.Write(ctx, s.db, func(tx pgx.Tx) (int, error) { return s.enqueueAllTx(ctx, tx) })
+}
+
+func (s *Service) enqueueAllTx(ctx context.Context, tx pgx.Tx) (int, error) {
 	rows, err := tx.Query(ctx, `SELECT id FROM dep_tokens WHERE tokens_sealed IS NOT NULL`)
 	if err != nil {
 		return 0, err
@@ -357,7 +361,7 @@ func (s *Service) EnqueueAll(ctx context.Context, tx pgx.Tx) (int, error) {
 		return 0, err
 	}
 	for _, id := range ids {
-		if err := s.EnqueueSync(ctx, tx, id); err != nil {
+		if err := s.enqueueSyncTx(ctx, tx, id); err != nil {
 			return 0, err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tridentmdm/trident/internal/egress"
 	"github.com/tridentmdm/trident/internal/fault"
+	"github.com/tridentmdm/trident/tenancy"
 )
 
 // Federation is the OIDC provider whose users may enroll Windows devices
@@ -78,7 +79,11 @@ func (f *Federation) validate(guard egress.Policy) error {
 
 // SetFederation stores the tenant's federated sign-in, its client secret
 // sealed.
-func (w *Windows) SetFederation(ctx context.Context, tx pgx.Tx, f Federation) (Federation, error) {
+func (w *Windows) SetFederation(ctx context.Context, f Federation) (Federation, error) {
+	return tenancy.Write(ctx, w.db, func(tx pgx.Tx) (Federation, error) { return w.setFederationTx(ctx, tx, f) })
+}
+
+func (w *Windows) setFederationTx(ctx context.Context, tx pgx.Tx, f Federation) (Federation, error) {
 	if f.AllowedDomains == nil {
 		f.AllowedDomains = []string{}
 	}
@@ -105,7 +110,13 @@ RETURNING updated_at`, f.Issuer, f.ClientID, sealed, f.AllowedDomains).Scan(&f.U
 }
 
 // Federation returns the tenant's federated sign-in, its secret opened.
-func (w *Windows) Federation(ctx context.Context, tx pgx.Tx) (Federation, error) {
+func (w *Windows) Federation(ctx context.Context) (Federation, error) {
+	return tenancy.Read(ctx, w.db, func(tx pgx.Tx) (Federation, error) { return w.FederationTx(ctx, tx) })
+}
+
+// FederationTx is Federation in tx, for another service's use case that holds
+// the transaction.
+func (w *Windows) FederationTx(ctx context.Context, tx pgx.Tx) (Federation, error) {
 	var f Federation
 	var sealed []byte
 	err := tx.QueryRow(ctx, `SELECT issuer, client_id, client_secret, allowed_domains, updated_at FROM windows_federation`).
@@ -129,7 +140,11 @@ func (w *Windows) Federation(ctx context.Context, tx pgx.Tx) (Federation, error)
 }
 
 // DeleteFederation turns federated sign-in off.
-func (w *Windows) DeleteFederation(ctx context.Context, tx pgx.Tx) error {
+func (w *Windows) DeleteFederation(ctx context.Context) error {
+	return w.db.Tx(ctx, func(tx pgx.Tx) error { return w.deleteFederationTx(ctx, tx) })
+}
+
+func (w *Windows) deleteFederationTx(ctx context.Context, tx pgx.Tx) error {
 	tag, err := tx.Exec(ctx, `DELETE FROM windows_federation`)
 	if err == nil && tag.RowsAffected() == 0 {
 		return ErrNoFederation
@@ -154,7 +169,7 @@ func (w *Windows) FederatedToken(ctx context.Context, tx pgx.Tx, f Federation, p
 			return Token{}, fmt.Errorf("%w: %q is not a verified address in %s", ErrNotAllowed, p.Email, strings.Join(f.AllowedDomains, ", "))
 		}
 	}
-	tok, err := w.NewToken(ctx, tx, FederatedTokenLifetime)
+	tok, err := w.newTokenTx(ctx, tx, FederatedTokenLifetime)
 	if err != nil {
 		return Token{}, err
 	}

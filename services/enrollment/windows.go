@@ -49,8 +49,10 @@ var (
 )
 
 // Windows enrolls Windows devices and authenticates their sessions, in the
-// caller's tenant transaction.
+// caller's tenant transaction, and keeps the tenant's enrollment tokens
+// and federated sign-in.
 type Windows struct {
+	db     *tenancy.DB
 	pki    *pki.PKI
 	inv    *inventory.Inventory
 	events *events.Publisher
@@ -62,10 +64,10 @@ type Windows struct {
 // guard's policy; by default https to public addresses only).
 func (w *Windows) WithEgress(p egress.Policy) *Windows { w.egress = p; return w }
 
-// NewWindows returns the Windows enrollment service; keys seal the
-// federated sign-in's client secrets.
-func NewWindows(p *pki.PKI, inv *inventory.Inventory, pub *events.Publisher, keys *seal.Keyring) *Windows {
-	return &Windows{pki: p, inv: inv, events: pub, keys: keys}
+// NewWindows returns the Windows enrollment service of db's tenants; keys
+// seal the federated sign-in's client secrets.
+func NewWindows(db *tenancy.DB, p *pki.PKI, inv *inventory.Inventory, pub *events.Publisher, keys *seal.Keyring) *Windows {
+	return &Windows{db: db, pki: p, inv: inv, events: pub, keys: keys}
 }
 
 // Token is a new enrollment token: Secret is its only copy.
@@ -77,7 +79,11 @@ type Token struct {
 
 // NewToken makes a one-time enrollment token, valid for ttl (0:
 // DefaultTokenLifetime).
-func (w *Windows) NewToken(ctx context.Context, tx pgx.Tx, ttl time.Duration) (Token, error) {
+func (w *Windows) NewToken(ctx context.Context, ttl time.Duration) (Token, error) {
+	return tenancy.Write(ctx, w.db, func(tx pgx.Tx) (Token, error) { return w.newTokenTx(ctx, tx, ttl) })
+}
+
+func (w *Windows) newTokenTx(ctx context.Context, tx pgx.Tx, ttl time.Duration) (Token, error) {
 	if ttl == 0 {
 		ttl = DefaultTokenLifetime
 	}
@@ -173,7 +179,7 @@ ON CONFLICT (tenant_id, device_id) DO UPDATE SET cert_serial = excluded.cert_ser
 			delete(facts, k)
 		}
 	}
-	dev, err := w.inv.Record(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: d.DeviceID, Name: d.Name,
+	dev, err := w.inv.RecordTx(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: d.DeviceID, Name: d.Name,
 		OSVersion: d.OSVersion, Status: inventory.Enrolled, Facts: facts})
 	if err != nil {
 		return nil, Enrollment{}, err
@@ -279,7 +285,7 @@ func (w *Windows) Unenroll(ctx context.Context, tx pgx.Tx, deviceID, reason stri
 	if reason != "" {
 		facts["unenroll_reason"] = reason
 	}
-	dev, err := w.inv.Record(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: deviceID, Status: inventory.Unenrolled, Facts: facts})
+	dev, err := w.inv.RecordTx(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: deviceID, Status: inventory.Unenrolled, Facts: facts})
 	if err != nil {
 		return err
 	}
@@ -330,7 +336,7 @@ func (w *Windows) TakeChunks(ctx context.Context, tx pgx.Tx, deviceID, cmdRef, l
 // CheckIn records a management message from the device: last seen, what
 // its DevInfo says, and at a session's start a device.checked_in event.
 func (w *Windows) CheckIn(ctx context.Context, tx pgx.Tx, r inventory.Report, sessionStart bool, sessionID string) error {
-	d, err := w.inv.Record(ctx, tx, r)
+	d, err := w.inv.RecordTx(ctx, tx, r)
 	if err != nil || !sessionStart {
 		return err
 	}

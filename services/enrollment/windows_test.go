@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/internal/fault"
@@ -42,10 +44,10 @@ func setup(t *testing.T) *fixture {
 	}
 	k, _, _ := seal.NewRandomKey()
 	keys := seal.NewKeyring(k)
-	certs := pki.New(keys)
+	certs := pki.New(db, events.NewPublisher(nil), keys)
 	pub := events.NewPublisher(nil)
-	inv := inventory.New(pub)
-	return &fixture{t: t, db: db, w: enrollment.NewWindows(certs, inv, pub, keys), certs: certs, cmds: commands.New(inv, pub),
+	inv := inventory.New(db, pub)
+	return &fixture{t: t, db: db, w: enrollment.NewWindows(db, certs, inv, pub, keys), certs: certs, cmds: commands.New(db, inv, pub),
 		a: tenancy.WithTenant(context.Background(), testenv.Tenant(t, dir).ID),
 		b: tenancy.WithTenant(context.Background(), testenv.Tenant(t, dir).ID)}
 }
@@ -66,7 +68,7 @@ func (f *fixture) token(ctx context.Context) string {
 	var tok enrollment.Token
 	if err := f.tx(ctx, func(tx pgx.Tx) error {
 		var err error
-		tok, err = f.w.NewToken(ctx, tx, time.Hour)
+		tok, err = f.w.NewToken(ctx, time.Hour)
 		return err
 	}); err != nil {
 		f.t.Fatal(err)
@@ -215,7 +217,7 @@ func TestFederation(t *testing.T) {
 		var fed enrollment.Federation
 		err := f.tx(ctx, func(tx pgx.Tx) error {
 			var err error
-			fed, err = f.w.Federation(ctx, tx)
+			fed, err = f.w.Federation(ctx)
 			return err
 		})
 		return fed, err
@@ -231,13 +233,13 @@ func TestFederation(t *testing.T) {
 		{Issuer: "https://idp.example.com", ClientID: "c"},
 		{Issuer: "https://idp.example.com", ClientID: "c", ClientSecret: "s", AllowedDomains: []string{"user@contoso.com"}},
 	} {
-		err := f.tx(f.a, func(tx pgx.Tx) error { _, err := f.w.SetFederation(f.a, tx, bad); return err })
+		err := f.tx(f.a, func(tx pgx.Tx) error { _, err := f.w.SetFederation(f.a, bad); return err })
 		if !errors.As(err, &verr) || verr.Code != fault.Invalid {
 			t.Errorf("%+v: %v", bad, err)
 		}
 	}
 	if err := f.tx(f.a, func(tx pgx.Tx) error {
-		_, err := f.w.SetFederation(f.a, tx, enrollment.Federation{Issuer: "https://idp.example.com", ClientID: "c", ClientSecret: "s3cret",
+		_, err := f.w.SetFederation(f.a, enrollment.Federation{Issuer: "https://idp.example.com", ClientID: "c", ClientSecret: "s3cret",
 			AllowedDomains: []string{"Contoso.com"}})
 		return err
 	}); err != nil {
@@ -291,16 +293,17 @@ func TestResend(t *testing.T) {
 	if _, err := f.enroll(f.a, f.token(f.a), "DEV-1"); err != nil {
 		t.Fatal(err)
 	}
+	var expired uuid.UUID
 	err := f.tx(f.a, func(tx pgx.Tx) error {
 		var dev inventory.Device
 		if err := tx.QueryRow(f.a, `SELECT id FROM devices WHERE identifier = 'DEV-1'`).Scan(&dev.ID); err != nil {
 			return err
 		}
-		a, err := f.cmds.Enqueue(f.a, tx, commands.NewCommand{DeviceID: dev.ID, Kind: "restart"})
+		a, err := f.cmds.Enqueue(f.a, commands.NewCommand{DeviceID: dev.ID, Kind: "restart"})
 		if err != nil {
 			return err
 		}
-		b, err := f.cmds.Enqueue(f.a, tx, commands.NewCommand{DeviceID: dev.ID, Kind: "lock", Lifetime: time.Minute})
+		b, err := f.cmds.Enqueue(f.a, commands.NewCommand{DeviceID: dev.ID, Kind: "lock", Lifetime: time.Minute})
 		if err != nil {
 			return err
 		}
@@ -319,12 +322,13 @@ func TestResend(t *testing.T) {
 		if len(again) != 1 || again[0].ID != a.ID || again[0].Attempts != 2 || again[0].Status != commands.Sent {
 			t.Errorf("resent: %+v", again)
 		}
-		if c, _ := f.cmds.Get(f.a, tx, b.ID); c.Status != commands.Expired {
-			t.Errorf("the expired one: %s", c.Status)
-		}
+		expired = b.ID
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c, _ := f.cmds.Get(f.a, expired); c.Status != commands.Expired {
+		t.Errorf("the expired one: %s", c.Status)
 	}
 }

@@ -117,9 +117,8 @@ func (p *Publisher) enqueue(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, de
 	return nil
 }
 
-// Ping records a webhook.ping event and queues its delivery to endpoint
-// only, so an integrator can check their receiver.
-func (p *Publisher) Ping(ctx context.Context, tx pgx.Tx, endpoint uuid.UUID) (Event, error) {
+// ping is Webhooks.Ping in tx.
+func (p *Publisher) ping(ctx context.Context, tx pgx.Tx, endpoint uuid.UUID) (Event, error) {
 	ev, err := insertEvent(ctx, tx, WebhookPingKind, endpoint.String(), WebhookPing{EndpointID: endpoint.String()})
 	if err != nil {
 		return Event{}, err

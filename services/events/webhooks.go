@@ -94,14 +94,17 @@ func checkKinds(kinds []string) error {
 // Webhooks manages a tenant's webhook endpoints and their deliveries, in
 // the caller's tenant transaction.
 type Webhooks struct {
+	db     *tenancy.DB
+	pub    *Publisher
 	policy URLPolicy
 	keys   *seal.Keyring
 }
 
-// NewWebhooks returns the webhook endpoints' service; keys seal the
-// signing secrets at rest.
-func NewWebhooks(policy URLPolicy, keys *seal.Keyring) *Webhooks {
-	return &Webhooks{policy: policy, keys: keys}
+// NewWebhooks returns the webhook endpoints' service on db's tenants;
+// keys seal the signing secrets at rest, and pub publishes
+// webhook.created and pings.
+func NewWebhooks(db *tenancy.DB, pub *Publisher, policy URLPolicy, keys *seal.Keyring) *Webhooks {
+	return &Webhooks{db: db, pub: pub, policy: policy, keys: keys}
 }
 
 // secretContext binds a sealed secret to its endpoint.
@@ -115,9 +118,13 @@ type NewEndpoint struct {
 }
 
 // Create adds an endpoint with a fresh signing secret, returned once in
-// Endpoint.Secret.
-func (w *Webhooks) Create(ctx context.Context, tx pgx.Tx, n NewEndpoint) (Endpoint, error) {
-	if err := errors.Join(w.policy.check(n.URL), checkKinds(n.EventKinds)); err != nil {
+// Endpoint.Secret, and publishes webhook.created.
+func (w *Webhooks) Create(ctx context.Context, n NewEndpoint) (Endpoint, error) {
+	return tenancy.Write(ctx, w.db, func(tx pgx.Tx) (Endpoint, error) { return w.createTx(ctx, tx, n) })
+}
+
+func (w *Webhooks) createTx(ctx context.Context, tx pgx.Tx, n NewEndpoint) (Endpoint, error) {
+	if err := fault.Join(w.policy.check(n.URL), checkKinds(n.EventKinds)); err != nil {
 		return Endpoint{}, err
 	}
 	b := make([]byte, 24)
@@ -136,7 +143,14 @@ VALUES ($1, $2, $3, $4, $5) RETURNING created_at, updated_at`, e.ID, e.URL, seal
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("events: create webhook: %w", err)
 	}
-	return e, nil
+	_, err = w.pub.Publish(ctx, tx, WebhookCreatedKind, e.ID.String(), WebhookCreated{URL: e.URL, EventKinds: e.EventKinds})
+	return e, err
+}
+
+// Ping records a webhook.ping event and queues its delivery to endpoint
+// id only, so an integrator can check their receiver.
+func (w *Webhooks) Ping(ctx context.Context, id uuid.UUID) (Event, error) {
+	return tenancy.Write(ctx, w.db, func(tx pgx.Tx) (Event, error) { return w.pub.ping(ctx, tx, id) })
 }
 
 const endpointCols = `id, url, event_kinds, description, active, created_at, updated_at`
@@ -148,7 +162,11 @@ func scanEndpoint(r pgx.Row) (Endpoint, error) {
 }
 
 // Get returns one endpoint.
-func (w *Webhooks) Get(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Endpoint, error) {
+func (w *Webhooks) Get(ctx context.Context, id uuid.UUID) (Endpoint, error) {
+	return tenancy.Read(ctx, w.db, func(tx pgx.Tx) (Endpoint, error) { return w.getTx(ctx, tx, id) })
+}
+
+func (w *Webhooks) getTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Endpoint, error) {
 	e, err := scanEndpoint(tx.QueryRow(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Endpoint{}, fmt.Errorf("webhook %s: %w", id, tenancy.ErrNotFound)
@@ -158,7 +176,11 @@ func (w *Webhooks) Get(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Endpoint, 
 
 // List returns up to limit endpoints in creation order after the one with
 // id after (uuid.Nil for the first page).
-func (w *Webhooks) List(ctx context.Context, tx pgx.Tx, after uuid.UUID, limit int) ([]Endpoint, error) {
+func (w *Webhooks) List(ctx context.Context, after uuid.UUID, limit int) ([]Endpoint, error) {
+	return tenancy.Read(ctx, w.db, func(tx pgx.Tx) ([]Endpoint, error) { return w.listTx(ctx, tx, after, limit) })
+}
+
+func (w *Webhooks) listTx(ctx context.Context, tx pgx.Tx, after uuid.UUID, limit int) ([]Endpoint, error) {
 	rows, _ := tx.Query(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints
 WHERE $1::uuid IS NULL OR (created_at, id) > (SELECT created_at, id FROM webhook_endpoints WHERE id = $1)
 ORDER BY created_at, id LIMIT $2`, uuid.NullUUID{UUID: after, Valid: after != uuid.Nil}, limit)
@@ -175,7 +197,11 @@ type EndpointUpdate struct {
 }
 
 // Update changes an endpoint.
-func (w *Webhooks) Update(ctx context.Context, tx pgx.Tx, id uuid.UUID, u EndpointUpdate) (Endpoint, error) {
+func (w *Webhooks) Update(ctx context.Context, id uuid.UUID, u EndpointUpdate) (Endpoint, error) {
+	return tenancy.Write(ctx, w.db, func(tx pgx.Tx) (Endpoint, error) { return w.updateTx(ctx, tx, id, u) })
+}
+
+func (w *Webhooks) updateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, u EndpointUpdate) (Endpoint, error) {
 	var errs []error
 	if u.URL != nil {
 		errs = append(errs, w.policy.check(*u.URL))
@@ -196,7 +222,7 @@ UPDATE webhook_endpoints SET url = coalesce($2, url), event_kinds = coalesce($3,
 WHERE id = $1 AND ($6::timestamptz IS NULL OR updated_at = $6)
 RETURNING `+endpointCols, id, u.URL, u.EventKinds, u.Description, u.Active, since))
 	if errors.Is(err, pgx.ErrNoRows) {
-		if _, gerr := w.Get(ctx, tx, id); gerr != nil {
+		if _, gerr := w.getTx(ctx, tx, id); gerr != nil {
 			return Endpoint{}, gerr
 		}
 		return Endpoint{}, fmt.Errorf("webhook %s: %w", id, tenancy.ErrStale)
@@ -205,7 +231,11 @@ RETURNING `+endpointCols, id, u.URL, u.EventKinds, u.Description, u.Active, sinc
 }
 
 // Delete removes an endpoint and its delivery history.
-func (w *Webhooks) Delete(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+func (w *Webhooks) Delete(ctx context.Context, id uuid.UUID) error {
+	return w.db.Tx(ctx, func(tx pgx.Tx) error { return w.deleteTx(ctx, tx, id) })
+}
+
+func (w *Webhooks) deleteTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	tag, err := tx.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, id)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = fmt.Errorf("webhook %s: %w", id, tenancy.ErrNotFound)
@@ -215,8 +245,12 @@ func (w *Webhooks) Delete(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 
 // Deliveries returns up to limit of an endpoint's deliveries, newest first,
 // after the delivery with id after (uuid.Nil for the first page).
-func (w *Webhooks) Deliveries(ctx context.Context, tx pgx.Tx, endpoint, after uuid.UUID, limit int) ([]Delivery, error) {
-	if _, err := w.Get(ctx, tx, endpoint); err != nil {
+func (w *Webhooks) Deliveries(ctx context.Context, endpoint, after uuid.UUID, limit int) ([]Delivery, error) {
+	return tenancy.Read(ctx, w.db, func(tx pgx.Tx) ([]Delivery, error) { return w.deliveriesTx(ctx, tx, endpoint, after, limit) })
+}
+
+func (w *Webhooks) deliveriesTx(ctx context.Context, tx pgx.Tx, endpoint, after uuid.UUID, limit int) ([]Delivery, error) {
+	if _, err := w.getTx(ctx, tx, endpoint); err != nil {
 		return nil, err
 	}
 	rows, _ := tx.Query(ctx, `

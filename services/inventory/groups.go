@@ -23,7 +23,11 @@ type Group struct {
 }
 
 // CreateGroup adds a group.
-func (inv *Inventory) CreateGroup(ctx context.Context, tx pgx.Tx, name string) (Group, error) {
+func (inv *Inventory) CreateGroup(ctx context.Context, name string) (Group, error) {
+	return tenancy.Write(ctx, inv.db, func(tx pgx.Tx) (Group, error) { return inv.createGroupTx(ctx, tx, name) })
+}
+
+func (inv *Inventory) createGroupTx(ctx context.Context, tx pgx.Tx, name string) (Group, error) {
 	if n := len(strings.TrimSpace(name)); n == 0 || len(name) > 200 {
 		return Group{}, fault.InvalidField("name", "must be 1 to 200 characters")
 	}
@@ -41,7 +45,11 @@ func (inv *Inventory) CreateGroup(ctx context.Context, tx pgx.Tx, name string) (
 }
 
 // Groups lists the tenant's groups by name, with their sizes.
-func (inv *Inventory) Groups(ctx context.Context, tx pgx.Tx) ([]Group, error) {
+func (inv *Inventory) Groups(ctx context.Context) ([]Group, error) {
+	return tenancy.Read(ctx, inv.db, func(tx pgx.Tx) ([]Group, error) { return inv.groupsTx(ctx, tx) })
+}
+
+func (inv *Inventory) groupsTx(ctx context.Context, tx pgx.Tx) ([]Group, error) {
 	rows, _ := tx.Query(ctx, `SELECT g.id, g.name, count(m.device_id), g.created_at FROM device_groups g
 LEFT JOIN device_group_members m ON m.tenant_id = g.tenant_id AND m.group_id = g.id
 GROUP BY g.tenant_id, g.id ORDER BY g.name`)
@@ -49,7 +57,11 @@ GROUP BY g.tenant_id, g.id ORDER BY g.name`)
 }
 
 // DeleteGroup removes a group (not its devices).
-func (inv *Inventory) DeleteGroup(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+func (inv *Inventory) DeleteGroup(ctx context.Context, id uuid.UUID) error {
+	return inv.db.Tx(ctx, func(tx pgx.Tx) error { return inv.deleteGroupTx(ctx, tx, id) })
+}
+
+func (inv *Inventory) deleteGroupTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	tag, err := tx.Exec(ctx, `DELETE FROM device_groups WHERE id = $1`, id)
 	if err == nil && tag.RowsAffected() == 0 {
 		return fmt.Errorf("group %s: %w", id, tenancy.ErrNotFound)
@@ -64,7 +76,11 @@ func (inv *Inventory) DeleteGroup(ctx context.Context, tx pgx.Tx, id uuid.UUID) 
 // SetMembers adds devices to a group (add) or removes them (!add), and
 // returns how many changed. Ids of devices the tenant does not have are
 // refused.
-func (inv *Inventory) SetMembers(ctx context.Context, tx pgx.Tx, group uuid.UUID, devices []uuid.UUID, add bool) (int, error) {
+func (inv *Inventory) SetMembers(ctx context.Context, group uuid.UUID, devices []uuid.UUID, add bool) (int, error) {
+	return tenancy.Write(ctx, inv.db, func(tx pgx.Tx) (int, error) { return inv.setMembersTx(ctx, tx, group, devices, add) })
+}
+
+func (inv *Inventory) setMembersTx(ctx context.Context, tx pgx.Tx, group uuid.UUID, devices []uuid.UUID, add bool) (int, error) {
 	var exists bool
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM device_groups WHERE id = $1)`, group).Scan(&exists); err != nil {
 		return 0, err

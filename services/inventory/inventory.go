@@ -64,6 +64,7 @@ type Device struct {
 
 // Inventory records and reads devices in the caller's tenant transaction.
 type Inventory struct {
+	db     *tenancy.DB
 	events *events.Publisher
 	seen   SeenMarker
 }
@@ -87,9 +88,10 @@ type Option func(*Inventory)
 // check-in's transaction.
 func BatchSeen(m SeenMarker) Option { return func(inv *Inventory) { inv.seen = m } }
 
-// New returns the inventory; changes are published through pub.
-func New(pub *events.Publisher, opts ...Option) *Inventory {
-	inv := &Inventory{events: pub}
+// New returns the inventory of db's tenants; changes are published
+// through pub.
+func New(db *tenancy.DB, pub *events.Publisher, opts ...Option) *Inventory {
+	inv := &Inventory{db: db, events: pub}
 	for _, o := range opts {
 		o(inv)
 	}
@@ -124,7 +126,13 @@ func scanDevice(r pgx.Row) (Device, error) {
 // enrolled, device.updated when what it is changed (name, model, OS,
 // serial, status), device.reported when only its facts changed, and
 // nothing for a plain check-in.
-func (inv *Inventory) Record(ctx context.Context, tx pgx.Tx, r Report) (Device, error) {
+func (inv *Inventory) Record(ctx context.Context, r Report) (Device, error) {
+	return tenancy.Write(ctx, inv.db, func(tx pgx.Tx) (Device, error) { return inv.RecordTx(ctx, tx, r) })
+}
+
+// RecordTx is Record in tx, for another service's use case that holds
+// the transaction.
+func (inv *Inventory) RecordTx(ctx context.Context, tx pgx.Tx, r Report) (Device, error) {
 	if !r.Platform.Valid() {
 		return Device{}, fault.InvalidField("platform", fmt.Sprintf("%q is not apple, windows or android", r.Platform))
 	}
@@ -243,7 +251,13 @@ func summary(d Device) DeviceSummary {
 }
 
 // Get returns one device.
-func (inv *Inventory) Get(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Device, error) {
+func (inv *Inventory) Get(ctx context.Context, id uuid.UUID) (Device, error) {
+	return tenancy.Read(ctx, inv.db, func(tx pgx.Tx) (Device, error) { return inv.GetTx(ctx, tx, id) })
+}
+
+// GetTx is Get in tx, for another service's use case that holds
+// the transaction.
+func (inv *Inventory) GetTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Device, error) {
 	d, err := scanDevice(tx.QueryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Device{}, fmt.Errorf("device %s: %w", id, tenancy.ErrNotFound)
@@ -298,7 +312,11 @@ type Page struct {
 }
 
 // List returns a page of the tenant's devices.
-func (inv *Inventory) List(ctx context.Context, tx pgx.Tx, q Query) (Page, error) {
+func (inv *Inventory) List(ctx context.Context, q Query) (Page, error) {
+	return tenancy.Read(ctx, inv.db, func(tx pgx.Tx) (Page, error) { return inv.listTx(ctx, tx, q) })
+}
+
+func (inv *Inventory) listTx(ctx context.Context, tx pgx.Tx, q Query) (Page, error) {
 	if q.Sort == "" {
 		q.Sort = "name"
 	}
@@ -365,7 +383,11 @@ ORDER BY ` + key.expr + ` ` + dir + `, d.id ` + dir + ` LIMIT @limit`
 
 // Silent returns up to limit enrolled devices last seen before t, the
 // longest silent first.
-func (inv *Inventory) Silent(ctx context.Context, tx pgx.Tx, t time.Time, limit int) ([]Device, error) {
+func (inv *Inventory) Silent(ctx context.Context, t time.Time, limit int) ([]Device, error) {
+	return tenancy.Read(ctx, inv.db, func(tx pgx.Tx) ([]Device, error) { return inv.silentTx(ctx, tx, t, limit) })
+}
+
+func (inv *Inventory) silentTx(ctx context.Context, tx pgx.Tx, t time.Time, limit int) ([]Device, error) {
 	rows, _ := tx.Query(ctx, `SELECT `+deviceCols+` FROM devices
 WHERE status = 'enrolled' AND last_seen_at < $1 ORDER BY last_seen_at LIMIT $2`, t, limit)
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Device, error) { return scanDevice(r) })
@@ -385,7 +407,11 @@ type Summary struct {
 var LastSeenBuckets = [6]string{"< 1 h", "1–24 h", "1–7 d", "7–30 d", "> 30 d", "never"}
 
 // Summarize counts the tenant's devices.
-func (inv *Inventory) Summarize(ctx context.Context, tx pgx.Tx) (Summary, error) {
+func (inv *Inventory) Summarize(ctx context.Context) (Summary, error) {
+	return tenancy.Read(ctx, inv.db, func(tx pgx.Tx) (Summary, error) { return inv.summarizeTx(ctx, tx) })
+}
+
+func (inv *Inventory) summarizeTx(ctx context.Context, tx pgx.Tx) (Summary, error) {
 	s := Summary{ByPlatform: map[Platform]int{}, ByStatus: map[Status]int{}}
 	rows, _ := tx.Query(ctx, `
 SELECT platform, status,

@@ -24,7 +24,7 @@ func TestSeen(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := tenancy.WithTenant(context.Background(), testenv.Tenant(t, dir).ID)
-	inv := inventory.New(events.NewPublisher(nil))
+	inv := inventory.New(db, events.NewPublisher(nil))
 	lastSeen := func(tx pgx.Tx) (ts time.Time) {
 		t.Helper()
 		if err := tx.QueryRow(ctx, `SELECT last_seen_at FROM devices WHERE identifier = 'UDID-1'`).Scan(&ts); err != nil {
@@ -36,7 +36,7 @@ func TestSeen(t *testing.T) {
 		if ok, err := inv.Seen(ctx, tx, inventory.Apple, "UDID-1"); err != nil || ok {
 			t.Errorf("an unknown device: %v, %v; want false", ok, err)
 		}
-		if _, err := inv.Record(ctx, tx, inventory.Report{Platform: inventory.Apple, Identifier: "UDID-1"}); err != nil {
+		if _, err := inv.RecordTx(ctx, tx, inventory.Report{Platform: inventory.Apple, Identifier: "UDID-1"}); err != nil {
 			return err
 		}
 		// Just seen: nothing is written.

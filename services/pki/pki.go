@@ -32,6 +32,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/internal/seal"
+	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/tenancy"
 )
 
 // Errors callers tell apart. Each is a refusal of the device's input, not
@@ -44,6 +46,8 @@ var (
 
 // PKI issues and verifies tenants' device certificates.
 type PKI struct {
+	db   *tenancy.DB
+	pub  *events.Publisher
 	keys *seal.Keyring
 	now  func() time.Time
 
@@ -52,9 +56,10 @@ type PKI struct {
 	made atomic.Int64      // CA keys made by this process (tests)
 }
 
-// New returns the PKI; keys seal the CAs' private keys.
-func New(keys *seal.Keyring) *PKI {
-	return &PKI{keys: keys, now: time.Now, cas: map[uuid.UUID]*CA{}}
+// New returns the PKI of db's tenants; keys seal the CAs' private keys,
+// and pub publishes what it changes.
+func New(db *tenancy.DB, pub *events.Publisher, keys *seal.Keyring) *PKI {
+	return &PKI{db: db, pub: pub, keys: keys, now: time.Now, cas: map[uuid.UUID]*CA{}}
 }
 
 // SetClock makes the PKI read time from now (tests of expiry and
@@ -387,7 +392,11 @@ func scanIdentity(r pgx.CollectableRow) (Identity, error) {
 }
 
 // Identities lists device's certificates, newest first.
-func (p *PKI) Identities(ctx context.Context, tx pgx.Tx, device uuid.UUID) ([]Identity, error) {
+func (p *PKI) Identities(ctx context.Context, device uuid.UUID) ([]Identity, error) {
+	return tenancy.Read(ctx, p.db, func(tx pgx.Tx) ([]Identity, error) { return p.identitiesTx(ctx, tx, device) })
+}
+
+func (p *PKI) identitiesTx(ctx context.Context, tx pgx.Tx, device uuid.UUID) ([]Identity, error) {
 	rows, _ := tx.Query(ctx, `SELECT `+identityCols+` FROM issued_certificates
 WHERE device_id = $1 ORDER BY not_before DESC, serial LIMIT 20`, device)
 	return pgx.CollectRows(rows, scanIdentity)
@@ -406,8 +415,24 @@ ORDER BY not_after LIMIT $2`, within.String(), limit)
 	return pgx.CollectRows(rows, scanIdentity)
 }
 
-// RevokeDevice revokes every current certificate of device and returns
-// how many: Verify refuses them from now on, at every endpoint.
+// Revoke revokes every current certificate of device, returns how many,
+// and publishes device.certificates_revoked: an admin's answer to a lost
+// or compromised device. Verify refuses them from now on, at every
+// endpoint.
+func (p *PKI) Revoke(ctx context.Context, device uuid.UUID) (int, error) {
+	return tenancy.Write(ctx, p.db, func(tx pgx.Tx) (int, error) {
+		n, err := p.RevokeDevice(ctx, tx, device)
+		if err != nil {
+			return 0, err
+		}
+		_, err = p.pub.Publish(ctx, tx, EventCertificatesRevoked, device.String(), CertificatesRevoked{Revoked: n})
+		return n, err
+	})
+}
+
+// RevokeDevice revokes every current certificate of device in tx and
+// returns how many, for another service's use case (unenrollment) that
+// holds the transaction.
 func (p *PKI) RevokeDevice(ctx context.Context, tx pgx.Tx, device uuid.UUID) (int, error) {
 	tag, err := tx.Exec(ctx, `UPDATE issued_certificates SET revoked_at = now() WHERE device_id = $1 AND revoked_at IS NULL AND not_after > now()`, device)
 	if err != nil {

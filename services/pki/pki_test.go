@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tridentmdm/trident/services/events"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
@@ -29,7 +31,7 @@ func TestConcurrentFirstRequestsMakeOneCA(t *testing.T) {
 		t.Fatal(err)
 	}
 	k, _, _ := seal.NewRandomKey()
-	p := New(seal.NewKeyring(k))
+	p := New(db, events.NewPublisher(nil), seal.NewKeyring(k))
 	ctx := tenancy.WithTenant(context.Background(), testenv.Tenant(t, dir).ID)
 	const n = 8
 	ids := make([]uuid.UUID, n)
@@ -91,7 +93,7 @@ func BenchmarkVerify(b *testing.B) {
 		b.Fatal(err)
 	}
 	k, _, _ := seal.NewRandomKey()
-	p := New(seal.NewKeyring(k))
+	p := New(db, events.NewPublisher(nil), seal.NewKeyring(k))
 	ctx := tenancy.WithTenant(context.Background(), testenv.Tenant(b, dir).ID)
 	cert := issue(b, db, p, ctx)
 	err = db.Tx(ctx, func(tx pgx.Tx) error {

@@ -1,0 +1,74 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/tridentmdm/trident/api"
+	"github.com/tridentmdm/trident/internal/testenv"
+)
+
+// An audit entry commits with its change, or neither does (issue 23):
+// the API writes the entry in the transaction the services join.
+func TestAuditEntryCommitsWithItsChange(t *testing.T) {
+	w := newWorld(t, api.Limits{})
+	base := "/v1/tenants/" + w.a.Slug
+	entries := func(action string) int {
+		t.Helper()
+		r := w.do(t, "admin-a", "GET", base+"/audit?action="+action, nil)
+		items, _ := r.body["items"].([]any)
+		return len(items)
+	}
+	groups := func() string {
+		t.Helper()
+		return w.do(t, "admin-a", "GET", base+"/groups", nil).raw
+	}
+
+	// A change that fails leaves no entry.
+	if r := w.do(t, "admin-a", "POST", base+"/groups", map[string]any{"name": "kept"}); r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	isProblem(t, w.do(t, "admin-a", "POST", base+"/groups", map[string]any{"name": "kept"}), 409)
+	if n := entries("create-group"); n != 1 {
+		t.Errorf("audit entries for create-group after one success and one conflict: %d, want 1", n)
+	}
+
+	// An entry that cannot be written takes its change with it: the
+	// database refuses this tenant's create-group entries from now on.
+	su := testenv.Superuser(t)
+	ctx := context.Background()
+	trigger := "refuse_audit_" + strings.ReplaceAll(w.a.ID.String(), "-", "")
+	if _, err := su.Exec(ctx, `CREATE OR REPLACE FUNCTION trident_test_refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'audit refused by the test'; END $$`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := su.Exec(ctx, fmt.Sprintf(`CREATE TRIGGER %s BEFORE INSERT ON audit_log FOR EACH ROW
+WHEN (NEW.tenant_id = '%s' AND NEW.action = 'create-group') EXECUTE FUNCTION trident_test_refuse_audit()`, trigger, w.a.ID)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = su.Exec(context.Background(), `DROP TRIGGER IF EXISTS `+trigger+` ON audit_log`) })
+
+	if r := w.do(t, "admin-a", "POST", base+"/groups", map[string]any{"name": "unaudited"}); r.status != 500 {
+		t.Fatalf("create with the audit refused: %d %s, want 500", r.status, r.raw)
+	}
+	if g := groups(); strings.Contains(g, "unaudited") || !strings.Contains(g, "kept") {
+		t.Errorf("a change whose audit entry failed was kept (or the earlier one lost): %s", g)
+	}
+	// With a key, the claim rolls back too: the same key works once the
+	// audit does.
+	key := "Idempotency-Key"
+	if r := w.do(t, "admin-a", "POST", base+"/groups", map[string]any{"name": "keyed"}, key, "k-1"); r.status != 500 {
+		t.Fatalf("keyed create with the audit refused: %d %s", r.status, r.raw)
+	}
+	if _, err := su.Exec(ctx, `DROP TRIGGER `+trigger+` ON audit_log`); err != nil {
+		t.Fatal(err)
+	}
+	if r := w.do(t, "admin-a", "POST", base+"/groups", map[string]any{"name": "keyed"}, key, "k-1"); r.status != 201 || r.header.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("the key after a failed first attempt: %d %s %v", r.status, r.raw, r.header)
+	}
+	if n := entries("create-group"); n != 2 {
+		t.Errorf("audit entries for create-group: %d, want 2 (kept, keyed)", n)
+	}
+}
