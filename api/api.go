@@ -22,6 +22,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/services/android"
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
@@ -72,8 +73,10 @@ type Deps struct {
 	Windows   *enrollment.Windows
 	DeviceURL func(t tenancy.Tenant) string
 	Audit     *audit.Store
-	Log       *slog.Logger
-	Limits    Limits
+	// Keys seal the answers kept for Idempotency-Key replays.
+	Keys   *seal.Keyring
+	Log    *slog.Logger
+	Limits Limits
 }
 
 // API is the REST API.
@@ -98,7 +101,7 @@ func New(d Deps) *API {
 	if d.Tenants == nil {
 		d.Tenants = tenants.New(d.DB, d.Directory, d.Publisher)
 	}
-	a := &API{d: d, mux: http.NewServeMux(), limiter: newLimiter(d.Limits), keys: idempotency.New(d.DB)}
+	a := &API{d: d, mux: http.NewServeMux(), limiter: newLimiter(d.Limits), keys: idempotency.New(d.DB, d.Keys)}
 	cfg := huma.DefaultConfig("Trident API", Version)
 	cfg.Info.Description = "Manage Apple, Windows and Android devices for many tenants. " +
 		"See docs/api.md for the conventions every operation follows."

@@ -80,8 +80,18 @@ func TestWebhooks(t *testing.T) {
 	}
 	// Retried with the same key: the same answer, nothing created twice.
 	again := w.do(t, "admin-a", "POST", base, body, "Idempotency-Key", "create-hook-1")
-	if again.status != 201 || again.body["id"] != id || again.header.Get("Idempotent-Replayed") != "true" {
+	if again.status != 201 || again.body["id"] != id || again.header.Get("Idempotent-Replayed") != "true" || again.body["secret"] != secret {
 		t.Fatalf("replay: %d %s %v", again.status, again.raw, again.header)
+	}
+	// The answer kept for the replay holds the secret too: sealed, as the
+	// endpoint's own copy is.
+	var kept string
+	if err := su.QueryRow(context.Background(), `SELECT response::text FROM idempotency_keys WHERE tenant_id = $1 AND key = 'create-hook-1'`,
+		w.a.ID).Scan(&kept); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(kept, secret) || strings.Contains(kept, id) {
+		t.Fatalf("the answer kept for an Idempotency-Key is in the clear: %s", kept)
 	}
 	isProblem(t, w.do(t, "admin-a", "POST", base, map[string]any{"url": url + "/other", "event_kinds": []string{"*"}}, "Idempotency-Key", "create-hook-1"), 422)
 	// Keys are per caller: another admin's same key is a new request.

@@ -236,7 +236,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 			}
 		}
 		a.ade = apple.NewADE(db, a.dir, abm, profiles, deviceCA, log.With("component", "ade"))
-		a.api = api.New(api.Deps{DB: db, Directory: a.dir, Tenants: tenantsSvc, Auth: v, Events: a.events, Bus: a.bus, Limits: cfg.apiLimits,
+		a.api = api.New(api.Deps{DB: db, Directory: a.dir, Tenants: tenantsSvc, Keys: keys, Auth: v, Events: a.events, Bus: a.bus, Limits: cfg.apiLimits,
 			Publisher: pub, Inventory: inv, Commands: cmds, Compliance: comp, Jobs: jobs, PKI: certs, AppleEnrollment: appleEdge, ApplePush: appleEdge, DEP: abm, Android: droid,
 			Windows: windowsEnrollment(a.windows, winEnroll), DeviceURL: func(t tenancy.Tenant) string {
 				return apple.TenantURL(t.Slug, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)

@@ -12,11 +12,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
+	"github.com/google/uuid"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/internal/fault"
+	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -24,10 +27,25 @@ import (
 const TTL = 24 * time.Hour
 
 // Keys is the tenant's store of idempotency keys.
-type Keys struct{ db *tenancy.DB }
+type Keys struct {
+	db   *tenancy.DB
+	keys *seal.Keyring
+}
 
-// New returns Keys on db.
-func New(db *tenancy.DB) *Keys { return &Keys{db: db} }
+// New returns Keys on db. The answers kept for replays are sealed with
+// keys: an answer may hold a secret shown once (a webhook's signing
+// secret), which must not sit in the clear for a day.
+func New(db *tenancy.DB, keys *seal.Keyring) *Keys { return &Keys{db: db, keys: keys} }
+
+// sealed is how a kept answer is stored (the column is jsonb).
+type sealed struct {
+	Sealed []byte `json:"sealed"`
+}
+
+// sealContext binds a kept answer to its tenant, caller and key.
+func sealContext(tenant uuid.UUID, r Request) string {
+	return "idempotency/" + tenant.String() + "/" + r.Caller + "/" + r.Key
+}
 
 // Request names what a key guards: who asked, with which key, for which
 // operation on which path, and the request's content.
@@ -95,8 +113,12 @@ WHERE caller = $1 AND key = $2`, r.Caller, r.Key).Scan(&op, &have, &kept); err !
 		return nil, false, err
 	}
 	if !claimed {
+		answer, err := k.open(ctx, r, kept)
+		if err != nil {
+			return nil, false, err
+		}
 		out = new(O)
-		if err := json.Unmarshal(kept, out); err != nil {
+		if err := json.Unmarshal(answer, out); err != nil {
 			return nil, false, err
 		}
 		return out, true, nil
@@ -104,7 +126,7 @@ WHERE caller = $1 AND key = $2`, r.Caller, r.Key).Scan(&op, &have, &kept); err !
 	if out, err = create(ctx); err != nil {
 		return nil, false, err
 	}
-	resp, err := json.Marshal(out)
+	resp, err := k.seal(ctx, r, out)
 	if err != nil {
 		return nil, false, err
 	}
@@ -113,4 +135,40 @@ WHERE caller = $1 AND key = $2`, r.Caller, r.Key).Scan(&op, &have, &kept); err !
 		return err
 	})
 	return out, false, err
+}
+
+func (k *Keys) seal(ctx context.Context, r Request, answer any) ([]byte, error) {
+	tenant, err := tenancy.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := json.Marshal(answer)
+	if err != nil {
+		return nil, err
+	}
+	if k.keys == nil {
+		return nil, errors.New("idempotency: no key to seal the kept answer with")
+	}
+	box, err := k.keys.Seal(plain, sealContext(tenant, r))
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(sealed{Sealed: box})
+}
+
+// open returns the answer kept for r. Answers kept before they were
+// sealed (at most a day old) are returned as they are.
+func (k *Keys) open(ctx context.Context, r Request, kept []byte) ([]byte, error) {
+	var s sealed
+	if err := json.Unmarshal(kept, &s); err != nil || len(s.Sealed) == 0 {
+		return kept, nil
+	}
+	tenant, err := tenancy.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if k.keys == nil {
+		return nil, errors.New("idempotency: no key to open the kept answer with")
+	}
+	return k.keys.Open(s.Sealed, sealContext(tenant, r))
 }
