@@ -133,11 +133,11 @@ func TestIntegratorFlow(t *testing.T) {
 	// protocol reports.
 	ctx := tenancy.WithTenant(context.Background(), w.a.ID)
 	err := w.db.Tx(ctx, func(tx pgx.Tx) error {
-		c, err := w.cmds.Next(ctx, tx, mac.ID)
+		c, err := w.cmds.NextTx(ctx, tx, mac.ID)
 		if err != nil || c == nil {
 			return fmt.Errorf("next command: %v %v", c, err)
 		}
-		_, err = w.cmds.Complete(ctx, tx, c.DeviceID, c.ID, commands.Outcome{Status: commands.Acknowledged})
+		_, err = w.cmds.CompleteTx(ctx, tx, c.DeviceID, c.ID, commands.Outcome{Status: commands.Acknowledged})
 		return err
 	})
 	if err != nil {

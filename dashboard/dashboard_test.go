@@ -393,11 +393,11 @@ func TestSendACommandAndWatchIt(t *testing.T) {
 	tctx := tenancy.WithTenant(context.Background(), f.a.ID)
 	q := commands.New(f.db, f.inv, events.NewPublisher(nil))
 	if err := f.db.Tx(tctx, func(tx pgx.Tx) error {
-		c, err := q.Next(tctx, tx, uuid.MustParse(m[1][strings.LastIndex(m[1], "/")+1:]))
+		c, err := q.NextTx(tctx, tx, uuid.MustParse(m[1][strings.LastIndex(m[1], "/")+1:]))
 		if err != nil || c == nil {
 			return fmt.Errorf("next: %v %v", c, err)
 		}
-		_, err = q.Complete(tctx, tx, c.DeviceID, c.ID, commands.Outcome{Status: commands.Acknowledged})
+		_, err = q.CompleteTx(tctx, tx, c.DeviceID, c.ID, commands.Outcome{Status: commands.Acknowledged})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -476,7 +476,7 @@ func TestWindowsEnrollmentPage(t *testing.T) {
 	k, _, _ := seal.NewRandomKey()
 	w := enrollment.NewWindows(f.db, pki.New(f.db, events.NewPublisher(nil), seal.NewKeyring(k)), f.inv, events.NewPublisher(nil), seal.NewKeyring(k))
 	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
-	if err := f.db.Tx(ctx, func(tx pgx.Tx) error { return w.CheckToken(ctx, tx, tok[1]) }); err != nil {
+	if err := f.db.Within(ctx, func(ctx context.Context) error { return w.CheckToken(ctx, tok[1]) }); err != nil {
 		t.Errorf("the token does not enroll: %v", err)
 	}
 	if code, _ := f.postHX("/dashboard/t/"+f.b.Slug+"/enroll/windows", nil, csrf); code != 404 {

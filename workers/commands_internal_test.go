@@ -113,7 +113,7 @@ func TestDeliverCommandSnoozesAndExpires(t *testing.T) {
 		if _, err := q.Hand(ctx, tx, dev.ID, nn.ID); err != nil {
 			return err
 		}
-		_, err := q.Complete(ctx, tx, dev.ID, nn.ID, commands.Outcome{Status: commands.NotNow})
+		_, err := q.CompleteTx(ctx, tx, dev.ID, nn.ID, commands.Outcome{Status: commands.NotNow})
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -372,5 +372,5 @@ func pprofMux() *http.ServeMux {
 // translator (commands.Dispatcher).
 func platformCommands() []commands.Option {
 	return []commands.Option{commands.WithDispatcher(inventory.Apple, apple.Commands{}),
-		commands.WithDispatcher(inventory.Android, androidsvc.Dispatcher{}), commands.WithDispatcher(inventory.Windows, windows.Commands{})}
+		commands.WithChecker(inventory.Android, androidsvc.Dispatcher{}), commands.WithChecker(inventory.Windows, windows.Commands{})}
 }

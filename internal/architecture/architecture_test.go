@@ -123,7 +123,7 @@ func TestRulesCatchLeaks(t *testing.T) {
 // nanomdm's storage adapter; these edges still import pgx (transaction
 // closures, raw queries) and move their use cases into services one by
 // one.
-var pgxEdges = []string{"workers", "protocols/apple", "protocols/windows"}
+var pgxEdges = []string{"workers", "protocols/apple"}
 
 func TestNoNewSQLAtTheEdges(t *testing.T) {
 	ratchet(t, "imports pgx", pgxEdges, func(pkg string, imps []string) bool {

@@ -87,7 +87,7 @@ func (s *Service) hand(r *mdm.Request, cmd *mdm.Command) (*mdm.Command, error) {
 		if err != nil {
 			// Checked when it was queued; what changed since (an UnlockToken
 			// gone) ends the command here.
-			_, cerr := s.cmds.Complete(ctx, tx, d.ID, c.ID, commands.Outcome{Status: commands.Error, Error: err.Error()})
+			_, cerr := s.cmds.CompleteTx(ctx, tx, d.ID, c.ID, commands.Outcome{Status: commands.Error, Error: err.Error()})
 			log.WarnContext(ctx, "a command could not be rendered for its device", "err", err)
 			return cerr
 		}

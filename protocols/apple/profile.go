@@ -85,7 +85,7 @@ func (p *Profiles) Enrollment(ctx context.Context, t tenancy.Tenant) ([]byte, er
 		if secret, _, err = p.pki.NewChallenge(ctx, tx, "apple-enrollment", ChallengeLifetime); err != nil {
 			return err
 		}
-		ca, err = p.pki.CA(ctx, tx)
+		ca, err = p.pki.CATx(ctx, tx)
 		return err
 	})
 	if err != nil {

@@ -26,7 +26,7 @@ type TxRunner interface {
 
 // Issuer is what SCEP needs from services/pki.
 type Issuer interface {
-	CA(ctx context.Context, tx pgx.Tx) (*pki.CA, error)
+	CATx(ctx context.Context, tx pgx.Tx) (*pki.CA, error)
 	Issue(ctx context.Context, tx pgx.Tx, req pki.IssueRequest) (*x509.Certificate, pki.Binding, error)
 }
 
@@ -68,7 +68,7 @@ func (s *SCEP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, caCaps)
 	case "GetCACert":
 		var ca *pki.CA
-		err := s.db.Tx(r.Context(), func(tx pgx.Tx) (err error) { ca, err = s.pki.CA(r.Context(), tx); return })
+		err := s.db.Tx(r.Context(), func(tx pgx.Tx) (err error) { ca, err = s.pki.CATx(r.Context(), tx); return })
 		if err != nil {
 			s.fail(w, r, http.StatusServiceUnavailable, "the tenant's CA is unavailable", err)
 			return
@@ -134,7 +134,7 @@ func (s *SCEP) pkiOperation(w http.ResponseWriter, r *http.Request) {
 	// The CA first, in a transaction of its own; the envelope is decrypted
 	// outside any (an RSA private-key operation holds no connection).
 	err = s.db.Tx(ctx, func(tx pgx.Tx) (err error) {
-		ca, err = s.pki.CA(ctx, tx)
+		ca, err = s.pki.CATx(ctx, tx)
 		return err
 	})
 	if err == nil {

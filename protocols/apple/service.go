@@ -344,7 +344,7 @@ func (s *Service) CommandAndReportResults(r *mdm.Request, res *mdm.CommandResult
 		} else if f := ans.facts(); len(f) > 0 {
 			result = f
 		}
-		_, err = s.cmds.Complete(ctx, tx, dev.ID, id, commands.Outcome{Status: status, Result: result, Error: strings.Join(problem, "; ")})
+		_, err = s.cmds.CompleteTx(ctx, tx, dev.ID, id, commands.Outcome{Status: status, Result: result, Error: strings.Join(problem, "; ")})
 		switch {
 		case errors.Is(err, commands.ErrForeign):
 			s.log.WarnContext(ctx, "ignored an answer to another device's command", "enrollment", r.ID, "command", id)

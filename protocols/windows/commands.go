@@ -1,7 +1,6 @@
 package windows
 
 import (
-	"context"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -12,8 +11,6 @@ import (
 	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/protocols/windows/wire"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/inventory"
 )
@@ -23,10 +20,10 @@ import (
 // management session (Next), so there is no platform queue to fill.
 type Commands struct{}
 
-var _ commands.Dispatcher = Commands{}
+var _ commands.Checker = Commands{}
 
-// Dispatch implements commands.Dispatcher.
-func (Commands) Dispatch(_ context.Context, _ pgx.Tx, _ inventory.Device, c commands.Command) error {
+// Check implements commands.Checker.
+func (Commands) Check(_ inventory.Device, c commands.Command) error {
 	_, err := toWire(c)
 	return err
 }

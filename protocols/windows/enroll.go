@@ -17,7 +17,6 @@ import (
 
 	"github.com/tridentmdm/trident/protocols/windows/wire"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/smallstep/pkcs7"
 
 	"github.com/tridentmdm/trident/internal/egress"
@@ -42,9 +41,10 @@ const (
 	ManagementPath = "/ManagementServer/MDM.svc"
 )
 
-// TxRunner runs fn in a transaction of the context's tenant.
+// TxRunner runs fn within one transaction of the context's tenant: the
+// services fn calls join it (tenancy.DB.Within).
 type TxRunner interface {
-	Tx(ctx context.Context, fn func(pgx.Tx) error) error
+	Within(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
 // Identity says where a device's enrollment certificate comes from in a
@@ -244,7 +244,7 @@ func (h *Handler) checkToken(ctx context.Context, env *wire.Envelope) (string, e
 	if err != nil {
 		return "", err
 	}
-	err = h.db.Tx(ctx, func(tx pgx.Tx) error { return h.enroll.CheckToken(ctx, tx, tok) })
+	err = h.enroll.CheckToken(ctx, tok)
 	if errors.Is(err, enrollment.ErrToken) {
 		return "", wire.SenderFault("s:Authentication", err.Error())
 	}
@@ -317,12 +317,12 @@ func (h *Handler) rst(r *http.Request, env *wire.Envelope) (string, string, bool
 		OSEdition: req.Context("OSEdition"), OSVersion: req.Context("OSVersion"), Name: req.Context("DeviceName"),
 		EnrollType: req.Context("EnrollmentType"), Application: req.Context("ApplicationVersion")}
 	var cert, ca *x509.Certificate
-	err = h.db.Tx(r.Context(), func(tx pgx.Tx) error {
+	err = h.db.Within(r.Context(), func(ctx context.Context) error {
 		var err error
-		if cert, _, err = h.enroll.Enroll(r.Context(), tx, tok, csr, dev); err != nil {
+		if cert, _, err = h.enroll.Enroll(ctx, tok, csr, dev); err != nil {
 			return err
 		}
-		c, err := h.certs.CA(r.Context(), tx)
+		c, err := h.certs.CA(ctx)
 		if err == nil {
 			ca = c.Cert
 		}
@@ -428,12 +428,12 @@ func (h *Handler) renew(r *http.Request, req *wire.RSTRequest) (string, string, 
 	}
 	var next, ca *x509.Certificate
 	var e enrollment.Enrollment
-	err = h.db.Tx(r.Context(), func(tx pgx.Tx) error {
+	err = h.db.Within(r.Context(), func(ctx context.Context) error {
 		var err error
-		if next, e, err = h.enroll.Renew(r.Context(), tx, cert, csr); err != nil {
+		if next, e, err = h.enroll.Renew(ctx, cert, csr); err != nil {
 			return err
 		}
-		c, err := h.certs.CA(r.Context(), tx)
+		c, err := h.certs.CA(ctx)
 		if err == nil {
 			ca = c.Cert
 		}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"github.com/jackc/pgx/v5"
 	"golang.org/x/oauth2"
 
 	"github.com/tridentmdm/trident/internal/oidclogin"
@@ -46,13 +45,7 @@ var (
 
 // federation is the tenant's federated sign-in, if it has one.
 func (h *Handler) federation(ctx context.Context) (enrollment.Federation, error) {
-	var f enrollment.Federation
-	err := h.db.Tx(ctx, func(tx pgx.Tx) error {
-		var err error
-		f, err = h.enroll.FederationTx(ctx, tx)
-		return err
-	})
-	return f, err
+	return h.enroll.Federation(ctx)
 }
 
 func (h *Handler) oauth(r *http.Request, f enrollment.Federation, p *oidc.Provider) *oauth2.Config {
@@ -167,12 +160,7 @@ func (h *Handler) authCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	idt.Claims(&claims)
 	person := federatedPerson(idt.Subject, claims.Email, claims.UPN, claims.EmailVerified)
-	var token enrollment.Token
-	err = h.db.Tx(ctx, func(tx pgx.Tx) error {
-		var err error
-		token, err = h.enroll.FederatedToken(ctx, tx, f, person)
-		return err
-	})
+	token, err := h.enroll.FederatedToken(ctx, f, person)
 	if errors.Is(err, enrollment.ErrNotAllowed) {
 		h.authError(w, r, http.StatusForbidden, err.Error())
 		return

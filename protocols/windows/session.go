@@ -12,7 +12,6 @@ import (
 	"github.com/tridentmdm/trident/protocols/windows/wire"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/enrollment"
@@ -88,12 +87,12 @@ func (h *Handler) manage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var out []byte
-	err = h.db.Tx(ctx, func(tx pgx.Tx) error {
-		e, err := h.enroll.Authenticate(ctx, tx, cert, m.Hdr.Source.LocURI)
+	err = h.db.Within(ctx, func(ctx context.Context) error {
+		e, err := h.enroll.Authenticate(ctx, cert, m.Hdr.Source.LocURI)
 		if err != nil {
 			return err
 		}
-		out, err = h.session(ctx, tx, r, m, e)
+		out, err = h.session(ctx, r, m, e)
 		return err
 	})
 	switch {
@@ -127,9 +126,9 @@ type kept struct {
 	known, any bool
 }
 
-func (k *kept) has(ctx context.Context, tx pgx.Tx, h *Handler, deviceID string) (bool, error) {
+func (k *kept) has(ctx context.Context, h *Handler, deviceID string) (bool, error) {
 	if !k.known {
-		any, err := h.enroll.HasChunks(ctx, tx, deviceID)
+		any, err := h.enroll.HasChunks(ctx, deviceID)
 		if err != nil {
 			return false, err
 		}
@@ -143,7 +142,7 @@ func (k *kept) added() { k.known, k.any = true, true }
 
 // session handles one device message in its tenant transaction and
 // returns the reply.
-func (h *Handler) session(ctx context.Context, tx pgx.Tx, r *http.Request, m *wire.Message, e enrollment.Enrollment) ([]byte, error) {
+func (h *Handler) session(ctx context.Context, r *http.Request, m *wire.Message, e enrollment.Enrollment) ([]byte, error) {
 	dev := e.Device
 	rep := wire.NewReply(m, h.url(r, ManagementPath))
 	rep.Status("0", "SyncHdr", wire.StatusOK)
@@ -172,7 +171,7 @@ func (h *Handler) session(ctx context.Context, tx pgx.Tx, r *http.Request, m *wi
 					continue
 				}
 				if it.MoreData != nil {
-					if err := h.enroll.AppendChunk(ctx, tx, dev.Identifier, c.CmdRef, uri, it.Data.Text()); err != nil {
+					if err := h.enroll.AppendChunk(ctx, dev.Identifier, c.CmdRef, uri, it.Data.Text()); err != nil {
 						return nil, err
 					}
 					store.added()
@@ -180,10 +179,10 @@ func (h *Handler) session(ctx context.Context, tx pgx.Tx, r *http.Request, m *wi
 					continue
 				}
 				var prefix string
-				if any, err := store.has(ctx, tx, h, dev.Identifier); err != nil {
+				if any, err := store.has(ctx, h, dev.Identifier); err != nil {
 					return nil, err
 				} else if any {
-					if prefix, err = h.enroll.TakeChunks(ctx, tx, dev.Identifier, c.CmdRef, uri); err != nil {
+					if prefix, err = h.enroll.TakeChunks(ctx, dev.Identifier, c.CmdRef, uri); err != nil {
 						return nil, err
 					}
 				}
@@ -224,7 +223,7 @@ func (h *Handler) session(ctx context.Context, tx pgx.Tx, r *http.Request, m *wi
 		}
 	}
 	if unenroll != "" {
-		if err := h.enroll.Unenroll(ctx, tx, dev.Identifier, unenroll); err != nil && !errors.Is(err, enrollment.ErrNotEnrolled) {
+		if err := h.enroll.Unenroll(ctx, dev.Identifier, unenroll); err != nil && !errors.Is(err, enrollment.ErrNotEnrolled) {
 			return nil, err
 		}
 		h.log.InfoContext(ctx, "windows device unenrolled", "device_id", dev.Identifier, "reason", unenroll)
@@ -236,10 +235,10 @@ func (h *Handler) session(ctx context.Context, tx pgx.Tx, r *http.Request, m *wi
 			checkin.Facts[fact] = v
 		}
 	}
-	if err := h.enroll.CheckIn(ctx, tx, checkin, start, m.Hdr.SessionID); err != nil {
+	if err := h.enroll.CheckIn(ctx, checkin, start, m.Hdr.SessionID); err != nil {
 		return nil, err
 	}
-	if err := h.complete(ctx, tx, dev, answers, chunked, &store); err != nil {
+	if err := h.complete(ctx, dev, answers, chunked, &store); err != nil {
 		return nil, err
 	}
 	if !final {
@@ -248,7 +247,7 @@ func (h *Handler) session(ctx context.Context, tx pgx.Tx, r *http.Request, m *wi
 		rep.Alert(wire.AlertNextMessage)
 		return rep.Bytes(false), nil
 	}
-	if err := h.send(ctx, tx, rep, m, dev, start); err != nil {
+	if err := h.send(ctx, rep, m, dev, start); err != nil {
 		return nil, err
 	}
 	return rep.Bytes(true), nil
@@ -257,7 +256,7 @@ func (h *Handler) session(ctx context.Context, tx pgx.Tx, r *http.Request, m *wi
 // complete records the device's answers to Trident's commands. Answers to
 // commands that are not this device's, or not waiting for an answer, are
 // ignored.
-func (h *Handler) complete(ctx context.Context, tx pgx.Tx, dev inventory.Device, answers map[string]answer, chunked map[uuid.UUID]bool, store *kept) error {
+func (h *Handler) complete(ctx context.Context, dev inventory.Device, answers map[string]answer, chunked map[uuid.UUID]bool, store *kept) error {
 	// One query for every command answered, however many statuses the
 	// message holds (a message of 30,000 statuses for unknown ids took a
 	// query each).
@@ -269,7 +268,7 @@ func (h *Handler) complete(ctx context.Context, tx pgx.Tx, dev inventory.Device,
 			ids = append(ids, id)
 		}
 	}
-	mine, foreign, err := h.cmds.ForDeviceAll(ctx, tx, dev.ID, ids)
+	mine, foreign, err := h.cmds.ForDeviceAll(ctx, dev.ID, ids)
 	if err != nil {
 		return err
 	}
@@ -293,7 +292,7 @@ func (h *Handler) complete(ctx context.Context, tx pgx.Tx, dev inventory.Device,
 			// Results still arriving: keep the statuses until they have.
 			for _, pid := range partIDs(parts) {
 				if a, ok := answers[pid]; ok && a.code != 0 {
-					if err := h.enroll.AppendChunk(ctx, tx, dev.Identifier, pid, statusKey, strconv.Itoa(a.code)); err != nil {
+					if err := h.enroll.AppendChunk(ctx, dev.Identifier, pid, statusKey, strconv.Itoa(a.code)); err != nil {
 						return err
 					}
 					store.added()
@@ -302,11 +301,11 @@ func (h *Handler) complete(ctx context.Context, tx pgx.Tx, dev inventory.Device,
 			continue
 		}
 		// Statuses kept while this command's results came in pieces.
-		if any, err := store.has(ctx, tx, h, dev.Identifier); err != nil {
+		if any, err := store.has(ctx, h, dev.Identifier); err != nil {
 			return err
 		} else if any {
 			for _, pid := range partIDs(parts) {
-				status, err := h.enroll.TakeChunks(ctx, tx, dev.Identifier, pid, statusKey)
+				status, err := h.enroll.TakeChunks(ctx, dev.Identifier, pid, statusKey)
 				if err != nil {
 					return err
 				}
@@ -317,12 +316,12 @@ func (h *Handler) complete(ctx context.Context, tx pgx.Tx, dev inventory.Device,
 			}
 		}
 		o, learned := outcome(c, parts, answers)
-		if _, err := h.cmds.Complete(ctx, tx, dev.ID, c.ID, o); err != nil {
+		if _, err := h.cmds.Complete(ctx, dev.ID, c.ID, o); err != nil {
 			return err
 		}
 		if learned != nil {
 			learned.Identifier = dev.Identifier
-			if _, err := h.inv.RecordTx(ctx, tx, *learned); err != nil {
+			if _, err := h.inv.Record(ctx, *learned); err != nil {
 				return err
 			}
 		}
@@ -332,7 +331,7 @@ func (h *Handler) complete(ctx context.Context, tx pgx.Tx, dev inventory.Device,
 
 // send adds the commands waiting for the device to the reply: at a
 // session's start, first those sent before and never answered.
-func (h *Handler) send(ctx context.Context, tx pgx.Tx, rep *wire.Reply, m *wire.Message, dev inventory.Device, start bool) error {
+func (h *Handler) send(ctx context.Context, rep *wire.Reply, m *wire.Message, dev inventory.Device, start bool) error {
 	budget := defaultMaxMsgSize
 	if m.Hdr.Meta != nil {
 		if n, err := strconv.Atoi(strings.TrimSpace(m.Hdr.Meta.MaxMsgSize)); err == nil && n >= 4096 {
@@ -342,7 +341,7 @@ func (h *Handler) send(ctx context.Context, tx pgx.Tx, rep *wire.Reply, m *wire.
 	budget = budget * 3 / 4
 	var queue []commands.Command
 	if start {
-		again, err := h.cmds.Resend(ctx, tx, dev.ID)
+		again, err := h.cmds.Resend(ctx, dev.ID)
 		if err != nil {
 			return err
 		}
@@ -356,7 +355,7 @@ func (h *Handler) send(ctx context.Context, tx pgx.Tx, rep *wire.Reply, m *wire.
 			if rep.Len() > budget/2 && n > 0 {
 				break
 			}
-			next, err := h.cmds.Next(ctx, tx, dev.ID)
+			next, err := h.cmds.Next(ctx, dev.ID)
 			if err != nil {
 				return err
 			}
@@ -368,7 +367,7 @@ func (h *Handler) send(ctx context.Context, tx pgx.Tx, rep *wire.Reply, m *wire.
 		parts, err := toWire(c)
 		if err != nil {
 			// Checked when it was queued; a kind Windows lost since ends here.
-			if _, err := h.cmds.Complete(ctx, tx, dev.ID, c.ID, commands.Outcome{Status: commands.Error, Error: err.Error()}); err != nil {
+			if _, err := h.cmds.Complete(ctx, dev.ID, c.ID, commands.Outcome{Status: commands.Error, Error: err.Error()}); err != nil {
 				return err
 			}
 			continue

@@ -65,7 +65,7 @@ func newEnv(t testing.TB) *env {
 	certs := pki.New(db, events.NewPublisher(nil), keys)
 	pub := events.NewPublisher(nil)
 	inv := inventory.New(db, pub)
-	cmds := commands.New(db, inv, pub, commands.WithDispatcher(inventory.Windows, windows.Commands{}), commands.WithSecrets(keys))
+	cmds := commands.New(db, inv, pub, commands.WithChecker(inventory.Windows, windows.Commands{}), commands.WithSecrets(keys))
 	enroll := enrollment.NewWindows(db, certs, inv, pub, keys)
 	h, err := windows.New(db, enroll, certs, inv, cmds, windows.Options{Scheme: "https", Identity: windows.FromHeader, Poll: 20 * time.Minute, Keys: keys},
 		testenv.Logger(t))
@@ -340,12 +340,12 @@ func TestGoldenExchanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ftok enrollment.Token
-	if err := e.db.Tx(e.ctx, func(tx pgx.Tx) error {
+	if err := e.db.Within(e.ctx, func(ctx context.Context) error {
 		f, err := e.enroll.Federation(e.ctx)
 		if err != nil {
 			return err
 		}
-		ftok, err = e.enroll.FederatedToken(e.ctx, tx, f, enrollment.Person{Subject: "u1", Email: "ana@contoso.test", EmailVerified: true})
+		ftok, err = e.enroll.FederatedToken(e.ctx, f, enrollment.Person{Subject: "u1", Email: "ana@contoso.test", EmailVerified: true})
 		return err
 	}); err != nil {
 		t.Fatal(err)

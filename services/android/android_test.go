@@ -59,7 +59,7 @@ func setup(t *testing.T) *fixture {
 	pub := events.NewPublisher(rc)
 	inv := inventory.New(db, pub)
 	key, _, _ := seal.NewRandomKey()
-	cmds := commands.New(db, inv, pub, commands.WithDispatcher(inventory.Android, android.Dispatcher{}), commands.WithSecrets(seal.NewKeyring(key)))
+	cmds := commands.New(db, inv, pub, commands.WithChecker(inventory.Android, android.Dispatcher{}), commands.WithSecrets(seal.NewKeyring(key)))
 	ctx := tenancy.WithTenant(context.Background(), testenv.Tenant(t, dir).ID)
 	svc, err := android.New(ctx, db, pub, rc, inv, cmds, android.Options{Project: "p", Topic: "projects/p/topics/t",
 		Client: []option.ClientOption{option.WithEndpoint(google.URL + "/"), option.WithoutAuthentication()},

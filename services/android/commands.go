@@ -19,10 +19,10 @@ import (
 // in the queuing transaction (the delivery job's Wake sends it).
 type Dispatcher struct{}
 
-var _ commands.Dispatcher = Dispatcher{}
+var _ commands.Checker = Dispatcher{}
 
-// Dispatch implements commands.Dispatcher.
-func (Dispatcher) Dispatch(ctx context.Context, tx pgx.Tx, d inventory.Device, c commands.Command) error {
+// Check implements commands.Checker.
+func (Dispatcher) Check(d inventory.Device, c commands.Command) error {
 	switch c.Kind {
 	case "device_information", "lock", "restart", "erase":
 		return nil
@@ -51,7 +51,7 @@ func (w Waker) Wake(ctx context.Context, d inventory.Device) error {
 	s := w.S
 	for range 50 {
 		var c *commands.Command
-		err := s.db.Tx(ctx, func(tx pgx.Tx) (err error) { c, err = s.cmds.Next(ctx, tx, d.ID); return err })
+		err := s.db.Tx(ctx, func(tx pgx.Tx) (err error) { c, err = s.cmds.NextTx(ctx, tx, d.ID); return err })
 		if err != nil {
 			return err
 		}
@@ -116,14 +116,14 @@ func (s *Service) send(ctx context.Context, d inventory.Device, c commands.Comma
 					return err
 				}
 			}
-			_, err := s.cmds.Complete(ctx, tx, c.DeviceID, c.ID, commands.Outcome{Status: commands.Acknowledged, Result: result})
+			_, err := s.cmds.CompleteTx(ctx, tx, c.DeviceID, c.ID, commands.Outcome{Status: commands.Acknowledged, Result: result})
 			return err
 		case errors.As(gerr, &ge) && !ge.Retryable():
-			_, err := s.cmds.Complete(ctx, tx, c.DeviceID, c.ID, commands.Outcome{Status: commands.Error, Error: ge.Error()})
+			_, err := s.cmds.CompleteTx(ctx, tx, c.DeviceID, c.ID, commands.Outcome{Status: commands.Error, Error: ge.Error()})
 			return err
 		default:
 			later = true
-			_, err := s.cmds.Complete(ctx, tx, c.DeviceID, c.ID, commands.Outcome{Status: commands.NotNow, Error: "sending failed, retrying: " + gerr.Error()})
+			_, err := s.cmds.CompleteTx(ctx, tx, c.DeviceID, c.ID, commands.Outcome{Status: commands.NotNow, Error: "sending failed, retrying: " + gerr.Error()})
 			return err
 		}
 	})

@@ -260,7 +260,7 @@ func (s *Service) finish(ctx context.Context, tx pgx.Tx, op *am.Operation) error
 	if op.Error != nil {
 		o = commands.Outcome{Status: commands.Error, Error: op.Error.Message, Result: map[string]any{"operation": op.Name, "code": op.Error.Code}}
 	}
-	_, err = s.cmds.Complete(ctx, tx, dev.ID, cmd, o)
+	_, err = s.cmds.CompleteTx(ctx, tx, dev.ID, cmd, o)
 	if errors.Is(err, commands.ErrForeign) {
 		s.log.WarnContext(ctx, "ignored an operation that names another device than its command's", "operation", op.Name, "command", cmd)
 		return nil

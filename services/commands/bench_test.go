@@ -69,12 +69,12 @@ SELECT gen_random_uuid(), id, 'restart', now() + interval '1 day', clock_timesta
 		id := ids[i]
 		i++
 		var c *commands.Command
-		err := f.db.Tx(f.ctx, func(tx pgx.Tx) (err error) { c, err = f.q.Next(f.ctx, tx, id); return })
+		err := f.db.Tx(f.ctx, func(tx pgx.Tx) (err error) { c, err = f.q.NextTx(f.ctx, tx, id); return })
 		if err != nil || c == nil {
 			b.Fatalf("next: %v %v", c, err)
 		}
 		err = f.db.Tx(f.ctx, func(tx pgx.Tx) error {
-			_, err := f.q.Complete(f.ctx, tx, c.DeviceID, c.ID, commands.Outcome{Status: commands.Acknowledged})
+			_, err := f.q.CompleteTx(f.ctx, tx, c.DeviceID, c.ID, commands.Outcome{Status: commands.Acknowledged})
 			return err
 		})
 		if err != nil {

@@ -61,6 +61,8 @@ type Kind struct {
 	// Secrets are the payload fields that are secret: sealed at rest,
 	// never shown (a "settings[].value" names a field of each element).
 	Secrets []string
+	// Internal kinds Trident sends itself; callers cannot queue them.
+	Internal bool
 }
 
 var kinds = map[string]Kind{
@@ -88,7 +90,7 @@ var kinds = map[string]Kind{
 		Platforms: []inventory.Platform{inventory.Apple}},
 	"install_profile": {Name: "install_profile", Summary: "Install a configuration profile (payload: profile, the .mobileconfig in base64).",
 		Platforms: []inventory.Platform{inventory.Apple}, Secrets: []string{"profile"}},
-	"device_configured": {Name: "device_configured", Summary: "Release a device waiting in Setup Assistant (ADE's await_device_configured); Trident sends it after the setup commands.",
+	"device_configured": {Name: "device_configured", Internal: true, Summary: "Release a device waiting in Setup Assistant (ADE's await_device_configured); Trident sends it after the setup commands.",
 		Platforms: []inventory.Platform{inventory.Apple}},
 	"remove_profile": {Name: "remove_profile", Summary: "Remove a configuration profile (payload: identifier, its PayloadIdentifier).",
 		Platforms: []inventory.Platform{inventory.Apple}},
@@ -101,6 +103,18 @@ func Kinds() []Kind {
 		out = append(out, k)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Offered lists the names of the kinds a caller may queue (not Internal),
+// sorted: the API's enum of command kinds.
+func Offered() []string {
+	var out []string
+	for _, k := range Kinds() {
+		if !k.Internal {
+			out = append(out, k.Name)
+		}
+	}
 	return out
 }
 
@@ -145,18 +159,32 @@ type Queue struct {
 	inv        *inventory.Inventory
 	events     *events.Publisher
 	dispatchTo map[inventory.Platform]Dispatcher
+	checkTo    map[inventory.Platform]Checker
 	jobs       events.Jobs
 	keys       *seal.Keyring
 	observe    func(Status)
 	done       map[string]func(ctx context.Context, tx pgx.Tx, c Command) error
 }
 
-// Dispatcher checks a newly queued command against its platform and may
-// hand it to the platform's own queue, in the same transaction (Apple's
-// nanomdm queue, for one). Platforms without one take commands with Next.
+// Dispatcher checks a newly queued command against its platform and
+// hands it to the platform's own queue, in the same transaction (Apple's
+// nanomdm queue).
 type Dispatcher interface {
 	Dispatch(ctx context.Context, tx pgx.Tx, d inventory.Device, c Command) error
 }
+
+// Checker checks a newly queued command against a platform that keeps no
+// queue of its own (Windows takes its commands with Next in its sessions,
+// Android through its API when woken): an error refuses the command.
+type Checker interface {
+	Check(d inventory.Device, c Command) error
+}
+
+// CheckerFunc is a Checker.
+type CheckerFunc func(d inventory.Device, c Command) error
+
+// Check implements Checker.
+func (f CheckerFunc) Check(d inventory.Device, c Command) error { return f(d, c) }
 
 // Withdrawer is a Dispatcher whose platform queue must forget a command
 // canceled or expired, in the same transaction.
@@ -170,6 +198,11 @@ type Option func(*Queue)
 // WithDispatcher routes commands for devices of platform p through d.
 func WithDispatcher(p inventory.Platform, d Dispatcher) Option {
 	return func(q *Queue) { q.dispatchTo[p] = d }
+}
+
+// WithChecker checks commands for devices of platform p with c.
+func WithChecker(p inventory.Platform, c Checker) Option {
+	return func(q *Queue) { q.checkTo[p] = c }
 }
 
 // WithObserver calls observe with every state a command enters (for
@@ -197,7 +230,8 @@ func WithSecrets(keys *seal.Keyring) Option { return func(q *Queue) { q.keys = k
 
 // New returns the queue of db's tenants.
 func New(db *tenancy.DB, inv *inventory.Inventory, pub *events.Publisher, opts ...Option) *Queue {
-	q := &Queue{db: db, inv: inv, events: pub, dispatchTo: map[inventory.Platform]Dispatcher{}}
+	q := &Queue{db: db, inv: inv, events: pub, dispatchTo: map[inventory.Platform]Dispatcher{},
+		checkTo: map[inventory.Platform]Checker{}}
 	for _, o := range opts {
 		o(q)
 	}
@@ -277,11 +311,15 @@ VALUES ($1, $2, $3, $4, $5, $6, now() + $7::interval, clock_timestamp()) RETURNI
 	if err != nil {
 		return Command{}, fmt.Errorf("commands: enqueue: %w", err)
 	}
+	// The platform checks the command as the device will get it.
+	whole := c
+	whole.Payload = payload
 	if disp := q.dispatchTo[d.Platform]; disp != nil {
-		// The platform checks the command as the device will get it.
-		whole := c
-		whole.Payload = payload
 		if err := disp.Dispatch(ctx, tx, d, whole); err != nil {
+			return Command{}, err
+		}
+	} else if chk := q.checkTo[d.Platform]; chk != nil {
+		if err := chk.Check(d, whole); err != nil {
 			return Command{}, err
 		}
 	}

@@ -125,11 +125,11 @@ func TestQueueLifecycle(t *testing.T) {
 
 	next := func() *commands.Command {
 		var c *commands.Command
-		f.tx(t, func(tx pgx.Tx) (err error) { c, err = f.q.Next(f.ctx, tx, dev.ID); return })
+		f.tx(t, func(tx pgx.Tx) (err error) { c, err = f.q.NextTx(f.ctx, tx, dev.ID); return })
 		return c
 	}
 	complete := func(id commands.Command, o commands.Outcome) {
-		f.tx(t, func(tx pgx.Tx) error { _, err := f.q.Complete(f.ctx, tx, id.DeviceID, id.ID, o); return err })
+		f.tx(t, func(tx pgx.Tx) error { _, err := f.q.CompleteTx(f.ctx, tx, id.DeviceID, id.ID, o); return err })
 	}
 	c := next()
 	if c == nil || c.ID != lock.ID || c.Status != commands.Sent || c.Attempts != 1 {
@@ -150,7 +150,7 @@ func TestQueueLifecycle(t *testing.T) {
 		t.Fatalf("queue should be empty: %+v", c)
 	}
 	err = f.db.Tx(f.ctx, func(tx pgx.Tx) error {
-		_, err := f.q.Complete(f.ctx, tx, lock.DeviceID, lock.ID, commands.Outcome{Status: commands.Acknowledged})
+		_, err := f.q.CompleteTx(f.ctx, tx, lock.DeviceID, lock.ID, commands.Outcome{Status: commands.Acknowledged})
 		return err
 	})
 	if !errors.Is(err, commands.ErrState) {

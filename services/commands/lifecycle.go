@@ -184,7 +184,13 @@ func (q *Queue) Hand(ctx context.Context, tx pgx.Tx, device, id uuid.UUID) (Comm
 // Next hands the device its oldest waiting command, marked sent, or nil
 // when it has none. Those past their deadline are marked expired on the
 // way.
-func (q *Queue) Next(ctx context.Context, tx pgx.Tx, device uuid.UUID) (*Command, error) {
+func (q *Queue) Next(ctx context.Context, device uuid.UUID) (*Command, error) {
+	return tenancy.Write(ctx, q.db, func(tx pgx.Tx) (*Command, error) { return q.NextTx(ctx, tx, device) })
+}
+
+// NextTx is Next in tx, for another service's use case that holds
+// the transaction.
+func (q *Queue) NextTx(ctx context.Context, tx pgx.Tx, device uuid.UUID) (*Command, error) {
 	for range 1000 {
 		var id uuid.UUID
 		err := tx.QueryRow(ctx, `SELECT id FROM commands
@@ -212,7 +218,11 @@ ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`, device).Scan(&id)
 // answer, oldest first, each marked sent once more (another attempt): for
 // protocols whose sessions can end between a command and its answer
 // (Windows' OMA-DM). Expired ones are marked expired instead.
-func (q *Queue) Resend(ctx context.Context, tx pgx.Tx, device uuid.UUID) ([]Command, error) {
+func (q *Queue) Resend(ctx context.Context, device uuid.UUID) ([]Command, error) {
+	return tenancy.Write(ctx, q.db, func(tx pgx.Tx) ([]Command, error) { return q.resendTx(ctx, tx, device) })
+}
+
+func (q *Queue) resendTx(ctx context.Context, tx pgx.Tx, device uuid.UUID) ([]Command, error) {
 	rows, _ := tx.Query(ctx, `SELECT id FROM commands
 WHERE device_id = $1 AND status = 'sent' ORDER BY created_at, id FOR UPDATE SKIP LOCKED`, device)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
@@ -236,7 +246,15 @@ WHERE device_id = $1 AND status = 'sent' ORDER BY created_at, id FOR UPDATE SKIP
 // ForDeviceAll returns, in one query, the commands of device among ids as
 // the device got them (secrets opened), for matching its answers, and the
 // ids that are another device's. Ids of no command are in neither.
-func (q *Queue) ForDeviceAll(ctx context.Context, tx pgx.Tx, device uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]Command, []uuid.UUID, error) {
+func (q *Queue) ForDeviceAll(ctx context.Context, device uuid.UUID, ids []uuid.UUID) (r0 map[uuid.UUID]Command, r1 []uuid.UUID, err error) {
+	err = q.db.ReadTx(ctx, func(tx pgx.Tx) error {
+		r0, r1, err = q.forDeviceAllTx(ctx, tx, device, ids)
+		return err
+	})
+	return r0, r1, err
+}
+
+func (q *Queue) forDeviceAllTx(ctx context.Context, tx pgx.Tx, device uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]Command, []uuid.UUID, error) {
 	if len(ids) == 0 {
 		return nil, nil, nil
 	}
@@ -280,7 +298,13 @@ type Outcome struct {
 // Complete records device's answer to a command it was sent. An answer
 // from another device is ErrForeign, one to a command not waiting for an
 // answer ErrState; neither changes anything.
-func (q *Queue) Complete(ctx context.Context, tx pgx.Tx, device, id uuid.UUID, o Outcome) (Command, error) {
+func (q *Queue) Complete(ctx context.Context, device, id uuid.UUID, o Outcome) (Command, error) {
+	return tenancy.Write(ctx, q.db, func(tx pgx.Tx) (Command, error) { return q.CompleteTx(ctx, tx, device, id, o) })
+}
+
+// CompleteTx is Complete in tx, for another service's use case that holds
+// the transaction.
+func (q *Queue) CompleteTx(ctx context.Context, tx pgx.Tx, device, id uuid.UUID, o Outcome) (Command, error) {
 	if o.Status != Acknowledged && o.Status != Error && o.Status != NotNow {
 		return Command{}, fault.InvalidField("status", fmt.Sprintf("%q is not an outcome", o.Status))
 	}

@@ -84,7 +84,7 @@ func TestCancelRacesHandOut(t *testing.T) {
 		// Finish it, so the next round's command is the only one waiting.
 		if now.Status == commands.Sent {
 			f.tx(t, func(tx pgx.Tx) error {
-				_, err := f.q.Complete(f.ctx, tx, dev.ID, c.ID, commands.Outcome{Status: commands.Acknowledged})
+				_, err := f.q.CompleteTx(f.ctx, tx, dev.ID, c.ID, commands.Outcome{Status: commands.Acknowledged})
 				return err
 			})
 		}
@@ -106,7 +106,7 @@ func TestCancelWaitsForAnOpenHandOut(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- f.db.Tx(f.ctx, func(tx pgx.Tx) error {
-			n, err := f.q.Next(f.ctx, tx, dev.ID)
+			n, err := f.q.NextTx(f.ctx, tx, dev.ID)
 			if err != nil || n == nil || n.ID != c.ID {
 				return errors.New("the erase was not handed out")
 			}
@@ -142,12 +142,12 @@ func TestAnswersAndTransitions(t *testing.T) {
 		return
 	})
 	complete := func(dev inventory.Device, o commands.Outcome) error {
-		return f.db.Tx(f.ctx, func(tx pgx.Tx) error { _, err := f.q.Complete(f.ctx, tx, dev.ID, lock.ID, o); return err })
+		return f.db.Tx(f.ctx, func(tx pgx.Tx) error { _, err := f.q.CompleteTx(f.ctx, tx, dev.ID, lock.ID, o); return err })
 	}
 	if err := complete(b, commands.Outcome{Status: commands.Acknowledged}); !errors.Is(err, commands.ErrState) {
 		t.Fatalf("an answer to a command never sent: %v; want a conflict", err)
 	}
-	f.tx(t, func(tx pgx.Tx) error { _, err := f.q.Next(f.ctx, tx, b.ID); return err })
+	f.tx(t, func(tx pgx.Tx) error { _, err := f.q.NextTx(f.ctx, tx, b.ID); return err })
 	if err := complete(a, commands.Outcome{Status: commands.Acknowledged, Result: "forged"}); !errors.Is(err, commands.ErrForeign) {
 		t.Fatalf("another device's answer: %v; want ErrForeign", err)
 	}
@@ -210,7 +210,7 @@ func TestSecretsSealedAndRedacted(t *testing.T) {
 		t.Fatalf("the list shows %s", list[0].Payload)
 	}
 	var handed *commands.Command
-	f.tx(t, func(tx pgx.Tx) (err error) { handed, err = q.Next(f.ctx, tx, win.ID); return })
+	f.tx(t, func(tx pgx.Tx) (err error) { handed, err = q.NextTx(f.ctx, tx, win.ID); return })
 	if handed == nil || !strings.Contains(string(handed.Payload), "hunter2-value") {
 		t.Fatalf("the device gets %v", handed)
 	}
@@ -308,7 +308,7 @@ func TestAcknowledgedHook(t *testing.T) {
 			_, err = f.q.Hand(f.ctx, tx, dev.ID, c.ID)
 			return err
 		})
-		return f.db.Tx(f.ctx, func(tx pgx.Tx) error { _, err := f.q.Complete(f.ctx, tx, dev.ID, c.ID, o); return err })
+		return f.db.Tx(f.ctx, func(tx pgx.Tx) error { _, err := f.q.CompleteTx(f.ctx, tx, dev.ID, c.ID, o); return err })
 	}
 	if err := answer("restart", commands.Outcome{Status: commands.Acknowledged}); err != nil {
 		t.Fatal(err)

@@ -162,7 +162,11 @@ type Person struct {
 // FederatedToken gives a person who signed in with the tenant's provider
 // a one-time enrollment token, if their email's domain is allowed, and
 // records the sign-in as a windows.federated_sign_in event.
-func (w *Windows) FederatedToken(ctx context.Context, tx pgx.Tx, f Federation, p Person) (Token, error) {
+func (w *Windows) FederatedToken(ctx context.Context, f Federation, p Person) (Token, error) {
+	return tenancy.Write(ctx, w.db, func(tx pgx.Tx) (Token, error) { return w.federatedTokenTx(ctx, tx, f, p) })
+}
+
+func (w *Windows) federatedTokenTx(ctx context.Context, tx pgx.Tx, f Federation, p Person) (Token, error) {
 	if len(f.AllowedDomains) > 0 {
 		_, domain, _ := strings.Cut(strings.ToLower(p.Email), "@")
 		if !p.EmailVerified || !slices.Contains(f.AllowedDomains, domain) {

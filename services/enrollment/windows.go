@@ -100,7 +100,11 @@ func (w *Windows) newTokenTx(ctx context.Context, tx pgx.Tx, ttl time.Duration) 
 // CheckToken says whether secret would enroll a device, without using it:
 // the policy request (MS-XCEP) presents it before the enrollment request
 // (MS-WSTEP) that uses it up.
-func (w *Windows) CheckToken(ctx context.Context, tx pgx.Tx, secret string) error {
+func (w *Windows) CheckToken(ctx context.Context, secret string) error {
+	return w.db.Tx(ctx, func(tx pgx.Tx) error { return w.checkTokenTx(ctx, tx, secret) })
+}
+
+func (w *Windows) checkTokenTx(ctx context.Context, tx pgx.Tx, secret string) error {
 	if secret == "" || len(secret) > 4096 {
 		return ErrToken
 	}
@@ -147,11 +151,19 @@ type Enrollment struct {
 // records the enrollment: the device id is bound to the new certificate
 // (a device enrolling again replaces its old binding) and the device is
 // enrolled in the inventory.
-func (w *Windows) Enroll(ctx context.Context, tx pgx.Tx, token string, csr *x509.CertificateRequest, d Device) (*x509.Certificate, Enrollment, error) {
+func (w *Windows) Enroll(ctx context.Context, token string, csr *x509.CertificateRequest, d Device) (cert *x509.Certificate, e Enrollment, err error) {
+	err = w.db.Tx(ctx, func(tx pgx.Tx) error {
+		cert, e, err = w.enrollTx(ctx, tx, token, csr, d)
+		return err
+	})
+	return cert, e, err
+}
+
+func (w *Windows) enrollTx(ctx context.Context, tx pgx.Tx, token string, csr *x509.CertificateRequest, d Device) (*x509.Certificate, Enrollment, error) {
 	if err := d.validate(); err != nil {
 		return nil, Enrollment{}, err
 	}
-	if err := w.CheckToken(ctx, tx, token); err != nil {
+	if err := w.checkTokenTx(ctx, tx, token); err != nil {
 		return nil, Enrollment{}, err
 	}
 	cert, b, err := w.pki.Issue(ctx, tx, pki.IssueRequest{CSR: csr, Challenge: token})
@@ -194,7 +206,11 @@ ON CONFLICT (tenant_id, device_id) DO UPDATE SET cert_serial = excluded.cert_ser
 // belongs to: issued by this tenant's CA, current, bound to deviceID (the
 // session's Source), and not unenrolled. Another tenant's certificate
 // fails (services/pki.Verify sees only this tenant's records).
-func (w *Windows) Authenticate(ctx context.Context, tx pgx.Tx, cert *x509.Certificate, deviceID string) (Enrollment, error) {
+func (w *Windows) Authenticate(ctx context.Context, cert *x509.Certificate, deviceID string) (Enrollment, error) {
+	return tenancy.Write(ctx, w.db, func(tx pgx.Tx) (Enrollment, error) { return w.authenticateTx(ctx, tx, cert, deviceID) })
+}
+
+func (w *Windows) authenticateTx(ctx context.Context, tx pgx.Tx, cert *x509.Certificate, deviceID string) (Enrollment, error) {
 	b, err := w.pki.Verify(ctx, tx, cert)
 	if errors.Is(err, pki.ErrCertificate) {
 		return Enrollment{}, fmt.Errorf("%w: %v", ErrNotEnrolled, err)
@@ -231,7 +247,15 @@ func (w *Windows) Authenticate(ctx context.Context, tx pgx.Tx, cert *x509.Certif
 // certificate of another tenant, revoked, expired, of an unenrolled
 // device, or not the enrollment's current one (a renewal already
 // happened from it) gives ErrNotEnrolled.
-func (w *Windows) Renew(ctx context.Context, tx pgx.Tx, cert *x509.Certificate, csr *x509.CertificateRequest) (*x509.Certificate, Enrollment, error) {
+func (w *Windows) Renew(ctx context.Context, cert *x509.Certificate, csr *x509.CertificateRequest) (next *x509.Certificate, e Enrollment, err error) {
+	err = w.db.Tx(ctx, func(tx pgx.Tx) error {
+		next, e, err = w.renewTx(ctx, tx, cert, csr)
+		return err
+	})
+	return next, e, err
+}
+
+func (w *Windows) renewTx(ctx context.Context, tx pgx.Tx, cert *x509.Certificate, csr *x509.CertificateRequest) (*x509.Certificate, Enrollment, error) {
 	old, err := w.pki.Verify(ctx, tx, cert)
 	if errors.Is(err, pki.ErrCertificate) {
 		return nil, Enrollment{}, fmt.Errorf("%w: %v", ErrNotEnrolled, err)
@@ -270,7 +294,11 @@ WHERE device_id = $1`, deviceID, b.Serial); err != nil {
 // certificates are revoked (no session or renewal opens with them again)
 // and the device is unenrolled in the inventory. Its open commands are
 // left to expire.
-func (w *Windows) Unenroll(ctx context.Context, tx pgx.Tx, deviceID, reason string) error {
+func (w *Windows) Unenroll(ctx context.Context, deviceID, reason string) error {
+	return w.db.Tx(ctx, func(tx pgx.Tx) error { return w.unenrollTx(ctx, tx, deviceID, reason) })
+}
+
+func (w *Windows) unenrollTx(ctx context.Context, tx pgx.Tx, deviceID, reason string) error {
 	tag, err := tx.Exec(ctx, `UPDATE windows_enrollments SET unenrolled_at = now() WHERE device_id = $1 AND unenrolled_at IS NULL`, deviceID)
 	if err != nil {
 		return fmt.Errorf("enrollment: unenroll: %w", err)
@@ -298,7 +326,11 @@ const MaxChunked = 4 << 20
 
 // AppendChunk keeps one chunk of a large result item (SyncML MoreData)
 // until its last chunk arrives.
-func (w *Windows) AppendChunk(ctx context.Context, tx pgx.Tx, deviceID, cmdRef, locURI, data string) error {
+func (w *Windows) AppendChunk(ctx context.Context, deviceID, cmdRef, locURI, data string) error {
+	return w.db.Tx(ctx, func(tx pgx.Tx) error { return w.appendChunkTx(ctx, tx, deviceID, cmdRef, locURI, data) })
+}
+
+func (w *Windows) appendChunkTx(ctx context.Context, tx pgx.Tx, deviceID, cmdRef, locURI, data string) error {
 	var size int
 	err := tx.QueryRow(ctx, `
 INSERT INTO windows_chunks (device_id, cmd_ref, loc_uri, data) VALUES ($1, $2, $3, $4)
@@ -315,7 +347,11 @@ RETURNING length(data)`, deviceID, cmdRef, locURI, data).Scan(&size)
 
 // HasChunks says whether any chunks are kept for the device: most
 // messages carry no chunked results, and then need not look for them.
-func (w *Windows) HasChunks(ctx context.Context, tx pgx.Tx, deviceID string) (bool, error) {
+func (w *Windows) HasChunks(ctx context.Context, deviceID string) (bool, error) {
+	return tenancy.Read(ctx, w.db, func(tx pgx.Tx) (bool, error) { return w.hasChunksTx(ctx, tx, deviceID) })
+}
+
+func (w *Windows) hasChunksTx(ctx context.Context, tx pgx.Tx, deviceID string) (bool, error) {
 	var any bool
 	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM windows_chunks WHERE device_id = $1)`, deviceID).Scan(&any)
 	return any, err
@@ -323,7 +359,11 @@ func (w *Windows) HasChunks(ctx context.Context, tx pgx.Tx, deviceID string) (bo
 
 // TakeChunks returns the chunks kept for an item so far, joined, and
 // forgets them; "" if there were none.
-func (w *Windows) TakeChunks(ctx context.Context, tx pgx.Tx, deviceID, cmdRef, locURI string) (string, error) {
+func (w *Windows) TakeChunks(ctx context.Context, deviceID, cmdRef, locURI string) (string, error) {
+	return tenancy.Write(ctx, w.db, func(tx pgx.Tx) (string, error) { return w.takeChunksTx(ctx, tx, deviceID, cmdRef, locURI) })
+}
+
+func (w *Windows) takeChunksTx(ctx context.Context, tx pgx.Tx, deviceID, cmdRef, locURI string) (string, error) {
 	var data string
 	err := tx.QueryRow(ctx, `DELETE FROM windows_chunks WHERE device_id = $1 AND cmd_ref = $2 AND loc_uri = $3 RETURNING data`,
 		deviceID, cmdRef, locURI).Scan(&data)
@@ -335,7 +375,11 @@ func (w *Windows) TakeChunks(ctx context.Context, tx pgx.Tx, deviceID, cmdRef, l
 
 // CheckIn records a management message from the device: last seen, what
 // its DevInfo says, and at a session's start a device.checked_in event.
-func (w *Windows) CheckIn(ctx context.Context, tx pgx.Tx, r inventory.Report, sessionStart bool, sessionID string) error {
+func (w *Windows) CheckIn(ctx context.Context, r inventory.Report, sessionStart bool, sessionID string) error {
+	return w.db.Tx(ctx, func(tx pgx.Tx) error { return w.checkInTx(ctx, tx, r, sessionStart, sessionID) })
+}
+
+func (w *Windows) checkInTx(ctx context.Context, tx pgx.Tx, r inventory.Report, sessionStart bool, sessionID string) error {
 	d, err := w.inv.RecordTx(ctx, tx, r)
 	if err != nil || !sessionStart {
 		return err

@@ -80,7 +80,7 @@ func (f *fixture) enroll(ctx context.Context, token, deviceID string) (*x509.Cer
 	var cert *x509.Certificate
 	err := f.tx(ctx, func(tx pgx.Tx) error {
 		var err error
-		cert, _, err = f.w.Enroll(ctx, tx, token, csr(f.t), enrollment.Device{DeviceID: deviceID, Name: "PC", OSVersion: "10.0.22631"})
+		cert, _, err = f.w.Enroll(ctx, token, csr(f.t), enrollment.Device{DeviceID: deviceID, Name: "PC", OSVersion: "10.0.22631"})
 		return err
 	})
 	return cert, err
@@ -90,7 +90,7 @@ func (f *fixture) authenticate(ctx context.Context, cert *x509.Certificate, devi
 	var e enrollment.Enrollment
 	err := f.tx(ctx, func(tx pgx.Tx) error {
 		var err error
-		e, err = f.w.Authenticate(ctx, tx, cert, deviceID)
+		e, err = f.w.Authenticate(ctx, cert, deviceID)
 		return err
 	})
 	return e, err
@@ -101,7 +101,7 @@ func TestEnrollAndAuthenticate(t *testing.T) {
 	tok := f.token(f.a)
 	// Checking a token does not use it up; enrolling does.
 	for range 2 {
-		if err := f.tx(f.a, func(tx pgx.Tx) error { return f.w.CheckToken(f.a, tx, tok) }); err != nil {
+		if err := f.tx(f.a, func(tx pgx.Tx) error { return f.w.CheckToken(f.a, tok) }); err != nil {
 			t.Fatalf("check: %v", err)
 		}
 	}
@@ -158,13 +158,13 @@ func TestEnrollAndAuthenticate(t *testing.T) {
 	}
 
 	// Unenrolled, the device shows it and its certificate is refused.
-	if err := f.tx(f.a, func(tx pgx.Tx) error { return f.w.Unenroll(f.a, tx, "DEV-1", "user") }); err != nil {
+	if err := f.tx(f.a, func(tx pgx.Tx) error { return f.w.Unenroll(f.a, "DEV-1", "user") }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.authenticate(f.a, again, "DEV-1"); !errors.Is(err, enrollment.ErrNotEnrolled) {
 		t.Errorf("after unenrollment: %v", err)
 	}
-	if err := f.tx(f.a, func(tx pgx.Tx) error { return f.w.Unenroll(f.a, tx, "DEV-1", "user") }); !errors.Is(err, enrollment.ErrNotEnrolled) {
+	if err := f.tx(f.a, func(tx pgx.Tx) error { return f.w.Unenroll(f.a, "DEV-1", "user") }); !errors.Is(err, enrollment.ErrNotEnrolled) {
 		t.Errorf("unenrolling twice: %v", err)
 	}
 }
@@ -176,15 +176,15 @@ func TestChunks(t *testing.T) {
 	}
 	err := f.tx(f.a, func(tx pgx.Tx) error {
 		for _, part := range []string{"ab", "cd", "ef"} {
-			if err := f.w.AppendChunk(f.a, tx, "DEV-1", "c.1", "./x", part); err != nil {
+			if err := f.w.AppendChunk(f.a, "DEV-1", "c.1", "./x", part); err != nil {
 				return err
 			}
 		}
-		got, err := f.w.TakeChunks(f.a, tx, "DEV-1", "c.1", "./x")
+		got, err := f.w.TakeChunks(f.a, "DEV-1", "c.1", "./x")
 		if got != "abcdef" || err != nil {
 			t.Errorf("chunks: %q %v", got, err)
 		}
-		if got, _ := f.w.TakeChunks(f.a, tx, "DEV-1", "c.1", "./x"); got != "" {
+		if got, _ := f.w.TakeChunks(f.a, "DEV-1", "c.1", "./x"); got != "" {
 			t.Errorf("taken twice: %q", got)
 		}
 		return nil
@@ -196,7 +196,7 @@ func TestChunks(t *testing.T) {
 	big := strings.Repeat("x", 1<<20)
 	err = f.tx(f.a, func(tx pgx.Tx) error {
 		for range 5 {
-			if err := f.w.AppendChunk(f.a, tx, "DEV-1", "c.2", "./y", big); err != nil {
+			if err := f.w.AppendChunk(f.a, "DEV-1", "c.2", "./y", big); err != nil {
 				return err
 			}
 		}
@@ -206,7 +206,7 @@ func TestChunks(t *testing.T) {
 		t.Errorf("5 MiB of chunks: %v", err)
 	}
 	// Chunks belong to an enrolled device of the tenant.
-	if err := f.tx(f.b, func(tx pgx.Tx) error { return f.w.AppendChunk(f.b, tx, "DEV-1", "c.1", "./x", "z") }); err == nil {
+	if err := f.tx(f.b, func(tx pgx.Tx) error { return f.w.AppendChunk(f.b, "DEV-1", "c.1", "./x", "z") }); err == nil {
 		t.Error("a chunk for a device the tenant does not have was kept")
 	}
 }
@@ -268,9 +268,9 @@ func TestFederation(t *testing.T) {
 
 	token := func(p enrollment.Person) error {
 		return f.tx(f.a, func(tx pgx.Tx) error {
-			tok, err := f.w.FederatedToken(f.a, tx, fed, p)
+			tok, err := f.w.FederatedToken(f.a, fed, p)
 			if err == nil {
-				err = f.w.CheckToken(f.a, tx, tok.Secret)
+				err = f.w.CheckToken(f.a, tok.Secret)
 			}
 			return err
 		})
@@ -293,7 +293,7 @@ func TestResend(t *testing.T) {
 	if _, err := f.enroll(f.a, f.token(f.a), "DEV-1"); err != nil {
 		t.Fatal(err)
 	}
-	var expired uuid.UUID
+	var device, resent, expired uuid.UUID
 	err := f.tx(f.a, func(tx pgx.Tx) error {
 		var dev inventory.Device
 		if err := tx.QueryRow(f.a, `SELECT id FROM devices WHERE identifier = 'DEV-1'`).Scan(&dev.ID); err != nil {
@@ -308,25 +308,25 @@ func TestResend(t *testing.T) {
 			return err
 		}
 		for range 2 {
-			if _, err := f.cmds.Next(f.a, tx, dev.ID); err != nil {
+			if _, err := f.cmds.NextTx(f.a, tx, dev.ID); err != nil {
 				return err
 			}
 		}
 		if _, err := tx.Exec(f.a, `UPDATE commands SET expires_at = now() - interval '1 second' WHERE id = $1`, b.ID); err != nil {
 			return err
 		}
-		again, err := f.cmds.Resend(f.a, tx, dev.ID)
-		if err != nil {
-			return err
-		}
-		if len(again) != 1 || again[0].ID != a.ID || again[0].Attempts != 2 || again[0].Status != commands.Sent {
-			t.Errorf("resent: %+v", again)
-		}
-		expired = b.ID
+		device, resent, expired = dev.ID, a.ID, b.ID
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	again, err := f.cmds.Resend(f.a, device)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != 1 || again[0].ID != resent || again[0].Attempts != 2 || again[0].Status != commands.Sent {
+		t.Errorf("resent: %+v", again)
 	}
 	if c, _ := f.cmds.Get(f.a, expired); c.Status != commands.Expired {
 		t.Errorf("the expired one: %s", c.Status)

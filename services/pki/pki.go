@@ -86,7 +86,13 @@ func sealContext(tenant, ca uuid.UUID) string {
 
 // CA returns the tenant's active CA, creating it the first time (tx is a
 // tenant transaction).
-func (p *PKI) CA(ctx context.Context, tx pgx.Tx) (*CA, error) {
+func (p *PKI) CA(ctx context.Context) (*CA, error) {
+	return tenancy.Write(ctx, p.db, func(tx pgx.Tx) (*CA, error) { return p.CATx(ctx, tx) })
+}
+
+// CATx is CA in tx, for another service's use case that holds
+// the transaction.
+func (p *PKI) CATx(ctx context.Context, tx pgx.Tx) (*CA, error) {
 	for range 2 {
 		var id, tenant uuid.UUID
 		var der []byte
@@ -296,7 +302,7 @@ func (p *PKI) Issue(ctx context.Context, tx pgx.Tx, req IssueRequest) (*x509.Cer
 	default:
 		return nil, Binding{}, fmt.Errorf("%w: the key must be RSA or ECDSA", ErrCSR)
 	}
-	ca, err := p.CA(ctx, tx)
+	ca, err := p.CATx(ctx, tx)
 	if err != nil {
 		return nil, Binding{}, err
 	}

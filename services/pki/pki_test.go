@@ -40,7 +40,7 @@ func TestConcurrentFirstRequestsMakeOneCA(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			errs[i] = db.Tx(ctx, func(tx pgx.Tx) error {
-				ca, err := p.CA(ctx, tx)
+				ca, err := p.CATx(ctx, tx)
 				if err == nil {
 					ids[i] = ca.ID
 				}
