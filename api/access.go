@@ -160,7 +160,7 @@ func (a *API) authorize(acc access) func(huma.Context, func(huma.Context)) {
 				return
 			}
 			c.msp = m
-			next(ctx)
+			next(huma.WithContext(ctx, logctx.WithMSP(ctx.Context(), m.Slug)))
 			return
 		case scopeTenant:
 			t, err := a.d.Directory.TenantBySlug(ctx.Context(), ctx.Param("tenant"))
@@ -186,7 +186,7 @@ func (a *API) authorize(acc access) func(huma.Context, func(huma.Context)) {
 			c.tenant = t
 			// The tenant rides in the context from here: its log lines
 			// name it (internal/logctx), and tenancy.DB.Tx scopes to it.
-			next(huma.WithContext(ctx, tenancy.WithTenant(ctx.Context(), t.ID)))
+			next(huma.WithContext(ctx, logctx.WithMSP(tenancy.WithTenant(ctx.Context(), t.ID), t.MSPSlug)))
 			return
 		}
 		huma.WriteErr(a.huma, ctx, http.StatusInternalServerError, "operation without an access policy")

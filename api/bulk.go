@@ -16,7 +16,7 @@ type bulkInput struct {
 	TenantPath
 	IdempotencyKey
 	Body struct {
-		Kind      string             `json:"kind" enum:"device_information,lock,restart,shutdown,clear_passcode,erase,security_info,installed_applications,profile_list,install_profile,remove_profile,apply_settings,query_settings"`
+		Kind      CommandKind        `json:"kind"`
 		Payload   map[string]any     `json:"payload,omitempty"`
 		Platform  inventory.Platform `json:"platform,omitempty" enum:"apple,windows,android" doc:"Only devices of this platform."`
 		DeviceIDs []uuid.UUID        `json:"device_ids,omitempty" maxItems:"100000" doc:"Only these devices; leave out for every enrolled device (of the platform, or group)."`
@@ -39,7 +39,7 @@ func (a *API) bulkRoutes() {
 			"500 in the background; devices whose platform lacks the command are skipped. Destructive and takeover commands need the admin role (see docs/api.md, who may send what).",
 	}, operator, func(ctx context.Context, in *bulkInput) (*bulkOutput, error) {
 		c := callFrom(ctx)
-		if err := mayCommand(c, in.Body.Kind, in.Body.Payload); err != nil {
+		if err := mayCommand(c, string(in.Body.Kind), in.Body.Payload); err != nil {
 			return nil, err
 		}
 		if a.d.Jobs == nil {
@@ -61,7 +61,7 @@ func (a *API) bulkRoutes() {
 			}
 			out := &bulkOutput{}
 			var err error
-			out.Body.BulkID, err = a.d.Commands.QueueBulk(ctx, c.tenant.ID, commands.Bulk{Kind: in.Body.Kind, Payload: in.Body.Payload,
+			out.Body.BulkID, err = a.d.Commands.QueueBulk(ctx, c.tenant.ID, commands.Bulk{Kind: string(in.Body.Kind), Payload: in.Body.Payload,
 				Platform: in.Body.Platform, Devices: in.Body.DeviceIDs, Group: group, By: c.principal.Subject})
 			return out, err
 		})

@@ -49,12 +49,25 @@ type commandOutput struct {
 	Body     commands.Command
 }
 
+// CommandKind is a command kind a caller may queue: its schema's enum is
+// the command service's list (commands.Offered), not kept by hand.
+type CommandKind string
+
+// Schema implements huma.SchemaProvider.
+func (CommandKind) Schema(huma.Registry) *huma.Schema {
+	s := &huma.Schema{Type: huma.TypeString}
+	for _, k := range commands.Offered() {
+		s.Enum = append(s.Enum, k)
+	}
+	return s
+}
+
 type queueCommandInput struct {
 	Tenant string `path:"tenant" doc:"The tenant's slug."`
 	Device string `path:"device" format:"uuid" doc:"The device's id."`
 	IdempotencyKey
 	Body struct {
-		Kind     string         `json:"kind" enum:"device_information,lock,restart,shutdown,clear_passcode,erase,security_info,installed_applications,profile_list,install_profile,remove_profile,apply_settings,query_settings" doc:"What to do; each platform carries it out its own way. erase and clear_passcode need the admin role."`
+		Kind     CommandKind    `json:"kind" doc:"What to do; each platform carries it out its own way. erase and clear_passcode need the admin role."`
 		Payload  map[string]any `json:"payload,omitempty" doc:"Options of the kind, for example a lock message."`
 		Lifetime string         `json:"lifetime,omitempty" pattern:"^[0-9]+(m|h)$" doc:"How long the command may wait for the device (for example 30m or 48h); default 7 days."`
 	}
@@ -128,7 +141,7 @@ func (a *API) deviceRoutes() {
 		Errors: []int{http.StatusConflict},
 	}, operator, func(ctx context.Context, in *queueCommandInput) (*commandOutput, error) {
 		c := callFrom(ctx)
-		if err := mayCommand(c, in.Body.Kind, in.Body.Payload); err != nil {
+		if err := mayCommand(c, string(in.Body.Kind), in.Body.Payload); err != nil {
 			return nil, err
 		}
 		var lifetime time.Duration
@@ -139,7 +152,7 @@ func (a *API) deviceRoutes() {
 			}
 		}
 		out, replayed, err := idempotent(a, ctx, in.Key, in.Body, func(ctx context.Context) (*commandOutput, error) {
-			cmd, err := a.d.Commands.Enqueue(ctx, commands.NewCommand{DeviceID: parseID(in.Device), Kind: in.Body.Kind,
+			cmd, err := a.d.Commands.Enqueue(ctx, commands.NewCommand{DeviceID: parseID(in.Device), Kind: string(in.Body.Kind),
 				Payload: in.Body.Payload, Lifetime: lifetime, CreatedBy: c.principal.Subject})
 			if err != nil {
 				return nil, err

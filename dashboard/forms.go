@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tridentmdm/trident/internal/fault"
+	"github.com/tridentmdm/trident/internal/logctx"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -85,7 +86,7 @@ func (d *Dashboard) scoped(w http.ResponseWriter, r *http.Request, min identity.
 		return scope{}, false
 	}
 	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
-	return scope{T: t, Role: role, Ctx: tenancy.WithTenant(r.Context(), t.ID)}, true
+	return scope{T: t, Role: role, Ctx: logctx.WithMSP(tenancy.WithTenant(r.Context(), t.ID), t.MSPSlug)}, true
 }
 
 // data starts a page's data: its title and the tenant, with what the

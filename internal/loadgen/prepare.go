@@ -89,7 +89,7 @@ func Prepare(ctx context.Context, db *tenancy.DB, dir *tenancy.Directory, pk *pk
 		}
 		host := slug + "." + dir.BaseDomain() + o.HostPort
 		var ca *pki.CA
-		if err := db.Tx(tctx, func(tx pgx.Tx) (err error) { ca, err = pk.CA(tctx, tx); return err }); err != nil {
+		if err := db.Tx(tctx, func(tx pgx.Tx) (err error) { ca, err = pk.CATx(tctx, tx); return err }); err != nil {
 			return nil, nil, fmt.Errorf("loadgen: CA of %s: %w", slug, err)
 		}
 		// One secret per device, in batches of a transaction each.

@@ -1,7 +1,7 @@
 // Package logctx puts who and what a request is about on every log line:
 // the request's id, the caller and the tenant ride in the context, and
 // Handler adds them to each record logged with that context (the
-// *Context methods of log/slog). The keys are always these: tenant,
+// *Context methods of log/slog). The keys are always these: tenant, msp,
 // request_id, caller.
 package logctx
 
@@ -15,6 +15,19 @@ import (
 
 type requestIDKey struct{}
 type callerKey struct{}
+type mspKey struct{}
+
+// WithMSP notes the MSP (its slug) the request is about in ctx: the
+// tenant's MSP, or the MSP of an MSP-wide operation.
+func WithMSP(ctx context.Context, slug string) context.Context {
+	return context.WithValue(ctx, mspKey{}, slug)
+}
+
+// MSP is the MSP noted in ctx, or "".
+func MSP(ctx context.Context) string {
+	s, _ := ctx.Value(mspKey{}).(string)
+	return s
+}
 
 // WithRequestID notes the request's id in ctx.
 func WithRequestID(ctx context.Context, id string) context.Context {
@@ -38,8 +51,8 @@ func Caller(ctx context.Context) string {
 	return s
 }
 
-// Handler adds tenant, request_id and caller from the context to every
-// record that does not carry them already.
+// Handler adds tenant, msp, request_id and caller from the context to
+// every record that does not carry them already.
 type Handler struct{ slog.Handler }
 
 // New wraps h.
@@ -53,6 +66,9 @@ func (h Handler) Handle(ctx context.Context, r slog.Record) error {
 	var add []slog.Attr
 	if id, ok := tenancy.FromContext(ctx); ok {
 		add = append(add, slog.String("tenant", id.String()))
+	}
+	if m := MSP(ctx); m != "" {
+		add = append(add, slog.String("msp", m))
 	}
 	if id := RequestID(ctx); id != "" {
 		add = append(add, slog.String("request_id", id))

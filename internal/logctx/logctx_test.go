@@ -18,9 +18,10 @@ func TestHandlerAddsTheRequestsContext(t *testing.T) {
 	log := slog.New(logctx.New(slog.NewTextHandler(&b, nil))).With("component", "api")
 	tn := uuid.New()
 	ctx := logctx.WithCaller(logctx.WithRequestID(tenancy.WithTenant(context.Background(), tn), "req-123456"), "integrator")
+	ctx = logctx.WithMSP(ctx, "acme-it")
 	log.InfoContext(ctx, "queued", "device", "d1")
 	line := b.String()
-	for _, want := range []string{"tenant=" + tn.String(), "request_id=req-123456", "caller=integrator", "component=api", "device=d1"} {
+	for _, want := range []string{"tenant=" + tn.String(), "msp=acme-it", "request_id=req-123456", "caller=integrator", "component=api", "device=d1"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("%q lacks %s", line, want)
 		}
