@@ -151,9 +151,24 @@ func abmEndpoint(e string) (string, bool) {
 	return "/" + e, true
 }
 
+// The ABM operations' tag and path prefix.
+var abmTags = []string{"Apple Business Manager"}
+
+const abmBase = "/v1/tenants/{tenant}/abm"
+
 func (a *API) abmRoutes() {
-	tags := []string{"Apple Business Manager"}
-	base := "/v1/tenants/{tenant}/abm"
+	a.abmTokenReadRoutes()
+	a.abmTokenKeyRoutes()
+	a.abmTokenChangeRoutes()
+	a.abmDeviceRoutes()
+	a.abmProfileRoutes()
+	a.abmProxyRoutes()
+}
+
+// abmTokenReadRoutes registers creating an ABM server token and reading
+// the tenant's tokens.
+func (a *API) abmTokenReadRoutes() {
+	tags, base := abmTags, abmBase
 	register(a, huma.Operation{
 		OperationID: "create-abm-token", Method: http.MethodPost, Path: base + "/tokens", Tags: tags, DefaultStatus: http.StatusCreated,
 		Summary: "Start connecting an ABM MDM server",
@@ -209,6 +224,12 @@ func (a *API) abmRoutes() {
 		return out, err
 	})
 
+}
+
+// abmTokenKeyRoutes registers the token's public key and the upload of
+// Apple's server token.
+func (a *API) abmTokenKeyRoutes() {
+	tags, base := abmTags, abmBase
 	register(a, huma.Operation{
 		OperationID: "get-abm-token-certificate", Method: http.MethodGet, Path: base + "/tokens/{token}/certificate", Tags: tags,
 		Summary: "Download the token's public key certificate", Description: "PEM, for uploading to Apple Business Manager.",
@@ -257,6 +278,12 @@ func (a *API) abmRoutes() {
 		return out, nil
 	})
 
+}
+
+// abmTokenChangeRoutes registers the changes to a token: its default profile,
+// removal, sync and the account refresh.
+func (a *API) abmTokenChangeRoutes() {
+	tags, base := abmTags, abmBase
 	register(a, huma.Operation{
 		OperationID: "update-abm-token", Method: http.MethodPatch, Path: base + "/tokens/{token}", Tags: tags,
 		Summary: "Choose the ADE profile for new devices",
@@ -320,6 +347,12 @@ func (a *API) abmRoutes() {
 		return &abmTokenOutput{Body: ABMToken(t)}, nil
 	})
 
+}
+
+// abmDeviceRoutes registers the devices ABM assigned to the tenant and
+// profile assignment.
+func (a *API) abmDeviceRoutes() {
+	tags, base := abmTags, abmBase
 	register(a, huma.Operation{
 		OperationID: "list-abm-devices", Method: http.MethodGet, Path: base + "/devices", Tags: tags,
 		Summary: "List the devices ABM assigned to the tenant", Description: "By serial number.",
@@ -367,6 +400,11 @@ func (a *API) abmRoutes() {
 		return out, err
 	})
 
+}
+
+// abmProfileRoutes registers the ADE enrollment profiles.
+func (a *API) abmProfileRoutes() {
+	tags, base := abmTags, abmBase
 	register(a, huma.Operation{
 		OperationID: "create-abm-profile", Method: http.MethodPost, Path: base + "/profiles", Tags: tags, DefaultStatus: http.StatusCreated,
 		Summary: "Create an ADE profile",
@@ -438,6 +476,11 @@ func (a *API) abmRoutes() {
 		return nil, a.audited(ctx, func(ctx context.Context) error { return a.d.DEP.DeleteProfile(ctx, parseID(in.Profile)) })
 	})
 
+}
+
+// abmProxyRoutes registers the pass-through to Apple's Device Assignment API.
+func (a *API) abmProxyRoutes() {
+	tags, base := abmTags, abmBase
 	proxyOp := func(method string) huma.Operation {
 		return huma.Operation{
 			OperationID: "abm-proxy-" + strings.ToLower(method), Method: method, Path: base + "/tokens/{token}/proxy/{endpoint...}", Tags: tags,

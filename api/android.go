@@ -46,11 +46,25 @@ func optionalID(s string) *uuid.UUID {
 	return &id
 }
 
-func (a *API) androidRoutes() {
-	tags := []string{"Android"}
-	base := "/v1/tenants/{tenant}/android"
-	googleErrs := []int{http.StatusConflict, http.StatusBadGateway, http.StatusServiceUnavailable}
+// The Android operations' tag, path prefix, and the answers a call that
+// reaches Google may give besides success.
+var (
+	androidTags = []string{"Android"}
+	googleErrs  = []int{http.StatusConflict, http.StatusBadGateway, http.StatusServiceUnavailable}
+)
 
+const androidBase = "/v1/tenants/{tenant}/android"
+
+func (a *API) androidRoutes() {
+	a.androidEnterpriseRoutes()
+	a.androidPolicyRoutes()
+	a.androidTokenRoutes()
+}
+
+// androidEnterpriseRoutes registers the tenant's Android enterprise:
+// reading it, signing up, unbinding and syncing.
+func (a *API) androidEnterpriseRoutes() {
+	tags, base := androidTags, androidBase
 	register(a, huma.Operation{
 		OperationID: "get-android-enterprise", Method: http.MethodGet, Path: base + "/enterprise", Tags: tags,
 		Summary: "Get the tenant's Android enterprise",
@@ -122,6 +136,11 @@ func (a *API) androidRoutes() {
 		return nil, a.audited(ctx, a.d.Android.RequestSync)
 	})
 
+}
+
+// androidPolicyRoutes registers the Android policies.
+func (a *API) androidPolicyRoutes() {
+	tags, base := androidTags, androidBase
 	register(a, huma.Operation{
 		OperationID: "create-android-policy", Method: http.MethodPost, Path: base + "/policies", Tags: tags, DefaultStatus: http.StatusCreated,
 		Summary: "Create an Android policy",
@@ -200,6 +219,12 @@ func (a *API) androidRoutes() {
 		return out, err
 	})
 
+}
+
+// androidTokenRoutes registers the Android enrollment tokens and their QR
+// codes.
+func (a *API) androidTokenRoutes() {
+	tags, base := androidTags, androidBase
 	register(a, huma.Operation{
 		OperationID: "create-android-enrollment-token", Method: http.MethodPost, Path: base + "/enrollment-tokens", Tags: tags,
 		DefaultStatus: http.StatusCreated, Summary: "Create an Android enrollment token", Errors: googleErrs,

@@ -85,6 +85,12 @@ type commandPath struct {
 }
 
 func (a *API) deviceRoutes() {
+	a.inventoryRoutes()
+	a.commandRoutes()
+}
+
+// inventoryRoutes registers reading the tenant's devices.
+func (a *API) inventoryRoutes() {
 	tags := []string{"Devices"}
 	register(a, huma.Operation{
 		OperationID: "list-devices", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/devices", Tags: tags,
@@ -132,6 +138,10 @@ func (a *API) deviceRoutes() {
 		return &deviceOutput{Body: d}, nil
 	})
 
+}
+
+// commandRoutes registers queuing, reading and canceling a device's commands.
+func (a *API) commandRoutes() {
 	ctags := []string{"Commands"}
 	register(a, huma.Operation{
 		OperationID: "queue-command", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/devices/{device}/commands", Tags: ctags,

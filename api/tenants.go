@@ -142,6 +142,12 @@ type hostnamePath struct {
 }
 
 func (a *API) tenantRoutes() {
+	a.tenantRecordRoutes()
+	a.hostnameRoutes()
+}
+
+// tenantRecordRoutes registers the MSP's tenants and each tenant's own record.
+func (a *API) tenantRecordRoutes() {
 	tags := []string{"Tenants"}
 	register(a, huma.Operation{
 		OperationID: "list-msp-tenants", Method: http.MethodGet, Path: "/v1/msps/{msp}/tenants", Tags: tags,
@@ -226,6 +232,11 @@ func (a *API) tenantRoutes() {
 		return &tenantOutput{ETag: etag(t.UpdatedAt), Body: tenantOf(t)}, nil
 	})
 
+}
+
+// hostnameRoutes registers a tenant's hostnames and their verification.
+func (a *API) hostnameRoutes() {
+	tags := []string{"Tenants"}
 	register(a, huma.Operation{
 		OperationID: "list-hostnames", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/hostnames", Tags: tags,
 		Summary: "List a tenant's hostnames",

@@ -90,6 +90,12 @@ type pingOutput struct {
 }
 
 func (a *API) webhookRoutes() {
+	a.webhookEndpointRoutes()
+	a.webhookDeliveryRoutes()
+}
+
+// webhookEndpointRoutes registers the tenant's webhook endpoints.
+func (a *API) webhookEndpointRoutes() {
 	tags := []string{"Webhooks"}
 	register(a, huma.Operation{
 		OperationID: "list-webhooks", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/webhooks", Tags: tags,
@@ -181,6 +187,11 @@ func (a *API) webhookRoutes() {
 		return nil, a.audited(ctx, func(ctx context.Context) error { return a.d.Webhooks.Delete(ctx, in.id()) })
 	})
 
+}
+
+// webhookDeliveryRoutes registers a webhook's deliveries and test pings.
+func (a *API) webhookDeliveryRoutes() {
+	tags := []string{"Webhooks"}
 	register(a, huma.Operation{
 		OperationID: "list-webhook-deliveries", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/webhooks/{id}/deliveries", Tags: tags,
 		Summary: "List a webhook's deliveries", Description: "Newest first, with each delivery's attempts and last answer.",

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/api"
 	"github.com/tridentmdm/trident/dashboard"
@@ -75,18 +74,21 @@ type app struct {
 	stopping atomic.Bool
 }
 
-func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *slog.Logger) (*app, error) {
+func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *slog.Logger) (_ *app, err error) {
 	db, err := tenancy.Open(ctx, dbs.app, dbs.reader)
 	if err != nil {
 		return nil, err
 	}
+	defer func() { // one cleanup for every failure below
+		if err != nil {
+			db.Close()
+		}
+	}()
 	a := &app{cfg: cfg, log: log, roles: r, db: db, metrics: metrics.New()}
 	if err := migrations.Current(ctx, db.Writer()); err != nil {
-		db.Close()
 		return nil, err
 	}
 	if a.dir, err = tenancy.NewDirectory(db, cfg.baseDomain); err != nil {
-		db.Close()
 		return nil, err
 	}
 	a.dir.UseDNS(tenancy.DNSResolver(cfg.dnsServer))
@@ -103,7 +105,6 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	})
 	keys, err := cfg.keyring()
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
 	// Check-ins without news hand their last-contact times to batches,
@@ -119,11 +120,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	inv := inventory.New(db, pub, inventory.BatchSeen(devicesSeen))
 	certs := pki.New(db, pub, keys)
 	cmds := commands.New(db, inv, pub, append(platformCommands(),
-		// An erased device's identity is no one's: refused at every endpoint.
-		commands.WithAcknowledged("erase", func(ctx context.Context, tx pgx.Tx, c commands.Command) error {
-			_, err := certs.RevokeDevice(ctx, tx, c.DeviceID)
-			return err
-		}),
+		commands.WithAcknowledged("erase", certs.RevokeErased),
 		commands.WithDelivery(jobs), commands.WithSecrets(keys),
 		commands.WithObserver(func(s commands.Status) { a.metrics.CommandStatus(string(s)) }))...)
 	comp := compliance.New(db, inv, cmds, pub)
@@ -141,7 +138,6 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		var pool *x509.CertPool
 		if cfg.apnsCA != "" {
 			if pool, err = loadPool(cfg.apnsCA); err != nil {
-				db.Close()
 				return nil, err
 			}
 		}
@@ -161,7 +157,6 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 				return apple.TenantURL(t.Slug, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort) + "/android/callback", nil
 			}})
 		if err != nil {
-			db.Close()
 			return nil, err
 		}
 		wakers[inventory.Android] = androidsvc.Waker{S: droid}
@@ -175,7 +170,6 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		workers.Config{Schema: migrations.RiverSchema, EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers, ObserveJob: a.metrics.Job,
 			DEPSyncInterval: cfg.depSyncInterval}, r.work)
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
 	jobs.Set(a.river)
@@ -184,19 +178,16 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		a.scep = apple.NewSCEP(db, certs, log.With("component", "scep"))
 		v, err := identity.NewVerifier(cfg.oidc.issuer, cfg.oidc.audience, cfg.oidc.claims())
 		if err != nil {
-			db.Close()
 			return nil, err
 		}
 		mdmLog := log.With("component", "apple-mdm")
 		if a.mdm, err = apple.NewMDM(db, appleStore, certs, apple.NewService(db, inv, cmds, mdmLog).WithIdentities(certs),
 			apple.MDMOptions{Identity: apple.Identity(cfg.appleIdentity), Header: cfg.appleIdentityHeader}, mdmLog); err != nil {
-			db.Close()
 			return nil, err
 		}
 		var vendor *apple.Vendor
 		if cfg.appleVendorCert != "" {
 			if vendor, err = apple.LoadVendor(cfg.appleVendorCert, cfg.appleVendorKey); err != nil {
-				db.Close()
 				return nil, err
 			}
 		}
@@ -204,7 +195,6 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		var deviceCA *x509.CertPool
 		if cfg.appleDeviceCA != "" {
 			if deviceCA, err = loadPool(cfg.appleDeviceCA); err != nil {
-				db.Close()
 				return nil, err
 			}
 		}
@@ -216,7 +206,6 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 			if a.windows, err = windows.New(db, winEnroll, certs, inv, cmds, windows.Options{Scheme: cfg.deviceScheme,
 				Identity: windows.Identity(id), Header: cfg.windowsIdentityHeader, Poll: cfg.windowsPoll, Keys: keys,
 				Egress: egress.Policy{AllowPrivate: cfg.egressPrivate}}, log.With("component", "windows")); err != nil {
-				db.Close()
 				return nil, err
 			}
 		} else {
@@ -231,7 +220,6 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 					return apple.TenantURL(t.Slug, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)
 				}, Alerts: tenantAlerts(db, appleStore, abm, time.Now), Jobs: jobs, Apple: appleDashboard{appleEdge}, DEP: abm, Android: droid,
 				Webhooks: webhooks, Publisher: pub, Tenants: tenantsSvc}, log.With("component", "dashboard")); err != nil {
-				db.Close()
 				return nil, err
 			}
 		}

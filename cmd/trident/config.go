@@ -290,6 +290,21 @@ func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
 
 func (c *serverConfig) validate() error {
 	errs := []error{c.common.validate()}
+	errs = append(errs, c.serverErrors()...)
+	errs = append(errs, c.apiErrors()...)
+	errs = append(errs, c.appleErrors()...)
+	errs = append(errs, c.windowsErrors()...)
+	errs = append(errs, c.android.validate())
+	if err := errors.Join(errs...); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
+// serverErrors checks where and how the server runs: its names, listener,
+// keys, TLS, timeouts, device URLs and workers.
+func (c *serverConfig) serverErrors() []error {
+	var errs []error
 	if c.baseDomain == "" {
 		errs = append(errs, errors.New("--base-domain (TRIDENT_BASE_DOMAIN) is required, for example mdm.example.com"))
 	} else if _, err := tenancy.NormalizeHost(c.baseDomain); err != nil {
@@ -316,6 +331,44 @@ func (c *serverConfig) validate() error {
 			errs = append(errs, fmt.Errorf("--tls-cert/--tls-key: %v", err))
 		}
 	}
+	if c.pprofListen != "" {
+		if _, _, err := net.SplitHostPort(c.pprofListen); err != nil {
+			errs = append(errs, fmt.Errorf("--pprof-listen %q: want host:port", c.pprofListen))
+		}
+	}
+	if c.dnsServer != "" {
+		if _, port, err := net.SplitHostPort(c.dnsServer); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("--dns-server %q: want host:port, for example 1.1.1.1:53", c.dnsServer))
+		}
+	}
+	if c.deviceScheme != "https" && c.deviceScheme != "http" {
+		errs = append(errs, fmt.Errorf("--device-scheme %q: want https or http", c.deviceScheme))
+	}
+	if c.devicePort < 0 || c.devicePort > 65535 {
+		errs = append(errs, fmt.Errorf("--device-port %d: not a port", c.devicePort))
+	}
+	if c.workers < 1 || c.workers > 10000 {
+		errs = append(errs, fmt.Errorf("--worker-concurrency %d: want 1 to 10000", c.workers))
+	}
+	return errs
+}
+
+// apiErrors checks the API's limits.
+func (c *serverConfig) apiErrors() []error {
+	var errs []error
+	if l := c.apiLimits; l.CallerRate < 0 || l.TenantRate < 0 || l.CallerBurst < 0 || l.TenantBurst < 0 {
+		errs = append(errs, errors.New("--api-caller-rate, --api-tenant-rate, --api-caller-burst, --api-tenant-burst: not negative (0: the default)"))
+	}
+	if c.apiLimits.Streams < 0 {
+		errs = append(errs, errors.New("--streams-per-caller: not negative (0: the default)"))
+	}
+	return errs
+}
+
+// appleErrors checks the Apple settings: device identity, vendor certificate,
+// APNs, ABM and identity renewal.
+func (c *serverConfig) appleErrors() []error {
+	var errs []error
 	if c.appleIdentity == "tls" && c.tlsCert == "" {
 		errs = append(errs, errors.New("--apple-device-identity tls needs --tls-cert and --tls-key: Trident must terminate TLS to see client certificates"))
 	}
@@ -326,24 +379,8 @@ func (c *serverConfig) validate() error {
 			errs = append(errs, fmt.Errorf("--apple-vendor-cert/--apple-vendor-key: %v", err))
 		}
 	}
-	if c.pprofListen != "" {
-		if _, _, err := net.SplitHostPort(c.pprofListen); err != nil {
-			errs = append(errs, fmt.Errorf("--pprof-listen %q: want host:port", c.pprofListen))
-		}
-	}
-	if l := c.apiLimits; l.CallerRate < 0 || l.TenantRate < 0 || l.CallerBurst < 0 || l.TenantBurst < 0 {
-		errs = append(errs, errors.New("--api-caller-rate, --api-tenant-rate, --api-caller-burst, --api-tenant-burst: not negative (0: the default)"))
-	}
 	if c.identityRenewal != 0 && (c.identityRenewal < 24*time.Hour || c.identityRenewal > 300*24*time.Hour) { // 0: the default
 		errs = append(errs, fmt.Errorf("--apple-identity-renewal %s: want 24h to 7200h (a day to 300 days)", c.identityRenewal))
-	}
-	if c.dnsServer != "" {
-		if _, port, err := net.SplitHostPort(c.dnsServer); err != nil || port == "" {
-			errs = append(errs, fmt.Errorf("--dns-server %q: want host:port, for example 1.1.1.1:53", c.dnsServer))
-		}
-	}
-	if c.apiLimits.Streams < 0 {
-		errs = append(errs, errors.New("--streams-per-caller: not negative (0: the default)"))
 	}
 	if c.apnsCA != "" && c.apnsURL == "" {
 		errs = append(errs, errors.New("--apns-ca goes with --apns-url"))
@@ -357,24 +394,6 @@ func (c *serverConfig) validate() error {
 				errs = append(errs, fmt.Errorf("--apns-ca: %v", err))
 			}
 		}
-	}
-	if c.deviceScheme != "https" && c.deviceScheme != "http" {
-		errs = append(errs, fmt.Errorf("--device-scheme %q: want https or http", c.deviceScheme))
-	}
-	if c.devicePort < 0 || c.devicePort > 65535 {
-		errs = append(errs, fmt.Errorf("--device-port %d: not a port", c.devicePort))
-	}
-	switch c.windowsIdentity {
-	case "", "off", "header":
-	case "tls":
-		if c.tlsCert == "" {
-			errs = append(errs, errors.New("--windows-device-identity tls needs --tls-cert and --tls-key: Trident must terminate TLS to see client certificates (or use header behind a proxy that does)"))
-		}
-	default:
-		errs = append(errs, fmt.Errorf("--windows-device-identity %q: want tls, header or off", c.windowsIdentity))
-	}
-	if c.windowsPoll < time.Minute || c.windowsPoll > 24*time.Hour {
-		errs = append(errs, fmt.Errorf("--windows-poll-interval %s: between 1m and 24h", c.windowsPoll))
 	}
 	switch c.appleIdentity {
 	case "signature", "tls", "header":
@@ -392,14 +411,25 @@ func (c *serverConfig) validate() error {
 			errs = append(errs, fmt.Errorf("--apple-device-ca: %v", err))
 		}
 	}
-	errs = append(errs, c.android.validate())
-	if c.workers < 1 || c.workers > 10000 {
-		errs = append(errs, fmt.Errorf("--worker-concurrency %d: want 1 to 10000", c.workers))
+	return errs
+}
+
+// windowsErrors checks the Windows settings.
+func (c *serverConfig) windowsErrors() []error {
+	var errs []error
+	switch c.windowsIdentity {
+	case "", "off", "header":
+	case "tls":
+		if c.tlsCert == "" {
+			errs = append(errs, errors.New("--windows-device-identity tls needs --tls-cert and --tls-key: Trident must terminate TLS to see client certificates (or use header behind a proxy that does)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--windows-device-identity %q: want tls, header or off", c.windowsIdentity))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return usageError{err}
+	if c.windowsPoll < time.Minute || c.windowsPoll > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("--windows-poll-interval %s: between 1m and 24h", c.windowsPoll))
 	}
-	return nil
+	return errs
 }
 
 // loadPool reads a PEM file of CA certificates.

@@ -120,9 +120,12 @@ func TestRulesCatchLeaks(t *testing.T) {
 }
 
 // Ratchet (issue 23): SQL belongs in services, tenancy, migrations and
-// nanomdm's storage adapter; these edges still import pgx (transaction
-// closures, raw queries) and move their use cases into services one by
-// one.
+// nanomdm's storage adapter. The API, the dashboard and the Windows edge
+// import no pgx. Two still do: workers, because River's transactional job
+// API (InsertTx, JobCompleteTx) is typed on pgx.Tx, and protocols/apple,
+// whose check-ins compose inventory, PKI and the command queue in one
+// transaction and whose Dispatcher fills nanomdm's queue in the queueing
+// transaction.
 var pgxEdges = []string{"workers", "protocols/apple"}
 
 func TestNoNewSQLAtTheEdges(t *testing.T) {

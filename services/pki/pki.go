@@ -32,6 +32,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/internal/seal"
+	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -492,4 +493,13 @@ WHERE i.serial = $1`, serial).Scan(&caID, &der, &revoked, &challenge, &purpose)
 		b.Purpose = *purpose
 	}
 	return b, nil
+}
+
+// RevokeErased is the command queue's hook for an acknowledged erase
+// (commands.WithAcknowledged("erase", p.RevokeErased)): an erased
+// device's identity is no one's, so its certificates are refused at every
+// endpoint from then on, in the transaction that records the erase.
+func (p *PKI) RevokeErased(ctx context.Context, tx pgx.Tx, c commands.Command) error {
+	_, err := p.RevokeDevice(ctx, tx, c.DeviceID)
+	return err
 }
