@@ -183,6 +183,16 @@ func Get(t testing.TB) *Env {
 	return env
 }
 
+// AppURL is the package's database as the app role, for runnable
+// examples (which have no testing.TB). It panics when TestMain did not
+// call Main.
+func AppURL() string {
+	if env == nil {
+		panic("testenv: call testenv.Main(m) from TestMain")
+	}
+	return env.AppURL
+}
+
 // DB opens the package's database as the app role (row-level security
 // applies) and closes it when the test ends.
 func DB(t testing.TB) *tenancy.DB {
