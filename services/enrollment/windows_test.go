@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -330,5 +331,35 @@ func TestResend(t *testing.T) {
 	}
 	if c, _ := f.cmds.Get(f.a, expired); c.Status != commands.Expired {
 		t.Errorf("the expired one: %s", c.Status)
+	}
+}
+
+// A device's certificates list newest first, even when its renewals come
+// within the second (not_before is whole seconds): each renewal is above
+// the certificate it renewed.
+func TestRenewalsListNewestFirst(t *testing.T) {
+	f := setup(t)
+	cert, err := f.enroll(f.a, f.token(f.a), "DEV-RENEW")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e enrollment.Enrollment
+	for range 4 {
+		if cert, e, err = f.w.Renew(f.a, cert, csr(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids, err := f.certs.Identities(f.a, e.Device.ID)
+	if err != nil || len(ids) != 5 {
+		t.Fatalf("identities: %d, %v", len(ids), err)
+	}
+	if ids[0].Serial != hex.EncodeToString(cert.SerialNumber.Bytes()) {
+		t.Errorf("the newest certificate is not first: %+v", ids)
+	}
+	for i := 0; i+1 < len(ids); i++ {
+		if ids[i].RenewalOf != ids[i+1].Serial {
+			t.Errorf("certificate %d does not renew the one below it: %+v", i, ids)
+			break
+		}
 	}
 }

@@ -398,14 +398,15 @@ func scanIdentity(r pgx.CollectableRow) (Identity, error) {
 	return i, r.Scan(&i.Serial, &i.NotBefore, &i.NotAfter, &i.RenewalOf, &i.RevokedAt, &i.Device)
 }
 
-// Identities lists device's certificates, newest first.
+// Identities lists device's certificates, newest first (by issue: a
+// renewal within the second of the one it renews is above it).
 func (p *PKI) Identities(ctx context.Context, device uuid.UUID) ([]Identity, error) {
 	return tenancy.Read(ctx, p.db, func(tx pgx.Tx) ([]Identity, error) { return p.identitiesTx(ctx, tx, device) })
 }
 
 func (p *PKI) identitiesTx(ctx context.Context, tx pgx.Tx, device uuid.UUID) ([]Identity, error) {
 	rows, _ := tx.Query(ctx, `SELECT `+identityCols+` FROM issued_certificates
-WHERE device_id = $1 ORDER BY not_before DESC, serial LIMIT 20`, device)
+WHERE device_id = $1 ORDER BY not_before DESC, created_at DESC, serial LIMIT 20`, device)
 	return pgx.CollectRows(rows, scanIdentity)
 }
 
