@@ -12,6 +12,7 @@ import (
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
+	"github.com/tridentmdm/trident/services/attention"
 	"github.com/tridentmdm/trident/services/dep"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/tenancy"
@@ -45,7 +46,7 @@ VALUES ($1, 'Main ABM', 'c', 'k', $2, 'Sign the new terms in Apple Business Mana
 	}
 	put(calm, now.Add(200*24*time.Hour), "active")
 	put(troubled, now.Add(10*24*time.Hour), "terms_not_signed")
-	alerts := tenantAlerts(db, mdmstore.New(db, keys), abm, func() time.Time { return now })
+	alerts := tenantAlerts(attention.New(mdmstore.New(db, keys), abm, func() time.Time { return now }))
 	if got, err := alerts(ctx, calm); err != nil || len(got) != 0 {
 		t.Errorf("a tenant with nothing to do: %v %v", got, err)
 	}
@@ -54,7 +55,7 @@ VALUES ($1, 'Main ABM', 'c', 'k', $2, 'Sign the new terms in Apple Business Mana
 		!strings.Contains(got[1].Text, `ABM token "Main ABM" is terms_not_signed`) {
 		t.Errorf("a tenant with an expiring certificate and unsigned terms: %+v %v", got, err)
 	}
-	later := tenantAlerts(db, mdmstore.New(db, keys), abm, func() time.Time { return now.Add(300 * 24 * time.Hour) })
+	later := tenantAlerts(attention.New(mdmstore.New(db, keys), abm, func() time.Time { return now.Add(300 * 24 * time.Hour) }))
 	if got, _ := later(ctx, calm); len(got) != 1 || !strings.Contains(got[0].Text, "expired") {
 		t.Errorf("after the certificate expired: %+v", got)
 	}

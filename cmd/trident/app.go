@@ -22,12 +22,14 @@ import (
 	"github.com/tridentmdm/trident/internal/egress"
 	"github.com/tridentmdm/trident/internal/lastseen"
 	"github.com/tridentmdm/trident/internal/metrics"
+	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/migrations"
 	androidproto "github.com/tridentmdm/trident/protocols/android"
 	"github.com/tridentmdm/trident/protocols/apple"
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
 	"github.com/tridentmdm/trident/protocols/windows"
 	androidsvc "github.com/tridentmdm/trident/services/android"
+	"github.com/tridentmdm/trident/services/attention"
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
@@ -92,17 +94,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		return nil, err
 	}
 	a.dir.UseDNS(tenancy.DNSResolver(cfg.dnsServer))
-	a.resolver = tenancy.NewResolver(a.dir)
-	a.events = events.NewStore(db)
-	a.bus = events.NewBus(a.events, log.With("component", "events"), events.WithLagObserver(a.metrics.EventLag))
-	a.listener = events.NewListener(db.Writer().Config().ConnConfig, log.With("component", "listener"))
-	a.listener.Handle(events.Channel, a.bus.Handler())
-	// Hostname and tenant changes (from any process) drop the Host cache;
-	// so does a reconnect, since notices may have been missed meanwhile.
-	a.listener.Handle("trident_tenancy", events.Handler{
-		Notify:    func(string) { a.resolver.Invalidate() },
-		OnConnect: a.resolver.Invalidate,
-	})
+	a.listen()
 	keys, err := cfg.keyring()
 	if err != nil {
 		return nil, err
@@ -125,40 +117,34 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		commands.WithObserver(func(s commands.Status) { a.metrics.CommandStatus(string(s)) }))...)
 	comp := compliance.New(db, inv, cmds, pub)
 	tenantsSvc := tenants.New(db, a.dir, pub)
-	abm := dep.New(db, keys, pub, jobs, dep.Options{BaseURL: cfg.depURL, Log: log.With("component", "abm"),
-		EnrollURL: func(ctx context.Context, id uuid.UUID) (string, error) {
+	// The URL devices reach a tenant at (its hostname under the base
+	// domain), and the same from a tenant's id for the services that hand
+	// devices a URL from a job.
+	deviceURL := func(t tenancy.Tenant) string {
+		return apple.TenantURL(t.Slug, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)
+	}
+	deviceURLOf := func(path string) func(context.Context, uuid.UUID) (string, error) {
+		return func(ctx context.Context, id uuid.UUID) (string, error) {
 			t, err := a.dir.Tenant(ctx, id)
 			if err != nil {
 				return "", err
 			}
-			return apple.TenantURL(t.Slug, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort) + "/ade/enroll", nil
-		}})
-	apnsOptions := cfg.apnsOptions
-	if cfg.apnsURL != "" {
-		var pool *x509.CertPool
-		if cfg.apnsCA != "" {
-			if pool, err = loadPool(cfg.apnsCA); err != nil {
-				return nil, err
-			}
+			return deviceURL(t) + path, nil
 		}
-		apnsOptions = append(apnsOptions, push.WithHost(strings.TrimRight(cfg.apnsURL, "/"), func(c *tls.Config) { c.RootCAs = pool }))
-		log.Warn("MDM pushes go to a local APNs, not Apple's", "apns", cfg.apnsURL)
+	}
+	auditLog := audit.NewStore(db)
+	abm := dep.New(db, keys, pub, jobs, dep.Options{BaseURL: cfg.depURL, Log: log.With("component", "abm"),
+		EnrollURL: deviceURLOf("/ade/enroll")})
+	apnsOptions, err := cfg.apnsClientOptions(log)
+	if err != nil {
+		return nil, err
 	}
 	wakers := map[inventory.Platform]commands.Waker{inventory.Apple: push.AppleWaker{APNs: push.NewAPNs(appleStore, apnsOptions...)}}
-	var droid *androidsvc.Service
-	if cfg.android.project != "" {
-		droid, err = androidsvc.New(ctx, db, pub, jobs, inv, cmds, androidsvc.Options{Project: cfg.android.project,
-			Topic: cfg.android.topic, Client: cfg.android.clientOptions(), Log: log.With("component", "android"),
-			CallbackURL: func(ctx context.Context, id uuid.UUID) (string, error) {
-				t, err := a.dir.Tenant(ctx, id)
-				if err != nil {
-					return "", err
-				}
-				return apple.TenantURL(t.Slug, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort) + "/android/callback", nil
-			}})
-		if err != nil {
-			return nil, err
-		}
+	droid, err := cfg.android.service(ctx, db, pub, jobs, inv, cmds, deviceURLOf("/android/callback"), log)
+	if err != nil {
+		return nil, err
+	}
+	if droid != nil {
 		wakers[inventory.Android] = androidsvc.Waker{S: droid}
 	}
 	profiles := apple.NewProfiles(db, certs, appleStore, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)
@@ -175,63 +161,135 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	jobs.Set(a.river)
 	winEnroll := enrollment.NewWindows(db, certs, inv, pub, keys).WithEgress(egress.Policy{AllowPrivate: cfg.egressPrivate})
 	if r.serve {
-		a.scep = apple.NewSCEP(db, certs, log.With("component", "scep"))
-		v, err := identity.NewVerifier(cfg.oidc.issuer, cfg.oidc.audience, cfg.oidc.claims())
-		if err != nil {
+		if err := a.edges(cfg, serving{db: db, keys: keys, jobs: jobs, pub: pub, inv: inv, certs: certs, cmds: cmds, comp: comp,
+			tenants: tenantsSvc, abm: abm, droid: droid, appleStore: appleStore, profiles: profiles, winEnroll: winEnroll,
+			audit: auditLog, deviceURL: deviceURL}, log); err != nil {
 			return nil, err
 		}
-		mdmLog := log.With("component", "apple-mdm")
-		if a.mdm, err = apple.NewMDM(db, appleStore, certs, apple.NewService(db, inv, cmds, mdmLog).WithIdentities(certs),
-			apple.MDMOptions{Identity: apple.Identity(cfg.appleIdentity), Header: cfg.appleIdentityHeader}, mdmLog); err != nil {
-			return nil, err
-		}
-		var vendor *apple.Vendor
-		if cfg.appleVendorCert != "" {
-			if vendor, err = apple.LoadVendor(cfg.appleVendorCert, cfg.appleVendorKey); err != nil {
-				return nil, err
-			}
-		}
-		appleEdge := appleAPI{store: appleStore, requests: apple.NewPushRequests(appleStore, vendor), profiles: profiles}
-		var deviceCA *x509.CertPool
-		if cfg.appleDeviceCA != "" {
-			if deviceCA, err = loadPool(cfg.appleDeviceCA); err != nil {
-				return nil, err
-			}
-		}
-		if droid != nil {
-			a.android = androidproto.NewHandler(droid, a.dir, androidproto.NewPushVerifier(cfg.android.pushIssuer,
-				cfg.android.pushAudience, cfg.android.pushAccount), log.With("component", "android"))
-		}
-		if id := cfg.windowsIdentitySource(); id != "" {
-			if a.windows, err = windows.New(db, winEnroll, certs, inv, cmds, windows.Options{Scheme: cfg.deviceScheme,
-				Identity: windows.Identity(id), Header: cfg.windowsIdentityHeader, Poll: cfg.windowsPoll, Keys: keys,
-				Egress: egress.Policy{AllowPrivate: cfg.egressPrivate}}, log.With("component", "windows")); err != nil {
-				return nil, err
-			}
-		} else {
-			log.Info("Windows endpoints are off: Trident does not terminate TLS, so it cannot see Windows devices' certificates; set --windows-device-identity header behind a proxy that terminates mutual TLS")
-		}
-		webhooks := events.NewWebhooks(db, pub, events.URLPolicy{AllowHTTP: cfg.egressPrivate}, keys)
-		if cfg.oidc.dashboardClient != "" {
-			if a.dash, err = dashboard.New(db, a.dir, inv, cmds, dashboard.Options{PKI: certs, Issuer: cfg.oidc.issuer, ClientID: cfg.oidc.dashboardClient,
-				ClientSecret: cfg.oidc.dashboardSecret, RolesEvery: cfg.oidc.dashboardRoles, Audience: cfg.oidc.audience, Claims: cfg.oidc.claims(), BaseURL: cfg.platformURL(),
-				Keys: keys, Bus: a.bus, Events: a.events, Compliance: comp, Audit: audit.NewStore(db), StreamsPerPerson: cfg.apiLimits.Streams,
-				Windows: windowsEnrollment(a.windows, winEnroll), DeviceURL: func(t tenancy.Tenant) string {
-					return apple.TenantURL(t.Slug, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)
-				}, Alerts: tenantAlerts(db, appleStore, abm, time.Now), Jobs: jobs, Apple: appleDashboard{appleEdge}, DEP: abm, Android: droid,
-				Webhooks: webhooks, Publisher: pub, Tenants: tenantsSvc}, log.With("component", "dashboard")); err != nil {
-				return nil, err
-			}
-		}
-		a.ade = apple.NewADE(db, a.dir, abm, profiles, deviceCA, log.With("component", "ade"))
-		a.api = api.New(api.Deps{DB: db, Directory: a.dir, Tenants: tenantsSvc, Keys: keys, Auth: v, Events: a.events, Bus: a.bus, Limits: cfg.apiLimits,
-			Publisher: pub, Inventory: inv, Commands: cmds, Compliance: comp, Jobs: jobs, PKI: certs, AppleEnrollment: appleEdge, ApplePush: appleEdge, DEP: abm, Android: droid,
-			Windows: windowsEnrollment(a.windows, winEnroll), DeviceURL: func(t tenancy.Tenant) string {
-				return apple.TenantURL(t.Slug, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)
-			}, Webhooks: webhooks,
-			Audit: audit.NewStore(db), Log: log.With("component", "api")})
 	}
 	return a, nil
+}
+
+// listen sets up the Host resolver and the event bus behind one
+// listener of the database's notifications.
+func (a *app) listen() {
+	a.resolver = tenancy.NewResolver(a.dir)
+	a.events = events.NewStore(a.db)
+	a.bus = events.NewBus(a.events, a.log.With("component", "events"), events.WithLagObserver(a.metrics.EventLag))
+	a.listener = events.NewListener(a.db.Writer().Config().ConnConfig, a.log.With("component", "listener"))
+	a.listener.Handle(events.Channel, a.bus.Handler())
+	// Hostname and tenant changes (from any process) drop the Host cache;
+	// so does a reconnect, since notices may have been missed meanwhile.
+	a.listener.Handle("trident_tenancy", events.Handler{
+		Notify:    func(string) { a.resolver.Invalidate() },
+		OnConnect: a.resolver.Invalidate,
+	})
+}
+
+// service is the Android service, or nil when Android management is off
+// (no --android-project).
+func (c androidConfig) service(ctx context.Context, db *tenancy.DB, pub *events.Publisher, jobs events.Jobs, inv *inventory.Inventory,
+	cmds *commands.Queue, callback func(context.Context, uuid.UUID) (string, error), log *slog.Logger) (*androidsvc.Service, error) {
+	if c.project == "" {
+		return nil, nil
+	}
+	return androidsvc.New(ctx, db, pub, jobs, inv, cmds, androidsvc.Options{Project: c.project, Topic: c.topic,
+		Client: c.clientOptions(), Log: log.With("component", "android"), CallbackURL: callback})
+}
+
+// apnsClientOptions are the APNs client's options: Apple's servers, or
+// a local APNs (--apns-url, --apns-ca) for tests and load tests.
+func (cfg serverConfig) apnsClientOptions(log *slog.Logger) ([]push.Option, error) {
+	opts := cfg.apnsOptions
+	if cfg.apnsURL == "" {
+		return opts, nil
+	}
+	var pool *x509.CertPool
+	if cfg.apnsCA != "" {
+		var err error
+		if pool, err = loadPool(cfg.apnsCA); err != nil {
+			return nil, err
+		}
+	}
+	log.Warn("MDM pushes go to a local APNs, not Apple's", "apns", cfg.apnsURL)
+	return append(opts, push.WithHost(strings.TrimRight(cfg.apnsURL, "/"), func(c *tls.Config) { c.RootCAs = pool })), nil
+}
+
+// serving is what newApp built that the HTTP edges serve.
+type serving struct {
+	db         *tenancy.DB
+	keys       *seal.Keyring
+	jobs       *workers.LateJobs
+	pub        *events.Publisher
+	inv        *inventory.Inventory
+	certs      *pki.PKI
+	cmds       *commands.Queue
+	comp       *compliance.Compliance
+	tenants    *tenants.Service
+	abm        *dep.Service
+	droid      *androidsvc.Service
+	appleStore *mdmstore.Store
+	profiles   *apple.Profiles
+	winEnroll  *enrollment.Windows
+	audit      *audit.Store
+	deviceURL  func(tenancy.Tenant) string
+}
+
+// edges builds the HTTP edges of a serving process: the device
+// protocols, the dashboard and the API.
+func (a *app) edges(cfg serverConfig, s serving, log *slog.Logger) error {
+	a.scep = apple.NewSCEP(s.db, s.certs, log.With("component", "scep"))
+	v, err := identity.NewVerifier(cfg.oidc.issuer, cfg.oidc.audience, cfg.oidc.claims())
+	if err != nil {
+		return err
+	}
+	mdmLog := log.With("component", "apple-mdm")
+	if a.mdm, err = apple.NewMDM(s.db, s.appleStore, s.certs, apple.NewService(s.db, s.inv, s.cmds, mdmLog).WithIdentities(s.certs),
+		apple.MDMOptions{Identity: apple.Identity(cfg.appleIdentity), Header: cfg.appleIdentityHeader}, mdmLog); err != nil {
+		return err
+	}
+	var vendor *apple.Vendor
+	if cfg.appleVendorCert != "" {
+		if vendor, err = apple.LoadVendor(cfg.appleVendorCert, cfg.appleVendorKey); err != nil {
+			return err
+		}
+	}
+	appleEdge := appleAPI{store: s.appleStore, requests: apple.NewPushRequests(s.appleStore, vendor), profiles: s.profiles}
+	var deviceCA *x509.CertPool
+	if cfg.appleDeviceCA != "" {
+		if deviceCA, err = loadPool(cfg.appleDeviceCA); err != nil {
+			return err
+		}
+	}
+	if s.droid != nil {
+		a.android = androidproto.NewHandler(s.droid, a.dir, androidproto.NewPushVerifier(cfg.android.pushIssuer,
+			cfg.android.pushAudience, cfg.android.pushAccount), log.With("component", "android"))
+	}
+	if id := cfg.windowsIdentitySource(); id != "" {
+		if a.windows, err = windows.New(s.db, s.winEnroll, s.certs, s.inv, s.cmds, windows.Options{Scheme: cfg.deviceScheme,
+			Identity: windows.Identity(id), Header: cfg.windowsIdentityHeader, Poll: cfg.windowsPoll, Keys: s.keys,
+			Egress: egress.Policy{AllowPrivate: cfg.egressPrivate}}, log.With("component", "windows")); err != nil {
+			return err
+		}
+	} else {
+		log.Info("Windows endpoints are off: Trident does not terminate TLS, so it cannot see Windows devices' certificates; set --windows-device-identity header behind a proxy that terminates mutual TLS")
+	}
+	webhooks := events.NewWebhooks(s.db, s.pub, events.URLPolicy{AllowHTTP: cfg.egressPrivate}, s.keys)
+	if cfg.oidc.dashboardClient != "" {
+		if a.dash, err = dashboard.New(s.db, a.dir, s.inv, s.cmds, dashboard.Options{PKI: s.certs, Issuer: cfg.oidc.issuer, ClientID: cfg.oidc.dashboardClient,
+			ClientSecret: cfg.oidc.dashboardSecret, RolesEvery: cfg.oidc.dashboardRoles, Audience: cfg.oidc.audience, Claims: cfg.oidc.claims(), BaseURL: cfg.platformURL(),
+			Keys: s.keys, Bus: a.bus, Events: a.events, Compliance: s.comp, Audit: s.audit, StreamsPerPerson: cfg.apiLimits.Streams,
+			Windows: windowsEnrollment(a.windows, s.winEnroll), DeviceURL: s.deviceURL, Alerts: tenantAlerts(attention.New(s.appleStore, s.abm, time.Now)), Jobs: s.jobs, Apple: appleDashboard{appleEdge}, DEP: s.abm, Android: s.droid,
+			Webhooks: webhooks, Publisher: s.pub, Tenants: s.tenants}, log.With("component", "dashboard")); err != nil {
+			return err
+		}
+	}
+	a.ade = apple.NewADE(s.db, a.dir, s.abm, s.profiles, deviceCA, log.With("component", "ade"))
+	a.api = api.New(api.Deps{DB: s.db, Directory: a.dir, Tenants: s.tenants, Keys: s.keys, Auth: v, Events: a.events, Bus: a.bus, Limits: cfg.apiLimits,
+		Publisher: s.pub, Inventory: s.inv, Commands: s.cmds, Compliance: s.comp, Jobs: s.jobs, PKI: s.certs, AppleEnrollment: appleEdge, ApplePush: appleEdge, DEP: s.abm, Android: s.droid,
+		Windows: windowsEnrollment(a.windows, s.winEnroll), DeviceURL: s.deviceURL, Webhooks: webhooks,
+		Audit: s.audit, Log: log.With("component", "api")})
+	return nil
 }
 
 // run serves until ctx ends, then shuts down gracefully: readiness turns

@@ -599,6 +599,16 @@ type PushCert struct {
 	UpdatedAt time.Time
 }
 
+// NewestPushCertificate is the expiry of the tenant's newest push
+// certificate; ok is false when it has none.
+func (s *Store) NewestPushCertificate(ctx context.Context) (notAfter time.Time, ok bool, err error) {
+	certs, err := s.PushCerts(ctx)
+	if err != nil || len(certs) == 0 {
+		return time.Time{}, false, err
+	}
+	return certs[0].NotAfter, true, nil
+}
+
 // PushCerts lists the tenant's push certificates, newest first.
 func (s *Store) PushCerts(ctx context.Context) ([]PushCert, error) {
 	var out []PushCert
