@@ -140,6 +140,50 @@ func (k *kept) has(ctx context.Context, h *Handler, deviceID string) (bool, erro
 // added records a chunk kept during this message.
 func (k *kept) added() { k.known, k.any = true, true }
 
+// results takes one Results command of a message into answers: a value
+// the device sends in chunks (MoreData) is kept until its last chunk,
+// then joined; a command whose results are not complete yet is noted in
+// chunked and its chunk acknowledged.
+func (h *Handler) results(ctx context.Context, rep *wire.Reply, c wire.Command, dev inventory.Device,
+	answers map[string]answer, chunked map[uuid.UUID]bool, store *kept) error {
+	more := false
+	for _, it := range c.Items {
+		uri := it.From()
+		if uri == "" {
+			continue
+		}
+		if it.MoreData != nil {
+			if err := h.enroll.AppendChunk(ctx, dev.Identifier, c.CmdRef, uri, it.Data.Text()); err != nil {
+				return err
+			}
+			store.added()
+			more = true
+			continue
+		}
+		var prefix string
+		if any, err := store.has(ctx, h, dev.Identifier); err != nil {
+			return err
+		} else if any {
+			if prefix, err = h.enroll.TakeChunks(ctx, dev.Identifier, c.CmdRef, uri); err != nil {
+				return err
+			}
+		}
+		a := answers[c.CmdRef]
+		if a.values == nil {
+			a.values = map[string]string{}
+		}
+		a.values[uri] = prefix + it.Data.Text()
+		answers[c.CmdRef] = a
+	}
+	if more {
+		rep.Status(c.CmdID, "Results", wire.StatusChunkAccepted)
+		if id, ok := baseID(c.CmdRef); ok {
+			chunked[id] = true
+		}
+	}
+	return nil
+}
+
 // session handles one device message in its tenant transaction and
 // returns the reply.
 func (h *Handler) session(ctx context.Context, r *http.Request, m *wire.Message, e enrollment.Enrollment) ([]byte, error) {
@@ -164,40 +208,8 @@ func (h *Handler) session(ctx context.Context, r *http.Request, m *wire.Message,
 			a.cmd, a.code = c.Cmd, code
 			answers[c.CmdRef] = a
 		case "Results":
-			more := false
-			for _, it := range c.Items {
-				uri := it.From()
-				if uri == "" {
-					continue
-				}
-				if it.MoreData != nil {
-					if err := h.enroll.AppendChunk(ctx, dev.Identifier, c.CmdRef, uri, it.Data.Text()); err != nil {
-						return nil, err
-					}
-					store.added()
-					more = true
-					continue
-				}
-				var prefix string
-				if any, err := store.has(ctx, h, dev.Identifier); err != nil {
-					return nil, err
-				} else if any {
-					if prefix, err = h.enroll.TakeChunks(ctx, dev.Identifier, c.CmdRef, uri); err != nil {
-						return nil, err
-					}
-				}
-				a := answers[c.CmdRef]
-				if a.values == nil {
-					a.values = map[string]string{}
-				}
-				a.values[uri] = prefix + it.Data.Text()
-				answers[c.CmdRef] = a
-			}
-			if more {
-				rep.Status(c.CmdID, "Results", wire.StatusChunkAccepted)
-				if id, ok := baseID(c.CmdRef); ok {
-					chunked[id] = true
-				}
+			if err := h.results(ctx, rep, c, dev, answers, chunked, &store); err != nil {
+				return nil, err
 			}
 		case "Alert":
 			switch strings.TrimSpace(c.Data) {

@@ -222,42 +222,7 @@ func (s *Service) commitPage(ctx context.Context, tx pgx.Tx, id uuid.UUID, from 
 		return ErrCursorMoved
 	}
 	var added, modified, removed, assigning []string
-	b := &pgx.Batch{}
-	type op struct {
-		serial string
-		kind   string
-	}
-	var ops []op
-	for _, d := range resp.Devices {
-		kind := string(deref(d.OpType))
-		if fetchPhase || kind == "" {
-			kind = "added"
-		}
-		if d.SerialNumber == "" {
-			continue // nothing to key it by; Apple never sends one without
-		}
-		switch kind {
-		case "deleted":
-			b.Queue(`DELETE FROM dep_devices WHERE serial_number = $1 AND token_id = $2`, d.SerialNumber, id)
-		case "added", "modified":
-			b.Queue(`INSERT INTO dep_devices AS d (serial_number, token_id, model, description, color, device_family, os, asset_tag,
-  assigned_by, assigned_at, profile_status, apple_profile_uuid, profile_assigned_at, profile_pushed_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce(nullif($11, ''), 'empty'), $12, $13, $14)
-ON CONFLICT (tenant_id, serial_number) DO UPDATE SET token_id = EXCLUDED.token_id, model = EXCLUDED.model,
-  description = EXCLUDED.description, color = EXCLUDED.color, device_family = EXCLUDED.device_family, os = EXCLUDED.os,
-  asset_tag = EXCLUDED.asset_tag, assigned_by = EXCLUDED.assigned_by, assigned_at = EXCLUDED.assigned_at,
-  profile_status = EXCLUDED.profile_status, apple_profile_uuid = EXCLUDED.apple_profile_uuid,
-  profile_assigned_at = EXCLUDED.profile_assigned_at, profile_pushed_at = EXCLUDED.profile_pushed_at, updated_at = now()
-RETURNING (xmax = 0), assign_status, profile_status`,
-				d.SerialNumber, id, d.Model, deref(d.Description), deref(d.Color), string(deref(d.DeviceFamily)), string(deref(d.Os)),
-				deref(d.AssetTag), deref(d.DeviceAssignedBy), d.DeviceAssignedDate, string(deref(d.ProfileStatus)),
-				deref(d.ProfileUuid), d.ProfileAssignTime, d.ProfilePushTime)
-		default:
-			s.log.InfoContext(ctx, "ABM device with an unknown op_type; skipped", "token", id, "serial", d.SerialNumber, "op_type", kind)
-			continue
-		}
-		ops = append(ops, op{d.SerialNumber, kind})
-	}
+	b, ops := s.devicesBatch(ctx, id, resp, fetchPhase)
 	br := tx.SendBatch(ctx, b)
 	for _, o := range ops {
 		if o.kind == "deleted" {
@@ -293,16 +258,7 @@ RETURNING (xmax = 0), assign_status, profile_status`,
 		return err
 	}
 	if len(assigning) > 0 {
-		if _, err := tx.Exec(ctx, `UPDATE dep_devices SET assign_profile_id = $2, assign_status = 'pending', assign_error = '', updated_at = now()
-WHERE serial_number = ANY($1)`, assigning, *st.profile); err != nil {
-			return err
-		}
-		tenant, err := tenancy.Require(ctx)
-		if err != nil {
-			return err
-		}
-		if _, err := s.jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: AssignArgs{TenantID: tenant, TokenID: id,
-			ProfileID: *st.profile, Serials: assigning}}}); err != nil {
+		if err := s.assignNew(ctx, tx, id, *st.profile, assigning); err != nil {
 			return err
 		}
 	}
@@ -320,6 +276,68 @@ WHERE serial_number = ANY($1)`, assigning, *st.profile); err != nil {
 	res.Removed += len(removed)
 	res.Assigning += len(assigning)
 	return nil
+}
+
+// pageOp is what a page of ABM devices does to one of them: "added",
+// "modified" or "deleted".
+type pageOp struct {
+	serial string
+	kind   string
+}
+
+// devicesBatch queues a statement per device of a page (an upsert, or a
+// delete), in the order of the ops it returns: what commitPage reads
+// back.
+func (s *Service) devicesBatch(ctx context.Context, id uuid.UUID, resp *godep.FetchDeviceResponseJson, fetchPhase bool) (*pgx.Batch, []pageOp) {
+	b := &pgx.Batch{}
+	var ops []pageOp
+	for _, d := range resp.Devices {
+		kind := string(deref(d.OpType))
+		if fetchPhase || kind == "" {
+			kind = "added"
+		}
+		if d.SerialNumber == "" {
+			continue // nothing to key it by; Apple never sends one without
+		}
+		switch kind {
+		case "deleted":
+			b.Queue(`DELETE FROM dep_devices WHERE serial_number = $1 AND token_id = $2`, d.SerialNumber, id)
+		case "added", "modified":
+			b.Queue(`INSERT INTO dep_devices AS d (serial_number, token_id, model, description, color, device_family, os, asset_tag,
+  assigned_by, assigned_at, profile_status, apple_profile_uuid, profile_assigned_at, profile_pushed_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce(nullif($11, ''), 'empty'), $12, $13, $14)
+ON CONFLICT (tenant_id, serial_number) DO UPDATE SET token_id = EXCLUDED.token_id, model = EXCLUDED.model,
+  description = EXCLUDED.description, color = EXCLUDED.color, device_family = EXCLUDED.device_family, os = EXCLUDED.os,
+  asset_tag = EXCLUDED.asset_tag, assigned_by = EXCLUDED.assigned_by, assigned_at = EXCLUDED.assigned_at,
+  profile_status = EXCLUDED.profile_status, apple_profile_uuid = EXCLUDED.apple_profile_uuid,
+  profile_assigned_at = EXCLUDED.profile_assigned_at, profile_pushed_at = EXCLUDED.profile_pushed_at, updated_at = now()
+RETURNING (xmax = 0), assign_status, profile_status`,
+				d.SerialNumber, id, d.Model, deref(d.Description), deref(d.Color), string(deref(d.DeviceFamily)), string(deref(d.Os)),
+				deref(d.AssetTag), deref(d.DeviceAssignedBy), d.DeviceAssignedDate, string(deref(d.ProfileStatus)),
+				deref(d.ProfileUuid), d.ProfileAssignTime, d.ProfilePushTime)
+		default:
+			s.log.InfoContext(ctx, "ABM device with an unknown op_type; skipped", "token", id, "serial", d.SerialNumber, "op_type", kind)
+			continue
+		}
+		ops = append(ops, pageOp{d.SerialNumber, kind})
+	}
+	return b, ops
+}
+
+// assignNew marks devices new to the server for the token's default
+// profile and queues the job that asks Apple to assign it.
+func (s *Service) assignNew(ctx context.Context, tx pgx.Tx, id, profile uuid.UUID, serials []string) error {
+	if _, err := tx.Exec(ctx, `UPDATE dep_devices SET assign_profile_id = $2, assign_status = 'pending', assign_error = '', updated_at = now()
+WHERE serial_number = ANY($1)`, serials, profile); err != nil {
+		return err
+	}
+	tenant, err := tenancy.Require(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = s.jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: AssignArgs{TenantID: tenant, TokenID: id,
+		ProfileID: profile, Serials: serials}}})
+	return err
 }
 
 func (s *Service) stateForUpdate(ctx context.Context, tx pgx.Tx, id uuid.UUID) (tokenState, error) {
