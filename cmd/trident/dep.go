@@ -118,6 +118,13 @@ func runDEP(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	svc := dep.New(db, keys, events.NewPublisher(rc), rc, dep.Options{BaseURL: depURL, Log: log})
 
+	return depAction(ctx, svc, t, action, tokenID, label, out, fs.Arg(0), stdout)
+}
+
+// depAction runs one dep subcommand for tenant t: keypair, upload (of
+// file), sync, account, or tokens (the list).
+func depAction(ctx context.Context, svc *dep.Service, t tenancy.Tenant, action string, tokenID uuid.UUID, label, out, file string, stdout io.Writer) error {
+	var err error
 	switch action {
 	case "keypair":
 		var tok dep.Token
@@ -137,7 +144,7 @@ func runDEP(ctx context.Context, args []string, stdout io.Writer) error {
 		_, err := stdout.Write(cert)
 		return err
 	case "upload":
-		p7m, err := os.ReadFile(fs.Arg(0))
+		p7m, err := os.ReadFile(file)
 		if err != nil {
 			return err
 		}

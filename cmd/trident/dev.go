@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -56,34 +57,11 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		cfg.devicePort, _ = strconv.Atoi(p)
 	}
 
-	var dbs databases
-	if cfg.databaseURL != "" {
-		if ownerURL == "" {
-			return usagef("with --database-url, dev also needs --migrate-database-url (the owner role) to migrate and seed")
-		}
-		dbs = databases{app: cfg.databaseURL, reader: cfg.readerDatabaseURL, owner: ownerURL, release: func() {}}
-	} else {
-		cl, _, err := openDevCluster(ctx, cfg.dataDir, true, log)
-		if err != nil {
-			return err
-		}
-		log.Info("PostgreSQL running", "folder", cl.Dir, "port", cl.Port, "version_bin", cl.BinDir)
-		// dev owns its cluster: it stops with dev, even if an earlier run
-		// left it running.
-		defer func() {
-			if err := cl.Stop(context.Background()); err != nil {
-				log.Error("stop PostgreSQL", "err", err)
-			} else {
-				log.Info("PostgreSQL stopped")
-			}
-		}()
-		roles := pgcluster.Roles{Owner: ownerRole, OwnerPassword: cl.RolePassword(ownerRole),
-			App: appRole, AppPassword: cl.RolePassword(appRole)}
-		if err := pgcluster.Provision(ctx, cl.SuperuserURL("postgres"), devDatabase, roles); err != nil {
-			return err
-		}
-		dbs = devURLs(cl, func() {})
+	dbs, stop, err := devDatabases(ctx, cfg, ownerURL, log)
+	if err != nil {
+		return err
 	}
+	defer stop()
 
 	if cfg.encryptionKey == "" {
 		k, err := devEncryptionKey(cfg.dataDir)
@@ -125,7 +103,46 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	_, port, _ := net.SplitHostPort(cfg.listen)
+	printWelcome(stdout, cfg.listen, demo.Slug, ids)
+	return a.run(ctx)
+}
+
+// devDatabases are dev's databases: the ones given (--database-url and
+// --migrate-database-url), or a throwaway cluster of its own, provisioned,
+// which stop stops.
+func devDatabases(ctx context.Context, cfg serverConfig, ownerURL string, log *slog.Logger) (_ databases, stop func(), _ error) {
+	if cfg.databaseURL != "" {
+		if ownerURL == "" {
+			return databases{}, nil, usagef("with --database-url, dev also needs --migrate-database-url (the owner role) to migrate and seed")
+		}
+		return databases{app: cfg.databaseURL, reader: cfg.readerDatabaseURL, owner: ownerURL, release: func() {}}, func() {}, nil
+	}
+	cl, _, err := openDevCluster(ctx, cfg.dataDir, true, log)
+	if err != nil {
+		return databases{}, nil, err
+	}
+	log.Info("PostgreSQL running", "folder", cl.Dir, "port", cl.Port, "version_bin", cl.BinDir)
+	// dev owns its cluster: it stops with dev, even if an earlier run
+	// left it running.
+	stop = func() {
+		if err := cl.Stop(context.Background()); err != nil {
+			log.Error("stop PostgreSQL", "err", err)
+		} else {
+			log.Info("PostgreSQL stopped")
+		}
+	}
+	roles := pgcluster.Roles{Owner: ownerRole, OwnerPassword: cl.RolePassword(ownerRole),
+		App: appRole, AppPassword: cl.RolePassword(appRole)}
+	if err := pgcluster.Provision(ctx, cl.SuperuserURL("postgres"), devDatabase, roles); err != nil {
+		stop()
+		return databases{}, nil, err
+	}
+	return devURLs(cl, func() {}), stop, nil
+}
+
+// printWelcome tells the person what dev runs and how to reach it.
+func printWelcome(stdout io.Writer, listen, demo string, ids *devIdentity) {
+	_, port, _ := net.SplitHostPort(listen)
 	fmt.Fprintf(stdout, `
 Trident is running (press Ctrl-C to stop).
 
@@ -134,7 +151,7 @@ Trident is running (press Ctrl-C to stop).
   API docs:                   http://localhost:%[1]s/docs
   Demo tenant %[2]q:         http://%[2]s.localhost:%[1]s/
   Health:                     http://localhost:%[1]s/readyz
-`, port, demo.Slug)
+`, port, demo)
 	if ids != nil {
 		fmt.Fprintf(stdout, `
   Identity provider (dev):    %[1]s
@@ -146,7 +163,7 @@ Trident is running (press Ctrl-C to stop).
 			}
 			fmt.Fprintf(stdout, "    %-12s curl -s -u %s:%s -d grant_type=client_credentials %s/oauth/token\n", c.ID, c.ID, c.Secret, ids.issuer)
 		}
-		fmt.Fprintf(stdout, "  then: curl -H \"Authorization: Bearer $TOKEN\" http://localhost:%s/v1/tenants/%s\n", port, demo.Slug)
+		fmt.Fprintf(stdout, "  then: curl -H \"Authorization: Bearer $TOKEN\" http://localhost:%s/v1/tenants/%s\n", port, demo)
 		for _, u := range ids.users {
 			fmt.Fprintf(stdout, "  Dashboard sign-in:          %s / %s\n", u.Email, u.Password)
 		}
@@ -158,8 +175,7 @@ Trident is running (press Ctrl-C to stop).
   Operator commands (trident tenant list, trident migrate status) use this cluster
   while no TRIDENT_DATABASE_URL is set.
 
-`, port, demo.Slug)
-	return a.run(ctx)
+`, port, demo)
 }
 
 // seed creates the demo MSP and tenant unless they exist.

@@ -95,69 +95,85 @@ func runTenant(ctx context.Context, args []string, stdout io.Writer) error {
 
 	switch action {
 	case "create":
-		m, err := dir.MSPBySlug(ctx, msp)
-		if errors.Is(err, tenancy.ErrNotFound) && mspName != "" {
-			m, err = dir.CreateMSP(ctx, msp, mspName)
-		} else if errors.Is(err, tenancy.ErrNotFound) {
-			return fmt.Errorf("%w (give --msp-name to create it)", err)
-		}
-		if err != nil {
-			return err
-		}
-		t, err := dir.CreateTenant(ctx, m.ID, slug, name)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "created tenant %s (%s) for MSP %s: https://%s.%s/\n", t.Slug, t.ID, m.Slug, t.Slug, dir.BaseDomain())
-		return nil
+		return tenantCreate(ctx, dir, msp, mspName, slug, name, stdout)
 	case "list":
-		mspID := uuid.Nil
-		if msp != "" {
-			m, err := dir.MSPBySlug(ctx, msp)
-			if err != nil {
-				return err
-			}
-			mspID = m.ID
-		}
-		ts, err := dir.ListTenants(ctx, mspID)
-		if err != nil {
-			return err
-		}
-		msps, err := dir.ListMSPs(ctx)
-		if err != nil {
-			return err
-		}
-		mspSlug := map[uuid.UUID]string{}
-		for _, m := range msps {
-			mspSlug[m.ID] = m.Slug
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SLUG\tNAME\tMSP\tSTATUS\tHOSTNAMES\tID")
-		for _, t := range ts {
-			hosts, err := dir.Hostnames(ctx, t)
-			if err != nil {
-				return err
-			}
-			var names []string
-			for _, h := range hosts {
-				n := h.Name
-				if !h.Verified() {
-					n += " (pending)"
-				}
-				names = append(names, n)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Slug, t.Name, mspSlug[t.MSPID], t.Status, strings.Join(names, ","), t.ID)
-		}
-		return tw.Flush()
+		return tenantList(ctx, dir, msp, stdout)
 	}
 
 	t, err := dir.TenantBySlug(ctx, tenant)
 	if err != nil {
 		return err
 	}
+	return tenantChange(ctx, dir, t, action, fs.Arg(0), dnsServer, withoutDNS, stdout)
+}
+
+// tenantCreate creates a tenant, and its MSP when mspName is given.
+func tenantCreate(ctx context.Context, dir *tenancy.Directory, msp, mspName, slug, name string, stdout io.Writer) error {
+	m, err := dir.MSPBySlug(ctx, msp)
+	if errors.Is(err, tenancy.ErrNotFound) && mspName != "" {
+		m, err = dir.CreateMSP(ctx, msp, mspName)
+	} else if errors.Is(err, tenancy.ErrNotFound) {
+		return fmt.Errorf("%w (give --msp-name to create it)", err)
+	}
+	if err != nil {
+		return err
+	}
+	t, err := dir.CreateTenant(ctx, m.ID, slug, name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created tenant %s (%s) for MSP %s: https://%s.%s/\n", t.Slug, t.ID, m.Slug, t.Slug, dir.BaseDomain())
+	return nil
+}
+
+// tenantList prints the tenants (of msp, or all) with their hostnames.
+func tenantList(ctx context.Context, dir *tenancy.Directory, msp string, stdout io.Writer) error {
+	mspID := uuid.Nil
+	if msp != "" {
+		m, err := dir.MSPBySlug(ctx, msp)
+		if err != nil {
+			return err
+		}
+		mspID = m.ID
+	}
+	ts, err := dir.ListTenants(ctx, mspID)
+	if err != nil {
+		return err
+	}
+	msps, err := dir.ListMSPs(ctx)
+	if err != nil {
+		return err
+	}
+	mspSlug := map[uuid.UUID]string{}
+	for _, m := range msps {
+		mspSlug[m.ID] = m.Slug
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SLUG\tNAME\tMSP\tSTATUS\tHOSTNAMES\tID")
+	for _, t := range ts {
+		hosts, err := dir.Hostnames(ctx, t)
+		if err != nil {
+			return err
+		}
+		var names []string
+		for _, h := range hosts {
+			n := h.Name
+			if !h.Verified() {
+				n += " (pending)"
+			}
+			names = append(names, n)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Slug, t.Name, mspSlug[t.MSPID], t.Status, strings.Join(names, ","), t.ID)
+	}
+	return tw.Flush()
+}
+
+// tenantChange runs a change to tenant t: a hostname added, verified or
+// removed (arg), or the tenant suspended or activated.
+func tenantChange(ctx context.Context, dir *tenancy.Directory, t tenancy.Tenant, action, arg, dnsServer string, withoutDNS bool, stdout io.Writer) error {
 	switch action {
 	case "add-hostname":
-		h, err := dir.AddHostname(ctx, t.ID, fs.Arg(0))
+		h, err := dir.AddHostname(ctx, t.ID, arg)
 		if err != nil {
 			return err
 		}
@@ -165,9 +181,9 @@ func runTenant(ctx context.Context, args []string, stdout io.Writer) error {
 			h.Name, t.Slug, h.RecordName(), h.RecordValue())
 	case "verify-hostname":
 		dir.UseDNS(tenancy.DNSResolver(dnsServer))
-		verify := func() (tenancy.Hostname, error) { return dir.VerifyHostname(ctx, t.ID, fs.Arg(0), nil) }
+		verify := func() (tenancy.Hostname, error) { return dir.VerifyHostname(ctx, t.ID, arg, nil) }
 		if withoutDNS {
-			verify = func() (tenancy.Hostname, error) { return dir.VouchHostname(ctx, t.ID, fs.Arg(0)) }
+			verify = func() (tenancy.Hostname, error) { return dir.VouchHostname(ctx, t.ID, arg) }
 		}
 		h, err := verify()
 		if err != nil {
@@ -175,10 +191,10 @@ func runTenant(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "%s is verified and serves tenant %s\n", h.Name, t.Slug)
 	case "remove-hostname":
-		if err := dir.RemoveHostname(ctx, t.ID, fs.Arg(0)); err != nil {
+		if err := dir.RemoveHostname(ctx, t.ID, arg); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "removed %s from tenant %s\n", fs.Arg(0), t.Slug)
+		fmt.Fprintf(stdout, "removed %s from tenant %s\n", arg, t.Slug)
 	case "suspend", "activate":
 		s := tenancy.Suspended
 		if action == "activate" {
