@@ -181,9 +181,10 @@ func (d *Directory) VerifyHostname(ctx context.Context, id uuid.UUID, name strin
 // VouchHostname marks name verified for tenant id without looking at DNS:
 // the operator's word (trident tenant verify-hostname --without-dns), for
 // names registered before ownership was checked. Another tenant's
-// verified name at or above it still refuses.
-func (d *Directory) VouchHostname(ctx context.Context, id uuid.UUID, name string) (Hostname, error) {
-	return d.verify(ctx, id, name, true, nil)
+// verified name at or above it still refuses. then runs as
+// VerifyHostname's does.
+func (d *Directory) VouchHostname(ctx context.Context, id uuid.UUID, name string, then func(context.Context, Hostname) error) (Hostname, error) {
+	return d.verify(ctx, id, name, true, then)
 }
 
 func (d *Directory) verify(ctx context.Context, id uuid.UUID, name string, vouched bool, then func(context.Context, Hostname) error) (Hostname, error) {

@@ -108,7 +108,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	// The services that enqueue jobs exist before the River client that
 	// also works those jobs; LateJobs joins them once it does.
 	jobs := &workers.LateJobs{}
-	pub := events.NewPublisher(jobs, events.WithReaction(compliance.Reaction), events.WithReaction(workers.HostnameReaction))
+	pub := newPublisher(jobs)
 	inv := inventory.New(db, pub, inventory.BatchSeen(devicesSeen))
 	certs := pki.New(db, pub, keys)
 	cmds := commands.New(db, inv, pub, append(platformCommands(),
@@ -168,6 +168,14 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		}
 	}
 	return a, nil
+}
+
+// newPublisher is the event publisher of every process that changes
+// things, with the reactions events cause (a device's report its
+// compliance evaluation, a new hostname its DNS check) queued through
+// jobs.
+func newPublisher(jobs events.Jobs) *events.Publisher {
+	return events.NewPublisher(jobs, events.WithReaction(compliance.Reaction), events.WithReaction(workers.HostnameReaction))
 }
 
 // listen sets up the Host resolver and the event bus behind one

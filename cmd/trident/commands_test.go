@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -65,6 +66,26 @@ func TestTenantCommands(t *testing.T) {
 	out, err = run("list", "--msp", "m-"+u)
 	if err != nil || !strings.Contains(out, "t-"+u+".trident.test,mdm."+u+".example,old."+u+".example") || !strings.Contains(out, "suspended") {
 		t.Fatalf("list: %q, %v", out, err)
+	}
+	// What the commands change is published as the API's changes are, and
+	// a new hostname gets its verification job (issue 23: the CLI went to
+	// the directory directly and published nothing).
+	su := testenv.Superuser(t)
+	var kinds string
+	if err := su.QueryRow(ctx, `SELECT coalesce(string_agg(e.kind, ',' ORDER BY e.id), '') FROM events e JOIN tenants t ON t.id = e.tenant_id
+WHERE t.slug = $1`, "t-"+u).Scan(&kinds); err != nil {
+		t.Fatal(err)
+	}
+	if want := "tenant.created,tenant.hostname_added,tenant.hostname_verified,tenant.hostname_added,tenant.hostname_verified,tenant.updated"; kinds != want {
+		t.Errorf("events of the tenant commands: %s; want %s", kinds, want)
+	}
+	var verifyJobs int
+	if err := su.QueryRow(ctx, `SELECT count(*) FROM `+migrations.RiverSchema+`.river_job j JOIN tenants t ON t.id::text = j.args->>'tenant_id'
+WHERE j.kind = 'tenancy.verify_hostname' AND t.slug = $1`, "t-"+u).Scan(&verifyJobs); err != nil {
+		t.Fatal(err)
+	}
+	if verifyJobs != 2 {
+		t.Errorf("verification jobs queued for the added hostnames: %d, want 2", verifyJobs)
 	}
 	for _, bad := range [][]string{{"frobnicate"}, {"add-hostname", "h.example"}, {"create", "--slug", "x"}, {"suspend", "--tenant", "x", "extra"}} {
 		if _, err := run(bad...); !errors.As(err, new(usageError)) {

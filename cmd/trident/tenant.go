@@ -11,7 +11,11 @@ import (
 	"text/tabwriter"
 
 	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/tridentmdm/trident/migrations"
+	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -93,22 +97,30 @@ func runTenant(ctx context.Context, args []string, stdout io.Writer) error {
 		return usageError{err}
 	}
 
-	switch action {
-	case "create":
-		return tenantCreate(ctx, dir, msp, mspName, slug, name, stdout)
-	case "list":
+	if action == "list" {
 		return tenantList(ctx, dir, msp, stdout)
 	}
-
+	// Changes publish their events and queue what they cause (a new
+	// hostname's DNS check) for the workers, as the API's do; this
+	// process works no jobs.
+	rc, err := river.NewClient(riverpgxv5.New(db.Writer()), &river.Config{Schema: migrations.RiverSchema})
+	if err != nil {
+		return err
+	}
+	svc := tenants.New(db, dir, newPublisher(rc))
+	if action == "create" {
+		return tenantCreate(ctx, dir, svc, msp, mspName, slug, name, stdout)
+	}
 	t, err := dir.TenantBySlug(ctx, tenant)
 	if err != nil {
 		return err
 	}
-	return tenantChange(ctx, dir, t, action, fs.Arg(0), dnsServer, withoutDNS, stdout)
+	dir.UseDNS(tenancy.DNSResolver(dnsServer))
+	return tenantChange(tenancy.WithTenant(ctx, t.ID), svc, t, action, fs.Arg(0), withoutDNS, stdout)
 }
 
 // tenantCreate creates a tenant, and its MSP when mspName is given.
-func tenantCreate(ctx context.Context, dir *tenancy.Directory, msp, mspName, slug, name string, stdout io.Writer) error {
+func tenantCreate(ctx context.Context, dir *tenancy.Directory, svc *tenants.Service, msp, mspName, slug, name string, stdout io.Writer) error {
 	m, err := dir.MSPBySlug(ctx, msp)
 	if errors.Is(err, tenancy.ErrNotFound) && mspName != "" {
 		m, err = dir.CreateMSP(ctx, msp, mspName)
@@ -118,7 +130,8 @@ func tenantCreate(ctx context.Context, dir *tenancy.Directory, msp, mspName, slu
 	if err != nil {
 		return err
 	}
-	t, err := dir.CreateTenant(ctx, m.ID, slug, name)
+	id := uuid.New()
+	t, err := svc.Create(tenancy.WithTenant(ctx, id), id, m.ID, slug, name)
 	if err != nil {
 		return err
 	}
@@ -168,22 +181,22 @@ func tenantList(ctx context.Context, dir *tenancy.Directory, msp string, stdout 
 	return tw.Flush()
 }
 
-// tenantChange runs a change to tenant t: a hostname added, verified or
-// removed (arg), or the tenant suspended or activated.
-func tenantChange(ctx context.Context, dir *tenancy.Directory, t tenancy.Tenant, action, arg, dnsServer string, withoutDNS bool, stdout io.Writer) error {
+// tenantChange runs a change to tenant t (ctx is scoped to it): a
+// hostname added, verified or removed (arg), or the tenant suspended or
+// activated.
+func tenantChange(ctx context.Context, svc *tenants.Service, t tenancy.Tenant, action, arg string, withoutDNS bool, stdout io.Writer) error {
 	switch action {
 	case "add-hostname":
-		h, err := dir.AddHostname(ctx, t.ID, arg)
+		h, err := svc.AddHostname(ctx, arg)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s is registered to tenant %s, pending: publish this DNS record, then run verify-hostname\n  %s TXT %q\n",
 			h.Name, t.Slug, h.RecordName(), h.RecordValue())
 	case "verify-hostname":
-		dir.UseDNS(tenancy.DNSResolver(dnsServer))
-		verify := func() (tenancy.Hostname, error) { return dir.VerifyHostname(ctx, t.ID, arg, nil) }
+		verify := func() (tenancy.Hostname, error) { return svc.VerifyHostname(ctx, arg, nil) }
 		if withoutDNS {
-			verify = func() (tenancy.Hostname, error) { return dir.VouchHostname(ctx, t.ID, arg) }
+			verify = func() (tenancy.Hostname, error) { return svc.VouchHostname(ctx, arg) }
 		}
 		h, err := verify()
 		if err != nil {
@@ -191,19 +204,19 @@ func tenantChange(ctx context.Context, dir *tenancy.Directory, t tenancy.Tenant,
 		}
 		fmt.Fprintf(stdout, "%s is verified and serves tenant %s\n", h.Name, t.Slug)
 	case "remove-hostname":
-		if err := dir.RemoveHostname(ctx, t.ID, arg); err != nil {
+		if err := svc.RemoveHostname(ctx, arg); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "removed %s from tenant %s\n", arg, t.Slug)
 	case "suspend", "activate":
-		s := tenancy.Suspended
+		st := tenancy.Suspended
 		if action == "activate" {
-			s = tenancy.Active
+			st = tenancy.Active
 		}
-		if err := dir.SetStatus(ctx, t.ID, s); err != nil {
+		if _, err := svc.Update(ctx, tenancy.TenantUpdate{Status: &st}); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "tenant %s is %s\n", t.Slug, s)
+		fmt.Fprintf(stdout, "tenant %s is %s\n", t.Slug, st)
 	}
 	return nil
 }

@@ -99,7 +99,24 @@ func (s *Service) VerifyHostname(ctx context.Context, name string, also func(ctx
 	if err != nil {
 		return tenancy.Hostname{}, err
 	}
-	return s.dir.VerifyHostname(ctx, id, name, func(ctx context.Context, h tenancy.Hostname) error {
+	return s.dir.VerifyHostname(ctx, id, name, s.verified(also))
+}
+
+// VouchHostname marks the name verified without DNS, on the operator's
+// word (tenancy.Directory.VouchHostname), and publishes
+// tenant.hostname_verified.
+func (s *Service) VouchHostname(ctx context.Context, name string) (tenancy.Hostname, error) {
+	id, err := tenancy.Require(ctx)
+	if err != nil {
+		return tenancy.Hostname{}, err
+	}
+	return s.dir.VouchHostname(ctx, id, name, s.verified(nil))
+}
+
+// verified publishes tenant.hostname_verified in the verification's
+// transaction, then runs also there.
+func (s *Service) verified(also func(ctx context.Context, h tenancy.Hostname) error) func(context.Context, tenancy.Hostname) error {
+	return func(ctx context.Context, h tenancy.Hostname) error {
 		if err := s.db.Tx(ctx, func(tx pgx.Tx) error {
 			_, err := s.pub.Publish(ctx, tx, events.TenantHostnameVerified, h.Name, nil)
 			return err
@@ -110,7 +127,7 @@ func (s *Service) VerifyHostname(ctx context.Context, name string, also func(ctx
 			return also(ctx, h)
 		}
 		return nil
-	})
+	}
 }
 
 // RemoveHostname removes one of the tenant's custom hostnames.
