@@ -41,12 +41,12 @@ func parseID(s string) uuid.UUID {
 	return id
 }
 
-type deviceOutput struct{ Body inventory.Device }
+type deviceOutput struct{ Body Device }
 
 type commandOutput struct {
 	Location string `header:"Location"`
 	Replayed string `header:"Idempotent-Replayed" doc:"true when this answer replays an earlier request with the same Idempotency-Key."`
-	Body     commands.Command
+	Body     Command
 }
 
 // CommandKind is a command kind a caller may queue: its schema's enum is
@@ -95,7 +95,7 @@ func (a *API) inventoryRoutes() {
 	register(a, huma.Operation{
 		OperationID: "list-devices", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/devices", Tags: tags,
 		Summary: "List devices", Description: "The tenant's devices of every platform, filtered, sorted and paged.",
-	}, viewer, func(ctx context.Context, in *listDevicesInput) (*struct{ Body Page[inventory.Device] }, error) {
+	}, viewer, func(ctx context.Context, in *listDevicesInput) (*struct{ Body Page[Device] }, error) {
 		var cur deviceCursor
 		if err := decodeCursor(in.Cursor, &cur); err != nil {
 			return nil, err
@@ -117,7 +117,7 @@ func (a *API) inventoryRoutes() {
 		for i, d := range p.Devices {
 			keys[d.ID] = p.Keys[i]
 		}
-		return &struct{ Body Page[inventory.Device] }{page(p.Devices, in.Limit, func(d inventory.Device) any {
+		return &struct{ Body Page[Device] }{page(each(p.Devices, deviceOf), in.Limit, func(d Device) any {
 			return deviceCursor{Key: keys[d.ID], ID: d.ID, Sort: in.Sort}
 		})}, nil
 	})
@@ -135,7 +135,7 @@ func (a *API) inventoryRoutes() {
 		if err != nil {
 			return nil, err
 		}
-		return &deviceOutput{Body: d}, nil
+		return &deviceOutput{Body: deviceOf(d)}, nil
 	})
 
 }
@@ -167,7 +167,7 @@ func (a *API) commandRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			return &commandOutput{Location: fmt.Sprintf("/v1/tenants/%s/commands/%s", in.Tenant, cmd.ID), Body: cmd}, nil
+			return &commandOutput{Location: fmt.Sprintf("/v1/tenants/%s/commands/%s", in.Tenant, cmd.ID), Body: commandOf(cmd)}, nil
 		})
 		if err != nil {
 			return nil, err
@@ -181,7 +181,7 @@ func (a *API) commandRoutes() {
 	register(a, huma.Operation{
 		OperationID: "list-device-commands", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/devices/{device}/commands", Tags: ctags,
 		Summary: "List a device's commands", Description: "Newest first, with their state and results.",
-	}, viewer, func(ctx context.Context, in *listCommandsInput) (*struct{ Body Page[commands.Command] }, error) {
+	}, viewer, func(ctx context.Context, in *listCommandsInput) (*struct{ Body Page[Command] }, error) {
 		var cur idCursor
 		if err := decodeCursor(in.Cursor, &cur); err != nil {
 			return nil, err
@@ -195,7 +195,7 @@ func (a *API) commandRoutes() {
 		if err != nil {
 			return nil, err
 		}
-		return &struct{ Body Page[commands.Command] }{page(cs, in.Limit, func(c commands.Command) any { return idCursor{ID: c.ID} })}, nil
+		return &struct{ Body Page[Command] }{page(each(cs, commandOf), in.Limit, func(c Command) any { return idCursor{ID: c.ID} })}, nil
 	})
 
 	register(a, huma.Operation{
@@ -211,7 +211,7 @@ func (a *API) commandRoutes() {
 		if err != nil {
 			return nil, err
 		}
-		return &commandOutput{Body: cmd}, nil
+		return &commandOutput{Body: commandOf(cmd)}, nil
 	})
 
 	register(a, huma.Operation{
@@ -228,7 +228,7 @@ func (a *API) commandRoutes() {
 		if err != nil {
 			return nil, err
 		}
-		return &commandOutput{Body: cmd}, nil
+		return &commandOutput{Body: commandOf(cmd)}, nil
 	})
 }
 

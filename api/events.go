@@ -52,7 +52,7 @@ func (a *API) auditRoutes() {
 		OperationID: "list-audit-entries", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/audit", Tags: []string{"Audit"},
 		Summary:     "Read a tenant's audit log",
 		Description: "Every state-changing API call in the tenant, newest first: who, what, when and the request id.",
-	}, admin, func(ctx context.Context, in *listAuditInput) (*struct{ Body Page[audit.Entry] }, error) {
+	}, admin, func(ctx context.Context, in *listAuditInput) (*struct{ Body Page[Entry] }, error) {
 		var cur eventCursor
 		if err := decodeCursor(in.Cursor, &cur); err != nil {
 			return nil, err
@@ -61,6 +61,6 @@ func (a *API) auditRoutes() {
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		return &struct{ Body Page[audit.Entry] }{page(es, in.Limit, func(e audit.Entry) any { return eventCursor{ID: e.ID} })}, nil
+		return &struct{ Body Page[Entry] }{page(each(es, entryOf), in.Limit, func(e Entry) any { return eventCursor{ID: e.ID} })}, nil
 	})
 }

@@ -6,13 +6,11 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
-
-	"github.com/tridentmdm/trident/services/inventory"
 )
 
 type groupsOutput struct {
 	Body struct {
-		Items []inventory.Group `json:"items" nullable:"false"`
+		Items []Group `json:"items" nullable:"false"`
 	}
 }
 
@@ -26,7 +24,7 @@ type createGroupInput struct {
 
 type groupOutput struct {
 	Replayed string `header:"Idempotent-Replayed"`
-	Body     inventory.Group
+	Body     Group
 }
 
 type groupPath struct {
@@ -56,12 +54,13 @@ func (a *API) groupRoutes() {
 		OperationID: "list-groups", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/groups", Tags: tags,
 		Summary: "List device groups",
 	}, viewer, func(ctx context.Context, in *TenantPath) (*groupsOutput, error) {
-		out := &groupsOutput{}
-		err := a.read(ctx, func(ctx context.Context) (err error) { out.Body.Items, err = a.d.Inventory.Groups(ctx); return })
-		if out.Body.Items == nil {
-			out.Body.Items = []inventory.Group{}
+		gs, err := a.d.Inventory.Groups(tenantContext(ctx))
+		if err != nil {
+			return nil, a.problem(ctx, err)
 		}
-		return out, err
+		out := &groupsOutput{}
+		out.Body.Items = each(gs, groupOf)
+		return out, nil
 	})
 
 	register(a, huma.Operation{
@@ -70,7 +69,7 @@ func (a *API) groupRoutes() {
 	}, admin, func(ctx context.Context, in *createGroupInput) (*groupOutput, error) {
 		out, replayed, err := idempotent(a, ctx, in.Key, in.Body, func(ctx context.Context) (*groupOutput, error) {
 			g, err := a.d.Inventory.CreateGroup(ctx, in.Body.Name)
-			return &groupOutput{Body: g}, err
+			return &groupOutput{Body: groupOf(g)}, err
 		})
 		if err != nil {
 			return nil, err

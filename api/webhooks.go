@@ -195,7 +195,7 @@ func (a *API) webhookDeliveryRoutes() {
 	register(a, huma.Operation{
 		OperationID: "list-webhook-deliveries", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/webhooks/{id}/deliveries", Tags: tags,
 		Summary: "List a webhook's deliveries", Description: "Newest first, with each delivery's attempts and last answer.",
-	}, admin, func(ctx context.Context, in *listDeliveriesInput) (*struct{ Body Page[events.Delivery] }, error) {
+	}, admin, func(ctx context.Context, in *listDeliveriesInput) (*struct{ Body Page[Delivery] }, error) {
 		var cur idCursor
 		if err := decodeCursor(in.Cursor, &cur); err != nil {
 			return nil, err
@@ -209,7 +209,7 @@ func (a *API) webhookDeliveryRoutes() {
 		if err != nil {
 			return nil, err
 		}
-		return &struct{ Body Page[events.Delivery] }{page(ds, in.Limit, func(d events.Delivery) any { return idCursor{ID: d.ID} })}, nil
+		return &struct{ Body Page[Delivery] }{page(each(ds, deliveryOf), in.Limit, func(d Delivery) any { return idCursor{ID: d.ID} })}, nil
 	})
 
 	register(a, huma.Operation{

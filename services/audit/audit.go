@@ -19,12 +19,12 @@ import (
 type Entry struct {
 	ID        int64           `json:"id"`
 	At        time.Time       `json:"at"`
-	Actor     string          `json:"actor" doc:"The caller's subject (the token's sub)."`
+	Actor     string          `json:"actor"` // the caller's subject (the token's sub)
 	ActorName string          `json:"actor_name"`
-	Action    string          `json:"action" doc:"The API operation, for example create-webhook."`
-	Target    string          `json:"target" doc:"The resource's path."`
+	Action    string          `json:"action"` // the API operation, for example create-webhook
+	Target    string          `json:"target"` // the resource's path
 	RequestID string          `json:"request_id"`
-	Status    int             `json:"status" doc:"The HTTP status the call answered."`
+	Status    int             `json:"status"` // the HTTP status the call answered
 	Details   json.RawMessage `json:"details"`
 }
 

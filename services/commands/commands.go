@@ -126,11 +126,11 @@ type Command struct {
 	ID          uuid.UUID       `json:"id"`
 	DeviceID    uuid.UUID       `json:"device_id"`
 	Kind        string          `json:"kind"`
-	Payload     json.RawMessage `json:"payload" doc:"What the command was queued with; secret fields (see the kind) read \"[redacted]\"."`
-	Status      Status          `json:"status" enum:"queued,sent,acknowledged,error,not_now,expired,canceled"`
-	Attempts    int             `json:"attempts" doc:"How often the command was sent to the device."`
+	Payload     json.RawMessage `json:"payload"` // as queued; secret fields read "[redacted]"
+	Status      Status          `json:"status"`
+	Attempts    int             `json:"attempts"` // how often it was sent to the device
 	CreatedBy   string          `json:"created_by"`
-	Result      json.RawMessage `json:"result,omitempty" doc:"What the device answered, when it did."`
+	Result      json.RawMessage `json:"result,omitempty"` // what the device answered, when it did
 	Error       string          `json:"error,omitempty"`
 	ExpiresAt   time.Time       `json:"expires_at"`
 	CreatedAt   time.Time       `json:"created_at"`

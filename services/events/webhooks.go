@@ -38,7 +38,7 @@ type Delivery struct {
 	EndpointID     uuid.UUID  `json:"endpoint_id"`
 	EventID        int64      `json:"event_id"`
 	EventKind      string     `json:"event_kind"`
-	Status         string     `json:"status" enum:"pending,delivered,failed"`
+	Status         string     `json:"status"`
 	Attempts       int        `json:"attempts"`
 	LastStatusCode *int       `json:"last_status_code,omitempty"`
 	LastError      string     `json:"last_error,omitempty"`

@@ -18,7 +18,7 @@ import (
 type Group struct {
 	ID        uuid.UUID `json:"id"`
 	Name      string    `json:"name"`
-	Devices   int       `json:"devices" doc:"How many devices are in it."`
+	Devices   int       `json:"devices"` // how many devices are in it
 	CreatedAt time.Time `json:"created_at"`
 }
 

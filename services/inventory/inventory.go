@@ -48,14 +48,14 @@ const (
 type Device struct {
 	TenantID     uuid.UUID       `json:"-"`
 	ID           uuid.UUID       `json:"id"`
-	Platform     Platform        `json:"platform" enum:"apple,windows,android"`
-	Identifier   string          `json:"identifier" doc:"The platform's own id: Apple's UDID, the Windows device id, the Android Management API device name."`
+	Platform     Platform        `json:"platform"`
+	Identifier   string          `json:"identifier"` // the platform's own id: Apple's UDID, the Windows device id, the AMAPI device name
 	SerialNumber string          `json:"serial_number"`
 	Name         string          `json:"name"`
 	Model        string          `json:"model"`
 	OSVersion    string          `json:"os_version"`
-	Status       Status          `json:"status" enum:"pending,enrolled,unenrolled"`
-	Facts        json.RawMessage `json:"facts" doc:"Everything else the device reported, by name."`
+	Status       Status          `json:"status"`
+	Facts        json.RawMessage `json:"facts"` // everything else the device reported, by name
 	EnrolledAt   *time.Time      `json:"enrolled_at,omitempty"`
 	LastSeenAt   *time.Time      `json:"last_seen_at,omitempty"`
 	CreatedAt    time.Time       `json:"created_at"`
