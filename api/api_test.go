@@ -62,8 +62,13 @@ func callers(w *world) map[string][]string {
 		"msp-admin-b":  {"/trident/msp/" + w.mspB.Slug + "/admin"},
 		"no-roles":     {},
 		"limited-user": {"/trident/msp/" + w.a.MSPSlug + "/tenant/" + w.a.Slug + "/viewer"},
+		longCaller:     {"/trident/msp/" + w.a.MSPSlug + "/tenant/" + w.a.Slug + "/admin"},
 	}
 }
+
+// longCaller is an admin of tenant a whose subject is as long as OIDC
+// allows (255 characters).
+var longCaller = "admin-" + strings.Repeat("x", 249)
 
 func newWorld(t *testing.T, limits api.Limits) *world {
 	t.Helper()

@@ -72,3 +72,23 @@ WHEN (NEW.tenant_id = '%s' AND NEW.action = 'create-group') EXECUTE FUNCTION tri
 		t.Errorf("audit entries for create-group: %d, want 2 (kept, keyed)", n)
 	}
 }
+
+// A subject as long as OIDC allows (255 characters) changes things like
+// any other: its audit entry keeps it whole, and a display name longer
+// than the log keeps is shortened, not refused (both used to answer 500).
+func TestLongSubjectsAreAudited(t *testing.T) {
+	w := newWorld(t, api.Limits{})
+	base := "/v1/tenants/" + w.a.Slug
+	if r := w.do(t, longCaller, "POST", base+"/groups", map[string]any{"name": "long"}); r.status != 201 {
+		t.Fatalf("create as a 255-character subject: %d %s", r.status, r.raw)
+	}
+	r := w.do(t, "admin-a", "GET", base+"/audit?action=create-group", nil)
+	items, _ := r.body["items"].([]any)
+	if len(items) != 1 {
+		t.Fatalf("audit: %s", r.raw)
+	}
+	e := items[0].(map[string]any)
+	if e["actor"] != longCaller || len(e["actor_name"].(string)) > 200 || !strings.HasPrefix(longCaller, e["actor_name"].(string)) {
+		t.Errorf("entry: actor %v, actor_name %v", e["actor"], e["actor_name"])
+	}
+}

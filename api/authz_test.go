@@ -15,6 +15,7 @@ import (
 // roleIn is each caller's role in tenant A, as the world grants it.
 var roleIn = map[string]string{
 	"msp-admin-a": "admin", "admin-a": "admin", "operator-a": "operator", "viewer-a": "viewer", "limited-user": "viewer",
+	longCaller: "admin",
 }
 
 var rank = map[string]int{"viewer": 1, "operator": 2, "admin": 3}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -39,6 +40,7 @@ func record(ctx context.Context, tx pgx.Tx, e Entry) error {
 	if len(e.Details) == 0 {
 		e.Details = json.RawMessage("{}")
 	}
+	e.ActorName = shorten(e.ActorName, maxName) // a display name; the subject is kept whole
 	_, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, actor_name, action, target, request_id, status, details)
 VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.Actor, e.ActorName, e.Action, e.Target, e.RequestID, e.Status, e.Details)
 	if err != nil {
@@ -77,4 +79,18 @@ ORDER BY id DESC LIMIT $4`, f.Before, f.Actor, f.Action, f.Limit)
 		return err
 	})
 	return out, err
+}
+
+// maxName is how much of a display name an entry keeps (actor_name).
+const maxName = 200
+
+// shorten cuts s to at most n bytes, at a character boundary.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

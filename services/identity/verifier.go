@@ -58,6 +58,11 @@ func NewVerifier(issuer, audience string, claims ClaimsConfig, opts ...Option) (
 	return v, nil
 }
 
+// MaxSubject is the longest subject OIDC allows (Core 1.0, 2: "It MUST
+// NOT exceed 255 ASCII characters in length"); the audit log keeps
+// subjects whole up to it.
+const MaxSubject = 255
+
 func (v *Verifier) get(ctx context.Context) (*oidc.IDTokenVerifier, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -108,6 +113,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 	}
 	if tok.Subject == "" {
 		return nil, fmt.Errorf("%w: the token has no subject", ErrUnauthenticated)
+	}
+	if len(tok.Subject) > MaxSubject {
+		return nil, fmt.Errorf("%w: the token's subject is longer than OIDC allows (%d characters)", ErrUnauthenticated, MaxSubject)
 	}
 	return v.claims.principal(tok.Subject, claims, v.audience), nil
 }

@@ -22,6 +22,7 @@ func clients() []idp.Client {
 			Claims: map[string]any{"groups": []string{"/trident/msp/acme/tenant/bakery/operator"}}},
 		{ID: "short", Secret: "s2", Audience: []string{audience}, Lifetime: idp.Duration(time.Minute)},
 		{ID: "elsewhere", Secret: "s3", Audience: []string{"another-api"}},
+		{ID: strings.Repeat("x", identity.MaxSubject+1), Secret: "s4", Audience: []string{audience}},
 	}
 }
 
@@ -64,11 +65,12 @@ func TestVerifier(t *testing.T) {
 	payload := strings.Split(good, ".")[1]
 	unsigned := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + payload + "."
 	for name, tok := range map[string]string{
-		"wrong audience": p.Token(t, "elsewhere", "s3"),
-		"wrong issuer":   other.Token(t, "integrator", "s1"),
-		"unsigned":       unsigned,
-		"garbage":        "not.a.token",
-		"tampered":       good[:len(good)-4] + "AAAA",
+		"wrong audience":   p.Token(t, "elsewhere", "s3"),
+		"overlong subject": p.Token(t, strings.Repeat("x", identity.MaxSubject+1), "s4"),
+		"wrong issuer":     other.Token(t, "integrator", "s1"),
+		"unsigned":         unsigned,
+		"garbage":          "not.a.token",
+		"tampered":         good[:len(good)-4] + "AAAA",
 	} {
 		if _, err := v.Verify(ctx, tok); !errors.Is(err, identity.ErrUnauthenticated) {
 			t.Errorf("%s token: %v; want ErrUnauthenticated", name, err)
