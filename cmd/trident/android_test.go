@@ -89,9 +89,10 @@ func TestAndroidThroughTheServer(t *testing.T) {
 		clients = append(clients, devidp.Client{ID: fmt.Sprint("admin", i), Secret: "s", Audience: []string{"trident-api"},
 			Claims: map[string]any{"groups": []string{"/trident/msp/" + tn.MSPSlug + "/tenant/" + tn.Slug + "/admin"}}})
 	}
-	// The audit log keeps at most 200 characters of a subject: this
-	// admin's entries cannot be written, so neither can its changes.
-	unaudited := strings.Repeat("u", 201)
+	// This admin's audit entries cannot be written (refuseAudit), so
+	// neither can its changes.
+	unaudited := "unaudited-admin"
+	refuseAudit(t, unaudited)
 	clients = append(clients, devidp.Client{ID: unaudited, Secret: "s", Audience: []string{"trident-api"},
 		Claims: map[string]any{"groups": []string{"/trident/msp/" + tenants[0].MSPSlug + "/tenant/" + tenants[0].Slug + "/admin"}}})
 	idp := testenv.StartIDP(t, clients...)

@@ -280,9 +280,9 @@ func TestAuditCommitsWithItsChange(t *testing.T) {
 	}
 	tn := testenv.Tenant(t, d)
 	grant := map[string]any{"groups": []string{"/trident/msp/" + tn.MSPSlug + "/tenant/" + tn.Slug + "/admin"}}
-	// The audit log keeps at most 200 characters of a subject: this
-	// caller's entries cannot be written.
-	long := strings.Repeat("x", 201)
+	// This caller's audit entries cannot be written (refuseAudit).
+	long := "unaudited-admin"
+	refuseAudit(t, long)
 	idp := testenv.StartIDP(t, devidp.Client{ID: "admin", Secret: "s", Audience: []string{"trident-api"}, Claims: grant},
 		devidp.Client{ID: long, Secret: "s", Audience: []string{"trident-api"}, Claims: grant})
 	base, _ := startApp(t, idp.Issuer)
