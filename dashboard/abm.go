@@ -18,10 +18,10 @@ func (d *Dashboard) abm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d.abmPage(w, r, s, http.StatusOK, map[string]any{"Notice": notice(r)})
+	d.abmPage(w, r, s, http.StatusOK, flash{Notice: notice(r)})
 }
 
-func (d *Dashboard) abmPage(w http.ResponseWriter, r *http.Request, s scope, code int, extra map[string]any) {
+func (d *Dashboard) abmPage(w http.ResponseWriter, r *http.Request, s scope, code int, f flash) {
 	if !d.available(w, r, d.opts.DEP != nil, noABM) {
 		return
 	}
@@ -40,12 +40,7 @@ func (d *Dashboard) abmPage(w http.ResponseWriter, r *http.Request, s scope, cod
 		d.errorPage(w, r, http.StatusServiceUnavailable, "The ABM tokens cannot be read right now; try again in a moment.")
 		return
 	}
-	data := s.data("Apple Business Manager")
-	data["Tokens"], data["Profiles"] = tokens, profiles
-	for k, v := range extra {
-		data[k] = v
-	}
-	d.pageStatus(w, r, code, "abm-content", data)
+	d.pageStatus(w, r, code, "abm-content", &abmView{view: s.view("Apple Business Manager", f), Tokens: tokens, Profiles: profiles})
 }
 
 // abmToken is the path's token id; a malformed one names no token.
@@ -69,7 +64,7 @@ func (d *Dashboard) createABMToken(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		code, msg := d.problem(r, err)
-		d.abmPage(w, r, s, code, map[string]any{"Error": msg, "Label": label})
+		d.abmPage(w, r, s, code, flash{Error: msg, Label: label})
 		return
 	}
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/abm", "token-created")
@@ -121,7 +116,7 @@ func (d *Dashboard) uploadABMToken(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		code, msg := d.problem(r, err)
-		d.abmPage(w, r, s, code, map[string]any{"Error": msg})
+		d.abmPage(w, r, s, code, flash{Error: msg})
 		return
 	}
 	// The account's name, for the list; the sync fills in the rest.
@@ -141,7 +136,7 @@ func (d *Dashboard) changeABMToken(w http.ResponseWriter, r *http.Request) {
 	id := abmToken(r)
 	action := r.PostFormValue("action")
 	if action != "sync" && !s.Role.AtLeast(identity.Admin) {
-		d.abmPage(w, r, s, http.StatusForbidden, map[string]any{"Error": "That needs the admin role in this tenant."})
+		d.abmPage(w, r, s, http.StatusForbidden, flash{Error: "That needs the admin role in this tenant."})
 		return
 	}
 	sess := sessionFrom(r.Context())
@@ -182,7 +177,7 @@ func (d *Dashboard) changeABMToken(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		code, msg := d.problem(r, err)
-		d.abmPage(w, r, s, code, map[string]any{"Error": msg})
+		d.abmPage(w, r, s, code, flash{Error: msg})
 		return
 	}
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/abm", notice)

@@ -29,7 +29,7 @@ func (d *Dashboard) androidSignup(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		code, msg := d.problem(r, err)
-		d.enrollPageStatus(w, r, s, code, map[string]any{"Error": msg})
+		d.enrollPageStatus(w, r, s, code, flash{Error: msg})
 		return
 	}
 	http.Redirect(w, r, u, http.StatusSeeOther)
@@ -47,12 +47,12 @@ func (d *Dashboard) androidToken(w http.ResponseWriter, r *http.Request) {
 	}
 	policy, err := uuid.Parse(r.PostFormValue("policy"))
 	if err != nil {
-		d.enrollPageStatus(w, r, s, http.StatusUnprocessableEntity, map[string]any{"Error": "Choose a policy for the devices."})
+		d.enrollPageStatus(w, r, s, http.StatusUnprocessableEntity, flash{Error: "Choose a policy for the devices."})
 		return
 	}
 	days, err := strconv.Atoi(r.PostFormValue("days"))
 	if err != nil || days < 1 || days > 90 {
-		d.enrollPageStatus(w, r, s, http.StatusUnprocessableEntity, map[string]any{"Error": "A token lasts 1 to 90 days."})
+		d.enrollPageStatus(w, r, s, http.StatusUnprocessableEntity, flash{Error: "A token lasts 1 to 90 days."})
 		return
 	}
 	err = d.auditedAs(s, r, "create-android-enrollment-token", "/v1/tenants/"+s.T.Slug+"/android/enrollment-tokens", http.StatusCreated,
@@ -62,7 +62,7 @@ func (d *Dashboard) androidToken(w http.ResponseWriter, r *http.Request) {
 		})
 	if err != nil {
 		code, msg := d.problem(r, err)
-		d.enrollPageStatus(w, r, s, code, map[string]any{"Error": msg})
+		d.enrollPageStatus(w, r, s, code, flash{Error: msg})
 		return
 	}
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/enroll", "android-token")
@@ -85,7 +85,7 @@ func (d *Dashboard) androidRevoke(w http.ResponseWriter, r *http.Request) {
 		})
 	if err != nil {
 		code, msg := d.problem(r, err)
-		d.enrollPageStatus(w, r, s, code, map[string]any{"Error": msg})
+		d.enrollPageStatus(w, r, s, code, flash{Error: msg})
 		return
 	}
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/enroll", "android-revoked")

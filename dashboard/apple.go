@@ -82,7 +82,7 @@ func (d *Dashboard) appleProfile(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		code, msg := d.problem(r, err)
-		d.enrollPageStatus(w, r, s, code, map[string]any{"Error": msg})
+		d.enrollPageStatus(w, r, s, code, flash{Error: msg})
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-apple-aspen-config")
@@ -108,7 +108,7 @@ func (d *Dashboard) pushRequest(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		code, msg := d.problem(r, err)
-		d.enrollPageStatus(w, r, s, code, map[string]any{"Error": msg})
+		d.enrollPageStatus(w, r, s, code, flash{Error: msg})
 		return
 	}
 	body, name := req.RequestFile, s.T.Slug+"-push-request.b64"
@@ -172,7 +172,7 @@ func (d *Dashboard) pushUpload(w http.ResponseWriter, r *http.Request) {
 		if f, ok := fault.As(err); ok && f.Code == fault.Conflict && slices.ContainsFunc(f.Fields, func(fl fault.Field) bool { return fl.Name == "replace_topic" }) {
 			msg += " To accept it, tick the box to accept a new topic."
 		}
-		d.enrollPageStatus(w, r, s, code, map[string]any{"Error": msg})
+		d.enrollPageStatus(w, r, s, code, flash{Error: msg})
 		return
 	}
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/enroll", "push-stored")

@@ -144,10 +144,9 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.Reverse(cmds) // newest first
 	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
-	d.page(w, r, "device-content", map[string]any{"Title": deviceName(dev) + " · " + t.Name, "Tenant": t, "Device": dev,
-		"Facts": factsOf(dev), "Commands": cmds, "Kinds": commandable(dev.Platform, role), "CanSend": role.AtLeast(identity.Operator), "Live": live,
-		"Compliance": standings(rules, results), "HasCompliance": d.opts.Compliance != nil, "IsAdmin": role.AtLeast(identity.Admin),
-		"IsOperator": role.AtLeast(identity.Operator), "Identities": idents})
+	d.page(w, r, "device-content", &deviceView{view: tenantView(deviceName(dev)+" · "+t.Name, t, role), Device: dev,
+		Facts: factsOf(dev), Commands: cmds, Kinds: commandable(dev.Platform, role), CanSend: role.AtLeast(identity.Operator), Live: live,
+		Compliance: standings(rules, results), HasCompliance: d.opts.Compliance != nil, Identities: idents})
 }
 
 // standing is a device's result for one rule, for the device page.

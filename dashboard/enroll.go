@@ -22,33 +22,32 @@ func (d *Dashboard) enrollPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d.enrollPageStatus(w, r, s, http.StatusOK, map[string]any{"Notice": notice(r)})
+	d.enrollPageStatus(w, r, s, http.StatusOK, flash{Notice: notice(r)})
 }
 
 // pushWarning is how long before its expiry the push certificate is
 // flagged.
 const pushWarning = 30 * 24 * time.Hour
 
-func (d *Dashboard) enrollPageStatus(w http.ResponseWriter, r *http.Request, s scope, code int, extra map[string]any) {
-	data := s.data("Enrollment")
-	data["CanEnroll"] = s.Role.AtLeast(identity.Operator) && d.opts.Windows != nil
-	data["Links"] = d.links(s.T, "", "")
+func (d *Dashboard) enrollPageStatus(w http.ResponseWriter, r *http.Request, s scope, code int, f flash) {
+	v := &enrollView{view: s.view("Enrollment", f), CanEnroll: s.Role.AtLeast(identity.Operator) && d.opts.Windows != nil,
+		Links: d.links(s.T, "", "")}
 	if d.opts.Apple != nil {
-		data["HasApple"] = true
+		v.HasApple = true
 		if s.Role.AtLeast(identity.Admin) {
 			cert, ok, err := d.opts.Apple.PushCertificate(s.Ctx)
 			if err != nil {
 				d.log.ErrorContext(s.Ctx, "dashboard enroll: push certificate", "tenant", s.T.ID, "err", err)
-				data["PushUnknown"] = true
+				v.PushUnknown = true
 			} else if ok {
-				data["Push"] = cert
-				data["PushExpired"] = time.Now().After(cert.NotAfter)
-				data["PushSoon"] = time.Until(cert.NotAfter) < pushWarning
+				v.Push = &cert
+				v.PushExpired = time.Now().After(cert.NotAfter)
+				v.PushSoon = time.Until(cert.NotAfter) < pushWarning
 			}
 		}
 	}
 	if d.opts.Android != nil {
-		data["HasAndroid"] = true
+		v.HasAndroid = true
 		var ent android.Enterprise
 		var policies []android.Policy
 		var tokens []android.EnrollmentToken
@@ -78,12 +77,9 @@ func (d *Dashboard) enrollPageStatus(w http.ResponseWriter, r *http.Request, s s
 				published = append(published, p)
 			}
 		}
-		data["Enterprise"], data["Policies"], data["AndroidTokens"] = ent, published, tokens
+		v.Enterprise, v.Policies, v.AndroidTokens = ent, published, tokens
 	}
-	for k, v := range extra {
-		data[k] = v
-	}
-	d.pageStatus(w, r, code, "enroll-content", data)
+	d.pageStatus(w, r, code, "enroll-content", v)
 }
 
 // links are t's Windows enrollment links, for token and email if given.
@@ -126,6 +122,6 @@ func (d *Dashboard) windowsToken(w http.ResponseWriter, r *http.Request) {
 	}
 	l := d.links(t, tok.Secret, email)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	pages.ExecuteTemplate(w, "windows-token", map[string]any{"Token": tok.Secret, "Expires": tok.ExpiresAt,
-		"DeepLink": template.URL(l.DeepLink), "Server": l.Server})
+	pages.ExecuteTemplate(w, "windows-token", windowsTokenView{Token: tok.Secret, Expires: tok.ExpiresAt,
+		DeepLink: template.URL(l.DeepLink), Server: l.Server})
 }

@@ -89,11 +89,10 @@ func (d *Dashboard) scoped(w http.ResponseWriter, r *http.Request, min identity.
 	return scope{T: t, Role: role, Ctx: logctx.WithMSP(tenancy.WithTenant(r.Context(), t.ID), t.MSPSlug)}, true
 }
 
-// data starts a page's data: its title and the tenant, with what the
-// layout's navigation needs.
-func (s scope) data(title string) map[string]any {
-	return map[string]any{"Title": title + " · " + s.T.Name, "Tenant": s.T, "IsAdmin": s.Role.AtLeast(identity.Admin),
-		"IsOperator": s.Role.AtLeast(identity.Operator)}
+// tenantView starts a tenant page's view model: its title and the
+// tenant, with what the layout's navigation needs for role.
+func tenantView(title string, t tenancy.Tenant, role identity.Role) view {
+	return view{Title: title, Tenant: &t, IsAdmin: role.AtLeast(identity.Admin), IsOperator: role.AtLeast(identity.Operator)}
 }
 
 // done sends the person back to a page after an action (post, redirect,

@@ -78,7 +78,7 @@ func lineChart(labels []string, values []*int) (dots []dot, lines []string) {
 // historyCharts turns the fleet's hourly points into the overview's two
 // charts: the compliance rate at the end of each of the last 14 days,
 // and how many devices checked in in each of the last 24 hours.
-func historyCharts(points []compliance.Point, now time.Time) (map[string]any, bool) {
+func historyCharts(points []compliance.Point, now time.Time) (historyView, bool) {
 	const days, hours = 14, 24
 	first := now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -days+1) // the first day's midnight
 	thisHour := now.UTC().Truncate(time.Hour)
@@ -125,7 +125,7 @@ func historyCharts(points []compliance.Point, now time.Time) (map[string]any, bo
 			hourly[i].Tick = b.Label[:2]
 		}
 	}
-	return map[string]any{"Dots": dots, "Lines": lines, "DayTicks": ticks, "RateDesc": desc, "Hourly": hourly, "HourlyDesc": hdesc}, has
+	return historyView{Dots: dots, Lines: lines, DayTicks: ticks, RateDesc: desc, Hourly: hourly, HourlyDesc: hdesc}, has
 }
 
 // overview is a tenant's fleet at a glance: devices by platform and
@@ -170,9 +170,10 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
 	charts, hasHistory := historyCharts(history, now)
-	d.page(w, r, "overview-content", map[string]any{"History": charts, "HasHistory": hasHistory, "HasCompliance": d.opts.Compliance != nil, "Title": t.Name, "Tenant": t, "Summary": sum, "Standing": standing,
-		"Rate": rate, "Evaluated": evaluated > 0, "Bars": bars, "Enrolled": sum.ByStatus[inventory.Enrolled], "Unenrolled": sum.ByStatus[inventory.Unenrolled], "ChartDesc": desc, "IsAdmin": role.AtLeast(identity.Admin),
-		"Platforms": []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}})
+	d.page(w, r, "overview-content", &overviewView{view: tenantView(t.Name, t, role), History: charts, HasHistory: hasHistory,
+		HasCompliance: d.opts.Compliance != nil, Summary: sum, Standing: standing, Rate: rate, Evaluated: evaluated > 0, Bars: bars,
+		Enrolled: sum.ByStatus[inventory.Enrolled], Unenrolled: sum.ByStatus[inventory.Unenrolled], ChartDesc: desc,
+		Platforms: []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}})
 }
 
 // auditLog lists who did what in the tenant, newest first (admins).
@@ -193,10 +194,10 @@ func (d *Dashboard) auditLog(w http.ResponseWriter, r *http.Request) {
 		d.errorPage(w, r, http.StatusServiceUnavailable, "The audit log cannot be read right now; try again in a moment.")
 		return
 	}
-	data := map[string]any{"Title": "Audit log · " + t.Name, "Tenant": t, "Entries": entries, "IsAdmin": true}
+	v := &auditView{view: tenantView("Audit log · "+t.Name, t, identity.Admin), Entries: entries}
 	if len(entries) > size {
-		data["Entries"] = entries[:size]
-		data["Older"] = "/dashboard/t/" + t.Slug + "/audit?before=" + strconv.FormatInt(entries[size-1].ID, 10)
+		v.Entries = entries[:size]
+		v.Older = "/dashboard/t/" + t.Slug + "/audit?before=" + strconv.FormatInt(entries[size-1].ID, 10)
 	}
-	d.page(w, r, "audit-content", data)
+	d.page(w, r, "audit-content", v)
 }

@@ -84,19 +84,19 @@ var layouts = func() map[string]*template.Template {
 }()
 
 // page renders content inside the layout.
-func (d *Dashboard) page(w http.ResponseWriter, r *http.Request, content string, data map[string]any) {
+func (d *Dashboard) page(w http.ResponseWriter, r *http.Request, content string, data page) {
 	d.pageStatus(w, r, http.StatusOK, content, data)
 }
 
 // pageStatus renders content inside the layout, answering code.
-func (d *Dashboard) pageStatus(w http.ResponseWriter, r *http.Request, code int, content string, data map[string]any) {
+func (d *Dashboard) pageStatus(w http.ResponseWriter, r *http.Request, code int, content string, data page) {
 	t, ok := layouts[content]
 	if !ok {
 		d.log.ErrorContext(r.Context(), "dashboard: no page", "content", content)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	data["Session"] = sessionFrom(r.Context())
+	data.base().Session = sessionFrom(r.Context())
 	// Rendered whole first: a template that fails halfway answers an error
 	// page, not half a page with 200.
 	var b bytes.Buffer
@@ -211,7 +211,7 @@ func (d *Dashboard) home(w http.ResponseWriter, r *http.Request) {
 			ts[i].Alerts = alerts
 		}
 	}
-	d.page(w, r, "home-content", map[string]any{"Title": "Tenants", "Tenants": ts})
+	d.page(w, r, "home-content", &homeView{view: view{Title: "Tenants"}, Tenants: ts})
 }
 
 // tenant resolves the path's tenant and the person's role in it: another
@@ -283,11 +283,10 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 		d.errorPage(w, r, http.StatusServiceUnavailable, "The devices cannot be read right now; try again in a moment.")
 		return
 	}
-	data := map[string]any{"Title": "Devices · " + t.Name, "Tenant": t, "Query": q, "Devices": p.Devices, "Live": live,
-		"Groups": groups, "GroupKinds": commandable("", role), "IsAdmin": role.AtLeast(identity.Admin),
-		"CanGroupSend": d.opts.Jobs != nil && role.AtLeast(identity.Operator), "IsOperator": role.AtLeast(identity.Operator),
-		"ComplianceFilters": []string{"compliant", "noncompliant", "unevaluated"},
-		"Platforms":         []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}}
+	data := &devicesView{view: tenantView("Devices · "+t.Name, t, role), Query: q, Devices: p.Devices, Live: live,
+		Groups: groups, GroupKinds: commandable("", role), CanGroupSend: d.opts.Jobs != nil && role.AtLeast(identity.Operator),
+		ComplianceFilters: []string{"compliant", "noncompliant", "unevaluated"},
+		Platforms:         []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}}
 	if len(p.Devices) > pageSize {
 		last := pageSize - 1
 		next := url.Values{"after": {p.Keys[last] + "|" + p.Devices[last].ID.String()}}
@@ -303,8 +302,8 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 		if q.Group != uuid.Nil {
 			next.Set("group", q.Group.String())
 		}
-		data["Devices"] = p.Devices[:pageSize]
-		data["Next"] = "/dashboard/t/" + t.Slug + "/devices?" + next.Encode()
+		data.Devices = p.Devices[:pageSize]
+		data.Next = "/dashboard/t/" + t.Slug + "/devices?" + next.Encode()
 	}
 	if r.Header.Get("HX-Request") != "" && r.Header.Get("HX-Boosted") == "" {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -28,7 +28,7 @@ func (d *Dashboard) profiles(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d.profilesPage(w, r, s, http.StatusOK, map[string]any{"Notice": notice(r)})
+	d.profilesPage(w, r, s, http.StatusOK, flash{Notice: notice(r)})
 }
 
 // policyView is an Android policy with its settings as JSON, for reading.
@@ -37,7 +37,7 @@ type policyView struct {
 	JSON string
 }
 
-func (d *Dashboard) profilesPage(w http.ResponseWriter, r *http.Request, s scope, code int, extra map[string]any) {
+func (d *Dashboard) profilesPage(w http.ResponseWriter, r *http.Request, s scope, code int, f flash) {
 	var ade []dep.Profile
 	var policies []policyView
 	var groups []inventory.Group
@@ -68,13 +68,8 @@ func (d *Dashboard) profilesPage(w http.ResponseWriter, r *http.Request, s scope
 		d.errorPage(w, r, http.StatusServiceUnavailable, "The profiles cannot be read right now; try again in a moment.")
 		return
 	}
-	data := s.data("Profiles")
-	data["ADE"], data["Policies"], data["Groups"] = ade, policies, groups
-	data["HasDEP"], data["HasAndroid"], data["CanInstall"] = d.opts.DEP != nil, d.opts.Android != nil, d.opts.Jobs != nil && s.Role.AtLeast(identity.Operator)
-	for k, v := range extra {
-		data[k] = v
-	}
-	d.pageStatus(w, r, code, "profiles-content", data)
+	d.pageStatus(w, r, code, "profiles-content", &profilesView{view: s.view("Profiles", f), ADE: ade, Policies: policies, Groups: groups,
+		HasDEP: d.opts.DEP != nil, HasAndroid: d.opts.Android != nil, CanInstall: d.opts.Jobs != nil && s.Role.AtLeast(identity.Operator)})
 }
 
 // looksLikeProfile tells a configuration profile from other files: a
@@ -97,7 +92,7 @@ func (d *Dashboard) installProfile(w http.ResponseWriter, r *http.Request) {
 	}
 	fail := func(err error) {
 		code, msg := d.problem(r, err)
-		d.profilesPage(w, r, s, code, map[string]any{"Error": msg})
+		d.profilesPage(w, r, s, code, flash{Error: msg})
 	}
 	b, err := formFileMax(r, "profile", maxProfile)
 	if err != nil {
@@ -130,6 +125,6 @@ func (d *Dashboard) installProfile(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	d.profilesPage(w, r, s, http.StatusAccepted, map[string]any{"Notice": "The profile is being queued for every enrolled Apple device of " + name +
+	d.profilesPage(w, r, s, http.StatusAccepted, flash{Notice: "The profile is being queued for every enrolled Apple device of " + name +
 		"; each device's page shows its install_profile command."})
 }

@@ -16,11 +16,14 @@ import (
 
 // ruleKinds describe each rule kind for the form, with the parameter it
 // takes.
-var ruleKinds = []struct {
+// ruleKind is a kind of rule the form offers, and the parameter it takes.
+type ruleKind struct {
 	Kind  compliance.Kind
 	Text  string
 	Param string // "version", "hours", "identifier" or ""
-}{
+}
+
+var ruleKinds = []ruleKind{
 	{compliance.OSVersionMin, "OS version at least", "version"},
 	{compliance.DiskEncrypted, "Disk encrypted", ""},
 	{compliance.PasscodeSet, "Passcode set", ""},
@@ -55,10 +58,10 @@ func (d *Dashboard) rules(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d.rulesPage(w, r, s, http.StatusOK, map[string]any{"Notice": notice(r)})
+	d.rulesPage(w, r, s, http.StatusOK, flash{Notice: notice(r)})
 }
 
-func (d *Dashboard) rulesPage(w http.ResponseWriter, r *http.Request, s scope, code int, extra map[string]any) {
+func (d *Dashboard) rulesPage(w http.ResponseWriter, r *http.Request, s scope, code int, f flash) {
 	if !d.available(w, r, d.opts.Compliance != nil, noCompliance) {
 		return
 	}
@@ -77,15 +80,12 @@ func (d *Dashboard) rulesPage(w http.ResponseWriter, r *http.Request, s scope, c
 		d.errorPage(w, r, http.StatusServiceUnavailable, "The rules cannot be read right now; try again in a moment.")
 		return
 	}
-	data := s.data("Compliance")
-	data["Rules"], data["Standing"], data["RuleKinds"] = rules, standing, ruleKinds
-	data["Platforms"] = []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}
-	data["Remediations"] = commandable("", identity.Admin)
-	data["Form"] = map[string]string{}
-	for k, v := range extra {
-		data[k] = v
+	if f.Form == nil {
+		f.Form = map[string]string{}
 	}
-	d.pageStatus(w, r, code, "rules-content", data)
+	d.pageStatus(w, r, code, "rules-content", &rulesView{view: s.view("Compliance", f), Rules: rules, Standing: standing,
+		RuleKinds: ruleKinds, Platforms: []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android},
+		Remediations: commandable("", identity.Admin)})
 }
 
 // createRule saves a new rule from the form (admins), audited as the
@@ -105,7 +105,7 @@ func (d *Dashboard) createRule(w http.ResponseWriter, r *http.Request) {
 	if form["hours"] != "" {
 		h, err := strconv.Atoi(form["hours"])
 		if err != nil {
-			d.rulesPage(w, r, s, http.StatusUnprocessableEntity, map[string]any{"Error": "Hours must be a whole number.", "Form": form})
+			d.rulesPage(w, r, s, http.StatusUnprocessableEntity, flash{Error: "Hours must be a whole number.", Form: form})
 			return
 		}
 		rule.Params.Hours = h
@@ -126,8 +126,8 @@ func (d *Dashboard) createRule(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if k, ok := commands.LookupKind(rule.Remediation.Command); ok && k.Destructive && r.PostFormValue("confirm") != "yes" {
-		d.rulesPage(w, r, s, http.StatusUnprocessableEntity, map[string]any{"Form": form,
-			"Error": k.Name + " cannot be undone: tick the box to confirm it as the remediation."})
+		d.rulesPage(w, r, s, http.StatusUnprocessableEntity, flash{Form: form,
+			Error: k.Name + " cannot be undone: tick the box to confirm it as the remediation."})
 		return
 	}
 	sess := sessionFrom(r.Context())
@@ -141,7 +141,7 @@ func (d *Dashboard) createRule(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		code, msg := d.problem(r, err)
-		d.rulesPage(w, r, s, code, map[string]any{"Error": msg, "Form": form})
+		d.rulesPage(w, r, s, code, flash{Error: msg, Form: form})
 		return
 	}
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/compliance", "rule-created")
@@ -181,7 +181,7 @@ func (d *Dashboard) changeRule(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		code, msg := d.problem(r, err)
-		d.rulesPage(w, r, s, code, map[string]any{"Error": msg})
+		d.rulesPage(w, r, s, code, flash{Error: msg})
 		return
 	}
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/compliance", notice)

@@ -18,10 +18,10 @@ func (d *Dashboard) settings(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d.settingsPage(w, r, s, http.StatusOK, map[string]any{"Notice": notice(r)})
+	d.settingsPage(w, r, s, http.StatusOK, flash{Notice: notice(r)})
 }
 
-func (d *Dashboard) settingsPage(w http.ResponseWriter, r *http.Request, s scope, code int, extra map[string]any) {
+func (d *Dashboard) settingsPage(w http.ResponseWriter, r *http.Request, s scope, code int, f flash) {
 	var names []tenancy.Hostname
 	var fed *enrollment.Federation
 	err := d.db.ReadWithin(s.Ctx, func(ctx context.Context) error {
@@ -30,9 +30,9 @@ func (d *Dashboard) settingsPage(w http.ResponseWriter, r *http.Request, s scope
 			return err
 		}
 		if d.opts.Windows != nil {
-			f, err := d.opts.Windows.Federation(ctx)
+			fd, err := d.opts.Windows.Federation(ctx)
 			if err == nil {
-				fed = &f
+				fed = &fd
 			} else if !errors.Is(err, enrollment.ErrNoFederation) {
 				return err
 			}
@@ -44,15 +44,11 @@ func (d *Dashboard) settingsPage(w http.ResponseWriter, r *http.Request, s scope
 		d.errorPage(w, r, http.StatusServiceUnavailable, "The settings cannot be read right now; try again in a moment.")
 		return
 	}
-	data := s.data("Settings")
-	data["Hostnames"], data["Federation"] = names, fed
+	v := &settingsView{view: s.view("Settings", f), Hostnames: names, Federation: fed}
 	if len(names) > 0 {
-		data["Platform"], data["Custom"] = names[0], names[1:]
+		v.Platform, v.Custom = &names[0], names[1:]
 	}
-	for k, v := range extra {
-		data[k] = v
-	}
-	d.pageStatus(w, r, code, "settings-content", data)
+	d.pageStatus(w, r, code, "settings-content", v)
 }
 
 // renameTenant changes the tenant's display name (admins), as the API's
@@ -72,7 +68,7 @@ func (d *Dashboard) renameTenant(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		code, msg := d.problem(r, err)
-		d.settingsPage(w, r, s, code, map[string]any{"Error": msg})
+		d.settingsPage(w, r, s, code, flash{Error: msg})
 		return
 	}
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/settings", "tenant-renamed")
@@ -96,7 +92,7 @@ func (d *Dashboard) addHostname(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		code, msg := d.problem(r, err)
-		d.settingsPage(w, r, s, code, map[string]any{"Error": msg, "NewHostname": host})
+		d.settingsPage(w, r, s, code, flash{Error: msg, NewHostname: host})
 		return
 	}
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/settings", "hostname-added")
@@ -120,7 +116,7 @@ func (d *Dashboard) removeHostname(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		code, msg := d.problem(r, err)
-		d.settingsPage(w, r, s, code, map[string]any{"Error": msg})
+		d.settingsPage(w, r, s, code, flash{Error: msg})
 		return
 	}
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/settings", "hostname-removed")
@@ -140,15 +136,15 @@ func (d *Dashboard) verifyHostname(w http.ResponseWriter, r *http.Request) {
 	})
 	switch {
 	case errors.Is(err, tenancy.ErrNotFound):
-		d.settingsPage(w, r, s, http.StatusNotFound, map[string]any{"Error": "That is not one of this tenant's custom hostnames."})
+		d.settingsPage(w, r, s, http.StatusNotFound, flash{Error: "That is not one of this tenant's custom hostnames."})
 		return
 	case errors.Is(err, tenancy.ErrUnproven):
 		// What DNS showed is on the page, beside the name.
-		d.settingsPage(w, r, s, http.StatusConflict, map[string]any{"Error": "The hostname is not verified yet: its TXT record is not in DNS as shown below."})
+		d.settingsPage(w, r, s, http.StatusConflict, flash{Error: "The hostname is not verified yet: its TXT record is not in DNS as shown below."})
 		return
 	case err != nil:
 		code, msg := d.problem(r, err)
-		d.settingsPage(w, r, s, code, map[string]any{"Error": msg})
+		d.settingsPage(w, r, s, code, flash{Error: msg})
 		return
 	}
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/settings", "hostname-verified")

@@ -17,10 +17,10 @@ func (d *Dashboard) webhooks(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d.webhooksPage(w, r, s, http.StatusOK, map[string]any{"Notice": notice(r)})
+	d.webhooksPage(w, r, s, http.StatusOK, flash{Notice: notice(r)})
 }
 
-func (d *Dashboard) webhooksPage(w http.ResponseWriter, r *http.Request, s scope, code int, extra map[string]any) {
+func (d *Dashboard) webhooksPage(w http.ResponseWriter, r *http.Request, s scope, code int, f flash) {
 	if !d.available(w, r, d.opts.Webhooks != nil, noWebhooks) {
 		return
 	}
@@ -33,12 +33,10 @@ func (d *Dashboard) webhooksPage(w http.ResponseWriter, r *http.Request, s scope
 		d.errorPage(w, r, http.StatusServiceUnavailable, "The webhooks cannot be read right now; try again in a moment.")
 		return
 	}
-	data := s.data("Webhooks")
-	data["Webhooks"], data["Form"] = list, map[string]string{"kinds": "device."}
-	for k, v := range extra {
-		data[k] = v
+	if f.Form == nil {
+		f.Form = map[string]string{"kinds": "device."}
 	}
-	d.pageStatus(w, r, code, "webhooks-content", data)
+	d.pageStatus(w, r, code, "webhooks-content", &webhooksView{view: s.view("Webhooks", f), Webhooks: list})
 }
 
 // kindsOf splits a form's event kinds, separated by commas, spaces or
@@ -68,10 +66,10 @@ func (d *Dashboard) createWebhook(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		code, msg := d.problem(r, err)
-		d.webhooksPage(w, r, s, code, map[string]any{"Error": msg, "Form": form})
+		d.webhooksPage(w, r, s, code, flash{Error: msg, Form: form})
 		return
 	}
-	d.webhooksPage(w, r, s, http.StatusCreated, map[string]any{"Created": e})
+	d.webhooksPage(w, r, s, http.StatusCreated, flash{Created: &e})
 }
 
 // webhook shows one webhook with its latest deliveries.
@@ -80,10 +78,10 @@ func (d *Dashboard) webhook(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d.webhookPage(w, r, s, http.StatusOK, map[string]any{"Notice": notice(r)})
+	d.webhookPage(w, r, s, http.StatusOK, flash{Notice: notice(r)})
 }
 
-func (d *Dashboard) webhookPage(w http.ResponseWriter, r *http.Request, s scope, code int, extra map[string]any) {
+func (d *Dashboard) webhookPage(w http.ResponseWriter, r *http.Request, s scope, code int, f flash) {
 	id, err := uuid.Parse(r.PathValue("id"))
 	if d.opts.Webhooks == nil || err != nil {
 		d.errorPage(w, r, http.StatusNotFound, "There is no such webhook in this tenant.")
@@ -104,12 +102,7 @@ func (d *Dashboard) webhookPage(w http.ResponseWriter, r *http.Request, s scope,
 		d.errorPage(w, r, code, msg)
 		return
 	}
-	data := s.data("Webhook")
-	data["Webhook"], data["Deliveries"] = e, ds
-	for k, v := range extra {
-		data[k] = v
-	}
-	d.pageStatus(w, r, code, "webhook-content", data)
+	d.pageStatus(w, r, code, "webhook-content", &webhookView{view: s.view("Webhook", f), Webhook: e, Deliveries: ds})
 }
 
 // changeWebhook pauses, resumes, pings or deletes a webhook (admins).
@@ -152,7 +145,7 @@ func (d *Dashboard) changeWebhook(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		code, msg := d.problem(r, err)
-		d.webhookPage(w, r, s, code, map[string]any{"Error": msg})
+		d.webhookPage(w, r, s, code, flash{Error: msg})
 		return
 	}
 	if back == "" {

@@ -1,0 +1,202 @@
+package dashboard
+
+import (
+	"html/template"
+	"time"
+
+	"github.com/tridentmdm/trident/services/android"
+	"github.com/tridentmdm/trident/services/audit"
+	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/compliance"
+	"github.com/tridentmdm/trident/services/dep"
+	"github.com/tridentmdm/trident/services/enrollment"
+	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/pki"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// The pages' view models: each page's template reads one of these types,
+// so a field it needs is a field the handler must fill (the compiler
+// checks the handler; TestPagesPerRole and the browser test check the
+// templates).
+
+// view is what the layout and the flash read on every page.
+type view struct {
+	Title      string
+	Tenant     *tenancy.Tenant // nil on the MSP's home page
+	IsAdmin    bool
+	IsOperator bool
+	Session    *session // set by pageStatus
+	flash
+}
+
+func (v *view) base() *view { return v }
+
+// page is a view model: a struct that embeds view.
+type page interface{ base() *view }
+
+// flash is what a page says after an action, and what the person sent,
+// to show again when it was refused.
+type flash struct {
+	Notice string
+	Error  string
+	// Form is the refused form's fields, to fill it again.
+	Form map[string]string
+	// Created is a webhook just made, whose secret is shown once.
+	Created *events.Endpoint
+	// Label and NewHostname fill again the ABM token and hostname forms.
+	Label       string
+	NewHostname string
+}
+
+// view starts a tenant page's view model: its title and the tenant, with
+// what the layout's navigation needs.
+func (s scope) view(title string, f flash) view {
+	v := tenantView(title+" · "+s.T.Name, s.T, s.Role)
+	v.flash = f
+	return v
+}
+
+// homeView is the MSP's home: the tenants the person may see.
+type homeView struct {
+	view
+	Tenants []tenantCard
+}
+
+// devicesView is a tenant's device list (and its rows alone, for htmx).
+type devicesView struct {
+	view
+	Query             inventory.Query
+	Devices           []inventory.Device
+	Next              string // the next page, if any
+	Live              string // the tenant's stream, "" when off
+	Groups            []inventory.Group
+	GroupKinds        []commands.Kind
+	CanGroupSend      bool
+	ComplianceFilters []string
+	Platforms         []inventory.Platform
+}
+
+// deviceView is one device's page.
+type deviceView struct {
+	view
+	Device        inventory.Device
+	Facts         []fact
+	Commands      []commands.Command
+	Kinds         []commands.Kind
+	CanSend       bool
+	Live          string
+	Compliance    []standing
+	HasCompliance bool
+	Identities    []pki.Identity
+}
+
+// overviewView is a tenant's fleet at a glance.
+type overviewView struct {
+	view
+	Summary       inventory.Summary
+	Standing      compliance.Standing
+	Rate          string
+	Evaluated     bool
+	Bars          []bar
+	Enrolled      int
+	Unenrolled    int
+	ChartDesc     string
+	Platforms     []inventory.Platform
+	HasCompliance bool
+	History       historyView
+	HasHistory    bool
+}
+
+// historyView is the overview's two history charts.
+type historyView struct {
+	Dots       []dot
+	Lines      []string
+	DayTicks   []dot
+	RateDesc   string
+	Hourly     []bar
+	HourlyDesc string
+}
+
+// auditView is a page of the tenant's audit log.
+type auditView struct {
+	view
+	Entries []audit.Entry
+	Older   string // the next, older page, if any
+}
+
+// enrollView is the enrollment page: Apple, Windows and Android.
+type enrollView struct {
+	view
+	CanEnroll     bool
+	Links         enrollment.WindowsLinks
+	HasApple      bool
+	Push          *PushCertificate
+	PushUnknown   bool
+	PushExpired   bool
+	PushSoon      bool
+	HasAndroid    bool
+	Enterprise    android.Enterprise
+	Policies      []android.Policy
+	AndroidTokens []android.EnrollmentToken
+}
+
+// rulesView is the compliance rules page.
+type rulesView struct {
+	view
+	Rules        []compliance.Rule
+	Standing     compliance.Standing
+	RuleKinds    []ruleKind
+	Platforms    []inventory.Platform
+	Remediations []commands.Kind
+}
+
+// profilesView is the profiles page: ADE profiles and Android policies.
+type profilesView struct {
+	view
+	ADE        []dep.Profile
+	Policies   []policyView
+	Groups     []inventory.Group
+	HasDEP     bool
+	HasAndroid bool
+	CanInstall bool
+}
+
+// abmView is the ABM tokens page.
+type abmView struct {
+	view
+	Tokens   []dep.Token
+	Profiles []dep.Profile
+}
+
+// webhooksView lists the tenant's webhooks.
+type webhooksView struct {
+	view
+	Webhooks []events.Endpoint
+}
+
+// webhookView is one webhook and its deliveries.
+type webhookView struct {
+	view
+	Webhook    events.Endpoint
+	Deliveries []events.Delivery
+}
+
+// settingsView is the tenant's settings: hostnames and federation.
+type settingsView struct {
+	view
+	Hostnames  []tenancy.Hostname
+	Platform   *tenancy.Hostname // the tenant's own name under the base domain
+	Custom     []tenancy.Hostname
+	Federation *enrollment.Federation
+}
+
+// windowsTokenView is a new Windows enrollment token, shown once (an htmx
+// fragment of the enrollment page).
+type windowsTokenView struct {
+	Token    string
+	Expires  time.Time
+	DeepLink template.URL // ms-device-enrollment:, which html/template would refuse as a URL
+	Server   string
+}
