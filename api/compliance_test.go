@@ -65,6 +65,14 @@ func TestCompliance(t *testing.T) {
 	if !strings.Contains(bad.raw, `"location":"body.name"`) || !strings.Contains(bad.raw, `"location":"body.params.version"`) {
 		t.Fatalf("a rule wrong in two fields: %s", bad.raw)
 	}
+	// A body's platform is named in the body, not as the query parameter
+	// that list-devices has by the same name.
+	plat := w.do(t, "admin-a", "POST", "/v1/tenants/"+w.a.Slug+"/compliance/rules", map[string]any{
+		"name": "Plat", "kind": "passcode_set", "platform": "amiga"})
+	isProblem(t, plat, 422)
+	if !strings.Contains(plat.raw, `"location":"body.platform"`) {
+		t.Fatalf("a rule for no platform: %s", plat.raw)
+	}
 	isProblem(t, w.do(t, "operator-a", "POST", "/v1/tenants/"+w.a.Slug+"/compliance/rules", map[string]any{
 		"name": "x", "kind": "passcode_set"}), 403)
 

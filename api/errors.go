@@ -31,11 +31,11 @@ func (a *API) problem(ctx context.Context, err error) error {
 	}
 	switch f.Code {
 	case fault.Invalid:
-		return invalidFields(err, f)
+		return invalidFields(err, f, callFrom(ctx).op)
 	case fault.NotFound:
 		return huma.Error404NotFound(err.Error())
 	case fault.Conflict:
-		return huma.Error409Conflict(err.Error(), details(f)...)
+		return huma.Error409Conflict(err.Error(), details(f, callFrom(ctx).op)...)
 	case fault.Stale:
 		return huma.Error412PreconditionFailed("the resource changed since the ETag in If-Match was read; read it again")
 	case fault.Forbidden:
@@ -57,26 +57,39 @@ func (a *API) problem(ctx context.Context, err error) error {
 
 // invalidFields is the 422 for invalid input, with one detail per wrong
 // field.
-func invalidFields(err error, f *fault.Error) error {
+func invalidFields(err error, f *fault.Error, op *huma.Operation) error {
 	if len(f.Fields) == 0 {
 		return huma.Error422UnprocessableEntity(err.Error())
 	}
-	return huma.Error422UnprocessableEntity("invalid "+f.Fields[0].Name, details(f)...)
+	return huma.Error422UnprocessableEntity("invalid "+f.Fields[0].Name, details(f, op)...)
 }
 
-// details are a fault's fields as problem details. Query parameters and
-// cursors are named as such; everything else is the body.
-func details(f *fault.Error) []error {
+// details are a fault's fields as problem details. A field the
+// operation has as a query parameter is named as one (a cursor, a sort);
+// everything else is the body.
+func details(f *fault.Error, op *huma.Operation) []error {
 	out := make([]error, len(f.Fields))
 	for i, fl := range f.Fields {
 		loc := "body." + fl.Name
-		switch fl.Name {
-		case "cursor", "sort", "platform", "status":
+		if inQuery(op, fl.Name) {
 			loc = "query." + fl.Name
 		}
 		out[i] = &huma.ErrorDetail{Location: loc, Message: fl.Problem}
 	}
 	return out
+}
+
+// inQuery reports whether op takes name as a query parameter.
+func inQuery(op *huma.Operation, name string) bool {
+	if op == nil {
+		return false
+	}
+	for _, p := range op.Parameters {
+		if p.In == "query" && p.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // writeErr answers err from a middleware.

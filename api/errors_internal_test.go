@@ -59,11 +59,18 @@ func TestProblemMapsEveryCode(t *testing.T) {
 			t.Errorf("%v: %d, want %d", c.err, got, c.want)
 		}
 	}
-	// Every wrong field is a detail, located in the body or the query.
+	// Every wrong field is a detail, located in the query when the
+	// operation has a query parameter of its name, else in the body.
+	listing := context.WithValue(context.Background(), callKey{}, &call{op: &huma.Operation{
+		Parameters: []*huma.Param{{Name: "sort", In: "query"}}}})
 	var se *huma.ErrorModel
-	errors.As(a.problem(context.Background(), fault.Join(fault.InvalidField("name", "empty"), fault.InvalidField("sort", "unknown"))), &se)
+	errors.As(a.problem(listing, fault.Join(fault.InvalidField("name", "empty"), fault.InvalidField("sort", "unknown"))), &se)
 	if len(se.Errors) != 2 || se.Errors[0].Location != "body.name" || se.Errors[1].Location != "query.sort" {
 		t.Errorf("details: %+v", se.Errors)
+	}
+	errors.As(a.problem(context.Background(), fault.InvalidField("sort", "unknown")), &se)
+	if len(se.Errors) != 1 || se.Errors[0].Location != "body.sort" {
+		t.Errorf("a body's field named like a query parameter elsewhere: %+v", se.Errors)
 	}
 	// Google's quota says when to come back.
 	var hs huma.HeadersError
