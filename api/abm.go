@@ -120,14 +120,6 @@ type (
 	ADEProfile dep.Profile
 )
 
-func convert[T, U any](in []T, f func(T) U) []U {
-	out := make([]U, 0, len(in))
-	for _, v := range in {
-		out = append(out, f(v))
-	}
-	return out
-}
-
 func tok(t dep.Token, err error) (ABMToken, error)      { return ABMToken(t), err }
 func prof(p dep.Profile, err error) (ADEProfile, error) { return ADEProfile(p), err }
 func toks(t []dep.Token, err error) ([]ABMToken, error) {

@@ -117,7 +117,7 @@ func (a *API) inventoryRoutes() {
 		for i, d := range p.Devices {
 			keys[d.ID] = p.Keys[i]
 		}
-		return &struct{ Body Page[Device] }{page(each(p.Devices, deviceOf), in.Limit, func(d Device) any {
+		return &struct{ Body Page[Device] }{page(convert(p.Devices, deviceOf), in.Limit, func(d Device) any {
 			return deviceCursor{Key: keys[d.ID], ID: d.ID, Sort: in.Sort}
 		})}, nil
 	})
@@ -195,7 +195,7 @@ func (a *API) commandRoutes() {
 		if err != nil {
 			return nil, err
 		}
-		return &struct{ Body Page[Command] }{page(each(cs, commandOf), in.Limit, func(c Command) any { return idCursor{ID: c.ID} })}, nil
+		return &struct{ Body Page[Command] }{page(convert(cs, commandOf), in.Limit, func(c Command) any { return idCursor{ID: c.ID} })}, nil
 	})
 
 	register(a, huma.Operation{

@@ -61,6 +61,6 @@ func (a *API) auditRoutes() {
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		return &struct{ Body Page[Entry] }{page(each(es, entryOf), in.Limit, func(e Entry) any { return eventCursor{ID: e.ID} })}, nil
+		return &struct{ Body Page[Entry] }{page(convert(es, entryOf), in.Limit, func(e Entry) any { return eventCursor{ID: e.ID} })}, nil
 	})
 }

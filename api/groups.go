@@ -59,7 +59,7 @@ func (a *API) groupRoutes() {
 			return nil, a.problem(ctx, err)
 		}
 		out := &groupsOutput{}
-		out.Body.Items = each(gs, groupOf)
+		out.Body.Items = convert(gs, groupOf)
 		return out, nil
 	})
 

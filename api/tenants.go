@@ -303,8 +303,8 @@ func (a *API) hostnameRoutes() {
 	}, admin, func(ctx context.Context, in *hostnamePath) (*hostnameOutput, error) {
 		// Not audited(): a check that proves nothing is kept, though it
 		// answers an error; the entry joins the verification's transaction.
-		h, err := a.d.Tenants.VerifyHostname(tenantContext(ctx), in.Hostname, func(vctx context.Context, _ tenancy.Hostname) error {
-			return a.rawAudited(vctx, false, func(context.Context) error { return nil })
+		h, err := a.d.Tenants.VerifyHostname(tenantContext(ctx), in.Hostname, func(ctx context.Context, _ tenancy.Hostname) error {
+			return a.record(ctx)
 		})
 		if err != nil {
 			return nil, a.problem(ctx, err)

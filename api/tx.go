@@ -31,14 +31,22 @@ func (a *API) rawAudited(ctx context.Context, always bool, change func(ctx conte
 		if c.op == nil || (!always && (c.op.Method == http.MethodGet || c.op.Method == http.MethodHead)) {
 			return nil
 		}
-		status := c.op.DefaultStatus
-		if status == 0 {
-			status = http.StatusOK
-		}
-		return a.d.Audit.Record(ctx, audit.Entry{
-			Actor: c.principal.Subject, ActorName: c.principal.Name, Action: c.op.OperationID,
-			Target: c.path, RequestID: c.requestID, Status: status,
-		})
+		return a.record(ctx)
+	})
+}
+
+// record writes the operation's audit entry in the transaction ctx is
+// within, for a change that holds its transaction itself (a hostname's
+// verification).
+func (a *API) record(ctx context.Context) error {
+	c := callFrom(ctx)
+	status := c.op.DefaultStatus
+	if status == 0 {
+		status = http.StatusOK
+	}
+	return a.d.Audit.Record(ctx, audit.Entry{
+		Actor: c.principal.Subject, ActorName: c.principal.Name, Action: c.op.OperationID,
+		Target: c.path, RequestID: c.requestID, Status: status,
 	})
 }
 

@@ -115,11 +115,11 @@ func deliveryOf(d events.Delivery) Delivery {
 		LastAttemptAt: d.LastAttemptAt, DeliveredAt: d.DeliveredAt}
 }
 
-// each maps f over in, keeping an empty list empty (not null).
-func each[T, U any](in []T, f func(T) U) []U {
-	out := make([]U, len(in))
-	for i, v := range in {
-		out[i] = f(v)
+// convert maps f over in; an empty list stays a list (not null).
+func convert[T, U any](in []T, f func(T) U) []U {
+	out := make([]U, 0, len(in))
+	for _, v := range in {
+		out = append(out, f(v))
 	}
 	return out
 }

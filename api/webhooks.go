@@ -209,7 +209,7 @@ func (a *API) webhookDeliveryRoutes() {
 		if err != nil {
 			return nil, err
 		}
-		return &struct{ Body Page[Delivery] }{page(each(ds, deliveryOf), in.Limit, func(d Delivery) any { return idCursor{ID: d.ID} })}, nil
+		return &struct{ Body Page[Delivery] }{page(convert(ds, deliveryOf), in.Limit, func(d Delivery) any { return idCursor{ID: d.ID} })}, nil
 	})
 
 	register(a, huma.Operation{

@@ -170,10 +170,11 @@ func claimedError(name, taken string) error {
 // VerifyHostname checks DNS for the TXT record that proves tenant id
 // controls name, records the result, and, when it proves ownership, marks
 // the name verified and calls then in the same transaction (to publish the
-// event and audit it): then's context is within it (DB.Within). A name already verified is returned as it is. A check that
-// proves nothing returns the name's state and an error wrapping
-// ErrUnproven that says what DNS showed; another tenant's verified name at
-// or above it gives ErrConflict.
+// event and audit it): then's context is within it (DB.Within). A name
+// already verified is returned as it is. A check that proves nothing
+// returns the name's state and an error wrapping ErrUnproven that says
+// what DNS showed; another tenant's verified name at or above it gives
+// ErrConflict.
 func (d *Directory) VerifyHostname(ctx context.Context, id uuid.UUID, name string, then func(context.Context, Hostname) error) (Hostname, error) {
 	return d.verify(ctx, id, name, false, then)
 }

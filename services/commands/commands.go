@@ -180,12 +180,6 @@ type Checker interface {
 	Check(d inventory.Device, c Command) error
 }
 
-// CheckerFunc is a Checker.
-type CheckerFunc func(d inventory.Device, c Command) error
-
-// Check implements Checker.
-func (f CheckerFunc) Check(d inventory.Device, c Command) error { return f(d, c) }
-
 // Withdrawer is a Dispatcher whose platform queue must forget a command
 // canceled or expired, in the same transaction.
 type Withdrawer interface {

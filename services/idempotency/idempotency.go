@@ -13,9 +13,9 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"github.com/google/uuid"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/internal/fault"
@@ -68,7 +68,7 @@ func (r Request) hash() []byte {
 var ErrReused = fault.New(fault.Invalid, "Idempotency-Key was already used with a different request")
 
 // Do runs create at most once per request key: the first call claims the
-// key, runs create and keeps its answer (JSON) with the key; a repeat
+// key, runs create and keeps its answer (JSON, sealed) with the key; a repeat
 // unmarshals the kept answer into out and reports replayed. A key used
 // with a different request is refused with ErrReused.
 // ctx must be within a tenant transaction of the store's database
