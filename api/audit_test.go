@@ -92,3 +92,37 @@ func TestLongSubjectsAreAudited(t *testing.T) {
 		t.Errorf("entry: actor %v, actor_name %v", e["actor"], e["actor_name"])
 	}
 }
+
+// Verifying a hostname keeps what DNS showed even when the check fails
+// (so it is not run inside the audited transaction the failure would roll
+// back), and a successful verification is audited and published in the
+// verification's own transaction.
+func TestVerifyHostnameKeepsTheCheckAndAuditsTheSuccess(t *testing.T) {
+	w := newWorld(t, api.Limits{})
+	dns := testenv.DNS(t)
+	w.dir.UseDNS(dns.Resolver())
+	base := "/v1/tenants/" + w.a.Slug
+	name := "mdm." + w.a.Slug + ".example"
+	r := w.do(t, "admin-a", "POST", base+"/hostnames", map[string]any{"hostname": name})
+	if r.status != 201 {
+		t.Fatalf("add: %d %s", r.status, r.raw)
+	}
+	rec, _ := r.body["verification"].(map[string]any)
+
+	isProblem(t, w.do(t, "admin-a", "POST", base+"/hostnames/"+name+"/verify", nil), 409)
+	if g := w.do(t, "admin-a", "GET", base+"/hostnames/"+name, nil); !strings.Contains(g.raw, `"check_error":"DNS has no TXT record at _trident-challenge.`+name) {
+		t.Errorf("the failed check was not kept: %s", g.raw)
+	}
+	dns.SetTXT(rec["name"].(string), rec["value"].(string))
+	if v := w.do(t, "admin-a", "POST", base+"/hostnames/"+name+"/verify", nil); v.status != 200 || v.body["status"] != "verified" {
+		t.Fatalf("verify: %d %s", v.status, v.raw)
+	}
+	a := w.do(t, "admin-a", "GET", base+"/audit?action=verify-hostname", nil)
+	if items, _ := a.body["items"].([]any); len(items) != 1 {
+		t.Errorf("audit entries for verify-hostname: %s; want the success only", a.raw)
+	}
+	e := w.do(t, "admin-a", "GET", base+"/events?kind=tenant.hostname_verified", nil)
+	if items, _ := e.body["items"].([]any); len(items) != 1 {
+		t.Errorf("hostname_verified events: %s", e.raw)
+	}
+}
