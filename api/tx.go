@@ -77,18 +77,16 @@ func idempotent[O any](a *API, ctx context.Context, key string, request any, cre
 	}
 	c := callFrom(ctx)
 	r := idempotency.Request{Caller: c.principal.Subject, Key: key, Operation: c.op.OperationID, Path: c.path, Body: request}
-	var again *O
 	err = a.rawAudited(ctx, false, func(ctx context.Context) (err error) {
 		out, replayed, err = idempotency.Do(ctx, a.keys, r, create)
 		if replayed {
-			again, out = out, nil
 			return errReplay // roll back the claim's transaction: nothing to record
 		}
 		return err
 	})
 	switch {
-	case again != nil:
-		return again, true, nil
+	case replayed:
+		return out, true, nil
 	case errors.Is(err, idempotency.ErrReused):
 		return nil, false, huma.Error422UnprocessableEntity(idempotency.ErrReused.Message,
 			&huma.ErrorDetail{Location: "header.Idempotency-Key", Message: "use a new key for a new request", Value: key})

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/tridentmdm/trident/api"
 	"github.com/tridentmdm/trident/dashboard"
@@ -168,6 +170,12 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		}
 	}
 	return a, nil
+}
+
+// insertOnlyJobs is a River client that inserts jobs for the workers and
+// works none: the CLI's, whose changes queue what they cause.
+func insertOnlyJobs(db *tenancy.DB) (*workers.Client, error) {
+	return river.NewClient(riverpgxv5.New(db.Writer()), &river.Config{Schema: migrations.RiverSchema})
 }
 
 // newPublisher is the event publisher of every process that changes

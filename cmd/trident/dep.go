@@ -11,10 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/google/uuid"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
-	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/services/dep"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/tenancy"
@@ -112,7 +109,7 @@ func runDEP(ctx context.Context, args []string, stdout io.Writer) error {
 	ctx = tenancy.WithTenant(ctx, t.ID)
 	// Jobs (a sync after an upload, webhook deliveries) are inserted for
 	// the workers; this process works none.
-	rc, err := river.NewClient(riverpgxv5.New(db.Writer()), &river.Config{Schema: migrations.RiverSchema})
+	rc, err := insertOnlyJobs(db)
 	if err != nil {
 		return err
 	}

@@ -11,10 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/google/uuid"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
-	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -103,7 +100,7 @@ func runTenant(ctx context.Context, args []string, stdout io.Writer) error {
 	// Changes publish their events and queue what they cause (a new
 	// hostname's DNS check) for the workers, as the API's do; this
 	// process works no jobs.
-	rc, err := river.NewClient(riverpgxv5.New(db.Writer()), &river.Config{Schema: migrations.RiverSchema})
+	rc, err := insertOnlyJobs(db)
 	if err != nil {
 		return err
 	}
