@@ -27,6 +27,7 @@ import (
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
+	"github.com/tridentmdm/trident/tenancy/jobs"
 	"github.com/tridentmdm/trident/workers"
 )
 
@@ -47,7 +48,7 @@ type world struct {
 	inv        *inventory.Inventory
 	cmds       *commands.Queue
 	comp       *compliance.Compliance
-	jobs       *workers.Client
+	jobs       *jobs.Client
 }
 
 // callers, by name, with the groups their tokens carry (filled with the
@@ -109,7 +110,7 @@ func newWorld(t *testing.T, limits api.Limits) *world {
 	store := events.NewStore(db)
 	sealKey, _, _ := seal.NewRandomKey()
 	keys := seal.NewKeyring(sealKey)
-	late := &workers.LateJobs{}
+	late := &jobs.Late{}
 	w.pub = events.NewPublisher(late, events.WithReaction(compliance.Reaction))
 	w.inv = inventory.New(db, w.pub)
 	w.cmds = commands.New(db, w.inv, w.pub, commands.WithSecrets(keys), commands.WithDelivery(late))

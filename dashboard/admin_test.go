@@ -430,26 +430,26 @@ func TestDeviceIdentities(t *testing.T) {
 		if dev, err = f.inv.ByIdentifier(ctx, tx, inventory.Windows, "DEV-"+f.a.Slug); err != nil {
 			return err
 		}
-		secret, _, err := f.pki.NewChallenge(ctx, tx, "test", time.Hour)
+		secret, _, err := f.pki.NewChallengeTx(ctx, tx, "test", time.Hour)
 		if err != nil {
 			return err
 		}
 		key, _ := rsa.GenerateKey(rand.Reader, 2048)
 		der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
 		csr, _ := x509.ParseCertificateRequest(der)
-		cert, b, err := f.pki.Issue(ctx, tx, pki.IssueRequest{CSR: csr, Challenge: secret})
+		cert, b, err := f.pki.IssueTx(ctx, tx, pki.IssueRequest{CSR: csr, Challenge: secret})
 		if err != nil {
 			return err
 		}
 		serial = b.Serial
-		return f.pki.Bind(ctx, tx, cert, dev.ID)
+		return f.pki.BindTx(ctx, tx, cert, dev.ID)
 	}); err != nil {
 		t.Fatal(err)
 	}
 	f.as("cy")
 	code, page := f.get("/dashboard/t/" + f.a.Slug + "/devices/" + dev.ID.String())
 	want(t, "device page", code, page, 200, "Identity certificate", "<code>"+serial+"</code>", time.Now().Add(pki.DeviceLifetime).Format("2006-01-02"), ">current<")
-	if err := f.db.Tx(ctx, func(tx pgx.Tx) error { _, err := f.pki.RevokeDevice(ctx, tx, dev.ID); return err }); err != nil {
+	if err := f.db.Tx(ctx, func(tx pgx.Tx) error { _, err := f.pki.RevokeDeviceTx(ctx, tx, dev.ID); return err }); err != nil {
 		t.Fatal(err)
 	}
 	code, page = f.get("/dashboard/t/" + f.a.Slug + "/devices/" + dev.ID.String())

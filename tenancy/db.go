@@ -41,6 +41,13 @@ func Open(ctx context.Context, writerURL, readerURL string) (*DB, error) {
 	return db, nil
 }
 
+// CheckURL reports whether url is a database URL Open can use (a
+// postgres:// URL or a key=value connection string), without connecting.
+func CheckURL(url string) error {
+	_, err := pgxpool.ParseConfig(url)
+	return err
+}
+
 func newPool(ctx context.Context, url, name string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {

@@ -6,13 +6,12 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
+	"github.com/tridentmdm/trident/tenancy/jobs"
 )
 
 // deliverCommandWorker sees a command to its end (commands.NextDelivery):
@@ -78,21 +77,20 @@ func (w *bulkWorker) Work(ctx context.Context, job *river.Job[commands.BulkArgs]
 	if w.cmds == nil {
 		return errors.New("commands: this process does not queue bulk commands")
 	}
-	return w.db.Tx(ctx, func(tx pgx.Tx) error {
-		next, n, err := w.cmds.BulkStep(ctx, tx, job.Args)
+	return w.db.Within(ctx, func(ctx context.Context) error {
+		next, n, err := w.cmds.BulkStep(ctx, job.Args)
 		if err != nil {
 			return err
 		}
 		w.log.InfoContext(ctx, "bulk command batch", "bulk", job.Args.BulkID, "kind", job.Args.Command, "queued", n)
 		if next != nil {
-			if _, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, *next, nil); err != nil {
+			if err := jobs.Insert(ctx, w.db, river.InsertManyParams{Args: *next}); err != nil {
 				return err
 			}
 		}
 		// The job ends in the batch's transaction: were it completed after
 		// (River's default), a stop between the commit and that update would
 		// run the batch again and queue its commands twice.
-		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
-		return err
+		return jobs.Complete(ctx, w.db, job)
 	})
 }

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/tenancy"
+	"github.com/tridentmdm/trident/tenancy/jobs"
 )
 
 type evaluateWorker struct {
@@ -53,11 +53,8 @@ func (w *evaluateTenantWorker) Work(ctx context.Context, job *river.Job[complian
 			return nil
 		}
 		// The next batch, committed with this one's results.
-		return w.db.Tx(ctx, func(tx pgx.Tx) error {
-			_, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx,
-				compliance.EvaluateTenantArgs{TenantID: job.Args.TenantID, After: ids[len(ids)-1]}, nil)
-			return err
-		})
+		return jobs.Insert(ctx, w.db, river.InsertManyParams{
+			Args: compliance.EvaluateTenantArgs{TenantID: job.Args.TenantID, After: ids[len(ids)-1]}})
 	})
 }
 

@@ -6,10 +6,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/tridentmdm/trident/tenancy"
+	"github.com/tridentmdm/trident/tenancy/jobs"
 )
 
 // fanOut enqueues one job per tenant that job chooses to include (nil
@@ -31,7 +31,7 @@ func fanOut(ctx context.Context, dir *tenancy.Directory, period time.Duration, j
 	if len(params) == 0 {
 		return 0, nil
 	}
-	if _, err := river.ClientFromContext[pgx.Tx](ctx).InsertMany(ctx, params); err != nil {
+	if err := jobs.InsertMany(ctx, params); err != nil {
 		return 0, fmt.Errorf("enqueue per-tenant jobs: %w", err)
 	}
 	return len(params), nil

@@ -13,13 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/tridentmdm/trident/services/android"
@@ -30,6 +27,7 @@ import (
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
+	"github.com/tridentmdm/trident/tenancy/jobs"
 )
 
 // Config tunes the jobs.
@@ -74,14 +72,11 @@ type Deps struct {
 	Log     *slog.Logger
 }
 
-// Client is River's client on Trident's pools.
-type Client = river.Client[pgx.Tx]
-
 // New builds the River client. With work false it only inserts jobs (what
 // `trident serve` needs: jobs are enqueued inside tenant transactions with
 // InsertTx); with work true it also works them and runs periodic jobs (what
 // `trident worker` and `trident dev` run).
-func New(d Deps, cfg Config, work bool) (*Client, error) {
+func New(d Deps, cfg Config, work bool) (*jobs.Client, error) {
 	if cfg.Schema == "" {
 		return nil, errors.New("workers: Config.Schema (River's schema) is required")
 	}
@@ -150,11 +145,7 @@ func New(d Deps, cfg Config, work bool) (*Client, error) {
 			func() (river.JobArgs, *river.InsertOpts) { return SnapshotSweepArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
-	c, err := river.NewClient(riverpgxv5.New(d.DB.Writer()), rc)
-	if err != nil {
-		return nil, fmt.Errorf("workers: river client: %w", err)
-	}
-	return c, nil
+	return jobs.NewClient(d.DB, rc)
 }
 
 // timing reports each job's duration and outcome to observe.
@@ -214,21 +205,4 @@ func (h quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h quietHandler) WithGroup(name string) slog.Handler {
 	return quietHandler{h.Handler.WithGroup(name), h.min}
-}
-
-// LateJobs lets the services that enqueue jobs (the event publisher, the
-// command queue) be built before the River client that also works their
-// jobs: Set the client once it exists.
-type LateJobs struct{ c atomic.Pointer[Client] }
-
-// Set names the client that inserts the jobs.
-func (l *LateJobs) Set(c *Client) { l.c.Store(c) }
-
-// InsertManyTx implements events.Jobs.
-func (l *LateJobs) InsertManyTx(ctx context.Context, tx pgx.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
-	c := l.c.Load()
-	if c == nil {
-		return nil, errors.New("workers: no River client to insert jobs with yet")
-	}
-	return c.InsertManyTx(ctx, tx, params)
 }

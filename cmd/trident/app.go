@@ -17,7 +17,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/tridentmdm/trident/api"
 	"github.com/tridentmdm/trident/dashboard"
@@ -44,6 +43,7 @@ import (
 	"github.com/tridentmdm/trident/services/push"
 	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
+	"github.com/tridentmdm/trident/tenancy/jobs"
 	"github.com/tridentmdm/trident/workers"
 )
 
@@ -64,7 +64,7 @@ type app struct {
 	events   *events.Store
 	bus      *events.Bus
 	listener *events.Listener
-	river    *workers.Client
+	river    *jobs.Client
 	api      *api.API
 	scep     *apple.SCEP
 	mdm      http.Handler
@@ -109,7 +109,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	appleStore := mdmstore.New(db, keys, mdmstore.BatchSeen(enrollmentsSeen))
 	// The services that enqueue jobs exist before the River client that
 	// also works those jobs; LateJobs joins them once it does.
-	jobs := &workers.LateJobs{}
+	jobs := &jobs.Late{}
 	pub := newPublisher(jobs)
 	inv := inventory.New(db, pub, inventory.BatchSeen(devicesSeen))
 	certs := pki.New(db, pub, keys)
@@ -149,8 +149,9 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	if droid != nil {
 		wakers[inventory.Android] = androidsvc.Waker{S: droid}
 	}
-	profiles := apple.NewProfiles(db, certs, appleStore, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)
-	renewer := &apple.Renewer{DB: db, Dir: a.dir, Profiles: profiles, PKI: certs, Inv: inv, Cmds: cmds, Pub: pub,
+	profiles := apple.NewProfiles(certs, appleStore, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)
+	appleEnroll := enrollment.NewApple(db, certs, inv, cmds, pub)
+	renewer := &apple.Renewer{Dir: a.dir, Profiles: profiles, Apple: appleEnroll,
 		Window: cfg.identityRenewal, Log: log.With("component", "identity-renewal")}
 	a.river, err = workers.New(workers.Deps{DB: db, Directory: a.dir, Events: a.events, Tenants: tenantsSvc, Log: log,
 		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: cfg.egressPrivate, Keys: keys}),
@@ -165,7 +166,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	if r.serve {
 		if err := a.edges(cfg, serving{db: db, keys: keys, jobs: jobs, pub: pub, inv: inv, certs: certs, cmds: cmds, comp: comp,
 			tenants: tenantsSvc, abm: abm, droid: droid, appleStore: appleStore, profiles: profiles, winEnroll: winEnroll,
-			audit: auditLog, deviceURL: deviceURL}, log); err != nil {
+			appleEnroll: appleEnroll, audit: auditLog, deviceURL: deviceURL}, log); err != nil {
 			return nil, err
 		}
 	}
@@ -174,8 +175,8 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 
 // insertOnlyJobs is a River client that inserts jobs for the workers and
 // works none: the CLI's, whose changes queue what they cause.
-func insertOnlyJobs(db *tenancy.DB) (*workers.Client, error) {
-	return river.NewClient(riverpgxv5.New(db.Writer()), &river.Config{Schema: migrations.RiverSchema})
+func insertOnlyJobs(db *tenancy.DB) (*jobs.Client, error) {
+	return jobs.NewClient(db, &river.Config{Schema: migrations.RiverSchema})
 }
 
 // newPublisher is the event publisher of every process that changes
@@ -233,34 +234,35 @@ func (cfg serverConfig) apnsClientOptions(log *slog.Logger) ([]push.Option, erro
 
 // serving is what newApp built that the HTTP edges serve.
 type serving struct {
-	db         *tenancy.DB
-	keys       *seal.Keyring
-	jobs       *workers.LateJobs
-	pub        *events.Publisher
-	inv        *inventory.Inventory
-	certs      *pki.PKI
-	cmds       *commands.Queue
-	comp       *compliance.Compliance
-	tenants    *tenants.Service
-	abm        *dep.Service
-	droid      *androidsvc.Service
-	appleStore *mdmstore.Store
-	profiles   *apple.Profiles
-	winEnroll  *enrollment.Windows
-	audit      *audit.Store
-	deviceURL  func(tenancy.Tenant) string
+	db          *tenancy.DB
+	keys        *seal.Keyring
+	jobs        *jobs.Late
+	pub         *events.Publisher
+	inv         *inventory.Inventory
+	certs       *pki.PKI
+	cmds        *commands.Queue
+	comp        *compliance.Compliance
+	tenants     *tenants.Service
+	abm         *dep.Service
+	droid       *androidsvc.Service
+	appleStore  *mdmstore.Store
+	profiles    *apple.Profiles
+	winEnroll   *enrollment.Windows
+	appleEnroll *enrollment.Apple
+	audit       *audit.Store
+	deviceURL   func(tenancy.Tenant) string
 }
 
 // edges builds the HTTP edges of a serving process: the device
 // protocols, the dashboard and the API.
 func (a *app) edges(cfg serverConfig, s serving, log *slog.Logger) error {
-	a.scep = apple.NewSCEP(s.db, s.certs, log.With("component", "scep"))
+	a.scep = apple.NewSCEP(s.certs, log.With("component", "scep"))
 	v, err := identity.NewVerifier(cfg.oidc.issuer, cfg.oidc.audience, cfg.oidc.claims())
 	if err != nil {
 		return err
 	}
 	mdmLog := log.With("component", "apple-mdm")
-	if a.mdm, err = apple.NewMDM(s.db, s.appleStore, s.certs, apple.NewService(s.db, s.inv, s.cmds, mdmLog).WithIdentities(s.certs),
+	if a.mdm, err = apple.NewMDM(s.db, s.appleStore, s.certs, apple.NewService(s.appleEnroll, s.inv, mdmLog),
 		apple.MDMOptions{Identity: apple.Identity(cfg.appleIdentity), Header: cfg.appleIdentityHeader}, mdmLog); err != nil {
 		return err
 	}
@@ -300,7 +302,7 @@ func (a *app) edges(cfg serverConfig, s serving, log *slog.Logger) error {
 			return err
 		}
 	}
-	a.ade = apple.NewADE(s.db, a.dir, s.abm, s.profiles, deviceCA, log.With("component", "ade"))
+	a.ade = apple.NewADE(a.dir, s.abm, s.profiles, deviceCA, log.With("component", "ade"))
 	a.api = api.New(api.Deps{DB: s.db, Directory: a.dir, Tenants: s.tenants, Keys: s.keys, Auth: v, Events: a.events, Bus: a.bus, Limits: cfg.apiLimits,
 		Publisher: s.pub, Inventory: s.inv, Commands: s.cmds, Compliance: s.comp, Jobs: s.jobs, PKI: s.certs, AppleEnrollment: appleEdge, ApplePush: appleEdge, DEP: s.abm, Android: s.droid,
 		Windows: windowsEnrollment(a.windows, s.winEnroll), DeviceURL: s.deviceURL, Webhooks: webhooks,
@@ -433,6 +435,6 @@ func pprofMux() *http.ServeMux {
 // platformCommands routes each platform's commands through its protocol's
 // translator (commands.Dispatcher).
 func platformCommands() []commands.Option {
-	return []commands.Option{commands.WithDispatcher(inventory.Apple, apple.Commands{}),
+	return []commands.Option{commands.WithDispatcher(inventory.Apple, apple.Dispatcher()),
 		commands.WithChecker(inventory.Android, androidsvc.Dispatcher{}), commands.WithChecker(inventory.Windows, windows.Commands{})}
 }

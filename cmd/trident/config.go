@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"google.golang.org/api/option"
 
 	"github.com/tridentmdm/trident/api"
@@ -93,7 +92,7 @@ func (c *common) validate() error {
 		if u == "" {
 			continue
 		}
-		if _, err := pgx.ParseConfig(u); err != nil {
+		if err := tenancy.CheckURL(u); err != nil {
 			errs = append(errs, fmt.Errorf("--%s: %v", name, redact(err)))
 		}
 	}

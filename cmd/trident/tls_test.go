@@ -78,11 +78,11 @@ func TestMutualTLSIdentity(t *testing.T) {
 	tctx := tenancy.WithTenant(context.Background(), tn.ID)
 	var devCert *x509.Certificate
 	err = db.Tx(tctx, func(tx pgx.Tx) error {
-		secret, _, err := p.NewChallenge(tctx, tx, "apple-enrollment", time.Hour)
+		secret, _, err := p.NewChallengeTx(tctx, tx, "apple-enrollment", time.Hour)
 		if err != nil {
 			return err
 		}
-		devCert, _, err = p.Issue(tctx, tx, pki.IssueRequest{CSR: csr, Challenge: secret})
+		devCert, _, err = p.IssueTx(tctx, tx, pki.IssueRequest{CSR: csr, Challenge: secret})
 		return err
 	})
 	if err != nil {
@@ -108,7 +108,7 @@ func TestMutualTLSIdentity(t *testing.T) {
 	// the TLS client certificate (the default when --tls-cert is set).
 	var token string
 	if err := db.Tx(tctx, func(tx pgx.Tx) error {
-		token, _, err = p.NewChallenge(tctx, tx, enrollment.WindowsPurpose, time.Hour)
+		token, _, err = p.NewChallengeTx(tctx, tx, enrollment.WindowsPurpose, time.Hour)
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -96,7 +96,7 @@ func Prepare(ctx context.Context, db *tenancy.DB, dir *tenancy.Directory, pk *pk
 		apple, err := inBatches(tctx, db, share(o.Apple, o.Tenants, i), func(ctx context.Context) (d Device, err error) {
 			d = Device{Platform: "apple", Topic: topic}
 			err = db.Tx(ctx, func(tx pgx.Tx) (err error) {
-				d.Secret, _, err = pk.NewChallenge(ctx, tx, "apple-enrollment", o.ChallengeLifetime)
+				d.Secret, _, err = pk.NewChallengeTx(ctx, tx, "apple-enrollment", o.ChallengeLifetime)
 				return err
 			})
 			return d, err

@@ -94,7 +94,6 @@ type Enroller interface {
 // Setup Assistant posts its signed machine info, and a device the
 // tenant's ABM servers have gets the tenant's enrollment profile.
 type ADE struct {
-	db      TxRunner
 	dir     *tenancy.Directory
 	devices ADEEnrollments
 	profile Enroller
@@ -106,8 +105,8 @@ type ADE struct {
 // the CAs device identities must chain to (Apple's iPhone Device CA
 // root); without them only the signature itself is checked, and the
 // serial number must still be one of the tenant's ABM devices.
-func NewADE(db TxRunner, dir *tenancy.Directory, devices ADEEnrollments, profile Enroller, roots *x509.CertPool, log *slog.Logger) *ADE {
-	return &ADE{db: db, dir: dir, devices: devices, profile: profile, roots: roots, log: log}
+func NewADE(dir *tenancy.Directory, devices ADEEnrollments, profile Enroller, roots *x509.CertPool, log *slog.Logger) *ADE {
+	return &ADE{dir: dir, devices: devices, profile: profile, roots: roots, log: log}
 }
 
 func (a *ADE) ServeHTTP(w http.ResponseWriter, r *http.Request) {

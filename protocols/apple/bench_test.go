@@ -91,7 +91,7 @@ func BenchmarkSCEPIssue(b *testing.B) {
 	for i := range b.N {
 		var secret string
 		if err := e.db.Tx(ctx, func(tx pgx.Tx) (err error) {
-			secret, _, err = e.pki.NewChallenge(ctx, tx, "apple-enrollment", time.Hour)
+			secret, _, err = e.pki.NewChallengeTx(ctx, tx, "apple-enrollment", time.Hour)
 			return
 		}); err != nil {
 			b.Fatal(err)

@@ -1,13 +1,12 @@
 package apple
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/micromdm/nanomdm/mdm"
 
 	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
@@ -15,23 +14,13 @@ import (
 	"github.com/tridentmdm/trident/services/inventory"
 )
 
-// Commands turns Trident's platform-neutral commands into Apple MDM
-// commands (Apple's "Commands and Queries" documentation) and queues them
-// on the device's nanomdm queue, in the transaction that queued the
-// command. The MDM command's CommandUUID is the command's id, so the
-// device's answer finds its way back.
-//
-// What nanomdm's queue keeps is only the command's place and type: the
-// command the device gets is rendered when it is handed out (handout),
-// from Trident's command, so a canceled or expired one is never sent and
-// a secret (a PIN, a profile, the UnlockToken) is never stored in plain.
-// Waking the device is the command delivery job's (commands.DeliverArgs).
-type Commands struct{}
-
-var (
-	_ commands.Dispatcher = Commands{}
-	_ commands.Withdrawer = Commands{}
-)
+// Dispatcher puts Trident's platform-neutral commands on the device's
+// nanomdm queue (mdmstore.Queue) in the transaction that queued them,
+// rendered as Apple MDM commands (Apple's "Commands and Queries"
+// documentation) by Render. The MDM command's CommandUUID is the
+// command's id, so the device's answer finds its way back. Waking the
+// device is the command delivery job's (commands.DeliverArgs).
+func Dispatcher() mdmstore.Queue { return mdmstore.Queue{Render: Render} }
 
 // deviceInformationQueries are what Trident keeps of a device
 // (DeviceInformation queries).
@@ -41,31 +30,21 @@ var deviceInformationQueries = []string{
 	"WiFiMAC", "BluetoothMAC", "IMEI", "MEID", "UDID",
 }
 
-// Dispatch implements commands.Dispatcher: it checks that the command
-// renders for the device, then queues its placeholder.
-func (c Commands) Dispatch(ctx context.Context, tx pgx.Tx, d inventory.Device, q commands.Command) error {
-	b, err := body(ctx, tx, d, q)
+// Render is the MDM command device d gets for c, rendered when it is
+// handed out (and checked when it is queued).
+func Render(d inventory.Device, c commands.Command, unlockToken func() ([]byte, error)) (*mdm.Command, error) {
+	b, err := body(c, unlockToken)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	cmd, err := encode(q, map[string]any{"RequestType": b["RequestType"]})
-	if err != nil {
-		return err
-	}
-	return mdmstore.Enqueue(ctx, tx, []string{d.Identifier}, cmd)
-}
-
-// Withdraw implements commands.Withdrawer: a canceled or expired command
-// leaves the device's nanomdm queue.
-func (c Commands) Withdraw(ctx context.Context, tx pgx.Tx, d inventory.Device, q commands.Command) error {
-	return mdmstore.Withdraw(ctx, tx, d.Identifier, q.ID.String())
+	return encode(c, b)
 }
 
 // ErrNoUnlockToken means ClearPasscode cannot be sent: the device never
 // escrowed its UnlockToken.
 var ErrNoUnlockToken = errors.New("the device has not escrowed an UnlockToken, which ClearPasscode needs")
 
-func body(ctx context.Context, tx pgx.Tx, d inventory.Device, c commands.Command) (map[string]any, error) {
+func body(c commands.Command, unlockToken func() ([]byte, error)) (map[string]any, error) {
 	var opts map[string]any
 	_ = json.Unmarshal(c.Payload, &opts)
 	str := func(k string) (string, bool) { v, ok := opts[k].(string); return v, ok && v != "" }
@@ -116,7 +95,7 @@ func body(ctx context.Context, tx pgx.Tx, d inventory.Device, c commands.Command
 		}
 		return b, nil
 	case "clear_passcode":
-		tok, err := mdmstore.UnlockToken(ctx, tx, d.Identifier)
+		tok, err := unlockToken()
 		if err != nil {
 			return nil, err
 		}

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/jackc/pgx/v5"
 	nlog "github.com/micromdm/nanolib/log"
 	"github.com/micromdm/nanomdm/cryptoutil"
 	httpmdm "github.com/micromdm/nanomdm/http/mdm"
@@ -39,7 +38,7 @@ const (
 
 // CertVerifier is what check-ins need from services/pki.
 type CertVerifier interface {
-	Verify(ctx context.Context, tx pgx.Tx, cert *x509.Certificate) (pki.Binding, error)
+	Verify(ctx context.Context, cert *x509.Certificate) (pki.Binding, error)
 }
 
 // MDMOptions tune the MDM endpoint.
@@ -48,10 +47,9 @@ type MDMOptions struct {
 	Header   string // for FromHeader; default Client-Cert
 }
 
-// RequestTxRunner is what the MDM endpoint needs of tenancy.DB: Tx, and
-// Within to make a whole request one transaction.
-type RequestTxRunner interface {
-	TxRunner
+// Transactions is what the MDM endpoint needs of tenancy.DB: Within, to
+// make a whole request one transaction.
+type Transactions interface {
 	Within(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
@@ -68,14 +66,14 @@ const maxCheckin = 20 << 20
 //
 // Each request is one tenant transaction (see oneTransaction), however
 // many of those parts read or write.
-func NewMDM(db RequestTxRunner, store *mdmstore.Store, certs CertVerifier, svc *Service, o MDMOptions, log *slog.Logger) (http.Handler, error) {
+func NewMDM(db Transactions, store *mdmstore.Store, certs CertVerifier, svc *Service, o MDMOptions, log *slog.Logger) (http.Handler, error) {
 	logger := nanoLogger{log}
 	core := nanomdm.New(handout{Store: store, svc: svc}, nanomdm.WithLogger(logger), nanomdm.WithDeclarativeManagement(DDM{status: svc.ddmStatus}))
 	var chain service.CheckinAndCommandService = inOrder{core: core, side: svc, log: log}
 	chain = certauth.New(chain, store, certauth.WithLogger(logger))
 	chain = deviceFaults{next: chain}
 	h := http.Handler(httpmdm.CheckinAndCommandHandler(chain, logger))
-	h = httpmdm.CertVerifyMiddleware(h, tenantCerts{db: db, pki: certs}, logger)
+	h = httpmdm.CertVerifyMiddleware(h, tenantCerts{certs}, logger)
 	switch o.Identity {
 	case FromSignature, "":
 		h = httpmdm.CertExtractMdmSignatureMiddleware(h, httpmdm.MdmSignatureVerifierFunc(cryptoutil.VerifyMdmSignature),
@@ -106,7 +104,7 @@ var errRefused = errors.New("apple: request refused")
 // an answer of 400 or more rolls everything back, and a failed commit (or
 // a part that failed where the chain went on) is answered 500, so the
 // device tries again.
-func oneTransaction(db RequestTxRunner, h http.Handler, log *slog.Logger) http.Handler {
+func oneTransaction(db Transactions, h http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCheckin))
 		if err != nil {
@@ -166,19 +164,14 @@ func (h *heldResponse) Write(b []byte) (int, error) {
 }
 
 // tenantCerts verifies device certificates in the request's tenant.
-type tenantCerts struct {
-	db  RequestTxRunner
-	pki CertVerifier
-}
+type tenantCerts struct{ pki CertVerifier }
 
 func (v tenantCerts) Verify(ctx context.Context, cert *x509.Certificate) error {
 	if cert == nil {
 		return fmt.Errorf("no device certificate")
 	}
-	return v.db.Tx(ctx, func(tx pgx.Tx) error {
-		_, err := v.pki.Verify(ctx, tx, cert)
-		return err
-	})
+	_, err := v.pki.Verify(ctx, cert)
+	return err
 }
 
 // nanoLogger adapts slog to nanomdm's logger: key-value pairs, with "msg"

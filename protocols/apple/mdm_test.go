@@ -25,11 +25,13 @@ import (
 	"github.com/tridentmdm/trident/protocols/apple"
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
 	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/enrollment"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/pki"
 	"github.com/tridentmdm/trident/services/push"
 	"github.com/tridentmdm/trident/tenancy"
+	"github.com/tridentmdm/trident/tenancy/jobs"
 	"github.com/tridentmdm/trident/workers"
 )
 
@@ -47,7 +49,7 @@ func pushCert(t testing.TB, topic string) (certPEM, keyPEM []byte) {
 // mdmEnv is a tenant-hostname server with SCEP and the MDM endpoint, as
 // serve mounts them.
 type mdmEnv struct {
-	jobs  *workers.Client
+	jobs  *jobs.Client
 	apns  *fakeapns.Server
 	store *mdmstore.Store
 	db    *tenancy.DB
@@ -75,10 +77,10 @@ func setupMDMLog(t testing.TB, log *slog.Logger) *mdmEnv {
 	// local APNs.
 	fake := fakeapns.New()
 	t.Cleanup(fake.Close)
-	late := &workers.LateJobs{}
+	late := &jobs.Late{}
 	pub := events.NewPublisher(late)
 	e := &mdmEnv{apns: fake, store: store, db: db, pki: pki.New(db, events.NewPublisher(nil), keys), inv: inventory.New(db, pub), a: testenv.Tenant(t, dir), b: testenv.Tenant(t, dir)}
-	e.cmds = commands.New(db, e.inv, pub, commands.WithDispatcher(inventory.Apple, apple.Commands{}), commands.WithDelivery(late), commands.WithSecrets(keys))
+	e.cmds = commands.New(db, e.inv, pub, commands.WithDispatcher(inventory.Apple, apple.Dispatcher()), commands.WithDelivery(late), commands.WithSecrets(keys))
 	jobs, err := workers.New(workers.Deps{DB: db, Directory: dir, Events: events.NewStore(db), Log: log,
 		Webhooks: events.NewSender(db, events.SenderOptions{}), Commands: e.cmds, Inventory: e.inv,
 		Wakers: map[inventory.Platform]commands.Waker{inventory.Apple: push.AppleWaker{APNs: push.NewAPNs(store, push.WithHost(fake.URL, fake.TLSConfig))}}},
@@ -92,12 +94,12 @@ func setupMDMLog(t testing.TB, log *slog.Logger) *mdmEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { jobs.Stop(context.Background()) })
-	h, err := apple.NewMDM(db, store, e.pki, apple.NewService(db, e.inv, e.cmds, log).WithIdentities(e.pki), apple.MDMOptions{}, log)
+	h, err := apple.NewMDM(db, store, e.pki, apple.NewService(enrollment.NewApple(db, e.pki, e.inv, e.cmds, pub), e.inv, log), apple.MDMOptions{}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/scep", apple.NewSCEP(db, e.pki, log))
+	mux.Handle("/scep", apple.NewSCEP(e.pki, log))
 	mux.Handle("/mdm", h)
 	srv := httptest.NewServer(tenancy.NewResolver(dir).Middleware(log, mux))
 	t.Cleanup(srv.Close)
@@ -115,7 +117,7 @@ func (e *mdmEnv) enroll(t testing.TB, tn tenancy.Tenant) *devicesim.AppleDevice 
 	ctx := e.ctx(tn)
 	var secret string
 	if err := e.db.Tx(ctx, func(tx pgx.Tx) (err error) {
-		secret, _, err = e.pki.NewChallenge(ctx, tx, "apple-enrollment", time.Hour)
+		secret, _, err = e.pki.NewChallengeTx(ctx, tx, "apple-enrollment", time.Hour)
 		return
 	}); err != nil {
 		t.Fatal(err)
@@ -442,7 +444,7 @@ func TestAppleIdentityFromProxyHeader(t *testing.T) {
 	}
 
 	log := testenv.Logger(t)
-	h, err := apple.NewMDM(e.db, e.store, e.pki, apple.NewService(e.db, e.inv, e.cmds, log),
+	h, err := apple.NewMDM(e.db, e.store, e.pki, apple.NewService(enrollment.NewApple(e.db, e.pki, e.inv, e.cmds, events.NewPublisher(nil)), e.inv, log),
 		apple.MDMOptions{Identity: apple.FromHeader, Header: "Client-Cert"}, log)
 	if err != nil {
 		t.Fatal(err)

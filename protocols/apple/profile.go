@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/micromdm/plist"
 	"github.com/smallstep/pkcs7"
 
@@ -27,7 +26,6 @@ var ErrNoPushCertificate = fault.New(fault.Conflict, "upload the tenant's APNs p
 // "Configuration Profile Reference": a SCEP payload, then the MDM payload
 // whose identity is the SCEP certificate), signed with the tenant's CA.
 type Profiles struct {
-	db    TxRunner
 	pki   *pki.PKI
 	store *mdmstore.Store
 	base  string // the base domain
@@ -38,8 +36,8 @@ type Profiles struct {
 }
 
 // NewProfiles returns the enrollment profile maker.
-func NewProfiles(db TxRunner, p *pki.PKI, store *mdmstore.Store, baseDomain, scheme string, port int) *Profiles {
-	return &Profiles{db: db, pki: p, store: store, base: baseDomain, scheme: scheme, port: port}
+func NewProfiles(p *pki.PKI, store *mdmstore.Store, baseDomain, scheme string, port int) *Profiles {
+	return &Profiles{pki: p, store: store, base: baseDomain, scheme: scheme, port: port}
 }
 
 // TenantURL is where devices reach tenant slug: scheme://{slug}.{base}
@@ -78,16 +76,13 @@ func (p *Profiles) Enrollment(ctx context.Context, t tenancy.Tenant) ([]byte, er
 		return nil, ErrNoPushCertificate
 	}
 	base := TenantURL(t.Slug, p.base, p.scheme, p.port)
-	var secret string
-	var ca *pki.CA
-	err = p.db.Tx(ctx, func(tx pgx.Tx) error {
-		var err error
-		if secret, _, err = p.pki.NewChallenge(ctx, tx, "apple-enrollment", ChallengeLifetime); err != nil {
-			return err
-		}
-		ca, err = p.pki.CATx(ctx, tx)
-		return err
-	})
+	// The CA first: a challenge is made only for a profile that can be
+	// signed.
+	ca, err := p.pki.CA(ctx)
+	if err != nil {
+		return nil, err
+	}
+	secret, _, err := p.pki.NewChallenge(ctx, "apple-enrollment", ChallengeLifetime)
 	if err != nil {
 		return nil, err
 	}

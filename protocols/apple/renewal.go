@@ -9,17 +9,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
-	"github.com/tridentmdm/trident/services/commands"
-	"github.com/tridentmdm/trident/services/events"
-	"github.com/tridentmdm/trident/services/inventory"
-	"github.com/tridentmdm/trident/services/pki"
+	"github.com/tridentmdm/trident/services/enrollment"
 	"github.com/tridentmdm/trident/tenancy"
 )
-
-// RenewalCreator names the commands identity renewal queues.
-const RenewalCreator = "identity-renewal"
 
 // DefaultRenewalWindow is how long before an Apple device's identity
 // expires Trident sends it a fresh enrollment profile.
@@ -35,13 +28,9 @@ const DefaultRenewalWindow = 60 * 24 * time.Hour
 // identity only; the old one is current in Trident's records until it
 // expires, and revoking the device revokes both.)
 type Renewer struct {
-	DB       TxRunner
 	Dir      *tenancy.Directory
 	Profiles *Profiles
-	PKI      *pki.PKI
-	Inv      *inventory.Inventory
-	Cmds     *commands.Queue
-	Pub      *events.Publisher
+	Apple    *enrollment.Apple
 	Window   time.Duration // default DefaultRenewalWindow
 	Log      *slog.Logger
 }
@@ -63,34 +52,7 @@ func (r *Renewer) Renew(ctx context.Context, tenant uuid.UUID) (int, error) {
 		return 0, err
 	}
 	ctx = tenancy.WithTenant(ctx, tenant)
-	var due []inventory.Device
-	var expires = map[uuid.UUID]time.Time{}
-	err = r.DB.Tx(ctx, func(tx pgx.Tx) error {
-		ids, err := r.PKI.Expiring(ctx, tx, window, renewBatch)
-		if err != nil {
-			return err
-		}
-		for _, id := range ids {
-			d, err := r.Inv.GetTx(ctx, tx, id.Device)
-			if errors.Is(err, tenancy.ErrNotFound) {
-				continue
-			} else if err != nil {
-				return err
-			}
-			if d.Platform != inventory.Apple || d.Status != inventory.Enrolled {
-				continue // Windows renews its own; an unenrolled device has nothing to renew
-			}
-			open, err := r.Cmds.HasOpen(ctx, tx, d.ID, "install_profile", RenewalCreator)
-			if err != nil {
-				return err
-			}
-			if !open {
-				due = append(due, d)
-				expires[d.ID] = id.NotAfter
-			}
-		}
-		return nil
-	})
+	due, err := r.Apple.RenewalsDue(ctx, window, renewBatch)
 	if err != nil || len(due) == 0 {
 		return 0, err
 	}
@@ -104,18 +66,8 @@ func (r *Renewer) Renew(ctx context.Context, tenant uuid.UUID) (int, error) {
 		if err != nil {
 			return queued, err
 		}
-		err = r.DB.Tx(ctx, func(tx pgx.Tx) error {
-			c, err := r.Cmds.EnqueueTx(ctx, tx, commands.NewCommand{DeviceID: d.ID, Kind: "install_profile", CreatedBy: RenewalCreator,
-				Payload: map[string]any{"profile": base64.StdEncoding.EncodeToString(profile)}})
-			if err != nil {
-				return err
-			}
-			_, err = r.Pub.Publish(ctx, tx, pki.EventRenewalQueued, d.ID.String(), pki.RenewalQueued{
-				Platform: "apple", CommandID: c.ID, ExpiresAt: expires[d.ID]})
-			return err
-		})
-		if err != nil {
-			return queued, fmt.Errorf("apple: queue the identity renewal of %s: %w", d.ID, err)
+		if err := r.Apple.QueueRenewal(ctx, d, map[string]any{"profile": base64.StdEncoding.EncodeToString(profile)}); err != nil {
+			return queued, fmt.Errorf("apple: queue the identity renewal of %s: %w", d.Device.ID, err)
 		}
 		queued++
 	}

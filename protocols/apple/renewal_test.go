@@ -13,6 +13,7 @@ import (
 	"github.com/tridentmdm/trident/internal/devicesim"
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/protocols/apple"
+	"github.com/tridentmdm/trident/services/enrollment"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/pki"
@@ -41,8 +42,8 @@ func TestAppleIdentityRenewal(t *testing.T) {
 	}
 	dev := e.device(t, tn, d.UDID, func(x inventory.Device) bool { return x.Status == inventory.Enrolled })
 	dir, _ := tenancy.NewDirectory(e.db, "trident.test")
-	r := &apple.Renewer{DB: e.db, Dir: dir, Profiles: apple.NewProfiles(e.db, e.pki, e.store, "trident.test", "http", 0), PKI: e.pki,
-		Inv: e.inv, Cmds: e.cmds, Pub: events.NewPublisher(nil), Log: testenv.Logger(t)}
+	r := &apple.Renewer{Dir: dir, Profiles: apple.NewProfiles(e.pki, e.store, "trident.test", "http", 0),
+		Apple: enrollment.NewApple(e.db, e.pki, e.inv, e.cmds, events.NewPublisher(nil)), Log: testenv.Logger(t)}
 
 	// Within the default window (60 days) a one-year identity is not due.
 	if n, err := r.Renew(ctx, tn.ID); err != nil || n != 0 {

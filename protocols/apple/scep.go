@@ -12,29 +12,22 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/smallstep/pkcs7"
 	"github.com/smallstep/scep"
 
 	"github.com/tridentmdm/trident/services/pki"
 )
 
-// TxRunner opens the request's tenant transaction; tenancy.DB is one.
-type TxRunner interface {
-	Tx(ctx context.Context, fn func(pgx.Tx) error) error
-}
-
 // Issuer is what SCEP needs from services/pki.
 type Issuer interface {
-	CATx(ctx context.Context, tx pgx.Tx) (*pki.CA, error)
-	Issue(ctx context.Context, tx pgx.Tx, req pki.IssueRequest) (*x509.Certificate, pki.Binding, error)
+	CA(ctx context.Context) (*pki.CA, error)
+	Issue(ctx context.Context, req pki.IssueRequest) (*x509.Certificate, pki.Binding, error)
 }
 
 // SCEP serves RFC 8894 on a tenant's hostname: GetCACaps, GetCACert and
 // PKIOperation (PKCSReq with a one-time challenge, RenewalReq signed with
 // the certificate being renewed), by GET and POST.
 type SCEP struct {
-	db    TxRunner
 	pki   Issuer
 	log   *slog.Logger
 	slots chan struct{}
@@ -50,8 +43,8 @@ type SCEP struct {
 // evenly with the check-ins of devices already enrolled, whose latency
 // then follows the burst's (loadtest/RESULTS.md). Waiting does not lower
 // the issuance rate: the processors are what limit it.
-func NewSCEP(db TxRunner, p Issuer, log *slog.Logger) *SCEP {
-	return &SCEP{db: db, pki: p, log: log, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+func NewSCEP(p Issuer, log *slog.Logger) *SCEP {
+	return &SCEP{pki: p, log: log, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 }
 
 // maxSCEPMessage bounds a PKIOperation body: a CSR in a signed, enveloped
@@ -67,8 +60,7 @@ func (s *SCEP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, caCaps)
 	case "GetCACert":
-		var ca *pki.CA
-		err := s.db.Tx(r.Context(), func(tx pgx.Tx) (err error) { ca, err = s.pki.CATx(r.Context(), tx); return })
+		ca, err := s.pki.CA(r.Context())
 		if err != nil {
 			s.fail(w, r, http.StatusServiceUnavailable, "the tenant's CA is unavailable", err)
 			return
@@ -133,17 +125,12 @@ func (s *SCEP) pkiOperation(w http.ResponseWriter, r *http.Request) {
 	)
 	// The CA first, in a transaction of its own; the envelope is decrypted
 	// outside any (an RSA private-key operation holds no connection).
-	err = s.db.Tx(ctx, func(tx pgx.Tx) (err error) {
-		ca, err = s.pki.CATx(ctx, tx)
-		return err
-	})
+	ca, err = s.pki.CA(ctx)
 	if err == nil {
 		refusal = msg.DecryptPKIEnvelope(ca.Cert, ca.Key)
 	}
 	if err == nil && refusal == nil {
-		err = s.db.Tx(ctx, func(tx pgx.Tx) error {
-			return s.issue(ctx, tx, msg, raw, &cert, &refusal)
-		})
+		cert, refusal, err = s.issue(ctx, msg, raw)
 	}
 	if err != nil {
 		s.fail(w, r, http.StatusServiceUnavailable, "the tenant's CA is unavailable", err)
@@ -167,22 +154,20 @@ func (s *SCEP) pkiOperation(w http.ResponseWriter, r *http.Request) {
 }
 
 // issue checks the request's challenge (or the certificate it renews) and
-// issues the certificate, in tx; a request Trident refuses sets refusal.
-func (s *SCEP) issue(ctx context.Context, tx pgx.Tx, msg *scep.PKIMessage, raw []byte, cert **x509.Certificate, refusal *error) error {
+// issues the certificate; a request Trident refuses is a refusal, and
+// changes nothing.
+func (s *SCEP) issue(ctx context.Context, msg *scep.PKIMessage, raw []byte) (cert *x509.Certificate, refusal, err error) {
 	req := pki.IssueRequest{CSR: msg.CSR, Challenge: msg.ChallengePassword}
 	if msg.MessageType == scep.RenewalReq {
-		var err error
 		if req.Renewing, err = signer(raw); err != nil {
-			*refusal = err
-			return nil
+			return nil, err, nil
 		}
 	}
-	var err error
-	*cert, _, err = s.pki.Issue(ctx, tx, req)
+	cert, _, err = s.pki.Issue(ctx, req)
 	if errors.Is(err, pki.ErrChallenge) || errors.Is(err, pki.ErrCSR) || errors.Is(err, pki.ErrCertificate) {
-		*refusal, err = err, nil
+		return nil, err, nil
 	}
-	return err
+	return cert, nil, err
 }
 
 // parsePKIOperation parses a device's PKIOperation message and accepts

@@ -43,7 +43,7 @@ func setup(t *testing.T) *env {
 	e := &env{db: db, pki: pki.New(db, events.NewPublisher(nil), seal.NewKeyring(key)), a: testenv.Tenant(t, dir), b: testenv.Tenant(t, dir)}
 	log := testenv.Logger(t)
 	mux := http.NewServeMux()
-	mux.Handle("/scep", apple.NewSCEP(db, e.pki, log))
+	mux.Handle("/scep", apple.NewSCEP(e.pki, log))
 	srv := httptest.NewServer(tenancy.NewResolver(dir).Middleware(log, mux))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL + "/scep"
@@ -59,7 +59,7 @@ func (e *env) challenge(t *testing.T, tn tenancy.Tenant) string {
 	ctx := tenancy.WithTenant(context.Background(), tn.ID)
 	var secret string
 	err := e.db.Tx(ctx, func(tx pgx.Tx) (err error) {
-		secret, _, err = e.pki.NewChallenge(ctx, tx, "apple-enrollment", time.Hour)
+		secret, _, err = e.pki.NewChallengeTx(ctx, tx, "apple-enrollment", time.Hour)
 		return
 	})
 	if err != nil {
@@ -71,7 +71,7 @@ func (e *env) challenge(t *testing.T, tn tenancy.Tenant) string {
 func (e *env) verify(tn tenancy.Tenant, cert *x509.Certificate) (pki.Binding, error) {
 	ctx := tenancy.WithTenant(context.Background(), tn.ID)
 	var b pki.Binding
-	err := e.db.Tx(ctx, func(tx pgx.Tx) (err error) { b, err = e.pki.Verify(ctx, tx, cert); return })
+	err := e.db.Tx(ctx, func(tx pgx.Tx) (err error) { b, err = e.pki.VerifyTx(ctx, tx, cert); return })
 	return b, err
 }
 

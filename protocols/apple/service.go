@@ -1,51 +1,34 @@
 package apple
 
 import (
-	"context"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/micromdm/nanomdm/mdm"
 	"github.com/micromdm/plist"
 
 	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/enrollment"
 	"github.com/tridentmdm/trident/services/inventory"
-	"github.com/tridentmdm/trident/tenancy"
 )
 
 // Service is Trident's own check-in and command service in nanomdm's
 // chain, after nanomdm's core (which stores the protocol state and
-// answers): it records what devices report in the inventory, follows
-// answers to Trident's commands, and so publishes device.* and command.*
-// events.
+// answers): it translates what devices report into the use cases of
+// enrollment.Apple (the inventory, the device's identity, Trident's
+// command queue), which publish device.* and command.* events.
 type Service struct {
-	db    TxRunner
+	apple *enrollment.Apple
 	inv   *inventory.Inventory
-	cmds  *commands.Queue
 	log   *slog.Logger
-	certs Identities
 }
-
-// Identities binds device certificates to devices and revokes them
-// (services/pki).
-type Identities interface {
-	Bind(ctx context.Context, tx pgx.Tx, cert *x509.Certificate, device uuid.UUID) error
-	RevokeDevice(ctx context.Context, tx pgx.Tx, device uuid.UUID) (int, error)
-}
-
-// WithIdentities makes Authenticate bind the device's identity
-// certificate to it, and CheckOut revoke it.
-func (s *Service) WithIdentities(c Identities) *Service { s.certs = c; return s }
 
 // NewService returns Trident's MDM service.
-func NewService(db TxRunner, inv *inventory.Inventory, cmds *commands.Queue, log *slog.Logger) *Service {
-	return &Service{db: db, inv: inv, cmds: cmds, log: log}
+func NewService(apple *enrollment.Apple, inv *inventory.Inventory, log *slog.Logger) *Service {
+	return &Service{apple: apple, inv: inv, log: log}
 }
 
 // deviceFacts are the fields of Authenticate and DeviceInformation that
@@ -83,10 +66,8 @@ func (s *Service) record(r *mdm.Request, rep inventory.Report) error {
 	if r.ParentID != "" {
 		return nil // a user channel; the device channel carries the device
 	}
-	return s.db.Tx(r.Context(), func(tx pgx.Tx) error {
-		_, err := s.inv.RecordTx(r.Context(), tx, rep)
-		return err
-	})
+	_, err := s.inv.Record(r.Context(), rep)
+	return err
 }
 
 // parseFacts reads what an Authenticate check-in says about the device.
@@ -173,72 +154,34 @@ func parseAnswer(raw []byte) (answer, error) {
 	return a, err
 }
 
-// Authenticate records a device starting to enroll.
+// Authenticate records a device starting to enroll, and binds its
+// identity certificate to it.
 func (s *Service) Authenticate(r *mdm.Request, m *mdm.Authenticate) error {
 	f, err := parseFacts(m.Raw)
-	if err != nil {
+	if err != nil || r.ParentID != "" {
 		return err
 	}
-	if r.ParentID != "" || s.certs == nil || r.Certificate == nil {
-		return s.record(r, f.report(r.ID, inventory.Pending))
-	}
-	return s.db.Tx(r.Context(), func(tx pgx.Tx) error {
-		d, err := s.inv.RecordTx(r.Context(), tx, f.report(r.ID, inventory.Pending))
-		if err != nil {
-			return err
-		}
-		return s.certs.Bind(r.Context(), tx, r.Certificate, d.ID)
-	})
+	return s.apple.Authenticated(r.Context(), f.report(r.ID, inventory.Pending), r.Certificate)
 }
-
-// SetupCommands are what a device enrolling through ADE and waiting in
-// Setup Assistant (AwaitingConfiguration) is sent before DeviceConfigured
-// releases it: its facts, so compliance and the inventory know it from
-// the start.
-var SetupCommands = []string{"device_information", "security_info", "installed_applications"}
 
 // TokenUpdate completes a device's enrollment. A device that says it is
 // AwaitingConfiguration (ADE with await_device_configured) gets the setup
-// commands and then DeviceConfigured, queued in that order.
+// commands and then DeviceConfigured (enrollment.SetupCommands).
 func (s *Service) TokenUpdate(r *mdm.Request, m *mdm.TokenUpdate) error {
-	rep := inventory.Report{Platform: inventory.Apple, Identifier: r.ID, Status: inventory.Enrolled}
+	if r.ParentID != "" {
+		return nil
+	}
 	var awaiting struct{ AwaitingConfiguration bool }
 	_ = plist.Unmarshal(m.Raw, &awaiting)
-	if r.ParentID != "" || !awaiting.AwaitingConfiguration {
-		return s.record(r, rep)
-	}
-	return s.db.Tx(r.Context(), func(tx pgx.Tx) error {
-		d, err := s.inv.RecordTx(r.Context(), tx, rep)
-		if err != nil {
-			return err
-		}
-		if open, err := s.cmds.HasOpen(r.Context(), tx, d.ID, "device_configured", ""); err != nil || open {
-			return err // a repeated TokenUpdate: the release is already queued
-		}
-		for _, kind := range append(SetupCommands, "device_configured") {
-			if _, err := s.cmds.EnqueueTx(r.Context(), tx, commands.NewCommand{DeviceID: d.ID, Kind: kind, CreatedBy: "ade-setup"}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return s.apple.TokenUpdated(r.Context(), r.ID, awaiting.AwaitingConfiguration)
 }
 
 // CheckOut records that the device removed its MDM profile.
 func (s *Service) CheckOut(r *mdm.Request, m *mdm.CheckOut) error {
-	rep := inventory.Report{Platform: inventory.Apple, Identifier: r.ID, Status: inventory.Unenrolled}
-	if r.ParentID != "" || s.certs == nil {
-		return s.record(r, rep)
+	if r.ParentID != "" {
+		return nil
 	}
-	// The device removed its MDM profile: its identity is no one's now.
-	return s.db.Tx(r.Context(), func(tx pgx.Tx) error {
-		d, err := s.inv.RecordTx(r.Context(), tx, rep)
-		if err != nil {
-			return err
-		}
-		_, err = s.certs.RevokeDevice(r.Context(), tx, d.ID)
-		return err
-	})
+	return s.apple.CheckedOut(r.Context(), r.ID)
 }
 
 // ddmStatus keeps a device's latest Declarative Management status report
@@ -283,57 +226,31 @@ var outcomes = map[string]commands.Status{
 // completed (commands.ErrForeign otherwise; nanomdm's storage already
 // refuses an answer to a command never queued for the enrollment).
 func (s *Service) CommandAndReportResults(r *mdm.Request, res *mdm.CommandResults) (*mdm.Command, error) {
+	if r.ParentID != "" {
+		return nil, nil // a user channel: Trident queues no commands there
+	}
 	ctx := r.Context()
-	err := s.db.Tx(ctx, func(tx pgx.Tx) error {
-		rep := inventory.Report{Platform: inventory.Apple, Identifier: r.ID}
-		var ans answer
-		if res.Status == "Acknowledged" {
-			if a, err := parseAnswer(res.Raw); err == nil {
-				ans = a
-				if q := a.QueryResponses; q != nil {
-					rep = q.report(r.ID, "")
+	rep := inventory.Report{Platform: inventory.Apple, Identifier: r.ID}
+	var ans answer
+	if res.Status == "Acknowledged" {
+		if a, err := parseAnswer(res.Raw); err == nil {
+			ans = a
+			if q := a.QueryResponses; q != nil {
+				rep = q.report(r.ID, "")
+			}
+			if extra := a.facts(); len(extra) > 0 {
+				if rep.Facts == nil {
+					rep.Facts = map[string]any{}
 				}
-				if extra := a.facts(); len(extra) > 0 {
-					if rep.Facts == nil {
-						rep.Facts = map[string]any{}
-					}
-					for k, v := range extra {
-						rep.Facts[k] = v
-					}
+				for k, v := range extra {
+					rep.Facts[k] = v
 				}
 			}
 		}
-		if r.ParentID != "" {
-			return nil // a user channel: Trident queues no commands there
-		}
-		// An Idle or an answer without news only marks the device seen.
-		var dev *inventory.Device
-		seen := false
-		if rep.SerialNumber == "" && rep.OSVersion == "" && rep.Model == "" && rep.Name == "" && rep.Facts == nil {
-			var err error
-			if seen, err = s.inv.Seen(ctx, tx, inventory.Apple, r.ID); err != nil {
-				return err
-			}
-		}
-		if !seen {
-			d, err := s.inv.RecordTx(ctx, tx, rep)
-			if err != nil {
-				return err
-			}
-			dev = &d
-		}
-		id, err := uuid.Parse(res.CommandUUID)
-		status, known := outcomes[res.Status]
-		if res.CommandUUID == "" || err != nil || !known {
-			return nil // Idle, or a command Trident did not queue
-		}
-		if dev == nil {
-			d, err := s.inv.ByIdentifier(ctx, tx, inventory.Apple, r.ID)
-			if err != nil {
-				return fmt.Errorf("apple: the answering device: %w", err)
-			}
-			dev = &d
-		}
+	}
+	var done *enrollment.Answer
+	id, err := uuid.Parse(res.CommandUUID)
+	if status, known := outcomes[res.Status]; res.CommandUUID != "" && err == nil && known {
 		var problem []string
 		for _, e := range res.ErrorChain {
 			problem = append(problem, e.LocalizedDescription)
@@ -344,16 +261,14 @@ func (s *Service) CommandAndReportResults(r *mdm.Request, res *mdm.CommandResult
 		} else if f := ans.facts(); len(f) > 0 {
 			result = f
 		}
-		_, err = s.cmds.CompleteTx(ctx, tx, dev.ID, id, commands.Outcome{Status: status, Result: result, Error: strings.Join(problem, "; ")})
-		switch {
-		case errors.Is(err, commands.ErrForeign):
-			s.log.WarnContext(ctx, "ignored an answer to another device's command", "enrollment", r.ID, "command", id)
-			return nil
-		case errors.Is(err, tenancy.ErrNotFound), errors.Is(err, commands.ErrState):
-			s.log.InfoContext(ctx, "answer to an unknown or finished command", "command", id, "status", res.Status)
-			return nil
-		}
-		return err
-	})
+		done = &enrollment.Answer{Command: id, Outcome: commands.Outcome{Status: status, Result: result, Error: strings.Join(problem, "; ")}}
+	} // else an Idle, or a command Trident did not queue
+	ignored, err := s.apple.Reported(ctx, rep, done)
+	switch {
+	case errors.Is(ignored, commands.ErrForeign):
+		s.log.WarnContext(ctx, "ignored an answer to another device's command", "enrollment", r.ID, "command", id)
+	case ignored != nil:
+		s.log.InfoContext(ctx, "answer to an unknown or finished command", "command", id, "status", res.Status)
+	}
 	return nil, err
 }

@@ -78,8 +78,17 @@ func (q *Queue) queueBulkTx(ctx context.Context, tx pgx.Tx, tenant uuid.UUID, b 
 
 // BulkStep queues a's command for the next batch of its devices and
 // returns the next step's args, or nil when done. Devices whose platform
-// lacks the command kind are skipped.
-func (q *Queue) BulkStep(ctx context.Context, tx pgx.Tx, a BulkArgs) (next *BulkArgs, queued int, err error) {
+// lacks the command kind are skipped. It opens the tenant transaction,
+// or joins the one ctx is within (the bulk job's, which ends with it).
+func (q *Queue) BulkStep(ctx context.Context, a BulkArgs) (next *BulkArgs, queued int, err error) {
+	err = q.db.Tx(ctx, func(tx pgx.Tx) (err error) {
+		next, queued, err = q.bulkStep(ctx, tx, a)
+		return err
+	})
+	return next, queued, err
+}
+
+func (q *Queue) bulkStep(ctx context.Context, tx pgx.Tx, a BulkArgs) (next *BulkArgs, queued int, err error) {
 	if _, ok := kinds[a.Command]; !ok {
 		return nil, 0, fault.InvalidField("kind", fmt.Sprintf("%q is not a command kind", a.Command))
 	}

@@ -90,7 +90,7 @@ func (w *Windows) newTokenTx(ctx context.Context, tx pgx.Tx, ttl time.Duration) 
 	if ttl < time.Minute || ttl > 90*24*time.Hour {
 		return Token{}, fault.InvalidField("lifetime", "must be between a minute and 90 days")
 	}
-	secret, c, err := w.pki.NewChallenge(ctx, tx, WindowsPurpose, ttl)
+	secret, c, err := w.pki.NewChallengeTx(ctx, tx, WindowsPurpose, ttl)
 	if err != nil {
 		return Token{}, err
 	}
@@ -108,7 +108,7 @@ func (w *Windows) checkTokenTx(ctx context.Context, tx pgx.Tx, secret string) er
 	if secret == "" || len(secret) > 4096 {
 		return ErrToken
 	}
-	c, err := w.pki.CheckChallenge(ctx, tx, secret)
+	c, err := w.pki.CheckChallengeTx(ctx, tx, secret)
 	if errors.Is(err, pki.ErrChallenge) || (err == nil && c.Purpose != WindowsPurpose) {
 		return ErrToken
 	}
@@ -166,7 +166,7 @@ func (w *Windows) enrollTx(ctx context.Context, tx pgx.Tx, token string, csr *x5
 	if err := w.checkTokenTx(ctx, tx, token); err != nil {
 		return nil, Enrollment{}, err
 	}
-	cert, b, err := w.pki.Issue(ctx, tx, pki.IssueRequest{CSR: csr, Challenge: token})
+	cert, b, err := w.pki.IssueTx(ctx, tx, pki.IssueRequest{CSR: csr, Challenge: token})
 	if errors.Is(err, pki.ErrChallenge) {
 		return nil, Enrollment{}, ErrToken
 	}
@@ -196,7 +196,7 @@ ON CONFLICT (tenant_id, device_id) DO UPDATE SET cert_serial = excluded.cert_ser
 	if err != nil {
 		return nil, Enrollment{}, err
 	}
-	if err := w.pki.Bind(ctx, tx, cert, dev.ID); err != nil {
+	if err := w.pki.BindTx(ctx, tx, cert, dev.ID); err != nil {
 		return nil, Enrollment{}, err
 	}
 	return cert, Enrollment{DeviceID: d.DeviceID, CertSerial: b.Serial, Device: dev}, nil
@@ -211,7 +211,7 @@ func (w *Windows) Authenticate(ctx context.Context, cert *x509.Certificate, devi
 }
 
 func (w *Windows) authenticateTx(ctx context.Context, tx pgx.Tx, cert *x509.Certificate, deviceID string) (Enrollment, error) {
-	b, err := w.pki.Verify(ctx, tx, cert)
+	b, err := w.pki.VerifyTx(ctx, tx, cert)
 	if errors.Is(err, pki.ErrCertificate) {
 		return Enrollment{}, fmt.Errorf("%w: %v", ErrNotEnrolled, err)
 	}
@@ -256,7 +256,7 @@ func (w *Windows) Renew(ctx context.Context, cert *x509.Certificate, csr *x509.C
 }
 
 func (w *Windows) renewTx(ctx context.Context, tx pgx.Tx, cert *x509.Certificate, csr *x509.CertificateRequest) (*x509.Certificate, Enrollment, error) {
-	old, err := w.pki.Verify(ctx, tx, cert)
+	old, err := w.pki.VerifyTx(ctx, tx, cert)
 	if errors.Is(err, pki.ErrCertificate) {
 		return nil, Enrollment{}, fmt.Errorf("%w: %v", ErrNotEnrolled, err)
 	}
@@ -271,7 +271,7 @@ func (w *Windows) renewTx(ctx context.Context, tx pgx.Tx, cert *x509.Certificate
 	if err != nil {
 		return nil, Enrollment{}, fmt.Errorf("enrollment: renew: %w", err)
 	}
-	next, b, err := w.pki.Issue(ctx, tx, pki.IssueRequest{CSR: csr, Renewing: cert})
+	next, b, err := w.pki.IssueTx(ctx, tx, pki.IssueRequest{CSR: csr, Renewing: cert})
 	if err != nil {
 		return nil, Enrollment{}, err
 	}
@@ -317,7 +317,7 @@ func (w *Windows) unenrollTx(ctx context.Context, tx pgx.Tx, deviceID, reason st
 	if err != nil {
 		return err
 	}
-	_, err = w.pki.RevokeDevice(ctx, tx, dev.ID)
+	_, err = w.pki.RevokeDeviceTx(ctx, tx, dev.ID)
 	return err
 }
 

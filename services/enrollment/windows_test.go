@@ -130,7 +130,7 @@ func TestEnrollAndAuthenticate(t *testing.T) {
 	}
 	var apple string
 	f.tx(f.a, func(tx pgx.Tx) error {
-		apple, _, err = f.certs.NewChallenge(f.a, tx, "apple-enrollment", time.Hour)
+		apple, _, err = f.certs.NewChallengeTx(f.a, tx, "apple-enrollment", time.Hour)
 		return err
 	})
 	if _, err := f.enroll(f.a, apple, "DEV-3"); !errors.Is(err, enrollment.ErrToken) {

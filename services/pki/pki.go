@@ -220,10 +220,22 @@ type Challenge struct {
 	ExpiresAt time.Time
 }
 
-// NewChallenge makes a one-time challenge for purpose (for example
+// NewChallenge is NewChallengeTx in the tenant transaction of ctx (its
+// own, or the one ctx is within).
+func (p *PKI) NewChallenge(ctx context.Context, purpose string, ttl time.Duration) (string, Challenge, error) {
+	var secret string
+	var c Challenge
+	err := p.db.Tx(ctx, func(tx pgx.Tx) (err error) {
+		secret, c, err = p.NewChallengeTx(ctx, tx, purpose, ttl)
+		return err
+	})
+	return secret, c, err
+}
+
+// NewChallengeTx makes a one-time challenge for purpose (for example
 // "apple-enrollment"), valid for ttl. Only its hash is stored: the secret
 // returned here is the one copy.
-func (p *PKI) NewChallenge(ctx context.Context, tx pgx.Tx, purpose string, ttl time.Duration) (string, Challenge, error) {
+func (p *PKI) NewChallengeTx(ctx context.Context, tx pgx.Tx, purpose string, ttl time.Duration) (string, Challenge, error) {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
 		return "", Challenge{}, err
@@ -239,11 +251,11 @@ func (p *PKI) NewChallenge(ctx context.Context, tx pgx.Tx, purpose string, ttl t
 	return secret, c, nil
 }
 
-// CheckChallenge says whether secret is a usable challenge (unused,
+// CheckChallengeTx says whether secret is a usable challenge (unused,
 // unexpired) without using it up: for protocols that present it before
 // the request that consumes it (Windows' policy request, then its
 // enrollment).
-func (p *PKI) CheckChallenge(ctx context.Context, tx pgx.Tx, secret string) (Challenge, error) {
+func (p *PKI) CheckChallengeTx(ctx context.Context, tx pgx.Tx, secret string) (Challenge, error) {
 	sum := sha256.Sum256([]byte(secret))
 	var c Challenge
 	err := tx.QueryRow(ctx, `SELECT id, purpose, expires_at FROM scep_challenges
@@ -284,10 +296,22 @@ type Binding struct {
 	Purpose     string
 }
 
-// Issue signs the request's key into a device certificate whose subject
+// Issue is IssueTx in the tenant transaction of ctx. A request it
+// refuses (ErrChallenge, ErrCSR, ErrCertificate) changes nothing.
+func (p *PKI) Issue(ctx context.Context, req IssueRequest) (*x509.Certificate, Binding, error) {
+	var cert *x509.Certificate
+	var b Binding
+	err := p.db.Tx(ctx, func(tx pgx.Tx) (err error) {
+		cert, b, err = p.IssueTx(ctx, tx, req)
+		return err
+	})
+	return cert, b, err
+}
+
+// IssueTx signs the request's key into a device certificate whose subject
 // the server chooses (the CSR's subject is ignored), carrying the tenant
 // and enrollment as URI names, and records it.
-func (p *PKI) Issue(ctx context.Context, tx pgx.Tx, req IssueRequest) (*x509.Certificate, Binding, error) {
+func (p *PKI) IssueTx(ctx context.Context, tx pgx.Tx, req IssueRequest) (*x509.Certificate, Binding, error) {
 	if req.CSR == nil || req.CSR.CheckSignature() != nil {
 		return nil, Binding{}, fmt.Errorf("%w: its signature does not verify", ErrCSR)
 	}
@@ -310,7 +334,7 @@ func (p *PKI) Issue(ctx context.Context, tx pgx.Tx, req IssueRequest) (*x509.Cer
 	var b Binding
 	var renewalOf *string
 	if req.Renewing != nil {
-		if b, err = p.Verify(ctx, tx, req.Renewing); err != nil {
+		if b, err = p.VerifyTx(ctx, tx, req.Renewing); err != nil {
 			return nil, Binding{}, err
 		}
 		old := b.Serial // b.Serial becomes the new certificate's below
@@ -363,10 +387,10 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, (SELECT device_id FROM issued_certificat
 	return cert, b, nil
 }
 
-// Bind records that cert is the identity of device (an inventory device
+// BindTx records that cert is the identity of device (an inventory device
 // id), so RevokeDevice reaches it. A certificate already bound to another
 // device keeps its binding and gives ErrCertificate.
-func (p *PKI) Bind(ctx context.Context, tx pgx.Tx, cert *x509.Certificate, device uuid.UUID) error {
+func (p *PKI) BindTx(ctx context.Context, tx pgx.Tx, cert *x509.Certificate, device uuid.UUID) error {
 	serial := hex.EncodeToString(cert.SerialNumber.Bytes())
 	tag, err := tx.Exec(ctx, `UPDATE issued_certificates SET device_id = $2 WHERE serial = $1 AND (device_id IS NULL OR device_id = $2)`, serial, device)
 	if err != nil {
@@ -410,10 +434,10 @@ WHERE device_id = $1 ORDER BY not_before DESC, created_at DESC, serial LIMIT 20`
 	return pgx.CollectRows(rows, scanIdentity)
 }
 
-// Expiring lists, oldest expiry first, the devices' newest certificates
+// ExpiringTx lists, oldest expiry first, the devices' newest certificates
 // that expire within the window and have no newer current one (no renewal
 // yet), at most limit.
-func (p *PKI) Expiring(ctx context.Context, tx pgx.Tx, within time.Duration, limit int) ([]Identity, error) {
+func (p *PKI) ExpiringTx(ctx context.Context, tx pgx.Tx, within time.Duration, limit int) ([]Identity, error) {
 	rows, _ := tx.Query(ctx, `SELECT `+identityCols+`
 FROM issued_certificates i
 WHERE device_id IS NOT NULL AND revoked_at IS NULL AND not_after > now() AND not_after < now() + $1::interval
@@ -429,7 +453,7 @@ ORDER BY not_after LIMIT $2`, within.String(), limit)
 // endpoint.
 func (p *PKI) Revoke(ctx context.Context, device uuid.UUID) (int, error) {
 	return tenancy.Write(ctx, p.db, func(tx pgx.Tx) (int, error) {
-		n, err := p.RevokeDevice(ctx, tx, device)
+		n, err := p.RevokeDeviceTx(ctx, tx, device)
 		if err != nil {
 			return 0, err
 		}
@@ -438,10 +462,10 @@ func (p *PKI) Revoke(ctx context.Context, device uuid.UUID) (int, error) {
 	})
 }
 
-// RevokeDevice revokes every current certificate of device in tx and
+// RevokeDeviceTx revokes every current certificate of device in tx and
 // returns how many, for another service's use case (unenrollment) that
 // holds the transaction.
-func (p *PKI) RevokeDevice(ctx context.Context, tx pgx.Tx, device uuid.UUID) (int, error) {
+func (p *PKI) RevokeDeviceTx(ctx context.Context, tx pgx.Tx, device uuid.UUID) (int, error) {
 	tag, err := tx.Exec(ctx, `UPDATE issued_certificates SET revoked_at = now() WHERE device_id = $1 AND revoked_at IS NULL AND not_after > now()`, device)
 	if err != nil {
 		return 0, fmt.Errorf("pki: revoke: %w", err)
@@ -449,12 +473,17 @@ func (p *PKI) RevokeDevice(ctx context.Context, tx pgx.Tx, device uuid.UUID) (in
 	return int(tag.RowsAffected()), nil
 }
 
-// Verify checks a device certificate against the tenant of tx: signed by
+// Verify is VerifyTx in a read of the tenant transaction of ctx.
+func (p *PKI) Verify(ctx context.Context, cert *x509.Certificate) (Binding, error) {
+	return tenancy.Read(ctx, p.db, func(tx pgx.Tx) (Binding, error) { return p.VerifyTx(ctx, tx, cert) })
+}
+
+// VerifyTx checks a device certificate against the tenant of tx: signed by
 // one of the tenant's CAs, recorded as issued by it, bound to it, current
 // and not revoked. A certificate of another tenant fails here, whatever it
 // says: the other tenant's CAs and records are invisible in this
 // transaction.
-func (p *PKI) Verify(ctx context.Context, tx pgx.Tx, cert *x509.Certificate) (Binding, error) {
+func (p *PKI) VerifyTx(ctx context.Context, tx pgx.Tx, cert *x509.Certificate) (Binding, error) {
 	if cert == nil {
 		return Binding{}, ErrCertificate
 	}
@@ -501,6 +530,6 @@ WHERE i.serial = $1`, serial).Scan(&caID, &der, &revoked, &challenge, &purpose)
 // device's identity is no one's, so its certificates are refused at every
 // endpoint from then on, in the transaction that records the erase.
 func (p *PKI) RevokeErased(ctx context.Context, tx pgx.Tx, c commands.Command) error {
-	_, err := p.RevokeDevice(ctx, tx, c.DeviceID)
+	_, err := p.RevokeDeviceTx(ctx, tx, c.DeviceID)
 	return err
 }

@@ -72,11 +72,11 @@ func issue(t testing.TB, db *tenancy.DB, p *PKI, ctx context.Context) *x509.Cert
 	csr, _ := x509.ParseCertificateRequest(der)
 	var cert *x509.Certificate
 	if err := db.Tx(ctx, func(tx pgx.Tx) error {
-		secret, _, err := p.NewChallenge(ctx, tx, "apple-enrollment", time.Hour)
+		secret, _, err := p.NewChallengeTx(ctx, tx, "apple-enrollment", time.Hour)
 		if err != nil {
 			return err
 		}
-		cert, _, err = p.Issue(ctx, tx, IssueRequest{CSR: csr, Challenge: secret})
+		cert, _, err = p.IssueTx(ctx, tx, IssueRequest{CSR: csr, Challenge: secret})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func BenchmarkVerify(b *testing.B) {
 	cert := issue(b, db, p, ctx)
 	err = db.Tx(ctx, func(tx pgx.Tx) error {
 		for b.Loop() {
-			if _, err := p.Verify(ctx, tx, cert); err != nil {
+			if _, err := p.VerifyTx(ctx, tx, cert); err != nil {
 				return err
 			}
 		}
