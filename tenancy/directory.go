@@ -158,6 +158,16 @@ func scanTenant(r pgx.Row) (Tenant, error) {
 	return t, err
 }
 
+// CurrentTenantTx is the tenant tx is scoped to, for a service's use case
+// that holds the transaction.
+func CurrentTenantTx(ctx context.Context, tx pgx.Tx) (Tenant, error) {
+	t, err := scanTenant(tx.QueryRow(ctx, tenantSelect+` WHERE t.id = current_tenant()`))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Tenant{}, fmt.Errorf("the transaction's tenant: %w", ErrNotFound)
+	}
+	return t, err
+}
+
 func (d *Directory) oneTenant(ctx context.Context, what, where string, arg any) (Tenant, error) {
 	t, err := scanTenant(d.db.writer.QueryRow(ctx, tenantSelect+` WHERE t.`+where+` = $1`, arg))
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -297,20 +297,16 @@ func (s *Service) Unbind(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, `UPDATE android_enterprises SET status = 'unbound', updated_at = now()`); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT identifier FROM devices WHERE platform = 'android' AND status <> 'unenrolled'`)
+		picked, err := s.inv.SelectTx(ctx, tx, inventory.Selection{Platform: inventory.Android})
 		if err != nil {
 			return err
 		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		for _, id := range ids {
-			if _, err := s.inv.RecordTx(ctx, tx, inventory.Report{Platform: inventory.Android, Identifier: id, Status: inventory.Unenrolled}); err != nil {
+		for _, d := range picked {
+			if _, err := s.inv.RecordTx(ctx, tx, inventory.Report{Platform: inventory.Android, Identifier: d.Identifier, Status: inventory.Unenrolled}); err != nil {
 				return err
 			}
 		}
-		_, err = s.pub.Publish(ctx, tx, EventEnterpriseUnbound, name, EnterpriseUnbound{Enterprise: name, Devices: len(ids)})
+		_, err = s.pub.Publish(ctx, tx, EventEnterpriseUnbound, name, EnterpriseUnbound{Enterprise: name, Devices: len(picked)})
 		return err
 	})
 }

@@ -135,8 +135,12 @@ func (s *Service) send(ctx context.Context, d inventory.Device, c commands.Comma
 func (s *Service) poll(ctx context.Context, d inventory.Device) error {
 	var names []string
 	err := s.db.ReadTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT o.name FROM android_operations o JOIN commands c ON c.id = o.command_id
-WHERE c.device_id = $1 AND c.status = 'sent' AND o.created_at < now() - $2::interval`, d.ID, time.Minute.String())
+		sent, err := s.cmds.AwaitingTx(ctx, tx, d.ID)
+		if err != nil || len(sent) == 0 {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT name FROM android_operations
+WHERE command_id = ANY($1) AND created_at < now() - $2::interval`, sent, time.Minute.String())
 		if err != nil {
 			return err
 		}

@@ -152,14 +152,15 @@ func reportTime(d *am.Device) time.Time {
 // order).
 func (s *Service) record(ctx context.Context, tx pgx.Tx, d *am.Device) error {
 	at := reportTime(d)
-	var last *string
-	err := tx.QueryRow(ctx, `SELECT facts->>'last_status_report' FROM devices WHERE platform = 'android' AND identifier = $1 FOR UPDATE`,
-		d.Name).Scan(&last)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	known, err := s.inv.LockByIdentifierTx(ctx, tx, inventory.Android, d.Name)
+	if err != nil && !errors.Is(err, tenancy.ErrNotFound) {
 		return err
 	}
-	if last != nil {
-		if prev, err := time.Parse(time.RFC3339Nano, *last); err == nil && !at.After(prev) && d.State != "DELETED" {
+	var last struct {
+		At string `json:"last_status_report"`
+	}
+	if len(known.Facts) > 0 && json.Unmarshal(known.Facts, &last) == nil && last.At != "" {
+		if prev, err := time.Parse(time.RFC3339Nano, last.At); err == nil && !at.After(prev) && d.State != "DELETED" {
 			return nil // an older report than the one applied
 		}
 	}

@@ -290,13 +290,11 @@ func (s *Service) Apply(ctx context.Context, id uuid.UUID) (int, error) {
 		if p, err = s.policyTx(ctx, tx, id); err != nil || p.GroupID == nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT d.identifier FROM devices d JOIN device_group_members m ON m.device_id = d.id
-WHERE m.group_id = $1 AND d.platform = 'android' AND d.status = 'enrolled' AND coalesce(d.facts->>'policy_name', '') <> $2`,
-			*p.GroupID, amapiName(ent, id))
-		if err != nil {
-			return err
+		picked, err := s.inv.SelectTx(ctx, tx, inventory.Selection{Platform: inventory.Android, Enrolled: true, Group: *p.GroupID,
+			Except: &inventory.Fact{Key: "policy_name", Value: amapiName(ent, id)}})
+		for _, d := range picked {
+			names = append(names, d.Identifier)
 		}
-		names, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		return err
 	})
 	if err != nil {

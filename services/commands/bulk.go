@@ -92,12 +92,8 @@ func (q *Queue) bulkStep(ctx context.Context, tx pgx.Tx, a BulkArgs) (next *Bulk
 	if _, ok := kinds[a.Command]; !ok {
 		return nil, 0, fault.InvalidField("kind", fmt.Sprintf("%q is not a command kind", a.Command))
 	}
-	rows, _ := tx.Query(ctx, `SELECT id FROM devices
-WHERE status = 'enrolled' AND id > $1 AND ($2 = '' OR platform = $2) AND (coalesce(cardinality($3::uuid[]), 0) = 0 OR id = ANY($3))
-  AND ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM device_group_members m WHERE m.tenant_id = devices.tenant_id
-       AND m.device_id = devices.id AND m.group_id = $5))
-ORDER BY id LIMIT $4`, a.After, string(a.Platform), a.Devices, BulkBatch, uuid.NullUUID{UUID: a.Group, Valid: a.Group != uuid.Nil})
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	picked, err := q.inv.SelectTx(ctx, tx, inventory.Selection{Platform: a.Platform, Enrolled: true, Devices: a.Devices,
+		Group: a.Group, After: a.After, Limit: BulkBatch})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -105,8 +101,8 @@ ORDER BY id LIMIT $4`, a.After, string(a.Platform), a.Devices, BulkBatch, uuid.N
 	if err != nil {
 		return nil, 0, err
 	}
-	for _, id := range ids {
-		_, err := q.EnqueueTx(ctx, tx, NewCommand{DeviceID: id, Kind: a.Command, Payload: payload, CreatedBy: "bulk:" + a.BulkID.String() + ":" + a.By})
+	for _, d := range picked {
+		_, err := q.EnqueueTx(ctx, tx, NewCommand{DeviceID: d.ID, Kind: a.Command, Payload: payload, CreatedBy: "bulk:" + a.BulkID.String() + ":" + a.By})
 		switch {
 		case fault.Is(err, fault.Invalid), errors.Is(err, ErrState):
 			continue // this device cannot take it
@@ -115,10 +111,10 @@ ORDER BY id LIMIT $4`, a.After, string(a.Platform), a.Devices, BulkBatch, uuid.N
 		}
 		queued++
 	}
-	if len(ids) < BulkBatch {
+	if len(picked) < BulkBatch {
 		return nil, queued, nil
 	}
 	n := a
-	n.After = ids[len(ids)-1]
+	n.After = picked[len(picked)-1].ID
 	return &n, queued, nil
 }

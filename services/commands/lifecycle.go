@@ -288,6 +288,18 @@ AND ($3 = '' OR created_by = $3) AND status IN ('queued', 'sent', 'not_now'))`, 
 	return open, err
 }
 
+// AwaitingTx lists the ids of device's commands that were sent and wait
+// for the device's answer, for a platform's service that follows them up
+// (Android polls the operations behind them).
+func (q *Queue) AwaitingTx(ctx context.Context, tx pgx.Tx, device uuid.UUID) ([]uuid.UUID, error) {
+	rows, _ := tx.Query(ctx, `SELECT id FROM commands WHERE device_id = $1 AND status = 'sent'`, device)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("commands: awaiting answers: %w", err)
+	}
+	return ids, nil
+}
+
 // Outcome is what a device answered to a command.
 type Outcome struct {
 	Status Status // Acknowledged, Error or NotNow

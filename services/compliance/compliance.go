@@ -328,12 +328,9 @@ func (c *Compliance) Evaluate(ctx context.Context, deviceID uuid.UUID) (bool, er
 }
 
 func (c *Compliance) evaluateTx(ctx context.Context, tx pgx.Tx, deviceID uuid.UUID) (bool, error) {
-	// Serialize evaluations of one device, so each change is seen once; then
-	// read the device as the last evaluation left it.
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM devices WHERE id = $1 FOR UPDATE`, deviceID); err != nil {
-		return false, err
-	}
-	d, err := c.inv.GetTx(ctx, tx, deviceID)
+	// Evaluations of one device take turns, so each change is seen once;
+	// the lock's read returns the device as the last evaluation left it.
+	d, err := c.inv.LockTx(ctx, tx, deviceID)
 	if err != nil {
 		return false, err
 	}
@@ -422,8 +419,12 @@ func (c *Compliance) Devices(ctx context.Context, after uuid.UUID, limit int) ([
 }
 
 func (c *Compliance) devicesTx(ctx context.Context, tx pgx.Tx, after uuid.UUID, limit int) ([]uuid.UUID, error) {
-	rows, _ := tx.Query(ctx, `SELECT id FROM devices WHERE status <> 'unenrolled' AND id > $1 ORDER BY id LIMIT $2`, after, limit)
-	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	picked, err := c.inv.SelectTx(ctx, tx, inventory.Selection{After: after, Limit: limit})
+	ids := make([]uuid.UUID, len(picked))
+	for i, d := range picked {
+		ids[i] = d.ID
+	}
+	return ids, err
 }
 
 // Standing counts the tenant's enrolled devices by compliance: those

@@ -146,11 +146,11 @@ func (p *PKI) load(ctx context.Context, tx pgx.Tx, id uuid.UUID) (*CA, error) {
 }
 
 func (p *PKI) createCA(ctx context.Context, tx pgx.Tx) error {
-	var tenant uuid.UUID
-	var slug string
-	if err := tx.QueryRow(ctx, `SELECT t.id, t.slug FROM tenants t WHERE t.id = current_tenant()`).Scan(&tenant, &slug); err != nil {
-		return fmt.Errorf("pki: the transaction's tenant: %w", err)
+	t, err := tenancy.CurrentTenantTx(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("pki: %w", err)
 	}
+	tenant, slug := t.ID, t.Slug
 	// One transaction at a time makes the tenant's CA: a new tenant's first
 	// burst of devices would otherwise make a key per request (each a
 	// fraction of a second of CPU) and keep one. The others wait here, then
