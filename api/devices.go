@@ -126,12 +126,7 @@ func (a *API) inventoryRoutes() {
 		OperationID: "get-device", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/devices/{device}", Tags: tags,
 		Summary: "Get a device",
 	}, viewer, func(ctx context.Context, in *devicePath) (*deviceOutput, error) {
-		var d inventory.Device
-		err := a.read(ctx, func(ctx context.Context) error {
-			var err error
-			d, err = a.d.Inventory.Get(ctx, parseID(in.Device))
-			return err
-		})
+		d, err := readValue(a, ctx, func(ctx context.Context) (inventory.Device, error) { return a.d.Inventory.Get(ctx, parseID(in.Device)) })
 		if err != nil {
 			return nil, err
 		}
@@ -186,12 +181,7 @@ func (a *API) commandRoutes() {
 		if err := decodeCursor(in.Cursor, &cur); err != nil {
 			return nil, err
 		}
-		var cs []commands.Command
-		err := a.read(ctx, func(ctx context.Context) error {
-			var err error
-			cs, err = a.d.Commands.ListForDevice(ctx, parseID(in.Device), cur.ID, in.Limit+1)
-			return err
-		})
+		cs, err := readValue(a, ctx, func(ctx context.Context) ([]commands.Command, error) { return a.d.Commands.ListForDevice(ctx, parseID(in.Device), cur.ID, in.Limit+1) })
 		if err != nil {
 			return nil, err
 		}
@@ -202,12 +192,7 @@ func (a *API) commandRoutes() {
 		OperationID: "get-command", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/commands/{command}", Tags: ctags,
 		Summary: "Get a command",
 	}, viewer, func(ctx context.Context, in *commandPath) (*commandOutput, error) {
-		var cmd commands.Command
-		err := a.read(ctx, func(ctx context.Context) error {
-			var err error
-			cmd, err = a.d.Commands.Get(ctx, parseID(in.Command))
-			return err
-		})
+		cmd, err := readValue(a, ctx, func(ctx context.Context) (commands.Command, error) { return a.d.Commands.Get(ctx, parseID(in.Command)) })
 		if err != nil {
 			return nil, err
 		}

@@ -241,12 +241,7 @@ func (a *API) hostnameRoutes() {
 		OperationID: "list-hostnames", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/hostnames", Tags: tags,
 		Summary: "List a tenant's hostnames",
 	}, viewer, func(ctx context.Context, in *TenantPath) (*hostnamesOutput, error) {
-		var names []tenancy.Hostname
-		err := a.read(ctx, func(ctx context.Context) error {
-			var err error
-			names, err = a.d.Tenants.Hostnames(ctx, callFrom(ctx).tenant)
-			return err
-		})
+		names, err := readValue(a, ctx, func(ctx context.Context) ([]tenancy.Hostname, error) { return a.d.Tenants.Hostnames(ctx, callFrom(ctx).tenant) })
 		if err != nil {
 			return nil, err
 		}
@@ -261,12 +256,7 @@ func (a *API) hostnameRoutes() {
 		OperationID: "get-hostname", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/hostnames/{hostname}", Tags: tags,
 		Summary: "Show a custom hostname and its verification",
 	}, viewer, func(ctx context.Context, in *hostnamePath) (*hostnameOutput, error) {
-		var h tenancy.Hostname
-		err := a.read(ctx, func(ctx context.Context) error {
-			var err error
-			h, err = a.d.Tenants.Hostname(ctx, in.Hostname)
-			return err
-		})
+		h, err := readValue(a, ctx, func(ctx context.Context) (tenancy.Hostname, error) { return a.d.Tenants.Hostname(ctx, in.Hostname) })
 		if err != nil {
 			return nil, err
 		}

@@ -96,3 +96,13 @@ func idempotent[O any](a *API, ctx context.Context, key string, request any, cre
 
 // errReplay rolls back the transaction of a repeated request.
 var errReplay = errors.New("replay")
+
+// readValue is read for a use case that answers with one value.
+func readValue[T any](a *API, ctx context.Context, fn func(ctx context.Context) (T, error)) (T, error) {
+	var out T
+	err := a.read(ctx, func(ctx context.Context) (err error) {
+		out, err = fn(ctx)
+		return err
+	})
+	return out, err
+}

@@ -147,12 +147,7 @@ func (a *API) webhookEndpointRoutes() {
 		OperationID: "get-webhook", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/webhooks/{id}", Tags: tags,
 		Summary: "Get a webhook",
 	}, admin, func(ctx context.Context, in *webhookPath) (*webhookOutput, error) {
-		var e events.Endpoint
-		err := a.read(ctx, func(ctx context.Context) error {
-			var err error
-			e, err = a.d.Webhooks.Get(ctx, in.id())
-			return err
-		})
+		e, err := readValue(a, ctx, func(ctx context.Context) (events.Endpoint, error) { return a.d.Webhooks.Get(ctx, in.id()) })
 		if err != nil {
 			return nil, err
 		}
@@ -200,12 +195,7 @@ func (a *API) webhookDeliveryRoutes() {
 		if err := decodeCursor(in.Cursor, &cur); err != nil {
 			return nil, err
 		}
-		var ds []events.Delivery
-		err := a.read(ctx, func(ctx context.Context) error {
-			var err error
-			ds, err = a.d.Webhooks.Deliveries(ctx, parseID(in.ID), cur.ID, in.Limit+1)
-			return err
-		})
+		ds, err := readValue(a, ctx, func(ctx context.Context) ([]events.Delivery, error) { return a.d.Webhooks.Deliveries(ctx, parseID(in.ID), cur.ID, in.Limit+1) })
 		if err != nil {
 			return nil, err
 		}
