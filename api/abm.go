@@ -500,7 +500,17 @@ func (a *API) abmProxyRoutes() {
 		}
 		return &huma.StreamResponse{Body: func(hctx huma.Context) {
 			r, w := humago.Unwrap(hctx)
-			a.d.DEP.Proxy(w, r.WithContext(tenantContext(ctx)), id, path, body)
+			ans, err := a.d.DEP.Proxy(tenantContext(ctx), id, dep.ProxyCall{Method: r.Method, Endpoint: path,
+				Query: r.URL.RawQuery, Header: r.Header, Body: body})
+			if err != nil {
+				a.writeProblem(ctx, hctx, err)
+				return
+			}
+			for k, v := range ans.Header {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(ans.Status)
+			_, _ = w.Write(ans.Body)
 		}}, nil
 	}
 	register(a, proxyOp(http.MethodGet), admin, func(ctx context.Context, in *abmProxyGetInput) (*huma.StreamResponse, error) {

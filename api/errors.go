@@ -100,3 +100,18 @@ func (a *API) writeErr(ctx huma.Context, err error) {
 	}
 	huma.WriteErr(a.huma, ctx, se.GetStatus(), se.Error())
 }
+
+// writeProblem writes err, mapped as problem maps it, from inside an
+// answer the operation streams (where huma's own error path is past).
+func (a *API) writeProblem(ctx context.Context, hctx huma.Context, err error) {
+	var em *huma.ErrorModel
+	if !errors.As(a.problem(ctx, err), &em) {
+		huma.WriteErr(a.huma, hctx, http.StatusInternalServerError, "internal error; quote request id "+RequestID(ctx)+" to the operator")
+		return
+	}
+	details := make([]error, len(em.Errors))
+	for i, d := range em.Errors {
+		details[i] = d
+	}
+	huma.WriteErr(a.huma, hctx, em.Status, em.Detail, details...)
+}

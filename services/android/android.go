@@ -273,7 +273,7 @@ signup_name = '', state_hash = NULL, updated_at = now() WHERE status = 'signing_
 		if _, err := s.pub.Publish(ctx, tx, EventEnterpriseBound, e.Name, EnterpriseBound{Enterprise: e.Name}); err != nil {
 			return err
 		}
-		if err := s.insert(ctx, tx, SyncArgs{TenantID: tenantOf(ctx)}); err != nil {
+		if err := s.insert(ctx, tx, func(t uuid.UUID) river.JobArgs { return SyncArgs{TenantID: t} }); err != nil {
 			return err
 		}
 		out, err = s.enterpriseTx(ctx, tx)
@@ -316,18 +316,14 @@ func isNotFound(err error) bool {
 	return errors.As(err, &ge) && ge.Code == http.StatusNotFound
 }
 
-// tenantOf is the caller's tenant, for a job's arguments; insert refuses
-// the job when there is none.
-func tenantOf(ctx context.Context) uuid.UUID {
-	id, _ := tenancy.FromContext(ctx)
-	return id
-}
-
-func (s *Service) insert(ctx context.Context, tx pgx.Tx, args river.JobArgs) error {
-	if _, err := tenancy.Require(ctx); err != nil {
+// insert enqueues the job that args makes for the caller's tenant, in tx;
+// without a tenant it refuses.
+func (s *Service) insert(ctx context.Context, tx pgx.Tx, args func(tenant uuid.UUID) river.JobArgs) error {
+	tenant, err := tenancy.Require(ctx)
+	if err != nil {
 		return err
 	}
-	_, err := s.jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: args}})
+	_, err = s.jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: args(tenant)}})
 	return err
 }
 
@@ -354,5 +350,7 @@ var resourceSegment = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 // android.sync job): notifications keep devices current, this lists them
 // all again.
 func (s *Service) RequestSync(ctx context.Context) error {
-	return s.db.Tx(ctx, func(tx pgx.Tx) error { return s.insert(ctx, tx, SyncArgs{TenantID: tenantOf(ctx)}) })
+	return s.db.Tx(ctx, func(tx pgx.Tx) error {
+		return s.insert(ctx, tx, func(t uuid.UUID) river.JobArgs { return SyncArgs{TenantID: t} })
+	})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 	am "google.golang.org/api/androidmanagement/v1"
 
 	"github.com/tridentmdm/trident/internal/fault"
@@ -187,7 +188,7 @@ WHERE id = $1 RETURNING `+policyCols, id, name, group, set))
 	if err != nil {
 		return Policy{}, conflict(err)
 	}
-	return p, s.insert(ctx, tx, PublishArgs{TenantID: tenantOf(ctx), PolicyID: p.ID})
+	return p, s.insert(ctx, tx, func(t uuid.UUID) river.JobArgs { return PublishArgs{TenantID: t, PolicyID: p.ID} })
 }
 
 // Policy reads one policy.
@@ -263,7 +264,7 @@ WHERE id = $1 RETURNING `+policyCols, id, got.Version))
 		if p.GroupID == nil {
 			return nil
 		}
-		return s.insert(ctx, tx, ApplyArgs{TenantID: tenantOf(ctx), PolicyID: id})
+		return s.insert(ctx, tx, func(t uuid.UUID) river.JobArgs { return ApplyArgs{TenantID: t, PolicyID: id} })
 	})
 	return p, err
 }
