@@ -181,7 +181,9 @@ func (a *API) commandRoutes() {
 		if err := decodeCursor(in.Cursor, &cur); err != nil {
 			return nil, err
 		}
-		cs, err := readValue(a, ctx, func(ctx context.Context) ([]commands.Command, error) { return a.d.Commands.ListForDevice(ctx, parseID(in.Device), cur.ID, in.Limit+1) })
+		cs, err := readValue(a, ctx, func(ctx context.Context) ([]commands.Command, error) {
+			return a.d.Commands.ListForDevice(ctx, parseID(in.Device), cur.ID, in.Limit+1)
+		})
 		if err != nil {
 			return nil, err
 		}

@@ -241,7 +241,9 @@ func (a *API) hostnameRoutes() {
 		OperationID: "list-hostnames", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/hostnames", Tags: tags,
 		Summary: "List a tenant's hostnames",
 	}, viewer, func(ctx context.Context, in *TenantPath) (*hostnamesOutput, error) {
-		names, err := readValue(a, ctx, func(ctx context.Context) ([]tenancy.Hostname, error) { return a.d.Tenants.Hostnames(ctx, callFrom(ctx).tenant) })
+		names, err := readValue(a, ctx, func(ctx context.Context) ([]tenancy.Hostname, error) {
+			return a.d.Tenants.Hostnames(ctx, callFrom(ctx).tenant)
+		})
 		if err != nil {
 			return nil, err
 		}

@@ -195,7 +195,9 @@ func (a *API) webhookDeliveryRoutes() {
 		if err := decodeCursor(in.Cursor, &cur); err != nil {
 			return nil, err
 		}
-		ds, err := readValue(a, ctx, func(ctx context.Context) ([]events.Delivery, error) { return a.d.Webhooks.Deliveries(ctx, parseID(in.ID), cur.ID, in.Limit+1) })
+		ds, err := readValue(a, ctx, func(ctx context.Context) ([]events.Delivery, error) {
+			return a.d.Webhooks.Deliveries(ctx, parseID(in.ID), cur.ID, in.Limit+1)
+		})
 		if err != nil {
 			return nil, err
 		}
