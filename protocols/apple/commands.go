@@ -11,7 +11,6 @@ import (
 	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
 	"github.com/tridentmdm/trident/services/commands"
-	"github.com/tridentmdm/trident/services/inventory"
 )
 
 // Dispatcher puts Trident's platform-neutral commands on the device's
@@ -20,7 +19,7 @@ import (
 // documentation) by Render. The MDM command's CommandUUID is the
 // command's id, so the device's answer finds its way back. Waking the
 // device is the command delivery job's (commands.DeliverArgs).
-func Dispatcher() mdmstore.Queue { return mdmstore.Queue{Render: Render} }
+func Dispatcher() mdmstore.Queue { return mdmstore.Queue{Placeholder: placeholder} }
 
 // deviceInformationQueries are what Trident keeps of a device
 // (DeviceInformation queries).
@@ -30,14 +29,24 @@ var deviceInformationQueries = []string{
 	"WiFiMAC", "BluetoothMAC", "IMEI", "MEID", "UDID",
 }
 
-// Render is the MDM command device d gets for c, rendered when it is
-// handed out (and checked when it is queued).
-func Render(d inventory.Device, c commands.Command, unlockToken func() ([]byte, error)) (*mdm.Command, error) {
+// Render is the MDM command the device gets for c, rendered when it is
+// handed out. unlockToken reads the device's escrowed UnlockToken.
+func Render(c commands.Command, unlockToken func() ([]byte, error)) (*mdm.Command, error) {
 	b, err := body(c, unlockToken)
 	if err != nil {
 		return nil, err
 	}
 	return encode(c, b)
+}
+
+// placeholder checks that c renders and is what nanomdm's queue keeps of
+// it (mdmstore.Placeholder): its id and RequestType, no secret.
+func placeholder(c commands.Command, unlockToken func() ([]byte, error)) (*mdm.Command, error) {
+	b, err := body(c, unlockToken)
+	if err != nil {
+		return nil, err
+	}
+	return encode(c, map[string]any{"RequestType": b["RequestType"]})
 }
 
 // ErrNoUnlockToken means ClearPasscode cannot be sent: the device never

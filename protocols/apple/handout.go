@@ -66,7 +66,7 @@ func (h handout) hand(r *mdm.Request, cmd *mdm.Command) (*mdm.Command, error) {
 		log.InfoContext(ctx, "not handing out a command that is no longer waiting", "err", skipped)
 		return nil, nil
 	}
-	deliver, err := Render(out.Device, out.Command, func() ([]byte, error) { return h.Store.UnlockToken(ctx, r.ID) })
+	deliver, err := Render(out.Command, func() ([]byte, error) { return h.Store.UnlockToken(ctx, r.ID) })
 	if err != nil {
 		// Checked when it was queued; what changed since (an UnlockToken
 		// gone) ends the command here.

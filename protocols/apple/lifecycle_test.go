@@ -267,3 +267,27 @@ func TestAppleUnservedCheckinsAre4xx(t *testing.T) {
 	_, err = d.Declarative(ctx, "declaration/configuration/nope", nil)
 	wantStatus(t, err, http.StatusNotFound)
 }
+
+// nanomdm's queue keeps a command's id and RequestType only: the PIN of a
+// lock reaches the device when it is handed out, and is never stored in
+// nanomdm's tables.
+func TestAppleQueueKeepsNoSecret(t *testing.T) {
+	e := setupMDM(t)
+	d, dev := e.enrolled(t, e.a, false)
+	const pin = "482913"
+	lock := e.enqueue(t, e.a, commands.NewCommand{DeviceID: dev.ID, Kind: "lock", Payload: map[string]any{"pin": pin}})
+	actx := e.ctx(e.a)
+	var stored string
+	if err := e.db.Tx(actx, func(tx pgx.Tx) error {
+		return tx.QueryRow(actx, `SELECT command FROM apple_commands WHERE command_uuid = $1`, lock.ID.String()).Scan(&stored)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(stored, pin) || !strings.Contains(stored, "DeviceLock") {
+		t.Fatalf("nanomdm's queue keeps %q; want the RequestType and no PIN", stored)
+	}
+	c, err := d.Idle(context.Background())
+	if err != nil || c == nil || c.CommandUUID != lock.ID.String() || !strings.Contains(string(c.Raw), pin) {
+		t.Fatalf("handed out: %+v %v; want the lock with its PIN", c, err)
+	}
+}

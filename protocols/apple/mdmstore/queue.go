@@ -2,19 +2,18 @@ package mdmstore
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/micromdm/nanomdm/mdm"
-	"github.com/micromdm/plist"
 
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/inventory"
 )
 
-// Renderer is the MDM command device d gets for c. unlockToken reads the
-// device's escrowed UnlockToken, for the commands that carry it.
-type Renderer func(d inventory.Device, c commands.Command, unlockToken func() ([]byte, error)) (*mdm.Command, error)
+// Placeholder checks that c renders for its device and returns what the
+// queue keeps of it: its CommandUUID and RequestType only. unlockToken
+// reads the device's escrowed UnlockToken, for the commands that carry it.
+type Placeholder func(c commands.Command, unlockToken func() ([]byte, error)) (*mdm.Command, error)
 
 // Queue is nanomdm's queue as Trident's command queue fills it: the
 // commands.Dispatcher and commands.Withdrawer of Apple devices, which
@@ -24,7 +23,7 @@ type Renderer func(d inventory.Device, c commands.Command, unlockToken func() ([
 // the device gets is rendered again when it is handed out, from
 // Trident's command, so a canceled or expired one is never sent and a
 // secret (a PIN, a profile, the UnlockToken) is never stored in plain.
-type Queue struct{ Render Renderer }
+type Queue struct{ Placeholder Placeholder }
 
 var (
 	_ commands.Dispatcher = Queue{}
@@ -34,11 +33,7 @@ var (
 // Dispatch implements commands.Dispatcher: it checks that c renders for
 // d, then queues its placeholder.
 func (q Queue) Dispatch(ctx context.Context, tx pgx.Tx, d inventory.Device, c commands.Command) error {
-	cmd, err := q.Render(d, c, func() ([]byte, error) { return UnlockToken(ctx, tx, d.Identifier) })
-	if err != nil {
-		return err
-	}
-	p, err := placeholder(cmd)
+	p, err := q.Placeholder(c, func() ([]byte, error) { return UnlockToken(ctx, tx, d.Identifier) })
 	if err != nil {
 		return err
 	}
@@ -49,16 +44,6 @@ func (q Queue) Dispatch(ctx context.Context, tx pgx.Tx, d inventory.Device, c co
 // leaves the device's queue.
 func (q Queue) Withdraw(ctx context.Context, tx pgx.Tx, d inventory.Device, c commands.Command) error {
 	return Withdraw(ctx, tx, d.Identifier, c.ID.String())
-}
-
-// placeholder is cmd with its type only.
-func placeholder(cmd *mdm.Command) (*mdm.Command, error) {
-	raw, err := plist.Marshal(map[string]any{"CommandUUID": cmd.CommandUUID,
-		"Command": map[string]any{"RequestType": cmd.Command.RequestType}})
-	if err != nil {
-		return nil, fmt.Errorf("mdmstore: encode the placeholder of %s: %w", cmd.Command.RequestType, err)
-	}
-	return mdm.DecodeCommand(raw)
 }
 
 // UnlockToken returns the device's escrowed UnlockToken, or nil, in the
