@@ -152,15 +152,12 @@ func reportTime(d *am.Device) time.Time {
 // order).
 func (s *Service) record(ctx context.Context, tx pgx.Tx, d *am.Device) error {
 	at := reportTime(d)
-	known, err := s.inv.LockByIdentifierTx(ctx, tx, inventory.Android, d.Name)
-	if err != nil && !errors.Is(err, tenancy.ErrNotFound) {
+	last, err := s.inv.LockFactTx(ctx, tx, inventory.Android, d.Name, "last_status_report")
+	if err != nil {
 		return err
 	}
-	var last struct {
-		At string `json:"last_status_report"`
-	}
-	if len(known.Facts) > 0 && json.Unmarshal(known.Facts, &last) == nil && last.At != "" {
-		if prev, err := time.Parse(time.RFC3339Nano, last.At); err == nil && !at.After(prev) && d.State != "DELETED" {
+	if last != "" {
+		if prev, err := time.Parse(time.RFC3339Nano, last); err == nil && !at.After(prev) && d.State != "DELETED" {
 			return nil // an older report than the one applied
 		}
 	}

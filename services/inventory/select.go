@@ -74,8 +74,19 @@ func (inv *Inventory) LockTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Devi
 	return d, err
 }
 
-// LockByIdentifierTx is ByIdentifier, locking the device until tx ends
-// (tenancy.ErrNotFound if there is none yet).
-func (inv *Inventory) LockByIdentifierTx(ctx context.Context, tx pgx.Tx, p Platform, identifier string) (Device, error) {
-	return inv.byIdentifier(ctx, tx, p, identifier, " FOR UPDATE")
+// LockFactTx returns the fact key of the device with identifier, as text
+// ("" when the device or the fact is missing), and locks the device until
+// tx ends: for a platform's service that applies reports in order and
+// keeps the last one's time among the facts.
+func (inv *Inventory) LockFactTx(ctx context.Context, tx pgx.Tx, p Platform, identifier, key string) (string, error) {
+	var v *string
+	err := tx.QueryRow(ctx, `SELECT facts->>$3 FROM devices WHERE platform = $1 AND identifier = $2 FOR UPDATE`,
+		p, identifier, key).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) || v == nil {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("inventory: %w", err)
+	}
+	return *v, nil
 }
