@@ -64,8 +64,8 @@ type serialCursor struct {
 }
 
 type abmProfileBody struct {
-	Name     string              `json:"name" minLength:"1" maxLength:"200"`
-	Settings dep.ProfileSettings `json:"settings"`
+	Name     string          `json:"name" minLength:"1" maxLength:"200"`
+	Settings ProfileSettings `json:"settings"`
 }
 
 type createABMProfileInput struct {
@@ -112,21 +112,13 @@ type abmProxyGetInput struct {
 	Endpoint string `path:"endpoint" doc:"The DEP API path, for example account or profile."`
 }
 
-// The API's names for the service's types (the schema names must not
-// clash with the inventory's Device).
-type (
-	ABMToken   dep.Token
-	ABMDevice  dep.Device
-	ADEProfile dep.Profile
-)
-
-func tok(t dep.Token, err error) (ABMToken, error)      { return ABMToken(t), err }
-func prof(p dep.Profile, err error) (ADEProfile, error) { return ADEProfile(p), err }
+func tok(t dep.Token, err error) (ABMToken, error)      { return abmToken(t), err }
+func prof(p dep.Profile, err error) (ADEProfile, error) { return adeProfile(p), err }
 func toks(t []dep.Token, err error) ([]ABMToken, error) {
-	return convert(t, func(x dep.Token) ABMToken { return ABMToken(x) }), err
+	return convert(t, abmToken), err
 }
 func profs(p []dep.Profile, err error) ([]ADEProfile, error) {
-	return convert(p, func(x dep.Profile) ADEProfile { return ADEProfile(x) }), err
+	return convert(p, adeProfile), err
 }
 func devs(d []dep.Device, err error) ([]ABMDevice, error) {
 	return convert(d, func(x dep.Device) ABMDevice { return ABMDevice(x) }), err
@@ -174,7 +166,7 @@ func (a *API) abmTokenReadRoutes() {
 		out := &createABMTokenOutput{}
 		err := a.audited(ctx, func(ctx context.Context) error {
 			t, cert, err := a.d.DEP.CreateToken(ctx, in.Body.Label)
-			out.Body.Token, out.Body.Certificate = ABMToken(t), string(cert)
+			out.Body.Token, out.Body.Certificate = abmToken(t), string(cert)
 			return err
 		})
 		if err != nil {
@@ -263,7 +255,7 @@ func (a *API) abmTokenKeyRoutes() {
 		// The account details show the admin which ABM server this is; a
 		// failure is on the token's status, not the upload's.
 		if t, err := a.d.DEP.AccountDetails(tctx, id); err == nil {
-			out.Body = ABMToken(t)
+			out.Body = abmToken(t)
 		} else if err := a.read(ctx, func(ctx context.Context) (err error) { out.Body, err = tok(a.d.DEP.Token(ctx, id)); return err }); err != nil {
 			return nil, err
 		}
@@ -336,7 +328,7 @@ func (a *API) abmTokenChangeRoutes() {
 		}); err != nil {
 			return nil, err
 		}
-		return &abmTokenOutput{Body: ABMToken(t)}, nil
+		return &abmTokenOutput{Body: abmToken(t)}, nil
 	})
 
 }
@@ -408,7 +400,7 @@ func (a *API) abmProfileRoutes() {
 		}
 		out := &abmProfileOutput{}
 		err := a.audited(ctx, func(ctx context.Context) (err error) {
-			out.Body, err = prof(a.d.DEP.CreateProfile(ctx, in.Body.Name, in.Body.Settings))
+			out.Body, err = prof(a.d.DEP.CreateProfile(ctx, in.Body.Name, dep.ProfileSettings(in.Body.Settings)))
 			return err
 		})
 		out.Location = fmt.Sprintf("/v1/tenants/%s/abm/profiles/%s", in.Tenant, out.Body.ID)
@@ -452,7 +444,7 @@ func (a *API) abmProfileRoutes() {
 		}
 		out := &abmProfileOutput{}
 		err := a.audited(ctx, func(ctx context.Context) (err error) {
-			out.Body, err = prof(a.d.DEP.UpdateProfile(ctx, parseID(in.Profile), in.Body.Name, in.Body.Settings))
+			out.Body, err = prof(a.d.DEP.UpdateProfile(ctx, parseID(in.Profile), in.Body.Name, dep.ProfileSettings(in.Body.Settings)))
 			return err
 		})
 		return out, err

@@ -13,19 +13,12 @@ import (
 	"github.com/tridentmdm/trident/services/android"
 )
 
-// The API's names for the Android service's types.
-type (
-	AndroidEnterprise      android.Enterprise
-	AndroidPolicy          android.Policy
-	AndroidEnrollmentToken android.EnrollmentToken
-)
-
 var errNoAndroid = huma.Error501NotImplemented("Android management is not configured on this server (--android-project)")
 
 type androidPolicyBody struct {
-	Name     string                 `json:"name" minLength:"1" maxLength:"200"`
-	GroupID  string                 `json:"group_id,omitempty" format:"uuid" doc:"Move this device group's Android devices to the policy."`
-	Settings android.PolicySettings `json:"settings"`
+	Name     string         `json:"name" minLength:"1" maxLength:"200"`
+	GroupID  string         `json:"group_id,omitempty" format:"uuid" doc:"Move this device group's Android devices to the policy."`
+	Settings PolicySettings `json:"settings"`
 }
 
 type androidPolicyPath struct {
@@ -161,8 +154,8 @@ func (a *API) androidPolicyRoutes() {
 			Body     AndroidPolicy
 		}{}
 		err := a.audited(ctx, func(ctx context.Context) error {
-			p, err := a.d.Android.SavePolicy(ctx, uuid.Nil, in.Body.Name, optionalID(in.Body.GroupID), in.Body.Settings)
-			out.Body = AndroidPolicy(p)
+			p, err := a.d.Android.SavePolicy(ctx, uuid.Nil, in.Body.Name, optionalID(in.Body.GroupID), in.Body.Settings.settings())
+			out.Body = androidPolicy(p)
 			return err
 		})
 		out.Location = fmt.Sprintf("/v1/tenants/%s/android/policies/%s", in.Tenant, out.Body.ID)
@@ -182,8 +175,8 @@ func (a *API) androidPolicyRoutes() {
 		}
 		out := &struct{ Body AndroidPolicy }{}
 		err := a.audited(ctx, func(ctx context.Context) error {
-			p, err := a.d.Android.SavePolicy(ctx, parseID(in.Policy), in.Body.Name, optionalID(in.Body.GroupID), in.Body.Settings)
-			out.Body = AndroidPolicy(p)
+			p, err := a.d.Android.SavePolicy(ctx, parseID(in.Policy), in.Body.Name, optionalID(in.Body.GroupID), in.Body.Settings.settings())
+			out.Body = androidPolicy(p)
 			return err
 		})
 		return out, err
@@ -198,7 +191,7 @@ func (a *API) androidPolicyRoutes() {
 		out := &struct{ Body []AndroidPolicy }{}
 		err := a.read(ctx, func(ctx context.Context) error {
 			ps, err := a.d.Android.Policies(ctx)
-			out.Body = convert(ps, func(p android.Policy) AndroidPolicy { return AndroidPolicy(p) })
+			out.Body = convert(ps, androidPolicy)
 			return err
 		})
 		return out, err
@@ -213,7 +206,7 @@ func (a *API) androidPolicyRoutes() {
 		out := &struct{ Body AndroidPolicy }{}
 		err := a.read(ctx, func(ctx context.Context) error {
 			p, err := a.d.Android.Policy(ctx, parseID(in.Policy))
-			out.Body = AndroidPolicy(p)
+			out.Body = androidPolicy(p)
 			return err
 		})
 		return out, err

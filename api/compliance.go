@@ -40,12 +40,12 @@ type updateRuleInput struct {
 
 type ruleOutput struct {
 	Replayed string `header:"Idempotent-Replayed"`
-	Body     compliance.Rule
+	Body     Rule
 }
 
 type rulesOutput struct {
 	Body struct {
-		Items []compliance.Rule `json:"items" nullable:"false"`
+		Items []Rule `json:"items" nullable:"false"`
 	}
 }
 
@@ -63,12 +63,13 @@ func (a *API) complianceRoutes() {
 		Summary: "List compliance rules",
 	}, viewer, func(ctx context.Context, in *TenantPath) (*rulesOutput, error) {
 		out := &rulesOutput{}
-		err := a.read(ctx, func(ctx context.Context) (err error) {
-			out.Body.Items, err = a.d.Compliance.Rules(ctx)
-			return
+		err := a.read(ctx, func(ctx context.Context) error {
+			rs, err := a.d.Compliance.Rules(ctx)
+			out.Body.Items = convert(rs, func(r compliance.Rule) Rule { return Rule(r) })
+			return err
 		})
 		if out.Body.Items == nil {
-			out.Body.Items = []compliance.Rule{}
+			out.Body.Items = []Rule{}
 		}
 		return out, err
 	})
@@ -85,7 +86,7 @@ func (a *API) complianceRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			return &ruleOutput{Body: r}, nil
+			return &ruleOutput{Body: Rule(r)}, nil
 		})
 		if err != nil {
 			return nil, err
@@ -101,9 +102,10 @@ func (a *API) complianceRoutes() {
 		Summary: "Turn a compliance rule on or off",
 	}, admin, func(ctx context.Context, in *updateRuleInput) (*ruleOutput, error) {
 		out := &ruleOutput{}
-		err := a.audited(ctx, func(ctx context.Context) (err error) {
-			out.Body, err = a.d.Compliance.SetEnabled(ctx, parseID(in.ID), in.Body.Enabled)
-			return
+		err := a.audited(ctx, func(ctx context.Context) error {
+			r, err := a.d.Compliance.SetEnabled(ctx, parseID(in.ID), in.Body.Enabled)
+			out.Body = Rule(r)
+			return err
 		})
 		if err != nil {
 			return nil, err

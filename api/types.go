@@ -6,8 +6,11 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tridentmdm/trident/services/android"
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/compliance"
+	"github.com/tridentmdm/trident/services/dep"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
 )
@@ -122,4 +125,184 @@ func convert[T, U any](in []T, f func(T) U) []U {
 		out = append(out, f(v))
 	}
 	return out
+}
+
+// The configuration records of ABM, Android and compliance. Their field
+// lists match the services' records field for field, so a plain
+// conversion (ABMDevice(d)) copies one into the other; a field the service
+// adds or renames fails to compile here until the API decides about it.
+
+// ABMToken is a tenant's ABM server token. (The ABM names keep the
+// schemas apart from the inventory's Device.)
+type ABMToken struct {
+	ID                uuid.UUID  `json:"id"`
+	Label             string     `json:"label"`
+	Status            string     `json:"status" enum:"awaiting_token,active,expiring,expired,terms_not_signed,rejected" doc:"Anything but active needs an admin: see status_detail."`
+	StatusDetail      string     `json:"status_detail,omitempty"`
+	AccessTokenExpiry *time.Time `json:"access_token_expiry,omitempty" doc:"When the server token expires (a year after download): download a new one from ABM before."`
+	Account           *Account   `json:"account,omitempty"`
+	ProfileID         *uuid.UUID `json:"profile_id,omitempty" doc:"The ADE profile assigned automatically to devices ABM adds."`
+	SyncedAt          *time.Time `json:"synced_at,omitempty"`
+	SyncError         string     `json:"sync_error,omitempty"`
+	Devices           int        `json:"devices"`
+	CreatedAt         time.Time  `json:"created_at"`
+	UpdatedAt         time.Time  `json:"updated_at"`
+}
+
+// Account is the organization and MDM server an ABM token stands for.
+type Account struct {
+	ServerName string `json:"server_name,omitempty"`
+	ServerUUID string `json:"server_uuid,omitempty"`
+	OrgName    string `json:"org_name,omitempty"`
+	OrgID      string `json:"org_id,omitempty"`
+	OrgEmail   string `json:"org_email,omitempty"`
+	OrgPhone   string `json:"org_phone,omitempty"`
+	OrgAddress string `json:"org_address,omitempty"`
+	OrgType    string `json:"org_type,omitempty"`
+	AdminID    string `json:"admin_id,omitempty" doc:"The Apple Account that downloaded the server token."`
+}
+
+func abmToken(t dep.Token) ABMToken {
+	out := ABMToken{ID: t.ID, Label: t.Label, Status: t.Status, StatusDetail: t.StatusDetail, AccessTokenExpiry: t.AccessTokenExpiry,
+		ProfileID: t.ProfileID, SyncedAt: t.SyncedAt, SyncError: t.SyncError, Devices: t.Devices, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	if t.Account != nil {
+		a := Account(*t.Account)
+		out.Account = &a
+	}
+	return out
+}
+
+// ABMDevice is a device Apple assigned to one of the tenant's ABM servers.
+type ABMDevice struct {
+	SerialNumber     string     `json:"serial_number"`
+	TokenID          uuid.UUID  `json:"token_id"`
+	Model            string     `json:"model"`
+	Description      string     `json:"description,omitempty"`
+	Color            string     `json:"color,omitempty"`
+	DeviceFamily     string     `json:"device_family,omitempty"`
+	OS               string     `json:"os,omitempty"`
+	AssetTag         string     `json:"asset_tag,omitempty"`
+	AssignedBy       string     `json:"assigned_by,omitempty" doc:"Who assigned the device to the MDM server in ABM."`
+	AssignedAt       *time.Time `json:"assigned_at,omitempty"`
+	ProfileStatus    string     `json:"profile_status" doc:"Apple's: empty, assigned, pushed or removed."`
+	AppleProfileUUID string     `json:"apple_profile_uuid,omitempty"`
+	AssignProfileID  *uuid.UUID `json:"assign_profile_id,omitempty" doc:"The ADE profile Trident assigns it."`
+	AssignStatus     string     `json:"assign_status" enum:"none,pending,assigned,failed,not_accessible"`
+	AssignError      string     `json:"assign_error,omitempty"`
+	EnrolledAt       *time.Time `json:"enrolled_at,omitempty" doc:"When it last asked the ADE endpoint for its enrollment profile."`
+	AddedAt          time.Time  `json:"added_at"`
+	UpdatedAt        time.Time  `json:"updated_at"`
+}
+
+// ProfileSettings are the choices of an ADE profile (Apple's "Profile"
+// object of the Device Assignment API).
+type ProfileSettings struct {
+	Supervised            *bool    `json:"is_supervised,omitempty" doc:"Supervise the device (default true; Apple requires it for iOS 13 and later)."`
+	Mandatory             *bool    `json:"is_mandatory,omitempty" doc:"The user cannot skip enrollment (default true)."`
+	MDMRemovable          bool     `json:"is_mdm_removable,omitempty" doc:"The user may remove the MDM profile (default false)."`
+	AwaitDeviceConfigured *bool    `json:"await_device_configured,omitempty" doc:"Hold the device in Setup Assistant until Trident has sent its setup commands and releases it (default true)."`
+	AutoAdvanceSetup      bool     `json:"auto_advance_setup,omitempty" doc:"tvOS and macOS: advance through Setup Assistant without user input."`
+	SkipSetupItems        []string `json:"skip_setup_items,omitempty" maxItems:"100" doc:"Setup Assistant panes to skip, by Apple's keys (for example Location, Siri, Privacy, Biometric)."`
+	Department            string   `json:"department,omitempty" maxLength:"125"`
+	SupportPhoneNumber    string   `json:"support_phone_number,omitempty" maxLength:"50"`
+	SupportEmailAddress   string   `json:"support_email_address,omitempty" maxLength:"250"`
+	Language              string   `json:"language,omitempty" maxLength:"35"`
+	Region                string   `json:"region,omitempty" maxLength:"10"`
+}
+
+// ADEProfile is one of the tenant's ADE profiles.
+type ADEProfile struct {
+	ID        uuid.UUID       `json:"id"`
+	Name      string          `json:"name"`
+	Settings  ProfileSettings `json:"settings"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+func adeProfile(p dep.Profile) ADEProfile {
+	return ADEProfile{ID: p.ID, Name: p.Name, Settings: ProfileSettings(p.Settings), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
+}
+
+// AndroidEnterprise is a tenant's binding to Android Enterprise.
+type AndroidEnterprise struct {
+	Status      string    `json:"status" enum:"signing_up,bound,unbound"`
+	Name        string    `json:"name,omitempty" doc:"The Android Management API's enterprises/{id}."`
+	DisplayName string    `json:"display_name,omitempty"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// App is an application an Android policy installs, offers or blocks.
+type App struct {
+	PackageName string `json:"package_name" minLength:"1" maxLength:"200"`
+	InstallType string `json:"install_type" enum:"FORCE_INSTALLED,PREINSTALLED,AVAILABLE,BLOCKED,REQUIRED_FOR_SETUP"`
+}
+
+// PolicySettings are what Trident manages of an Android policy.
+type PolicySettings struct {
+	PasswordMinLength int    `json:"password_min_length,omitempty" minimum:"0" maximum:"16" doc:"The shortest password allowed (0: no requirement)."`
+	PasswordQuality   string `json:"password_quality,omitempty" enum:",SOMETHING,NUMERIC,NUMERIC_COMPLEX,ALPHABETIC,ALPHANUMERIC,COMPLEX" doc:"Android's password quality; empty: none required."`
+	RequireEncryption bool   `json:"require_encryption,omitempty"`
+	CameraDisabled    bool   `json:"camera_disabled,omitempty"`
+	Apps              []App  `json:"apps,omitempty" maxItems:"200"`
+	BlockAfterDays    int    `json:"block_after_days,omitempty" minimum:"0" maximum:"365" doc:"Block a device whose password is non-compliant for this many days (0: never)."`
+	WipeAfterDays     int    `json:"wipe_after_days,omitempty" minimum:"0" maximum:"365" doc:"Wipe it after this many days (0: never; more than block_after_days)."`
+}
+
+func policySettings(s android.PolicySettings) PolicySettings {
+	return PolicySettings{PasswordMinLength: s.PasswordMinLength, PasswordQuality: s.PasswordQuality, RequireEncryption: s.RequireEncryption,
+		CameraDisabled: s.CameraDisabled, Apps: convert(s.Apps, func(a android.App) App { return App(a) }),
+		BlockAfterDays: s.BlockAfterDays, WipeAfterDays: s.WipeAfterDays}
+}
+
+// settings is what the service takes.
+func (s PolicySettings) settings() android.PolicySettings {
+	return android.PolicySettings{PasswordMinLength: s.PasswordMinLength, PasswordQuality: s.PasswordQuality, RequireEncryption: s.RequireEncryption,
+		CameraDisabled: s.CameraDisabled, Apps: convert(s.Apps, func(a App) android.App { return android.App(a) }),
+		BlockAfterDays: s.BlockAfterDays, WipeAfterDays: s.WipeAfterDays}
+}
+
+// AndroidPolicy is one of the tenant's Android policies.
+type AndroidPolicy struct {
+	ID           uuid.UUID      `json:"id"`
+	Name         string         `json:"name"`
+	GroupID      *uuid.UUID     `json:"group_id,omitempty" doc:"Devices of this group are moved to the policy when it is published."`
+	Settings     PolicySettings `json:"settings"`
+	Version      int64          `json:"version" doc:"Google's version of the policy once published (0: not yet)."`
+	PublishedAt  *time.Time     `json:"published_at,omitempty"`
+	PublishError string         `json:"publish_error,omitempty"`
+	CreatedAt    time.Time      `json:"created_at"`
+	UpdatedAt    time.Time      `json:"updated_at"`
+}
+
+func androidPolicy(p android.Policy) AndroidPolicy {
+	return AndroidPolicy{ID: p.ID, Name: p.Name, GroupID: p.GroupID, Settings: policySettings(p.Settings), Version: p.Version,
+		PublishedAt: p.PublishedAt, PublishError: p.PublishError, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
+}
+
+// AndroidEnrollmentToken provisions devices with a policy: scanned as a
+// QR code at a new device's welcome screen, or typed in as afw#setup then
+// the link's token.
+type AndroidEnrollmentToken struct {
+	ID        uuid.UUID  `json:"id"`
+	PolicyID  uuid.UUID  `json:"policy_id"`
+	Value     string     `json:"value" doc:"The token, as Android's setup asks for it."`
+	Link      string     `json:"link" doc:"The enrollment link for the token."`
+	QRCode    string     `json:"qr_code" doc:"The provisioning payload the QR code carries (GET .../qr.png renders it)."`
+	OneTime   bool       `json:"one_time"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+}
+
+// Rule is one compliance rule.
+type Rule struct {
+	ID          uuid.UUID              `json:"id"`
+	Name        string                 `json:"name"`
+	Platform    inventory.Platform     `json:"platform,omitempty" doc:"Only devices of this platform; empty for all."`
+	Kind        compliance.Kind        `json:"kind"`
+	Params      compliance.Params      `json:"params"`
+	Remediation compliance.Remediation `json:"remediation"`
+	Enabled     bool                   `json:"enabled"`
+	CreatedAt   time.Time              `json:"created_at"`
+	UpdatedAt   time.Time              `json:"updated_at"`
 }

@@ -5,8 +5,17 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/events"
 )
+
+// payloadTwins are the event payloads that are also API records: a
+// webhook documents the API's type (with its descriptions, and one schema
+// of the name), which has the service's JSON field for field (the
+// conversion in the handler proves it).
+var payloadTwins = map[reflect.Type]reflect.Type{
+	reflect.TypeOf(compliance.Rule{}): reflect.TypeOf(Rule{}),
+}
 
 // webhookDocs documents every declared event kind as an OpenAPI 3.1
 // webhook: the POST Trident makes to a subscribed endpoint, with the
@@ -25,7 +34,11 @@ func (a *API) webhookDocs() {
 	for _, k := range events.Kinds() {
 		payload := &huma.Schema{Type: huma.TypeObject, Description: "Empty: the subject says what it happened to."}
 		if k.Payload != nil {
-			payload = reg.Schema(reflect.TypeOf(k.Payload), true, "")
+			t := reflect.TypeOf(k.Payload)
+			if twin, ok := payloadTwins[t]; ok {
+				t = twin
+			}
+			payload = reg.Schema(t, true, "")
 		}
 		uuid := &huma.Schema{Type: huma.TypeString, Format: "uuid"}
 		envelope := &huma.Schema{Type: huma.TypeObject, Required: []string{"delivery_id", "tenant_id", "event"},

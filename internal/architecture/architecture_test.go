@@ -191,14 +191,12 @@ func check(t *testing.T, what string, allowed, got []string) {
 	}
 }
 
-// Ratchet (issue 23): the API's documentation and constraints live on
-// the API's own types (api/types.go), not on the services' records, so a
-// service refactor is not an API change. Event payloads (events.go, the
-// catalog) are the webhooks' contract and keep theirs. These services
-// still hand the API records with huma tags: their configuration types
-// (ABM profiles and tokens, Android policies and tokens, compliance rules)
-// are validated by the API from those tags.
-var taggedServices = []string{"services/android", "services/compliance", "services/dep"}
+// The API's documentation and constraints live on the API's own types
+// (api/types.go), not on the services' records, so a service refactor is
+// not an API change, and a constraint the API checks is one the service
+// checks too (the dashboard calls it as well). Event payloads (events.go,
+// the catalog) are the webhooks' contract and keep theirs.
+var taggedServices []string
 
 var humaTag = regexp.MustCompile(`\b(doc|enum|format|minLength|maxLength|pattern|minimum|maximum|minItems|maxItems|nullable):"`)
 

@@ -156,8 +156,8 @@ func Snooze(err error) error {
 
 // Enterprise is a tenant's binding to Android Enterprise.
 type Enterprise struct {
-	Status      string    `json:"status" enum:"signing_up,bound,unbound"`
-	Name        string    `json:"name,omitempty" doc:"The Android Management API's enterprises/{id}."`
+	Status      string    `json:"status"`         // one of signing_up, bound, unbound
+	Name        string    `json:"name,omitempty"` // The Android Management API's enterprises/{id}.
 	DisplayName string    `json:"display_name,omitempty"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }

@@ -21,22 +21,22 @@ import (
 
 // App is an application a policy installs, offers or blocks.
 type App struct {
-	PackageName string `json:"package_name" minLength:"1" maxLength:"200"`
-	InstallType string `json:"install_type" enum:"FORCE_INSTALLED,PREINSTALLED,AVAILABLE,BLOCKED,REQUIRED_FOR_SETUP"`
+	PackageName string `json:"package_name"`
+	InstallType string `json:"install_type"` // one of FORCE_INSTALLED, PREINSTALLED, AVAILABLE, BLOCKED, REQUIRED_FOR_SETUP
 }
 
 // PolicySettings are what Trident manages of an Android policy.
 type PolicySettings struct {
-	PasswordMinLength int    `json:"password_min_length,omitempty" minimum:"0" maximum:"16" doc:"The shortest password allowed (0: no requirement)."`
-	PasswordQuality   string `json:"password_quality,omitempty" enum:",SOMETHING,NUMERIC,NUMERIC_COMPLEX,ALPHABETIC,ALPHANUMERIC,COMPLEX" doc:"Android's password quality; empty: none required."`
+	PasswordMinLength int    `json:"password_min_length,omitempty"` // The shortest password allowed (0: no requirement).
+	PasswordQuality   string `json:"password_quality,omitempty"`    // Android's password quality; empty: none required.
 	RequireEncryption bool   `json:"require_encryption,omitempty"`
 	CameraDisabled    bool   `json:"camera_disabled,omitempty"`
-	Apps              []App  `json:"apps,omitempty" maxItems:"200"`
+	Apps              []App  `json:"apps,omitempty"`
 	// Compliance enforcement (AMAPI policyEnforcementRules on the
 	// password policies): block, then wipe, a device that stays
 	// non-compliant.
-	BlockAfterDays int `json:"block_after_days,omitempty" minimum:"0" maximum:"365" doc:"Block a device whose password is non-compliant for this many days (0: never)."`
-	WipeAfterDays  int `json:"wipe_after_days,omitempty" minimum:"0" maximum:"365" doc:"Wipe it after this many days (0: never; more than block_after_days)."`
+	BlockAfterDays int `json:"block_after_days,omitempty"` // Block a device whose password is non-compliant for this many days (0: never).
+	WipeAfterDays  int `json:"wipe_after_days,omitempty"`  // Wipe it after this many days (0: never; more than block_after_days).
 }
 
 var packageName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$`)
@@ -50,8 +50,11 @@ func (p PolicySettings) validate() error {
 	default:
 		return fault.InvalidField("settings.password_quality", fmt.Sprintf("%q is not a password quality", p.PasswordQuality))
 	}
+	if len(p.Apps) > 200 {
+		return fault.InvalidField("settings.apps", "at most 200 apps")
+	}
 	for _, a := range p.Apps {
-		if !packageName.MatchString(a.PackageName) {
+		if len(a.PackageName) > 200 || !packageName.MatchString(a.PackageName) {
 			return fault.InvalidField("settings.apps", fmt.Sprintf("%q is not a package name", a.PackageName))
 		}
 		switch a.InstallType {
@@ -107,9 +110,9 @@ func (p PolicySettings) amapi() *am.Policy {
 type Policy struct {
 	ID           uuid.UUID      `json:"id"`
 	Name         string         `json:"name"`
-	GroupID      *uuid.UUID     `json:"group_id,omitempty" doc:"Devices of this group are moved to the policy when it is published."`
+	GroupID      *uuid.UUID     `json:"group_id,omitempty"` // Devices of this group are moved to the policy when it is published.
 	Settings     PolicySettings `json:"settings"`
-	Version      int64          `json:"version" doc:"Google's version of the policy once published (0: not yet)."`
+	Version      int64          `json:"version"` // Google's version of the policy once published (0: not yet).
 	PublishedAt  *time.Time     `json:"published_at,omitempty"`
 	PublishError string         `json:"publish_error,omitempty"`
 	CreatedAt    time.Time      `json:"created_at"`

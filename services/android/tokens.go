@@ -23,9 +23,9 @@ import (
 type EnrollmentToken struct {
 	ID        uuid.UUID  `json:"id"`
 	PolicyID  uuid.UUID  `json:"policy_id"`
-	Value     string     `json:"value" doc:"The token, as Android's setup asks for it."`
-	Link      string     `json:"link" doc:"The enrollment link for the token."`
-	QRCode    string     `json:"qr_code" doc:"The provisioning payload the QR code carries (GET .../qr.png renders it)."`
+	Value     string     `json:"value"`   // The token, as Android's setup asks for it.
+	Link      string     `json:"link"`    // The enrollment link for the token.
+	QRCode    string     `json:"qr_code"` // The provisioning payload the QR code carries (GET .../qr.png renders it).
 	OneTime   bool       `json:"one_time"`
 	ExpiresAt time.Time  `json:"expires_at"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`

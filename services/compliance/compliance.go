@@ -82,7 +82,7 @@ func (r Remediation) stored() []byte {
 type Rule struct {
 	ID          uuid.UUID          `json:"id"`
 	Name        string             `json:"name"`
-	Platform    inventory.Platform `json:"platform,omitempty" doc:"Only devices of this platform; empty for all."`
+	Platform    inventory.Platform `json:"platform,omitempty"` // Only devices of this platform; empty for all.
 	Kind        Kind               `json:"kind"`
 	Params      Params             `json:"params"`
 	Remediation Remediation        `json:"remediation"`

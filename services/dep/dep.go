@@ -173,18 +173,18 @@ type Account struct {
 	OrgPhone   string `json:"org_phone,omitempty"`
 	OrgAddress string `json:"org_address,omitempty"`
 	OrgType    string `json:"org_type,omitempty"`
-	AdminID    string `json:"admin_id,omitempty" doc:"The Apple Account that downloaded the server token."`
+	AdminID    string `json:"admin_id,omitempty"` // The Apple Account that downloaded the server token.
 }
 
 // Token is a tenant's ABM server token.
 type Token struct {
 	ID                uuid.UUID  `json:"id"`
 	Label             string     `json:"label"`
-	Status            string     `json:"status" enum:"awaiting_token,active,expiring,expired,terms_not_signed,rejected" doc:"Anything but active needs an admin: see status_detail."`
+	Status            string     `json:"status"` // Anything but active needs an admin: see status_detail.
 	StatusDetail      string     `json:"status_detail,omitempty"`
-	AccessTokenExpiry *time.Time `json:"access_token_expiry,omitempty" doc:"When the server token expires (a year after download): download a new one from ABM before."`
+	AccessTokenExpiry *time.Time `json:"access_token_expiry,omitempty"` // When the server token expires (a year after download): download a new one from ABM before.
 	Account           *Account   `json:"account,omitempty"`
-	ProfileID         *uuid.UUID `json:"profile_id,omitempty" doc:"The ADE profile assigned automatically to devices ABM adds."`
+	ProfileID         *uuid.UUID `json:"profile_id,omitempty"` // The ADE profile assigned automatically to devices ABM adds.
 	SyncedAt          *time.Time `json:"synced_at,omitempty"`
 	SyncError         string     `json:"sync_error,omitempty"`
 	Devices           int        `json:"devices"`

@@ -22,14 +22,14 @@ type Device struct {
 	DeviceFamily     string     `json:"device_family,omitempty"`
 	OS               string     `json:"os,omitempty"`
 	AssetTag         string     `json:"asset_tag,omitempty"`
-	AssignedBy       string     `json:"assigned_by,omitempty" doc:"Who assigned the device to the MDM server in ABM."`
+	AssignedBy       string     `json:"assigned_by,omitempty"` // Who assigned the device to the MDM server in ABM.
 	AssignedAt       *time.Time `json:"assigned_at,omitempty"`
-	ProfileStatus    string     `json:"profile_status" doc:"Apple's: empty, assigned, pushed or removed."`
+	ProfileStatus    string     `json:"profile_status"` // Apple's: empty, assigned, pushed or removed.
 	AppleProfileUUID string     `json:"apple_profile_uuid,omitempty"`
-	AssignProfileID  *uuid.UUID `json:"assign_profile_id,omitempty" doc:"The ADE profile Trident assigns it."`
-	AssignStatus     string     `json:"assign_status" enum:"none,pending,assigned,failed,not_accessible"`
+	AssignProfileID  *uuid.UUID `json:"assign_profile_id,omitempty"` // The ADE profile Trident assigns it.
+	AssignStatus     string     `json:"assign_status"`               // one of none, pending, assigned, failed, not_accessible
 	AssignError      string     `json:"assign_error,omitempty"`
-	EnrolledAt       *time.Time `json:"enrolled_at,omitempty" doc:"When it last asked the ADE endpoint for its enrollment profile."`
+	EnrolledAt       *time.Time `json:"enrolled_at,omitempty"` // When it last asked the ADE endpoint for its enrollment profile.
 	AddedAt          time.Time  `json:"added_at"`
 	UpdatedAt        time.Time  `json:"updated_at"`
 }

@@ -23,17 +23,17 @@ import (
 // object of the Device Assignment API). The enrollment URL is always the
 // tenant's own ADE endpoint and is not a setting.
 type ProfileSettings struct {
-	Supervised            *bool    `json:"is_supervised,omitempty" doc:"Supervise the device (default true; Apple requires it for iOS 13 and later)."`
-	Mandatory             *bool    `json:"is_mandatory,omitempty" doc:"The user cannot skip enrollment (default true)."`
-	MDMRemovable          bool     `json:"is_mdm_removable,omitempty" doc:"The user may remove the MDM profile (default false)."`
-	AwaitDeviceConfigured *bool    `json:"await_device_configured,omitempty" doc:"Hold the device in Setup Assistant until Trident has sent its setup commands and releases it (default true)."`
-	AutoAdvanceSetup      bool     `json:"auto_advance_setup,omitempty" doc:"tvOS and macOS: advance through Setup Assistant without user input."`
-	SkipSetupItems        []string `json:"skip_setup_items,omitempty" maxItems:"100" doc:"Setup Assistant panes to skip, by Apple's keys (for example Location, Siri, Privacy, Biometric)."`
-	Department            string   `json:"department,omitempty" maxLength:"125"`
-	SupportPhoneNumber    string   `json:"support_phone_number,omitempty" maxLength:"50"`
-	SupportEmailAddress   string   `json:"support_email_address,omitempty" maxLength:"250"`
-	Language              string   `json:"language,omitempty" maxLength:"35"`
-	Region                string   `json:"region,omitempty" maxLength:"10"`
+	Supervised            *bool    `json:"is_supervised,omitempty"`           // Supervise the device (default true; Apple requires it for iOS 13 and later).
+	Mandatory             *bool    `json:"is_mandatory,omitempty"`            // The user cannot skip enrollment (default true).
+	MDMRemovable          bool     `json:"is_mdm_removable,omitempty"`        // The user may remove the MDM profile (default false).
+	AwaitDeviceConfigured *bool    `json:"await_device_configured,omitempty"` // Hold the device in Setup Assistant until Trident has sent its setup commands and releases it (default true).
+	AutoAdvanceSetup      bool     `json:"auto_advance_setup,omitempty"`      // tvOS and macOS: advance through Setup Assistant without user input.
+	SkipSetupItems        []string `json:"skip_setup_items,omitempty"`        // Setup Assistant panes to skip, by Apple's keys (for example Location, Siri, Privacy, Biometric).
+	Department            string   `json:"department,omitempty"`
+	SupportPhoneNumber    string   `json:"support_phone_number,omitempty"`
+	SupportEmailAddress   string   `json:"support_email_address,omitempty"`
+	Language              string   `json:"language,omitempty"`
+	Region                string   `json:"region,omitempty"`
 }
 
 // Profile is one of the tenant's ADE profiles.
@@ -58,6 +58,16 @@ func (p ProfileSettings) validate() error {
 	}
 	if p.SupportEmailAddress != "" && !strings.Contains(p.SupportEmailAddress, "@") {
 		return fault.InvalidField("settings.support_email_address", "must be an email address")
+	}
+	// The lengths Apple's Profile object allows.
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"department", p.Department, 125}, {"support_phone_number", p.SupportPhoneNumber, 50},
+		{"support_email_address", p.SupportEmailAddress, 250}, {"language", p.Language, 35}, {"region", p.Region, 10}} {
+		if len(f.v) > f.max {
+			return fault.InvalidField("settings."+f.name, fmt.Sprintf("at most %d characters", f.max))
+		}
 	}
 	return nil
 }
