@@ -9,6 +9,7 @@ import (
 
 	"github.com/tridentmdm/trident/services/dep"
 	"github.com/tridentmdm/trident/tenancy"
+	"github.com/tridentmdm/trident/tenancy/jobs"
 )
 
 // DEPSyncSweepArgs is the periodic job that enqueues one
@@ -53,6 +54,7 @@ func (w *depSyncTenantWorker) Work(ctx context.Context, job *river.Job[dep.SyncT
 type depSyncWorker struct {
 	river.WorkerDefaults[dep.SyncArgs]
 	dep *dep.Service
+	db  *tenancy.DB
 }
 
 // Timeout allows a full fetch of a large account (each page is its own
@@ -63,7 +65,9 @@ func (w *depSyncWorker) Work(ctx context.Context, job *river.Job[dep.SyncArgs]) 
 	if w.dep == nil {
 		return errNoDEP
 	}
-	_, err := w.dep.Sync(ctx, job.Args.TokenID)
+	// The job completes with the run's last check for asks: one made
+	// after it queues a new job instead of merging into this one.
+	_, err := w.dep.SyncJob(ctx, job.Args.TokenID, func(ctx context.Context) error { return jobs.Complete(ctx, w.db, job) })
 	if errors.Is(err, tenancy.ErrNotFound) {
 		return nil // the token was deleted
 	}

@@ -105,7 +105,7 @@ func New(d Deps, cfg Config, work bool) (*jobs.Client, error) {
 	river.AddWorker(ws, &snapshotWorker{db: d.DB, c: d.Compliance})
 	river.AddWorker(ws, &depSyncSweepWorker{dir: d.Directory, period: cfg.DEPSyncInterval})
 	river.AddWorker(ws, &depSyncTenantWorker{db: d.DB, dep: d.DEP})
-	river.AddWorker(ws, &depSyncWorker{dep: d.DEP})
+	river.AddWorker(ws, &depSyncWorker{dep: d.DEP, db: d.DB})
 	river.AddWorker(ws, &depAssignWorker{dep: d.DEP})
 	river.AddWorker(ws, &androidPublishWorker{svc: d.Android})
 	river.AddWorker(ws, &androidApplyWorker{svc: d.Android})

@@ -77,6 +77,8 @@ type Service struct {
 	enrollURL func(ctx context.Context, tenant uuid.UUID) (string, error)
 	log       *slog.Logger
 	now       func() time.Time
+
+	roundEnded func() // tests: after each sync round's last transaction
 }
 
 // Options configure the service.

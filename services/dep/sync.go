@@ -83,9 +83,24 @@ func (s *Service) state(ctx context.Context, tx pgx.Tx, id uuid.UUID) (tokenStat
 // error; the periodic sync tries again. Others are returned, for River to
 // retry.
 func (s *Service) Sync(ctx context.Context, id uuid.UUID) (SyncResult, error) {
+	return s.SyncJob(ctx, id, nil)
+}
+
+// SyncJob is Sync run as River's job: complete (jobs.Complete) marks the
+// job done in the transaction of the round that finds no ask made since
+// it began. River merges an ask into the running job (its insert is
+// skipped as a duplicate), so were the job completed after that check, an
+// ask between the two would be lost; in one transaction the ask's count
+// (its UPDATE of the token's row) either precedes the check, and the run
+// goes round again, or waits for the commit, and its insert finds the job
+// done and queues a new one.
+func (s *Service) SyncJob(ctx context.Context, id uuid.UUID, complete func(context.Context) error) (SyncResult, error) {
 	var res SyncResult
 	for range maxRounds {
-		again, err := s.syncRound(ctx, id, &res)
+		again, err := s.syncRound(ctx, id, &res, complete)
+		if s.roundEnded != nil {
+			s.roundEnded()
+		}
 		if err != nil || !again {
 			return res, err
 		}
@@ -98,8 +113,9 @@ func (s *Service) Sync(ctx context.Context, id uuid.UUID) (SyncResult, error) {
 const maxRounds = 3
 
 // syncRound is one pass of Sync; again reports a sync asked for since the
-// pass began.
-func (s *Service) syncRound(ctx context.Context, id uuid.UUID, res *SyncResult) (again bool, err error) {
+// pass began. Without one, complete (if any) runs in the transaction that
+// found none.
+func (s *Service) syncRound(ctx context.Context, id uuid.UUID, res *SyncResult, complete func(context.Context) error) (again bool, err error) {
 	tenant, ok := tenancy.FromContext(ctx)
 	if !ok {
 		return false, tenancy.ErrNoTenant
@@ -176,14 +192,22 @@ func (s *Service) syncRound(ctx context.Context, id uuid.UUID, res *SyncResult) 
 		}
 	}
 	s.observe(ctx, id, nil)
-	var requests int64
-	err = s.db.Tx(ctx, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `UPDATE dep_tokens SET synced_at = now(), sync_error = '' WHERE id = $1 RETURNING sync_requests`, id).Scan(&requests)
+	err = s.db.Within(ctx, func(ctx context.Context) error {
+		var requests int64
+		if err := s.db.Tx(ctx, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `UPDATE dep_tokens SET synced_at = now(), sync_error = '' WHERE id = $1 RETURNING sync_requests`, id).Scan(&requests)
+		}); err != nil {
+			return err
+		}
+		if again = requests != st.requests; !again && complete != nil {
+			return complete(ctx)
+		}
+		return nil
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = fmt.Errorf("ABM token: %w", tenancy.ErrNotFound)
 	}
-	return err == nil && requests != st.requests, err
+	return again && err == nil, err
 }
 
 // saveCursor replaces the cursor, if it is still from.
