@@ -44,134 +44,156 @@ const loadtestUsage = `Usage (loadtest/run drives these; see loadtest/README.md)
 
 func init() { runLoadtest = loadtest }
 
+// loadtestActions are the actions of `trident loadtest`, each parsing
+// its own flags.
+var loadtestActions = map[string]func(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error{
+	"apns": loadtestAPNsCommand, "prepare": loadtestPrepareCommand, "enroll": loadtestEnroll, "certs": loadtestCerts, "sse": loadtestSSE,
+}
+
 func loadtest(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return usagef("%s", loadtestUsage)
 	}
-	fs := flag.NewFlagSet("loadtest "+args[0], flag.ContinueOnError)
-	switch args[0] {
-	case "apns":
-		listen := fs.String("listen", "127.0.0.1:0", "where to listen")
-		caOut := fs.String("ca-out", "", "write the server's certificate (PEM) here, for --apns-ca")
-		if err := parse(fs, args[1:]); err != nil {
-			return err
-		}
-		return loadtestAPNs(ctx, *listen, *caOut, stdout)
-	case "prepare":
-		var c common
-		c.register(fs)
-		var o loadgen.PrepareOptions
-		out := fs.String("out", "", "the fleet directory to write")
-		base := fs.String("base-domain", "", "the server's base domain (empty with the dev cluster: localhost)")
-		key := fs.String("encryption-key", "", "the server's encryption key (empty with the dev cluster: its key)")
-		fs.StringVar(&o.MSP, "msp", "loadtest", "the MSP of the load test's tenants")
-		fs.IntVar(&o.Tenants, "tenants", 10, "tenants lt-0001…")
-		fs.IntVar(&o.Apple, "apple", 100, "Apple devices, spread over the tenants")
-		fs.IntVar(&o.Windows, "windows", 0, "Windows devices, spread over the tenants")
-		fs.IntVar(&o.Keys, "keys", 32, "RSA keys in the pool the devices share")
-		fs.StringVar(&o.HostPort, "host-port", "", "the port devices reach tenants' hostnames on, as :8080 (empty: the scheme's)")
-		if err := parse(fs, args[1:]); err != nil {
-			return err
-		}
-		if *out == "" {
-			return usagef("prepare needs --out\n%s", loadtestUsage)
-		}
-		return loadtestPrepare(ctx, c, *base, *key, *out, o, stdout)
-	case "enroll":
-		var o loadgen.EnrollOptions
-		fleet := fs.String("fleet", "", "the fleet directory prepare wrote")
-		fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "where Trident listens")
-		fs.DurationVar(&o.Within, "within", 10*time.Second, "spread the devices' starts over this long")
-		fs.StringVar(&o.Header, "identity-header", "", "send identities in this header (a server with --apple-device-identity header); empty signs messages")
-		fs.IntVar(&o.InFlight, "in-flight", 0, "at most this many devices enrolling at once (0: no bound)")
-		if err := parse(fs, args[1:]); err != nil {
-			return err
-		}
-		if *fleet == "" {
-			return usagef("enroll needs --fleet\n%s", loadtestUsage)
-		}
-		devices, err := loadgen.ReadDevices(*fleet, loadgen.FleetFile)
-		if err != nil {
-			return err
-		}
-		keys, err := loadgen.ReadKeys(*fleet)
-		if err != nil {
-			return err
-		}
-		enrolled, res := loadgen.Enroll(ctx, devices, keys, o)
-		if err := loadgen.WriteJSON(*fleet, loadgen.EnrolledFile, enrolled); err != nil {
-			return err
-		}
-		if err := loadgen.WriteJSON(*fleet, loadgen.ResultFile, res); err != nil {
-			return err
-		}
-		fmt.Fprint(stdout, res)
-		if res.Errors > 0 || res.Enrolled != res.Devices {
-			return fmt.Errorf("%d of %d devices did not enroll", res.Devices-res.Enrolled, res.Devices)
-		}
-		return nil
-	case "certs":
-		out := fs.String("out", "", "the fleet directory to write")
-		n := fs.Int("devices", 100, "Apple devices")
-		caOut := fs.String("ca-out", "", "write the CA certificate (PEM) here")
-		if err := parse(fs, args[1:]); err != nil {
-			return err
-		}
-		if *out == "" || *caOut == "" {
-			return usagef("certs needs --out and --ca-out\n%s", loadtestUsage)
-		}
-		if err := os.MkdirAll(*out, 0o700); err != nil {
-			return err
-		}
-		keys, err := loadgen.MakeKeys(32)
-		if err != nil {
-			return err
-		}
-		caPEM, devices, err := loadgen.SelfIssued(*n, "", "com.apple.mgmt.External.00000000-0000-4000-8000-000000000000", keys)
-		if err != nil {
-			return err
-		}
-		if err := errors.Join(os.WriteFile(*caOut, caPEM, 0o644), loadgen.WriteJSON(*out, loadgen.FleetFile, devices),
-			loadgen.WriteKeys(*out, keys)); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%d Apple devices with certificates from a new CA: %s\n", len(devices), *out)
-		return nil
-	case "sse":
-		var o loadgen.SSEOptions
-		fs.StringVar(&o.URL, "url", "http://localhost:8080", "the platform's URL, as people reach the dashboard")
-		fs.StringVar(&o.Tenant, "tenant", "", "the tenant whose devices page to open")
-		fs.StringVar(&o.User, "user", "", "a dashboard sign-in at the dev identity provider")
-		fs.StringVar(&o.Password, "password", "", "its password")
-		fs.StringVar(&o.Token, "token", "", "an API bearer token that may queue commands in the tenant")
-		fs.IntVar(&o.Streams, "streams", 1000, "live streams to hold open")
-		fs.IntVar(&o.Events, "events", 20, "events to make, one after another")
-		fs.DurationVar(&o.Interval, "interval", 250*time.Millisecond, "between events")
-		fs.DurationVar(&o.Wait, "wait", 5*time.Second, "how long after the last event stragglers may arrive")
-		out := fs.String("out", "", "also write the result as JSON to this file")
-		if err := parse(fs, args[1:]); err != nil {
-			return err
-		}
-		if o.Tenant == "" || o.User == "" || o.Token == "" {
-			return usagef("sse needs --tenant, --user, --password and --token\n%s", loadtestUsage)
-		}
-		res, err := loadgen.LoadSSE(ctx, o)
-		if err != nil {
-			return err
-		}
-		fmt.Fprint(stdout, res)
-		if *out != "" {
-			b, _ := json.MarshalIndent(res, "", "  ")
-			if err := os.WriteFile(*out, b, 0o644); err != nil {
-				return err
-			}
-		}
-		if res.Connected != res.Streams || res.Missing > 0 || len(res.Samples) > 0 {
-			return fmt.Errorf("%d of %d streams connected, %d deliveries missing", res.Connected, res.Streams, res.Missing)
-		}
-		return nil
+	action, ok := loadtestActions[args[0]]
+	if !ok {
+		return usagef("unknown loadtest action %q\n%s", args[0], loadtestUsage)
 	}
-	return usagef("unknown loadtest action %q\n%s", args[0], loadtestUsage)
+	return action(ctx, flag.NewFlagSet("loadtest "+args[0], flag.ContinueOnError), args[1:], stdout)
+}
+
+// loadtestAPNsCommand runs a local APNs that counts the pushes it accepts.
+func loadtestAPNsCommand(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	listen := fs.String("listen", "127.0.0.1:0", "where to listen")
+	caOut := fs.String("ca-out", "", "write the server's certificate (PEM) here, for --apns-ca")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return loadtestAPNs(ctx, *listen, *caOut, stdout)
+}
+
+// loadtestPrepareCommand writes a fleet: tenants, push certificates, challenges and keys.
+func loadtestPrepareCommand(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	var c common
+	c.register(fs)
+	var o loadgen.PrepareOptions
+	out := fs.String("out", "", "the fleet directory to write")
+	base := fs.String("base-domain", "", "the server's base domain (empty with the dev cluster: localhost)")
+	key := fs.String("encryption-key", "", "the server's encryption key (empty with the dev cluster: its key)")
+	fs.StringVar(&o.MSP, "msp", "loadtest", "the MSP of the load test's tenants")
+	fs.IntVar(&o.Tenants, "tenants", 10, "tenants lt-0001…")
+	fs.IntVar(&o.Apple, "apple", 100, "Apple devices, spread over the tenants")
+	fs.IntVar(&o.Windows, "windows", 0, "Windows devices, spread over the tenants")
+	fs.IntVar(&o.Keys, "keys", 32, "RSA keys in the pool the devices share")
+	fs.StringVar(&o.HostPort, "host-port", "", "the port devices reach tenants' hostnames on, as :8080 (empty: the scheme's)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usagef("prepare needs --out\n%s", loadtestUsage)
+	}
+	return loadtestPrepare(ctx, c, *base, *key, *out, o, stdout)
+}
+
+// loadtestEnroll enrolls a prepared fleet in a burst.
+func loadtestEnroll(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	var o loadgen.EnrollOptions
+	fleet := fs.String("fleet", "", "the fleet directory prepare wrote")
+	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "where Trident listens")
+	fs.DurationVar(&o.Within, "within", 10*time.Second, "spread the devices' starts over this long")
+	fs.StringVar(&o.Header, "identity-header", "", "send identities in this header (a server with --apple-device-identity header); empty signs messages")
+	fs.IntVar(&o.InFlight, "in-flight", 0, "at most this many devices enrolling at once (0: no bound)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *fleet == "" {
+		return usagef("enroll needs --fleet\n%s", loadtestUsage)
+	}
+	devices, err := loadgen.ReadDevices(*fleet, loadgen.FleetFile)
+	if err != nil {
+		return err
+	}
+	keys, err := loadgen.ReadKeys(*fleet)
+	if err != nil {
+		return err
+	}
+	enrolled, res := loadgen.Enroll(ctx, devices, keys, o)
+	if err := loadgen.WriteJSON(*fleet, loadgen.EnrolledFile, enrolled); err != nil {
+		return err
+	}
+	if err := loadgen.WriteJSON(*fleet, loadgen.ResultFile, res); err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, res)
+	if res.Errors > 0 || res.Enrolled != res.Devices {
+		return fmt.Errorf("%d of %d devices did not enroll", res.Devices-res.Enrolled, res.Devices)
+	}
+	return nil
+}
+
+// loadtestCerts makes Apple devices with certificates from a new CA, for a server without SCEP.
+func loadtestCerts(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	out := fs.String("out", "", "the fleet directory to write")
+	n := fs.Int("devices", 100, "Apple devices")
+	caOut := fs.String("ca-out", "", "write the CA certificate (PEM) here")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" || *caOut == "" {
+		return usagef("certs needs --out and --ca-out\n%s", loadtestUsage)
+	}
+	if err := os.MkdirAll(*out, 0o700); err != nil {
+		return err
+	}
+	keys, err := loadgen.MakeKeys(32)
+	if err != nil {
+		return err
+	}
+	caPEM, devices, err := loadgen.SelfIssued(*n, "", "com.apple.mgmt.External.00000000-0000-4000-8000-000000000000", keys)
+	if err != nil {
+		return err
+	}
+	if err := errors.Join(os.WriteFile(*caOut, caPEM, 0o644), loadgen.WriteJSON(*out, loadgen.FleetFile, devices),
+		loadgen.WriteKeys(*out, keys)); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d Apple devices with certificates from a new CA: %s\n", len(devices), *out)
+	return nil
+}
+
+// loadtestSSE holds dashboard live streams open while events are made.
+func loadtestSSE(ctx context.Context, fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	var o loadgen.SSEOptions
+	fs.StringVar(&o.URL, "url", "http://localhost:8080", "the platform's URL, as people reach the dashboard")
+	fs.StringVar(&o.Tenant, "tenant", "", "the tenant whose devices page to open")
+	fs.StringVar(&o.User, "user", "", "a dashboard sign-in at the dev identity provider")
+	fs.StringVar(&o.Password, "password", "", "its password")
+	fs.StringVar(&o.Token, "token", "", "an API bearer token that may queue commands in the tenant")
+	fs.IntVar(&o.Streams, "streams", 1000, "live streams to hold open")
+	fs.IntVar(&o.Events, "events", 20, "events to make, one after another")
+	fs.DurationVar(&o.Interval, "interval", 250*time.Millisecond, "between events")
+	fs.DurationVar(&o.Wait, "wait", 5*time.Second, "how long after the last event stragglers may arrive")
+	out := fs.String("out", "", "also write the result as JSON to this file")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if o.Tenant == "" || o.User == "" || o.Token == "" {
+		return usagef("sse needs --tenant, --user, --password and --token\n%s", loadtestUsage)
+	}
+	res, err := loadgen.LoadSSE(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, res)
+	if *out != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(*out, b, 0o644); err != nil {
+			return err
+		}
+	}
+	if res.Connected != res.Streams || res.Missing > 0 || len(res.Samples) > 0 {
+		return fmt.Errorf("%d of %d streams connected, %d deliveries missing", res.Connected, res.Streams, res.Missing)
+	}
+	return nil
 }
 
 func loadtestAPNs(ctx context.Context, listen, caOut string, stdout io.Writer) error {
