@@ -217,9 +217,8 @@ func (c androidConfig) service(ctx context.Context, db *tenancy.DB, pub *events.
 // apnsClientOptions are the APNs client's options: Apple's servers, or
 // a local APNs (--apns-url, --apns-ca) for tests and load tests.
 func (cfg serverConfig) apnsClientOptions(log *slog.Logger) ([]push.Option, error) {
-	opts := cfg.apnsOptions
 	if cfg.apnsURL == "" {
-		return opts, nil
+		return nil, nil
 	}
 	var pool *x509.CertPool
 	if cfg.apnsCA != "" {
@@ -229,7 +228,7 @@ func (cfg serverConfig) apnsClientOptions(log *slog.Logger) ([]push.Option, erro
 		}
 	}
 	log.Warn("MDM pushes go to a local APNs, not Apple's", "apns", cfg.apnsURL)
-	return append(opts, push.WithHost(strings.TrimRight(cfg.apnsURL, "/"), func(c *tls.Config) { c.RootCAs = pool })), nil
+	return []push.Option{push.WithHost(strings.TrimRight(cfg.apnsURL, "/"), func(c *tls.Config) { c.RootCAs = pool })}, nil
 }
 
 // serving is what newApp built that the HTTP edges serve.

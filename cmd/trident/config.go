@@ -21,7 +21,6 @@ import (
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/protocols/apple"
 	"github.com/tridentmdm/trident/services/identity"
-	"github.com/tridentmdm/trident/services/push"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -162,11 +161,10 @@ type serverConfig struct {
 	windowsIdentityHeader string        // with header
 	windowsPoll           time.Duration // DMClient's polling interval
 
-	apnsOptions []push.Option // tests only: a local APNs server
-	apnsURL     string        // a local APNs speaking Apple's protocol (load tests, staging)
-	pprofListen string        // Go's profiles, on a separate listener
-	apiLimits   api.Limits    // API requests per second per caller and per tenant (per process)
-	apnsCA      string        // PEM file: the CA that signed apnsURL's certificate
+	apnsURL     string     // a local APNs speaking Apple's protocol (load tests, staging)
+	pprofListen string     // Go's profiles, on a separate listener
+	apiLimits   api.Limits // API requests per second per caller and per tenant (per process)
+	apnsCA      string     // PEM file: the CA that signed apnsURL's certificate
 }
 
 // keyring reads the encryption keys.

@@ -4,14 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,33 +20,6 @@ type IDP struct {
 	Issuer string
 }
 
-var (
-	idpBuild    sync.Once
-	idpBinary   string
-	idpBuildErr error
-	idpBuildDir string
-)
-
-// buildIDP compiles trident-idp once per test binary.
-func buildIDP() (string, error) {
-	idpBuild.Do(func() {
-		idpBuildDir, idpBuildErr = os.MkdirTemp("", "trident-idp-")
-		if idpBuildErr != nil {
-			return
-		}
-		goCmd, err := exec.LookPath("go")
-		if err != nil {
-			goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
-		idpBinary = filepath.Join(idpBuildDir, "trident-idp")
-		out, err := exec.Command(goCmd, "build", "-o", idpBinary, "github.com/tridentmdm/trident/internal/devidp/trident-idp").CombinedOutput()
-		if err != nil {
-			idpBuildErr = fmt.Errorf("build trident-idp: %v\n%s", err, out)
-		}
-	})
-	return idpBinary, idpBuildErr
-}
-
 // StartIDP runs a test OpenID Provider with the given clients until the
 // test ends.
 func StartIDP(t testing.TB, clients ...idp.Client) *IDP {
@@ -62,7 +30,7 @@ func StartIDP(t testing.TB, clients ...idp.Client) *IDP {
 // StartIDPWith runs a test OpenID Provider with clients and users.
 func StartIDPWith(t testing.TB, c idp.Config) *IDP {
 	t.Helper()
-	bin, err := buildIDP()
+	bin, err := Build("github.com/tridentmdm/trident/internal/devidp/trident-idp")
 	if err != nil {
 		t.Fatal(err)
 	}

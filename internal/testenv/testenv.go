@@ -58,6 +58,7 @@ func Main(m *testing.M) {
 		}
 	}
 	code, err := run(m)
+	removeBuilds()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testenv:", err)
 		code = 1

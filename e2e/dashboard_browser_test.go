@@ -1,10 +1,9 @@
-package main
+package e2e
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,11 +48,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, b, other := testenv.Tenant(t, d), testenv.Tenant(t, d), testenv.Tenant(t, d)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
+	port := freePort(t)
 	platform := fmt.Sprintf("http://trident.test:%d", port)
 	idp := testenv.StartIDPWith(t, devidp.Config{
 		Clients: []devidp.Client{
@@ -63,10 +58,8 @@ func TestDashboardInABrowser(t *testing.T) {
 		Users: []devidp.User{{Subject: "ana", Email: "ana@msp.test", Name: "Ana Admin", Password: "correct horse",
 			Claims: map[string]any{"groups": []string{"/trident/msp/" + a.MSPSlug + "/tenant/" + a.Slug + "/admin", "/trident/msp/" + b.MSPSlug + "/tenant/" + b.Slug + "/viewer"}}}},
 	})
-	base, _ := startAppOn(t, ln, idp.Issuer, func(c *serverConfig) {
-		c.windowsIdentity, c.windowsPoll = "header", 30*time.Minute
-		c.oidc.dashboardClient, c.oidc.dashboardSecret = "trident-dashboard", "dash"
-	})
+	base := startOn(t, port, idp.Issuer, "--windows-device-identity", "header", "--windows-poll-interval", "30m",
+		"--dashboard-client-id", "trident-dashboard", "--dashboard-client-secret", "dash").Base
 
 	// A Windows device enrolls in tenant a.
 	host := fmt.Sprintf("%s.trident.test:%d", a.Slug, port)

@@ -1,22 +1,18 @@
 //go:build loadtest
 
-package main
+package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/internal/fakeapns"
 	"github.com/tridentmdm/trident/internal/loadgen"
 	"github.com/tridentmdm/trident/internal/testenv"
-	"github.com/tridentmdm/trident/services/push"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -27,32 +23,26 @@ import (
 // is not usable twice (a second burst of the same fleet fails).
 func TestLoadtestPrepareAndEnroll(t *testing.T) {
 	key := testKey(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	port := freePort(t)
 	apns := fakeapns.New()
 	defer apns.Close()
-	base, dir := startAppOn(t, ln, testenv.StartIDP(t).Issuer, func(c *serverConfig) {
-		c.encryptionKey, c.appleIdentity, c.appleIdentityHeader = key, "header", "Client-Cert"
-		c.windowsIdentity, c.windowsIdentityHeader, c.windowsPoll = "header", "Client-Cert", time.Hour
-		c.apnsOptions = []push.Option{push.WithHost(apns.URL, apns.TLSConfig)}
-	})
-	port := ln.Addr().(*net.TCPAddr).Port
+	srv := startOn(t, port, testenv.StartIDP(t).Issuer, append(apnsFlags(t, apns), "--encryption-key", key,
+		"--apple-device-identity", "header", "--apple-identity-header", "Client-Cert",
+		"--windows-device-identity", "header", "--windows-identity-header", "Client-Cert", "--windows-poll-interval", "1h")...)
+	base, dir := srv.Base, srv.Dir
 	fleet := t.TempDir()
 	ctx := context.Background()
-	var out bytes.Buffer
-	if err := runLoadtest(ctx, []string{"prepare", "--database-url", testenv.Get(t).AppURL, "--base-domain", "trident.test",
-		"--encryption-key", key, "--msp", "lt-" + strings.ToLower(t.Name()[:8]), "--out", fleet, "--tenants", "2", "--apple", "15", "--windows", "4",
-		"--keys", "3", "--host-port", fmt.Sprintf(":%d", port)}, &out); err != nil {
-		t.Fatalf("prepare: %v\n%s", err, out.String())
+	if out, err := runCommand(ctx, t, "loadtest", "prepare", "--database-url", testenv.Get(t).AppURL, "--base-domain", "trident.test",
+		"--encryption-key", key, "--msp", "lt-"+strings.ToLower(t.Name()[:8]), "--out", fleet, "--tenants", "2", "--apple", "15", "--windows", "4",
+		"--keys", "3", "--host-port", fmt.Sprintf(":%d", port)); err != nil {
+		t.Fatalf("prepare: %v\n%s", err, out)
 	}
-	out.Reset()
-	if err := runLoadtest(ctx, []string{"enroll", "--url", base, "--fleet", fleet, "--within", "500ms", "--identity-header", "Client-Cert"}, &out); err != nil {
-		t.Fatalf("enroll: %v\n%s", err, out.String())
+	out, err := runCommand(ctx, t, "loadtest", "enroll", "--url", base, "--fleet", fleet, "--within", "500ms", "--identity-header", "Client-Cert")
+	if err != nil {
+		t.Fatalf("enroll: %v\n%s", err, out)
 	}
-	if !strings.Contains(out.String(), "devices 19, enrolled 19, errors 0") {
-		t.Fatalf("enroll said: %s", out.String())
+	if !strings.Contains(out, "devices 19, enrolled 19, errors 0") {
+		t.Fatalf("enroll said: %s", out)
 	}
 	enrolled, err := loadgen.ReadDevices(fleet, loadgen.EnrolledFile)
 	if err != nil || len(enrolled) != 19 || enrolled[0].UDID == "" || !strings.HasPrefix(enrolled[0].Cert, ":") {
@@ -82,9 +72,8 @@ func TestLoadtestPrepareAndEnroll(t *testing.T) {
 	if total != 19 {
 		t.Errorf("%d devices enrolled in the load test's tenants; want 19", total)
 	}
-	out.Reset()
-	if err := runLoadtest(ctx, []string{"enroll", "--url", base, "--fleet", fleet, "--within", "0s", "--identity-header", "Client-Cert"}, &out); err == nil ||
-		!strings.Contains(out.String(), "enrolled 0") {
-		t.Errorf("a second burst with used challenges: %v\n%s", err, out.String())
+	if out, err := runCommand(ctx, t, "loadtest", "enroll", "--url", base, "--fleet", fleet, "--within", "0s", "--identity-header", "Client-Cert"); err == nil ||
+		!strings.Contains(out, "enrolled 0") {
+		t.Errorf("a second burst with used challenges: %v\n%s", err, out)
 	}
 }

@@ -1,70 +1,16 @@
-package main
+package e2e
 
 import (
-	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tridentmdm/trident/internal/devidp"
-	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
-	"github.com/tridentmdm/trident/services/push"
 	"github.com/tridentmdm/trident/tenancy"
 )
-
-func TestMain(m *testing.M) { testenv.Main(m) }
-
-// startApp runs serve and worker in one process, as dev does, on a random
-// port, and returns its base URL.
-func startApp(t *testing.T, issuer string, opts ...push.Option) (string, *tenancy.Directory) {
-	t.Helper()
-	return startAppWith(t, issuer, func(c *serverConfig) { c.apnsOptions = opts })
-}
-
-// startAppWith is startApp with the configuration adjusted by adjust.
-func startAppWith(t *testing.T, issuer string, adjust func(*serverConfig)) (string, *tenancy.Directory) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return startAppOn(t, ln, issuer, adjust)
-}
-
-// startAppOn is startAppWith on a listener of the caller's (whose port the
-// caller needed to know first: an identity provider's redirect URIs).
-func startAppOn(t *testing.T, ln net.Listener, issuer string, adjust func(*serverConfig)) (string, *tenancy.Directory) {
-	t.Helper()
-	e := testenv.Get(t)
-	cfg := serverConfig{devicePort: ln.Addr().(*net.TCPAddr).Port, baseDomain: "trident.test", eventRetention: time.Hour, shutdownTimeout: 5 * time.Second, workers: 2,
-		oidc:          oidcConfig{issuer: issuer, audience: "trident-api", roleClaims: "groups", rolePrefix: "trident"},
-		encryptionKey: testKey(t), appleIdentity: "signature", deviceScheme: "http"}
-	adjust(&cfg)
-	log := testenv.Logger(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := newApp(ctx, cfg, databases{app: e.AppURL}, roles{serve: true, work: true}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve returned %v after shutdown", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("no graceful shutdown within 10 s")
-		}
-	})
-	return "http://" + ln.Addr().String(), a.dir
-}
 
 func get(t *testing.T, url, host string, header ...string) (int, string) {
 	t.Helper()
@@ -92,7 +38,8 @@ func TestServer(t *testing.T) {
 	idp := testenv.StartIDP(t, devidp.Client{ID: "viewer", Secret: "s", Audience: []string{"trident-api"},
 		Claims: map[string]any{"groups": []string{"/trident/msp/" + tn.MSPSlug + "/tenant/" + tn.Slug + "/viewer"}}})
 	dns := testenv.DNS(t)
-	base, dir := startAppWith(t, idp.Issuer, func(c *serverConfig) { c.dnsServer = dns.Addr() })
+	srv := start(t, idp.Issuer, "--dns-server", dns.Addr())
+	base, dir := srv.Base, srv.Dir
 
 	if code, body := get(t, base+"/healthz", "10.0.0.1"); code != 200 {
 		t.Fatalf("/healthz: %d %s", code, body)
@@ -167,12 +114,4 @@ func TestServer(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-func testKey(t *testing.T) string {
-	_, k, err := seal.NewRandomKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -75,213 +75,244 @@ func TestWindowsThroughTheServer(t *testing.T) {
 	}
 	idp := testenv.StartIDP(t, clients...)
 	dns := testenv.DNS(t)
-	base, dir := startAppWith(t, idp.Issuer, func(c *serverConfig) {
-		c.windowsIdentity, c.windowsPoll, c.dnsServer = "header", 30*time.Minute, dns.Addr()
-	})
+	srv := start(t, idp.Issuer, "--windows-device-identity", "header", "--windows-poll-interval", "30m", "--dns-server", dns.Addr())
+	base, dir := srv.Base, srv.Dir
 	port := strings.Split(base, ":")[2]
 	// Windows finds the server from the user's email domain alone:
 	// enterpriseenrollment.{domain} is a hostname of tenant 0.
 	dns.VerifiedHostname(t, dir, tenants[0].ID, "enterpriseenrollment.contoso.test")
 
-	type enrolled struct {
-		c      apiClient
-		tp     string
-		host   string
-		dev    *devicesim.WindowsDevice
-		device apiDevice
-	}
-	var all []enrolled
+	var all []windowsEnrolled
 	for i, tn := range tenants {
 		c := apiClient{t: t, base: base, bearer: "Bearer " + idp.Token(t, fmt.Sprint("admin", i), "s")}
-		tp := "/v1/tenants/" + tn.Slug
-		host := tn.Slug + ".trident.test:" + port
-		code, body := c.do("POST", tp+"/enrollments/windows", map[string]any{"lifetime": "1h", "email": "user@contoso.test"})
-		var en windowsEnrollmentOut
-		if json.Unmarshal(body, &en); code != 200 || en.Token == "" {
-			t.Fatalf("create enrollment: %d %s", code, body)
-		}
-		if en.DiscoveryURL != "http://"+host+"/EnrollmentServer/Discovery.svc" || !strings.HasPrefix(en.DeepLink, "ms-device-enrollment:?") ||
-			!strings.Contains(en.DeepLink, "accesstoken="+en.Token) {
-			t.Errorf("enrollment details: %+v", en)
-		}
-
-		dev := devicesim.NewWindowsDevice(base, host)
+		dev := devicesim.NewWindowsDevice(base, tn.Slug+".trident.test:"+port)
 		if i == 0 {
 			dev.Host = "enterpriseenrollment.contoso.test:" + port
 		}
-		if err := dev.Discover(ctx); err != nil {
-			t.Fatalf("tenant %d: discover: %v", i, err)
-		}
-		if dev.AuthPolicy != "OnPremise" || !strings.HasSuffix(dev.EnrollmentURL, "/EnrollmentServer/Enrollment.svc") {
-			t.Errorf("discovery: %s %s", dev.AuthPolicy, dev.EnrollmentURL)
-		}
-		dev.Host = host
-
-		// A bad token gets an authentication fault, and changes nothing.
-		var fault *devicesim.SOAPFault
-		if _, err := dev.Policies(ctx, "not-a-token", false); !errors.As(err, &fault) || fault.Subcode != "s:Authentication" || fault.HTTPStatus != 400 {
-			t.Errorf("policies with a bad token: %v", err)
-		}
-		if n, err := dev.Policies(ctx, en.Token, false); err != nil || n != 2048 {
-			t.Fatalf("policies: %d %v", n, err)
-		}
-		if err := dev.Enroll(ctx, en.Token, false); err != nil {
-			t.Fatalf("tenant %d: enroll: %v", i, err)
-		}
-		// The token was used up: a second device cannot enroll with it.
-		other := devicesim.NewWindowsDevice(base, host)
-		other.PolicyURL, other.EnrollmentURL = dev.PolicyURL, dev.EnrollmentURL
-		if err := other.Enroll(ctx, en.Token, false); !errors.As(err, &fault) || fault.Subcode != "s:Authentication" {
-			t.Errorf("second enrollment with one token: %v", err)
-		}
-		if dev.PollMinutes != 30 || dev.ProviderID != "Trident" || dev.ManagementURL != "http://"+host+"/ManagementServer/MDM.svc" {
-			t.Errorf("provisioning: poll %d provider %q management %q", dev.PollMinutes, dev.ProviderID, dev.ManagementURL)
-		}
-
-		// The first session: the device checks in; nothing is queued.
-		res, err := dev.Session(ctx)
-		if err != nil {
-			t.Fatalf("first session: %v", err)
-		}
-		if res.Messages != 1 || len(res.Commands) != 0 {
-			t.Errorf("first session: %+v", res)
-		}
-		code, body = c.do("GET", tp+"/devices?platform=windows", nil)
-		var page struct {
-			Items []apiDevice `json:"items"`
-		}
-		if json.Unmarshal(body, &page); code != 200 || len(page.Items) != 1 {
-			t.Fatalf("devices: %d %s", code, body)
-		}
-		got := page.Items[0]
-		if got.Identifier != dev.DeviceID || got.Status != "enrolled" || got.Name != dev.Name || got.Model != "Surface Laptop 5" ||
-			got.LastSeenAt == nil || got.Facts["manufacturer"] != "Contoso" {
-			t.Errorf("device after the first session: %+v", got)
-		}
-		all = append(all, enrolled{c: c, tp: tp, host: host, dev: dev, device: got})
+		all = append(all, enrollWindows(ctx, t, c, "/v1/tenants/"+tn.Slug, tn.Slug+".trident.test:"+port, dev))
 	}
-
-	// Commands in both tenants: inventory, a profile of settings, a query,
-	// a restart, a lock the edition refuses, and an atomic profile that
-	// fails and is rolled back.
 	for i, e := range all {
-		e.dev.Refuse["./Device/Vendor/MSFT/RemoteLock/Lock"] = 405
-		e.dev.Refuse["./Device/Vendor/MSFT/Policy/Config/Browser/AllowCookies"] = 404
-		if i == 1 {
-			e.dev.ChunkSize = 100 // results over 100 bytes come in pieces
-			e.dev.Nodes["./Vendor/MSFT/Large/Node"] = strings.Repeat("0123456789", 95)
-		}
-		queue := func(kind string, payload any) string {
-			body := map[string]any{"kind": kind}
-			if payload != nil {
-				body["payload"] = payload
-			}
-			code, b := e.c.do("POST", e.tp+"/devices/"+e.device.ID+"/commands", body)
-			var cmd apiCommand
-			if json.Unmarshal(b, &cmd); code != 201 {
-				t.Fatalf("queue %s: %d %s", kind, code, b)
-			}
-			return cmd.ID
-		}
-		// Bad settings are refused when queued, with the field at fault.
-		code, b := e.c.do("POST", e.tp+"/devices/"+e.device.ID+"/commands", map[string]any{"kind": "apply_settings",
-			"payload": map[string]any{"settings": []map[string]any{{"loc_uri": "Device/Policy", "value": "1"}}}})
-		if code != 422 || !strings.Contains(string(b), "settings[0].loc_uri") {
-			t.Errorf("bad settings: %d %s", code, b)
-		}
-		code, b = e.c.do("POST", e.tp+"/devices/"+e.device.ID+"/commands", map[string]any{"kind": "clear_passcode"})
-		if code != 422 {
-			t.Errorf("a kind Windows lacks: %d %s", code, b)
-		}
-		info := queue("device_information", nil)
-		profile := queue("apply_settings", map[string]any{"settings": []map[string]any{
-			{"loc_uri": "./Device/Vendor/MSFT/Policy/Config/Camera/AllowCamera", "value": "0", "format": "int"},
-			{"loc_uri": "./Device/Vendor/MSFT/Policy/Config/DeviceLock/MinDevicePasswordLength", "value": "12", "format": "int"},
-			{"loc_uri": "./Device/Vendor/MSFT/Policy/Config/Browser/AllowCookies", "value": "0", "format": "int"},
-		}})
-		atomic := queue("apply_settings", map[string]any{"atomic": true, "settings": []map[string]any{
-			{"loc_uri": "./Device/Vendor/MSFT/Policy/Config/Camera/AllowCamera", "value": "1", "format": "int"},
-			{"loc_uri": "./Device/Vendor/MSFT/Policy/Config/Browser/AllowCookies", "value": "2", "format": "int"},
-		}})
-		uris := []string{"./Device/Vendor/MSFT/Policy/Config/DeviceLock/MinDevicePasswordLength"}
-		if i == 1 {
-			uris = append(uris, "./Vendor/MSFT/Large/Node")
-		}
-		query := queue("query_settings", map[string]any{"loc_uris": uris})
-		restart := queue("restart", nil)
-		lock := queue("lock", nil)
+		windowsCommands(ctx, t, e, i == 1)
+	}
+	a, b := all[0], all[1]
+	renewing := windowsAcrossTenants(ctx, t, base, a, b)
+	windowsMalformed(t, base, a.host)
+	windowsUnenrolls(ctx, t, b)
+	windowsRevoked(ctx, t, a, b, renewing)
+}
 
-		res, err := e.dev.Session(ctx)
-		if err != nil {
-			t.Fatalf("tenant %d: session: %v", i, err)
-		}
-		if i == 1 && res.Messages < 3 {
-			t.Errorf("chunked results should take more messages: %+v", res)
-		}
-		want := map[string]struct{ status, errPart string }{
-			info: {"acknowledged", ""}, profile: {"error", "1 of 3 settings failed: ./Device/Vendor/MSFT/Policy/Config/Browser/AllowCookies: not found"},
-			atomic: {"error", "rolled back: atomic failed"}, query: {"acknowledged", ""}, restart: {"acknowledged", ""},
-			lock: {"error", "command not allowed"},
-		}
-		results := map[string]apiCommand{}
-		for id, w := range want {
-			code, b := e.c.do("GET", e.tp+"/commands/"+id, nil)
-			var cmd apiCommand
-			json.Unmarshal(b, &cmd)
-			results[id] = cmd
-			if code != 200 || cmd.Status != w.status || !strings.Contains(cmd.Error, w.errPart) {
-				t.Errorf("tenant %d: %s: %d %s", i, cmd.Kind, code, b)
-			}
-		}
-		// Per-setting status of the profile, and what the device holds.
-		var pr struct {
-			Settings []struct {
-				LocURI string `json:"loc_uri"`
-				Status int    `json:"status"`
-			} `json:"settings"`
-		}
-		json.Unmarshal(results[profile].Result, &pr)
-		if len(pr.Settings) != 3 || pr.Settings[0].Status != 200 || pr.Settings[2].Status != 404 {
-			t.Errorf("profile result: %s", results[profile].Result)
-		}
-		if e.dev.Nodes["./Device/Vendor/MSFT/Policy/Config/Camera/AllowCamera"] != "0" ||
-			e.dev.Nodes["./Device/Vendor/MSFT/Policy/Config/DeviceLock/MinDevicePasswordLength"] != "12" {
-			t.Errorf("the device's settings after the profiles: %v", e.dev.Nodes)
-		}
-		if len(e.dev.Executed) != 1 || e.dev.Executed[0] != "./Device/Vendor/MSFT/Reboot/RebootNow" {
-			t.Errorf("executed: %v", e.dev.Executed)
-		}
-		var q struct {
-			Nodes []struct {
-				LocURI string `json:"loc_uri"`
-				Value  string `json:"value"`
-			} `json:"nodes"`
-		}
-		json.Unmarshal(results[query].Result, &q)
-		if len(q.Nodes) != len(uris) || q.Nodes[0].Value != "12" || (i == 1 && q.Nodes[1].Value != e.dev.Nodes["./Vendor/MSFT/Large/Node"]) {
-			t.Errorf("query result: %s", results[query].Result)
-		}
-		// The inventory answers landed on the device.
-		code, b = e.c.do("GET", e.tp+"/devices/"+e.device.ID, nil)
-		var got apiDevice
-		json.Unmarshal(b, &got)
-		if code != 200 || got.OSVersion != "10.0.22631.4460" || got.SerialNumber != e.dev.Nodes["./DevDetail/Ext/Microsoft/SMBIOSSerialNumber"] ||
-			got.Facts["disk_encrypted"] != true || got.Facts["bitlocker_status"] != float64(0) || got.Facts["os_platform"] != "Windows 11 Pro" {
-			t.Errorf("device after inventory: %d %s", code, b)
-		}
-		// Check-ins are events.
-		code, b = e.c.do("GET", e.tp+"/events?kind=device.checked_in", nil)
-		var evs struct {
-			Items []json.RawMessage `json:"items"`
-		}
-		if json.Unmarshal(b, &evs); code != 200 || len(evs.Items) != 2 {
-			t.Errorf("check-in events: %d %s", code, b)
-		}
+// windowsEnrolled is a simulated Windows device enrolled in a tenant,
+// with the tenant's admin.
+type windowsEnrolled struct {
+	c      apiClient
+	tp     string // the tenant's API path
+	host   string // the tenant's hostname and port
+	dev    *devicesim.WindowsDevice
+	device apiDevice
+}
+
+// enrollWindows discovers (at dev.Host, which may be the email domain's
+// enterpriseenrollment name), refuses a bad token, enrolls, refuses the
+// used token, and runs the first session; the device is then in the
+// tenant's inventory.
+func enrollWindows(ctx context.Context, t *testing.T, c apiClient, tp, host string, dev *devicesim.WindowsDevice) windowsEnrolled {
+	t.Helper()
+	code, body := c.do("POST", tp+"/enrollments/windows", map[string]any{"lifetime": "1h", "email": "user@contoso.test"})
+	var en windowsEnrollmentOut
+	if json.Unmarshal(body, &en); code != 200 || en.Token == "" {
+		t.Fatalf("create enrollment: %d %s", code, body)
+	}
+	if en.DiscoveryURL != "http://"+host+"/EnrollmentServer/Discovery.svc" || !strings.HasPrefix(en.DeepLink, "ms-device-enrollment:?") ||
+		!strings.Contains(en.DeepLink, "accesstoken="+en.Token) {
+		t.Errorf("enrollment details: %+v", en)
 	}
 
+	if err := dev.Discover(ctx); err != nil {
+		t.Fatalf("%s: discover: %v", host, err)
+	}
+	if dev.AuthPolicy != "OnPremise" || !strings.HasSuffix(dev.EnrollmentURL, "/EnrollmentServer/Enrollment.svc") {
+		t.Errorf("discovery: %s %s", dev.AuthPolicy, dev.EnrollmentURL)
+	}
+	dev.Host = host
+
+	// A bad token gets an authentication fault, and changes nothing.
+	var fault *devicesim.SOAPFault
+	if _, err := dev.Policies(ctx, "not-a-token", false); !errors.As(err, &fault) || fault.Subcode != "s:Authentication" || fault.HTTPStatus != 400 {
+		t.Errorf("policies with a bad token: %v", err)
+	}
+	if n, err := dev.Policies(ctx, en.Token, false); err != nil || n != 2048 {
+		t.Fatalf("policies: %d %v", n, err)
+	}
+	if err := dev.Enroll(ctx, en.Token, false); err != nil {
+		t.Fatalf("%s: enroll: %v", host, err)
+	}
+	// The token was used up: a second device cannot enroll with it.
+	other := devicesim.NewWindowsDevice(c.base, host)
+	other.PolicyURL, other.EnrollmentURL = dev.PolicyURL, dev.EnrollmentURL
+	if err := other.Enroll(ctx, en.Token, false); !errors.As(err, &fault) || fault.Subcode != "s:Authentication" {
+		t.Errorf("second enrollment with one token: %v", err)
+	}
+	if dev.PollMinutes != 30 || dev.ProviderID != "Trident" || dev.ManagementURL != "http://"+host+"/ManagementServer/MDM.svc" {
+		t.Errorf("provisioning: poll %d provider %q management %q", dev.PollMinutes, dev.ProviderID, dev.ManagementURL)
+	}
+
+	// The first session: the device checks in; nothing is queued.
+	res, err := dev.Session(ctx)
+	if err != nil {
+		t.Fatalf("first session: %v", err)
+	}
+	if res.Messages != 1 || len(res.Commands) != 0 {
+		t.Errorf("first session: %+v", res)
+	}
+	code, body = c.do("GET", tp+"/devices?platform=windows", nil)
+	var page struct {
+		Items []apiDevice `json:"items"`
+	}
+	if json.Unmarshal(body, &page); code != 200 || len(page.Items) != 1 {
+		t.Fatalf("devices: %d %s", code, body)
+	}
+	got := page.Items[0]
+	if got.Identifier != dev.DeviceID || got.Status != "enrolled" || got.Name != dev.Name || got.Model != "Surface Laptop 5" ||
+		got.LastSeenAt == nil || got.Facts["manufacturer"] != "Contoso" {
+		t.Errorf("device after the first session: %+v", got)
+	}
+	return windowsEnrolled{c: c, tp: tp, host: host, dev: dev, device: got}
+}
+
+// windowsCommands: inventory, a profile of settings, a query, a restart,
+// a lock the edition refuses, and an atomic profile that fails and is
+// rolled back, in one session (with chunked results: in pieces of 100
+// bytes, a large node among them).
+func windowsCommands(ctx context.Context, t *testing.T, e windowsEnrolled, chunked bool) {
+	t.Helper()
+	e.dev.Refuse["./Device/Vendor/MSFT/RemoteLock/Lock"] = 405
+	e.dev.Refuse["./Device/Vendor/MSFT/Policy/Config/Browser/AllowCookies"] = 404
+	if chunked {
+		e.dev.ChunkSize = 100 // results over 100 bytes come in pieces
+		e.dev.Nodes["./Vendor/MSFT/Large/Node"] = strings.Repeat("0123456789", 95)
+	}
+	queue := func(kind string, payload any) string {
+		body := map[string]any{"kind": kind}
+		if payload != nil {
+			body["payload"] = payload
+		}
+		code, b := e.c.do("POST", e.tp+"/devices/"+e.device.ID+"/commands", body)
+		var cmd apiCommand
+		if json.Unmarshal(b, &cmd); code != 201 {
+			t.Fatalf("queue %s: %d %s", kind, code, b)
+		}
+		return cmd.ID
+	}
+	// Bad settings are refused when queued, with the field at fault.
+	code, b := e.c.do("POST", e.tp+"/devices/"+e.device.ID+"/commands", map[string]any{"kind": "apply_settings",
+		"payload": map[string]any{"settings": []map[string]any{{"loc_uri": "Device/Policy", "value": "1"}}}})
+	if code != 422 || !strings.Contains(string(b), "settings[0].loc_uri") {
+		t.Errorf("bad settings: %d %s", code, b)
+	}
+	code, b = e.c.do("POST", e.tp+"/devices/"+e.device.ID+"/commands", map[string]any{"kind": "clear_passcode"})
+	if code != 422 {
+		t.Errorf("a kind Windows lacks: %d %s", code, b)
+	}
+	info := queue("device_information", nil)
+	profile := queue("apply_settings", map[string]any{"settings": []map[string]any{
+		{"loc_uri": "./Device/Vendor/MSFT/Policy/Config/Camera/AllowCamera", "value": "0", "format": "int"},
+		{"loc_uri": "./Device/Vendor/MSFT/Policy/Config/DeviceLock/MinDevicePasswordLength", "value": "12", "format": "int"},
+		{"loc_uri": "./Device/Vendor/MSFT/Policy/Config/Browser/AllowCookies", "value": "0", "format": "int"},
+	}})
+	atomic := queue("apply_settings", map[string]any{"atomic": true, "settings": []map[string]any{
+		{"loc_uri": "./Device/Vendor/MSFT/Policy/Config/Camera/AllowCamera", "value": "1", "format": "int"},
+		{"loc_uri": "./Device/Vendor/MSFT/Policy/Config/Browser/AllowCookies", "value": "2", "format": "int"},
+	}})
+	uris := []string{"./Device/Vendor/MSFT/Policy/Config/DeviceLock/MinDevicePasswordLength"}
+	if chunked {
+		uris = append(uris, "./Vendor/MSFT/Large/Node")
+	}
+	query := queue("query_settings", map[string]any{"loc_uris": uris})
+	restart := queue("restart", nil)
+	lock := queue("lock", nil)
+
+	res, err := e.dev.Session(ctx)
+	if err != nil {
+		t.Fatalf("%s: session: %v", e.host, err)
+	}
+	if chunked && res.Messages < 3 {
+		t.Errorf("chunked results should take more messages: %+v", res)
+	}
+	want := map[string]struct{ status, errPart string }{
+		info: {"acknowledged", ""}, profile: {"error", "1 of 3 settings failed: ./Device/Vendor/MSFT/Policy/Config/Browser/AllowCookies: not found"},
+		atomic: {"error", "rolled back: atomic failed"}, query: {"acknowledged", ""}, restart: {"acknowledged", ""},
+		lock: {"error", "command not allowed"},
+	}
+	results := map[string]apiCommand{}
+	for id, w := range want {
+		code, b := e.c.do("GET", e.tp+"/commands/"+id, nil)
+		var cmd apiCommand
+		json.Unmarshal(b, &cmd)
+		results[id] = cmd
+		if code != 200 || cmd.Status != w.status || !strings.Contains(cmd.Error, w.errPart) {
+			t.Errorf("%s: %s: %d %s", e.host, cmd.Kind, code, b)
+		}
+	}
+	// Per-setting status of the profile, and what the device holds.
+	var pr struct {
+		Settings []struct {
+			LocURI string `json:"loc_uri"`
+			Status int    `json:"status"`
+		} `json:"settings"`
+	}
+	json.Unmarshal(results[profile].Result, &pr)
+	if len(pr.Settings) != 3 || pr.Settings[0].Status != 200 || pr.Settings[2].Status != 404 {
+		t.Errorf("profile result: %s", results[profile].Result)
+	}
+	if e.dev.Nodes["./Device/Vendor/MSFT/Policy/Config/Camera/AllowCamera"] != "0" ||
+		e.dev.Nodes["./Device/Vendor/MSFT/Policy/Config/DeviceLock/MinDevicePasswordLength"] != "12" {
+		t.Errorf("the device's settings after the profiles: %v", e.dev.Nodes)
+	}
+	if len(e.dev.Executed) != 1 || e.dev.Executed[0] != "./Device/Vendor/MSFT/Reboot/RebootNow" {
+		t.Errorf("executed: %v", e.dev.Executed)
+	}
+	var q struct {
+		Nodes []struct {
+			LocURI string `json:"loc_uri"`
+			Value  string `json:"value"`
+		} `json:"nodes"`
+	}
+	json.Unmarshal(results[query].Result, &q)
+	if len(q.Nodes) != len(uris) || q.Nodes[0].Value != "12" || (chunked && q.Nodes[1].Value != e.dev.Nodes["./Vendor/MSFT/Large/Node"]) {
+		t.Errorf("query result: %s", results[query].Result)
+	}
+	windowsInventoried(t, e)
+}
+
+// windowsInventoried: the inventory answers landed on the device, and
+// its check-ins are events.
+func windowsInventoried(t *testing.T, e windowsEnrolled) {
+	t.Helper()
+	// The inventory answers landed on the device.
+	code, b := e.c.do("GET", e.tp+"/devices/"+e.device.ID, nil)
+	var got apiDevice
+	json.Unmarshal(b, &got)
+	if code != 200 || got.OSVersion != "10.0.22631.4460" || got.SerialNumber != e.dev.Nodes["./DevDetail/Ext/Microsoft/SMBIOSSerialNumber"] ||
+		got.Facts["disk_encrypted"] != true || got.Facts["bitlocker_status"] != float64(0) || got.Facts["os_platform"] != "Windows 11 Pro" {
+		t.Errorf("device after inventory: %d %s", code, b)
+	}
+	// Check-ins are events.
+	code, b = e.c.do("GET", e.tp+"/events?kind=device.checked_in", nil)
+	var evs struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if json.Unmarshal(b, &evs); code != 200 || len(evs.Items) != 2 {
+		t.Errorf("check-in events: %d %s", code, b)
+	}
+}
+
+// windowsAcrossTenants: tenant a's device, certificate and all, is
+// refused at tenant b, for sessions, renewals and enrollment tokens; at
+// its own tenant it renews, and the renewal (returned) opens sessions.
+func windowsAcrossTenants(ctx context.Context, t *testing.T, base string, a, b windowsEnrolled) devicesim.WindowsDevice {
+	t.Helper()
 	// Cross-tenant: tenant 0's device, certificate and all, on tenant 1's
 	// management endpoint is refused, and so is its enrollment token.
-	a, b := all[0], all[1]
 	intruder := *a.dev
 	intruder.Host = b.host
 	var refused *devicesim.ErrSessionRefused
@@ -349,8 +380,13 @@ func TestWindowsThroughTheServer(t *testing.T) {
 			t.Errorf("a session after an acknowledged erase: %v", err)
 		}
 	}
+	return renewing
+}
 
-	// Malformed input gets protocol errors and changes nothing.
+// windowsMalformed: malformed input gets protocol errors and changes
+// nothing.
+func windowsMalformed(t *testing.T, base, host string) {
+	t.Helper()
 	for _, tc := range []struct {
 		path, body string
 		want       int
@@ -361,7 +397,7 @@ func TestWindowsThroughTheServer(t *testing.T) {
 		{"/EnrollmentServer/Enrollment.svc", `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body/></s:Envelope>`, 400},
 	} {
 		req, _ := http.NewRequest("POST", base+tc.path, strings.NewReader(tc.body))
-		req.Host = a.host
+		req.Host = host
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -371,13 +407,18 @@ func TestWindowsThroughTheServer(t *testing.T) {
 			t.Errorf("%s %q: %d", tc.path, tc.body, resp.StatusCode)
 		}
 	}
+}
 
-	// Unenrollment: the user removes the work account; the device shows
-	// unenrolled and its certificate opens no more sessions.
+// windowsUnenrolls: the user removes the work account; the device shows
+// unenrolled and its certificate opens no more sessions, nor renews.
+func windowsUnenrolls(ctx context.Context, t *testing.T, b windowsEnrolled) {
+	t.Helper()
+	var refused *devicesim.ErrSessionRefused
+	var renewFault *devicesim.SOAPFault
 	if _, err := b.dev.Unenroll(ctx); err != nil {
 		t.Fatalf("unenroll: %v", err)
 	}
-	code, body = b.c.do("GET", b.tp+"/devices/"+b.device.ID, nil)
+	code, body := b.c.do("GET", b.tp+"/devices/"+b.device.ID, nil)
 	var got apiDevice
 	if json.Unmarshal(body, &got); code != 200 || got.Status != "unenrolled" {
 		t.Errorf("after unenrollment: %d %s", code, body)
@@ -393,11 +434,16 @@ func TestWindowsThroughTheServer(t *testing.T) {
 	if code != 200 || !strings.Contains(string(body), `"revoked_at"`) {
 		t.Errorf("the unenrolled device's certificates: %d %s", code, body)
 	}
+}
 
-	// An admin revokes tenant 0's device: both its certificates (the one it
-	// renewed and the renewal, both still current) are refused for
-	// sessions and renewals.
-	code, body = a.c.do("GET", a.tp+"/devices/"+a.device.ID+"/certificates", nil)
+// windowsRevoked: an admin revokes tenant a's device: both its
+// certificates (the one it renewed and the renewal, both still current)
+// are refused for sessions and renewals; b's admin may not revoke it.
+func windowsRevoked(ctx context.Context, t *testing.T, a, b windowsEnrolled, renewing devicesim.WindowsDevice) {
+	t.Helper()
+	var refused *devicesim.ErrSessionRefused
+	var renewFault *devicesim.SOAPFault
+	code, body := a.c.do("GET", a.tp+"/devices/"+a.device.ID+"/certificates", nil)
 	var ids struct {
 		Items []struct {
 			Serial    string     `json:"serial"`
@@ -440,11 +486,8 @@ func TestWindowsFederatedEnrollment(t *testing.T) {
 	tn := testenv.Tenant(t, d)
 	idp := testenv.StartIDP(t, devidp.Client{ID: "admin", Secret: "s", Audience: []string{"trident-api"},
 		Claims: map[string]any{"groups": []string{"/trident/msp/" + tn.MSPSlug + "/tenant/" + tn.Slug + "/admin"}}})
-	base, _ := startAppWith(t, idp.Issuer, func(c *serverConfig) {
-		c.windowsIdentity = "header"
-		c.windowsPoll = 30 * time.Minute
-		c.egressPrivate = true // the customer's provider below runs on the loopback
-	})
+	base := start(t, idp.Issuer, "--windows-device-identity", "header", "--windows-poll-interval", "30m",
+		"--egress-allow-private"). /* the customer's provider below runs on the loopback */ Base
 	port := strings.Split(base, ":")[2]
 	host := tn.Slug + ".trident.test:" + port
 	redirect := "http://" + host + "/EnrollmentServer/Auth/callback"
@@ -541,7 +584,7 @@ func TestWindowsFederationIsNoSSRF(t *testing.T) {
 	idp := testenv.StartIDP(t, devidp.Client{ID: "admin", Secret: "s", Audience: []string{"trident-api"},
 		Claims: map[string]any{"groups": []string{"/trident/msp/" + tn.MSPSlug + "/tenant/" + tn.Slug + "/admin"}}})
 	keyText := testKey(t)
-	base, _ := startAppWith(t, idp.Issuer, func(c *serverConfig) { c.windowsIdentity = "header"; c.encryptionKey = keyText })
+	base := start(t, idp.Issuer, "--windows-device-identity", "header", "--encryption-key", keyText).Base
 	var hits atomic.Int32
 	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
@@ -602,7 +645,7 @@ func TestMicrosoftSamplesThroughTheServer(t *testing.T) {
 	tn := testenv.Tenant(t, d)
 	idp := testenv.StartIDP(t, devidp.Client{ID: "admin", Secret: "s", Audience: []string{"trident-api"},
 		Claims: map[string]any{"groups": []string{"/trident/msp/" + tn.MSPSlug + "/tenant/" + tn.Slug + "/admin"}}})
-	base, _ := startAppWith(t, idp.Issuer, func(c *serverConfig) { c.windowsIdentity = "header" })
+	base := start(t, idp.Issuer, "--windows-device-identity", "header").Base
 	c := apiClient{t: t, base: base, bearer: "Bearer " + idp.Token(t, "admin", "s")}
 	code, body := c.do("POST", "/v1/tenants/"+tn.Slug+"/enrollments/windows", nil)
 	var en windowsEnrollmentOut
@@ -610,7 +653,7 @@ func TestMicrosoftSamplesThroughTheServer(t *testing.T) {
 		t.Fatalf("enrollment token: %d %s", code, body)
 	}
 	read := func(name string) string {
-		b, err := os.ReadFile(filepath.Join("..", "..", "protocols", "windows", "testdata", "microsoft", name))
+		b, err := os.ReadFile(filepath.Join("..", "protocols", "windows", "testdata", "microsoft", name))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -28,7 +28,7 @@ import (
 // browserish is a client that keeps cookies and reaches every
 // *.trident.test name at the server on loopback, as a browser would
 // through DNS.
-func browserish(ln net.Listener) *http.Client {
+func browserish() *http.Client {
 	jar, _ := cookiejar.New(nil)
 	dialer := &net.Dialer{}
 	return &http.Client{Jar: jar, Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -75,11 +75,7 @@ func TestDashboardEnrollmentSetup(t *testing.T) {
 		t.Fatal(err)
 	}
 	tn := testenv.Tenant(t, d)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
+	port := freePort(t)
 	platform := fmt.Sprintf("http://trident.test:%d", port)
 	idp := testenv.StartIDPWith(t, devidp.Config{
 		Clients: []devidp.Client{
@@ -91,12 +87,10 @@ func TestDashboardEnrollmentSetup(t *testing.T) {
 	})
 	google := fakeamapi.New()
 	defer google.Close()
-	startAppOn(t, ln, idp.Issuer, func(c *serverConfig) {
-		c.oidc.dashboardClient, c.oidc.dashboardSecret = "trident-dashboard", "dash"
-		c.android = androidConfig{project: "trident-test", apiURL: google.URL + "/", topic: "projects/trident-test/topics/amapi",
-			pushAudience: "trident-pubsub", pushAccount: pushAccount, pushIssuer: idp.Issuer}
-	})
-	c := browserish(ln)
+	srv := startOn(t, port, idp.Issuer, "--dashboard-client-id", "trident-dashboard", "--dashboard-client-secret", "dash",
+		"--android-project", "trident-test", "--android-api-url", google.URL+"/", "--android-pubsub-topic", "projects/trident-test/topics/amapi",
+		"--android-push-audience", "trident-pubsub", "--android-push-service-account", pushAccount, "--android-push-issuer", idp.Issuer)
+	c := browserish()
 	if code, _ := idp.SignIn(t, c, platform+"/dashboard/", "ana@msp.test", "pw"); code != 200 {
 		t.Fatalf("sign in: %d", code)
 	}
@@ -182,7 +176,7 @@ func TestDashboardEnrollmentSetup(t *testing.T) {
 		t.Fatalf("callback: %v %v", err, resp)
 	}
 	resp.Body.Close()
-	api := apiClient{t: t, base: "http://" + ln.Addr().String(), bearer: "Bearer " + idp.Token(t, "setup", "s")}
+	api := apiClient{t: t, base: srv.Base, bearer: "Bearer " + idp.Token(t, "setup", "s")}
 	code, body := api.do("POST", "/v1/tenants/"+tn.Slug+"/android/policies", map[string]any{"name": "Kiosk", "settings": map[string]any{"camera_disabled": true}})
 	var pol struct{ ID string }
 	if json.Unmarshal(body, &pol); code != 201 {

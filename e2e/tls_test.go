@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -51,24 +51,10 @@ func TestMutualTLSIdentity(t *testing.T) {
 	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
 
-	e := testenv.Get(t)
 	_, encKey, _ := seal.NewRandomKey()
-	cfg := serverConfig{baseDomain: "trident.test", eventRetention: time.Hour, shutdownTimeout: 5 * time.Second, workers: 2,
-		oidc:          oidcConfig{issuer: idp.Issuer, audience: "trident-api", roleClaims: "groups", rolePrefix: "trident"},
-		encryptionKey: encKey, appleIdentity: "tls", deviceScheme: "https", tlsCert: certFile, tlsKey: keyFile, windowsPoll: 15 * time.Minute,
-		listen: "127.0.0.1:0", common: common{logLevel: "info", logFormat: "text"}}
-	if err := cfg.validate(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := newApp(ctx, cfg, databases{app: e.AppURL}, roles{serve: true}, testenv.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	done := make(chan error, 1)
-	go func() { done <- a.serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	srv := start(t, idp.Issuer, "--encryption-key", encKey, "--apple-device-identity", "tls", "--device-scheme", "https",
+		"--tls-cert", certFile, "--tls-key", keyFile)
+	addr := fmt.Sprintf("127.0.0.1:%d", srv.Port)
 
 	// The device's identity from the tenant's CA, as SCEP would issue it.
 	devKey, _ := rsa.GenerateKey(rand.Reader, 2048)
@@ -77,7 +63,7 @@ func TestMutualTLSIdentity(t *testing.T) {
 	p := pki.New(db, events.NewPublisher(nil), seal.NewKeyring(mustKey(t, encKey)))
 	tctx := tenancy.WithTenant(context.Background(), tn.ID)
 	var devCert *x509.Certificate
-	err = db.Tx(tctx, func(tx pgx.Tx) error {
+	err := db.Tx(tctx, func(tx pgx.Tx) error {
 		secret, _, err := p.NewChallengeTx(tctx, tx, "apple-enrollment", time.Hour)
 		if err != nil {
 			return err
@@ -93,7 +79,7 @@ func TestMutualTLSIdentity(t *testing.T) {
 	host := tn.Slug + ".trident.test"
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: host,
 		Certificates: []tls.Certificate{{Certificate: [][]byte{devCert.Raw}, PrivateKey: devKey}}}}}
-	dev := devicesim.NewAppleDevice("https://"+ln.Addr().String()+"/mdm", host, "com.apple.mgmt.External.x", devKey, devCert)
+	dev := devicesim.NewAppleDevice("https://"+addr+"/mdm", host, "com.apple.mgmt.External.x", devKey, devCert)
 	dev.Client, dev.Unsigned = client, true
 	if err := dev.Authenticate(context.Background()); err != nil {
 		t.Fatalf("Authenticate over mutual TLS, unsigned: %v", err)
@@ -113,7 +99,7 @@ func TestMutualTLSIdentity(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	win := devicesim.NewWindowsDevice("https://"+ln.Addr().String(), host)
+	win := devicesim.NewWindowsDevice("https://"+addr, host)
 	win.Client = dev.Client // no client certificate while enrolling
 	win.CertHeader = ""
 	if err := win.Discover(context.Background()); err != nil {

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -21,7 +21,6 @@ import (
 	"github.com/tridentmdm/trident/internal/fakeapns"
 	"github.com/tridentmdm/trident/internal/fakedep"
 	"github.com/tridentmdm/trident/internal/testenv"
-	"github.com/tridentmdm/trident/services/push"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -69,13 +68,21 @@ func TestABMThroughTheServer(t *testing.T) {
 	defer apns.Close()
 	apple := fakedep.New()
 	defer apple.Close()
-	base, _ := startAppWith(t, idp.Issuer, func(c *serverConfig) {
-		c.apnsOptions = []push.Option{push.WithHost(apns.URL, apns.TLSConfig)}
-		c.depURL = apple.URL
-	})
+	base := start(t, idp.Issuer, append(apnsFlags(t, apns), "--apple-dep-url", apple.URL)...).Base
 	c := apiClient{t: t, base: base, bearer: "Bearer " + idp.Token(t, "admin", "s")}
 	tp := "/v1/tenants/" + tn.Slug + "/abm"
 
+	tk, account := abmConnect(t, c, tp, apple)
+	enrollURL := abmSynced(t, c, tp, tk, apple, account, "http://"+tn.Slug+".trident.test:"+strings.Split(base, ":")[2]+"/ade/enroll")
+	adeEnrolls(t, c, tp, base, enrollURL)
+}
+
+// abmConnect: an ADE profile, then a token's key pair; "ABM" (the admin
+// uploads the certificate there and downloads the server token encrypted
+// to it); junk is refused and the token becomes active. It returns the
+// token's API path and its account at "Apple".
+func abmConnect(t *testing.T, c apiClient, tp string, apple *fakedep.Server) (string, *fakedep.Account) {
+	t.Helper()
 	// An ADE profile, then a token's key pair.
 	code, hdr, body := c.raw("POST", tp+"/profiles", "application/json", []byte(`{"name": "Corporate",
 		"settings": {"skip_setup_items": ["Siri", "Privacy"], "support_phone_number": "+1 555 0100"}}`))
@@ -116,7 +123,15 @@ func TestABMThroughTheServer(t *testing.T) {
 	if code != 200 || !strings.Contains(string(body), `"status":"active"`) || !strings.Contains(string(body), `"org_name":"Acme"`) {
 		t.Fatalf("upload: %d %s", code, body)
 	}
+	return tk, account
+}
 
+// abmSynced: the worker syncs, and assigns the profile to the new
+// devices, at Apple with the tenant's ADE URL (want); a device added later
+// is synced and assigned too; the proxy reaches Apple's API as the token.
+// It returns the enrollment URL Apple was given.
+func abmSynced(t *testing.T, c apiClient, tp, tk string, apple *fakedep.Server, account *fakedep.Account, want string) string {
+	t.Helper()
 	// The worker syncs, and assigns the profile to the new devices.
 	type abmDevice struct {
 		SerialNumber     string `json:"serial_number"`
@@ -144,7 +159,7 @@ func TestABMThroughTheServer(t *testing.T) {
 	})
 	uuid1, defined := apple.Assigned(account, "ACME0002")
 	enrollURL, _ := defined["url"].(string)
-	if uuid1 == "" || enrollURL != "http://"+tn.Slug+".trident.test:"+strings.Split(base, ":")[2]+"/ade/enroll" {
+	if uuid1 == "" || enrollURL != want {
 		t.Fatalf("profile at Apple: %s %v", uuid1, defined)
 	}
 	// A device added later in ABM is synced (on request here, on the
@@ -156,21 +171,28 @@ func TestABMThroughTheServer(t *testing.T) {
 	eventually(t, "the new device assigned", func() bool { return devices()["ACME0004"].AssignStatus == "assigned" })
 
 	// The proxy reaches Apple's API as the token, without leaking the session.
-	code, hdr, body = c.raw("GET", tk+"/proxy/account", "application/json", nil)
+	code, hdr, body := c.raw("GET", tk+"/proxy/account", "application/json", nil)
 	if code != 200 || !strings.Contains(string(body), `"org_name":"Acme"`) || hdr.Get("X-ADM-Auth-Session") != "" {
 		t.Fatalf("proxy: %d %v %s", code, hdr, body)
 	}
 	if code, _, body := c.raw("GET", tk+"/proxy/session", "application/json", nil); code != 400 {
 		t.Fatalf("proxy to /session: %d %s", code, body)
 	}
-	if _, body := c.do("GET", "/v1/tenants/"+tn.Slug+"/audit", nil); !strings.Contains(string(body), "abm-proxy-get") {
+	if _, body := c.do("GET", strings.TrimSuffix(tp, "/abm")+"/audit", nil); !strings.Contains(string(body), "abm-proxy-get") {
 		t.Fatalf("proxy call not audited: %s", body)
 	}
+	return enrollURL
+}
 
+// adeEnrolls: a device not in ABM and garbage machine info are refused;
+// an ABM device gets a signed profile, enrolls, and in Setup Assistant
+// gets the setup queries, then DeviceConfigured, once.
+func adeEnrolls(t *testing.T, c apiClient, tp, base, enrollURL string) {
+	t.Helper()
 	// The ADE device. Enrollment needs the push certificate's topic.
 	const topic = "com.apple.mgmt.External.11111111-2222-4333-8444-555555555555"
 	certPEM, keyPEM := applePushCert(t, topic)
-	if code, body := c.do("PUT", "/v1/tenants/"+tn.Slug+"/apple/push-certificate", map[string]any{"certificate": certPEM, "private_key": keyPEM}); code != 200 {
+	if code, body := c.do("PUT", strings.TrimSuffix(tp, "/abm")+"/apple/push-certificate", map[string]any{"certificate": certPEM, "private_key": keyPEM}); code != 200 {
 		t.Fatalf("push certificate: %d %s", code, body)
 	}
 	u, _ := url.Parse(enrollURL)
@@ -235,11 +257,11 @@ func TestABMThroughTheServer(t *testing.T) {
 	if err != nil || strings.Join(got, ",") != "DeviceInformation,SecurityInfo,InstalledApplicationList,DeviceConfigured" {
 		t.Fatalf("setup commands %v, %v", got, err)
 	}
-	_, body = c.do("GET", tp+"/devices", nil)
+	_, body := c.do("GET", tp+"/devices", nil)
 	if !strings.Contains(string(body), `"enrolled_at"`) {
 		t.Fatalf("the ADE device is not marked enrolling: %s", body)
 	}
-	_, body = c.do("GET", "/v1/tenants/"+tn.Slug+"/devices?platform=apple", nil)
+	_, body = c.do("GET", strings.TrimSuffix(tp, "/abm")+"/devices?platform=apple", nil)
 	if !strings.Contains(string(body), `"serial_number":"ACME0002"`) || !strings.Contains(string(body), `"status":"enrolled"`) {
 		t.Fatalf("the ADE device is not in the inventory: %s", body)
 	}

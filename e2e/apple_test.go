@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -21,7 +21,6 @@ import (
 	"github.com/tridentmdm/trident/internal/devidp"
 	"github.com/tridentmdm/trident/internal/fakeapns"
 	"github.com/tridentmdm/trident/internal/testenv"
-	"github.com/tridentmdm/trident/services/push"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -88,17 +87,84 @@ func TestAppleThroughTheServer(t *testing.T) {
 		Claims: map[string]any{"groups": []string{"/trident/msp/" + tn.MSPSlug + "/tenant/" + tn.Slug + "/admin"}}})
 	apns := fakeapns.New()
 	defer apns.Close()
-	base, _ := startApp(t, idp.Issuer, push.WithHost(apns.URL, apns.TLSConfig))
+	base := start(t, idp.Issuer, apnsFlags(t, apns)...).Base
 	c := apiClient{t: t, base: base, bearer: "Bearer " + idp.Token(t, "admin", "s")}
 	tp := "/v1/tenants/" + tn.Slug
+	const topic = "com.apple.mgmt.External.11111111-2222-4333-8444-555555555555"
+	uploadPushCertificate(t, c, tp, topic)
+	scepP, mdmP := downloadProfile(t, c, tp, topic)
+	dev, deviceID := installProfile(t, c, tp, base, tn.Slug, scepP, mdmP)
 
+	// An erase queued and canceled through the API is never delivered.
+	code, body := c.do("POST", tp+"/devices/"+deviceID+"/commands", map[string]any{"kind": "erase"})
+	var erase struct{ ID string }
+	if json.Unmarshal(body, &erase); code != 201 {
+		t.Fatalf("queue the erase: %d %s", code, body)
+	}
+	if code, body = c.do("POST", tp+"/commands/"+erase.ID+"/cancel", nil); code != 200 || !strings.Contains(string(body), `"status":"canceled"`) {
+		t.Fatalf("cancel the erase: %d %s", code, body)
+	}
+	code, body = c.do("POST", tp+"/devices/"+deviceID+"/commands", map[string]any{"kind": "restart"})
+	if code != 201 {
+		t.Fatalf("queue: %d %s", code, body)
+	}
+	var queued struct{ ID string }
+	json.Unmarshal(body, &queued)
+	pushed, ok := apns.Next(10 * time.Second)
+	if !ok || pushed.Token != hex.EncodeToString(dev.Token) {
+		t.Fatalf("no push for the device: %+v", pushed)
+	}
+	cmd, err := dev.Idle(context.Background())
+	if err != nil || cmd == nil || cmd.CommandUUID != queued.ID {
+		t.Fatalf("the command did not arrive (or the canceled erase did): %+v %v", cmd, err)
+	}
+	if _, body := c.do("GET", tp+"/commands/"+queued.ID, nil); !strings.Contains(string(body), `"status":"sent"`) ||
+		!strings.Contains(string(body), `"attempts":1`) || !strings.Contains(string(body), `"sent_at":`) {
+		t.Fatalf("the command handed out: %s; want sent, once, with sent_at", body)
+	}
+	dev.Answer(context.Background(), cmd, "Acknowledged")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, body := c.do("GET", tp+"/commands/"+queued.ID, nil)
+		if strings.Contains(string(body), `"status":"acknowledged"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("command never acknowledged: %s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// The identity is the device's (bound at Authenticate); an admin
+	// revokes it, and the device's check-ins are refused from then on.
+	code, body = c.do("GET", tp+"/devices/"+deviceID+"/certificates", nil)
+	if code != 200 || strings.Count(string(body), `"serial"`) != 1 || strings.Contains(string(body), "revoked_at") {
+		t.Fatalf("the device's certificates: %d %s", code, body)
+	}
+	code, body = c.do("POST", tp+"/devices/"+deviceID+"/certificates/revoke", nil)
+	if code != 200 || !strings.Contains(string(body), `"revoked":1`) {
+		t.Fatalf("revoke: %d %s", code, body)
+	}
+	if _, err := dev.Idle(context.Background()); err == nil {
+		t.Fatal("a check-in with the revoked identity was served")
+	}
+	if err := dev.Authenticate(context.Background()); err == nil {
+		t.Fatal("an Authenticate with the revoked identity was accepted")
+	}
+}
+
+// uploadPushCertificate: a profile needs a push certificate; garbage, a
+// certificate of another topic and a mismatched key are refused; the
+// request flow (Trident makes the key and CSR, "Apple" certifies it) and
+// an upload with its key both work.
+func uploadPushCertificate(t *testing.T, c apiClient, tp, topic string) {
+	t.Helper()
 	if code, body := c.do("POST", tp+"/enrollments/apple", nil); code != 409 {
 		t.Fatalf("profile before a push certificate: %d %s", code, body)
 	}
 	if code, body := c.do("PUT", tp+"/apple/push-certificate", map[string]any{"certificate": "garbage"}); code != 422 {
 		t.Fatalf("garbage certificate: %d %s", code, body)
 	}
-	const topic = "com.apple.mgmt.External.11111111-2222-4333-8444-555555555555"
 	// The request flow: Trident makes the key and CSR; "Apple" certifies
 	// the CSR's key; the certificate alone is uploaded.
 	code, body := c.do("POST", tp+"/apple/push-certificate/request", nil)
@@ -125,6 +191,25 @@ func TestAppleThroughTheServer(t *testing.T) {
 	if code, body := c.do("PUT", tp+"/apple/push-certificate", map[string]any{"certificate": certPEM, "private_key": keyPEM, "replace_topic": true}); code != 200 || !strings.Contains(string(body), topic) {
 		t.Fatalf("upload: %d %s", code, body)
 	}
+}
+
+// applePayload is a payload of Trident's enrollment profile.
+type applePayload struct {
+	PayloadType    string
+	PayloadUUID    string
+	PayloadContent struct {
+		URL, Challenge string
+	}
+	ServerURL, Topic, IdentityCertificateUUID string
+	SignMessage                               bool
+	AccessRights                              int
+}
+
+// downloadProfile: the enrollment profile is signed by the tenant's CA,
+// carries a SCEP and an MDM payload, and keeps its identifiers when
+// downloaded again.
+func downloadProfile(t *testing.T, c apiClient, tp, topic string) (scep, mdm applePayload) {
+	t.Helper()
 	code, signed := c.do("POST", tp+"/enrollments/apple", nil)
 	if code != 200 {
 		t.Fatalf("profile: %d %s", code, signed)
@@ -140,16 +225,7 @@ func TestAppleThroughTheServer(t *testing.T) {
 	}
 	var profile struct {
 		PayloadIdentifier string
-		PayloadContent    []struct {
-			PayloadType    string
-			PayloadUUID    string
-			PayloadContent struct {
-				URL, Challenge string
-			}
-			ServerURL, Topic, IdentityCertificateUUID string
-			SignMessage                               bool
-			AccessRights                              int
-		}
+		PayloadContent    []applePayload
 	}
 	if err := plist.Unmarshal(p7.Content, &profile); err != nil {
 		t.Fatal(err)
@@ -165,14 +241,21 @@ func TestAppleThroughTheServer(t *testing.T) {
 	if !bytes.Contains(p7b.Content, []byte(scepP.PayloadUUID)) {
 		t.Fatal("a second profile has other identifiers")
 	}
+	return scepP, mdmP
+}
 
+// installProfile: a simulated device gets its identity over SCEP at the
+// tenant's hostname and checks in; it shows enrolled in the API. It
+// returns the device and its id.
+func installProfile(t *testing.T, c apiClient, tp, base, slug string, scepP, mdmP applePayload) (*devicesim.AppleDevice, string) {
+	t.Helper()
 	// Install it: the URLs name the tenant's hostname; connect to the test server.
 	serverOf := func(raw string) (string, string) {
 		u, _ := url.Parse(raw)
 		return base + u.Path, u.Host
 	}
 	scepURL, host := serverOf(scepP.PayloadContent.URL)
-	if !strings.HasPrefix(host, tn.Slug+".trident.test:") {
+	if !strings.HasPrefix(host, slug+".trident.test:") {
 		t.Fatalf("profile host %q", host)
 	}
 	sc := &devicesim.SCEPClient{URL: scepURL, Host: host}
@@ -208,63 +291,7 @@ func TestAppleThroughTheServer(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-
-	// An erase queued and canceled through the API is never delivered.
-	code, body = c.do("POST", tp+"/devices/"+deviceID+"/commands", map[string]any{"kind": "erase"})
-	var erase struct{ ID string }
-	if json.Unmarshal(body, &erase); code != 201 {
-		t.Fatalf("queue the erase: %d %s", code, body)
-	}
-	if code, body = c.do("POST", tp+"/commands/"+erase.ID+"/cancel", nil); code != 200 || !strings.Contains(string(body), `"status":"canceled"`) {
-		t.Fatalf("cancel the erase: %d %s", code, body)
-	}
-	code, body = c.do("POST", tp+"/devices/"+deviceID+"/commands", map[string]any{"kind": "restart"})
-	if code != 201 {
-		t.Fatalf("queue: %d %s", code, body)
-	}
-	var queued struct{ ID string }
-	json.Unmarshal(body, &queued)
-	pushed, ok := apns.Next(10 * time.Second)
-	if !ok || pushed.Token != hex.EncodeToString(dev.Token) {
-		t.Fatalf("no push for the device: %+v", pushed)
-	}
-	cmd, err := dev.Idle(context.Background())
-	if err != nil || cmd == nil || cmd.CommandUUID != queued.ID {
-		t.Fatalf("the command did not arrive (or the canceled erase did): %+v %v", cmd, err)
-	}
-	if _, body := c.do("GET", tp+"/commands/"+queued.ID, nil); !strings.Contains(string(body), `"status":"sent"`) ||
-		!strings.Contains(string(body), `"attempts":1`) || !strings.Contains(string(body), `"sent_at":`) {
-		t.Fatalf("the command handed out: %s; want sent, once, with sent_at", body)
-	}
-	dev.Answer(context.Background(), cmd, "Acknowledged")
-	deadline = time.Now().Add(10 * time.Second)
-	for {
-		_, body := c.do("GET", tp+"/commands/"+queued.ID, nil)
-		if strings.Contains(string(body), `"status":"acknowledged"`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("command never acknowledged: %s", body)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-
-	// The identity is the device's (bound at Authenticate); an admin
-	// revokes it, and the device's check-ins are refused from then on.
-	code, body = c.do("GET", tp+"/devices/"+deviceID+"/certificates", nil)
-	if code != 200 || strings.Count(string(body), `"serial"`) != 1 || strings.Contains(string(body), "revoked_at") {
-		t.Fatalf("the device's certificates: %d %s", code, body)
-	}
-	code, body = c.do("POST", tp+"/devices/"+deviceID+"/certificates/revoke", nil)
-	if code != 200 || !strings.Contains(string(body), `"revoked":1`) {
-		t.Fatalf("revoke: %d %s", code, body)
-	}
-	if _, err := dev.Idle(context.Background()); err == nil {
-		t.Fatal("a check-in with the revoked identity was served")
-	}
-	if err := dev.Authenticate(context.Background()); err == nil {
-		t.Fatal("an Authenticate with the revoked identity was accepted")
-	}
+	return dev, deviceID
 }
 
 // An audit entry commits with its change, and a change commits only with
@@ -285,7 +312,7 @@ func TestAuditCommitsWithItsChange(t *testing.T) {
 	refuseAudit(t, long)
 	idp := testenv.StartIDP(t, devidp.Client{ID: "admin", Secret: "s", Audience: []string{"trident-api"}, Claims: grant},
 		devidp.Client{ID: long, Secret: "s", Audience: []string{"trident-api"}, Claims: grant})
-	base, _ := startApp(t, idp.Issuer)
+	base := start(t, idp.Issuer).Base
 	admin := apiClient{t: t, base: base, bearer: "Bearer " + idp.Token(t, "admin", "s")}
 	unaudited := apiClient{t: t, base: base, bearer: "Bearer " + idp.Token(t, long, "s")}
 	tp := "/v1/tenants/" + tn.Slug

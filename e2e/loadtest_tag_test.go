@@ -1,0 +1,5 @@
+//go:build loadtest
+
+package e2e
+
+func init() { buildFlags = append(buildFlags, "-tags", "loadtest") }
