@@ -62,69 +62,11 @@ func TestDashboardInABrowser(t *testing.T) {
 		"--dashboard-client-id", "trident-dashboard", "--dashboard-client-secret", "dash").Base
 
 	// A Windows device enrolls in tenant a.
-	host := fmt.Sprintf("%s.trident.test:%d", a.Slug, port)
 	api := apiClient{t: t, base: base, bearer: "Bearer " + idp.Token(t, "setup", "s")}
-	code, body := api.do("POST", "/v1/tenants/"+a.Slug+"/enrollments/windows", nil)
-	var en windowsEnrollmentOut
-	if json.Unmarshal(body, &en); code != 200 {
-		t.Fatalf("enrollment token: %d %s", code, body)
-	}
-	dev := devicesim.NewWindowsDevice(base, host)
-	dev.Name = "FRONT-DESK-01"
-	dev.Nodes["./DevDetail/Ext/Microsoft/DeviceName"] = dev.Name
-	if err := dev.Discover(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := dev.Enroll(ctx, en.Token, false); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dev.Session(ctx); err != nil {
-		t.Fatal(err)
-	}
+	dev := enrollFrontDesk(ctx, t, api, base, a.Slug, fmt.Sprintf("%s.trident.test:%d", a.Slug, port))
 
-	// The browser resolves every *.trident.test name to this server.
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.WindowSize(1280, 900),
-		chromedp.Flag("host-resolver-rules", "MAP *.trident.test 127.0.0.1, MAP trident.test 127.0.0.1"))
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	// The first call starts the browser; it must not carry a timeout.
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	shots := t.ArtifactDir()
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			png, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644)
-		})
-	}
-	page := func() string {
-		h, _ := chromedp.Run(bctx, chromedp.OuterHTML(chromedp.CSS("html")))
-		return h
-	}
-	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(bctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, steps...); err != nil {
-			t.Fatalf("%s: %v\npage: %.3000s", what, err, page())
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(bctx, 30*time.Second)
-		defer cancel()
-		s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
+	br := newBrowser(t, bin)
+	run, text, shot := br.run, br.text, br.shot
 
 	run("sign in",
 		chromedp.Navigate(platform+"/dashboard/"),
@@ -194,12 +136,8 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 	devPath := "/dashboard/t/" + a.Slug + "/devices/" + deviceID(t, api, a.Slug)
 	eventually(t, "the device evaluated", func() bool {
-		sctx, cancel := context.WithTimeout(bctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, chromedp.Navigate(platform+devPath), chromedp.WaitVisible(chromedp.CSS(`#compliance`))); err != nil {
-			return false
-		}
-		return strings.Contains(text("main"), "compliant")
+		return br.try(chromedp.Navigate(platform+devPath), chromedp.WaitVisible(chromedp.CSS(`#compliance`))) == nil &&
+			strings.Contains(text("main"), "compliant")
 	})
 	run("device compliance", shot("07-device-compliance"))
 	// The setup pages, for the record.
@@ -225,6 +163,97 @@ func TestDashboardInABrowser(t *testing.T) {
 	if msg := text("main"); strings.Contains(msg, "FRONT-DESK-01") {
 		t.Errorf("tenant a's device through tenant b's URL: %q", msg)
 	}
+}
+
+// enrollFrontDesk enrolls a simulated Windows device named FRONT-DESK-01
+// in the tenant, through its first session.
+func enrollFrontDesk(ctx context.Context, t *testing.T, api apiClient, base, slug, host string) *devicesim.WindowsDevice {
+	t.Helper()
+	code, body := api.do("POST", "/v1/tenants/"+slug+"/enrollments/windows", nil)
+	var en windowsEnrollmentOut
+	if json.Unmarshal(body, &en); code != 200 {
+		t.Fatalf("enrollment token: %d %s", code, body)
+	}
+	dev := devicesim.NewWindowsDevice(base, host)
+	dev.Name = "FRONT-DESK-01"
+	dev.Nodes["./DevDetail/Ext/Microsoft/DeviceName"] = dev.Name
+	if err := dev.Discover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.Enroll(ctx, en.Token, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dev.Session(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return dev
+}
+
+// browser is a Chromium the test drives, every *.trident.test name
+// resolving to this server; screenshots go to the test's artifact
+// directory.
+type browser struct {
+	t     *testing.T
+	ctx   context.Context
+	shots string
+}
+
+func newBrowser(t *testing.T, bin string) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.WindowSize(1280, 900),
+		chromedp.Flag("host-resolver-rules", "MAP *.trident.test 127.0.0.1, MAP trident.test 127.0.0.1"))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(cancelBrowser)
+	// The first call starts the browser; it must not carry a timeout.
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return &browser{t: t, ctx: bctx, shots: t.ArtifactDir()}
+}
+
+// shot saves a screenshot of the page as name.png.
+func (b *browser) shot(name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		png, err := chromedp.FullScreenshot(100)(ctx, tg)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644)
+	})
+}
+
+func (b *browser) page() string {
+	h, _ := chromedp.Run(b.ctx, chromedp.OuterHTML(chromedp.CSS("html")))
+	return h
+}
+
+// try runs the steps, for up to 30 s.
+func (b *browser) try(steps ...chromedp.Action[chromedp.Void]) error {
+	sctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	return chromedp.Do(sctx, steps...)
+}
+
+// run runs the steps, failing the test (with the page) if one fails.
+func (b *browser) run(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := b.try(steps...); err != nil {
+		b.t.Fatalf("%s: %v\npage: %.3000s", what, err, b.page())
+	}
+}
+
+// text is the text of the element sel finds.
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	sctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
 }
 
 func deviceID(t *testing.T, c apiClient, tenant string) string {

@@ -108,12 +108,23 @@ func TestDashboardEnrollmentSetup(t *testing.T) {
 	}
 	csrf := m[1]
 
+	dashboardApplePush(t, c, enroll, csrf, tn.Slug)
+	api := apiClient{t: t, base: srv.Base, bearer: "Bearer " + idp.Token(t, "setup", "s")}
+	dashboardAndroid(t, c, api, google, platform, enroll, csrf, tn.Slug)
+}
+
+// dashboardApplePush: without a push certificate there is no profile;
+// the push certificate request (a CSR, as this server has no vendor
+// certificate), the issued certificate uploaded (garbage and another
+// topic refused), then the signed enrollment profile.
+func dashboardApplePush(t *testing.T, c *http.Client, enroll, csrf, slug string) {
+	t.Helper()
 	// Without a push certificate there is no profile to download.
-	resp, err = c.PostForm(enroll+"/apple/profile", url.Values{"csrf": {csrf}})
+	resp, err := c.PostForm(enroll+"/apple/profile", url.Values{"csrf": {csrf}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ = io.ReadAll(resp.Body)
+	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 409 || !strings.Contains(string(b), "push certificate") {
 		t.Fatalf("a profile without a push certificate: %d %s", resp.StatusCode, b)
@@ -127,7 +138,7 @@ func TestDashboardEnrollmentSetup(t *testing.T) {
 	csrPEM, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	block, _ := pem.Decode(csrPEM)
-	if resp.StatusCode != 200 || block == nil || !strings.Contains(resp.Header.Get("Content-Disposition"), tn.Slug+"-push-request.csr") {
+	if resp.StatusCode != 200 || block == nil || !strings.Contains(resp.Header.Get("Content-Disposition"), slug+"-push-request.csr") {
 		t.Fatalf("push request: %d %s %s", resp.StatusCode, resp.Header, csrPEM)
 	}
 	csr, err := x509.ParseCertificateRequest(block.Bytes)
@@ -138,7 +149,7 @@ func TestDashboardEnrollmentSetup(t *testing.T) {
 	if resp, page := postFiles(t, c, enroll+"/apple/push", map[string]string{"csrf": csrf}, map[string]string{"certificate": "not a certificate"}); resp.StatusCode != 422 {
 		t.Fatalf("a garbage certificate: %d %s", resp.StatusCode, page)
 	}
-	resp, page = postFiles(t, c, enroll+"/apple/push", map[string]string{"csrf": csrf}, map[string]string{"certificate": appleIssues(t, csr.PublicKey, topic)})
+	resp, page := postFiles(t, c, enroll+"/apple/push", map[string]string{"csrf": csrf}, map[string]string{"certificate": appleIssues(t, csr.PublicKey, topic)})
 	if resp.StatusCode != 200 || !strings.Contains(page, "The push certificate is saved") || !strings.Contains(page, topic) {
 		t.Fatalf("upload the issued certificate: %d %s", resp.StatusCode, page)
 	}
@@ -158,8 +169,15 @@ func TestDashboardEnrollmentSetup(t *testing.T) {
 		t.Fatalf("enrollment profile: %d %s (%d bytes, a signed profile starts with a DER SEQUENCE)", resp.StatusCode, resp.Header, len(profile))
 	}
 
+}
+
+// dashboardAndroid: sign-up goes to Google, which brings the admin back;
+// with a published policy, an enrollment token's lifetime is checked and
+// its QR code renders.
+func dashboardAndroid(t *testing.T, c *http.Client, api apiClient, google *fakeamapi.Server, platform, enroll, csrf, slug string) {
+	t.Helper()
 	// Android: sign-up goes to Google, which brings the admin back.
-	resp, err = c.PostForm(enroll+"/android/signup", url.Values{"csrf": {csrf}, "admin_email": {"it@example.com"}})
+	resp, err := c.PostForm(enroll+"/android/signup", url.Values{"csrf": {csrf}, "admin_email": {"it@example.com"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,21 +194,20 @@ func TestDashboardEnrollmentSetup(t *testing.T) {
 		t.Fatalf("callback: %v %v", err, resp)
 	}
 	resp.Body.Close()
-	api := apiClient{t: t, base: srv.Base, bearer: "Bearer " + idp.Token(t, "setup", "s")}
-	code, body := api.do("POST", "/v1/tenants/"+tn.Slug+"/android/policies", map[string]any{"name": "Kiosk", "settings": map[string]any{"camera_disabled": true}})
+	code, body := api.do("POST", "/v1/tenants/"+slug+"/android/policies", map[string]any{"name": "Kiosk", "settings": map[string]any{"camera_disabled": true}})
 	var pol struct{ ID string }
 	if json.Unmarshal(body, &pol); code != 201 {
 		t.Fatalf("policy: %d %s", code, body)
 	}
 	eventually(t, "policy published", func() bool {
-		_, body := api.do("GET", "/v1/tenants/"+tn.Slug+"/android/policies/"+pol.ID, nil)
+		_, body := api.do("GET", "/v1/tenants/"+slug+"/android/policies/"+pol.ID, nil)
 		return strings.Contains(string(body), `"version":1`)
 	})
 	resp, err = c.PostForm(enroll+"/android/tokens", url.Values{"csrf": {csrf}, "policy": {pol.ID}, "days": {"500"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ = io.ReadAll(resp.Body)
+	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 422 || !strings.Contains(string(b), "1 to 90 days") {
 		t.Fatalf("a token for 500 days: %d", resp.StatusCode)
@@ -201,7 +218,7 @@ func TestDashboardEnrollmentSetup(t *testing.T) {
 	}
 	b, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	page = html.UnescapeString(string(b))
+	page := html.UnescapeString(string(b))
 	qr := regexp.MustCompile(`src="(/dashboard/t/[^"]+/qr\.png)"`).FindStringSubmatch(page)
 	if resp.StatusCode != 200 || qr == nil || !strings.Contains(page, "Bound to the Android enterprise") || !strings.Contains(page, "(one device)") {
 		t.Fatalf("token: %d %s", resp.StatusCode, page)
@@ -215,4 +232,5 @@ func TestDashboardEnrollmentSetup(t *testing.T) {
 	if err != nil || img.Bounds().Dx() != 384 {
 		t.Fatalf("QR code: %v", err)
 	}
+
 }

@@ -300,26 +300,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 // enterprise serves the collections under an enterprise.
 func (s *Server) enterprise(w http.ResponseWriter, r *http.Request, ent string, rest []string, path string) {
-	q := r.URL.Query()
 	name, verb, _ := strings.Cut(path, ":")
 	switch {
 	case rest[0] == "policies" && len(rest) == 2 && r.Method == "PATCH":
-		var p am.Policy
-		if json.NewDecoder(r.Body).Decode(&p) != nil {
-			apiError(w, 400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
-			return
-		}
-		if p.PasswordRequirements != nil && p.PasswordRequirements.PasswordMinimumLength > 16 {
-			apiError(w, 400, "INVALID_ARGUMENT", "Invalid value at 'policy.password_requirements.password_minimum_length'")
-			return
-		}
-		old := s.policies[path]
-		p.Name, p.Version = path, 1
-		if old != nil {
-			p.Version = old.Version + 1
-		}
-		s.policies[path] = &p
-		writeJSON(w, p)
+		s.patchPolicy(w, r, path)
 	case rest[0] == "policies" && len(rest) == 2 && r.Method == "GET":
 		if p := s.policies[path]; p != nil {
 			writeJSON(w, p)
@@ -327,106 +311,16 @@ func (s *Server) enterprise(w http.ResponseWriter, r *http.Request, ent string, 
 		}
 		apiError(w, 404, "NOT_FOUND", "Policy "+path+" not found.")
 	case rest[0] == "enrollmentTokens" && len(rest) == 1 && r.Method == "POST":
-		var t am.EnrollmentToken
-		if json.NewDecoder(r.Body).Decode(&t) != nil {
-			apiError(w, 400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
-			return
-		}
-		if s.policies[t.PolicyName] == nil {
-			apiError(w, 400, "INVALID_ARGUMENT", "Policy "+t.PolicyName+" not found.")
-			return
-		}
-		d := time.Hour
-		if t.Duration != "" {
-			if parsed, err := time.ParseDuration(t.Duration); err == nil {
-				d = parsed
-			}
-		}
-		t.Name = ent + "/enrollmentTokens/" + s.id("T")
-		t.Value = s.id("TOKEN")
-		t.ExpirationTimestamp = time.Now().Add(d).UTC().Format(time.RFC3339Nano)
-		qr, _ := json.Marshal(map[string]any{
-			"android.app.extra.PROVISIONING_DEVICE_ADMIN_COMPONENT_NAME":            "com.google.android.apps.work.clouddpc/.receivers.CloudDeviceAdminReceiver",
-			"android.app.extra.PROVISIONING_DEVICE_ADMIN_SIGNATURE_CHECKSUM":        "I5YvS0O5hXY46mb01BlRjq4oJJGs2kuUcHvVkAPEXlg",
-			"android.app.extra.PROVISIONING_DEVICE_ADMIN_PACKAGE_DOWNLOAD_LOCATION": "https://play.google.com/managed/downloadManagingApp?identifier=setup",
-			"android.app.extra.PROVISIONING_ADMIN_EXTRAS_BUNDLE":                    map[string]string{"com.google.android.apps.work.clouddpc.EXTRA_ENROLLMENT_TOKEN": t.Value},
-		})
-		t.QrCode = string(qr)
-		s.tokens[t.Name] = &t
-		writeJSON(w, t)
+		s.createToken(w, r, ent)
 	case rest[0] == "enrollmentTokens" && len(rest) == 2 && r.Method == "DELETE":
 		delete(s.tokens, path)
 		writeJSON(w, struct{}{})
 	case rest[0] == "devices" && len(rest) == 1 && r.Method == "GET":
-		var names []string
-		for n := range s.devices {
-			if strings.HasPrefix(n, ent+"/") {
-				names = append(names, n)
-			}
-		}
-		sort.Strings(names)
-		start := 0
-		if pt := q.Get("pageToken"); pt != "" {
-			fmt.Sscanf(pt, "%d", &start)
-		}
-		size := 2
-		if ps := q.Get("pageSize"); ps != "" {
-			fmt.Sscanf(ps, "%d", &size)
-		}
-		size = min(size, 2) // small pages, so clients must follow nextPageToken
-		resp := am.ListDevicesResponse{Devices: []*am.Device{}}
-		for i := start; i < len(names) && len(resp.Devices) < size; i++ {
-			resp.Devices = append(resp.Devices, s.devices[names[i]])
-		}
-		if next := start + len(resp.Devices); next < len(names) {
-			resp.NextPageToken = fmt.Sprint(next)
-		}
-		writeJSON(w, resp)
+		s.listDevices(w, r, ent)
 	case rest[0] == "devices" && len(rest) == 2 && verb == "issueCommand" && r.Method == "POST":
-		d := s.devices[name]
-		if d == nil {
-			apiError(w, 404, "NOT_FOUND", "Device "+name+" not found.")
-			return
-		}
-		var c am.Command
-		if json.NewDecoder(r.Body).Decode(&c) != nil || c.Type == "" {
-			apiError(w, 400, "INVALID_ARGUMENT", "Invalid command.")
-			return
-		}
-		c.CreateTime = time.Now().UTC().Format(time.RFC3339Nano)
-		meta, _ := json.Marshal(map[string]any{"@type": "type.googleapis.com/google.android.devicemanagement.v1.Command",
-			"type": c.Type, "createTime": c.CreateTime})
-		op := &am.Operation{Name: name + "/operations/" + s.id("OP"), Metadata: meta}
-		s.operations[op.Name] = op
-		writeJSON(w, op)
+		s.issueCommand(w, r, name)
 	case rest[0] == "devices" && len(rest) == 2:
-		d := s.devices[path]
-		if d == nil {
-			apiError(w, 404, "NOT_FOUND", "Device "+path+" not found.")
-			return
-		}
-		switch r.Method {
-		case "GET":
-			writeJSON(w, d)
-		case "PATCH":
-			var patch am.Device
-			if json.NewDecoder(r.Body).Decode(&patch) != nil {
-				apiError(w, 400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
-				return
-			}
-			if patch.PolicyName != "" {
-				if s.policies[patch.PolicyName] == nil {
-					apiError(w, 400, "INVALID_ARGUMENT", "Policy "+patch.PolicyName+" not found.")
-					return
-				}
-				d.PolicyName = patch.PolicyName
-			}
-			writeJSON(w, d)
-		case "DELETE":
-			d.State = "DELETED"
-			delete(s.devices, path)
-			writeJSON(w, struct{}{})
-		}
+		s.device(w, r, path)
 	case rest[0] == "devices" && len(rest) == 4 && rest[2] == "operations" && r.Method == "GET":
 		if op := s.operations[path]; op != nil {
 			writeJSON(w, op)
@@ -435,5 +329,139 @@ func (s *Server) enterprise(w http.ResponseWriter, r *http.Request, ent string, 
 		apiError(w, 404, "NOT_FOUND", "Operation "+path+" not found.")
 	default:
 		apiError(w, 404, "NOT_FOUND", "no such method "+r.Method+" "+r.URL.Path)
+	}
+}
+
+// patchPolicy is enterprises.policies.patch: it creates or replaces the
+// policy and counts its version.
+func (s *Server) patchPolicy(w http.ResponseWriter, r *http.Request, path string) {
+	var p am.Policy
+	if json.NewDecoder(r.Body).Decode(&p) != nil {
+		apiError(w, 400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+		return
+	}
+	if p.PasswordRequirements != nil && p.PasswordRequirements.PasswordMinimumLength > 16 {
+		apiError(w, 400, "INVALID_ARGUMENT", "Invalid value at 'policy.password_requirements.password_minimum_length'")
+		return
+	}
+	old := s.policies[path]
+	p.Name, p.Version = path, 1
+	if old != nil {
+		p.Version = old.Version + 1
+	}
+	s.policies[path] = &p
+	writeJSON(w, p)
+}
+
+// createToken is enterprises.enrollmentTokens.create, with Google's
+// provisioning QR code.
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, ent string) {
+	var t am.EnrollmentToken
+	if json.NewDecoder(r.Body).Decode(&t) != nil {
+		apiError(w, 400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+		return
+	}
+	if s.policies[t.PolicyName] == nil {
+		apiError(w, 400, "INVALID_ARGUMENT", "Policy "+t.PolicyName+" not found.")
+		return
+	}
+	d := time.Hour
+	if t.Duration != "" {
+		if parsed, err := time.ParseDuration(t.Duration); err == nil {
+			d = parsed
+		}
+	}
+	t.Name = ent + "/enrollmentTokens/" + s.id("T")
+	t.Value = s.id("TOKEN")
+	t.ExpirationTimestamp = time.Now().Add(d).UTC().Format(time.RFC3339Nano)
+	qr, _ := json.Marshal(map[string]any{
+		"android.app.extra.PROVISIONING_DEVICE_ADMIN_COMPONENT_NAME":            "com.google.android.apps.work.clouddpc/.receivers.CloudDeviceAdminReceiver",
+		"android.app.extra.PROVISIONING_DEVICE_ADMIN_SIGNATURE_CHECKSUM":        "I5YvS0O5hXY46mb01BlRjq4oJJGs2kuUcHvVkAPEXlg",
+		"android.app.extra.PROVISIONING_DEVICE_ADMIN_PACKAGE_DOWNLOAD_LOCATION": "https://play.google.com/managed/downloadManagingApp?identifier=setup",
+		"android.app.extra.PROVISIONING_ADMIN_EXTRAS_BUNDLE":                    map[string]string{"com.google.android.apps.work.clouddpc.EXTRA_ENROLLMENT_TOKEN": t.Value},
+	})
+	t.QrCode = string(qr)
+	s.tokens[t.Name] = &t
+	writeJSON(w, t)
+}
+
+// listDevices is enterprises.devices.list, in pages of at most two, so
+// clients must follow nextPageToken.
+func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, ent string) {
+	q := r.URL.Query()
+	var names []string
+	for n := range s.devices {
+		if strings.HasPrefix(n, ent+"/") {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	start := 0
+	if pt := q.Get("pageToken"); pt != "" {
+		fmt.Sscanf(pt, "%d", &start)
+	}
+	size := 2
+	if ps := q.Get("pageSize"); ps != "" {
+		fmt.Sscanf(ps, "%d", &size)
+	}
+	size = min(size, 2)
+	resp := am.ListDevicesResponse{Devices: []*am.Device{}}
+	for i := start; i < len(names) && len(resp.Devices) < size; i++ {
+		resp.Devices = append(resp.Devices, s.devices[names[i]])
+	}
+	if next := start + len(resp.Devices); next < len(names) {
+		resp.NextPageToken = fmt.Sprint(next)
+	}
+	writeJSON(w, resp)
+}
+
+// issueCommand is enterprises.devices.issueCommand: it answers the
+// long-running operation that follows the command.
+func (s *Server) issueCommand(w http.ResponseWriter, r *http.Request, name string) {
+	if s.devices[name] == nil {
+		apiError(w, 404, "NOT_FOUND", "Device "+name+" not found.")
+		return
+	}
+	var c am.Command
+	if json.NewDecoder(r.Body).Decode(&c) != nil || c.Type == "" {
+		apiError(w, 400, "INVALID_ARGUMENT", "Invalid command.")
+		return
+	}
+	c.CreateTime = time.Now().UTC().Format(time.RFC3339Nano)
+	meta, _ := json.Marshal(map[string]any{"@type": "type.googleapis.com/google.android.devicemanagement.v1.Command",
+		"type": c.Type, "createTime": c.CreateTime})
+	op := &am.Operation{Name: name + "/operations/" + s.id("OP"), Metadata: meta}
+	s.operations[op.Name] = op
+	writeJSON(w, op)
+}
+
+// device is enterprises.devices.get, patch (its policy) and delete.
+func (s *Server) device(w http.ResponseWriter, r *http.Request, path string) {
+	d := s.devices[path]
+	if d == nil {
+		apiError(w, 404, "NOT_FOUND", "Device "+path+" not found.")
+		return
+	}
+	switch r.Method {
+	case "GET":
+		writeJSON(w, d)
+	case "PATCH":
+		var patch am.Device
+		if json.NewDecoder(r.Body).Decode(&patch) != nil {
+			apiError(w, 400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+			return
+		}
+		if patch.PolicyName != "" {
+			if s.policies[patch.PolicyName] == nil {
+				apiError(w, 400, "INVALID_ARGUMENT", "Policy "+patch.PolicyName+" not found.")
+				return
+			}
+			d.PolicyName = patch.PolicyName
+		}
+		writeJSON(w, d)
+	case "DELETE":
+		d.State = "DELETED"
+		delete(s.devices, path)
+		writeJSON(w, struct{}{})
 	}
 }

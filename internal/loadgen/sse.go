@@ -64,83 +64,26 @@ func LoadSSE(ctx context.Context, o SSEOptions) (SSEResult, error) {
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, Transport: &http.Transport{MaxIdleConnsPerHost: o.Streams + 16}}
 	base := strings.TrimRight(o.URL, "/")
-	if code, _, err := devidp.SignIn(client, base+"/dashboard/", o.User, o.Password); err != nil || code != http.StatusOK {
-		return res, fmt.Errorf("sign in to the dashboard: HTTP %d: %v", code, err)
-	}
-	resp, err := client.Get(base + "/dashboard/t/" + o.Tenant + "/devices")
+	live, err := liveStream(client, base, o)
 	if err != nil {
 		return res, err
 	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := reLive.FindSubmatch(page)
-	if resp.StatusCode != http.StatusOK || m == nil {
-		return res, fmt.Errorf("the devices page of %s has no live stream (HTTP %d)", o.Tenant, resp.StatusCode)
-	}
-	live := base + strings.ReplaceAll(string(m[1]), "&amp;", "&")
 	device, err := firstDevice(ctx, client, base, o.Tenant, o.Token)
 	if err != nil {
 		return res, err
 	}
 
-	// Every stream notes when each named event first arrives.
-	type arrival map[string]time.Time
-	arrivals := make([]arrival, o.Streams)
-	var mu sync.Mutex
-	var failures []string
-	fail := func(s string) {
-		mu.Lock()
-		if len(failures) < 10 {
-			failures = append(failures, s)
-		}
-		mu.Unlock()
-	}
+	w := &watchers{client: client, url: live, arrivals: make([]map[string]time.Time, o.Streams), connected: make([]bool, o.Streams)}
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var ready, done sync.WaitGroup
-	connected := make([]bool, o.Streams)
 	for i := range o.Streams {
-		arrivals[i] = arrival{}
+		w.arrivals[i] = map[string]time.Time{}
 		ready.Add(1)
-		done.Go(func() {
-			readied := false
-			defer func() {
-				if !readied {
-					ready.Done()
-				}
-			}()
-			req, _ := http.NewRequestWithContext(sctx, http.MethodGet, live, nil)
-			resp, err := client.Do(req)
-			if err != nil {
-				fail(err.Error())
-				return
-			}
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				fail(fmt.Sprintf("stream: HTTP %d", resp.StatusCode))
-				return
-			}
-			sc := bufio.NewScanner(resp.Body)
-			sc.Buffer(make([]byte, 64<<10), 1<<20)
-			for sc.Scan() {
-				line := sc.Text()
-				if !readied && strings.HasPrefix(line, ": connected") {
-					connected[i], readied = true, true
-					ready.Done()
-				}
-				if name, ok := strings.CutPrefix(line, "event: "); ok {
-					now := time.Now()
-					mu.Lock()
-					if _, seen := arrivals[i][name]; !seen {
-						arrivals[i][name] = now
-					}
-					mu.Unlock()
-				}
-			}
-		})
+		done.Go(func() { w.watch(sctx, i, ready.Done) })
 	}
 	ready.Wait()
-	for _, c := range connected {
+	for _, c := range w.connected {
 		if c {
 			res.Connected++
 		}
@@ -150,7 +93,7 @@ func LoadSSE(ctx context.Context, o SSEOptions) (SSEResult, error) {
 		t0 := time.Now()
 		id, err := queue(ctx, client, base, o.Tenant, device, o.Token)
 		if err != nil {
-			fail("make an event: " + err.Error())
+			w.fail("make an event: " + err.Error())
 		} else {
 			made["command-"+id] = t0
 		}
@@ -160,20 +103,104 @@ func LoadSSE(ctx context.Context, o SSEOptions) (SSEResult, error) {
 	stop()
 	done.Wait()
 	var lat []time.Duration
-	for i := range arrivals {
-		if !connected[i] {
+	lat, res.Missing = w.latencies(made)
+	res.Delivered, res.Latency, res.Samples = len(lat), summarize(lat), w.failures
+	return res, nil
+}
+
+// liveStream signs in to the dashboard and answers the URL of the live
+// stream on the tenant's devices page.
+func liveStream(client *http.Client, base string, o SSEOptions) (string, error) {
+	if code, _, err := devidp.SignIn(client, base+"/dashboard/", o.User, o.Password); err != nil || code != http.StatusOK {
+		return "", fmt.Errorf("sign in to the dashboard: HTTP %d: %v", code, err)
+	}
+	resp, err := client.Get(base + "/dashboard/t/" + o.Tenant + "/devices")
+	if err != nil {
+		return "", err
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := reLive.FindSubmatch(page)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		return "", fmt.Errorf("the devices page of %s has no live stream (HTTP %d)", o.Tenant, resp.StatusCode)
+	}
+	return base + strings.ReplaceAll(string(m[1]), "&amp;", "&"), nil
+}
+
+// watchers are the open streams: each notes when each named event first
+// arrives on it.
+type watchers struct {
+	client    *http.Client
+	url       string
+	mu        sync.Mutex
+	arrivals  []map[string]time.Time
+	connected []bool // written once, before the stream's ready
+	failures  []string
+}
+
+func (w *watchers) fail(s string) {
+	w.mu.Lock()
+	if len(w.failures) < 10 {
+		w.failures = append(w.failures, s)
+	}
+	w.mu.Unlock()
+}
+
+// watch reads stream i until ctx ends; ready is called once, when the
+// stream says it is connected or has failed.
+func (w *watchers) watch(ctx context.Context, i int, ready func()) {
+	readied := false
+	defer func() {
+		if !readied {
+			ready()
+		}
+	}()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, w.url, nil)
+	resp, err := w.client.Do(req)
+	if err != nil {
+		w.fail(err.Error())
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		w.fail(fmt.Sprintf("stream: HTTP %d", resp.StatusCode))
+		return
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !readied && strings.HasPrefix(line, ": connected") {
+			w.connected[i], readied = true, true
+			ready()
+		}
+		if name, ok := strings.CutPrefix(line, "event: "); ok {
+			now := time.Now()
+			w.mu.Lock()
+			if _, seen := w.arrivals[i][name]; !seen {
+				w.arrivals[i][name] = now
+			}
+			w.mu.Unlock()
+		}
+	}
+}
+
+// latencies are, for each connected stream and each event made (at the
+// time given), how long it took to arrive, and how many never did.
+func (w *watchers) latencies(made map[string]time.Time) (lat []time.Duration, missing int) {
+	for i := range w.arrivals {
+		if !w.connected[i] {
 			continue
 		}
 		for name, t0 := range made {
-			if at, ok := arrivals[i][name]; ok {
+			if at, ok := w.arrivals[i][name]; ok {
 				lat = append(lat, at.Sub(t0))
 			} else {
-				res.Missing++
+				missing++
 			}
 		}
 	}
-	res.Delivered, res.Latency, res.Samples = len(lat), summarize(lat), failures
-	return res, nil
+	return lat, missing
 }
 
 func apiRequest(ctx context.Context, client *http.Client, method, u, token string, body any) ([]byte, error) {
