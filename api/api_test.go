@@ -71,7 +71,7 @@ func callers(w *world) map[string][]string {
 // allows (255 characters).
 var longCaller = "admin-" + strings.Repeat("x", 249)
 
-func newWorld(t *testing.T, limits api.Limits) *world {
+func newWorld(t testing.TB, limits api.Limits) *world {
 	t.Helper()
 	ctx := context.Background()
 	db := testenv.DB(t)

@@ -21,7 +21,7 @@ import (
 )
 
 // enroll records devices as the platform protocols do when devices check in.
-func (w *world) enroll(t *testing.T, tn tenancy.Tenant, reports ...inventory.Report) []inventory.Device {
+func (w *world) enroll(t testing.TB, tn tenancy.Tenant, reports ...inventory.Report) []inventory.Device {
 	t.Helper()
 	ctx := tenancy.WithTenant(context.Background(), tn.ID)
 	var out []inventory.Device
