@@ -564,3 +564,27 @@ func TestLivePagesPerPerson(t *testing.T) {
 		t.Fatalf("one live page more: %d, want 429", resp.StatusCode)
 	}
 }
+
+// htmx does not swap error answers unless told to (the layout's
+// htmx-config does): a refused htmx action answers a fragment for the
+// page's flash region, never a whole error page swapped into a table.
+func TestRefusedHTMXActionsGoToTheFlash(t *testing.T) {
+	f := setup(t)
+	_, home := f.signIn("ana@msp.test", "pw")
+	if !strings.Contains(home, `"responseHandling"`) || !strings.Contains(home, `id="flash"`) {
+		t.Fatalf("the layout does not have htmx swap error answers into a flash region: %s", home)
+	}
+	req, _ := http.NewRequest("GET", f.url+"/dashboard/t/"+f.b.Slug+"/devices", nil)
+	req.Header.Set("HX-Request", "true")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body := string(b)
+	if resp.StatusCode != 404 || resp.Header.Get("HX-Retarget") != "#flash" || resp.Header.Get("HX-Reswap") != "innerHTML" ||
+		strings.Contains(body, "<html") || !strings.Contains(body, `role="alert"`) || !strings.Contains(body, "no such tenant") {
+		t.Errorf("an htmx request for another tenant: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+}

@@ -112,6 +112,16 @@ func (d *Dashboard) pageStatus(w http.ResponseWriter, r *http.Request, code int,
 
 func (d *Dashboard) errorPage(w http.ResponseWriter, r *http.Request, code int, msg string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if r.Header.Get("HX-Request") == "true" {
+		// An htmx action: the message goes to the page's flash region, not
+		// into what the action would have swapped (the layout tells htmx to
+		// swap error answers, which it does not by default).
+		w.Header().Set("HX-Retarget", "#flash")
+		w.Header().Set("HX-Reswap", "innerHTML")
+		w.WriteHeader(code)
+		pages.ExecuteTemplate(w, "flash-error", msg)
+		return
+	}
 	w.WriteHeader(code)
 	pages.ExecuteTemplate(w, "error", msg)
 }

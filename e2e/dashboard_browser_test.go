@@ -101,6 +101,17 @@ func TestDashboardInABrowser(t *testing.T) {
 		chromedp.Click(chromedp.Search(`//tbody[@id="device-rows"]//a[contains(., "FRONT-DESK-01")]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#composer`)),
 	)
+	// A refused command says why where the person acted (a 422 that htmx
+	// would not swap by default): an erase without the confirmation.
+	run("refused",
+		chromedp.SetValue(chromedp.CSS(`#kind`), "erase"),
+		chromedp.Click(chromedp.CSS(`#composer button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#composer-status [role="alert"]`)),
+		shot("04-refused"),
+	)
+	if msg := text("#composer-status"); !strings.Contains(msg, "confirm") {
+		t.Errorf("the refusal shown: %q", msg)
+	}
 	// Send a restart, then watch it complete when the device's next
 	// session takes it: the stream swaps the row.
 	run("send",
