@@ -27,12 +27,28 @@ func (d *Dashboard) androidSignup(w http.ResponseWriter, r *http.Request) {
 		u, err = d.opts.Android.Signup(ctx, r.PostFormValue("admin_email"))
 		return err
 	})
+	htmx := r.Header.Get("HX-Request") == "true"
 	if err != nil {
 		code, msg := d.problem(r, err)
+		if htmx {
+			d.errorPage(w, r, code, msg)
+			return
+		}
 		d.enrollPageStatus(w, r, s, code, flash{Error: msg})
 		return
 	}
-	http.Redirect(w, r, u, http.StatusSeeOther)
+	// Not a redirect: the page's Content-Security-Policy (form-action
+	// 'self') stops a form's answer from taking the browser to Google.
+	// htmx navigates there itself; without script the person follows a
+	// link.
+	if htmx {
+		w.Header().Set("HX-Redirect", u)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	pages.ExecuteTemplate(w, "continue", struct{ Title, URL, Link string }{
+		"Continue at Google", u, "Sign up for a managed Google Play enterprise at Google"})
 }
 
 // androidToken makes an enrollment token for a published policy

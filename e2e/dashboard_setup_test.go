@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/tridentmdm/trident/internal/devidp"
 	"github.com/tridentmdm/trident/internal/fakeamapi"
 	"github.com/tridentmdm/trident/internal/testenv"
@@ -90,6 +92,7 @@ func TestDashboardEnrollmentSetup(t *testing.T) {
 	srv := startOn(t, port, idp.Issuer, "--dashboard-client-id", "trident-dashboard", "--dashboard-client-secret", "dash",
 		"--android-project", "trident-test", "--android-api-url", google.URL+"/", "--android-pubsub-topic", "projects/trident-test/topics/amapi",
 		"--android-push-audience", "trident-pubsub", "--android-push-service-account", pushAccount, "--android-push-issuer", idp.Issuer)
+	googleSignupInABrowser(t, platform, google.URL, tn.Slug)
 	c := browserish()
 	if code, _ := idp.SignIn(t, c, platform+"/dashboard/", "ana@msp.test", "pw"); code != 200 {
 		t.Fatalf("sign in: %d", code)
@@ -177,14 +180,21 @@ func dashboardApplePush(t *testing.T, c *http.Client, enroll, csrf, slug string)
 func dashboardAndroid(t *testing.T, c *http.Client, api apiClient, google *fakeamapi.Server, platform, enroll, csrf, slug string) {
 	t.Helper()
 	// Android: sign-up goes to Google, which brings the admin back.
+	// Without script the answer is a link to Google's sign-up (a redirect
+	// would break the page's form-action 'self' in a browser).
 	resp, err := c.PostForm(enroll+"/android/signup", url.Values{"csrf": {csrf}, "admin_email": {"it@example.com"}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	signup := resp.Request.URL.String() // the redirect went to fakeamapi
+	link := regexp.MustCompile(`<a href="([^"]+)">Sign up`).FindStringSubmatch(string(b))
+	if resp.StatusCode != 200 || link == nil {
+		t.Fatalf("sign-up: %d %s", resp.StatusCode, b)
+	}
+	signup := html.UnescapeString(link[1])
 	if !strings.HasPrefix(signup, google.URL) {
-		t.Fatalf("sign-up went to %s", signup)
+		t.Fatalf("sign-up goes to %s", signup)
 	}
 	callback, err := google.CompleteSignup(signup)
 	if err != nil {
@@ -207,7 +217,7 @@ func dashboardAndroid(t *testing.T, c *http.Client, api apiClient, google *fakea
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := io.ReadAll(resp.Body)
+	b, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 422 || !strings.Contains(string(b), "1 to 90 days") {
 		t.Fatalf("a token for 500 days: %d", resp.StatusCode)
@@ -233,4 +243,32 @@ func dashboardAndroid(t *testing.T, c *http.Client, api apiClient, google *fakea
 		t.Fatalf("QR code: %v", err)
 	}
 
+}
+
+// googleSignupInABrowser: "Sign up with Google" takes a real Chromium to
+// Google's sign-up, under the page's real Content-Security-Policy (whose
+// form-action 'self' once blocked the redirect; Go's client does not
+// enforce CSP, so only a browser shows it).
+func googleSignupInABrowser(t *testing.T, platform, google, slug string) {
+	t.Helper()
+	br := newBrowser(t, chromium(t))
+	br.run("sign in",
+		chromedp.Navigate(platform+"/dashboard/"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), "ana@msp.test"),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "pw"),
+		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`ul.cards`)),
+	)
+	br.run("sign up with Google",
+		chromedp.Navigate(platform+"/dashboard/t/"+slug+"/enroll"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="admin_email"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="admin_email"]`), "it@example.com"),
+		chromedp.Click(chromedp.CSS(`form[action$="/android/signup"] button[type="submit"]`)),
+	)
+	var at string
+	eventually(t, "the browser at Google's sign-up", func() bool {
+		at, _ = chromedp.Run(br.ctx, chromedp.Location())
+		return strings.HasPrefix(at, google)
+	})
 }
