@@ -12,7 +12,7 @@ import (
 
 type ruleBody struct {
 	Name        string                 `json:"name" minLength:"1" maxLength:"200"`
-	Platform    inventory.Platform     `json:"platform,omitempty" enum:"apple,windows,android" doc:"Only devices of this platform; leave out for all."`
+	Platform    inventory.Platform     `json:"platform,omitempty" enum:"apple,windows,android,macos,ios,ipados,tvos" doc:"Only devices of this platform, or of this Apple device family (macos, ios, ipados, tvos; from the device's model); leave out for all. A rule checks only families that have what it checks (firewall_enabled: macos and windows); it has no result for other devices, which count neither way."`
 	Kind        compliance.Kind        `json:"kind" enum:"os_version_min,disk_encrypted,passcode_set,checked_in_within,firewall_enabled,app_required,app_forbidden"`
 	Params      compliance.Params      `json:"params,omitempty" doc:"version for os_version_min; hours for checked_in_within; identifier for app_required and app_forbidden."`
 	Remediation compliance.Remediation `json:"remediation,omitempty" doc:"A command to queue, once, when a device falls out of compliance with the rule."`

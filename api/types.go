@@ -298,7 +298,7 @@ type AndroidEnrollmentToken struct {
 type Rule struct {
 	ID          uuid.UUID              `json:"id"`
 	Name        string                 `json:"name"`
-	Platform    inventory.Platform     `json:"platform,omitempty" doc:"Only devices of this platform; empty for all."`
+	Platform    inventory.Platform     `json:"platform,omitempty" doc:"Only devices of this platform or Apple device family (macos, ios, ipados, tvos); empty for all."`
 	Kind        compliance.Kind        `json:"kind"`
 	Params      compliance.Params      `json:"params"`
 	Remediation compliance.Remediation `json:"remediation"`

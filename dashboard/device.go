@@ -146,17 +146,18 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
 	d.page(w, r, "device-content", &deviceView{view: tenantView(deviceName(dev)+" · "+t.Name, t, role), Device: dev,
 		Facts: factsOf(dev), Commands: cmds, Kinds: commandable(dev.Platform, role), CanSend: role.AtLeast(identity.Operator), Live: live,
-		Compliance: standings(rules, results), HasCompliance: d.opts.Compliance != nil, Identities: idents})
+		Compliance: standings(dev, rules, results), HasCompliance: d.opts.Compliance != nil, Identities: idents})
 }
 
 // standing is a device's result for one rule, for the device page.
 type standing struct {
-	Rule   compliance.Rule
-	Result *compliance.Result
+	Rule    compliance.Rule
+	Result  *compliance.Result
+	Applies bool // false: the rule is not for the device (no result, counted neither way)
 }
 
 // standings pairs the tenant's enabled rules with the device's results.
-func standings(rules []compliance.Rule, results []compliance.Result) []standing {
+func standings(dev inventory.Device, rules []compliance.Rule, results []compliance.Result) []standing {
 	by := map[uuid.UUID]*compliance.Result{}
 	for i := range results {
 		by[results[i].RuleID] = &results[i]
@@ -164,7 +165,7 @@ func standings(rules []compliance.Rule, results []compliance.Result) []standing 
 	var out []standing
 	for _, r := range rules {
 		if res, ok := by[r.ID]; ok || r.Enabled {
-			out = append(out, standing{Rule: r, Result: res})
+			out = append(out, standing{Rule: r, Result: res, Applies: compliance.Applies(r, dev)})
 		}
 	}
 	return out

@@ -43,11 +43,12 @@ func ago(t time.Time, layout string) string {
 }
 
 var funcs = template.FuncMap{
-	"ruleText": ruleText,
-	"json":     func(v any) string { b, _ := json.MarshalIndent(v, "", "  "); return string(b) },
-	"deref":    func(p *uuid.UUID) uuid.UUID { return *p },
-	"since":    func(t time.Time) string { return ago(t, "2006-01-02 15:04") },
-	"row":      func(slug string, d inventory.Device) deviceRow { return deviceRow{Slug: slug, Device: d} },
+	"ruleText":     ruleText,
+	"platformName": platformName,
+	"json":         func(v any) string { b, _ := json.MarshalIndent(v, "", "  "); return string(b) },
+	"deref":        func(p *uuid.UUID) uuid.UUID { return *p },
+	"since":        func(t time.Time) string { return ago(t, "2006-01-02 15:04") },
+	"row":          func(slug string, d inventory.Device) deviceRow { return deviceRow{Slug: slug, Device: d} },
 	"ago": func(t *time.Time) string {
 		if t == nil {
 			return "never"

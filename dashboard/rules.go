@@ -84,8 +84,22 @@ func (d *Dashboard) rulesPage(w http.ResponseWriter, r *http.Request, s scope, c
 		f.Form = map[string]string{}
 	}
 	d.pageStatus(w, r, code, "rules-content", &rulesView{view: s.view("Compliance", f), Rules: rules, Standing: standing,
-		RuleKinds: ruleKinds, Platforms: []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android},
+		RuleKinds: ruleKinds, Platforms: rulePlatforms,
 		Remediations: commandable("", identity.Admin)})
+}
+
+// rulePlatforms are what a rule may be scoped to: a platform, or one of
+// Apple's device families.
+var rulePlatforms = []inventory.Platform{inventory.Apple, inventory.Platform(inventory.MacOS), inventory.Platform(inventory.IOS),
+	inventory.Platform(inventory.IPadOS), inventory.Platform(inventory.TVOS), inventory.Windows, inventory.Android}
+
+// platformName is how people write a rule's platform or family.
+func platformName(p inventory.Platform) string {
+	if n, ok := map[inventory.Platform]string{"apple": "Apple (every family)", "macos": "macOS", "ios": "iOS", "ipados": "iPadOS",
+		"tvos": "tvOS", "windows": "Windows", "android": "Android"}[p]; ok {
+		return n
+	}
+	return string(p)
 }
 
 // createRule saves a new rule from the form (admins), audited as the

@@ -119,8 +119,8 @@ func (r Rule) validate() error {
 	if n := len(strings.TrimSpace(r.Name)); n == 0 || len(r.Name) > 200 {
 		errs = append(errs, fault.InvalidField("name", "must be 1 to 200 characters"))
 	}
-	if r.Platform != "" && !r.Platform.Valid() {
-		errs = append(errs, fault.InvalidField("platform", fmt.Sprintf("%q is not apple, windows or android", r.Platform)))
+	if r.Platform != "" && !r.Platform.Valid() && !inventory.Family(r.Platform).Valid() {
+		errs = append(errs, fault.InvalidField("platform", fmt.Sprintf("%q is not a platform (apple, windows, android) or an Apple device family (macos, ios, ipados, tvos)", r.Platform)))
 	}
 	switch r.Kind {
 	case OSVersionMin:
@@ -334,11 +334,16 @@ func (c *Compliance) evaluateTx(ctx context.Context, tx pgx.Tx, deviceID uuid.UU
 	if err != nil {
 		return false, err
 	}
-	rows, _ := tx.Query(ctx, `SELECT `+ruleCols+` FROM compliance_rules
-WHERE enabled AND (platform IS NULL OR platform = $1) ORDER BY id`, string(d.Platform))
-	rules, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Rule, error) { return scanRule(r) })
+	rows, _ := tx.Query(ctx, `SELECT `+ruleCols+` FROM compliance_rules WHERE enabled ORDER BY id`)
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Rule, error) { return scanRule(r) })
 	if err != nil {
 		return false, err
+	}
+	var rules []Rule
+	for _, r := range all {
+		if Applies(r, d) {
+			rules = append(rules, r)
+		}
 	}
 	// The device's results as they stand, read once: whether each rule's
 	// result changes, and whether the device as a whole turns.
@@ -389,7 +394,8 @@ ON CONFLICT (tenant_id, device_id, rule_id) DO UPDATE SET compliant = excluded.c
 			}
 		}
 	}
-	// Results for rules that no longer apply (disabled, other platform) go.
+	// Results for rules that no longer apply (disabled, another platform
+	// or family, a check the family lacks) go.
 	if _, err := tx.Exec(ctx, `DELETE FROM compliance_results WHERE device_id = $1 AND NOT (rule_id = ANY($2))`,
 		deviceID, ruleIDs(rules)); err != nil {
 		return false, err
@@ -402,6 +408,36 @@ ON CONFLICT (tenant_id, device_id, rule_id) DO UPDATE SET compliant = excluded.c
 		}
 	}
 	return after, nil
+}
+
+// Applies reports whether rule r judges device d: its platform is the
+// rule's (a platform, such as apple, or a family, such as ios), and the
+// rule checks something d's family has. A rule that does not apply has
+// no result for the device and counts neither way ("not applicable").
+func Applies(r Rule, d inventory.Device) bool {
+	family := d.Family()
+	switch {
+	case r.Platform == "":
+	case r.Platform.Valid():
+		if r.Platform != d.Platform {
+			return false
+		}
+	default:
+		if inventory.Family(r.Platform) != family {
+			return false
+		}
+	}
+	if fs, ok := kindFamilies[r.Kind]; ok {
+		return slices.Contains(fs, family)
+	}
+	return true
+}
+
+// kindFamilies are the families a kind applies to, for the kinds not
+// every family has: iOS, iPadOS, tvOS and Android have no firewall a
+// device management protocol reports.
+var kindFamilies = map[Kind][]inventory.Family{
+	FirewallEnabled: {inventory.MacOS, inventory.WindowsFamily},
 }
 
 func ruleIDs(rules []Rule) []uuid.UUID {
