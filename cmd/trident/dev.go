@@ -163,7 +163,16 @@ Trident is running (press Ctrl-C to stop).
 			}
 			fmt.Fprintf(stdout, "    %-12s curl -s -u %s:%s -d grant_type=client_credentials %s/oauth/token\n", c.ID, c.ID, c.Secret, ids.issuer)
 		}
-		fmt.Fprintf(stdout, "  then: curl -H \"Authorization: Bearer $TOKEN\" http://localhost:%s/v1/tenants/%s\n", port, demo)
+		for _, c := range ids.clients {
+			if len(c.RedirectURIs) > 0 {
+				continue
+			}
+			// The token, then a call with it: lines that work as printed.
+			fmt.Fprintf(stdout, "  then: TOKEN=$(curl -s -u %s:%s -d grant_type=client_credentials %s/oauth/token | sed -n 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/p')\n",
+				c.ID, c.Secret, ids.issuer)
+			fmt.Fprintf(stdout, "  and:  curl -H \"Authorization: Bearer $TOKEN\" http://localhost:%s/v1/tenants/%s\n", port, demo)
+			break
+		}
 		for _, u := range ids.users {
 			fmt.Fprintf(stdout, "  Dashboard sign-in:          %s / %s\n", u.Email, u.Password)
 		}

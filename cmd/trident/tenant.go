@@ -106,7 +106,7 @@ func runTenant(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	svc := tenants.New(db, dir, newPublisher(rc))
 	if action == "create" {
-		return tenantCreate(ctx, dir, svc, msp, mspName, slug, name, stdout)
+		return tenantCreate(ctx, dir, svc, msp, mspName, slug, name, c.databaseURL == "", stdout)
 	}
 	t, err := dir.TenantBySlug(ctx, tenant)
 	if err != nil {
@@ -117,7 +117,7 @@ func runTenant(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // tenantCreate creates a tenant, and its MSP when mspName is given.
-func tenantCreate(ctx context.Context, dir *tenancy.Directory, svc *tenants.Service, msp, mspName, slug, name string, stdout io.Writer) error {
+func tenantCreate(ctx context.Context, dir *tenancy.Directory, svc *tenants.Service, msp, mspName, slug, name string, dev bool, stdout io.Writer) error {
 	m, err := dir.MSPBySlug(ctx, msp)
 	if errors.Is(err, tenancy.ErrNotFound) && mspName != "" {
 		m, err = dir.CreateMSP(ctx, msp, mspName)
@@ -132,8 +132,20 @@ func tenantCreate(ctx context.Context, dir *tenancy.Directory, svc *tenants.Serv
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "created tenant %s (%s) for MSP %s: https://%s.%s/\n", t.Slug, t.ID, m.Slug, t.Slug, dir.BaseDomain())
+	fmt.Fprintf(stdout, "created tenant %s (%s) for MSP %s: %s\n", t.Slug, t.ID, m.Slug, tenantURL(t.Slug, dir.BaseDomain(), dev))
 	return nil
+}
+
+// devPort is where `trident dev` listens unless told otherwise.
+const devPort = "8080"
+
+// tenantURL is where a tenant's hostname answers: with the dev cluster,
+// trident dev's plain HTTP on its default port; otherwise HTTPS.
+func tenantURL(slug, base string, dev bool) string {
+	if dev {
+		return "http://" + slug + "." + base + ":" + devPort + "/"
+	}
+	return "https://" + slug + "." + base + "/"
 }
 
 // tenantList prints the tenants (of msp, or all) with their hostnames.
