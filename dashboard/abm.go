@@ -139,6 +139,17 @@ func (d *Dashboard) changeABMToken(w http.ResponseWriter, r *http.Request) {
 		d.abmPage(w, r, s, http.StatusForbidden, flash{Error: "That needs the admin role in this tenant."})
 		return
 	}
+	if action == "delete" {
+		var what string
+		_ = d.db.ReadWithin(s.Ctx, func(ctx context.Context) error {
+			t, err := d.opts.DEP.Token(ctx, id)
+			what = " " + t.Label
+			return err
+		})
+		if !d.confirmed(w, r, s, "the ABM token"+strings.TrimRight(what, " "), "/dashboard/t/"+s.T.Slug+"/abm") {
+			return
+		}
+	}
 	sess := sessionFrom(r.Context())
 	target := "/v1/tenants/" + s.T.Slug + "/abm/tokens/" + id.String()
 	var notice string

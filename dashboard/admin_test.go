@@ -149,9 +149,16 @@ func TestComplianceRulesPage(t *testing.T) {
 	want(t, "off", code, page, 200, "The rule is off", `value="on">Turn on`)
 	code, page = f.post(rule, url.Values{"csrf": {csrf}, "action": {"explode"}})
 	want(t, "an unknown action", code, page, 422, "Choose to turn the rule on or off")
+	// A delete asks first (issue 24: one click deleted), and changes
+	// nothing until confirmed.
 	code, page = f.post(rule, url.Values{"csrf": {csrf}, "action": {"delete"}})
+	want(t, "delete, unconfirmed", code, page, 200, "Delete the rule Modern OS?", "cannot be undone", `name="confirm" value="yes"`)
+	if _, page := f.get(path); !strings.Contains(page, "Modern OS") {
+		t.Fatal("an unconfirmed delete deleted the rule")
+	}
+	code, page = f.post(rule, url.Values{"csrf": {csrf}, "action": {"delete"}, "confirm": {"yes"}})
 	want(t, "delete", code, page, 200, "The rule is deleted", "No rules yet")
-	code, page = f.post(rule, url.Values{"csrf": {csrf}, "action": {"delete"}})
+	code, page = f.post(rule, url.Values{"csrf": {csrf}, "action": {"delete"}, "confirm": {"yes"}})
 	want(t, "delete again", code, page, 404, "not there any more")
 	if n := f.audited(f.a, "create-compliance-rule") + f.audited(f.a, "update-compliance-rule") + f.audited(f.a, "delete-compliance-rule"); n != 3 {
 		t.Errorf("%d rule changes audited; want 3", n)
@@ -217,6 +224,8 @@ func TestWebhooksPage(t *testing.T) {
 		t.Error("the secret is shown again")
 	}
 	code, page = f.post(m[1], url.Values{"csrf": {csrf}, "action": {"delete"}})
+	want(t, "delete, unconfirmed", code, page, 200, "Delete the webhook", "cannot be undone")
+	code, page = f.post(m[1], url.Values{"csrf": {csrf}, "action": {"delete"}, "confirm": {"yes"}})
 	want(t, "delete", code, page, 200, "The webhook is deleted", "No webhooks yet")
 	if n := f.audited(f.a, "create-webhook"); n != 1 {
 		t.Errorf("%d webhook creations audited", n)
@@ -291,6 +300,8 @@ func TestABMPage(t *testing.T) {
 	}
 	csrf = f.as("bo")
 	code, page = f.post(m[1], url.Values{"csrf": {csrf}, "action": {"delete"}})
+	want(t, "delete, unconfirmed", code, page, 200, "Delete the ABM token", "cannot be undone")
+	code, page = f.post(m[1], url.Values{"csrf": {csrf}, "action": {"delete"}, "confirm": {"yes"}})
 	want(t, "delete", code, page, 200, "The ABM token is deleted", "No ABM tokens yet")
 }
 

@@ -147,3 +147,23 @@ func (d *Dashboard) available(w http.ResponseWriter, r *http.Request, on bool, o
 	}
 	return on
 }
+
+// confirmView asks before a delete.
+type confirmView struct {
+	view
+	What   string // "the rule Modern OS"
+	Action string // where the confirmed delete posts
+	Back   string // where Cancel goes
+}
+
+// confirmed reports whether a delete form came confirmed (confirm=yes).
+// If not, it answers a page that names what would go and posts the
+// delete again, confirmed; nothing changes until then (issue 24: one
+// click deleted rules, webhooks and ABM tokens).
+func (d *Dashboard) confirmed(w http.ResponseWriter, r *http.Request, s scope, what, back string) bool {
+	if r.PostFormValue("confirm") == "yes" {
+		return true
+	}
+	d.page(w, r, "confirm-content", &confirmView{view: tenantView("Delete "+what, s.T, s.Role), What: what, Action: r.URL.Path, Back: back})
+	return false
+}

@@ -161,6 +161,21 @@ func (d *Dashboard) createRule(w http.ResponseWriter, r *http.Request) {
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/compliance", "rule-created")
 }
 
+// ruleName is rule id's name, or "" if it cannot be read.
+func (d *Dashboard) ruleName(ctx context.Context, id uuid.UUID) string {
+	var name string
+	_ = d.db.ReadWithin(ctx, func(ctx context.Context) error {
+		rules, err := d.opts.Compliance.Rules(ctx)
+		for _, r := range rules {
+			if r.ID == id {
+				name = r.Name
+			}
+		}
+		return err
+	})
+	return name
+}
+
 // changeRule turns a rule on or off, or deletes it (admins).
 func (d *Dashboard) changeRule(w http.ResponseWriter, r *http.Request) {
 	s, ok := d.scoped(w, r, identity.Admin)
@@ -173,6 +188,9 @@ func (d *Dashboard) changeRule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action, notice := r.PostFormValue("action"), ""
+	if action == "delete" && !d.confirmed(w, r, s, "the rule "+d.ruleName(s.Ctx, id), "/dashboard/t/"+s.T.Slug+"/compliance") {
+		return
+	}
 	sess := sessionFrom(r.Context())
 	target := "/v1/tenants/" + s.T.Slug + "/compliance/rules/" + id.String()
 	err = d.db.Within(s.Ctx, func(ctx context.Context) error {

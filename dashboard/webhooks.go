@@ -119,6 +119,15 @@ func (d *Dashboard) changeWebhook(w http.ResponseWriter, r *http.Request) {
 	sess := sessionFrom(r.Context())
 	target := "/v1/tenants/" + s.T.Slug + "/webhooks/" + id.String()
 	action, notice, back := r.PostFormValue("action"), "", target
+	if action == "delete" {
+		var what string
+		if e, err := d.opts.Webhooks.Get(s.Ctx, id); err == nil {
+			what = " to " + e.URL
+		}
+		if !d.confirmed(w, r, s, "the webhook"+what, r.URL.Path) {
+			return
+		}
+	}
 	err = d.db.Within(s.Ctx, func(ctx context.Context) error {
 		switch action {
 		case "pause", "resume":
