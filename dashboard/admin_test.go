@@ -208,6 +208,10 @@ func TestWebhooksPage(t *testing.T) {
 	csrf := f.as("bo")
 	code, page := f.post(path, url.Values{"csrf": {csrf}, "url": {"http://example.com/hook"}, "kinds": {"device."}})
 	want(t, "plain http", code, page, 422, "https", `value="http://example.com/hook"`)
+	// An event kind no service publishes (a typo) is refused, not kept to
+	// wait for events that never come (issue 24).
+	code, page = f.post(path, url.Values{"csrf": {csrf}, "url": {"https://hooks.example.com/t"}, "kinds": {"device.enroled"}})
+	want(t, "a kind that does not exist", code, page, 422, "device.enroled")
 	code, page = f.post(path, url.Values{"csrf": {csrf}, "url": {"https://hooks.example.com/t"}, "kinds": {"device., command.acknowledged"},
 		"description": {"SIEM"}})
 	want(t, "create", code, page, 201, `id="webhook-secret"`, "<code>device.</code>, <code>command.acknowledged</code>", "SIEM")
@@ -465,4 +469,37 @@ func TestDeviceIdentities(t *testing.T) {
 	}
 	code, page = f.get("/dashboard/t/" + f.a.Slug + "/devices/" + dev.ID.String())
 	want(t, "device page after revocation", code, page, 200, `<span class="bad">revoked</span>`)
+}
+
+// A webhook whose deliveries fail is not shown as a green "active"
+// (issue 24): the list says it is failing, with the receiver's answer.
+func TestFailingWebhookShowsFailing(t *testing.T) {
+	f := setup(t)
+	path := "/dashboard/t/" + f.a.Slug + "/webhooks"
+	csrf := f.as("bo")
+	code, page := f.post(path, url.Values{"csrf": {csrf}, "url": {"https://hooks.example.com/broken"}, "kinds": {"device."}})
+	want(t, "create", code, page, 201, `id="webhook-secret"`)
+	m := regexp.MustCompile(regexp.QuoteMeta(path) + `/([0-9a-f-]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no link to the webhook")
+	}
+	if _, page := f.get(path); !strings.Contains(page, `<span class="ok">active</span>`) {
+		t.Fatalf("a new webhook: %s", page)
+	}
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	if err := f.db.Tx(ctx, func(tx pgx.Tx) error {
+		var ev int64
+		if err := tx.QueryRow(ctx, `INSERT INTO events (kind, subject, payload) VALUES ('device.enrolled', 'x', '{}') RETURNING id`).Scan(&ev); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, status, attempts, last_status_code, last_error, last_attempt_at)
+VALUES (gen_random_uuid(), $1, $2, 'pending', 3, 500, 'the receiver answered 500 Internal Server Error', now())`, m[1], ev)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, page = f.get(path)
+	if strings.Contains(page, `<span class="ok">active</span>`) || !strings.Contains(page, "failing") || !strings.Contains(page, "answered 500") {
+		t.Errorf("a failing webhook's row: %s", page)
+	}
 }

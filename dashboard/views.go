@@ -173,7 +173,13 @@ type abmView struct {
 // webhooksView lists the tenant's webhooks.
 type webhooksView struct {
 	view
-	Webhooks []events.Endpoint
+	Webhooks []webhookRow
+}
+
+// webhookRow is a webhook with how its deliveries go.
+type webhookRow struct {
+	events.Endpoint
+	Health events.Health
 }
 
 // webhookView is one webhook and its deliveries.

@@ -25,8 +25,12 @@ func (d *Dashboard) webhooksPage(w http.ResponseWriter, r *http.Request, s scope
 		return
 	}
 	var list []events.Endpoint
+	var health map[uuid.UUID]events.Health
 	if err := d.db.ReadWithin(s.Ctx, func(ctx context.Context) (err error) {
-		list, err = d.opts.Webhooks.List(ctx, uuid.Nil, 200)
+		if list, err = d.opts.Webhooks.List(ctx, uuid.Nil, 200); err != nil {
+			return err
+		}
+		health, err = d.opts.Webhooks.Healths(ctx)
 		return err
 	}); err != nil {
 		d.log.ErrorContext(s.Ctx, "dashboard webhooks", "tenant", s.T.ID, "err", err)
@@ -36,7 +40,15 @@ func (d *Dashboard) webhooksPage(w http.ResponseWriter, r *http.Request, s scope
 	if f.Form == nil {
 		f.Form = map[string]string{"kinds": "device."}
 	}
-	d.pageStatus(w, r, code, "webhooks-content", &webhooksView{view: s.view("Webhooks", f), Webhooks: list})
+	d.pageStatus(w, r, code, "webhooks-content", &webhooksView{view: s.view("Webhooks", f), Webhooks: webhookRows(list, health)})
+}
+
+func webhookRows(list []events.Endpoint, health map[uuid.UUID]events.Health) []webhookRow {
+	out := make([]webhookRow, len(list))
+	for i, e := range list {
+		out[i] = webhookRow{Endpoint: e, Health: health[e.ID]}
+	}
+	return out
 }
 
 // kindsOf splits a form's event kinds, separated by commas, spaces or

@@ -245,6 +245,31 @@ func (w *Webhooks) deleteTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) error 
 
 // Deliveries returns up to limit of an endpoint's deliveries, newest first,
 // after the delivery with id after (uuid.Nil for the first page).
+// Health is how an endpoint's last attempted delivery went.
+type Health struct {
+	Failing       bool      // the last attempt did not deliver (it is retried, or gave up)
+	LastError     string    // what went wrong, when Failing
+	LastAttemptAt time.Time // when
+}
+
+// Healths are the tenant's endpoints' health, by endpoint id; an endpoint
+// nothing was sent to yet has none.
+func (w *Webhooks) Healths(ctx context.Context) (map[uuid.UUID]Health, error) {
+	return tenancy.Read(ctx, w.db, func(tx pgx.Tx) (map[uuid.UUID]Health, error) {
+		rows, _ := tx.Query(ctx, `SELECT DISTINCT ON (endpoint_id) endpoint_id, status <> 'delivered', last_error, last_attempt_at
+FROM webhook_deliveries WHERE attempts > 0 AND last_attempt_at IS NOT NULL
+ORDER BY endpoint_id, last_attempt_at DESC, id DESC`)
+		out := map[uuid.UUID]Health{}
+		var id uuid.UUID
+		var h Health
+		_, err := pgx.ForEachRow(rows, []any{&id, &h.Failing, &h.LastError, &h.LastAttemptAt}, func() error { out[id] = h; return nil })
+		if err != nil {
+			return nil, fmt.Errorf("events: webhook health: %w", err)
+		}
+		return out, nil
+	})
+}
+
 func (w *Webhooks) Deliveries(ctx context.Context, endpoint, after uuid.UUID, limit int) ([]Delivery, error) {
 	return tenancy.Read(ctx, w.db, func(tx pgx.Tx) ([]Delivery, error) { return w.deliveriesTx(ctx, tx, endpoint, after, limit) })
 }
