@@ -588,3 +588,51 @@ func TestRefusedHTMXActionsGoToTheFlash(t *testing.T) {
 		t.Errorf("an htmx request for another tenant: %d %v %s", resp.StatusCode, resp.Header, body)
 	}
 }
+
+// The audit log filters by who, what, on what and when, and names the
+// devices its targets are (issue 24: UUID paths and no filters).
+func TestAuditFiltersAndNames(t *testing.T) {
+	f := setup(t)
+	f.signIn("bo@msp.test", "pw")
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	var dev inventory.Device
+	if err := f.db.Tx(ctx, func(tx pgx.Tx) (err error) {
+		dev, err = f.inv.ByIdentifier(ctx, tx, inventory.Windows, "DEV-"+f.a.Slug)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st := audit.NewStore(f.db)
+	for _, e := range []audit.Entry{
+		{Actor: "cy", ActorName: "Cy", Action: "queue-command", Target: "/v1/tenants/" + f.a.Slug + "/devices/" + dev.ID.String() + "/commands", Status: 201},
+		{Actor: "bo", ActorName: "Bo", Action: "create-webhook", Target: "/v1/tenants/" + f.a.Slug + "/webhooks", Status: 201},
+	} {
+		if err := st.Record(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := "/dashboard/t/" + f.a.Slug + "/audit"
+	_, page := f.get(base)
+	if !strings.Contains(page, "Reception PC") || !strings.Contains(page, `name="action"`) || !strings.Contains(page, `name="actor"`) {
+		t.Errorf("the audit log names no device or has no filters: %s", page)
+	}
+	_, page = f.get(base + "?action=queue-command")
+	if !strings.Contains(page, "queue-command") || strings.Contains(page, "create-webhook</td>") {
+		t.Errorf("filtered by action: %s", page)
+	}
+	_, page = f.get(base + "?actor=bo")
+	if strings.Contains(page, "queue-command</td>") || !strings.Contains(page, "create-webhook</td>") {
+		t.Errorf("filtered by actor: %s", page)
+	}
+	_, page = f.get(base + "?target=webhooks")
+	if strings.Contains(page, "queue-command</td>") || !strings.Contains(page, "create-webhook</td>") {
+		t.Errorf("filtered by target: %s", page)
+	}
+	_, page = f.get(base + "?until=2000-01-01")
+	if strings.Contains(page, "create-webhook</td>") || !strings.Contains(page, "Nothing recorded") {
+		t.Errorf("filtered by time: %s", page)
+	}
+	if code, page := f.get(base + "?since=yesterday"); code != 422 || !strings.Contains(page, "YYYY-MM-DD") {
+		t.Errorf("a malformed date: %d %s", code, page)
+	}
+}

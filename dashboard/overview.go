@@ -2,11 +2,16 @@ package dashboard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/compliance"
@@ -186,18 +191,101 @@ func (d *Dashboard) auditLog(w http.ResponseWriter, r *http.Request) {
 		d.errorPage(w, r, http.StatusNotFound, "The audit log is not available on this server.")
 		return
 	}
-	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
+	q := r.URL.Query()
+	v := &auditView{view: tenantView("Audit log · "+t.Name, t, identity.Admin),
+		Filter: map[string]string{"actor": q.Get("actor"), "action": q.Get("action"), "target": q.Get("target"), "since": q.Get("since"), "until": q.Get("until")}}
+	f, problem := auditFilter(q)
+	if problem != "" {
+		v.Error = problem
+		d.pageStatus(w, r, http.StatusUnprocessableEntity, "audit-content", v)
+		return
+	}
 	const size = 50
-	entries, err := d.opts.Audit.List(tenancy.WithTenant(r.Context(), t.ID), audit.Filter{Before: max(before, 0), Limit: size + 1})
+	f.Limit = size + 1
+	ctx := tenancy.WithTenant(r.Context(), t.ID)
+	var entries []audit.Entry
+	names := map[uuid.UUID]string{}
+	err := d.db.ReadWithin(ctx, func(ctx context.Context) (err error) {
+		if entries, err = d.opts.Audit.List(ctx, f); err != nil {
+			return err
+		}
+		return d.deviceNames(ctx, entries, names)
+	})
 	if err != nil {
 		d.log.ErrorContext(r.Context(), "dashboard audit", "tenant", t.ID, "err", err)
 		d.errorPage(w, r, http.StatusServiceUnavailable, "The audit log cannot be read right now; try again in a moment.")
 		return
 	}
-	v := &auditView{view: tenantView("Audit log · "+t.Name, t, identity.Admin), Entries: entries}
 	if len(entries) > size {
-		v.Entries = entries[:size]
-		v.Older = "/dashboard/t/" + t.Slug + "/audit?before=" + strconv.FormatInt(entries[size-1].ID, 10)
+		entries = entries[:size]
+		older := url.Values{"before": {strconv.FormatInt(entries[size-1].ID, 10)}}
+		for k, val := range v.Filter {
+			if val != "" {
+				older.Set(k, val)
+			}
+		}
+		v.Older = "/dashboard/t/" + t.Slug + "/audit?" + older.Encode()
+	}
+	for _, e := range entries {
+		row := auditRow{Entry: e}
+		if id, ok := targetDevice(e.Target); ok {
+			row.Name = names[id]
+		}
+		v.Entries = append(v.Entries, row)
 	}
 	d.page(w, r, "audit-content", v)
+}
+
+// auditFilter reads the audit log's filters from the page's query; a
+// date that is not YYYY-MM-DD is a problem to show.
+func auditFilter(q url.Values) (audit.Filter, string) {
+	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
+	f := audit.Filter{Before: max(before, 0), Actor: strings.TrimSpace(q.Get("actor")), Action: strings.TrimSpace(q.Get("action")),
+		Target: strings.TrimSpace(q.Get("target"))}
+	for _, x := range []struct {
+		name string
+		to   *time.Time
+		day  time.Duration // until a date means through its end
+	}{{"since", &f.Since, 0}, {"until", &f.Until, 24 * time.Hour}} {
+		if s := q.Get(x.name); s != "" {
+			d, err := time.Parse("2006-01-02", s)
+			if err != nil {
+				return f, fmt.Sprintf("%q is not a date: write it YYYY-MM-DD.", s)
+			}
+			*x.to = d.Add(x.day)
+		}
+	}
+	return f, ""
+}
+
+// reTargetDevice finds the device an entry's target is, or is under.
+var reTargetDevice = regexp.MustCompile(`/devices/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:/|$)`)
+
+func targetDevice(target string) (uuid.UUID, bool) {
+	m := reTargetDevice.FindStringSubmatch(target)
+	if m == nil {
+		return uuid.Nil, false
+	}
+	id, err := uuid.Parse(m[1])
+	return id, err == nil
+}
+
+// deviceNames fills names with the names of the devices entries' targets
+// are (a device deleted since keeps its path).
+func (d *Dashboard) deviceNames(ctx context.Context, entries []audit.Entry, names map[uuid.UUID]string) error {
+	for _, e := range entries {
+		id, ok := targetDevice(e.Target)
+		if _, seen := names[id]; !ok || seen {
+			continue
+		}
+		dev, err := d.inv.Get(ctx, id)
+		if errors.Is(err, tenancy.ErrNotFound) {
+			names[id] = ""
+			continue
+		} else if err != nil {
+			return err
+		}
+		names[id] = deviceName(dev)
+	}
+	return nil
 }

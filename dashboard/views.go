@@ -122,8 +122,15 @@ type historyView struct {
 // auditView is a page of the tenant's audit log.
 type auditView struct {
 	view
-	Entries []audit.Entry
-	Older   string // the next, older page, if any
+	Entries []auditRow
+	Filter  map[string]string // the filters as typed: actor, action, target, since, until
+	Older   string            // the next, older page, if any, with the same filters
+}
+
+// auditRow is an entry with the name of the device it is on, if any.
+type auditRow struct {
+	audit.Entry
+	Name string
 }
 
 // enrollView is the enrollment page: Apple, Windows and Android.

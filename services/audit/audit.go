@@ -57,9 +57,12 @@ func NewStore(db *tenancy.DB) *Store { return &Store{db: db} }
 
 // Filter narrows List.
 type Filter struct {
-	Before int64  // only entries with ids below this (0: none); newest first
-	Actor  string // only this subject
-	Action string // only this operation
+	Before int64     // only entries with ids below this (0: none); newest first
+	Actor  string    // only this subject
+	Action string    // only this operation
+	Target string    // only entries whose target contains this
+	Since  time.Time // only entries at or after this (zero: any)
+	Until  time.Time // only entries before this (zero: any)
 	Limit  int
 }
 
@@ -70,7 +73,8 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Entry, error) {
 		rows, _ := tx.Query(ctx, `
 SELECT id, at, actor, actor_name, action, target, request_id, status, details FROM audit_log
 WHERE ($1 = 0 OR id < $1) AND ($2 = '' OR actor = $2) AND ($3 = '' OR action = $3)
-ORDER BY id DESC LIMIT $4`, f.Before, f.Actor, f.Action, f.Limit)
+  AND ($5 = '' OR strpos(target, $5) > 0) AND ($6::timestamptz IS NULL OR at >= $6) AND ($7::timestamptz IS NULL OR at < $7)
+ORDER BY id DESC LIMIT $4`, f.Before, f.Actor, f.Action, f.Limit, f.Target, optionalTime(f.Since), optionalTime(f.Until))
 		var err error
 		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) {
 			var e Entry
@@ -79,6 +83,13 @@ ORDER BY id DESC LIMIT $4`, f.Before, f.Actor, f.Action, f.Limit)
 		return err
 	})
 	return out, err
+}
+
+func optionalTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // maxName is how much of a display name an entry keeps (actor_name).
