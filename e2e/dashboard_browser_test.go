@@ -160,8 +160,25 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 	// On a phone: the device list without its wide columns.
 	run("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(tp+"/devices"), chromedp.WaitVisible(chromedp.CSS(`#device-rows`)),
-		shot("14-phone-devices"), chromedp.Navigate(tp+"/enroll"), chromedp.WaitVisible(chromedp.CSS(`main h1`)), shot("15-phone-enroll"),
-		chromedp.EmulateViewport(1280, 800))
+		shot("14-phone-devices"), chromedp.Navigate(tp+"/enroll"), chromedp.WaitVisible(chromedp.CSS(`main h1`)), shot("15-phone-enroll"))
+	// ... where no page scrolls sideways and the navigation is one line
+	// (issue 24: it wrapped onto three, and wide tables pushed the page).
+	for _, p := range []string{"/devices", "/compliance", "/audit", strings.TrimPrefix(devPath, "/dashboard/t/"+a.Slug)} {
+		run("phone "+p, chromedp.Navigate(tp+p), chromedp.WaitVisible(chromedp.CSS(`main h1`)))
+		width, err := chromedp.Run(br.ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+		if err != nil || width > 390 {
+			wide, _ := chromedp.Run(br.ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > 391 && !e.closest("nav, table, pre")).slice(0, 5).map(e => e.tagName + "." + e.className + "#" + e.id).join(" ")`))
+			t.Errorf("%s at 390 px is %d px wide (%v): %s", p, width, err, wide)
+		}
+		navHeight, err := chromedp.Run(br.ctx, chromedp.Evaluate[float64](`document.querySelector("header nav").getBoundingClientRect().height`))
+		if err != nil || navHeight > 48 {
+			t.Errorf("%s at 390 px: the navigation is %.0f px high (%v); want one line", p, navHeight, err)
+		}
+	}
+	if n, _ := chromedp.Run(br.ctx, chromedp.Evaluate[int](`document.querySelectorAll('a.skip[href="#main"]').length`)); n != 1 {
+		t.Error("no skip link to the content")
+	}
+	run("desktop", chromedp.EmulateViewport(1280, 800))
 
 	// Editing the URL to someone else's tenant shows nothing of it.
 	run("another tenant", chromedp.Navigate(platform+"/dashboard/t/"+other.Slug+"/devices"), chromedp.WaitVisible(chromedp.CSS(`p.error`)),
