@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/google/uuid"
@@ -21,24 +20,6 @@ import (
 	"github.com/tridentmdm/trident/services/pki"
 	"github.com/tridentmdm/trident/tenancy"
 )
-
-// fact is one of a device's facts, for the page.
-type fact struct{ Name, Value string }
-
-func factsOf(d inventory.Device) []fact {
-	var m map[string]any
-	json.Unmarshal(d.Facts, &m)
-	out := make([]fact, 0, len(m))
-	for k, v := range m {
-		s := fmt.Sprint(v)
-		if b, err := json.Marshal(v); err == nil && !strings.HasPrefix(string(b), `"`) {
-			s = string(b)
-		}
-		out = append(out, fact{Name: strings.ReplaceAll(k, "_", " "), Value: s})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
 
 // commandable lists the command kinds a person of role may send to a
 // platform's devices ("" for any platform: a group's).
@@ -143,9 +124,10 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	slices.Reverse(cmds) // newest first
+	facts, apps := readableFacts(dev)
 	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
 	d.page(w, r, "device-content", &deviceView{view: tenantView(deviceName(dev)+" · "+t.Name, t, role), Device: dev,
-		Facts: factsOf(dev), Commands: cmds, Kinds: commandable(dev.Platform, role), CanSend: role.AtLeast(identity.Operator), Live: live,
+		Facts: facts, Apps: apps, Commands: cmds, Kinds: commandable(dev.Platform, role), CanSend: role.AtLeast(identity.Operator), Live: live,
 		Compliance: standings(dev, rules, results), HasCompliance: d.opts.Compliance != nil, Identities: idents})
 }
 

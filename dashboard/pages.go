@@ -45,6 +45,7 @@ func ago(t time.Time, layout string) string {
 var funcs = template.FuncMap{
 	"ruleText":     ruleText,
 	"platformName": platformName,
+	"modelName":    inventory.ModelName,
 	"json":         func(v any) string { b, _ := json.MarshalIndent(v, "", "  "); return string(b) },
 	"deref":        func(p *uuid.UUID) uuid.UUID { return *p },
 	"since":        func(t time.Time) string { return ago(t, "2006-01-02 15:04") },

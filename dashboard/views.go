@@ -83,6 +83,7 @@ type deviceView struct {
 	view
 	Device        inventory.Device
 	Facts         []fact
+	Apps          []app // installed, by name
 	Commands      []commands.Command
 	Kinds         []commands.Kind
 	CanSend       bool
