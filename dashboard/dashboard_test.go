@@ -636,3 +636,46 @@ func TestAuditFiltersAndNames(t *testing.T) {
 		t.Errorf("a malformed date: %d %s", code, page)
 	}
 }
+
+// The device list sorts by its column headers, as the API's list does
+// (issue 24: no sort), and keeps the sort across pages and filters.
+func TestDeviceListSorts(t *testing.T) {
+	f := setup(t)
+	f.signIn("ana@msp.test", "pw")
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	if err := f.db.Tx(ctx, func(tx pgx.Tx) error {
+		_, err := f.inv.RecordTx(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: "DEV-2", Name: "Accounts PC", Model: "Surface"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	base := "/dashboard/t/" + f.a.Slug + "/devices"
+	order := func(q string) []string {
+		_, page := f.get(base + q)
+		i, j := strings.Index(page, "Accounts PC"), strings.Index(page, "Reception PC")
+		if i < 0 || j < 0 {
+			t.Fatalf("devices%s: %s", q, page)
+		}
+		if i < j {
+			return []string{"Accounts", "Reception"}
+		}
+		return []string{"Reception", "Accounts"}
+	}
+	if got := order(""); got[0] != "Accounts" {
+		t.Errorf("by name: %v", got)
+	}
+	if got := order("?sort=-name"); got[0] != "Reception" {
+		t.Errorf("by name, descending: %v", got)
+	}
+	_, page := f.get(base + "?sort=-name")
+	if !strings.Contains(page, `aria-sort="descending"`) || !strings.Contains(page, `href="`+base+`?sort=name"`) ||
+		!strings.Contains(page, `name="sort" value="-name"`) {
+		t.Errorf("the headers do not show or switch the sort: %s", page)
+	}
+	if !strings.Contains(page, "2 devices") {
+		t.Errorf("no count: %s", page)
+	}
+	if got := order("?sort=bogus"); got[0] != "Accounts" {
+		t.Errorf("an unknown sort: %v; want the default", got)
+	}
+}

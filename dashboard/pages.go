@@ -244,6 +244,21 @@ func (d *Dashboard) tenant(w http.ResponseWriter, r *http.Request, min identity.
 
 const pageSize = 50
 
+// listValues are the query of the device list q is (its filters and
+// sort, not its position).
+func listValues(q inventory.Query) url.Values {
+	v := url.Values{}
+	for k, x := range map[string]string{"q": q.Search, "platform": string(q.Platform), "compliance": q.Compliance, "sort": string(q.Sort)} {
+		if x != "" {
+			v.Set(k, x)
+		}
+	}
+	if q.Group != uuid.Nil {
+		v.Set("group", q.Group.String())
+	}
+	return v
+}
+
 func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 	t, ok := d.tenant(w, r, identity.Viewer)
 	if !ok {
@@ -264,6 +279,9 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 	if g, err := uuid.Parse(qv.Get("group")); err == nil {
 		q.Group = g
 	}
+	if s := qv.Get("sort"); slices.Contains(inventory.Sorts(), s) {
+		q.Sort = inventory.Sort(s)
+	}
 	if key, id, ok := strings.Cut(qv.Get("after"), "|"); ok {
 		if u, err := uuid.Parse(id); err == nil {
 			q.AfterKey, q.AfterID = key, u
@@ -277,9 +295,13 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
 	var p inventory.Page
 	var groups []inventory.Group
+	var total int
 	err := d.db.ReadWithin(tenancy.WithTenant(r.Context(), t.ID), func(ctx context.Context) error {
 		var err error
 		if p, err = d.inv.List(ctx, q); err != nil {
+			return err
+		}
+		if total, err = d.inv.Count(ctx, q); err != nil {
 			return err
 		}
 		if full {
@@ -298,24 +320,29 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 	data := &devicesView{view: tenantView("Devices · "+t.Name, t, role), Query: q, Devices: p.Devices, Live: live,
 		Groups: groups, GroupKinds: commandable("", role), CanGroupSend: d.opts.Jobs != nil && role.AtLeast(identity.Operator),
 		ComplianceFilters: []string{"compliant", "noncompliant", "unevaluated"},
-		Platforms:         []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}}
+		Platforms:         []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}, Total: total,
+		SortLinks: map[string]string{}, AriaSort: map[string]string{}}
+	base := "/dashboard/t/" + t.Slug + "/devices?"
+	for _, col := range []string{"name", "last_seen_at"} {
+		by, aria := col, "none"
+		switch string(q.Sort) {
+		case col, "":
+			if col == "name" || q.Sort != "" {
+				by, aria = "-"+col, "ascending"
+			}
+		case "-" + col:
+			aria = "descending"
+		}
+		sorted := q
+		sorted.Sort = inventory.Sort(by)
+		data.SortLinks[col], data.AriaSort[col] = base+listValues(sorted).Encode(), aria
+	}
 	if len(p.Devices) > pageSize {
 		last := pageSize - 1
-		next := url.Values{"after": {p.Keys[last] + "|" + p.Devices[last].ID.String()}}
-		if q.Search != "" {
-			next.Set("q", q.Search)
-		}
-		if q.Platform != "" {
-			next.Set("platform", string(q.Platform))
-		}
-		if q.Compliance != "" {
-			next.Set("compliance", q.Compliance)
-		}
-		if q.Group != uuid.Nil {
-			next.Set("group", q.Group.String())
-		}
+		next := listValues(q)
+		next.Set("after", p.Keys[last]+"|"+p.Devices[last].ID.String())
 		data.Devices = p.Devices[:pageSize]
-		data.Next = "/dashboard/t/" + t.Slug + "/devices?" + next.Encode()
+		data.Next = base + next.Encode()
 	}
 	if r.Header.Get("HX-Request") != "" && r.Header.Get("HX-Boosted") == "" {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

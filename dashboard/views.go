@@ -76,6 +76,9 @@ type devicesView struct {
 	CanGroupSend      bool
 	ComplianceFilters []string
 	Platforms         []inventory.Platform
+	Total             int               // devices the filters keep, on every page
+	SortLinks         map[string]string // by column: the list sorted by it (the other way when it is the sort)
+	AriaSort          map[string]string // by column: ascending, descending or none
 }
 
 // deviceView is one device's page.

@@ -312,6 +312,36 @@ type Page struct {
 }
 
 // List returns a page of the tenant's devices.
+// listFilter is the WHERE of List and Count: q's filters (filterArgs).
+const listFilter = `(@platform = '' OR d.platform = @platform)
+  AND (@status = '' OR d.status = @status)
+  AND (@search = '' OR d.identifier = @search OR d.name ILIKE @like OR d.serial_number ILIKE @like)
+  AND (@group::uuid IS NULL OR EXISTS (SELECT 1 FROM device_group_members m
+       WHERE m.tenant_id = d.tenant_id AND m.device_id = d.id AND m.group_id = @group))
+  AND (@compliance = ''
+       OR (@compliance = 'unevaluated') = NOT EXISTS (SELECT 1 FROM compliance_results r WHERE r.tenant_id = d.tenant_id AND r.device_id = d.id)
+          AND (@compliance = 'unevaluated'
+               OR (@compliance = 'noncompliant') = EXISTS (SELECT 1 FROM compliance_results r
+                   WHERE r.tenant_id = d.tenant_id AND r.device_id = d.id AND NOT r.compliant)))`
+
+func (q Query) filterArgs() pgx.NamedArgs {
+	like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q.Search) + "%"
+	return pgx.NamedArgs{"platform": string(q.Platform), "status": string(q.Status), "search": q.Search, "like": like,
+		"compliance": q.Compliance, "group": uuid.NullUUID{UUID: q.Group, Valid: q.Group != uuid.Nil}}
+}
+
+// Count is how many devices q's filters keep (its sort, position and
+// limit aside), in ctx's tenant transaction.
+func (inv *Inventory) Count(ctx context.Context, q Query) (int, error) {
+	return tenancy.Read(ctx, inv.db, func(tx pgx.Tx) (int, error) {
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM devices d WHERE `+listFilter, q.filterArgs()).Scan(&n); err != nil {
+			return 0, fmt.Errorf("inventory: count devices: %w", err)
+		}
+		return n, nil
+	})
+}
+
 func (inv *Inventory) List(ctx context.Context, q Query) (Page, error) {
 	return tenancy.Read(ctx, inv.db, func(tx pgx.Tx) (Page, error) { return inv.listTx(ctx, tx, q) })
 }
@@ -340,25 +370,13 @@ func (inv *Inventory) listTx(ctx context.Context, tx pgx.Tx, q Query) (Page, err
 	// Only whitelisted SQL is put together here: the key, the comparison
 	// and the direction come from the tables above, never from input.
 	sql := `SELECT ` + deviceCols + `, (` + key.expr + `)::text FROM devices d
-WHERE (@platform = '' OR d.platform = @platform)
-  AND (@status = '' OR d.status = @status)
-  AND (@search = '' OR d.identifier = @search OR d.name ILIKE @like OR d.serial_number ILIKE @like)
-  AND (@group::uuid IS NULL OR EXISTS (SELECT 1 FROM device_group_members m
-       WHERE m.tenant_id = d.tenant_id AND m.device_id = d.id AND m.group_id = @group))
-  AND (@compliance = ''
-       OR (@compliance = 'unevaluated') = NOT EXISTS (SELECT 1 FROM compliance_results r WHERE r.tenant_id = d.tenant_id AND r.device_id = d.id)
-          AND (@compliance = 'unevaluated'
-               OR (@compliance = 'noncompliant') = EXISTS (SELECT 1 FROM compliance_results r
-                   WHERE r.tenant_id = d.tenant_id AND r.device_id = d.id AND NOT r.compliant)))
+WHERE ` + listFilter + `
   AND (@after_id::uuid IS NULL OR (` + key.expr + `, d.id) ` + cmp + ` (@after_key::text::` + key.typ + `, @after_id))
 ORDER BY ` + key.expr + ` ` + dir + `, d.id ` + dir + ` LIMIT @limit`
-	like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q.Search) + "%"
 	var p Page
-	rows, _ := tx.Query(ctx, sql, pgx.NamedArgs{
-		"platform": string(q.Platform), "status": string(q.Status), "search": q.Search, "like": like, "compliance": q.Compliance,
-		"group":    uuid.NullUUID{UUID: q.Group, Valid: q.Group != uuid.Nil},
-		"after_id": uuid.NullUUID{UUID: q.AfterID, Valid: q.AfterID != uuid.Nil}, "after_key": q.AfterKey, "limit": q.Limit,
-	})
+	args := q.filterArgs()
+	args["after_id"], args["after_key"], args["limit"] = uuid.NullUUID{UUID: q.AfterID, Valid: q.AfterID != uuid.Nil}, q.AfterKey, q.Limit
+	rows, _ := tx.Query(ctx, sql, args)
 	defer rows.Close()
 	for rows.Next() {
 		var d Device
