@@ -503,3 +503,45 @@ VALUES (gen_random_uuid(), $1, $2, 'pending', 3, 500, 'the receiver answered 500
 		t.Errorf("a failing webhook's row: %s", page)
 	}
 }
+
+// Compliance is actionable (issue 24): each rule says how many devices
+// fail it, linking to the device list of just those.
+func TestRuleFailingDevices(t *testing.T) {
+	f := setup(t)
+	f.as("bo")
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	rule, err := f.comp.Create(ctx, compliance.Rule{Name: "Encrypted", Kind: compliance.DiskEncrypted, Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []uuid.UUID
+	if err := f.db.Tx(ctx, func(tx pgx.Tx) error {
+		for _, r := range []inventory.Report{
+			{Platform: inventory.Windows, Identifier: "ENC", Name: "Locked Laptop", Status: inventory.Enrolled, Facts: map[string]any{"disk_encrypted": true}},
+			{Platform: inventory.Windows, Identifier: "OPEN", Name: "Open Laptop", Status: inventory.Enrolled, Facts: map[string]any{"disk_encrypted": false}},
+		} {
+			d, err := f.inv.RecordTx(ctx, tx, r)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, d.ID)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if _, err := f.comp.Evaluate(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	devices := "/dashboard/t/" + f.a.Slug + "/devices?rule=" + rule.ID.String()
+	_, page := f.get("/dashboard/t/" + f.a.Slug + "/compliance")
+	if !strings.Contains(page, `href="`+devices+`"`) || !strings.Contains(page, ">1 failing<") {
+		t.Fatalf("the rule's failing devices are not linked: %s", page)
+	}
+	_, page = f.get(devices)
+	if !strings.Contains(page, "Open Laptop") || strings.Contains(page, "Locked Laptop") || !strings.Contains(page, "failing Encrypted") {
+		t.Errorf("the devices failing the rule: %s", page)
+	}
+}

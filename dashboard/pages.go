@@ -256,6 +256,9 @@ func listValues(q inventory.Query) url.Values {
 	if q.Group != uuid.Nil {
 		v.Set("group", q.Group.String())
 	}
+	if q.FailingRule != uuid.Nil {
+		v.Set("rule", q.FailingRule.String())
+	}
 	return v
 }
 
@@ -279,6 +282,9 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 	if g, err := uuid.Parse(qv.Get("group")); err == nil {
 		q.Group = g
 	}
+	if id, err := uuid.Parse(qv.Get("rule")); err == nil {
+		q.FailingRule = id
+	}
 	if s := qv.Get("sort"); slices.Contains(inventory.Sorts(), s) {
 		q.Sort = inventory.Sort(s)
 	}
@@ -296,6 +302,7 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 	var p inventory.Page
 	var groups []inventory.Group
 	var total int
+	var failingRule string
 	err := d.db.ReadWithin(tenancy.WithTenant(r.Context(), t.ID), func(ctx context.Context) error {
 		var err error
 		if p, err = d.inv.List(ctx, q); err != nil {
@@ -303,6 +310,17 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 		}
 		if total, err = d.inv.Count(ctx, q); err != nil {
 			return err
+		}
+		if q.FailingRule != uuid.Nil && d.opts.Compliance != nil {
+			rules, err := d.opts.Compliance.Rules(ctx)
+			if err != nil {
+				return err
+			}
+			for _, r := range rules {
+				if r.ID == q.FailingRule {
+					failingRule = r.Name
+				}
+			}
 		}
 		if full {
 			groups, err = d.inv.Groups(ctx)
@@ -320,7 +338,7 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 	data := &devicesView{view: tenantView("Devices · "+t.Name, t, role), Query: q, Devices: p.Devices, Live: live,
 		Groups: groups, GroupKinds: commandable("", role), CanGroupSend: d.opts.Jobs != nil && role.AtLeast(identity.Operator),
 		ComplianceFilters: []string{"compliant", "noncompliant", "unevaluated"},
-		Platforms:         []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}, Total: total,
+		Platforms:         []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}, Total: total, FailingRule: failingRule,
 		SortLinks: map[string]string{}, AriaSort: map[string]string{}}
 	base := "/dashboard/t/" + t.Slug + "/devices?"
 	for _, col := range []string{"name", "last_seen_at"} {

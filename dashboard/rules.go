@@ -67,9 +67,13 @@ func (d *Dashboard) rulesPage(w http.ResponseWriter, r *http.Request, s scope, c
 	}
 	var rules []compliance.Rule
 	var standing compliance.Standing
+	var failing map[uuid.UUID]int
 	err := d.db.ReadWithin(s.Ctx, func(ctx context.Context) error {
 		var err error
 		if rules, err = d.opts.Compliance.Rules(ctx); err != nil {
+			return err
+		}
+		if failing, err = d.opts.Compliance.Failing(ctx); err != nil {
 			return err
 		}
 		standing, err = d.opts.Compliance.Summarize(ctx)
@@ -83,7 +87,7 @@ func (d *Dashboard) rulesPage(w http.ResponseWriter, r *http.Request, s scope, c
 	if f.Form == nil {
 		f.Form = map[string]string{}
 	}
-	d.pageStatus(w, r, code, "rules-content", &rulesView{view: s.view("Compliance", f), Rules: rules, Standing: standing,
+	d.pageStatus(w, r, code, "rules-content", &rulesView{view: s.view("Compliance", f), Rules: rules, Failing: failing, Standing: standing,
 		RuleKinds: ruleKinds, Platforms: rulePlatforms,
 		Remediations: commandable("", identity.Admin)})
 }

@@ -4,6 +4,8 @@ import (
 	"html/template"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/tridentmdm/trident/services/android"
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
@@ -77,6 +79,7 @@ type devicesView struct {
 	ComplianceFilters []string
 	Platforms         []inventory.Platform
 	Total             int               // devices the filters keep, on every page
+	FailingRule       string            // the name of the rule the list keeps the failing devices of, if any
 	SortLinks         map[string]string // by column: the list sorted by it (the other way when it is the sort)
 	AriaSort          map[string]string // by column: ascending, descending or none
 }
@@ -157,6 +160,7 @@ type enrollView struct {
 type rulesView struct {
 	view
 	Rules        []compliance.Rule
+	Failing      map[uuid.UUID]int // devices failing each rule
 	Standing     compliance.Standing
 	RuleKinds    []ruleKind
 	Platforms    []inventory.Platform

@@ -463,6 +463,21 @@ func (c *Compliance) devicesTx(ctx context.Context, tx pgx.Tx, after uuid.UUID, 
 	return ids, err
 }
 
+// Failing counts, per rule, the devices that fail it now (rules no
+// device fails are absent).
+func (c *Compliance) Failing(ctx context.Context) (map[uuid.UUID]int, error) {
+	return tenancy.Read(ctx, c.db, func(tx pgx.Tx) (map[uuid.UUID]int, error) {
+		rows, _ := tx.Query(ctx, `SELECT rule_id, count(*) FROM compliance_results WHERE NOT compliant GROUP BY rule_id`)
+		out := map[uuid.UUID]int{}
+		var id uuid.UUID
+		var n int
+		if _, err := pgx.ForEachRow(rows, []any{&id, &n}, func() error { out[id] = n; return nil }); err != nil {
+			return nil, fmt.Errorf("compliance: failing counts: %w", err)
+		}
+		return out, nil
+	})
+}
+
 // Standing counts the tenant's enrolled devices by compliance: those
 // whose every evaluated rule passes, those failing at least one, and those
 // not evaluated yet.

@@ -297,7 +297,10 @@ type Query struct {
 	// passes), "noncompliant" (failing a rule), "unevaluated" (no results);
 	// "" for all.
 	Compliance string
-	Sort       Sort // default "name"
+	// FailingRule keeps the devices that fail this compliance rule
+	// (uuid.Nil: no such filter).
+	FailingRule uuid.UUID
+	Sort        Sort // default "name"
 	// After is the position of the last device of the previous page: its
 	// sort key (Key from the previous page) and id.
 	AfterKey string
@@ -322,12 +325,15 @@ const listFilter = `(@platform = '' OR d.platform = @platform)
        OR (@compliance = 'unevaluated') = NOT EXISTS (SELECT 1 FROM compliance_results r WHERE r.tenant_id = d.tenant_id AND r.device_id = d.id)
           AND (@compliance = 'unevaluated'
                OR (@compliance = 'noncompliant') = EXISTS (SELECT 1 FROM compliance_results r
-                   WHERE r.tenant_id = d.tenant_id AND r.device_id = d.id AND NOT r.compliant)))`
+                   WHERE r.tenant_id = d.tenant_id AND r.device_id = d.id AND NOT r.compliant)))
+  AND (@failing_rule::uuid IS NULL OR EXISTS (SELECT 1 FROM compliance_results r
+       WHERE r.tenant_id = d.tenant_id AND r.device_id = d.id AND r.rule_id = @failing_rule AND NOT r.compliant))`
 
 func (q Query) filterArgs() pgx.NamedArgs {
 	like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q.Search) + "%"
 	return pgx.NamedArgs{"platform": string(q.Platform), "status": string(q.Status), "search": q.Search, "like": like,
-		"compliance": q.Compliance, "group": uuid.NullUUID{UUID: q.Group, Valid: q.Group != uuid.Nil}}
+		"compliance": q.Compliance, "group": uuid.NullUUID{UUID: q.Group, Valid: q.Group != uuid.Nil},
+		"failing_rule": uuid.NullUUID{UUID: q.FailingRule, Valid: q.FailingRule != uuid.Nil}}
 }
 
 // Count is how many devices q's filters keep (its sort, position and
