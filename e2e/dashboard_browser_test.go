@@ -112,6 +112,19 @@ func TestDashboardInABrowser(t *testing.T) {
 	if msg := text("#composer-status"); !strings.Contains(msg, "confirm") {
 		t.Errorf("the refusal shown: %q", msg)
 	}
+	// Relative times tick (issue 24: "just now" stayed so): a time the
+	// page wrote as just now reads 5 min ago once it is, at the page's
+	// next tick (the one after an htmx swap, here).
+	aged, err := chromedp.Run(br.ctx, chromedp.Evaluate[string](`(() => {
+		const el = document.querySelector("#command-rows time, #device-summary time");
+		el.textContent = "just now";
+		el.setAttribute("datetime", new Date(Date.now() - 5*60*1000).toISOString());
+		document.dispatchEvent(new Event("htmx:afterSettle"));
+		return el.textContent;
+	})()`))
+	if err != nil || aged != "5 min ago" {
+		t.Errorf("a time five minutes old reads %q (%v)", aged, err)
+	}
 	// Send a restart, then watch it complete when the device's next
 	// session takes it: the stream swaps the row.
 	run("send",
