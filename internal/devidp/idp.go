@@ -298,12 +298,25 @@ func (s *storage) login(id, username, password string) error {
 }
 
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign in · Trident dev identity provider</title></head>
-<body><h1>Sign in</h1>{{if .Error}}<p role="alert">{{.Error}}</p>{{end}}
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in · Trident dev identity provider</title>
+<style>
+:root { color-scheme: light dark; --fg: #1b1f24; --bg: #f4f6f8; --panel: #fff; --line: #d0d7de; --accent: #0b63ce; --bad: #b42318; }
+@media (prefers-color-scheme: dark) { :root { --fg: #e6edf3; --bg: #0d1117; --panel: #161b22; --line: #30363d; --accent: #4493f8; --bad: #f85149; } }
+body { margin: 0; min-height: 100vh; display: grid; place-items: center; background: var(--bg); color: var(--fg); font: 16px/1.5 system-ui, sans-serif; }
+main { width: min(22rem, 90vw); background: var(--panel); border: 1px solid var(--line); border-radius: .5rem; padding: 1.5rem; }
+h1 { margin: 0 0 .25rem; font-size: 1.3rem; } p.note { margin: 0 0 1rem; font-size: .85rem; opacity: .75; }
+label { display: flex; flex-direction: column; gap: .25rem; margin-bottom: .8rem; font-size: .9rem; }
+input { font: inherit; padding: .45rem .6rem; border: 1px solid var(--line); border-radius: .35rem; background: var(--bg); color: var(--fg); }
+button { width: 100%; font: inherit; padding: .55rem; border: 0; border-radius: .35rem; background: var(--accent); color: #fff; cursor: pointer; }
+[role=alert] { color: var(--bad); border: 1px solid var(--bad); border-radius: .35rem; padding: .5rem .75rem; }
+</style></head>
+<body><main><h1>Sign in</h1><p class="note">Trident's development identity provider: <code>trident dev</code> printed the demo sign-in.</p>
+{{if .Error}}<p role="alert">{{.Error}}</p>{{end}}
 <form method="post" action="/login"><input type="hidden" name="auth_request" value="{{.ID}}">
 <label>User <input name="username" autocomplete="username" value="{{.Hint}}"></label>
 <label>Password <input name="password" type="password" autocomplete="current-password"></label>
-<button type="submit">Sign in</button></form></body></html>`))
+<button type="submit">Sign in</button></form></main></body></html>`))
 
 func (s *storage) loginForm(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("auth_request")
