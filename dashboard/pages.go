@@ -244,30 +244,9 @@ func (d *Dashboard) tenant(w http.ResponseWriter, r *http.Request, min identity.
 
 const pageSize = 50
 
-// listValues are the query of the device list q is (its filters and
-// sort, not its position).
-func listValues(q inventory.Query) url.Values {
-	v := url.Values{}
-	for k, x := range map[string]string{"q": q.Search, "platform": string(q.Platform), "compliance": q.Compliance, "sort": string(q.Sort)} {
-		if x != "" {
-			v.Set(k, x)
-		}
-	}
-	if q.Group != uuid.Nil {
-		v.Set("group", q.Group.String())
-	}
-	if q.FailingRule != uuid.Nil {
-		v.Set("rule", q.FailingRule.String())
-	}
-	return v
-}
-
-func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
-	t, ok := d.tenant(w, r, identity.Viewer)
-	if !ok {
-		return
-	}
-	qv := r.URL.Query()
+// deviceQuery is the device list's query from the page's URL; what it
+// does not understand it leaves out.
+func deviceQuery(qv url.Values) inventory.Query {
 	q := inventory.Query{Search: strings.TrimSpace(qv.Get("q")), Platform: inventory.Platform(qv.Get("platform")), Limit: pageSize + 1}
 	if len(q.Search) > 200 {
 		q.Search = q.Search[:200]
@@ -293,6 +272,54 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 			q.AfterKey, q.AfterID = key, u
 		}
 	}
+	return q
+}
+
+// sortLinks are, for the sortable columns, the list sorted by each (the
+// other way when it is the sort already) and its aria-sort.
+func sortLinks(base string, q inventory.Query) (links, aria map[string]string) {
+	links, aria = map[string]string{}, map[string]string{}
+	for _, col := range []string{"name", "last_seen_at"} {
+		by, state := col, "none"
+		switch string(q.Sort) {
+		case col, "":
+			if col == "name" || q.Sort != "" {
+				by, state = "-"+col, "ascending"
+			}
+		case "-" + col:
+			state = "descending"
+		}
+		sorted := q
+		sorted.Sort = inventory.Sort(by)
+		links[col], aria[col] = base+listValues(sorted).Encode(), state
+	}
+	return links, aria
+}
+
+// listValues are the query of the device list q is (its filters and
+// sort, not its position).
+func listValues(q inventory.Query) url.Values {
+	v := url.Values{}
+	for k, x := range map[string]string{"q": q.Search, "platform": string(q.Platform), "compliance": q.Compliance, "sort": string(q.Sort)} {
+		if x != "" {
+			v.Set(k, x)
+		}
+	}
+	if q.Group != uuid.Nil {
+		v.Set("group", q.Group.String())
+	}
+	if q.FailingRule != uuid.Nil {
+		v.Set("rule", q.FailingRule.String())
+	}
+	return v
+}
+
+func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
+	t, ok := d.tenant(w, r, identity.Viewer)
+	if !ok {
+		return
+	}
+	q := deviceQuery(r.URL.Query())
 	full := r.Header.Get("HX-Request") == ""
 	var live string
 	if full {
@@ -339,22 +366,9 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 		Groups: groups, GroupKinds: commandable("", role), CanGroupSend: d.opts.Jobs != nil && role.AtLeast(identity.Operator),
 		ComplianceFilters: []string{"compliant", "noncompliant", "unevaluated"},
 		Platforms:         []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}, Total: total, FailingRule: failingRule,
-		SortLinks: map[string]string{}, AriaSort: map[string]string{}}
-	base := "/dashboard/t/" + t.Slug + "/devices?"
-	for _, col := range []string{"name", "last_seen_at"} {
-		by, aria := col, "none"
-		switch string(q.Sort) {
-		case col, "":
-			if col == "name" || q.Sort != "" {
-				by, aria = "-"+col, "ascending"
-			}
-		case "-" + col:
-			aria = "descending"
-		}
-		sorted := q
-		sorted.Sort = inventory.Sort(by)
-		data.SortLinks[col], data.AriaSort[col] = base+listValues(sorted).Encode(), aria
 	}
+	base := "/dashboard/t/" + t.Slug + "/devices?"
+	data.SortLinks, data.AriaSort = sortLinks(base, q)
 	if len(p.Devices) > pageSize {
 		last := pageSize - 1
 		next := listValues(q)
