@@ -140,13 +140,13 @@ func (d *Dashboard) changeABMToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if action == "delete" {
-		var what string
-		_ = d.db.ReadWithin(s.Ctx, func(ctx context.Context) error {
+		var label string
+		_ = d.db.ReadWithin(s.Ctx, func(ctx context.Context) error { // the confirmation names it if it can
 			t, err := d.opts.DEP.Token(ctx, id)
-			what = " " + t.Label
+			label = t.Label
 			return err
 		})
-		if !d.confirmed(w, r, s, "the ABM token"+strings.TrimRight(what, " "), "/dashboard/t/"+s.T.Slug+"/abm") {
+		if !d.confirmed(w, r, s, named("the ABM token", label), "/dashboard/t/"+s.T.Slug+"/abm") {
 			return
 		}
 	}

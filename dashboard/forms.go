@@ -156,6 +156,15 @@ type confirmView struct {
 	Back   string // where Cancel goes
 }
 
+// named is what, followed by its name when it has one ("the rule
+// Modern OS").
+func named(what, name string) string {
+	if name == "" {
+		return what
+	}
+	return what + " " + name
+}
+
 // confirmed reports whether a delete form came confirmed (confirm=yes).
 // If not, it answers a page that names what would go and posts the
 // delete again, confirmed; nothing changes until then (issue 24: one

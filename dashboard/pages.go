@@ -339,14 +339,8 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		if q.FailingRule != uuid.Nil && d.opts.Compliance != nil {
-			rules, err := d.opts.Compliance.Rules(ctx)
-			if err != nil {
+			if failingRule, err = d.ruleName(ctx, q.FailingRule); err != nil {
 				return err
-			}
-			for _, r := range rules {
-				if r.ID == q.FailingRule {
-					failingRule = r.Name
-				}
 			}
 		}
 		if full {

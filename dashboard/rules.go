@@ -165,19 +165,16 @@ func (d *Dashboard) createRule(w http.ResponseWriter, r *http.Request) {
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/compliance", "rule-created")
 }
 
-// ruleName is rule id's name, or "" if it cannot be read.
-func (d *Dashboard) ruleName(ctx context.Context, id uuid.UUID) string {
-	var name string
-	_ = d.db.ReadWithin(ctx, func(ctx context.Context) error {
-		rules, err := d.opts.Compliance.Rules(ctx)
-		for _, r := range rules {
-			if r.ID == id {
-				name = r.Name
-			}
+// ruleName is rule id's name ("" for no such rule), in ctx's tenant
+// transaction or one of its own.
+func (d *Dashboard) ruleName(ctx context.Context, id uuid.UUID) (string, error) {
+	rules, err := d.opts.Compliance.Rules(ctx)
+	for _, r := range rules {
+		if r.ID == id {
+			return r.Name, nil
 		}
-		return err
-	})
-	return name
+	}
+	return "", err
 }
 
 // changeRule turns a rule on or off, or deletes it (admins).
@@ -192,8 +189,11 @@ func (d *Dashboard) changeRule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action, notice := r.PostFormValue("action"), ""
-	if action == "delete" && !d.confirmed(w, r, s, "the rule "+d.ruleName(s.Ctx, id), "/dashboard/t/"+s.T.Slug+"/compliance") {
-		return
+	if action == "delete" {
+		name, _ := d.ruleName(s.Ctx, id) // the confirmation names it if it can
+		if !d.confirmed(w, r, s, named("the rule", name), "/dashboard/t/"+s.T.Slug+"/compliance") {
+			return
+		}
 	}
 	sess := sessionFrom(r.Context())
 	target := "/v1/tenants/" + s.T.Slug + "/compliance/rules/" + id.String()

@@ -132,11 +132,11 @@ func (d *Dashboard) changeWebhook(w http.ResponseWriter, r *http.Request) {
 	target := "/v1/tenants/" + s.T.Slug + "/webhooks/" + id.String()
 	action, notice, back := r.PostFormValue("action"), "", target
 	if action == "delete" {
-		var what string
-		if e, err := d.opts.Webhooks.Get(s.Ctx, id); err == nil {
-			what = " to " + e.URL
+		what := "the webhook"
+		if e, err := d.opts.Webhooks.Get(s.Ctx, id); err == nil { // the confirmation names it if it can
+			what = named(what, "to "+e.URL)
 		}
-		if !d.confirmed(w, r, s, "the webhook"+what, r.URL.Path) {
+		if !d.confirmed(w, r, s, what, r.URL.Path) {
 			return
 		}
 	}

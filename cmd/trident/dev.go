@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tridentmdm/trident/internal/devidp"
 	"github.com/tridentmdm/trident/internal/pgcluster"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/migrations"
@@ -29,11 +30,15 @@ const (
 // PostgreSQL cluster in --data-dir, migrates it, seeds a demo MSP and
 // tenant, and runs server and worker in one process until Ctrl-C, when it
 // stops the cluster. A second run reuses the cluster and its data.
+// devListen is where `trident dev` serves unless told otherwise (tenant
+// create prints its URLs with this port).
+const devListen = "localhost:8080"
+
 func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	var cfg serverConfig
 	var ownerURL string
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	cfg.register(fs, "localhost:8080")
+	cfg.register(fs, devListen)
 	fs.StringVar(&ownerURL, "migrate-database-url", "", "with --database-url: the owner role's URL, to migrate")
 	var idpListen string
 	fs.StringVar(&idpListen, "idp-listen", "localhost:8081", "where the dev identity provider listens when no --oidc-issuer is given")
@@ -157,21 +162,21 @@ Trident is running (press Ctrl-C to stop).
   Identity provider (dev):    %[1]s
   API tokens, client-credentials grant:
 `, ids.issuer)
-		for _, c := range ids.clients {
+		var first *devidp.Client // the first that gets tokens, for the example call
+		for i, c := range ids.clients {
 			if len(c.RedirectURIs) > 0 {
 				continue // the dashboard's: it signs people in, it gets no tokens of its own
 			}
+			if first == nil {
+				first = &ids.clients[i]
+			}
 			fmt.Fprintf(stdout, "    %-12s curl -s -u %s:%s -d grant_type=client_credentials %s/oauth/token\n", c.ID, c.ID, c.Secret, ids.issuer)
 		}
-		for _, c := range ids.clients {
-			if len(c.RedirectURIs) > 0 {
-				continue
-			}
+		if first != nil {
 			// The token, then a call with it: lines that work as printed.
 			fmt.Fprintf(stdout, "  then: TOKEN=$(curl -s -u %s:%s -d grant_type=client_credentials %s/oauth/token | sed -n 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/p')\n",
-				c.ID, c.Secret, ids.issuer)
+				first.ID, first.Secret, ids.issuer)
 			fmt.Fprintf(stdout, "  and:  curl -H \"Authorization: Bearer $TOKEN\" http://localhost:%s/v1/tenants/%s\n", port, demo)
-			break
 		}
 		for _, u := range ids.users {
 			fmt.Fprintf(stdout, "  Dashboard sign-in:          %s / %s\n", u.Email, u.Password)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -136,14 +137,12 @@ func tenantCreate(ctx context.Context, dir *tenancy.Directory, svc *tenants.Serv
 	return nil
 }
 
-// devPort is where `trident dev` listens unless told otherwise.
-const devPort = "8080"
-
 // tenantURL is where a tenant's hostname answers: with the dev cluster,
 // trident dev's plain HTTP on its default port; otherwise HTTPS.
 func tenantURL(slug, base string, dev bool) string {
 	if dev {
-		return "http://" + slug + "." + base + ":" + devPort + "/"
+		_, port, _ := net.SplitHostPort(devListen)
+		return "http://" + slug + "." + base + ":" + port + "/"
 	}
 	return "https://" + slug + "." + base + "/"
 }

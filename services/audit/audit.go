@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -74,7 +75,8 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Entry, error) {
 SELECT id, at, actor, actor_name, action, target, request_id, status, details FROM audit_log
 WHERE ($1 = 0 OR id < $1) AND ($2 = '' OR actor = $2) AND ($3 = '' OR action = $3)
   AND ($5 = '' OR strpos(target, $5) > 0) AND ($6::timestamptz IS NULL OR at >= $6) AND ($7::timestamptz IS NULL OR at < $7)
-ORDER BY id DESC LIMIT $4`, f.Before, f.Actor, f.Action, f.Limit, f.Target, optionalTime(f.Since), optionalTime(f.Until))
+ORDER BY id DESC LIMIT $4`, f.Before, f.Actor, f.Action, f.Limit, f.Target,
+			pgtype.Timestamptz{Time: f.Since, Valid: !f.Since.IsZero()}, pgtype.Timestamptz{Time: f.Until, Valid: !f.Until.IsZero()})
 		var err error
 		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) {
 			var e Entry
@@ -83,13 +85,6 @@ ORDER BY id DESC LIMIT $4`, f.Before, f.Actor, f.Action, f.Limit, f.Target, opti
 		return err
 	})
 	return out, err
-}
-
-func optionalTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
 }
 
 // maxName is how much of a display name an entry keeps (actor_name).
