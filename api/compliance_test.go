@@ -132,3 +132,16 @@ func TestCompliance(t *testing.T) {
 		return len(res) == 0 && r.body["compliant"] == true
 	})
 }
+
+// A rule may name an Apple device family (issue 24); the API takes each
+// family the service does and echoes it.
+func TestRulesForDeviceFamilies(t *testing.T) {
+	w := newWorld(t, api.Limits{})
+	for _, family := range []string{"macos", "ios", "ipados", "tvos"} {
+		r := w.do(t, "admin-a", "POST", "/v1/tenants/"+w.a.Slug+"/compliance/rules", map[string]any{
+			"name": "For " + family, "kind": "passcode_set", "platform": family})
+		if r.status != 201 || r.body["platform"] != family {
+			t.Errorf("a rule for %s: %d %s", family, r.status, r.raw)
+		}
+	}
+}
