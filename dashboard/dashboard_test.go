@@ -679,3 +679,46 @@ func TestDeviceListSorts(t *testing.T) {
 		t.Errorf("an unknown sort: %v; want the default", got)
 	}
 }
+
+// An operator cancels a command the device has not taken, in the row
+// where it shows; a taken or finished one is refused with the reason, a
+// viewer cannot, and the cancel is audited as the API's cancel-command.
+func TestCancelACommand(t *testing.T) {
+	f := setup(t)
+	csrf := f.as("ana")
+	_, list := f.get("/dashboard/t/" + f.a.Slug + "/devices")
+	dev := regexp.MustCompile(`href="(/dashboard/t/[^"]+/devices/[0-9a-f-]{36})"`).FindStringSubmatch(list)[1]
+	_, row := f.postHX(dev+"/commands", url.Values{"kind": {"restart"}}, csrf)
+	id := regexp.MustCompile(`id="command-([0-9a-f-]{36})"`).FindStringSubmatch(row)[1]
+	if !strings.Contains(row, `hx-post="../../commands/`+id+`/cancel"`) {
+		t.Fatalf("a queued command's row has no cancel: %s", row)
+	}
+	if _, page := f.get(dev); !strings.Contains(page, `class="can-operate"`) {
+		t.Error("an operator's page does not show row actions")
+	}
+	cancel := "/dashboard/t/" + f.a.Slug + "/commands/" + id + "/cancel"
+	if code, _ := f.postHX(cancel, nil, ""); code != 403 {
+		t.Errorf("a cancel without the CSRF token: %d", code)
+	}
+	if code, _ := f.postHX("/dashboard/t/"+f.b.Slug+"/commands/"+id+"/cancel", nil, csrf); code != 404 {
+		t.Errorf("the command through another tenant's URL: %d", code)
+	}
+	code, cells := f.postHX(cancel, nil, csrf)
+	want(t, "cancel", code, cells, 200, `data-status="canceled"`)
+	if strings.Contains(cells, "cancel-command") {
+		t.Errorf("a canceled command still offers to cancel: %s", cells)
+	}
+	code, again := f.postHX(cancel, nil, csrf)
+	want(t, "cancel again", code, again, 409, `role="alert"`)
+	if n := f.audited(f.a, "cancel-command"); n != 1 {
+		t.Errorf("cancel-command audited %d times", n)
+	}
+
+	viewer := f.as("cy")
+	if _, page := f.get(dev); strings.Contains(page, `class="can-operate"`) {
+		t.Error("a viewer's page shows row actions")
+	}
+	if code, _ := f.postHX(cancel, nil, viewer); code != 404 {
+		t.Errorf("a viewer cancels: %d", code)
+	}
+}

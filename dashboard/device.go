@@ -126,7 +126,9 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 	slices.Reverse(cmds) // newest first
 	facts, apps := readableFacts(dev)
 	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
-	d.page(w, r, "device-content", &deviceView{view: tenantView(deviceName(dev)+" · "+t.Name, t, role), Device: dev,
+	v := tenantView(deviceName(dev)+" · "+t.Name, t, role)
+	v.Crumbs = append([]crumb{{Name: "Devices", Link: "/dashboard/t/" + t.Slug + "/devices"}}, v.Crumbs...)
+	d.page(w, r, "device-content", &deviceView{view: v, Device: dev,
 		Facts: facts, Apps: apps, Commands: cmds, Kinds: commandable(dev.Platform, role), CanSend: role.AtLeast(identity.Operator), Live: live,
 		Compliance: standings(dev, rules, results), HasCompliance: d.opts.Compliance != nil, Identities: idents})
 }
@@ -209,6 +211,40 @@ func (d *Dashboard) send(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusCreated)
 	pages.ExecuteTemplate(w, "command-row", c)
+}
+
+// cancel cancels a command the device has not taken yet (operators),
+// audited like the API's cancel-command, and answers the command's cells
+// as they are now; the stream tells every other page.
+func (d *Dashboard) cancel(w http.ResponseWriter, r *http.Request) {
+	t, ok := d.tenant(w, r, identity.Operator)
+	if !ok {
+		return
+	}
+	id, err := uuid.Parse(r.PathValue("command"))
+	if err != nil {
+		d.errorPage(w, r, http.StatusNotFound, "There is no such command in this tenant.")
+		return
+	}
+	s := sessionFrom(r.Context())
+	ctx := tenancy.WithTenant(r.Context(), t.ID)
+	var c commands.Command
+	err = d.db.Within(ctx, func(ctx context.Context) error {
+		var err error
+		if c, err = d.cmds.Cancel(ctx, id); err != nil {
+			return err
+		}
+		return d.record(ctx, s, "cancel-command", fmt.Sprintf("/v1/tenants/%s/commands/%s/cancel", t.Slug, id), http.StatusOK,
+			map[string]string{"kind": c.Kind, "command": c.ID.String()})
+	})
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.errorPage(w, r, code, msg)
+		return
+	}
+	d.log.InfoContext(ctx, "dashboard cancel", "subject", s.Subject, "command", c.ID)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	pages.ExecuteTemplate(w, "command-cells", c)
 }
 
 // commandRow renders one command's table cells as they are now.

@@ -92,7 +92,11 @@ func (d *Dashboard) scoped(w http.ResponseWriter, r *http.Request, min identity.
 // tenantView starts a tenant page's view model: its title and the
 // tenant, with what the layout's navigation needs for role.
 func tenantView(title string, t tenancy.Tenant, role identity.Role) view {
-	return view{Title: title, Tenant: &t, IsAdmin: role.AtLeast(identity.Admin), IsOperator: role.AtLeast(identity.Operator)}
+	v := view{Title: title, Tenant: &t, IsAdmin: role.AtLeast(identity.Admin), IsOperator: role.AtLeast(identity.Operator)}
+	if name, ok := strings.CutSuffix(title, " · "+t.Name); ok && name != "" {
+		v.Crumbs = []crumb{{Name: name}}
+	}
+	return v
 }
 
 // done sends the person back to a page after an action (post, redirect,

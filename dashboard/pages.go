@@ -43,6 +43,8 @@ func ago(t time.Time, layout string) string {
 }
 
 var funcs = template.FuncMap{
+	"icon":         icon,
+	"navLink":      navLink,
 	"ruleText":     ruleText,
 	"platformName": platformName,
 	"modelName":    inventory.ModelName,
@@ -98,7 +100,11 @@ func (d *Dashboard) pageStatus(w http.ResponseWriter, r *http.Request, code int,
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	data.base().Session = sessionFrom(r.Context())
+	v := data.base()
+	v.Session, v.Path = sessionFrom(r.Context()), r.URL.Path
+	if v.Tenant != nil {
+		v.Switch = d.switchable(r, v.Session)
+	}
 	// Rendered whole first: a template that fails halfway answers an error
 	// page, not half a page with 200.
 	var b bytes.Buffer
@@ -224,6 +230,25 @@ func (d *Dashboard) home(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.page(w, r, "home-content", &homeView{view: view{Title: "Tenants"}, Tenants: ts})
+}
+
+// maxSwitch bounds the tenants the switcher lists; past it, the home
+// page has them all.
+const maxSwitch = 50
+
+// switchable are the tenants the layout's switcher offers: those the
+// person has a role in.
+func (d *Dashboard) switchable(r *http.Request, s *session) []tenancy.Tenant {
+	cards, err := d.visibleTenants(r, s.principal())
+	if err != nil {
+		d.log.WarnContext(r.Context(), "dashboard: the tenant switcher", "err", err)
+		return nil
+	}
+	out := make([]tenancy.Tenant, 0, min(len(cards), maxSwitch))
+	for _, c := range cards[:min(len(cards), maxSwitch)] {
+		out = append(out, c.Tenant)
+	}
+	return out
 }
 
 // tenant resolves the path's tenant and the person's role in it: another

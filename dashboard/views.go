@@ -30,7 +30,19 @@ type view struct {
 	IsAdmin    bool
 	IsOperator bool
 	Session    *session // set by pageStatus
+	Path       string   // the request's path, for the current page in the navigation
+	// Switch is the tenants the switcher offers (set by pageStatus on
+	// tenant pages), and Crumbs the breadcrumbs past the tenant: the
+	// last is the page itself, without a link.
+	Switch []tenancy.Tenant
+	Crumbs []crumb
 	flash
+}
+
+// crumb is a breadcrumb.
+type crumb struct {
+	Name string
+	Link string // "" for the current page
 }
 
 func (v *view) base() *view { return v }

@@ -114,7 +114,9 @@ func (d *Dashboard) webhookPage(w http.ResponseWriter, r *http.Request, s scope,
 		d.errorPage(w, r, code, msg)
 		return
 	}
-	d.pageStatus(w, r, code, "webhook-content", &webhookView{view: s.view("Webhook", f), Webhook: e, Deliveries: ds})
+	v := s.view("Webhook", f)
+	v.Crumbs = append([]crumb{{Name: "Webhooks", Link: "/dashboard/t/" + s.T.Slug + "/webhooks"}}, v.Crumbs...)
+	d.pageStatus(w, r, code, "webhook-content", &webhookView{view: v, Webhook: e, Deliveries: ds})
 }
 
 // changeWebhook pauses, resumes, pings or deletes a webhook (admins).

@@ -183,7 +183,7 @@ func TestDashboardInABrowser(t *testing.T) {
 			wide, _ := chromedp.Run(br.ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > 391 && !e.closest("nav, table, pre")).slice(0, 5).map(e => e.tagName + "." + e.className + "#" + e.id).join(" ")`))
 			t.Errorf("%s at 390 px is %d px wide (%v): %s", p, width, err, wide)
 		}
-		navHeight, err := chromedp.Run(br.ctx, chromedp.Evaluate[float64](`document.querySelector("header nav").getBoundingClientRect().height`))
+		navHeight, err := chromedp.Run(br.ctx, chromedp.Evaluate[float64](`document.querySelector(".sidebar nav").getBoundingClientRect().height`))
 		if err != nil || navHeight > 48 {
 			t.Errorf("%s at 390 px: the navigation is %.0f px high (%v); want one line", p, navHeight, err)
 		}
