@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -690,7 +691,7 @@ func TestCancelACommand(t *testing.T) {
 	dev := regexp.MustCompile(`href="(/dashboard/t/[^"]+/devices/[0-9a-f-]{36})"`).FindStringSubmatch(list)[1]
 	_, row := f.postHX(dev+"/commands", url.Values{"kind": {"restart"}}, csrf)
 	id := regexp.MustCompile(`id="command-([0-9a-f-]{36})"`).FindStringSubmatch(row)[1]
-	if !strings.Contains(row, `hx-post="../../commands/`+id+`/cancel"`) {
+	if !strings.Contains(row, `hx-post="../commands/`+id+`/cancel"`) {
 		t.Fatalf("a queued command's row has no cancel: %s", row)
 	}
 	if _, page := f.get(dev); !strings.Contains(page, `class="can-operate"`) {
@@ -720,5 +721,29 @@ func TestCancelACommand(t *testing.T) {
 	}
 	if code, _ := f.postHX(cancel, nil, viewer); code != 404 {
 		t.Errorf("a viewer cancels: %d", code)
+	}
+}
+
+// The device page lists commands newest first, as a new one appears at
+// the top (the page reversed the queue's newest-first list, so a reload
+// put the command just sent at the bottom; the browser suite found it).
+func TestDeviceCommandsNewestFirst(t *testing.T) {
+	f := setup(t)
+	csrf := f.as("ana")
+	_, list := f.get("/dashboard/t/" + f.a.Slug + "/devices")
+	dev := regexp.MustCompile(`href="(/dashboard/t/[^"]+/devices/[0-9a-f-]{36})"`).FindStringSubmatch(list)[1]
+	reID := regexp.MustCompile(`id="command-([0-9a-f-]{36})"`)
+	var sent []string
+	for range 3 {
+		_, row := f.postHX(dev+"/commands", url.Values{"kind": {"restart"}}, csrf)
+		sent = append(sent, reID.FindStringSubmatch(row)[1])
+	}
+	_, page := f.get(dev)
+	var shown []string
+	for _, m := range reID.FindAllStringSubmatch(page, -1) {
+		shown = append(shown, m[1])
+	}
+	if want := []string{sent[2], sent[1], sent[0]}; !slices.Equal(shown, want) {
+		t.Errorf("commands shown %v, want newest first %v", shown, want)
 	}
 }

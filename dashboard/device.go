@@ -123,7 +123,6 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 		d.errorPage(w, r, http.StatusServiceUnavailable, "The device cannot be read right now; try again in a moment.")
 		return
 	}
-	slices.Reverse(cmds) // newest first
 	facts, apps := readableFacts(dev)
 	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
 	v := tenantView(deviceName(dev)+" · "+t.Name, t, role)

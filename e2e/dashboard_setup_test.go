@@ -19,8 +19,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/tridentmdm/trident/internal/devidp"
 	"github.com/tridentmdm/trident/internal/fakeamapi"
 	"github.com/tridentmdm/trident/internal/testenv"
@@ -92,7 +90,6 @@ func TestDashboardEnrollmentSetup(t *testing.T) {
 	srv := startOn(t, port, idp.Issuer, "--dashboard-client-id", "trident-dashboard", "--dashboard-client-secret", "dash",
 		"--android-project", "trident-test", "--android-api-url", google.URL+"/", "--android-pubsub-topic", "projects/trident-test/topics/amapi",
 		"--android-push-audience", "trident-pubsub", "--android-push-service-account", pushAccount, "--android-push-issuer", idp.Issuer)
-	googleSignupInABrowser(t, platform, google.URL, tn.Slug)
 	c := browserish()
 	if code, _ := idp.SignIn(t, c, platform+"/dashboard/", "ana@msp.test", "pw"); code != 200 {
 		t.Fatalf("sign in: %d", code)
@@ -243,32 +240,4 @@ func dashboardAndroid(t *testing.T, c *http.Client, api apiClient, google *fakea
 		t.Fatalf("QR code: %v", err)
 	}
 
-}
-
-// googleSignupInABrowser: "Sign up with Google" takes a real Chromium to
-// Google's sign-up, under the page's real Content-Security-Policy (whose
-// form-action 'self' once blocked the redirect; Go's client does not
-// enforce CSP, so only a browser shows it).
-func googleSignupInABrowser(t *testing.T, platform, google, slug string) {
-	t.Helper()
-	br := newBrowser(t, chromium(t))
-	br.run("sign in",
-		chromedp.Navigate(platform+"/dashboard/"),
-		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
-		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), "ana@msp.test"),
-		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), "pw"),
-		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`ul.cards`)),
-	)
-	br.run("sign up with Google",
-		chromedp.Navigate(platform+"/dashboard/t/"+slug+"/enroll"),
-		chromedp.WaitVisible(chromedp.CSS(`input[name="admin_email"]`)),
-		chromedp.SendKeys(chromedp.CSS(`input[name="admin_email"]`), "it@example.com"),
-		chromedp.Click(chromedp.CSS(`form[action$="/android/signup"] button[type="submit"]`)),
-	)
-	var at string
-	eventually(t, "the browser at Google's sign-up", func() bool {
-		at, _ = chromedp.Run(br.ctx, chromedp.Location())
-		return strings.HasPrefix(at, google)
-	})
 }

@@ -1,0 +1,59 @@
+// What the suite knows of the Trident it tests (e2e/playwright_test.go
+// made it), and the helpers every spec shares.
+import { test as base, expect, type Page } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
+import * as path from "node:path";
+
+type Tenant = { slug: string; name: string };
+export type World = {
+  platform: string;
+  google: string;
+  control: string;
+  password: string;
+  users: { admin: string; viewer: string };
+  Tenants: { a: Tenant; b: Tenant; other: Tenant };
+  device: { id: string; name: string };
+};
+
+const raw = process.env.TRIDENT_E2E_WORLD;
+if (!raw) {
+  throw new Error("TRIDENT_E2E_WORLD is not set: run the suite through go test ./e2e -run TestPlaywright");
+}
+export const world: World = JSON.parse(raw);
+export const tenantA = world.Tenants.a;
+export const tenantB = world.Tenants.b;
+export const tenantPath = (t: Tenant, p = "") => `${world.platform}/dashboard/t/${t.slug}/${p}`;
+
+// signIn signs in through the identity provider's own form, as a person.
+export async function signIn(page: Page, user = world.users.admin) {
+  await page.goto(`${world.platform}/dashboard/`);
+  await page.getByLabel(/email|user/i).fill(user);
+  await page.getByLabel(/password/i).fill(world.password);
+  await page.getByRole("button", { name: /sign in/i }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Tenants" })).toBeVisible();
+}
+
+// shot saves a full-page screenshot as screenshots/NAME.png.
+export async function shot(page: Page, name: string) {
+  const dir = path.join(process.env.PLAYWRIGHT_OUTPUT ?? "test-results", "screenshots");
+  await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+}
+
+// accessible fails on any serious or critical axe-core violation of
+// WCAG 2.1 A and AA on the page as it is.
+export async function accessible(page: Page, what: string) {
+  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
+  const bad = results.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).slice(0, 5).join(", ")}`);
+  expect.soft(bad, `axe on ${what}`).toEqual([]);
+}
+
+// asDevice has the named simulated device run its next session.
+export async function asDevice(name: string) {
+  const resp = await fetch(`${world.control}/session?device=${encodeURIComponent(name)}`, { method: "POST" });
+  if (!resp.ok) throw new Error(`the device's session: ${resp.status} ${await resp.text()}`);
+}
+
+export const test = base;
+export { expect };
