@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -53,6 +54,8 @@ type fixture struct {
 	idp    *testenv.IDP
 	dns    *testenv.DNSServer
 	pki    *pki.PKI
+	// lastHeader is the header of postHX's last answer.
+	lastHeader http.Header
 }
 
 // setup serves the dashboard with two tenants, a device in each, and a
@@ -336,6 +339,7 @@ func (f *fixture) postHX(path string, form url.Values, csrf string) (int, string
 		f.t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	f.lastHeader = resp.Header
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
@@ -746,4 +750,74 @@ func TestDeviceCommandsNewestFirst(t *testing.T) {
 	if want := []string{sent[2], sent[1], sent[0]}; !slices.Equal(shown, want) {
 		t.Errorf("commands shown %v, want newest first %v", shown, want)
 	}
+}
+
+// A device's page has one form per command kind with typed fields for
+// its family, not a JSON payload (issue 24); a destructive one needs
+// the device's name typed in, and a refusal says why in that form.
+func TestTypedCommandForms(t *testing.T) {
+	f := setup(t)
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	var mac inventory.Device
+	if err := f.db.Tx(ctx, func(tx pgx.Tx) (err error) {
+		mac, err = f.inv.RecordTx(ctx, tx, inventory.Report{Platform: inventory.Apple, Identifier: "MAC-1", Name: "Design Mac", Model: "MacBookPro18,3", OSVersion: "15.1"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	csrf := f.as("bo") // an admin
+	_, list := f.get("/dashboard/t/" + f.a.Slug + "/devices?q=Reception")
+	pc := regexp.MustCompile(`href="(/dashboard/t/[^"]+/devices/[0-9a-f-]{36})"`).FindStringSubmatch(list)[1]
+	macPage := "/dashboard/t/" + f.a.Slug + "/devices/" + mac.ID.String()
+
+	_, page := f.get(macPage)
+	want(t, "the Mac's page", 200, page, 200, `id="form-lock"`, `name="pin"`, `pattern="\d{6}"`, `name="message"`, `id="form-erase"`,
+		"Type the device's name, <strong>Design Mac</strong>, to confirm")
+	if i, j := strings.Index(page, `id="form-restart"`), strings.Index(page, `id="form-erase"`); i < 0 || j < i {
+		t.Error("the destructive forms come before the everyday ones")
+	}
+	if strings.Contains(page, `name="payload"`) {
+		t.Error("the device page still asks for a JSON payload")
+	}
+	_, page = f.get(pc)
+	if strings.Contains(page, `id="cmd-lock-pin"`) || strings.Contains(page, `id="cmd-lock-message"`) {
+		t.Error("a Windows PC's lock form asks for Apple's fields")
+	}
+
+	send := func(dev string, form url.Values) (int, string) { return f.postHX(dev+"/commands", form, csrf) }
+	code, body := send(macPage, url.Values{"kind": {"lock"}})
+	want(t, "lock a Mac without its PIN", code, body, 422, "Six-digit PIN to unlock it: fill it in")
+	code, body = send(macPage, url.Values{"kind": {"lock"}, "pin": {"12ab"}})
+	want(t, "a PIN of letters", code, body, 422, "six digits")
+	code, body = send(macPage, url.Values{"kind": {"lock"}, "pin": {"123456"}, "message": {"Call IT"}, "phone_number": {"+44 20 7946 0000"}})
+	want(t, "lock a Mac", code, body, 201, `data-status="queued"`)
+	id := uuid.MustParse(regexp.MustCompile(`id="command-([0-9a-f-]{36})"`).FindStringSubmatch(body)[1])
+	q := commands.New(f.db, f.inv, events.NewPublisher(nil))
+	c, err := q.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p map[string]any
+	json.Unmarshal(c.Payload, &p)
+	if p["message"] != "Call IT" || p["phone_number"] != "+44 20 7946 0000" || p["pin"] != "[redacted]" {
+		t.Errorf("the lock's payload: %s", c.Payload)
+	}
+
+	code, body = send(pc, url.Values{"kind": {"query_settings"}, "loc_uris": {"./DevDetail/SwV\r\n\r\n ./DevInfo/Mod \n"}})
+	want(t, "read nodes", code, body, 201)
+	c, _ = q.Get(ctx, uuid.MustParse(regexp.MustCompile(`id="command-([0-9a-f-]{36})"`).FindStringSubmatch(body)[1]))
+	if string(c.Payload) != `{"loc_uris": ["./DevDetail/SwV", "./DevInfo/Mod"]}` && string(c.Payload) != `{"loc_uris":["./DevDetail/SwV","./DevInfo/Mod"]}` {
+		t.Errorf("the node list: %s", c.Payload)
+	}
+
+	// Erase: the name typed, exactly.
+	for _, typed := range []string{"", "reception pc", "Design Mac"} {
+		code, body = f.postHX(pc+"/commands", url.Values{"kind": {"erase"}, "confirm_name": {typed}}, csrf)
+		want(t, "erase with "+typed+" typed", code, body, 422, "type the device's name, Reception PC, to confirm")
+	}
+	if hx := f.lastHeader.Get("HX-Retarget"); hx != "#status-erase" {
+		t.Errorf("the refusal goes to %q, not the erase form's status", hx)
+	}
+	code, body = send(pc, url.Values{"kind": {"erase"}, "confirm_name": {"Reception PC"}})
+	want(t, "erase", code, body, 201, `data-status="queued"`)
 }

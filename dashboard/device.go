@@ -37,32 +37,46 @@ func commandable(p inventory.Platform, role identity.Role) []commands.Kind {
 	return out
 }
 
-// checkCommand reads a composer's form: a kind people send (not Trident's
-// own device_configured), what the commands policy allows the person's
-// role with that payload, destructive ones confirmed, and an optional JSON
-// object payload. On a problem it gives the status and what to tell the
-// person.
-func checkCommand(r *http.Request, role identity.Role) (kind string, payload map[string]any, code int, problem string) {
-	kind = r.PostFormValue("kind")
+// checkCommand checks a composer's command: a kind people send (not
+// Trident's own device_configured), what the commands policy allows the
+// person's role with that payload, and, for a destructive kind, the
+// confirmation confirm asks for (it answers what to tell the person, or
+// ""). On a problem it gives the status and what to tell the person.
+func checkCommand(kind string, payload map[string]any, role identity.Role, confirm func(commands.Kind) string) (code int, problem string) {
 	k, known := commands.LookupKind(kind)
 	if !known || kind == "device_configured" {
-		return "", nil, http.StatusUnprocessableEntity, "Choose a command."
+		return http.StatusUnprocessableEntity, "Choose a command."
 	}
-	if p := strings.TrimSpace(r.PostFormValue("payload")); p != "" {
-		if len(p) > 256<<10 {
-			return "", nil, http.StatusRequestEntityTooLarge, "The payload is larger than 256 KiB."
+	if err := commands.Authorize(role, kind, payload); err != nil {
+		return http.StatusForbidden, capitalize(err.Error()) + "."
+	}
+	if k.Destructive {
+		if problem := confirm(k); problem != "" {
+			return http.StatusUnprocessableEntity, problem
 		}
-		if err := json.Unmarshal([]byte(p), &payload); err != nil {
-			return "", nil, http.StatusUnprocessableEntity, "The payload is not a JSON object: " + err.Error()
+	}
+	return 0, ""
+}
+
+// boxTicked is the group composer's confirmation: the box ticked.
+func boxTicked(r *http.Request) func(commands.Kind) string {
+	return func(k commands.Kind) string {
+		if r.PostFormValue("confirm") != "yes" {
+			return k.Name + " cannot be undone: tick the box to confirm."
 		}
+		return ""
 	}
-	switch err := commands.Authorize(role, kind, payload); {
-	case err != nil:
-		return "", nil, http.StatusForbidden, capitalize(err.Error()) + "."
-	case k.Destructive && r.PostFormValue("confirm") != "yes":
-		return "", nil, http.StatusUnprocessableEntity, k.Name + " cannot be undone: tick the box to confirm."
+}
+
+// nameTyped is a device form's confirmation: the device's name typed in
+// (so a wipe goes to the device the person means, not the tab left open).
+func nameTyped(r *http.Request, dev inventory.Device) func(commands.Kind) string {
+	return func(k commands.Kind) string {
+		if strings.TrimSpace(r.PostFormValue("confirm_name")) != deviceName(dev) {
+			return commandTexts[k.Name].Title + " cannot be undone: type the device's name, " + deviceName(dev) + ", to confirm."
+		}
+		return ""
 	}
-	return kind, payload, 0, ""
 }
 
 func (d *Dashboard) deviceID(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
@@ -128,7 +142,7 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 	v := tenantView(deviceName(dev)+" · "+t.Name, t, role)
 	v.Crumbs = append([]crumb{{Name: "Devices", Link: "/dashboard/t/" + t.Slug + "/devices"}}, v.Crumbs...)
 	d.page(w, r, "device-content", &deviceView{view: v, Device: dev,
-		Facts: facts, Apps: apps, Commands: cmds, Kinds: commandable(dev.Platform, role), CanSend: role.AtLeast(identity.Operator), Live: live,
+		Facts: facts, Apps: apps, Commands: cmds, Forms: commandForms(dev, role), CanSend: role.AtLeast(identity.Operator), Live: live,
 		Compliance: standings(dev, rules, results), HasCompliance: d.opts.Compliance != nil, Identities: idents})
 }
 
@@ -175,24 +189,34 @@ func (d *Dashboard) send(w http.ResponseWriter, r *http.Request) {
 	}
 	s := sessionFrom(r.Context())
 	role, _ := s.principal().RoleIn(t)
+	kind := r.PostFormValue("kind")
 	fail := func(code int, msg string) {
+		// Where the person acted: the status line of the kind's form.
+		target := "#flash"
+		if _, ok := commands.LookupKind(kind); ok {
+			target = "#status-" + kind
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("HX-Retarget", "#composer-status")
+		w.Header().Set("HX-Retarget", target)
 		w.Header().Set("HX-Reswap", "innerHTML")
 		w.WriteHeader(code)
 		pages.ExecuteTemplate(w, "composer-error", msg)
 	}
-	kind, payload, code, problem := checkCommand(r, role)
-	if problem != "" {
-		fail(code, problem)
-		return
-	}
 	ctx := tenancy.WithTenant(r.Context(), t.ID)
 	var c commands.Command
 	err := d.db.Within(ctx, func(ctx context.Context) error {
-		var err error
-		c, err = d.cmds.Enqueue(ctx, commands.NewCommand{DeviceID: id, Kind: kind, Payload: payload, CreatedBy: s.Subject})
+		dev, err := d.inv.Get(ctx, id)
 		if err != nil {
+			return err
+		}
+		payload, code, problem := typedPayload(r, kind, dev.Family())
+		if problem == "" {
+			code, problem = checkCommand(kind, payload, role, nameTyped(r, dev))
+		}
+		if problem != "" {
+			return &UserError{Status: code, Message: problem}
+		}
+		if c, err = d.cmds.Enqueue(ctx, commands.NewCommand{DeviceID: id, Kind: kind, Payload: payload, CreatedBy: s.Subject}); err != nil {
 			return err
 		}
 		return d.record(ctx, s, "queue-command", fmt.Sprintf("/v1/tenants/%s/devices/%s/commands", t.Slug, id), http.StatusCreated,

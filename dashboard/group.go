@@ -45,7 +45,11 @@ func (d *Dashboard) groupCommand(w http.ResponseWriter, r *http.Request) {
 		reply(http.StatusUnprocessableEntity, "Choose a group.")
 		return
 	}
-	kind, payload, code, problem := checkCommand(r, role)
+	kind := r.PostFormValue("kind")
+	payload, code, problem := jsonPayload(r)
+	if problem == "" {
+		code, problem = checkCommand(kind, payload, role, boxTicked(r))
+	}
 	if problem != "" {
 		reply(code, problem)
 		return

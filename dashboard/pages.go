@@ -43,7 +43,10 @@ func ago(t time.Time, layout string) string {
 }
 
 var funcs = template.FuncMap{
-	"icon":         icon,
+	"icon": icon,
+	"commandFormOf": func(v *deviceView, f commandForm) commandFormView {
+		return commandFormView{Slug: v.Tenant.Slug, Device: v.Device.ID.String(), DeviceName: deviceName(v.Device), Form: f}
+	},
 	"navLink":      navLink,
 	"ruleText":     ruleText,
 	"platformName": platformName,

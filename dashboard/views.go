@@ -103,7 +103,7 @@ type deviceView struct {
 	Facts         []fact
 	Apps          []app // installed, by name
 	Commands      []commands.Command
-	Kinds         []commands.Kind
+	Forms         []commandForm // one per kind the person may send it
 	CanSend       bool
 	Live          string
 	Compliance    []standing

@@ -48,8 +48,9 @@ test("find a device by typing", async ({ page }) => {
 test("queue a command, cancel it, and watch the status live", async ({ page, context }) => {
   const device = tenantPath(tenantA, `devices/${world.device.id}`);
   await page.goto(device);
-  await page.locator("#kind").selectOption("restart");
-  await page.getByRole("button", { name: "Send" }).click();
+  const restart = page.locator("#form-restart");
+  await restart.locator("summary").click();
+  await restart.getByRole("button", { name: "Restart" }).click();
   const row = page.locator("#command-rows tr").first();
   await expect(row.locator("td[data-status]")).toHaveAttribute("data-status", "queued");
 
@@ -67,8 +68,7 @@ test("queue a command, cancel it, and watch the status live", async ({ page, con
 
   // Another restart, which the device takes in its next session: the
   // row turns acknowledged on both pages.
-  await page.locator("#kind").selectOption("restart");
-  await page.getByRole("button", { name: "Send" }).click();
+  await restart.getByRole("button", { name: "Restart" }).click();
   await expect(row.locator("td[data-status]")).toHaveAttribute("data-status", "queued");
   await other.reload();
   await asDevice(world.device.name);
@@ -77,16 +77,18 @@ test("queue a command, cancel it, and watch the status live", async ({ page, con
   await shot(page, "device-commands");
 });
 
-test("a refused form says why where the person acted", async ({ page }) => {
+test("a refused form says why where the person acted, and keeps what was typed", async ({ page }) => {
   await page.goto(tenantPath(tenantA, `devices/${world.device.id}`));
-  // An erase without the confirmation: 422, which htmx would not show
+  // An erase with the wrong name typed: 422, which htmx would not show
   // by default.
-  await page.locator("#kind").selectOption("erase");
-  await page.getByRole("button", { name: "Send" }).click();
-  const status = page.locator("#composer-status");
-  await expect(status.getByRole("alert")).toContainText("confirm");
-  // What was chosen stays chosen.
-  await expect(page.locator("#kind")).toHaveValue("erase");
+  const erase = page.locator("#form-erase");
+  await erase.locator("summary").click();
+  const name = erase.getByLabel(/Type the device's name/);
+  await name.fill("FRONT DESK");
+  await erase.getByRole("button", { name: "Erase the device" }).click();
+  await expect(erase.getByRole("alert")).toContainText(`type the device's name, ${world.device.name}, to confirm`);
+  await expect(name).toHaveValue("FRONT DESK");
+  await expect(page.locator("#command-rows")).not.toContainText("erase");
   await shot(page, "refused");
 });
 

@@ -36,6 +36,8 @@ export async function signIn(page: Page, user = world.users.admin) {
 // shot saves a full-page screenshot as screenshots/NAME.png.
 export async function shot(page: Page, name: string) {
   const dir = path.join(process.env.PLAYWRIGHT_OUTPUT ?? "test-results", "screenshots");
+  // From the top: the sidebar sticks to where the page is scrolled.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
 }
 
