@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"bufio"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -820,4 +821,90 @@ func TestTypedCommandForms(t *testing.T) {
 	}
 	code, body = send(pc, url.Values{"kind": {"erase"}, "confirm_name": {"Reception PC"}})
 	want(t, "erase", code, body, 201, `data-status="queued"`)
+}
+
+// The device list picks devices for a bulk command (operators) or a
+// group change (admins), audited as the API's, and exports what it
+// shows as CSV, where a device's name cannot become a formula.
+func TestBulkSelectAndExport(t *testing.T) {
+	f := setup(t)
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	var evil inventory.Device
+	if err := f.db.Tx(ctx, func(tx pgx.Tx) (err error) {
+		evil, err = f.inv.RecordTx(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: "EVIL", Name: "=HYPERLINK(\"http://x\")", SerialNumber: "S-2"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	group, err := f.inv.CreateGroup(ctx, "Front of house")
+	if err != nil {
+		t.Fatal(err)
+	}
+	csrf := f.as("ana") // an operator
+	_, page := f.get("/dashboard/t/" + f.a.Slug + "/devices")
+	want(t, "the list", 200, page, 200, `id="bulk"`, `form="bulk"`, `value="command:restart"`, "devices.csv?", "not evaluated")
+	if strings.Contains(page, `value="command:erase"`) {
+		t.Error("the list offers a destructive bulk command")
+	}
+	found, _ := f.inv.List(ctx, inventory.Query{Search: "Reception", Limit: 1})
+	pc := found.Devices[0].ID.String()
+	if !strings.Contains(page, `name="device" value="`+pc+`"`) {
+		t.Fatalf("no checkbox for the PC: %s", page)
+	}
+	bulk := "/dashboard/t/" + f.a.Slug + "/devices/bulk"
+
+	code, body := f.postHX(bulk, url.Values{"action": {"command:restart"}}, csrf)
+	want(t, "nothing selected", code, body, 422, "Select at least one device")
+	code, body = f.postHX(bulk, url.Values{"action": {"command:erase"}, "device": {pc}}, csrf)
+	want(t, "a bulk erase", code, body, 422, "Choose a command")
+	code, body = f.postHX(bulk, url.Values{"action": {"add:" + group.ID.String()}, "device": {pc}}, csrf)
+	want(t, "an operator changes a group", code, body, 403, "admin role")
+	code, body = f.postHX(bulk, url.Values{"action": {"command:restart"}, "device": {pc, evil.ID.String(), pc}}, csrf)
+	want(t, "a bulk restart", code, body, 202, "Restart is being queued for the 2 selected devices")
+	if n := f.audited(f.a, "queue-bulk-command"); n != 1 {
+		t.Errorf("queue-bulk-command audited %d times", n)
+	}
+
+	csrf = f.as("bo") // an admin
+	code, body = f.postHX(bulk, url.Values{"action": {"add:" + group.ID.String()}, "device": {pc, evil.ID.String()}}, csrf)
+	want(t, "add to a group", code, body, 202, "2 devices joined the group")
+	if n, _ := f.inv.Count(ctx, inventory.Query{Group: group.ID}); n != 2 {
+		t.Errorf("the group has %d members", n)
+	}
+	other := tenancy.WithTenant(context.Background(), f.b.ID)
+	theirs, _ := f.inv.List(other, inventory.Query{Limit: 1})
+	code, body = f.postHX(bulk, url.Values{"action": {"remove:" + group.ID.String()}, "device": {pc, theirs.Devices[0].ID.String()}}, csrf)
+	want(t, "another tenant's device", code, body, 422, "name no device of this tenant")
+	if n := f.audited(f.a, "change-group-members"); n != 1 {
+		t.Errorf("change-group-members audited %d times", n)
+	}
+
+	resp, err := f.client.Get(f.url + "/dashboard/t/" + f.a.Slug + "/devices.csv?sort=serial")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	records, err := csv.NewReader(resp.Body).ReadAll()
+	if err != nil || resp.Header.Get("Content-Type") != "text/csv; charset=utf-8" ||
+		!strings.Contains(resp.Header.Get("Content-Disposition"), f.a.Slug+"-devices-") {
+		t.Fatalf("export: %v %v", resp.Header, err)
+	}
+	if len(records) != 3 || records[0][0] != "name" || records[1][0] != "Reception PC" || records[2][0] != `'=HYPERLINK("http://x")` ||
+		records[2][3] != "S-2" || records[1][10] != "unevaluated" {
+		t.Errorf("exported %q", records)
+	}
+	if code, _ := f.get("/dashboard/t/" + f.b.Slug + "/devices.csv"); code != 404 {
+		t.Errorf("another tenant's export: %d", code)
+	}
+}
+
+// Filtering the list (htmx swaps only its rows) brings the count and the
+// export link along: both stayed as the page first drew them, so the
+// export took the old filters (the browser suite found it).
+func TestFilteredListCountAndExport(t *testing.T) {
+	f := setup(t)
+	f.as("ana")
+	code, rows := f.get("/dashboard/t/"+f.a.Slug+"/devices?q=nothing", "HX-Request", "true")
+	want(t, "filtered rows", code, rows, 200, "No devices match", `id="device-count" hx-swap-oob="true"`, "<span>0 devices</span>",
+		`id="export" hx-swap-oob="true"`, "devices.csv?q=nothing")
 }

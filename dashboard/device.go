@@ -142,7 +142,8 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 	v := tenantView(deviceName(dev)+" · "+t.Name, t, role)
 	v.Crumbs = append([]crumb{{Name: "Devices", Link: "/dashboard/t/" + t.Slug + "/devices"}}, v.Crumbs...)
 	d.page(w, r, "device-content", &deviceView{view: v, Device: dev,
-		Facts: facts, Apps: apps, Commands: cmds, Forms: commandForms(dev, role), CanSend: role.AtLeast(identity.Operator), Live: live,
+		States: map[uuid.UUID]string{dev.ID: stateOf(results)},
+		Facts:  facts, Apps: apps, Commands: cmds, Forms: commandForms(dev, role), CanSend: role.AtLeast(identity.Operator), Live: live,
 		Compliance: standings(dev, rules, results), HasCompliance: d.opts.Compliance != nil, Identities: idents})
 }
 
@@ -166,6 +167,20 @@ func standings(dev inventory.Device, rules []compliance.Rule, results []complian
 		}
 	}
 	return out
+}
+
+// stateOf is a device's compliance state from its results: "" when it
+// has none (not evaluated).
+func stateOf(results []compliance.Result) string {
+	if len(results) == 0 {
+		return ""
+	}
+	for _, r := range results {
+		if !r.Compliant {
+			return "noncompliant"
+		}
+	}
+	return "compliant"
 }
 
 func deviceName(d inventory.Device) string {

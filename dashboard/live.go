@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -182,16 +183,20 @@ func (c *renderCache) entry(tenant uuid.UUID, event int64) *renderEntry {
 // row renders one device's table cells as they are now.
 func (d *Dashboard) row(ctx context.Context, slug string, id uuid.UUID) (string, error) {
 	var dev inventory.Device
+	var results []compliance.Result
 	// The writer: the event was committed there, a replica may lag.
 	err := d.db.Within(ctx, func(ctx context.Context) error {
 		var err error
-		dev, err = d.inv.Get(ctx, id)
+		if dev, err = d.inv.Get(ctx, id); err != nil || d.opts.Compliance == nil {
+			return err
+		}
+		results, err = d.opts.Compliance.Results(ctx, id)
 		return err
 	})
 	if err != nil {
 		return "", err
 	}
 	var b bytes.Buffer
-	err = pages.ExecuteTemplate(&b, "device-cells", deviceRow{Slug: slug, Device: dev})
+	err = pages.ExecuteTemplate(&b, "device-cells", deviceRow{Slug: slug, Device: dev, Compliance: stateOf(results)})
 	return b.String(), err
 }

@@ -22,10 +22,13 @@ import (
 	"github.com/tridentmdm/trident/tenancy"
 )
 
-// deviceRow is a device's table row, with its tenant for the link.
+// deviceRow is a device's table row, with its tenant for the link and
+// its compliance state ("compliant", "noncompliant", or "" when not
+// evaluated).
 type deviceRow struct {
-	Slug   string
-	Device inventory.Device
+	Slug       string
+	Device     inventory.Device
+	Compliance string
 }
 
 // ago says how long ago t was; past two days, its date in layout.
@@ -54,7 +57,9 @@ var funcs = template.FuncMap{
 	"json":         func(v any) string { b, _ := json.MarshalIndent(v, "", "  "); return string(b) },
 	"deref":        func(p *uuid.UUID) uuid.UUID { return *p },
 	"since":        func(t time.Time) string { return ago(t, "2006-01-02 15:04") },
-	"row":          func(slug string, d inventory.Device) deviceRow { return deviceRow{Slug: slug, Device: d} },
+	"row": func(slug string, d inventory.Device, states map[uuid.UUID]string) deviceRow {
+		return deviceRow{Slug: slug, Device: d, Compliance: states[d.ID]}
+	},
 	"ago": func(t *time.Time) string {
 		if t == nil {
 			return "never"
@@ -307,7 +312,7 @@ func deviceQuery(qv url.Values) inventory.Query {
 // other way when it is the sort already) and its aria-sort.
 func sortLinks(base string, q inventory.Query) (links, aria map[string]string) {
 	links, aria = map[string]string{}, map[string]string{}
-	for _, col := range []string{"name", "last_seen_at"} {
+	for _, col := range []string{"name", "serial", "last_seen_at"} {
 		by, state := col, "none"
 		switch string(q.Sort) {
 		case col, "":
@@ -358,6 +363,7 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 	var groups []inventory.Group
 	var total int
 	var failingRule string
+	var states map[uuid.UUID]string
 	err := d.db.ReadWithin(tenancy.WithTenant(r.Context(), t.ID), func(ctx context.Context) error {
 		var err error
 		if p, err = d.inv.List(ctx, q); err != nil {
@@ -365,6 +371,11 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 		}
 		if total, err = d.inv.Count(ctx, q); err != nil {
 			return err
+		}
+		if d.opts.Compliance != nil {
+			if states, err = d.opts.Compliance.States(ctx, deviceIDs(p.Devices)); err != nil {
+				return err
+			}
 		}
 		if q.FailingRule != uuid.Nil && d.opts.Compliance != nil {
 			if failingRule, err = d.ruleName(ctx, q.FailingRule); err != nil {
@@ -388,6 +399,8 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 		Groups: groups, GroupKinds: commandable("", role), CanGroupSend: d.opts.Jobs != nil && role.AtLeast(identity.Operator),
 		ComplianceFilters: []string{"compliant", "noncompliant", "unevaluated"},
 		Platforms:         []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}, Total: total, FailingRule: failingRule,
+		States: states, CanBulk: role.AtLeast(identity.Operator), BulkKinds: bulkKinds(role),
+		Export: "/dashboard/t/" + t.Slug + "/devices.csv?" + listValues(q).Encode(),
 	}
 	base := "/dashboard/t/" + t.Slug + "/devices?"
 	data.SortLinks, data.AriaSort = sortLinks(base, q)
@@ -399,6 +412,9 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 		data.Next = base + next.Encode()
 	}
 	if r.Header.Get("HX-Request") != "" && r.Header.Get("HX-Boosted") == "" {
+		// A next page's rows ("More devices") leave the count alone; a
+		// new search or filter brings it.
+		data.OOB = q.AfterID == uuid.Nil
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Vary", "HX-Request")
 		if err := pages.ExecuteTemplate(w, "device-rows", data); err != nil {

@@ -90,16 +90,22 @@ type devicesView struct {
 	CanGroupSend      bool
 	ComplianceFilters []string
 	Platforms         []inventory.Platform
-	Total             int               // devices the filters keep, on every page
-	FailingRule       string            // the name of the rule the list keeps the failing devices of, if any
-	SortLinks         map[string]string // by column: the list sorted by it (the other way when it is the sort)
-	AriaSort          map[string]string // by column: ascending, descending or none
+	Total             int                  // devices the filters keep, on every page
+	FailingRule       string               // the name of the rule the list keeps the failing devices of, if any
+	SortLinks         map[string]string    // by column: the list sorted by it (the other way when it is the sort)
+	AriaSort          map[string]string    // by column: ascending, descending or none
+	States            map[uuid.UUID]string // the devices' compliance states (stateOf)
+	CanBulk           bool                 // operators act on selected devices
+	BulkKinds         []commandForm        // the commands they may send them
+	Export            string               // the list, filtered as it is, as CSV
+	OOB               bool                 // rows alone, for htmx: the count and export link come out of band
 }
 
 // deviceView is one device's page.
 type deviceView struct {
 	view
 	Device        inventory.Device
+	States        map[uuid.UUID]string // its compliance state, for its row
 	Facts         []fact
 	Apps          []app // installed, by name
 	Commands      []commands.Command

@@ -152,6 +152,9 @@ func playwrightSetup(t *testing.T) (playwrightWorld, map[string]*devicesim.Windo
 	for _, name := range []string{"FRONT-DESK-01", "BACK-OFFICE-02", "KITCHEN-TABLET-03", "MANAGER-LAPTOP-04", "TILL-05", "TILL-06"} {
 		devices[name] = enrollWindowsNamed(ctx, t, api, base, a.Slug, host, name)
 	}
+	if code, body := api.do("POST", "/v1/tenants/"+a.Slug+"/groups", map[string]any{"name": "Tills"}); code != 201 {
+		t.Fatalf("a group: %d %s", code, body)
+	}
 	if code, body := api.do("POST", "/v1/tenants/"+a.Slug+"/webhooks", map[string]any{
 		"url": "https://hooks.example.com/trident", "event_kinds": []string{"device.enrolled"}, "description": "The bakery's ticketing system",
 	}); code != 201 {

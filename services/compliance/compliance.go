@@ -478,6 +478,26 @@ func (c *Compliance) Failing(ctx context.Context) (map[uuid.UUID]int, error) {
 	})
 }
 
+// States are the compliance states of the devices asked for, by id:
+// "compliant" (every rule evaluated for it passes) or "noncompliant"
+// (failing one); a device with no results (not evaluated) is absent.
+func (c *Compliance) States(ctx context.Context, devices []uuid.UUID) (map[uuid.UUID]string, error) {
+	return tenancy.Read(ctx, c.db, func(tx pgx.Tx) (map[uuid.UUID]string, error) {
+		rows, _ := tx.Query(ctx, `SELECT device_id, bool_and(compliant) FROM compliance_results
+WHERE device_id = ANY($1) GROUP BY device_id`, devices)
+		out := map[uuid.UUID]string{}
+		var id uuid.UUID
+		var ok bool
+		if _, err := pgx.ForEachRow(rows, []any{&id, &ok}, func() error {
+			out[id] = map[bool]string{true: "compliant", false: "noncompliant"}[ok]
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("compliance: states: %w", err)
+		}
+		return out, nil
+	})
+}
+
 // Standing counts the tenant's enrolled devices by compliance: those
 // whose every evaluated rule passes, those failing at least one, and those
 // not evaluated yet.

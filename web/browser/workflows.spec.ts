@@ -138,3 +138,26 @@ test("relative times tick", async ({ page }) => {
   await expect(seen).not.toHaveText(before ?? "");
   await expect(seen).toHaveText(/^\d+ min ago$/);
 });
+
+test("pick devices in the list, add them to a group, and export the list", async ({ page }) => {
+  await page.goto(tenantPath(tenantA, "devices"));
+  await page.getByRole("searchbox", { name: "Search" }).fill("till");
+  await expect(page.locator("#device-rows tr")).toHaveCount(2);
+  await page.getByRole("checkbox", { name: "Select every device on this page" }).check();
+  await expect(page.locator("#bulk-count")).toHaveText("2 selected");
+  await page.getByLabel("With the selected devices").selectOption({ label: "Add to Tills" });
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(page.locator("#bulk-status")).toHaveText("2 devices joined the group.");
+  await shot(page, "devices-bulk");
+
+  await page.getByRole("searchbox", { name: "Search" }).fill("");
+  await page.locator("#group-filter").selectOption({ label: "Tills" });
+  await expect(page.locator(".count")).toHaveText("2 devices");
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Export CSV" }).click()]);
+  expect(download.suggestedFilename()).toMatch(new RegExp(`^${tenantA.slug}-devices-\\d{4}-\\d{2}-\\d{2}\\.csv$`));
+  const fs = await import("node:fs/promises");
+  const csv = await fs.readFile(await download.path(), "utf8");
+  const lines = csv.trim().split("\n");
+  expect(lines[0]).toMatch(/^name,id,identifier,serial_number,platform/);
+  expect(lines.slice(1).map((l) => l.split(",")[0])).toEqual(["TILL-05", "TILL-06"]);
+});

@@ -1,0 +1,46 @@
+// Trident's own: picking devices in the list for a bulk action. The
+// checkboxes work without it (they belong to the bulk form); this adds
+// "select every device on this page", a count, and keeps what is ticked
+// when a live update redraws a row (the stream swaps a row's cells).
+(function () {
+  "use strict";
+  var picked = new Set();
+  function boxes() { return document.querySelectorAll('input[type="checkbox"][name="device"][form="bulk"]'); }
+  function show() {
+    var all = boxes(), ticked = 0;
+    all.forEach(function (b) {
+      b.checked = picked.has(b.value);
+      if (b.checked) ticked++;
+    });
+    var page = document.getElementById("select-page");
+    if (page) {
+      page.hidden = false;
+      page.checked = all.length > 0 && ticked === all.length;
+      page.indeterminate = ticked > 0 && ticked < all.length;
+    }
+    var count = document.getElementById("bulk-count");
+    if (count) count.textContent = picked.size ? picked.size + " selected" : "";
+  }
+  document.addEventListener("change", function (e) {
+    var b = e.target;
+    if (b.id === "select-page") {
+      boxes().forEach(function (x) { if (b.checked) picked.add(x.value); else picked.delete(x.value); });
+    } else if (b.name === "device" && b.getAttribute("form") === "bulk") {
+      if (b.checked) picked.add(b.value); else picked.delete(b.value);
+    } else {
+      return;
+    }
+    show();
+  });
+  // A search or filter swaps the rows: what was picked and is gone from
+  // the list is no longer picked.
+  document.addEventListener("htmx:afterSettle", function (e) {
+    if (e.target && e.target.id === "device-rows") {
+      var shown = new Set(Array.prototype.map.call(boxes(), function (b) { return b.value; }));
+      picked.forEach(function (id) { if (!shown.has(id)) picked.delete(id); });
+    }
+    show();
+  });
+  document.addEventListener("htmx:sseMessage", show);
+  document.addEventListener("DOMContentLoaded", show);
+})();
