@@ -908,3 +908,86 @@ func TestFilteredListCountAndExport(t *testing.T) {
 	want(t, "filtered rows", code, rows, 200, "No devices match", `id="device-count" hx-swap-oob="true"`, "<span>0 devices</span>",
 		`id="export" hx-swap-oob="true"`, "devices.csv?q=nothing")
 }
+
+// stream follows a page's live stream; next answers the next message
+// named name (or fails after 15 s).
+type stream struct {
+	t  *testing.T
+	rd *bufio.Reader
+}
+
+func (f *fixture) stream(page string) *stream {
+	f.t.Helper()
+	m := regexp.MustCompile(`sse-connect="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		f.t.Fatalf("the page does not connect to its stream: %s", page)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	f.t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", f.url+html.UnescapeString(m[1]), nil)
+	resp, err := f.client.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { resp.Body.Close() })
+	return &stream{t: f.t, rd: bufio.NewReader(resp.Body)}
+}
+
+func (s *stream) next(name string) string {
+	s.t.Helper()
+	var msg strings.Builder
+	for {
+		line, err := s.rd.ReadString('\n')
+		if err != nil {
+			s.t.Fatalf("the stream ended before %s: %v", name, err)
+		}
+		msg.WriteString(line)
+		if line == "\n" {
+			if strings.Contains(msg.String(), "event: "+name+"\n") {
+				return msg.String()
+			}
+			msg.Reset()
+		}
+	}
+}
+
+// New rows appear live (issue 24: only existing rows changed): a command
+// queued elsewhere arrives on its device's page as a whole row, and a
+// newly enrolled device on the device list.
+func TestLiveNewRows(t *testing.T) {
+	f := setup(t)
+	csrf := f.as("ana")
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	found, _ := f.inv.List(ctx, inventory.Query{Limit: 1})
+	dev := "/dashboard/t/" + f.a.Slug + "/devices/" + found.Devices[0].ID.String()
+	_, page := f.get(dev)
+	if !strings.Contains(page, `sse-swap="command-new-`+found.Devices[0].ID.String()+`"`) {
+		t.Errorf("the device page does not take new commands: %s", page)
+	}
+	s := f.stream(page)
+	_, row := f.postHX(dev+"/commands", url.Values{"kind": {"restart"}}, csrf)
+	id := regexp.MustCompile(`id="command-([0-9a-f-]{36})"`).FindStringSubmatch(row)[1]
+	msg := s.next("command-new-" + found.Devices[0].ID.String())
+	if !strings.Contains(msg, `data: <tr id="command-`+id+`"`) || !strings.Contains(msg, `data-status="queued"`) {
+		t.Errorf("the new command's message: %q", msg)
+	}
+
+	_, list := f.get("/dashboard/t/" + f.a.Slug + "/devices")
+	if !strings.Contains(list, `sse-swap="device-new"`) {
+		t.Errorf("the device list does not take new devices: %s", list)
+	}
+	if _, filtered := f.get("/dashboard/t/" + f.a.Slug + "/devices?q=x"); strings.Contains(filtered, `sse-swap="device-new"`) {
+		t.Error("a filtered list takes every new device")
+	}
+	s = f.stream(list)
+	if err := f.db.Tx(ctx, func(tx pgx.Tx) error {
+		_, err := f.inv.RecordTx(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: "NEW-1", Name: "Loading Dock PC", Status: inventory.Enrolled})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	msg = s.next("device-new")
+	if !strings.Contains(msg, `data: <tr id="device-`) || !strings.Contains(msg, "Loading Dock PC") {
+		t.Errorf("the new device's message: %q", msg)
+	}
+}

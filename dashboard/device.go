@@ -285,8 +285,9 @@ func (d *Dashboard) cancel(w http.ResponseWriter, r *http.Request) {
 	pages.ExecuteTemplate(w, "command-cells", c)
 }
 
-// commandRow renders one command's table cells as they are now.
-func (d *Dashboard) commandRow(ctx context.Context, id uuid.UUID) (string, error) {
+// commandRow renders one command's table row (command-row) or its cells
+// (command-cells) as they are now.
+func (d *Dashboard) commandRow(ctx context.Context, id uuid.UUID, tmpl string) (string, error) {
 	var c commands.Command
 	err := d.db.Within(ctx, func(ctx context.Context) error {
 		var err error
@@ -297,7 +298,7 @@ func (d *Dashboard) commandRow(ctx context.Context, id uuid.UUID) (string, error
 		return "", err
 	}
 	var b bytes.Buffer
-	err = pages.ExecuteTemplate(&b, "command-cells", c)
+	err = pages.ExecuteTemplate(&b, tmpl, c)
 	return b.String(), err
 }
 

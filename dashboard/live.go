@@ -3,6 +3,7 @@ package dashboard
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
@@ -127,12 +129,23 @@ func (d *Dashboard) rendered(ctx context.Context, slug string, ev events.Event) 
 		id, err := uuid.Parse(ev.Subject)
 		switch {
 		case err != nil:
+		// New rows: whole rows, for the pages that take them (live.js puts
+		// one in, or refreshes the row already there).
+		case ev.Kind == inventory.EventDeviceEnrolled:
+			e.name = "device-new"
+			e.row, e.err = d.row(ctx, slug, id, "device-row")
+		case ev.Kind == commands.EventKind(commands.Queued):
+			var c commands.CommandChanged
+			if e.err = json.Unmarshal(ev.Payload, &c); e.err == nil {
+				e.name = "command-new-" + c.DeviceID.String()
+				e.row, e.err = d.commandRow(ctx, id, "command-row")
+			}
 		case strings.HasPrefix(ev.Kind, "device."):
 			e.name = "device-" + id.String()
-			e.row, e.err = d.row(ctx, slug, id)
+			e.row, e.err = d.row(ctx, slug, id, "device-cells")
 		case strings.HasPrefix(ev.Kind, "command."):
 			e.name = "command-" + id.String()
-			e.row, e.err = d.commandRow(ctx, id)
+			e.row, e.err = d.commandRow(ctx, id, "command-cells")
 		}
 	})
 	return e.name, e.row, e.err
@@ -180,8 +193,9 @@ func (c *renderCache) entry(tenant uuid.UUID, event int64) *renderEntry {
 	return e
 }
 
-// row renders one device's table cells as they are now.
-func (d *Dashboard) row(ctx context.Context, slug string, id uuid.UUID) (string, error) {
+// row renders one device's table row (device-row) or its cells
+// (device-cells) as they are now.
+func (d *Dashboard) row(ctx context.Context, slug string, id uuid.UUID, tmpl string) (string, error) {
 	var dev inventory.Device
 	var results []compliance.Result
 	// The writer: the event was committed there, a replica may lag.
@@ -197,6 +211,6 @@ func (d *Dashboard) row(ctx context.Context, slug string, id uuid.UUID) (string,
 		return "", err
 	}
 	var b bytes.Buffer
-	err = pages.ExecuteTemplate(&b, "device-cells", deviceRow{Slug: slug, Device: dev, Compliance: stateOf(results)})
+	err = pages.ExecuteTemplate(&b, tmpl, deviceRow{Slug: slug, Device: dev, Compliance: stateOf(results)})
 	return b.String(), err
 }

@@ -400,7 +400,8 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 		ComplianceFilters: []string{"compliant", "noncompliant", "unevaluated"},
 		Platforms:         []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}, Total: total, FailingRule: failingRule,
 		States: states, CanBulk: role.AtLeast(identity.Operator), BulkKinds: bulkKinds(role),
-		Export: "/dashboard/t/" + t.Slug + "/devices.csv?" + listValues(q).Encode(),
+		TakesNew: q.Search == "" && q.Platform == "" && q.Compliance == "" && q.Group == uuid.Nil && q.FailingRule == uuid.Nil,
+		Export:   "/dashboard/t/" + t.Slug + "/devices.csv?" + listValues(q).Encode(),
 	}
 	base := "/dashboard/t/" + t.Slug + "/devices?"
 	data.SortLinks, data.AriaSort = sortLinks(base, q)

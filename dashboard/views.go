@@ -99,6 +99,7 @@ type devicesView struct {
 	BulkKinds         []commandForm        // the commands they may send them
 	Export            string               // the list, filtered as it is, as CSV
 	OOB               bool                 // rows alone, for htmx: the count and export link come out of band
+	TakesNew          bool                 // unfiltered: newly enrolled devices appear at the top, live
 }
 
 // deviceView is one device's page.

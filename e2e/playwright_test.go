@@ -78,8 +78,8 @@ func TestPlaywright(t *testing.T) {
 		}
 		t.Skip("Playwright is not installed: run npm ci --prefix web (scripts/test does)")
 	}
-	w, devices := playwrightSetup(t)
-	w.Control = controlServer(t, devices)
+	w, devices, enroll := playwrightSetup(t)
+	w.Control = controlServer(t, devices, enroll)
 	world, _ := json.Marshal(w)
 	out := os.Getenv("PLAYWRIGHT_OUTPUT")
 	if out == "" {
@@ -103,7 +103,7 @@ func TestPlaywright(t *testing.T) {
 // playwrightSetup starts the world the suite tests: three tenants of
 // which the admin sees two, six enrolled Windows devices in the first,
 // a webhook, and Trident configured for Android sign-up.
-func playwrightSetup(t *testing.T) (playwrightWorld, map[string]*devicesim.WindowsDevice) {
+func playwrightSetup(t *testing.T) (playwrightWorld, map[string]*devicesim.WindowsDevice, func(name string) *devicesim.WindowsDevice) {
 	ctx := context.Background()
 	d, err := tenancy.NewDirectory(testenv.DB(t), "trident.test")
 	if err != nil {
@@ -164,9 +164,12 @@ func playwrightSetup(t *testing.T) (playwrightWorld, map[string]*devicesim.Windo
 	for k, tn := range map[string]tenancy.Tenant{"a": a, "b": b, "other": other} {
 		slugs[k] = worldTenant{Slug: tn.Slug, Name: tn.Name}
 	}
+	enroll := func(name string) *devicesim.WindowsDevice {
+		return enrollWindowsNamed(ctx, t, api, base, a.Slug, host, name)
+	}
 	return playwrightWorld{Platform: platform, Google: google.URL, Password: password, Tenants: slugs,
 		Users:  map[string]string{"admin": "ana@msp.test", "viewer": "vic@msp.test"},
-		Device: worldDevice{ID: deviceNamed(t, api, a.Slug, "FRONT-DESK-01"), Name: "FRONT-DESK-01"}}, devices
+		Device: worldDevice{ID: deviceNamed(t, api, a.Slug, "FRONT-DESK-01"), Name: "FRONT-DESK-01"}}, devices, enroll
 }
 
 // enrollWindowsNamed enrolls a simulated Windows device of that name in
@@ -213,10 +216,22 @@ func deviceNamed(t *testing.T, c apiClient, tenant, name string) string {
 }
 
 // controlServer lets the suite act as a device: POST /session?device=NAME
-// runs that device's next OMA-DM session (it takes its queued commands).
-func controlServer(t *testing.T, devices map[string]*devicesim.WindowsDevice) string {
+// runs that device's next OMA-DM session (it takes its queued commands),
+// and POST /enroll?device=NAME enrolls a new one in tenant a.
+func controlServer(t *testing.T, devices map[string]*devicesim.WindowsDevice, enroll func(string) *devicesim.WindowsDevice) string {
 	var mu sync.Mutex
 	mux := http.NewServeMux()
+	mux.HandleFunc("POST /enroll", func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Query().Get("device")
+		mu.Lock()
+		defer mu.Unlock()
+		if _, ok := devices[name]; ok || name == "" {
+			http.Error(w, "name a new device", http.StatusConflict)
+			return
+		}
+		devices[name] = enroll(name)
+		fmt.Fprintf(w, "enrolled %s\n", name)
+	})
 	mux.HandleFunc("POST /session", func(w http.ResponseWriter, r *http.Request) {
 		dev, ok := devices[r.URL.Query().Get("device")]
 		if !ok {

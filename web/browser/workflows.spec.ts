@@ -1,5 +1,5 @@
 // The main workflows of issue 24, as a technician does them.
-import { test, expect, world, tenantA, tenantB, tenantPath, signIn, shot, asDevice } from "./world";
+import { test, expect, world, tenantA, tenantB, tenantPath, signIn, shot, asDevice, enroll } from "./world";
 
 test.beforeEach(async ({ page }) => {
   await signIn(page);
@@ -67,10 +67,13 @@ test("queue a command, cancel it, and watch the status live", async ({ page, con
   await expect(otherRow.getByRole("button", { name: /Cancel/ })).toHaveCount(0);
 
   // Another restart, which the device takes in its next session: the
-  // row turns acknowledged on both pages.
+  // other page gets the new row without a reload (and this page does
+  // not get it twice), then the row turns acknowledged on both.
   await restart.getByRole("button", { name: "Restart" }).click();
   await expect(row.locator("td[data-status]")).toHaveAttribute("data-status", "queued");
-  await other.reload();
+  await expect(otherRow.locator("td[data-status]")).toHaveAttribute("data-status", "queued");
+  const rows = await other.locator("#command-rows tr").count();
+  expect(await page.locator("#command-rows tr").count()).toEqual(rows);
   await asDevice(world.device.name);
   await expect(row.locator("td[data-status]")).toHaveAttribute("data-status", "acknowledged");
   await expect(otherRow.locator("td[data-status]")).toHaveAttribute("data-status", "acknowledged");
@@ -160,4 +163,14 @@ test("pick devices in the list, add them to a group, and export the list", async
   const lines = csv.trim().split("\n");
   expect(lines[0]).toMatch(/^name,id,identifier,serial_number,platform/);
   expect(lines.slice(1).map((l) => l.split(",")[0])).toEqual(["TILL-05", "TILL-06"]);
+});
+
+test("a newly enrolled device appears in the list without a reload", async ({ page }) => {
+  await page.goto(tenantPath(tenantA, "devices"));
+  const rows = page.locator("#device-rows");
+  await expect(rows.locator("tr")).not.toHaveCount(0);
+  await enroll("PASTRY-KIOSK-07");
+  await expect(rows.locator("tr").first()).toContainText("PASTRY-KIOSK-07");
+  // Once only.
+  await expect(rows.getByRole("link", { name: "PASTRY-KIOSK-07" })).toHaveCount(1);
 });

@@ -57,5 +57,12 @@ export async function asDevice(name: string) {
   if (!resp.ok) throw new Error(`the device's session: ${resp.status} ${await resp.text()}`);
 }
 
+// enroll has a new simulated Windows device of that name enroll in
+// tenant a.
+export async function enroll(name: string) {
+  const resp = await fetch(`${world.control}/enroll?device=${encodeURIComponent(name)}`, { method: "POST" });
+  if (!resp.ok) throw new Error(`enroll: ${resp.status} ${await resp.text()}`);
+}
+
 export const test = base;
 export { expect };
