@@ -991,3 +991,32 @@ func TestLiveNewRows(t *testing.T) {
 		t.Errorf("the new device's message: %q", msg)
 	}
 }
+
+// The overview's counters and check-in chart update live (issue 24):
+// its stream, asked for the fleet, sends them again after a device
+// changes, rendered once for every open overview of the tenant.
+func TestLiveOverview(t *testing.T) {
+	f := setup(t)
+	f.as("ana")
+	_, page := f.get("/dashboard/t/" + f.a.Slug + "/")
+	if !strings.Contains(page, `id="fleet" sse-swap="fleet"`) || !strings.Contains(page, "parts=fleet") {
+		t.Fatalf("the overview does not follow its fleet: %s", page)
+	}
+	s := f.stream(page)
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	if err := f.db.Tx(ctx, func(tx pgx.Tx) error {
+		_, err := f.inv.RecordTx(ctx, tx, inventory.Report{Platform: inventory.Android, Identifier: "NEW-2", Name: "Delivery Van Phone", Status: inventory.Enrolled})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	msg := s.next("fleet")
+	if !strings.Contains(msg, `<div class="big">2</div>`) || !strings.Contains(msg, "android: <strong>1</strong>") {
+		t.Errorf("the fleet's message: %q", msg)
+	}
+	// A device page's stream does not carry the fleet.
+	_, list := f.get("/dashboard/t/" + f.a.Slug + "/devices")
+	if strings.Contains(list, "parts=fleet") {
+		t.Error("the device list asks for the fleet")
+	}
+}

@@ -64,6 +64,8 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		after, _ = strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
 	}
+	// The overview's stream also carries its live part, the fleet.
+	fleet := r.URL.Query().Get("parts") == "fleet"
 	ctx := tenancy.WithTenant(r.Context(), t.ID)
 	sub, err := d.opts.Bus.Subscribe(ctx, max(after, 0))
 	if err != nil {
@@ -105,16 +107,44 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request) {
 				fmt.Fprintf(w, "id: %d\nevent: other\ndata: \n\n", ev.ID)
 				break
 			}
-			fmt.Fprintf(w, "id: %d\nevent: %s\n", ev.ID, name)
-			for _, line := range strings.Split(row, "\n") {
-				fmt.Fprintf(w, "data: %s\n", line)
+			writeEvent(w, ev.ID, name, row)
+			if fleet && changesFleet(ev.Kind) {
+				if html, err := d.renderedFleet(ctx, ev); err == nil {
+					writeEvent(w, ev.ID, "fleet", html)
+				} else {
+					d.log.InfoContext(ctx, "dashboard live: fleet", "event", ev.ID, "err", err)
+				}
 			}
-			fmt.Fprint(w, "\n")
 		}
 		if rc.Flush() != nil {
 			return
 		}
 	}
+}
+
+// writeEvent writes one server-sent event.
+func writeEvent(w http.ResponseWriter, id int64, name, data string) {
+	fmt.Fprintf(w, "id: %d\nevent: %s\n", id, name)
+	for _, line := range strings.Split(data, "\n") {
+		fmt.Fprintf(w, "data: %s\n", line)
+	}
+	fmt.Fprint(w, "\n")
+}
+
+// changesFleet reports whether an event of kind may change the
+// overview's counters or check-in chart.
+func changesFleet(kind string) bool {
+	return strings.HasPrefix(kind, "device.") || kind == compliance.EventResultChanged
+}
+
+// renderedFleet is the overview's live part after ev, rendered once for
+// every open overview of the tenant (kept beside the rows, under the
+// event's negated id).
+func (d *Dashboard) renderedFleet(ctx context.Context, ev events.Event) (string, error) {
+	e := d.renders.entry(ev.TenantID, -ev.ID)
+	ctx = context.WithoutCancel(ctx)
+	e.once.Do(func() { e.row, e.err = d.fleetHTML(ctx) })
+	return e.row, e.err
 }
 
 // rendered is an event's SSE name and row as the live streams send it:

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -133,35 +134,31 @@ func historyCharts(points []compliance.Point, now time.Time) (historyView, bool)
 	return historyView{Dots: dots, Lines: lines, DayTicks: ticks, RateDesc: desc, Hourly: hourly, HourlyDesc: hdesc}, has
 }
 
-// overview is a tenant's fleet at a glance: devices by platform and
-// status, compliance, and how recently they checked in.
-func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
-	t, ok := d.tenant(w, r, identity.Viewer)
-	if !ok {
-		return
-	}
-	ctx := tenancy.WithTenant(r.Context(), t.ID)
-	var sum inventory.Summary
-	var standing compliance.Standing
-	var history []compliance.Point
-	now := time.Now()
-	err := d.db.ReadWithin(ctx, func(ctx context.Context) error {
-		var err error
-		if sum, err = d.inv.Summarize(ctx); err != nil {
-			return err
-		}
-		if d.opts.Compliance != nil {
-			if standing, err = d.opts.Compliance.Summarize(ctx); err != nil {
-				return err
-			}
-			history, err = d.opts.Compliance.History(ctx, now.Add(-15*24*time.Hour))
-		}
-		return err
-	})
+// fleetView is what the overview's live part shows: the counters and
+// the check-in chart, as they are now.
+type fleetView struct {
+	Summary    inventory.Summary
+	Standing   compliance.Standing
+	Rate       string
+	Evaluated  bool
+	Bars       []bar
+	Enrolled   int
+	Unenrolled int
+	ChartDesc  string
+	Platforms  []inventory.Platform
+}
+
+// fleet reads the tenant's fleet at a glance, in ctx's transaction.
+func (d *Dashboard) fleet(ctx context.Context) (fleetView, error) {
+	sum, err := d.inv.Summarize(ctx)
 	if err != nil {
-		d.log.ErrorContext(ctx, "dashboard overview", "tenant", t.ID, "err", err)
-		d.errorPage(w, r, http.StatusServiceUnavailable, "The fleet cannot be read right now; try again in a moment.")
-		return
+		return fleetView{}, err
+	}
+	var standing compliance.Standing
+	if d.opts.Compliance != nil {
+		if standing, err = d.opts.Compliance.Summarize(ctx); err != nil {
+			return fleetView{}, err
+		}
 	}
 	evaluated := standing.Compliant + standing.NonCompliant
 	rate := "no rules evaluated yet"
@@ -173,12 +170,59 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 	for _, b := range bars {
 		desc += fmt.Sprintf(" %s %d;", b.Label, b.Value)
 	}
+	return fleetView{Summary: sum, Standing: standing, Rate: rate, Evaluated: evaluated > 0, Bars: bars,
+		Enrolled: sum.ByStatus[inventory.Enrolled], Unenrolled: sum.ByStatus[inventory.Unenrolled], ChartDesc: desc,
+		Platforms: []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}}, nil
+}
+
+// fleetHTML renders the overview's live part as it is now (from the
+// writer: the event that asked for it was committed there).
+func (d *Dashboard) fleetHTML(ctx context.Context) (string, error) {
+	var f fleetView
+	err := d.db.Within(ctx, func(ctx context.Context) (err error) { f, err = d.fleet(ctx); return err })
+	if err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	err = pages.ExecuteTemplate(&b, "fleet", f)
+	return b.String(), err
+}
+
+// overview is a tenant's fleet at a glance: devices by platform and
+// status, compliance, and how recently they checked in. Its counters and
+// check-in chart follow the tenant's stream.
+func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
+	t, ok := d.tenant(w, r, identity.Viewer)
+	if !ok {
+		return
+	}
+	ctx := tenancy.WithTenant(r.Context(), t.ID)
+	live := d.liveURL(ctx, t)
+	if live != "" {
+		live += "&parts=fleet"
+	}
+	var f fleetView
+	var history []compliance.Point
+	now := time.Now()
+	err := d.db.ReadWithin(ctx, func(ctx context.Context) error {
+		var err error
+		if f, err = d.fleet(ctx); err != nil {
+			return err
+		}
+		if d.opts.Compliance != nil {
+			history, err = d.opts.Compliance.History(ctx, now.Add(-15*24*time.Hour))
+		}
+		return err
+	})
+	if err != nil {
+		d.log.ErrorContext(ctx, "dashboard overview", "tenant", t.ID, "err", err)
+		d.errorPage(w, r, http.StatusServiceUnavailable, "The fleet cannot be read right now; try again in a moment.")
+		return
+	}
 	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
 	charts, hasHistory := historyCharts(history, now)
-	d.page(w, r, "overview-content", &overviewView{view: tenantView(t.Name, t, role), History: charts, HasHistory: hasHistory,
-		HasCompliance: d.opts.Compliance != nil, Summary: sum, Standing: standing, Rate: rate, Evaluated: evaluated > 0, Bars: bars,
-		Enrolled: sum.ByStatus[inventory.Enrolled], Unenrolled: sum.ByStatus[inventory.Unenrolled], ChartDesc: desc,
-		Platforms: []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}})
+	d.page(w, r, "overview-content", &overviewView{view: tenantView(t.Name, t, role), Fleet: f, Live: live, History: charts,
+		HasHistory: hasHistory, HasCompliance: d.opts.Compliance != nil})
 }
 
 // auditLog lists who did what in the tenant, newest first (admins).

@@ -121,15 +121,8 @@ type deviceView struct {
 // overviewView is a tenant's fleet at a glance.
 type overviewView struct {
 	view
-	Summary       inventory.Summary
-	Standing      compliance.Standing
-	Rate          string
-	Evaluated     bool
-	Bars          []bar
-	Enrolled      int
-	Unenrolled    int
-	ChartDesc     string
-	Platforms     []inventory.Platform
+	Fleet         fleetView // the live part
+	Live          string    // the tenant's stream with the fleet, "" when off
 	HasCompliance bool
 	History       historyView
 	HasHistory    bool

@@ -165,11 +165,16 @@ test("pick devices in the list, add them to a group, and export the list", async
   expect(lines.slice(1).map((l) => l.split(",")[0])).toEqual(["TILL-05", "TILL-06"]);
 });
 
-test("a newly enrolled device appears in the list without a reload", async ({ page }) => {
+test("a newly enrolled device appears in the list, and the overview counts it, without a reload", async ({ page, context }) => {
+  const overview = await context.newPage();
+  await overview.goto(tenantPath(tenantA));
+  const total = overview.locator("#fleet .big").first();
+  const before = Number(await total.textContent());
   await page.goto(tenantPath(tenantA, "devices"));
   const rows = page.locator("#device-rows");
   await expect(rows.locator("tr")).not.toHaveCount(0);
   await enroll("PASTRY-KIOSK-07");
+  await expect(total).toHaveText(String(before + 1));
   await expect(rows.locator("tr").first()).toContainText("PASTRY-KIOSK-07");
   // Once only.
   await expect(rows.getByRole("link", { name: "PASTRY-KIOSK-07" })).toHaveCount(1);
