@@ -97,6 +97,7 @@ func TestPagesPerRole(t *testing.T) {
 	pages := map[string][3]int{ // viewer, operator, admin
 		"/":           {200, 200, 200},
 		"/devices":    {200, 200, 200},
+		"/groups":     {200, 200, 200},
 		"/compliance": {200, 200, 200},
 		"/profiles":   {200, 200, 200},
 		"/enroll":     {200, 200, 200},
@@ -543,5 +544,45 @@ func TestRuleFailingDevices(t *testing.T) {
 	_, page = f.get(devices)
 	if !strings.Contains(page, "Open Laptop") || strings.Contains(page, "Locked Laptop") || !strings.Contains(page, "failing Encrypted") {
 		t.Errorf("the devices failing the rule: %s", page)
+	}
+}
+
+// The groups page (issue 24: no page for groups): everyone sees the
+// groups and their sizes; admins make and delete them, audited as the
+// API's create-group and delete-group, a delete asked first.
+func TestGroupsPage(t *testing.T) {
+	f := setup(t)
+	groups := "/dashboard/t/" + f.a.Slug + "/groups"
+	f.as("cy") // a viewer
+	code, page := f.get(groups)
+	want(t, "a viewer's groups page", code, page, 200, "No groups yet")
+	if strings.Contains(page, `id="group-name"`) {
+		t.Error("a viewer is offered to make a group")
+	}
+	csrf := f.as("ana") // an operator
+	if code, _ := f.post(groups, url.Values{"csrf": {csrf}, "name": {"Kiosks"}}); code != 404 {
+		t.Errorf("an operator makes a group: %d", code)
+	}
+	csrf = f.as("bo") // an admin
+	code, page = f.post(groups, url.Values{"csrf": {csrf}, "name": {"Kiosks"}})
+	want(t, "make a group", code, page, 200, "The group is made", "Kiosks", "0 devices")
+	code, page = f.post(groups, url.Values{"csrf": {csrf}, "name": {"Kiosks"}})
+	want(t, "the same name again", code, page, 409, "There is a group named Kiosks already", `value="Kiosks"`)
+	code, page = f.post(groups, url.Values{"csrf": {csrf}, "name": {"  "}})
+	want(t, "no name", code, page, 422)
+	if n := f.audited(f.a, "create-group"); n != 1 {
+		t.Errorf("create-group audited %d times", n)
+	}
+	id := regexp.MustCompile(`/groups/([0-9a-f-]{36})/delete`).FindStringSubmatch(page)[1]
+	del := groups + "/" + id + "/delete"
+	code, page = f.post(del, url.Values{"csrf": {csrf}})
+	want(t, "delete, unconfirmed", code, page, 200, "Delete the group Kiosks?")
+	if code, _ := f.post("/dashboard/t/"+f.b.Slug+"/groups/"+id+"/delete", url.Values{"csrf": {csrf}, "confirm": {"yes"}}); code != 404 {
+		t.Errorf("the group through another tenant's URL: %d", code)
+	}
+	code, page = f.post(del, url.Values{"csrf": {csrf}, "confirm": {"yes"}})
+	want(t, "delete, confirmed", code, page, 200, "The group is deleted", "No groups yet")
+	if n := f.audited(f.a, "delete-group"); n != 1 {
+		t.Errorf("delete-group audited %d times", n)
 	}
 }

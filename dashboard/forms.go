@@ -109,6 +109,8 @@ func done(w http.ResponseWriter, r *http.Request, path, notice string) {
 // fixed sentences, so a link cannot make the page say something else.
 var notices = map[string]string{
 	"rule-created":      "The rule is saved; every device is being evaluated against it.",
+	"group-created":     "The group is made: pick its devices in the device list.",
+	"group-deleted":     "The group is deleted; its devices are not.",
 	"rule-on":           "The rule is on; devices are being evaluated against it.",
 	"rule-off":          "The rule is off; it no longer counts.",
 	"rule-deleted":      "The rule is deleted.",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -93,4 +94,85 @@ func (d *Dashboard) queueForGroup(ctx context.Context, t tenancy.Tenant, s *sess
 	}
 	return gs[i].Name, d.record(ctx, s, "queue-bulk-command", "/v1/tenants/"+t.Slug+"/commands/bulk", http.StatusAccepted,
 		map[string]string{"kind": kind, "group": group.String(), "bulk": bulk.String()})
+}
+
+// groups lists the tenant's device groups with their sizes (everyone);
+// admins make and delete them. Members are picked in the device list.
+func (d *Dashboard) groups(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Viewer)
+	if !ok {
+		return
+	}
+	d.groupsPage(w, r, s, http.StatusOK, flash{Notice: notice(r)})
+}
+
+func (d *Dashboard) groupsPage(w http.ResponseWriter, r *http.Request, s scope, code int, f flash) {
+	var gs []inventory.Group
+	if err := d.db.ReadWithin(s.Ctx, func(ctx context.Context) (err error) { gs, err = d.inv.Groups(ctx); return err }); err != nil {
+		d.log.ErrorContext(s.Ctx, "dashboard groups", "tenant", s.T.ID, "err", err)
+		d.errorPage(w, r, http.StatusServiceUnavailable, "The groups cannot be read right now; try again in a moment.")
+		return
+	}
+	d.pageStatus(w, r, code, "groups-content", &groupsView{view: s.view("Groups", f), Groups: gs})
+}
+
+// createGroup makes a device group (admins), as the API's create-group.
+func (d *Dashboard) createGroup(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok {
+		return
+	}
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	sess := sessionFrom(r.Context())
+	err := d.db.Within(s.Ctx, func(ctx context.Context) error {
+		g, err := d.inv.CreateGroup(ctx, name)
+		if errors.Is(err, tenancy.ErrConflict) {
+			return &UserError{Status: http.StatusConflict, Message: "There is a group named " + name + " already."}
+		} else if err != nil {
+			return err
+		}
+		return d.record(ctx, sess, "create-group", "/v1/tenants/"+s.T.Slug+"/groups", http.StatusCreated, map[string]string{"group": g.ID.String()})
+	})
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.groupsPage(w, r, s, code, flash{Error: msg, Form: map[string]string{"name": name}})
+		return
+	}
+	done(w, r, "/dashboard/t/"+s.T.Slug+"/groups", "group-created")
+}
+
+// deleteGroup deletes a device group, not its devices (admins, after the
+// confirmation), as the API's delete-group.
+func (d *Dashboard) deleteGroup(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok {
+		return
+	}
+	id, err := uuid.Parse(r.PathValue("group"))
+	if err != nil {
+		d.errorPage(w, r, http.StatusNotFound, "There is no such group in this tenant.")
+		return
+	}
+	what := "the group"
+	if gs, err := d.inv.Groups(s.Ctx); err == nil { // the confirmation names it if it can
+		if i := slices.IndexFunc(gs, func(g inventory.Group) bool { return g.ID == id }); i >= 0 {
+			what = named(what, gs[i].Name)
+		}
+	}
+	if !d.confirmed(w, r, s, what, "/dashboard/t/"+s.T.Slug+"/groups") {
+		return
+	}
+	sess := sessionFrom(r.Context())
+	err = d.db.Within(s.Ctx, func(ctx context.Context) error {
+		if err := d.inv.DeleteGroup(ctx, id); err != nil {
+			return err
+		}
+		return d.record(ctx, sess, "delete-group", "/v1/tenants/"+s.T.Slug+"/groups/"+id.String(), http.StatusNoContent, nil)
+	})
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.groupsPage(w, r, s, code, flash{Error: msg})
+		return
+	}
+	done(w, r, "/dashboard/t/"+s.T.Slug+"/groups", "group-deleted")
 }

@@ -197,6 +197,12 @@ type abmView struct {
 	Profiles []dep.Profile
 }
 
+// groupsView lists the tenant's device groups.
+type groupsView struct {
+	view
+	Groups []inventory.Group
+}
+
 // webhooksView lists the tenant's webhooks.
 type webhooksView struct {
 	view

@@ -10,6 +10,7 @@ const pages: [string, string][] = [
   ["overview", ""],
   ["devices", "devices"],
   ["device", `devices/${world.device.id}`],
+  ["groups", "groups"],
   ["compliance", "compliance"],
   ["profiles", "profiles"],
   ["enroll", "enroll"],
