@@ -112,6 +112,12 @@ type Delivery struct {
 	DeliveredAt    *time.Time `json:"delivered_at,omitempty"`
 }
 
+// DeliveryWithBody is a delivery with the JSON body its receiver gets.
+type DeliveryWithBody struct {
+	Delivery
+	Body json.RawMessage `json:"body" doc:"The request body as the receiver gets it: delivery_id, tenant_id and the event."`
+}
+
 func deliveryOf(d events.Delivery) Delivery {
 	return Delivery{ID: d.ID, EndpointID: d.EndpointID, EventID: d.EventID, EventKind: d.EventKind, Status: d.Status,
 		Attempts: d.Attempts, LastStatusCode: d.LastStatusCode, LastError: d.LastError, CreatedAt: d.CreatedAt,

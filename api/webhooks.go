@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -77,6 +78,16 @@ type listDeliveriesInput struct {
 	Tenant string `path:"tenant" doc:"The tenant's slug."`
 	ID     string `path:"id" format:"uuid" doc:"The webhook's id."`
 	PageParams
+}
+
+type deliveryPath struct {
+	Tenant   string `path:"tenant" doc:"The tenant's slug."`
+	ID       string `path:"id" format:"uuid" doc:"The webhook's id."`
+	Delivery string `path:"delivery" format:"uuid" doc:"The delivery's id."`
+}
+
+type deliveryOutput struct {
+	Body DeliveryWithBody
 }
 
 type idCursor struct {
@@ -202,6 +213,41 @@ func (a *API) webhookDeliveryRoutes() {
 			return nil, err
 		}
 		return &struct{ Body Page[Delivery] }{page(convert(ds, deliveryOf), in.Limit, func(d Delivery) any { return idCursor{ID: d.ID} })}, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "get-webhook-delivery", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/webhooks/{id}/deliveries/{delivery}", Tags: tags,
+		Summary: "Get a delivery with the body it carries", Description: "The body is what the receiver gets; the signature header is made at each attempt.",
+	}, admin, func(ctx context.Context, in *deliveryPath) (*deliveryOutput, error) {
+		type both struct {
+			d events.Delivery
+			b events.Body
+		}
+		got, err := readValue(a, ctx, func(ctx context.Context) (both, error) {
+			d, b, err := a.d.Webhooks.Delivery(ctx, parseID(in.ID), parseID(in.Delivery))
+			return both{d, b}, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		body, _ := json.Marshal(got.b)
+		return &deliveryOutput{Body: DeliveryWithBody{Delivery: deliveryOf(got.d), Body: body}}, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "redeliver-webhook-delivery", Method: http.MethodPost, Path: "/v1/tenants/{tenant}/webhooks/{id}/deliveries/{delivery}/redeliver", Tags: tags,
+		Summary: "Send a delivery's event again", DefaultStatus: http.StatusAccepted, Errors: []int{http.StatusConflict},
+		Description: "A new delivery of the same event, with its own id and attempts; the old one keeps its history. 409 while the webhook is paused.",
+	}, admin, func(ctx context.Context, in *deliveryPath) (*struct{ Body Delivery }, error) {
+		var d events.Delivery
+		err := a.audited(ctx, func(ctx context.Context) (err error) {
+			d, err = a.d.Webhooks.Redeliver(ctx, parseID(in.ID), parseID(in.Delivery))
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &struct{ Body Delivery }{deliveryOf(d)}, nil
 	})
 
 	register(a, huma.Operation{

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/tridentmdm/trident/api"
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/services/events"
@@ -169,6 +171,29 @@ func TestWebhooks(t *testing.T) {
 	if got := rcv.next(t); got.header.Get(events.EventHeader) != "webhook.ping" {
 		t.Fatalf("ping delivered %v", got.header)
 	}
+	// A delivery's body, as it was sent, and sent again as a new delivery
+	// (issue 24: no redelivery, no payload view).
+	ds := w.do(t, "admin-a", "GET", base+"/"+id+"/deliveries", nil).body["items"].([]any)
+	delivered := ds[len(ds)-1].(map[string]any)["id"].(string) // the oldest: tenant.updated
+	one := w.do(t, "admin-a", "GET", base+"/"+id+"/deliveries/"+delivered, nil)
+	if one.status != 200 || one.body["event_kind"] != "tenant.updated" || !contains(one.raw, `"Hooked"`) || !contains(one.raw, `"delivery_id":"`+delivered+`"`) {
+		t.Fatalf("one delivery: %d %s", one.status, one.raw)
+	}
+	re := w.do(t, "admin-a", "POST", base+"/"+id+"/deliveries/"+delivered+"/redeliver", nil)
+	if re.status != 202 || re.body["id"] == delivered || re.body["event_kind"] != "tenant.updated" || re.body["status"] != "pending" {
+		t.Fatalf("redeliver: %d %s", re.status, re.raw)
+	}
+	got = rcv.next(t)
+	if got.header.Get(events.EventHeader) != "tenant.updated" || got.header.Get(events.DeliveryHeader) != re.body["id"] || !contains(string(got.body), `"Hooked"`) {
+		t.Fatalf("the redelivery: %v %s", got.header, got.body)
+	}
+	isProblem(t, w.do(t, "admin-a", "POST", base+"/"+id+"/deliveries/"+uuid.NewString()+"/redeliver", nil), 404)
+	if r := w.do(t, "admin-a", "PATCH", base+"/"+id, map[string]any{"active": false}); r.status != 200 {
+		t.Fatalf("pause: %d %s", r.status, r.raw)
+	}
+	isProblem(t, w.do(t, "admin-a", "POST", base+"/"+id+"/deliveries/"+delivered+"/redeliver", nil), 409)
+	isProblem(t, w.do(t, "admin-b", "POST", "/v1/tenants/"+w.b.Slug+"/webhooks/"+id+"/deliveries/"+delivered+"/redeliver", nil), 404)
+	isProblem(t, w.do(t, "admin-b", "GET", "/v1/tenants/"+w.b.Slug+"/webhooks/"+id+"/deliveries/"+delivered, nil), 404)
 	// Another tenant's admin sees none of it.
 	isProblem(t, w.do(t, "admin-b", "GET", base+"/"+id+"/deliveries", nil), 404)
 	isProblem(t, w.do(t, "admin-b", "GET", "/v1/tenants/"+w.b.Slug+"/webhooks/"+id, nil), 404)

@@ -586,3 +586,36 @@ func TestGroupsPage(t *testing.T) {
 		t.Errorf("delete-group audited %d times", n)
 	}
 }
+
+// A webhook's page shows each delivery's body and sends one again
+// (issue 24: no redelivery, no payload view), audited as the API's
+// redeliver-webhook-delivery.
+func TestWebhookRedeliveryAndBody(t *testing.T) {
+	f := setup(t)
+	csrf := f.as("bo")
+	hooks := "/dashboard/t/" + f.a.Slug + "/webhooks"
+	code, page := f.post(hooks, url.Values{"csrf": {csrf}, "url": {"https://hooks.example.com/trident"}, "kinds": {"tenant."}})
+	want(t, "create", code, page, 201)
+	hook := regexp.MustCompile(`/webhooks/([0-9a-f-]{36})"`).FindStringSubmatch(page)[1]
+	if code, page := f.post("/dashboard/t/"+f.a.Slug+"/settings/name", url.Values{"csrf": {csrf}, "name": {"Renamed Bakery"}}); code != 200 {
+		t.Fatalf("rename: %d %s", code, page)
+	}
+	_, page = f.get(hooks + "/" + hook)
+	m := regexp.MustCompile(`/deliveries/([0-9a-f-]{36})/redeliver`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no delivery to send again: %s", page)
+	}
+	code, body := f.get(hooks+"/"+hook+"/deliveries/"+m[1], "HX-Request", "true")
+	want(t, "the body", code, body, 200, `"kind": "tenant.updated"`, "Renamed Bakery", `"delivery_id": "`+m[1]+`"`)
+	if code, _ := f.get("/dashboard/t/"+f.b.Slug+"/webhooks/"+hook+"/deliveries/"+m[1], "HX-Request", "true"); code != 404 {
+		t.Errorf("the body through another tenant's URL: %d", code)
+	}
+	code, page = f.post(hooks+"/"+hook+"/deliveries/"+m[1]+"/redeliver", url.Values{"csrf": {csrf}})
+	want(t, "deliver again", code, page, 200, "The event is being delivered again")
+	if n := strings.Count(page, "/redeliver"); n != 2 {
+		t.Errorf("%d deliveries after sending one again; want 2", n)
+	}
+	if n := f.audited(f.a, "redeliver-webhook-delivery"); n != 1 {
+		t.Errorf("redeliver-webhook-delivery audited %d times", n)
+	}
+}

@@ -181,6 +181,8 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/t/{tenant}/webhooks", d.signedIn(d.createWebhook))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/webhooks/{id}", d.signedIn(d.webhook))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/webhooks/{id}", d.signedIn(d.changeWebhook))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/webhooks/{id}/deliveries/{delivery}", d.signedIn(d.deliveryBody))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/webhooks/{id}/deliveries/{delivery}/redeliver", d.signedIn(d.redeliver))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/settings", d.signedIn(d.settings))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/name", d.signedIn(d.renameTenant))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/hostnames", d.signedIn(d.addHostname))

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -176,4 +177,58 @@ func (d *Dashboard) changeWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/webhooks/"+id.String(), notice)
+}
+
+// deliveryBody answers a delivery's body, as its receiver gets it, for
+// the webhook page's disclosure (admins).
+func (d *Dashboard) deliveryBody(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok {
+		return
+	}
+	endpoint, err1 := uuid.Parse(r.PathValue("id"))
+	id, err2 := uuid.Parse(r.PathValue("delivery"))
+	if d.opts.Webhooks == nil || err1 != nil || err2 != nil {
+		d.errorPage(w, r, http.StatusNotFound, "There is no such delivery in this tenant.")
+		return
+	}
+	_, body, err := d.opts.Webhooks.Delivery(s.Ctx, endpoint, id)
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.errorPage(w, r, code, msg)
+		return
+	}
+	pretty, _ := json.MarshalIndent(body, "", "  ")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	pages.ExecuteTemplate(w, "delivery-body", string(pretty))
+}
+
+// redeliver sends a delivery's event to the webhook again, as a new
+// delivery (admins), as the API's redeliver-webhook-delivery.
+func (d *Dashboard) redeliver(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok {
+		return
+	}
+	endpoint, err1 := uuid.Parse(r.PathValue("id"))
+	id, err2 := uuid.Parse(r.PathValue("delivery"))
+	if d.opts.Webhooks == nil || err1 != nil || err2 != nil {
+		d.errorPage(w, r, http.StatusNotFound, "There is no such delivery in this tenant.")
+		return
+	}
+	sess := sessionFrom(r.Context())
+	target := "/v1/tenants/" + s.T.Slug + "/webhooks/" + endpoint.String() + "/deliveries/" + id.String() + "/redeliver"
+	err := d.db.Within(s.Ctx, func(ctx context.Context) error {
+		again, err := d.opts.Webhooks.Redeliver(ctx, endpoint, id)
+		if err != nil {
+			return err
+		}
+		return d.record(ctx, sess, "redeliver-webhook-delivery", target, http.StatusAccepted, map[string]string{"delivery": again.ID.String()})
+	})
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.webhookPage(w, r, s, code, flash{Error: msg})
+		return
+	}
+	done(w, r, "/dashboard/t/"+s.T.Slug+"/webhooks/"+endpoint.String(), "webhook-redelivered")
 }

@@ -279,15 +279,73 @@ func (w *Webhooks) deliveriesTx(ctx context.Context, tx pgx.Tx, endpoint, after 
 		return nil, err
 	}
 	rows, _ := tx.Query(ctx, `
-SELECT d.id, d.endpoint_id, d.event_id, ev.kind, d.status, d.attempts, d.last_status_code, d.last_error,
-       d.created_at, d.last_attempt_at, d.delivered_at
+SELECT `+deliveryCols+`
 FROM webhook_deliveries d JOIN events ev ON ev.tenant_id = d.tenant_id AND ev.id = d.event_id
 WHERE d.endpoint_id = $1
   AND ($2::uuid IS NULL OR (d.created_at, d.id) < (SELECT created_at, id FROM webhook_deliveries WHERE id = $2))
 ORDER BY d.created_at DESC, d.id DESC LIMIT $3`, endpoint, uuid.NullUUID{UUID: after, Valid: after != uuid.Nil}, limit)
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Delivery, error) {
-		var d Delivery
-		return d, r.Scan(&d.ID, &d.EndpointID, &d.EventID, &d.EventKind, &d.Status, &d.Attempts, &d.LastStatusCode,
-			&d.LastError, &d.CreatedAt, &d.LastAttemptAt, &d.DeliveredAt)
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Delivery, error) { return scanDelivery(r) })
+}
+
+const deliveryCols = `d.id, d.endpoint_id, d.event_id, ev.kind, d.status, d.attempts, d.last_status_code, d.last_error,
+       d.created_at, d.last_attempt_at, d.delivered_at`
+
+func scanDelivery(r pgx.Row) (Delivery, error) {
+	var d Delivery
+	return d, r.Scan(&d.ID, &d.EndpointID, &d.EventID, &d.EventKind, &d.Status, &d.Attempts, &d.LastStatusCode,
+		&d.LastError, &d.CreatedAt, &d.LastAttemptAt, &d.DeliveredAt)
+}
+
+// Delivery returns one delivery of endpoint with the body it carries,
+// as the receiver gets it (the signature aside: it is made at each
+// attempt).
+func (w *Webhooks) Delivery(ctx context.Context, endpoint, id uuid.UUID) (Delivery, Body, error) {
+	type out struct {
+		d Delivery
+		b Body
+	}
+	o, err := tenancy.Read(ctx, w.db, func(tx pgx.Tx) (out, error) {
+		var o out
+		d, err := scanDelivery(tx.QueryRow(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries d
+JOIN events ev ON ev.tenant_id = d.tenant_id AND ev.id = d.event_id WHERE d.endpoint_id = $1 AND d.id = $2`, endpoint, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return o, fmt.Errorf("delivery %s: %w", id, tenancy.ErrNotFound)
+		} else if err != nil {
+			return o, err
+		}
+		o.d = d
+		o.b.DeliveryID = d.ID
+		err = tx.QueryRow(ctx, `SELECT tenant_id, id, kind, subject, payload, created_at FROM events WHERE id = $1`, d.EventID).Scan(
+			&o.b.Event.TenantID, &o.b.Event.ID, &o.b.Event.Kind, &o.b.Event.Subject, &o.b.Event.Payload, &o.b.Event.CreatedAt)
+		o.b.TenantID = o.b.Event.TenantID
+		return o, err
+	})
+	return o.d, o.b, err
+}
+
+// Redeliver sends a delivery's event to its endpoint again, as a new
+// delivery with its own id and attempts (the old one keeps its history),
+// and answers it. The endpoint must be active.
+func (w *Webhooks) Redeliver(ctx context.Context, endpoint, id uuid.UUID) (Delivery, error) {
+	return tenancy.Write(ctx, w.db, func(tx pgx.Tx) (Delivery, error) {
+		e, err := w.getTx(ctx, tx, endpoint)
+		if err != nil {
+			return Delivery{}, err
+		}
+		if !e.Active {
+			return Delivery{}, fault.New(fault.Conflict, "the webhook is paused: resume it to deliver again")
+		}
+		d, err := scanDelivery(tx.QueryRow(ctx, `WITH again AS (
+  INSERT INTO webhook_deliveries (id, endpoint_id, event_id)
+  SELECT gen_random_uuid(), endpoint_id, event_id FROM webhook_deliveries WHERE endpoint_id = $1 AND id = $2
+  RETURNING *)
+SELECT `+deliveryCols+` FROM again d JOIN events ev ON ev.tenant_id = d.tenant_id AND ev.id = d.event_id`, endpoint, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return Delivery{}, fmt.Errorf("delivery %s: %w", id, tenancy.ErrNotFound)
+		} else if err != nil {
+			return Delivery{}, fmt.Errorf("events: redeliver: %w", err)
+		}
+		tenant, _ := tenancy.FromContext(ctx) // Write has made sure of it
+		return d, w.pub.enqueue(ctx, tx, tenant, []uuid.UUID{d.ID})
 	})
 }
