@@ -619,3 +619,42 @@ func TestWebhookRedeliveryAndBody(t *testing.T) {
 		t.Errorf("redeliver-webhook-delivery audited %d times", n)
 	}
 }
+
+// An MSP admin makes a tenant from the home page (issue 24: no tenant
+// creation in the dashboard), audited in the new tenant's log as the
+// API's create-tenant; nobody else is offered it or may.
+func TestCreateTenant(t *testing.T) {
+	f := setup(t)
+	csrf := f.as("bo") // a tenant admin, not an MSP admin
+	_, home := f.get("/dashboard/")
+	if strings.Contains(home, `action="/dashboard/tenants"`) {
+		t.Error("a tenant admin is offered to make tenants")
+	}
+	if code, _ := f.post("/dashboard/tenants", url.Values{"csrf": {csrf}, "msp": {f.a.MSPSlug}, "name": {"X"}, "slug": {"x-" + f.a.Slug}}); code != 404 {
+		t.Errorf("a tenant admin makes a tenant: %d", code)
+	}
+	csrf = f.as("mo")
+	_, home = f.get("/dashboard/")
+	want(t, "an MSP admin's home", 200, home, 200, `action="/dashboard/tenants"`, `name="msp" value="`+f.a.MSPSlug+`"`)
+	if code, _ := f.post("/dashboard/tenants", url.Values{"csrf": {csrf}, "msp": {f.b.MSPSlug}, "name": {"X"}, "slug": {"x-" + f.b.Slug}}); code != 404 {
+		t.Errorf("a tenant in another MSP: %d", code)
+	}
+	code, page := f.post("/dashboard/tenants", url.Values{"csrf": {csrf}, "msp": {f.a.MSPSlug}, "name": {"Harbour Bakery"}, "slug": {"Not A Slug"}})
+	want(t, "a bad short name", code, page, 422, `value="Harbour Bakery"`)
+	slug := "bakery-" + f.a.Slug
+	code, page = f.post("/dashboard/tenants", url.Values{"csrf": {csrf}, "msp": {f.a.MSPSlug}, "name": {"Harbour Bakery"}, "slug": {slug}})
+	want(t, "make a tenant", code, page, 200, "The tenant is made", "<h1>Harbour Bakery</h1>")
+	code, page = f.post("/dashboard/tenants", url.Values{"csrf": {csrf}, "msp": {f.a.MSPSlug}, "name": {"Again"}, "slug": {slug}})
+	want(t, "the same short name", code, page, 409, "is taken")
+	dir, err := tenancy.NewDirectory(f.db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn, err := dir.TenantBySlug(context.Background(), slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := f.audited(tn, "create-tenant"); n != 1 {
+		t.Errorf("create-tenant audited %d times in the new tenant", n)
+	}
+}

@@ -156,6 +156,7 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard/callback", d.callback)
 	mux.HandleFunc("POST /dashboard/logout", d.signedIn(d.logout))
 	mux.HandleFunc("GET /dashboard/{$}", d.signedIn(d.home))
+	mux.HandleFunc("POST /dashboard/tenants", d.signedIn(d.createTenant))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/{$}", d.signedIn(d.overview))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/audit", d.signedIn(d.auditLog))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/enroll", d.signedIn(d.enrollPage))

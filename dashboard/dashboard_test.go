@@ -91,7 +91,9 @@ func setup(t *testing.T) *fixture {
 			{Subject: "bo", Email: "bo@msp.test", Name: "Bo", Password: "pw",
 				Claims: map[string]any{"groups": []string{"/trident/msp/" + a.MSPSlug + "/tenant/" + a.Slug + "/admin"}}},
 			{Subject: "cy", Email: "cy@msp.test", Name: "Cy", Password: "pw",
-				Claims: map[string]any{"groups": []string{"/trident/msp/" + a.MSPSlug + "/tenant/" + a.Slug + "/viewer"}}}},
+				Claims: map[string]any{"groups": []string{"/trident/msp/" + a.MSPSlug + "/tenant/" + a.Slug + "/viewer"}}},
+			{Subject: "mo", Email: "mo@msp.test", Name: "Mo", Password: "pw",
+				Claims: map[string]any{"groups": []string{"/trident/msp/" + a.MSPSlug + "/admin"}}}},
 	})
 	k, _, _ := seal.NewRandomKey()
 	certs := pki.New(db, events.NewPublisher(nil), seal.NewKeyring(k))

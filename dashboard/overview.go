@@ -221,7 +221,9 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
 	charts, hasHistory := historyCharts(history, now)
-	d.page(w, r, "overview-content", &overviewView{view: tenantView(t.Name, t, role), Fleet: f, Live: live, History: charts,
+	v := tenantView(t.Name, t, role)
+	v.Notice = notice(r)
+	d.page(w, r, "overview-content", &overviewView{view: v, Fleet: f, Live: live, History: charts,
 		HasHistory: hasHistory, HasCompliance: d.opts.Compliance != nil})
 }
 

@@ -203,6 +203,12 @@ func (d *Dashboard) visibleTenants(r *http.Request, p *identity.Principal) ([]te
 const maxCounted = 100
 
 func (d *Dashboard) home(w http.ResponseWriter, r *http.Request) {
+	d.homePage(w, r, http.StatusOK, flash{Notice: notice(r)})
+}
+
+// homePage is the MSP's home answering code, with f (a refused new
+// tenant's form).
+func (d *Dashboard) homePage(w http.ResponseWriter, r *http.Request, code int, f flash) {
 	s := sessionFrom(r.Context())
 	ts, err := d.visibleTenants(r, s.principal())
 	if err != nil {
@@ -237,7 +243,7 @@ func (d *Dashboard) home(w http.ResponseWriter, r *http.Request) {
 			ts[i].Alerts = alerts
 		}
 	}
-	d.page(w, r, "home-content", &homeView{view: view{Title: "Tenants"}, Tenants: ts})
+	d.pageStatus(w, r, code, "home-content", &homeView{view: view{Title: "Tenants", flash: f}, Tenants: ts, MSPs: s.MSPAdmin})
 }
 
 // maxSwitch bounds the tenants the switcher lists; past it, the home

@@ -76,6 +76,7 @@ func (s scope) view(title string, f flash) view {
 type homeView struct {
 	view
 	Tenants []tenantCard
+	MSPs    []string // the MSPs the person administers: they make tenants in them
 }
 
 // devicesView is a tenant's device list (and its rows alone, for htmx).

@@ -43,7 +43,7 @@ type playwrightWorld struct {
 	Google   string            `json:"google"`   // the stand-in for Google's sign-up pages
 	Control  string            `json:"control"`  // this test's control server (below)
 	Password string            `json:"password"` // every user's
-	Users    map[string]string `json:"users"`    // by role in tenant a: admin, viewer (of b only)
+	Users    map[string]string `json:"users"`    // by role: admin (of a), viewer (of b only), msp (admin of a's MSP)
 	Tenants  map[string]worldTenant
 	Device   worldDevice `json:"device"` // a Windows device of tenant a the suite may command
 }
@@ -138,6 +138,8 @@ func playwrightSetup(t *testing.T) (playwrightWorld, map[string]*devicesim.Windo
 				Claims: map[string]any{"groups": []string{group(a, "admin"), group(b, "viewer")}}},
 			{Subject: "vic", Email: "vic@msp.test", Name: "Vic Viewer", Password: password,
 				Claims: map[string]any{"groups": []string{group(b, "viewer")}}},
+			{Subject: "mia", Email: "mia@msp.test", Name: "Mia MSP", Password: password,
+				Claims: map[string]any{"groups": []string{"/trident/msp/" + a.MSPSlug + "/admin"}}},
 		},
 	})
 	google := fakeamapi.New()
@@ -168,7 +170,7 @@ func playwrightSetup(t *testing.T) (playwrightWorld, map[string]*devicesim.Windo
 		return enrollWindowsNamed(ctx, t, api, base, a.Slug, host, name)
 	}
 	return playwrightWorld{Platform: platform, Google: google.URL, Password: password, Tenants: slugs,
-		Users:  map[string]string{"admin": "ana@msp.test", "viewer": "vic@msp.test"},
+		Users:  map[string]string{"admin": "ana@msp.test", "viewer": "vic@msp.test", "msp": "mia@msp.test"},
 		Device: worldDevice{ID: deviceNamed(t, api, a.Slug, "FRONT-DESK-01"), Name: "FRONT-DESK-01"}}, devices, enroll
 }
 

@@ -1,5 +1,5 @@
 // The main workflows of issue 24, as a technician does them.
-import { test, expect, world, tenantA, tenantB, tenantPath, signIn, shot, asDevice, enroll } from "./world";
+import { test, expect, world, tenantA, tenantB, tenantPath, signIn, shot, asDevice, enroll, accessible } from "./world";
 
 test.beforeEach(async ({ page }) => {
   await signIn(page);
@@ -97,7 +97,7 @@ test("a refused form says why where the person acted, and keeps what was typed",
 
 test("a rule, and the devices failing it", async ({ page }) => {
   await page.goto(tenantPath(tenantA, "compliance"));
-  await page.getByLabel("Name").fill("Windows 11 24H2 or later");
+  await page.getByLabel("Name", { exact: true }).fill("Windows 11 24H2 or later");
   await page.getByLabel("Checks").selectOption("os_version_min");
   await page.getByLabel(/^Version/).fill("10.0.26100");
   await page.getByLabel("Platform").selectOption("windows");
@@ -178,4 +178,26 @@ test("a newly enrolled device appears in the list, and the overview counts it, w
   await expect(rows.locator("tr").first()).toContainText("PASTRY-KIOSK-07");
   // Once only.
   await expect(rows.getByRole("link", { name: "PASTRY-KIOSK-07" })).toHaveCount(1);
+});
+
+test.describe("as an MSP admin", () => {
+  test("make a tenant from the home page", async ({ page, context }) => {
+    await context.clearCookies();
+    await signIn(page, world.users.msp);
+    await accessible(page, "home with the new tenant form");
+    const slug = `cafe-${Date.now().toString(36)}`;
+    await page.getByLabel("Name", { exact: true }).fill("Quayside Café");
+    await page.getByLabel(/Short name/).fill(slug);
+    await page.getByRole("button", { name: "Make the tenant" }).click();
+    await expect(page).toHaveURL(tenantPath({ slug, name: "" }) + "?done=tenant-created");
+    await expect(page.getByRole("heading", { level: 1, name: "Quayside Café" })).toBeVisible();
+    await expect(page.getByRole("status")).toContainText("The tenant is made");
+    // The short name is taken now.
+    await page.goto(`${world.platform}/dashboard/`);
+    await page.getByLabel("Name", { exact: true }).fill("Another");
+    await page.getByLabel(/Short name/).fill(slug);
+    await page.getByRole("button", { name: "Make the tenant" }).click();
+    await expect(page.getByRole("alert")).toContainText("is taken");
+    await expect(page.getByLabel("Name", { exact: true })).toHaveValue("Another");
+  });
 });

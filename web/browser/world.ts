@@ -10,7 +10,7 @@ export type World = {
   google: string;
   control: string;
   password: string;
-  users: { admin: string; viewer: string };
+  users: { admin: string; viewer: string; msp: string };
   Tenants: { a: Tenant; b: Tenant; other: Tenant };
   device: { id: string; name: string };
 };
