@@ -79,6 +79,13 @@ type listCommandsInput struct {
 	PageParams
 }
 
+type listTenantCommandsInput struct {
+	Tenant string `path:"tenant" doc:"The tenant's slug."`
+	Status string `query:"status" enum:"queued,sent,not_now,acknowledged,error,expired,canceled" doc:"Only commands in this state."`
+	Kind   string `query:"kind" doc:"Only commands of this kind."`
+	PageParams
+}
+
 type commandPath struct {
 	Tenant  string `path:"tenant" doc:"The tenant's slug."`
 	Command string `path:"command" format:"uuid" doc:"The command's id."`
@@ -183,6 +190,23 @@ func (a *API) commandRoutes() {
 		}
 		cs, err := readValue(a, ctx, func(ctx context.Context) ([]commands.Command, error) {
 			return a.d.Commands.ListForDevice(ctx, parseID(in.Device), cur.ID, in.Limit+1)
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &struct{ Body Page[Command] }{page(convert(cs, commandOf), in.Limit, func(c Command) any { return idCursor{ID: c.ID} })}, nil
+	})
+
+	register(a, huma.Operation{
+		OperationID: "list-commands", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/commands", Tags: ctags,
+		Summary: "List the tenant's commands", Description: "Every device's, newest first: the tenant's command history.",
+	}, viewer, func(ctx context.Context, in *listTenantCommandsInput) (*struct{ Body Page[Command] }, error) {
+		var cur idCursor
+		if err := decodeCursor(in.Cursor, &cur); err != nil {
+			return nil, err
+		}
+		cs, err := readValue(a, ctx, func(ctx context.Context) ([]commands.Command, error) {
+			return a.d.Commands.List(ctx, commands.Query{Status: commands.Status(in.Status), Kind: in.Kind, After: cur.ID, Limit: in.Limit + 1})
 		})
 		if err != nil {
 			return nil, err

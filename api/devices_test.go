@@ -155,6 +155,16 @@ func TestIntegratorFlow(t *testing.T) {
 		t.Fatalf("command: %s", done.raw)
 	}
 	isProblem(t, w.do(t, "operator-a", "POST", "/v1/tenants/"+w.a.Slug+"/commands/"+q1.body["id"].(string)+"/cancel", nil), 409)
+	// The tenant's command history: every device's, filtered.
+	history := w.do(t, "viewer-a", "GET", "/v1/tenants/"+w.a.Slug+"/commands?status=acknowledged&kind=lock", nil)
+	if items, _ := history.body["items"].([]any); history.status != 200 || len(items) != 1 || items[0].(map[string]any)["id"] != q1.body["id"] {
+		t.Fatalf("the tenant's commands: %d %s", history.status, history.raw)
+	}
+	if r := w.do(t, "admin-b", "GET", "/v1/tenants/"+w.b.Slug+"/commands", nil); r.status != 200 || contains(r.raw, q1.body["id"].(string)) {
+		t.Fatalf("tenant b's history: %d %s", r.status, r.raw)
+	}
+	isProblem(t, w.do(t, "viewer-a", "GET", "/v1/tenants/"+w.a.Slug+"/commands?status=sleeping", nil), 422)
+	isProblem(t, w.do(t, "viewer-a", "GET", "/v1/tenants/"+w.a.Slug+"/commands?kind=teleport", nil), 422)
 	isProblem(t, w.do(t, "viewer-a", "GET", "/v1/tenants/"+w.a.Slug+"/devices?cursor=eyJrIjoieCIsImkiOiIwMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDEiLCJvIjoiLWxhc3Rfc2Vlbl9hdCJ9&sort=-last_seen_at", nil), 422)
 }
 

@@ -98,6 +98,7 @@ func TestPagesPerRole(t *testing.T) {
 		"/":           {200, 200, 200},
 		"/devices":    {200, 200, 200},
 		"/groups":     {200, 200, 200},
+		"/commands":   {200, 200, 200},
 		"/compliance": {200, 200, 200},
 		"/profiles":   {200, 200, 200},
 		"/enroll":     {200, 200, 200},

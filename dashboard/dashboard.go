@@ -200,6 +200,7 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard/t/{tenant}/devices/{device}", d.signedIn(d.device))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/devices/{device}/commands", d.signedIn(d.send))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/commands/{command}/cancel", d.signedIn(d.cancel))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/commands", d.signedIn(d.commandsPage))
 	mux.HandleFunc("GET /dashboard", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/dashboard/", http.StatusFound)
 	})

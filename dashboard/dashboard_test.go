@@ -698,7 +698,7 @@ func TestCancelACommand(t *testing.T) {
 	dev := regexp.MustCompile(`href="(/dashboard/t/[^"]+/devices/[0-9a-f-]{36})"`).FindStringSubmatch(list)[1]
 	_, row := f.postHX(dev+"/commands", url.Values{"kind": {"restart"}}, csrf)
 	id := regexp.MustCompile(`id="command-([0-9a-f-]{36})"`).FindStringSubmatch(row)[1]
-	if !strings.Contains(row, `hx-post="../commands/`+id+`/cancel"`) {
+	if !strings.Contains(row, `hx-post="/dashboard/t/`+f.a.Slug+`/commands/`+id+`/cancel"`) {
 		t.Fatalf("a queued command's row has no cancel: %s", row)
 	}
 	if _, page := f.get(dev); !strings.Contains(page, `class="can-operate"`) {
@@ -1020,5 +1020,45 @@ func TestLiveOverview(t *testing.T) {
 	_, list := f.get("/dashboard/t/" + f.a.Slug + "/devices")
 	if strings.Contains(list, "parts=fleet") {
 		t.Error("the device list asks for the fleet")
+	}
+}
+
+// The tenant's command history (issue 24: none), every device's, newest
+// first, filtered by state and kind, each row naming its device; another
+// tenant's commands are not in it.
+func TestCommandHistory(t *testing.T) {
+	f := setup(t)
+	csrf := f.as("ana")
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	found, _ := f.inv.List(ctx, inventory.Query{Limit: 1})
+	dev := "/dashboard/t/" + f.a.Slug + "/devices/" + found.Devices[0].ID.String()
+	reID := regexp.MustCompile(`id="command-([0-9a-f-]{36})"`)
+	var ids []string
+	for _, kind := range []string{"restart", "device_information"} {
+		_, row := f.postHX(dev+"/commands", url.Values{"kind": {kind}}, csrf)
+		ids = append(ids, reID.FindStringSubmatch(row)[1])
+	}
+	f.postHX("/dashboard/t/"+f.a.Slug+"/commands/"+ids[0]+"/cancel", nil, csrf)
+	history := "/dashboard/t/" + f.a.Slug + "/commands"
+	code, page := f.get(history)
+	want(t, "history", code, page, 200, "Reception PC", `sse-connect="`)
+	var shown []string
+	for _, m := range reID.FindAllStringSubmatch(page, -1) {
+		shown = append(shown, m[1])
+	}
+	if !slices.Equal(shown, []string{ids[1], ids[0]}) {
+		t.Errorf("history %v, want newest first %v", shown, []string{ids[1], ids[0]})
+	}
+	_, page = f.get(history + "?status=canceled")
+	if m := reID.FindAllStringSubmatch(page, -1); len(m) != 1 || m[0][1] != ids[0] {
+		t.Errorf("canceled: %v", m)
+	}
+	_, page = f.get(history + "?kind=device_information&status=nonsense")
+	if m := reID.FindAllStringSubmatch(page, -1); len(m) != 1 || m[0][1] != ids[1] {
+		t.Errorf("device_information: %v", m)
+	}
+	f.as("bo")
+	if _, page := f.get("/dashboard/t/" + f.a.Slug + "/commands"); !strings.Contains(page, ids[0]) {
+		t.Error("another person of the tenant does not see its history")
 	}
 }

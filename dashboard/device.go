@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -143,7 +144,7 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 	v.Crumbs = append([]crumb{{Name: "Devices", Link: "/dashboard/t/" + t.Slug + "/devices"}}, v.Crumbs...)
 	d.page(w, r, "device-content", &deviceView{view: v, Device: dev,
 		States: map[uuid.UUID]string{dev.ID: stateOf(results)},
-		Facts:  facts, Apps: apps, Commands: cmds, Forms: commandForms(dev, role), CanSend: role.AtLeast(identity.Operator), Live: live,
+		Facts:  facts, Apps: apps, Commands: commandViews(t.Slug, cmds, map[uuid.UUID]inventory.Device{dev.ID: dev}), Forms: commandForms(dev, role), CanSend: role.AtLeast(identity.Operator), Live: live,
 		Compliance: standings(dev, rules, results), HasCompliance: d.opts.Compliance != nil, Identities: idents})
 }
 
@@ -165,6 +166,27 @@ func standings(dev inventory.Device, rules []compliance.Rule, results []complian
 		if res, ok := by[r.ID]; ok || r.Enabled {
 			out = append(out, standing{Rule: r, Result: res, Applies: compliance.Applies(r, dev)})
 		}
+	}
+	return out
+}
+
+// commandView is a command's row: the command with its device's name,
+// and the tenant for the links.
+type commandView struct {
+	commands.Command
+	Slug       string
+	DeviceName string
+}
+
+// commandViews are the rows of cmds, their devices' names from devices.
+func commandViews(slug string, cmds []commands.Command, devices map[uuid.UUID]inventory.Device) []commandView {
+	out := make([]commandView, len(cmds))
+	for i, c := range cmds {
+		name := "a device no longer here"
+		if dev, ok := devices[c.DeviceID]; ok {
+			name = deviceName(dev)
+		}
+		out[i] = commandView{Command: c, Slug: slug, DeviceName: name}
 	}
 	return out
 }
@@ -219,9 +241,9 @@ func (d *Dashboard) send(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := tenancy.WithTenant(r.Context(), t.ID)
 	var c commands.Command
-	err := d.db.Within(ctx, func(ctx context.Context) error {
-		dev, err := d.inv.Get(ctx, id)
-		if err != nil {
+	var dev inventory.Device
+	err := d.db.Within(ctx, func(ctx context.Context) (err error) {
+		if dev, err = d.inv.Get(ctx, id); err != nil {
 			return err
 		}
 		payload, code, problem := typedPayload(r, kind, dev.Family())
@@ -248,7 +270,7 @@ func (d *Dashboard) send(w http.ResponseWriter, r *http.Request) {
 	d.log.InfoContext(ctx, "dashboard command", "subject", s.Subject, "kind", kind, "command", c.ID)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusCreated)
-	pages.ExecuteTemplate(w, "command-row", c)
+	pages.ExecuteTemplate(w, "command-row", commandView{Command: c, Slug: t.Slug, DeviceName: deviceName(dev)})
 }
 
 // cancel cancels a command the device has not taken yet (operators),
@@ -267,9 +289,12 @@ func (d *Dashboard) cancel(w http.ResponseWriter, r *http.Request) {
 	s := sessionFrom(r.Context())
 	ctx := tenancy.WithTenant(r.Context(), t.ID)
 	var c commands.Command
-	err = d.db.Within(ctx, func(ctx context.Context) error {
-		var err error
+	var dev inventory.Device
+	err = d.db.Within(ctx, func(ctx context.Context) (err error) {
 		if c, err = d.cmds.Cancel(ctx, id); err != nil {
+			return err
+		}
+		if dev, err = d.inv.Get(ctx, c.DeviceID); err != nil {
 			return err
 		}
 		return d.record(ctx, s, "cancel-command", fmt.Sprintf("/v1/tenants/%s/commands/%s/cancel", t.Slug, id), http.StatusOK,
@@ -282,23 +307,26 @@ func (d *Dashboard) cancel(w http.ResponseWriter, r *http.Request) {
 	}
 	d.log.InfoContext(ctx, "dashboard cancel", "subject", s.Subject, "command", c.ID)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	pages.ExecuteTemplate(w, "command-cells", c)
+	pages.ExecuteTemplate(w, "command-cells", commandView{Command: c, Slug: t.Slug, DeviceName: deviceName(dev)})
 }
 
 // commandRow renders one command's table row (command-row) or its cells
 // (command-cells) as they are now.
-func (d *Dashboard) commandRow(ctx context.Context, id uuid.UUID, tmpl string) (string, error) {
+func (d *Dashboard) commandRow(ctx context.Context, slug string, id uuid.UUID, tmpl string) (string, error) {
 	var c commands.Command
-	err := d.db.Within(ctx, func(ctx context.Context) error {
-		var err error
-		c, err = d.cmds.Get(ctx, id)
+	var dev inventory.Device
+	err := d.db.Within(ctx, func(ctx context.Context) (err error) {
+		if c, err = d.cmds.Get(ctx, id); err != nil {
+			return err
+		}
+		dev, err = d.inv.Get(ctx, c.DeviceID)
 		return err
 	})
 	if err != nil {
 		return "", err
 	}
 	var b bytes.Buffer
-	err = pages.ExecuteTemplate(&b, tmpl, c)
+	err = pages.ExecuteTemplate(&b, tmpl, commandView{Command: c, Slug: slug, DeviceName: deviceName(dev)})
 	return b.String(), err
 }
 
@@ -311,4 +339,58 @@ func (d *Dashboard) record(ctx context.Context, s *session, action, target strin
 	details["via"] = "dashboard"
 	b, _ := json.Marshal(details)
 	return d.opts.Audit.Record(ctx, audit.Entry{Actor: s.Subject, ActorName: s.Name, Action: action, Target: target, Status: status, Details: b})
+}
+
+// commandsPage is the tenant's command history, every device's, newest
+// first, filtered by state and kind; rows follow the stream, and
+// operators cancel what a device has not taken.
+func (d *Dashboard) commandsPage(w http.ResponseWriter, r *http.Request) {
+	t, ok := d.tenant(w, r, identity.Viewer)
+	if !ok {
+		return
+	}
+	qv := r.URL.Query()
+	q := commands.Query{Limit: pageSize + 1}
+	if st := commands.Status(qv.Get("status")); slices.Contains(commands.Statuses(), st) {
+		q.Status = st
+	}
+	if _, ok := commands.LookupKind(qv.Get("kind")); ok {
+		q.Kind = qv.Get("kind")
+	}
+	q.After, _ = uuid.Parse(qv.Get("after"))
+	ctx := tenancy.WithTenant(r.Context(), t.ID)
+	live := d.liveURL(ctx, t)
+	var cmds []commands.Command
+	var devices map[uuid.UUID]inventory.Device
+	err := d.db.ReadWithin(ctx, func(ctx context.Context) (err error) {
+		if cmds, err = d.cmds.List(ctx, q); err != nil {
+			return err
+		}
+		ids := make([]uuid.UUID, len(cmds))
+		for i, c := range cmds {
+			ids[i] = c.DeviceID
+		}
+		devices, err = d.inv.Some(ctx, ids)
+		return err
+	})
+	if err != nil {
+		d.log.ErrorContext(ctx, "dashboard commands", "tenant", t.ID, "err", err)
+		d.errorPage(w, r, http.StatusServiceUnavailable, "The commands cannot be read right now; try again in a moment.")
+		return
+	}
+	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
+	v := &commandsView{view: tenantView("Commands · "+t.Name, t, role), Status: string(q.Status), Kind: q.Kind, Live: live,
+		Statuses: commands.Statuses(), Kinds: commands.Offered()}
+	if len(cmds) > pageSize {
+		cmds = cmds[:pageSize]
+		older := url.Values{"after": {cmds[pageSize-1].ID.String()}}
+		for k, x := range map[string]string{"status": v.Status, "kind": v.Kind} {
+			if x != "" {
+				older.Set(k, x)
+			}
+		}
+		v.Older = "/dashboard/t/" + t.Slug + "/commands?" + older.Encode()
+	}
+	v.Commands = commandViews(t.Slug, cmds, devices)
+	d.page(w, r, "commands-content", v)
 }

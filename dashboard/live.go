@@ -168,14 +168,14 @@ func (d *Dashboard) rendered(ctx context.Context, slug string, ev events.Event) 
 			var c commands.CommandChanged
 			if e.err = json.Unmarshal(ev.Payload, &c); e.err == nil {
 				e.name = "command-new-" + c.DeviceID.String()
-				e.row, e.err = d.commandRow(ctx, id, "command-row")
+				e.row, e.err = d.commandRow(ctx, slug, id, "command-row")
 			}
 		case strings.HasPrefix(ev.Kind, "device."):
 			e.name = "device-" + id.String()
 			e.row, e.err = d.row(ctx, slug, id, "device-cells")
 		case strings.HasPrefix(ev.Kind, "command."):
 			e.name = "command-" + id.String()
-			e.row, e.err = d.commandRow(ctx, id, "command-cells")
+			e.row, e.err = d.commandRow(ctx, slug, id, "command-cells")
 		}
 	})
 	return e.name, e.row, e.err

@@ -110,7 +110,7 @@ type deviceView struct {
 	States        map[uuid.UUID]string // its compliance state, for its row
 	Facts         []fact
 	Apps          []app // installed, by name
-	Commands      []commands.Command
+	Commands      []commandView
 	Forms         []commandForm // one per kind the person may send it
 	CanSend       bool
 	Live          string
@@ -196,6 +196,17 @@ type abmView struct {
 	view
 	Tokens   []dep.Token
 	Profiles []dep.Profile
+}
+
+// commandsView is the tenant's command history.
+type commandsView struct {
+	view
+	Commands     []commandView
+	Status, Kind string // the filters
+	Statuses     []commands.Status
+	Kinds        []string
+	Live         string
+	Older        string // the next, older page, with the same filters
 }
 
 // groupsView lists the tenant's device groups.

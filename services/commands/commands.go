@@ -48,6 +48,12 @@ const (
 	Canceled     Status = "canceled"
 )
 
+// statuses are every Status, in the order of a command's life.
+var statuses = []Status{Queued, Sent, NotNow, Acknowledged, Error, Expired, Canceled}
+
+// Statuses lists every status.
+func Statuses() []Status { return slices.Clone(statuses) }
+
 // Open reports whether the command may still run.
 func (s Status) Open() bool { return s == Queued || s == Sent || s == NotNow }
 
@@ -351,6 +357,35 @@ func (q *Queue) get(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Command, erro
 		return Command{}, fmt.Errorf("command %s: %w", id, tenancy.ErrNotFound)
 	}
 	return c, err
+}
+
+// Query selects a page of the tenant's commands, newest first.
+type Query struct {
+	Status Status    // "" for any
+	Kind   string    // "" for any
+	After  uuid.UUID // the last command of the previous page (uuid.Nil: from the newest)
+	Limit  int
+}
+
+// List returns a page of the tenant's commands, every device's, newest
+// first: its command history.
+func (q *Queue) List(ctx context.Context, cq Query) ([]Command, error) {
+	if cq.Status != "" && !slices.Contains(statuses, cq.Status) {
+		return nil, fault.InvalidField("status", fmt.Sprintf("%q is not a command status", cq.Status))
+	}
+	if _, ok := kinds[cq.Kind]; cq.Kind != "" && !ok {
+		return nil, fault.InvalidField("kind", fmt.Sprintf("%q is not a command kind", cq.Kind))
+	}
+	return tenancy.Read(ctx, q.db, func(tx pgx.Tx) ([]Command, error) {
+		rows, _ := tx.Query(ctx, `SELECT `+commandCols+` FROM commands
+WHERE ($1 = '' OR status = $1) AND ($2 = '' OR kind = $2)
+  AND ($3::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM commands WHERE id = $3))
+ORDER BY created_at DESC, id DESC LIMIT $4`, string(cq.Status), cq.Kind, uuid.NullUUID{UUID: cq.After, Valid: cq.After != uuid.Nil}, cq.Limit)
+		return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Command, error) {
+			c, err := scanCommand(r)
+			return c.redacted(), err
+		})
+	})
 }
 
 // ListForDevice returns up to limit of a device's commands, newest first,

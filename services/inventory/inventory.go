@@ -265,6 +265,20 @@ func (inv *Inventory) GetTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Devic
 	return d, err
 }
 
+// Some returns the tenant's devices among ids, by id (ids of no device of
+// the tenant are absent): names for a page that lists other things.
+func (inv *Inventory) Some(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]Device, error) {
+	return tenancy.Read(ctx, inv.db, func(tx pgx.Tx) (map[uuid.UUID]Device, error) {
+		rows, _ := tx.Query(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = ANY($1)`, ids)
+		ds, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Device, error) { return scanDevice(r) })
+		out := make(map[uuid.UUID]Device, len(ds))
+		for _, d := range ds {
+			out[d.ID] = d
+		}
+		return out, err
+	})
+}
+
 // Sort orders List: a field, "-" first for descending.
 type Sort string
 

@@ -11,6 +11,7 @@ const pages: [string, string][] = [
   ["devices", "devices"],
   ["device", `devices/${world.device.id}`],
   ["groups", "groups"],
+  ["commands", "commands"],
   ["compliance", "compliance"],
   ["profiles", "profiles"],
   ["enroll", "enroll"],
