@@ -106,6 +106,7 @@ func TestPagesPerRole(t *testing.T) {
 		"/webhooks":   {404, 404, 200},
 		"/audit":      {404, 404, 200},
 		"/settings":   {404, 404, 200},
+		"/people":     {404, 404, 200},
 	}
 	for i, user := range []string{"cy", "ana", "bo"} {
 		f.as(user)
@@ -657,5 +658,24 @@ func TestCreateTenant(t *testing.T) {
 	}
 	if n := f.audited(tn, "create-tenant"); n != 1 {
 		t.Errorf("create-tenant audited %d times in the new tenant", n)
+	}
+}
+
+// The people page (issue 24: no users and roles page): what each role
+// may do and the identity provider's group that grants it in this
+// tenant, and who acted here lately, each linking to their audit entries.
+func TestPeoplePage(t *testing.T) {
+	f := setup(t)
+	csrf := f.as("ana")
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	found, _ := f.inv.List(ctx, inventory.Query{Limit: 1})
+	f.postHX("/dashboard/t/"+f.a.Slug+"/devices/"+found.Devices[0].ID.String()+"/commands", url.Values{"kind": {"restart"}}, csrf)
+	f.as("bo")
+	code, page := f.get("/dashboard/t/" + f.a.Slug + "/people")
+	want(t, "people", code, page, 200, "/trident/msp/"+f.a.MSPSlug+"/tenant/"+f.a.Slug+"/operator", "/trident/msp/"+f.a.MSPSlug+"/admin",
+		"<code>groups</code>", "<code>ana</code>", `/audit?actor=ana">1</a>`)
+	_, other := f.get("/dashboard/t/" + f.b.Slug + "/people")
+	if strings.Contains(other, "<code>ana</code>") {
+		t.Error("another tenant's people page shows this tenant's actors")
 	}
 }

@@ -87,6 +87,30 @@ ORDER BY id DESC LIMIT $4`, f.Before, f.Actor, f.Action, f.Limit, f.Target,
 	return out, err
 }
 
+// Actor is someone who acted in the tenant: who, by the latest name
+// their entries give, how often, and when last.
+type Actor struct {
+	Subject string
+	Name    string
+	Actions int
+	Last    time.Time
+}
+
+// Actors lists who acted in the tenant since, the latest first (at most
+// limit of them).
+func (s *Store) Actors(ctx context.Context, since time.Time, limit int) ([]Actor, error) {
+	var out []Actor
+	err := s.db.ReadTx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `
+SELECT actor, (array_agg(actor_name ORDER BY id DESC))[1], count(*), max(at) FROM audit_log
+WHERE at >= $1 GROUP BY actor ORDER BY max(at) DESC LIMIT $2`, since, limit)
+		var err error
+		out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Actor])
+		return err
+	})
+	return out, err
+}
+
 // maxName is how much of a display name an entry keeps (actor_name).
 const maxName = 200
 

@@ -19,6 +19,7 @@ const pages: [string, string][] = [
   ["webhooks", "webhooks"],
   ["audit", "audit"],
   ["settings", "settings"],
+  ["people", "people"],
 ];
 
 const url = (p: string) => (p.startsWith("/") ? world.platform + p : tenantPath(tenantA, p));
