@@ -3,8 +3,10 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tridentmdm/trident/api"
 	"github.com/tridentmdm/trident/internal/testenv"
@@ -87,6 +89,17 @@ func TestLongSubjectsAreAudited(t *testing.T) {
 	if len(items) != 1 {
 		t.Fatalf("audit: %s", r.raw)
 	}
+	// By target and time, as the dashboard filters (issue 24: the API
+	// had only actor and action).
+	since := url.QueryEscape(time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
+	if r := w.do(t, "admin-a", "GET", base+"/audit?target=/groups&since="+since, nil); len(r.body["items"].([]any)) != 1 {
+		t.Errorf("by target and since: %s", r.raw)
+	}
+	until := url.QueryEscape(time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
+	if r := w.do(t, "admin-a", "GET", base+"/audit?until="+until, nil); r.status != 200 || len(r.body["items"].([]any)) != 0 {
+		t.Errorf("until an hour ago: %s", r.raw)
+	}
+	isProblem(t, w.do(t, "admin-a", "GET", base+"/audit?since=yesterday", nil), 422)
 	e := items[0].(map[string]any)
 	if e["actor"] != longCaller || len(e["actor_name"].(string)) > 200 || !strings.HasPrefix(longCaller, e["actor_name"].(string)) {
 		t.Errorf("entry: actor %v, actor_name %v", e["actor"], e["actor_name"])

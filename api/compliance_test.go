@@ -84,6 +84,13 @@ func TestCompliance(t *testing.T) {
 	w.waitFor(t, "viewer-a", "/v1/tenants/"+w.a.Slug+"/devices/"+dev.ID.String()+"/commands", func(r response) bool {
 		return strings.Contains(r.raw, `"kind":"lock"`)
 	})
+	// The devices failing the rule, as the dashboard's drill-down lists
+	// them (issue 24: the API had no such filter).
+	failing := w.do(t, "viewer-a", "GET", "/v1/tenants/"+w.a.Slug+"/devices?failing_rule="+ruleID, nil)
+	if items, _ := failing.body["items"].([]any); failing.status != 200 || len(items) != 1 || items[0].(map[string]any)["id"] != dev.ID.String() {
+		t.Fatalf("devices failing the rule: %d %s", failing.status, failing.raw)
+	}
+	isProblem(t, w.do(t, "viewer-a", "GET", "/v1/tenants/"+w.a.Slug+"/devices?failing_rule=nope", nil), 422)
 
 	// The dashboard's stream saw the rule, the result and the device turn.
 	seen := map[string]bool{}

@@ -15,12 +15,13 @@ import (
 
 type listDevicesInput struct {
 	TenantPath
-	Platform   inventory.Platform `query:"platform" enum:"apple,windows,android" doc:"Only devices of this platform."`
-	Status     inventory.Status   `query:"status" enum:"pending,enrolled,unenrolled" doc:"Only devices in this enrollment state."`
-	Q          string             `query:"q" maxLength:"200" doc:"Search: part of the name or serial number (any case), or the exact platform identifier."`
-	Group      string             `query:"group" format:"uuid" doc:"Only members of this group."`
-	Compliance string             `query:"compliance" enum:"compliant,noncompliant,unevaluated" doc:"Only devices that pass every evaluated rule, fail one, or have no results yet."`
-	Sort       string             `query:"sort" default:"name" enum:"name,-name,last_seen_at,-last_seen_at,created_at,-created_at,serial,-serial" doc:"Order; '-' for descending."`
+	Platform    inventory.Platform `query:"platform" enum:"apple,windows,android" doc:"Only devices of this platform."`
+	Status      inventory.Status   `query:"status" enum:"pending,enrolled,unenrolled" doc:"Only devices in this enrollment state."`
+	Q           string             `query:"q" maxLength:"200" doc:"Search: part of the name or serial number (any case), or the exact platform identifier."`
+	Group       string             `query:"group" format:"uuid" doc:"Only members of this group."`
+	Compliance  string             `query:"compliance" enum:"compliant,noncompliant,unevaluated" doc:"Only devices that pass every evaluated rule, fail one, or have no results yet."`
+	FailingRule string             `query:"failing_rule" format:"uuid" doc:"Only devices that fail this compliance rule now."`
+	Sort        string             `query:"sort" default:"name" enum:"name,-name,last_seen_at,-last_seen_at,created_at,-created_at,serial,-serial" doc:"Order; '-' for descending."`
 	PageParams
 }
 
@@ -114,7 +115,7 @@ func (a *API) inventoryRoutes() {
 		err := a.read(ctx, func(ctx context.Context) error {
 			var err error
 			p, err = a.d.Inventory.List(ctx, inventory.Query{Platform: in.Platform, Status: in.Status, Search: in.Q, Group: parseID(in.Group),
-				Compliance: in.Compliance, Sort: inventory.Sort(in.Sort), AfterKey: cur.Key, AfterID: cur.ID, Limit: in.Limit + 1})
+				Compliance: in.Compliance, FailingRule: parseID(in.FailingRule), Sort: inventory.Sort(in.Sort), AfterKey: cur.Key, AfterID: cur.ID, Limit: in.Limit + 1})
 			return err
 		})
 		if err != nil {

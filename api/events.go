@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -42,8 +43,11 @@ func (a *API) eventRoutes() {
 
 type listAuditInput struct {
 	TenantPath
-	Actor  string `query:"actor" maxLength:"200" doc:"Only entries by this subject."`
-	Action string `query:"action" maxLength:"100" doc:"Only entries of this operation id, for example update-tenant."`
+	Actor  string    `query:"actor" maxLength:"200" doc:"Only entries by this subject."`
+	Action string    `query:"action" maxLength:"100" doc:"Only entries of this operation id, for example update-tenant."`
+	Target string    `query:"target" maxLength:"500" doc:"Only entries whose target path contains this, for example a device's id."`
+	Since  time.Time `query:"since" doc:"Only entries at or after this time (RFC 3339)."`
+	Until  time.Time `query:"until" doc:"Only entries before this time (RFC 3339)."`
 	PageParams
 }
 
@@ -57,7 +61,8 @@ func (a *API) auditRoutes() {
 		if err := decodeCursor(in.Cursor, &cur); err != nil {
 			return nil, err
 		}
-		es, err := a.d.Audit.List(tenantContext(ctx), audit.Filter{Before: cur.ID, Actor: in.Actor, Action: in.Action, Limit: in.Limit + 1})
+		es, err := a.d.Audit.List(tenantContext(ctx), audit.Filter{Before: cur.ID, Actor: in.Actor, Action: in.Action,
+			Target: in.Target, Since: in.Since, Until: in.Until, Limit: in.Limit + 1})
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
