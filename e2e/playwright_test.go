@@ -14,11 +14,14 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/internal/devicesim"
 	"github.com/tridentmdm/trident/internal/devidp"
 	"github.com/tridentmdm/trident/internal/fakeamapi"
 	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -46,6 +49,7 @@ type playwrightWorld struct {
 	Users    map[string]string `json:"users"`    // by role: admin (of a), viewer (of b only), msp (admin of a's MSP)
 	Tenants  map[string]worldTenant
 	Device   worldDevice `json:"device"` // a Windows device of tenant a the suite may command
+	Mac      worldDevice `json:"mac"`    // a Mac of tenant a with installed apps (no protocol session: not for commands)
 }
 
 type worldTenant struct {
@@ -154,6 +158,24 @@ func playwrightSetup(t *testing.T) (playwrightWorld, map[string]*devicesim.Windo
 	for _, name := range []string{"FRONT-DESK-01", "BACK-OFFICE-02", "KITCHEN-TABLET-03", "MANAGER-LAPTOP-04", "TILL-05", "TILL-06"} {
 		devices[name] = enrollWindowsNamed(ctx, t, api, base, a.Slug, host, name)
 	}
+	// A Mac with its apps, recorded as the Apple edge records what a Mac
+	// reports (the Apple flow itself is TestAppleThroughTheServer's),
+	// before the webhook: this publisher queues no deliveries.
+	inv := inventory.New(testenv.DB(t), events.NewPublisher(nil))
+	actx := tenancy.WithTenant(ctx, a.ID)
+	var mac inventory.Device
+	if err := testenv.DB(t).Tx(actx, func(tx pgx.Tx) (err error) {
+		mac, err = inv.RecordTx(actx, tx, inventory.Report{Platform: inventory.Apple, Identifier: "0000FE00-5D3A9C1E2B4F6A70", Name: "DESIGN-MAC-08",
+			SerialNumber: "C02XK1ABJGH5", Model: "MacBookPro18,3", OSVersion: "15.1", Status: inventory.Enrolled, Facts: map[string]any{
+				"installed_apps": []any{
+					map[string]any{"name": "Safari", "identifier": "com.apple.Safari", "version": "18.1"},
+					map[string]any{"name": "Slack", "identifier": "com.tinyspeck.slackmacgap", "version": "4.41.97"},
+					map[string]any{"name": "Xcode", "identifier": "com.apple.dt.Xcode", "version": "16.1"},
+				}}})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if code, body := api.do("POST", "/v1/tenants/"+a.Slug+"/groups", map[string]any{"name": "Tills"}); code != 201 {
 		t.Fatalf("a group: %d %s", code, body)
 	}
@@ -171,7 +193,8 @@ func playwrightSetup(t *testing.T) (playwrightWorld, map[string]*devicesim.Windo
 	}
 	return playwrightWorld{Platform: platform, Google: google.URL, Password: password, Tenants: slugs,
 		Users:  map[string]string{"admin": "ana@msp.test", "viewer": "vic@msp.test", "msp": "mia@msp.test"},
-		Device: worldDevice{ID: deviceNamed(t, api, a.Slug, "FRONT-DESK-01"), Name: "FRONT-DESK-01"}}, devices, enroll
+		Device: worldDevice{ID: deviceNamed(t, api, a.Slug, "FRONT-DESK-01"), Name: "FRONT-DESK-01"},
+		Mac:    worldDevice{ID: mac.ID.String(), Name: mac.Name}}, devices, enroll
 }
 
 // enrollWindowsNamed enrolls a simulated Windows device of that name in

@@ -44,3 +44,26 @@
   document.addEventListener("htmx:sseMessage", show);
   document.addEventListener("DOMContentLoaded", show);
 })();
+
+// Filtering a table's rows as one types (the device page's apps): a
+// search input with data-filter-rows names the rows' container; its
+// label is shown only where this script runs (data-reveal).
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-reveal][hidden]").forEach(function (el) { el.hidden = false; });
+  });
+  document.addEventListener("input", function (e) {
+    var box = e.target;
+    if (!box.matches || !box.matches("input[data-filter-rows]")) return;
+    var rows = document.querySelectorAll(box.getAttribute("data-filter-rows") + " > tr");
+    var want = box.value.trim().toLowerCase(), shown = 0;
+    rows.forEach(function (r) {
+      var hit = !want || r.textContent.toLowerCase().indexOf(want) >= 0;
+      r.hidden = !hit;
+      if (hit) shown++;
+    });
+    var out = document.getElementById(box.id.replace(/-search$/, "-shown"));
+    if (out) out.textContent = want ? shown + " of " + rows.length : "";
+  });
+})();

@@ -33,7 +33,7 @@ test("editing the URL to someone else's tenant shows nothing of it", async ({ pa
 
 test("find a device by typing", async ({ page }) => {
   await page.goto(tenantPath(tenantA, "devices"));
-  await expect(page.locator(".count")).toHaveText("6 devices");
+  await expect(page.locator(".count")).toHaveText("7 devices");
   await page.getByRole("searchbox", { name: "Search" }).fill("front");
   const rows = page.locator("#device-rows");
   await expect(rows.getByRole("link", { name: world.device.name })).toBeVisible();
@@ -121,6 +121,22 @@ test("Sign up with Google goes to Google under the page's real CSP", async ({ pa
   await page.getByLabel(/admin/i).fill("it@example.com");
   await page.locator('form[action$="/android/signup"] button[type="submit"]').click();
   await page.waitForURL((u) => u.toString().startsWith(world.google), { timeout: 15_000 });
+});
+
+test("a Mac's page: a friendly model name and its apps, searched", async ({ page }) => {
+  await page.goto(tenantPath(tenantA, `devices/${world.mac.id}`));
+  await expect(page.locator("dl.facts")).toContainText("MacBook Pro (14-inch, 2021)");
+  await page.getByText(/Installed apps \(3\)/).click();
+  const search = page.getByRole("searchbox", { name: "Search the apps" });
+  await search.fill("apple");
+  await expect(page.locator("#app-rows tr:visible")).toHaveCount(2);
+  await expect(page.locator("#apps-shown")).toHaveText("2 of 3");
+  await search.fill("slack");
+  await expect(page.locator("#app-rows tr:visible")).toHaveText([/Slack/]);
+  // Its lock form asks for a Mac's PIN; a Windows PC's does not.
+  await page.locator("#form-lock summary").click();
+  await expect(page.getByLabel("Six-digit PIN to unlock it")).toBeVisible();
+  await shot(page, "device-mac");
 });
 
 test("a device of one tenant is not there under another tenant's URL", async ({ page }) => {

@@ -13,6 +13,7 @@ export type World = {
   users: { admin: string; viewer: string; msp: string };
   Tenants: { a: Tenant; b: Tenant; other: Tenant };
   device: { id: string; name: string };
+  mac: { id: string; name: string };
 };
 
 const raw = process.env.TRIDENT_E2E_WORLD;
