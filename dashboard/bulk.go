@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -247,4 +248,51 @@ func spreadsheetSafe(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// saveView saves the device list's current filters and sort under a
+// name, for the person alone (a preference of theirs: not audited).
+func (d *Dashboard) saveView(w http.ResponseWriter, r *http.Request) {
+	t, ok := d.tenant(w, r, identity.Viewer)
+	if !ok {
+		return
+	}
+	qv, err := url.ParseQuery(r.PostFormValue("query"))
+	if err != nil {
+		d.errorPage(w, r, http.StatusUnprocessableEntity, "That view's filters cannot be read: save it again from the device list.")
+		return
+	}
+	// Only what the list understands is kept.
+	query := listValues(deviceQuery(qv)).Encode()
+	ctx := tenancy.WithTenant(r.Context(), t.ID)
+	if _, err := d.inv.SaveView(ctx, sessionFrom(r.Context()).Subject, r.PostFormValue("name"), query); err != nil {
+		code, msg := d.problem(r, err)
+		d.errorPage(w, r, code, msg)
+		return
+	}
+	http.Redirect(w, r, "/dashboard/t/"+t.Slug+"/devices?"+withNotice(query, "view-saved"), http.StatusSeeOther)
+}
+
+// deleteView deletes one of the person's saved views.
+func (d *Dashboard) deleteView(w http.ResponseWriter, r *http.Request) {
+	t, ok := d.tenant(w, r, identity.Viewer)
+	if !ok {
+		return
+	}
+	id, err := uuid.Parse(r.PathValue("view"))
+	if err == nil {
+		err = d.inv.DeleteView(tenancy.WithTenant(r.Context(), t.ID), sessionFrom(r.Context()).Subject, id)
+	}
+	if err != nil {
+		d.errorPage(w, r, http.StatusNotFound, "There is no such saved view of yours.")
+		return
+	}
+	http.Redirect(w, r, "/dashboard/t/"+t.Slug+"/devices?"+withNotice("", "view-deleted"), http.StatusSeeOther)
+}
+
+// withNotice adds the notice key done would to an encoded query.
+func withNotice(query, notice string) string {
+	v, _ := url.ParseQuery(query)
+	v.Set("done", notice)
+	return v.Encode()
 }

@@ -196,6 +196,8 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard/t/{tenant}/devices", d.signedIn(d.devices))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/devices.csv", d.signedIn(d.exportDevices))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/devices/bulk", d.signedIn(d.bulkDevices))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/devices/views", d.signedIn(d.saveView))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/devices/views/{view}/delete", d.signedIn(d.deleteView))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/commands/group", d.signedIn(d.groupCommand))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/live", d.signedIn(d.live))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/devices/{device}", d.signedIn(d.device))

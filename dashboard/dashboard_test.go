@@ -1062,3 +1062,36 @@ func TestCommandHistory(t *testing.T) {
 		t.Error("another person of the tenant does not see its history")
 	}
 }
+
+// Saved views (issue 24: saved filters): a person saves the list's
+// filters under a name and finds them above the list; only what the list
+// understands is kept, and nobody else sees or deletes them.
+func TestSavedViewsOnTheList(t *testing.T) {
+	f := setup(t)
+	csrf := f.as("ana")
+	list := "/dashboard/t/" + f.a.Slug + "/devices"
+	_, page := f.get(list + "?platform=windows&q=Recep")
+	want(t, "the list", 200, page, 200, `id="view-query" name="query" value="platform=windows&q=Recep"`)
+	code, page := f.post(list+"/views", url.Values{"csrf": {csrf}, "name": {"Front desks"}, "query": {"platform=windows&q=Recep&bogus=1"}})
+	want(t, "save", code, page, 200, "The view is saved", `aria-label="Saved views"`, `href="/dashboard/t/`+f.a.Slug+`/devices?platform=windows&q=Recep">Front desks</a>`)
+	if strings.Contains(page, "bogus") {
+		t.Error("the saved view kept what the list does not understand")
+	}
+	code, page = f.post(list+"/views", url.Values{"csrf": {csrf}, "name": {""}, "query": {"platform=windows"}})
+	want(t, "no name", code, page, 422)
+	_, page = f.get(list)
+	id := regexp.MustCompile(`/devices/views/([0-9a-f-]{36})/delete`).FindStringSubmatch(page)[1]
+	csrf = f.as("bo")
+	if _, page := f.get(list); strings.Contains(page, "Front desks") {
+		t.Error("another person sees ana's saved view")
+	}
+	if code, _ := f.post(list+"/views/"+id+"/delete", url.Values{"csrf": {csrf}}); code != 404 {
+		t.Errorf("bo deletes ana's view: %d", code)
+	}
+	csrf = f.as("ana")
+	code, page = f.post(list+"/views/"+id+"/delete", url.Values{"csrf": {csrf}})
+	want(t, "delete", code, page, 200, "The saved view is deleted")
+	if strings.Contains(page, "Front desks") {
+		t.Error("the deleted view still shows")
+	}
+}

@@ -109,6 +109,8 @@ func done(w http.ResponseWriter, r *http.Request, path, notice string) {
 // fixed sentences, so a link cannot make the page say something else.
 var notices = map[string]string{
 	"rule-created":        "The rule is saved; every device is being evaluated against it.",
+	"view-saved":          "The view is saved: it is in your saved views above the list.",
+	"view-deleted":        "The saved view is deleted.",
 	"tenant-created":      "The tenant is made. Enroll its first devices from Enrollment.",
 	"webhook-redelivered": "The event is being delivered again, as a new delivery.",
 	"group-created":       "The group is made: pick its devices in the device list.",

@@ -47,6 +47,11 @@ func ago(t time.Time, layout string) string {
 
 var funcs = template.FuncMap{
 	"icon": icon,
+	// viewLink is a saved view's list: its query is the list's own
+	// encoding (listValues), not to be escaped again.
+	"viewLink": func(slug, query string) template.URL {
+		return template.URL("/dashboard/t/" + url.PathEscape(slug) + "/devices?" + query)
+	},
 	"commandFormOf": func(v *deviceView, f commandForm) commandFormView {
 		return commandFormView{Slug: v.Tenant.Slug, Device: v.Device.ID.String(), DeviceName: deviceName(v.Device), Form: f}
 	},
@@ -370,6 +375,7 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 	var total int
 	var failingRule string
 	var states map[uuid.UUID]string
+	var views []inventory.View
 	err := d.db.ReadWithin(tenancy.WithTenant(r.Context(), t.ID), func(ctx context.Context) error {
 		var err error
 		if p, err = d.inv.List(ctx, q); err != nil {
@@ -389,7 +395,10 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if full {
-			groups, err = d.inv.Groups(ctx)
+			if groups, err = d.inv.Groups(ctx); err != nil {
+				return err
+			}
+			views, err = d.inv.Views(ctx, sessionFrom(r.Context()).Subject)
 		}
 		return err
 	})
@@ -401,11 +410,14 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 		d.errorPage(w, r, http.StatusServiceUnavailable, "The devices cannot be read right now; try again in a moment.")
 		return
 	}
-	data := &devicesView{view: tenantView("Devices · "+t.Name, t, role), Query: q, Devices: p.Devices, Live: live,
+	v := tenantView("Devices · "+t.Name, t, role)
+	v.Notice = notice(r)
+	data := &devicesView{view: v, Query: q, Devices: p.Devices, Live: live,
 		Groups: groups, GroupKinds: commandable("", role), CanGroupSend: d.opts.Jobs != nil && role.AtLeast(identity.Operator),
 		ComplianceFilters: []string{"compliant", "noncompliant", "unevaluated"},
 		Platforms:         []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}, Total: total, FailingRule: failingRule,
 		States: states, CanBulk: role.AtLeast(identity.Operator), BulkKinds: bulkKinds(role),
+		Views: views, ListQuery: listValues(q).Encode(),
 		TakesNew: q.Search == "" && q.Platform == "" && q.Compliance == "" && q.Group == uuid.Nil && q.FailingRule == uuid.Nil,
 		Export:   "/dashboard/t/" + t.Slug + "/devices.csv?" + listValues(q).Encode(),
 	}

@@ -101,6 +101,8 @@ type devicesView struct {
 	Export            string               // the list, filtered as it is, as CSV
 	OOB               bool                 // rows alone, for htmx: the count and export link come out of band
 	TakesNew          bool                 // unfiltered: newly enrolled devices appear at the top, live
+	Views             []inventory.View     // the person's saved views
+	ListQuery         string               // the list's filters and sort, encoded: what "save this view" saves
 }
 
 // deviceView is one device's page.

@@ -25,6 +25,11 @@ var fixtures = map[string]func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID)
 			tenant, "h-"+uuid.NewString()[:8]+".example", strings.Repeat("a", 40))
 		return err
 	},
+	"saved_views": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO saved_views (tenant_id, id, owner, name, query) VALUES ($1, $2, 'someone', $3, 'platform=windows')`,
+			tenant, uuid.New(), uuid.NewString()[:8])
+		return err
+	},
 	"audit_log": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		_, err := tx.Exec(ctx, `INSERT INTO audit_log (tenant_id, actor, action) VALUES ($1, 'someone', 'test')`, tenant)
 		return err

@@ -70,4 +70,5 @@ SELECT create_distributed_table('windows_enrollments', 'tenant_id', colocate_wit
 SELECT create_distributed_table('windows_chunks', 'tenant_id', colocate_with => 'devices');
 SELECT create_distributed_table('windows_federation', 'tenant_id', colocate_with => 'devices');
 SELECT create_distributed_table('fleet_history', 'tenant_id', colocate_with => 'devices');
+SELECT create_distributed_table('saved_views', 'tenant_id', colocate_with => 'devices');
 

@@ -217,3 +217,20 @@ test.describe("as an MSP admin", () => {
     await expect(page.getByLabel("Name", { exact: true })).toHaveValue("Another");
   });
 });
+
+test("save the list's filters as a view and come back to them", async ({ page }) => {
+  await page.goto(tenantPath(tenantA, "devices"));
+  // Filtered in place (htmx swaps the rows): the view saves these filters.
+  await page.getByLabel("Platform").selectOption("apple");
+  await expect(page).toHaveURL(/platform=apple/);
+  await expect(page.locator(".count")).toHaveText("1 device");
+  await page.getByText("Save this view").click();
+  await page.getByLabel("Name", { exact: true }).fill("Macs");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await expect(page.getByRole("status")).toContainText("The view is saved");
+  await page.goto(tenantPath(tenantA, "devices"));
+  await page.getByRole("navigation", { name: "Saved views" }).getByRole("link", { name: "Macs" }).click();
+  await expect(page).toHaveURL(/platform=apple/);
+  await expect(page.locator("#device-rows")).toContainText(world.mac.name);
+  await accessible(page, "devices with a saved view");
+});
