@@ -844,7 +844,7 @@ func TestBulkSelectAndExport(t *testing.T) {
 	}
 	csrf := f.as("ana") // an operator
 	_, page := f.get("/dashboard/t/" + f.a.Slug + "/devices")
-	want(t, "the list", 200, page, 200, `id="bulk"`, `form="bulk"`, `value="command:restart"`, "devices.csv?", "not evaluated")
+	want(t, "the list", 200, page, 200, `id="bulk"`, `form="bulk"`, `value="command:restart"`, "devices.csv?", "not evaluated", `data-column="serial"`, `class="wide col-serial"`)
 	if strings.Contains(page, `value="command:erase"`) {
 		t.Error("the list offers a destructive bulk command")
 	}

@@ -417,7 +417,7 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 		ComplianceFilters: []string{"compliant", "noncompliant", "unevaluated"},
 		Platforms:         []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}, Total: total, FailingRule: failingRule,
 		States: states, CanBulk: role.AtLeast(identity.Operator), BulkKinds: bulkKinds(role),
-		Views: views, ListQuery: listValues(q).Encode(),
+		Views: views, ListQuery: listValues(q).Encode(), Columns: hideable,
 		TakesNew: q.Search == "" && q.Platform == "" && q.Compliance == "" && q.Group == uuid.Nil && q.FailingRule == uuid.Nil,
 		Export:   "/dashboard/t/" + t.Slug + "/devices.csv?" + listValues(q).Encode(),
 	}

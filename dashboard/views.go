@@ -102,8 +102,17 @@ type devicesView struct {
 	OOB               bool                 // rows alone, for htmx: the count and export link come out of band
 	TakesNew          bool                 // unfiltered: newly enrolled devices appear at the top, live
 	Views             []inventory.View     // the person's saved views
+	Columns           []column             // the columns a person may hide (columns.js keeps the choice)
 	ListQuery         string               // the list's filters and sort, encoded: what "save this view" saves
 }
+
+// column is one of the device list's columns a person may hide.
+type column struct{ Key, Name string }
+
+// hideable are the device list's columns a person may hide: the name
+// stays.
+var hideable = []column{{"platform", "Platform"}, {"model", "Model"}, {"os", "OS"}, {"serial", "Serial"},
+	{"compliance", "Compliance"}, {"status", "Status"}, {"seen", "Last seen"}}
 
 // deviceView is one device's page.
 type deviceView struct {

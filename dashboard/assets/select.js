@@ -67,3 +67,30 @@
     if (out) out.textContent = want ? shown + " of " + rows.length : "";
   });
 })();
+
+// The device list's columns a person chose to hide, kept in this
+// browser (localStorage): a preference of the screen, not the account.
+(function () {
+  "use strict";
+  var key = "trident-hidden-columns";
+  function hidden() {
+    try { return JSON.parse(localStorage.getItem(key) || "[]"); } catch (e) { return []; }
+  }
+  function apply() {
+    var off = hidden();
+    document.querySelectorAll("table.devices").forEach(function (t) {
+      Array.prototype.slice.call(t.classList).forEach(function (c) { if (c.indexOf("hide-") === 0) t.classList.remove(c); });
+      off.forEach(function (c) { t.classList.add("hide-" + c); });
+    });
+    document.querySelectorAll("input[data-column]").forEach(function (b) { b.checked = off.indexOf(b.getAttribute("data-column")) < 0; });
+  }
+  document.addEventListener("change", function (e) {
+    var b = e.target;
+    if (!b.matches || !b.matches("input[data-column]")) return;
+    var off = hidden().filter(function (c) { return c !== b.getAttribute("data-column"); });
+    if (!b.checked) off.push(b.getAttribute("data-column"));
+    try { localStorage.setItem(key, JSON.stringify(off)); } catch (err) { /* storage off: this page only */ }
+    apply();
+  });
+  document.addEventListener("DOMContentLoaded", apply);
+})();

@@ -234,3 +234,17 @@ test("save the list's filters as a view and come back to them", async ({ page })
   await expect(page.locator("#device-rows")).toContainText(world.mac.name);
   await accessible(page, "devices with a saved view");
 });
+
+test("choose the list's columns, and the choice stays", async ({ page }) => {
+  await page.goto(tenantPath(tenantA, "devices"));
+  const serial = page.getByRole("columnheader", { name: "Serial" });
+  await expect(serial).toBeVisible();
+  await page.getByText("Columns", { exact: true }).click();
+  await page.getByRole("checkbox", { name: "Serial" }).uncheck();
+  await expect(serial).toBeHidden();
+  await page.reload();
+  await expect(serial).toBeHidden();
+  await page.getByText("Columns", { exact: true }).click();
+  await page.getByRole("checkbox", { name: "Serial" }).check();
+  await expect(serial).toBeVisible();
+});
