@@ -880,6 +880,10 @@ func TestBulkSelectAndExport(t *testing.T) {
 	if n := f.audited(f.a, "change-group-members"); n != 1 {
 		t.Errorf("change-group-members audited %d times", n)
 	}
+	// The device's page names its groups.
+	if _, page := f.get("/dashboard/t/" + f.a.Slug + "/devices/" + pc); !strings.Contains(page, `?group=`+group.ID.String()+`">Front of house</a>`) {
+		t.Errorf("the device page does not name its group: %s", page)
+	}
 
 	resp, err := f.client.Get(f.url + "/dashboard/t/" + f.a.Slug + "/devices.csv?sort=serial")
 	if err != nil {

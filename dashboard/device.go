@@ -108,6 +108,7 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 	var rules []compliance.Rule
 	var results []compliance.Result
 	var idents []pki.Identity
+	var groups []inventory.Group
 	err := d.db.ReadWithin(ctx, func(ctx context.Context) error {
 		var err error
 		if dev, err = d.inv.Get(ctx, id); err != nil {
@@ -119,6 +120,9 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if cmds, err = d.cmds.ListForDevice(ctx, id, uuid.Nil, 50); err != nil {
+			return err
+		}
+		if groups, err = d.inv.GroupsOf(ctx, id); err != nil {
 			return err
 		}
 		if d.opts.Compliance == nil {
@@ -143,8 +147,8 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 	v := tenantView(deviceName(dev)+" · "+t.Name, t, role)
 	v.Crumbs = append([]crumb{{Name: "Devices", Link: "/dashboard/t/" + t.Slug + "/devices"}}, v.Crumbs...)
 	d.page(w, r, "device-content", &deviceView{view: v, Device: dev,
-		States: map[uuid.UUID]string{dev.ID: stateOf(results)},
-		Facts:  facts, Apps: apps, Commands: commandViews(t.Slug, cmds, map[uuid.UUID]inventory.Device{dev.ID: dev}), Forms: commandForms(dev, role), CanSend: role.AtLeast(identity.Operator), Live: live,
+		States: map[uuid.UUID]string{dev.ID: stateOf(results)}, Groups: groups,
+		Facts: facts, Apps: apps, Commands: commandViews(t.Slug, cmds, map[uuid.UUID]inventory.Device{dev.ID: dev}), Forms: commandForms(dev, role), CanSend: role.AtLeast(identity.Operator), Live: live,
 		Compliance: standings(dev, rules, results), HasCompliance: d.opts.Compliance != nil, Identities: idents})
 }
 

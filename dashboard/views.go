@@ -119,6 +119,7 @@ type deviceView struct {
 	view
 	Device        inventory.Device
 	States        map[uuid.UUID]string // its compliance state, for its row
+	Groups        []inventory.Group    // the groups it is in
 	Facts         []fact
 	Apps          []app // installed, by name
 	Commands      []commandView

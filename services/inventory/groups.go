@@ -56,6 +56,16 @@ GROUP BY g.tenant_id, g.id ORDER BY g.name`)
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[Group])
 }
 
+// GroupsOf lists the groups device is in, by name (their sizes left 0).
+func (inv *Inventory) GroupsOf(ctx context.Context, device uuid.UUID) ([]Group, error) {
+	return tenancy.Read(ctx, inv.db, func(tx pgx.Tx) ([]Group, error) {
+		rows, _ := tx.Query(ctx, `SELECT g.id, g.name, 0, g.created_at FROM device_groups g
+JOIN device_group_members m ON m.tenant_id = g.tenant_id AND m.group_id = g.id
+WHERE m.device_id = $1 ORDER BY g.name`, device)
+		return pgx.CollectRows(rows, pgx.RowToStructByPos[Group])
+	})
+}
+
 // DeleteGroup removes a group (not its devices).
 func (inv *Inventory) DeleteGroup(ctx context.Context, id uuid.UUID) error {
 	return inv.db.Tx(ctx, func(tx pgx.Tx) error { return inv.deleteGroupTx(ctx, tx, id) })
