@@ -221,7 +221,7 @@ test.describe("as an MSP admin", () => {
 test("save the list's filters as a view and come back to them", async ({ page }) => {
   await page.goto(tenantPath(tenantA, "devices"));
   // Filtered in place (htmx swaps the rows): the view saves these filters.
-  await page.getByLabel("Platform").selectOption("apple");
+  await page.locator("#platform").selectOption("apple");
   await expect(page).toHaveURL(/platform=apple/);
   await expect(page.locator(".count")).toHaveText("1 device");
   await page.getByText("Save this view").click();

@@ -65,5 +65,29 @@ export async function enroll(name: string) {
   if (!resp.ok) throw new Error(`enroll: ${resp.status} ${await resp.text()}`);
 }
 
-export const test = base;
+// test is Playwright's, with every page watched: a script error or a
+// console error (a CSP refusal among them) fails the test that met it.
+export const test = base.extend<{ pageErrors: void }>({
+  pageErrors: [
+    async ({ context }, use) => {
+      const errors: string[] = [];
+      const watch = (page: Page) => {
+        page.on("pageerror", (e) => errors.push(`${page.url()}: ${e.message}`));
+        // Console errors but the answers a test asked for (a 404 page, a
+        // refusal htmx swapped in as told): a CSP refusal is one.
+        page.on("console", (m) => {
+          const text = m.text();
+          if (m.type() !== "error" || text.startsWith("Failed to load resource") || text.startsWith("Response Status Error Code 4")) return;
+          const at = m.location();
+          errors.push(`${page.url()}: console: ${text} (at ${at.url}:${at.lineNumber}:${at.columnNumber})`);
+        });
+      };
+      context.pages().forEach(watch);
+      context.on("page", watch);
+      await use();
+      expect(errors, "script and console errors").toEqual([]);
+    },
+    { auto: true },
+  ],
+});
 export { expect };
