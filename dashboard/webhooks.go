@@ -179,6 +179,18 @@ func (d *Dashboard) changeWebhook(w http.ResponseWriter, r *http.Request) {
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/webhooks/"+id.String(), notice)
 }
 
+// deliveryPath is the webhook and the delivery the path names; a path
+// that names none answers the 404 page.
+func (d *Dashboard) deliveryPath(w http.ResponseWriter, r *http.Request) (endpoint, id uuid.UUID, ok bool) {
+	endpoint, err1 := uuid.Parse(r.PathValue("id"))
+	id, err2 := uuid.Parse(r.PathValue("delivery"))
+	if d.opts.Webhooks == nil || err1 != nil || err2 != nil {
+		d.errorPage(w, r, http.StatusNotFound, "There is no such delivery in this tenant.")
+		return uuid.Nil, uuid.Nil, false
+	}
+	return endpoint, id, true
+}
+
 // deliveryBody answers a delivery's body, as its receiver gets it, for
 // the webhook page's disclosure (admins).
 func (d *Dashboard) deliveryBody(w http.ResponseWriter, r *http.Request) {
@@ -186,10 +198,8 @@ func (d *Dashboard) deliveryBody(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	endpoint, err1 := uuid.Parse(r.PathValue("id"))
-	id, err2 := uuid.Parse(r.PathValue("delivery"))
-	if d.opts.Webhooks == nil || err1 != nil || err2 != nil {
-		d.errorPage(w, r, http.StatusNotFound, "There is no such delivery in this tenant.")
+	endpoint, id, ok := d.deliveryPath(w, r)
+	if !ok {
 		return
 	}
 	_, body, err := d.opts.Webhooks.Delivery(s.Ctx, endpoint, id)
@@ -210,10 +220,8 @@ func (d *Dashboard) redeliver(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	endpoint, err1 := uuid.Parse(r.PathValue("id"))
-	id, err2 := uuid.Parse(r.PathValue("delivery"))
-	if d.opts.Webhooks == nil || err1 != nil || err2 != nil {
-		d.errorPage(w, r, http.StatusNotFound, "There is no such delivery in this tenant.")
+	endpoint, id, ok := d.deliveryPath(w, r)
+	if !ok {
 		return
 	}
 	sess := sessionFrom(r.Context())
