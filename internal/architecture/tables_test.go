@@ -21,7 +21,7 @@ var owners = map[string]string{
 	"msps": "tenancy", "tenants": "tenancy", "tenant_hostnames": "tenancy",
 	"events": "services/events", "webhook_endpoints": "services/events", "webhook_deliveries": "services/events",
 	"audit_log": "services/audit",
-	"devices":   "services/inventory", "device_groups": "services/inventory", "device_group_members": "services/inventory",
+	"devices":   "services/inventory", "device_groups": "services/inventory", "device_group_members": "services/inventory", "saved_views": "services/inventory",
 	"commands":            "services/commands",
 	"issued_certificates": "services/pki", "scep_challenges": "services/pki", "tenant_cas": "services/pki",
 	"compliance_rules": "services/compliance", "compliance_results": "services/compliance",

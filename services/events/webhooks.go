@@ -345,7 +345,10 @@ SELECT `+deliveryCols+` FROM again d JOIN events ev ON ev.tenant_id = d.tenant_i
 		} else if err != nil {
 			return Delivery{}, fmt.Errorf("events: redeliver: %w", err)
 		}
-		tenant, _ := tenancy.FromContext(ctx) // Write has made sure of it
+		tenant, err := tenancy.Require(ctx)
+		if err != nil {
+			return Delivery{}, err
+		}
 		return d, w.pub.enqueue(ctx, tx, tenant, []uuid.UUID{d.ID})
 	})
 }
