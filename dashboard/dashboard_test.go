@@ -1099,3 +1099,39 @@ func TestSavedViewsOnTheList(t *testing.T) {
 		t.Error("the deleted view still shows")
 	}
 }
+
+// The compliance page follows its stream (issue 24: no stream): when a
+// device's result for a rule changes, the rule's failing count and the
+// tenant's standing come again, rendered once for every open page.
+func TestLiveCompliancePage(t *testing.T) {
+	f := setup(t)
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	rule, err := f.comp.Create(ctx, compliance.Rule{Name: "24H2", Platform: inventory.Windows, Kind: compliance.OSVersionMin,
+		Params: compliance.Params{Version: "10.0.26100"}, Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.as("cy")
+	_, page := f.get("/dashboard/t/" + f.a.Slug + "/compliance")
+	if !strings.Contains(page, "parts=rules") || !strings.Contains(page, `sse-swap="rule-`+rule.ID.String()+`"`) || !strings.Contains(page, `sse-swap="standing"`) {
+		t.Fatalf("the compliance page does not follow its rules: %s", page)
+	}
+	s := f.stream(page)
+	var pc inventory.Device
+	if err := f.db.Tx(ctx, func(tx pgx.Tx) (err error) {
+		pc, err = f.inv.RecordTx(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: "OLD-1", OSVersion: "10.0.19045", Status: inventory.Enrolled})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.comp.Evaluate(ctx, pc.ID); err != nil {
+		t.Fatal(err)
+	}
+	msg := s.next("rule-" + rule.ID.String())
+	if !strings.Contains(msg, "?rule="+rule.ID.String()+`">1 failing</a>`) {
+		t.Errorf("the rule's count: %q", msg)
+	}
+	if msg := s.next("standing"); !strings.Contains(msg, "0 enrolled devices comply with every rule, 1 fail at least one") {
+		t.Errorf("the standing: %q", msg)
+	}
+}

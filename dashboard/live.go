@@ -64,8 +64,10 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		after, _ = strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
 	}
-	// The overview's stream also carries its live part, the fleet.
-	fleet := r.URL.Query().Get("parts") == "fleet"
+	// The overview's stream also carries its live part, the fleet; the
+	// compliance page's, the rules' failing counts and the standing.
+	parts := r.URL.Query().Get("parts")
+	fleet, rules := parts == "fleet", parts == "rules" && d.opts.Compliance != nil
 	ctx := tenancy.WithTenant(r.Context(), t.ID)
 	sub, err := d.opts.Bus.Subscribe(ctx, max(after, 0))
 	if err != nil {
@@ -98,27 +100,46 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request) {
 				}
 				return
 			}
-			name, row, err := d.rendered(ctx, t.Slug, ev)
-			if name == "" || err != nil {
-				if err != nil {
-					d.log.InfoContext(ctx, "dashboard live: row", "event", ev.ID, "err", err)
-				}
-				// Still move the browser's Last-Event-ID on.
-				fmt.Fprintf(w, "id: %d\nevent: other\ndata: \n\n", ev.ID)
-				break
-			}
-			writeEvent(w, ev.ID, name, row)
-			if fleet && changesFleet(ev.Kind) {
-				if html, err := d.renderedFleet(ctx, ev); err == nil {
-					writeEvent(w, ev.ID, "fleet", html)
-				} else {
-					d.log.InfoContext(ctx, "dashboard live: fleet", "event", ev.ID, "err", err)
-				}
-			}
+			d.liveEvent(ctx, w, t.Slug, ev, fleet, rules)
 		}
 		if rc.Flush() != nil {
 			return
 		}
+	}
+}
+
+// liveEvent writes what ev changes on an open page: the row it names, if
+// any, and the page's live parts it asked for (the overview's fleet, the
+// compliance page's rules); with none, an empty message, which still
+// moves the browser's Last-Event-ID on.
+func (d *Dashboard) liveEvent(ctx context.Context, w http.ResponseWriter, slug string, ev events.Event, fleet, rules bool) {
+	wrote := false
+	name, row, err := d.rendered(ctx, slug, ev)
+	if err != nil {
+		d.log.InfoContext(ctx, "dashboard live: row", "event", ev.ID, "err", err)
+	} else if name != "" {
+		writeEvent(w, ev.ID, name, row)
+		wrote = true
+	}
+	if rules && ev.Kind == compliance.EventResultChanged {
+		if rule, failing, standing, err := d.renderedRules(ctx, slug, ev); err == nil {
+			writeEvent(w, ev.ID, "rule-"+rule.String(), failing)
+			writeEvent(w, ev.ID, "standing", standing)
+			wrote = true
+		} else {
+			d.log.InfoContext(ctx, "dashboard live: rules", "event", ev.ID, "err", err)
+		}
+	}
+	if fleet && changesFleet(ev.Kind) {
+		if html, err := d.renderedFleet(ctx, ev); err == nil {
+			writeEvent(w, ev.ID, "fleet", html)
+			wrote = true
+		} else {
+			d.log.InfoContext(ctx, "dashboard live: fleet", "event", ev.ID, "err", err)
+		}
+	}
+	if !wrote {
+		fmt.Fprintf(w, "id: %d\nevent: other\ndata: \n\n", ev.ID)
 	}
 }
 
@@ -138,20 +159,32 @@ func changesFleet(kind string) bool {
 }
 
 // renderedFleet is the overview's live part after ev, rendered once for
-// every open overview of the tenant (kept beside the rows, under the
-// event's negated id).
+// every open overview of the tenant (kept beside the rows).
 func (d *Dashboard) renderedFleet(ctx context.Context, ev events.Event) (string, error) {
-	e := d.renders.entry(ev.TenantID, -ev.ID)
+	e := d.renders.entry(ev.TenantID, ev.ID, "fleet")
 	ctx = context.WithoutCancel(ctx)
 	e.once.Do(func() { e.row, e.err = d.fleetHTML(ctx) })
 	return e.row, e.err
+}
+
+// renderedRules is the compliance page's live parts after ev (a result
+// of a rule changed), rendered once for every open compliance page.
+func (d *Dashboard) renderedRules(ctx context.Context, slug string, ev events.Event) (rule uuid.UUID, failing, standing string, err error) {
+	var c compliance.ResultChanged
+	if err := json.Unmarshal(ev.Payload, &c); err != nil {
+		return uuid.Nil, "", "", err
+	}
+	e := d.renders.entry(ev.TenantID, ev.ID, "rules")
+	ctx = context.WithoutCancel(ctx)
+	e.once.Do(func() { e.name, e.row, e.err = d.ruleLive(ctx, slug, c.RuleID) })
+	return c.RuleID, e.name, e.row, e.err
 }
 
 // rendered is an event's SSE name and row as the live streams send it:
 // rendered once per event, not once per open stream (a tenant's thousand
 // open pages would otherwise read the row a thousand times).
 func (d *Dashboard) rendered(ctx context.Context, slug string, ev events.Event) (name, row string, err error) {
-	e := d.renders.entry(ev.TenantID, ev.ID)
+	e := d.renders.entry(ev.TenantID, ev.ID, "")
 	// The first stream's request may end while it renders; the others
 	// still want the row.
 	ctx = context.WithoutCancel(ctx)
@@ -191,6 +224,7 @@ type renderCache struct {
 type renderKey struct {
 	tenant uuid.UUID
 	event  int64
+	part   string // "" for a row; "fleet", "rules" for a page's live parts
 }
 
 type renderEntry struct {
@@ -203,8 +237,8 @@ type renderEntry struct {
 // each other, so the latest few hundred are enough.
 const renderKeep = 512
 
-func (c *renderCache) entry(tenant uuid.UUID, event int64) *renderEntry {
-	k := renderKey{tenant, event}
+func (c *renderCache) entry(tenant uuid.UUID, event int64, part string) *renderEntry {
+	k := renderKey{tenant, event, part}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.entries[k]; ok {

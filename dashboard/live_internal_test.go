@@ -11,20 +11,20 @@ import (
 func TestRenderCache(t *testing.T) {
 	var c renderCache
 	a, b := uuid.New(), uuid.New()
-	first := c.entry(a, 1)
-	if c.entry(a, 1) != first {
+	first := c.entry(a, 1, "")
+	if c.entry(a, 1, "") != first {
 		t.Error("a second stream of the same event got another entry")
 	}
-	if c.entry(b, 1) == first {
+	if c.entry(b, 1, "") == first {
 		t.Error("another tenant's event of the same id shares the entry")
 	}
 	for i := range int64(renderKeep) {
-		c.entry(a, 100+i)
+		c.entry(a, 100+i, "")
 	}
 	if len(c.entries) != renderKeep || len(c.order) != renderKeep {
 		t.Errorf("%d entries, %d in order; want %d", len(c.entries), len(c.order), renderKeep)
 	}
-	if c.entry(a, 1) == first {
+	if c.entry(a, 1, "") == first {
 		t.Error("the oldest event was not forgotten")
 	}
 }

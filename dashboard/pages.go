@@ -47,6 +47,9 @@ func ago(t time.Time, layout string) string {
 
 var funcs = template.FuncMap{
 	"icon": icon,
+	"failingOf": func(slug string, rule uuid.UUID, n int) ruleFailing {
+		return ruleFailing{Slug: slug, Rule: rule, N: n}
+	},
 	// viewLink is a saved view's list: its query is the list's own
 	// encoding (listValues), not to be escaped again.
 	"viewLink": func(slug, query string) template.URL {

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"strconv"
@@ -61,6 +62,36 @@ func (d *Dashboard) rules(w http.ResponseWriter, r *http.Request) {
 	d.rulesPage(w, r, s, http.StatusOK, flash{Notice: notice(r)})
 }
 
+// ruleFailing is a rule's failing count, with what its link needs.
+type ruleFailing struct {
+	Slug string
+	Rule uuid.UUID
+	N    int
+}
+
+// ruleLive renders the compliance page's live parts after a result of
+// rule changed: the rule's failing count and the tenant's standing.
+func (d *Dashboard) ruleLive(ctx context.Context, slug string, rule uuid.UUID) (failing, standing string, err error) {
+	var counts map[uuid.UUID]int
+	var st compliance.Standing
+	err = d.db.Within(ctx, func(ctx context.Context) (err error) {
+		if counts, err = d.opts.Compliance.Failing(ctx); err != nil {
+			return err
+		}
+		st, err = d.opts.Compliance.Summarize(ctx)
+		return err
+	})
+	if err != nil {
+		return "", "", err
+	}
+	var a, b bytes.Buffer
+	if err := pages.ExecuteTemplate(&a, "rule-failing", ruleFailing{Slug: slug, Rule: rule, N: counts[rule]}); err != nil {
+		return "", "", err
+	}
+	err = pages.ExecuteTemplate(&b, "standing", st)
+	return a.String(), b.String(), err
+}
+
 func (d *Dashboard) rulesPage(w http.ResponseWriter, r *http.Request, s scope, code int, f flash) {
 	if !d.available(w, r, d.opts.Compliance != nil, noCompliance) {
 		return
@@ -87,7 +118,11 @@ func (d *Dashboard) rulesPage(w http.ResponseWriter, r *http.Request, s scope, c
 	if f.Form == nil {
 		f.Form = map[string]string{}
 	}
-	d.pageStatus(w, r, code, "rules-content", &rulesView{view: s.view("Compliance", f), Rules: rules, Failing: failing, Standing: standing,
+	live := d.liveURL(s.Ctx, s.T)
+	if live != "" {
+		live += "&parts=rules"
+	}
+	d.pageStatus(w, r, code, "rules-content", &rulesView{view: s.view("Compliance", f), Rules: rules, Failing: failing, Standing: standing, Live: live,
 		RuleKinds: ruleKinds, Platforms: rulePlatforms,
 		Remediations: commandable("", identity.Admin)})
 }

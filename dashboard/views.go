@@ -186,6 +186,7 @@ type rulesView struct {
 	view
 	Rules        []compliance.Rule
 	Failing      map[uuid.UUID]int // devices failing each rule
+	Live         string            // the tenant's stream with the rules' parts, "" when off
 	Standing     compliance.Standing
 	RuleKinds    []ruleKind
 	Platforms    []inventory.Platform
