@@ -536,6 +536,18 @@ AND args->>'tenant_id' = $1 AND args->>'command' = 'restart'`, f.a.ID.String()).
 	if !strings.Contains(string(args), group.ID.String()) || !strings.Contains(string(args), `"command": "restart"`) || !strings.Contains(string(args), `"by": "ana"`) {
 		t.Errorf("the bulk job: %s", args)
 	}
+	// A destructive command for a group needs the group's name typed in,
+	// as one device's does its name (a ticked box was enough before).
+	csrf = f.as("bo")
+	if _, page := f.get("/dashboard/t/" + f.a.Slug + "/devices"); !strings.Contains(page, `name="confirm_name"`) {
+		t.Error("the group composer does not ask for the group's name")
+	}
+	for _, typed := range []string{"", "front office", "yes"} {
+		code, body := f.postHX(path, url.Values{"group": {group.ID.String()}, "kind": {"erase"}, "confirm": {"yes"}, "confirm_name": {typed}}, csrf)
+		want(t, "erase a group with "+typed+" typed", code, body, 422, "type the group's name, Front office, to confirm")
+	}
+	code, body = f.postHX(path, url.Values{"group": {group.ID.String()}, "kind": {"erase"}, "confirm_name": {"Front office"}}, csrf)
+	want(t, "erase the group", code, body, 202, "Front office")
 }
 
 // One person holds at most events.DefaultStreams live pages open at once;

@@ -59,16 +59,6 @@ func checkCommand(kind string, payload map[string]any, role identity.Role, confi
 	return 0, ""
 }
 
-// boxTicked is the group composer's confirmation: the box ticked.
-func boxTicked(r *http.Request) func(commands.Kind) string {
-	return func(k commands.Kind) string {
-		if r.PostFormValue("confirm") != "yes" {
-			return k.Name + " cannot be undone: tick the box to confirm."
-		}
-		return ""
-	}
-}
-
 // nameTyped is a device form's confirmation: the device's name typed in
 // (so a wipe goes to the device the person means, not the tab left open).
 func nameTyped(r *http.Request, dev inventory.Device) func(commands.Kind) string {

@@ -15,6 +15,18 @@ import (
 	"github.com/tridentmdm/trident/tenancy"
 )
 
+// groupNameTyped is the group composer's confirmation of a destructive
+// command: the group's name typed in, as a device's form asks for the
+// device's.
+func groupNameTyped(r *http.Request, name string) func(commands.Kind) string {
+	return func(k commands.Kind) string {
+		if strings.TrimSpace(r.PostFormValue("confirm_name")) != name {
+			return commandTexts[k.Name].Title + " cannot be undone: type the group's name, " + name + ", to confirm."
+		}
+		return ""
+	}
+}
+
 // errNoGroup refuses a group command for a group the tenant lacks.
 var errNoGroup = errors.New("there is no such group in this tenant")
 
@@ -48,9 +60,6 @@ func (d *Dashboard) groupCommand(w http.ResponseWriter, r *http.Request) {
 	}
 	kind := r.PostFormValue("kind")
 	payload, code, problem := jsonPayload(r)
-	if problem == "" {
-		code, problem = checkCommand(kind, payload, role, boxTicked(r))
-	}
 	if problem != "" {
 		reply(code, problem)
 		return
@@ -58,12 +67,26 @@ func (d *Dashboard) groupCommand(w http.ResponseWriter, r *http.Request) {
 	ctx := tenancy.WithTenant(r.Context(), t.ID)
 	var name string
 	err = d.db.Within(ctx, func(ctx context.Context) (err error) {
+		gs, err := d.inv.Groups(ctx)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(gs, func(g inventory.Group) bool { return g.ID == group })
+		if i < 0 {
+			return errNoGroup
+		}
+		if code, problem := checkCommand(kind, payload, role, groupNameTyped(r, gs[i].Name)); problem != "" {
+			return &UserError{Status: code, Message: problem}
+		}
 		name, err = d.queueForGroup(ctx, t, s, group, "", kind, payload)
 		return err
 	})
+	var uerr *UserError
 	switch {
 	case errors.Is(err, errNoGroup):
 		reply(http.StatusNotFound, err.Error())
+	case errors.As(err, &uerr):
+		reply(uerr.Status, uerr.Message)
 	case err != nil:
 		d.log.ErrorContext(ctx, "dashboard group command", "tenant", t.ID, "err", err)
 		reply(http.StatusInternalServerError, "The command could not be queued; try again.")
