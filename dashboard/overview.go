@@ -3,11 +3,11 @@ package dashboard
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -319,19 +319,18 @@ func targetDevice(target string) (uuid.UUID, bool) {
 // deviceNames fills names with the names of the devices entries' targets
 // are (a device deleted since keeps its path).
 func (d *Dashboard) deviceNames(ctx context.Context, entries []audit.Entry, names map[uuid.UUID]string) error {
+	var ids []uuid.UUID
 	for _, e := range entries {
-		id, ok := targetDevice(e.Target)
-		if _, seen := names[id]; !ok || seen {
-			continue
+		if id, ok := targetDevice(e.Target); ok && !slices.Contains(ids, id) {
+			ids = append(ids, id)
 		}
-		dev, err := d.inv.Get(ctx, id)
-		if errors.Is(err, tenancy.ErrNotFound) {
-			names[id] = ""
-			continue
-		} else if err != nil {
-			return err
-		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	devices, err := d.inv.Some(ctx, ids) // one query, not one per entry
+	for id, dev := range devices {
 		names[id] = deviceName(dev)
 	}
-	return nil
+	return err
 }
