@@ -168,21 +168,42 @@ func (w *watchers) watch(ctx context.Context, i int, ready func()) {
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	newRow := false
 	for sc.Scan() {
 		line := sc.Text()
 		if !readied && strings.HasPrefix(line, ": connected") {
 			w.connected[i], readied = true, true
 			ready()
 		}
-		if name, ok := strings.CutPrefix(line, "event: "); ok {
-			now := time.Now()
-			w.mu.Lock()
-			if _, seen := w.arrivals[i][name]; !seen {
-				w.arrivals[i][name] = now
+		name, ok := strings.CutPrefix(line, "event: ")
+		switch {
+		case ok && strings.HasPrefix(name, "command-new-"):
+			// A new command's row (named after its device): the
+			// command is the row's id, in the data that follows.
+			newRow = true
+		case ok:
+			newRow = false
+			w.arrived(i, name)
+		case newRow && strings.HasPrefix(line, "data: "):
+			if m := reRowID.FindStringSubmatch(line); m != nil {
+				newRow = false
+				w.arrived(i, m[1])
 			}
-			w.mu.Unlock()
 		}
 	}
+}
+
+// reRowID finds a command row's id in a new row's HTML.
+var reRowID = regexp.MustCompile(`<tr id="(command-[0-9a-f-]{36})"`)
+
+// arrived notes when stream i first saw the event named name.
+func (w *watchers) arrived(i int, name string) {
+	now := time.Now()
+	w.mu.Lock()
+	if _, seen := w.arrivals[i][name]; !seen {
+		w.arrivals[i][name] = now
+	}
+	w.mu.Unlock()
 }
 
 // latencies are, for each connected stream and each event made (at the
