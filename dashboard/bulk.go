@@ -61,15 +61,7 @@ func (d *Dashboard) bulkDevices(w http.ResponseWriter, r *http.Request) {
 	}
 	s := sessionFrom(r.Context())
 	role, _ := s.principal().RoleIn(t)
-	reply := func(code int, msg string) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(code)
-		name := "composer-error"
-		if code < 300 {
-			name = "composer-ok"
-		}
-		pages.ExecuteTemplate(w, name, msg)
-	}
+	reply := func(code int, msg string) { statusLine(w, code, msg) }
 	ids, problem := selected(r)
 	if problem != "" {
 		reply(http.StatusUnprocessableEntity, problem)
@@ -81,7 +73,8 @@ func (d *Dashboard) bulkDevices(w http.ResponseWriter, r *http.Request) {
 	var err error
 	switch verb {
 	case "command":
-		i := slices.IndexFunc(bulkKinds(role), func(f commandForm) bool { return f.Name == arg })
+		kinds := bulkKinds(role)
+		i := slices.IndexFunc(kinds, func(f commandForm) bool { return f.Name == arg })
 		if i < 0 {
 			reply(http.StatusUnprocessableEntity, "Choose a command the selected devices can be sent from here.")
 			return
@@ -95,7 +88,7 @@ func (d *Dashboard) bulkDevices(w http.ResponseWriter, r *http.Request) {
 				map[string]string{"kind": arg, "bulk": bulk.String(), "devices": strconv.Itoa(len(ids))})
 		})
 		done = fmt.Sprintf("%s is being queued for the %d selected device%s (those that support it); each device's page shows its command.",
-			bulkKinds(role)[i].Title, len(ids), plural(len(ids)))
+			kinds[i].Title, len(ids), plural(len(ids)))
 	case "add", "remove":
 		if !role.AtLeast(identity.Admin) {
 			reply(http.StatusForbidden, "Changing a group's members needs the admin role.")

@@ -75,6 +75,20 @@ var commandTexts = map[string]commandText{
 	}},
 }
 
+// patterns are the fields' patterns, compiled once, whole-value (as
+// HTML's pattern attribute matches).
+var patterns = func() map[string]*regexp.Regexp {
+	out := map[string]*regexp.Regexp{}
+	for _, t := range commandTexts {
+		for _, f := range t.Fields {
+			if f.Pattern != "" {
+				out[f.Pattern] = regexp.MustCompile(`^(?:` + f.Pattern + `)$`)
+			}
+		}
+	}
+	return out
+}()
+
 // formOrder is the order of the forms on a device's page: the everyday
 // ones first, the destructive ones last.
 var formOrder = []string{"restart", "lock", "shutdown", "device_information", "security_info", "installed_applications", "profile_list",
@@ -219,7 +233,7 @@ func fieldValue(r *http.Request, c commandField) (any, string) {
 		}
 		return v, ""
 	}
-	if c.Pattern != "" && !regexp.MustCompile(`^(?:`+c.Pattern+`)$`).MatchString(s) {
+	if c.Pattern != "" && !patterns[c.Pattern].MatchString(s) {
 		return nil, c.Label + ": " + c.Says + "."
 	}
 	return s, ""

@@ -1146,4 +1146,8 @@ func TestLiveCompliancePage(t *testing.T) {
 	if msg := s.next("standing"); !strings.Contains(msg, "0 enrolled devices comply with every rule, 1 fail at least one") {
 		t.Errorf("the standing: %q", msg)
 	}
+	// The device's row, live, says it fails.
+	if msg := s.next("device-" + pc.ID.String()); !strings.Contains(msg, `class="bad" href="/dashboard/t/`+f.a.Slug+`/devices/`+pc.ID.String()+`#compliance">failing</a>`) {
+		t.Errorf("the device's live row: %q", msg)
+	}
 }

@@ -59,15 +59,28 @@ func checkCommand(kind string, payload map[string]any, role identity.Role, confi
 	return 0, ""
 }
 
-// nameTyped is a device form's confirmation: the device's name typed in
-// (so a wipe goes to the device the person means, not the tab left open).
-func nameTyped(r *http.Request, dev inventory.Device) func(commands.Kind) string {
+// nameTyped is the confirmation of a destructive command: the name of
+// what it goes to (a device, a group) typed in, so a wipe goes where the
+// person means, not to the tab left open.
+func nameTyped(r *http.Request, what, name string) func(commands.Kind) string {
 	return func(k commands.Kind) string {
-		if strings.TrimSpace(r.PostFormValue("confirm_name")) != deviceName(dev) {
-			return commandTexts[k.Name].Title + " cannot be undone: type the device's name, " + deviceName(dev) + ", to confirm."
+		if strings.TrimSpace(r.PostFormValue("confirm_name")) != name {
+			return commandTexts[k.Name].Title + " cannot be undone: type the " + what + "'s name, " + name + ", to confirm."
 		}
 		return ""
 	}
+}
+
+// statusLine answers a sentence for a form's status line: a refusal, or
+// what was done.
+func statusLine(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	name := "composer-error"
+	if code < 300 {
+		name = "composer-ok"
+	}
+	pages.ExecuteTemplate(w, name, msg)
 }
 
 func (d *Dashboard) deviceID(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
@@ -99,6 +112,7 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 	var results []compliance.Result
 	var idents []pki.Identity
 	var groups []inventory.Group
+	states := map[uuid.UUID]string{}
 	err := d.db.ReadWithin(ctx, func(ctx context.Context) error {
 		var err error
 		if dev, err = d.inv.Get(ctx, id); err != nil {
@@ -121,7 +135,10 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 		if rules, err = d.opts.Compliance.Rules(ctx); err != nil {
 			return err
 		}
-		results, err = d.opts.Compliance.Results(ctx, id)
+		if results, err = d.opts.Compliance.Results(ctx, id); err != nil {
+			return err
+		}
+		states, err = d.opts.Compliance.States(ctx, []uuid.UUID{id})
 		return err
 	})
 	if errors.Is(err, tenancy.ErrNotFound) {
@@ -137,7 +154,7 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 	v := tenantView(deviceName(dev)+" · "+t.Name, t, role)
 	v.Crumbs = append([]crumb{{Name: "Devices", Link: "/dashboard/t/" + t.Slug + "/devices"}}, v.Crumbs...)
 	d.page(w, r, "device-content", &deviceView{view: v, Device: dev,
-		States: map[uuid.UUID]string{dev.ID: stateOf(results)}, Groups: groups,
+		States: states, Groups: groups,
 		Facts: facts, Apps: apps, Commands: commandViews(t.Slug, cmds, map[uuid.UUID]inventory.Device{dev.ID: dev}), Forms: commandForms(dev, role), CanSend: role.AtLeast(identity.Operator), Live: live,
 		Compliance: standings(dev, rules, results), HasCompliance: d.opts.Compliance != nil, Identities: idents})
 }
@@ -185,20 +202,6 @@ func commandViews(slug string, cmds []commands.Command, devices map[uuid.UUID]in
 	return out
 }
 
-// stateOf is a device's compliance state from its results: "" when it
-// has none (not evaluated).
-func stateOf(results []compliance.Result) string {
-	if len(results) == 0 {
-		return ""
-	}
-	for _, r := range results {
-		if !r.Compliant {
-			return "noncompliant"
-		}
-	}
-	return "compliant"
-}
-
 func deviceName(d inventory.Device) string {
 	if d.Name != "" {
 		return d.Name
@@ -242,7 +245,7 @@ func (d *Dashboard) send(w http.ResponseWriter, r *http.Request) {
 		}
 		payload, code, problem := typedPayload(r, kind, dev.Family())
 		if problem == "" {
-			code, problem = checkCommand(kind, payload, role, nameTyped(r, dev))
+			code, problem = checkCommand(kind, payload, role, nameTyped(r, "device", deviceName(dev)))
 		}
 		if problem != "" {
 			return &UserError{Status: code, Message: problem}

@@ -15,24 +15,12 @@ import (
 	"github.com/tridentmdm/trident/tenancy"
 )
 
-// groupNameTyped is the group composer's confirmation of a destructive
-// command: the group's name typed in, as a device's form asks for the
-// device's.
-func groupNameTyped(r *http.Request, name string) func(commands.Kind) string {
-	return func(k commands.Kind) string {
-		if strings.TrimSpace(r.PostFormValue("confirm_name")) != name {
-			return commandTexts[k.Name].Title + " cannot be undone: type the group's name, " + name + ", to confirm."
-		}
-		return ""
-	}
-}
-
 // errNoGroup refuses a group command for a group the tenant lacks.
 var errNoGroup = errors.New("there is no such group in this tenant")
 
 // groupCommand queues a command for every enrolled device of a group, in
 // the background (commands.BulkArgs, as the API's queue-bulk-command):
-// operators; destructive kinds need an admin and the confirmation box.
+// operators; destructive kinds need an admin and the group's name typed.
 func (d *Dashboard) groupCommand(w http.ResponseWriter, r *http.Request) {
 	t, ok := d.tenant(w, r, identity.Operator)
 	if !ok {
@@ -40,15 +28,7 @@ func (d *Dashboard) groupCommand(w http.ResponseWriter, r *http.Request) {
 	}
 	s := sessionFrom(r.Context())
 	role, _ := s.principal().RoleIn(t)
-	reply := func(code int, msg string) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(code)
-		name := "composer-error"
-		if code < 300 {
-			name = "composer-ok"
-		}
-		pages.ExecuteTemplate(w, name, msg)
-	}
+	reply := func(code int, msg string) { statusLine(w, code, msg) }
 	if d.opts.Jobs == nil {
 		reply(http.StatusNotFound, noGroupCommands)
 		return
@@ -66,20 +46,16 @@ func (d *Dashboard) groupCommand(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := tenancy.WithTenant(r.Context(), t.ID)
 	var name string
-	err = d.db.Within(ctx, func(ctx context.Context) (err error) {
-		gs, err := d.inv.Groups(ctx)
+	err = d.db.Within(ctx, func(ctx context.Context) error {
+		g, err := d.groupOf(ctx, group)
 		if err != nil {
 			return err
 		}
-		i := slices.IndexFunc(gs, func(g inventory.Group) bool { return g.ID == group })
-		if i < 0 {
-			return errNoGroup
-		}
-		if code, problem := checkCommand(kind, payload, role, groupNameTyped(r, gs[i].Name)); problem != "" {
+		if code, problem := checkCommand(kind, payload, role, nameTyped(r, "group", g.Name)); problem != "" {
 			return &UserError{Status: code, Message: problem}
 		}
-		name, err = d.queueForGroup(ctx, t, s, group, "", kind, payload)
-		return err
+		name = g.Name
+		return d.queueForGroup(ctx, t, s, g, "", kind, payload)
 	})
 	var uerr *UserError
 	switch {
@@ -97,26 +73,30 @@ func (d *Dashboard) groupCommand(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// queueForGroup queues kind in the background for every enrolled device
-// of group (of platform; "" for any that supports it), as the API's
-// queue-bulk-command and audited as it, in the transaction ctx is within. It answers the group's
-// name, or errNoGroup.
-func (d *Dashboard) queueForGroup(ctx context.Context, t tenancy.Tenant, s *session, group uuid.UUID,
-	platform inventory.Platform, kind string, payload map[string]any) (string, error) {
+// groupOf is the tenant's group of that id, or errNoGroup.
+func (d *Dashboard) groupOf(ctx context.Context, id uuid.UUID) (inventory.Group, error) {
 	gs, err := d.inv.Groups(ctx)
 	if err != nil {
-		return "", err
+		return inventory.Group{}, err
 	}
-	i := slices.IndexFunc(gs, func(g inventory.Group) bool { return g.ID == group })
+	i := slices.IndexFunc(gs, func(g inventory.Group) bool { return g.ID == id })
 	if i < 0 {
-		return "", errNoGroup
+		return inventory.Group{}, errNoGroup
 	}
-	bulk, err := d.cmds.QueueBulk(ctx, t.ID, commands.Bulk{Kind: kind, Payload: payload, Group: group, Platform: platform, By: s.Subject})
+	return gs[i], nil
+}
+
+// queueForGroup queues kind in the background for every enrolled device
+// of g (of platform; "" for any that supports it), as the API's
+// queue-bulk-command and audited as it, in the transaction ctx is within.
+func (d *Dashboard) queueForGroup(ctx context.Context, t tenancy.Tenant, s *session, g inventory.Group,
+	platform inventory.Platform, kind string, payload map[string]any) error {
+	bulk, err := d.cmds.QueueBulk(ctx, t.ID, commands.Bulk{Kind: kind, Payload: payload, Group: g.ID, Platform: platform, By: s.Subject})
 	if err != nil {
-		return "", err
+		return err
 	}
-	return gs[i].Name, d.record(ctx, s, "queue-bulk-command", "/v1/tenants/"+t.Slug+"/commands/bulk", http.StatusAccepted,
-		map[string]string{"kind": kind, "group": group.String(), "bulk": bulk.String()})
+	return d.record(ctx, s, "queue-bulk-command", "/v1/tenants/"+t.Slug+"/commands/bulk", http.StatusAccepted,
+		map[string]string{"kind": kind, "group": g.ID.String(), "bulk": bulk.String()})
 }
 
 // groups lists the tenant's device groups with their sizes (everyone);
@@ -177,10 +157,8 @@ func (d *Dashboard) deleteGroup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	what := "the group"
-	if gs, err := d.inv.Groups(s.Ctx); err == nil { // the confirmation names it if it can
-		if i := slices.IndexFunc(gs, func(g inventory.Group) bool { return g.ID == id }); i >= 0 {
-			what = named(what, gs[i].Name)
-		}
+	if g, err := d.groupOf(s.Ctx, id); err == nil { // the confirmation names it if it can
+		what = named(what, g.Name)
 	}
 	if !d.confirmed(w, r, s, what, "/dashboard/t/"+s.T.Slug+"/groups") {
 		return

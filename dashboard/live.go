@@ -261,20 +261,20 @@ func (c *renderCache) entry(tenant uuid.UUID, event int64, part string) *renderE
 // (device-cells) as they are now.
 func (d *Dashboard) row(ctx context.Context, slug string, id uuid.UUID, tmpl string) (string, error) {
 	var dev inventory.Device
-	var results []compliance.Result
+	states := map[uuid.UUID]string{}
 	// The writer: the event was committed there, a replica may lag.
 	err := d.db.Within(ctx, func(ctx context.Context) error {
 		var err error
 		if dev, err = d.inv.Get(ctx, id); err != nil || d.opts.Compliance == nil {
 			return err
 		}
-		results, err = d.opts.Compliance.Results(ctx, id)
+		states, err = d.opts.Compliance.States(ctx, []uuid.UUID{id})
 		return err
 	})
 	if err != nil {
 		return "", err
 	}
 	var b bytes.Buffer
-	err = pages.ExecuteTemplate(&b, tmpl, deviceRow{Slug: slug, Device: dev, Compliance: stateOf(results)})
+	err = pages.ExecuteTemplate(&b, tmpl, deviceRow{Slug: slug, Device: dev, Compliance: states[id]})
 	return b.String(), err
 }

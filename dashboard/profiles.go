@@ -115,11 +115,14 @@ func (d *Dashboard) installProfile(w http.ResponseWriter, r *http.Request) {
 	}
 	var name string
 	err = d.db.Within(s.Ctx, func(ctx context.Context) (err error) {
-		name, err = d.queueForGroup(ctx, s.T, sessionFrom(r.Context()), group, inventory.Apple, "install_profile", payload)
+		g, err := d.groupOf(ctx, group)
 		if errors.Is(err, errNoGroup) {
-			err = &UserError{Status: http.StatusNotFound, Message: "There is no such group in this tenant."}
+			return &UserError{Status: http.StatusNotFound, Message: "There is no such group in this tenant."}
+		} else if err != nil {
+			return err
 		}
-		return err
+		name = g.Name
+		return d.queueForGroup(ctx, s.T, sessionFrom(r.Context()), g, inventory.Apple, "install_profile", payload)
 	})
 	if err != nil {
 		fail(err)

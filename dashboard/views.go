@@ -95,7 +95,7 @@ type devicesView struct {
 	FailingRule       string               // the name of the rule the list keeps the failing devices of, if any
 	SortLinks         map[string]string    // by column: the list sorted by it (the other way when it is the sort)
 	AriaSort          map[string]string    // by column: ascending, descending or none
-	States            map[uuid.UUID]string // the devices' compliance states (stateOf)
+	States            map[uuid.UUID]string // the devices' compliance states (compliance.States)
 	CanBulk           bool                 // operators act on selected devices
 	BulkKinds         []commandForm        // the commands they may send them
 	Export            string               // the list, filtered as it is, as CSV
