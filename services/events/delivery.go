@@ -60,6 +60,13 @@ type Body struct {
 	Event      Event     `json:"event"`
 }
 
+// newBody is what a delivery of ev carries: the one place it is made, for
+// the receiver (Sender.Deliver) and for the person looking at it
+// (Webhooks.Delivery).
+func newBody(delivery uuid.UUID, ev Event) Body {
+	return Body{DeliveryID: delivery, TenantID: ev.TenantID, Event: ev}
+}
+
 // Signature headers, as receivers check them (see VerifySignature).
 const (
 	SignatureHeader = "Trident-Signature" // t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">
@@ -151,7 +158,7 @@ WHERE d.id = $1`, id).Scan(&status, &endpoint, &target, &secret, &sealed, &activ
 	case secret != nil: // made before secrets were sealed
 		key = *secret
 	}
-	body.DeliveryID, body.TenantID = id, body.Event.TenantID
+	body = newBody(id, body.Event)
 	payload, _ := json.Marshal(body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(payload))
 	if err != nil {

@@ -305,20 +305,19 @@ func (w *Webhooks) Delivery(ctx context.Context, endpoint, id uuid.UUID) (Delive
 		b Body
 	}
 	o, err := tenancy.Read(ctx, w.db, func(tx pgx.Tx) (out, error) {
-		var o out
-		d, err := scanDelivery(tx.QueryRow(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries d
-JOIN events ev ON ev.tenant_id = d.tenant_id AND ev.id = d.event_id WHERE d.endpoint_id = $1 AND d.id = $2`, endpoint, id))
+		var d Delivery
+		var ev Event
+		err := tx.QueryRow(ctx, `SELECT `+deliveryCols+`, ev.tenant_id, ev.subject, ev.payload, ev.created_at FROM webhook_deliveries d
+JOIN events ev ON ev.tenant_id = d.tenant_id AND ev.id = d.event_id WHERE d.endpoint_id = $1 AND d.id = $2`, endpoint, id).Scan(
+			&d.ID, &d.EndpointID, &d.EventID, &d.EventKind, &d.Status, &d.Attempts, &d.LastStatusCode, &d.LastError,
+			&d.CreatedAt, &d.LastAttemptAt, &d.DeliveredAt, &ev.TenantID, &ev.Subject, &ev.Payload, &ev.CreatedAt)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return o, fmt.Errorf("delivery %s: %w", id, tenancy.ErrNotFound)
+			return out{}, fmt.Errorf("delivery %s: %w", id, tenancy.ErrNotFound)
 		} else if err != nil {
-			return o, err
+			return out{}, err
 		}
-		o.d = d
-		o.b.DeliveryID = d.ID
-		err = tx.QueryRow(ctx, `SELECT tenant_id, id, kind, subject, payload, created_at FROM events WHERE id = $1`, d.EventID).Scan(
-			&o.b.Event.TenantID, &o.b.Event.ID, &o.b.Event.Kind, &o.b.Event.Subject, &o.b.Event.Payload, &o.b.Event.CreatedAt)
-		o.b.TenantID = o.b.Event.TenantID
-		return o, err
+		ev.ID, ev.Kind = d.EventID, d.EventKind
+		return out{d, newBody(d.ID, ev)}, nil
 	})
 	return o.d, o.b, err
 }
