@@ -869,6 +869,14 @@ func TestBulkSelectAndExport(t *testing.T) {
 
 	code, body := f.postHX(bulk, url.Values{"action": {"command:restart"}}, csrf)
 	want(t, "nothing selected", code, body, 422, "Select at least one device")
+	code, body = f.postHX(bulk, url.Values{"action": {"command:restart"}, "device": {pc, "not-a-device"}}, csrf)
+	want(t, "a selection of no device", code, body, 422, "The selection names no device")
+	many := make([]string, 501) // one past the bound
+	for i := range many {
+		many[i] = uuid.NewString()
+	}
+	code, body = f.postHX(bulk, url.Values{"action": {"command:restart"}, "device": many}, csrf)
+	want(t, "too many", code, body, 422, "Select at most 500 devices")
 	code, body = f.postHX(bulk, url.Values{"action": {"command:erase"}, "device": {pc}}, csrf)
 	want(t, "a bulk erase", code, body, 422, "Choose a command")
 	code, body = f.postHX(bulk, url.Values{"action": {"add:" + group.ID.String()}, "device": {pc}}, csrf)
@@ -1129,6 +1137,8 @@ func TestLiveCompliancePage(t *testing.T) {
 		t.Fatalf("the compliance page does not follow its rules: %s", page)
 	}
 	s := f.stream(page)
+	_, list := f.get("/dashboard/t/" + f.a.Slug + "/devices")
+	plain := f.stream(list) // a page that asked for no parts
 	var pc inventory.Device
 	if err := f.db.Tx(ctx, func(tx pgx.Tx) (err error) {
 		pc, err = f.inv.RecordTx(ctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: "OLD-1", OSVersion: "10.0.19045", Status: inventory.Enrolled})
@@ -1145,6 +1155,11 @@ func TestLiveCompliancePage(t *testing.T) {
 	}
 	if msg := s.next("standing"); !strings.Contains(msg, "0 enrolled devices comply with every rule, 1 fail at least one") {
 		t.Errorf("the standing: %q", msg)
+	}
+	// A page that did not ask for the rules still moves its Last-Event-ID
+	// past the result's event: an empty message.
+	if msg := plain.next("other"); !regexp.MustCompile(`(?m)^id: \d+$`).MatchString(msg) {
+		t.Errorf("the plain page's message for a result: %q", msg)
 	}
 	// The device's row, live, says it fails.
 	if msg := s.next("device-" + pc.ID.String()); !strings.Contains(msg, `class="bad" href="/dashboard/t/`+f.a.Slug+`/devices/`+pc.ID.String()+`#compliance">failing</a>`) {
