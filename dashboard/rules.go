@@ -96,6 +96,12 @@ func (d *Dashboard) rulesPage(w http.ResponseWriter, r *http.Request, s scope, c
 	if !d.available(w, r, d.opts.Compliance != nil, noCompliance) {
 		return
 	}
+	// The stream's position is read before the page's data: an event
+	// committed between the two is then sent again, never lost.
+	live := d.liveURL(s.Ctx, s.T)
+	if live != "" {
+		live += "&parts=rules"
+	}
 	var rules []compliance.Rule
 	var standing compliance.Standing
 	var failing map[uuid.UUID]int
@@ -117,10 +123,6 @@ func (d *Dashboard) rulesPage(w http.ResponseWriter, r *http.Request, s scope, c
 	}
 	if f.Form == nil {
 		f.Form = map[string]string{}
-	}
-	live := d.liveURL(s.Ctx, s.T)
-	if live != "" {
-		live += "&parts=rules"
 	}
 	d.pageStatus(w, r, code, "rules-content", &rulesView{view: s.view("Compliance", f), Rules: rules, Failing: failing, Standing: standing, Live: live,
 		RuleKinds: ruleKinds, Platforms: rulePlatforms,
