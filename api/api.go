@@ -96,7 +96,7 @@ func New(d Deps) *API {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	if d.Audit == nil {
-		d.Audit = audit.NewStore(d.DB)
+		d.Audit = audit.NewStore(d.DB, d.Publisher)
 	}
 	if d.Tenants == nil {
 		d.Tenants = tenants.New(d.DB, d.Directory, d.Publisher)

@@ -136,7 +136,7 @@ func newWorld(t testing.TB, limits api.Limits) *world {
 	go func() { w.bus.Run(lctx); done <- struct{}{} }()
 	go func() { listener.Run(lctx); done <- struct{}{} }()
 	t.Cleanup(func() { stop(); <-done; <-done })
-	a := api.New(api.Deps{DB: db, Directory: dir, Auth: v, Events: store, Bus: w.bus, Audit: audit.NewStore(db),
+	a := api.New(api.Deps{DB: db, Directory: dir, Auth: v, Events: store, Bus: w.bus, Audit: audit.NewStore(db, w.pub),
 		Publisher: w.pub, Webhooks: events.NewWebhooks(db, w.pub, events.URLPolicy{AllowHTTP: true}, keys), Tenants: tenants.New(db, dir, w.pub), Keys: keys,
 		Inventory: w.inv, Commands: w.cmds, Compliance: w.comp, Jobs: late, Log: log, Limits: limits})
 	srv := httptest.NewServer(a.Handler())

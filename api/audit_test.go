@@ -2,8 +2,10 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -137,5 +139,59 @@ func TestVerifyHostnameKeepsTheCheckAndAuditsTheSuccess(t *testing.T) {
 	e := w.do(t, "admin-a", "GET", base+"/events?kind=tenant.hostname_verified", nil)
 	if items, _ := e.body["items"].([]any); len(items) != 1 {
 		t.Errorf("hostname_verified events: %s", e.raw)
+	}
+}
+
+// Each audit entry is an audit.recorded event, the audit log's live feed
+// (the dashboard's audit page, a SIEM's webhook), and like the log it is
+// read by admins only: a viewer's event list and stream leave it out.
+func TestAuditEntriesAreEventsForAdminsOnly(t *testing.T) {
+	w := newWorld(t, api.Limits{})
+	base := "/v1/tenants/" + w.a.Slug
+	viewerStream, _ := w.openStream(t, "viewer-a", w.a.Slug, "")
+	adminStream, _ := w.openStream(t, "admin-a", w.a.Slug, "")
+	if r := w.do(t, "admin-a", "PATCH", base, map[string]any{"name": "Audited"}); r.status != 200 {
+		t.Fatalf("patch: %d %s", r.status, r.raw)
+	}
+	kinds := func(who string) []string {
+		t.Helper()
+		r := w.do(t, who, "GET", base+"/events", nil)
+		var out []string
+		items, _ := r.body["items"].([]any)
+		for _, it := range items {
+			out = append(out, it.(map[string]any)["kind"].(string))
+		}
+		return out
+	}
+	if k := kinds("viewer-a"); !slices.Contains(k, "tenant.updated") || slices.Contains(k, "audit.recorded") {
+		t.Errorf("a viewer's events: %v, want tenant.updated and no audit.recorded", k)
+	}
+	r := w.do(t, "admin-a", "GET", base+"/events?kind=audit.recorded", nil)
+	items, _ := r.body["items"].([]any)
+	if len(items) != 1 {
+		t.Fatalf("an admin's audit.recorded events: %s", r.raw)
+	}
+	payload, _ := items[0].(map[string]any)["payload"].(map[string]any)
+	if payload["action"] != "update-tenant" || payload["actor"] != "admin-a" || payload["target"] != base {
+		t.Errorf("the event's entry: %v", payload)
+	}
+
+	// The streams: the admin's carries the entry; the viewer's has the
+	// two changes and nothing between them.
+	kindOf := func(m sseMessage) string {
+		var e struct{ Kind string }
+		if err := json.Unmarshal([]byte(m.data), &e); err != nil {
+			t.Fatalf("%s: %v", m.data, err)
+		}
+		return e.Kind
+	}
+	if a, b := kindOf(next(t, adminStream)), kindOf(next(t, adminStream)); a != "audit.recorded" && b != "audit.recorded" {
+		t.Errorf("the admin's stream: %s, %s; want an audit.recorded", a, b)
+	}
+	w.do(t, "admin-a", "PATCH", base, map[string]any{"name": "Second"})
+	for _, want := range []string{"Audited", "Second"} {
+		if m := next(t, viewerStream); kindOf(m) != "tenant.updated" || !strings.Contains(m.data, want) {
+			t.Fatalf("the viewer's stream: %s, want tenant.updated to %s", m.data, want)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/identity"
 )
 
 type listEventsInput struct {
@@ -26,14 +27,16 @@ type eventCursor struct {
 func (a *API) eventRoutes() {
 	register(a, huma.Operation{
 		OperationID: "list-events", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/events", Tags: []string{"Events"},
-		Summary:     "List a tenant's events",
-		Description: "Everything that happened in the tenant, oldest first. Events are kept for the configured retention (30 days by default).",
+		Summary: "List a tenant's events",
+		Description: "Everything that happened in the tenant, oldest first. Events are kept for the configured retention (30 days by default). " +
+			"The audit log's events (audit.recorded) are listed for the tenant's admins only, as the audit log is.",
 	}, viewer, func(ctx context.Context, in *listEventsInput) (*struct{ Body Page[events.Event] }, error) {
 		cur := eventCursor{ID: in.After}
 		if err := decodeCursor(in.Cursor, &cur); err != nil {
 			return nil, err
 		}
-		evs, err := a.d.Events.List(tenantContext(ctx), events.Filter{After: cur.ID, Kind: in.Kind, Subject: in.Subject, Limit: in.Limit + 1})
+		evs, err := a.d.Events.List(tenantContext(ctx), events.Filter{After: cur.ID, Kind: in.Kind, Subject: in.Subject,
+			Admin: callerIsAdmin(ctx), Limit: in.Limit + 1})
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
@@ -68,4 +71,15 @@ func (a *API) auditRoutes() {
 		}
 		return &struct{ Body Page[Entry] }{page(convert(es, entryOf), in.Limit, func(e Entry) any { return eventCursor{ID: e.ID} })}, nil
 	})
+}
+
+// callerIsAdmin reports whether the caller is an admin of the call's
+// tenant: they read the events only admins do (events.Kind.AdminOnly).
+func callerIsAdmin(ctx context.Context) bool {
+	c := callFrom(ctx)
+	if c.principal == nil {
+		return false
+	}
+	role, _ := c.principal.RoleIn(c.tenant)
+	return role.AtLeast(identity.Admin)
 }

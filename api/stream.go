@@ -33,7 +33,7 @@ func (a *API) streamRoutes() {
 		Summary: "Follow a tenant's events live",
 		Description: "A server-sent events stream of the tenant's events as they happen (each `event` message's id is the " +
 			"event's), with `ping` messages while idle. On reconnect, Last-Event-ID (or `after`) replays what was missed. " +
-			"A reader too slow to keep up is disconnected and resumes the same way. A caller holds at most 10 streams open at once by default (the operator sets it; 429 above).",
+			"A reader too slow to keep up is disconnected and resumes the same way. The audit log's events (audit.recorded) reach the tenant's admins only. A caller holds at most 10 streams open at once by default (the operator sets it; 429 above).",
 		Errors:      []int{http.StatusTooManyRequests},
 		Middlewares: huma.Middlewares{a.oneOfCallersStreams},
 	}, viewer, map[string]any{"event": events.Event{}, "ping": Ping{}}, func(ctx context.Context, in *streamInput, send sse.Sender) {
@@ -41,6 +41,7 @@ func (a *API) streamRoutes() {
 			return
 		}
 		after := max(in.LastEventID, in.After)
+		admin := callerIsAdmin(ctx)
 		sub, err := a.d.Bus.Subscribe(tenantContext(ctx), after)
 		if err != nil {
 			a.d.Log.ErrorContext(ctx, "event stream", "err", err)
@@ -68,6 +69,9 @@ func (a *API) streamRoutes() {
 						a.d.Log.InfoContext(ctx, "event stream ended", "err", err)
 					}
 					return
+				}
+				if !admin && events.AdminOnly(ev.Kind) {
+					continue
 				}
 				if send(sse.Message{ID: int(ev.ID), Data: ev}) != nil {
 					return

@@ -5,6 +5,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/events"
 )
@@ -15,6 +16,7 @@ import (
 // conversion in the handler proves it).
 var payloadTwins = map[reflect.Type]reflect.Type{
 	reflect.TypeOf(compliance.Rule{}): reflect.TypeOf(Rule{}),
+	reflect.TypeOf(audit.Entry{}):     reflect.TypeOf(Entry{}),
 }
 
 // webhookDocs documents every declared event kind as an OpenAPI 3.1

@@ -142,7 +142,7 @@ func New(db *tenancy.DB, dir *tenancy.Directory, inv *inventory.Inventory, cmds 
 		o.Tenants = tenants.New(db, dir, o.Publisher)
 	}
 	if o.Audit == nil {
-		o.Audit = audit.NewStore(db)
+		o.Audit = audit.NewStore(db, o.Publisher)
 	}
 	return &Dashboard{db: db, dir: dir, inv: inv, cmds: cmds, opts: o, log: log, sessions: identity.NewSessions(db, o.Keys),
 		streams: events.StreamLimit{Max: o.StreamsPerPerson}}, nil

@@ -113,7 +113,7 @@ func setup(t *testing.T) *fixture {
 	cmds := commands.New(db, inv, events.NewPublisher(nil), commands.WithSecrets(seal.NewKeyring(k)), commands.WithDelivery(jobs))
 	d, err := dashboard.New(db, dir, inv, cmds, dashboard.Options{Issuer: idp.Issuer, ClientID: "trident-dashboard", ClientSecret: "dash-secret",
 		Audience: "trident-api", Claims: identity.DefaultClaims(), BaseURL: srv.URL, Keys: seal.NewKeyring(k), Bus: bus, Events: store,
-		Compliance: compliance.New(db, inv, cmds, events.NewPublisher(nil)), Audit: audit.NewStore(db),
+		Compliance: compliance.New(db, inv, cmds, events.NewPublisher(nil)), Audit: audit.NewStore(db, events.NewPublisher(jobs)),
 		Windows:   enrollment.NewWindows(db, pki.New(db, events.NewPublisher(nil), seal.NewKeyring(k)), inv, events.NewPublisher(nil), seal.NewKeyring(k)),
 		DeviceURL: func(t tenancy.Tenant) string { return "https://" + t.Slug + ".trident.test" },
 		PKI:       certs,
@@ -622,7 +622,7 @@ func TestAuditFiltersAndNames(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	st := audit.NewStore(f.db)
+	st := audit.NewStore(f.db, events.NewPublisher(nil))
 	for _, e := range []audit.Entry{
 		{Actor: "cy", ActorName: "Cy", Action: "queue-command", Target: "/v1/tenants/" + f.a.Slug + "/devices/" + dev.ID.String() + "/commands", Status: 201},
 		{Actor: "bo", ActorName: "Bo", Action: "create-webhook", Target: "/v1/tenants/" + f.a.Slug + "/webhooks", Status: 201},

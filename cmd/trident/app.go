@@ -134,7 +134,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 			return deviceURL(t) + path, nil
 		}
 	}
-	auditLog := audit.NewStore(db)
+	auditLog := audit.NewStore(db, pub)
 	abm := dep.New(db, keys, pub, jobs, dep.Options{BaseURL: cfg.depURL, Log: log.With("component", "abm"),
 		EnrollURL: deviceURLOf("/ade/enroll")})
 	apnsOptions, err := cfg.apnsClientOptions(log)

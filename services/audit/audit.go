@@ -8,14 +8,26 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/tenancy"
 )
+
+// EventRecorded is the kind of the event each entry publishes, carrying
+// the entry: the audit log's live feed, for the dashboard and for a
+// webhook to a SIEM. Admins only read it, as they only read the log.
+const EventRecorded = "audit.recorded"
+
+func init() {
+	events.Declare(events.Kind{Name: EventRecorded, AdminOnly: true, Payload: Entry{},
+		Summary: "An action was recorded in the tenant's audit log (the subject is the entry's id). Only admins read it."})
+}
 
 // Entry is one recorded action.
 type Entry struct {
@@ -30,31 +42,38 @@ type Entry struct {
 	Details   json.RawMessage `json:"details"`
 }
 
-// Record writes e in the tenant's audit log, in the transaction ctx is
-// within (tenancy.DB.Within), so the entry commits with the change it
-// records or not at all; outside one it is a transaction of its own.
+// Record writes e in the tenant's audit log and publishes it as an
+// audit.recorded event, in the transaction ctx is within
+// (tenancy.DB.Within), so the entry commits with the change it records
+// or not at all; outside one it is a transaction of its own.
 func (s *Store) Record(ctx context.Context, e Entry) error {
-	return s.db.Tx(ctx, func(tx pgx.Tx) error { return record(ctx, tx, e) })
+	return s.db.Tx(ctx, func(tx pgx.Tx) error { return s.record(ctx, tx, e) })
 }
 
-func record(ctx context.Context, tx pgx.Tx, e Entry) error {
+func (s *Store) record(ctx context.Context, tx pgx.Tx, e Entry) error {
 	if len(e.Details) == 0 {
 		e.Details = json.RawMessage("{}")
 	}
 	e.ActorName = shorten(e.ActorName, maxName) // a display name; the subject is kept whole
-	_, err := tx.Exec(ctx, `INSERT INTO audit_log (actor, actor_name, action, target, request_id, status, details)
-VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.Actor, e.ActorName, e.Action, e.Target, e.RequestID, e.Status, e.Details)
+	err := tx.QueryRow(ctx, `INSERT INTO audit_log (actor, actor_name, action, target, request_id, status, details)
+VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, at`, e.Actor, e.ActorName, e.Action, e.Target, e.RequestID, e.Status, e.Details).Scan(&e.ID, &e.At)
 	if err != nil {
 		return fmt.Errorf("audit: record %s: %w", e.Action, err)
+	}
+	if _, err := s.pub.Publish(ctx, tx, EventRecorded, strconv.FormatInt(e.ID, 10), e); err != nil {
+		return fmt.Errorf("audit: publish %s: %w", e.Action, err)
 	}
 	return nil
 }
 
 // Store keeps the tenant in ctx's audit log.
-type Store struct{ db *tenancy.DB }
+type Store struct {
+	db  *tenancy.DB
+	pub *events.Publisher
+}
 
-// NewStore returns a Store on db.
-func NewStore(db *tenancy.DB) *Store { return &Store{db: db} }
+// NewStore returns a Store on db that publishes each entry with pub.
+func NewStore(db *tenancy.DB, pub *events.Publisher) *Store { return &Store{db: db, pub: pub} }
 
 // Filter narrows List.
 type Filter struct {

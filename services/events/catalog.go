@@ -24,6 +24,11 @@ type Kind struct {
 	// Payload is a zero value of the payload's struct type; nil for a
 	// kind without one (its payload is {}).
 	Payload any
+	// AdminOnly kinds are read by the tenant's admins only: the API's
+	// event list and stream leave them out for everyone else (an audit
+	// entry says who did what, which the audit log shows admins only).
+	// Webhooks, which only admins make, may subscribe to them.
+	AdminOnly bool
 }
 
 var catalog = struct {
@@ -70,6 +75,25 @@ func Declared(name string) (Kind, bool) {
 	defer catalog.RUnlock()
 	k, ok := catalog.kinds[name]
 	return k, ok
+}
+
+// AdminOnly reports whether kind is read by the tenant's admins only.
+func AdminOnly(kind string) bool {
+	k, ok := Declared(kind)
+	return ok && k.AdminOnly
+}
+
+// adminOnlyKinds are the names of the AdminOnly kinds.
+func adminOnlyKinds() []string {
+	catalog.RLock()
+	defer catalog.RUnlock()
+	out := []string{} // never NULL in SQL
+	for name, k := range catalog.kinds {
+		if k.AdminOnly {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // Subscribable reports whether a webhook's kind pattern (an exact kind, a
@@ -165,12 +189,12 @@ const (
 
 func init() {
 	Declare(
-		Kind{TenantCreated, "A tenant was created in the MSP.", TenantChanged{}},
-		Kind{TenantUpdated, "A tenant's name or status changed.", TenantChanged{}},
-		Kind{TenantHostnameAdded, "A custom hostname was added; it serves devices once its DNS record proves ownership.", HostnameAdded{}},
-		Kind{TenantHostnameRemoved, "A custom hostname was removed; the subject is the name.", nil},
-		Kind{TenantHostnameVerified, "A custom hostname's DNS TXT record was found: it serves the tenant's devices now.", nil},
-		Kind{WebhookCreatedKind, "A webhook endpoint was created.", WebhookCreated{}},
-		Kind{WebhookPingKind, "A test delivery asked for with ping-webhook; it goes to that endpoint only.", WebhookPing{}},
+		Kind{Name: TenantCreated, Summary: "A tenant was created in the MSP.", Payload: TenantChanged{}},
+		Kind{Name: TenantUpdated, Summary: "A tenant's name or status changed.", Payload: TenantChanged{}},
+		Kind{Name: TenantHostnameAdded, Summary: "A custom hostname was added; it serves devices once its DNS record proves ownership.", Payload: HostnameAdded{}},
+		Kind{Name: TenantHostnameRemoved, Summary: "A custom hostname was removed; the subject is the name."},
+		Kind{Name: TenantHostnameVerified, Summary: "A custom hostname's DNS TXT record was found: it serves the tenant's devices now."},
+		Kind{Name: WebhookCreatedKind, Summary: "A webhook endpoint was created.", Payload: WebhookCreated{}},
+		Kind{Name: WebhookPingKind, Summary: "A test delivery asked for with ping-webhook; it goes to that endpoint only.", Payload: WebhookPing{}},
 	)
 }

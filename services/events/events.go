@@ -144,7 +144,9 @@ type Filter struct {
 	After   int64  // only ids above this
 	Kind    string // only this kind; ending in '.', every kind under it ("device.")
 	Subject string // only this subject
-	Limit   int
+	// Admin includes the AdminOnly kinds (the caller is a tenant admin).
+	Admin bool
+	Limit int
 }
 
 // List returns the tenant's events matching f, in id order, from the
@@ -156,7 +158,8 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Event, error) {
 WHERE id > $1
   AND ($2 = '' OR kind = $2 OR (right($2, 1) = '.' AND starts_with(kind, $2)))
   AND ($3 = '' OR subject = $3)
-ORDER BY id LIMIT $4`, f.After, f.Kind, f.Subject, f.Limit)
+  AND ($5 OR NOT kind = ANY($6))
+ORDER BY id LIMIT $4`, f.After, f.Kind, f.Subject, f.Limit, f.Admin, adminOnlyKinds())
 		var err error
 		out, err = scanEvents(rows)
 		return err
