@@ -622,6 +622,45 @@ func TestWebhookRedeliveryAndBody(t *testing.T) {
 	}
 }
 
+// A webhook's page shows its new deliveries as the events happen (issue
+// 24: the webhook pages had no stream); a pending delivery's row asks
+// for itself again; the button sends one again as a row on top; the
+// stream of deliveries is for admins only.
+func TestLiveWebhookDeliveries(t *testing.T) {
+	f := setup(t)
+	csrf := f.as("bo")
+	hooks := "/dashboard/t/" + f.a.Slug + "/webhooks"
+	code, page := f.post(hooks, url.Values{"csrf": {csrf}, "url": {"https://hooks.example.com/trident"}, "kinds": {"tenant."}})
+	want(t, "create", code, page, 201)
+	hook := regexp.MustCompile(`/webhooks/([0-9a-f-]{36})"`).FindStringSubmatch(page)[1]
+	_, page = f.get(hooks + "/" + hook)
+	if !strings.Contains(page, `sse-swap="delivery-new"`) || !strings.Contains(page, "parts=deliveries") {
+		t.Fatalf("the webhook's page takes no new deliveries: %s", page)
+	}
+	s := f.stream(page)
+	if code, page := f.post("/dashboard/t/"+f.a.Slug+"/settings/name", url.Values{"csrf": {csrf}, "name": {"Live Bakery"}}); code != 200 {
+		t.Fatalf("rename: %d %s", code, page)
+	}
+	msg := s.next("delivery-new")
+	m := regexp.MustCompile(`<tr id="delivery-([0-9a-f-]{36})" hx-get="([^"]+/row)"`).FindStringSubmatch(msg)
+	if m == nil || !strings.Contains(msg, "tenant.updated") || !strings.Contains(msg, `data-status="pending"`) {
+		t.Fatalf("the new delivery's message: %q", msg)
+	}
+	code, row := f.get(m[2], "HX-Request", "true")
+	want(t, "the pending row", code, row, 200, `id="delivery-`+m[1]+`"`, "every 5s")
+
+	code, row = f.postHX(hooks+"/"+hook+"/deliveries/"+m[1]+"/redeliver", url.Values{}, csrf)
+	want(t, "deliver again", code, row, 200, "tenant.updated", `data-status="pending"`)
+	if strings.Contains(row, `id="delivery-`+m[1]+`"`) || strings.Contains(row, "<html") {
+		t.Errorf("sending again answered something other than the new row: %s", row)
+	}
+
+	f.as("cy")
+	if code, _ := f.get(regexp.MustCompile(`/dashboard/t/[^"]+/live\?[^"]+`).FindString(html.UnescapeString(page))); code != http.StatusForbidden {
+		t.Errorf("a viewer's stream of a webhook's deliveries: %d, want 403", code)
+	}
+}
+
 // An MSP admin makes a tenant from the home page (issue 24: no tenant
 // creation in the dashboard), audited in the new tenant's log as the
 // API's create-tenant; nobody else is offered it or may.

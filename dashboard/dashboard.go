@@ -184,6 +184,7 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/t/{tenant}/webhooks/{id}", d.signedIn(d.changeWebhook))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/webhooks/{id}/deliveries/{delivery}", d.signedIn(d.deliveryBody))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/webhooks/{id}/deliveries/{delivery}/redeliver", d.signedIn(d.redeliver))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/webhooks/{id}/deliveries/{delivery}/row", d.signedIn(d.deliveryRowPage))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/settings", d.signedIn(d.settings))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/people", d.signedIn(d.people))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/name", d.signedIn(d.renameTenant))

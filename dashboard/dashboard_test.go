@@ -657,6 +657,40 @@ func TestAuditFiltersAndNames(t *testing.T) {
 	}
 }
 
+// New audit entries appear on the log's first page as they are recorded
+// (issue 24), with the device they are on named; a filtered page does not
+// take them, and the stream's audit part is for admins only.
+func TestLiveAuditEntries(t *testing.T) {
+	f := setup(t)
+	csrf := f.as("bo")
+	base := "/dashboard/t/" + f.a.Slug + "/audit"
+	_, page := f.get(base)
+	if !strings.Contains(page, `sse-swap="audit-new"`) || !strings.Contains(page, "parts=audit") {
+		t.Fatalf("the audit log does not take new entries: %s", page)
+	}
+	if _, filtered := f.get(base + "?actor=bo"); strings.Contains(filtered, `sse-swap="audit-new"`) {
+		t.Error("a filtered audit log takes every new entry")
+	}
+	s := f.stream(page)
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	found, _ := f.inv.List(ctx, inventory.Query{Limit: 1})
+	dev := found.Devices[0]
+	if code, _ := f.postHX("/dashboard/t/"+f.a.Slug+"/devices/"+dev.ID.String()+"/commands", url.Values{"kind": {"restart"}}, csrf); code != http.StatusCreated {
+		t.Fatalf("queue a command: %d", code)
+	}
+	msg := s.next("audit-new")
+	if !strings.Contains(msg, `data: <tr id="audit-`) || !strings.Contains(msg, "queue-command") || !strings.Contains(msg, dev.Name) {
+		t.Errorf("the new entry's message: %q", msg)
+	}
+
+	// A viewer's stream cannot ask for the log.
+	f.as("cy")
+	code, _ := f.get(regexp.MustCompile(`/dashboard/t/[^"]+/live\?[^"]+`).FindString(html.UnescapeString(page)))
+	if code != http.StatusForbidden {
+		t.Errorf("a viewer's audit stream: %d, want 403", code)
+	}
+}
+
 // The device list sorts by its column headers, as the API's list does
 // (issue 24: no sort), and keeps the sort across pages and filters.
 func TestDeviceListSorts(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/events"
@@ -64,10 +65,10 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		after, _ = strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
 	}
-	// The overview's stream also carries its live part, the fleet; the
-	// compliance page's, the rules' failing counts and the standing.
-	parts := r.URL.Query().Get("parts")
-	fleet, rules := parts == "fleet", parts == "rules" && d.opts.Compliance != nil
+	parts, ok := d.liveParts(w, r, t)
+	if !ok {
+		return
+	}
 	ctx := tenancy.WithTenant(r.Context(), t.ID)
 	sub, err := d.opts.Bus.Subscribe(ctx, max(after, 0))
 	if err != nil {
@@ -100,7 +101,7 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request) {
 				}
 				return
 			}
-			d.liveEvent(ctx, w, t.Slug, ev, fleet, rules)
+			d.liveEvent(ctx, w, t.Slug, ev, parts)
 		}
 		if rc.Flush() != nil {
 			return
@@ -108,11 +109,57 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// pageParts are the parts of a page its stream carries besides rows.
+type pageParts struct {
+	fleet bool // the overview's counters and chart
+	rules bool // the compliance page's failing counts and standing
+	audit bool // the audit log's new entries (admins)
+	// webhook is the endpoint whose page this is: its new deliveries
+	// (admins).
+	webhook *events.Endpoint
+}
+
+// liveParts reads the page's parts from the stream's query: the
+// overview asks for parts=fleet, the compliance page parts=rules, the
+// audit log parts=audit, which, like the log, is for admins only (403).
+func (d *Dashboard) liveParts(w http.ResponseWriter, r *http.Request, t tenancy.Tenant) (pageParts, bool) {
+	switch r.URL.Query().Get("parts") {
+	case "fleet":
+		return pageParts{fleet: true}, true
+	case "rules":
+		return pageParts{rules: d.opts.Compliance != nil}, true
+	case "audit":
+		if role, _ := sessionFrom(r.Context()).principal().RoleIn(t); !role.AtLeast(identity.Admin) {
+			http.Error(w, "the audit log is for the tenant's admins", http.StatusForbidden)
+			return pageParts{}, false
+		}
+		return pageParts{audit: d.opts.Audit != nil}, true
+	case "deliveries":
+		if role, _ := sessionFrom(r.Context()).principal().RoleIn(t); !role.AtLeast(identity.Admin) || d.opts.Webhooks == nil {
+			http.Error(w, "webhooks are for the tenant's admins", http.StatusForbidden)
+			return pageParts{}, false
+		}
+		id, err := uuid.Parse(r.URL.Query().Get("webhook"))
+		if err != nil {
+			http.Error(w, "which webhook? (webhook=<id>)", http.StatusBadRequest)
+			return pageParts{}, false
+		}
+		e, err := d.opts.Webhooks.Get(tenancy.WithTenant(r.Context(), t.ID), id)
+		if err != nil {
+			code, msg := d.problem(r, err)
+			http.Error(w, msg, code)
+			return pageParts{}, false
+		}
+		return pageParts{webhook: &e}, true
+	}
+	return pageParts{}, true
+}
+
 // liveEvent writes what ev changes on an open page: the row it names, if
 // any, and the page's live parts it asked for (the overview's fleet, the
-// compliance page's rules); with none, an empty message, which still
-// moves the browser's Last-Event-ID on.
-func (d *Dashboard) liveEvent(ctx context.Context, w http.ResponseWriter, slug string, ev events.Event, fleet, rules bool) {
+// compliance page's rules, the audit log's entries); with none, an empty
+// message, which still moves the browser's Last-Event-ID on.
+func (d *Dashboard) liveEvent(ctx context.Context, w http.ResponseWriter, slug string, ev events.Event, parts pageParts) {
 	wrote := false
 	name, row, err := d.rendered(ctx, slug, ev)
 	if err != nil {
@@ -121,7 +168,7 @@ func (d *Dashboard) liveEvent(ctx context.Context, w http.ResponseWriter, slug s
 		writeEvent(w, ev.ID, name, row)
 		wrote = true
 	}
-	if rules && ev.Kind == compliance.EventResultChanged {
+	if parts.rules && ev.Kind == compliance.EventResultChanged {
 		if rule, failing, standing, err := d.renderedRules(ctx, slug, ev); err == nil {
 			writeEvent(w, ev.ID, "rule-"+rule.String(), failing)
 			writeEvent(w, ev.ID, "standing", standing)
@@ -130,7 +177,23 @@ func (d *Dashboard) liveEvent(ctx context.Context, w http.ResponseWriter, slug s
 			d.log.InfoContext(ctx, "dashboard live: rules", "event", ev.ID, "err", err)
 		}
 	}
-	if fleet && changesFleet(ev.Kind) {
+	if parts.audit && ev.Kind == audit.EventRecorded {
+		if html, err := d.renderedAudit(ctx, ev); err == nil {
+			writeEvent(w, ev.ID, "audit-new", html)
+			wrote = true
+		} else {
+			d.log.InfoContext(ctx, "dashboard live: audit", "event", ev.ID, "err", err)
+		}
+	}
+	if e := parts.webhook; e != nil && (e.Wants(ev.Kind) || (ev.Kind == events.WebhookPingKind && ev.Subject == e.ID.String())) {
+		if html, err := d.renderedDeliveries(ctx, slug, e.ID, ev); err != nil {
+			d.log.InfoContext(ctx, "dashboard live: deliveries", "event", ev.ID, "err", err)
+		} else if html != "" {
+			writeEvent(w, ev.ID, "delivery-new", html)
+			wrote = true
+		}
+	}
+	if parts.fleet && changesFleet(ev.Kind) {
 		if html, err := d.renderedFleet(ctx, ev); err == nil {
 			writeEvent(w, ev.ID, "fleet", html)
 			wrote = true
@@ -178,6 +241,36 @@ func (d *Dashboard) renderedRules(ctx context.Context, slug string, ev events.Ev
 	ctx = context.WithoutCancel(ctx)
 	e.once.Do(func() { e.name, e.row, e.err = d.ruleLive(ctx, slug, c.RuleID) })
 	return c.RuleID, e.name, e.row, e.err
+}
+
+// renderedAudit is the audit log's row for an audit.recorded event,
+// rendered once for every open audit page of the tenant.
+func (d *Dashboard) renderedAudit(ctx context.Context, ev events.Event) (string, error) {
+	e := d.renders.entry(ev.TenantID, ev.ID, "audit")
+	ctx = context.WithoutCancel(ctx)
+	e.once.Do(func() {
+		var entry audit.Entry
+		if e.err = json.Unmarshal(ev.Payload, &entry); e.err != nil {
+			return
+		}
+		var rows []auditRow
+		if rows, e.err = d.auditRows(ctx, []audit.Entry{entry}); e.err != nil {
+			return
+		}
+		var b bytes.Buffer
+		e.err = pages.ExecuteTemplate(&b, "audit-row", rows[0])
+		e.row = b.String()
+	})
+	return e.row, e.err
+}
+
+// renderedDeliveries is a webhook's new delivery rows after ev, rendered
+// once for every open page of the webhook.
+func (d *Dashboard) renderedDeliveries(ctx context.Context, slug string, endpoint uuid.UUID, ev events.Event) (string, error) {
+	e := d.renders.entry(ev.TenantID, ev.ID, "deliveries-"+endpoint.String())
+	ctx = context.WithoutCancel(ctx)
+	e.once.Do(func() { e.row, e.err = d.deliveriesLive(ctx, slug, endpoint, ev) })
+	return e.row, e.err
 }
 
 // rendered is an event's SSE name and row as the live streams send it:

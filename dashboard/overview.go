@@ -247,15 +247,23 @@ func (d *Dashboard) auditLog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	const size = 50
-	f.Limit = size + 1
 	ctx := tenancy.WithTenant(r.Context(), t.ID)
+	// New entries come live on the log's first page as it is, unfiltered
+	// (a new entry may not match a filter); the stream's position is read
+	// before the entries.
+	if f == (audit.Filter{}) {
+		if v.Live = d.liveURL(ctx, t); v.Live != "" {
+			v.Live += "&parts=audit"
+		}
+	}
+	f.Limit = size + 1
 	var entries []audit.Entry
-	names := map[uuid.UUID]string{}
 	err := d.db.ReadWithin(ctx, func(ctx context.Context) (err error) {
 		if entries, err = d.opts.Audit.List(ctx, f); err != nil {
 			return err
 		}
-		return d.deviceNames(ctx, entries, names)
+		v.Entries, err = d.auditRows(ctx, entries)
+		return err
 	})
 	if err != nil {
 		d.log.ErrorContext(r.Context(), "dashboard audit", "tenant", t.ID, "err", err)
@@ -263,7 +271,7 @@ func (d *Dashboard) auditLog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(entries) > size {
-		entries = entries[:size]
+		v.Entries = v.Entries[:size]
 		older := url.Values{"before": {strconv.FormatInt(entries[size-1].ID, 10)}}
 		for k, val := range v.Filter {
 			if val != "" {
@@ -271,13 +279,6 @@ func (d *Dashboard) auditLog(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		v.Older = "/dashboard/t/" + t.Slug + "/audit?" + older.Encode()
-	}
-	for _, e := range entries {
-		row := auditRow{Entry: e}
-		if id, ok := targetDevice(e.Target); ok {
-			row.Name = names[id]
-		}
-		v.Entries = append(v.Entries, row)
 	}
 	d.page(w, r, "audit-content", v)
 }
@@ -318,19 +319,28 @@ func targetDevice(target string) (uuid.UUID, bool) {
 
 // deviceNames fills names with the names of the devices entries' targets
 // are (a device deleted since keeps its path).
-func (d *Dashboard) deviceNames(ctx context.Context, entries []audit.Entry, names map[uuid.UUID]string) error {
+func (d *Dashboard) auditRows(ctx context.Context, entries []audit.Entry) ([]auditRow, error) {
 	var ids []uuid.UUID
 	for _, e := range entries {
 		if id, ok := targetDevice(e.Target); ok && !slices.Contains(ids, id) {
 			ids = append(ids, id)
 		}
 	}
-	if len(ids) == 0 {
-		return nil
+	var devices map[uuid.UUID]inventory.Device
+	if len(ids) > 0 {
+		var err error
+		if devices, err = d.inv.Some(ctx, ids); err != nil { // one query, not one per entry
+			return nil, err
+		}
 	}
-	devices, err := d.inv.Some(ctx, ids) // one query, not one per entry
-	for id, dev := range devices {
-		names[id] = deviceName(dev)
+	rows := make([]auditRow, len(entries))
+	for i, e := range entries {
+		rows[i].Entry = e
+		if id, ok := targetDevice(e.Target); ok {
+			if dev, ok := devices[id]; ok {
+				rows[i].Name = deviceName(dev)
+			}
+		}
 	}
-	return err
+	return rows, nil
 }

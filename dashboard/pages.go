@@ -134,6 +134,19 @@ func (d *Dashboard) pageStatus(w http.ResponseWriter, r *http.Request, code int,
 	w.Write(b.Bytes())
 }
 
+// fragment answers one template of the pages, for htmx to swap in:
+// rendered whole first, like a page.
+func (d *Dashboard) fragment(w http.ResponseWriter, r *http.Request, name string, data any) {
+	var b bytes.Buffer
+	if err := pages.ExecuteTemplate(&b, name, data); err != nil {
+		d.log.ErrorContext(r.Context(), "dashboard render", "fragment", name, "err", err)
+		d.errorPage(w, r, http.StatusInternalServerError, "This part of the page failed to render; the error is logged.")
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(b.Bytes())
+}
+
 func (d *Dashboard) errorPage(w http.ResponseWriter, r *http.Request, code int, msg string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if r.Header.Get("HX-Request") == "true" {

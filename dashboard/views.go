@@ -157,6 +157,7 @@ type auditView struct {
 	Entries []auditRow
 	Filter  map[string]string // the filters as typed: actor, action, target, since, until
 	Older   string            // the next, older page, if any, with the same filters
+	Live    string            // the stream of new entries (the first page, unfiltered)
 }
 
 // auditRow is an entry with the name of the device it is on, if any.
@@ -244,7 +245,8 @@ type webhookRow struct {
 type webhookView struct {
 	view
 	Webhook    events.Endpoint
-	Deliveries []events.Delivery
+	Deliveries []deliveryRow
+	Live       string // the stream of new deliveries
 }
 
 // settingsView is the tenant's settings: hostnames and federation.
@@ -263,4 +265,10 @@ type windowsTokenView struct {
 	Expires  time.Time
 	DeepLink template.URL // ms-device-enrollment:, which html/template would refuse as a URL
 	Server   string
+}
+
+// deliveryRow is a webhook delivery with the tenant its links are in.
+type deliveryRow struct {
+	events.Delivery
+	Slug string
 }

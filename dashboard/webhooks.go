@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -100,6 +101,10 @@ func (d *Dashboard) webhookPage(w http.ResponseWriter, r *http.Request, s scope,
 		d.errorPage(w, r, http.StatusNotFound, "There is no such webhook in this tenant.")
 		return
 	}
+	live := d.liveURL(s.Ctx, s.T) // before the deliveries: none is missed
+	if live != "" {
+		live += "&parts=deliveries&webhook=" + id.String()
+	}
 	var e events.Endpoint
 	var ds []events.Delivery
 	err = d.db.ReadWithin(s.Ctx, func(ctx context.Context) error {
@@ -117,7 +122,51 @@ func (d *Dashboard) webhookPage(w http.ResponseWriter, r *http.Request, s scope,
 	}
 	v := s.view("Webhook", f)
 	v.Crumbs = append([]crumb{{Name: "Webhooks", Link: "/dashboard/t/" + s.T.Slug + "/webhooks"}}, v.Crumbs...)
-	d.pageStatus(w, r, code, "webhook-content", &webhookView{view: v, Webhook: e, Deliveries: ds})
+	d.pageStatus(w, r, code, "webhook-content", &webhookView{view: v, Webhook: e, Deliveries: deliveryRows(s.T.Slug, ds), Live: live})
+}
+
+func deliveryRows(slug string, ds []events.Delivery) []deliveryRow {
+	rows := make([]deliveryRow, len(ds))
+	for i, d := range ds {
+		rows[i] = deliveryRow{Delivery: d, Slug: slug}
+	}
+	return rows
+}
+
+// deliveryRowPage answers a delivery's row as it is now: a pending row
+// asks for it until the delivery is done.
+func (d *Dashboard) deliveryRowPage(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok {
+		return
+	}
+	endpoint, id, ok := d.deliveryPath(w, r)
+	if !ok {
+		return
+	}
+	dl, _, err := d.opts.Webhooks.Delivery(s.Ctx, endpoint, id)
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.errorPage(w, r, code, msg)
+		return
+	}
+	d.fragment(w, r, "delivery-row", deliveryRow{Delivery: dl, Slug: s.T.Slug})
+}
+
+// deliveriesLive renders endpoint's deliveries of ev for its open pages,
+// once for all of them; "" when it has none.
+func (d *Dashboard) deliveriesLive(ctx context.Context, slug string, endpoint uuid.UUID, ev events.Event) (string, error) {
+	ds, err := d.opts.Webhooks.DeliveriesOf(ctx, endpoint, ev.ID)
+	if err != nil || len(ds) == 0 {
+		return "", err
+	}
+	var b bytes.Buffer
+	for _, row := range deliveryRows(slug, ds) {
+		if err := pages.ExecuteTemplate(&b, "delivery-row", row); err != nil {
+			return "", err
+		}
+	}
+	return b.String(), nil
 }
 
 // changeWebhook pauses, resumes, pings or deletes a webhook (admins).
@@ -226,9 +275,9 @@ func (d *Dashboard) redeliver(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := sessionFrom(r.Context())
 	target := "/v1/tenants/" + s.T.Slug + "/webhooks/" + endpoint.String() + "/deliveries/" + id.String() + "/redeliver"
-	err := d.db.Within(s.Ctx, func(ctx context.Context) error {
-		again, err := d.opts.Webhooks.Redeliver(ctx, endpoint, id)
-		if err != nil {
+	var again events.Delivery
+	err := d.db.Within(s.Ctx, func(ctx context.Context) (err error) {
+		if again, err = d.opts.Webhooks.Redeliver(ctx, endpoint, id); err != nil {
 			return err
 		}
 		return d.record(ctx, sess, "redeliver-webhook-delivery", target, http.StatusAccepted, map[string]string{"delivery": again.ID.String()})
@@ -236,6 +285,10 @@ func (d *Dashboard) redeliver(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		code, msg := d.problem(r, err)
 		d.webhookPage(w, r, s, code, flash{Error: msg})
+		return
+	}
+	if r.Header.Get("HX-Request") == "true" { // the row's button: the new delivery's row goes on top
+		d.fragment(w, r, "delivery-row", deliveryRow{Delivery: again, Slug: s.T.Slug})
 		return
 	}
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/webhooks/"+endpoint.String(), "webhook-redelivered")

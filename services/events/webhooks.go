@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,6 +31,19 @@ type Endpoint struct {
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 	Secret      string    `json:"-"` // only when just created
+}
+
+// Wants reports whether the endpoint subscribes to events of kind: one
+// of its patterns is the kind, a prefix of it ending in '.', or '*' (as
+// Publish matches them). A ping goes to the endpoint pinged, whatever it
+// subscribes to.
+func (e Endpoint) Wants(kind string) bool {
+	for _, k := range e.EventKinds {
+		if k == "*" || k == kind || (strings.HasSuffix(k, ".") && strings.HasPrefix(kind, k)) {
+			return true
+		}
+	}
+	return false
 }
 
 // Delivery is one webhook sent (or being sent) for one event.
@@ -294,6 +308,19 @@ func scanDelivery(r pgx.Row) (Delivery, error) {
 	var d Delivery
 	return d, r.Scan(&d.ID, &d.EndpointID, &d.EventID, &d.EventKind, &d.Status, &d.Attempts, &d.LastStatusCode,
 		&d.LastError, &d.CreatedAt, &d.LastAttemptAt, &d.DeliveredAt)
+}
+
+// DeliveriesOf returns endpoint's deliveries of the event with id event
+// (one, unless it was delivered again), newest first.
+func (w *Webhooks) DeliveriesOf(ctx context.Context, endpoint uuid.UUID, event int64) ([]Delivery, error) {
+	return tenancy.Read(ctx, w.db, func(tx pgx.Tx) ([]Delivery, error) {
+		rows, _ := tx.Query(ctx, `
+SELECT `+deliveryCols+`
+FROM webhook_deliveries d JOIN events ev ON ev.tenant_id = d.tenant_id AND ev.id = d.event_id
+WHERE d.endpoint_id = $1 AND d.event_id = $2
+ORDER BY d.created_at DESC, d.id DESC`, endpoint, event)
+		return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Delivery, error) { return scanDelivery(r) })
+	})
 }
 
 // Delivery returns one delivery of endpoint with the body it carries,

@@ -246,3 +246,23 @@ test("choose the list's columns, and the choice stays", async ({ page }) => {
   await page.getByRole("checkbox", { name: "Serial" }).check();
   await expect(serial).toBeVisible();
 });
+
+test("a webhook's deliveries and the audit log grow live, as things happen", async ({ page, context }) => {
+  // The audit log and the webhook's page are open; someone sends the
+  // webhook a test event from a page of their own.
+  const log = await context.newPage();
+  await log.goto(tenantPath(tenantA, "audit"));
+  await page.goto(tenantPath(tenantA, "webhooks"));
+  await page.locator("main table a").first().click();
+  const deliveries = page.locator("#delivery-rows");
+  const pings = deliveries.locator("tr", { hasText: "webhook.ping" });
+  const before = await pings.count();
+  const other = await context.newPage();
+  await other.goto(page.url());
+  await other.getByRole("button", { name: "Send a test event" }).click();
+  await expect(other.getByRole("status")).toContainText("webhook.ping event is on its way");
+  await expect(pings).toHaveCount(before + 1);
+  await expect(deliveries.locator("tr").first()).toContainText("webhook.ping");
+  await expect(log.locator("#audit-rows tr").first()).toContainText("ping-webhook");
+  await shot(page, "webhook-live");
+});
