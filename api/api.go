@@ -152,6 +152,7 @@ func (a *API) routes() {
 	a.complianceRoutes()
 	a.bulkRoutes()
 	a.groupRoutes()
+	a.reportRoutes()
 	a.webhookDocs()
 }
 

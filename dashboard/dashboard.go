@@ -159,6 +159,8 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/tenants", d.signedIn(d.createTenant))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/{$}", d.signedIn(d.overview))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/audit", d.signedIn(d.auditLog))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/reports", d.signedIn(d.reportsPage))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/reports/{report}", d.signedIn(d.reportCSV))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/enroll", d.signedIn(d.enrollPage))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/enroll/windows", d.signedIn(d.windowsToken))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/enroll/apple/profile", d.signedIn(d.appleProfile))

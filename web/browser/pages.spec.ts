@@ -14,6 +14,7 @@ const pages: [string, string][] = [
   ["commands", "commands"],
   ["compliance", "compliance"],
   ["profiles", "profiles"],
+  ["reports", "reports"],
   ["enroll", "enroll"],
   ["abm", "abm"],
   ["webhooks", "webhooks"],
