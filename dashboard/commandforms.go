@@ -130,6 +130,44 @@ func commandForms(dev inventory.Device, role identity.Role) []commandForm {
 	return out
 }
 
+// groupForms are the forms of the kinds the person may send to a group:
+// every family's fields, each saying which devices it is for (a group
+// may hold any).
+func groupForms(role identity.Role) []commandForm {
+	var out []commandForm
+	for _, k := range commandable("", role) {
+		text := commandTexts[k.Name]
+		if text.Title == "" {
+			text.Title, text.Button = k.Name, "Send"
+		}
+		f := commandForm{Kind: k, commandText: text}
+		f.Summary = rePayloadNote.ReplaceAllString(k.Summary, "")
+		out = append(out, f)
+	}
+	slices.SortStableFunc(out, func(a, b commandForm) int { return order(a.Name) - order(b.Name) })
+	return out
+}
+
+// fieldView is a field as a form draws it: with its element's id, and,
+// in the group composer, the families it is for in words.
+type fieldView struct {
+	ID    string
+	Field commandField
+	For   string
+}
+
+// familiesText names families as people do: "macOS, iOS and iPadOS".
+func familiesText(fs []inventory.Family) string {
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = platformName(inventory.Platform(f))
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
 // order is a kind's place in formOrder (past its end if not there).
 func order(kind string) int {
 	if i := slices.Index(formOrder, kind); i >= 0 {

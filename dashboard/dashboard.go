@@ -202,6 +202,7 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/t/{tenant}/devices/views", d.signedIn(d.saveView))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/devices/views/{view}/delete", d.signedIn(d.deleteView))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/commands/group", d.signedIn(d.groupCommand))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/commands/group/fields", d.signedIn(d.groupFields))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/live", d.signedIn(d.live))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/devices/{device}", d.signedIn(d.device))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/devices/{device}/commands", d.signedIn(d.send))

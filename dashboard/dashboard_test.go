@@ -548,6 +548,24 @@ AND args->>'tenant_id' = $1 AND args->>'command' = 'restart'`, f.a.ID.String()).
 	}
 	code, body = f.postHX(path, url.Values{"group": {group.ID.String()}, "kind": {"erase"}, "confirm_name": {"Front office"}}, csrf)
 	want(t, "erase the group", code, body, 202, "Front office")
+
+	// Typed fields, not a JSON payload (issue 24): the chosen kind's
+	// fields, each saying which devices it is for, checked as a device's
+	// form checks them.
+	if _, page := f.get("/dashboard/t/" + f.a.Slug + "/devices"); strings.Contains(page, `name="payload"`) || !strings.Contains(page, "/commands/group/fields") {
+		t.Error("the group composer still asks for a JSON payload, or has no typed fields")
+	}
+	code, body = f.get("/dashboard/t/"+f.a.Slug+"/commands/group/fields?kind=lock", "HX-Request", "true")
+	want(t, "the lock's fields", code, body, 200, `name="pin"`, `pattern="\d{6}"`, "(macOS only)", `name="message"`, "(macOS, iOS and iPadOS only)")
+	if code, body := f.get("/dashboard/t/"+f.a.Slug+"/commands/group/fields?kind=nothing", "HX-Request", "true"); code != 200 || strings.Contains(body, "<label") {
+		t.Errorf("the fields of no kind: %d %s", code, body)
+	}
+	code, body = f.postHX(path, url.Values{"group": {group.ID.String()}, "kind": {"lock"}}, csrf)
+	want(t, "lock with no PIN", code, body, 422, "fill it in")
+	code, body = f.postHX(path, url.Values{"group": {group.ID.String()}, "kind": {"lock"}, "pin": {"12345"}}, csrf)
+	want(t, "lock with a short PIN", code, body, 422, "six digits")
+	code, body = f.postHX(path, url.Values{"group": {group.ID.String()}, "kind": {"lock"}, "pin": {"123456"}, "message": {"Call IT"}}, csrf)
+	want(t, "lock the group", code, body, 202, "Front office")
 }
 
 // One person holds at most events.DefaultStreams live pages open at once;

@@ -39,7 +39,9 @@ func (d *Dashboard) groupCommand(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	kind := r.PostFormValue("kind")
-	payload, code, problem := jsonPayload(r)
+	// Typed fields for every family (a group may hold any); a script's
+	// JSON "payload" is still the start.
+	payload, code, problem := typedPayload(r, kind, "")
 	if problem != "" {
 		reply(code, problem)
 		return
@@ -71,6 +73,24 @@ func (d *Dashboard) groupCommand(w http.ResponseWriter, r *http.Request) {
 		reply(http.StatusAccepted, kind+" is being queued for every enrolled device of "+name+
 			" that supports it; each device's page shows its command.")
 	}
+}
+
+// groupFields answers the group composer's fields for the chosen kind
+// (operators).
+func (d *Dashboard) groupFields(w http.ResponseWriter, r *http.Request) {
+	t, ok := d.tenant(w, r, identity.Operator)
+	if !ok {
+		return
+	}
+	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
+	kind := r.URL.Query().Get("kind")
+	for _, f := range groupForms(role) {
+		if f.Name == kind {
+			d.fragment(w, r, "group-fields", f)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8") // none chosen, or none this person may send: no fields
 }
 
 // groupOf is the tenant's group of that id, or errNoGroup.

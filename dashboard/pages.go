@@ -58,6 +58,14 @@ var funcs = template.FuncMap{
 	"commandFormOf": func(v *deviceView, f commandForm) commandFormView {
 		return commandFormView{Slug: v.Tenant.Slug, Device: v.Device.ID.String(), DeviceName: deviceName(v.Device), Form: f}
 	},
+	"fieldAs": func(id string, f commandField) fieldView { return fieldView{ID: id, Field: f} },
+	"fieldFor": func(id string, f commandField) fieldView {
+		v := fieldView{ID: id, Field: f}
+		if len(f.Families) > 0 {
+			v.For = familiesText(f.Families) + " only"
+		}
+		return v
+	},
 	"navLink":      navLink,
 	"ruleText":     ruleText,
 	"platformName": platformName,
@@ -429,7 +437,7 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 	v := tenantView("Devices · "+t.Name, t, role)
 	v.Notice = notice(r)
 	data := &devicesView{view: v, Query: q, Devices: p.Devices, Live: live,
-		Groups: groups, GroupKinds: commandable("", role), CanGroupSend: d.opts.Jobs != nil && role.AtLeast(identity.Operator),
+		Groups: groups, GroupKinds: groupForms(role), CanGroupSend: d.opts.Jobs != nil && role.AtLeast(identity.Operator),
 		ComplianceFilters: []string{"compliant", "noncompliant", "unevaluated"},
 		Platforms:         []inventory.Platform{inventory.Apple, inventory.Windows, inventory.Android}, Total: total, FailingRule: failingRule,
 		States: states, CanBulk: role.AtLeast(identity.Operator), BulkKinds: bulkKinds(role),

@@ -87,7 +87,7 @@ type devicesView struct {
 	Next              string // the next page, if any
 	Live              string // the tenant's stream, "" when off
 	Groups            []inventory.Group
-	GroupKinds        []commands.Kind
+	GroupKinds        []commandForm
 	CanGroupSend      bool
 	ComplianceFilters []string
 	Platforms         []inventory.Platform

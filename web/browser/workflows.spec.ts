@@ -266,3 +266,23 @@ test("a webhook's deliveries and the audit log grow live, as things happen", asy
   await expect(log.locator("#audit-rows tr").first()).toContainText("ping-webhook");
   await shot(page, "webhook-live");
 });
+
+test("a command to a group takes typed fields, each saying which devices it is for", async ({ page }) => {
+  await page.goto(tenantPath(tenantA, "devices"));
+  await page.getByText("Send a command to a group").click();
+  const composer = page.locator(".group-composer");
+  await composer.getByRole("combobox", { name: "Group" }).selectOption({ label: "Tills" });
+  await composer.getByRole("combobox", { name: "Command" }).selectOption("lock");
+  const pin = page.getByLabel(/Six-digit PIN to unlock it/);
+  await expect(pin).toBeVisible();
+  await expect(page.locator("#group-fields")).toContainText("macOS only");
+  await pin.fill("12");
+  await page.getByRole("button", { name: "Send to the group" }).click();
+  // The browser holds a PIN that is not six digits back itself.
+  expect(await pin.evaluate((e: HTMLInputElement) => e.validity.patternMismatch)).toBe(true);
+  await expect(page.locator("#group-status")).toBeEmpty();
+  await pin.fill("123456");
+  await page.getByRole("button", { name: "Send to the group" }).click();
+  await expect(page.locator("#group-status")).toContainText("lock is being queued for every enrolled device of Tills");
+  await accessible(page, "the group composer");
+});
