@@ -33,6 +33,7 @@ import (
 	"github.com/tridentmdm/trident/services/idempotency"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/msp"
 	"github.com/tridentmdm/trident/services/pki"
 	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
@@ -62,6 +63,8 @@ type Deps struct {
 	Compliance *compliance.Compliance
 	Jobs       events.Jobs // enqueues background work (bulk commands)
 	PKI        *pki.PKI    // devices' identity certificates (nil: not shown)
+	// MSP reads the MSP console (nil: one without needs-attention rules).
+	MSP *msp.Service
 
 	// Apple management (nil where not configured).
 	AppleEnrollment AppleEnrollment
@@ -100,6 +103,9 @@ func New(d Deps) *API {
 	}
 	if d.Tenants == nil {
 		d.Tenants = tenants.New(d.DB, d.Directory, d.Publisher)
+	}
+	if d.MSP == nil {
+		d.MSP = msp.New(d.DB, d.Directory, d.Inventory, d.Compliance, d.Events, nil)
 	}
 	a := &API{d: d, mux: http.NewServeMux(), limiter: newLimiter(d.Limits), keys: idempotency.New(d.DB, d.Keys)}
 	cfg := huma.DefaultConfig("Trident API", Version)
@@ -153,6 +159,7 @@ func (a *API) routes() {
 	a.bulkRoutes()
 	a.groupRoutes()
 	a.reportRoutes()
+	a.consoleRoutes()
 	a.webhookDocs()
 }
 

@@ -39,6 +39,7 @@ import (
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/msp"
 	"github.com/tridentmdm/trident/services/pki"
 	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
@@ -100,6 +101,9 @@ type Options struct {
 	// Alerts finds what needs an admin in a tenant (expiring push
 	// certificates, ABM tokens that stopped syncing); nil for none.
 	Alerts func(ctx context.Context, t tenancy.Tenant) ([]Alert, error)
+	// MSP reads the MSP console that an MSP admin's home page is (nil:
+	// the home lists tenants alone).
+	MSP *msp.Service
 }
 
 // Alert is something in a tenant that needs an admin.

@@ -30,6 +30,10 @@ var fixtures = map[string]func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID)
 			tenant, uuid.New(), uuid.NewString()[:8])
 		return err
 	},
+	"tenant_rollups": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO tenant_rollups (tenant_id, msp_id, rollup) SELECT $1, msp_id, '{}' FROM tenants WHERE id = $1`, tenant)
+		return err
+	},
 	"audit_log": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		_, err := tx.Exec(ctx, `INSERT INTO audit_log (tenant_id, actor, action) VALUES ($1, 'someone', 'test')`, tenant)
 		return err
@@ -465,4 +469,73 @@ func androidPolicyFixture(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) (uui
 	id := uuid.New()
 	_, err := tx.Exec(ctx, `INSERT INTO android_policies (tenant_id, id, name, settings) VALUES ($1, $2, $3, '{}')`, tenant, id, uuid.NewString())
 	return id, err
+}
+
+// mspTables are the tables with a policy on current_msp(): rows their
+// MSP may read across its tenants (tenancy.DB.MSPReadTx).
+func mspTables(t *testing.T) []string {
+	conn := testenv.Superuser(t)
+	rows, _ := conn.Query(context.Background(), `SELECT DISTINCT tablename::text FROM pg_policies
+WHERE schemaname = 'public' AND (qual LIKE '%current_msp()%' OR with_check LIKE '%current_msp()%') ORDER BY 1`)
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tables
+}
+
+// An MSP reads what its own tenants share with it and nothing of another
+// MSP's, and writes nothing through its reading scope: every table with
+// a policy on current_msp() is covered, from its tenant fixture.
+func TestMSPIsolation(t *testing.T) {
+	db := testenv.DB(t)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := testenv.Tenant(t, dir), testenv.Tenant(t, dir) // each in an MSP of its own
+	tables := mspTables(t)
+	if len(tables) == 0 {
+		t.Fatal("no table has a policy on current_msp(); the suite would prove nothing")
+	}
+	for _, name := range tables {
+		t.Run(name, func(t *testing.T) {
+			fixture := fixtures[name]
+			if fixture == nil {
+				t.Fatalf("%s: no fixture in isolation_test.go", name)
+			}
+			for _, tn := range []tenancy.Tenant{a, b} {
+				ctx := tenancy.WithTenant(context.Background(), tn.ID)
+				if err := db.Tx(ctx, func(tx pgx.Tx) error { return fixture(ctx, tx, tn.ID) }); err != nil {
+					t.Fatalf("fixture for %s: %v", tn.Slug, err)
+				}
+			}
+			table := pgx.Identifier{name}.Sanitize()
+			seen := func(msp uuid.UUID, tenant uuid.UUID) (n int) {
+				t.Helper()
+				if err := db.MSPReadTx(context.Background(), msp, func(tx pgx.Tx) error {
+					return tx.QueryRow(context.Background(), `SELECT count(*) FROM `+table+` WHERE tenant_id = $1`, tenant).Scan(&n)
+				}); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			if seen(a.MSPID, a.ID) == 0 || seen(b.MSPID, b.ID) == 0 {
+				t.Fatal("an MSP cannot read its own tenant's rows; the checks below would prove nothing")
+			}
+			if n := seen(a.MSPID, b.ID); n != 0 {
+				t.Errorf("MSP A reads %d rows of MSP B's tenant", n)
+			}
+			if n := seen(b.MSPID, a.ID); n != 0 {
+				t.Errorf("MSP B reads %d rows of MSP A's tenant", n)
+			}
+			err := db.MSPReadTx(context.Background(), a.MSPID, func(tx pgx.Tx) error {
+				_, err := tx.Exec(context.Background(), `DELETE FROM `+table)
+				return err
+			})
+			if err == nil {
+				t.Error("a write through the MSP's reading scope was accepted")
+			}
+		})
+	}
 }

@@ -14,6 +14,9 @@ type ctxKey struct{}
 // default.
 var ErrNoTenant = errors.New("tenancy: no tenant in context")
 
+// ErrNoMSP is MSPReadTx asked for no MSP.
+var ErrNoMSP = errors.New("tenancy: no MSP")
+
 // WithTenant returns ctx carrying tenant id. Only the edges call it: the
 // Host middleware, the API's path middleware, the job wrapper.
 func WithTenant(ctx context.Context, id uuid.UUID) context.Context {

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -153,6 +154,19 @@ func (db *DB) ReadTx(ctx context.Context, fn func(pgx.Tx) error) error {
 		return w.run(ctx, fn)
 	}
 	return tenantTx(ctx, db.reader, pgx.ReadOnly, fn)
+}
+
+// MSPReadTx runs fn in a read-only transaction on the reader scoped to
+// MSP msp: the msp_read policies show it the rows its tenants share with
+// it (their console rollups) and nothing of any other MSP; no tenant is
+// set, so no tenant's own rows either. It is the only code that sets
+// app.msp_id, formatted from a uuid as Tx formats app.tenant_id.
+func (db *DB) MSPReadTx(ctx context.Context, msp uuid.UUID, fn func(pgx.Tx) error) error {
+	if msp == uuid.Nil {
+		return ErrNoMSP
+	}
+	opts := pgx.TxOptions{AccessMode: pgx.ReadOnly, BeginQuery: "BEGIN READ ONLY; SET LOCAL app.msp_id = '" + msp.String() + "'"}
+	return pgx.BeginTxFunc(ctx, db.reader, opts, fn)
 }
 
 func tenantTx(ctx context.Context, p *pgxpool.Pool, mode pgx.TxAccessMode, fn func(pgx.Tx) error) error {

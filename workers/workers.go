@@ -25,6 +25,7 @@ import (
 	"github.com/tridentmdm/trident/services/dep"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/msp"
 	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
 	"github.com/tridentmdm/trident/tenancy/jobs"
@@ -42,6 +43,9 @@ type Config struct {
 	// DEPSyncInterval is how often every ABM token is synced (default 30
 	// minutes; Apple asks for no more than a sync a minute per server).
 	DEPSyncInterval time.Duration
+	// RollupInterval is how often the MSP console's tenant rollups are
+	// checked for staleness (default 15 seconds).
+	RollupInterval time.Duration
 	// MaxWorkers is the number of jobs worked at once by this process.
 	MaxWorkers int
 	// ObserveJob, when set, hears how long each job ran and how it ended
@@ -69,7 +73,10 @@ type Deps struct {
 	// Renewer renews devices' identities before they expire (nil: not
 	// in this process).
 	Renewer IdentityRenewer
-	Log     *slog.Logger
+	// MSP refreshes the MSP console's tenant rollups (nil: not in this
+	// process).
+	MSP *msp.Service
+	Log *slog.Logger
 }
 
 // New builds the River client. With work false it only inserts jobs (what
@@ -91,6 +98,9 @@ func New(d Deps, cfg Config, work bool) (*jobs.Client, error) {
 	}
 	if cfg.MaxWorkers <= 0 {
 		cfg.MaxWorkers = 20
+	}
+	if cfg.RollupInterval <= 0 {
+		cfg.RollupInterval = 15 * time.Second
 	}
 	ws := river.NewWorkers()
 	river.AddWorker(ws, &retentionSweepWorker{dir: d.Directory, interval: cfg.SweepInterval, log: d.Log})
@@ -115,6 +125,8 @@ func New(d Deps, cfg Config, work bool) (*jobs.Client, error) {
 	river.AddWorker(ws, &renewalSweepWorker{dir: d.Directory})
 	river.AddWorker(ws, &renewIdentitiesWorker{renewer: d.Renewer})
 	river.AddWorker(ws, &verifyHostnameWorker{tenants: d.Tenants, log: d.Log, now: time.Now})
+	river.AddWorker(ws, &rollupSweepWorker{dir: d.Directory, msp: d.MSP, interval: cfg.RollupInterval})
+	river.AddWorker(ws, &rollupWorker{dir: d.Directory, msp: d.MSP})
 
 	rc := &river.Config{
 		Schema:     cfg.Schema,
@@ -138,6 +150,10 @@ func New(d Deps, cfg Config, work bool) (*jobs.Client, error) {
 			rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(24*time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return RenewalSweepArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
 		}
+	}
+	if work && d.MSP != nil {
+		rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(cfg.RollupInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return RollupSweepArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
 	}
 	if work && d.Compliance != nil {
 		// The fleet's hourly history, for the dashboard's charts.

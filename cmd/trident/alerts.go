@@ -15,7 +15,7 @@ func tenantAlerts(f *attention.Finder) func(context.Context, tenancy.Tenant) ([]
 		items, err := f.Tenant(ctx, t)
 		out := make([]dashboard.Alert, len(items))
 		for i, it := range items {
-			out[i] = dashboard.Alert{Text: it.Text}
+			out[i] = dashboard.Alert{Text: it.Text, Link: "/dashboard/t/" + t.Slug + "/" + it.Link}
 		}
 		return out, err
 	}

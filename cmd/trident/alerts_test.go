@@ -46,16 +46,18 @@ VALUES ($1, 'Main ABM', 'c', 'k', $2, 'Sign the new terms in Apple Business Mana
 	}
 	put(calm, now.Add(200*24*time.Hour), "active")
 	put(troubled, now.Add(10*24*time.Hour), "terms_not_signed")
-	alerts := tenantAlerts(attention.New(mdmstore.New(db, keys), abm, func() time.Time { return now }))
+	alerts := tenantAlerts(attention.New(attention.Sources{Push: mdmstore.New(db, keys), ABM: abm}, func() time.Time { return now }))
 	if got, err := alerts(ctx, calm); err != nil || len(got) != 0 {
 		t.Errorf("a tenant with nothing to do: %v %v", got, err)
 	}
 	got, err := alerts(ctx, troubled)
-	if err != nil || len(got) != 2 || !strings.Contains(got[0].Text, "push certificate expires") ||
-		!strings.Contains(got[1].Text, `ABM token "Main ABM" is terms_not_signed`) {
+	// The most urgent first: a token that stopped syncing, then a
+	// certificate that expires in ten days; each links to its fix.
+	if err != nil || len(got) != 2 || !strings.Contains(got[0].Text, `ABM token "Main ABM" is terms_not_signed`) ||
+		!strings.Contains(got[1].Text, "push certificate expires") || got[1].Link != "/dashboard/t/"+troubled.Slug+"/enroll" {
 		t.Errorf("a tenant with an expiring certificate and unsigned terms: %+v %v", got, err)
 	}
-	later := tenantAlerts(attention.New(mdmstore.New(db, keys), abm, func() time.Time { return now.Add(300 * 24 * time.Hour) }))
+	later := tenantAlerts(attention.New(attention.Sources{Push: mdmstore.New(db, keys), ABM: abm}, func() time.Time { return now.Add(300 * 24 * time.Hour) }))
 	if got, _ := later(ctx, calm); len(got) != 1 || !strings.Contains(got[0].Text, "expired") {
 		t.Errorf("after the certificate expired: %+v", got)
 	}

@@ -39,6 +39,7 @@ import (
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/msp"
 	"github.com/tridentmdm/trident/services/pki"
 	"github.com/tridentmdm/trident/services/push"
 	"github.com/tridentmdm/trident/services/tenants"
@@ -149,15 +150,19 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	if droid != nil {
 		wakers[inventory.Android] = androidsvc.Waker{S: droid}
 	}
+	webhooks := events.NewWebhooks(db, pub, events.URLPolicy{AllowHTTP: cfg.egressPrivate}, keys)
+	finder := attention.New(attention.Sources{Push: appleStore, ABM: abm, Inventory: inv, Compliance: comp, Webhooks: webhooks,
+		Directory: a.dir, Identities: certs, Android: droid}, time.Now)
+	console := msp.New(db, a.dir, inv, comp, a.events, finder)
 	profiles := apple.NewProfiles(certs, appleStore, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)
 	appleEnroll := enrollment.NewApple(db, certs, inv, cmds, pub)
 	renewer := &apple.Renewer{Dir: a.dir, Profiles: profiles, Apple: appleEnroll,
 		Window: cfg.identityRenewal, Log: log.With("component", "identity-renewal")}
 	a.river, err = workers.New(workers.Deps{DB: db, Directory: a.dir, Events: a.events, Tenants: tenantsSvc, Log: log,
 		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: cfg.egressPrivate, Keys: keys}),
-		Commands: cmds, Inventory: inv, Compliance: comp, DEP: abm, Android: droid, Wakers: wakers, Renewer: renewer},
+		Commands: cmds, Inventory: inv, Compliance: comp, DEP: abm, Android: droid, Wakers: wakers, Renewer: renewer, MSP: console},
 		workers.Config{Schema: migrations.RiverSchema, EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers, ObserveJob: a.metrics.Job,
-			DEPSyncInterval: cfg.depSyncInterval}, r.work)
+			DEPSyncInterval: cfg.depSyncInterval, RollupInterval: cfg.rollupInterval}, r.work)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +171,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	if r.serve {
 		if err := a.edges(cfg, serving{db: db, keys: keys, jobs: jobs, pub: pub, inv: inv, certs: certs, cmds: cmds, comp: comp,
 			tenants: tenantsSvc, abm: abm, droid: droid, appleStore: appleStore, profiles: profiles, winEnroll: winEnroll,
-			appleEnroll: appleEnroll, audit: auditLog, deviceURL: deviceURL}, log); err != nil {
+			appleEnroll: appleEnroll, audit: auditLog, deviceURL: deviceURL, webhooks: webhooks, msp: console, finder: finder}, log); err != nil {
 			return nil, err
 		}
 	}
@@ -250,6 +255,9 @@ type serving struct {
 	appleEnroll *enrollment.Apple
 	audit       *audit.Store
 	deviceURL   func(tenancy.Tenant) string
+	webhooks    *events.Webhooks
+	msp         *msp.Service
+	finder      *attention.Finder
 }
 
 // edges builds the HTTP edges of a serving process: the device
@@ -291,12 +299,12 @@ func (a *app) edges(cfg serverConfig, s serving, log *slog.Logger) error {
 	} else {
 		log.Info("Windows endpoints are off: Trident does not terminate TLS, so it cannot see Windows devices' certificates; set --windows-device-identity header behind a proxy that terminates mutual TLS")
 	}
-	webhooks := events.NewWebhooks(s.db, s.pub, events.URLPolicy{AllowHTTP: cfg.egressPrivate}, s.keys)
+	webhooks := s.webhooks
 	if cfg.oidc.dashboardClient != "" {
 		if a.dash, err = dashboard.New(s.db, a.dir, s.inv, s.cmds, dashboard.Options{PKI: s.certs, Issuer: cfg.oidc.issuer, ClientID: cfg.oidc.dashboardClient,
 			ClientSecret: cfg.oidc.dashboardSecret, RolesEvery: cfg.oidc.dashboardRoles, Audience: cfg.oidc.audience, Claims: cfg.oidc.claims(), BaseURL: cfg.platformURL(),
 			Keys: s.keys, Bus: a.bus, Events: a.events, Compliance: s.comp, Audit: s.audit, StreamsPerPerson: cfg.apiLimits.Streams,
-			Windows: windowsEnrollment(a.windows, s.winEnroll), DeviceURL: s.deviceURL, Alerts: tenantAlerts(attention.New(s.appleStore, s.abm, time.Now)), Jobs: s.jobs, Apple: appleDashboard{appleEdge}, DEP: s.abm, Android: s.droid,
+			Windows: windowsEnrollment(a.windows, s.winEnroll), DeviceURL: s.deviceURL, Alerts: tenantAlerts(s.finder), MSP: s.msp, Jobs: s.jobs, Apple: appleDashboard{appleEdge}, DEP: s.abm, Android: s.droid,
 			Webhooks: webhooks, Publisher: s.pub, Tenants: s.tenants}, log.With("component", "dashboard")); err != nil {
 			return err
 		}
@@ -305,7 +313,7 @@ func (a *app) edges(cfg serverConfig, s serving, log *slog.Logger) error {
 	a.api = api.New(api.Deps{DB: s.db, Directory: a.dir, Tenants: s.tenants, Keys: s.keys, Auth: v, Events: a.events, Bus: a.bus, Limits: cfg.apiLimits,
 		Publisher: s.pub, Inventory: s.inv, Commands: s.cmds, Compliance: s.comp, Jobs: s.jobs, PKI: s.certs, AppleEnrollment: appleEdge, ApplePush: appleEdge, DEP: s.abm, Android: s.droid,
 		Windows: windowsEnrollment(a.windows, s.winEnroll), DeviceURL: s.deviceURL, Webhooks: webhooks,
-		Audit: s.audit, Log: log.With("component", "api")})
+		Audit: s.audit, MSP: s.msp, Log: log.With("component", "api")})
 	return nil
 }
 

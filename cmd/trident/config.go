@@ -153,6 +153,7 @@ type serverConfig struct {
 
 	depURL          string        // Apple's DEP API (a simulator's, in tests and labs)
 	depSyncInterval time.Duration // how often every ABM token syncs
+	rollupInterval  time.Duration // how often the MSP console's rollups are checked
 	appleDeviceCA   string        // PEM file: roots ADE machine info must chain to
 
 	android androidConfig
@@ -269,6 +270,7 @@ func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
 	fs.IntVar(&c.devicePort, "device-port", 0, "the port devices reach tenant hostnames on, when not the scheme's default")
 	fs.StringVar(&c.depURL, "apple-dep-url", "https://mdmenrollment.apple.com/", "Apple's Device Assignment (ABM) API; change only to point at a DEP simulator")
 	fs.DurationVar(&c.depSyncInterval, "abm-sync-interval", 30*time.Minute, "how often every ABM token's devices are synced")
+	fs.DurationVar(&c.rollupInterval, "console-refresh", 15*time.Second, "how often the MSP console looks for tenants whose figures changed (new events, or 10 minutes old) and recounts them")
 	fs.StringVar(&c.appleDeviceCA, "apple-device-ca", "", "PEM file: CA certificates (Apple's iPhone Device CA root) that ADE devices' machine-info signatures must chain to; empty: the signature is checked, the chain is not")
 	c.android.register(fs)
 	fs.StringVar(&c.windowsIdentity, "windows-device-identity", "", "where Windows devices' enrollment certificates come from in management sessions: tls (Trident terminates TLS, or an NLB passes TCP through), header (a trusted proxy that terminates mutual TLS sets --windows-identity-header) or off; empty: tls with --tls-cert, otherwise off (Windows endpoints not served)")
@@ -399,6 +401,9 @@ func (c *serverConfig) appleErrors() []error {
 	}
 	if u, err := url.Parse(c.depURL); c.depURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
 		errs = append(errs, fmt.Errorf("--apple-dep-url %q: want an http(s) URL", c.depURL))
+	}
+	if c.rollupInterval != 0 && (c.rollupInterval < time.Second || c.rollupInterval > time.Hour) {
+		errs = append(errs, fmt.Errorf("--console-refresh %s: between 1s and 1h", c.rollupInterval))
 	}
 	if c.depSyncInterval != 0 && c.depSyncInterval < time.Minute {
 		errs = append(errs, fmt.Errorf("--abm-sync-interval %s: at least 1m (Apple throttles more)", c.depSyncInterval))

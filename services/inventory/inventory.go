@@ -431,6 +431,15 @@ WHERE status = 'enrolled' AND last_seen_at < $1 ORDER BY last_seen_at LIMIT $2`,
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Device, error) { return scanDevice(r) })
 }
 
+// SilentCount counts the enrolled devices last seen before t (those
+// Silent lists).
+func (inv *Inventory) SilentCount(ctx context.Context, t time.Time) (int, error) {
+	return tenancy.Read(ctx, inv.db, func(tx pgx.Tx) (n int, err error) {
+		err = tx.QueryRow(ctx, `SELECT count(*) FROM devices WHERE status = 'enrolled' AND last_seen_at < $1`, t).Scan(&n)
+		return n, err
+	})
+}
+
 // Summary is a tenant's fleet at a glance.
 type Summary struct {
 	Total      int

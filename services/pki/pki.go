@@ -434,16 +434,27 @@ WHERE device_id = $1 ORDER BY not_before DESC, created_at DESC, serial LIMIT 20`
 	return pgx.CollectRows(rows, scanIdentity)
 }
 
+// expiring are the devices' newest certificates that expire within $1
+// (an interval) and have no newer current one.
+const expiring = `FROM issued_certificates i
+WHERE device_id IS NOT NULL AND revoked_at IS NULL AND not_after > now() AND not_after < now() + $1::interval
+  AND NOT EXISTS (SELECT 1 FROM issued_certificates n
+                  WHERE n.device_id = i.device_id AND n.revoked_at IS NULL AND n.not_after > i.not_after)`
+
+// ExpiringCount counts the certificates ExpiringTx lists (with no
+// limit): devices whose identity expires within the window unrenewed.
+func (p *PKI) ExpiringCount(ctx context.Context, within time.Duration) (int, error) {
+	return tenancy.Read(ctx, p.db, func(tx pgx.Tx) (n int, err error) {
+		err = tx.QueryRow(ctx, `SELECT count(*) `+expiring, within.String()).Scan(&n)
+		return n, err
+	})
+}
+
 // ExpiringTx lists, oldest expiry first, the devices' newest certificates
 // that expire within the window and have no newer current one (no renewal
 // yet), at most limit.
 func (p *PKI) ExpiringTx(ctx context.Context, tx pgx.Tx, within time.Duration, limit int) ([]Identity, error) {
-	rows, _ := tx.Query(ctx, `SELECT `+identityCols+`
-FROM issued_certificates i
-WHERE device_id IS NOT NULL AND revoked_at IS NULL AND not_after > now() AND not_after < now() + $1::interval
-  AND NOT EXISTS (SELECT 1 FROM issued_certificates n
-                  WHERE n.device_id = i.device_id AND n.revoked_at IS NULL AND n.not_after > i.not_after)
-ORDER BY not_after LIMIT $2`, within.String(), limit)
+	rows, _ := tx.Query(ctx, `SELECT `+identityCols+` `+expiring+` ORDER BY not_after LIMIT $2`, within.String(), limit)
 	return pgx.CollectRows(rows, scanIdentity)
 }
 

@@ -1,0 +1,80 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/tridentmdm/trident/services/attention"
+	"github.com/tridentmdm/trident/services/msp"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// Console is an MSP's console: its tenants' figures totalled, each
+// tenant's, and what needs attention across them, the most urgent first.
+type Console struct {
+	MSP       string          `json:"msp"`
+	Totals    msp.Counts      `json:"totals" doc:"Every counted tenant's figures added up."`
+	Tenants   []ConsoleTenant `json:"tenants" doc:"The counted tenants, by slug."`
+	Pending   []string        `json:"pending" doc:"Tenants not counted yet (just made): their slugs. They are counted within the console's refresh interval."`
+	Attention []ConsoleItem   `json:"attention" doc:"What needs an admin in the tenants: critical first, then the soonest due, then the most devices."`
+}
+
+// ConsoleTenant is one tenant's figures on the console.
+type ConsoleTenant struct {
+	Slug       string         `json:"slug"`
+	Name       string         `json:"name"`
+	Status     tenancy.Status `json:"status" enum:"active,suspended"`
+	ComputedAt time.Time      `json:"computed_at" doc:"When the figures were counted."`
+	msp.Counts
+	Attention int    `json:"attention" doc:"How many items need attention in the tenant."`
+	Unread    string `json:"unread,omitempty" doc:"What could not be read at the last count (its items are missing until the next)."`
+}
+
+// ConsoleItem is one needs-attention item.
+type ConsoleItem struct {
+	Tenant   string             `json:"tenant" doc:"The tenant's slug."`
+	Kind     string             `json:"kind" enum:"push_certificate,abm_token,failing_compliance,silent_devices,device_identities,android_enterprise,failing_webhook,pending_hostname"`
+	Severity attention.Severity `json:"severity" enum:"critical,warning,notice"`
+	Text     string             `json:"text"`
+	Link     string             `json:"link" doc:"The dashboard page that fixes it."`
+	Count    int                `json:"count,omitempty" doc:"How many devices, where it is about devices."`
+	Due      *time.Time         `json:"due,omitempty" doc:"When it expires, or expired."`
+}
+
+type consoleInput struct {
+	MSP string `path:"msp" doc:"The MSP's slug."`
+}
+
+func (a *API) consoleRoutes() {
+	register(a, huma.Operation{
+		OperationID: "get-msp-console", Method: http.MethodGet, Path: "/v1/msps/{msp}/console", Tags: []string{"Tenants"},
+		Summary: "An MSP's console: totals and what needs attention",
+		Description: "Devices by platform, state and last check-in, and compliance, for every tenant of the MSP and in total; and what needs " +
+			"an admin across them (expired or expiring push certificates and ABM tokens, failing compliance, silent devices, device " +
+			"identities expiring unrenewed, Android Enterprise bindings, failing webhooks, hostnames waiting for DNS), ranked by urgency. " +
+			"Each tenant's figures are counted in the background in its own transaction and answered from one read, so the answer " +
+			"costs the same at any fleet size; they are a few seconds old (computed_at).",
+	}, mspAdmin, func(ctx context.Context, in *consoleInput) (*struct{ Body Console }, error) {
+		m := callFrom(ctx).msp
+		c, err := a.d.MSP.Console(ctx, m.ID)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		out := Console{MSP: m.Slug, Totals: c.Totals, Tenants: []ConsoleTenant{}, Pending: []string{}, Attention: []ConsoleItem{}}
+		for _, t := range c.Tenants {
+			out.Tenants = append(out.Tenants, ConsoleTenant{Slug: t.Tenant.Slug, Name: t.Tenant.Name, Status: t.Tenant.Status,
+				ComputedAt: t.ComputedAt, Counts: t.Counts, Attention: len(t.Attention), Unread: t.Unread})
+		}
+		for _, t := range c.Pending {
+			out.Pending = append(out.Pending, t.Slug)
+		}
+		for _, it := range c.Attention {
+			out.Attention = append(out.Attention, ConsoleItem{Tenant: it.Tenant.Slug, Kind: it.Kind, Severity: it.Severity, Text: it.Text,
+				Link: "/dashboard/t/" + it.Tenant.Slug + "/" + it.Link, Count: it.Count, Due: it.Due})
+		}
+		return &struct{ Body Console }{out}, nil
+	})
+}

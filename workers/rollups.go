@@ -1,0 +1,72 @@
+package workers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+
+	"github.com/tridentmdm/trident/services/msp"
+	"github.com/tridentmdm/trident/tenancy"
+	"github.com/tridentmdm/trident/tenancy/jobs"
+)
+
+// RollupSweepArgs is the periodic job that finds the tenants whose
+// console rollup is stale (new events, or old) and queues a refresh for
+// each: the MSP console's tenant loop.
+type RollupSweepArgs struct{}
+
+// Kind names the job kind in River.
+func (RollupSweepArgs) Kind() string { return "msp.rollup_sweep" }
+
+type rollupSweepWorker struct {
+	river.WorkerDefaults[RollupSweepArgs]
+	dir      *tenancy.Directory
+	msp      *msp.Service
+	interval time.Duration
+}
+
+func (w *rollupSweepWorker) Work(ctx context.Context, job *river.Job[RollupSweepArgs]) error {
+	if w.msp == nil {
+		return nil
+	}
+	tenants, err := w.dir.ListTenants(ctx, uuid.Nil)
+	if err != nil {
+		return fmt.Errorf("list tenants: %w", err)
+	}
+	var params []river.InsertManyParams
+	for _, t := range tenants {
+		stale, err := w.msp.Stale(ctx, t)
+		if err != nil {
+			return fmt.Errorf("tenant %s's rollup: %w", t.Slug, err)
+		}
+		if stale {
+			// At most one refresh per tenant per sweep interval.
+			params = append(params, river.InsertManyParams{Args: msp.RefreshArgs{TenantID: t.ID},
+				InsertOpts: &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: w.interval}}})
+		}
+	}
+	if len(params) == 0 {
+		return nil
+	}
+	return jobs.InsertMany(ctx, params)
+}
+
+type rollupWorker struct {
+	river.WorkerDefaults[msp.RefreshArgs]
+	dir *tenancy.Directory
+	msp *msp.Service
+}
+
+func (w *rollupWorker) Work(ctx context.Context, job *river.Job[msp.RefreshArgs]) error {
+	if w.msp == nil {
+		return nil
+	}
+	t, err := w.dir.Tenant(ctx, job.Args.TenantID)
+	if err != nil {
+		return err
+	}
+	return w.msp.Refresh(ctx, t)
+}
