@@ -102,8 +102,10 @@ type Options struct {
 	// certificates, ABM tokens that stopped syncing); nil for none.
 	Alerts func(ctx context.Context, t tenancy.Tenant) ([]Alert, error)
 	// MSP reads the MSP console that an MSP admin's home page is (nil:
-	// the home lists tenants alone).
-	MSP *msp.Service
+	// the home lists tenants alone); Changes wakes its live stream (nil:
+	// no live console).
+	MSP     *msp.Service
+	Changes *msp.Changes
 }
 
 // Alert is something in a tenant that needs an admin.
@@ -163,6 +165,7 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/tenants", d.signedIn(d.createTenant))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/{$}", d.signedIn(d.overview))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/audit", d.signedIn(d.auditLog))
+	mux.HandleFunc("GET /dashboard/msps/{msp}/live", d.signedIn(d.consoleLive))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/reports", d.signedIn(d.reportsPage))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/reports/{report}", d.signedIn(d.reportCSV))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/enroll", d.signedIn(d.enrollPage))

@@ -29,6 +29,7 @@ import (
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/migrations"
+	"github.com/tridentmdm/trident/services/attention"
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
@@ -37,6 +38,7 @@ import (
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/msp"
 	"github.com/tridentmdm/trident/services/pki"
 	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
@@ -55,6 +57,7 @@ type fixture struct {
 	idp    *testenv.IDP
 	dns    *testenv.DNSServer
 	pki    *pki.PKI
+	msp    *msp.Service
 	// lastHeader is the header of postHX's last answer.
 	lastHeader http.Header
 }
@@ -101,6 +104,8 @@ func setup(t *testing.T) *fixture {
 	bus := events.NewBus(store, slog.New(slog.DiscardHandler))
 	listener := events.NewListener(db.Writer().Config().ConnConfig, slog.New(slog.DiscardHandler))
 	listener.Handle(events.Channel, bus.Handler())
+	changes := msp.NewChanges()
+	listener.Handle(msp.Channel, changes.Handler())
 	lctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{}, 2)
 	go func() { bus.Run(lctx); done <- struct{}{} }()
@@ -111,6 +116,8 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	cmds := commands.New(db, inv, events.NewPublisher(nil), commands.WithSecrets(seal.NewKeyring(k)), commands.WithDelivery(jobs))
+	console := msp.New(db, dir, inv, compliance.New(db, inv, cmds, events.NewPublisher(nil)), store,
+		attention.New(attention.Sources{Inventory: inv, Directory: dir}, time.Now))
 	d, err := dashboard.New(db, dir, inv, cmds, dashboard.Options{Issuer: idp.Issuer, ClientID: "trident-dashboard", ClientSecret: "dash-secret",
 		Audience: "trident-api", Claims: identity.DefaultClaims(), BaseURL: srv.URL, Keys: seal.NewKeyring(k), Bus: bus, Events: store,
 		Compliance: compliance.New(db, inv, cmds, events.NewPublisher(nil)), Audit: audit.NewStore(db, events.NewPublisher(jobs)),
@@ -121,6 +128,7 @@ func setup(t *testing.T) *fixture {
 		DEP:       dep.New(db, seal.NewKeyring(k), events.NewPublisher(jobs), jobs, dep.Options{BaseURL: "http://127.0.0.1:1", Log: slog.New(slog.DiscardHandler)}),
 		Webhooks:  events.NewWebhooks(db, events.NewPublisher(jobs), events.URLPolicy{}, seal.NewKeyring(k)), Publisher: events.NewPublisher(jobs),
 		Tenants: tenants.New(db, dir, events.NewPublisher(jobs)),
+		MSP:     console, Changes: changes,
 		Alerts: func(_ context.Context, t tenancy.Tenant) ([]dashboard.Alert, error) {
 			return []dashboard.Alert{{Text: "The Apple push certificate of " + t.Slug + " expires soon"}}, nil
 		}},
@@ -133,7 +141,7 @@ func setup(t *testing.T) *fixture {
 	handler = mux
 	jar, _ := cookiejar.New(nil)
 	return &fixture{t: t, url: srv.URL, a: a, b: b, client: &http.Client{Jar: jar}, db: db, inv: inv,
-		comp: compliance.New(db, inv, cmds, events.NewPublisher(nil)), idp: idp, dns: dns, pki: certs}
+		comp: compliance.New(db, inv, cmds, events.NewPublisher(nil)), idp: idp, dns: dns, pki: certs, msp: console}
 }
 
 func (f *fixture) get(path string, header ...string) (int, string) {

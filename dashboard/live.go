@@ -206,9 +206,13 @@ func (d *Dashboard) liveEvent(ctx context.Context, w http.ResponseWriter, slug s
 	}
 }
 
-// writeEvent writes one server-sent event.
+// writeEvent writes one server-sent event (id 0: one without an id,
+// which leaves the browser's Last-Event-ID as it was).
 func writeEvent(w http.ResponseWriter, id int64, name, data string) {
-	fmt.Fprintf(w, "id: %d\nevent: %s\n", id, name)
+	if id > 0 {
+		fmt.Fprintf(w, "id: %d\n", id)
+	}
+	fmt.Fprintf(w, "event: %s\n", name)
 	for _, line := range strings.Split(data, "\n") {
 		fmt.Fprintf(w, "data: %s\n", line)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tridentmdm/trident/internal/fault"
+	"github.com/tridentmdm/trident/services/attention"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
@@ -66,13 +67,21 @@ var funcs = template.FuncMap{
 		}
 		return v
 	},
-	"navLink":      navLink,
+	"navLink": navLink,
+	"severityClass": func(s attention.Severity) string {
+		return map[attention.Severity]string{attention.Critical: "bad", attention.Warning: "warn"}[s]
+	},
 	"ruleText":     ruleText,
 	"platformName": platformName,
-	"modelName":    inventory.ModelName,
-	"json":         func(v any) string { b, _ := json.MarshalIndent(v, "", "  "); return string(b) },
-	"deref":        func(p *uuid.UUID) uuid.UUID { return *p },
-	"since":        func(t time.Time) string { return ago(t, "2006-01-02 15:04") },
+	// platformTitle is a device platform's name ("Apple"), where a rule's
+	// "Apple (every family)" would mislead.
+	"platformTitle": func(p inventory.Platform) string {
+		return map[inventory.Platform]string{inventory.Apple: "Apple", inventory.Windows: "Windows", inventory.Android: "Android"}[p]
+	},
+	"modelName": inventory.ModelName,
+	"json":      func(v any) string { b, _ := json.MarshalIndent(v, "", "  "); return string(b) },
+	"deref":     func(p *uuid.UUID) uuid.UUID { return *p },
+	"since":     func(t time.Time) string { return ago(t, "2006-01-02 15:04") },
 	"row": func(slug string, d inventory.Device, states map[uuid.UUID]string) deviceRow {
 		return deviceRow{Slug: slug, Device: d, Compliance: states[d.ID]}
 	},
@@ -245,6 +254,17 @@ func (d *Dashboard) homePage(w http.ResponseWriter, r *http.Request, code int, f
 		d.errorPage(w, r, http.StatusServiceUnavailable, "The tenant directory is unavailable; try again in a moment.")
 		return
 	}
+	var consoles []consoleView
+	if d.opts.MSP != nil && len(s.MSPAdmin) > 0 {
+		// An MSP admin's tenants are on the MSP's console; cards remain
+		// for tenants of other MSPs the person holds a grant in.
+		if consoles, err = d.consoles(r.Context(), s.MSPAdmin); err != nil {
+			d.log.ErrorContext(r.Context(), "dashboard home: console", "err", err)
+			d.errorPage(w, r, http.StatusServiceUnavailable, "The MSP console cannot be read right now; try again in a moment.")
+			return
+		}
+		ts = slices.DeleteFunc(ts, func(c tenantCard) bool { return s.principal().AdministersMSP(c.Tenant.MSPSlug) })
+	}
 	for i := range ts[:min(len(ts), maxCounted)] {
 		ctx := tenancy.WithTenant(r.Context(), ts[i].Tenant.ID)
 		err := d.db.ReadWithin(ctx, func(ctx context.Context) error {
@@ -272,7 +292,7 @@ func (d *Dashboard) homePage(w http.ResponseWriter, r *http.Request, code int, f
 			ts[i].Alerts = alerts
 		}
 	}
-	d.pageStatus(w, r, code, "home-content", &homeView{view: view{Title: "Tenants", flash: f}, Tenants: ts, MSPs: s.MSPAdmin})
+	d.pageStatus(w, r, code, "home-content", &homeView{view: view{Title: "Tenants", flash: f}, Consoles: consoles, Tenants: ts, MSPs: s.MSPAdmin})
 }
 
 // maxSwitch bounds the tenants the switcher lists; past it, the home

@@ -75,8 +75,9 @@ func (s scope) view(title string, f flash) view {
 // homeView is the MSP's home: the tenants the person may see.
 type homeView struct {
 	view
-	Tenants []tenantCard
-	MSPs    []string // the MSPs the person administers: they make tenants in them
+	Consoles []consoleView // the consoles of the MSPs the person administers
+	Tenants  []tenantCard  // the other tenants the person has a role in
+	MSPs     []string      // the MSPs the person administers: they make tenants in them
 }
 
 // devicesView is a tenant's device list (and its rows alone, for htmx).

@@ -148,7 +148,7 @@ func playwrightSetup(t *testing.T) (playwrightWorld, map[string]*devicesim.Windo
 	})
 	google := fakeamapi.New()
 	t.Cleanup(google.Close)
-	base := startOn(t, port, idp.Issuer, "--windows-device-identity", "header", "--windows-poll-interval", "30m",
+	base := startOn(t, port, idp.Issuer, "--windows-device-identity", "header", "--windows-poll-interval", "30m", "--console-refresh", "2s",
 		"--dashboard-client-id", "trident-dashboard", "--dashboard-client-secret", "dash",
 		"--android-project", "trident-test", "--android-api-url", google.URL+"/", "--android-pubsub-topic", "projects/trident-test/topics/amapi",
 		"--android-push-audience", "trident-pubsub", "--android-push-service-account", pushAccount, "--android-push-issuer", idp.Issuer).Base

@@ -64,17 +64,19 @@ type app struct {
 	resolver *tenancy.Resolver
 	events   *events.Store
 	bus      *events.Bus
-	listener *events.Listener
-	river    *jobs.Client
-	api      *api.API
-	scep     *apple.SCEP
-	mdm      http.Handler
-	ade      http.Handler
-	android  *androidproto.Handler
-	dash     *dashboard.Dashboard
-	windows  *windows.Handler
-	metrics  *metrics.Metrics
-	seen     []*lastseen.Batch
+	// mspChanges wakes the open MSP consoles when a rollup changes.
+	mspChanges *msp.Changes
+	listener   *events.Listener
+	river      *jobs.Client
+	api        *api.API
+	scep       *apple.SCEP
+	mdm        http.Handler
+	ade        http.Handler
+	android    *androidproto.Handler
+	dash       *dashboard.Dashboard
+	windows    *windows.Handler
+	metrics    *metrics.Metrics
+	seen       []*lastseen.Batch
 
 	stopping atomic.Bool
 }
@@ -200,6 +202,8 @@ func (a *app) listen() {
 	a.bus = events.NewBus(a.events, a.log.With("component", "events"), events.WithLagObserver(a.metrics.EventLag))
 	a.listener = events.NewListener(a.db.Writer().Config().ConnConfig, a.log.With("component", "listener"))
 	a.listener.Handle(events.Channel, a.bus.Handler())
+	a.mspChanges = msp.NewChanges()
+	a.listener.Handle(msp.Channel, a.mspChanges.Handler())
 	// Hostname and tenant changes (from any process) drop the Host cache;
 	// so does a reconnect, since notices may have been missed meanwhile.
 	a.listener.Handle("trident_tenancy", events.Handler{
@@ -304,7 +308,7 @@ func (a *app) edges(cfg serverConfig, s serving, log *slog.Logger) error {
 		if a.dash, err = dashboard.New(s.db, a.dir, s.inv, s.cmds, dashboard.Options{PKI: s.certs, Issuer: cfg.oidc.issuer, ClientID: cfg.oidc.dashboardClient,
 			ClientSecret: cfg.oidc.dashboardSecret, RolesEvery: cfg.oidc.dashboardRoles, Audience: cfg.oidc.audience, Claims: cfg.oidc.claims(), BaseURL: cfg.platformURL(),
 			Keys: s.keys, Bus: a.bus, Events: a.events, Compliance: s.comp, Audit: s.audit, StreamsPerPerson: cfg.apiLimits.Streams,
-			Windows: windowsEnrollment(a.windows, s.winEnroll), DeviceURL: s.deviceURL, Alerts: tenantAlerts(s.finder), MSP: s.msp, Jobs: s.jobs, Apple: appleDashboard{appleEdge}, DEP: s.abm, Android: s.droid,
+			Windows: windowsEnrollment(a.windows, s.winEnroll), DeviceURL: s.deviceURL, Alerts: tenantAlerts(s.finder), MSP: s.msp, Changes: a.mspChanges, Jobs: s.jobs, Apple: appleDashboard{appleEdge}, DEP: s.abm, Android: s.droid,
 			Webhooks: webhooks, Publisher: s.pub, Tenants: s.tenants}, log.With("component", "dashboard")); err != nil {
 			return err
 		}

@@ -222,7 +222,7 @@ func (f *Finder) failingCompliance(ctx context.Context, _ tenancy.Tenant) ([]Ite
 		return nil, err
 	}
 	return []Item{{Kind: FailingCompliance, Severity: Warning, Count: st.NonCompliant, Link: "devices?compliance=noncompliant",
-		Text: fmt.Sprintf("%d of %d evaluated devices fail compliance.", st.NonCompliant, st.Compliant+st.NonCompliant)}}, nil
+		Text: fmt.Sprintf("%d of %d evaluated devices fail compliance.", st.NonCompliant, st.Compliant+st.NonCompliant)}}, nil // "of": plural either way
 }
 
 func (f *Finder) silentDevices(ctx context.Context, _ tenancy.Tenant) ([]Item, error) {
@@ -235,7 +235,7 @@ func (f *Finder) silentDevices(ctx context.Context, _ tenancy.Tenant) ([]Item, e
 	}
 	days := int(f.s.SilentAfter.Hours() / 24)
 	return []Item{{Kind: SilentDevices, Severity: Warning, Count: n, Link: "devices?sort=last_seen_at",
-		Text: fmt.Sprintf("%d enrolled devices have not checked in for %d days or more.", n, days)}}, nil
+		Text: fmt.Sprintf("%s not checked in for %d days or more.", devices(n, "enrolled device has", "enrolled devices have"), days)}}, nil
 }
 
 func (f *Finder) identities(ctx context.Context, _ tenancy.Tenant) ([]Item, error) {
@@ -247,7 +247,8 @@ func (f *Finder) identities(ctx context.Context, _ tenancy.Tenant) ([]Item, erro
 		return nil, err
 	}
 	return []Item{{Kind: DeviceIdentities, Severity: Warning, Count: n, Link: "devices",
-		Text: fmt.Sprintf("%d device identity certificates expire within %d days with no renewal: those devices stop checking in then.", n, int(IdentityWindow.Hours()/24))}}, nil
+		Text: fmt.Sprintf("%s within %d days with no renewal: those devices stop checking in then.",
+			devices(n, "device identity certificate expires", "device identity certificates expire"), int(IdentityWindow.Hours()/24))}}, nil
 }
 
 // signupStale is how long an Android sign-up may stay unfinished.
@@ -322,4 +323,12 @@ func (f *Finder) hostnames(ctx context.Context, t tenancy.Tenant) ([]Item, error
 		}
 	}
 	return out, nil
+}
+
+// devices is n with the words for one or for more.
+func devices(n int, one, more string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, more)
 }

@@ -214,6 +214,22 @@ test.describe("as an MSP admin", () => {
     await expect(page.getByRole("alert")).toContainText("is taken");
     await expect(page.getByLabel("Name", { exact: true })).toHaveValue("Another");
   });
+
+  test("the console: totals, what needs attention, each tenant, live", async ({ page, context }) => {
+    await context.clearCookies();
+    await signIn(page, world.users.msp);
+    const tenants = page.locator(".console table").last();
+    // Counted in the background within seconds (the e2e servers refresh
+    // every 2 s).
+    await expect(tenants.getByRole("row", { name: new RegExp(tenantA.name) })).toBeVisible({ timeout: 30_000 });
+    await expect(page.getByRole("heading", { name: "Needs attention" })).toBeVisible();
+    await accessible(page, "the MSP console");
+    await shot(page, "console");
+    const total = page.locator(".console .big").first();
+    const before = Number(await total.textContent());
+    await enroll("CONSOLE-KIOSK-01");
+    await expect(total).toHaveText(String(before + 1), { timeout: 30_000 });
+  });
 });
 
 test("save the list's filters as a view and come back to them", async ({ page }) => {

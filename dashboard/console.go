@@ -1,0 +1,211 @@
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tridentmdm/trident/services/attention"
+	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/msp"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// consoleView is one MSP's console on its admin's home page: the live
+// part (consolePart) and the stream it follows.
+type consoleView struct {
+	MSP  tenancy.MSP
+	Live string
+	Part consolePart
+}
+
+// consolePart is what the console's stream sends again when a rollup of
+// the MSP changes: rendered once per change for every open console.
+type consolePart struct {
+	MSP       tenancy.MSP
+	Totals    msp.Counts
+	Enrolled  int
+	Rate      string // the compliant share of evaluated devices, or ""
+	Silent    int    // enrolled devices out of touch 7 days or more
+	Bars      []bar  // enrolled devices by last check-in
+	ChartDesc string
+	Tenants   []consoleTenant
+	Pending   []tenancy.Tenant
+	Attention []consoleItem
+	Critical  int
+}
+
+type consoleTenant struct {
+	Tenant     tenancy.Tenant
+	Devices    int
+	Enrolled   int
+	Rate       string
+	Attention  int
+	Worst      attention.Severity // the most urgent item's, if any
+	ComputedAt time.Time
+	Unread     string
+}
+
+type consoleItem struct {
+	Tenant tenancy.Tenant
+	attention.Item
+	Href string
+}
+
+// rate is the compliant share of evaluated devices, in words.
+func rate(compliant, failing int) string {
+	if compliant+failing == 0 {
+		return ""
+	}
+	return strconv.Itoa(compliant*100/(compliant+failing)) + "%"
+}
+
+// consoleOf lays c out for the page.
+func consoleOf(m tenancy.MSP, c msp.Console) consolePart {
+	p := consolePart{MSP: m, Totals: c.Totals, Enrolled: c.Totals.ByStatus[inventory.Enrolled], Rate: rate(c.Totals.Compliant, c.Totals.Failing),
+		Silent: c.Totals.LastSeen[3] + c.Totals.LastSeen[4], Pending: c.Pending}
+	p.Bars = chart(inventory.LastSeenBuckets[:], c.Totals.LastSeen[:])
+	p.ChartDesc = fmt.Sprintf("Enrolled devices across %d tenants by last check-in: %s.", len(c.Tenants), describeBars(p.Bars))
+	for _, t := range c.Tenants {
+		ct := consoleTenant{Tenant: t.Tenant, Devices: t.Devices, Enrolled: t.ByStatus[inventory.Enrolled], Rate: rate(t.Compliant, t.Failing),
+			Attention: len(t.Attention), ComputedAt: t.ComputedAt, Unread: t.Unread}
+		if len(t.Attention) > 0 {
+			worst := t.Attention[0]
+			for _, it := range t.Attention[1:] {
+				if attention.Compare(it, worst) < 0 {
+					worst = it
+				}
+			}
+			ct.Worst = worst.Severity
+		}
+		p.Tenants = append(p.Tenants, ct)
+	}
+	for _, it := range c.Attention {
+		if it.Severity == attention.Critical {
+			p.Critical++
+		}
+		p.Attention = append(p.Attention, consoleItem{Tenant: it.Tenant, Item: it.Item, Href: "/dashboard/t/" + it.Tenant.Slug + "/" + it.Link})
+	}
+	return p
+}
+
+// describeBars says a bar chart's values in words, for its description.
+func describeBars(bars []bar) string {
+	var b bytes.Buffer
+	for i, x := range bars {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %d", x.Label, x.Value)
+	}
+	return b.String()
+}
+
+// consoles reads the consoles of the MSPs the person administers.
+func (d *Dashboard) consoles(ctx context.Context, slugs []string) ([]consoleView, error) {
+	var out []consoleView
+	for _, slug := range slugs {
+		m, err := d.dir.MSPBySlug(ctx, slug)
+		if errors.Is(err, tenancy.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		c, err := d.opts.MSP.Console(ctx, m.ID)
+		if err != nil {
+			return nil, err
+		}
+		v := consoleView{MSP: m, Part: consoleOf(m, c)}
+		if d.opts.Changes != nil {
+			v.Live = "/dashboard/msps/" + m.Slug + "/live"
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// consoleLive streams an MSP's console to its admin's open home page: a
+// "console" event with the console's live part after each change of one
+// of its tenants' rollups (at most one a second).
+func (d *Dashboard) consoleLive(w http.ResponseWriter, r *http.Request) {
+	s := sessionFrom(r.Context())
+	slug := r.PathValue("msp")
+	if d.opts.MSP == nil || d.opts.Changes == nil || !s.principal().AdministersMSP(slug) {
+		http.Error(w, "no such MSP, or you are not its admin", http.StatusNotFound)
+		return
+	}
+	m, err := d.dir.MSPBySlug(r.Context(), slug)
+	if err != nil {
+		http.Error(w, "no such MSP, or you are not its admin", http.StatusNotFound)
+		return
+	}
+	release, ok := d.streams.Acquire(s.Subject)
+	if !ok {
+		w.Header().Set("Retry-After", "30")
+		http.Error(w, "too many live pages open: close one", http.StatusTooManyRequests)
+		return
+	}
+	defer release()
+	changed, stop := d.opts.Changes.Subscribe(m.ID)
+	defer stop()
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, ": connected\n\n")
+	if rc.Flush() != nil {
+		return
+	}
+	tick := time.NewTicker(heartbeat)
+	defer tick.Stop()
+	ctx := r.Context()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			fmt.Fprint(w, ": ping\n\n")
+		case <-changed:
+			html, err := d.renderedConsole(ctx, m)
+			if err != nil {
+				d.log.InfoContext(ctx, "dashboard console live", "msp", m.Slug, "err", err)
+				continue
+			}
+			writeEvent(w, 0, "console", html)
+			// At most one a second: a burst of refreshes is one render.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+		if rc.Flush() != nil {
+			return
+		}
+	}
+}
+
+// renderedConsole is m's console part as of its latest change, rendered
+// once for every open console of m in this process.
+func (d *Dashboard) renderedConsole(ctx context.Context, m tenancy.MSP) (string, error) {
+	v := d.opts.Changes.Version(m.ID)
+	// The MSP's id stands in the tenant's place of the key, the change's
+	// number in the event's.
+	e := d.renders.entry(m.ID, int64(v), "console")
+	ctx = context.WithoutCancel(ctx)
+	e.once.Do(func() {
+		c, err := d.opts.MSP.Console(ctx, m.ID)
+		if err != nil {
+			e.err = err
+			return
+		}
+		var b bytes.Buffer
+		e.err = pages.ExecuteTemplate(&b, "console", consoleOf(m, c))
+		e.row = b.String()
+	})
+	return e.row, e.err
+}

@@ -1,0 +1,71 @@
+package dashboard_test
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// An MSP admin's home is the MSP's console (issue 25; issue 24's live MSP
+// home): its tenants' totals, what needs attention linking to the fix,
+// each tenant's figures; a tenant not counted yet is named; and a new
+// count arrives on the open page by its stream, which only the MSP's
+// admins may follow.
+func TestConsolePage(t *testing.T) {
+	f := setup(t)
+	f.as("mo")
+	_, home := f.get("/dashboard/")
+	want(t, "before any count", 200, home, 200, "Not counted yet", f.a.Name, "No tenant is counted yet")
+	if strings.Contains(home, f.b.Name) {
+		t.Error("another MSP's tenant is on the console")
+	}
+	ctx := context.Background()
+	tctx := tenancy.WithTenant(ctx, f.a.ID)
+	if err := f.db.Tx(tctx, func(tx pgx.Tx) error {
+		if _, err := f.inv.RecordTx(tctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: "SILENT-1", Name: "Back Office PC"}); err != nil {
+			return err
+		}
+		_, err := tx.Exec(tctx, `UPDATE devices SET last_seen_at = now() - interval '12 days' WHERE identifier = 'SILENT-1'`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.msp.Refresh(ctx, f.a); err != nil {
+		t.Fatal(err)
+	}
+	_, home = f.get("/dashboard/")
+	want(t, "the console", 200, home, 200, "Needs attention", "1 enrolled device has not checked in for 7 days or more",
+		`href="/dashboard/t/`+f.a.Slug+`/devices?sort=last_seen_at"`, `<span class="tag warn">warning</span>`, "Enrolled devices by last check-in")
+	if strings.Contains(home, "Not counted yet") {
+		t.Error("a counted tenant is still pending")
+	}
+
+	s := f.stream(home)
+	if err := f.db.Tx(tctx, func(tx pgx.Tx) error {
+		_, err := f.inv.RecordTx(tctx, tx, inventory.Report{Platform: inventory.Android, Identifier: "NEW-PHONE"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.msp.Refresh(ctx, f.a); err != nil {
+		t.Fatal(err)
+	}
+	msg := s.next("console")
+	if !strings.Contains(msg, "Android: <strong>1</strong>") || !strings.Contains(msg, "Needs attention") || strings.HasPrefix(msg, "id:") {
+		t.Errorf("the console's live message: %q", msg)
+	}
+
+	// Only the MSP's admins follow it.
+	live := regexp.MustCompile(`/dashboard/msps/[^"]+/live`).FindString(home)
+	f.as("bo")
+	if code, _ := f.get(live); code != http.StatusNotFound {
+		t.Errorf("a tenant admin's console stream: %d, want 404", code)
+	}
+}
