@@ -160,6 +160,7 @@ func (a *API) routes() {
 	a.groupRoutes()
 	a.reportRoutes()
 	a.consoleRoutes()
+	a.searchRoutes()
 	a.webhookDocs()
 }
 

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -76,5 +77,48 @@ func (a *API) consoleRoutes() {
 				Link: "/dashboard/t/" + it.Tenant.Slug + "/" + it.Link, Count: it.Count, Due: it.Due})
 		}
 		return &struct{ Body Console }{out}, nil
+	})
+}
+
+// FoundDevice is a device a cross-tenant search found, with its tenant.
+type FoundDevice struct {
+	Tenant string `json:"tenant" doc:"The tenant's slug."`
+	Device Device `json:"device"`
+}
+
+type searchInput struct {
+	MSP string `path:"msp" doc:"The MSP's slug."`
+	Q   string `query:"q" required:"true" minLength:"2" maxLength:"200" doc:"A device's name or serial number, or part of one; or its identifier (a UDID, a Windows device id) whole."`
+	PageParams
+}
+
+func (a *API) searchRoutes() {
+	register(a, huma.Operation{
+		OperationID: "search-msp-devices", Method: http.MethodGet, Path: "/v1/msps/{msp}/devices", Tags: []string{"Tenants"},
+		Summary: "Find a device in any tenant of the MSP",
+		Description: "Searches every tenant of the MSP, tenant by tenant (in slug order), each in its own transaction under its own " +
+			"row-level security: names and serial numbers in part (case-insensitive), identifiers whole.",
+	}, mspAdmin, func(ctx context.Context, in *searchInput) (*struct{ Body Page[FoundDevice] }, error) {
+		var after msp.After
+		if err := decodeCursor(in.Cursor, &after); err != nil {
+			return nil, err
+		}
+		m := callFrom(ctx).msp
+		tenants, err := a.d.Directory.ListTenants(ctx, m.ID)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		found, err := a.d.MSP.Search(ctx, tenants, in.Q, in.Limit+1, after)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		items := make([]FoundDevice, len(found))
+		for i, f := range found {
+			items[i] = FoundDevice{Tenant: f.Tenant.Slug, Device: deviceOf(f.Device)}
+		}
+		return &struct{ Body Page[FoundDevice] }{page(items, in.Limit, func(d FoundDevice) any {
+			i := slices.IndexFunc(items, func(x FoundDevice) bool { return x.Device.ID == d.Device.ID })
+			return msp.After{Tenant: found[i].Tenant.Slug, Key: found[i].Key, ID: found[i].Device.ID}
+		})}, nil
 	})
 }

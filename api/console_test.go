@@ -40,3 +40,30 @@ func TestConsoleAPI(t *testing.T) {
 	isProblem(t, w.do(t, "msp-admin-b", "GET", path, nil), 404)
 	isProblem(t, w.do(t, "admin-a", "GET", path, nil), 404)
 }
+
+// An MSP admin finds a device in any tenant of the MSP, a page at a time;
+// nothing of another MSP's tenants; a query of one letter is refused.
+func TestSearchAPI(t *testing.T) {
+	w := newWorld(t, api.Limits{})
+	ctx := context.Background()
+	second, err := w.dir.CreateTenant(ctx, w.mspA.ID, w.a.Slug+"-2", "Second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.enroll(t, w.a, inventory.Report{Platform: inventory.Windows, Identifier: "W1", Name: "Front desk"})
+	w.enroll(t, second, inventory.Report{Platform: inventory.Windows, Identifier: "W2", Name: "Front door"})
+	w.enroll(t, w.b, inventory.Report{Platform: inventory.Windows, Identifier: "W3", Name: "Front of another MSP"})
+	path := "/v1/msps/" + w.mspA.Slug + "/devices?limit=1&q=front"
+	r := w.do(t, "msp-admin-a", "GET", path, nil)
+	items, _ := r.body["items"].([]any)
+	next, _ := r.body["next_cursor"].(string)
+	if r.status != 200 || len(items) != 1 || items[0].(map[string]any)["tenant"] != w.a.Slug || next == "" {
+		t.Fatalf("the first page: %d %s", r.status, r.raw)
+	}
+	r = w.do(t, "msp-admin-a", "GET", path+"&cursor="+next, nil)
+	items, _ = r.body["items"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["tenant"] != second.Slug || r.body["next_cursor"] != nil {
+		t.Fatalf("the second page: %s", r.raw)
+	}
+	isProblem(t, w.do(t, "msp-admin-a", "GET", "/v1/msps/"+w.mspA.Slug+"/devices?q=f", nil), 422)
+}

@@ -6,8 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/tridentmdm/trident/services/attention"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -208,4 +212,58 @@ func (d *Dashboard) renderedConsole(ctx context.Context, m tenancy.MSP) (string,
 		e.row = b.String()
 	})
 	return e.row, e.err
+}
+
+// searchView is a search across an MSP's tenants.
+type searchView struct {
+	view
+	MSP   tenancy.MSP
+	Q     string
+	Found []msp.Found
+	Next  string // the next page, if any
+}
+
+// searchPage finds devices in every tenant of an MSP (its admins), a
+// page at a time, as the API's search-msp-devices.
+func (d *Dashboard) searchPage(w http.ResponseWriter, r *http.Request) {
+	s := sessionFrom(r.Context())
+	slug := r.PathValue("msp")
+	if d.opts.MSP == nil || !s.principal().AdministersMSP(slug) {
+		d.errorPage(w, r, http.StatusNotFound, "There is no such MSP, or you are not its admin.")
+		return
+	}
+	m, err := d.dir.MSPBySlug(r.Context(), slug)
+	if err != nil {
+		d.errorPage(w, r, http.StatusNotFound, "There is no such MSP, or you are not its admin.")
+		return
+	}
+	v := &searchView{view: view{Title: "Find a device · " + m.Name, Crumbs: []crumb{{Name: "Find a device"}}}, MSP: m, Q: strings.TrimSpace(r.URL.Query().Get("q"))}
+	if len(v.Q) > 200 {
+		v.Q = v.Q[:200]
+	}
+	if len([]rune(v.Q)) < 2 {
+		if v.Q != "" {
+			v.Error = "Type at least two characters."
+		}
+		d.page(w, r, "search-content", v)
+		return
+	}
+	var after msp.After
+	after.Tenant, after.Key = r.URL.Query().Get("t"), r.URL.Query().Get("k")
+	after.ID, _ = uuid.Parse(r.URL.Query().Get("i"))
+	tenants, err := d.dir.ListTenants(r.Context(), m.ID)
+	if err == nil {
+		v.Found, err = d.opts.MSP.Search(r.Context(), tenants, v.Q, pageSize+1, after)
+	}
+	if err != nil {
+		d.log.ErrorContext(r.Context(), "dashboard search", "msp", m.Slug, "err", err)
+		d.errorPage(w, r, http.StatusServiceUnavailable, "The search failed; try again in a moment.")
+		return
+	}
+	if len(v.Found) > pageSize {
+		v.Found = v.Found[:pageSize]
+		last := v.Found[pageSize-1]
+		v.Next = "/dashboard/msps/" + m.Slug + "/devices?" + url.Values{"q": {v.Q}, "t": {last.Tenant.Slug}, "k": {last.Key}, "i": {last.Device.ID.String()}}.Encode()
+	}
+	d.page(w, r, "search-content", v)
 }

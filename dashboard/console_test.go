@@ -69,3 +69,26 @@ func TestConsolePage(t *testing.T) {
 		t.Errorf("a tenant admin's console stream: %d, want 404", code)
 	}
 }
+
+// An MSP admin finds a device in any of the MSP's tenants from the home
+// page (issue 25: cross-tenant search); a tenant admin cannot.
+func TestConsoleSearch(t *testing.T) {
+	f := setup(t)
+	f.as("mo")
+	_, home := f.get("/dashboard/")
+	if !strings.Contains(home, `action="/dashboard/msps/`+f.a.MSPSlug+`/devices"`) {
+		t.Fatalf("no search on the console: %s", home)
+	}
+	base := "/dashboard/msps/" + f.a.MSPSlug + "/devices"
+	code, page := f.get(base + "?q=recep")
+	want(t, "search", code, page, 200, "Reception PC", "/dashboard/t/"+f.a.Slug+"/devices/")
+	if strings.Contains(page, "Secret Lab Mac") {
+		t.Error("found another MSP's device")
+	}
+	code, page = f.get(base + "?q=r")
+	want(t, "one letter", code, page, 200, "at least two characters")
+	f.as("bo")
+	if code, _ := f.get(base + "?q=recep"); code != http.StatusNotFound {
+		t.Errorf("a tenant admin's search: %d", code)
+	}
+}

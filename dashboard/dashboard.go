@@ -166,6 +166,7 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard/t/{tenant}/{$}", d.signedIn(d.overview))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/audit", d.signedIn(d.auditLog))
 	mux.HandleFunc("GET /dashboard/msps/{msp}/live", d.signedIn(d.consoleLive))
+	mux.HandleFunc("GET /dashboard/msps/{msp}/devices", d.signedIn(d.searchPage))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/reports", d.signedIn(d.reportsPage))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/reports/{report}", d.signedIn(d.reportCSV))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/enroll", d.signedIn(d.enrollPage))

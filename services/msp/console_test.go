@@ -123,3 +123,57 @@ WHERE id IN (SELECT id FROM devices ORDER BY identifier LIMIT $1)`, silent)
 		t.Error("a tenant's rollup was filed under another MSP")
 	}
 }
+
+// Search finds a device by name, serial or identifier in each of the
+// given tenants, in their order, a page at a time, and nothing in a
+// tenant it was not given.
+func TestSearch(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.DB(t)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := testenv.Tenant(t, dir)
+	b, err := dir.CreateTenant(ctx, a.MSPID, "b-"+uuid.NewString()[:6], "B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := testenv.Tenant(t, dir)
+	inv := inventory.New(db, events.NewPublisher(nil))
+	for _, c := range []struct {
+		tn tenancy.Tenant
+		r  inventory.Report
+	}{
+		{a, inventory.Report{Platform: inventory.Apple, Identifier: "UDID-A1", Name: "Reception iPad", SerialNumber: "F9XK1"}},
+		{a, inventory.Report{Platform: inventory.Windows, Identifier: "W-A2", Name: "Reception PC"}},
+		{b, inventory.Report{Platform: inventory.Windows, Identifier: "W-B1", Name: "Reception desk"}},
+		{other, inventory.Report{Platform: inventory.Windows, Identifier: "W-O1", Name: "Reception elsewhere"}},
+	} {
+		tctx := tenancy.WithTenant(ctx, c.tn.ID)
+		if err := db.Tx(tctx, func(tx pgx.Tx) error { _, err := inv.RecordTx(tctx, tx, c.r); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := msp.New(db, dir, inv, nil, events.NewStore(db), nil)
+	mine := []tenancy.Tenant{a, b}
+	page, err := s.Search(ctx, mine, "recep", 3, msp.After{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page) != 3 || page[0].Device.Name != "Reception iPad" || page[2].Tenant.ID != b.ID {
+		t.Fatalf("the first page: %+v", page)
+	}
+	next, err := s.Search(ctx, mine, "recep", 3, msp.After{Tenant: page[1].Tenant.Slug, Key: page[1].Key, ID: page[1].Device.ID})
+	if err != nil || len(next) != 1 || next[0].Device.Name != "Reception desk" {
+		t.Fatalf("after the second: %+v %v", next, err)
+	}
+	for _, q := range []string{"F9XK", "UDID-A1"} {
+		if got, _ := s.Search(ctx, mine, q, 10, msp.After{}); len(got) != 1 || got[0].Device.Identifier != "UDID-A1" {
+			t.Errorf("by %s: %+v", q, got)
+		}
+	}
+	if got, _ := s.Search(ctx, mine, "elsewhere", 10, msp.After{}); len(got) != 0 {
+		t.Errorf("found a device of a tenant not searched: %+v", got)
+	}
+}

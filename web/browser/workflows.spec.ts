@@ -229,6 +229,14 @@ test.describe("as an MSP admin", () => {
     const before = Number(await total.textContent());
     await enroll("CONSOLE-KIOSK-01");
     await expect(total).toHaveText(String(before + 1), { timeout: 30_000 });
+    // Find a device in every tenant at once.
+    await page.getByRole("searchbox", { name: /Name, serial number or identifier/ }).fill("console-kiosk");
+    await page.getByRole("button", { name: "Find" }).click();
+    const found = page.getByRole("row", { name: /CONSOLE-KIOSK-01/ });
+    await expect(found).toContainText(tenantA.name);
+    await accessible(page, "the search across tenants");
+    await found.getByRole("link", { name: "CONSOLE-KIOSK-01" }).click();
+    await expect(page.getByRole("heading", { level: 1 })).toContainText("CONSOLE-KIOSK-01");
   });
 });
 
