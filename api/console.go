@@ -88,7 +88,7 @@ type FoundDevice struct {
 
 type searchInput struct {
 	MSP string `path:"msp" doc:"The MSP's slug."`
-	Q   string `query:"q" required:"true" minLength:"2" maxLength:"200" doc:"A device's name or serial number, or part of one; or its identifier (a UDID, a Windows device id) whole."`
+	Q   string `query:"q" required:"true" minLength:"2" maxLength:"200" doc:"A device's name, user or serial number, or part of one; or its identifier (a UDID, a Windows device id) whole."`
 	PageParams
 }
 
@@ -97,7 +97,7 @@ func (a *API) searchRoutes() {
 		OperationID: "search-msp-devices", Method: http.MethodGet, Path: "/v1/msps/{msp}/devices", Tags: []string{"Tenants"},
 		Summary: "Find a device in any tenant of the MSP",
 		Description: "Searches every tenant of the MSP, tenant by tenant (in slug order), each in its own transaction under its own " +
-			"row-level security: names and serial numbers in part (case-insensitive), identifiers whole.",
+			"row-level security: names, users and serial numbers in part (case-insensitive), identifiers whole.",
 	}, mspAdmin, func(ctx context.Context, in *searchInput) (*struct{ Body Page[FoundDevice] }, error) {
 		var after msp.After
 		if err := decodeCursor(in.Cursor, &after); err != nil {

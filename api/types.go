@@ -27,6 +27,7 @@ type Device struct {
 	Identifier   string             `json:"identifier" doc:"The platform's own id: Apple's UDID, the Windows device id, the Android Management API device name."`
 	SerialNumber string             `json:"serial_number"`
 	Name         string             `json:"name"`
+	User         string             `json:"user,omitempty" doc:"Who the device belongs to, when Trident knows: the person a Windows device was enrolled for (a federated sign-in's email), the user a Mac's user channel names. Also in facts.user."`
 	Model        string             `json:"model"`
 	OSVersion    string             `json:"os_version"`
 	Status       inventory.Status   `json:"status" enum:"pending,enrolled,unenrolled"`
@@ -38,7 +39,7 @@ type Device struct {
 }
 
 func deviceOf(d inventory.Device) Device {
-	return Device{ID: d.ID, Platform: d.Platform, Identifier: d.Identifier, SerialNumber: d.SerialNumber, Name: d.Name,
+	return Device{ID: d.ID, Platform: d.Platform, Identifier: d.Identifier, SerialNumber: d.SerialNumber, Name: d.Name, User: d.User(),
 		Model: d.Model, OSVersion: d.OSVersion, Status: d.Status, Facts: d.Facts, EnrolledAt: d.EnrolledAt,
 		LastSeenAt: d.LastSeenAt, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
 }

@@ -206,7 +206,7 @@ func (d *Dashboard) exportDevices(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-devices-%s.csv"`, t.Slug, time.Now().UTC().Format("2006-01-02")))
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"name", "id", "identifier", "serial_number", "platform", "family", "model", "model_identifier", "os_version",
+	cw.Write([]string{"name", "id", "identifier", "serial_number", "platform", "family", "user", "model", "model_identifier", "os_version",
 		"status", "compliance", "enrolled_at", "last_seen_at"})
 	for _, row := range rows {
 		cw.Write(row)
@@ -225,7 +225,7 @@ func exportRow(dev inventory.Device, state string) []string {
 		}
 		return t.UTC().Format(time.RFC3339)
 	}
-	row := []string{dev.Name, dev.ID.String(), dev.Identifier, dev.SerialNumber, string(dev.Platform), string(dev.Family()),
+	row := []string{dev.Name, dev.ID.String(), dev.Identifier, dev.SerialNumber, string(dev.Platform), string(dev.Family()), dev.User(),
 		inventory.ModelName(dev.Model), dev.Model, dev.OSVersion, string(dev.Status), state, at(dev.EnrolledAt), at(dev.LastSeenAt)}
 	for i, c := range row {
 		row[i] = spreadsheetSafe(c)

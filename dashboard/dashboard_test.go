@@ -976,7 +976,7 @@ func TestBulkSelectAndExport(t *testing.T) {
 		t.Fatalf("export: %v %v", resp.Header, err)
 	}
 	if len(records) != 3 || records[0][0] != "name" || records[1][0] != "Reception PC" || records[2][0] != `'=HYPERLINK("http://x")` ||
-		records[2][3] != "S-2" || records[1][10] != "unevaluated" {
+		records[2][3] != "S-2" || records[1][11] != "unevaluated" {
 		t.Errorf("exported %q", records)
 	}
 	if code, _ := f.get("/dashboard/t/" + f.b.Slug + "/devices.csv"); code != 404 {

@@ -42,6 +42,9 @@ func readableFacts(d inventory.Device) ([]fact, []app) {
 			apps = appsOf(v)
 			continue
 		}
+		if k == inventory.UserFact {
+			continue // shown as the device's user
+		}
 		name, ok := factNames[k]
 		if !ok {
 			name = capitalize(strings.ReplaceAll(k, "_", " "))

@@ -112,7 +112,7 @@ type column struct{ Key, Name string }
 
 // hideable are the device list's columns a person may hide: the name
 // stays.
-var hideable = []column{{"platform", "Platform"}, {"model", "Model"}, {"os", "OS"}, {"serial", "Serial"},
+var hideable = []column{{"platform", "Platform"}, {"user", "User"}, {"model", "Model"}, {"os", "OS"}, {"serial", "Serial"},
 	{"compliance", "Compliance"}, {"status", "Status"}, {"seen", "Last seen"}}
 
 // deviceView is one device's page.

@@ -172,7 +172,11 @@ func playwrightSetup(t *testing.T) (playwrightWorld, map[string]*devicesim.Windo
 					map[string]any{"name": "Slack", "identifier": "com.tinyspeck.slackmacgap", "version": "4.41.97"},
 					map[string]any{"name": "Xcode", "identifier": "com.apple.dt.Xcode", "version": "16.1"},
 				}}})
-		return err
+		if err != nil {
+			return err
+		}
+		// Its user channel's TokenUpdate names its user.
+		return inv.SetUserTx(actx, tx, inventory.Apple, mac.Identifier, "Ana Lima (ana)")
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -291,3 +291,29 @@ func TestAppleQueueKeepsNoSecret(t *testing.T) {
 		t.Fatalf("handed out: %+v %v; want the lock with its PIN", c, err)
 	}
 }
+
+// A user channel's TokenUpdate (Apple's TokenUpdate request for a user:
+// UserID, UserLongName, UserShortName besides the device's UDID) names
+// the device's user in the inventory (issue 24: the device list's user
+// column); a TokenUpdate for a device Trident does not have makes none.
+func TestAppleUserChannelNamesTheUser(t *testing.T) {
+	e := setupMDM(t)
+	d, dev := e.enrolled(t, e.a, false)
+	ctx := context.Background()
+	b, err := plist.Marshal(map[string]any{"MessageType": "TokenUpdate", "Topic": d.Topic, "UDID": d.UDID,
+		"UserID": "B6C8D1E2-0000-4000-8000-0123456789AB", "UserLongName": "Ana Lima", "UserShortName": "ana",
+		"PushMagic": "1B4E2C3D-0000-4000-8000-000000000001", "Token": []byte("user-channel-token")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.PutRaw(ctx, "application/x-apple-aspen-mdm-checkin", b); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.inv.Get(tenancy.WithTenant(ctx, e.a.ID), dev.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.User() != "Ana Lima (ana)" {
+		t.Errorf("the device's user: %q, want Ana Lima (ana)", got.User())
+	}
+}

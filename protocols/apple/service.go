@@ -169,11 +169,28 @@ func (s *Service) Authenticate(r *mdm.Request, m *mdm.Authenticate) error {
 // commands and then DeviceConfigured (enrollment.SetupCommands).
 func (s *Service) TokenUpdate(r *mdm.Request, m *mdm.TokenUpdate) error {
 	if r.ParentID != "" {
+		// A user channel: someone signed in on the device (a Mac's user,
+		// a User Enrollment's Managed Apple ID). They are its user.
+		if name := userName(m.UserLongName, m.UserShortName); name != "" {
+			return s.inv.SetUser(r.Context(), inventory.Apple, r.ParentID, name)
+		}
 		return nil
 	}
 	var awaiting struct{ AwaitingConfiguration bool }
 	_ = plist.Unmarshal(m.Raw, &awaiting)
 	return s.apple.TokenUpdated(r.Context(), r.ID, awaiting.AwaitingConfiguration)
+}
+
+// userName is how a user channel names its person: "Ana Lima (ana)",
+// or whichever of the two it sends.
+func userName(long, short string) string {
+	switch {
+	case long != "" && short != "" && long != short:
+		return long + " (" + short + ")"
+	case long != "":
+		return long
+	}
+	return short
 }
 
 // CheckOut records that the device removed its MDM profile.

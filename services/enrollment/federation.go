@@ -173,7 +173,7 @@ func (w *Windows) federatedTokenTx(ctx context.Context, tx pgx.Tx, f Federation,
 			return Token{}, fmt.Errorf("%w: %q is not a verified address in %s", ErrNotAllowed, p.Email, strings.Join(f.AllowedDomains, ", "))
 		}
 	}
-	tok, err := w.newTokenTx(ctx, tx, FederatedTokenLifetime)
+	tok, err := w.newTokenTx(ctx, tx, FederatedTokenLifetime, p.Email)
 	if err != nil {
 		return Token{}, err
 	}

@@ -80,17 +80,17 @@ type Token struct {
 // NewToken makes a one-time enrollment token, valid for ttl (0:
 // DefaultTokenLifetime).
 func (w *Windows) NewToken(ctx context.Context, ttl time.Duration) (Token, error) {
-	return tenancy.Write(ctx, w.db, func(tx pgx.Tx) (Token, error) { return w.newTokenTx(ctx, tx, ttl) })
+	return tenancy.Write(ctx, w.db, func(tx pgx.Tx) (Token, error) { return w.newTokenTx(ctx, tx, ttl, "") })
 }
 
-func (w *Windows) newTokenTx(ctx context.Context, tx pgx.Tx, ttl time.Duration) (Token, error) {
+func (w *Windows) newTokenTx(ctx context.Context, tx pgx.Tx, ttl time.Duration, holder string) (Token, error) {
 	if ttl == 0 {
 		ttl = DefaultTokenLifetime
 	}
 	if ttl < time.Minute || ttl > 90*24*time.Hour {
 		return Token{}, fault.InvalidField("lifetime", "must be between a minute and 90 days")
 	}
-	secret, c, err := w.pki.NewChallengeTx(ctx, tx, WindowsPurpose, ttl)
+	secret, c, err := w.pki.NewChallengeForTx(ctx, tx, WindowsPurpose, holder, ttl)
 	if err != nil {
 		return Token{}, err
 	}
@@ -101,18 +101,18 @@ func (w *Windows) newTokenTx(ctx context.Context, tx pgx.Tx, ttl time.Duration) 
 // the policy request (MS-XCEP) presents it before the enrollment request
 // (MS-WSTEP) that uses it up.
 func (w *Windows) CheckToken(ctx context.Context, secret string) error {
-	return w.db.Tx(ctx, func(tx pgx.Tx) error { return w.checkTokenTx(ctx, tx, secret) })
+	return w.db.Tx(ctx, func(tx pgx.Tx) error { _, err := w.checkTokenTx(ctx, tx, secret); return err })
 }
 
-func (w *Windows) checkTokenTx(ctx context.Context, tx pgx.Tx, secret string) error {
+func (w *Windows) checkTokenTx(ctx context.Context, tx pgx.Tx, secret string) (pki.Challenge, error) {
 	if secret == "" || len(secret) > 4096 {
-		return ErrToken
+		return pki.Challenge{}, ErrToken
 	}
 	c, err := w.pki.CheckChallengeTx(ctx, tx, secret)
 	if errors.Is(err, pki.ErrChallenge) || (err == nil && c.Purpose != WindowsPurpose) {
-		return ErrToken
+		return pki.Challenge{}, ErrToken
 	}
-	return err
+	return c, err
 }
 
 // Device is what a Windows device says about itself when it enrolls.
@@ -163,7 +163,8 @@ func (w *Windows) enrollTx(ctx context.Context, tx pgx.Tx, token string, csr *x5
 	if err := d.validate(); err != nil {
 		return nil, Enrollment{}, err
 	}
-	if err := w.checkTokenTx(ctx, tx, token); err != nil {
+	c, err := w.checkTokenTx(ctx, tx, token)
+	if err != nil {
 		return nil, Enrollment{}, err
 	}
 	cert, b, err := w.pki.IssueTx(ctx, tx, pki.IssueRequest{CSR: csr, Challenge: token})
@@ -185,7 +186,10 @@ ON CONFLICT (tenant_id, device_id) DO UPDATE SET cert_serial = excluded.cert_ser
 	if _, err := tx.Exec(ctx, `DELETE FROM windows_chunks WHERE device_id = $1`, d.DeviceID); err != nil {
 		return nil, Enrollment{}, err
 	}
-	facts := map[string]any{"enrollment_type": d.EnrollType, "device_type": d.DeviceType, "os_edition": d.OSEdition, "hw_dev_id": d.HWDevID}
+	// The token's holder (a federated sign-in's person) is the device's
+	// user.
+	facts := map[string]any{"enrollment_type": d.EnrollType, "device_type": d.DeviceType, "os_edition": d.OSEdition, "hw_dev_id": d.HWDevID,
+		inventory.UserFact: c.Holder}
 	for k, v := range facts {
 		if v == "" {
 			delete(facts, k)

@@ -279,6 +279,25 @@ func TestFederation(t *testing.T) {
 	if err := token(enrollment.Person{Subject: "1", Email: "ana@contoso.com", EmailVerified: true}); err != nil {
 		t.Errorf("an allowed person: %v", err)
 	}
+	// The device enrolled with a person's token is theirs: its user
+	// (issue 24's user column, issue 25's search by user).
+	var tok enrollment.Token
+	if err := f.tx(f.a, func(tx pgx.Tx) (err error) {
+		tok, err = f.w.FederatedToken(f.a, fed, enrollment.Person{Subject: "1", Email: "ana@contoso.com", EmailVerified: true})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.enroll(f.a, tok.Secret, "FED-PC-1"); err != nil {
+		t.Fatal(err)
+	}
+	var user string
+	f.tx(f.a, func(tx pgx.Tx) error {
+		return tx.QueryRow(f.a, `SELECT facts->>'user' FROM devices WHERE identifier = 'FED-PC-1'`).Scan(&user)
+	})
+	if user != "ana@contoso.com" {
+		t.Errorf("the federated device's user: %q, want ana@contoso.com", user)
+	}
 	for _, p := range []enrollment.Person{{Subject: "2", Email: "eve@elsewhere.com", EmailVerified: true},
 		{Subject: "3", Email: "mallory@contoso.com"}, {Subject: "4", Email: "x@sub.contoso.com", EmailVerified: true}} {
 		if err := token(p); !errors.Is(err, enrollment.ErrNotAllowed) {

@@ -62,6 +62,35 @@ type Device struct {
 	UpdatedAt    time.Time       `json:"updated_at"`
 }
 
+// UserFact is the fact that names a device's user, as its platform
+// knows them: the person a Windows device was enrolled for (a federated
+// sign-in's email), a Mac's signed-in user (the user channel's names).
+const UserFact = "user"
+
+// User is the device's user, "" when not known.
+func (d Device) User() string {
+	var f struct {
+		User string `json:"user"`
+	}
+	_ = json.Unmarshal(d.Facts, &f)
+	return f.User
+}
+
+// SetUser is SetUserTx in the tenant transaction of ctx (its own, or the
+// one ctx is within).
+func (inv *Inventory) SetUser(ctx context.Context, p Platform, identifier, user string) error {
+	return inv.db.Tx(ctx, func(tx pgx.Tx) error { return inv.SetUserTx(ctx, tx, p, identifier, user) })
+}
+
+// SetUserTx records user as the user of the platform's device with
+// identifier, if Trident has that device (a user channel never makes
+// one); the same user again writes nothing.
+func (inv *Inventory) SetUserTx(ctx context.Context, tx pgx.Tx, p Platform, identifier, user string) error {
+	_, err := tx.Exec(ctx, `UPDATE devices SET facts = facts || jsonb_build_object('user', $3::text), updated_at = now()
+WHERE platform = $1 AND identifier = $2 AND facts->>'user' IS DISTINCT FROM $3`, p, identifier, user)
+	return err
+}
+
 // Inventory records and reads devices in the caller's tenant transaction.
 type Inventory struct {
 	db     *tenancy.DB
@@ -304,7 +333,7 @@ func Sorts() []string {
 type Query struct {
 	Platform Platform  // "" for all
 	Status   Status    // "" for all
-	Search   string    // in name and serial number (case-insensitive), or the exact identifier
+	Search   string    // in name, serial number and user (case-insensitive), or the exact identifier
 	Group    uuid.UUID // only members of this group (uuid.Nil for all)
 	// Compliance keeps devices by their compliance results, as
 	// compliance.Summarize counts them: "compliant" (evaluated, every rule
@@ -332,7 +361,7 @@ type Page struct {
 // listFilter is the WHERE of List and Count: q's filters (filterArgs).
 const listFilter = `(@platform = '' OR d.platform = @platform)
   AND (@status = '' OR d.status = @status)
-  AND (@search = '' OR d.identifier = @search OR d.name ILIKE @like OR d.serial_number ILIKE @like)
+  AND (@search = '' OR d.identifier = @search OR d.name ILIKE @like OR d.serial_number ILIKE @like OR d.facts->>'user' ILIKE @like)
   AND (@group::uuid IS NULL OR EXISTS (SELECT 1 FROM device_group_members m
        WHERE m.tenant_id = d.tenant_id AND m.device_id = d.id AND m.group_id = @group))
   AND (@compliance = ''

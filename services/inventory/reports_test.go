@@ -74,3 +74,31 @@ func TestReports(t *testing.T) {
 		t.Errorf("enrolled by week: %v; want four weeks, this one (from Monday) with the 5 enrolled now", weeks)
 	}
 }
+
+// A device's user is searched like its name; SetUser names the user of a
+// device Trident has and makes no device it does not have.
+func TestUser(t *testing.T) {
+	db := testenv.DB(t)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := tenancy.WithTenant(context.Background(), testenv.Tenant(t, dir).ID)
+	inv := inventory.New(db, events.NewPublisher(nil))
+	if _, err := inv.Record(ctx, inventory.Report{Platform: inventory.Apple, Identifier: "MAC-1", Name: "Studio Mac"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := inv.SetUser(ctx, inventory.Apple, "MAC-1", "Ana Lima (ana)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := inv.SetUser(ctx, inventory.Apple, "NO-SUCH-MAC", "Bo"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := inv.List(ctx, inventory.Query{Search: "lima", Limit: 10})
+	if err != nil || len(p.Devices) != 1 || p.Devices[0].User() != "Ana Lima (ana)" {
+		t.Fatalf("by user: %+v %v", p.Devices, err)
+	}
+	if n, _ := inv.Count(ctx, inventory.Query{}); n != 1 {
+		t.Errorf("%d devices; SetUser made one for a device Trident did not have", n)
+	}
+}

@@ -218,6 +218,9 @@ type Challenge struct {
 	ID        uuid.UUID
 	Purpose   string
 	ExpiresAt time.Time
+	// Holder is who the challenge was given to (a federated sign-in's
+	// email), "" when nobody in particular: the enrolled device's user.
+	Holder string
 }
 
 // NewChallenge is NewChallengeTx in the tenant transaction of ctx (its
@@ -236,15 +239,21 @@ func (p *PKI) NewChallenge(ctx context.Context, purpose string, ttl time.Duratio
 // "apple-enrollment"), valid for ttl. Only its hash is stored: the secret
 // returned here is the one copy.
 func (p *PKI) NewChallengeTx(ctx context.Context, tx pgx.Tx, purpose string, ttl time.Duration) (string, Challenge, error) {
+	return p.NewChallengeForTx(ctx, tx, purpose, "", ttl)
+}
+
+// NewChallengeForTx is NewChallengeTx for a challenge given to holder
+// (Challenge.Holder).
+func (p *PKI) NewChallengeForTx(ctx context.Context, tx pgx.Tx, purpose, holder string, ttl time.Duration) (string, Challenge, error) {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
 		return "", Challenge{}, err
 	}
 	secret := base64.RawURLEncoding.EncodeToString(b)
 	sum := sha256.Sum256([]byte(secret))
-	c := Challenge{ID: uuid.New(), Purpose: purpose, ExpiresAt: p.now().Add(ttl)}
-	_, err := tx.Exec(ctx, `INSERT INTO scep_challenges (id, hash, purpose, expires_at) VALUES ($1, $2, $3, $4)`,
-		c.ID, sum[:], purpose, c.ExpiresAt)
+	c := Challenge{ID: uuid.New(), Purpose: purpose, ExpiresAt: p.now().Add(ttl), Holder: holder}
+	_, err := tx.Exec(ctx, `INSERT INTO scep_challenges (id, hash, purpose, expires_at, holder) VALUES ($1, $2, $3, $4, $5)`,
+		c.ID, sum[:], purpose, c.ExpiresAt, holder)
 	if err != nil {
 		return "", Challenge{}, fmt.Errorf("pki: store challenge: %w", err)
 	}
@@ -258,8 +267,8 @@ func (p *PKI) NewChallengeTx(ctx context.Context, tx pgx.Tx, purpose string, ttl
 func (p *PKI) CheckChallengeTx(ctx context.Context, tx pgx.Tx, secret string) (Challenge, error) {
 	sum := sha256.Sum256([]byte(secret))
 	var c Challenge
-	err := tx.QueryRow(ctx, `SELECT id, purpose, expires_at FROM scep_challenges
-WHERE hash = $1 AND used_at IS NULL AND expires_at > $2`, sum[:], p.now()).Scan(&c.ID, &c.Purpose, &c.ExpiresAt)
+	err := tx.QueryRow(ctx, `SELECT id, purpose, expires_at, holder FROM scep_challenges
+WHERE hash = $1 AND used_at IS NULL AND expires_at > $2`, sum[:], p.now()).Scan(&c.ID, &c.Purpose, &c.ExpiresAt, &c.Holder)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Challenge{}, ErrChallenge
 	}
@@ -271,8 +280,8 @@ func (p *PKI) consume(ctx context.Context, tx pgx.Tx, secret string) (Challenge,
 	sum := sha256.Sum256([]byte(secret))
 	var c Challenge
 	err := tx.QueryRow(ctx, `UPDATE scep_challenges SET used_at = now()
-WHERE hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING id, purpose, expires_at`, sum[:], p.now()).
-		Scan(&c.ID, &c.Purpose, &c.ExpiresAt)
+WHERE hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING id, purpose, expires_at, holder`, sum[:], p.now()).
+		Scan(&c.ID, &c.Purpose, &c.ExpiresAt, &c.Holder)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Challenge{}, ErrChallenge
 	}

@@ -40,6 +40,11 @@ test("find a device by typing", async ({ page }) => {
   await expect(rows).not.toContainText("TILL-05");
   await expect(page).toHaveURL(/q=front/);
   await shot(page, "devices");
+  // By its user, too.
+  await page.getByRole("searchbox", { name: "Search" }).fill("lima");
+  await expect(rows.getByRole("row")).toHaveCount(1);
+  await expect(rows).toContainText("Ana Lima (ana)");
+  await page.getByRole("searchbox", { name: "Search" }).fill("front");
   await rows.getByRole("link", { name: world.device.name }).click();
   await expect(page.getByRole("heading", { level: 1, name: world.device.name })).toBeVisible();
   await shot(page, "device");
@@ -124,6 +129,7 @@ test("Sign up with Google goes to Google under the page's real CSP", async ({ pa
 test("a Mac's page: a friendly model name and its apps, searched", async ({ page }) => {
   await page.goto(tenantPath(tenantA, `devices/${world.mac.id}`));
   await expect(page.locator("dl.facts")).toContainText("MacBook Pro (14-inch, 2021)");
+  await expect(page.locator("dl.facts")).toContainText("Ana Lima (ana)");
   await page.getByText(/Installed apps \(3\)/).click();
   const search = page.getByRole("searchbox", { name: "Search the apps" });
   await search.fill("apple");
