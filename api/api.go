@@ -161,6 +161,7 @@ func (a *API) routes() {
 	a.reportRoutes()
 	a.consoleRoutes()
 	a.searchRoutes()
+	a.tagRoutes()
 	a.webhookDocs()
 }
 

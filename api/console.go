@@ -21,6 +21,8 @@ type Console struct {
 	Tenants   []ConsoleTenant `json:"tenants" doc:"The counted tenants, by slug."`
 	Pending   []string        `json:"pending" doc:"Tenants not counted yet (just made): their slugs. They are counted within the console's refresh interval."`
 	Attention []ConsoleItem   `json:"attention" doc:"What needs an admin in the tenants: critical first, then the soonest due, then the most devices."`
+	Tag       string          `json:"tag,omitempty" doc:"The tag the console is narrowed to."`
+	Tags      []string        `json:"tags" doc:"Every tag of the MSP's tenants."`
 }
 
 // ConsoleTenant is one tenant's figures on the console.
@@ -29,6 +31,7 @@ type ConsoleTenant struct {
 	Name       string         `json:"name"`
 	Status     tenancy.Status `json:"status" enum:"active,suspended"`
 	ComputedAt time.Time      `json:"computed_at" doc:"When the figures were counted."`
+	Tags       []string       `json:"tags"`
 	msp.Counts
 	Attention int    `json:"attention" doc:"How many items need attention in the tenant."`
 	Unread    string `json:"unread,omitempty" doc:"What could not be read at the last count (its items are missing until the next)."`
@@ -47,6 +50,7 @@ type ConsoleItem struct {
 
 type consoleInput struct {
 	MSP string `path:"msp" doc:"The MSP's slug."`
+	Tag string `query:"tag" maxLength:"63" doc:"Only the tenants with this tag."`
 }
 
 func (a *API) consoleRoutes() {
@@ -60,14 +64,15 @@ func (a *API) consoleRoutes() {
 			"costs the same at any fleet size; they are a few seconds old (computed_at).",
 	}, mspAdmin, func(ctx context.Context, in *consoleInput) (*struct{ Body Console }, error) {
 		m := callFrom(ctx).msp
-		c, err := a.d.MSP.Console(ctx, m.ID)
+		c, err := a.d.MSP.Console(ctx, m.ID, in.Tag)
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		out := Console{MSP: m.Slug, Totals: c.Totals, Tenants: []ConsoleTenant{}, Pending: []string{}, Attention: []ConsoleItem{}}
+		out := Console{MSP: m.Slug, Totals: c.Totals, Tenants: []ConsoleTenant{}, Pending: []string{}, Attention: []ConsoleItem{},
+			Tag: in.Tag, Tags: append([]string{}, c.Tags...)}
 		for _, t := range c.Tenants {
 			out.Tenants = append(out.Tenants, ConsoleTenant{Slug: t.Tenant.Slug, Name: t.Tenant.Name, Status: t.Tenant.Status,
-				ComputedAt: t.ComputedAt, Counts: t.Counts, Attention: len(t.Attention), Unread: t.Unread})
+				ComputedAt: t.ComputedAt, Tags: append([]string{}, t.Tags...), Counts: t.Counts, Attention: len(t.Attention), Unread: t.Unread})
 		}
 		for _, t := range c.Pending {
 			out.Pending = append(out.Pending, t.Slug)
@@ -120,5 +125,40 @@ func (a *API) searchRoutes() {
 			i := slices.IndexFunc(items, func(x FoundDevice) bool { return x.Device.ID == d.Device.ID })
 			return msp.After{Tenant: found[i].Tenant.Slug, Key: found[i].Key, ID: found[i].Device.ID}
 		})}, nil
+	})
+}
+
+type tagsInput struct {
+	MSP    string `path:"msp" doc:"The MSP's slug."`
+	Tenant string `path:"tenant" doc:"The tenant's slug."`
+	Body   struct {
+		Tags []string `json:"tags" maxItems:"20" doc:"Lower-case letters, digits and : . _ -, a letter or digit first, at most 63 each: region:eu, plan:gold."`
+	}
+}
+
+type tagsOutput struct {
+	Body struct {
+		Tags []string `json:"tags"`
+	}
+}
+
+func (a *API) tagRoutes() {
+	register(a, huma.Operation{
+		OperationID: "set-tenant-tags", Method: http.MethodPut, Path: "/v1/msps/{msp}/tenants/{tenant}/tags", Tags: []string{"Tenants"},
+		Summary:     "Set a tenant's tags",
+		Description: "Replaces the tenant's tags (the MSP's labels: filter the console by them with ?tag=). Recorded in the tenant's audit log.",
+	}, mspAdmin, func(ctx context.Context, in *tagsInput) (*tagsOutput, error) {
+		c := callFrom(ctx)
+		t, err := a.d.Directory.TenantBySlug(ctx, in.Tenant)
+		if err != nil || t.MSPID != c.msp.ID {
+			return nil, huma.Error404NotFound("no such tenant in the MSP")
+		}
+		c.tenant = t // the audit entry is the tenant's
+		out := &tagsOutput{}
+		err = a.audited(ctx, func(ctx context.Context) (err error) {
+			out.Body.Tags, err = a.d.MSP.SetTags(ctx, t, in.Body.Tags)
+			return err
+		})
+		return out, err
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/msp"
+	"github.com/tridentmdm/trident/tenancy"
 )
 
 // The console (issue 25) answers an MSP admin with its tenants' figures
@@ -66,4 +67,43 @@ func TestSearchAPI(t *testing.T) {
 		t.Fatalf("the second page: %s", r.raw)
 	}
 	isProblem(t, w.do(t, "msp-admin-a", "GET", "/v1/msps/"+w.mspA.Slug+"/devices?q=f", nil), 422)
+}
+
+// An MSP admin tags the MSP's tenants and narrows the console to a tag;
+// a bad tag is a 422 that changes nothing; a tenant of another MSP is a
+// 404; the change is in the tenant's audit log.
+func TestTenantTagsAPI(t *testing.T) {
+	w := newWorld(t, api.Limits{})
+	ctx := context.Background()
+	second, err := w.dir.CreateTenant(ctx, w.mspA.ID, w.a.Slug+"-2", "Second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := msp.New(w.db, w.dir, w.inv, w.comp, events.NewStore(w.db), nil)
+	for _, tn := range []tenancy.Tenant{w.a, second} {
+		if err := s.Refresh(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tags := func(tenant string) string { return "/v1/msps/" + w.mspA.Slug + "/tenants/" + tenant + "/tags" }
+	r := w.do(t, "msp-admin-a", "PUT", tags(w.a.Slug), map[string]any{"tags": []string{"region:eu", "plan:gold", "region:eu"}})
+	if got, _ := r.body["tags"].([]any); r.status != 200 || len(got) != 2 || got[0] != "plan:gold" {
+		t.Fatalf("set tags: %d %s", r.status, r.raw)
+	}
+	isProblem(t, w.do(t, "msp-admin-a", "PUT", tags(w.a.Slug), map[string]any{"tags": []string{"Region EU"}}), 422)
+	isProblem(t, w.do(t, "msp-admin-a", "PUT", tags(w.b.Slug), map[string]any{"tags": []string{"x"}}), 404)
+	r = w.do(t, "msp-admin-a", "GET", "/v1/msps/"+w.mspA.Slug+"/console?tag=region:eu", nil)
+	tenants, _ := r.body["tenants"].([]any)
+	all, _ := r.body["tags"].([]any)
+	if len(tenants) != 1 || tenants[0].(map[string]any)["slug"] != w.a.Slug || len(all) != 2 {
+		t.Errorf("the console narrowed to region:eu: %s", r.raw)
+	}
+	r = w.do(t, "msp-admin-a", "GET", "/v1/msps/"+w.mspA.Slug+"/console", nil)
+	if tenants, _ := r.body["tenants"].([]any); len(tenants) != 2 {
+		t.Errorf("the whole console: %s", r.raw)
+	}
+	r = w.do(t, "admin-a", "GET", "/v1/tenants/"+w.a.Slug+"/audit?action=set-tenant-tags", nil)
+	if items, _ := r.body["items"].([]any); len(items) != 1 {
+		t.Errorf("set-tenant-tags in the tenant's audit log: %s", r.raw)
+	}
 }

@@ -31,6 +31,8 @@ type consoleView struct {
 // the MSP changes: rendered once per change for every open console.
 type consolePart struct {
 	MSP       tenancy.MSP
+	Tag       string   // the tag it is narrowed to, if any
+	Tags      []string // every tag of the MSP's tenants
 	Totals    msp.Counts
 	Enrolled  int
 	Rate      string // the compliant share of evaluated devices, or ""
@@ -45,6 +47,7 @@ type consolePart struct {
 
 type consoleTenant struct {
 	Tenant     tenancy.Tenant
+	Tags       []string
 	Devices    int
 	Enrolled   int
 	Rate       string
@@ -68,14 +71,14 @@ func rate(compliant, failing int) string {
 	return strconv.Itoa(compliant*100/(compliant+failing)) + "%"
 }
 
-// consoleOf lays c out for the page.
-func consoleOf(m tenancy.MSP, c msp.Console) consolePart {
-	p := consolePart{MSP: m, Totals: c.Totals, Enrolled: c.Totals.ByStatus[inventory.Enrolled], Rate: rate(c.Totals.Compliant, c.Totals.Failing),
+// consoleOf lays c (narrowed to tag, if any) out for the page.
+func consoleOf(m tenancy.MSP, c msp.Console, tag string) consolePart {
+	p := consolePart{MSP: m, Tag: tag, Tags: c.Tags, Totals: c.Totals, Enrolled: c.Totals.ByStatus[inventory.Enrolled], Rate: rate(c.Totals.Compliant, c.Totals.Failing),
 		Silent: c.Totals.LastSeen[3] + c.Totals.LastSeen[4], Pending: c.Pending}
 	p.Bars = chart(inventory.LastSeenBuckets[:], c.Totals.LastSeen[:])
 	p.ChartDesc = fmt.Sprintf("Enrolled devices across %d tenants by last check-in: %s.", len(c.Tenants), describeBars(p.Bars))
 	for _, t := range c.Tenants {
-		ct := consoleTenant{Tenant: t.Tenant, Devices: t.Devices, Enrolled: t.ByStatus[inventory.Enrolled], Rate: rate(t.Compliant, t.Failing),
+		ct := consoleTenant{Tenant: t.Tenant, Tags: t.Tags, Devices: t.Devices, Enrolled: t.ByStatus[inventory.Enrolled], Rate: rate(t.Compliant, t.Failing),
 			Attention: len(t.Attention), ComputedAt: t.ComputedAt, Unread: t.Unread}
 		if len(t.Attention) > 0 {
 			worst := t.Attention[0]
@@ -109,8 +112,9 @@ func describeBars(bars []bar) string {
 	return b.String()
 }
 
-// consoles reads the consoles of the MSPs the person administers.
-func (d *Dashboard) consoles(ctx context.Context, slugs []string) ([]consoleView, error) {
+// consoles reads the consoles of the MSPs the person administers, each
+// narrowed to tag if given.
+func (d *Dashboard) consoles(ctx context.Context, slugs []string, tag string) ([]consoleView, error) {
 	var out []consoleView
 	for _, slug := range slugs {
 		m, err := d.dir.MSPBySlug(ctx, slug)
@@ -119,13 +123,16 @@ func (d *Dashboard) consoles(ctx context.Context, slugs []string) ([]consoleView
 		} else if err != nil {
 			return nil, err
 		}
-		c, err := d.opts.MSP.Console(ctx, m.ID)
+		c, err := d.opts.MSP.Console(ctx, m.ID, tag)
 		if err != nil {
 			return nil, err
 		}
-		v := consoleView{MSP: m, Part: consoleOf(m, c)}
+		v := consoleView{MSP: m, Part: consoleOf(m, c, tag)}
 		if d.opts.Changes != nil {
 			v.Live = "/dashboard/msps/" + m.Slug + "/live"
+			if tag != "" {
+				v.Live += "?" + url.Values{"tag": {tag}}.Encode()
+			}
 		}
 		out = append(out, v)
 	}
@@ -154,6 +161,10 @@ func (d *Dashboard) consoleLive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
+	tag := r.URL.Query().Get("tag")
+	if len(tag) > 63 {
+		tag = tag[:63]
+	}
 	changed, stop := d.opts.Changes.Subscribe(m.ID)
 	defer stop()
 	rc := http.NewResponseController(w)
@@ -174,7 +185,7 @@ func (d *Dashboard) consoleLive(w http.ResponseWriter, r *http.Request) {
 		case <-tick.C:
 			fmt.Fprint(w, ": ping\n\n")
 		case <-changed:
-			html, err := d.renderedConsole(ctx, m)
+			html, err := d.renderedConsole(ctx, m, tag)
 			if err != nil {
 				d.log.InfoContext(ctx, "dashboard console live", "msp", m.Slug, "err", err)
 				continue
@@ -195,20 +206,20 @@ func (d *Dashboard) consoleLive(w http.ResponseWriter, r *http.Request) {
 
 // renderedConsole is m's console part as of its latest change, rendered
 // once for every open console of m in this process.
-func (d *Dashboard) renderedConsole(ctx context.Context, m tenancy.MSP) (string, error) {
+func (d *Dashboard) renderedConsole(ctx context.Context, m tenancy.MSP, tag string) (string, error) {
 	v := d.opts.Changes.Version(m.ID)
 	// The MSP's id stands in the tenant's place of the key, the change's
 	// number in the event's.
-	e := d.renders.entry(m.ID, int64(v), "console")
+	e := d.renders.entry(m.ID, int64(v), "console:"+tag)
 	ctx = context.WithoutCancel(ctx)
 	e.once.Do(func() {
-		c, err := d.opts.MSP.Console(ctx, m.ID)
+		c, err := d.opts.MSP.Console(ctx, m.ID, tag)
 		if err != nil {
 			e.err = err
 			return
 		}
 		var b bytes.Buffer
-		e.err = pages.ExecuteTemplate(&b, "console", consoleOf(m, c))
+		e.err = pages.ExecuteTemplate(&b, "console", consoleOf(m, c, tag))
 		e.row = b.String()
 	})
 	return e.row, e.err

@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -90,5 +91,37 @@ func TestConsoleSearch(t *testing.T) {
 	f.as("bo")
 	if code, _ := f.get(base + "?q=recep"); code != http.StatusNotFound {
 		t.Errorf("a tenant admin's search: %d", code)
+	}
+}
+
+// The MSP's admins tag a tenant on its settings page and narrow the
+// console to a tag (issue 25: tenant tags); a bad tag is refused with
+// what was typed kept; a tenant admin is not offered tags and may not set
+// them.
+func TestConsoleTags(t *testing.T) {
+	f := setup(t)
+	csrf := f.as("mo")
+	settings := "/dashboard/t/" + f.a.Slug + "/settings"
+	_, page := f.get(settings)
+	want(t, "settings", 200, page, 200, `action="`+settings+`/tags"`)
+	code, page := f.post(settings+"/tags", url.Values{"csrf": {csrf}, "tags": {"Region EU"}})
+	want(t, "a bad tag", code, page, 422, "is not a tag", `value="Region EU"`)
+	code, page = f.post(settings+"/tags", url.Values{"csrf": {csrf}, "tags": {"region:eu, plan:gold"}})
+	want(t, "tags", code, page, 200, "The tenant's tags are saved", `value="plan:gold, region:eu"`)
+	if err := f.msp.Refresh(context.Background(), f.a); err != nil {
+		t.Fatal(err)
+	}
+	_, home := f.get("/dashboard/?tag=region:eu")
+	want(t, "the console narrowed", 200, home, 200, `href="/dashboard/?tag=plan%3agold"`, `<span class="tag muted">region:eu</span>`, f.a.Name)
+	_, home = f.get("/dashboard/?tag=nothing")
+	if strings.Contains(home, `<a href="/dashboard/t/`+f.a.Slug+`/">`+f.a.Name) {
+		t.Error("a tenant without the tag is on the narrowed console")
+	}
+	csrf = f.as("bo")
+	if _, page := f.get(settings); strings.Contains(page, "/settings/tags") {
+		t.Error("a tenant admin is offered the MSP's tags")
+	}
+	if code, _ := f.post(settings+"/tags", url.Values{"csrf": {csrf}, "tags": {"x"}}); code != http.StatusForbidden {
+		t.Errorf("a tenant admin sets tags: %d", code)
 	}
 }

@@ -131,6 +131,7 @@ var notices = map[string]string{
 	"android-token":       "The enrollment token is made; its QR code is below.",
 	"android-revoked":     "The enrollment token is revoked.",
 	"tenant-renamed":      "The tenant's name is saved.",
+	"tags-saved":          "The tenant's tags are saved.",
 	"hostname-added":      "The hostname is registered and pending: publish its TXT record below, then check it. Trident also checks by itself, soon and then hourly.",
 	"hostname-verified":   "The hostname is verified: devices reach the tenant at it once its DNS points at Trident.",
 	"hostname-removed":    "The hostname is removed.",

@@ -44,7 +44,13 @@ func (d *Dashboard) settingsPage(w http.ResponseWriter, r *http.Request, s scope
 		d.errorPage(w, r, http.StatusServiceUnavailable, "The settings cannot be read right now; try again in a moment.")
 		return
 	}
-	v := &settingsView{view: s.view("Settings", f), Hostnames: names, Federation: fed}
+	v := &settingsView{view: s.view("Settings", f), Hostnames: names, Federation: fed,
+		MSPAdmin: d.opts.MSP != nil && sessionFrom(r.Context()).principal().AdministersMSP(s.T.MSPSlug)}
+	if v.MSPAdmin {
+		if v.Tags, err = d.opts.MSP.Tags(s.Ctx, s.T); err != nil {
+			d.log.ErrorContext(s.Ctx, "dashboard settings: tags", "tenant", s.T.ID, "err", err)
+		}
+	}
 	if len(names) > 0 {
 		v.Platform, v.Custom = &names[0], names[1:]
 	}
@@ -72,6 +78,36 @@ func (d *Dashboard) renameTenant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/settings", "tenant-renamed")
+}
+
+// setTags replaces the tenant's tags (its MSP's admins), as the API's
+// set-tenant-tags.
+func (d *Dashboard) setTags(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok {
+		return
+	}
+	sess := sessionFrom(r.Context())
+	if d.opts.MSP == nil || !sess.principal().AdministersMSP(s.T.MSPSlug) {
+		d.errorPage(w, r, http.StatusForbidden, "Tags are the MSP's: its admins set them.")
+		return
+	}
+	typed := r.PostFormValue("tags")
+	tags := strings.FieldsFunc(typed, func(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\t' })
+	err := d.db.Within(s.Ctx, func(ctx context.Context) error {
+		set, err := d.opts.MSP.SetTags(ctx, s.T, tags)
+		if err != nil {
+			return err
+		}
+		return d.record(ctx, sess, "set-tenant-tags", "/v1/msps/"+s.T.MSPSlug+"/tenants/"+s.T.Slug+"/tags", http.StatusOK,
+			map[string]string{"tags": strings.Join(set, ",")})
+	})
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.settingsPage(w, r, s, code, flash{Error: msg, Form: map[string]string{"tags": typed}})
+		return
+	}
+	done(w, r, "/dashboard/t/"+s.T.Slug+"/settings", "tags-saved")
 }
 
 // addHostname registers a custom hostname (admins), as the API's

@@ -253,6 +253,8 @@ type webhookView struct {
 // settingsView is the tenant's settings: hostnames and federation.
 type settingsView struct {
 	view
+	MSPAdmin   bool     // the person administers the tenant's MSP: they tag it
+	Tags       []string // the tenant's tags
 	Hostnames  []tenancy.Hostname
 	Platform   *tenancy.Hostname // the tenant's own name under the base domain
 	Custom     []tenancy.Hostname

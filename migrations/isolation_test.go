@@ -34,6 +34,10 @@ var fixtures = map[string]func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID)
 		_, err := tx.Exec(ctx, `INSERT INTO tenant_rollups (tenant_id, msp_id, rollup) SELECT $1, msp_id, '{}' FROM tenants WHERE id = $1`, tenant)
 		return err
 	},
+	"tenant_tags": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO tenant_tags (tenant_id, msp_id, tag) SELECT $1, msp_id, 'region:eu' FROM tenants WHERE id = $1`, tenant)
+		return err
+	},
 	"audit_log": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		_, err := tx.Exec(ctx, `INSERT INTO audit_log (tenant_id, actor, action) VALUES ($1, 'someone', 'test')`, tenant)
 		return err

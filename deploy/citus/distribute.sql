@@ -73,3 +73,4 @@ SELECT create_distributed_table('fleet_history', 'tenant_id', colocate_with => '
 SELECT create_distributed_table('saved_views', 'tenant_id', colocate_with => 'devices');
 
 SELECT create_distributed_table('tenant_rollups', 'tenant_id', colocate_with => 'devices');
+SELECT create_distributed_table('tenant_tags', 'tenant_id', colocate_with => 'devices');

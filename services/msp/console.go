@@ -167,6 +167,7 @@ func (s *Service) Stale(ctx context.Context, t tenancy.Tenant) (bool, error) {
 type TenantRollup struct {
 	Tenant     tenancy.Tenant `json:"-"`
 	ComputedAt time.Time      `json:"computed_at"`
+	Tags       []string       `json:"tags"`
 	Rollup
 }
 
@@ -185,22 +186,31 @@ type Console struct {
 	Pending []tenancy.Tenant
 	// Attention is every tenant's items, the most urgent first.
 	Attention []Attention
+	// Tags are every tag of the MSP's tenants (what the console can be
+	// narrowed to), sorted.
+	Tags []string
 }
 
 // Console reads msp's console: every rollup of its tenants in one query
-// (MSPReadTx), totalled, and their items ranked across tenants.
-func (s *Service) Console(ctx context.Context, msp uuid.UUID) (Console, error) {
+// (MSPReadTx), totalled, and their items ranked across tenants; with a
+// tag, of the tenants that have it only.
+func (s *Service) Console(ctx context.Context, msp uuid.UUID, tag string) (Console, error) {
 	tenants, err := s.dir.ListTenants(ctx, msp)
 	if err != nil {
 		return Console{}, err
 	}
 	rollups := map[uuid.UUID]TenantRollup{}
+	var tags map[uuid.UUID][]string
 	err = s.db.MSPReadTx(ctx, msp, func(tx pgx.Tx) error {
+		var err error
+		if tags, err = mspTags(ctx, tx); err != nil {
+			return err
+		}
 		rows, _ := tx.Query(ctx, `SELECT tenant_id, computed_at, rollup FROM tenant_rollups`)
 		var id uuid.UUID
 		var tr TenantRollup
 		var body []byte
-		_, err := pgx.ForEachRow(rows, []any{&id, &tr.ComputedAt, &body}, func() error {
+		_, err = pgx.ForEachRow(rows, []any{&id, &tr.ComputedAt, &body}, func() error {
 			var r Rollup
 			if err := json.Unmarshal(body, &r); err != nil {
 				return fmt.Errorf("msp: tenant %s's rollup: %w", id, err)
@@ -215,12 +225,20 @@ func (s *Service) Console(ctx context.Context, msp uuid.UUID) (Console, error) {
 	}
 	c := Console{Totals: Counts{ByPlatform: map[inventory.Platform]int{}, ByStatus: map[inventory.Status]int{}}, Tenants: []TenantRollup{}, Attention: []Attention{}}
 	for _, t := range tenants {
+		for _, g := range tags[t.ID] {
+			if !slices.Contains(c.Tags, g) {
+				c.Tags = append(c.Tags, g)
+			}
+		}
+		if tag != "" && !slices.Contains(tags[t.ID], tag) {
+			continue
+		}
 		r, ok := rollups[t.ID]
 		if !ok {
 			c.Pending = append(c.Pending, t)
 			continue
 		}
-		r.Tenant = t
+		r.Tenant, r.Tags = t, tags[t.ID]
 		c.Tenants = append(c.Tenants, r)
 		c.Totals.add(r.Counts)
 		for _, it := range r.Attention {
@@ -228,6 +246,7 @@ func (s *Service) Console(ctx context.Context, msp uuid.UUID) (Console, error) {
 		}
 	}
 	slices.SortStableFunc(c.Attention, func(a, b Attention) int { return attention.Compare(a.Item, b.Item) })
+	slices.Sort(c.Tags)
 	return c, nil
 }
 

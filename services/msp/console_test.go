@@ -75,7 +75,7 @@ WHERE id IN (SELECT id FROM devices ORDER BY identifier LIMIT $1)`, silent)
 	if err := s.Refresh(ctx, a1); err != nil { // again: the same one row
 		t.Fatal(err)
 	}
-	c, err := s.Console(ctx, a1.MSPID)
+	c, err := s.Console(ctx, a1.MSPID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ WHERE id IN (SELECT id FROM devices ORDER BY identifier LIMIT $1)`, silent)
 		c.Attention[1].Kind != attention.PendingHostname || c.Attention[1].Tenant.ID != a2.ID {
 		t.Errorf("MSP A's attention: %+v", c.Attention)
 	}
-	other, err := s.Console(ctx, b1.MSPID)
+	other, err := s.Console(ctx, b1.MSPID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
