@@ -162,6 +162,7 @@ func (a *API) routes() {
 	a.consoleRoutes()
 	a.searchRoutes()
 	a.tagRoutes()
+	a.operationRoutes()
 	a.webhookDocs()
 }
 

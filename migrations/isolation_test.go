@@ -38,6 +38,11 @@ var fixtures = map[string]func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID)
 		_, err := tx.Exec(ctx, `INSERT INTO tenant_tags (tenant_id, msp_id, tag) SELECT $1, msp_id, 'region:eu' FROM tenants WHERE id = $1`, tenant)
 		return err
 	},
+	"msp_operation_tenants": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO msp_operation_tenants (tenant_id, msp_id, operation_id) SELECT $1, msp_id, $2 FROM tenants WHERE id = $1`,
+			tenant, uuid.New())
+		return err
+	},
 	"audit_log": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		_, err := tx.Exec(ctx, `INSERT INTO audit_log (tenant_id, actor, action) VALUES ($1, 'someone', 'test')`, tenant)
 		return err
@@ -475,6 +480,15 @@ func androidPolicyFixture(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) (uui
 	return id, err
 }
 
+// mspFixtures insert one valid row for MSP msp into an MSP table (one
+// without tenant_id, whose policy is on current_msp()), under MSPTx.
+var mspFixtures = map[string]func(ctx context.Context, tx pgx.Tx, msp uuid.UUID) error{
+	"msp_operations": func(ctx context.Context, tx pgx.Tx, msp uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO msp_operations (msp_id, id, command, created_by) VALUES ($1, $2, 'restart', 'someone')`, msp, uuid.New())
+		return err
+	},
+}
+
 // mspTables are the tables with a policy on current_msp(): rows their
 // MSP may read across its tenants (tenancy.DB.MSPReadTx).
 func mspTables(t *testing.T) []string {
@@ -504,9 +518,13 @@ func TestMSPIsolation(t *testing.T) {
 	}
 	for _, name := range tables {
 		t.Run(name, func(t *testing.T) {
+			if mspFixtures[name] != nil {
+				mspOwned(t, db, name, a.MSPID, b.MSPID)
+				return
+			}
 			fixture := fixtures[name]
 			if fixture == nil {
-				t.Fatalf("%s: no fixture in isolation_test.go", name)
+				t.Fatalf("%s: no fixture in isolation_test.go (fixtures for a tenant's row, mspFixtures for an MSP's)", name)
 			}
 			for _, tn := range []tenancy.Tenant{a, b} {
 				ctx := tenancy.WithTenant(context.Background(), tn.ID)
@@ -541,5 +559,54 @@ func TestMSPIsolation(t *testing.T) {
 				t.Error("a write through the MSP's reading scope was accepted")
 			}
 		})
+	}
+}
+
+// mspOwned checks an MSP's own table: each MSP reads and changes its own
+// rows only, a row cannot be written under another MSP, and with no MSP
+// set (a tenant's transaction, or none) nothing is there.
+func mspOwned(t *testing.T, db *tenancy.DB, name string, a, b uuid.UUID) {
+	ctx := context.Background()
+	fixture := mspFixtures[name]
+	for _, m := range []uuid.UUID{a, b} {
+		if err := db.MSPTx(ctx, m, func(tx pgx.Tx) error { return fixture(ctx, tx, m) }); err != nil {
+			t.Fatalf("fixture for MSP %s: %v", m, err)
+		}
+	}
+	table := pgx.Identifier{name}.Sanitize()
+	count := func(scope, of uuid.UUID) (n int) {
+		t.Helper()
+		if err := db.MSPReadTx(ctx, scope, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT count(*) FROM `+table+` WHERE msp_id = $1`, of).Scan(&n)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if count(a, a) == 0 {
+		t.Fatal("MSP A cannot read its own rows; the checks below would prove nothing")
+	}
+	if n := count(a, b); n != 0 {
+		t.Errorf("MSP A reads %d of MSP B's rows", n)
+	}
+	var none int
+	if err := db.Writer().QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&none); err != nil || none != 0 {
+		t.Errorf("with no MSP set: %d rows, %v; want none", none, err)
+	}
+	if err := db.MSPTx(ctx, b, func(tx pgx.Tx) error { return fixture(ctx, tx, a) }); !isRLSViolation(err) {
+		t.Errorf("MSP B writing a row of MSP A: %v; want a row-level security violation", err)
+	}
+	err := db.MSPTx(ctx, b, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE msp_id = $1`, a)
+		if err == nil && tag.RowsAffected() != 0 {
+			err = fmt.Errorf("deleted %d of A's rows", tag.RowsAffected())
+		}
+		return err
+	})
+	if err != nil {
+		t.Errorf("MSP B deleting: %v", err)
+	}
+	if n := count(a, a); n == 0 {
+		t.Error("MSP A's rows are gone")
 	}
 }

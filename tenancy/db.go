@@ -169,6 +169,16 @@ func (db *DB) MSPReadTx(ctx context.Context, msp uuid.UUID, fn func(pgx.Tx) erro
 	return pgx.BeginTxFunc(ctx, db.reader, opts, fn)
 }
 
+// MSPTx is MSPReadTx on the writer, read-write: for the MSP's own rows
+// (msp_isolation policies, such as its cross-tenant operations).
+func (db *DB) MSPTx(ctx context.Context, msp uuid.UUID, fn func(pgx.Tx) error) error {
+	if msp == uuid.Nil {
+		return ErrNoMSP
+	}
+	opts := pgx.TxOptions{AccessMode: pgx.ReadWrite, BeginQuery: "BEGIN; SET LOCAL app.msp_id = '" + msp.String() + "'"}
+	return pgx.BeginTxFunc(ctx, db.writer, opts, fn)
+}
+
 func tenantTx(ctx context.Context, p *pgxpool.Pool, mode pgx.TxAccessMode, fn func(pgx.Tx) error) error {
 	id, ok := FromContext(ctx)
 	if !ok {

@@ -118,3 +118,38 @@ func (q *Queue) bulkStep(ctx context.Context, tx pgx.Tx, a BulkArgs) (next *Bulk
 	n.After = picked[len(picked)-1].ID
 	return &n, queued, nil
 }
+
+// BulkReach counts the tenant's enrolled devices a bulk command of kind
+// would be queued for (of platform, "" for any): those whose platform has
+// the kind. It is a dry run: nothing is queued.
+func (q *Queue) BulkReach(ctx context.Context, kind string, platform inventory.Platform) (int, error) {
+	k, ok := kinds[kind]
+	if !ok || k.Internal {
+		return 0, fault.InvalidField("command", fmt.Sprintf("%q is not a command kind", kind))
+	}
+	total := 0
+	for _, p := range k.Platforms {
+		if platform != "" && p != platform {
+			continue
+		}
+		n, err := q.inv.Count(ctx, inventory.Query{Platform: p, Status: inventory.Enrolled})
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// BulkProgress counts the commands a bulk command has queued, by status.
+func (q *Queue) BulkProgress(ctx context.Context, bulk uuid.UUID) (map[Status]int, error) {
+	return tenancy.Read(ctx, q.db, func(tx pgx.Tx) (map[Status]int, error) {
+		rows, _ := tx.Query(ctx, `SELECT status, count(*) FROM commands WHERE starts_with(created_by, $1) GROUP BY status`,
+			"bulk:"+bulk.String()+":")
+		out := map[Status]int{}
+		var st Status
+		var n int
+		_, err := pgx.ForEachRow(rows, []any{&st, &n}, func() error { out[st] = n; return nil })
+		return out, err
+	})
+}

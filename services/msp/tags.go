@@ -78,3 +78,15 @@ func mspTags(ctx context.Context, tx pgx.Tx) (map[uuid.UUID][]string, error) {
 	_, err := pgx.ForEachRow(rows, []any{&id, &tag}, func() error { out[id] = append(out[id], tag); return nil })
 	return out, err
 }
+
+// Tagged are msp's tenants that have tag.
+func (s *Service) Tagged(ctx context.Context, msp uuid.UUID, tag string) (map[uuid.UUID]bool, error) {
+	out := map[uuid.UUID]bool{}
+	err := s.db.MSPReadTx(ctx, msp, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT tenant_id FROM tenant_tags WHERE tag = $1`, tag)
+		var id uuid.UUID
+		_, err := pgx.ForEachRow(rows, []any{&id}, func() error { out[id] = true; return nil })
+		return err
+	})
+	return out, err
+}
