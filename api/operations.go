@@ -3,15 +3,11 @@ package api
 import (
 	"context"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
-	"github.com/tridentmdm/trident/services/commands"
-	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/msp"
 	"github.com/tridentmdm/trident/tenancy"
@@ -86,58 +82,8 @@ type operationPath struct {
 	ID  string `path:"id" format:"uuid"`
 }
 
-// operationTenants are the MSP's tenants a target names, in slug order;
-// a slug that is not one of them is the caller's error.
-func (a *API) operationTenants(ctx context.Context, target OperationTarget) ([]tenancy.Tenant, error) {
-	all, err := a.d.Directory.ListTenants(ctx, callFrom(ctx).msp.ID)
-	if err != nil {
-		return nil, a.problem(ctx, err)
-	}
-	var unknown []string
-	for _, slug := range target.Tenants {
-		if !slices.ContainsFunc(all, func(t tenancy.Tenant) bool { return t.Slug == slug }) {
-			unknown = append(unknown, slug)
-		}
-	}
-	if len(unknown) > 0 {
-		return nil, huma.Error422UnprocessableEntity("not tenants of the MSP: "+strings.Join(unknown, ", "),
-			&huma.ErrorDetail{Location: "body.tenants", Message: "not a tenant of this MSP", Value: unknown})
-	}
-	var tagged map[uuid.UUID]bool
-	if target.Tag != "" {
-		if tagged, err = a.d.MSP.Tagged(ctx, callFrom(ctx).msp.ID, target.Tag); err != nil {
-			return nil, a.problem(ctx, err)
-		}
-	}
-	var out []tenancy.Tenant
-	for _, t := range all {
-		if (len(target.Tenants) == 0 || slices.Contains(target.Tenants, t.Slug)) && (tagged == nil || tagged[t.ID]) {
-			out = append(out, t)
-		}
-	}
-	if len(out) == 0 {
-		return nil, huma.Error422UnprocessableEntity("no tenant of the MSP matches the target")
-	}
-	return out, nil
-}
-
-// checkCommand refuses a kind that is not one, or that the caller may
-// not send (Internal kinds; Authorize for an MSP admin, an admin in
-// every tenant).
-func checkOperationCommand(target OperationTarget, payload map[string]any) (commands.Kind, error) {
-	k, ok := commands.LookupKind(target.Command)
-	if !ok || k.Internal {
-		return commands.Kind{}, huma.Error422UnprocessableEntity("not a command kind: "+target.Command,
-			&huma.ErrorDetail{Location: "body.command", Message: "not a command kind", Value: target.Command})
-	}
-	if target.Platform != "" && !slices.Contains(k.Platforms, target.Platform) {
-		return commands.Kind{}, huma.Error422UnprocessableEntity(target.Command+" is not a "+string(target.Platform)+" command",
-			&huma.ErrorDetail{Location: "body.platform", Message: "the command has no such platform", Value: target.Platform})
-	}
-	if err := commands.Authorize(identity.Admin, k.Name, payload); err != nil {
-		return commands.Kind{}, huma.Error403Forbidden(err.Error())
-	}
-	return k, nil
+func (t OperationTarget) target() msp.Target {
+	return msp.Target{Command: t.Command, Platform: t.Platform, Tenants: t.Tenants, Tag: t.Tag}
 }
 
 func (a *API) operationRoutes() {
@@ -147,12 +93,9 @@ func (a *API) operationRoutes() {
 		Summary:     "How many devices a command to many tenants would reach",
 		Description: "Counts, tenant by tenant, the enrolled devices the command would be queued for. Nothing is queued.",
 	}, mspAdmin, func(ctx context.Context, in *dryRunInput) (*struct{ Body Page[TenantReach] }, error) {
-		if _, err := checkOperationCommand(in.Body, nil); err != nil {
-			return nil, err
-		}
-		tenants, err := a.operationTenants(ctx, in.Body)
+		_, tenants, err := a.d.MSP.Resolve(ctx, callFrom(ctx).msp.ID, in.Body.target(), nil)
 		if err != nil {
-			return nil, err
+			return nil, a.problem(ctx, err)
 		}
 		reach, err := a.d.MSP.DryRun(ctx, a.d.Commands, tenants, in.Body.Command, in.Body.Platform)
 		if err != nil {
@@ -172,39 +115,16 @@ func (a *API) operationRoutes() {
 			"(as queue-bulk-command), tracked as one operation: get-msp-operation shows each tenant's progress. A destructive " +
 			"command needs confirm set to the MSP's slug. A tenant where it cannot start is recorded with the problem; the others go on.",
 	}, mspAdmin, func(ctx context.Context, in *runOperationInput) (*struct{ Body Operation }, error) {
-		k, err := checkOperationCommand(in.Body.OperationTarget, in.Body.Payload)
-		if err != nil {
-			return nil, err
-		}
 		c := callFrom(ctx)
-		if k.Destructive && in.Body.Confirm != c.msp.Slug {
-			return nil, huma.Error422UnprocessableEntity(k.Name+" cannot be undone: set confirm to the MSP's slug, "+c.msp.Slug+", to send it",
-				&huma.ErrorDetail{Location: "body.confirm", Message: "type the MSP's slug", Value: in.Body.Confirm})
-		}
-		tenants, err := a.operationTenants(ctx, in.Body.OperationTarget)
-		if err != nil {
-			return nil, err
-		}
-		op, err := a.d.MSP.CreateOperation(ctx, c.msp.ID, k.Name, in.Body.Platform, c.principal.Subject)
+		op, err := a.d.MSP.Run(ctx, a.d.Commands, c.msp, in.Body.target(), in.Body.Payload, in.Body.Confirm, c.principal.Subject,
+			func(ctx context.Context, t tenancy.Tenant) error {
+				c.tenant = t // each tenant's part is in its own audit log
+				return a.record(ctx)
+			})
+		c.tenant = tenancy.Tenant{}
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		for _, t := range tenants {
-			c.tenant = t // each tenant's part is audited in its own log
-			var part msp.Part
-			err := a.audited(ctx, func(ctx context.Context) (err error) {
-				part, err = a.d.MSP.StartPart(ctx, a.d.Commands, op, t, in.Body.Payload)
-				return err
-			})
-			if err != nil {
-				part = msp.Part{Tenant: t, Problem: err.Error()}
-				if ferr := a.d.MSP.FailPart(ctx, op, t, err.Error()); ferr != nil {
-					return nil, a.problem(ctx, ferr)
-				}
-			}
-			op.Parts = append(op.Parts, part)
-		}
-		c.tenant = tenancy.Tenant{}
 		return &struct{ Body Operation }{operationOf(op)}, nil
 	})
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -171,6 +174,101 @@ func (s *Service) Progress(ctx context.Context, cmds *commands.Queue, msp uuid.U
 			}
 			op.Parts = append(op.Parts, pt)
 		}
+	}
+	return op, nil
+}
+
+// Target is which tenants, and which of their devices, an operation is
+// for: the command to send, to one platform's devices or every platform
+// that has it, in the tenants named (by slug) or every tenant of the
+// MSP, narrowed to those with Tag.
+type Target struct {
+	Command  string
+	Platform inventory.Platform
+	Tenants  []string
+	Tag      string
+}
+
+// Resolve checks t against msp: the kind is one an MSP admin may send
+// (with payload), to that platform; every tenant named is the MSP's. It
+// answers the kind and the tenants, in slug order; anything else is the
+// caller's error, naming the field.
+func (s *Service) Resolve(ctx context.Context, msp uuid.UUID, t Target, payload map[string]any) (commands.Kind, []tenancy.Tenant, error) {
+	k, ok := commands.LookupKind(t.Command)
+	if !ok || k.Internal {
+		return commands.Kind{}, nil, fault.InvalidField("command", fmt.Sprintf("%q is not a command kind", t.Command))
+	}
+	if t.Platform != "" && !slices.Contains(k.Platforms, t.Platform) {
+		return commands.Kind{}, nil, fault.InvalidField("platform", fmt.Sprintf("%s is not a %s command", t.Command, t.Platform))
+	}
+	if err := commands.Authorize(identity.Admin, k.Name, payload); err != nil { // an MSP admin is an admin in every tenant
+		return commands.Kind{}, nil, fault.New(fault.Forbidden, err.Error())
+	}
+	all, err := s.dir.ListTenants(ctx, msp)
+	if err != nil {
+		return commands.Kind{}, nil, err
+	}
+	var unknown []string
+	for _, slug := range t.Tenants {
+		if !slices.ContainsFunc(all, func(x tenancy.Tenant) bool { return x.Slug == slug }) {
+			unknown = append(unknown, slug)
+		}
+	}
+	if len(unknown) > 0 {
+		return commands.Kind{}, nil, fault.InvalidField("tenants", "not tenants of the MSP: "+strings.Join(unknown, ", "))
+	}
+	var tagged map[uuid.UUID]bool
+	if t.Tag != "" {
+		if tagged, err = s.Tagged(ctx, msp, t.Tag); err != nil {
+			return commands.Kind{}, nil, err
+		}
+	}
+	var out []tenancy.Tenant
+	for _, x := range all {
+		if (len(t.Tenants) == 0 || slices.Contains(t.Tenants, x.Slug)) && (tagged == nil || tagged[x.ID]) {
+			out = append(out, x)
+		}
+	}
+	if len(out) == 0 {
+		return commands.Kind{}, nil, fault.InvalidField("tenants", "no tenant of the MSP matches")
+	}
+	return k, out, nil
+}
+
+// Run sends target's command (with payload) to the devices of its
+// tenants as one operation of m, by the caller by: a destructive kind
+// needs confirm to be m's slug. Each tenant's part starts in that
+// tenant's transaction, with the entry record writes in its audit log;
+// a tenant where it cannot start is recorded with the problem and the
+// others go on.
+func (s *Service) Run(ctx context.Context, cmds *commands.Queue, m tenancy.MSP, target Target, payload map[string]any, confirm, by string,
+	record func(ctx context.Context, t tenancy.Tenant) error) (Operation, error) {
+	k, tenants, err := s.Resolve(ctx, m.ID, target, payload)
+	if err != nil {
+		return Operation{}, err
+	}
+	if k.Destructive && confirm != m.Slug {
+		return Operation{}, fault.InvalidField("confirm", fmt.Sprintf("%s cannot be undone: type the MSP's short name, %s, to send it", k.Name, m.Slug))
+	}
+	op, err := s.CreateOperation(ctx, m.ID, k.Name, target.Platform, by)
+	if err != nil {
+		return Operation{}, err
+	}
+	for _, t := range tenants {
+		var part Part
+		err := s.db.Within(tenancy.WithTenant(ctx, t.ID), func(ctx context.Context) (err error) {
+			if part, err = s.StartPart(ctx, cmds, op, t, payload); err != nil {
+				return err
+			}
+			return record(ctx, t)
+		})
+		if err != nil {
+			part = Part{Tenant: t, Problem: err.Error()}
+			if err := s.FailPart(ctx, op, t, err.Error()); err != nil {
+				return op, err
+			}
+		}
+		op.Parts = append(op.Parts, part)
 	}
 	return op, nil
 }
