@@ -125,3 +125,28 @@ func TestConsoleTags(t *testing.T) {
 		t.Errorf("a tenant admin sets tags: %d", code)
 	}
 }
+
+// An MSP admin counts, then sends, a command to many tenants from the
+// dashboard (issue 25: cross-tenant bulk operations), and follows each
+// tenant's part; a destructive one needs the MSP's short name typed; a
+// tenant admin has no such page.
+func TestOperationsPage(t *testing.T) {
+	f := setup(t)
+	csrf := f.as("mo")
+	base := "/dashboard/msps/" + f.a.MSPSlug + "/operations"
+	code, page := f.get(base)
+	want(t, "the page", code, page, 200, "Count the devices", `name="tenant" value="`+f.a.Slug+`"`)
+	code, page = f.post(base, url.Values{"csrf": {csrf}, "kind": {"restart"}, "platform": {"windows"}, "action": {"count"}})
+	want(t, "the dry run", code, page, 200, "It reaches 1 devices", f.a.Name)
+	code, page = f.post(base, url.Values{"csrf": {csrf}, "kind": {"erase"}, "action": {"send"}, "confirm_name": {"yes"}})
+	want(t, "erase unconfirmed", code, page, 422, "type the MSP's short name")
+	code, page = f.post(base, url.Values{"csrf": {csrf}, "kind": {"restart"}, "platform": {"windows"}, "action": {"send"}, "tenant": {f.a.Slug}})
+	want(t, "the run", code, page, 200, "The operation started", "restart to 1 tenants", f.a.Name)
+	if n := f.audited(f.a, "run-msp-operation"); n != 1 {
+		t.Errorf("run-msp-operation audited %d times in the tenant", n)
+	}
+	f.as("bo")
+	if code, _ := f.get(base); code != http.StatusNotFound {
+		t.Errorf("a tenant admin's operations page: %d", code)
+	}
+}

@@ -132,6 +132,7 @@ var notices = map[string]string{
 	"android-revoked":     "The enrollment token is revoked.",
 	"tenant-renamed":      "The tenant's name is saved.",
 	"tags-saved":          "The tenant's tags are saved.",
+	"operation-started":   "The operation started: each tenant's part queues its commands in the background.",
 	"hostname-added":      "The hostname is registered and pending: publish its TXT record below, then check it. Trident also checks by itself, soon and then hourly.",
 	"hostname-verified":   "The hostname is verified: devices reach the tenant at it once its DNS points at Trident.",
 	"hostname-removed":    "The hostname is removed.",

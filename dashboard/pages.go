@@ -67,7 +67,8 @@ var funcs = template.FuncMap{
 		}
 		return v
 	},
-	"navLink": navLink,
+	"navLink":      navLink,
+	"tenantPicked": func(picked, slug string) bool { return slices.Contains(strings.Split(picked, ","), slug) },
 	"severityClass": func(s attention.Severity) string {
 		return map[attention.Severity]string{attention.Critical: "bad", attention.Warning: "warn"}[s]
 	},
@@ -112,7 +113,7 @@ var pages = template.Must(template.New("layout").Funcs(funcs).ParseFS(templateFi
 var layouts = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
 	for _, content := range []string{"home-content", "devices-content", "device-content", "overview-content", "audit-content", "enroll-content",
-		"rules-content", "groups-content", "commands-content", "people-content", "profiles-content", "abm-content", "webhooks-content", "webhook-content", "settings-content", "confirm-content", "reports-content", "search-content"} {
+		"rules-content", "groups-content", "commands-content", "people-content", "profiles-content", "abm-content", "webhooks-content", "webhook-content", "settings-content", "confirm-content", "reports-content", "search-content", "operations-content", "operation-content"} {
 		t := template.Must(pages.Clone())
 		template.Must(t.New("content").Parse(`{{template "` + content + `" .}}`))
 		out[content] = t

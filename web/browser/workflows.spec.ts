@@ -244,6 +244,28 @@ test.describe("as an MSP admin", () => {
     await found.getByRole("link", { name: "CONSOLE-KIOSK-01" }).click();
     await expect(page.getByRole("heading", { level: 1 })).toContainText("CONSOLE-KIOSK-01");
   });
+
+  test("a command to many tenants: count, send, follow each tenant", async ({ page, context }) => {
+    await context.clearCookies();
+    await signIn(page, world.users.msp);
+    await page.getByRole("link", { name: "Commands to many tenants" }).click();
+    await expect(page.getByRole("heading", { level: 1, name: "Commands to many tenants" })).toBeVisible();
+    const form = page.getByRole("form", { name: "A command to many tenants" });
+    await form.getByRole("combobox", { name: "Command" }).selectOption("device_information");
+    await form.getByRole("combobox", { name: "Devices" }).selectOption("windows");
+    await form.getByRole("checkbox", { name: tenantA.name }).check();
+    await form.getByRole("button", { name: "Count the devices" }).click();
+    await expect(page.getByRole("heading", { name: /It reaches \d+ devices/ })).toBeVisible();
+    await accessible(page, "the operations page with a dry run");
+    // The form keeps what was chosen; now send it.
+    await expect(form.getByRole("checkbox", { name: tenantA.name })).toBeChecked();
+    await form.getByRole("button", { name: "Send" }).click();
+    await expect(page.getByRole("status")).toContainText("The operation started");
+    const part = page.getByRole("row", { name: new RegExp(tenantA.name) });
+    await expect(part).toContainText(/queued \d+|sent \d+|acknowledged \d+/, { timeout: 30_000 });
+    await accessible(page, "an operation's page");
+    await shot(page, "operation");
+  });
 });
 
 test("save the list's filters as a view and come back to them", async ({ page }) => {
