@@ -163,6 +163,7 @@ func (a *API) routes() {
 	a.searchRoutes()
 	a.tagRoutes()
 	a.operationRoutes()
+	a.exportRoutes()
 	a.webhookDocs()
 }
 

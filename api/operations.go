@@ -156,3 +156,39 @@ func (a *API) operationRoutes() {
 		return &struct{ Body Operation }{operationOf(op)}, nil
 	})
 }
+
+type exportInput struct {
+	MSP    string `path:"msp" doc:"The MSP's slug."`
+	Tenant string `path:"tenant" doc:"The tenant's slug."`
+}
+
+func (a *API) exportRoutes() {
+	register(a, huma.Operation{
+		OperationID: "export-tenant", Method: http.MethodGet, Path: "/v1/msps/{msp}/tenants/{tenant}/export", Tags: []string{"Tenants"},
+		Summary: "Export a tenant's data (offboarding)",
+		Description: "A zip of JSON Lines files, one record a line: tenant.json, devices.jsonl (with facts and users), groups.jsonl " +
+			"(with members), compliance_rules.jsonl, commands.jsonl (secret payload fields redacted), webhooks.jsonl (no signing " +
+			"secrets) and audit.jsonl, read from one snapshot. Recorded in the tenant's audit log.",
+		Responses: map[string]*huma.Response{"200": {Description: "The tenant's data.", Content: map[string]*huma.MediaType{"application/zip": {}}}},
+	}, mspAdmin, func(ctx context.Context, in *exportInput) (*huma.StreamResponse, error) {
+		c := callFrom(ctx)
+		t, err := a.d.Directory.TenantBySlug(ctx, in.Tenant)
+		if err != nil || t.MSPID != c.msp.ID {
+			return nil, huma.Error404NotFound("no such tenant in the MSP")
+		}
+		c.tenant = t
+		// A read, but a sensitive one: recorded before it streams.
+		if err := a.problem(ctx, a.rawAudited(ctx, true, func(context.Context) error { return nil })); err != nil {
+			return nil, err
+		}
+		src := msp.ExportSources{Commands: a.d.Commands, Compliance: a.d.Compliance, Webhooks: a.d.Webhooks, Audit: a.d.Audit}
+		return &huma.StreamResponse{Body: func(hctx huma.Context) {
+			hctx.SetHeader("Content-Type", "application/zip")
+			hctx.SetHeader("Content-Disposition", `attachment; filename="`+t.Slug+`-export-`+time.Now().UTC().Format("2006-01-02")+`.zip"`)
+			if err := a.d.MSP.Export(ctx, src, t, hctx.BodyWriter()); err != nil {
+				// The status is sent: the zip is cut short and will not open.
+				a.d.Log.ErrorContext(ctx, "tenant export", "tenant", t.Slug, "err", err)
+			}
+		}}, nil
+	})
+}

@@ -1,7 +1,10 @@
 package api_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -86,4 +89,44 @@ func TestMSPOperations(t *testing.T) {
 	}
 	isProblem(t, w.do(t, "msp-admin-b", "GET", base+"/"+id, nil), 404)
 	isProblem(t, w.do(t, "msp-admin-a", "GET", base+"/00000000-0000-4000-8000-000000000000", nil), 404)
+}
+
+// An MSP admin exports a tenant's data as a zip of JSON Lines (issue 25:
+// offboarding), recorded in the tenant's audit log; another MSP's admin
+// and a tenant of another MSP get a 404.
+func TestExportTenant(t *testing.T) {
+	w := newWorld(t, api.Limits{})
+	w.enroll(t, w.a, inventory.Report{Platform: inventory.Windows, Identifier: "W1", Name: "Front desk"})
+	if r := w.do(t, "admin-a", "POST", "/v1/tenants/"+w.a.Slug+"/groups", map[string]any{"name": "Tills"}); r.status != 201 {
+		t.Fatalf("a group: %d %s", r.status, r.raw)
+	}
+	path := "/v1/msps/" + w.mspA.Slug + "/tenants/" + w.a.Slug + "/export"
+	r := w.do(t, "msp-admin-a", "GET", path, nil)
+	if r.status != 200 || r.header.Get("Content-Type") != "application/zip" {
+		t.Fatalf("the export: %d %v", r.status, r.header)
+	}
+	z, err := zip.NewReader(bytes.NewReader([]byte(r.raw)), int64(len(r.raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, f := range z.File {
+		rc, _ := f.Open()
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		files[f.Name] = string(b)
+	}
+	for name, want := range map[string]string{"tenant.json": w.a.Slug, "devices.jsonl": "Front desk", "groups.jsonl": `"Tills"`,
+		"commands.jsonl": "", "audit.jsonl": "create-group", "webhooks.jsonl": "", "compliance_rules.jsonl": ""} {
+		got, ok := files[name]
+		if !ok || !strings.Contains(got, want) {
+			t.Errorf("%s: %q, want it with %q", name, got, want)
+		}
+	}
+	r = w.do(t, "admin-a", "GET", "/v1/tenants/"+w.a.Slug+"/audit?action=export-tenant", nil)
+	if items, _ := r.body["items"].([]any); len(items) != 1 {
+		t.Errorf("export-tenant in the tenant's audit log: %s", r.raw)
+	}
+	isProblem(t, w.do(t, "msp-admin-b", "GET", path, nil), 404)
+	isProblem(t, w.do(t, "msp-admin-a", "GET", "/v1/msps/"+w.mspA.Slug+"/tenants/"+w.b.Slug+"/export", nil), 404)
 }

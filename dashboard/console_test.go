@@ -150,3 +150,23 @@ func TestOperationsPage(t *testing.T) {
 		t.Errorf("a tenant admin's operations page: %d", code)
 	}
 }
+
+// An MSP admin exports a tenant from its settings page (issue 25:
+// offboarding); a tenant admin may not.
+func TestExportFromSettings(t *testing.T) {
+	f := setup(t)
+	f.as("mo")
+	_, page := f.get("/dashboard/t/" + f.a.Slug + "/settings")
+	want(t, "settings", 200, page, 200, `href="/dashboard/t/`+f.a.Slug+`/export"`)
+	code, body := f.get("/dashboard/t/" + f.a.Slug + "/export")
+	if code != 200 || !strings.HasPrefix(body, "PK") || !strings.Contains(body, "devices.jsonl") {
+		t.Fatalf("the export: %d %.40q", code, body)
+	}
+	if n := f.audited(f.a, "export-tenant"); n != 1 {
+		t.Errorf("export-tenant audited %d times", n)
+	}
+	f.as("bo")
+	if code, _ := f.get("/dashboard/t/" + f.a.Slug + "/export"); code != http.StatusForbidden {
+		t.Errorf("a tenant admin's export: %d", code)
+	}
+}

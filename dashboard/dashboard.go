@@ -203,6 +203,7 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard/t/{tenant}/people", d.signedIn(d.people))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/name", d.signedIn(d.renameTenant))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/tags", d.signedIn(d.setTags))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/export", d.signedIn(d.exportTenant))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/hostnames", d.signedIn(d.addHostname))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/hostnames/remove", d.signedIn(d.removeHostname))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/hostnames/verify", d.signedIn(d.verifyHostname))

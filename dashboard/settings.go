@@ -5,9 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tridentmdm/trident/services/enrollment"
 	"github.com/tridentmdm/trident/services/identity"
+	"github.com/tridentmdm/trident/services/msp"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -184,4 +186,31 @@ func (d *Dashboard) verifyHostname(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/settings", "hostname-verified")
+}
+
+// exportTenant answers the tenant's data as a zip of JSON Lines (its
+// MSP's admins), recorded as the API's export-tenant first.
+func (d *Dashboard) exportTenant(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok {
+		return
+	}
+	sess := sessionFrom(r.Context())
+	if d.opts.MSP == nil || !sess.principal().AdministersMSP(s.T.MSPSlug) {
+		d.errorPage(w, r, http.StatusForbidden, "Exporting a tenant is for its MSP's admins.")
+		return
+	}
+	if err := d.db.Within(s.Ctx, func(ctx context.Context) error {
+		return d.record(ctx, sess, "export-tenant", "/v1/msps/"+s.T.MSPSlug+"/tenants/"+s.T.Slug+"/export", http.StatusOK, nil)
+	}); err != nil {
+		code, msg := d.problem(r, err)
+		d.errorPage(w, r, code, msg)
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+s.T.Slug+`-export-`+time.Now().UTC().Format("2006-01-02")+`.zip"`)
+	src := msp.ExportSources{Commands: d.cmds, Compliance: d.opts.Compliance, Webhooks: d.opts.Webhooks, Audit: d.opts.Audit}
+	if err := d.opts.MSP.Export(r.Context(), src, s.T, w); err != nil {
+		d.log.ErrorContext(r.Context(), "dashboard tenant export", "tenant", s.T.ID, "err", err)
+	}
 }

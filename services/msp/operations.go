@@ -202,7 +202,7 @@ func (s *Service) Resolve(ctx context.Context, msp uuid.UUID, t Target, payload 
 		return commands.Kind{}, nil, fault.InvalidField("platform", fmt.Sprintf("%s is not a %s command", t.Command, t.Platform))
 	}
 	if err := commands.Authorize(identity.Admin, k.Name, payload); err != nil { // an MSP admin is an admin in every tenant
-		return commands.Kind{}, nil, fault.New(fault.Forbidden, err.Error())
+		return commands.Kind{}, nil, fault.New(fault.Forbidden, "%s", err.Error())
 	}
 	all, err := s.dir.ListTenants(ctx, msp)
 	if err != nil {
