@@ -164,6 +164,7 @@ func (a *API) routes() {
 	a.tagRoutes()
 	a.operationRoutes()
 	a.exportRoutes()
+	a.baselineRoutes()
 	a.webhookDocs()
 }
 

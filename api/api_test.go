@@ -25,6 +25,7 @@ import (
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/msp"
 	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
 	"github.com/tridentmdm/trident/tenancy/jobs"
@@ -48,6 +49,7 @@ type world struct {
 	inv        *inventory.Inventory
 	cmds       *commands.Queue
 	comp       *compliance.Compliance
+	msp        *msp.Service
 	jobs       *jobs.Client
 }
 
@@ -115,7 +117,8 @@ func newWorld(t testing.TB, limits api.Limits) *world {
 	w.inv = inventory.New(db, w.pub)
 	w.cmds = commands.New(db, w.inv, w.pub, commands.WithSecrets(keys), commands.WithDelivery(late))
 	w.comp = compliance.New(db, w.inv, w.cmds, w.pub)
-	jobs, err := workers.New(workers.Deps{DB: db, Directory: dir, Events: store, Log: log,
+	w.msp = msp.New(db, dir, w.inv, w.comp, store, nil)
+	jobs, err := workers.New(workers.Deps{DB: db, Directory: dir, Events: store, Log: log, MSP: w.msp,
 		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: true, Keys: keys}),
 		Commands: w.cmds, Inventory: w.inv, Compliance: w.comp},
 		workers.Config{Schema: migrations.RiverSchema, EventRetention: time.Hour, SweepInterval: time.Hour}, true)
@@ -138,7 +141,7 @@ func newWorld(t testing.TB, limits api.Limits) *world {
 	t.Cleanup(func() { stop(); <-done; <-done })
 	a := api.New(api.Deps{DB: db, Directory: dir, Auth: v, Events: store, Bus: w.bus, Audit: audit.NewStore(db, w.pub),
 		Publisher: w.pub, Webhooks: events.NewWebhooks(db, w.pub, events.URLPolicy{AllowHTTP: true}, keys), Tenants: tenants.New(db, dir, w.pub), Keys: keys,
-		Inventory: w.inv, Commands: w.cmds, Compliance: w.comp, Jobs: late, Log: log, Limits: limits})
+		Inventory: w.inv, Commands: w.cmds, Compliance: w.comp, Jobs: late, Log: log, Limits: limits, MSP: w.msp})
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	w.url = srv.URL

@@ -310,6 +310,7 @@ type Rule struct {
 	Params      compliance.Params      `json:"params"`
 	Remediation compliance.Remediation `json:"remediation"`
 	Enabled     bool                   `json:"enabled"`
+	Baseline    *compliance.Mark       `json:"baseline,omitempty" doc:"The MSP baseline item the rule was applied from; absent for the tenant's own rule. Trident keeps it as the baseline says (override the item in the tenant instead of changing the rule)."`
 	CreatedAt   time.Time              `json:"created_at"`
 	UpdatedAt   time.Time              `json:"updated_at"`
 }

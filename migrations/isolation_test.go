@@ -43,6 +43,11 @@ var fixtures = map[string]func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID)
 			tenant, uuid.New())
 		return err
 	},
+	"baseline_overrides": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO baseline_overrides (tenant_id, msp_id, baseline_id, item, disabled, reason, created_by)
+SELECT $1, msp_id, $2, 'disk', true, 'kiosks have no disk to encrypt', 'someone' FROM tenants WHERE id = $1`, tenant, uuid.New())
+		return err
+	},
 	"audit_log": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		_, err := tx.Exec(ctx, `INSERT INTO audit_log (tenant_id, actor, action) VALUES ($1, 'someone', 'test')`, tenant)
 		return err
@@ -483,6 +488,18 @@ func androidPolicyFixture(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) (uui
 // mspFixtures insert one valid row for MSP msp into an MSP table (one
 // without tenant_id, whose policy is on current_msp()), under MSPTx.
 var mspFixtures = map[string]func(ctx context.Context, tx pgx.Tx, msp uuid.UUID) error{
+	"baselines": func(ctx context.Context, tx pgx.Tx, msp uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO baselines (msp_id, id, name, created_by) VALUES ($1, $2, $3, 'someone')`, msp, uuid.New(), "b-"+uuid.NewString()[:8])
+		return err
+	},
+	"baseline_versions": func(ctx context.Context, tx pgx.Tx, msp uuid.UUID) error {
+		id := uuid.New()
+		if _, err := tx.Exec(ctx, `INSERT INTO baselines (msp_id, id, name, created_by) VALUES ($1, $2, $3, 'someone')`, msp, id, "v-"+uuid.NewString()[:8]); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO baseline_versions (msp_id, baseline_id, version, items, created_by) VALUES ($1, $2, 1, '[]', 'someone')`, msp, id)
+		return err
+	},
 	"msp_operations": func(ctx context.Context, tx pgx.Tx, msp uuid.UUID) error {
 		_, err := tx.Exec(ctx, `INSERT INTO msp_operations (msp_id, id, command, created_by) VALUES ($1, $2, 'restart', 'someone')`, msp, uuid.New())
 		return err

@@ -70,3 +70,21 @@ func (w *rollupWorker) Work(ctx context.Context, job *river.Job[msp.RefreshArgs]
 	}
 	return w.msp.Refresh(ctx, t)
 }
+
+type applyBaselinesWorker struct {
+	river.WorkerDefaults[msp.ApplyArgs]
+	dir *tenancy.Directory
+	msp *msp.Service
+}
+
+func (w *applyBaselinesWorker) Work(ctx context.Context, job *river.Job[msp.ApplyArgs]) error {
+	if w.msp == nil {
+		return nil
+	}
+	t, err := w.dir.Tenant(ctx, job.Args.TenantID)
+	if err != nil {
+		return err
+	}
+	_, err = w.msp.Apply(ctx, t)
+	return err
+}

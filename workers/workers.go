@@ -127,6 +127,7 @@ func New(d Deps, cfg Config, work bool) (*jobs.Client, error) {
 	river.AddWorker(ws, &verifyHostnameWorker{tenants: d.Tenants, log: d.Log, now: time.Now})
 	river.AddWorker(ws, &rollupSweepWorker{dir: d.Directory, msp: d.MSP, interval: cfg.RollupInterval})
 	river.AddWorker(ws, &rollupWorker{dir: d.Directory, msp: d.MSP})
+	river.AddWorker(ws, &applyBaselinesWorker{dir: d.Directory, msp: d.MSP})
 
 	rc := &river.Config{
 		Schema:     cfg.Schema,

@@ -75,3 +75,4 @@ SELECT create_distributed_table('saved_views', 'tenant_id', colocate_with => 'de
 SELECT create_distributed_table('tenant_rollups', 'tenant_id', colocate_with => 'devices');
 SELECT create_distributed_table('tenant_tags', 'tenant_id', colocate_with => 'devices');
 SELECT create_distributed_table('msp_operation_tenants', 'tenant_id', colocate_with => 'devices');
+SELECT create_distributed_table('baseline_overrides', 'tenant_id', colocate_with => 'devices');

@@ -32,6 +32,7 @@ var owners = map[string]string{
 	"windows_enrollments": "services/enrollment", "windows_chunks": "services/enrollment", "windows_federation": "services/enrollment",
 	"idempotency_keys": "services/idempotency",
 	"tenant_rollups":   "services/msp", "tenant_tags": "services/msp", "msp_operations": "services/msp", "msp_operation_tenants": "services/msp",
+	"baselines": "services/msp", "baseline_versions": "services/msp", "baseline_overrides": "services/msp",
 	"dashboard_sessions": "services/identity",
 	"apple_devices":      "protocols/apple/mdmstore", "apple_users": "protocols/apple/mdmstore",
 	"apple_enrollments": "protocols/apple/mdmstore", "apple_enrollment_queue": "protocols/apple/mdmstore",

@@ -87,9 +87,22 @@ type Rule struct {
 	Params      Params             `json:"params"`
 	Remediation Remediation        `json:"remediation"`
 	Enabled     bool               `json:"enabled"`
-	CreatedAt   time.Time          `json:"created_at"`
-	UpdatedAt   time.Time          `json:"updated_at"`
+	// Baseline is the MSP baseline item the rule was applied from (nil:
+	// the tenant's own rule). Trident keeps such a rule as the baseline
+	// says; a local change to it shows as drift.
+	Baseline  *Mark     `json:"baseline,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
+
+// Mark names the baseline item a rule was applied from.
+type Mark struct {
+	Baseline uuid.UUID `json:"baseline_id"`
+	Item     string    `json:"item"`
+}
+
+// Check says what is wrong with r as a rule, naming each field.
+func (r Rule) Check() error { return r.validate() }
 
 // Result is a device's standing with one rule.
 type Result struct {
@@ -147,13 +160,18 @@ func (r Rule) validate() error {
 	return fault.Join(errs...)
 }
 
-const ruleCols = `id, name, coalesce(platform, ''), kind, params, remediation, enabled, created_at, updated_at`
+const ruleCols = `id, name, coalesce(platform, ''), kind, params, remediation, enabled, baseline_id, coalesce(baseline_item, ''), created_at, updated_at`
 
 func scanRule(r pgx.Row) (Rule, error) {
 	var x Rule
 	var params, rem []byte
-	if err := r.Scan(&x.ID, &x.Name, &x.Platform, &x.Kind, &params, &rem, &x.Enabled, &x.CreatedAt, &x.UpdatedAt); err != nil {
+	var baseline *uuid.UUID
+	var item string
+	if err := r.Scan(&x.ID, &x.Name, &x.Platform, &x.Kind, &params, &rem, &x.Enabled, &baseline, &item, &x.CreatedAt, &x.UpdatedAt); err != nil {
 		return Rule{}, err
+	}
+	if baseline != nil {
+		x.Baseline = &Mark{Baseline: *baseline, Item: item}
 	}
 	_ = json.Unmarshal(params, &x.Params)
 	_ = json.Unmarshal(rem, &x.Remediation)
@@ -183,6 +201,76 @@ VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+ruleCols, uuid.New(), r.Name, pl
 	}
 	_, err = c.events.Publish(ctx, tx, EventRuleCreated, out.ID.String(), out)
 	return out, err
+}
+
+// ApplyMarkedTx makes the tenant's rule of baseline item m be r (its
+// name, kind, platform, params, remediation, on): created if missing,
+// changed if it differs, untouched if it is already so (applying again
+// is a no-op). It answers whether it changed anything.
+func (c *Compliance) ApplyMarkedTx(ctx context.Context, tx pgx.Tx, m Mark, r Rule) (bool, error) {
+	r.Enabled = true
+	if err := r.validate(); err != nil {
+		return false, err
+	}
+	params, _ := json.Marshal(r.Params)
+	rem := r.Remediation.stored()
+	var platform *string
+	if r.Platform != "" {
+		p := string(r.Platform)
+		platform = &p
+	}
+	cur, err := scanRule(tx.QueryRow(ctx, `SELECT `+ruleCols+` FROM compliance_rules WHERE baseline_id = $1 AND baseline_item = $2 FOR UPDATE`, m.Baseline, m.Item))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		out, err := scanRule(tx.QueryRow(ctx, `INSERT INTO compliance_rules (id, name, platform, kind, params, remediation, enabled, baseline_id, baseline_item)
+VALUES ($1, $2, $3, $4, $5, $6, true, $7, $8) RETURNING `+ruleCols, uuid.New(), r.Name, platform, r.Kind, params, rem, m.Baseline, m.Item))
+		if err != nil {
+			return false, fmt.Errorf("compliance: apply %s: %w", m.Item, err)
+		}
+		_, err = c.events.Publish(ctx, tx, EventRuleCreated, out.ID.String(), out)
+		return true, err
+	case err != nil:
+		return false, err
+	}
+	if Same(cur, r) {
+		return false, nil
+	}
+	out, err := scanRule(tx.QueryRow(ctx, `UPDATE compliance_rules SET name = $2, platform = $3, kind = $4, params = $5, remediation = $6, enabled = true,
+updated_at = now() WHERE id = $1 RETURNING `+ruleCols, cur.ID, r.Name, platform, r.Kind, params, rem))
+	if err != nil {
+		return false, fmt.Errorf("compliance: apply %s: %w", m.Item, err)
+	}
+	_, err = c.events.Publish(ctx, tx, EventRuleUpdated, out.ID.String(), out)
+	return true, err
+}
+
+// Same reports whether rules a and b check the same thing the same way
+// (name, kind, platform, params, remediation, on or off).
+func Same(a, b Rule) bool {
+	pa, _ := json.Marshal(a.Params)
+	pb, _ := json.Marshal(b.Params)
+	return a.Name == b.Name && a.Kind == b.Kind && a.Platform == b.Platform && string(pa) == string(pb) &&
+		a.Remediation.Command == b.Remediation.Command && a.Enabled == b.Enabled
+}
+
+// RemoveMarkedExceptTx deletes the tenant's baseline rules whose mark is
+// not in keep: items a baseline no longer has, or applies here no more.
+func (c *Compliance) RemoveMarkedExceptTx(ctx context.Context, tx pgx.Tx, keep []Mark) (int, error) {
+	rules, err := c.rulesTx(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range rules {
+		if r.Baseline == nil || slices.Contains(keep, *r.Baseline) {
+			continue
+		}
+		if err := c.deleteTx(ctx, tx, r.ID); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // Rules lists the tenant's rules.

@@ -1,0 +1,195 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+
+	"github.com/tridentmdm/trident/services/compliance"
+	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/msp"
+)
+
+// BaselineRule is the compliance rule a baseline item makes in each
+// tenant.
+type BaselineRule struct {
+	Name        string                 `json:"name" minLength:"1" maxLength:"200"`
+	Platform    inventory.Platform     `json:"platform,omitempty" doc:"Only devices of this platform or Apple device family; empty for all."`
+	Kind        compliance.Kind        `json:"kind"`
+	Params      compliance.Params      `json:"params,omitempty"`
+	Remediation compliance.Remediation `json:"remediation,omitempty"`
+}
+
+// BaselineItem is one item of a baseline: a compliance rule under a key
+// that stays the same across versions.
+type BaselineItem struct {
+	Key  string       `json:"key" pattern:"^[a-z0-9][a-z0-9._-]{0,62}$"`
+	Rule BaselineRule `json:"rule"`
+}
+
+// Baseline is an MSP's versioned set of items and whom it is for.
+type Baseline struct {
+	ID         uuid.UUID      `json:"id"`
+	Name       string         `json:"name"`
+	Version    int            `json:"version"`
+	Items      []BaselineItem `json:"items"`
+	AssignedTo []string       `json:"assigned_to" doc:"all, tenant:<slug>, tag:<tag>."`
+	CreatedBy  string         `json:"created_by"`
+	CreatedAt  time.Time      `json:"created_at"`
+	UpdatedAt  time.Time      `json:"updated_at"`
+}
+
+func baselineOf(b msp.Baseline) Baseline {
+	out := Baseline{ID: b.ID, Name: b.Name, Version: b.Version, AssignedTo: append([]string{}, b.AssignedTo...), CreatedBy: b.CreatedBy,
+		CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt, Items: []BaselineItem{}}
+	for _, it := range b.Items {
+		r := it.Rule
+		out.Items = append(out.Items, BaselineItem{Key: it.Key, Rule: BaselineRule{Name: r.Name, Platform: r.Platform, Kind: r.Kind, Params: r.Params, Remediation: r.Remediation}})
+	}
+	return out
+}
+
+func itemsOf(in []BaselineItem) []msp.Item {
+	out := make([]msp.Item, len(in))
+	for i, it := range in {
+		out[i] = msp.Item{Key: it.Key, Rule: compliance.Rule{Name: it.Rule.Name, Platform: it.Rule.Platform, Kind: it.Rule.Kind,
+			Params: it.Rule.Params, Remediation: it.Rule.Remediation, Enabled: true}}
+	}
+	return out
+}
+
+type baselineBody struct {
+	Name  string         `json:"name" minLength:"1" maxLength:"200"`
+	Items []BaselineItem `json:"items" maxItems:"200" doc:"Compliance rules, each under a key that stays the same across versions."`
+}
+
+type baselineInput struct {
+	MSP  string `path:"msp" doc:"The MSP's slug."`
+	Body baselineBody
+}
+
+type BaselinePath struct {
+	MSP string `path:"msp" doc:"The MSP's slug."`
+	ID  string `path:"id" format:"uuid"`
+}
+
+type itemsInput struct {
+	BaselinePath
+	Body struct {
+		Items []BaselineItem `json:"items" maxItems:"200"`
+	}
+}
+
+type assignInput struct {
+	BaselinePath
+	Body struct {
+		AssignedTo []string `json:"assigned_to" maxItems:"1000" doc:"all, tenant:<slug> or tag:<tag>, any of them."`
+	}
+}
+
+type overrideInput struct {
+	TenantPath
+	ID   string `path:"id" format:"uuid" doc:"The baseline."`
+	Item string `path:"item" maxLength:"63" doc:"The item's key."`
+	Body struct {
+		Disabled bool               `json:"disabled,omitempty" doc:"Turn the item off in this tenant."`
+		Params   *compliance.Params `json:"params,omitempty" doc:"The rule's params, changed: version, hours or identifier, as the rule's kind takes."`
+		Reason   string             `json:"reason" minLength:"1" maxLength:"500"`
+	}
+}
+
+func (a *API) baselineRoutes() {
+	tags := []string{"Baselines"}
+	register(a, huma.Operation{
+		OperationID: "create-baseline", Method: http.MethodPost, Path: "/v1/msps/{msp}/baselines", Tags: tags,
+		Summary: "Create a baseline", DefaultStatus: http.StatusCreated,
+		Description: "A versioned set of items (compliance rules for now) the MSP assigns to its tenants; version 1, assigned to nobody yet.",
+		Errors:      []int{http.StatusConflict},
+	}, mspAdmin, func(ctx context.Context, in *baselineInput) (*struct{ Body Baseline }, error) {
+		c := callFrom(ctx)
+		b, err := a.d.MSP.CreateBaseline(ctx, c.msp.ID, in.Body.Name, itemsOf(in.Body.Items), c.principal.Subject)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		return &struct{ Body Baseline }{baselineOf(b)}, nil
+	})
+	register(a, huma.Operation{
+		OperationID: "list-baselines", Method: http.MethodGet, Path: "/v1/msps/{msp}/baselines", Tags: tags,
+		Summary: "The MSP's baselines",
+	}, mspAdmin, func(ctx context.Context, in *struct {
+		MSP string `path:"msp"`
+	}) (*struct{ Body Page[Baseline] }, error) {
+		bs, err := a.d.MSP.Baselines(ctx, callFrom(ctx).msp.ID)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		out := make([]Baseline, len(bs))
+		for i, b := range bs {
+			out[i] = baselineOf(b)
+		}
+		return &struct{ Body Page[Baseline] }{Page[Baseline]{Items: out}}, nil
+	})
+	register(a, huma.Operation{
+		OperationID: "set-baseline-items", Method: http.MethodPut, Path: "/v1/msps/{msp}/baselines/{id}/items", Tags: tags,
+		Summary:     "Make a baseline's next version",
+		Description: "The items become the next version; every tenant it is assigned to gets it applied in the background.",
+	}, mspAdmin, func(ctx context.Context, in *itemsInput) (*struct{ Body Baseline }, error) {
+		c := callFrom(ctx)
+		b, err := a.d.MSP.SetItems(ctx, c.msp.ID, parseID(in.ID), itemsOf(in.Body.Items), c.principal.Subject)
+		if err == nil {
+			err = a.d.MSP.QueueApply(ctx, a.d.Jobs, c.msp.ID)
+		}
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		return &struct{ Body Baseline }{baselineOf(b)}, nil
+	})
+	register(a, huma.Operation{
+		OperationID: "assign-baseline", Method: http.MethodPut, Path: "/v1/msps/{msp}/baselines/{id}/assignment", Tags: tags,
+		Summary:     "Assign a baseline to tenants",
+		Description: "all, tenant:<slug> or tag:<tag>. Tenants it is now for get its items; tenants it is no longer for lose them, in the background.",
+	}, mspAdmin, func(ctx context.Context, in *assignInput) (*struct{ Body Baseline }, error) {
+		c := callFrom(ctx)
+		b, err := a.d.MSP.Assign(ctx, c.msp.ID, parseID(in.ID), in.Body.AssignedTo)
+		if err == nil {
+			err = a.d.MSP.QueueApply(ctx, a.d.Jobs, c.msp.ID)
+		}
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		return &struct{ Body Baseline }{baselineOf(b)}, nil
+	})
+	register(a, huma.Operation{
+		OperationID: "set-baseline-override", Method: http.MethodPut, Path: "/v1/tenants/{tenant}/baselines/{id}/overrides/{item}", Tags: tags,
+		Summary:     "Override one baseline item in the tenant",
+		Description: "Turn the item off, or change its params, with a reason: the tenant keeps the baseline for everything else. Audited.",
+	}, admin, func(ctx context.Context, in *overrideInput) (*struct{}, error) {
+		c := callFrom(ctx)
+		o := msp.Override{Baseline: parseID(in.ID), Item: in.Item, Disabled: in.Body.Disabled, Params: in.Body.Params, Reason: in.Body.Reason,
+			By: c.principal.Subject}
+		err := a.audited(ctx, func(ctx context.Context) error {
+			if err := a.d.MSP.SetOverride(ctx, c.tenant, o); err != nil {
+				return err
+			}
+			return a.d.MSP.QueueApplyTenantTx(ctx, a.d.Jobs, c.tenant)
+		})
+		return nil, err
+	})
+	register(a, huma.Operation{
+		OperationID: "get-baseline-drift", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/baselines/drift", Tags: tags,
+		Summary:     "How the tenant deviates from its baselines",
+		Description: "Each item of each baseline assigned to the tenant: applied, overridden (with the reason), missing, changed locally; and not_applied for a baseline rule the tenant keeps that no baseline gives it any more.",
+	}, viewer, func(ctx context.Context, in *struct{ TenantPath }) (*struct{ Body Page[msp.Drift] }, error) {
+		ds, err := a.d.MSP.DriftOf(ctx, callFrom(ctx).tenant)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		if ds == nil {
+			ds = []msp.Drift{}
+		}
+		return &struct{ Body Page[msp.Drift] }{Page[msp.Drift]{Items: ds}}, nil
+	})
+}

@@ -1,0 +1,110 @@
+package api_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tridentmdm/trident/api"
+)
+
+// The baseline flow through the server (issue 25): an MSP's baseline of
+// five rules assigned to two of its three tenants, applied in the
+// background; one tenant overrides an item with a reason; a local change
+// shows as drift; bad input is refused and changes nothing.
+func TestBaselinesAPI(t *testing.T) {
+	w := newWorld(t, api.Limits{})
+	ctx := context.Background()
+	second, err := w.dir.CreateTenant(ctx, w.mspA.ID, w.a.Slug+"-2", "Second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	third, err := w.dir.CreateTenant(ctx, w.mspA.ID, w.a.Slug+"-3", "Third")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "/v1/msps/" + w.mspA.Slug + "/baselines"
+	rule := func(name, kind string, params map[string]any) map[string]any {
+		return map[string]any{"name": name, "kind": kind, "params": params}
+	}
+	items := []map[string]any{
+		{"key": "disk", "rule": rule("Disk encrypted", "disk_encrypted", map[string]any{})},
+		{"key": "passcode", "rule": rule("Passcode set", "passcode_set", map[string]any{})},
+		{"key": "firewall", "rule": rule("Firewall on", "firewall_enabled", map[string]any{})},
+		{"key": "seen", "rule": rule("Checked in today", "checked_in_within", map[string]any{"hours": 24})},
+		{"key": "os", "rule": rule("Windows 11 24H2", "os_version_min", map[string]any{"version": "10.0.26100"})},
+	}
+	isProblem(t, w.do(t, "msp-admin-a", "POST", base, map[string]any{"name": "Bad", "items": []map[string]any{{"key": "x", "rule": rule("x", "nope", nil)}}}), 422)
+	r := w.do(t, "msp-admin-a", "POST", base, map[string]any{"name": "Standard", "items": items})
+	if r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	id := r.body["id"].(string)
+	isProblem(t, w.do(t, "msp-admin-a", "PUT", base+"/"+id+"/assignment", map[string]any{"assigned_to": []string{"tenant:" + w.b.Slug}}), 422)
+	if r := w.do(t, "msp-admin-a", "PUT", base+"/"+id+"/assignment", map[string]any{"assigned_to": []string{"tenant:" + w.a.Slug, "tenant:" + second.Slug}}); r.status != 200 {
+		t.Fatalf("assign: %d %s", r.status, r.raw)
+	}
+	drift := func(tenant, who string) map[string]string {
+		t.Helper()
+		r := w.do(t, who, "GET", "/v1/tenants/"+tenant+"/baselines/drift", nil)
+		out := map[string]string{}
+		items, _ := r.body["items"].([]any)
+		for _, it := range items {
+			m := it.(map[string]any)
+			out[m["item"].(string)] = m["state"].(string)
+		}
+		return out
+	}
+	wait := func(tenant, who string, want map[string]string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			got := drift(tenant, who)
+			same := len(got) == len(want)
+			for k, v := range want {
+				same = same && got[k] == v
+			}
+			if same {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s's drift: %v, want %v", tenant, got, want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	applied := map[string]string{"disk": "applied", "passcode": "applied", "firewall": "applied", "seen": "applied", "os": "applied"}
+	wait(w.a.Slug, "admin-a", applied)
+	wait(second.Slug, "msp-admin-a", applied)
+	if got := drift(third.Slug, "msp-admin-a"); len(got) != 0 {
+		t.Errorf("the unassigned tenant's drift: %v", got)
+	}
+
+	// An override with a reason; one of an item that is not there is 422.
+	ov := "/v1/tenants/" + w.a.Slug + "/baselines/" + id + "/overrides/"
+	isProblem(t, w.do(t, "admin-a", "PUT", ov+"nothing", map[string]any{"disabled": true, "reason": "x"}), 422)
+	isProblem(t, w.do(t, "viewer-a", "PUT", ov+"firewall", map[string]any{"disabled": true, "reason": "x"}), 403)
+	if r := w.do(t, "admin-a", "PUT", ov+"firewall", map[string]any{"disabled": true, "reason": "the kiosks run without a firewall profile"}); r.status != 204 {
+		t.Fatalf("override: %d %s", r.status, r.raw)
+	}
+	want := map[string]string{"disk": "applied", "passcode": "applied", "firewall": "overridden", "seen": "applied", "os": "applied"}
+	wait(w.a.Slug, "admin-a", want)
+
+	// A local change to a baseline rule is drift.
+	r = w.do(t, "admin-a", "GET", "/v1/tenants/"+w.a.Slug+"/compliance/rules", nil)
+	rules, _ := r.body["items"].([]any)
+	for _, x := range rules {
+		m := x.(map[string]any)
+		if b, _ := m["baseline"].(map[string]any); b != nil && b["item"] == "seen" {
+			if r := w.do(t, "admin-a", "PATCH", "/v1/tenants/"+w.a.Slug+"/compliance/rules/"+m["id"].(string), map[string]any{"enabled": false}); r.status != 200 {
+				t.Fatalf("a local change: %d %s", r.status, r.raw)
+			}
+		}
+	}
+	want["seen"] = "changed"
+	wait(w.a.Slug, "admin-a", want)
+	r = w.do(t, "admin-a", "GET", "/v1/tenants/"+w.a.Slug+"/audit?action=set-baseline-override", nil)
+	if items, _ := r.body["items"].([]any); len(items) != 1 {
+		t.Errorf("the override in the audit log: %s", r.raw)
+	}
+}

@@ -1,0 +1,452 @@
+package msp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/tridentmdm/trident/internal/fault"
+	"github.com/tridentmdm/trident/services/compliance"
+	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// Item is one configuration item of a baseline: for now a compliance
+// rule, named by a key that stays the same across versions.
+type Item struct {
+	Key  string          `json:"key"`
+	Rule compliance.Rule `json:"rule"`
+}
+
+// Baseline is an MSP's versioned set of items and the tenants it is
+// assigned to.
+type Baseline struct {
+	ID         uuid.UUID `json:"id"`
+	Name       string    `json:"name"`
+	Version    int       `json:"version"`
+	Items      []Item    `json:"items"`
+	AssignedTo []string  `json:"assigned_to"` // "all", "tenant:<slug>", "tag:<tag>"
+	CreatedBy  string    `json:"created_by"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// MaxItems bounds a baseline's items.
+const MaxItems = 200
+
+var reItemKey = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+// checkItems refuses items that are not: a key that is not one or is
+// repeated, a rule that is not a rule (naming the item and the field).
+func checkItems(items []Item) error {
+	if len(items) > MaxItems {
+		return fault.InvalidField("items", fmt.Sprintf("at most %d items", MaxItems))
+	}
+	seen := map[string]bool{}
+	var errs []error
+	for i, it := range items {
+		switch {
+		case !reItemKey.MatchString(it.Key):
+			errs = append(errs, fault.InvalidField(fmt.Sprintf("items[%d].key", i), "lower-case letters, digits and . _ -, a letter or digit first, at most 63"))
+		case seen[it.Key]:
+			errs = append(errs, fault.InvalidField(fmt.Sprintf("items[%d].key", i), fmt.Sprintf("%q is there twice", it.Key)))
+		}
+		seen[it.Key] = true
+		if err := it.Rule.Check(); err != nil {
+			errs = append(errs, fault.InvalidField(fmt.Sprintf("items[%d].rule", i), err.Error()))
+		}
+	}
+	return fault.Join(errs...)
+}
+
+// checkTargets refuses assignment targets that are not "all",
+// "tenant:<a tenant of msp>" or "tag:<tag>".
+func (s *Service) checkTargets(ctx context.Context, msp uuid.UUID, targets []string) error {
+	tenants, err := s.dir.ListTenants(ctx, msp)
+	if err != nil {
+		return err
+	}
+	for _, t := range targets {
+		kind, value, _ := strings.Cut(t, ":")
+		switch {
+		case t == "all":
+		case kind == "tenant" && slices.ContainsFunc(tenants, func(x tenancy.Tenant) bool { return x.Slug == value }):
+		case kind == "tag" && reTag.MatchString(value):
+		default:
+			return fault.InvalidField("assigned_to", fmt.Sprintf("%q is not all, tenant:<a tenant of the MSP> or tag:<tag>", t))
+		}
+	}
+	return nil
+}
+
+// ErrNoBaseline is a baseline id the MSP does not have.
+var ErrNoBaseline = fault.New(fault.NotFound, "no such baseline in the MSP")
+
+const baselineCols = `id, name, version, items, assigned_to, created_by, created_at, updated_at`
+
+func scanBaseline(r pgx.Row) (Baseline, error) {
+	var b Baseline
+	var items []byte
+	if err := r.Scan(&b.ID, &b.Name, &b.Version, &items, &b.AssignedTo, &b.CreatedBy, &b.CreatedAt, &b.UpdatedAt); err != nil {
+		return Baseline{}, err
+	}
+	if err := json.Unmarshal(items, &b.Items); err != nil {
+		return Baseline{}, fmt.Errorf("msp: baseline %s's items: %w", b.ID, err)
+	}
+	return b, nil
+}
+
+// CreateBaseline makes msp's baseline name with items, as version 1,
+// assigned to nobody yet.
+func (s *Service) CreateBaseline(ctx context.Context, msp uuid.UUID, name string, items []Item, by string) (Baseline, error) {
+	if n := len(strings.TrimSpace(name)); n == 0 || len(name) > 200 {
+		return Baseline{}, fault.InvalidField("name", "must be 1 to 200 characters")
+	}
+	if err := checkItems(items); err != nil {
+		return Baseline{}, err
+	}
+	body, _ := json.Marshal(items)
+	var b Baseline
+	err := s.db.MSPTx(ctx, msp, func(tx pgx.Tx) (err error) {
+		b, err = scanBaseline(tx.QueryRow(ctx, `INSERT INTO baselines (msp_id, id, name, items, created_by) VALUES ($1, $2, $3, $4, $5)
+RETURNING `+baselineCols, msp, uuid.New(), name, body, by))
+		if isUnique(err) {
+			return fault.New(fault.Conflict, "the MSP has a baseline named %q", name)
+		} else if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO baseline_versions (msp_id, baseline_id, version, items, created_by) VALUES ($1, $2, 1, $3, $4)`, msp, b.ID, body, by)
+		return err
+	})
+	return b, err
+}
+
+// SetItems makes items the baseline's next version.
+func (s *Service) SetItems(ctx context.Context, msp, id uuid.UUID, items []Item, by string) (Baseline, error) {
+	if err := checkItems(items); err != nil {
+		return Baseline{}, err
+	}
+	body, _ := json.Marshal(items)
+	var b Baseline
+	err := s.db.MSPTx(ctx, msp, func(tx pgx.Tx) (err error) {
+		b, err = scanBaseline(tx.QueryRow(ctx, `UPDATE baselines SET items = $2, version = version + 1, updated_at = now() WHERE id = $1
+RETURNING `+baselineCols, id, body))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNoBaseline
+		} else if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO baseline_versions (msp_id, baseline_id, version, items, created_by) VALUES ($1, $2, $3, $4, $5)`,
+			msp, b.ID, b.Version, body, by)
+		return err
+	})
+	return b, err
+}
+
+// Assign sets whom the baseline is for: "all", "tenant:<slug>",
+// "tag:<tag>" (any of them).
+func (s *Service) Assign(ctx context.Context, msp, id uuid.UUID, targets []string) (Baseline, error) {
+	if err := s.checkTargets(ctx, msp, targets); err != nil {
+		return Baseline{}, err
+	}
+	slices.Sort(targets)
+	targets = slices.Compact(targets)
+	var b Baseline
+	err := s.db.MSPTx(ctx, msp, func(tx pgx.Tx) (err error) {
+		b, err = scanBaseline(tx.QueryRow(ctx, `UPDATE baselines SET assigned_to = $2, updated_at = now() WHERE id = $1 RETURNING `+baselineCols,
+			id, append([]string{}, targets...)))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNoBaseline
+		}
+		return err
+	})
+	return b, err
+}
+
+// Baselines are msp's baselines, by name.
+func (s *Service) Baselines(ctx context.Context, msp uuid.UUID) ([]Baseline, error) {
+	var out []Baseline
+	err := s.db.MSPReadTx(ctx, msp, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT `+baselineCols+` FROM baselines ORDER BY name`)
+		var err error
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Baseline, error) { return scanBaseline(r) })
+		return err
+	})
+	return out, err
+}
+
+// Override is a tenant's change to one item of a baseline, with why.
+type Override struct {
+	Baseline uuid.UUID          `json:"baseline_id"`
+	Item     string             `json:"item"`
+	Disabled bool               `json:"disabled"`
+	Params   *compliance.Params `json:"params,omitempty"`
+	Reason   string             `json:"reason"`
+	By       string             `json:"created_by"`
+}
+
+// SetOverride records t's override of a baseline item, in t's
+// transaction (the edge's audited one ctx is within): the baseline must
+// be one of t's MSP's and have the item; the changed params must make a
+// rule.
+func (s *Service) SetOverride(ctx context.Context, t tenancy.Tenant, o Override) error {
+	if n := len(strings.TrimSpace(o.Reason)); n == 0 || len(o.Reason) > 500 {
+		return fault.InvalidField("reason", "say why, in 1 to 500 characters")
+	}
+	bs, err := s.Baselines(ctx, t.MSPID)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(bs, func(b Baseline) bool { return b.ID == o.Baseline })
+	if i < 0 {
+		return ErrNoBaseline
+	}
+	j := slices.IndexFunc(bs[i].Items, func(it Item) bool { return it.Key == o.Item })
+	if j < 0 {
+		return fault.InvalidField("item", fmt.Sprintf("the baseline %q has no item %q", bs[i].Name, o.Item))
+	}
+	var params []byte
+	if o.Params != nil {
+		r := bs[i].Items[j].Rule
+		r.Params = *o.Params
+		if err := r.Check(); err != nil {
+			return fault.InvalidField("params", err.Error())
+		}
+		params, _ = json.Marshal(o.Params)
+	}
+	return s.db.Tx(tenancy.WithTenant(ctx, t.ID), func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO baseline_overrides (tenant_id, msp_id, baseline_id, item, disabled, params, reason, created_by)
+VALUES (current_tenant(), $1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (tenant_id, baseline_id, item) DO UPDATE SET disabled = EXCLUDED.disabled, params = EXCLUDED.params,
+    reason = EXCLUDED.reason, created_by = EXCLUDED.created_by, created_at = now()`, t.MSPID, o.Baseline, o.Item, o.Disabled, params, o.Reason, o.By)
+		return err
+	})
+}
+
+// overrides are t's overrides, in the transaction ctx is in (or one).
+func (s *Service) overrides(ctx context.Context, t tenancy.Tenant) ([]Override, error) {
+	return tenancy.Read(tenancy.WithTenant(ctx, t.ID), s.db, func(tx pgx.Tx) ([]Override, error) {
+		rows, _ := tx.Query(ctx, `SELECT baseline_id, item, disabled, params, reason, created_by FROM baseline_overrides`)
+		return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Override, error) {
+			var o Override
+			var params []byte
+			if err := r.Scan(&o.Baseline, &o.Item, &o.Disabled, &params, &o.Reason, &o.By); err != nil {
+				return o, err
+			}
+			if params != nil {
+				o.Params = &compliance.Params{}
+				_ = json.Unmarshal(params, o.Params)
+			}
+			return o, nil
+		})
+	})
+}
+
+// Effective is one item as it applies to a tenant.
+type Effective struct {
+	Baseline Baseline
+	Item     Item      // with the override's params, if any
+	Override *Override // the tenant's override, if any
+}
+
+// assigned reports whether b is for t (with its tags).
+func assigned(b Baseline, t tenancy.Tenant, tags []string) bool {
+	for _, a := range b.AssignedTo {
+		kind, value, _ := strings.Cut(a, ":")
+		if a == "all" || (kind == "tenant" && value == t.Slug) || (kind == "tag" && slices.Contains(tags, value)) {
+			return true
+		}
+	}
+	return false
+}
+
+// EffectiveFor is t's effective configuration: every item of every
+// baseline assigned to it, with its overrides (a disabled item included,
+// marked by its override).
+func (s *Service) EffectiveFor(ctx context.Context, t tenancy.Tenant) ([]Effective, error) {
+	bs, err := s.Baselines(ctx, t.MSPID)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := s.Tags(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	ovs, err := s.overrides(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	var out []Effective
+	for _, b := range bs {
+		if !assigned(b, t, tags) {
+			continue
+		}
+		for _, it := range b.Items {
+			e := Effective{Baseline: b, Item: it}
+			if i := slices.IndexFunc(ovs, func(o Override) bool { return o.Baseline == b.ID && o.Item == it.Key }); i >= 0 {
+				e.Override = &ovs[i]
+				if ovs[i].Params != nil {
+					e.Item.Rule.Params = *ovs[i].Params
+				}
+			}
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// Apply makes t's baseline rules its effective configuration, in one of
+// t's transactions: each item's rule created or changed to what it says
+// (a disabled one removed), rules of items no longer effective removed.
+// It is idempotent: applying again changes nothing; a run cut short
+// changed nothing (one transaction), and the next one applies it whole.
+func (s *Service) Apply(ctx context.Context, t tenancy.Tenant) (changed int, err error) {
+	if s.comp == nil {
+		return 0, errors.New("msp: no compliance service to apply baselines with")
+	}
+	eff, err := s.EffectiveFor(ctx, t)
+	if err != nil {
+		return 0, err
+	}
+	err = s.db.Tx(tenancy.WithTenant(ctx, t.ID), func(tx pgx.Tx) error {
+		tctx := tenancy.WithTenant(ctx, t.ID)
+		var keep []compliance.Mark
+		for _, e := range eff {
+			if e.Override != nil && e.Override.Disabled {
+				continue
+			}
+			m := compliance.Mark{Baseline: e.Baseline.ID, Item: e.Item.Key}
+			keep = append(keep, m)
+			ch, err := s.comp.ApplyMarkedTx(tctx, tx, m, e.Item.Rule)
+			if err != nil {
+				return fmt.Errorf("baseline %q item %q: %w", e.Baseline.Name, e.Item.Key, err)
+			}
+			if ch {
+				changed++
+			}
+		}
+		n, err := s.comp.RemoveMarkedExceptTx(tctx, tx, keep)
+		changed += n
+		return err
+	})
+	return changed, err
+}
+
+// Drift states.
+const (
+	Applied    = "applied"     // the tenant's rule is what the item says
+	Overridden = "overridden"  // the tenant overrode the item (see the reason)
+	Missing    = "missing"     // the item is not applied (yet, or it failed)
+	Changed    = "changed"     // the tenant's rule was changed locally
+	Unassigned = "not_applied" // a rule of a baseline no longer assigned, or an item no longer there
+)
+
+// Drift is one item's state in a tenant.
+type Drift struct {
+	Baseline uuid.UUID `json:"baseline_id"`
+	Name     string    `json:"baseline"`
+	Version  int       `json:"version"`
+	Item     string    `json:"item"`
+	State    string    `json:"state"`
+	Reason   string    `json:"reason,omitempty"` // the override's
+}
+
+// DriftOf says how t deviates from its baselines, item by item.
+func (s *Service) DriftOf(ctx context.Context, t tenancy.Tenant) ([]Drift, error) {
+	if s.comp == nil {
+		return nil, errors.New("msp: no compliance service")
+	}
+	eff, err := s.EffectiveFor(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := s.comp.Rules(tenancy.WithTenant(ctx, t.ID))
+	if err != nil {
+		return nil, err
+	}
+	marked := map[compliance.Mark]compliance.Rule{}
+	for _, r := range rules {
+		if r.Baseline != nil {
+			marked[*r.Baseline] = r
+		}
+	}
+	var out []Drift
+	for _, e := range eff {
+		m := compliance.Mark{Baseline: e.Baseline.ID, Item: e.Item.Key}
+		d := Drift{Baseline: e.Baseline.ID, Name: e.Baseline.Name, Version: e.Baseline.Version, Item: e.Item.Key}
+		r, have := marked[m]
+		delete(marked, m)
+		want := e.Item.Rule
+		want.Enabled = true
+		switch {
+		case e.Override != nil && e.Override.Disabled:
+			d.State, d.Reason = Overridden, e.Override.Reason
+		case !have:
+			d.State = Missing
+		case !compliance.Same(r, want):
+			d.State = Changed
+		case e.Override != nil:
+			d.State, d.Reason = Overridden, e.Override.Reason
+		default:
+			d.State = Applied
+		}
+		out = append(out, d)
+	}
+	for m := range marked {
+		out = append(out, Drift{Baseline: m.Baseline, Item: m.Item, State: Unassigned})
+	}
+	return out, nil
+}
+
+// QueueApply queues the application of the baselines in every tenant of
+// msp, each job in its tenant's transaction (applying is idempotent: a
+// tenant already as it should be is left as it is).
+func (s *Service) QueueApply(ctx context.Context, jobs events.Jobs, msp uuid.UUID) error {
+	tenants, err := s.dir.ListTenants(ctx, msp)
+	if err != nil {
+		return err
+	}
+	for _, t := range tenants {
+		if err := s.db.Tx(tenancy.WithTenant(ctx, t.ID), func(tx pgx.Tx) error { return s.queueApplyTx(ctx, tx, jobs, t) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// QueueApplyTenantTx queues t's application in the transaction ctx is
+// within (its own otherwise).
+func (s *Service) QueueApplyTenantTx(ctx context.Context, jobs events.Jobs, t tenancy.Tenant) error {
+	return s.db.Tx(tenancy.WithTenant(ctx, t.ID), func(tx pgx.Tx) error { return s.queueApplyTx(ctx, tx, jobs, t) })
+}
+
+func (s *Service) queueApplyTx(ctx context.Context, tx pgx.Tx, jobs events.Jobs, t tenancy.Tenant) error {
+	if jobs == nil {
+		return errors.New("msp: this process cannot queue jobs")
+	}
+	_, err := jobs.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: ApplyArgs{TenantID: t.ID}}})
+	return err
+}
+
+// ApplyArgs is the job that applies a tenant's baselines.
+type ApplyArgs struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+}
+
+// Kind names the job kind in River.
+func (ApplyArgs) Kind() string { return "msp.apply_baselines" }
+
+// isUnique reports a unique violation.
+func isUnique(err error) bool {
+	var pg interface{ SQLState() string }
+	return errors.As(err, &pg) && pg.SQLState() == "23505"
+}

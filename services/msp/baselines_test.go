@@ -1,0 +1,225 @@
+package msp_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/tridentmdm/trident/internal/fault"
+	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/compliance"
+	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/msp"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// A baseline's items become each assigned tenant's rules, once however
+// often it is applied; an override turns one off (or changes its params)
+// with a reason; a local change shows as drift and the next apply puts
+// the item back; a tenant the baseline is no longer for loses its rules.
+// Bad input changes nothing.
+func TestBaselines(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.DB(t)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := testenv.Tenant(t, dir)
+	b, err := dir.CreateTenant(ctx, a.MSPID, "b-"+uuid.NewString()[:6], "B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := testenv.Tenant(t, dir)
+	pub := events.NewPublisher(nil)
+	inv := inventory.New(db, pub)
+	comp := compliance.New(db, inv, commands.New(db, inv, pub), pub)
+	s := msp.New(db, dir, inv, comp, events.NewStore(db), nil)
+	items := []msp.Item{
+		{Key: "disk", Rule: compliance.Rule{Name: "Disk encrypted", Kind: compliance.DiskEncrypted}},
+		{Key: "os", Rule: compliance.Rule{Name: "Windows 11 24H2", Kind: compliance.OSVersionMin, Platform: inventory.Windows, Params: compliance.Params{Version: "10.0.26100"}}},
+		{Key: "seen", Rule: compliance.Rule{Name: "Checked in today", Kind: compliance.CheckedInWithin, Params: compliance.Params{Hours: 24}}},
+	}
+	for _, bad := range [][]msp.Item{
+		{{Key: "Bad Key", Rule: items[0].Rule}},
+		{items[0], items[0]},
+		{{Key: "x", Rule: compliance.Rule{Name: "No such", Kind: "nope"}}},
+	} {
+		if _, err := s.CreateBaseline(ctx, a.MSPID, "bad", bad, "mo"); !fault.Is(err, fault.Invalid) {
+			t.Errorf("bad items %+v: %v", bad, err)
+		}
+	}
+	base, err := s.CreateBaseline(ctx, a.MSPID, "Standard", items, "mo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Assign(ctx, a.MSPID, base.ID, []string{"tenant:" + other.Slug}); !fault.Is(err, fault.Invalid) {
+		t.Errorf("assigned to another MSP's tenant: %v", err)
+	}
+	if _, err := s.Assign(ctx, a.MSPID, base.ID, []string{"tenant:" + a.Slug, "tenant:" + b.Slug}); err != nil {
+		t.Fatal(err)
+	}
+	if other, _ := s.Baselines(ctx, other.MSPID); len(other) != 0 {
+		t.Errorf("another MSP sees the baseline: %+v", other)
+	}
+	rulesOf := func(tn tenancy.Tenant) []compliance.Rule {
+		t.Helper()
+		rs, err := comp.Rules(tenancy.WithTenant(ctx, tn.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	for range 2 { // applying twice: the same three rules
+		for _, tn := range []tenancy.Tenant{a, b} {
+			if _, err := s.Apply(ctx, tn); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n := len(rulesOf(a)); n != 3 {
+		t.Fatalf("tenant a has %d rules, want the baseline's 3 once", n)
+	}
+	if n, _ := s.Apply(ctx, a); n != 0 {
+		t.Errorf("applying again changed %d rules", n)
+	}
+
+	// b turns one item off, with a reason; an override of an item that
+	// is not there, or without a reason, is refused.
+	if err := s.SetOverride(ctx, b, msp.Override{Baseline: base.ID, Item: "nope", Disabled: true, Reason: "x", By: "bo"}); !fault.Is(err, fault.Invalid) {
+		t.Errorf("an override of no item: %v", err)
+	}
+	if err := s.SetOverride(ctx, b, msp.Override{Baseline: base.ID, Item: "disk", Disabled: true, By: "bo"}); !fault.Is(err, fault.Invalid) {
+		t.Errorf("an override without a reason: %v", err)
+	}
+	if err := s.SetOverride(ctx, b, msp.Override{Baseline: base.ID, Item: "disk", Disabled: true, Reason: "kiosks have no disk to encrypt", By: "bo"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rulesOf(b)); n != 2 {
+		t.Errorf("b with disk turned off has %d rules, want 2", n)
+	}
+
+	// A local change in a is drift until the next apply.
+	for _, r := range rulesOf(a) {
+		if r.Baseline != nil && r.Baseline.Item == "seen" {
+			if _, err := comp.SetEnabled(tenancy.WithTenant(ctx, a.ID), r.ID, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	states := func(tn tenancy.Tenant) map[string]string {
+		t.Helper()
+		ds, err := s.DriftOf(ctx, tn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, d := range ds {
+			out[d.Item] = d.State
+		}
+		return out
+	}
+	if got := states(a); got["seen"] != msp.Changed || got["disk"] != msp.Applied {
+		t.Errorf("a's drift after a local change: %v", got)
+	}
+	if got := states(b); got["disk"] != msp.Overridden || got["os"] != msp.Applied {
+		t.Errorf("b's drift: %v", got)
+	}
+	if _, err := s.Apply(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if got := states(a); got["seen"] != msp.Applied {
+		t.Errorf("a's drift after applying again: %v", got)
+	}
+
+	// A new version changes the rules in place; unassigned, they go.
+	items[1].Rule.Params.Version = "10.0.26200"
+	v2, err := s.SetItems(ctx, a.MSPID, base.ID, items[:2], "mo")
+	if err != nil || v2.Version != 2 {
+		t.Fatalf("version 2: %+v %v", v2, err)
+	}
+	if _, err := s.Apply(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	rs := rulesOf(a)
+	if len(rs) != 2 {
+		t.Errorf("after version 2: %d rules, want 2", len(rs))
+	}
+	for _, r := range rs {
+		if r.Baseline.Item == "os" && r.Params.Version != "10.0.26200" {
+			t.Errorf("the os rule after version 2: %+v", r)
+		}
+	}
+	if _, err := s.Assign(ctx, a.MSPID, base.ID, []string{"tenant:" + b.Slug}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rulesOf(a)); n != 0 {
+		t.Errorf("a, no longer assigned: %d baseline rules", n)
+	}
+}
+
+// Applying is one transaction per tenant: cut short halfway (the
+// database refuses the second rule, as a worker killed mid-run would
+// stop), nothing of it stays, and the next run applies every item
+// exactly once.
+func TestApplyCutShortChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.DB(t)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := testenv.Tenant(t, dir)
+	pub := events.NewPublisher(nil)
+	inv := inventory.New(db, pub)
+	comp := compliance.New(db, inv, commands.New(db, inv, pub), pub)
+	s := msp.New(db, dir, inv, comp, events.NewStore(db), nil)
+	base, err := s.CreateBaseline(ctx, a.MSPID, "Standard", []msp.Item{
+		{Key: "disk", Rule: compliance.Rule{Name: "Disk encrypted", Kind: compliance.DiskEncrypted}},
+		{Key: "passcode", Rule: compliance.Rule{Name: "Passcode set", Kind: compliance.PasscodeSet}},
+	}, "mo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Assign(ctx, a.MSPID, base.ID, []string{"all"}); err != nil {
+		t.Fatal(err)
+	}
+	su := testenv.Superuser(t)
+	trigger := "cut_" + uuid.NewString()[:8]
+	if _, err := su.Exec(ctx, `CREATE OR REPLACE FUNCTION trident_test_cut() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'the worker died'; END $$`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := su.Exec(ctx, `CREATE TRIGGER `+trigger+` BEFORE INSERT ON compliance_rules FOR EACH ROW
+WHEN (NEW.tenant_id = '`+a.ID.String()+`' AND NEW.baseline_item = 'passcode') EXECUTE FUNCTION trident_test_cut()`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = su.Exec(context.Background(), `DROP TRIGGER IF EXISTS `+trigger+` ON compliance_rules`) })
+	if _, err := s.Apply(ctx, a); err == nil {
+		t.Fatal("applied with the second rule refused")
+	}
+	tctx := tenancy.WithTenant(ctx, a.ID)
+	if rs, _ := comp.Rules(tctx); len(rs) != 0 {
+		t.Fatalf("a run cut short left %d rules", len(rs))
+	}
+	if _, err := su.Exec(ctx, `DROP TRIGGER `+trigger+` ON compliance_rules`); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := s.Apply(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rs, _ := comp.Rules(tctx); len(rs) != 2 {
+		t.Fatalf("after the retry: %d rules, want each item once", len(rs))
+	}
+}
