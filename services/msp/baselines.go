@@ -15,6 +15,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/tridentmdm/trident/internal/fault"
+	"github.com/tridentmdm/trident/services/attention"
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/tenancy"
@@ -449,4 +450,38 @@ func (ApplyArgs) Kind() string { return "msp.apply_baselines" }
 func isUnique(err error) bool {
 	var pg interface{ SQLState() string }
 	return errors.As(err, &pg) && pg.SQLState() == "23505"
+}
+
+// BaselineDrift is the kind of the console's item for a tenant whose
+// baseline rules were changed locally or are not applied.
+const BaselineDrift = "baseline_drift"
+
+// driftItem is the console's item for t's drift from its baselines, or
+// nil when it has none (overrides are decisions, not drift).
+func (s *Service) driftItem(ctx context.Context, t tenancy.Tenant) (*attention.Item, error) {
+	ds, err := s.DriftOf(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	changed, missing := 0, 0
+	for _, d := range ds {
+		switch d.State {
+		case Changed:
+			changed++
+		case Missing:
+			missing++
+		}
+	}
+	if changed+missing == 0 {
+		return nil, nil
+	}
+	var parts []string
+	if changed > 0 {
+		parts = append(parts, fmt.Sprintf("%d changed locally", changed))
+	}
+	if missing > 0 {
+		parts = append(parts, fmt.Sprintf("%d not applied", missing))
+	}
+	return &attention.Item{Kind: BaselineDrift, Severity: attention.Warning, Count: changed + missing, Link: "compliance",
+		Text: "Baseline rules drift from the MSP's baselines: " + strings.Join(parts, ", ") + "."}, nil
 }

@@ -2,6 +2,7 @@ package msp_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -130,6 +131,20 @@ func TestBaselines(t *testing.T) {
 	}
 	if got := states(b); got["disk"] != msp.Overridden || got["os"] != msp.Applied {
 		t.Errorf("b's drift: %v", got)
+	}
+	// The console shows a's drift (b's override is a decision, not drift).
+	for _, tn := range []tenancy.Tenant{a, b} {
+		if err := s.Refresh(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := s.Console(ctx, a.MSPID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Attention) != 1 || c.Attention[0].Kind != msp.BaselineDrift || c.Attention[0].Tenant.ID != a.ID ||
+		!strings.Contains(c.Attention[0].Text, "1 changed locally") {
+		t.Errorf("the console's attention: %+v", c.Attention)
 	}
 	if _, err := s.Apply(ctx, a); err != nil {
 		t.Fatal(err)

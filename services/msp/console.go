@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -127,6 +128,15 @@ func (s *Service) Refresh(ctx context.Context, t tenancy.Tenant) error {
 			r.Unread = err.Error() // the other rules' items still count
 		}
 		r.Attention = items
+	}
+	if s.comp != nil {
+		item, err := s.driftItem(ctx, t)
+		if err != nil {
+			r.Unread = strings.TrimPrefix(r.Unread+"; "+err.Error(), "; ")
+		} else if item != nil {
+			r.Attention = append(r.Attention, *item)
+			attention.Sort(r.Attention)
+		}
 	}
 	if r.Attention == nil {
 		r.Attention = []attention.Item{}
