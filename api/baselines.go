@@ -37,6 +37,8 @@ type Baseline struct {
 	Version    int            `json:"version"`
 	Items      []BaselineItem `json:"items"`
 	AssignedTo []string       `json:"assigned_to" doc:"all, tenant:<slug>, tag:<tag>."`
+	Rings      []msp.Ring     `json:"rings" doc:"The tenants a new version reaches first, in order, each at the version it was promoted to."`
+	Released   int            `json:"released" doc:"The version the baseline's tenants in no ring have."`
 	CreatedBy  string         `json:"created_by"`
 	CreatedAt  time.Time      `json:"created_at"`
 	UpdatedAt  time.Time      `json:"updated_at"`
@@ -44,6 +46,7 @@ type Baseline struct {
 
 func baselineOf(b msp.Baseline) Baseline {
 	out := Baseline{ID: b.ID, Name: b.Name, Version: b.Version, AssignedTo: append([]string{}, b.AssignedTo...), CreatedBy: b.CreatedBy,
+		Rings: append([]msp.Ring{}, b.Rings...), Released: b.Released,
 		CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt, Items: []BaselineItem{}}
 	for _, it := range b.Items {
 		r := it.Rule
@@ -87,6 +90,26 @@ type assignInput struct {
 	BaselinePath
 	Body struct {
 		AssignedTo []string `json:"assigned_to" maxItems:"1000" doc:"all, tenant:<slug> or tag:<tag>, any of them."`
+	}
+}
+
+type ringsInput struct {
+	BaselinePath
+	Body struct {
+		Rings []RingDef `json:"rings" maxItems:"20" doc:"In order: each a name and its tenants. Each starts at the released version."`
+	}
+}
+
+// RingDef is a ring of a baseline's rollout: a name and its tenants.
+type RingDef struct {
+	Name    string   `json:"name" minLength:"1" maxLength:"100"`
+	Targets []string `json:"targets" minItems:"1" maxItems:"1000" doc:"tenant:<slug> or tag:<tag>."`
+}
+
+type ringInput struct {
+	BaselinePath
+	Body struct {
+		Ring string `json:"ring" minLength:"1" maxLength:"100" doc:"A ring's name, or everyone (the baseline's tenants in no ring)."`
 	}
 }
 
@@ -154,6 +177,48 @@ func (a *API) baselineRoutes() {
 	}, mspAdmin, func(ctx context.Context, in *assignInput) (*struct{ Body Baseline }, error) {
 		c := callFrom(ctx)
 		b, err := a.d.MSP.Assign(ctx, c.msp.ID, parseID(in.ID), in.Body.AssignedTo)
+		if err == nil {
+			err = a.d.MSP.QueueApply(ctx, a.d.Jobs, c.msp.ID)
+		}
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		return &struct{ Body Baseline }{baselineOf(b)}, nil
+	})
+	for _, op := range []struct {
+		id, path, summary, desc string
+		move                    func(context.Context, uuid.UUID, uuid.UUID, string) (msp.Baseline, error)
+	}{
+		{"promote-baseline", "/promote", "Promote a baseline's version to the next ring",
+			"The ring gets the version of the ring before it (the first ring: the latest version; everyone: the last ring's). Applied in the background.", a.d.MSP.Promote},
+		{"roll-back-baseline", "/rollback", "Roll a ring back to the version before",
+			"The ring (or everyone) gets the version before the one it has. Applied in the background.", a.d.MSP.Rollback},
+	} {
+		register(a, huma.Operation{OperationID: op.id, Method: http.MethodPost, Path: "/v1/msps/{msp}/baselines/{id}" + op.path, Tags: tags,
+			Summary: op.summary, Description: op.desc, Errors: []int{http.StatusConflict}},
+			mspAdmin, func(ctx context.Context, in *ringInput) (*struct{ Body Baseline }, error) {
+				c := callFrom(ctx)
+				b, err := op.move(ctx, c.msp.ID, parseID(in.ID), in.Body.Ring)
+				if err == nil {
+					err = a.d.MSP.QueueApply(ctx, a.d.Jobs, c.msp.ID)
+				}
+				if err != nil {
+					return nil, a.problem(ctx, err)
+				}
+				return &struct{ Body Baseline }{baselineOf(b)}, nil
+			})
+	}
+	register(a, huma.Operation{
+		OperationID: "set-baseline-rings", Method: http.MethodPut, Path: "/v1/msps/{msp}/baselines/{id}/rings", Tags: tags,
+		Summary:     "Set a baseline's rollout rings",
+		Description: "A new version reaches the first ring only; promote it ring by ring, then to everyone. Each ring starts at the released version.",
+	}, mspAdmin, func(ctx context.Context, in *ringsInput) (*struct{ Body Baseline }, error) {
+		c := callFrom(ctx)
+		rings := make([]msp.Ring, len(in.Body.Rings))
+		for i, r := range in.Body.Rings {
+			rings[i] = msp.Ring{Name: r.Name, Targets: r.Targets}
+		}
+		b, err := a.d.MSP.SetRings(ctx, c.msp.ID, parseID(in.ID), rings)
 		if err == nil {
 			err = a.d.MSP.QueueApply(ctx, a.d.Jobs, c.msp.ID)
 		}

@@ -33,12 +33,17 @@ type Item struct {
 type Baseline struct {
 	ID         uuid.UUID `json:"id"`
 	Name       string    `json:"name"`
-	Version    int       `json:"version"`
-	Items      []Item    `json:"items"`
+	Version    int       `json:"version"`     // the latest
+	Items      []Item    `json:"items"`       // the latest version's
 	AssignedTo []string  `json:"assigned_to"` // "all", "tenant:<slug>", "tag:<tag>"
-	CreatedBy  string    `json:"created_by"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	// Rings are the tenants a new version reaches first, in order, each
+	// at the version it has been promoted to; Released is the version
+	// the baseline's other tenants have.
+	Rings     []Ring    `json:"rings"`
+	Released  int       `json:"released"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // MaxItems bounds a baseline's items.
@@ -92,16 +97,26 @@ func (s *Service) checkTargets(ctx context.Context, msp uuid.UUID, targets []str
 // ErrNoBaseline is a baseline id the MSP does not have.
 var ErrNoBaseline = fault.New(fault.NotFound, "no such baseline in the MSP")
 
-const baselineCols = `id, name, version, items, assigned_to, created_by, created_at, updated_at`
+// Ring is one ring of a baseline's rollout.
+type Ring struct {
+	Name    string   `json:"name"`
+	Targets []string `json:"targets"` // tenant:<slug>, tag:<tag>
+	Version int      `json:"version"`
+}
+
+const baselineCols = `id, name, version, items, assigned_to, rings, released, created_by, created_at, updated_at`
 
 func scanBaseline(r pgx.Row) (Baseline, error) {
 	var b Baseline
-	var items []byte
-	if err := r.Scan(&b.ID, &b.Name, &b.Version, &items, &b.AssignedTo, &b.CreatedBy, &b.CreatedAt, &b.UpdatedAt); err != nil {
+	var items, rings []byte
+	if err := r.Scan(&b.ID, &b.Name, &b.Version, &items, &b.AssignedTo, &rings, &b.Released, &b.CreatedBy, &b.CreatedAt, &b.UpdatedAt); err != nil {
 		return Baseline{}, err
 	}
 	if err := json.Unmarshal(items, &b.Items); err != nil {
 		return Baseline{}, fmt.Errorf("msp: baseline %s's items: %w", b.ID, err)
+	}
+	if err := json.Unmarshal(rings, &b.Rings); err != nil {
+		return Baseline{}, fmt.Errorf("msp: baseline %s's rings: %w", b.ID, err)
 	}
 	return b, nil
 }
@@ -139,8 +154,12 @@ func (s *Service) SetItems(ctx context.Context, msp, id uuid.UUID, items []Item,
 	body, _ := json.Marshal(items)
 	var b Baseline
 	err := s.db.MSPTx(ctx, msp, func(tx pgx.Tx) (err error) {
-		b, err = scanBaseline(tx.QueryRow(ctx, `UPDATE baselines SET items = $2, version = version + 1, updated_at = now() WHERE id = $1
-RETURNING `+baselineCols, id, body))
+		// The new version reaches the first ring only; with no rings, every
+		// tenant of the baseline.
+		b, err = scanBaseline(tx.QueryRow(ctx, `UPDATE baselines SET items = $2, version = version + 1, updated_at = now(),
+    rings = CASE WHEN jsonb_array_length(rings) = 0 THEN rings ELSE jsonb_set(rings, '{0,version}', to_jsonb(version + 1)) END,
+    released = CASE WHEN jsonb_array_length(rings) = 0 THEN version + 1 ELSE released END
+WHERE id = $1 RETURNING `+baselineCols, id, body))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNoBaseline
 		} else if err != nil {
@@ -171,6 +190,138 @@ func (s *Service) Assign(ctx context.Context, msp, id uuid.UUID, targets []strin
 		return err
 	})
 	return b, err
+}
+
+// SetRings sets the baseline's rings (names unique, targets tenant:<slug>
+// or tag:<tag>), each starting at the released version.
+func (s *Service) SetRings(ctx context.Context, msp, id uuid.UUID, rings []Ring) (Baseline, error) {
+	seen := map[string]bool{}
+	for i, r := range rings {
+		if n := len(strings.TrimSpace(r.Name)); n == 0 || len(r.Name) > 100 || seen[r.Name] || r.Name == Everyone {
+			return Baseline{}, fault.InvalidField(fmt.Sprintf("rings[%d].name", i), "a name of 1 to 100 characters, each ring's its own, not "+Everyone)
+		}
+		seen[r.Name] = true
+		for _, t := range r.Targets {
+			if t == "all" {
+				return Baseline{}, fault.InvalidField(fmt.Sprintf("rings[%d].targets", i), "a ring is some tenants: tenant:<slug> or tag:<tag>")
+			}
+		}
+		if len(r.Targets) == 0 {
+			return Baseline{}, fault.InvalidField(fmt.Sprintf("rings[%d].targets", i), "name its tenants: tenant:<slug> or tag:<tag>")
+		}
+		if err := s.checkTargets(ctx, msp, r.Targets); err != nil {
+			return Baseline{}, err
+		}
+	}
+	var b Baseline
+	err := s.db.MSPTx(ctx, msp, func(tx pgx.Tx) (err error) {
+		if b, err = s.baselineTx(ctx, tx, id); err != nil {
+			return err
+		}
+		for i := range rings {
+			rings[i].Version = b.Released
+		}
+		body, _ := json.Marshal(rings)
+		b, err = scanBaseline(tx.QueryRow(ctx, `UPDATE baselines SET rings = $2, updated_at = now() WHERE id = $1 RETURNING `+baselineCols, id, body))
+		return err
+	})
+	return b, err
+}
+
+// Everyone names the last ring: the baseline's tenants in no ring.
+const Everyone = "everyone"
+
+// Promote gives ring (a ring's name, or Everyone) the version of the
+// ring before it (the first ring: the latest version).
+func (s *Service) Promote(ctx context.Context, msp, id uuid.UUID, ring string) (Baseline, error) {
+	return s.moveRing(ctx, msp, id, ring, func(b Baseline, i int) (int, error) {
+		switch {
+		case i == 0:
+			return b.Version, nil
+		case i <= len(b.Rings):
+			return b.Rings[i-1].Version, nil
+		}
+		return 0, nil
+	})
+}
+
+// Rollback puts ring (a ring's name, or Everyone) back on the version
+// before the one it has.
+func (s *Service) Rollback(ctx context.Context, msp, id uuid.UUID, ring string) (Baseline, error) {
+	return s.moveRing(ctx, msp, id, ring, func(b Baseline, i int) (int, error) {
+		cur := b.Released
+		if i < len(b.Rings) {
+			cur = b.Rings[i].Version
+		}
+		if cur <= 1 {
+			return 0, fault.New(fault.Conflict, "the ring has version 1: there is none before it")
+		}
+		return cur - 1, nil
+	})
+}
+
+func (s *Service) moveRing(ctx context.Context, msp, id uuid.UUID, ring string, to func(Baseline, int) (int, error)) (Baseline, error) {
+	var b Baseline
+	err := s.db.MSPTx(ctx, msp, func(tx pgx.Tx) (err error) {
+		if b, err = s.baselineTx(ctx, tx, id); err != nil {
+			return err
+		}
+		i := slices.IndexFunc(b.Rings, func(r Ring) bool { return r.Name == ring })
+		if ring == Everyone {
+			i = len(b.Rings)
+		} else if i < 0 {
+			return fault.InvalidField("ring", fmt.Sprintf("the baseline has no ring %q", ring))
+		}
+		v, err := to(b, i)
+		if err != nil {
+			return err
+		}
+		if i < len(b.Rings) {
+			b.Rings[i].Version = v
+		} else {
+			b.Released = v
+		}
+		body, _ := json.Marshal(b.Rings)
+		b, err = scanBaseline(tx.QueryRow(ctx, `UPDATE baselines SET rings = $2, released = $3, updated_at = now() WHERE id = $1 RETURNING `+baselineCols,
+			id, body, b.Released))
+		return err
+	})
+	return b, err
+}
+
+func (s *Service) baselineTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Baseline, error) {
+	b, err := scanBaseline(tx.QueryRow(ctx, `SELECT `+baselineCols+` FROM baselines WHERE id = $1 FOR UPDATE`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Baseline{}, ErrNoBaseline
+	}
+	return b, err
+}
+
+// versionItems are the baseline's items at version v.
+func (s *Service) versionItems(ctx context.Context, msp uuid.UUID, b Baseline, v int) ([]Item, error) {
+	if v == b.Version {
+		return b.Items, nil
+	}
+	var items []Item
+	err := s.db.MSPReadTx(ctx, msp, func(tx pgx.Tx) error {
+		var body []byte
+		if err := tx.QueryRow(ctx, `SELECT items FROM baseline_versions WHERE baseline_id = $1 AND version = $2`, b.ID, v).Scan(&body); err != nil {
+			return fmt.Errorf("msp: baseline %s version %d: %w", b.ID, v, err)
+		}
+		return json.Unmarshal(body, &items)
+	})
+	return items, err
+}
+
+// versionFor is the version of b tenant t has: its ring's, or the
+// released one.
+func versionFor(b Baseline, t tenancy.Tenant, tags []string) int {
+	for _, r := range b.Rings {
+		if assigned(Baseline{AssignedTo: r.Targets}, t, tags) {
+			return r.Version
+		}
+	}
+	return b.Released
 }
 
 // Baselines are msp's baselines, by name.
@@ -291,7 +442,13 @@ func (s *Service) EffectiveFor(ctx context.Context, t tenancy.Tenant) ([]Effecti
 		if !assigned(b, t, tags) {
 			continue
 		}
-		for _, it := range b.Items {
+		v := versionFor(b, t, tags)
+		items, err := s.versionItems(ctx, t.MSPID, b, v)
+		if err != nil {
+			return nil, err
+		}
+		b.Version = v // as this tenant has it
+		for _, it := range items {
 			e := Effective{Baseline: b, Item: it}
 			if i := slices.IndexFunc(ovs, func(o Override) bool { return o.Baseline == b.ID && o.Item == it.Key }); i >= 0 {
 				e.Override = &ovs[i]

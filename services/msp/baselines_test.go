@@ -238,3 +238,71 @@ WHEN (NEW.tenant_id = '`+a.ID.String()+`' AND NEW.baseline_item = 'passcode') EX
 		t.Fatalf("after the retry: %d rules, want each item once", len(rs))
 	}
 }
+
+// A new version reaches the first ring only; promoted, the next; then
+// everyone; a ring rolled back has the version before again.
+func TestRings(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.DB(t)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pilot := testenv.Tenant(t, dir)
+	rest, err := dir.CreateTenant(ctx, pilot.MSPID, "rest-"+uuid.NewString()[:6], "Rest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := events.NewPublisher(nil)
+	inv := inventory.New(db, pub)
+	comp := compliance.New(db, inv, commands.New(db, inv, pub), pub)
+	s := msp.New(db, dir, inv, comp, events.NewStore(db), nil)
+	osRule := func(v string) []msp.Item {
+		return []msp.Item{{Key: "os", Rule: compliance.Rule{Name: "OS", Kind: compliance.OSVersionMin, Params: compliance.Params{Version: v}}}}
+	}
+	b, err := s.CreateBaseline(ctx, pilot.MSPID, "Updates", osRule("17.0"), "mo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Assign(ctx, pilot.MSPID, b.ID, []string{"all"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetRings(ctx, pilot.MSPID, b.ID, []msp.Ring{{Name: "pilot", Targets: []string{"all"}}}); !fault.Is(err, fault.Invalid) {
+		t.Errorf("a ring of everyone: %v", err)
+	}
+	if _, err := s.SetRings(ctx, pilot.MSPID, b.ID, []msp.Ring{{Name: "pilot", Targets: []string{"tenant:" + pilot.Slug}}}); err != nil {
+		t.Fatal(err)
+	}
+	version := func(tn tenancy.Tenant) string {
+		t.Helper()
+		if _, err := s.Apply(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+		rs, err := comp.Rules(tenancy.WithTenant(ctx, tn.ID))
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("%s's rules: %+v %v", tn.Slug, rs, err)
+		}
+		return rs[0].Params.Version
+	}
+	if _, err := s.SetItems(ctx, pilot.MSPID, b.ID, osRule("18.0"), "mo"); err != nil {
+		t.Fatal(err)
+	}
+	if p, r := version(pilot), version(rest); p != "18.0" || r != "17.0" {
+		t.Errorf("version 2 in the pilot ring only: pilot %s, rest %s", p, r)
+	}
+	if _, err := s.Promote(ctx, pilot.MSPID, b.ID, msp.Everyone); err != nil {
+		t.Fatal(err)
+	}
+	if r := version(rest); r != "18.0" {
+		t.Errorf("promoted to everyone: rest %s", r)
+	}
+	if _, err := s.Rollback(ctx, pilot.MSPID, b.ID, "pilot"); err != nil {
+		t.Fatal(err)
+	}
+	if p := version(pilot); p != "17.0" {
+		t.Errorf("the pilot rolled back: %s", p)
+	}
+	if _, err := s.Promote(ctx, pilot.MSPID, b.ID, "nope"); !fault.Is(err, fault.Invalid) {
+		t.Errorf("a ring that is not there: %v", err)
+	}
+}
