@@ -156,8 +156,10 @@ func (a *API) tagRoutes() {
 		c.tenant = t // the audit entry is the tenant's
 		out := &tagsOutput{}
 		err = a.audited(ctx, func(ctx context.Context) (err error) {
-			out.Body.Tags, err = a.d.MSP.SetTags(ctx, t, in.Body.Tags)
-			return err
+			if out.Body.Tags, err = a.d.MSP.SetTags(ctx, t, in.Body.Tags); err != nil {
+				return err
+			}
+			return a.d.MSP.QueueApplyTenantTx(ctx, a.d.Jobs, t) // baselines assigned by tag
 		})
 		return out, err
 	})

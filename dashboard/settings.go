@@ -101,6 +101,11 @@ func (d *Dashboard) setTags(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
+		if d.opts.Jobs != nil { // baselines assigned by tag
+			if err := d.opts.MSP.QueueApplyTenantTx(ctx, d.opts.Jobs, s.T); err != nil {
+				return err
+			}
+		}
 		return d.record(ctx, sess, "set-tenant-tags", "/v1/msps/"+s.T.MSPSlug+"/tenants/"+s.T.Slug+"/tags", http.StatusOK,
 			map[string]string{"tags": strings.Join(set, ",")})
 	})

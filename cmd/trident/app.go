@@ -191,7 +191,8 @@ func insertOnlyJobs(db *tenancy.DB) (*jobs.Client, error) {
 // compliance evaluation, a new hostname its DNS check) queued through
 // jobs.
 func newPublisher(jobs events.Jobs) *events.Publisher {
-	return events.NewPublisher(jobs, events.WithReaction(compliance.Reaction), events.WithReaction(workers.HostnameReaction))
+	return events.NewPublisher(jobs, events.WithReaction(compliance.Reaction), events.WithReaction(workers.HostnameReaction),
+		events.WithReaction(msp.Reaction))
 }
 
 // listen sets up the Host resolver and the event bus behind one

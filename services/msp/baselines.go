@@ -642,3 +642,12 @@ func (s *Service) driftItem(ctx context.Context, t tenancy.Tenant) (*attention.I
 	return &attention.Item{Kind: BaselineDrift, Severity: attention.Warning, Count: changed + missing, Link: "compliance",
 		Text: "Baseline rules drift from the MSP's baselines: " + strings.Join(parts, ", ") + "."}, nil
 }
+
+// Reaction applies the MSP's baselines to a tenant just made (those
+// assigned to all tenants reach it at once): an events.Reaction.
+func Reaction(e events.Event) (river.JobArgs, *river.InsertOpts, bool) {
+	if e.Kind == events.TenantCreated {
+		return ApplyArgs{TenantID: e.TenantID}, nil, true
+	}
+	return nil, nil, false
+}

@@ -306,3 +306,16 @@ func TestRings(t *testing.T) {
 		t.Errorf("a ring that is not there: %v", err)
 	}
 }
+
+// A tenant just made gets its MSP's baselines applied (those for all
+// tenants reach it at once); other events cause nothing.
+func TestReactionToANewTenant(t *testing.T) {
+	id := uuid.New()
+	args, _, ok := msp.Reaction(events.Event{Kind: events.TenantCreated, TenantID: id})
+	if a, isApply := args.(msp.ApplyArgs); !ok || !isApply || a.TenantID != id {
+		t.Errorf("tenant.created: %v %v", args, ok)
+	}
+	if _, _, ok := msp.Reaction(events.Event{Kind: events.TenantUpdated, TenantID: id}); ok {
+		t.Error("tenant.updated applies baselines")
+	}
+}
