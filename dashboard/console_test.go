@@ -170,3 +170,36 @@ func TestExportFromSettings(t *testing.T) {
 		t.Errorf("a tenant admin's export: %d", code)
 	}
 }
+
+// An MSP admin makes a baseline in the dashboard, adds an item (a new
+// version), assigns it, sets a ring and promotes it, and reads each
+// tenant's drift (issue 25: the baseline pages); a bad item is refused
+// with what was typed kept; a tenant admin has no such page.
+func TestBaselinePages(t *testing.T) {
+	f := setup(t)
+	csrf := f.as("mo")
+	base := "/dashboard/msps/" + f.a.MSPSlug + "/baselines"
+	code, page := f.post(base, url.Values{"csrf": {csrf}, "name": {"Standard"}})
+	want(t, "make", code, page, 200, "The baseline is made", "<h1>Standard</h1>")
+	path := regexp.MustCompile(`action="(/dashboard/msps/[^"]+/baselines/[0-9a-f-]{36})"`).FindStringSubmatch(page)[1]
+	code, page = f.post(path, url.Values{"csrf": {csrf}, "action": {"add"}, "key": {"Bad Key"}, "name": {"Disk"}, "kind": {"disk_encrypted"}})
+	want(t, "a bad key", code, page, 422, `value="Bad Key"`)
+	code, page = f.post(path, url.Values{"csrf": {csrf}, "action": {"add"}, "key": {"disk"}, "name": {"Disk encrypted"}, "kind": {"disk_encrypted"}})
+	want(t, "an item", code, page, 200, "Version 2", "<code>disk</code>")
+	code, page = f.post(path, url.Values{"csrf": {csrf}, "action": {"assign"}, "assigned_to": {"all"}})
+	want(t, "assign", code, page, 200, "its tenants get it applied")
+	code, page = f.post(path, url.Values{"csrf": {csrf}, "action": {"rings"}, "rings": {"pilot: tenant:" + f.a.Slug}})
+	want(t, "rings", code, page, 200, "<td>pilot</td>")
+	code, page = f.post(path, url.Values{"csrf": {csrf}, "action": {"promote"}, "ring": {"everyone"}})
+	want(t, "promote", code, page, 200, "The ring is promoted")
+	ctx := context.Background()
+	if _, err := f.msp.Apply(ctx, f.a); err != nil {
+		t.Fatal(err)
+	}
+	_, page = f.get(path)
+	want(t, "drift", 200, page, 200, f.a.Name, "<code>disk</code> applied")
+	f.as("bo")
+	if code, _ := f.get(base); code != http.StatusNotFound {
+		t.Errorf("a tenant admin's baselines page: %d", code)
+	}
+}

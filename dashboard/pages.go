@@ -20,6 +20,7 @@ import (
 	"github.com/tridentmdm/trident/services/attention"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/msp"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -69,6 +70,12 @@ var funcs = template.FuncMap{
 	},
 	"navLink":      navLink,
 	"tenantPicked": func(picked, slug string) bool { return slices.Contains(strings.Split(picked, ","), slug) },
+	"ringOf": func(slug string, id uuid.UUID, ring, csrf string) map[string]any {
+		return map[string]any{"Slug": slug, "ID": id, "Ring": ring, "CSRF": csrf}
+	},
+	"driftClass": func(state string) string {
+		return map[string]string{msp.Applied: "ok", msp.Changed: "bad", msp.Missing: "bad", msp.Overridden: "warn"}[state]
+	},
 	"severityClass": func(s attention.Severity) string {
 		return map[attention.Severity]string{attention.Critical: "bad", attention.Warning: "warn"}[s]
 	},
@@ -113,7 +120,7 @@ var pages = template.Must(template.New("layout").Funcs(funcs).ParseFS(templateFi
 var layouts = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
 	for _, content := range []string{"home-content", "devices-content", "device-content", "overview-content", "audit-content", "enroll-content",
-		"rules-content", "groups-content", "commands-content", "people-content", "profiles-content", "abm-content", "webhooks-content", "webhook-content", "settings-content", "confirm-content", "reports-content", "search-content", "operations-content", "operation-content"} {
+		"rules-content", "groups-content", "commands-content", "people-content", "profiles-content", "abm-content", "webhooks-content", "webhook-content", "settings-content", "confirm-content", "reports-content", "search-content", "operations-content", "operation-content", "baselines-content", "baseline-content"} {
 		t := template.Must(pages.Clone())
 		template.Must(t.New("content").Parse(`{{template "` + content + `" .}}`))
 		out[content] = t

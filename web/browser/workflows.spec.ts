@@ -245,6 +245,36 @@ test.describe("as an MSP admin", () => {
     await expect(page.getByRole("heading", { level: 1 })).toContainText("CONSOLE-KIOSK-01");
   });
 
+  test("a baseline: make it, add an item, assign it, promote a ring, see each tenant's drift", async ({ page, context }) => {
+    await context.clearCookies();
+    await signIn(page, world.users.msp);
+    await page.getByRole("link", { name: "Baselines" }).click();
+    await expect(page.getByRole("heading", { level: 1, name: "Baselines" })).toBeVisible();
+    await page.getByLabel("Name", { exact: true }).fill("Standard workstation");
+    await page.getByRole("button", { name: "Make the baseline" }).click();
+    await expect(page.getByRole("status")).toContainText("The baseline is made");
+    const add = page.getByRole("form", { name: /Add an item/ });
+    await add.getByLabel(/^Key/).fill("disk");
+    await add.getByLabel("Rule's name").fill("Disk encrypted");
+    await add.getByRole("combobox", { name: "Checks" }).selectOption("disk_encrypted");
+    await add.getByRole("button", { name: "Add the item" }).click();
+    await expect(page.getByText("Version 2", { exact: false })).toBeVisible();
+    await page.getByRole("form", { name: "For" }).getByRole("textbox").fill("all");
+    await page.getByRole("button", { name: "Save whom it is for" }).click();
+    await page.getByRole("textbox", { name: /One ring a line/ }).fill(`pilot: tenant:${tenantA.slug}`);
+    await page.getByRole("button", { name: "Save the rings" }).click();
+    await expect(page.getByRole("cell", { name: "pilot", exact: true })).toBeVisible();
+    await page.getByRole("button", { name: "Promote everyone" }).click();
+    await expect(page.getByRole("status")).toContainText("The ring is promoted");
+    // Applied in the background: each tenant's drift says so.
+    await expect(async () => {
+      await page.reload();
+      await expect(page.getByRole("row", { name: new RegExp(tenantA.name) })).toContainText("disk applied", { timeout: 1_000 });
+    }).toPass({ timeout: 30_000 });
+    await accessible(page, "a baseline's page");
+    await shot(page, "baseline");
+  });
+
   test("a command to many tenants: count, send, follow each tenant", async ({ page, context }) => {
     await context.clearCookies();
     await signIn(page, world.users.msp);

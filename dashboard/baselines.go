@@ -1,0 +1,199 @@
+package dashboard
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/tridentmdm/trident/services/compliance"
+	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/msp"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// baselinesView is an MSP's baselines.
+type baselinesView struct {
+	view
+	MSP       tenancy.MSP
+	Baselines []msp.Baseline
+}
+
+// tenantDrift is one tenant's drift from a baseline.
+type tenantDrift struct {
+	Tenant tenancy.Tenant
+	Items  []msp.Drift
+}
+
+// baselineView is one baseline: its items, whom it is for, its rings,
+// and each tenant's drift.
+type baselineView struct {
+	view
+	MSP       tenancy.MSP
+	B         msp.Baseline
+	RuleKinds []ruleKind
+	Platforms []inventory.Platform
+	Drift     []tenantDrift
+}
+
+func (d *Dashboard) baselinesPage(w http.ResponseWriter, r *http.Request) {
+	m, ok := d.mspOf(w, r)
+	if !ok {
+		return
+	}
+	d.renderBaselines(w, r, m, http.StatusOK, flash{Notice: notice(r)})
+}
+
+func (d *Dashboard) renderBaselines(w http.ResponseWriter, r *http.Request, m tenancy.MSP, code int, f flash) {
+	bs, err := d.opts.MSP.Baselines(r.Context(), m.ID)
+	if err != nil {
+		d.log.ErrorContext(r.Context(), "dashboard baselines", "msp", m.Slug, "err", err)
+		d.errorPage(w, r, http.StatusServiceUnavailable, "The baselines cannot be read right now; try again in a moment.")
+		return
+	}
+	if f.Form == nil {
+		f.Form = map[string]string{}
+	}
+	d.pageStatus(w, r, code, "baselines-content", &baselinesView{view: view{Title: "Baselines · " + m.Name,
+		Crumbs: []crumb{{Name: "Baselines"}}, flash: f}, MSP: m, Baselines: bs})
+}
+
+// createBaseline makes a baseline with no items yet (its MSP's admins).
+func (d *Dashboard) createBaseline(w http.ResponseWriter, r *http.Request) {
+	m, ok := d.mspOf(w, r)
+	if !ok {
+		return
+	}
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	b, err := d.opts.MSP.CreateBaseline(r.Context(), m.ID, name, nil, sessionFrom(r.Context()).Subject)
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.renderBaselines(w, r, m, code, flash{Error: msg, Form: map[string]string{"name": name}})
+		return
+	}
+	done(w, r, "/dashboard/msps/"+m.Slug+"/baselines/"+b.ID.String(), "baseline-created")
+}
+
+func (d *Dashboard) baselinePage(w http.ResponseWriter, r *http.Request) {
+	m, ok := d.mspOf(w, r)
+	if !ok {
+		return
+	}
+	d.renderBaseline(w, r, m, http.StatusOK, flash{Notice: notice(r)})
+}
+
+func (d *Dashboard) renderBaseline(w http.ResponseWriter, r *http.Request, m tenancy.MSP, code int, f flash) {
+	id, _ := uuid.Parse(r.PathValue("id"))
+	bs, err := d.opts.MSP.Baselines(r.Context(), m.ID)
+	if err != nil {
+		d.errorPage(w, r, http.StatusServiceUnavailable, "The baseline cannot be read right now; try again in a moment.")
+		return
+	}
+	i := slices.IndexFunc(bs, func(b msp.Baseline) bool { return b.ID == id })
+	if i < 0 {
+		d.errorPage(w, r, http.StatusNotFound, "There is no such baseline in the MSP.")
+		return
+	}
+	v := &baselineView{view: view{Title: bs[i].Name + " · " + m.Name, flash: f,
+		Crumbs: []crumb{{Name: "Baselines", Link: "/dashboard/msps/" + m.Slug + "/baselines"}, {Name: bs[i].Name}}},
+		MSP: m, B: bs[i], RuleKinds: ruleKinds, Platforms: rulePlatforms}
+	if v.Form == nil {
+		v.Form = map[string]string{}
+	}
+	// Each tenant's drift from this baseline: the tenant loop.
+	tenants, err := d.dir.ListTenants(r.Context(), m.ID)
+	if err == nil {
+		for _, t := range tenants {
+			ds, err := d.opts.MSP.DriftOf(r.Context(), t)
+			if err != nil {
+				d.log.WarnContext(r.Context(), "dashboard baseline drift", "tenant", t.Slug, "err", err)
+				continue
+			}
+			td := tenantDrift{Tenant: t}
+			for _, x := range ds {
+				if x.Baseline == id {
+					td.Items = append(td.Items, x)
+				}
+			}
+			if len(td.Items) > 0 {
+				v.Drift = append(v.Drift, td)
+			}
+		}
+	}
+	d.pageStatus(w, r, code, "baseline-content", v)
+}
+
+// changeBaseline adds or removes an item (a new version), sets whom it
+// is for or its rings, or promotes or rolls back a ring: its MSP's admins.
+func (d *Dashboard) changeBaseline(w http.ResponseWriter, r *http.Request) {
+	m, ok := d.mspOf(w, r)
+	if !ok {
+		return
+	}
+	id, _ := uuid.Parse(r.PathValue("id"))
+	by := sessionFrom(r.Context()).Subject
+	form := map[string]string{}
+	for _, k := range []string{"key", "name", "kind", "platform", "version", "hours", "identifier", "assigned_to", "rings"} {
+		form[k] = strings.TrimSpace(r.PostFormValue(k))
+	}
+	ctx := r.Context()
+	var err error
+	notice := "baseline-changed"
+	switch r.PostFormValue("action") {
+	case "add", "remove":
+		var bs []msp.Baseline
+		if bs, err = d.opts.MSP.Baselines(ctx, m.ID); err != nil {
+			break
+		}
+		i := slices.IndexFunc(bs, func(b msp.Baseline) bool { return b.ID == id })
+		if i < 0 {
+			err = msp.ErrNoBaseline
+			break
+		}
+		items := bs[i].Items
+		if r.PostFormValue("action") == "remove" {
+			items = slices.DeleteFunc(slices.Clone(items), func(it msp.Item) bool { return it.Key == r.PostFormValue("item") })
+		} else {
+			hours, _ := strconv.Atoi(form["hours"])
+			items = append(slices.Clone(items), msp.Item{Key: form["key"], Rule: compliance.Rule{Name: form["name"], Kind: compliance.Kind(form["kind"]),
+				Platform: inventory.Platform(form["platform"]), Params: compliance.Params{Version: form["version"], Hours: hours, Identifier: form["identifier"]},
+				Enabled: true}})
+		}
+		_, err = d.opts.MSP.SetItems(ctx, m.ID, id, items, by)
+	case "assign":
+		_, err = d.opts.MSP.Assign(ctx, m.ID, id, strings.FieldsFunc(form["assigned_to"], splitList))
+	case "rings":
+		var rings []msp.Ring
+		for line := range strings.Lines(form["rings"]) {
+			name, targets, _ := strings.Cut(line, ":")
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			// "pilot: tenant:lab, tag:early" — the first colon ends the name.
+			rings = append(rings, msp.Ring{Name: strings.TrimSpace(name), Targets: strings.FieldsFunc(targets, splitList)})
+		}
+		_, err = d.opts.MSP.SetRings(ctx, m.ID, id, rings)
+	case "promote":
+		_, err = d.opts.MSP.Promote(ctx, m.ID, id, r.PostFormValue("ring"))
+		notice = "baseline-promoted"
+	case "rollback":
+		_, err = d.opts.MSP.Rollback(ctx, m.ID, id, r.PostFormValue("ring"))
+		notice = "baseline-rolled-back"
+	default:
+		err = &UserError{Status: http.StatusUnprocessableEntity, Message: "Choose what to change."}
+	}
+	if err == nil && d.opts.Jobs != nil {
+		err = d.opts.MSP.QueueApply(ctx, d.opts.Jobs, m.ID)
+	}
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.renderBaseline(w, r, m, code, flash{Error: msg, Form: form})
+		return
+	}
+	done(w, r, "/dashboard/msps/"+m.Slug+"/baselines/"+id.String(), notice)
+}
+
+// splitList splits a typed list on commas and white space.
+func splitList(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\t' || c == '\r' }
