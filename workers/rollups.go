@@ -88,3 +88,24 @@ func (w *applyBaselinesWorker) Work(ctx context.Context, job *river.Job[msp.Appl
 	_, err = w.msp.Apply(ctx, t)
 	return err
 }
+
+// BaselineSweepArgs is the periodic job that queues every tenant's
+// baseline application: applying is idempotent (a tenant as it should be
+// is only read), so the sweep puts back local changes and finishes
+// applications a crashed worker left (River rescues a killed worker's
+// running jobs only after RescueStuckJobsAfter, an hour by default).
+type BaselineSweepArgs struct{}
+
+// Kind names the job kind in River.
+func (BaselineSweepArgs) Kind() string { return "msp.baseline_sweep" }
+
+type baselineSweepWorker struct {
+	river.WorkerDefaults[BaselineSweepArgs]
+	dir    *tenancy.Directory
+	period time.Duration
+}
+
+func (w *baselineSweepWorker) Work(ctx context.Context, job *river.Job[BaselineSweepArgs]) error {
+	_, err := fanOut(ctx, w.dir, w.period, func(t tenancy.Tenant) river.JobArgs { return msp.ApplyArgs{TenantID: t.ID} })
+	return err
+}

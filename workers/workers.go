@@ -53,6 +53,10 @@ type Config struct {
 	ObserveJob func(kind, outcome string, d time.Duration)
 }
 
+// baselineSweep is how often every tenant's baselines are applied again
+// (a no-op where nothing changed).
+const baselineSweep = 10 * time.Minute
+
 // Deps are the services the workers call.
 type Deps struct {
 	DB        *tenancy.DB
@@ -128,6 +132,7 @@ func New(d Deps, cfg Config, work bool) (*jobs.Client, error) {
 	river.AddWorker(ws, &rollupSweepWorker{dir: d.Directory, msp: d.MSP, interval: cfg.RollupInterval})
 	river.AddWorker(ws, &rollupWorker{dir: d.Directory, msp: d.MSP})
 	river.AddWorker(ws, &applyBaselinesWorker{dir: d.Directory, msp: d.MSP})
+	river.AddWorker(ws, &baselineSweepWorker{dir: d.Directory, period: baselineSweep})
 
 	rc := &river.Config{
 		Schema:     cfg.Schema,
@@ -154,7 +159,9 @@ func New(d Deps, cfg Config, work bool) (*jobs.Client, error) {
 	}
 	if work && d.MSP != nil {
 		rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(cfg.RollupInterval),
-			func() (river.JobArgs, *river.InsertOpts) { return RollupSweepArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
+			func() (river.JobArgs, *river.InsertOpts) { return RollupSweepArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(baselineSweep),
+				func() (river.JobArgs, *river.InsertOpts) { return BaselineSweepArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
 	}
 	if work && d.Compliance != nil {
 		// The fleet's hourly history, for the dashboard's charts.

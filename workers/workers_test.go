@@ -17,6 +17,7 @@ import (
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/msp"
 	"github.com/tridentmdm/trident/tenancy"
 	"github.com/tridentmdm/trident/workers"
 )
@@ -238,6 +239,44 @@ SELECT gen_random_uuid(), 'windows', 'pc-' || g, 'enrolled', now() FROM generate
 		}
 		if len(ps) != 1 || ps[0].Enrolled != i+2 || ps[0].CheckedIn != i+2 {
 			t.Errorf("tenant %s history = %+v; want one point with %d enrolled and checked in", tn.Slug, ps, i+2)
+		}
+	}
+}
+
+// The baseline sweep applies every tenant's baselines when the workers
+// start (and every 10 minutes): an application a crashed worker never
+// finished, or a local change, is put right without waiting for River
+// to rescue the killed job.
+func TestBaselineSweep(t *testing.T) {
+	d := deps(t)
+	pub := events.NewPublisher(nil)
+	d.Inventory = inventory.New(d.DB, pub)
+	d.Compliance = compliance.New(d.DB, d.Inventory, commands.New(d.DB, d.Inventory, pub), pub)
+	d.MSP = msp.New(d.DB, d.Directory, d.Inventory, d.Compliance, d.Events, nil)
+	tn := testenv.Tenant(t, d.Directory)
+	ctx := context.Background()
+	b, err := d.MSP.CreateBaseline(ctx, tn.MSPID, "Standard", []msp.Item{{Key: "disk", Rule: compliance.Rule{Name: "Disk", Kind: compliance.DiskEncrypted}}}, "mo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.MSP.Assign(ctx, tn.MSPID, b.ID, []string{"all"}); err != nil { // assigned, never applied: as if its job died
+		t.Fatal(err)
+	}
+	c, err := workers.New(d, workers.Config{Schema: migrations.RiverSchema, EventRetention: 30 * 24 * time.Hour}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(ctx)
+	tctx := tenancy.WithTenant(ctx, tn.ID)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if rs, _ := d.Compliance.Rules(tctx); len(rs) == 1 && rs[0].Baseline != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sweep did not apply the baseline within 30 s")
 		}
 	}
 }
