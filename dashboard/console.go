@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -81,13 +82,7 @@ func consoleOf(m tenancy.MSP, c msp.Console, tag string) consolePart {
 		ct := consoleTenant{Tenant: t.Tenant, Tags: t.Tags, Devices: t.Devices, Enrolled: t.ByStatus[inventory.Enrolled], Rate: rate(t.Compliant, t.Failing),
 			Attention: len(t.Attention), ComputedAt: t.ComputedAt, Unread: t.Unread}
 		if len(t.Attention) > 0 {
-			worst := t.Attention[0]
-			for _, it := range t.Attention[1:] {
-				if attention.Compare(it, worst) < 0 {
-					worst = it
-				}
-			}
-			ct.Worst = worst.Severity
+			ct.Worst = slices.MinFunc(t.Attention, attention.Compare).Severity
 		}
 		p.Tenants = append(p.Tenants, ct)
 	}
@@ -154,25 +149,16 @@ func (d *Dashboard) consoleLive(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such MSP, or you are not its admin", http.StatusNotFound)
 		return
 	}
-	release, ok := d.streams.Acquire(s.Subject)
+	release, ok := d.acquireStream(w, r)
 	if !ok {
-		w.Header().Set("Retry-After", "30")
-		http.Error(w, "too many live pages open: close one", http.StatusTooManyRequests)
 		return
 	}
 	defer release()
-	tag := r.URL.Query().Get("tag")
-	if len(tag) > 63 {
-		tag = tag[:63]
-	}
+	tag := tagParam(r)
 	changed, stop := d.opts.Changes.Subscribe(m.ID)
 	defer stop()
-	rc := http.NewResponseController(w)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, ": connected\n\n")
-	if rc.Flush() != nil {
+	rc, ok := startStream(w)
+	if !ok {
 		return
 	}
 	tick := time.NewTicker(heartbeat)
@@ -237,15 +223,8 @@ type searchView struct {
 // searchPage finds devices in every tenant of an MSP (its admins), a
 // page at a time, as the API's search-msp-devices.
 func (d *Dashboard) searchPage(w http.ResponseWriter, r *http.Request) {
-	s := sessionFrom(r.Context())
-	slug := r.PathValue("msp")
-	if d.opts.MSP == nil || !s.principal().AdministersMSP(slug) {
-		d.errorPage(w, r, http.StatusNotFound, "There is no such MSP, or you are not its admin.")
-		return
-	}
-	m, err := d.dir.MSPBySlug(r.Context(), slug)
-	if err != nil {
-		d.errorPage(w, r, http.StatusNotFound, "There is no such MSP, or you are not its admin.")
+	m, ok := d.mspOf(w, r)
+	if !ok {
 		return
 	}
 	v := &searchView{view: view{Title: "Find a device · " + m.Name, Crumbs: []crumb{{Name: "Find a device"}}}, MSP: m, Q: strings.TrimSpace(r.URL.Query().Get("q"))}
@@ -277,4 +256,11 @@ func (d *Dashboard) searchPage(w http.ResponseWriter, r *http.Request) {
 		v.Next = "/dashboard/msps/" + m.Slug + "/devices?" + url.Values{"q": {v.Q}, "t": {last.Tenant.Slug}, "k": {last.Key}, "i": {last.Device.ID.String()}}.Encode()
 	}
 	d.page(w, r, "search-content", v)
+}
+
+// tagParam is the ?tag= a console is narrowed to (at most a tag's 63
+// characters).
+func tagParam(r *http.Request) string {
+	tag := r.URL.Query().Get("tag")
+	return tag[:min(len(tag), 63)]
 }

@@ -83,6 +83,13 @@ func (d *Dashboard) groupFields(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
+	d.kindFields(w, r, role)
+}
+
+// kindFields answers the fields of the ?kind= a person of role may send
+// to many devices (groupForms), for the group composer and the
+// operations form: none for a kind not chosen, or not theirs to send.
+func (d *Dashboard) kindFields(w http.ResponseWriter, r *http.Request, role identity.Role) {
 	kind := r.URL.Query().Get("kind")
 	for _, f := range groupForms(role) {
 		if f.Name == kind {
@@ -90,7 +97,7 @@ func (d *Dashboard) groupFields(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8") // none chosen, or none this person may send: no fields
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 }
 
 // groupOf is the tenant's group of that id, or errNoGroup.

@@ -54,10 +54,8 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "live updates are off", http.StatusNotFound)
 		return
 	}
-	release, ok := d.streams.Acquire(sessionFrom(r.Context()).Subject)
+	release, ok := d.acquireStream(w, r)
 	if !ok {
-		w.Header().Set("Retry-After", "30")
-		http.Error(w, "too many live pages open: close one", http.StatusTooManyRequests)
 		return
 	}
 	defer release()
@@ -77,13 +75,8 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer sub.Close()
-	rc := http.NewResponseController(w) // through wrappers (request logging) to the connection
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, ": connected\n\n")
-	if rc.Flush() != nil {
+	rc, ok := startStream(w)
+	if !ok {
 		return
 	}
 	tick := time.NewTicker(heartbeat)
@@ -107,6 +100,30 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// acquireStream holds one of the person's live streams for the request
+// (events.StreamLimit), or answers 429 when they have all theirs open.
+func (d *Dashboard) acquireStream(w http.ResponseWriter, r *http.Request) (release func(), ok bool) {
+	release, ok = d.streams.Acquire(sessionFrom(r.Context()).Subject)
+	if !ok {
+		w.Header().Set("Retry-After", "30")
+		http.Error(w, "too many live pages open: close one", http.StatusTooManyRequests)
+	}
+	return release, ok
+}
+
+// startStream answers 200 with the server-sent events headers and a
+// first comment, flushed, so the browser knows it is connected; ok is
+// false when the connection is gone.
+func startStream(w http.ResponseWriter) (*http.ResponseController, bool) {
+	rc := http.NewResponseController(w) // through wrappers (request logging) to the connection
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, ": connected\n\n")
+	return rc, rc.Flush() == nil
 }
 
 // pageParts are the parts of a page its stream carries besides rows.

@@ -74,9 +74,7 @@ func (d *Dashboard) renderOperations(w http.ResponseWriter, r *http.Request, m t
 	}
 	var err error
 	if v.Tenants, err = d.dir.ListTenants(r.Context(), m.ID); err == nil {
-		var c msp.Console
-		if c, err = d.opts.MSP.Console(r.Context(), m.ID, ""); err == nil {
-			v.Tags = c.Tags
+		if v.Tags, err = d.opts.MSP.MSPTags(r.Context(), m.ID); err == nil {
 			v.Operations, err = d.opts.MSP.Operations(r.Context(), m.ID, 50)
 		}
 	}
@@ -166,15 +164,7 @@ func (d *Dashboard) operationPage(w http.ResponseWriter, r *http.Request) {
 // operationFields answers the operation form's fields for the chosen
 // kind (its MSP's admins), as the group composer's.
 func (d *Dashboard) operationFields(w http.ResponseWriter, r *http.Request) {
-	if _, ok := d.mspOf(w, r); !ok {
-		return
+	if _, ok := d.mspOf(w, r); ok {
+		d.kindFields(w, r, identity.Admin) // an MSP admin is an admin in every tenant
 	}
-	kind := r.URL.Query().Get("kind")
-	for _, f := range groupForms(identity.Admin) {
-		if f.Name == kind {
-			d.fragment(w, r, "group-fields", f)
-			return
-		}
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 }

@@ -317,8 +317,8 @@ func targetDevice(target string) (uuid.UUID, bool) {
 	return id, err == nil
 }
 
-// deviceNames fills names with the names of the devices entries' targets
-// are (a device deleted since keeps its path).
+// auditRows are entries with the names of the devices their targets are
+// (one query for all; a device deleted since keeps its path).
 func (d *Dashboard) auditRows(ctx context.Context, entries []audit.Entry) ([]auditRow, error) {
 	var ids []uuid.UUID
 	for _, e := range entries {

@@ -266,11 +266,7 @@ func (d *Dashboard) homePage(w http.ResponseWriter, r *http.Request, code int, f
 	if d.opts.MSP != nil && len(s.MSPAdmin) > 0 {
 		// An MSP admin's tenants are on the MSP's console; cards remain
 		// for tenants of other MSPs the person holds a grant in.
-		tag := r.URL.Query().Get("tag")
-		if len(tag) > 63 {
-			tag = tag[:63]
-		}
-		if consoles, err = d.consoles(r.Context(), s.MSPAdmin, tag); err != nil {
+		if consoles, err = d.consoles(r.Context(), s.MSPAdmin, tagParam(r)); err != nil {
 			d.log.ErrorContext(r.Context(), "dashboard home: console", "err", err)
 			d.errorPage(w, r, http.StatusServiceUnavailable, "The MSP console cannot be read right now; try again in a moment.")
 			return

@@ -69,6 +69,18 @@ func (s *Service) Tags(ctx context.Context, t tenancy.Tenant) ([]string, error) 
 	})
 }
 
+// MSPTags are every tag of msp's tenants, sorted.
+func (s *Service) MSPTags(ctx context.Context, msp uuid.UUID) ([]string, error) {
+	var out []string
+	err := s.db.MSPReadTx(ctx, msp, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT DISTINCT tag FROM tenant_tags ORDER BY tag`)
+		var err error
+		out, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	return out, err
+}
+
 // mspTags are the tags of msp's tenants, by tenant, in tx (MSPReadTx).
 func mspTags(ctx context.Context, tx pgx.Tx) (map[uuid.UUID][]string, error) {
 	rows, _ := tx.Query(ctx, `SELECT tenant_id, tag FROM tenant_tags ORDER BY tenant_id, tag`)
