@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"time"
@@ -149,9 +150,9 @@ func (a *API) tagRoutes() {
 		Description: "Replaces the tenant's tags (the MSP's labels: filter the console by them with ?tag=). Recorded in the tenant's audit log.",
 	}, mspAdmin, func(ctx context.Context, in *tagsInput) (*tagsOutput, error) {
 		c := callFrom(ctx)
-		t, err := a.d.Directory.TenantBySlug(ctx, in.Tenant)
-		if err != nil || t.MSPID != c.msp.ID {
-			return nil, huma.Error404NotFound("no such tenant in the MSP")
+		t, err := a.mspTenant(ctx, in.Tenant)
+		if err != nil {
+			return nil, err
 		}
 		c.tenant = t // the audit entry is the tenant's
 		out := &tagsOutput{}
@@ -163,4 +164,17 @@ func (a *API) tagRoutes() {
 		})
 		return out, err
 	})
+}
+
+// mspTenant is the call's MSP's tenant of that slug: a tenant of another
+// MSP, or none, is a 404.
+func (a *API) mspTenant(ctx context.Context, slug string) (tenancy.Tenant, error) {
+	t, err := a.d.Directory.TenantBySlug(ctx, slug)
+	switch {
+	case errors.Is(err, tenancy.ErrNotFound) || (err == nil && t.MSPID != callFrom(ctx).msp.ID):
+		return tenancy.Tenant{}, huma.Error404NotFound("no such tenant in the MSP")
+	case err != nil:
+		return tenancy.Tenant{}, a.problem(ctx, err)
+	}
+	return t, nil
 }

@@ -172,9 +172,9 @@ func (a *API) exportRoutes() {
 		Responses: map[string]*huma.Response{"200": {Description: "The tenant's data.", Content: map[string]*huma.MediaType{"application/zip": {}}}},
 	}, mspAdmin, func(ctx context.Context, in *exportInput) (*huma.StreamResponse, error) {
 		c := callFrom(ctx)
-		t, err := a.d.Directory.TenantBySlug(ctx, in.Tenant)
-		if err != nil || t.MSPID != c.msp.ID {
-			return nil, huma.Error404NotFound("no such tenant in the MSP")
+		t, err := a.mspTenant(ctx, in.Tenant)
+		if err != nil {
+			return nil, err
 		}
 		c.tenant = t
 		// A read, but a sensitive one: recorded before it streams.

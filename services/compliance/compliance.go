@@ -187,13 +187,7 @@ func (c *Compliance) createTx(ctx context.Context, tx pgx.Tx, r Rule) (Rule, err
 	if err := r.validate(); err != nil {
 		return Rule{}, err
 	}
-	params, _ := json.Marshal(r.Params)
-	rem := r.Remediation.stored()
-	var platform *string
-	if r.Platform != "" {
-		p := string(r.Platform)
-		platform = &p
-	}
+	params, rem, platform := r.stored()
 	out, err := scanRule(tx.QueryRow(ctx, `INSERT INTO compliance_rules (id, name, platform, kind, params, remediation, enabled)
 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+ruleCols, uuid.New(), r.Name, platform, r.Kind, params, rem, r.Enabled))
 	if err != nil {
@@ -212,13 +206,7 @@ func (c *Compliance) ApplyMarkedTx(ctx context.Context, tx pgx.Tx, m Mark, r Rul
 	if err := r.validate(); err != nil {
 		return false, err
 	}
-	params, _ := json.Marshal(r.Params)
-	rem := r.Remediation.stored()
-	var platform *string
-	if r.Platform != "" {
-		p := string(r.Platform)
-		platform = &p
-	}
+	params, rem, platform := r.stored()
 	cur, err := scanRule(tx.QueryRow(ctx, `SELECT `+ruleCols+` FROM compliance_rules WHERE baseline_id = $1 AND baseline_item = $2 FOR UPDATE`, m.Baseline, m.Item))
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -242,6 +230,17 @@ updated_at = now() WHERE id = $1 RETURNING `+ruleCols, cur.ID, r.Name, platform,
 	}
 	_, err = c.events.Publish(ctx, tx, EventRuleUpdated, out.ID.String(), out)
 	return true, err
+}
+
+// stored are r's columns as compliance_rules keeps them: params as JSON,
+// the remediation as stored, the platform NULL for every device.
+func (r Rule) stored() (params, rem []byte, platform *string) {
+	params, _ = json.Marshal(r.Params)
+	if r.Platform != "" {
+		p := string(r.Platform)
+		platform = &p
+	}
+	return params, r.Remediation.stored(), platform
 }
 
 // Same reports whether rules a and b check the same thing the same way
