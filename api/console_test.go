@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/tridentmdm/trident/api"
+	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/msp"
@@ -86,9 +88,21 @@ func TestTenantTagsAPI(t *testing.T) {
 		}
 	}
 	tags := func(tenant string) string { return "/v1/msps/" + w.mspA.Slug + "/tenants/" + tenant + "/tags" }
+	applications := func() (n int) {
+		t.Helper()
+		if err := testenv.Superuser(t).QueryRow(ctx, `SELECT count(*) FROM `+migrations.RiverSchema+`.river_job
+WHERE kind = 'msp.apply_baselines' AND unique_key IS NULL AND args->>'tenant_id' = $1`, w.a.ID.String()).Scan(&n); err != nil { // not the sweep's (unique per period)
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := applications()
 	r := w.do(t, "msp-admin-a", "PUT", tags(w.a.Slug), map[string]any{"tags": []string{"region:eu", "plan:gold", "region:eu"}})
 	if got, _ := r.body["tags"].([]any); r.status != 200 || len(got) != 2 || got[0] != "plan:gold" {
 		t.Fatalf("set tags: %d %s", r.status, r.raw)
+	}
+	if n := applications(); n != before+1 {
+		t.Errorf("baseline applications queued for the tagged tenant: %d, want %d (baselines may be assigned by tag)", n, before+1)
 	}
 	isProblem(t, w.do(t, "msp-admin-a", "PUT", tags(w.a.Slug), map[string]any{"tags": []string{"Region EU"}}), 422)
 	isProblem(t, w.do(t, "msp-admin-a", "PUT", tags(w.b.Slug), map[string]any{"tags": []string{"x"}}), 404)
