@@ -42,10 +42,16 @@ func (c apiClient) raw(method, path, contentType string, body []byte) (int, http
 // eventually polls f every 50 ms until it is true, for up to 15 s.
 func eventually(t *testing.T, what string, f func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	eventuallyWithin(t, what, 15*time.Second, f)
+}
+
+// eventuallyWithin is eventually with a deadline of its own.
+func eventuallyWithin(t *testing.T, what string, d time.Duration, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !f() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 15 s", what)
+			t.Fatalf("%s: not within %s", what, d)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -49,6 +49,10 @@ type server struct {
 	Port int                // its port, which tenant hostnames are reached on
 	Dir  *tenancy.Directory // the test's own view of the database's tenancy, on the server's DNS
 	Key  string             // the encryption key both processes seal with
+	// Worker is the worker process; Flags are what both started with
+	// (a test starts another worker with them, after killing this one).
+	Worker *process
+	Flags  []string
 }
 
 // flags that the test's server starts with; a later flag of the same name
@@ -84,12 +88,12 @@ func startOn(t *testing.T, port int, issuer string, flags ...string) *server {
 	if flagValue(flags, "--tls-cert") != "" {
 		scheme = "https" // Trident terminates TLS itself
 	}
-	s := &server{Base: fmt.Sprintf("%s://127.0.0.1:%d", scheme, port), Port: port, Key: key}
+	s := &server{Base: fmt.Sprintf("%s://127.0.0.1:%d", scheme, port), Port: port, Key: key, Flags: all}
 	serve := run(t, "serve", append(all, "--listen", fmt.Sprintf("127.0.0.1:%d", port)))
 	workerPort := freePort(t)
-	worker := run(t, "worker", append(all, "--listen", fmt.Sprintf("127.0.0.1:%d", workerPort)))
+	s.Worker = run(t, "worker", append(all, "--listen", fmt.Sprintf("127.0.0.1:%d", workerPort)))
 	ready(t, serve, s.Base)
-	ready(t, worker, fmt.Sprintf("%s://127.0.0.1:%d", scheme, workerPort))
+	ready(t, s.Worker, fmt.Sprintf("%s://127.0.0.1:%d", scheme, workerPort))
 	d, err := tenancy.NewDirectory(testenv.DB(t), "trident.test")
 	if err != nil {
 		t.Fatal(err)
@@ -107,6 +111,19 @@ type process struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error // cmd.Wait's, once done is closed
+	// killed is set when the test killed it: it owes no graceful exit.
+	killed bool
+}
+
+// kill ends the process at once with SIGKILL, as a crash or the OOM
+// killer would, and waits until it is gone.
+func (p *process) kill(t *testing.T) {
+	t.Helper()
+	p.killed = true
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
 }
 
 // run starts `trident name flags...`, its log going to the test's log,
@@ -122,6 +139,9 @@ func run(t *testing.T, name string, flags []string) *process {
 	}
 	go func() { p.err = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
+		if p.killed {
+			return
+		}
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-p.done:

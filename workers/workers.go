@@ -46,6 +46,13 @@ type Config struct {
 	// RollupInterval is how often the MSP console's tenant rollups are
 	// checked for staleness (default 15 seconds).
 	RollupInterval time.Duration
+	// JobTimeout is how long a job may run unless its worker says
+	// otherwise (default River's, a minute).
+	JobTimeout time.Duration
+	// RescueAfter is how long a job may be running before River takes its
+	// worker for dead and runs it again (default an hour): a killed
+	// worker's jobs wait this long.
+	RescueAfter time.Duration
 	// MaxWorkers is the number of jobs worked at once by this process.
 	MaxWorkers int
 	// ObserveJob, when set, hears how long each job ran and how it ended
@@ -138,6 +145,7 @@ func New(d Deps, cfg Config, work bool) (*jobs.Client, error) {
 		Schema:     cfg.Schema,
 		Logger:     slog.New(quietHandler{d.Log.Handler(), slog.LevelWarn}).With("component", "river"),
 		Workers:    ws,
+		JobTimeout: cfg.JobTimeout, RescueStuckJobsAfter: cfg.RescueAfter,
 		Middleware: []rivertype.Middleware{river.WorkerMiddlewareFunc(tenantMiddleware), timing(cfg.ObserveJob)},
 	}
 	if work {

@@ -164,7 +164,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: cfg.egressPrivate, Keys: keys}),
 		Commands: cmds, Inventory: inv, Compliance: comp, DEP: abm, Android: droid, Wakers: wakers, Renewer: renewer, MSP: console},
 		workers.Config{Schema: migrations.RiverSchema, EventRetention: cfg.eventRetention, MaxWorkers: cfg.workers, ObserveJob: a.metrics.Job,
-			DEPSyncInterval: cfg.depSyncInterval, RollupInterval: cfg.rollupInterval}, r.work)
+			DEPSyncInterval: cfg.depSyncInterval, RollupInterval: cfg.rollupInterval, JobTimeout: cfg.jobTimeout, RescueAfter: cfg.jobRescueAfter}, r.work)
 	if err != nil {
 		return nil, err
 	}

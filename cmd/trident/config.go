@@ -154,6 +154,8 @@ type serverConfig struct {
 	depURL          string        // Apple's DEP API (a simulator's, in tests and labs)
 	depSyncInterval time.Duration // how often every ABM token syncs
 	rollupInterval  time.Duration // how often the MSP console's rollups are checked
+	jobTimeout      time.Duration // how long a job may run (those that say otherwise aside)
+	jobRescueAfter  time.Duration // how long a job may be running before it is taken for dead
 	appleDeviceCA   string        // PEM file: roots ADE machine info must chain to
 
 	android androidConfig
@@ -255,6 +257,8 @@ func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a shutdown waits for requests and jobs to finish")
 	fs.StringVar(&c.pprofListen, "pprof-listen", "", "serve Go's profiles (net/http/pprof) on this separate address, such as 127.0.0.1:6060; empty: off. Keep it off the internet")
 	fs.IntVar(&c.workers, "worker-concurrency", 20, "jobs worked at once by this process")
+	fs.DurationVar(&c.jobTimeout, "job-timeout", time.Minute, "how long a job may run before it is cancelled and retried (an ABM sync may take up to 30m, a webhook delivery 1m, whatever this says)")
+	fs.DurationVar(&c.jobRescueAfter, "job-rescue-after", time.Hour, "how long a job may be running before it is taken for the job of a dead worker (killed, lost) and run again: longer than --job-timeout and than an ABM sync (30m)")
 	c.oidc.register(fs)
 	fs.StringVar(&c.encryptionKey, "encryption-key", "", "base64 of 32 random bytes that seal secrets at rest (openssl rand -base64 32); dev keeps one in --data-dir")
 	fs.StringVar(&c.previousKeys, "encryption-keys-previous", "", "comma-separated earlier encryption keys, still accepted for opening while secrets are re-sealed")
@@ -317,6 +321,9 @@ func (c *serverConfig) serverErrors() []error {
 	}
 	if c.shutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
+	}
+	if c.jobTimeout <= 0 || c.jobRescueAfter <= c.jobTimeout {
+		errs = append(errs, fmt.Errorf("--job-timeout %s, --job-rescue-after %s: both positive, the rescue after the timeout", c.jobTimeout, c.jobRescueAfter))
 	}
 	if c.encryptionKey != "" {
 		if _, err := c.keyring(); err != nil {
