@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/tenancy"
 )
