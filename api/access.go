@@ -29,6 +29,10 @@ const (
 type access struct {
 	Scope scope         `json:"scope"`
 	Role  identity.Role `json:"role,omitempty"`
+	// WhileSuspended lets a change through to a suspended tenant (the
+	// operation itself decides what may change then); other changes to
+	// one are refused with 409, and reads are always allowed.
+	WhileSuspended bool `json:"while_suspended,omitempty"`
 }
 
 var (
@@ -73,7 +77,16 @@ func (a *API) secure(op huma.Operation, acc access) huma.Operation {
 	if acc.Scope == scopeTenant && acc.Role != identity.Viewer {
 		op.Errors = append(op.Errors, http.StatusForbidden)
 	}
+	if acc.Scope == scopeTenant && changes(op.Method) {
+		op.Errors = append(op.Errors, http.StatusConflict)
+	}
 	return op
+}
+
+// changes reports whether an operation of method changes what it acts on
+// (every operation that only reads is a GET).
+func changes(method string) bool {
+	return method != http.MethodGet && method != http.MethodHead
 }
 
 type callKey struct{}
@@ -178,6 +191,10 @@ func (a *API) authorize(acc access) func(huma.Context, func(huma.Context)) {
 			}
 			if !role.AtLeast(acc.Role) {
 				huma.WriteErr(a.huma, ctx, http.StatusForbidden, "this operation needs the "+string(acc.Role)+" role in the tenant; the caller is "+string(role))
+				return
+			}
+			if err := t.Writable(); err != nil && changes(ctx.Method()) && !acc.WhileSuspended {
+				a.writeErr(ctx, err)
 				return
 			}
 			if !a.allow(ctx, "tenant:"+t.ID.String(), a.limiter.tenant) {

@@ -315,3 +315,58 @@ func TestRateLimits(t *testing.T) {
 		t.Fatalf("another caller: %d", r.status)
 	}
 }
+
+// A suspended tenant can be read and not changed, by anyone, until its
+// MSP resumes it; the operations that can change it say so in the
+// document.
+func TestSuspendedTenantIsReadOnly(t *testing.T) {
+	w := newWorld(t, api.Limits{})
+	path := "/v1/tenants/" + w.a.Slug
+	if r := w.do(t, "msp-admin-a", "PATCH", path, map[string]any{"status": "suspended"}); r.status != 200 {
+		t.Fatalf("suspend: %d %s", r.status, r.raw)
+	}
+	if r := w.do(t, "admin-a", "GET", path+"/devices", nil); r.status != 200 {
+		t.Fatalf("reading a suspended tenant: %d %s", r.status, r.raw)
+	}
+	for _, who := range []string{"admin-a", "msp-admin-a"} {
+		r := w.do(t, who, "POST", path+"/groups", map[string]any{"name": "Kiosks"})
+		isProblem(t, r, 409)
+		if !strings.Contains(r.detail(), "suspended") {
+			t.Errorf("%s's change to a suspended tenant: %q, want it to say why", who, r.detail())
+		}
+		isProblem(t, w.do(t, who, "PATCH", path, map[string]any{"name": "Renamed while suspended"}), 409)
+	}
+	if r := w.do(t, "admin-a", "GET", path+"/groups", nil); r.status != 200 || len(r.body["items"].([]any)) != 0 {
+		t.Fatalf("a refused change was made: %d %s", r.status, r.raw)
+	}
+	// Resuming is the one change a suspended tenant takes, and the MSP's.
+	isProblem(t, w.do(t, "admin-a", "PATCH", path, map[string]any{"status": "active"}), 403)
+	if r := w.do(t, "msp-admin-a", "PATCH", path, map[string]any{"status": "active"}); r.status != 200 || r.body["status"] != "active" {
+		t.Fatalf("resume: %d %s", r.status, r.raw)
+	}
+	if r := w.do(t, "admin-a", "POST", path+"/groups", map[string]any{"name": "Kiosks"}); r.status != 201 {
+		t.Fatalf("a change after resuming: %d %s", r.status, r.raw)
+	}
+
+	doc := w.do(t, "admin-a", "GET", "/openapi.json", nil)
+	var spec struct {
+		Paths map[string]map[string]struct {
+			ID        string                    `json:"operationId"`
+			Access    map[string]any            `json:"x-trident-access"`
+			Responses map[string]map[string]any `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(doc.raw), &spec); err != nil {
+		t.Fatal(err)
+	}
+	for _, ops := range spec.Paths {
+		for method, op := range ops {
+			if op.Access["scope"] != "tenant" || method == "get" {
+				continue
+			}
+			if _, ok := op.Responses["409"]; !ok {
+				t.Errorf("%s changes a tenant and does not document 409 (suspended)", op.ID)
+			}
+		}
+	}
+}

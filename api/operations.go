@@ -26,6 +26,7 @@ type OperationTarget struct {
 type TenantReach struct {
 	Tenant  string `json:"tenant"`
 	Devices int    `json:"devices" doc:"Enrolled devices whose platform has the command."`
+	Problem string `json:"problem,omitempty" doc:"Why the operation would not reach the tenant's devices: it is suspended."`
 }
 
 // OperationPart is an operation in one tenant.
@@ -103,7 +104,7 @@ func (a *API) operationRoutes() {
 		}
 		out := make([]TenantReach, len(reach))
 		for i, r := range reach {
-			out[i] = TenantReach{Tenant: r.Tenant.Slug, Devices: r.Devices}
+			out[i] = TenantReach{Tenant: r.Tenant.Slug, Devices: r.Devices, Problem: r.Problem}
 		}
 		return &struct{ Body Page[TenantReach] }{Page[TenantReach]{Items: out}}, nil
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
+	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -209,13 +210,18 @@ func (a *API) tenantRecordRoutes() {
 
 	register(a, huma.Operation{
 		OperationID: "update-tenant", Method: http.MethodPatch, Path: "/v1/tenants/{tenant}", Tags: tags,
-		Summary:     "Update a tenant",
-		Description: "Renames, suspends or reactivates a tenant. Send If-Match with the ETag you read to avoid overwriting a concurrent change.",
-		Errors:      []int{http.StatusPreconditionFailed},
-	}, admin, func(ctx context.Context, in *updateTenantInput) (*tenantOutput, error) {
+		Summary: "Update a tenant",
+		Description: "Renames, suspends or reactivates a tenant. Send If-Match with the ETag you read to avoid overwriting a concurrent change. " +
+			"A suspended tenant is read-only (every change to it is refused with 409) until this operation reactivates it; its enrolled devices keep checking in and get no commands, and no new device enrolls.",
+		Errors: []int{http.StatusPreconditionFailed},
+	}, access{Scope: scopeTenant, Role: identity.Admin, WhileSuspended: true}, func(ctx context.Context, in *updateTenantInput) (*tenantOutput, error) {
 		c := callFrom(ctx)
 		if in.Body.Status != nil && *in.Body.Status != c.tenant.Status && !c.principal.AdministersMSP(c.tenant.MSPSlug) {
 			return nil, huma.Error403Forbidden("suspending or reactivating a tenant needs the MSP admin role")
+		}
+		// A suspended tenant takes one change: being resumed.
+		if err := c.tenant.Writable(); err != nil && (in.Body.Status == nil || *in.Body.Status != tenancy.Active || in.Body.Name != nil) {
+			return nil, a.problem(ctx, err)
 		}
 		since, err := ifMatch(in.IfMatch)
 		if err != nil {

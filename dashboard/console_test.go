@@ -203,3 +203,48 @@ func TestBaselinePages(t *testing.T) {
 		t.Errorf("a tenant admin's baselines page: %d", code)
 	}
 }
+
+// An MSP admin suspends a tenant from its settings (typing its short
+// name) and resumes it; while it is suspended every page says so and
+// every change is refused, to its own admin and to the MSP's, except the
+// MSP's tags and resuming (issue 25: suspend/resume).
+func TestSuspendAndResume(t *testing.T) {
+	f := setup(t)
+	settings := "/dashboard/t/" + f.a.Slug + "/settings"
+	groups := "/dashboard/t/" + f.a.Slug + "/groups"
+	csrf := f.as("mo")
+	_, page := f.get(settings)
+	want(t, "settings", 200, page, 200, `action="`+settings+`/status"`, "Suspend the tenant")
+	code, page := f.post(settings+"/status", url.Values{"csrf": {csrf}, "status": {"suspended"}})
+	want(t, "suspend, unconfirmed", code, page, 422, "type the tenant's short name")
+	code, page = f.post(settings+"/status", url.Values{"csrf": {csrf}, "status": {"suspended"}, "confirm": {f.a.Slug}})
+	want(t, "suspend", code, page, 200, "The tenant is suspended", "Resume the tenant")
+	_, page = f.get("/dashboard/t/" + f.a.Slug + "/")
+	want(t, "a suspended tenant's page", 200, page, 200, "This tenant is suspended")
+	code, page = f.post(settings+"/name", url.Values{"csrf": {csrf}, "name": {"Renamed"}})
+	want(t, "the MSP renames a suspended tenant", code, page, 409, "is suspended: it is read-only")
+	code, page = f.post(settings+"/tags", url.Values{"csrf": {csrf}, "tags": {"plan:paused"}})
+	want(t, "the MSP tags a suspended tenant", code, page, 200, "The tenant's tags are saved")
+
+	csrf = f.as("bo")
+	code, page = f.post(groups, url.Values{"csrf": {csrf}, "name": {"Kiosks"}})
+	want(t, "a change to a suspended tenant", code, page, 409, "is suspended: it is read-only")
+	if code, _ := f.post(settings+"/status", url.Values{"csrf": {csrf}, "status": {"active"}}); code != http.StatusForbidden {
+		t.Errorf("a tenant admin resumes the tenant: %d", code)
+	}
+	_, page = f.get(groups)
+	want(t, "groups of a suspended tenant", 200, page, 200, "No groups yet")
+
+	csrf = f.as("mo")
+	code, page = f.post(settings+"/status", url.Values{"csrf": {csrf}, "status": {"active"}})
+	want(t, "resume", code, page, 200, "The tenant is active again", "Suspend the tenant")
+	if strings.Contains(page, "This tenant is suspended") {
+		t.Error("a resumed tenant's page says it is suspended")
+	}
+	csrf = f.as("bo")
+	code, page = f.post(groups, url.Values{"csrf": {csrf}, "name": {"Kiosks"}})
+	want(t, "a change after resuming", code, page, 200, "The group is made")
+	if n := f.audited(f.a, "update-tenant"); n != 2 {
+		t.Errorf("suspending and resuming audited %d times, want 2", n)
+	}
+}

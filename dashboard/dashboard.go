@@ -207,6 +207,7 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard/t/{tenant}/people", d.signedIn(d.people))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/name", d.signedIn(d.renameTenant))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/tags", d.signedIn(d.setTags))
+	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/status", d.signedIn(d.setStatus))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/export", d.signedIn(d.exportTenant))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/hostnames", d.signedIn(d.addHostname))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/hostnames/remove", d.signedIn(d.removeHostname))

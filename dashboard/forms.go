@@ -112,6 +112,8 @@ var notices = map[string]string{
 	"view-saved":           "The view is saved: it is in your saved views above the list.",
 	"view-deleted":         "The saved view is deleted.",
 	"tenant-created":       "The tenant is made. Enroll its first devices from Enrollment.",
+	"tenant-suspended":     "The tenant is suspended: its devices check in and get no commands, no new device enrolls, and nothing in it can be changed until it is resumed.",
+	"tenant-resumed":       "The tenant is active again: its devices get the commands that waited, and its baselines are applied.",
 	"webhook-redelivered":  "The event is being delivered again, as a new delivery.",
 	"group-created":        "The group is made: pick its devices in the device list.",
 	"group-deleted":        "The group is deleted; its devices are not.",

@@ -328,6 +328,13 @@ func (d *Dashboard) tenant(w http.ResponseWriter, r *http.Request, min identity.
 	t, err := d.dir.TenantBySlug(r.Context(), r.PathValue("tenant"))
 	if err == nil {
 		if role, ok := sessionFrom(r.Context()).principal().RoleIn(t); ok && role.AtLeast(min) {
+			// A suspended tenant is read-only, but for what its MSP may
+			// still do (the API's while_suspended operations).
+			if err := t.Writable(); err != nil && r.Method != http.MethodGet && r.Method != http.MethodHead && !whileSuspended[r.Pattern] {
+				_, msg := d.problem(r, err)
+				d.errorPage(w, r, http.StatusConflict, msg)
+				return tenancy.Tenant{}, false
+			}
 			return t, true
 		}
 	} else if !errors.Is(err, tenancy.ErrNotFound) {
@@ -336,6 +343,13 @@ func (d *Dashboard) tenant(w http.ResponseWriter, r *http.Request, min identity.
 	}
 	d.errorPage(w, r, http.StatusNotFound, "There is no such tenant, or your account has no role in it.")
 	return tenancy.Tenant{}, false
+}
+
+// whileSuspended are the changes a suspended tenant takes: its MSP's
+// tags on it, and resuming it.
+var whileSuspended = map[string]bool{
+	"POST /dashboard/t/{tenant}/settings/tags":   true,
+	"POST /dashboard/t/{tenant}/settings/status": true,
 }
 
 const pageSize = 50

@@ -82,6 +82,40 @@ func (d *Dashboard) renameTenant(w http.ResponseWriter, r *http.Request) {
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/settings", "tenant-renamed")
 }
 
+// setStatus suspends or resumes the tenant (its MSP's admins), as the
+// API's update-tenant; suspending needs the tenant's short name typed.
+func (d *Dashboard) setStatus(w http.ResponseWriter, r *http.Request) {
+	s, ok := d.scoped(w, r, identity.Admin)
+	if !ok {
+		return
+	}
+	sess := sessionFrom(r.Context())
+	if !sess.principal().AdministersMSP(s.T.MSPSlug) {
+		d.errorPage(w, r, http.StatusForbidden, "Suspending or resuming a tenant is for its MSP's admins.")
+		return
+	}
+	st, notice := tenancy.Active, "tenant-resumed"
+	if r.PostFormValue("status") == string(tenancy.Suspended) {
+		st, notice = tenancy.Suspended, "tenant-suspended"
+		if r.PostFormValue("confirm") != s.T.Slug {
+			d.settingsPage(w, r, s, http.StatusUnprocessableEntity, flash{Error: "To suspend the tenant, type the tenant's short name, " + s.T.Slug + "."})
+			return
+		}
+	}
+	err := d.db.Within(s.Ctx, func(ctx context.Context) error {
+		if _, err := d.opts.Tenants.Update(ctx, tenancy.TenantUpdate{Status: &st}); err != nil {
+			return err
+		}
+		return d.record(ctx, sess, "update-tenant", "/v1/tenants/"+s.T.Slug, http.StatusOK, map[string]string{"status": string(st)})
+	})
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.settingsPage(w, r, s, code, flash{Error: msg})
+		return
+	}
+	done(w, r, "/dashboard/t/"+s.T.Slug+"/settings", notice)
+}
+
 // setTags replaces the tenant's tags (its MSP's admins), as the API's
 // set-tenant-tags.
 func (d *Dashboard) setTags(w http.ResponseWriter, r *http.Request) {

@@ -143,10 +143,10 @@ func (r *Resolver) lookup(ctx context.Context, h string) (Tenant, error) {
 	return r.dir.Tenant(ctx, id)
 }
 
-// Middleware puts the tenant the request's Host names into its context, or
-// answers itself: 404 for a name no tenant has, 403 for a suspended tenant,
-// 503 when the directory cannot be read. It never answers 401: an Apple
-// device unenrolls on 401.
+// Middleware puts the tenant the request's Host names into its context
+// (suspended ones too: see Enrolling), or answers itself: 404 for a name
+// no tenant has, 503 when the directory cannot be read. It never answers
+// 401: an Apple device unenrolls on 401.
 func (r *Resolver) Middleware(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		t, err := r.Resolve(req.Context(), req.Host)
@@ -158,10 +158,8 @@ func (r *Resolver) Middleware(log *slog.Logger, next http.Handler) http.Handler 
 			log.ErrorContext(req.Context(), "resolve tenant", "host", req.Host, "err", err)
 			http.Error(w, "tenant directory unavailable", http.StatusServiceUnavailable)
 			return
-		case t.Status != Active:
-			http.Error(w, "this tenant is suspended", http.StatusForbidden)
-			return
 		}
-		next.ServeHTTP(w, req.WithContext(WithTenant(req.Context(), t.ID)))
+		ctx := context.WithValue(WithTenant(req.Context(), t.ID), resolvedKey{}, t)
+		next.ServeHTTP(w, req.WithContext(ctx))
 	})
 }

@@ -196,8 +196,61 @@ func TestResolverAndMiddleware(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Invalidate()
-	if rec := serve(tn.Slug + ".trident.test"); rec.Code != 403 {
-		t.Fatalf("suspended tenant: %d, want 403", rec.Code)
+	// A suspended tenant's devices keep checking in (commands hold, see
+	// services/commands); what enrolls new ones refuses.
+	if rec := serve(tn.Slug + ".trident.test"); rec.Code != 200 || rec.Body.String() != tn.ID.String() {
+		t.Fatalf("suspended tenant's device endpoint: %d %q, want it served", rec.Code, rec.Body)
+	}
+	enroll := r.Middleware(testenv.Logger(t), tenancy.Enrolling(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Write([]byte("enrolled"))
+	})))
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Host = tn.Slug + ".trident.test"
+	rec := httptest.NewRecorder()
+	enroll.ServeHTTP(rec, req)
+	if rec.Code != 403 || !strings.Contains(rec.Body.String(), "suspended") {
+		t.Fatalf("suspended tenant's enrollment: %d %q, want 403", rec.Code, rec.Body)
+	}
+	if err := dir.SetStatus(ctx, tn.ID, tenancy.Active); err != nil {
+		t.Fatal(err)
+	}
+	r.Invalidate()
+	rec = httptest.NewRecorder()
+	enroll.ServeHTTP(rec, req)
+	if rec.Code != 200 || rec.Body.String() != "enrolled" {
+		t.Fatalf("resumed tenant's enrollment: %d %q", rec.Code, rec.Body)
+	}
+}
+
+// A tenant's transactions can ask whether it is suspended; the policy
+// that refuses people's changes says so in a sentence.
+func TestSuspendedTenant(t *testing.T) {
+	db, dir := newDirectory(t)
+	ctx := context.Background()
+	tn := testenv.Tenant(t, dir)
+	suspended := func() bool {
+		t.Helper()
+		var got bool
+		if err := db.Tx(tenancy.WithTenant(ctx, tn.ID), func(tx pgx.Tx) (err error) { got, err = tenancy.SuspendedTx(ctx, tx); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if suspended() || tn.Writable() != nil {
+		t.Fatalf("a new tenant is suspended: %v", tn.Writable())
+	}
+	if err := dir.SetStatus(ctx, tn.ID, tenancy.Suspended); err != nil {
+		t.Fatal(err)
+	}
+	got, err := dir.Tenant(ctx, tn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !suspended() {
+		t.Fatal("the suspended tenant's transaction does not see it")
+	}
+	if err := got.Writable(); !fault.Is(err, fault.Conflict) || !strings.Contains(err.Error(), "suspended") {
+		t.Fatalf("a suspended tenant's Writable: %v, want a conflict that says so", err)
 	}
 }
 

@@ -42,9 +42,11 @@ func (a *app) handler() http.Handler {
 	device := http.NewServeMux()
 	device.HandleFunc("GET /{$}", a.tenantHome)
 	if a.scep != nil {
-		device.Handle("/scep", a.countDevice("apple", a.scep))
+		// A suspended tenant's enrolled devices check in; new ones do not
+		// enroll (tenancy.Enrolling). SCEP issues first identities.
+		device.Handle("/scep", a.countDevice("apple", tenancy.Enrolling(a.scep)))
 		device.Handle("/mdm", a.countDevice("apple", a.mdm))
-		device.Handle("/ade/enroll", a.countDevice("apple", a.ade))
+		device.Handle("/ade/enroll", a.countDevice("apple", tenancy.Enrolling(a.ade)))
 	}
 	if a.android != nil {
 		a.android.Routes(device)
@@ -52,9 +54,9 @@ func (a *app) handler() http.Handler {
 	if a.windows != nil {
 		win := http.NewServeMux()
 		a.windows.Routes(win)
-		for _, p := range []string{windows.DiscoveryPath, windows.PolicyPath, windows.EnrollmentPath, windows.ManagementPath,
-			windows.AuthPath, windows.AuthPath + "/callback"} {
-			device.Handle(p, a.countDevice("windows", win))
+		device.Handle(windows.ManagementPath, a.countDevice("windows", win))
+		for _, p := range []string{windows.DiscoveryPath, windows.PolicyPath, windows.EnrollmentPath, windows.AuthPath, windows.AuthPath + "/callback"} {
+			device.Handle(p, a.countDevice("windows", tenancy.Enrolling(win)))
 		}
 	}
 	tenant := a.resolver.Middleware(a.log, device)

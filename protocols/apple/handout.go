@@ -1,6 +1,7 @@
 package apple
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -34,6 +35,9 @@ func (h handout) RetrieveNextCommand(r *mdm.Request, skipNotNow bool) (*mdm.Comm
 			return cmd, err
 		}
 		deliver, err := h.hand(r, cmd)
+		if errors.Is(err, commands.ErrHeld) {
+			return nil, nil // the tenant is suspended: the queue waits as it is
+		}
 		if err != nil {
 			return nil, err
 		}

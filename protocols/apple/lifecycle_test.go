@@ -141,6 +141,31 @@ func TestAppleCanceledAndExpiredNeverDelivered(t *testing.T) {
 	}
 }
 
+// A suspended tenant's device checks in and gets no command: the command
+// stays queued on both queues, and is the first the device gets once the
+// tenant is resumed.
+func TestAppleSuspendedTenantsCommandsWait(t *testing.T) {
+	e := setupMDM(t)
+	ctx := context.Background()
+	d, dev := e.enrolled(t, e.a, false)
+	info := e.enqueue(t, e.a, commands.NewCommand{DeviceID: dev.ID, Kind: "device_information"})
+	if err := e.dir.SetStatus(ctx, e.a.ID, tenancy.Suspended); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := d.Idle(ctx); err != nil || c != nil {
+		t.Fatalf("a suspended tenant's device's Idle: %+v %v; want served, with no command", c, err)
+	}
+	if got := e.get(t, e.a, info.ID); got.Status != commands.Queued || got.Attempts != 0 {
+		t.Fatalf("held command: %s after %d attempts; want queued, never sent", got.Status, got.Attempts)
+	}
+	if err := e.dir.SetStatus(ctx, e.a.ID, tenancy.Active); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := d.Idle(ctx); err != nil || c == nil || c.CommandUUID != info.ID.String() {
+		t.Fatalf("after resuming, the Idle: %+v %v; want the held command", c, err)
+	}
+}
+
 // A device answering another device's command (same tenant), or a command
 // that does not exist, gets 400 and changes nothing: the other device's
 // command stays sent, and its own answer completes it.

@@ -57,6 +57,7 @@ type mdmEnv struct {
 	inv   *inventory.Inventory
 	cmds  *commands.Queue
 	base  string
+	dir   *tenancy.Directory
 	a, b  tenancy.Tenant
 }
 
@@ -79,7 +80,7 @@ func setupMDMLog(t testing.TB, log *slog.Logger) *mdmEnv {
 	t.Cleanup(fake.Close)
 	late := &jobs.Late{}
 	pub := events.NewPublisher(late)
-	e := &mdmEnv{apns: fake, store: store, db: db, pki: pki.New(db, events.NewPublisher(nil), keys), inv: inventory.New(db, pub), a: testenv.Tenant(t, dir), b: testenv.Tenant(t, dir)}
+	e := &mdmEnv{dir: dir, apns: fake, store: store, db: db, pki: pki.New(db, events.NewPublisher(nil), keys), inv: inventory.New(db, pub), a: testenv.Tenant(t, dir), b: testenv.Tenant(t, dir)}
 	e.cmds = commands.New(db, e.inv, pub, commands.WithDispatcher(inventory.Apple, apple.Dispatcher()), commands.WithDelivery(late), commands.WithSecrets(keys))
 	jobs, err := workers.New(workers.Deps{DB: db, Directory: dir, Events: events.NewStore(db), Log: log,
 		Webhooks: events.NewSender(db, events.SenderOptions{}), Commands: e.cmds, Inventory: e.inv,

@@ -157,6 +157,9 @@ var (
 	// ErrForeign is a device naming a command that is another device's:
 	// nothing changes.
 	ErrForeign = fault.New(fault.Forbidden, "the command is not this device's")
+	// ErrHeld is a command not handed out because its tenant is
+	// suspended: it stays as it is, for when the tenant is resumed.
+	ErrHeld = fault.New(fault.Conflict, "the tenant is suspended: its commands wait until it is resumed")
 )
 
 // Queue is the command queue, in the caller's tenant transaction.

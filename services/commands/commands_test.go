@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/internal/fault"
@@ -19,6 +20,8 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 type fixture struct {
+	dir   *tenancy.Directory
+	tn    tenancy.Tenant
 	db    *tenancy.DB
 	ctx   context.Context
 	inv   *inventory.Inventory
@@ -34,7 +37,8 @@ func setup(t testing.TB) fixture {
 	}
 	pub := events.NewPublisher(nil)
 	inv := inventory.New(db, pub)
-	return fixture{db: db, ctx: tenancy.WithTenant(context.Background(), testenv.Tenant(t, dir).ID),
+	tn := testenv.Tenant(t, dir)
+	return fixture{dir: dir, tn: tn, db: db, ctx: tenancy.WithTenant(context.Background(), tn.ID),
 		inv: inv, q: commands.New(db, inv, pub), store: events.NewStore(db)}
 }
 
@@ -201,5 +205,62 @@ func TestCancelAndExpire(t *testing.T) {
 	f.tx(t, func(tx pgx.Tx) (err error) { n, err = f.q.ExpireDue(f.ctx); return })
 	if n != 1 {
 		t.Fatalf("expired %d, want 1", n)
+	}
+}
+
+// A suspended tenant's devices get no new work: every way a command is
+// handed out holds it, changing nothing, until the tenant is resumed.
+func TestSuspendedTenantsCommandsHold(t *testing.T) {
+	f := setup(t)
+	var dev inventory.Device
+	var lock, info commands.Command
+	f.tx(t, func(tx pgx.Tx) (err error) {
+		if dev, err = f.inv.Record(f.ctx, inventory.Report{Platform: inventory.Windows, Identifier: "W-hold"}); err != nil {
+			return err
+		}
+		if info, err = f.q.Enqueue(f.ctx, commands.NewCommand{DeviceID: dev.ID, Kind: "device_information"}); err != nil {
+			return err
+		}
+		lock, err = f.q.Enqueue(f.ctx, commands.NewCommand{DeviceID: dev.ID, Kind: "lock"})
+		return err
+	})
+	var sent *commands.Command
+	f.tx(t, func(tx pgx.Tx) (err error) { sent, err = f.q.NextTx(f.ctx, tx, dev.ID); return })
+	if sent == nil || sent.ID != info.ID {
+		t.Fatalf("first: %+v", sent)
+	}
+	before := f.kinds(t)
+	if err := f.dir.SetStatus(context.Background(), f.tn.ID, tenancy.Suspended); err != nil {
+		t.Fatal(err)
+	}
+	f.tx(t, func(tx pgx.Tx) error {
+		if c, err := f.q.NextTx(f.ctx, tx, dev.ID); err != nil || c != nil {
+			t.Errorf("Next while suspended: %+v, %v; want nothing", c, err)
+		}
+		if _, err := f.q.Hand(f.ctx, tx, dev.ID, lock.ID); !errors.Is(err, commands.ErrHeld) {
+			t.Errorf("Hand while suspended: %v, want ErrHeld", err)
+		}
+		return nil
+	})
+	if again, err := f.q.Resend(f.ctx, dev.ID); err != nil || len(again) != 0 {
+		t.Errorf("Resend while suspended: %+v, %v; want nothing", again, err)
+	}
+	for id, want := range map[uuid.UUID]commands.Status{info.ID: commands.Sent, lock.ID: commands.Queued} {
+		if c, err := f.q.Get(f.ctx, id); err != nil || c.Status != want || c.Attempts > 1 {
+			t.Errorf("after holding, %s: %+v, %v; want %s as it was", id, c, err, want)
+		}
+	}
+	if got := f.kinds(t); len(got) != len(before) {
+		t.Errorf("holding published %v", got[len(before):])
+	}
+	if err := f.dir.SetStatus(context.Background(), f.tn.ID, tenancy.Active); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := f.q.Resend(f.ctx, dev.ID); err != nil || len(again) != 1 || again[0].ID != info.ID {
+		t.Errorf("Resend after resuming: %+v, %v", again, err)
+	}
+	f.tx(t, func(tx pgx.Tx) (err error) { sent, err = f.q.NextTx(f.ctx, tx, dev.ID); return })
+	if sent == nil || sent.ID != lock.ID {
+		t.Errorf("Next after resuming: %+v, want the lock", sent)
 	}
 }

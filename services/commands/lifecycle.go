@@ -167,9 +167,15 @@ WHERE status IN ('queued', 'sent', 'not_now') AND expires_at <= now() FOR UPDATE
 // before and not answered) and returns it as the device gets it, secrets
 // opened. A command canceled, finished or another device's is
 // ErrState, ErrForeign or tenancy.ErrNotFound and must not be delivered; one
-// past its deadline is marked expired first. For platforms that keep
+// past its deadline is marked expired first. A suspended tenant's is
+// ErrHeld, and unchanged. For platforms that keep
 // their own queue (Apple's nanomdm queue), at the moment of hand-out.
 func (q *Queue) Hand(ctx context.Context, tx pgx.Tx, device, id uuid.UUID) (Command, error) {
+	if held, err := tenancy.SuspendedTx(ctx, tx); err != nil {
+		return Command{}, err
+	} else if held {
+		return Command{}, ErrHeld
+	}
 	c, err := q.transition(ctx, tx, move{id: id, device: device, to: Sent})
 	if errors.Is(err, errPastDeadline) {
 		if xerr := q.expire(ctx, tx, id, "expired before the device took it"); xerr != nil && !errors.Is(xerr, ErrState) {
@@ -183,7 +189,7 @@ func (q *Queue) Hand(ctx context.Context, tx pgx.Tx, device, id uuid.UUID) (Comm
 }
 
 // Next hands the device its oldest waiting command, marked sent, or nil
-// when it has none. Those past their deadline are marked expired on the
+// when it has none (or its tenant is suspended). Those past their deadline are marked expired on the
 // way.
 func (q *Queue) Next(ctx context.Context, device uuid.UUID) (*Command, error) {
 	return tenancy.Write(ctx, q.db, func(tx pgx.Tx) (*Command, error) { return q.NextTx(ctx, tx, device) })
@@ -192,6 +198,9 @@ func (q *Queue) Next(ctx context.Context, device uuid.UUID) (*Command, error) {
 // NextTx is Next in tx, for another service's use case that holds
 // the transaction.
 func (q *Queue) NextTx(ctx context.Context, tx pgx.Tx, device uuid.UUID) (*Command, error) {
+	if held, err := tenancy.SuspendedTx(ctx, tx); held || err != nil {
+		return nil, err
+	}
 	for range 1000 {
 		var id uuid.UUID
 		err := tx.QueryRow(ctx, `SELECT id FROM commands
@@ -224,6 +233,9 @@ func (q *Queue) Resend(ctx context.Context, device uuid.UUID) ([]Command, error)
 }
 
 func (q *Queue) resendTx(ctx context.Context, tx pgx.Tx, device uuid.UUID) ([]Command, error) {
+	if held, err := tenancy.SuspendedTx(ctx, tx); held || err != nil {
+		return nil, err
+	}
 	rows, _ := tx.Query(ctx, `SELECT id FROM commands
 WHERE device_id = $1 AND status = 'sent' ORDER BY created_at, id FOR UPDATE SKIP LOCKED`, device)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])

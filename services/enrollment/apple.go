@@ -150,8 +150,10 @@ type Handout struct {
 // state, whether command id may go to the device with identifier now. If
 // it may, it is marked sent and returned with its secrets opened. If not
 // (no such device, or the command was canceled, expired, finished or is
-// another device's), skipped says why, and nothing changed.
+// another device's), skipped says why, and nothing changed. A suspended
+// tenant's command is commands.ErrHeld: it stays queued.
 func (a *Apple) HandOut(ctx context.Context, identifier string, id uuid.UUID) (h Handout, skipped, err error) {
+	held := false
 	err = a.db.Tx(ctx, func(tx pgx.Tx) error {
 		d, err := a.inv.ByIdentifier(ctx, tx, inventory.Apple, identifier)
 		if errors.Is(err, tenancy.ErrNotFound) {
@@ -163,6 +165,9 @@ func (a *Apple) HandOut(ctx context.Context, identifier string, id uuid.UUID) (h
 		}
 		c, err := a.cmds.Hand(ctx, tx, d.ID, id)
 		switch {
+		case errors.Is(err, commands.ErrHeld):
+			held = true // not a failure of the device's request
+			return nil
 		case errors.Is(err, commands.ErrState), errors.Is(err, tenancy.ErrNotFound), errors.Is(err, commands.ErrForeign):
 			skipped = err
 			return nil
@@ -172,6 +177,9 @@ func (a *Apple) HandOut(ctx context.Context, identifier string, id uuid.UUID) (h
 		h = Handout{Device: d, Command: c}
 		return nil
 	})
+	if err == nil && held {
+		err = commands.ErrHeld
+	}
 	return h, skipped, err
 }
 

@@ -467,9 +467,13 @@ func (s *Service) EffectiveFor(ctx context.Context, t tenancy.Tenant) ([]Effecti
 // (a disabled one removed), rules of items no longer effective removed.
 // It is idempotent: applying again changes nothing; a run cut short
 // changed nothing (one transaction), and the next one applies it whole.
+// A suspended tenant is left as it is.
 func (s *Service) Apply(ctx context.Context, t tenancy.Tenant) (changed int, err error) {
 	if s.comp == nil {
 		return 0, errors.New("msp: no compliance service to apply baselines with")
+	}
+	if t.Writable() != nil {
+		return 0, nil // suspended: applied when it is resumed (Reaction)
 	}
 	eff, err := s.EffectiveFor(ctx, t)
 	if err != nil {
@@ -644,9 +648,10 @@ func (s *Service) driftItem(ctx context.Context, t tenancy.Tenant) (*attention.I
 }
 
 // Reaction applies the MSP's baselines to a tenant just made (those
-// assigned to all tenants reach it at once): an events.Reaction.
+// assigned to all tenants reach it at once) or changed (a resumed one
+// catches up): an events.Reaction.
 func Reaction(e events.Event) (river.JobArgs, *river.InsertOpts, bool) {
-	if e.Kind == events.TenantCreated {
+	if e.Kind == events.TenantCreated || e.Kind == events.TenantUpdated {
 		return ApplyArgs{TenantID: e.TenantID}, nil, true
 	}
 	return nil, nil, false

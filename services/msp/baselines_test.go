@@ -308,14 +308,61 @@ func TestRings(t *testing.T) {
 }
 
 // A tenant just made gets its MSP's baselines applied (those for all
-// tenants reach it at once); other events cause nothing.
+// tenants reach it at once), and so does one changed (resumed, it catches
+// up on what it missed while suspended); other events cause nothing.
 func TestReactionToANewTenant(t *testing.T) {
 	id := uuid.New()
-	args, _, ok := msp.Reaction(events.Event{Kind: events.TenantCreated, TenantID: id})
-	if a, isApply := args.(msp.ApplyArgs); !ok || !isApply || a.TenantID != id {
-		t.Errorf("tenant.created: %v %v", args, ok)
+	for _, kind := range []string{events.TenantCreated, events.TenantUpdated} {
+		args, _, ok := msp.Reaction(events.Event{Kind: kind, TenantID: id})
+		if a, isApply := args.(msp.ApplyArgs); !ok || !isApply || a.TenantID != id {
+			t.Errorf("%s: %v %v", kind, args, ok)
+		}
 	}
-	if _, _, ok := msp.Reaction(events.Event{Kind: events.TenantUpdated, TenantID: id}); ok {
-		t.Error("tenant.updated applies baselines")
+	if _, _, ok := msp.Reaction(events.Event{Kind: "device.enrolled", TenantID: id}); ok {
+		t.Error("device.enrolled applies baselines")
+	}
+}
+
+// A suspended tenant is not changed by its baselines: applying leaves it
+// as it is until it is resumed.
+func TestSuspendedTenantIsNotApplied(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.DB(t)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := testenv.Tenant(t, dir)
+	pub := events.NewPublisher(nil)
+	inv := inventory.New(db, pub)
+	comp := compliance.New(db, inv, commands.New(db, inv, pub), pub)
+	s := msp.New(db, dir, inv, comp, events.NewStore(db), nil)
+	base, err := s.CreateBaseline(ctx, a.MSPID, "Standard", []msp.Item{{Key: "disk", Rule: compliance.Rule{Name: "Disk encrypted", Kind: compliance.DiskEncrypted}}}, "mo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Assign(ctx, a.MSPID, base.ID, []string{"all"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dir.SetStatus(ctx, a.ID, tenancy.Suspended); err != nil {
+		t.Fatal(err)
+	}
+	if a, err = dir.Tenant(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Apply(ctx, a); err != nil || n != 0 {
+		t.Fatalf("applying to a suspended tenant: %d changes, %v", n, err)
+	}
+	if rs, _ := comp.Rules(tenancy.WithTenant(ctx, a.ID)); len(rs) != 0 {
+		t.Fatalf("a suspended tenant got rules: %+v", rs)
+	}
+	if err := dir.SetStatus(ctx, a.ID, tenancy.Active); err != nil {
+		t.Fatal(err)
+	}
+	if a, err = dir.Tenant(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Apply(ctx, a); err != nil || n != 1 {
+		t.Fatalf("applying once resumed: %d changes, %v", n, err)
 	}
 }

@@ -22,6 +22,7 @@ import (
 type Reach struct {
 	Tenant  tenancy.Tenant
 	Devices int
+	Problem string // why it would not reach the tenant's devices (a suspended tenant)
 }
 
 // DryRun counts, tenant by tenant (each in its own transaction), the
@@ -30,6 +31,10 @@ type Reach struct {
 func (s *Service) DryRun(ctx context.Context, cmds *commands.Queue, tenants []tenancy.Tenant, kind string, platform inventory.Platform) ([]Reach, error) {
 	out := make([]Reach, 0, len(tenants))
 	for _, t := range tenants {
+		if err := t.Writable(); err != nil {
+			out = append(out, Reach{Tenant: t, Problem: err.Error()})
+			continue
+		}
 		n, err := cmds.BulkReach(tenancy.WithTenant(ctx, t.ID), kind, platform)
 		if err != nil {
 			return nil, err
@@ -76,6 +81,9 @@ RETURNING created_at`, msp, op.ID, kind, string(platform), by).Scan(&op.CreatedA
 // bulk command and records the part, in t's transaction (the caller's
 // audited one, which ctx is within).
 func (s *Service) StartPart(ctx context.Context, cmds *commands.Queue, op Operation, t tenancy.Tenant, payload map[string]any) (Part, error) {
+	if err := t.Writable(); err != nil {
+		return Part{}, err // its devices get no new work
+	}
 	ctx = tenancy.WithTenant(ctx, t.ID)
 	p := Part{Tenant: t}
 	err := s.db.Within(ctx, func(ctx context.Context) (err error) {
