@@ -185,6 +185,12 @@ func (a *API) baselineRoutes() {
 		}
 		return &struct{ Body Baseline }{baselineOf(b)}, nil
 	})
+	a.baselineRingRoutes(tags)
+	a.baselineTenantRoutes(tags)
+}
+
+// baselineRingRoutes are a baseline's rollout: rings, promotion, rollback.
+func (a *API) baselineRingRoutes(tags []string) {
 	for _, op := range []struct {
 		id, path, summary, desc string
 		move                    func(context.Context, uuid.UUID, uuid.UUID, string) (msp.Baseline, error)
@@ -227,6 +233,11 @@ func (a *API) baselineRoutes() {
 		}
 		return &struct{ Body Baseline }{baselineOf(b)}, nil
 	})
+}
+
+// baselineTenantRoutes are a tenant's side of its baselines: overrides
+// and drift.
+func (a *API) baselineTenantRoutes(tags []string) {
 	register(a, huma.Operation{
 		OperationID: "set-baseline-override", Method: http.MethodPut, Path: "/v1/tenants/{tenant}/baselines/{id}/overrides/{item}", Tags: tags,
 		Summary:     "Override one baseline item in the tenant",
