@@ -104,6 +104,8 @@ type ringsInput struct {
 type RingDef struct {
 	Name    string   `json:"name" minLength:"1" maxLength:"100"`
 	Targets []string `json:"targets" minItems:"1" maxItems:"1000" doc:"tenant:<slug> or tag:<tag>."`
+	// SoakHours passes the ring's version on by itself.
+	SoakHours int `json:"soak_hours,omitempty" minimum:"0" maximum:"2160" doc:"Once the ring has had a version this many hours with no failed application in its tenants, the next ring gets it without a person (checked every 10 minutes). 0 or absent: promoted by hand."`
 }
 
 type ringInput struct {
@@ -217,12 +219,12 @@ func (a *API) baselineRingRoutes(tags []string) {
 	register(a, huma.Operation{
 		OperationID: "set-baseline-rings", Method: http.MethodPut, Path: "/v1/msps/{msp}/baselines/{id}/rings", Tags: tags,
 		Summary:     "Set a baseline's rollout rings",
-		Description: "A new version reaches the first ring only; promote it ring by ring, then to everyone. Each ring starts at the released version.",
+		Description: "A new version reaches the first ring only; promote it ring by ring, then to everyone, by hand or after a ring's soak time. Each ring starts at the released version.",
 	}, mspAdmin, func(ctx context.Context, in *ringsInput) (*struct{ Body Baseline }, error) {
 		c := callFrom(ctx)
 		rings := make([]msp.Ring, len(in.Body.Rings))
 		for i, r := range in.Body.Rings {
-			rings[i] = msp.Ring{Name: r.Name, Targets: r.Targets}
+			rings[i] = msp.Ring{Name: r.Name, Targets: r.Targets, SoakHours: r.SoakHours}
 		}
 		b, err := a.d.MSP.SetRings(ctx, c.msp.ID, parseID(in.ID), rings)
 		if err == nil {

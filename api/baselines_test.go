@@ -91,10 +91,21 @@ func TestBaselinesAPI(t *testing.T) {
 	}
 	want := map[string]string{"disk": "applied", "passcode": "applied", "firewall": "overridden", "seen": "applied", "os": "applied"}
 	wait(w.a.Slug, "admin-a", want)
+	// The override's application has run (the turned-off item's rule is
+	// gone) before the local change, which it would otherwise put back.
+	var rules []any
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		r = w.do(t, "admin-a", "GET", "/v1/tenants/"+w.a.Slug+"/compliance/rules", nil)
+		rules, _ = r.body["items"].([]any)
+		if !strings.Contains(r.raw, `"item":"firewall"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the overridden item's rule is still there: %s", r.raw)
+		}
+	}
 
 	// A local change to a baseline rule is drift.
-	r = w.do(t, "admin-a", "GET", "/v1/tenants/"+w.a.Slug+"/compliance/rules", nil)
-	rules, _ := r.body["items"].([]any)
 	for _, x := range rules {
 		m := x.(map[string]any)
 		if b, _ := m["baseline"].(map[string]any); b != nil && b["item"] == "seen" {
@@ -122,7 +133,8 @@ func TestBaselinesAPI(t *testing.T) {
 
 	// Rings: a pilot ring of the second tenant gets version 2 first; a
 	// is promoted with everyone.
-	if r := w.do(t, "msp-admin-a", "PUT", base+"/"+id+"/rings", map[string]any{"rings": []map[string]any{{"name": "pilot", "targets": []string{"tenant:" + second.Slug}}}}); r.status != 200 {
+	isProblem(t, w.do(t, "msp-admin-a", "PUT", base+"/"+id+"/rings", map[string]any{"rings": []map[string]any{{"name": "pilot", "targets": []string{"tenant:" + second.Slug}, "soak_hours": 5000}}}), 422)
+	if r := w.do(t, "msp-admin-a", "PUT", base+"/"+id+"/rings", map[string]any{"rings": []map[string]any{{"name": "pilot", "targets": []string{"tenant:" + second.Slug}, "soak_hours": 48}}}); r.status != 200 || !strings.Contains(r.raw, `"soak_hours":48`) {
 		t.Fatalf("rings: %d %s", r.status, r.raw)
 	}
 	items[4]["rule"] = rule("Windows 11 25H2", "os_version_min", map[string]any{"version": "10.0.26200"})

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -166,15 +167,9 @@ func (d *Dashboard) changeBaseline(w http.ResponseWriter, r *http.Request) {
 		_, err = d.opts.MSP.Assign(ctx, m.ID, id, strings.FieldsFunc(form["assigned_to"], splitList))
 	case "rings":
 		var rings []msp.Ring
-		for line := range strings.Lines(form["rings"]) {
-			name, targets, _ := strings.Cut(line, ":")
-			if strings.TrimSpace(line) == "" {
-				continue
-			}
-			// "pilot: tenant:lab, tag:early" — the first colon ends the name.
-			rings = append(rings, msp.Ring{Name: strings.TrimSpace(name), Targets: strings.FieldsFunc(targets, splitList)})
+		if rings, err = parseRings(form["rings"]); err == nil {
+			_, err = d.opts.MSP.SetRings(ctx, m.ID, id, rings)
 		}
-		_, err = d.opts.MSP.SetRings(ctx, m.ID, id, rings)
 	case "promote":
 		_, err = d.opts.MSP.Promote(ctx, m.ID, id, r.PostFormValue("ring"))
 		notice = "baseline-promoted"
@@ -196,4 +191,32 @@ func (d *Dashboard) changeBaseline(w http.ResponseWriter, r *http.Request) {
 }
 
 // splitList splits a typed list on commas and white space.
+// parseRings reads the rings form: a ring a line, "pilot: tenant:lab,
+// tag:early, soak:24h" (the first colon ends the name; soak:<hours>h is
+// the ring's soak time).
+func parseRings(text string) ([]msp.Ring, error) {
+	var rings []msp.Ring
+	for line := range strings.Lines(text) {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		name, targets, _ := strings.Cut(line, ":")
+		r := msp.Ring{Name: strings.TrimSpace(name)}
+		for _, t := range strings.FieldsFunc(targets, splitList) {
+			soak, ok := strings.CutPrefix(t, "soak:")
+			if !ok {
+				r.Targets = append(r.Targets, t)
+				continue
+			}
+			h, err := strconv.Atoi(strings.TrimSuffix(soak, "h"))
+			if err != nil {
+				return nil, &UserError{Status: http.StatusUnprocessableEntity, Message: fmt.Sprintf("The ring %s's soak time %q is not hours, such as soak:24h.", r.Name, soak)}
+			}
+			r.SoakHours = h
+		}
+		rings = append(rings, r)
+	}
+	return rings, nil
+}
+
 func splitList(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\t' || c == '\r' }

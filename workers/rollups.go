@@ -3,6 +3,7 @@ package workers
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -102,10 +103,29 @@ func (BaselineSweepArgs) Kind() string { return "msp.baseline_sweep" }
 type baselineSweepWorker struct {
 	river.WorkerDefaults[BaselineSweepArgs]
 	dir    *tenancy.Directory
+	msp    *msp.Service
 	period time.Duration
+	log    *slog.Logger
 }
 
+// Work promotes the rings that have soaked, then applies every tenant's
+// baselines (the promoted versions with them).
 func (w *baselineSweepWorker) Work(ctx context.Context, job *river.Job[BaselineSweepArgs]) error {
+	if w.msp != nil {
+		msps, err := w.dir.ListMSPs(ctx)
+		if err != nil {
+			return fmt.Errorf("list MSPs: %w", err)
+		}
+		for _, m := range msps {
+			promoted, err := w.msp.AutoPromote(ctx, m.ID, time.Now())
+			if len(promoted) > 0 {
+				w.log.InfoContext(ctx, "baseline rings promoted after their soak time", "msp", m.Slug, "promoted", promoted)
+			}
+			if err != nil {
+				return fmt.Errorf("MSP %s's rings: %w", m.Slug, err)
+			}
+		}
+	}
 	_, err := fanOut(ctx, w.dir, w.period, func(t tenancy.Tenant) river.JobArgs { return msp.ApplyArgs{TenantID: t.ID} })
 	return err
 }

@@ -139,7 +139,7 @@ func New(d Deps, cfg Config, work bool) (*jobs.Client, error) {
 	river.AddWorker(ws, &rollupSweepWorker{dir: d.Directory, msp: d.MSP, interval: cfg.RollupInterval})
 	river.AddWorker(ws, &rollupWorker{dir: d.Directory, msp: d.MSP})
 	river.AddWorker(ws, &applyBaselinesWorker{dir: d.Directory, msp: d.MSP})
-	river.AddWorker(ws, &baselineSweepWorker{dir: d.Directory, period: baselineSweep})
+	river.AddWorker(ws, &baselineSweepWorker{dir: d.Directory, msp: d.MSP, period: baselineSweep, log: d.Log})
 
 	rc := &river.Config{
 		Schema:     cfg.Schema,

@@ -3,6 +3,7 @@ package workers_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -262,6 +263,25 @@ func TestBaselineSweep(t *testing.T) {
 	if _, err := d.MSP.Assign(ctx, tn.MSPID, b.ID, []string{"all"}); err != nil { // assigned, never applied: as if its job died
 		t.Fatal(err)
 	}
+	// A second baseline's pilot ring (no tenant has its tag yet) has had
+	// version 2 for two hours of its hour's soak: the sweep passes it on
+	// to everyone, the tenant with them.
+	ringed, err := d.MSP.CreateBaseline(ctx, tn.MSPID, "Ringed", []msp.Item{{Key: "fw", Rule: compliance.Rule{Name: "Firewall", Kind: compliance.FirewallEnabled}}}, "mo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.MSP.Assign(ctx, tn.MSPID, ringed.ID, []string{"all"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.MSP.SetRings(ctx, tn.MSPID, ringed.ID, []msp.Ring{{Name: "pilot", Targets: []string{"tag:early"}, SoakHours: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.MSP.SetItems(ctx, tn.MSPID, ringed.ID, []msp.Item{{Key: "fw", Rule: compliance.Rule{Name: "Firewall on", Kind: compliance.FirewallEnabled}}}, "mo"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testenv.Superuser(t).Exec(ctx, `UPDATE baselines SET rings = jsonb_set(rings, '{0,since}', to_jsonb(now() - interval '2 hours')) WHERE id = $1`, ringed.ID); err != nil {
+		t.Fatal(err)
+	}
 	c, err := workers.New(d, workers.Config{Schema: migrations.RiverSchema, EventRetention: 30 * 24 * time.Hour}, true)
 	if err != nil {
 		t.Fatal(err)
@@ -272,11 +292,22 @@ func TestBaselineSweep(t *testing.T) {
 	defer c.Stop(ctx)
 	tctx := tenancy.WithTenant(ctx, tn.ID)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if rs, _ := d.Compliance.Rules(tctx); len(rs) == 1 && rs[0].Baseline != nil {
+		rs, _ := d.Compliance.Rules(tctx)
+		if slices.ContainsFunc(rs, func(r compliance.Rule) bool { return r.Baseline != nil && r.Baseline.Baseline == b.ID }) &&
+			slices.ContainsFunc(rs, func(r compliance.Rule) bool { return r.Baseline != nil && r.Name == "Firewall on" }) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the sweep did not apply the baseline within 30 s")
+			t.Fatal("the sweep did not apply the baseline, and the promoted version of the other, within 30 s")
+		}
+	}
+	bs, err := d.MSP.Baselines(ctx, tn.MSPID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bs {
+		if b.ID == ringed.ID && b.Released != 2 {
+			t.Errorf("the soaked pilot's version did not reach everyone: released %d", b.Released)
 		}
 	}
 }

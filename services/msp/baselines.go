@@ -102,7 +102,16 @@ type Ring struct {
 	Name    string   `json:"name"`
 	Targets []string `json:"targets"` // tenant:<slug>, tag:<tag>
 	Version int      `json:"version"`
+	// SoakHours, when set, passes the ring's version on to the next ring
+	// by itself once the ring has had it this long with no failed
+	// application (AutoPromote); 0 leaves that to a person.
+	SoakHours int `json:"soak_hours,omitempty"`
+	// Since is when the ring got its version.
+	Since time.Time `json:"since"`
 }
+
+// MaxSoakHours bounds a ring's soak time (90 days).
+const MaxSoakHours = 90 * 24
 
 const baselineCols = `id, name, version, items, assigned_to, rings, released, created_by, created_at, updated_at`
 
@@ -154,15 +163,21 @@ func (s *Service) SetItems(ctx context.Context, msp, id uuid.UUID, items []Item,
 	body, _ := json.Marshal(items)
 	var b Baseline
 	err := s.db.MSPTx(ctx, msp, func(tx pgx.Tx) (err error) {
+		if b, err = s.baselineTx(ctx, tx, id); err != nil {
+			return err
+		}
 		// The new version reaches the first ring only; with no rings, every
 		// tenant of the baseline.
-		b, err = scanBaseline(tx.QueryRow(ctx, `UPDATE baselines SET items = $2, version = version + 1, updated_at = now(),
-    rings = CASE WHEN jsonb_array_length(rings) = 0 THEN rings ELSE jsonb_set(rings, '{0,version}', to_jsonb(version + 1)) END,
-    released = CASE WHEN jsonb_array_length(rings) = 0 THEN version + 1 ELSE released END
-WHERE id = $1 RETURNING `+baselineCols, id, body))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNoBaseline
-		} else if err != nil {
+		b.Version++
+		if len(b.Rings) == 0 {
+			b.Released = b.Version
+		} else {
+			b.Rings[0].Version, b.Rings[0].Since = b.Version, time.Now()
+		}
+		rings, _ := json.Marshal(b.Rings)
+		b, err = scanBaseline(tx.QueryRow(ctx, `UPDATE baselines SET items = $2, version = $3, rings = $4, released = $5, updated_at = now()
+WHERE id = $1 RETURNING `+baselineCols, id, body, b.Version, rings, b.Released))
+		if err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO baseline_versions (msp_id, baseline_id, version, items, created_by) VALUES ($1, $2, $3, $4, $5)`,
@@ -209,6 +224,9 @@ func (s *Service) SetRings(ctx context.Context, msp, id uuid.UUID, rings []Ring)
 		if len(r.Targets) == 0 {
 			return Baseline{}, fault.InvalidField(fmt.Sprintf("rings[%d].targets", i), "name its tenants: tenant:<slug> or tag:<tag>")
 		}
+		if r.SoakHours < 0 || r.SoakHours > MaxSoakHours {
+			return Baseline{}, fault.InvalidField(fmt.Sprintf("rings[%d].soak_hours", i), fmt.Sprintf("0 (promoted by a person) to %d hours", MaxSoakHours))
+		}
 		if err := s.checkTargets(ctx, msp, r.Targets); err != nil {
 			return Baseline{}, err
 		}
@@ -219,7 +237,7 @@ func (s *Service) SetRings(ctx context.Context, msp, id uuid.UUID, rings []Ring)
 			return err
 		}
 		for i := range rings {
-			rings[i].Version = b.Released
+			rings[i].Version, rings[i].Since = b.Released, time.Now()
 		}
 		body, _ := json.Marshal(rings)
 		b, err = scanBaseline(tx.QueryRow(ctx, `UPDATE baselines SET rings = $2, updated_at = now() WHERE id = $1 RETURNING `+baselineCols, id, body))
@@ -277,7 +295,7 @@ func (s *Service) moveRing(ctx context.Context, msp, id uuid.UUID, ring string, 
 			return err
 		}
 		if i < len(b.Rings) {
-			b.Rings[i].Version = v
+			b.Rings[i].Version, b.Rings[i].Since = v, time.Now()
 		} else {
 			b.Released = v
 		}
@@ -316,10 +334,8 @@ func (s *Service) versionItems(ctx context.Context, msp uuid.UUID, b Baseline, v
 // versionFor is the version of b tenant t has: its ring's, or the
 // released one.
 func versionFor(b Baseline, t tenancy.Tenant, tags []string) int {
-	for _, r := range b.Rings {
-		if assigned(Baseline{AssignedTo: r.Targets}, t, tags) {
-			return r.Version
-		}
+	if i := ringOf(b, t, tags); i < len(b.Rings) {
+		return b.Rings[i].Version
 	}
 	return b.Released
 }

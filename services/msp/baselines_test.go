@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -304,6 +305,85 @@ func TestRings(t *testing.T) {
 	}
 	if _, err := s.Promote(ctx, pilot.MSPID, b.ID, "nope"); !fault.Is(err, fault.Invalid) {
 		t.Errorf("a ring that is not there: %v", err)
+	}
+}
+
+// A ring with a soak time passes its version on to the next ring by
+// itself once it has had it that long with no failed application, one
+// ring a sweep; a ring that failed holds it.
+func TestSoakPromotes(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.DB(t)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pilot := testenv.Tenant(t, dir)
+	early, err := dir.CreateTenant(ctx, pilot.MSPID, "early-"+uuid.NewString()[:6], "Early")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := events.NewPublisher(nil)
+	inv := inventory.New(db, pub)
+	comp := compliance.New(db, inv, commands.New(db, inv, pub), pub)
+	s := msp.New(db, dir, inv, comp, events.NewStore(db), nil)
+	osRule := func(v string) []msp.Item {
+		return []msp.Item{{Key: "os", Rule: compliance.Rule{Name: "OS", Kind: compliance.OSVersionMin, Params: compliance.Params{Version: v}}}}
+	}
+	b, err := s.CreateBaseline(ctx, pilot.MSPID, "Updates", osRule("17.0"), "mo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Assign(ctx, pilot.MSPID, b.ID, []string{"all"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetRings(ctx, pilot.MSPID, b.ID, []msp.Ring{{Name: "pilot", Targets: []string{"tenant:" + pilot.Slug}, SoakHours: 24},
+		{Name: "early", Targets: []string{"tenant:" + early.Slug}, SoakHours: -1}}); !fault.Is(err, fault.Invalid) {
+		t.Errorf("a negative soak: %v", err)
+	}
+	if _, err := s.SetRings(ctx, pilot.MSPID, b.ID, []msp.Ring{{Name: "pilot", Targets: []string{"tenant:" + pilot.Slug}, SoakHours: 24},
+		{Name: "early", Targets: []string{"tenant:" + early.Slug}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetItems(ctx, pilot.MSPID, b.ID, osRule("18.0"), "mo"); err != nil {
+		t.Fatal(err)
+	}
+	versions := func() (int, int, int) {
+		t.Helper()
+		bs, err := s.Baselines(ctx, pilot.MSPID)
+		if err != nil || len(bs) != 1 {
+			t.Fatalf("baselines: %+v %v", bs, err)
+		}
+		return bs[0].Rings[0].Version, bs[0].Rings[1].Version, bs[0].Released
+	}
+	promote := func(after time.Duration) []string {
+		t.Helper()
+		got, err := s.AutoPromote(ctx, pilot.MSPID, time.Now().Add(after))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	// Not soaked yet; then soaked, but the pilot's application failed
+	// (never applied: its rule is missing).
+	if got := promote(23 * time.Hour); len(got) != 0 {
+		t.Errorf("promoted before the soak: %v", got)
+	}
+	if got := promote(25 * time.Hour); len(got) != 0 {
+		t.Errorf("promoted past a failed application: %v", got)
+	}
+	if _, err := s.Apply(ctx, pilot); err != nil {
+		t.Fatal(err)
+	}
+	if got := promote(25 * time.Hour); len(got) != 1 || got[0] != "Updates: early" {
+		t.Errorf("the soaked pilot: promoted %v, want the early ring", got)
+	}
+	if p, e, r := versions(); p != 2 || e != 2 || r != 1 {
+		t.Errorf("versions pilot %d, early %d, everyone %d; want 2, 2, 1", p, e, r)
+	}
+	// The early ring has no soak time: it waits for a person.
+	if got := promote(100 * time.Hour); len(got) != 0 {
+		t.Errorf("a ring without a soak time promoted: %v", got)
 	}
 }
 
