@@ -80,7 +80,7 @@ func (a *API) consoleRoutes() {
 		}
 		for _, it := range c.Attention {
 			out.Attention = append(out.Attention, ConsoleItem{Tenant: it.Tenant.Slug, Kind: it.Kind, Severity: it.Severity, Text: it.Text,
-				Link: "/dashboard/t/" + it.Tenant.Slug + "/" + it.Link, Count: it.Count, Due: it.Due})
+				Link: it.Href(it.Tenant.Slug), Count: it.Count, Due: it.Due})
 		}
 		return &struct{ Body Console }{out}, nil
 	})

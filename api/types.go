@@ -232,10 +232,11 @@ func adeProfile(p dep.Profile) ADEProfile {
 
 // AndroidEnterprise is a tenant's binding to Android Enterprise.
 type AndroidEnterprise struct {
-	Status      string    `json:"status" enum:"signing_up,bound,unbound"`
-	Name        string    `json:"name,omitempty" doc:"The Android Management API's enterprises/{id}."`
-	DisplayName string    `json:"display_name,omitempty"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	Status      string     `json:"status" enum:"signing_up,bound,unbound"`
+	Name        string     `json:"name,omitempty" doc:"The Android Management API's enterprises/{id}."`
+	DisplayName string     `json:"display_name,omitempty"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	QuotaAt     *time.Time `json:"quota_at,omitempty" doc:"When Google last refused one of the tenant's calls for quota; the call waited and was tried again."`
 }
 
 // App is an application an Android policy installs, offers or blocks.

@@ -90,7 +90,7 @@ func consoleOf(m tenancy.MSP, c msp.Console, tag string) consolePart {
 		if it.Severity == attention.Critical {
 			p.Critical++
 		}
-		p.Attention = append(p.Attention, consoleItem{Tenant: it.Tenant, Item: it.Item, Href: "/dashboard/t/" + it.Tenant.Slug + "/" + it.Link})
+		p.Attention = append(p.Attention, consoleItem{Tenant: it.Tenant, Item: it.Item, Href: it.Href(it.Tenant.Slug)})
 	}
 	return p
 }

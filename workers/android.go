@@ -14,11 +14,12 @@ var errNoAndroid = errors.New("android: this process does not run Android jobs")
 
 // androidDone ends a job whose work is gone (the policy deleted, the
 // enterprise unbound) without retries, and turns Google's quota answers
-// into snoozes.
-func androidDone(err error) error {
+// into snoozes, noting them for the console.
+func androidDone(ctx context.Context, svc *android.Service, err error) error {
 	if errors.Is(err, tenancy.ErrNotFound) || errors.Is(err, android.ErrNotBound) {
 		return nil
 	}
+	err = svc.NoteQuota(ctx, err) // for the console
 	var ge *android.GoogleError
 	if errors.As(err, &ge) && !ge.Retryable() {
 		return river.JobCancel(err) // Google refused it: retrying cannot help
@@ -36,7 +37,7 @@ func (w *androidPublishWorker) Work(ctx context.Context, job *river.Job[android.
 		return errNoAndroid
 	}
 	_, err := w.svc.Publish(ctx, job.Args.PolicyID)
-	return androidDone(err)
+	return androidDone(ctx, w.svc, err)
 }
 
 type androidApplyWorker struct {
@@ -49,7 +50,7 @@ func (w *androidApplyWorker) Work(ctx context.Context, job *river.Job[android.Ap
 		return errNoAndroid
 	}
 	_, err := w.svc.Apply(ctx, job.Args.PolicyID)
-	return androidDone(err)
+	return androidDone(ctx, w.svc, err)
 }
 
 type androidSyncWorker struct {
@@ -62,5 +63,5 @@ func (w *androidSyncWorker) Work(ctx context.Context, job *river.Job[android.Syn
 		return errNoAndroid
 	}
 	_, err := w.svc.Sync(ctx)
-	return androidDone(err)
+	return androidDone(ctx, w.svc, err)
 }

@@ -148,9 +148,33 @@ func google(err error) error {
 // Google's quota does not spend the job's attempts.
 func Snooze(err error) error {
 	var ge *GoogleError
-	if errors.As(err, &ge) && ge.Code == http.StatusTooManyRequests {
+	if IsQuota(err) && errors.As(err, &ge) {
 		return river.JobSnooze(ge.RetryAfter)
 	}
+	return err
+}
+
+// IsQuota reports whether err is Google's quota answer.
+func IsQuota(err error) bool {
+	var ge *GoogleError
+	return errors.As(err, &ge) && ge.Code == http.StatusTooManyRequests
+}
+
+// NoteQuota records that Google refused one of the tenant's calls for
+// quota now (the console shows it), when err is that answer; it answers
+// err.
+func (s *Service) NoteQuota(ctx context.Context, err error) error {
+	if !IsQuota(err) {
+		return err
+	}
+	if nerr := s.db.Tx(ctx, func(tx pgx.Tx) error { return noteQuotaTx(ctx, tx) }); nerr != nil {
+		return errors.Join(err, nerr)
+	}
+	return err
+}
+
+func noteQuotaTx(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `UPDATE android_enterprises SET quota_at = now()`)
 	return err
 }
 
@@ -160,6 +184,9 @@ type Enterprise struct {
 	Name        string    `json:"name,omitempty"` // The Android Management API's enterprises/{id}.
 	DisplayName string    `json:"display_name,omitempty"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// QuotaAt is when Google last refused one of the tenant's calls for
+	// quota (nil: never): the call waited and was tried again.
+	QuotaAt *time.Time `json:"quota_at,omitempty"`
 }
 
 // Enterprise reads the tenant's enterprise.
@@ -169,8 +196,8 @@ func (s *Service) Enterprise(ctx context.Context) (Enterprise, error) {
 
 func (s *Service) enterpriseTx(ctx context.Context, tx pgx.Tx) (Enterprise, error) {
 	var e Enterprise
-	err := tx.QueryRow(ctx, `SELECT status, name, display_name, updated_at FROM android_enterprises`).
-		Scan(&e.Status, &e.Name, &e.DisplayName, &e.UpdatedAt)
+	err := tx.QueryRow(ctx, `SELECT status, name, display_name, updated_at, quota_at FROM android_enterprises`).
+		Scan(&e.Status, &e.Name, &e.DisplayName, &e.UpdatedAt, &e.QuotaAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, fmt.Errorf("Android enterprise: %w", tenancy.ErrNotFound)
 	}

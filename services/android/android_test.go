@@ -158,6 +158,16 @@ func TestQuotaIsWaitedOut(t *testing.T) {
 	if !errors.As(android.Snooze(err), &snooze) {
 		t.Fatalf("a quota answer is not a snooze: %v", android.Snooze(err))
 	}
+	// Noted for the console, and the answer passed on as it was.
+	if e, _ := f.svc.Enterprise(f.ctx); e.QuotaAt != nil {
+		t.Fatalf("quota noted before NoteQuota: %v", e.QuotaAt)
+	}
+	if got := f.svc.NoteQuota(f.ctx, err); got != err {
+		t.Fatalf("NoteQuota changed the error: %v", got)
+	}
+	if e, _ := f.svc.Enterprise(f.ctx); e.QuotaAt == nil || time.Since(*e.QuotaAt) > time.Minute {
+		t.Fatalf("the quota answer is not noted: %+v", e)
+	}
 	if p, err = f.svc.Publish(f.ctx, p.ID); err != nil || p.Version != 1 {
 		t.Fatalf("after the quota: %+v %v", p, err)
 	}
@@ -266,6 +276,9 @@ func TestSyncGroupsAndCommands(t *testing.T) {
 	}
 	if c := status(reset); c.Status != commands.NotNow {
 		t.Fatalf("after a quota answer: %+v", c)
+	}
+	if e, _ := f.svc.Enterprise(f.ctx); e.QuotaAt == nil {
+		t.Fatal("a command's quota answer is not noted for the console")
 	}
 	if c := status(info); c.Status != commands.Queued {
 		t.Fatalf("device information was sent into the quota: %+v", c)

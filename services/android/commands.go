@@ -123,6 +123,11 @@ func (s *Service) send(ctx context.Context, d inventory.Device, c commands.Comma
 			return err
 		default:
 			later = true
+			if IsQuota(gerr) {
+				if err := noteQuotaTx(ctx, tx); err != nil {
+					return err
+				}
+			}
 			_, err := s.cmds.CompleteTx(ctx, tx, c.DeviceID, c.ID, commands.Outcome{Status: commands.NotNow, Error: "sending failed, retrying: " + gerr.Error()})
 			return err
 		}

@@ -10,12 +10,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/tridentmdm/trident/services/android"
+	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/dep"
 	"github.com/tridentmdm/trident/services/events"
@@ -64,6 +67,8 @@ const (
 	AndroidEnterprise = "android_enterprise"
 	FailingWebhook    = "failing_webhook"
 	PendingHostname   = "pending_hostname"
+	AndroidQuota      = "android_quota"
+	FailedBulk        = "failed_bulk"
 )
 
 // Item is one thing that needs an admin.
@@ -71,9 +76,17 @@ type Item struct {
 	Kind     string     `json:"kind"`
 	Severity Severity   `json:"severity"`
 	Text     string     `json:"text"`
-	Link     string     `json:"link"` // the tenant's dashboard page that fixes it, relative to /dashboard/t/{tenant}/
+	Link     string     `json:"link"` // the dashboard page that fixes it: relative to /dashboard/t/{tenant}/, or from the root ("/dashboard/msps/...")
 	Count    int        `json:"count,omitempty"`
 	Due      *time.Time `json:"due,omitempty"` // when it expires (or expired)
+}
+
+// Href is the dashboard page that fixes the item, in tenant slug.
+func (i Item) Href(slug string) string {
+	if strings.HasPrefix(i.Link, "/") {
+		return i.Link
+	}
+	return "/dashboard/t/" + slug + "/" + i.Link
 }
 
 // Compare orders items by urgency: severity, then the soonest due, then
@@ -111,6 +124,12 @@ type Identities interface {
 	ExpiringCount(ctx context.Context, within time.Duration) (int, error)
 }
 
+// BulkFailures lists the tenant's bulk commands with commands that ended
+// in error since a time (commands.Queue).
+type BulkFailures interface {
+	FailedBulks(ctx context.Context, since time.Time) ([]commands.BulkFailure, error)
+}
+
 // Sources are what the rules read; any may be nil (that part of the
 // product is not configured), and the rules that need it find nothing.
 type Sources struct {
@@ -122,6 +141,7 @@ type Sources struct {
 	Directory  *tenancy.Directory
 	Identities Identities
 	Android    *android.Service
+	Bulks      BulkFailures
 	// SilentAfter is how long an enrolled device may stay out of touch
 	// before it counts as silent (default 7 days).
 	SilentAfter time.Duration
@@ -150,6 +170,7 @@ func (f *Finder) Tenant(ctx context.Context, t tenancy.Tenant) ([]Item, error) {
 	var errs []error
 	for _, rule := range []func(context.Context, tenancy.Tenant) ([]Item, error){
 		f.pushCertificate, f.abmTokens, f.failingCompliance, f.silentDevices, f.identities, f.androidEnterprise, f.webhooks, f.hostnames,
+		f.failedBulks,
 	} {
 		items, err := rule(ctx, t)
 		out = append(out, items...)
@@ -251,6 +272,35 @@ func (f *Finder) identities(ctx context.Context, _ tenancy.Tenant) ([]Item, erro
 			devices(n, "device identity certificate expires", "device identity certificates expire"), int(IdentityWindow.Hours()/24))}}, nil
 }
 
+// QuotaRecent is how long a quota answer from Google stays on the
+// console.
+const QuotaRecent = time.Hour
+
+// BulkRecent is how far back failed bulk commands count.
+const BulkRecent = 24 * time.Hour
+
+func (f *Finder) failedBulks(ctx context.Context, _ tenancy.Tenant) ([]Item, error) {
+	if f.s.Bulks == nil {
+		return nil, nil
+	}
+	fs, err := f.s.Bulks.FailedBulks(ctx, f.now().Add(-BulkRecent))
+	if err != nil || len(fs) == 0 {
+		return nil, err
+	}
+	n, kinds := 0, map[string]int{}
+	for _, b := range fs {
+		n += b.Errors
+		kinds[b.Kind] += b.Errors
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(kinds)) {
+		parts = append(parts, fmt.Sprintf("%s: %d", k, kinds[k]))
+	}
+	return []Item{{Kind: FailedBulk, Severity: Warning, Count: n, Link: "commands?status=error",
+		Text: fmt.Sprintf("%s to many devices at once ended in error in the last day (%s).",
+			devices(n, "command", "commands"), strings.Join(parts, ", "))}}, nil
+}
+
 // signupStale is how long an Android sign-up may stay unfinished.
 const signupStale = 24 * time.Hour
 
@@ -265,6 +315,10 @@ func (f *Finder) androidEnterprise(ctx context.Context, _ tenancy.Tenant) ([]Ite
 		return nil, err
 	}
 	switch {
+	case e.QuotaAt != nil && f.now().Sub(*e.QuotaAt) < QuotaRecent:
+		return []Item{{Kind: AndroidQuota, Severity: Warning, Link: "enroll",
+			Text: fmt.Sprintf("Google refused the tenant's Android Management API calls for quota at %s UTC: Android changes and commands wait and are tried again.",
+				e.QuotaAt.UTC().Format("15:04"))}}, nil
 	case e.Status == "signing_up" && f.now().Sub(e.UpdatedAt) > signupStale:
 		return []Item{{Kind: AndroidEnterprise, Severity: Notice, Link: "enroll",
 			Text: "The Android Enterprise sign-up was started but not finished: start it again from Enrollment."}}, nil

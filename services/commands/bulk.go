@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -151,5 +152,27 @@ func (q *Queue) BulkProgress(ctx context.Context, bulk uuid.UUID) (map[Status]in
 		var n int
 		_, err := pgx.ForEachRow(rows, []any{&st, &n}, func() error { out[st] = n; return nil })
 		return out, err
+	})
+}
+
+// BulkFailure is how many of one bulk command's commands ended in error.
+type BulkFailure struct {
+	Bulk   uuid.UUID
+	Kind   string
+	Errors int
+}
+
+// FailedBulks are the tenant's bulk commands with commands created since
+// that ended in error, the most errors first (it reads only errored
+// commands: an index keeps them).
+func (q *Queue) FailedBulks(ctx context.Context, since time.Time) ([]BulkFailure, error) {
+	return tenancy.Read(ctx, q.db, func(tx pgx.Tx) ([]BulkFailure, error) {
+		rows, _ := tx.Query(ctx, `SELECT split_part(created_by, ':', 2)::uuid, kind, count(*) FROM commands
+WHERE status = 'error' AND created_at >= $1 AND starts_with(created_by, 'bulk:')
+GROUP BY 1, 2 ORDER BY 3 DESC, 1`, since)
+		return pgx.CollectRows(rows, func(r pgx.CollectableRow) (BulkFailure, error) {
+			var f BulkFailure
+			return f, r.Scan(&f.Bulk, &f.Kind, &f.Errors)
+		})
 	})
 }

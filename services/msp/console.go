@@ -129,15 +129,19 @@ func (s *Service) Refresh(ctx context.Context, t tenancy.Tenant) error {
 		}
 		r.Attention = items
 	}
+	own := []func(context.Context, tenancy.Tenant) (*attention.Item, error){s.operationsItem}
 	if s.comp != nil {
-		item, err := s.driftItem(ctx, t)
+		own = append(own, s.driftItem)
+	}
+	for _, find := range own { // the MSP's own rules, on what it owns
+		item, err := find(ctx, t)
 		if err != nil {
 			r.Unread = strings.TrimPrefix(r.Unread+"; "+err.Error(), "; ")
 		} else if item != nil {
 			r.Attention = append(r.Attention, *item)
-			attention.Sort(r.Attention)
 		}
 	}
+	attention.Sort(r.Attention)
 	if r.Attention == nil {
 		r.Attention = []attention.Item{}
 	}

@@ -2,14 +2,18 @@ package msp_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"google.golang.org/api/option"
 
 	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/services/android"
 	"github.com/tridentmdm/trident/services/attention"
+	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/msp"
@@ -175,5 +179,112 @@ func TestSearch(t *testing.T) {
 	}
 	if got, _ := s.Search(ctx, mine, "elsewhere", 10, msp.After{}); len(got) != 0 {
 		t.Errorf("found a device of a tenant not searched: %+v", got)
+	}
+}
+
+// The console's queue has what failed: an MSP operation that did not
+// start in a tenant (linking to the operation), bulk commands that ended
+// in error in the last day (to the tenant's errored commands), and
+// Google's recent quota answers.
+func TestConsoleShowsFailures(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.DB(t)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := testenv.Tenant(t, dir)
+	tctx := tenancy.WithTenant(ctx, tn.ID)
+	pub := events.NewPublisher(nil)
+	inv := inventory.New(db, pub)
+	cmds := commands.New(db, inv, pub)
+	droid, err := android.New(ctx, db, pub, nil, inv, cmds, android.Options{Project: "p", Topic: "projects/p/topics/t",
+		Client: []option.ClientOption{option.WithEndpoint("http://127.0.0.1:1/"), option.WithoutAuthentication()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := msp.New(db, dir, inv, nil, events.NewStore(db), attention.New(attention.Sources{Inventory: inv, Bulks: cmds, Android: droid}, time.Now))
+	kinds := func() map[string]attention.Item {
+		t.Helper()
+		if err := s.Refresh(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+		c, err := s.Console(ctx, tn.MSPID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]attention.Item{}
+		for _, it := range c.Attention {
+			out[it.Kind] = it.Item
+		}
+		return out
+	}
+	if got := kinds(); len(got) != 0 {
+		t.Fatalf("a quiet tenant's queue: %v", got)
+	}
+
+	op, err := s.CreateOperation(ctx, tn.MSPID, "restart", "", "mo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FailPart(ctx, op, tn, "the tenant is suspended"); err != nil {
+		t.Fatal(err)
+	}
+	var dev inventory.Device
+	bulk := uuid.New()
+	if err := db.Tx(tctx, func(tx pgx.Tx) error {
+		var err error
+		if dev, err = inv.RecordTx(tctx, tx, inventory.Report{Platform: inventory.Windows, Identifier: "W-fail"}); err != nil {
+			return err
+		}
+		for i := range 3 {
+			c, err := cmds.EnqueueTx(tctx, tx, commands.NewCommand{DeviceID: dev.ID, Kind: "restart", CreatedBy: "bulk:" + bulk.String() + ":mo"})
+			if err != nil {
+				return err
+			}
+			if i < 2 { // two end in error; one is still queued
+				if _, err := tx.Exec(tctx, `UPDATE commands SET status = 'error' WHERE id = $1`, c.ID); err != nil {
+					return err
+				}
+			}
+		}
+		// One person's own command that failed is not a bulk's.
+		c, err := cmds.EnqueueTx(tctx, tx, commands.NewCommand{DeviceID: dev.ID, Kind: "lock", CreatedBy: "mo"})
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(tctx, `UPDATE commands SET status = 'error' WHERE id = $1`, c.ID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testenv.Superuser(t).Exec(ctx, `INSERT INTO android_enterprises (tenant_id, status, name, quota_at) VALUES ($1, 'bound', 'enterprises/e1', now())`, tn.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := kinds()
+	if it, ok := got[msp.FailedOperation]; !ok || it.Count != 1 || it.Href(tn.Slug) != "/dashboard/msps/"+tn.MSPSlug+"/operations/"+op.ID.String() ||
+		!strings.Contains(it.Text, "the tenant is suspended") {
+		t.Errorf("the operation that did not start: %+v", it)
+	}
+	if it, ok := got[attention.FailedBulk]; !ok || it.Count != 2 || it.Href(tn.Slug) != "/dashboard/t/"+tn.Slug+"/commands?status=error" ||
+		!strings.Contains(it.Text, "restart: 2") {
+		t.Errorf("the failed bulk command: %+v", it)
+	}
+	if it, ok := got[attention.AndroidQuota]; !ok || it.Severity != attention.Warning {
+		t.Errorf("Google's quota answer: %+v", it)
+	}
+	// An hour on, the quota answer is old news; a day on, so are the errors.
+	if _, err := testenv.Superuser(t).Exec(ctx, `UPDATE android_enterprises SET quota_at = now() - interval '2 hours' WHERE tenant_id = $1`, tn.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testenv.Superuser(t).Exec(ctx, `UPDATE commands SET created_at = now() - interval '25 hours' WHERE tenant_id = $1`, tn.ID); err != nil {
+		t.Fatal(err)
+	}
+	got = kinds()
+	if _, ok := got[attention.AndroidQuota]; ok {
+		t.Error("a quota answer two hours old is still on the console")
+	}
+	if _, ok := got[attention.FailedBulk]; ok {
+		t.Error("bulk errors older than a day are still on the console")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/internal/fault"
+	"github.com/tridentmdm/trident/services/attention"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -279,4 +280,36 @@ func (s *Service) Run(ctx context.Context, cmds *commands.Queue, m tenancy.MSP, 
 		op.Parts = append(op.Parts, part)
 	}
 	return op, nil
+}
+
+// FailedOperation is the kind of the console's item for a tenant where
+// one of the MSP's operations did not start.
+const FailedOperation = "failed_operation"
+
+// OperationRecent is how far back operations that did not start count.
+const OperationRecent = 7 * 24 * time.Hour
+
+// operationsItem is the console's item for the MSP's operations of the
+// last week that did not start in t (linking to the newest), or nil.
+func (s *Service) operationsItem(ctx context.Context, t tenancy.Tenant) (*attention.Item, error) {
+	var n int
+	var newest *uuid.UUID
+	var problem string
+	err := s.db.ReadTx(tenancy.WithTenant(ctx, t.ID), func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*), (array_agg(operation_id ORDER BY created_at DESC))[1], coalesce((array_agg(problem ORDER BY created_at DESC))[1], '')
+FROM msp_operation_tenants WHERE bulk_id IS NULL AND created_at > $1`, s.now().Add(-OperationRecent)).Scan(&n, &newest, &problem)
+	})
+	if err != nil || n == 0 || newest == nil {
+		return nil, err
+	}
+	return &attention.Item{Kind: FailedOperation, Severity: attention.Warning, Count: n,
+		Link: "/dashboard/msps/" + t.MSPSlug + "/operations/" + newest.String(),
+		Text: fmt.Sprintf("%s of the MSP did not start here in the last week: %s", plural(n, "operation", "operations"), problem)}, nil
+}
+
+func plural(n int, one, more string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, more)
 }
