@@ -94,7 +94,7 @@ type FoundDevice struct {
 
 type searchInput struct {
 	MSP string `path:"msp" doc:"The MSP's slug."`
-	Q   string `query:"q" required:"true" minLength:"2" maxLength:"200" doc:"A device's name, user or serial number, or part of one; or its identifier (a UDID, a Windows device id) whole."`
+	Q   string `query:"q" required:"true" minLength:"2" maxLength:"200" doc:"A device's name, user or serial number, or part of one; or its identifier (a UDID, a Windows device id) whole; or the IP address its last check-in came from."`
 	PageParams
 }
 

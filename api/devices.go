@@ -17,7 +17,7 @@ type listDevicesInput struct {
 	TenantPath
 	Platform    inventory.Platform `query:"platform" enum:"apple,windows,android" doc:"Only devices of this platform."`
 	Status      inventory.Status   `query:"status" enum:"pending,enrolled,unenrolled" doc:"Only devices in this enrollment state."`
-	Q           string             `query:"q" maxLength:"200" doc:"Search: part of the name, user or serial number (any case), or the exact platform identifier."`
+	Q           string             `query:"q" maxLength:"200" doc:"Search: part of the name, user or serial number (any case), or the exact platform identifier, or the address of its last check-in."`
 	Group       string             `query:"group" format:"uuid" doc:"Only members of this group."`
 	Compliance  string             `query:"compliance" enum:"compliant,noncompliant,unevaluated" doc:"Only devices that pass every evaluated rule, fail one, or have no results yet."`
 	FailingRule string             `query:"failing_rule" format:"uuid" doc:"Only devices that fail this compliance rule now."`

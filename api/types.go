@@ -34,6 +34,7 @@ type Device struct {
 	Facts        json.RawMessage    `json:"facts" doc:"Everything else the device reported, by name."`
 	EnrolledAt   *time.Time         `json:"enrolled_at,omitempty"`
 	LastSeenAt   *time.Time         `json:"last_seen_at,omitempty"`
+	LastIP       string             `json:"last_ip,omitempty" doc:"The address the device's last check-in came from (through the operator's trusted proxies). Android devices report through Google and have none."`
 	CreatedAt    time.Time          `json:"created_at"`
 	UpdatedAt    time.Time          `json:"updated_at"`
 }
@@ -41,7 +42,7 @@ type Device struct {
 func deviceOf(d inventory.Device) Device {
 	return Device{ID: d.ID, Platform: d.Platform, Identifier: d.Identifier, SerialNumber: d.SerialNumber, Name: d.Name, User: d.User(),
 		Model: d.Model, OSVersion: d.OSVersion, Status: d.Status, Facts: d.Facts, EnrolledAt: d.EnrolledAt,
-		LastSeenAt: d.LastSeenAt, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+		LastSeenAt: d.LastSeenAt, LastIP: d.LastIP, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
 }
 
 // Command is one command for one device.

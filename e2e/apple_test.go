@@ -280,11 +280,15 @@ func installProfile(t *testing.T, c apiClient, tp, base, slug string, scepP, mdm
 			Items []struct {
 				ID, Status   string
 				SerialNumber string `json:"serial_number"`
+				LastIP       string `json:"last_ip"`
 			}
 		}
 		json.Unmarshal(body, &page)
 		if len(page.Items) == 1 && page.Items[0].Status == "enrolled" && page.Items[0].SerialNumber == dev.SerialNumber {
 			deviceID = page.Items[0].ID
+			if page.Items[0].LastIP != "127.0.0.1" { // where its check-ins came from
+				t.Errorf("the device's last address: %q, want 127.0.0.1", page.Items[0].LastIP)
+			}
 		} else if time.Now().After(deadline) {
 			t.Fatalf("the device never showed enrolled: %s", body)
 		} else {

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/tridentmdm/trident/api"
+	"github.com/tridentmdm/trident/internal/clientip"
 	"github.com/tridentmdm/trident/internal/logctx"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/protocols/apple"
@@ -137,7 +138,9 @@ type serverConfig struct {
 	oidc            oidcConfig
 	egressPrivate   bool // what tenants aim Trident at (webhooks, federation) may be private, loopback or plain http
 	dnsServer       string
-	identityRenewal time.Duration // how long before an Apple identity expires it is renewed
+	trustedProxies  string           // networks whose X-Forwarded-For names devices' addresses
+	proxies         clientip.Proxies // trustedProxies, parsed by validate
+	identityRenewal time.Duration    // how long before an Apple identity expires it is renewed
 	encryptionKey   string
 	previousKeys    string
 
@@ -288,6 +291,7 @@ func (c *serverConfig) register(fs *flag.FlagSet, listen string) {
 	fs.BoolVar(&c.egressPrivate, "egress-allow-private", false, "let what tenants aim Trident at (webhooks, the Windows federated sign-in's provider) reach private and loopback addresses over http:// too (receivers inside your own network; dev)")
 	fs.BoolVar(&c.egressPrivate, "webhooks-allow-private", false, "the older name of --egress-allow-private")
 	fs.DurationVar(&c.identityRenewal, "apple-identity-renewal", apple.DefaultRenewalWindow, "how long before an Apple device's identity certificate expires Trident queues a fresh enrollment profile that renews it in place (checked daily)")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated networks or addresses of your load balancers and proxies (10.0.0.0/8): a device request from one of them is from the address it names in X-Forwarded-For; empty: from the connection's peer")
 	fs.StringVar(&c.dnsServer, "dns-server", "", "host:port of the DNS server that custom hostnames' ownership records are looked up at; empty: the system's resolvers (/etc/resolv.conf)")
 }
 
@@ -341,6 +345,10 @@ func (c *serverConfig) serverErrors() []error {
 		if _, _, err := net.SplitHostPort(c.pprofListen); err != nil {
 			errs = append(errs, fmt.Errorf("--pprof-listen %q: want host:port", c.pprofListen))
 		}
+	}
+	var err error
+	if c.proxies, err = clientip.Parse(c.trustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("--trusted-proxies: %v", err))
 	}
 	if c.dnsServer != "" {
 		if _, port, err := net.SplitHostPort(c.dnsServer); err != nil || port == "" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/protocols/windows"
+	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -45,7 +46,7 @@ func (a *app) handler() http.Handler {
 		// A suspended tenant's enrolled devices check in; new ones do not
 		// enroll (tenancy.Enrolling). SCEP issues first identities.
 		device.Handle("/scep", a.countDevice("apple", tenancy.Enrolling(a.scep)))
-		device.Handle("/mdm", a.countDevice("apple", a.mdm))
+		device.Handle("/mdm", a.countDevice("apple", a.deviceAddr(a.mdm)))
 		device.Handle("/ade/enroll", a.countDevice("apple", tenancy.Enrolling(a.ade)))
 	}
 	if a.android != nil {
@@ -54,9 +55,9 @@ func (a *app) handler() http.Handler {
 	if a.windows != nil {
 		win := http.NewServeMux()
 		a.windows.Routes(win)
-		device.Handle(windows.ManagementPath, a.countDevice("windows", win))
+		device.Handle(windows.ManagementPath, a.countDevice("windows", a.deviceAddr(win)))
 		for _, p := range []string{windows.DiscoveryPath, windows.PolicyPath, windows.EnrollmentPath, windows.AuthPath, windows.AuthPath + "/callback"} {
-			device.Handle(p, a.countDevice("windows", tenancy.Enrolling(win)))
+			device.Handle(p, a.countDevice("windows", tenancy.Enrolling(a.deviceAddr(win))))
 		}
 	}
 	tenant := a.resolver.Middleware(a.log, device)
@@ -69,6 +70,18 @@ func (a *app) handler() http.Handler {
 		tenant.ServeHTTP(w, r)
 	}))
 	return a.logRequests(mux)
+}
+
+// deviceAddr serves next a device's own request knowing the address it
+// came from (through --trusted-proxies), which the inventory records:
+// the check-in endpoints, not a vendor's cloud posting for devices.
+func (a *app) deviceAddr(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if addr := a.cfg.proxies.From(r); addr.IsValid() {
+			r = r.WithContext(inventory.WithAddr(r.Context(), addr))
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // internalOnly serves next only to names Trident does not serve the

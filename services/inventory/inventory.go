@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -60,6 +61,27 @@ type Device struct {
 	LastSeenAt   *time.Time      `json:"last_seen_at,omitempty"`
 	CreatedAt    time.Time       `json:"created_at"`
 	UpdatedAt    time.Time       `json:"updated_at"`
+	// LastIP is the address the device's last check-in came from ("":
+	// none yet, or its platform reports through a vendor's cloud).
+	LastIP string `json:"last_ip,omitempty"`
+}
+
+type addrKey struct{}
+
+// WithAddr is ctx of a device's own request from addr: what the device
+// reports in it records its address too. Only device protocol endpoints
+// set it (not a vendor's cloud posting on a device's behalf).
+func WithAddr(ctx context.Context, addr netip.Addr) context.Context {
+	return context.WithValue(ctx, addrKey{}, addr)
+}
+
+// addrArg is ctx's device address as a query argument: nil when there is
+// none.
+func addrArg(ctx context.Context) any {
+	if a, ok := ctx.Value(addrKey{}).(netip.Addr); ok && a.IsValid() {
+		return a.String()
+	}
+	return nil
 }
 
 // UserFact is the fact that names a device's user, as its platform
@@ -141,13 +163,18 @@ type Report struct {
 }
 
 const deviceCols = `tenant_id, id, platform, identifier, serial_number, name, model, os_version, status, facts,
-enrolled_at, last_seen_at, created_at, updated_at`
+enrolled_at, last_seen_at, created_at, updated_at, coalesce(host(last_ip), '')`
 
 func scanDevice(r pgx.Row) (Device, error) {
 	var d Device
-	err := r.Scan(&d.TenantID, &d.ID, &d.Platform, &d.Identifier, &d.SerialNumber, &d.Name, &d.Model, &d.OSVersion, &d.Status,
-		&d.Facts, &d.EnrolledAt, &d.LastSeenAt, &d.CreatedAt, &d.UpdatedAt)
+	err := r.Scan(d.fields()...)
 	return d, err
+}
+
+// fields are where a row of deviceCols is scanned to.
+func (d *Device) fields() []any {
+	return []any{&d.TenantID, &d.ID, &d.Platform, &d.Identifier, &d.SerialNumber, &d.Name, &d.Model, &d.OSVersion, &d.Status,
+		&d.Facts, &d.EnrolledAt, &d.LastSeenAt, &d.CreatedAt, &d.UpdatedAt, &d.LastIP}
 }
 
 // Record merges a report into the device it names (creating it the first
@@ -189,8 +216,8 @@ func (inv *Inventory) RecordTx(ctx context.Context, tx pgx.Tx, r Report) (Device
 		status = Enrolled
 	}
 	d, err := scanDevice(tx.QueryRow(ctx, `
-INSERT INTO devices (id, platform, identifier, serial_number, name, model, os_version, status, facts, enrolled_at, last_seen_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce(nullif($8, ''), 'enrolled'), $9, CASE WHEN $8 IN ('', 'enrolled') THEN now() END, now())
+INSERT INTO devices (id, platform, identifier, serial_number, name, model, os_version, status, facts, enrolled_at, last_seen_at, last_ip)
+VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce(nullif($8, ''), 'enrolled'), $9, CASE WHEN $8 IN ('', 'enrolled') THEN now() END, now(), $11::inet)
 ON CONFLICT (tenant_id, platform, identifier) DO UPDATE SET
     serial_number = coalesce(nullif(excluded.serial_number, ''), devices.serial_number),
     name          = coalesce(nullif(excluded.name, ''), devices.name),
@@ -200,9 +227,10 @@ ON CONFLICT (tenant_id, platform, identifier) DO UPDATE SET
     facts         = devices.facts || excluded.facts,
     enrolled_at   = CASE WHEN $10 = 'enrolled' AND devices.status <> 'enrolled' THEN now() ELSE devices.enrolled_at END,
     last_seen_at  = now(),
+    last_ip       = coalesce(excluded.last_ip, devices.last_ip),
     updated_at    = now()
 RETURNING `+deviceCols, uuid.New(), r.Platform, r.Identifier, r.SerialNumber, r.Name, r.Model, r.OSVersion,
-		string(status), facts, string(r.Status)))
+		string(status), facts, string(r.Status), addrArg(ctx)))
 	if err != nil {
 		return Device{}, fmt.Errorf("inventory: record %s device: %w", r.Platform, err)
 	}
@@ -230,16 +258,23 @@ const SeenPrecision = 30 * time.Second
 // statement writes it when it is due. It reports whether the device
 // exists; Record one that does not.
 func (inv *Inventory) Seen(ctx context.Context, tx pgx.Tx, p Platform, identifier string) (bool, error) {
+	addr := addrArg(ctx)
 	if inv.seen != nil {
 		var tenant, id uuid.UUID
-		var due bool
-		err := tx.QueryRow(ctx, `SELECT tenant_id, id, last_seen_at IS NULL OR last_seen_at < now() - $3::interval
-FROM devices WHERE platform = $1 AND identifier = $2`, p, identifier, SeenPrecision.String()).Scan(&tenant, &id, &due)
+		var due, moved bool
+		err := tx.QueryRow(ctx, `SELECT tenant_id, id, last_seen_at IS NULL OR last_seen_at < now() - $3::interval,
+       $4::inet IS NOT NULL AND last_ip IS DISTINCT FROM $4::inet
+FROM devices WHERE platform = $1 AND identifier = $2`, p, identifier, SeenPrecision.String(), addr).Scan(&tenant, &id, &due, &moved)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return false, nil
 		}
 		if err != nil {
 			return false, fmt.Errorf("inventory: seen: %w", err)
+		}
+		if moved { // rare: the device's address changed; written now
+			if _, err := tx.Exec(ctx, `UPDATE devices SET last_ip = $2::inet WHERE tenant_id = current_tenant() AND id = $1`, id, addr); err != nil {
+				return false, fmt.Errorf("inventory: seen at an address: %w", err)
+			}
 		}
 		if due {
 			inv.seen.Mark(tenant, id.String(), time.Now())
@@ -248,11 +283,12 @@ FROM devices WHERE platform = $1 AND identifier = $2`, p, identifier, SeenPrecis
 	}
 	var n int
 	err := tx.QueryRow(ctx, `
-WITH d AS (SELECT id, last_seen_at FROM devices WHERE platform = $1 AND identifier = $2),
-     u AS (UPDATE devices SET last_seen_at = now() FROM d
+WITH d AS (SELECT id, last_seen_at, last_ip FROM devices WHERE platform = $1 AND identifier = $2),
+     u AS (UPDATE devices SET last_seen_at = now(), last_ip = coalesce($4::inet, d.last_ip) FROM d
            WHERE devices.tenant_id = current_tenant() AND devices.id = d.id
-             AND (d.last_seen_at IS NULL OR d.last_seen_at < now() - $3::interval) RETURNING 1)
-SELECT count(*) FROM d`, p, identifier, SeenPrecision.String()).Scan(&n)
+             AND (d.last_seen_at IS NULL OR d.last_seen_at < now() - $3::interval
+                  OR ($4::inet IS NOT NULL AND d.last_ip IS DISTINCT FROM $4::inet)) RETURNING 1)
+SELECT count(*) FROM d`, p, identifier, SeenPrecision.String(), addr).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("inventory: seen: %w", err)
 	}
@@ -333,7 +369,7 @@ func Sorts() []string {
 type Query struct {
 	Platform Platform  // "" for all
 	Status   Status    // "" for all
-	Search   string    // in name, serial number and user (case-insensitive), or the exact identifier
+	Search   string    // in name, serial number and user (case-insensitive), or the exact identifier or last address
 	Group    uuid.UUID // only members of this group (uuid.Nil for all)
 	// Compliance keeps devices by their compliance results, as
 	// compliance.Summarize counts them: "compliant" (evaluated, every rule
@@ -361,7 +397,8 @@ type Page struct {
 // listFilter is the WHERE of List and Count: q's filters (filterArgs).
 const listFilter = `(@platform = '' OR d.platform = @platform)
   AND (@status = '' OR d.status = @status)
-  AND (@search = '' OR d.identifier = @search OR d.name ILIKE @like OR d.serial_number ILIKE @like OR d.facts->>'user' ILIKE @like)
+  AND (@search = '' OR d.identifier = @search OR d.name ILIKE @like OR d.serial_number ILIKE @like OR d.facts->>'user' ILIKE @like
+       OR d.last_ip = @ip::inet)
   AND (@group::uuid IS NULL OR EXISTS (SELECT 1 FROM device_group_members m
        WHERE m.tenant_id = d.tenant_id AND m.device_id = d.id AND m.group_id = @group))
   AND (@compliance = ''
@@ -374,7 +411,11 @@ const listFilter = `(@platform = '' OR d.platform = @platform)
 
 func (q Query) filterArgs() pgx.NamedArgs {
 	like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q.Search) + "%"
-	return pgx.NamedArgs{"platform": string(q.Platform), "status": string(q.Status), "search": q.Search, "like": like,
+	var ip any // a search that is an address also finds the devices last seen at it
+	if a, err := netip.ParseAddr(q.Search); err == nil {
+		ip = a.Unmap().String()
+	}
+	return pgx.NamedArgs{"platform": string(q.Platform), "status": string(q.Status), "search": q.Search, "like": like, "ip": ip,
 		"compliance": q.Compliance, "group": uuid.NullUUID{UUID: q.Group, Valid: q.Group != uuid.Nil},
 		"failing_rule": uuid.NullUUID{UUID: q.FailingRule, Valid: q.FailingRule != uuid.Nil}}
 }
@@ -430,8 +471,7 @@ ORDER BY ` + key.expr + ` ` + dir + `, d.id ` + dir + ` LIMIT @limit`
 	for rows.Next() {
 		var d Device
 		var k string
-		if err := rows.Scan(&d.TenantID, &d.ID, &d.Platform, &d.Identifier, &d.SerialNumber, &d.Name, &d.Model, &d.OSVersion, &d.Status,
-			&d.Facts, &d.EnrolledAt, &d.LastSeenAt, &d.CreatedAt, &d.UpdatedAt, &k); err != nil {
+		if err := rows.Scan(append(d.fields(), &k)...); err != nil {
 			return Page{}, err
 		}
 		p.Devices = append(p.Devices, d)
