@@ -117,7 +117,7 @@ func newWorld(t testing.TB, limits api.Limits) *world {
 	w.inv = inventory.New(db, w.pub)
 	w.cmds = commands.New(db, w.inv, w.pub, commands.WithSecrets(keys), commands.WithDelivery(late))
 	w.comp = compliance.New(db, w.inv, w.cmds, w.pub)
-	w.msp = msp.New(db, dir, w.inv, w.comp, store, nil)
+	w.msp = msp.New(db, dir, w.inv, w.comp, store, nil).WithCommands(w.cmds)
 	jobs, err := workers.New(workers.Deps{DB: db, Directory: dir, Events: store, Log: log, MSP: w.msp,
 		Webhooks: events.NewSender(db, events.SenderOptions{AllowPrivateNetworks: true, Keys: keys}),
 		Commands: w.cmds, Inventory: w.inv, Compliance: w.comp},

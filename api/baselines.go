@@ -23,11 +23,21 @@ type BaselineRule struct {
 	Remediation compliance.Remediation `json:"remediation,omitempty"`
 }
 
-// BaselineItem is one item of a baseline: a compliance rule under a key
-// that stays the same across versions.
+// BaselineItem is one item of a baseline, under a key that stays the
+// same across versions: a compliance rule, an Apple profile or Windows
+// settings (exactly one).
 type BaselineItem struct {
-	Key  string       `json:"key" pattern:"^[a-z0-9][a-z0-9._-]{0,62}$"`
-	Rule BaselineRule `json:"rule"`
+	Key             string               `json:"key" pattern:"^[a-z0-9][a-z0-9._-]{0,62}$"`
+	Rule            *BaselineRule        `json:"rule,omitempty" doc:"A compliance rule each tenant gets."`
+	AppleProfile    *BaselineProfile     `json:"apple_profile,omitempty" doc:"A configuration profile every enrolled Apple device of each tenant installs, once per version of it."`
+	WindowsSettings *msp.WindowsSettings `json:"windows_settings,omitempty" doc:"OMA-DM settings every enrolled Windows device of each tenant applies (as the apply_settings command), once per version of them."`
+}
+
+// BaselineProfile is an Apple configuration profile of a baseline.
+type BaselineProfile struct {
+	Profile    []byte `json:"profile" minLength:"1" maxLength:"700000" doc:"The .mobileconfig, unsigned, in base64."`
+	Identifier string `json:"identifier,omitempty" readOnly:"true" doc:"Its PayloadIdentifier, read from it."`
+	Name       string `json:"name,omitempty" readOnly:"true" doc:"Its PayloadDisplayName, read from it."`
 }
 
 // Baseline is an MSP's versioned set of items and whom it is for.
@@ -49,8 +59,16 @@ func baselineOf(b msp.Baseline) Baseline {
 		Rings: append([]msp.Ring{}, b.Rings...), Released: b.Released,
 		CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt, Items: []BaselineItem{}}
 	for _, it := range b.Items {
-		r := it.Rule
-		out.Items = append(out.Items, BaselineItem{Key: it.Key, Rule: BaselineRule{Name: r.Name, Platform: r.Platform, Kind: r.Kind, Params: r.Params, Remediation: r.Remediation}})
+		item := BaselineItem{Key: it.Key, WindowsSettings: it.WindowsSettings}
+		switch it.Kind() {
+		case msp.ItemAppleProfile:
+			p := it.AppleProfile
+			item.AppleProfile = &BaselineProfile{Profile: p.Profile, Identifier: p.Identifier, Name: p.Name}
+		case msp.ItemRule:
+			r := it.Rule
+			item.Rule = &BaselineRule{Name: r.Name, Platform: r.Platform, Kind: r.Kind, Params: r.Params, Remediation: r.Remediation}
+		}
+		out.Items = append(out.Items, item)
 	}
 	return out
 }
@@ -58,15 +76,24 @@ func baselineOf(b msp.Baseline) Baseline {
 func itemsOf(in []BaselineItem) []msp.Item {
 	out := make([]msp.Item, len(in))
 	for i, it := range in {
-		out[i] = msp.Item{Key: it.Key, Rule: compliance.Rule{Name: it.Rule.Name, Platform: it.Rule.Platform, Kind: it.Rule.Kind,
-			Params: it.Rule.Params, Remediation: it.Rule.Remediation, Enabled: true}}
+		out[i] = msp.Item{Key: it.Key, WindowsSettings: it.WindowsSettings}
+		if r := it.Rule; r != nil {
+			out[i].Rule = compliance.Rule{Name: r.Name, Platform: r.Platform, Kind: r.Kind, Params: r.Params, Remediation: r.Remediation, Enabled: true}
+		}
+		if p := it.AppleProfile; p != nil {
+			out[i].AppleProfile = &msp.AppleProfile{Profile: p.Profile}
+		}
 	}
 	return out
 }
 
+// maxBaselineBody bounds a baseline's items in a request: profiles are
+// up to 512 KiB each.
+const maxBaselineBody = 8 << 20
+
 type baselineBody struct {
 	Name  string         `json:"name" minLength:"1" maxLength:"200"`
-	Items []BaselineItem `json:"items" maxItems:"200" doc:"Compliance rules, each under a key that stays the same across versions."`
+	Items []BaselineItem `json:"items" maxItems:"200" doc:"Compliance rules, Apple profiles and Windows settings, each under a key that stays the same across versions."`
 }
 
 type baselineInput struct {
@@ -130,8 +157,8 @@ func (a *API) baselineRoutes() {
 	tags := []string{"Baselines"}
 	register(a, huma.Operation{
 		OperationID: "create-baseline", Method: http.MethodPost, Path: "/v1/msps/{msp}/baselines", Tags: tags,
-		Summary: "Create a baseline", DefaultStatus: http.StatusCreated,
-		Description: "A versioned set of items (compliance rules for now) the MSP assigns to its tenants; version 1, assigned to nobody yet.",
+		Summary: "Create a baseline", DefaultStatus: http.StatusCreated, MaxBodyBytes: maxBaselineBody,
+		Description: "A versioned set of items (compliance rules, Apple profiles, Windows settings) the MSP assigns to its tenants; version 1, assigned to nobody yet.",
 		Errors:      []int{http.StatusConflict},
 	}, mspAdmin, func(ctx context.Context, in *baselineInput) (*struct{ Body Baseline }, error) {
 		c := callFrom(ctx)
@@ -159,7 +186,7 @@ func (a *API) baselineRoutes() {
 	})
 	register(a, huma.Operation{
 		OperationID: "set-baseline-items", Method: http.MethodPut, Path: "/v1/msps/{msp}/baselines/{id}/items", Tags: tags,
-		Summary:     "Make a baseline's next version",
+		Summary: "Make a baseline's next version", MaxBodyBytes: maxBaselineBody,
 		Description: "The items become the next version; every tenant it is assigned to gets it applied in the background.",
 	}, mspAdmin, func(ctx context.Context, in *itemsInput) (*struct{ Body Baseline }, error) {
 		c := callFrom(ctx)

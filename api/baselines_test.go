@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -177,4 +178,33 @@ func TestBaselinesAPI(t *testing.T) {
 	if r := w.do(t, "msp-admin-a", "POST", "/v1/msps/"+w.mspA.Slug+"/operations", map[string]any{"command": "restart", "tenants": []string{w.a.Slug, second.Slug}}); r.status != 202 {
 		t.Fatalf("the run: %d %s", r.status, r.raw)
 	}
+}
+
+// A baseline takes an Apple profile (the .mobileconfig in base64, its
+// identifier and name read back) and Windows settings beside rules; a
+// profile that is not one, or an item of no kind, is a 422 naming the
+// field (settings a Windows device would refuse: services/msp's test,
+// with the Windows checker).
+func TestBaselineProfileAndSettingsAPI(t *testing.T) {
+	w := newWorld(t, api.Limits{})
+	base := "/v1/msps/" + w.mspA.Slug + "/baselines"
+	profile := base64.StdEncoding.EncodeToString([]byte(`<?xml version="1.0" encoding="UTF-8"?>
+<plist version="1.0"><dict><key>PayloadContent</key><array/><key>PayloadDisplayName</key><string>Wi-Fi</string>
+<key>PayloadIdentifier</key><string>com.msp.wifi</string><key>PayloadType</key><string>Configuration</string>
+<key>PayloadUUID</key><string>5B7E3F34-7B1E-4C55-9A43-7D4C2C7E0001</string><key>PayloadVersion</key><integer>1</integer></dict></plist>`))
+	settings := map[string]any{"name": "Lock screen", "settings": []map[string]any{{"loc_uri": "./Device/Vendor/MSFT/Policy/Config/DeviceLock/MaxInactivityTimeDeviceLock", "value": "5"}}}
+	r := w.do(t, "msp-admin-a", "POST", base, map[string]any{"name": "Desktops", "items": []map[string]any{
+		{"key": "wifi", "apple_profile": map[string]any{"profile": profile}},
+		{"key": "lock", "windows_settings": settings},
+	}})
+	if r.status != 201 || !strings.Contains(r.raw, `"identifier":"com.msp.wifi"`) || !strings.Contains(r.raw, `"name":"Wi-Fi"`) {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	bad := w.do(t, "msp-admin-a", "POST", base, map[string]any{"name": "Bad", "items": []map[string]any{
+		{"key": "wifi", "apple_profile": map[string]any{"profile": base64.StdEncoding.EncodeToString([]byte("junk"))}}}})
+	isProblem(t, bad, 422)
+	if !strings.Contains(bad.raw, "items[0].apple_profile.profile") {
+		t.Errorf("a profile that is not one: %s", bad.raw)
+	}
+	isProblem(t, w.do(t, "msp-admin-a", "POST", base, map[string]any{"name": "Bad", "items": []map[string]any{{"key": "nothing"}}}), 422)
 }

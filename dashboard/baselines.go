@@ -136,7 +136,7 @@ func (d *Dashboard) changeBaseline(w http.ResponseWriter, r *http.Request) {
 	id, _ := uuid.Parse(r.PathValue("id"))
 	by := sessionFrom(r.Context()).Subject
 	form := map[string]string{}
-	for _, k := range []string{"key", "name", "kind", "platform", "version", "hours", "identifier", "assigned_to", "rings"} {
+	for _, k := range []string{"key", "name", "kind", "platform", "version", "hours", "identifier", "assigned_to", "rings", "item_kind", "settings"} {
 		form[k] = strings.TrimSpace(r.PostFormValue(k))
 	}
 	ctx := r.Context()
@@ -157,10 +157,11 @@ func (d *Dashboard) changeBaseline(w http.ResponseWriter, r *http.Request) {
 		if r.PostFormValue("action") == "remove" {
 			items = slices.DeleteFunc(slices.Clone(items), func(it msp.Item) bool { return it.Key == r.PostFormValue("item") })
 		} else {
-			hours, _ := strconv.Atoi(form["hours"])
-			items = append(slices.Clone(items), msp.Item{Key: form["key"], Rule: compliance.Rule{Name: form["name"], Kind: compliance.Kind(form["kind"]),
-				Platform: inventory.Platform(form["platform"]), Params: compliance.Params{Version: form["version"], Hours: hours, Identifier: form["identifier"]},
-				Enabled: true}})
+			var it msp.Item
+			if it, err = itemOf(r, form); err != nil {
+				break
+			}
+			items = append(slices.Clone(items), it)
 		}
 		_, err = d.opts.MSP.SetItems(ctx, m.ID, id, items, by)
 	case "assign":
@@ -190,7 +191,50 @@ func (d *Dashboard) changeBaseline(w http.ResponseWriter, r *http.Request) {
 	done(w, r, "/dashboard/msps/"+m.Slug+"/baselines/"+id.String(), notice)
 }
 
-// splitList splits a typed list on commas and white space.
+// itemOf is the item the add form describes: a rule, an Apple profile
+// (the uploaded .mobileconfig) or Windows settings (a setting a line,
+// "./Device/Vendor/MSFT/Policy/Config/Area/Name = value").
+func itemOf(r *http.Request, form map[string]string) (msp.Item, error) {
+	it := msp.Item{Key: form["key"]}
+	switch form["item_kind"] {
+	case msp.ItemAppleProfile:
+		body, err := formFileMax(r, "profile", msp.MaxProfileBytes)
+		if err != nil {
+			return it, err
+		}
+		it.AppleProfile = &msp.AppleProfile{Profile: body}
+	case msp.ItemWindowsSettings:
+		it.WindowsSettings = &msp.WindowsSettings{Name: form["name"]}
+		for line := range strings.Lines(form["settings"]) {
+			uri, value, ok := strings.Cut(line, "=")
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			if !ok {
+				return it, &UserError{Status: http.StatusUnprocessableEntity, Message: fmt.Sprintf("%q is not a setting: write ./Device/... = value.", strings.TrimSpace(line))}
+			}
+			it.WindowsSettings.Settings = append(it.WindowsSettings.Settings, setting(strings.TrimSpace(uri), strings.TrimSpace(value)))
+		}
+	default:
+		hours, _ := strconv.Atoi(form["hours"])
+		it.Rule = compliance.Rule{Name: form["name"], Kind: compliance.Kind(form["kind"]), Platform: inventory.Platform(form["platform"]),
+			Params: compliance.Params{Version: form["version"], Hours: hours, Identifier: form["identifier"]}, Enabled: true}
+	}
+	return it, nil
+}
+
+// setting is one typed OMA-DM setting, its format read from its value:
+// an integer, true or false, or else text.
+func setting(uri, value string) msp.Setting {
+	s := msp.Setting{LocURI: uri, Value: value, Format: "chr"}
+	if _, err := strconv.ParseInt(value, 10, 64); err == nil {
+		s.Format = "int"
+	} else if value == "true" || value == "false" {
+		s.Format = "bool"
+	}
+	return s
+}
+
 // parseRings reads the rings form: a ring a line, "pilot: tenant:lab,
 // tag:early, soak:24h" (the first colon ends the name; soak:<hours>h is
 // the ring's soak time).
@@ -219,4 +263,5 @@ func parseRings(text string) ([]msp.Ring, error) {
 	return rings, nil
 }
 
+// splitList splits a typed list on commas and white space.
 func splitList(c rune) bool { return c == ',' || c == ' ' || c == '\n' || c == '\t' || c == '\r' }

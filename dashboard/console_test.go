@@ -186,6 +186,20 @@ func TestBaselinePages(t *testing.T) {
 	want(t, "a bad key", code, page, 422, `value="Bad Key"`)
 	code, page = f.post(path, url.Values{"csrf": {csrf}, "action": {"add"}, "key": {"disk"}, "name": {"Disk encrypted"}, "kind": {"disk_encrypted"}})
 	want(t, "an item", code, page, 200, "Version 2", "<code>disk</code>")
+	profile := `<?xml version="1.0" encoding="UTF-8"?><plist version="1.0"><dict><key>PayloadContent</key><array/>
+<key>PayloadDisplayName</key><string>Wi-Fi</string><key>PayloadIdentifier</key><string>com.msp.wifi</string>
+<key>PayloadType</key><string>Configuration</string><key>PayloadUUID</key><string>5B7E3F34-7B1E-4C55-9A43-7D4C2C7E0001</string></dict></plist>`
+	code, page = f.upload(path, map[string]string{"csrf": csrf, "action": "add", "item_kind": "apple_profile", "key": "wifi"}, map[string][]byte{"profile": []byte("junk")})
+	want(t, "a profile that is not one", code, page, 422, "not a property list")
+	code, page = f.upload(path, map[string]string{"csrf": csrf, "action": "add", "item_kind": "apple_profile", "key": "wifi"}, map[string][]byte{"profile": []byte(profile)})
+	want(t, "a profile", code, page, 200, "Version 3", "Profile: Wi-Fi", "<code>com.msp.wifi</code>", "Apple devices")
+	settings := url.Values{"csrf": {csrf}, "action": {"add"}, "item_kind": {"windows_settings"}, "key": {"lock"}, "name": {"Lock screen"}}
+	settings.Set("settings", "./Device/Vendor/MSFT/Policy/Config/DeviceLock/MaxInactivityTimeDeviceLock")
+	code, page = f.post(path, settings)
+	want(t, "a setting without a value", code, page, 422, "is not a setting")
+	settings.Set("settings", "./Device/Vendor/MSFT/Policy/Config/DeviceLock/MaxInactivityTimeDeviceLock = 5\n./Device/Vendor/MSFT/Policy/Config/Experience/AllowCortana = false")
+	code, page = f.post(path, settings)
+	want(t, "settings", code, page, 200, "Version 4", "Settings: Lock screen", "MaxInactivityTimeDeviceLock</code> = 5", "Windows devices")
 	code, page = f.post(path, url.Values{"csrf": {csrf}, "action": {"assign"}, "assigned_to": {"all"}})
 	want(t, "assign", code, page, 200, "its tenants get it applied")
 	code, page = f.post(path, url.Values{"csrf": {csrf}, "action": {"rings"}, "rings": {"pilot: tenant:" + f.a.Slug + ", soak:often"}})

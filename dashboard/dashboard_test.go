@@ -117,7 +117,7 @@ func setup(t *testing.T) *fixture {
 	}
 	cmds := commands.New(db, inv, events.NewPublisher(nil), commands.WithSecrets(seal.NewKeyring(k)), commands.WithDelivery(jobs))
 	console := msp.New(db, dir, inv, compliance.New(db, inv, cmds, events.NewPublisher(nil)), store,
-		attention.New(attention.Sources{Inventory: inv, Directory: dir}, time.Now))
+		attention.New(attention.Sources{Inventory: inv, Directory: dir}, time.Now)).WithCommands(cmds)
 	d, err := dashboard.New(db, dir, inv, cmds, dashboard.Options{Issuer: idp.Issuer, ClientID: "trident-dashboard", ClientSecret: "dash-secret",
 		Audience: "trident-api", Claims: identity.DefaultClaims(), BaseURL: srv.URL, Keys: seal.NewKeyring(k), Bus: bus, Events: store,
 		Compliance: compliance.New(db, inv, cmds, events.NewPublisher(nil)), Audit: audit.NewStore(db, events.NewPublisher(jobs)),

@@ -74,7 +74,7 @@ var funcs = template.FuncMap{
 		return map[string]any{"Slug": slug, "ID": id, "Ring": ring, "CSRF": csrf}
 	},
 	"driftClass": func(state string) string {
-		return map[string]string{msp.Applied: "ok", msp.Changed: "bad", msp.Missing: "bad", msp.Overridden: "warn"}[state]
+		return map[string]string{msp.Applied: "ok", msp.Changed: "bad", msp.Missing: "bad", msp.Failed: "bad", msp.Overridden: "warn", msp.RollingOut: "warn"}[state]
 	},
 	"severityClass": func(s attention.Severity) string {
 		return map[attention.Severity]string{attention.Critical: "bad", attention.Warning: "warn"}[s]

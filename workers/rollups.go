@@ -86,7 +86,10 @@ func (w *applyBaselinesWorker) Work(ctx context.Context, job *river.Job[msp.Appl
 	if err != nil {
 		return err
 	}
-	_, err = w.msp.Apply(ctx, t)
+	_, more, err := w.msp.ApplyMore(ctx, t)
+	if err == nil && more {
+		return river.JobSnooze(time.Second) // the next devices' commands, in another transaction
+	}
 	return err
 }
 

@@ -13,20 +13,16 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/services/attention"
+	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
 )
-
-// Item is one configuration item of a baseline: for now a compliance
-// rule, named by a key that stays the same across versions.
-type Item struct {
-	Key  string          `json:"key"`
-	Rule compliance.Rule `json:"rule"`
-}
 
 // Baseline is an MSP's versioned set of items and the tenants it is
 // assigned to.
@@ -52,8 +48,16 @@ const MaxItems = 200
 var reItemKey = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
 // checkItems refuses items that are not: a key that is not one or is
-// repeated, a rule that is not a rule (naming the item and the field).
-func checkItems(items []Item) error {
+// repeated, a rule that is not a rule, a profile that is not one,
+// settings a Windows device would refuse (naming the item and the field).
+// It fills in what a profile says of itself.
+func (s *Service) checkItems(items []Item) error {
+	check := func(inventory.Platform, string, map[string]any) error {
+		return errors.New("this server has no command queue to send profiles and settings with")
+	}
+	if s.cmds != nil {
+		check = s.cmds.Check
+	}
 	if len(items) > MaxItems {
 		return fault.InvalidField("items", fmt.Sprintf("at most %d items", MaxItems))
 	}
@@ -67,8 +71,8 @@ func checkItems(items []Item) error {
 			errs = append(errs, fault.InvalidField(fmt.Sprintf("items[%d].key", i), fmt.Sprintf("%q is there twice", it.Key)))
 		}
 		seen[it.Key] = true
-		if err := it.Rule.Check(); err != nil {
-			errs = append(errs, fault.InvalidField(fmt.Sprintf("items[%d].rule", i), err.Error()))
+		if err := items[i].check(fmt.Sprintf("items[%d]", i), check); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return fault.Join(errs...)
@@ -136,7 +140,7 @@ func (s *Service) CreateBaseline(ctx context.Context, msp uuid.UUID, name string
 	if n := len(strings.TrimSpace(name)); n == 0 || len(name) > 200 {
 		return Baseline{}, fault.InvalidField("name", "must be 1 to 200 characters")
 	}
-	if err := checkItems(items); err != nil {
+	if err := s.checkItems(items); err != nil {
 		return Baseline{}, err
 	}
 	body, _ := json.Marshal(items)
@@ -157,7 +161,7 @@ RETURNING `+baselineCols, msp, uuid.New(), name, body, by))
 
 // SetItems makes items the baseline's next version.
 func (s *Service) SetItems(ctx context.Context, msp, id uuid.UUID, items []Item, by string) (Baseline, error) {
-	if err := checkItems(items); err != nil {
+	if err := s.checkItems(items); err != nil {
 		return Baseline{}, err
 	}
 	body, _ := json.Marshal(items)
@@ -383,6 +387,9 @@ func (s *Service) SetOverride(ctx context.Context, t tenancy.Tenant, o Override)
 		return fault.InvalidField("item", fmt.Sprintf("the baseline %q has no item %q", bs[i].Name, o.Item))
 	}
 	var params []byte
+	if o.Params != nil && bs[i].Items[j].Kind() != ItemRule {
+		return fault.InvalidField("params", fmt.Sprintf("the item %q is a %s: it can be turned off, and only a rule's params changed", o.Item, bs[i].Items[j].Kind()))
+	}
 	if o.Params != nil {
 		r := bs[i].Items[j].Rule
 		r.Params = *o.Params
@@ -468,7 +475,7 @@ func (s *Service) EffectiveFor(ctx context.Context, t tenancy.Tenant) ([]Effecti
 			e := Effective{Baseline: b, Item: it}
 			if i := slices.IndexFunc(ovs, func(o Override) bool { return o.Baseline == b.ID && o.Item == it.Key }); i >= 0 {
 				e.Override = &ovs[i]
-				if ovs[i].Params != nil {
+				if ovs[i].Params != nil && it.Kind() == ItemRule {
 					e.Item.Rule.Params = *ovs[i].Params
 				}
 			}
@@ -485,21 +492,36 @@ func (s *Service) EffectiveFor(ctx context.Context, t tenancy.Tenant) ([]Effecti
 // changed nothing (one transaction), and the next one applies it whole.
 // A suspended tenant is left as it is.
 func (s *Service) Apply(ctx context.Context, t tenancy.Tenant) (changed int, err error) {
+	changed, _, err = s.ApplyMore(ctx, t)
+	return changed, err
+}
+
+// ApplyMore is Apply, and says whether items that are commands have
+// devices left to queue them for (DeployBatch at a time): apply again.
+func (s *Service) ApplyMore(ctx context.Context, t tenancy.Tenant) (changed int, more bool, err error) {
 	if s.comp == nil {
-		return 0, errors.New("msp: no compliance service to apply baselines with")
+		return 0, false, errors.New("msp: no compliance service to apply baselines with")
 	}
 	if t.Writable() != nil {
-		return 0, nil // suspended: applied when it is resumed (Reaction)
+		return 0, false, nil // suspended: applied when it is resumed (Reaction)
 	}
 	eff, err := s.EffectiveFor(ctx, t)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	err = s.db.Tx(tenancy.WithTenant(ctx, t.ID), func(tx pgx.Tx) error {
 		tctx := tenancy.WithTenant(ctx, t.ID)
 		var keep []compliance.Mark
 		for _, e := range eff {
 			if e.Override != nil && e.Override.Disabled {
+				continue
+			}
+			if e.Item.Kind() != ItemRule {
+				r, left, err := s.deployTx(tctx, tx, e, true)
+				if err != nil {
+					return fmt.Errorf("baseline %q item %q: %w", e.Baseline.Name, e.Item.Key, err)
+				}
+				changed, more = changed+r.Queued, more || left
 				continue
 			}
 			m := compliance.Mark{Baseline: e.Baseline.ID, Item: e.Item.Key}
@@ -516,7 +538,16 @@ func (s *Service) Apply(ctx context.Context, t tenancy.Tenant) (changed int, err
 		changed += n
 		return err
 	})
-	return changed, err
+	return changed, more, err
+}
+
+// deployTx queues (or, with queue false, only counts) item e's commands
+// in the tenant tx is scoped to.
+func (s *Service) deployTx(ctx context.Context, tx pgx.Tx, e Effective, queue bool) (commands.Rollout, bool, error) {
+	if s.cmds == nil {
+		return commands.Rollout{}, false, errors.New("msp: no command queue to send profiles and settings with")
+	}
+	return s.cmds.DeployTx(ctx, tx, e.Item.deployment(e.Baseline.ID, e.Item.Key), queue)
 }
 
 // Drift states.
@@ -526,6 +557,9 @@ const (
 	Missing    = "missing"     // the item is not applied (yet, or it failed)
 	Changed    = "changed"     // the tenant's rule was changed locally
 	Unassigned = "not_applied" // a rule of a baseline no longer assigned, or an item no longer there
+	// Of items that are commands to every device:
+	RollingOut = "rolling_out" // sent, waiting for devices to answer
+	Failed     = "failed"      // some devices refused it (or an admin canceled theirs)
 )
 
 // Drift is one item's state in a tenant.
@@ -534,8 +568,12 @@ type Drift struct {
 	Name     string    `json:"baseline"`
 	Version  int       `json:"version"`
 	Item     string    `json:"item"`
+	Kind     string    `json:"kind"` // rule, apple_profile, windows_settings
 	State    string    `json:"state"`
 	Reason   string    `json:"reason,omitempty"` // the override's
+	// Rollout is, for an item that is a command to every device, where its
+	// devices stand.
+	Rollout *commands.Rollout `json:"rollout,omitempty"`
 }
 
 // DriftOf says how t deviates from its baselines, item by item.
@@ -559,8 +597,16 @@ func (s *Service) DriftOf(ctx context.Context, t tenancy.Tenant) ([]Drift, error
 	}
 	var out []Drift
 	for _, e := range eff {
+		if e.Item.Kind() != ItemRule {
+			d, err := s.rolloutDrift(ctx, t, e)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, d)
+			continue
+		}
 		m := compliance.Mark{Baseline: e.Baseline.ID, Item: e.Item.Key}
-		d := Drift{Baseline: e.Baseline.ID, Name: e.Baseline.Name, Version: e.Baseline.Version, Item: e.Item.Key}
+		d := Drift{Baseline: e.Baseline.ID, Name: e.Baseline.Name, Version: e.Baseline.Version, Item: e.Item.Key, Kind: ItemRule}
 		r, have := marked[m]
 		delete(marked, m)
 		want := e.Item.Rule
@@ -583,6 +629,34 @@ func (s *Service) DriftOf(ctx context.Context, t tenancy.Tenant) ([]Drift, error
 		out = append(out, Drift{Baseline: m.Baseline, Item: m.Item, State: Unassigned})
 	}
 	return out, nil
+}
+
+// rolloutDrift is the drift of e, an item that is a command to every
+// device: applied once every device has it.
+func (s *Service) rolloutDrift(ctx context.Context, t tenancy.Tenant, e Effective) (Drift, error) {
+	d := Drift{Baseline: e.Baseline.ID, Name: e.Baseline.Name, Version: e.Baseline.Version, Item: e.Item.Key, Kind: e.Item.Kind()}
+	if e.Override != nil && e.Override.Disabled {
+		d.State, d.Reason = Overridden, e.Override.Reason
+		return d, nil
+	}
+	err := s.db.ReadTx(tenancy.WithTenant(ctx, t.ID), func(tx pgx.Tx) error {
+		r, _, err := s.deployTx(tenancy.WithTenant(ctx, t.ID), tx, e, false)
+		d.Rollout = &r
+		return err
+	})
+	switch r := d.Rollout; {
+	case err != nil:
+		return d, err
+	case r.Failed > 0:
+		d.State = Failed
+	case r.Missing > 0:
+		d.State = Missing
+	case r.Waiting > 0:
+		d.State = RollingOut
+	default:
+		d.State = Applied
+	}
+	return d, nil
 }
 
 // QueueApply queues the application of the baselines in every tenant of
@@ -640,16 +714,18 @@ func (s *Service) driftItem(ctx context.Context, t tenancy.Tenant) (*attention.I
 	if err != nil {
 		return nil, err
 	}
-	changed, missing := 0, 0
+	changed, missing, failed := 0, 0, 0
 	for _, d := range ds {
 		switch d.State {
 		case Changed:
 			changed++
 		case Missing:
 			missing++
+		case Failed:
+			failed++
 		}
 	}
-	if changed+missing == 0 {
+	if changed+missing+failed == 0 {
 		return nil, nil
 	}
 	var parts []string
@@ -659,16 +735,37 @@ func (s *Service) driftItem(ctx context.Context, t tenancy.Tenant) (*attention.I
 	if missing > 0 {
 		parts = append(parts, fmt.Sprintf("%d not applied", missing))
 	}
-	return &attention.Item{Kind: BaselineDrift, Severity: attention.Warning, Count: changed + missing, Link: "compliance",
-		Text: "Baseline rules drift from the MSP's baselines: " + strings.Join(parts, ", ") + "."}, nil
+	if failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d refused by devices", failed))
+	}
+	link := "compliance"
+	if failed > 0 {
+		link = "commands?status=error"
+	}
+	return &attention.Item{Kind: BaselineDrift, Severity: attention.Warning, Count: changed + missing + failed, Link: link,
+		Text: "Baseline items drift from the MSP's baselines: " + strings.Join(parts, ", ") + "."}, nil
 }
 
 // Reaction applies the MSP's baselines to a tenant just made (those
 // assigned to all tenants reach it at once) or changed (a resumed one
-// catches up): an events.Reaction.
+// catches up), and to a tenant whose device just enrolled: an
+// events.Reaction.
 func Reaction(e events.Event) (river.JobArgs, *river.InsertOpts, bool) {
-	if e.Kind == events.TenantCreated || e.Kind == events.TenantUpdated {
+	switch e.Kind {
+	case events.TenantCreated, events.TenantUpdated:
 		return ApplyArgs{TenantID: e.TenantID}, nil, true
+	case inventory.EventDeviceEnrolled:
+		// A new device gets the baselines' profiles and settings: one
+		// application a little later for a wave of enrollments (an ADE
+		// batch), not one each. One enrolled while it runs waits for the
+		// sweep.
+		return ApplyArgs{TenantID: e.TenantID}, &river.InsertOpts{ScheduledAt: time.Now().Add(enrolledDelay),
+			UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{rivertype.JobStateAvailable,
+				rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled}}}, true
 	}
 	return nil, nil, false
 }
+
+// enrolledDelay is how long after a device enrolls its tenant's
+// baselines are applied.
+const enrolledDelay = 30 * time.Second

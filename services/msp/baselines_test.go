@@ -389,7 +389,8 @@ func TestSoakPromotes(t *testing.T) {
 
 // A tenant just made gets its MSP's baselines applied (those for all
 // tenants reach it at once), and so does one changed (resumed, it catches
-// up on what it missed while suspended); other events cause nothing.
+// up on what it missed while suspended) or with a new device; other
+// events cause nothing.
 func TestReactionToANewTenant(t *testing.T) {
 	id := uuid.New()
 	for _, kind := range []string{events.TenantCreated, events.TenantUpdated} {
@@ -398,8 +399,14 @@ func TestReactionToANewTenant(t *testing.T) {
 			t.Errorf("%s: %v %v", kind, args, ok)
 		}
 	}
-	if _, _, ok := msp.Reaction(events.Event{Kind: "device.enrolled", TenantID: id}); ok {
-		t.Error("device.enrolled applies baselines")
+	// A device enrolled: its tenant's profiles and settings reach it, a
+	// little later, once for a wave of enrollments.
+	args, opts, ok := msp.Reaction(events.Event{Kind: "device.enrolled", TenantID: id})
+	if a, isApply := args.(msp.ApplyArgs); !ok || !isApply || a.TenantID != id || opts == nil || !opts.UniqueOpts.ByArgs || time.Until(opts.ScheduledAt) <= 0 {
+		t.Errorf("device.enrolled: %v %+v %v", args, opts, ok)
+	}
+	if _, _, ok := msp.Reaction(events.Event{Kind: "device.updated", TenantID: id}); ok {
+		t.Error("device.updated applies baselines")
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/attention"
+	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -79,7 +80,15 @@ type Service struct {
 	comp   *compliance.Compliance // nil: no compliance figures
 	events *events.Store
 	finder *attention.Finder
+	cmds   *commands.Queue // nil: no baseline items that are commands
 	now    func() time.Time
+}
+
+// WithCommands lets baselines hold items that are commands to every
+// device (Apple profiles, Windows settings), sent through q.
+func (s *Service) WithCommands(q *commands.Queue) *Service {
+	s.cmds = q
+	return s
 }
 
 // New returns the service. comp may be nil.

@@ -54,7 +54,8 @@ func (s *Service) AutoPromote(ctx context.Context, msp uuid.UUID, now time.Time)
 }
 
 // ringFailed names a tenant of b's ring i whose application of the
-// ring's version failed (an item missing), or is "" when none did.
+// ring's version failed (an item missing, or refused by devices), or is
+// "" when none did.
 // Suspended tenants, which are not applied, do not count.
 func (s *Service) ringFailed(ctx context.Context, b Baseline, i int, tenants []tenancy.Tenant) (string, error) {
 	for _, t := range tenants {
@@ -73,7 +74,7 @@ func (s *Service) ringFailed(ctx context.Context, b Baseline, i int, tenants []t
 			return "", err
 		}
 		for _, d := range ds {
-			if d.Baseline == b.ID && d.State == Missing {
+			if d.Baseline == b.ID && (d.State == Missing || d.State == Failed) {
 				return t.Slug, nil
 			}
 		}

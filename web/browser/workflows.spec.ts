@@ -245,7 +245,7 @@ test.describe("as an MSP admin", () => {
     await expect(page.getByRole("heading", { level: 1 })).toContainText("CONSOLE-KIOSK-01");
   });
 
-  test("a baseline: make it, add an item, assign it, promote a ring, see each tenant's drift", async ({ page, context }) => {
+  test("a baseline: make it, add a rule and settings, assign it, promote a ring, see each tenant's drift", async ({ page, context }) => {
     await context.clearCookies();
     await signIn(page, world.users.msp);
     await page.getByRole("link", { name: "Baselines" }).click();
@@ -253,12 +253,19 @@ test.describe("as an MSP admin", () => {
     await page.getByLabel("Name", { exact: true }).fill("Standard workstation");
     await page.getByRole("button", { name: "Make the baseline" }).click();
     await expect(page.getByRole("status")).toContainText("The baseline is made");
-    const add = page.getByRole("form", { name: /Add an item/ });
+    const add = page.getByRole("form", { name: /Add a rule/ });
     await add.getByLabel(/^Key/).fill("disk");
     await add.getByLabel("Rule's name").fill("Disk encrypted");
     await add.getByRole("combobox", { name: "Checks" }).selectOption("disk_encrypted");
-    await add.getByRole("button", { name: "Add the item" }).click();
+    await add.getByRole("button", { name: "Add the rule" }).click();
     await expect(page.getByText("Version 2", { exact: false })).toBeVisible();
+    const settings = page.getByRole("form", { name: "Add Windows settings" });
+    await settings.getByLabel(/^Key/).fill("lock");
+    await settings.getByLabel("Name").fill("Lock screen");
+    await settings.getByRole("textbox", { name: /A setting a line/ }).fill("./Device/Vendor/MSFT/Policy/Config/DeviceLock/MaxInactivityTimeDeviceLock = 5");
+    await settings.getByRole("button", { name: "Add the settings" }).click();
+    await expect(page.getByText("Version 3", { exact: false })).toBeVisible();
+    await expect(page.getByRole("cell", { name: /Settings: Lock screen/ })).toBeVisible();
     await page.getByRole("form", { name: "For" }).getByRole("textbox").fill("all");
     await page.getByRole("button", { name: "Save whom it is for" }).click();
     await page.getByRole("textbox", { name: /One ring a line/ }).fill(`pilot: tenant:${tenantA.slug}`);

@@ -1,0 +1,121 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/internal/fault"
+	"github.com/tridentmdm/trident/services/inventory"
+)
+
+// Deployment is a command each enrolled device of a platform carries out
+// once: a baseline's Apple profile or Windows settings. Its commands are
+// told apart by Tag (their created_by), which names the content: a new
+// version is a new tag, and goes to every device again.
+type Deployment struct {
+	Tag      string // "baseline:<baseline>:<item>:<content>"
+	Kind     string
+	Payload  map[string]any
+	Platform inventory.Platform
+}
+
+// Rollout is where a deployment stands in a tenant, device by device (each
+// device by its newest command of the deployment).
+type Rollout struct {
+	Devices int `json:"devices"` // enrolled devices of its platform
+	Done    int `json:"done"`    // acknowledged
+	Waiting int `json:"waiting"` // queued, sent, or the device said not now
+	Failed  int `json:"failed"`  // ended in error, or an admin canceled it: not queued again
+	Missing int `json:"missing"` // not queued yet (a device new to it, or whose command expired)
+	Queued  int `json:"queued"`  // of the waiting, queued by this call
+}
+
+// DeployBatch bounds the commands one DeployTx queues.
+const DeployBatch = 500
+
+// DeployTx queues d's command, in tx, for the enrolled devices of its
+// platform that have none of d's commands (or only expired ones: the
+// device never came), at most DeployBatch of them, and says where it
+// stands; more reports devices still to queue (call again). A device
+// whose command failed or was canceled is not queued again: it counts
+// as failed until the content changes. With queue false it only counts
+// (those it would queue are Missing).
+func (q *Queue) DeployTx(ctx context.Context, tx pgx.Tx, d Deployment, queue bool) (r Rollout, more bool, err error) {
+	k, ok := kinds[d.Kind]
+	if !ok || !strings.HasPrefix(d.Tag, "baseline:") {
+		return r, false, fault.InvalidField("kind", fmt.Sprintf("%q (tag %q) is not a deployment", d.Kind, d.Tag))
+	}
+	if !slices.Contains(k.Platforms, d.Platform) {
+		return r, false, fault.InvalidField("kind", fmt.Sprintf("%s devices do not support %s", d.Platform, d.Kind))
+	}
+	rows, _ := tx.Query(ctx, `SELECT DISTINCT ON (device_id) device_id, status FROM commands
+WHERE created_by = $1 AND created_by LIKE 'baseline:%' ORDER BY device_id, created_at DESC`, d.Tag)
+	latest := map[uuid.UUID]Status{}
+	var id uuid.UUID
+	var st Status
+	if _, err := pgx.ForEachRow(rows, []any{&id, &st}, func() error { latest[id] = st; return nil }); err != nil {
+		return r, false, fmt.Errorf("commands: deployment %s: %w", d.Tag, err)
+	}
+	devices, err := q.inv.SelectTx(ctx, tx, inventory.Selection{Platform: d.Platform, Enrolled: true})
+	if err != nil {
+		return r, false, err
+	}
+	r.Devices = len(devices)
+	for _, dev := range devices {
+		switch st := latest[dev.ID]; {
+		case st == Acknowledged:
+			r.Done++
+		case st.Open():
+			r.Waiting++
+		case st == Error, st == Canceled:
+			r.Failed++
+		case !queue:
+			r.Missing++
+		case r.Queued == DeployBatch:
+			r.Missing++
+			more = true
+		default: // none yet, or expired
+			_, err := q.EnqueueTx(ctx, tx, NewCommand{DeviceID: dev.ID, Kind: d.Kind, Payload: d.Payload, CreatedBy: d.Tag})
+			switch {
+			case fault.Is(err, fault.Invalid), errors.Is(err, ErrState):
+				r.Failed++ // this device cannot take it
+			case err != nil:
+				return r, false, err
+			default:
+				r.Queued++
+				r.Waiting++
+			}
+		}
+	}
+	return r, more, nil
+}
+
+// Check says whether a command of kind with payload is one the platform
+// takes, without queuing it: for what is checked long before it is sent
+// (a baseline's item). Platforms without a checker check when it is
+// queued.
+func (q *Queue) Check(p inventory.Platform, kind string, payload map[string]any) error {
+	k, ok := kinds[kind]
+	if !ok {
+		return fault.InvalidField("kind", fmt.Sprintf("%q is not a command kind", kind))
+	}
+	if !slices.Contains(k.Platforms, p) {
+		return fault.InvalidField("kind", fmt.Sprintf("%s devices do not support %s", p, kind))
+	}
+	chk := q.checkTo[p]
+	if chk == nil {
+		return nil
+	}
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return fault.InvalidField("payload", err.Error())
+	}
+	return chk.Check(inventory.Device{Platform: p}, Command{Kind: kind, Payload: body})
+}

@@ -1,0 +1,174 @@
+package msp
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/micromdm/plist"
+
+	"github.com/tridentmdm/trident/internal/fault"
+	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/compliance"
+	"github.com/tridentmdm/trident/services/inventory"
+)
+
+// Item is one configuration item of a baseline, named by a key that
+// stays the same across versions: a compliance rule (Rule), or what each
+// device of a platform is sent once per version of it (AppleProfile,
+// WindowsSettings). Exactly one is set.
+type Item struct {
+	Key             string           `json:"key"`
+	Rule            compliance.Rule  `json:"rule,omitzero"`
+	AppleProfile    *AppleProfile    `json:"apple_profile,omitempty"`
+	WindowsSettings *WindowsSettings `json:"windows_settings,omitempty"`
+}
+
+// AppleProfile is a configuration profile every Apple device of the
+// tenant installs (InstallProfile).
+type AppleProfile struct {
+	Profile    []byte `json:"profile"`    // the .mobileconfig, an unsigned property list
+	Identifier string `json:"identifier"` // its PayloadIdentifier, read from it
+	Name       string `json:"name"`       // its PayloadDisplayName, read from it
+}
+
+// WindowsSettings are OMA-DM settings every Windows device of the tenant
+// applies (the apply_settings command).
+type WindowsSettings struct {
+	Name     string    `json:"name"`
+	Settings []Setting `json:"settings"`
+	Atomic   bool      `json:"atomic,omitempty"`
+}
+
+// Setting is one OMA-DM node to set, as apply_settings takes it.
+type Setting struct {
+	LocURI string `json:"loc_uri"`
+	Value  string `json:"value"`
+	Format string `json:"format,omitempty"`
+	Action string `json:"action,omitempty"`
+}
+
+// Kinds of item.
+const (
+	ItemRule            = "rule"
+	ItemAppleProfile    = "apple_profile"
+	ItemWindowsSettings = "windows_settings"
+)
+
+// Kind is which of its kinds the item is.
+func (it Item) Kind() string {
+	switch {
+	case it.AppleProfile != nil:
+		return ItemAppleProfile
+	case it.WindowsSettings != nil:
+		return ItemWindowsSettings
+	}
+	return ItemRule
+}
+
+// Title is what people call the item: its rule's, profile's or
+// settings' name.
+func (it Item) Title() string {
+	switch {
+	case it.AppleProfile != nil:
+		return it.AppleProfile.Name
+	case it.WindowsSettings != nil:
+		return it.WindowsSettings.Name
+	}
+	return it.Rule.Name
+}
+
+// MaxProfileBytes bounds an Apple profile item.
+const MaxProfileBytes = 512 << 10
+
+// check says what is wrong with the item (field is its place, items[i]),
+// filling in what an Apple profile says of itself; check is the
+// platform's own check of the command an item becomes.
+func (it *Item) check(field string, check func(inventory.Platform, string, map[string]any) error) error {
+	set := 0
+	for _, on := range []bool{it.Rule.Kind != "", it.AppleProfile != nil, it.WindowsSettings != nil} {
+		if on {
+			set++
+		}
+	}
+	if set != 1 {
+		return fault.InvalidField(field, "one of rule, apple_profile or windows_settings")
+	}
+	switch it.Kind() {
+	case ItemAppleProfile:
+		return it.AppleProfile.read(field + ".apple_profile.profile")
+	case ItemWindowsSettings:
+		w := it.WindowsSettings
+		if n := len(w.Name); n == 0 || n > 200 {
+			return fault.InvalidField(field+".windows_settings.name", "1 to 200 characters")
+		}
+		d := it.deployment(uuid.Nil, "")
+		if err := check(d.Platform, d.Kind, d.Payload); err != nil {
+			return fault.InvalidField(field+".windows_settings", err.Error())
+		}
+		return nil
+	}
+	if err := it.Rule.Check(); err != nil {
+		return fault.InvalidField(field+".rule", err.Error())
+	}
+	return nil
+}
+
+// read checks that the profile is an unsigned configuration profile and
+// takes its identifier and name from it.
+func (p *AppleProfile) read(field string) error {
+	if len(p.Profile) == 0 || len(p.Profile) > MaxProfileBytes {
+		return fault.InvalidField(field, fmt.Sprintf("a .mobileconfig of 1 byte to %d KiB", MaxProfileBytes>>10))
+	}
+	var top struct {
+		PayloadType        string
+		PayloadIdentifier  string
+		PayloadUUID        string
+		PayloadDisplayName string
+		PayloadContent     []map[string]any
+	}
+	if err := plist.NewDecoder(bytes.NewReader(p.Profile)).Decode(&top); err != nil {
+		return fault.InvalidField(field, "not a property list (a signed profile is not taken: upload it unsigned): "+err.Error())
+	}
+	switch {
+	case top.PayloadType != "Configuration":
+		return fault.InvalidField(field, fmt.Sprintf("PayloadType is %q, not Configuration", top.PayloadType))
+	case top.PayloadIdentifier == "" || len(top.PayloadIdentifier) > 255:
+		return fault.InvalidField(field, "no PayloadIdentifier (of at most 255 characters)")
+	case top.PayloadUUID == "":
+		return fault.InvalidField(field, "no PayloadUUID")
+	}
+	p.Identifier, p.Name = top.PayloadIdentifier, top.PayloadDisplayName
+	if p.Name == "" {
+		p.Name = top.PayloadIdentifier
+	}
+	return nil
+}
+
+// deployment is what the item sends each device, tagged with its
+// baseline, key and content (a new version of the content is a new tag).
+func (it Item) deployment(baseline uuid.UUID, key string) commands.Deployment {
+	var d commands.Deployment
+	switch it.Kind() {
+	case ItemAppleProfile:
+		d = commands.Deployment{Kind: "install_profile", Platform: inventory.Apple,
+			Payload: map[string]any{"profile": base64.StdEncoding.EncodeToString(it.AppleProfile.Profile)}}
+	case ItemWindowsSettings:
+		settings := make([]any, len(it.WindowsSettings.Settings))
+		for i, s := range it.WindowsSettings.Settings {
+			settings[i] = map[string]any{"loc_uri": s.LocURI, "value": s.Value, "format": s.Format, "action": s.Action}
+		}
+		d = commands.Deployment{Kind: "apply_settings", Platform: inventory.Windows,
+			Payload: map[string]any{"settings": settings, "atomic": it.WindowsSettings.Atomic}}
+	default:
+		return d
+	}
+	body, _ := json.Marshal(d.Payload)
+	sum := sha256.Sum256(body)
+	d.Tag = "baseline:" + baseline.String() + ":" + key + ":" + hex.EncodeToString(sum[:6])
+	return d
+}

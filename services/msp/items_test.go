@@ -1,0 +1,199 @@
+package msp_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tridentmdm/trident/internal/fault"
+	"github.com/tridentmdm/trident/internal/seal"
+	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/protocols/windows"
+	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/compliance"
+	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/msp"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// mobileconfig is a minimal unsigned configuration profile.
+func mobileconfig(id, name string) []byte {
+	return fmt.Appendf(nil, `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0"><dict>
+<key>PayloadContent</key><array><dict>
+<key>PayloadType</key><string>com.apple.screensaver</string><key>PayloadIdentifier</key><string>%s.screensaver</string>
+<key>PayloadUUID</key><string>%s</string><key>PayloadVersion</key><integer>1</integer>
+<key>idleTime</key><integer>300</integer></dict></array>
+<key>PayloadDisplayName</key><string>%s</string><key>PayloadIdentifier</key><string>%s</string>
+<key>PayloadType</key><string>Configuration</string><key>PayloadUUID</key><string>%s</string><key>PayloadVersion</key><integer>1</integer>
+</dict></plist>`, id, uuid.NewString(), name, id, uuid.NewString())
+}
+
+// A baseline's Apple profile and Windows settings go to every enrolled
+// device of their platform in the tenants it is for, once per version of
+// their content: new devices get them, devices that have them are left
+// alone, devices that refused them are not sent them again; drift says
+// where each stands. Bad items are refused, naming the field.
+func TestProfileAndSettingsItems(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.DB(t)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := testenv.Tenant(t, dir)
+	tctx := tenancy.WithTenant(ctx, tn.ID)
+	pub := events.NewPublisher(nil)
+	inv := inventory.New(db, pub)
+	key, _, _ := seal.NewRandomKey()
+	cmds := commands.New(db, inv, pub, commands.WithChecker(inventory.Windows, windows.Commands{}), commands.WithSecrets(seal.NewKeyring(key)))
+	comp := compliance.New(db, inv, cmds, pub)
+	s := msp.New(db, dir, inv, comp, events.NewStore(db), nil).WithCommands(cmds)
+	device := func(p inventory.Platform, id string) inventory.Device {
+		t.Helper()
+		d, err := inv.Record(tctx, inventory.Report{Platform: p, Identifier: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	mac, pc := device(inventory.Apple, "MAC-1"), device(inventory.Windows, "PC-1")
+
+	profile := msp.Item{Key: "screensaver", AppleProfile: &msp.AppleProfile{Profile: mobileconfig("com.msp.screensaver", "Screen saver")}}
+	settings := msp.Item{Key: "lock-screen", WindowsSettings: &msp.WindowsSettings{Name: "Lock screen", Settings: []msp.Setting{
+		{LocURI: "./Device/Vendor/MSFT/Policy/Config/DeviceLock/MaxInactivityTimeDeviceLock", Value: "5"}}}}
+	for _, bad := range []struct {
+		item  msp.Item
+		field string
+	}{
+		{msp.Item{Key: "p", AppleProfile: &msp.AppleProfile{Profile: []byte("not a plist")}}, "items[0].apple_profile.profile"},
+		{msp.Item{Key: "p", AppleProfile: &msp.AppleProfile{Profile: []byte(strings.Replace(string(mobileconfig("x", "x")), "Configuration", "Other", 1))}}, "items[0].apple_profile.profile"},
+		{msp.Item{Key: "w", WindowsSettings: &msp.WindowsSettings{Name: "x", Settings: []msp.Setting{{LocURI: "Device/no-dot", Value: "1"}}}}, "items[0].windows_settings"},
+		{msp.Item{Key: "w", WindowsSettings: &msp.WindowsSettings{Name: "x", Settings: []msp.Setting{{LocURI: "./Device/x", Value: "five"}}}}, "items[0].windows_settings"},
+		{msp.Item{Key: "two", Rule: compliance.Rule{Name: "Disk", Kind: compliance.DiskEncrypted}, AppleProfile: profile.AppleProfile}, "items[0]"},
+		{msp.Item{Key: "none"}, "items[0]"},
+	} {
+		_, err := s.CreateBaseline(ctx, tn.MSPID, "bad", []msp.Item{bad.item}, "mo")
+		if !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), "invalid "+bad.field) {
+			t.Errorf("bad item %s: %v, want it refused at %s", bad.item.Key, err, bad.field)
+		}
+	}
+	b, err := s.CreateBaseline(ctx, tn.MSPID, "Desktops", []msp.Item{profile, settings}, "mo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Items[0].AppleProfile; got.Identifier != "com.msp.screensaver" || got.Name != "Screen saver" {
+		t.Errorf("the profile's identifier and name, read from it: %+v", got)
+	}
+	if _, err := s.Assign(ctx, tn.MSPID, b.ID, []string{"all"}); err != nil {
+		t.Fatal(err)
+	}
+	sent := func(d inventory.Device) []commands.Command {
+		t.Helper()
+		cs, err := cmds.ListForDevice(tctx, d.ID, uuid.Nil, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []commands.Command
+		for _, c := range cs {
+			if strings.HasPrefix(c.CreatedBy, "baseline:"+b.ID.String()) {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	drift := func() map[string]msp.Drift {
+		t.Helper()
+		ds, err := s.DriftOf(ctx, tn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]msp.Drift{}
+		for _, d := range ds {
+			out[d.Item] = d
+		}
+		return out
+	}
+	if d := drift(); d["screensaver"].State != msp.Missing || d["lock-screen"].State != msp.Missing {
+		t.Errorf("before applying: %+v", d)
+	}
+	for range 2 { // twice: each device's command once
+		if _, err := s.Apply(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := sent(mac); len(got) != 1 || got[0].Kind != "install_profile" {
+		t.Fatalf("the Mac's baseline commands: %+v", got)
+	}
+	if got := sent(pc); len(got) != 1 || got[0].Kind != "apply_settings" {
+		t.Fatalf("the PC's baseline commands: %+v", got)
+	}
+	if d := drift(); d["screensaver"].State != msp.RollingOut || d["screensaver"].Kind != msp.ItemAppleProfile || d["screensaver"].Rollout.Waiting != 1 {
+		t.Errorf("sent, not answered: %+v", d["screensaver"])
+	}
+	// The Mac installs it; the PC refuses its settings.
+	answer := func(d inventory.Device, st commands.Status) {
+		t.Helper()
+		if err := db.Tx(tctx, func(tx pgx.Tx) error {
+			c, err := cmds.NextTx(tctx, tx, d.ID)
+			if err != nil || c == nil {
+				return fmt.Errorf("next: %+v %v", c, err)
+			}
+			_, err = cmds.CompleteTx(tctx, tx, d.ID, c.ID, commands.Outcome{Status: st, Error: map[commands.Status]string{commands.Error: "refused"}[st]})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	answer(mac, commands.Acknowledged)
+	answer(pc, commands.Error)
+	if _, err := s.Apply(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	d := drift()
+	if d["screensaver"].State != msp.Applied || d["lock-screen"].State != msp.Failed || d["lock-screen"].Rollout.Failed != 1 {
+		t.Errorf("after the answers: %+v %+v", d["screensaver"], d["lock-screen"])
+	}
+	if len(sent(pc)) != 1 {
+		t.Error("the refused settings were sent again")
+	}
+	// A second Mac enrolls: it gets the profile, the first Mac nothing more.
+	mac2 := device(inventory.Apple, "MAC-2")
+	if _, err := s.Apply(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	if len(sent(mac2)) != 1 || len(sent(mac)) != 1 {
+		t.Errorf("a new Mac's commands %d, the first Mac's %d; want 1 and 1", len(sent(mac2)), len(sent(mac)))
+	}
+	// A new version of the profile goes to every Mac again.
+	profile.AppleProfile = &msp.AppleProfile{Profile: mobileconfig("com.msp.screensaver", "Screen saver, shorter")}
+	if _, err := s.SetItems(ctx, tn.MSPID, b.ID, []msp.Item{profile, settings}, "mo"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	if len(sent(mac)) != 2 || len(sent(mac2)) != 2 {
+		t.Errorf("version 2: the Macs' commands %d and %d, want 2 each", len(sent(mac)), len(sent(mac2)))
+	}
+	// Turned off in the tenant: not sent; its params cannot be changed.
+	if err := s.SetOverride(ctx, tn, msp.Override{Baseline: b.ID, Item: "screensaver", Params: &compliance.Params{Hours: 1}, Reason: "x", By: "bo"}); !fault.Is(err, fault.Invalid) {
+		t.Errorf("params of a profile item: %v", err)
+	}
+	if err := s.SetOverride(ctx, tn, msp.Override{Baseline: b.ID, Item: "screensaver", Disabled: true, Reason: "kiosks keep the screen on", By: "bo"}); err != nil {
+		t.Fatal(err)
+	}
+	mac3 := device(inventory.Apple, "MAC-3")
+	if _, err := s.Apply(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	if len(sent(mac3)) != 0 || drift()["screensaver"].State != msp.Overridden {
+		t.Errorf("a turned-off profile: sent %d, drift %+v", len(sent(mac3)), drift()["screensaver"])
+	}
+}
