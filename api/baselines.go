@@ -8,6 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
+	"github.com/tridentmdm/trident/services/android"
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/msp"
@@ -24,13 +25,14 @@ type BaselineRule struct {
 }
 
 // BaselineItem is one item of a baseline, under a key that stays the
-// same across versions: a compliance rule, an Apple profile or Windows
-// settings (exactly one).
+// same across versions: a compliance rule, an Apple profile, Windows
+// settings or an Android policy fragment (exactly one).
 type BaselineItem struct {
 	Key             string               `json:"key" pattern:"^[a-z0-9][a-z0-9._-]{0,62}$"`
 	Rule            *BaselineRule        `json:"rule,omitempty" doc:"A compliance rule each tenant gets."`
 	AppleProfile    *BaselineProfile     `json:"apple_profile,omitempty" doc:"A configuration profile every enrolled Apple device of each tenant installs, once per version of it."`
 	WindowsSettings *msp.WindowsSettings `json:"windows_settings,omitempty" doc:"OMA-DM settings every enrolled Windows device of each tenant applies (as the apply_settings command), once per version of them."`
+	AndroidPolicy   *android.Fragment    `json:"android_policy,omitempty" doc:"Android policy settings laid over each of each tenant's Android policies: the settings it names replace the policy's, the rest stay the tenant's."`
 }
 
 // BaselineProfile is an Apple configuration profile of a baseline.
@@ -59,7 +61,7 @@ func baselineOf(b msp.Baseline) Baseline {
 		Rings: append([]msp.Ring{}, b.Rings...), Released: b.Released,
 		CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt, Items: []BaselineItem{}}
 	for _, it := range b.Items {
-		item := BaselineItem{Key: it.Key, WindowsSettings: it.WindowsSettings}
+		item := BaselineItem{Key: it.Key, WindowsSettings: it.WindowsSettings, AndroidPolicy: it.AndroidPolicy}
 		switch it.Kind() {
 		case msp.ItemAppleProfile:
 			p := it.AppleProfile
@@ -76,7 +78,7 @@ func baselineOf(b msp.Baseline) Baseline {
 func itemsOf(in []BaselineItem) []msp.Item {
 	out := make([]msp.Item, len(in))
 	for i, it := range in {
-		out[i] = msp.Item{Key: it.Key, WindowsSettings: it.WindowsSettings}
+		out[i] = msp.Item{Key: it.Key, WindowsSettings: it.WindowsSettings, AndroidPolicy: it.AndroidPolicy}
 		if r := it.Rule; r != nil {
 			out[i].Rule = compliance.Rule{Name: r.Name, Platform: r.Platform, Kind: r.Kind, Params: r.Params, Remediation: r.Remediation, Enabled: true}
 		}
@@ -93,7 +95,7 @@ const maxBaselineBody = 8 << 20
 
 type baselineBody struct {
 	Name  string         `json:"name" minLength:"1" maxLength:"200"`
-	Items []BaselineItem `json:"items" maxItems:"200" doc:"Compliance rules, Apple profiles and Windows settings, each under a key that stays the same across versions."`
+	Items []BaselineItem `json:"items" maxItems:"200" doc:"Compliance rules, Apple profiles, Windows settings and Android policy fragments, each under a key that stays the same across versions."`
 }
 
 type baselineInput struct {
@@ -158,7 +160,7 @@ func (a *API) baselineRoutes() {
 	register(a, huma.Operation{
 		OperationID: "create-baseline", Method: http.MethodPost, Path: "/v1/msps/{msp}/baselines", Tags: tags,
 		Summary: "Create a baseline", DefaultStatus: http.StatusCreated, MaxBodyBytes: maxBaselineBody,
-		Description: "A versioned set of items (compliance rules, Apple profiles, Windows settings) the MSP assigns to its tenants; version 1, assigned to nobody yet.",
+		Description: "A versioned set of items (compliance rules, Apple profiles, Windows settings, Android policy fragments) the MSP assigns to its tenants; version 1, assigned to nobody yet.",
 		Errors:      []int{http.StatusConflict},
 	}, mspAdmin, func(ctx context.Context, in *baselineInput) (*struct{ Body Baseline }, error) {
 		c := callFrom(ctx)

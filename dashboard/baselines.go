@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tridentmdm/trident/services/android"
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/msp"
@@ -32,11 +33,12 @@ type tenantDrift struct {
 // and each tenant's drift.
 type baselineView struct {
 	view
-	MSP       tenancy.MSP
-	B         msp.Baseline
-	RuleKinds []ruleKind
-	Platforms []inventory.Platform
-	Drift     []tenantDrift
+	MSP               tenancy.MSP
+	B                 msp.Baseline
+	RuleKinds         []ruleKind
+	Platforms         []inventory.Platform
+	PasswordQualities []string
+	Drift             []tenantDrift
 }
 
 func (d *Dashboard) baselinesPage(w http.ResponseWriter, r *http.Request) {
@@ -99,7 +101,7 @@ func (d *Dashboard) renderBaseline(w http.ResponseWriter, r *http.Request, m ten
 	}
 	v := &baselineView{view: view{Title: bs[i].Name + " · " + m.Name, flash: f,
 		Crumbs: []crumb{{Name: "Baselines", Link: "/dashboard/msps/" + m.Slug + "/baselines"}, {Name: bs[i].Name}}},
-		MSP: m, B: bs[i], RuleKinds: ruleKinds, Platforms: rulePlatforms}
+		MSP: m, B: bs[i], RuleKinds: ruleKinds, Platforms: rulePlatforms, PasswordQualities: android.PasswordQualities}
 	if v.Form == nil {
 		v.Form = map[string]string{}
 	}
@@ -136,7 +138,8 @@ func (d *Dashboard) changeBaseline(w http.ResponseWriter, r *http.Request) {
 	id, _ := uuid.Parse(r.PathValue("id"))
 	by := sessionFrom(r.Context()).Subject
 	form := map[string]string{}
-	for _, k := range []string{"key", "name", "kind", "platform", "version", "hours", "identifier", "assigned_to", "rings", "item_kind", "settings"} {
+	for _, k := range []string{"key", "name", "kind", "platform", "version", "hours", "identifier", "assigned_to", "rings", "item_kind", "settings",
+		"password_min_length", "password_quality", "require_encryption", "camera_disabled"} {
 		form[k] = strings.TrimSpace(r.PostFormValue(k))
 	}
 	ctx := r.Context()
@@ -215,12 +218,42 @@ func itemOf(r *http.Request, form map[string]string) (msp.Item, error) {
 			}
 			it.WindowsSettings.Settings = append(it.WindowsSettings.Settings, setting(strings.TrimSpace(uri), strings.TrimSpace(value)))
 		}
+	case msp.ItemAndroidPolicy:
+		f, err := fragmentOf(form)
+		if err != nil {
+			return it, err
+		}
+		it.AndroidPolicy = &f
 	default:
 		hours, _ := strconv.Atoi(form["hours"])
 		it.Rule = compliance.Rule{Name: form["name"], Kind: compliance.Kind(form["kind"]), Platform: inventory.Platform(form["platform"]),
 			Params: compliance.Params{Version: form["version"], Hours: hours, Identifier: form["identifier"]}, Enabled: true}
 	}
 	return it, nil
+}
+
+// fragmentOf is the Android policy fragment the form describes: each
+// setting left empty stays each policy's own.
+func fragmentOf(form map[string]string) (android.Fragment, error) {
+	f := android.Fragment{Name: form["name"]}
+	if v := form["password_min_length"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return f, &UserError{Status: http.StatusUnprocessableEntity, Message: "The shortest password is a number of characters."}
+		}
+		f.PasswordMinLength = &n
+	}
+	if v := form["password_quality"]; v != "" {
+		f.PasswordQuality = &v
+	}
+	yes := func(v string) *bool { b := v == "yes"; return &b }
+	if v := form["require_encryption"]; v != "" {
+		f.RequireEncryption = yes(v)
+	}
+	if v := form["camera_disabled"]; v != "" {
+		f.CameraDisabled = yes(v)
+	}
+	return f, nil
 }
 
 // setting is one typed OMA-DM setting, its format read from its value:

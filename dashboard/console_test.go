@@ -200,6 +200,17 @@ func TestBaselinePages(t *testing.T) {
 	settings.Set("settings", "./Device/Vendor/MSFT/Policy/Config/DeviceLock/MaxInactivityTimeDeviceLock = 5\n./Device/Vendor/MSFT/Policy/Config/Experience/AllowCortana = false")
 	code, page = f.post(path, settings)
 	want(t, "settings", code, page, 200, "Version 4", "Settings: Lock screen", "MaxInactivityTimeDeviceLock</code> = 5", "Windows devices")
+	fragment := url.Values{"csrf": {csrf}, "action": {"add"}, "item_kind": {"android_policy"}, "key": {"passcode"}, "name": {"Passcode"},
+		"password_min_length": {"eight"}}
+	code, page = f.post(path, fragment)
+	want(t, "a length that is not a number", code, page, 422, "a number of characters")
+	fragment.Set("password_min_length", "8")
+	fragment.Set("require_encryption", "yes")
+	code, page = f.post(path, fragment)
+	want(t, "Android settings", code, page, 200, "Version 5", "Android policies: Passcode", "a password of 8 or more", "encryption required", "Android devices")
+	if strings.Contains(page, "· camera") {
+		t.Error("a setting left empty is shown")
+	}
 	code, page = f.post(path, url.Values{"csrf": {csrf}, "action": {"assign"}, "assigned_to": {"all"}})
 	want(t, "assign", code, page, 200, "its tenants get it applied")
 	code, page = f.post(path, url.Values{"csrf": {csrf}, "action": {"rings"}, "rings": {"pilot: tenant:" + f.a.Slug + ", soak:often"}})

@@ -23,12 +23,14 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"google.golang.org/api/option"
 
 	"github.com/tridentmdm/trident/dashboard"
 	"github.com/tridentmdm/trident/internal/devidp"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
 	"github.com/tridentmdm/trident/migrations"
+	"github.com/tridentmdm/trident/services/android"
 	"github.com/tridentmdm/trident/services/attention"
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/commands"
@@ -118,6 +120,12 @@ func setup(t *testing.T) *fixture {
 	cmds := commands.New(db, inv, events.NewPublisher(nil), commands.WithSecrets(seal.NewKeyring(k)), commands.WithDelivery(jobs))
 	console := msp.New(db, dir, inv, compliance.New(db, inv, cmds, events.NewPublisher(nil)), store,
 		attention.New(attention.Sources{Inventory: inv, Directory: dir}, time.Now)).WithCommands(cmds)
+	droid, err := android.New(context.Background(), db, events.NewPublisher(jobs), jobs, inv, cmds, android.Options{Project: "p", Topic: "projects/p/topics/t",
+		Client: []option.ClientOption{option.WithEndpoint("http://127.0.0.1:1/"), option.WithoutAuthentication()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	console.WithAndroid(droid)
 	d, err := dashboard.New(db, dir, inv, cmds, dashboard.Options{Issuer: idp.Issuer, ClientID: "trident-dashboard", ClientSecret: "dash-secret",
 		Audience: "trident-api", Claims: identity.DefaultClaims(), BaseURL: srv.URL, Keys: seal.NewKeyring(k), Bus: bus, Events: store,
 		Compliance: compliance.New(db, inv, cmds, events.NewPublisher(nil)), Audit: audit.NewStore(db, events.NewPublisher(jobs)),

@@ -80,6 +80,7 @@ var funcs = template.FuncMap{
 		return map[attention.Severity]string{attention.Critical: "bad", attention.Warning: "warn"}[s]
 	},
 	"ruleText":     ruleText,
+	"isTrue":       func(b *bool) bool { return b != nil && *b },
 	"platformName": platformName,
 	// platformTitle is a device platform's name ("Apple"), where a rule's
 	// "Apple (every family)" would mislead.

@@ -155,7 +155,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	webhooks := events.NewWebhooks(db, pub, events.URLPolicy{AllowHTTP: cfg.egressPrivate}, keys)
 	finder := attention.New(attention.Sources{Push: appleStore, ABM: abm, Inventory: inv, Compliance: comp, Webhooks: webhooks,
 		Directory: a.dir, Identities: certs, Android: droid, Bulks: cmds}, time.Now)
-	console := msp.New(db, a.dir, inv, comp, a.events, finder).WithCommands(cmds)
+	console := msp.New(db, a.dir, inv, comp, a.events, finder).WithCommands(cmds).WithAndroid(droid)
 	profiles := apple.NewProfiles(certs, appleStore, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)
 	appleEnroll := enrollment.NewApple(db, certs, inv, cmds, pub)
 	renewer := &apple.Renewer{Dir: a.dir, Profiles: profiles, Apple: appleEnroll,

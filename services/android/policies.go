@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,15 +40,16 @@ type PolicySettings struct {
 	WipeAfterDays  int `json:"wipe_after_days,omitempty"`  // Wipe it after this many days (0: never; more than block_after_days).
 }
 
+// PasswordQualities are Android's password qualities, weakest first.
+var PasswordQualities = []string{"SOMETHING", "NUMERIC", "NUMERIC_COMPLEX", "ALPHABETIC", "ALPHANUMERIC", "COMPLEX"}
+
 var packageName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$`)
 
 func (p PolicySettings) validate() error {
 	if p.PasswordMinLength < 0 || p.PasswordMinLength > 16 {
 		return fault.InvalidField("settings.password_min_length", "must be 0 to 16")
 	}
-	switch p.PasswordQuality {
-	case "", "SOMETHING", "NUMERIC", "NUMERIC_COMPLEX", "ALPHABETIC", "ALPHANUMERIC", "COMPLEX":
-	default:
+	if p.PasswordQuality != "" && !slices.Contains(PasswordQualities, p.PasswordQuality) {
 		return fault.InvalidField("settings.password_quality", fmt.Sprintf("%q is not a password quality", p.PasswordQuality))
 	}
 	if len(p.Apps) > 200 {

@@ -73,6 +73,8 @@ func (s *Service) checkItems(items []Item) error {
 		seen[it.Key] = true
 		if err := items[i].check(fmt.Sprintf("items[%d]", i), check); err != nil {
 			errs = append(errs, err)
+		} else if it.AndroidPolicy != nil && s.droid == nil {
+			errs = append(errs, fault.InvalidField(fmt.Sprintf("items[%d].android_policy", i), "this server does not manage Android devices"))
 		}
 	}
 	return fault.Join(errs...)
@@ -516,12 +518,20 @@ func (s *Service) ApplyMore(ctx context.Context, t tenancy.Tenant) (changed int,
 			if e.Override != nil && e.Override.Disabled {
 				continue
 			}
-			if e.Item.Kind() != ItemRule {
+			if e.Item.Deployed() {
 				r, left, err := s.deployTx(tctx, tx, e, true)
 				if err != nil {
 					return fmt.Errorf("baseline %q item %q: %w", e.Baseline.Name, e.Item.Key, err)
 				}
 				changed, more = changed+r.Queued, more || left
+				continue
+			}
+			if e.Item.AndroidPolicy != nil {
+				n, err := s.mergeTx(tctx, tx, e)
+				if err != nil {
+					return fmt.Errorf("baseline %q item %q: %w", e.Baseline.Name, e.Item.Key, err)
+				}
+				changed += n
 				continue
 			}
 			m := compliance.Mark{Baseline: e.Baseline.ID, Item: e.Item.Key}
@@ -539,6 +549,15 @@ func (s *Service) ApplyMore(ctx context.Context, t tenancy.Tenant) (changed int,
 		return err
 	})
 	return changed, more, err
+}
+
+// mergeTx lays e, an Android policy fragment, over the tenant's Android
+// policies.
+func (s *Service) mergeTx(ctx context.Context, tx pgx.Tx, e Effective) (int, error) {
+	if s.droid == nil {
+		return 0, errors.New("msp: no Android service to lay policy fragments over")
+	}
+	return s.droid.MergeTx(ctx, tx, *e.Item.AndroidPolicy)
 }
 
 // deployTx queues (or, with queue false, only counts) item e's commands
@@ -568,12 +587,22 @@ type Drift struct {
 	Name     string    `json:"baseline"`
 	Version  int       `json:"version"`
 	Item     string    `json:"item"`
-	Kind     string    `json:"kind"` // rule, apple_profile, windows_settings
+	Kind     string    `json:"kind"` // rule, apple_profile, windows_settings, android_policy
 	State    string    `json:"state"`
 	Reason   string    `json:"reason,omitempty"` // the override's
 	// Rollout is, for an item that is a command to every device, where its
 	// devices stand.
 	Rollout *commands.Rollout `json:"rollout,omitempty"`
+	// Policies is, for an Android policy fragment, how many of the
+	// tenant's Android policies do not have its settings.
+	Policies *PolicyDrift `json:"policies,omitempty"`
+}
+
+// PolicyDrift counts a tenant's Android policies that deviate from a
+// fragment.
+type PolicyDrift struct {
+	Deviating int `json:"deviating"`
+	Total     int `json:"total"`
 }
 
 // DriftOf says how t deviates from its baselines, item by item.
@@ -598,7 +627,7 @@ func (s *Service) DriftOf(ctx context.Context, t tenancy.Tenant) ([]Drift, error
 	var out []Drift
 	for _, e := range eff {
 		if e.Item.Kind() != ItemRule {
-			d, err := s.rolloutDrift(ctx, t, e)
+			d, err := s.itemDrift(ctx, t, e)
 			if err != nil {
 				return nil, err
 			}
@@ -631,16 +660,34 @@ func (s *Service) DriftOf(ctx context.Context, t tenancy.Tenant) ([]Drift, error
 	return out, nil
 }
 
-// rolloutDrift is the drift of e, an item that is a command to every
-// device: applied once every device has it.
-func (s *Service) rolloutDrift(ctx context.Context, t tenancy.Tenant, e Effective) (Drift, error) {
+// itemDrift is the drift of e, an item that is not a rule: a command to
+// every device is applied once every device has it; a policy fragment,
+// once every Android policy of the tenant has its settings.
+func (s *Service) itemDrift(ctx context.Context, t tenancy.Tenant, e Effective) (Drift, error) {
 	d := Drift{Baseline: e.Baseline.ID, Name: e.Baseline.Name, Version: e.Baseline.Version, Item: e.Item.Key, Kind: e.Item.Kind()}
 	if e.Override != nil && e.Override.Disabled {
 		d.State, d.Reason = Overridden, e.Override.Reason
 		return d, nil
 	}
-	err := s.db.ReadTx(tenancy.WithTenant(ctx, t.ID), func(tx pgx.Tx) error {
-		r, _, err := s.deployTx(tenancy.WithTenant(ctx, t.ID), tx, e, false)
+	tctx := tenancy.WithTenant(ctx, t.ID)
+	if f := e.Item.AndroidPolicy; f != nil {
+		if s.droid == nil {
+			return d, errors.New("msp: no Android service")
+		}
+		err := s.db.ReadTx(tctx, func(tx pgx.Tx) (err error) {
+			var p PolicyDrift
+			p.Deviating, p.Total, err = s.droid.Deviating(tctx, tx, *f)
+			d.Policies = &p
+			return err
+		})
+		d.State = Applied
+		if d.Policies.Deviating > 0 {
+			d.State = Changed // not yet laid over them, or changed since: the next application puts it back
+		}
+		return d, err
+	}
+	err := s.db.ReadTx(tctx, func(tx pgx.Tx) error {
+		r, _, err := s.deployTx(tctx, tx, e, false)
 		d.Rollout = &r
 		return err
 	})

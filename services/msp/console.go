@@ -25,6 +25,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/services/android"
 	"github.com/tridentmdm/trident/services/attention"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
@@ -81,7 +82,15 @@ type Service struct {
 	events *events.Store
 	finder *attention.Finder
 	cmds   *commands.Queue // nil: no baseline items that are commands
+	droid  *android.Service // nil: no baseline items that are Android policy fragments
 	now    func() time.Time
+}
+
+// WithAndroid lets baselines hold fragments of Android policies, laid
+// over each tenant's policies through droid.
+func (s *Service) WithAndroid(droid *android.Service) *Service {
+	s.droid = droid
+	return s
 }
 
 // WithCommands lets baselines hold items that are commands to every

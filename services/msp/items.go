@@ -12,6 +12,7 @@ import (
 	"github.com/micromdm/plist"
 
 	"github.com/tridentmdm/trident/internal/fault"
+	"github.com/tridentmdm/trident/services/android"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -20,12 +21,15 @@ import (
 // Item is one configuration item of a baseline, named by a key that
 // stays the same across versions: a compliance rule (Rule), or what each
 // device of a platform is sent once per version of it (AppleProfile,
-// WindowsSettings). Exactly one is set.
+// WindowsSettings), or a fragment of the tenant's Android policies
+// (AndroidPolicy). Exactly one is set.
 type Item struct {
 	Key             string           `json:"key"`
 	Rule            compliance.Rule  `json:"rule,omitzero"`
 	AppleProfile    *AppleProfile    `json:"apple_profile,omitempty"`
 	WindowsSettings *WindowsSettings `json:"windows_settings,omitempty"`
+	// AndroidPolicy is laid over each of the tenant's Android policies.
+	AndroidPolicy *android.Fragment `json:"android_policy,omitempty"`
 }
 
 // AppleProfile is a configuration profile every Apple device of the
@@ -57,6 +61,7 @@ const (
 	ItemRule            = "rule"
 	ItemAppleProfile    = "apple_profile"
 	ItemWindowsSettings = "windows_settings"
+	ItemAndroidPolicy   = "android_policy"
 )
 
 // Kind is which of its kinds the item is.
@@ -66,9 +71,14 @@ func (it Item) Kind() string {
 		return ItemAppleProfile
 	case it.WindowsSettings != nil:
 		return ItemWindowsSettings
+	case it.AndroidPolicy != nil:
+		return ItemAndroidPolicy
 	}
 	return ItemRule
 }
+
+// Deployed reports whether the item is a command each device is sent.
+func (it Item) Deployed() bool { return it.AppleProfile != nil || it.WindowsSettings != nil }
 
 // Title is what people call the item: its rule's, profile's or
 // settings' name.
@@ -78,6 +88,8 @@ func (it Item) Title() string {
 		return it.AppleProfile.Name
 	case it.WindowsSettings != nil:
 		return it.WindowsSettings.Name
+	case it.AndroidPolicy != nil:
+		return it.AndroidPolicy.Name
 	}
 	return it.Rule.Name
 }
@@ -90,15 +102,20 @@ const MaxProfileBytes = 512 << 10
 // platform's own check of the command an item becomes.
 func (it *Item) check(field string, check func(inventory.Platform, string, map[string]any) error) error {
 	set := 0
-	for _, on := range []bool{it.Rule.Kind != "", it.AppleProfile != nil, it.WindowsSettings != nil} {
+	for _, on := range []bool{it.Rule.Kind != "", it.AppleProfile != nil, it.WindowsSettings != nil, it.AndroidPolicy != nil} {
 		if on {
 			set++
 		}
 	}
 	if set != 1 {
-		return fault.InvalidField(field, "one of rule, apple_profile or windows_settings")
+		return fault.InvalidField(field, "one of rule, apple_profile, windows_settings or android_policy")
 	}
 	switch it.Kind() {
+	case ItemAndroidPolicy:
+		if err := it.AndroidPolicy.Check(); err != nil {
+			return fault.InvalidField(field+".android_policy", err.Error())
+		}
+		return nil
 	case ItemAppleProfile:
 		return it.AppleProfile.read(field + ".apple_profile.profile")
 	case ItemWindowsSettings:

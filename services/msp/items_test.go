@@ -8,11 +8,16 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"google.golang.org/api/option"
 
 	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/internal/seal"
 	"github.com/tridentmdm/trident/internal/testenv"
+	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/protocols/windows"
+	"github.com/tridentmdm/trident/services/android"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/events"
@@ -197,3 +202,117 @@ func TestProfileAndSettingsItems(t *testing.T) {
 		t.Errorf("a turned-off profile: sent %d, drift %+v", len(sent(mac3)), drift()["screensaver"])
 	}
 }
+
+// A baseline's Android policy fragment is laid over each of a tenant's
+// Android policies (its settings replace theirs; the rest stay the
+// tenant's), each changed policy published again; a local change is
+// drift, and the next application puts it back.
+func TestAndroidPolicyFragments(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.DB(t)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := testenv.Tenant(t, dir)
+	tctx := tenancy.WithTenant(ctx, tn.ID)
+	rc, err := river.NewClient(riverpgxv5.New(db.Writer()), &river.Config{Schema: migrations.RiverSchema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := events.NewPublisher(rc)
+	inv := inventory.New(db, pub)
+	cmds := commands.New(db, inv, pub)
+	droid, err := android.New(ctx, db, pub, rc, inv, cmds, android.Options{Project: "p", Topic: "projects/p/topics/t",
+		Client: []option.ClientOption{option.WithEndpoint("http://127.0.0.1:1/"), option.WithoutAuthentication()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	comp := compliance.New(db, inv, cmds, pub)
+	s := msp.New(db, dir, inv, comp, events.NewStore(db), nil).WithAndroid(droid)
+	kiosk, err := droid.SavePolicy(tctx, uuid.Nil, "Kiosks", nil, android.PolicySettings{PasswordMinLength: 4, CameraDisabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	staff, err := droid.SavePolicy(tctx, uuid.Nil, "Staff", nil, android.PolicySettings{PasswordMinLength: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eight, encrypt := 8, true
+	for _, bad := range []msp.Item{
+		{Key: "a", AndroidPolicy: &android.Fragment{Name: "Nothing"}},
+		{Key: "a", AndroidPolicy: &android.Fragment{Name: "Too long", PasswordMinLength: ptr(40)}},
+		{Key: "a", AndroidPolicy: &android.Fragment{Name: "Quality", PasswordQuality: ptr("EXCELLENT")}},
+	} {
+		if _, err := s.CreateBaseline(ctx, tn.MSPID, "bad", []msp.Item{bad}, "mo"); !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), "items[0].android_policy") {
+			t.Errorf("bad fragment %+v: %v", bad.AndroidPolicy, err)
+		}
+	}
+	if _, err := msp.New(db, dir, inv, comp, events.NewStore(db), nil).CreateBaseline(ctx, tn.MSPID, "no android",
+		[]msp.Item{{Key: "a", AndroidPolicy: &android.Fragment{Name: "x", RequireEncryption: &encrypt}}}, "mo"); !fault.Is(err, fault.Invalid) {
+		t.Errorf("a fragment on a server without Android: %v", err)
+	}
+	b, err := s.CreateBaseline(ctx, tn.MSPID, "Phones", []msp.Item{{Key: "passcode", AndroidPolicy: &android.Fragment{Name: "Passcode of 8, encrypted",
+		PasswordMinLength: &eight, RequireEncryption: &encrypt}}}, "mo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Assign(ctx, tn.MSPID, b.ID, []string{"all"}); err != nil {
+		t.Fatal(err)
+	}
+	state := func() msp.Drift {
+		t.Helper()
+		ds, err := s.DriftOf(ctx, tn)
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("drift: %+v %v", ds, err)
+		}
+		return ds[0]
+	}
+	if d := state(); d.State != msp.Changed || d.Policies.Deviating != 2 || d.Policies.Total != 2 {
+		t.Errorf("before applying: %+v %+v", d, d.Policies)
+	}
+	for i := range 2 {
+		n, err := s.Apply(ctx, tn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []int{2, 0}[i]; n != want {
+			t.Errorf("application %d changed %d, want %d", i+1, n, want)
+		}
+	}
+	got := func(id uuid.UUID) android.PolicySettings {
+		t.Helper()
+		p, err := droid.Policy(tctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Settings
+	}
+	if k := got(kiosk.ID); k.PasswordMinLength != 8 || !k.RequireEncryption || !k.CameraDisabled {
+		t.Errorf("the kiosks' policy: %+v; want the fragment over it, its camera setting kept", k)
+	}
+	if st := got(staff.ID); st.PasswordMinLength != 8 || !st.RequireEncryption {
+		t.Errorf("the staff policy: %+v", st)
+	}
+	if d := state(); d.State != msp.Applied || d.Kind != msp.ItemAndroidPolicy {
+		t.Errorf("applied: %+v", d)
+	}
+	// A local change is drift, put back by the next application.
+	if _, err := droid.SavePolicy(tctx, staff.ID, "Staff", nil, android.PolicySettings{PasswordMinLength: 4, RequireEncryption: true}); err != nil {
+		t.Fatal(err)
+	}
+	if d := state(); d.State != msp.Changed || d.Policies.Deviating != 1 {
+		t.Errorf("after a local change: %+v %+v", d, d.Policies)
+	}
+	if _, err := s.Apply(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	if st := got(staff.ID); st.PasswordMinLength != 8 {
+		t.Errorf("put back: %+v", st)
+	}
+	if err := s.SetOverride(ctx, tn, msp.Override{Baseline: b.ID, Item: "passcode", Params: &compliance.Params{Hours: 1}, Reason: "x", By: "bo"}); !fault.Is(err, fault.Invalid) {
+		t.Errorf("params of a fragment: %v", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
