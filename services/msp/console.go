@@ -81,7 +81,7 @@ type Service struct {
 	comp   *compliance.Compliance // nil: no compliance figures
 	events *events.Store
 	finder *attention.Finder
-	cmds   *commands.Queue // nil: no baseline items that are commands
+	cmds   *commands.Queue  // nil: no baseline items that are commands
 	droid  *android.Service // nil: no baseline items that are Android policy fragments
 	now    func() time.Time
 }
