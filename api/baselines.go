@@ -132,7 +132,7 @@ type ringsInput struct {
 // RingDef is a ring of a baseline's rollout: a name and its tenants.
 type RingDef struct {
 	Name    string   `json:"name" minLength:"1" maxLength:"100"`
-	Targets []string `json:"targets" minItems:"1" maxItems:"1000" doc:"tenant:<slug> or tag:<tag>."`
+	Targets []string `json:"targets" minItems:"1" maxItems:"1000" doc:"tenant:<slug> or tag:<tag>; or one group:<name>, a ring of devices: in every tenant, the devices of its device group of that name get the ring's version of the profiles and settings first."`
 	// SoakHours passes the ring's version on by itself.
 	SoakHours int `json:"soak_hours,omitempty" minimum:"0" maximum:"2160" doc:"Once the ring has had a version this many hours with no failed application in its tenants, the next ring gets it without a person (checked every 10 minutes). 0 or absent: promoted by hand."`
 }

@@ -24,6 +24,11 @@ type Deployment struct {
 	Kind     string
 	Payload  map[string]any
 	Platform inventory.Platform
+	// Group, when set, is the only group whose devices get it; Except
+	// are groups whose devices do not (a ring of device groups has its
+	// own version).
+	Group  uuid.UUID
+	Except []uuid.UUID
 }
 
 // Rollout is where a deployment stands in a tenant, device by device (each
@@ -63,7 +68,7 @@ WHERE created_by = $1 AND created_by LIKE 'baseline:%' ORDER BY device_id, creat
 	if _, err := pgx.ForEachRow(rows, []any{&id, &st}, func() error { latest[id] = st; return nil }); err != nil {
 		return r, false, fmt.Errorf("commands: deployment %s: %w", d.Tag, err)
 	}
-	devices, err := q.inv.SelectTx(ctx, tx, inventory.Selection{Platform: d.Platform, Enrolled: true})
+	devices, err := q.inv.SelectTx(ctx, tx, inventory.Selection{Platform: d.Platform, Enrolled: true, Group: d.Group, ExceptGroups: d.Except})
 	if err != nil {
 		return r, false, err
 	}

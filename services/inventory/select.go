@@ -20,6 +20,8 @@ type Selection struct {
 	Enrolled bool        // only enrolled devices; otherwise every device not unenrolled
 	Devices  []uuid.UUID // nil: any device
 	Group    uuid.UUID   // uuid.Nil: in a group or not
+	// ExceptGroups skips the devices in any of these groups.
+	ExceptGroups []uuid.UUID
 	// Except skips the devices whose fact Except.Key is the string
 	// Except.Value (a missing fact is "").
 	Except *Fact
@@ -54,8 +56,10 @@ WHERE d.id > $1 AND ($2 = '' OR d.platform = $2)
   AND ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM device_group_members m WHERE m.tenant_id = d.tenant_id
        AND m.device_id = d.id AND m.group_id = $5))
   AND ($6::text IS NULL OR coalesce(d.facts->>$6, '') <> $7)
+  AND (coalesce(cardinality($9::uuid[]), 0) = 0 OR NOT EXISTS (SELECT 1 FROM device_group_members m WHERE m.tenant_id = d.tenant_id
+       AND m.device_id = d.id AND m.group_id = ANY($9)))
 ORDER BY d.id LIMIT $8`, s.After, string(s.Platform), s.Enrolled, s.Devices, uuid.NullUUID{UUID: s.Group, Valid: s.Group != uuid.Nil},
-		except, exceptValue, limit)
+		except, exceptValue, limit, s.ExceptGroups)
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Selected])
 	if err != nil {
 		return nil, fmt.Errorf("inventory: select devices: %w", err)

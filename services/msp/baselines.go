@@ -224,14 +224,20 @@ func (s *Service) SetRings(ctx context.Context, msp, id uuid.UUID, rings []Ring)
 		seen[r.Name] = true
 		for _, t := range r.Targets {
 			if t == "all" {
-				return Baseline{}, fault.InvalidField(fmt.Sprintf("rings[%d].targets", i), "a ring is some tenants: tenant:<slug> or tag:<tag>")
+				return Baseline{}, fault.InvalidField(fmt.Sprintf("rings[%d].targets", i), "a ring is some tenants (tenant:<slug>, tag:<tag>) or a device group (group:<name>)")
 			}
 		}
 		if len(r.Targets) == 0 {
-			return Baseline{}, fault.InvalidField(fmt.Sprintf("rings[%d].targets", i), "name its tenants: tenant:<slug> or tag:<tag>")
+			return Baseline{}, fault.InvalidField(fmt.Sprintf("rings[%d].targets", i), "name its tenants (tenant:<slug>, tag:<tag>) or a device group (group:<name>)")
 		}
 		if r.SoakHours < 0 || r.SoakHours > MaxSoakHours {
 			return Baseline{}, fault.InvalidField(fmt.Sprintf("rings[%d].soak_hours", i), fmt.Sprintf("0 (promoted by a person) to %d hours", MaxSoakHours))
+		}
+		if err := checkGroupRing(i, r); err != nil {
+			return Baseline{}, err
+		}
+		if _, ok := groupOf(r); ok {
+			continue
 		}
 		if err := s.checkTargets(ctx, msp, r.Targets); err != nil {
 			return Baseline{}, err
@@ -433,6 +439,23 @@ type Effective struct {
 	Baseline Baseline
 	Item     Item      // with the override's params, if any
 	Override *Override // the tenant's override, if any
+	// Group is, for a ring of device groups, the group whose devices the
+	// entry is for; Except are groups whose devices it leaves out (they
+	// are a group ring's).
+	Group  string
+	Except []string
+}
+
+// effective is item it of b as a tenant with overrides ovs has it.
+func effective(b Baseline, it Item, ovs []Override) Effective {
+	e := Effective{Baseline: b, Item: it}
+	if i := slices.IndexFunc(ovs, func(o Override) bool { return o.Baseline == b.ID && o.Item == it.Key }); i >= 0 {
+		e.Override = &ovs[i]
+		if ovs[i].Params != nil && it.Kind() == ItemRule {
+			e.Item.Rule.Params = *ovs[i].Params
+		}
+	}
+	return e
 }
 
 // assigned reports whether b is for t (with its tags).
@@ -472,17 +495,19 @@ func (s *Service) EffectiveFor(ctx context.Context, t tenancy.Tenant) ([]Effecti
 		if err != nil {
 			return nil, err
 		}
+		groups, except, err := s.groupEntries(ctx, t, b, v, ovs)
+		if err != nil {
+			return nil, err
+		}
 		b.Version = v // as this tenant has it
 		for _, it := range items {
-			e := Effective{Baseline: b, Item: it}
-			if i := slices.IndexFunc(ovs, func(o Override) bool { return o.Baseline == b.ID && o.Item == it.Key }); i >= 0 {
-				e.Override = &ovs[i]
-				if ovs[i].Params != nil && it.Kind() == ItemRule {
-					e.Item.Rule.Params = *ovs[i].Params
-				}
+			e := effective(b, it, ovs)
+			if it.Deployed() {
+				e.Except = except
 			}
 			out = append(out, e)
 		}
+		out = append(out, groups...)
 	}
 	return out, nil
 }
@@ -511,6 +536,10 @@ func (s *Service) ApplyMore(ctx context.Context, t tenancy.Tenant) (changed int,
 	if err != nil {
 		return 0, false, err
 	}
+	groups, err := s.groupIDs(ctx, t)
+	if err != nil {
+		return 0, false, err
+	}
 	err = s.db.Tx(tenancy.WithTenant(ctx, t.ID), func(tx pgx.Tx) error {
 		tctx := tenancy.WithTenant(ctx, t.ID)
 		var keep []compliance.Mark
@@ -519,7 +548,7 @@ func (s *Service) ApplyMore(ctx context.Context, t tenancy.Tenant) (changed int,
 				continue
 			}
 			if e.Item.Deployed() {
-				r, left, err := s.deployTx(tctx, tx, e, true)
+				r, left, err := s.deployTx(tctx, tx, e, groups, true)
 				if err != nil {
 					return fmt.Errorf("baseline %q item %q: %w", e.Baseline.Name, e.Item.Key, err)
 				}
@@ -562,11 +591,15 @@ func (s *Service) mergeTx(ctx context.Context, tx pgx.Tx, e Effective) (int, err
 
 // deployTx queues (or, with queue false, only counts) item e's commands
 // in the tenant tx is scoped to.
-func (s *Service) deployTx(ctx context.Context, tx pgx.Tx, e Effective, queue bool) (commands.Rollout, bool, error) {
+func (s *Service) deployTx(ctx context.Context, tx pgx.Tx, e Effective, groups map[string]uuid.UUID, queue bool) (commands.Rollout, bool, error) {
 	if s.cmds == nil {
 		return commands.Rollout{}, false, errors.New("msp: no command queue to send profiles and settings with")
 	}
-	return s.cmds.DeployTx(ctx, tx, e.Item.deployment(e.Baseline.ID, e.Item.Key), queue)
+	d, ok := e.deployment(groups)
+	if !ok {
+		return commands.Rollout{}, false, nil // a ring of a group the tenant does not have
+	}
+	return s.cmds.DeployTx(ctx, tx, d, queue)
 }
 
 // Drift states.
@@ -588,8 +621,11 @@ type Drift struct {
 	Version  int       `json:"version"`
 	Item     string    `json:"item"`
 	Kind     string    `json:"kind"` // rule, apple_profile, windows_settings, android_policy
-	State    string    `json:"state"`
-	Reason   string    `json:"reason,omitempty"` // the override's
+	// Group is, for the devices of a ring of device groups, the group
+	// (their version is the ring's).
+	Group  string `json:"group,omitempty"`
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"` // the override's
 	// Rollout is, for an item that is a command to every device, where its
 	// devices stand.
 	Rollout *commands.Rollout `json:"rollout,omitempty"`
@@ -625,9 +661,18 @@ func (s *Service) DriftOf(ctx context.Context, t tenancy.Tenant) ([]Drift, error
 		}
 	}
 	var out []Drift
+	var groups map[string]uuid.UUID // read once, if needed
 	for _, e := range eff {
 		if e.Item.Kind() != ItemRule {
-			d, err := s.itemDrift(ctx, t, e)
+			if groups == nil {
+				if groups, err = s.groupIDs(ctx, t); err != nil {
+					return nil, err
+				}
+			}
+			if _, ok := e.deployment(groups); e.Item.Deployed() && !ok {
+				continue // a ring of a group the tenant does not have
+			}
+			d, err := s.itemDrift(ctx, t, e, groups)
 			if err != nil {
 				return nil, err
 			}
@@ -663,8 +708,8 @@ func (s *Service) DriftOf(ctx context.Context, t tenancy.Tenant) ([]Drift, error
 // itemDrift is the drift of e, an item that is not a rule: a command to
 // every device is applied once every device has it; a policy fragment,
 // once every Android policy of the tenant has its settings.
-func (s *Service) itemDrift(ctx context.Context, t tenancy.Tenant, e Effective) (Drift, error) {
-	d := Drift{Baseline: e.Baseline.ID, Name: e.Baseline.Name, Version: e.Baseline.Version, Item: e.Item.Key, Kind: e.Item.Kind()}
+func (s *Service) itemDrift(ctx context.Context, t tenancy.Tenant, e Effective, groups map[string]uuid.UUID) (Drift, error) {
+	d := Drift{Baseline: e.Baseline.ID, Name: e.Baseline.Name, Version: e.Baseline.Version, Item: e.Item.Key, Kind: e.Item.Kind(), Group: e.Group}
 	if e.Override != nil && e.Override.Disabled {
 		d.State, d.Reason = Overridden, e.Override.Reason
 		return d, nil
@@ -687,7 +732,7 @@ func (s *Service) itemDrift(ctx context.Context, t tenancy.Tenant, e Effective) 
 		return d, err
 	}
 	err := s.db.ReadTx(tctx, func(tx pgx.Tx) error {
-		r, _, err := s.deployTx(tctx, tx, e, false)
+		r, _, err := s.deployTx(tctx, tx, e, groups, false)
 		d.Rollout = &r
 		return err
 	})

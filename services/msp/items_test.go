@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -316,3 +317,116 @@ func TestAndroidPolicyFragments(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A ring of device groups: in every tenant, the devices of the named
+// group get a new version of the baseline's profiles first; promoted,
+// the rest of the tenant gets it. A ring naming a group and tenants is
+// refused.
+func TestDeviceGroupRings(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.DB(t)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := testenv.Tenant(t, dir)
+	tctx := tenancy.WithTenant(ctx, tn.ID)
+	pub := events.NewPublisher(nil)
+	inv := inventory.New(db, pub)
+	key, _, _ := seal.NewRandomKey()
+	cmds := commands.New(db, inv, pub, commands.WithSecrets(seal.NewKeyring(key)))
+	s := msp.New(db, dir, inv, compliance.New(db, inv, cmds, pub), events.NewStore(db), nil).WithCommands(cmds)
+	var canary, rest inventory.Device
+	for i, d := range []*inventory.Device{&canary, &rest} {
+		if *d, err = inv.Record(tctx, inventory.Report{Platform: inventory.Apple, Identifier: fmt.Sprintf("MAC-%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g, err := inv.CreateGroup(tctx, "Canary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inv.SetMembers(tctx, g.ID, []uuid.UUID{canary.ID}, true); err != nil {
+		t.Fatal(err)
+	}
+	item := func(name string) []msp.Item {
+		return []msp.Item{{Key: "screensaver", AppleProfile: &msp.AppleProfile{Profile: mobileconfig("com.msp.screensaver", name)}}}
+	}
+	b, err := s.CreateBaseline(ctx, tn.MSPID, "Desktops", item("v1"), "mo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Assign(ctx, tn.MSPID, b.ID, []string{"all"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetRings(ctx, tn.MSPID, b.ID, []msp.Ring{{Name: "canary", Targets: []string{"group:Canary", "tenant:" + tn.Slug}}}); !fault.Is(err, fault.Invalid) {
+		t.Errorf("a ring of a group and a tenant: %v", err)
+	}
+	if _, err := s.SetRings(ctx, tn.MSPID, b.ID, []msp.Ring{{Name: "canary", Targets: []string{"group:Canary"}, SoakHours: 24}}); err != nil {
+		t.Fatal(err)
+	}
+	tags := func(d inventory.Device) []string {
+		t.Helper()
+		cs, err := cmds.ListForDevice(tctx, d.ID, uuid.Nil, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.CreatedBy)
+		}
+		return out
+	}
+	apply := func() {
+		t.Helper()
+		if _, err := s.Apply(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply()
+	if len(tags(canary)) != 1 || len(tags(rest)) != 1 {
+		t.Fatalf("version 1 everywhere: %v %v", tags(canary), tags(rest))
+	}
+	if _, err := s.SetItems(ctx, tn.MSPID, b.ID, item("v2"), "mo"); err != nil {
+		t.Fatal(err)
+	}
+	apply()
+	if len(tags(canary)) != 2 || len(tags(rest)) != 1 {
+		t.Errorf("version 2 to the canary group only: the canary's %v, the rest's %v", tags(canary), tags(rest))
+	}
+	ds, err := s.DriftOf(ctx, tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byGroup := map[string]int{}
+	for _, d := range ds {
+		byGroup[d.Group] = d.Version
+	}
+	if len(ds) != 2 || byGroup[""] != 1 || byGroup["Canary"] != 2 {
+		t.Errorf("drift of the tenant and of its canary group: %+v", ds)
+	}
+	// The canary installs version 1 and refuses version 2: the soaked
+	// ring holds its version.
+	for _, st := range []commands.Status{commands.Acknowledged, commands.Error} {
+		if err := db.Tx(tctx, func(tx pgx.Tx) error {
+			c, err := cmds.NextTx(tctx, tx, canary.ID)
+			if err != nil || c == nil {
+				return fmt.Errorf("next: %+v %v", c, err)
+			}
+			_, err = cmds.CompleteTx(tctx, tx, canary.ID, c.ID, commands.Outcome{Status: st, Error: map[commands.Status]string{commands.Error: "refused"}[st]})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.AutoPromote(ctx, tn.MSPID, time.Now().Add(25*time.Hour)); err != nil || len(got) != 0 {
+		t.Errorf("a soaked group ring whose devices refused it: promoted %v, %v", got, err)
+	}
+	if _, err := s.Promote(ctx, tn.MSPID, b.ID, msp.Everyone); err != nil {
+		t.Fatal(err)
+	}
+	apply()
+	if len(tags(canary)) != 2 || len(tags(rest)) != 2 {
+		t.Errorf("promoted to everyone: the canary's %v, the rest's %v", tags(canary), tags(rest))
+	}
+}

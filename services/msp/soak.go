@@ -58,6 +58,7 @@ func (s *Service) AutoPromote(ctx context.Context, msp uuid.UUID, now time.Time)
 // "" when none did.
 // Suspended tenants, which are not applied, do not count.
 func (s *Service) ringFailed(ctx context.Context, b Baseline, i int, tenants []tenancy.Tenant) (string, error) {
+	group, ofDevices := groupOf(b.Rings[i])
 	for _, t := range tenants {
 		if t.Writable() != nil {
 			continue
@@ -66,7 +67,8 @@ func (s *Service) ringFailed(ctx context.Context, b Baseline, i int, tenants []t
 		if err != nil {
 			return "", err
 		}
-		if !assigned(b, t, tags) || ringOf(b, t, tags) != i {
+		// A ring of device groups is in every tenant of the baseline.
+		if !assigned(b, t, tags) || (!ofDevices && ringOf(b, t, tags) != i) {
 			continue
 		}
 		ds, err := s.DriftOf(ctx, t)
@@ -74,7 +76,7 @@ func (s *Service) ringFailed(ctx context.Context, b Baseline, i int, tenants []t
 			return "", err
 		}
 		for _, d := range ds {
-			if d.Baseline == b.ID && (d.State == Missing || d.State == Failed) {
+			if d.Baseline == b.ID && d.Group == group && (d.State == Missing || d.State == Failed) {
 				return t.Slug, nil
 			}
 		}
