@@ -35,6 +35,14 @@ type BaselineItem struct {
 	AndroidPolicy   *android.Fragment    `json:"android_policy,omitempty" doc:"Android policy settings laid over each of each tenant's Android policies: the settings it names replace the policy's, the rest stay the tenant's."`
 }
 
+// BaselineReach is what a baseline's next version would touch in one
+// tenant.
+type BaselineReach struct {
+	Tenant  string       `json:"tenant"`
+	Changes []msp.Change `json:"changes" nullable:"false" doc:"The items it would add, change or remove in the tenant."`
+	Devices int          `json:"devices" doc:"Enrolled devices of the platforms those items are for."`
+}
+
 // BaselineProfile is an Apple configuration profile of a baseline.
 type BaselineProfile struct {
 	Profile    []byte `json:"profile" minLength:"1" maxLength:"700000" doc:"The .mobileconfig, unsigned, in base64."`
@@ -200,6 +208,21 @@ func (a *API) baselineRoutes() {
 			return nil, a.problem(ctx, err)
 		}
 		return &struct{ Body Baseline }{baselineOf(b)}, nil
+	})
+	register(a, huma.Operation{
+		OperationID: "dry-run-baseline-items", Method: http.MethodPost, Path: "/v1/msps/{msp}/baselines/{id}/items/dry-run", Tags: tags,
+		Summary: "What a baseline's next version would touch", MaxBodyBytes: maxBaselineBody,
+		Description: "For each tenant the version would reach (its first ring, or every tenant it is for): the items it adds, changes or removes there (less those the tenant turned off), and the enrolled devices of their platforms. Nothing is changed.",
+	}, mspAdmin, func(ctx context.Context, in *itemsInput) (*struct{ Body Page[BaselineReach] }, error) {
+		ps, err := a.d.MSP.PreviewItems(ctx, callFrom(ctx).msp.ID, parseID(in.ID), itemsOf(in.Body.Items))
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		out := make([]BaselineReach, len(ps))
+		for i, p := range ps {
+			out[i] = BaselineReach{Tenant: p.Tenant.Slug, Devices: p.Devices, Changes: p.Changes}
+		}
+		return &struct{ Body Page[BaselineReach] }{Page[BaselineReach]{Items: out}}, nil
 	})
 	register(a, huma.Operation{
 		OperationID: "assign-baseline", Method: http.MethodPut, Path: "/v1/msps/{msp}/baselines/{id}/assignment", Tags: tags,

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -199,6 +200,23 @@ func TestBaselineProfileAndSettingsAPI(t *testing.T) {
 	}})
 	if r.status != 201 || !strings.Contains(r.raw, `"identifier":"com.msp.wifi"`) || !strings.Contains(r.raw, `"name":"Wi-Fi"`) {
 		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	// The dry run of a next version, per tenant; nothing changes.
+	var made struct{ ID string }
+	_ = json.Unmarshal([]byte(r.raw), &made)
+	if r := w.do(t, "msp-admin-a", "PUT", base+"/"+made.ID+"/assignment", map[string]any{"assigned_to": []string{"tenant:" + w.a.Slug}}); r.status != 200 {
+		t.Fatalf("assign: %d %s", r.status, r.raw)
+	}
+	dry := w.do(t, "msp-admin-a", "POST", base+"/"+made.ID+"/items/dry-run", map[string]any{"items": []map[string]any{
+		{"key": "wifi", "apple_profile": map[string]any{"profile": profile}},
+		{"key": "disk", "rule": map[string]any{"name": "Disk", "kind": "disk_encrypted"}},
+	}})
+	if dry.status != 200 || !strings.Contains(dry.raw, `"tenant":"`+w.a.Slug+`"`) || !strings.Contains(dry.raw, `{"item":"disk","kind":"rule","change":"added"}`) ||
+		!strings.Contains(dry.raw, `{"item":"lock","kind":"windows_settings","change":"removed"}`) {
+		t.Errorf("dry run: %d %s", dry.status, dry.raw)
+	}
+	if r := w.do(t, "msp-admin-a", "GET", base, nil); !strings.Contains(r.raw, `"version":1`) || strings.Contains(r.raw, `"version":2`) {
+		t.Errorf("the dry run changed the baseline: %s", r.raw)
 	}
 	bad := w.do(t, "msp-admin-a", "POST", base, map[string]any{"name": "Bad", "items": []map[string]any{
 		{"key": "wifi", "apple_profile": map[string]any{"profile": base64.StdEncoding.EncodeToString([]byte("junk"))}}}})

@@ -39,6 +39,9 @@ type baselineView struct {
 	Platforms         []inventory.Platform
 	PasswordQualities []string
 	Drift             []tenantDrift
+	// Preview is the dry run of an item not added yet: what it would
+	// touch in each tenant (nil: none asked for).
+	Preview []msp.Preview
 }
 
 func (d *Dashboard) baselinesPage(w http.ResponseWriter, r *http.Request) {
@@ -88,6 +91,10 @@ func (d *Dashboard) baselinePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Dashboard) renderBaseline(w http.ResponseWriter, r *http.Request, m tenancy.MSP, code int, f flash) {
+	d.renderBaselineWith(w, r, m, code, f, nil)
+}
+
+func (d *Dashboard) renderBaselineWith(w http.ResponseWriter, r *http.Request, m tenancy.MSP, code int, f flash, preview []msp.Preview) {
 	id, _ := uuid.Parse(r.PathValue("id"))
 	bs, err := d.opts.MSP.Baselines(r.Context(), m.ID)
 	if err != nil {
@@ -101,7 +108,7 @@ func (d *Dashboard) renderBaseline(w http.ResponseWriter, r *http.Request, m ten
 	}
 	v := &baselineView{view: view{Title: bs[i].Name + " · " + m.Name, flash: f,
 		Crumbs: []crumb{{Name: "Baselines", Link: "/dashboard/msps/" + m.Slug + "/baselines"}, {Name: bs[i].Name}}},
-		MSP: m, B: bs[i], RuleKinds: ruleKinds, Platforms: rulePlatforms, PasswordQualities: android.PasswordQualities}
+		MSP: m, B: bs[i], RuleKinds: ruleKinds, Platforms: rulePlatforms, PasswordQualities: android.PasswordQualities, Preview: preview}
 	if v.Form == nil {
 		v.Form = map[string]string{}
 	}
@@ -145,6 +152,10 @@ func (d *Dashboard) changeBaseline(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var err error
 	notice := "baseline-changed"
+	if r.PostFormValue("action") == "preview" {
+		d.previewItem(w, r, m, id, form)
+		return
+	}
 	switch r.PostFormValue("action") {
 	case "add", "remove":
 		var bs []msp.Baseline
@@ -192,6 +203,32 @@ func (d *Dashboard) changeBaseline(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	done(w, r, "/dashboard/msps/"+m.Slug+"/baselines/"+id.String(), notice)
+}
+
+// previewItem shows what adding the form's item would touch, tenant by
+// tenant, without adding it: the dry run of a baseline change.
+func (d *Dashboard) previewItem(w http.ResponseWriter, r *http.Request, m tenancy.MSP, id uuid.UUID, form map[string]string) {
+	bs, err := d.opts.MSP.Baselines(r.Context(), m.ID)
+	i := slices.IndexFunc(bs, func(b msp.Baseline) bool { return b.ID == id })
+	var ps []msp.Preview
+	if err == nil && i < 0 {
+		err = msp.ErrNoBaseline
+	}
+	if err == nil {
+		var it msp.Item
+		if it, err = itemOf(r, form); err == nil {
+			ps, err = d.opts.MSP.PreviewItems(r.Context(), m.ID, id, append(slices.Clone(bs[i].Items), it))
+		}
+	}
+	if err != nil {
+		code, msg := d.problem(r, err)
+		d.renderBaseline(w, r, m, code, flash{Error: msg, Form: form})
+		return
+	}
+	if ps == nil {
+		ps = []msp.Preview{}
+	}
+	d.renderBaselineWith(w, r, m, http.StatusOK, flash{Form: form}, ps)
 }
 
 // itemOf is the item the add form describes: a rule, an Apple profile

@@ -184,6 +184,8 @@ func TestBaselinePages(t *testing.T) {
 	path := regexp.MustCompile(`action="(/dashboard/msps/[^"]+/baselines/[0-9a-f-]{36})"`).FindStringSubmatch(page)[1]
 	code, page = f.post(path, url.Values{"csrf": {csrf}, "action": {"add"}, "key": {"Bad Key"}, "name": {"Disk"}, "kind": {"disk_encrypted"}})
 	want(t, "a bad key", code, page, 422, `value="Bad Key"`)
+	code, page = f.post(path, url.Values{"csrf": {csrf}, "action": {"preview"}, "key": {"disk"}, "name": {"Disk encrypted"}, "kind": {"disk_encrypted"}})
+	want(t, "a dry run for nobody", code, page, 200, "It would reach no tenant yet", "Version 1")
 	code, page = f.post(path, url.Values{"csrf": {csrf}, "action": {"add"}, "key": {"disk"}, "name": {"Disk encrypted"}, "kind": {"disk_encrypted"}})
 	want(t, "an item", code, page, 200, "Version 2", "<code>disk</code>")
 	profile := `<?xml version="1.0" encoding="UTF-8"?><plist version="1.0"><dict><key>PayloadContent</key><array/>
@@ -213,6 +215,9 @@ func TestBaselinePages(t *testing.T) {
 	}
 	code, page = f.post(path, url.Values{"csrf": {csrf}, "action": {"assign"}, "assigned_to": {"all"}})
 	want(t, "assign", code, page, 200, "its tenants get it applied")
+	preview := url.Values{"csrf": {csrf}, "action": {"preview"}, "key": {"os"}, "name": {"Windows 11"}, "kind": {"os_version_min"}, "platform": {"windows"}, "version": {"10.0.26100"}}
+	code, page = f.post(path, preview)
+	want(t, "a dry run", code, page, 200, "What adding it would touch", f.a.Name, "<code>os</code> added", "Nothing is changed yet", "Version 5")
 	code, page = f.post(path, url.Values{"csrf": {csrf}, "action": {"rings"}, "rings": {"pilot: tenant:" + f.a.Slug + ", soak:often"}})
 	want(t, "a soak that is not hours", code, page, 422, `soak time "often" is not hours`)
 	code, page = f.post(path, url.Values{"csrf": {csrf}, "action": {"rings"}, "rings": {"pilot: tenant:" + f.a.Slug + ", soak:48h"}})

@@ -430,3 +430,77 @@ func TestDeviceGroupRings(t *testing.T) {
 		t.Errorf("promoted to everyone: the canary's %v, the rest's %v", tags(canary), tags(rest))
 	}
 }
+
+// The dry run of a new version says, for each tenant it would reach (its
+// first ring), what changes and how many devices that touches; nothing
+// changes.
+func TestPreviewItems(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.DB(t)
+	dir, err := tenancy.NewDirectory(db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := testenv.Tenant(t, dir)
+	b, err := dir.CreateTenant(ctx, a.MSPID, "pb-"+uuid.NewString()[:6], "B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := events.NewPublisher(nil)
+	inv := inventory.New(db, pub)
+	cmds := commands.New(db, inv, pub, commands.WithChecker(inventory.Windows, windows.Commands{}))
+	s := msp.New(db, dir, inv, compliance.New(db, inv, cmds, pub), events.NewStore(db), nil).WithCommands(cmds)
+	for tn, reports := range map[tenancy.Tenant][]inventory.Report{
+		a: {{Platform: inventory.Windows, Identifier: "PA-1"}, {Platform: inventory.Windows, Identifier: "PA-2"}, {Platform: inventory.Apple, Identifier: "MA-1"}},
+		b: {{Platform: inventory.Windows, Identifier: "PB-1"}},
+	} {
+		for _, r := range reports {
+			if _, err := inv.Record(tenancy.WithTenant(ctx, tn.ID), r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	disk := msp.Item{Key: "disk", Rule: compliance.Rule{Name: "Disk", Kind: compliance.DiskEncrypted, Enabled: true}}
+	lock := msp.Item{Key: "lock", WindowsSettings: &msp.WindowsSettings{Name: "Lock", Settings: []msp.Setting{
+		{LocURI: "./Device/Vendor/MSFT/Policy/Config/DeviceLock/MaxInactivityTimeDeviceLock", Value: "5"}}}}
+	base, err := s.CreateBaseline(ctx, a.MSPID, "Standard", []msp.Item{disk}, "mo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Assign(ctx, a.MSPID, base.ID, []string{"all"}); err != nil {
+		t.Fatal(err)
+	}
+	reach := func(items []msp.Item) map[string]msp.Preview {
+		t.Helper()
+		ps, err := s.PreviewItems(ctx, a.MSPID, base.ID, items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]msp.Preview{}
+		for _, p := range ps {
+			out[p.Tenant.Slug] = p
+		}
+		return out
+	}
+	got := reach([]msp.Item{disk, lock})
+	if got[a.Slug].Devices != 2 || got[b.Slug].Devices != 1 || len(got[a.Slug].Changes) != 1 || got[a.Slug].Changes[0] != (msp.Change{Item: "lock", Kind: msp.ItemWindowsSettings, Change: "added"}) {
+		t.Errorf("adding Windows settings: %+v", got)
+	}
+	// Removing the rule for every device touches every device.
+	if got := reach(nil); got[a.Slug].Devices != 3 || got[a.Slug].Changes[0].Change != "removed" {
+		t.Errorf("removing the rule: %+v", got[a.Slug])
+	}
+	// With a ring, the new version reaches the first ring only.
+	if _, err := s.SetRings(ctx, a.MSPID, base.ID, []msp.Ring{{Name: "pilot", Targets: []string{"tenant:" + b.Slug}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := reach([]msp.Item{disk, lock}); len(got) != 1 || got[b.Slug].Devices != 1 {
+		t.Errorf("with a pilot ring: %+v", got)
+	}
+	if _, err := s.PreviewItems(ctx, a.MSPID, base.ID, []msp.Item{{Key: "Bad Key", Rule: disk.Rule}}); !fault.Is(err, fault.Invalid) {
+		t.Errorf("bad items: %v", err)
+	}
+	if bs, _ := s.Baselines(ctx, a.MSPID); bs[0].Version != 1 {
+		t.Errorf("a dry run made version %d", bs[0].Version)
+	}
+}
