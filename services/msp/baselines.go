@@ -512,12 +512,14 @@ func (s *Service) EffectiveFor(ctx context.Context, t tenancy.Tenant) ([]Effecti
 	return out, nil
 }
 
-// Apply makes t's baseline rules its effective configuration, in one of
-// t's transactions: each item's rule created or changed to what it says
-// (a disabled one removed), rules of items no longer effective removed.
-// It is idempotent: applying again changes nothing; a run cut short
-// changed nothing (one transaction), and the next one applies it whole.
-// A suspended tenant is left as it is.
+// Apply makes t's baselines its effective configuration, in one of t's
+// transactions: each rule item's rule created or changed to what it says
+// (a disabled one removed), rules of items no longer effective removed;
+// each profile or settings item queued for the devices that lack it;
+// each Android policy fragment laid over t's policies. It is idempotent:
+// applying again changes nothing; a run cut short changed nothing (one
+// transaction), and the next one applies it whole. A suspended tenant is
+// left as it is. It answers how many things it changed.
 func (s *Service) Apply(ctx context.Context, t tenancy.Tenant) (changed int, err error) {
 	changed, _, err = s.ApplyMore(ctx, t)
 	return changed, err
