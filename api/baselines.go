@@ -158,7 +158,9 @@ type overrideInput struct {
 	Item string `path:"item" maxLength:"63" doc:"The item's key."`
 	Body struct {
 		Disabled bool               `json:"disabled,omitempty" doc:"Turn the item off in this tenant."`
-		Params   *compliance.Params `json:"params,omitempty" doc:"The rule's params, changed: version, hours or identifier, as the rule's kind takes."`
+		Params   *compliance.Params `json:"params,omitempty" doc:"A rule item's params, changed: version, hours or identifier, as the rule's kind takes."`
+		Android  *android.Fragment  `json:"android_policy,omitempty" doc:"An Android policy item's settings, changed: those named replace the item's (its name is ignored)."`
+		Settings map[string]string  `json:"settings,omitempty" doc:"A Windows settings item's values, changed, by node URI (only nodes the item sets)."`
 		Reason   string             `json:"reason" minLength:"1" maxLength:"500"`
 	}
 }
@@ -295,11 +297,11 @@ func (a *API) baselineTenantRoutes(tags []string) {
 	register(a, huma.Operation{
 		OperationID: "set-baseline-override", Method: http.MethodPut, Path: "/v1/tenants/{tenant}/baselines/{id}/overrides/{item}", Tags: tags,
 		Summary:     "Override one baseline item in the tenant",
-		Description: "Turn the item off, or change its params, with a reason: the tenant keeps the baseline for everything else. Audited.",
+		Description: "Turn the item off, or change its values (a rule's params, an Android policy item's settings, a Windows settings item's values), with a reason: the tenant keeps the baseline for everything else. An Apple profile item can only be turned off. Audited.",
 	}, admin, func(ctx context.Context, in *overrideInput) (*struct{}, error) {
 		c := callFrom(ctx)
-		o := msp.Override{Baseline: parseID(in.ID), Item: in.Item, Disabled: in.Body.Disabled, Params: in.Body.Params, Reason: in.Body.Reason,
-			By: c.principal.Subject}
+		o := msp.Override{Baseline: parseID(in.ID), Item: in.Item, Disabled: in.Body.Disabled, Params: in.Body.Params, Android: in.Body.Android,
+			Settings: in.Body.Settings, Reason: in.Body.Reason, By: c.principal.Subject}
 		err := a.audited(ctx, func(ctx context.Context) error {
 			if err := a.d.MSP.SetOverride(ctx, c.tenant, o); err != nil {
 				return err

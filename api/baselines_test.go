@@ -218,6 +218,15 @@ func TestBaselineProfileAndSettingsAPI(t *testing.T) {
 	if r := w.do(t, "msp-admin-a", "GET", base, nil); !strings.Contains(r.raw, `"version":1`) || strings.Contains(r.raw, `"version":2`) {
 		t.Errorf("the dry run changed the baseline: %s", r.raw)
 	}
+	// The tenant changes a setting's value; a node the item does not set,
+	// or a value change to a profile, is refused.
+	ov := "/v1/tenants/" + w.a.Slug + "/baselines/" + made.ID + "/overrides/"
+	node := "./Device/Vendor/MSFT/Policy/Config/DeviceLock/MaxInactivityTimeDeviceLock"
+	if r := w.do(t, "admin-a", "PUT", ov+"lock", map[string]any{"settings": map[string]string{node: "10"}, "reason": "the shop floor"}); r.status != 204 {
+		t.Errorf("a settings value override: %d %s", r.status, r.raw)
+	}
+	isProblem(t, w.do(t, "admin-a", "PUT", ov+"lock", map[string]any{"settings": map[string]string{"./Device/Other": "1"}, "reason": "x"}), 422)
+	isProblem(t, w.do(t, "admin-a", "PUT", ov+"wifi", map[string]any{"android_policy": map[string]any{"camera_disabled": true}, "reason": "x"}), 422)
 	bad := w.do(t, "msp-admin-a", "POST", base, map[string]any{"name": "Bad", "items": []map[string]any{
 		{"key": "wifi", "apple_profile": map[string]any{"profile": base64.StdEncoding.EncodeToString([]byte("junk"))}}}})
 	isProblem(t, bad, 422)

@@ -38,6 +38,23 @@ func (f Fragment) Over(p PolicySettings) PolicySettings {
 	return p
 }
 
+// With is f with the settings over names in place of its own.
+func (f Fragment) With(over Fragment) Fragment {
+	if over.PasswordMinLength != nil {
+		f.PasswordMinLength = over.PasswordMinLength
+	}
+	if over.PasswordQuality != nil {
+		f.PasswordQuality = over.PasswordQuality
+	}
+	if over.RequireEncryption != nil {
+		f.RequireEncryption = over.RequireEncryption
+	}
+	if over.CameraDisabled != nil {
+		f.CameraDisabled = over.CameraDisabled
+	}
+	return f
+}
+
 // Check says what is wrong with f: no name, no setting, or a setting no
 // policy may have (named as a policy's field).
 func (f Fragment) Check() error {

@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/tridentmdm/trident/internal/fault"
+	"github.com/tridentmdm/trident/services/android"
 	"github.com/tridentmdm/trident/services/attention"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
@@ -369,9 +370,14 @@ type Override struct {
 	Baseline uuid.UUID          `json:"baseline_id"`
 	Item     string             `json:"item"`
 	Disabled bool               `json:"disabled"`
-	Params   *compliance.Params `json:"params,omitempty"`
-	Reason   string             `json:"reason"`
-	By       string             `json:"created_by"`
+	Params   *compliance.Params `json:"params,omitempty"` // a rule's, changed
+	// Android are an Android policy fragment's settings, changed (those
+	// named replace the item's).
+	Android *android.Fragment `json:"android_policy,omitempty"`
+	// Settings are Windows settings' values, changed, by node URI.
+	Settings map[string]string `json:"settings,omitempty"`
+	Reason   string            `json:"reason"`
+	By       string            `json:"created_by"`
 }
 
 // SetOverride records t's override of a baseline item, in t's
@@ -394,17 +400,9 @@ func (s *Service) SetOverride(ctx context.Context, t tenancy.Tenant, o Override)
 	if j < 0 {
 		return fault.InvalidField("item", fmt.Sprintf("the baseline %q has no item %q", bs[i].Name, o.Item))
 	}
-	var params []byte
-	if o.Params != nil && bs[i].Items[j].Kind() != ItemRule {
-		return fault.InvalidField("params", fmt.Sprintf("the item %q is a %s: it can be turned off, and only a rule's params changed", o.Item, bs[i].Items[j].Kind()))
-	}
-	if o.Params != nil {
-		r := bs[i].Items[j].Rule
-		r.Params = *o.Params
-		if err := r.Check(); err != nil {
-			return fault.InvalidField("params", err.Error())
-		}
-		params, _ = json.Marshal(o.Params)
+	params, err := s.checkValues(bs[i].Items[j], o)
+	if err != nil {
+		return err
 	}
 	return s.db.Tx(tenancy.WithTenant(ctx, t.ID), func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO baseline_overrides (tenant_id, msp_id, baseline_id, item, disabled, params, reason, created_by)
@@ -425,10 +423,7 @@ func (s *Service) overrides(ctx context.Context, t tenancy.Tenant) ([]Override, 
 			if err := r.Scan(&o.Baseline, &o.Item, &o.Disabled, &params, &o.Reason, &o.By); err != nil {
 				return o, err
 			}
-			if params != nil {
-				o.Params = &compliance.Params{}
-				_ = json.Unmarshal(params, o.Params)
-			}
+			o.readValues(params)
 			return o, nil
 		})
 	})
@@ -451,9 +446,7 @@ func effective(b Baseline, it Item, ovs []Override) Effective {
 	e := Effective{Baseline: b, Item: it}
 	if i := slices.IndexFunc(ovs, func(o Override) bool { return o.Baseline == b.ID && o.Item == it.Key }); i >= 0 {
 		e.Override = &ovs[i]
-		if ovs[i].Params != nil && it.Kind() == ItemRule {
-			e.Item.Rule.Params = *ovs[i].Params
-		}
+		e.Item = it.withValues(ovs[i])
 	}
 	return e
 }
@@ -636,6 +629,14 @@ type Drift struct {
 	Policies *PolicyDrift `json:"policies,omitempty"`
 }
 
+// overridden is d, applied with values the tenant changed, said so.
+func (d Drift) overridden(e Effective) Drift {
+	if d.State == Applied && e.Override != nil {
+		d.State, d.Reason = Overridden, e.Override.Reason
+	}
+	return d
+}
+
 // PolicyDrift counts a tenant's Android policies that deviate from a
 // fragment.
 type PolicyDrift struct {
@@ -731,7 +732,7 @@ func (s *Service) itemDrift(ctx context.Context, t tenancy.Tenant, e Effective, 
 		if d.Policies.Deviating > 0 {
 			d.State = Changed // not yet laid over them, or changed since: the next application puts it back
 		}
-		return d, err
+		return d.overridden(e), err
 	}
 	err := s.db.ReadTx(tctx, func(tx pgx.Tx) error {
 		r, _, err := s.deployTx(tctx, tx, e, groups, false)
@@ -750,7 +751,7 @@ func (s *Service) itemDrift(ctx context.Context, t tenancy.Tenant, e Effective, 
 	default:
 		d.State = Applied
 	}
-	return d, nil
+	return d.overridden(e), nil
 }
 
 // QueueApply queues the application of the baselines in every tenant of

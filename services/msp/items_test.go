@@ -188,6 +188,25 @@ func TestProfileAndSettingsItems(t *testing.T) {
 	if len(sent(mac)) != 2 || len(sent(mac2)) != 2 {
 		t.Errorf("version 2: the Macs' commands %d and %d, want 2 each", len(sent(mac)), len(sent(mac2)))
 	}
+	// The tenant changes a setting's value: its Windows devices get it
+	// (a new content); a node the item does not set, or a value the node
+	// does not take, is refused.
+	for _, bad := range []map[string]string{{"./Device/Vendor/MSFT/Policy/Config/Other/Thing": "1"},
+		{"./Device/Vendor/MSFT/Policy/Config/DeviceLock/MaxInactivityTimeDeviceLock": "ten"}} {
+		if err := s.SetOverride(ctx, tn, msp.Override{Baseline: b.ID, Item: "lock-screen", Settings: bad, Reason: "x", By: "bo"}); !fault.Is(err, fault.Invalid) {
+			t.Errorf("settings override %v: %v", bad, err)
+		}
+	}
+	if err := s.SetOverride(ctx, tn, msp.Override{Baseline: b.ID, Item: "lock-screen", Reason: "the shop floor locks at 10",
+		Settings: map[string]string{"./Device/Vendor/MSFT/Policy/Config/DeviceLock/MaxInactivityTimeDeviceLock": "10"}, By: "bo"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	if cs := sent(pc); len(cs) != 2 || cs[0].CreatedBy == cs[1].CreatedBy { // values are sealed: the content's tag tells them apart
+		t.Errorf("the PC's commands after the override: %+v", cs)
+	}
 	// Turned off in the tenant: not sent; its params cannot be changed.
 	if err := s.SetOverride(ctx, tn, msp.Override{Baseline: b.ID, Item: "screensaver", Params: &compliance.Params{Hours: 1}, Reason: "x", By: "bo"}); !fault.Is(err, fault.Invalid) {
 		t.Errorf("params of a profile item: %v", err)
@@ -313,6 +332,24 @@ func TestAndroidPolicyFragments(t *testing.T) {
 	}
 	if err := s.SetOverride(ctx, tn, msp.Override{Baseline: b.ID, Item: "passcode", Params: &compliance.Params{Hours: 1}, Reason: "x", By: "bo"}); !fault.Is(err, fault.Invalid) {
 		t.Errorf("params of a fragment: %v", err)
+	}
+	// The tenant changes a value: its policies get it, the rest of the
+	// fragment stays the baseline's.
+	if err := s.SetOverride(ctx, tn, msp.Override{Baseline: b.ID, Item: "passcode", Android: &android.Fragment{PasswordMinLength: ptr(40)}, Reason: "x", By: "bo"}); !fault.Is(err, fault.Invalid) {
+		t.Errorf("an override to a bad length: %v", err)
+	}
+	if err := s.SetOverride(ctx, tn, msp.Override{Baseline: b.ID, Item: "passcode", Android: &android.Fragment{PasswordMinLength: ptr(12)},
+		Reason: "the bank asks for 12", By: "bo"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	if k := got(kiosk.ID); k.PasswordMinLength != 12 || !k.RequireEncryption {
+		t.Errorf("the overridden length: %+v", k)
+	}
+	if d := state(); d.State != msp.Overridden || d.Reason != "the bank asks for 12" {
+		t.Errorf("drift with a changed value: %+v", d)
 	}
 }
 
