@@ -570,6 +570,11 @@ func (s *Service) ApplyMore(ctx context.Context, t tenancy.Tenant) (changed int,
 		}
 		n, err := s.comp.RemoveMarkedExceptTx(tctx, tx, keep)
 		changed += n
+		if err != nil {
+			return err
+		}
+		n, left, err := s.removeProfilesTx(tctx, tx, t, eff)
+		changed, more = changed+n, more || left
 		return err
 	})
 	return changed, more, err

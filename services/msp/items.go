@@ -2,13 +2,17 @@ package msp
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/micromdm/plist"
 
 	"github.com/tridentmdm/trident/internal/fault"
@@ -16,6 +20,7 @@ import (
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/tenancy"
 )
 
 // Item is one configuration item of a baseline, named by a key that
@@ -186,6 +191,76 @@ func (it Item) deployment(baseline uuid.UUID, key string) commands.Deployment {
 	}
 	body, _ := json.Marshal(d.Payload)
 	sum := sha256.Sum256(body)
-	d.Tag = "baseline:" + baseline.String() + ":" + key + ":" + hex.EncodeToString(sum[:6])
+	d.Tag = itemPrefix(baseline, key) + hex.EncodeToString(sum[:6])
 	return d
+}
+
+// removeProfilesTx takes off the tenant's devices the baselines' Apple
+// profiles that are no longer effective there (the item removed, the
+// baseline no longer for the tenant, or turned off in it): each device
+// that installed one gets RemoveProfile with its identifier, once.
+func (s *Service) removeProfilesTx(ctx context.Context, tx pgx.Tx, t tenancy.Tenant, eff []Effective) (queued int, more bool, err error) {
+	if s.cmds == nil {
+		return 0, false, nil
+	}
+	deployed, err := s.cmds.DeployedItems(ctx, tx, "install_profile")
+	if err != nil {
+		return 0, false, err
+	}
+	live := map[string]bool{}
+	for _, e := range eff {
+		if e.Item.AppleProfile != nil && (e.Override == nil || !e.Override.Disabled) {
+			live[itemPrefix(e.Baseline.ID, e.Item.Key)] = true
+		}
+	}
+	for _, prefix := range deployed {
+		if live[prefix] {
+			continue
+		}
+		id, err := s.profileIdentifier(ctx, t.MSPID, prefix)
+		if err != nil || id == "" {
+			return queued, more, err // a baseline no longer there leaves its profiles
+		}
+		r, left, err := s.cmds.DeployTx(ctx, tx, commands.Deployment{Tag: prefix + "removed", Kind: "remove_profile",
+			Payload: map[string]any{"identifier": id}, Platform: inventory.Apple, Undo: true}, true)
+		if err != nil {
+			return queued, more, err
+		}
+		queued, more = queued+r.Queued, more || left
+	}
+	return queued, more, nil
+}
+
+// itemPrefix is the tag of an item's commands up to their content.
+func itemPrefix(baseline uuid.UUID, key string) string {
+	return "baseline:" + baseline.String() + ":" + key + ":"
+}
+
+// profileIdentifier is the PayloadIdentifier of the Apple profile item a
+// tag prefix names, from the newest version of its baseline that has it
+// ("" when its baseline is gone).
+func (s *Service) profileIdentifier(ctx context.Context, msp uuid.UUID, prefix string) (string, error) {
+	parts := strings.Split(prefix, ":")
+	id, err := uuid.Parse(parts[1])
+	if err != nil || len(parts) < 3 {
+		return "", nil
+	}
+	bs, err := s.Baselines(ctx, msp)
+	if err != nil {
+		return "", err
+	}
+	i := slices.IndexFunc(bs, func(b Baseline) bool { return b.ID == id })
+	if i < 0 {
+		return "", nil
+	}
+	for v := bs[i].Version; v >= 1; v-- {
+		items, err := s.versionItems(ctx, msp, bs[i], v)
+		if err != nil {
+			return "", err
+		}
+		if j := slices.IndexFunc(items, func(it Item) bool { return it.Key == parts[2] && it.AppleProfile != nil }); j >= 0 {
+			return items[j].AppleProfile.Identifier, nil
+		}
+	}
+	return "", nil
 }

@@ -221,6 +221,33 @@ func TestProfileAndSettingsItems(t *testing.T) {
 	if len(sent(mac3)) != 0 || drift()["screensaver"].State != msp.Overridden {
 		t.Errorf("a turned-off profile: sent %d, drift %+v", len(sent(mac3)), drift()["screensaver"])
 	}
+	// ... and taken off the Macs it reached (or is on its way to), once:
+	// RemoveProfile with its identifier.
+	if _, err := s.Apply(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []inventory.Device{mac, mac2} {
+		cs := sent(m)
+		if len(cs) != 3 || cs[0].Kind != "remove_profile" || !strings.Contains(string(cs[0].Payload), "com.msp.screensaver") {
+			t.Errorf("%s's commands after the profile was turned off: %d, newest %+v", m.Identifier, len(cs), cs[0])
+		}
+	}
+	if len(sent(mac3)) != 0 {
+		t.Error("a Mac the profile never reached was sent its removal")
+	}
+	// Turned on again: installed again.
+	if err := db.Tx(tctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(tctx, `DELETE FROM baseline_overrides WHERE item = 'screensaver'`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	if cs := sent(mac); len(cs) != 4 || cs[0].Kind != "install_profile" {
+		t.Errorf("the profile turned on again: %d commands, newest %s", len(cs), cs[0].Kind)
+	}
 }
 
 // A baseline's Android policy fragment is laid over each of a tenant's
