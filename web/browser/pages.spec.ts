@@ -36,6 +36,7 @@ test.beforeEach(async ({ page }) => {
 
 for (const scheme of ["light", "dark"] as const) {
   test(`every page is accessible in the ${scheme} theme`, async ({ page }) => {
+    test.setTimeout(180_000); // twenty pages, each checked by axe and shot: a minute on a fast machine
     await page.emulateMedia({ colorScheme: scheme });
     for (const [name, p] of pages) {
       await open(page, p);

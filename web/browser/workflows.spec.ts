@@ -236,7 +236,7 @@ test.describe("as an MSP admin", () => {
     await enroll("CONSOLE-KIOSK-01");
     await expect(total).toHaveText(String(before + 1), { timeout: 30_000 });
     // Find a device in every tenant at once.
-    await page.getByRole("searchbox", { name: /Name, serial number or identifier/ }).fill("console-kiosk");
+    await page.getByRole("searchbox", { name: /Name, user, serial number, identifier or IP address/ }).fill("console-kiosk");
     await page.getByRole("button", { name: "Find" }).click();
     const found = page.getByRole("row", { name: /CONSOLE-KIOSK-01/ });
     await expect(found).toContainText(tenantA.name);
