@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tridentmdm/trident/internal/csvcell"
 	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/identity"
@@ -228,19 +229,9 @@ func exportRow(dev inventory.Device, state string) []string {
 	row := []string{dev.Name, dev.ID.String(), dev.Identifier, dev.SerialNumber, string(dev.Platform), string(dev.Family()), dev.User(),
 		inventory.ModelName(dev.Model), dev.Model, dev.OSVersion, string(dev.Status), state, at(dev.EnrolledAt), at(dev.LastSeenAt)}
 	for i, c := range row {
-		row[i] = spreadsheetSafe(c)
+		row[i] = csvcell.Safe(c)
 	}
 	return row
-}
-
-// spreadsheetSafe keeps a cell a spreadsheet would read as a formula
-// (=, +, -, @, or a tab or carriage return first) as text, with a quote
-// before it: a device names itself, so its name is not to be trusted.
-func spreadsheetSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
 
 // saveView saves the device list's current filters and sort under a

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tridentmdm/trident/internal/csvcell"
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -185,7 +186,7 @@ func (d *Dashboard) reportCSV(w http.ResponseWriter, r *http.Request) {
 		for _, row := range rep.Rows {
 			cells := make([]string, len(row.Cells))
 			for i, c := range row.Cells {
-				cells[i] = spreadsheetSafe(c)
+				cells[i] = csvcell.Safe(c)
 			}
 			cw.Write(cells)
 		}
