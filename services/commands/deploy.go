@@ -95,6 +95,13 @@ func (q *Queue) DeployTx(ctx context.Context, tx pgx.Tx, d Deployment, queue boo
 			r.Missing++
 			more = true
 		default: // none yet, another content, or this one expired
+			if has && !mine && l.status.Open() {
+				// Another content of the item still waits: it would only be
+				// undone by this one, so it is canceled rather than sent.
+				if err := q.supersedeTx(ctx, tx, dev.ID, d.Tag[:cut+1], d.Tag); err != nil {
+					return r, false, err
+				}
+			}
 			_, err := q.EnqueueTx(ctx, tx, NewCommand{DeviceID: dev.ID, Kind: d.Kind, Payload: d.Payload, CreatedBy: d.Tag})
 			switch {
 			case fault.Is(err, fault.Invalid), errors.Is(err, ErrState):
@@ -108,6 +115,23 @@ func (q *Queue) DeployTx(ctx context.Context, tx pgx.Tx, d Deployment, queue boo
 		}
 	}
 	return r, more, nil
+}
+
+// supersedeTx cancels the device's commands of an item (tagged prefix)
+// of another content than tag that have not been sent yet.
+func (q *Queue) supersedeTx(ctx context.Context, tx pgx.Tx, device uuid.UUID, prefix, tag string) error {
+	rows, _ := tx.Query(ctx, `SELECT id FROM commands WHERE device_id = $1 AND created_by LIKE 'baseline:%'
+  AND starts_with(created_by, $2) AND created_by <> $3 AND status IN ('queued', 'not_now')`, device, prefix, tag)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return fmt.Errorf("commands: superseded: %w", err)
+	}
+	for _, id := range ids {
+		if _, err := q.cancelTx(ctx, tx, id); err != nil && !errors.Is(err, ErrState) {
+			return err
+		}
+	}
+	return nil
 }
 
 // tagged is a device's newest command of a deployed item.

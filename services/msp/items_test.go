@@ -188,6 +188,11 @@ func TestProfileAndSettingsItems(t *testing.T) {
 	if len(sent(mac)) != 2 || len(sent(mac2)) != 2 {
 		t.Errorf("version 2: the Macs' commands %d and %d, want 2 each", len(sent(mac)), len(sent(mac2)))
 	}
+	// The second Mac had not taken version 1 yet: it is canceled, not
+	// sent before version 2.
+	if cs := sent(mac2); len(cs) == 2 && cs[1].Status != commands.Canceled {
+		t.Errorf("the superseded version 1: %s", cs[1].Status)
+	}
 	// The tenant changes a setting's value: its Windows devices get it
 	// (a new content); a node the item does not set, or a value the node
 	// does not take, is refused.
@@ -469,9 +474,13 @@ func TestDeviceGroupRings(t *testing.T) {
 	if len(ds) != 2 || byGroup[""] != 1 || byGroup["Canary"] != 2 {
 		t.Errorf("drift of the tenant and of its canary group: %+v", ds)
 	}
-	// The canary installs version 1 and refuses version 2: the soaked
-	// ring holds its version.
-	for _, st := range []commands.Status{commands.Acknowledged, commands.Error} {
+	// Version 1 never reached the canary (version 2 superseded it: it was
+	// canceled, not sent); the canary refuses version 2: the soaked ring
+	// holds its version.
+	if cs, _ := cmds.ListForDevice(tctx, canary.ID, uuid.Nil, 10); len(cs) != 2 || cs[1].Status != commands.Canceled {
+		t.Errorf("the canary's superseded version 1: %+v", cs)
+	}
+	for _, st := range []commands.Status{commands.Error} {
 		if err := db.Tx(tctx, func(tx pgx.Tx) error {
 			c, err := cmds.NextTx(tctx, tx, canary.ID)
 			if err != nil || c == nil {
