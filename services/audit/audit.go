@@ -86,21 +86,30 @@ type Filter struct {
 	Limit  int
 }
 
+const entryCols = `id, at, actor, actor_name, action, target, request_id, status, details`
+
+func scanEntry(r pgx.CollectableRow) (Entry, error) {
+	var e Entry
+	return e, r.Scan(&e.ID, &e.At, &e.Actor, &e.ActorName, &e.Action, &e.Target, &e.RequestID, &e.Status, &e.Details)
+}
+
+// filterSQL is f's narrowing, on f.args() as $2 to $6.
+const filterSQL = `($2 = '' OR actor = $2) AND ($3 = '' OR action = $3) AND ($4 = '' OR strpos(target, $4) > 0)
+  AND ($5::timestamptz IS NULL OR at >= $5) AND ($6::timestamptz IS NULL OR at < $6)`
+
+func (f Filter) args() []any {
+	return []any{f.Actor, f.Action, f.Target,
+		pgtype.Timestamptz{Time: f.Since, Valid: !f.Since.IsZero()}, pgtype.Timestamptz{Time: f.Until, Valid: !f.Until.IsZero()}}
+}
+
 // List returns entries newest first.
 func (s *Store) List(ctx context.Context, f Filter) ([]Entry, error) {
 	var out []Entry
 	err := s.db.ReadTx(ctx, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `
-SELECT id, at, actor, actor_name, action, target, request_id, status, details FROM audit_log
-WHERE ($1 = 0 OR id < $1) AND ($2 = '' OR actor = $2) AND ($3 = '' OR action = $3)
-  AND ($5 = '' OR strpos(target, $5) > 0) AND ($6::timestamptz IS NULL OR at >= $6) AND ($7::timestamptz IS NULL OR at < $7)
-ORDER BY id DESC LIMIT $4`, f.Before, f.Actor, f.Action, f.Limit, f.Target,
-			pgtype.Timestamptz{Time: f.Since, Valid: !f.Since.IsZero()}, pgtype.Timestamptz{Time: f.Until, Valid: !f.Until.IsZero()})
+		rows, _ := tx.Query(ctx, `SELECT `+entryCols+` FROM audit_log WHERE ($1 = 0 OR id < $1) AND `+filterSQL+`
+ORDER BY id DESC LIMIT $7`, append([]any{f.Before}, append(f.args(), f.Limit)...)...)
 		var err error
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) {
-			var e Entry
-			return e, r.Scan(&e.ID, &e.At, &e.Actor, &e.ActorName, &e.Action, &e.Target, &e.RequestID, &e.Status, &e.Details)
-		})
+		out, err = pgx.CollectRows(rows, scanEntry)
 		return err
 	})
 	return out, err

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/tridentmdm/trident/internal/csvcell"
 	"github.com/tridentmdm/trident/internal/fault"
@@ -52,16 +51,9 @@ func (s *Store) Export(ctx context.Context, f Filter, format string, w io.Writer
 	err := s.db.ReadTx(ctx, func(tx pgx.Tx) error {
 		var after int64
 		for {
-			rows, _ := tx.Query(ctx, `
-SELECT id, at, actor, actor_name, action, target, request_id, status, details FROM audit_log
-WHERE id > $1 AND ($2 = '' OR actor = $2) AND ($3 = '' OR action = $3)
-  AND ($4 = '' OR strpos(target, $4) > 0) AND ($5::timestamptz IS NULL OR at >= $5) AND ($6::timestamptz IS NULL OR at < $6)
-ORDER BY id LIMIT $7`, after, f.Actor, f.Action, f.Target,
-				pgtype.Timestamptz{Time: f.Since, Valid: !f.Since.IsZero()}, pgtype.Timestamptz{Time: f.Until, Valid: !f.Until.IsZero()}, exportPage)
-			page, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) {
-				var e Entry
-				return e, r.Scan(&e.ID, &e.At, &e.Actor, &e.ActorName, &e.Action, &e.Target, &e.RequestID, &e.Status, &e.Details)
-			})
+			rows, _ := tx.Query(ctx, `SELECT `+entryCols+` FROM audit_log WHERE id > $1 AND `+filterSQL+`
+ORDER BY id LIMIT $7`, append([]any{after}, append(f.args(), exportPage)...)...)
+			page, err := pgx.CollectRows(rows, scanEntry)
 			if err != nil {
 				return err
 			}
