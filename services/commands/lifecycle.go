@@ -176,6 +176,12 @@ func (q *Queue) Hand(ctx context.Context, tx pgx.Tx, device, id uuid.UUID) (Comm
 	} else if held {
 		return Command{}, ErrHeld
 	}
+	return q.hand(ctx, tx, device, id)
+}
+
+// hand is Hand once the tenant is known not to be suspended (NextTx and
+// resendTx ask once for all they hand out).
+func (q *Queue) hand(ctx context.Context, tx pgx.Tx, device, id uuid.UUID) (Command, error) {
 	c, err := q.transition(ctx, tx, move{id: id, device: device, to: Sent})
 	if errors.Is(err, errPastDeadline) {
 		if xerr := q.expire(ctx, tx, id, "expired before the device took it"); xerr != nil && !errors.Is(xerr, ErrState) {
@@ -189,8 +195,8 @@ func (q *Queue) Hand(ctx context.Context, tx pgx.Tx, device, id uuid.UUID) (Comm
 }
 
 // Next hands the device its oldest waiting command, marked sent, or nil
-// when it has none (or its tenant is suspended). Those past their deadline are marked expired on the
-// way.
+// when it has none (or its tenant is suspended). Those past their
+// deadline are marked expired on the way.
 func (q *Queue) Next(ctx context.Context, device uuid.UUID) (*Command, error) {
 	return tenancy.Write(ctx, q.db, func(tx pgx.Tx) (*Command, error) { return q.NextTx(ctx, tx, device) })
 }
@@ -212,7 +218,7 @@ ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`, device).Scan(&id)
 		if err != nil {
 			return nil, fmt.Errorf("commands: next: %w", err)
 		}
-		c, err := q.Hand(ctx, tx, device, id)
+		c, err := q.hand(ctx, tx, device, id)
 		if errors.Is(err, ErrState) {
 			continue // expired on the way
 		}
@@ -244,7 +250,7 @@ WHERE device_id = $1 AND status = 'sent' ORDER BY created_at, id FOR UPDATE SKIP
 	}
 	var out []Command
 	for _, id := range ids {
-		c, err := q.Hand(ctx, tx, device, id)
+		c, err := q.hand(ctx, tx, device, id)
 		if errors.Is(err, ErrState) {
 			continue
 		}
