@@ -256,7 +256,7 @@ func (f *Finder) silentDevices(ctx context.Context, _ tenancy.Tenant) ([]Item, e
 	}
 	days := int(f.s.SilentAfter.Hours() / 24)
 	return []Item{{Kind: SilentDevices, Severity: Warning, Count: n, Link: "devices?sort=last_seen_at",
-		Text: fmt.Sprintf("%s not checked in for %d days or more.", devices(n, "enrolled device has", "enrolled devices have"), days)}}, nil
+		Text: fmt.Sprintf("%s not checked in for %d days or more.", Counted(n, "enrolled device has", "enrolled devices have"), days)}}, nil
 }
 
 func (f *Finder) identities(ctx context.Context, _ tenancy.Tenant) ([]Item, error) {
@@ -269,7 +269,7 @@ func (f *Finder) identities(ctx context.Context, _ tenancy.Tenant) ([]Item, erro
 	}
 	return []Item{{Kind: DeviceIdentities, Severity: Warning, Count: n, Link: "devices",
 		Text: fmt.Sprintf("%s within %d days with no renewal: those devices stop checking in then.",
-			devices(n, "device identity certificate expires", "device identity certificates expire"), int(IdentityWindow.Hours()/24))}}, nil
+			Counted(n, "device identity certificate expires", "device identity certificates expire"), int(IdentityWindow.Hours()/24))}}, nil
 }
 
 // QuotaRecent is how long a quota answer from Google stays on the
@@ -298,7 +298,7 @@ func (f *Finder) failedBulks(ctx context.Context, _ tenancy.Tenant) ([]Item, err
 	}
 	return []Item{{Kind: FailedBulk, Severity: Warning, Count: n, Link: "commands?status=error",
 		Text: fmt.Sprintf("%s to many devices at once ended in error in the last day (%s).",
-			devices(n, "command", "commands"), strings.Join(parts, ", "))}}, nil
+			Counted(n, "command", "commands"), strings.Join(parts, ", "))}}, nil
 }
 
 // signupStale is how long an Android sign-up may stay unfinished.
@@ -379,8 +379,9 @@ func (f *Finder) hostnames(ctx context.Context, t tenancy.Tenant) ([]Item, error
 	return out, nil
 }
 
-// devices is n with the words for one or for more.
-func devices(n int, one, more string) string {
+// Counted is n with the words for one or for more ("1 device", "3
+// devices"): for the items' texts, here and in the MSP's own rules.
+func Counted(n int, one, more string) string {
 	if n == 1 {
 		return "1 " + one
 	}

@@ -304,12 +304,5 @@ FROM msp_operation_tenants WHERE bulk_id IS NULL AND created_at > $1`, s.now().A
 	}
 	return &attention.Item{Kind: FailedOperation, Severity: attention.Warning, Count: n,
 		Link: "/dashboard/msps/" + t.MSPSlug + "/operations/" + newest.String(),
-		Text: fmt.Sprintf("%s of the MSP did not start here in the last week: %s", plural(n, "operation", "operations"), problem)}, nil
-}
-
-func plural(n int, one, more string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, more)
+		Text: fmt.Sprintf("%s of the MSP did not start here in the last week: %s", attention.Counted(n, "operation", "operations"), problem)}, nil
 }
