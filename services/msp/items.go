@@ -82,6 +82,23 @@ func (it Item) Kind() string {
 	return ItemRule
 }
 
+// platform is the platform whose devices the item touches ("" every
+// device).
+func (it Item) platform() inventory.Platform {
+	switch it.Kind() {
+	case ItemAppleProfile:
+		return inventory.Apple
+	case ItemWindowsSettings:
+		return inventory.Windows
+	case ItemAndroidPolicy:
+		return inventory.Android
+	}
+	if f := inventory.Family(it.Rule.Platform); f.Valid() {
+		return f.Platform()
+	}
+	return it.Rule.Platform
+}
+
 // Deployed reports whether the item is a command each device is sent.
 func (it Item) Deployed() bool { return it.AppleProfile != nil || it.WindowsSettings != nil }
 
@@ -177,18 +194,19 @@ func (it Item) deployment(baseline uuid.UUID, key string) commands.Deployment {
 	var d commands.Deployment
 	switch it.Kind() {
 	case ItemAppleProfile:
-		d = commands.Deployment{Kind: "install_profile", Platform: inventory.Apple,
+		d = commands.Deployment{Kind: "install_profile",
 			Payload: map[string]any{"profile": base64.StdEncoding.EncodeToString(it.AppleProfile.Profile)}}
 	case ItemWindowsSettings:
 		settings := make([]any, len(it.WindowsSettings.Settings))
 		for i, s := range it.WindowsSettings.Settings {
 			settings[i] = map[string]any{"loc_uri": s.LocURI, "value": s.Value, "format": s.Format, "action": s.Action}
 		}
-		d = commands.Deployment{Kind: "apply_settings", Platform: inventory.Windows,
+		d = commands.Deployment{Kind: "apply_settings",
 			Payload: map[string]any{"settings": settings, "atomic": it.WindowsSettings.Atomic}}
 	default:
 		return d
 	}
+	d.Platform = it.platform()
 	body, _ := json.Marshal(d.Payload)
 	sum := sha256.Sum256(body)
 	d.Tag = itemPrefix(baseline, key) + hex.EncodeToString(sum[:6])

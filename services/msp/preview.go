@@ -136,20 +136,3 @@ func findItem(items, old []Item, key string) Item {
 	}
 	return Item{}
 }
-
-// platform is the platform whose devices the item touches ("" every
-// device).
-func (it Item) platform() inventory.Platform {
-	switch it.Kind() {
-	case ItemAppleProfile:
-		return inventory.Apple
-	case ItemWindowsSettings:
-		return inventory.Windows
-	case ItemAndroidPolicy:
-		return inventory.Android
-	}
-	if f := inventory.Family(it.Rule.Platform); f.Valid() {
-		return f.Platform()
-	}
-	return it.Rule.Platform
-}
