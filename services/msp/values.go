@@ -28,10 +28,12 @@ type storedValues struct {
 // kept (nil for none).
 func (s *Service) checkValues(it Item, o Override) ([]byte, error) {
 	kind := it.Kind()
-	for field, set := range map[string]bool{"params": o.Params != nil, "android_policy": o.Android != nil, "settings": len(o.Settings) > 0} {
-		want := map[string]string{"params": ItemRule, "android_policy": ItemAndroidPolicy, "settings": ItemWindowsSettings}[field]
-		if set && kind != want {
-			return nil, fault.InvalidField(field, fmt.Sprintf("the item %q is a %s: its %s cannot be changed (it can be turned off)", o.Item, kind, field))
+	for _, v := range []struct {
+		field, kind string
+		set         bool
+	}{{"params", ItemRule, o.Params != nil}, {"android_policy", ItemAndroidPolicy, o.Android != nil}, {"settings", ItemWindowsSettings, len(o.Settings) > 0}} {
+		if v.set && kind != v.kind {
+			return nil, fault.InvalidField(v.field, fmt.Sprintf("the item %q is a %s: its %s cannot be changed (it can be turned off)", o.Item, kind, v.field))
 		}
 	}
 	changed := it.withValues(o)
