@@ -531,9 +531,11 @@ func (s *Service) ApplyMore(ctx context.Context, t tenancy.Tenant) (changed int,
 	if err != nil {
 		return 0, false, err
 	}
-	groups, err := s.groupIDs(ctx, t)
-	if err != nil {
-		return 0, false, err
+	var groups map[string]uuid.UUID // the device groups rings name, for profiles and settings only
+	if slices.ContainsFunc(eff, func(e Effective) bool { return e.Item.Deployed() }) {
+		if groups, err = s.groupIDs(ctx, t); err != nil {
+			return 0, false, err
+		}
 	}
 	err = s.db.Tx(tenancy.WithTenant(ctx, t.ID), func(tx pgx.Tx) error {
 		tctx := tenancy.WithTenant(ctx, t.ID)
