@@ -148,26 +148,32 @@ func exportRules(ctx context.Context, c *compliance.Compliance, emit func(any) e
 	return err
 }
 
-func exportCommands(ctx context.Context, q *commands.Queue, emit func(any) error) error {
-	if q == nil {
-		return nil
-	}
-	cq := commands.Query{Limit: exportPage}
+// emitPages emits each item of the pages fetch reads, a page of
+// exportPage at a time, advance moving the cursor past a page's last.
+func emitPages[T any](emit func(any) error, fetch func() ([]T, error), advance func(last T)) error {
 	for {
-		page, err := q.List(ctx, cq)
+		page, err := fetch()
 		if err != nil {
 			return err
 		}
-		for _, c := range page {
-			if err := emit(c); err != nil {
+		for _, x := range page {
+			if err := emit(x); err != nil {
 				return err
 			}
 		}
 		if len(page) < exportPage {
 			return nil
 		}
-		cq.After = page[len(page)-1].ID
+		advance(page[len(page)-1])
 	}
+}
+
+func exportCommands(ctx context.Context, q *commands.Queue, emit func(any) error) error {
+	if q == nil {
+		return nil
+	}
+	cq := commands.Query{Limit: exportPage}
+	return emitPages(emit, func() ([]commands.Command, error) { return q.List(ctx, cq) }, func(c commands.Command) { cq.After = c.ID })
 }
 
 func exportWebhooks(ctx context.Context, w *events.Webhooks, emit func(any) error) error {
@@ -175,21 +181,7 @@ func exportWebhooks(ctx context.Context, w *events.Webhooks, emit func(any) erro
 		return nil
 	}
 	after := uuid.Nil
-	for {
-		page, err := w.List(ctx, after, exportPage)
-		if err != nil {
-			return err
-		}
-		for _, e := range page {
-			if err := emit(e); err != nil {
-				return err
-			}
-		}
-		if len(page) < exportPage {
-			return nil
-		}
-		after = page[len(page)-1].ID
-	}
+	return emitPages(emit, func() ([]events.Endpoint, error) { return w.List(ctx, after, exportPage) }, func(e events.Endpoint) { after = e.ID })
 }
 
 func exportAudit(ctx context.Context, a *audit.Store, emit func(any) error) error {
@@ -197,19 +189,5 @@ func exportAudit(ctx context.Context, a *audit.Store, emit func(any) error) erro
 		return nil
 	}
 	f := audit.Filter{Limit: exportPage}
-	for {
-		page, err := a.List(ctx, f)
-		if err != nil {
-			return err
-		}
-		for _, e := range page {
-			if err := emit(e); err != nil {
-				return err
-			}
-		}
-		if len(page) < exportPage {
-			return nil
-		}
-		f.Before = page[len(page)-1].ID
-	}
+	return emitPages(emit, func() ([]audit.Entry, error) { return a.List(ctx, f) }, func(e audit.Entry) { f.Before = e.ID })
 }
