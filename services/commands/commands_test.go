@@ -264,3 +264,31 @@ func TestSuspendedTenantsCommandsHold(t *testing.T) {
 		t.Errorf("Next after resuming: %+v, want the lock", sent)
 	}
 }
+
+// A deployment queues at most DeployBatch commands a call and says more
+// are left; the next call queues the rest, and then nothing.
+func TestDeployInBatches(t *testing.T) {
+	f := setup(t)
+	f.tx(t, func(tx pgx.Tx) error {
+		_, err := tx.Exec(f.ctx, `INSERT INTO devices (id, platform, identifier) SELECT gen_random_uuid(), 'windows', 'batch-' || g FROM generate_series(1, $1) g`,
+			commands.DeployBatch+1)
+		return err
+	})
+	d := commands.Deployment{Tag: "baseline:" + uuid.NewString() + ":info:0123456789ab", Kind: "device_information", Platform: "windows"}
+	deploy := func() (commands.Rollout, bool) {
+		t.Helper()
+		var r commands.Rollout
+		var more bool
+		f.tx(t, func(tx pgx.Tx) (err error) { r, more, err = f.q.DeployTx(f.ctx, tx, d, true); return err })
+		return r, more
+	}
+	if r, more := deploy(); !more || r.Queued != commands.DeployBatch || r.Missing != 1 {
+		t.Errorf("first call: %+v more %v; want %d queued and one left", r, more, commands.DeployBatch)
+	}
+	if r, more := deploy(); more || r.Queued != 1 || r.Waiting != commands.DeployBatch+1 {
+		t.Errorf("second call: %+v more %v", r, more)
+	}
+	if r, more := deploy(); more || r.Queued != 0 {
+		t.Errorf("third call: %+v more %v", r, more)
+	}
+}
