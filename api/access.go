@@ -33,14 +33,21 @@ type access struct {
 	// operation itself decides what may change then); other changes to
 	// one are refused with 409, and reads are always allowed.
 	WhileSuspended bool `json:"while_suspended,omitempty"`
+	// Own keeps the operation to the tenant's own people: the role must
+	// come from the tenant's own grant in the token, not from its MSP's
+	// standing access or a delegated grant (approving the MSP's access,
+	// the tenant's setting for it).
+	Own bool `json:"own,omitempty"`
 }
 
 var (
 	anyCaller = access{Scope: scopeCaller}
 	mspAdmin  = access{Scope: scopeMSP, Role: identity.Admin}
+	mspMember = access{Scope: scopeMSP, Role: identity.Technician} // its admins and technicians
 	viewer    = access{Scope: scopeTenant, Role: identity.Viewer}
 	operator  = access{Scope: scopeTenant, Role: identity.Operator}
 	admin     = access{Scope: scopeTenant, Role: identity.Admin}
+	ownAdmin  = access{Scope: scopeTenant, Role: identity.Admin, Own: true}
 )
 
 // AccessExtension is the OpenAPI extension that carries each operation's
@@ -74,8 +81,8 @@ func (a *API) secure(op huma.Operation, acc access) huma.Operation {
 	if acc.Scope != scopeCaller {
 		op.Errors = append(op.Errors, http.StatusNotFound)
 	}
-	if acc.Scope == scopeTenant && acc.Role != identity.Viewer {
-		op.Errors = append(op.Errors, http.StatusForbidden)
+	if acc.Scope != scopeCaller {
+		op.Errors = append(op.Errors, http.StatusForbidden) // a role too low, or someone of the MSP without a grant
 	}
 	if acc.Scope == scopeTenant && changes(op.Method) {
 		op.Errors = append(op.Errors, http.StatusConflict)
@@ -95,8 +102,9 @@ type callKey struct{}
 // the audit log.
 type call struct {
 	principal *identity.Principal
-	tenant    tenancy.Tenant // for tenant-scoped operations
-	msp       tenancy.MSP    // for MSP-scoped operations
+	tenant    tenancy.Tenant  // for tenant-scoped operations
+	access    identity.Access // the caller's power in tenant, and where it comes from
+	msp       tenancy.MSP     // for MSP-scoped operations
 	op        *huma.Operation
 	path      string
 	requestID string
@@ -160,8 +168,12 @@ func (a *API) authorize(acc access) func(huma.Context, func(huma.Context)) {
 			return
 		case scopeMSP:
 			slug := ctx.Param("msp")
-			if !c.principal.AdministersMSP(slug) {
+			if !c.principal.WorksFor(slug) {
 				huma.WriteErr(a.huma, ctx, http.StatusNotFound, noSuchMSP)
+				return
+			}
+			if acc.Role == identity.Admin && !c.principal.AdministersMSP(slug) {
+				huma.WriteErr(a.huma, ctx, http.StatusForbidden, "this operation needs the MSP's admin role; the caller is one of its technicians")
 				return
 			}
 			m, err := a.d.Directory.MSPBySlug(ctx.Context(), slug)
@@ -184,13 +196,7 @@ func (a *API) authorize(acc access) func(huma.Context, func(huma.Context)) {
 				a.writeErr(ctx, err)
 				return
 			}
-			role, ok := c.principal.RoleIn(t)
-			if !ok {
-				huma.WriteErr(a.huma, ctx, http.StatusNotFound, noSuchTenant)
-				return
-			}
-			if !role.AtLeast(acc.Role) {
-				huma.WriteErr(a.huma, ctx, http.StatusForbidden, "this operation needs the "+string(acc.Role)+" role in the tenant; the caller is "+string(role))
+			if !a.allowed(ctx, c, t, acc) {
 				return
 			}
 			if err := t.Writable(); err != nil && changes(ctx.Method()) && !acc.WhileSuspended {
@@ -208,6 +214,43 @@ func (a *API) authorize(acc access) func(huma.Context, func(huma.Context)) {
 		}
 		huma.WriteErr(a.huma, ctx, http.StatusInternalServerError, "operation without an access policy")
 	}
+}
+
+// allowed asks the policy for the caller's power in t and answers a
+// refusal itself: a tenant the caller has nothing to do with is a 404, as
+// if it did not exist; someone of the tenant's MSP without a grant, or
+// with too low a role, a 403 that says what would help.
+func (a *API) allowed(ctx huma.Context, c *call, t tenancy.Tenant, acc access) bool {
+	got, err := a.d.Grants.In(ctx.Context(), c.principal, t)
+	if err != nil {
+		a.writeErr(ctx, err)
+		return false
+	}
+	refuse := func(msg string) bool { huma.WriteErr(a.huma, ctx, http.StatusForbidden, msg); return false }
+	switch {
+	case !got.Role.Valid() && !got.Member:
+		huma.WriteErr(a.huma, ctx, http.StatusNotFound, noSuchTenant)
+		return false
+	case !got.Role.Valid():
+		return refuse("the caller works for the tenant's MSP but holds no grant in it: ask for one with request-access-grant " +
+			"(POST /v1/msps/" + t.MSPSlug + "/tenants/" + t.Slug + "/access-grants)")
+	case !got.Role.AtLeast(acc.Role):
+		return refuse("this operation needs the " + string(acc.Role) + " role in the tenant; the caller is " + string(got.Role))
+	case acc.Own && got.Source != identity.FromTenant:
+		return refuse("only the tenant's own admins do this, not its MSP or a grant")
+	}
+	if got.Grant != nil && len(got.Grant.Groups) > 0 {
+		err := got.WholeTenant()
+		if dev, perr := uuid.Parse(ctx.Param("device")); perr == nil {
+			err = a.d.Grants.CoversDevice(tenancy.WithTenant(ctx.Context(), t.ID), got, dev)
+		}
+		if err != nil {
+			a.writeErr(ctx, err)
+			return false
+		}
+	}
+	c.access = got
+	return true
 }
 
 // tenantContext is ctx carrying the operation's tenant for tenancy.DB.Tx.

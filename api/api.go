@@ -76,6 +76,9 @@ type Deps struct {
 	Windows   *enrollment.Windows
 	DeviceURL func(t tenancy.Tenant) string
 	Audit     *audit.Store
+	// Grants is the access policy (identity.Delegations.In) and the
+	// MSP's delegated grants.
+	Grants *identity.Delegations
 	// Keys seal the answers kept for Idempotency-Key replays.
 	Keys   *seal.Keyring
 	Log    *slog.Logger
@@ -103,6 +106,9 @@ func New(d Deps) *API {
 	}
 	if d.Tenants == nil {
 		d.Tenants = tenants.New(d.DB, d.Directory, d.Publisher)
+	}
+	if d.Grants == nil {
+		d.Grants = identity.NewDelegations(d.DB, d.Publisher, d.Inventory)
 	}
 	if d.MSP == nil {
 		d.MSP = msp.New(d.DB, d.Directory, d.Inventory, d.Compliance, d.Events, nil)
@@ -162,9 +168,12 @@ func (a *API) routes() {
 	a.consoleRoutes()
 	a.searchRoutes()
 	a.tagRoutes()
+	a.statusRoutes()
 	a.operationRoutes()
 	a.exportRoutes()
 	a.baselineRoutes()
+	a.grantRoutes()
+	a.tenantGrantRoutes()
 	a.webhookDocs()
 }
 

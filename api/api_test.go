@@ -63,6 +63,7 @@ func callers(w *world) map[string][]string {
 		"viewer-a":     {"/trident/msp/" + w.a.MSPSlug + "/tenant/" + w.a.Slug + "/viewer"},
 		"admin-b":      {"/trident/msp/" + w.b.MSPSlug + "/tenant/" + w.b.Slug + "/admin"},
 		"msp-admin-b":  {"/trident/msp/" + w.mspB.Slug + "/admin"},
+		"tech-a":       {"/trident/msp/" + w.mspA.Slug + "/technician"},
 		"no-roles":     {},
 		"limited-user": {"/trident/msp/" + w.a.MSPSlug + "/tenant/" + w.a.Slug + "/viewer"},
 		longCaller:     {"/trident/msp/" + w.a.MSPSlug + "/tenant/" + w.a.Slug + "/admin"},

@@ -20,6 +20,15 @@ var roleIn = map[string]string{
 
 var rank = map[string]int{"viewer": 1, "operator": 2, "admin": 3}
 
+// fromMSP are the callers whose role in tenant A comes from its MSP (so
+// operations for the tenant's own people refuse them), and members the
+// callers who work for A's MSP without a role in A (a 403 that says to
+// ask for a grant, not a 404).
+var (
+	fromMSP = map[string]bool{"msp-admin-a": true}
+	members = map[string]bool{"tech-a": true}
+)
+
 // TestAuthorizationMatrix calls every operation of the served OpenAPI
 // document as every caller, against tenant A (and A's MSP), and checks the
 // answer against the policy the document declares for the operation. New
@@ -48,6 +57,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				Access      *struct {
 					Scope string `json:"scope"`
 					Role  string `json:"role"`
+					Own   bool   `json:"own"`
 				} `json:"x-trident-access"`
 			}
 			if err := json.Unmarshal(raw, &op); err != nil {
@@ -77,16 +87,26 @@ func TestAuthorizationMatrix(t *testing.T) {
 				case "caller":
 					want = "allow"
 				case "msp":
-					want = "404"
-					if caller == "msp-admin-a" {
+					switch {
+					case caller == "msp-admin-a":
 						want = "allow"
+					case caller == "tech-a" && op.Access.Role == "technician":
+						want = "allow"
+					case caller == "tech-a":
+						want = "403"
+					default:
+						want = "404"
 					}
 				case "tenant":
 					role, ok := roleIn[caller]
 					switch {
+					case members[caller]:
+						want = "403"
 					case !ok:
 						want = "404"
 					case rank[role] < rank[op.Access.Role]:
+						want = "403"
+					case op.Access.Own && fromMSP[caller]:
 						want = "403"
 					default:
 						want = "allow"

@@ -166,6 +166,41 @@ func (a *API) tagRoutes() {
 	})
 }
 
+type setStatusInput struct {
+	MSP    string `path:"msp" doc:"The MSP's slug."`
+	Tenant string `path:"tenant" doc:"The tenant's slug."`
+	Body   struct {
+		Status tenancy.Status `json:"status" enum:"active,suspended"`
+	}
+}
+
+// statusRoutes lets an MSP suspend and resume its tenants whatever access
+// to their data each allows it: the customer relationship is the MSP's.
+func (a *API) statusRoutes() {
+	register(a, huma.Operation{
+		OperationID: "set-tenant-status", Method: http.MethodPut, Path: "/v1/msps/{msp}/tenants/{tenant}/status", Tags: []string{"Tenants"},
+		Summary: "Suspend or resume a tenant",
+		Description: "As update-tenant's status, from the MSP's side: it needs no grant in the tenant, since it reads and changes none of " +
+			"its data. A suspended tenant is read-only; its enrolled devices keep checking in and get no commands, and no new device enrolls. Recorded in the tenant's audit log.",
+	}, mspAdmin, func(ctx context.Context, in *setStatusInput) (*tenantOutput, error) {
+		c := callFrom(ctx)
+		t, err := a.mspTenant(ctx, in.Tenant)
+		if err != nil {
+			return nil, err
+		}
+		c.tenant = t
+		st := in.Body.Status
+		err = a.audited(ctx, func(ctx context.Context) (err error) {
+			t, err = a.d.Tenants.Update(ctx, tenancy.TenantUpdate{Status: &st})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &tenantOutput{ETag: etag(t.UpdatedAt), Body: tenantOf(t)}, nil
+	})
+}
+
 // mspTenant is the call's MSP's tenant of that slug: a tenant of another
 // MSP, or none, is a 404.
 func (a *API) mspTenant(ctx context.Context, slug string) (tenancy.Tenant, error) {

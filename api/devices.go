@@ -247,8 +247,7 @@ func (a *API) commandRoutes() {
 // mayCommand asks the commands policy whether the caller may send kind
 // with payload in the tenant: 403 with the reason if not.
 func mayCommand(c *call, kind string, payload map[string]any) error {
-	role, _ := c.principal.RoleIn(c.tenant)
-	if err := commands.Authorize(role, kind, payload); err != nil {
+	if err := commands.Authorize(c.access.Role, kind, payload); err != nil {
 		return huma.Error403Forbidden(err.Error())
 	}
 	return nil

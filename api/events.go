@@ -51,6 +51,7 @@ type listAuditInput struct {
 	Target string    `query:"target" maxLength:"500" doc:"Only entries whose target path contains this, for example a device's id."`
 	Since  time.Time `query:"since" doc:"Only entries at or after this time (RFC 3339)."`
 	Until  time.Time `query:"until" doc:"Only entries before this time (RFC 3339)."`
+	MSP    bool      `query:"msp" doc:"Only what the tenant's MSP did: through standing access, a grant or break-glass."`
 	PageParams
 }
 
@@ -65,7 +66,7 @@ func (a *API) auditRoutes() {
 			return nil, err
 		}
 		es, err := a.d.Audit.List(tenantContext(ctx), audit.Filter{Before: cur.ID, Actor: in.Actor, Action: in.Action,
-			Target: in.Target, Since: in.Since, Until: in.Until, Limit: in.Limit + 1})
+			Target: in.Target, Since: in.Since, Until: in.Until, MSP: in.MSP, Limit: in.Limit + 1})
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
@@ -85,7 +86,7 @@ func (a *API) auditRoutes() {
 		if err := a.problem(ctx, a.rawAudited(ctx, true, func(context.Context) error { return nil })); err != nil {
 			return nil, err
 		}
-		f := audit.Filter{Actor: in.Actor, Action: in.Action, Target: in.Target, Since: in.Since, Until: in.Until}
+		f := audit.Filter{Actor: in.Actor, Action: in.Action, Target: in.Target, Since: in.Since, Until: in.Until, MSP: in.MSP}
 		return &huma.StreamResponse{Body: func(hctx huma.Context) {
 			hctx.SetHeader("Content-Type", map[string]string{audit.CSV: "text/csv; charset=utf-8", audit.JSONLines: "application/jsonl"}[in.Format])
 			hctx.SetHeader("Content-Disposition", `attachment; filename="`+c.tenant.Slug+`-audit-`+time.Now().UTC().Format("2006-01-02")+`.`+in.Format+`"`)
@@ -105,6 +106,7 @@ type exportAuditInput struct {
 	Target string    `query:"target" maxLength:"500" doc:"Only entries whose target path contains this."`
 	Since  time.Time `query:"since" doc:"Only entries at or after this time (RFC 3339)."`
 	Until  time.Time `query:"until" doc:"Only entries before this time (RFC 3339)."`
+	MSP    bool      `query:"msp" doc:"Only what the tenant's MSP did: through standing access, a grant or break-glass."`
 }
 
 // callerIsAdmin reports whether the caller is an admin of the call's
@@ -114,6 +116,5 @@ func callerIsAdmin(ctx context.Context) bool {
 	if c.principal == nil {
 		return false
 	}
-	role, _ := c.principal.RoleIn(c.tenant)
-	return role.AtLeast(identity.Admin)
+	return c.access.Role.AtLeast(identity.Admin)
 }

@@ -14,8 +14,9 @@ type Me struct {
 	Subject  string           `json:"subject"`
 	Name     string           `json:"name"`
 	Client   bool             `json:"client" doc:"A service account (client-credentials grant)."`
-	MSPAdmin []string         `json:"msp_admin" nullable:"false" doc:"Slugs of the MSPs the caller administers (every tenant of each)."`
-	Grants   []identity.Grant `json:"grants" nullable:"false" doc:"The caller's role (admin, operator or viewer) in single tenants, each named with its MSP."`
+	MSPAdmin []string         `json:"msp_admin" nullable:"false" doc:"Slugs of the MSPs the caller administers (and every tenant of each that allows its MSP standing access)."`
+	MSPTech  []string         `json:"msp_technician" nullable:"false" doc:"Slugs of the MSPs the caller is a technician of: a role in their tenants comes from access grants only (list-msp-access-grants)."`
+	Grants   []identity.Grant `json:"grants" nullable:"false" doc:"The caller's role (admin, operator or viewer) in single tenants, each named with its MSP, from the token."`
 }
 
 type meOutput struct{ Body Me }
@@ -27,9 +28,12 @@ func (a *API) meRoutes() {
 		Description: "The caller's identity and grants, as mapped from the bearer token's claims.",
 	}, anyCaller, func(ctx context.Context, _ *struct{}) (*meOutput, error) {
 		p := callFrom(ctx).principal
-		m := Me{Subject: p.Subject, Name: p.Name, Client: p.Client, MSPAdmin: p.MSPAdmin, Grants: p.Grants}
+		m := Me{Subject: p.Subject, Name: p.Name, Client: p.Client, MSPAdmin: p.MSPAdmin, MSPTech: p.MSPTechnician, Grants: p.Grants}
 		if m.MSPAdmin == nil {
 			m.MSPAdmin = []string{}
+		}
+		if m.MSPTech == nil {
+			m.MSPTech = []string{}
 		}
 		if m.Grants == nil {
 			m.Grants = []identity.Grant{}

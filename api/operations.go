@@ -2,12 +2,16 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
+	"github.com/tridentmdm/trident/internal/fault"
+	"github.com/tridentmdm/trident/services/commands"
+	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/msp"
 	"github.com/tridentmdm/trident/tenancy"
@@ -120,6 +124,11 @@ func (a *API) operationRoutes() {
 		op, err := a.d.MSP.Run(ctx, a.d.Commands, c.msp, in.Body.target(), in.Body.Payload, in.Body.Confirm, c.principal.Subject,
 			func(ctx context.Context, t tenancy.Tenant) error {
 				c.tenant = t // each tenant's part is in its own audit log
+				if err := a.mspReach(ctx, c, t, func(r identity.Role) error {
+					return commands.Authorize(r, in.Body.Command, in.Body.Payload)
+				}); err != nil {
+					return err // the part is recorded with the problem, and rolled back
+				}
 				return a.record(ctx)
 			})
 		c.tenant = tenancy.Tenant{}
@@ -178,6 +187,14 @@ func (a *API) exportRoutes() {
 			return nil, err
 		}
 		c.tenant = t
+		if err := a.mspReach(ctx, c, t, func(r identity.Role) error {
+			if !r.AtLeast(identity.Admin) {
+				return fault.New(fault.Forbidden, "exporting the tenant needs the admin role there; the caller's is %s", r)
+			}
+			return nil
+		}); err != nil {
+			return nil, a.problem(ctx, err)
+		}
 		// A read, but a sensitive one: recorded before it streams.
 		if err := a.problem(ctx, a.rawAudited(ctx, true, func(context.Context) error { return nil })); err != nil {
 			return nil, err
@@ -192,4 +209,24 @@ func (a *API) exportRoutes() {
 			}
 		}}, nil
 	})
+}
+
+// mspReach holds an MSP's operation on one of its tenants (a
+// cross-tenant command's part, an export) to what the policy gives the
+// caller there: the MSP admin's standing access where the tenant allows
+// it, else a tenant-wide grant whose role may pass. The access is the
+// call's, for the audit entry.
+func (a *API) mspReach(ctx context.Context, c *call, t tenancy.Tenant, may func(identity.Role) error) error {
+	got, err := a.d.Grants.In(ctx, c.principal, t)
+	if err != nil {
+		return err
+	}
+	if !got.Role.Valid() {
+		return fault.New(fault.Forbidden, "the tenant %s asks its MSP for a grant, and the caller holds none there", t.Slug)
+	}
+	if err := errors.Join(got.WholeTenant(), may(got.Role)); err != nil {
+		return err
+	}
+	c.access = got
+	return nil
 }

@@ -212,7 +212,8 @@ func (a *API) tenantRecordRoutes() {
 		OperationID: "update-tenant", Method: http.MethodPatch, Path: "/v1/tenants/{tenant}", Tags: tags,
 		Summary: "Update a tenant",
 		Description: "Renames, suspends or reactivates a tenant. Send If-Match with the ETag you read to avoid overwriting a concurrent change. " +
-			"A suspended tenant is read-only (every change to it is refused with 409) until this operation reactivates it; its enrolled devices keep checking in and get no commands, and no new device enrolls.",
+			"A suspended tenant is read-only (every change to it is refused with 409) until this operation reactivates it; its enrolled devices keep checking in and get no commands, and no new device enrolls. " +
+			"An MSP admin suspends and resumes with set-tenant-status too, which needs no grant where the tenant asks its MSP for them.",
 		Errors: []int{http.StatusPreconditionFailed},
 	}, access{Scope: scopeTenant, Role: identity.Admin, WhileSuspended: true}, func(ctx context.Context, in *updateTenantInput) (*tenantOutput, error) {
 		c := callFrom(ctx)

@@ -6,9 +6,11 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
 
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/idempotency"
+	"github.com/tridentmdm/trident/services/identity"
 )
 
 // audited runs change, one or more service use cases, and the operation's
@@ -44,9 +46,13 @@ func (a *API) record(ctx context.Context) error {
 	if status == 0 {
 		status = http.StatusOK
 	}
+	via := string(c.access.Source)
+	if via == "" && c.msp.ID != uuid.Nil {
+		via = string(identity.FromMSP) // an MSP's operation on one of its tenants
+	}
 	return a.d.Audit.Record(ctx, audit.Entry{
 		Actor: c.principal.Subject, ActorName: c.principal.Name, Action: c.op.OperationID,
-		Target: c.path, RequestID: c.requestID, Status: status,
+		Target: c.path, RequestID: c.requestID, Status: status, Access: via, Grant: c.access.GrantID(),
 	})
 }
 

@@ -92,11 +92,13 @@ type Entry struct {
 	RequestID string          `json:"request_id"`
 	Status    int             `json:"status" doc:"The HTTP status the call answered."`
 	Details   json.RawMessage `json:"details"`
+	Access    string          `json:"access,omitempty" enum:"tenant,msp,grant,break_glass" doc:"How the actor held its power: tenant (the tenant's own role), msp (an MSP admin's standing access, or an MSP operation on the tenant), grant or break_glass (a delegated grant, grant_id). Absent on entries from before Trident recorded it."`
+	Grant     *uuid.UUID      `json:"grant_id,omitempty" doc:"The grant the actor used (list-access-grants)."`
 }
 
 func entryOf(e audit.Entry) Entry {
 	return Entry{ID: e.ID, At: e.At, Actor: e.Actor, ActorName: e.ActorName, Action: e.Action, Target: e.Target,
-		RequestID: e.RequestID, Status: e.Status, Details: e.Details}
+		RequestID: e.RequestID, Status: e.Status, Details: e.Details, Access: e.Access, Grant: e.Grant}
 }
 
 // Delivery is one event's delivery to one webhook endpoint.

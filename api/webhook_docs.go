@@ -8,6 +8,7 @@ import (
 	"github.com/tridentmdm/trident/services/audit"
 	"github.com/tridentmdm/trident/services/compliance"
 	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/identity"
 )
 
 // payloadTwins are the event payloads that are also API records: a
@@ -15,8 +16,9 @@ import (
 // of the name), which has the service's JSON field for field (the
 // conversion in the handler proves it).
 var payloadTwins = map[reflect.Type]reflect.Type{
-	reflect.TypeOf(compliance.Rule{}): reflect.TypeOf(Rule{}),
-	reflect.TypeOf(audit.Entry{}):     reflect.TypeOf(Entry{}),
+	reflect.TypeOf(compliance.Rule{}):     reflect.TypeOf(Rule{}),
+	reflect.TypeOf(audit.Entry{}):         reflect.TypeOf(Entry{}),
+	reflect.TypeOf(identity.Delegation{}): reflect.TypeOf(AccessGrant{}),
 }
 
 // webhookDocs documents every declared event kind as an OpenAPI 3.1

@@ -61,7 +61,7 @@ func (d *Dashboard) bulkDevices(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := sessionFrom(r.Context())
-	role, _ := s.principal().RoleIn(t)
+	role, _ := d.roleIn(r, t)
 	reply := func(code int, msg string) { statusLine(w, code, msg) }
 	ids, problem := selected(r)
 	if problem != "" {

@@ -25,6 +25,7 @@ import (
 	"unicode"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/google/uuid"
 	"golang.org/x/oauth2"
 
 	"github.com/tridentmdm/trident/internal/logctx"
@@ -93,6 +94,8 @@ type Options struct {
 	Publisher *events.Publisher
 	// Tenants changes the tenant's name and hostnames (settings).
 	Tenants *tenants.Service
+	// Grants is the access policy (identity.Delegations.In), as the API's.
+	Grants *identity.Delegations
 	// Jobs queues background work: group commands (nil: none).
 	Jobs events.Jobs
 	// PKI shows devices' identity certificates and their expiry (nil:
@@ -149,6 +152,9 @@ func New(db *tenancy.DB, dir *tenancy.Directory, inv *inventory.Inventory, cmds 
 	}
 	if o.Audit == nil {
 		o.Audit = audit.NewStore(db, o.Publisher)
+	}
+	if o.Grants == nil {
+		o.Grants = identity.NewDelegations(db, o.Publisher, inv)
 	}
 	return &Dashboard{db: db, dir: dir, inv: inv, cmds: cmds, opts: o, log: log, sessions: identity.NewSessions(db, o.Keys),
 		streams: events.StreamLimit{Max: o.StreamsPerPerson}}, nil
@@ -247,16 +253,20 @@ type session struct {
 	Subject  string           `json:"sub"`
 	Name     string           `json:"name"`
 	MSPAdmin []string         `json:"msp_admin,omitempty"`
+	MSPTech  []string         `json:"msp_technician,omitempty"`
 	Grants   []identity.Grant `json:"grants,omitempty"`
 	CSRF     string           `json:"csrf"`
 	// Refresh is the provider's refresh token, and RolesAt when the roles
 	// above were last read from the provider.
 	Refresh string    `json:"refresh,omitempty"`
 	RolesAt time.Time `json:"roles_at"`
+
+	// access is the policy's answer per tenant, asked once a request.
+	access map[uuid.UUID]identity.Access
 }
 
 func (s *session) principal() *identity.Principal {
-	return &identity.Principal{Subject: s.Subject, Name: s.Name, MSPAdmin: s.MSPAdmin, Grants: s.Grants}
+	return &identity.Principal{Subject: s.Subject, Name: s.Name, MSPAdmin: s.MSPAdmin, MSPTechnician: s.MSPTech, Grants: s.Grants}
 }
 
 const (
@@ -338,7 +348,7 @@ func (d *Dashboard) renewRoles(r *http.Request, token string, old session) (sess
 			return nil, oidclogin.ErrVerify
 		}
 		pr := identity.MapClaims(d.opts.Claims, idt.Subject, claims, d.opts.Audience)
-		s.MSPAdmin, s.Grants, s.Refresh, s.RolesAt = pr.MSPAdmin, pr.Grants, next, time.Now()
+		s.MSPAdmin, s.MSPTech, s.Grants, s.Refresh, s.RolesAt = pr.MSPAdmin, pr.MSPTechnician, pr.Grants, next, time.Now()
 		return json.Marshal(s)
 	})
 	switch {
@@ -505,7 +515,7 @@ func (d *Dashboard) callback(w http.ResponseWriter, r *http.Request) {
 	if e, _ := claims["email"].(string); name == "" || name == idt.Subject {
 		name = e
 	}
-	s := session{Subject: pr.Subject, Name: name, MSPAdmin: pr.MSPAdmin, Grants: pr.Grants, CSRF: oidclogin.Random(),
+	s := session{Subject: pr.Subject, Name: name, MSPAdmin: pr.MSPAdmin, MSPTech: pr.MSPTechnician, Grants: pr.Grants, CSRF: oidclogin.Random(),
 		Refresh: refresh, RolesAt: time.Now()}
 	if err := d.startSession(w, r, s); err != nil {
 		d.log.ErrorContext(ctx, "dashboard: start a session", "err", err)

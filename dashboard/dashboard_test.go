@@ -98,7 +98,9 @@ func setup(t *testing.T) *fixture {
 			{Subject: "cy", Email: "cy@msp.test", Name: "Cy", Password: "pw",
 				Claims: map[string]any{"groups": []string{"/trident/msp/" + a.MSPSlug + "/tenant/" + a.Slug + "/viewer"}}},
 			{Subject: "mo", Email: "mo@msp.test", Name: "Mo", Password: "pw",
-				Claims: map[string]any{"groups": []string{"/trident/msp/" + a.MSPSlug + "/admin"}}}},
+				Claims: map[string]any{"groups": []string{"/trident/msp/" + a.MSPSlug + "/admin"}}},
+			{Subject: "tess", Email: "tess@msp.test", Name: "Tess", Password: "pw",
+				Claims: map[string]any{"groups": []string{"/trident/msp/" + a.MSPSlug + "/technician"}}}},
 	})
 	k, _, _ := seal.NewRandomKey()
 	certs := pki.New(db, events.NewPublisher(nil), seal.NewKeyring(k))

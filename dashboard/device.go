@@ -150,7 +150,7 @@ func (d *Dashboard) device(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	facts, apps := readableFacts(dev)
-	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
+	role, _ := d.roleIn(r, t)
 	v := tenantView(deviceName(dev)+" · "+t.Name, t, role)
 	v.Crumbs = append([]crumb{{Name: "Devices", Link: "/dashboard/t/" + t.Slug + "/devices"}}, v.Crumbs...)
 	d.page(w, r, "device-content", &deviceView{view: v, Device: dev,
@@ -222,7 +222,7 @@ func (d *Dashboard) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := sessionFrom(r.Context())
-	role, _ := s.principal().RoleIn(t)
+	role, _ := d.roleIn(r, t)
 	kind := r.PostFormValue("kind")
 	fail := func(code int, msg string) {
 		// Where the person acted: the status line of the kind's form.
@@ -335,7 +335,13 @@ func (d *Dashboard) record(ctx context.Context, s *session, action, target strin
 	}
 	details["via"] = "dashboard"
 	b, _ := json.Marshal(details)
-	return d.opts.Audit.Record(ctx, audit.Entry{Actor: s.Subject, ActorName: s.Name, Action: action, Target: target, Status: status, Details: b})
+	e := audit.Entry{Actor: s.Subject, ActorName: s.Name, Action: action, Target: target, Status: status, Details: b}
+	if id, ok := tenancy.FromContext(ctx); ok {
+		if a, ok := s.access[id]; ok { // as the page's check found it (Dashboard.tenant)
+			e.Access, e.Grant = string(a.Source), a.GrantID()
+		}
+	}
+	return d.opts.Audit.Record(ctx, e)
 }
 
 // commandsPage is the tenant's command history, every device's, newest
@@ -375,7 +381,7 @@ func (d *Dashboard) commandsPage(w http.ResponseWriter, r *http.Request) {
 		d.errorPage(w, r, http.StatusServiceUnavailable, "The commands cannot be read right now; try again in a moment.")
 		return
 	}
-	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
+	role, _ := d.roleIn(r, t)
 	v := &commandsView{view: tenantView("Commands · "+t.Name, t, role), Status: string(q.Status), Kind: q.Kind, Live: live,
 		Statuses: commands.Statuses(), Kinds: commands.Offered()}
 	if len(cmds) > pageSize {

@@ -85,7 +85,7 @@ func (d *Dashboard) scoped(w http.ResponseWriter, r *http.Request, min identity.
 	if !ok {
 		return scope{}, false
 	}
-	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
+	role, _ := d.roleIn(r, t)
 	return scope{T: t, Role: role, Ctx: logctx.WithMSP(tenancy.WithTenant(r.Context(), t.ID), t.MSPSlug)}, true
 }
 

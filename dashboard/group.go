@@ -27,7 +27,7 @@ func (d *Dashboard) groupCommand(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := sessionFrom(r.Context())
-	role, _ := s.principal().RoleIn(t)
+	role, _ := d.roleIn(r, t)
 	reply := func(code int, msg string) { statusLine(w, code, msg) }
 	if d.opts.Jobs == nil {
 		reply(http.StatusNotFound, noGroupCommands)
@@ -82,7 +82,7 @@ func (d *Dashboard) groupFields(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
+	role, _ := d.roleIn(r, t)
 	d.kindFields(w, r, role)
 }
 

@@ -146,13 +146,13 @@ func (d *Dashboard) liveParts(w http.ResponseWriter, r *http.Request, t tenancy.
 	case "rules":
 		return pageParts{rules: d.opts.Compliance != nil}, true
 	case "audit":
-		if role, _ := sessionFrom(r.Context()).principal().RoleIn(t); !role.AtLeast(identity.Admin) {
+		if role, _ := d.roleIn(r, t); !role.AtLeast(identity.Admin) {
 			http.Error(w, "the audit log is for the tenant's admins", http.StatusForbidden)
 			return pageParts{}, false
 		}
 		return pageParts{audit: d.opts.Audit != nil}, true
 	case "deliveries":
-		if role, _ := sessionFrom(r.Context()).principal().RoleIn(t); !role.AtLeast(identity.Admin) || d.opts.Webhooks == nil {
+		if role, _ := d.roleIn(r, t); !role.AtLeast(identity.Admin) || d.opts.Webhooks == nil {
 			http.Error(w, "webhooks are for the tenant's admins", http.StatusForbidden)
 			return pageParts{}, false
 		}

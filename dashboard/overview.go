@@ -219,7 +219,7 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		d.errorPage(w, r, http.StatusServiceUnavailable, "The fleet cannot be read right now; try again in a moment.")
 		return
 	}
-	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
+	role, _ := d.roleIn(r, t)
 	charts, hasHistory := historyCharts(history, now)
 	v := tenantView(t.Name, t, role)
 	v.Notice = notice(r)

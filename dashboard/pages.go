@@ -204,18 +204,20 @@ type tenantCard struct {
 	Alerts     []Alert
 }
 
-// visibleTenants lists the tenants the person has a role in.
+// visibleTenants lists the tenants the person has a role in, as the
+// policy says: every tenant of the MSPs they work for where their MSP's
+// standing access or a grant reaches, and those their token names.
 func (d *Dashboard) visibleTenants(r *http.Request, p *identity.Principal) ([]tenantCard, error) {
 	ctx := r.Context()
 	seen := map[uuid.UUID]bool{}
 	var out []tenantCard
-	add := func(t tenancy.Tenant) {
-		if role, ok := p.RoleIn(t); ok && !seen[t.ID] {
+	add := func(t tenancy.Tenant, a identity.Access) {
+		if a.Role.Valid() && !seen[t.ID] {
 			seen[t.ID] = true
-			out = append(out, tenantCard{Tenant: t, Role: role})
+			out = append(out, tenantCard{Tenant: t, Role: a.Role})
 		}
 	}
-	for _, slug := range p.MSPAdmin {
+	for _, slug := range slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(p.MSPAdmin), p.MSPTechnician...)))) {
 		m, err := d.dir.MSPBySlug(ctx, slug)
 		if errors.Is(err, tenancy.ErrNotFound) {
 			continue
@@ -226,23 +228,56 @@ func (d *Dashboard) visibleTenants(r *http.Request, p *identity.Principal) ([]te
 		if err != nil {
 			return nil, err
 		}
+		acc, err := d.opts.Grants.InMSP(ctx, p, m.ID, ts)
+		if err != nil {
+			return nil, err
+		}
 		for _, t := range ts {
-			add(t)
+			add(t, acc[t.ID])
 		}
 	}
 	for _, g := range p.Grants {
 		t, err := d.dir.TenantBySlug(ctx, g.Tenant)
-		if errors.Is(err, tenancy.ErrNotFound) {
+		if errors.Is(err, tenancy.ErrNotFound) || seen[t.ID] {
 			continue
 		} else if err != nil {
 			return nil, err
 		}
-		add(t) // only if the tenant of that slug is in the grant's MSP
+		a, err := d.opts.Grants.In(ctx, p, t) // only if the tenant of that slug is in the grant's MSP
+		if err != nil {
+			return nil, err
+		}
+		add(t, a)
 	}
 	slices.SortFunc(out, func(a, b tenantCard) int {
 		return strings.Compare(strings.ToLower(a.Tenant.Name), strings.ToLower(b.Tenant.Name))
 	})
 	return out, nil
+}
+
+// access is the policy's answer for the person in t, asked once a
+// request (identity.Delegations.In); an error reads as no access.
+func (d *Dashboard) access(r *http.Request, t tenancy.Tenant) identity.Access {
+	s := sessionFrom(r.Context())
+	if a, ok := s.access[t.ID]; ok {
+		return a
+	}
+	a, err := d.opts.Grants.In(r.Context(), s.principal(), t)
+	if err != nil {
+		d.log.ErrorContext(r.Context(), "dashboard: the access policy", "tenant", t.Slug, "err", err)
+		return identity.Access{}
+	}
+	if s.access == nil {
+		s.access = map[uuid.UUID]identity.Access{}
+	}
+	s.access[t.ID] = a
+	return a
+}
+
+// roleIn is the person's role in t, and whether they have one.
+func (d *Dashboard) roleIn(r *http.Request, t tenancy.Tenant) (identity.Role, bool) {
+	a := d.access(r, t)
+	return a.Role, a.Role.Valid()
 }
 
 // maxCounted bounds the tenants whose devices the home page counts (one
@@ -324,26 +359,53 @@ func (d *Dashboard) switchable(r *http.Request, s *session) []tenancy.Tenant {
 }
 
 // tenant resolves the path's tenant and the person's role in it: another
-// tenant's data is a 404 page, whatever the URL says.
+// tenant's data, or a page above the person's role, is a 404 page,
+// whatever the URL says; someone of the tenant's MSP without a grant is
+// told to ask for one.
 func (d *Dashboard) tenant(w http.ResponseWriter, r *http.Request, min identity.Role) (tenancy.Tenant, bool) {
 	t, err := d.dir.TenantBySlug(r.Context(), r.PathValue("tenant"))
-	if err == nil {
-		if role, ok := sessionFrom(r.Context()).principal().RoleIn(t); ok && role.AtLeast(min) {
-			// A suspended tenant is read-only, but for what its MSP may
-			// still do (the API's while_suspended operations).
-			if err := t.Writable(); err != nil && r.Method != http.MethodGet && r.Method != http.MethodHead && !whileSuspended[r.Pattern] {
-				_, msg := d.problem(r, err)
-				d.errorPage(w, r, http.StatusConflict, msg)
-				return tenancy.Tenant{}, false
-			}
-			return t, true
-		}
-	} else if !errors.Is(err, tenancy.ErrNotFound) {
+	if err != nil && !errors.Is(err, tenancy.ErrNotFound) {
 		d.errorPage(w, r, http.StatusServiceUnavailable, "The tenant directory is unavailable; try again in a moment.")
 		return tenancy.Tenant{}, false
 	}
-	d.errorPage(w, r, http.StatusNotFound, "There is no such tenant, or your account has no role in it.")
-	return tenancy.Tenant{}, false
+	a := identity.Access{}
+	if err == nil {
+		a = d.access(r, t)
+	}
+	switch {
+	case !a.Role.Valid() && a.Member:
+		d.errorPage(w, r, http.StatusForbidden, "You work for this tenant's MSP but hold no grant in it: ask for one (the API's request-access-grant) and come back once it is active.")
+		return tenancy.Tenant{}, false
+	case !a.Role.AtLeast(min): // a page above the person's role is not there for them
+		d.errorPage(w, r, http.StatusNotFound, "There is no such tenant, or your account has no role in it.")
+		return tenancy.Tenant{}, false
+	}
+	if err := d.inGrantScope(r, a); err != nil {
+		_, msg := d.problem(r, err)
+		d.errorPage(w, r, http.StatusForbidden, msg)
+		return tenancy.Tenant{}, false
+	}
+	// A suspended tenant is read-only, but for what its MSP may still do
+	// (the API's while_suspended operations).
+	if err := t.Writable(); err != nil && r.Method != http.MethodGet && r.Method != http.MethodHead && !whileSuspended[r.Pattern] {
+		_, msg := d.problem(r, err)
+		d.errorPage(w, r, http.StatusConflict, msg)
+		return tenancy.Tenant{}, false
+	}
+	return t, true
+}
+
+// inGrantScope holds a grant limited to device groups to the pages of
+// one of their devices.
+func (d *Dashboard) inGrantScope(r *http.Request, a identity.Access) error {
+	if a.Grant == nil || len(a.Grant.Groups) == 0 {
+		return nil
+	}
+	dev, err := uuid.Parse(r.PathValue("device"))
+	if err != nil {
+		return a.WholeTenant()
+	}
+	return d.opts.Grants.CoversDevice(tenancy.WithTenant(r.Context(), a.Grant.TenantID), a, dev)
 }
 
 // whileSuspended are the changes a suspended tenant takes: its MSP's
@@ -436,7 +498,7 @@ func (d *Dashboard) devices(w http.ResponseWriter, r *http.Request) {
 	if full {
 		live = d.liveURL(r.Context(), t)
 	}
-	role, _ := sessionFrom(r.Context()).principal().RoleIn(t)
+	role, _ := d.roleIn(r, t)
 	var p inventory.Page
 	var groups []inventory.Group
 	var total int

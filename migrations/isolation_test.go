@@ -34,6 +34,15 @@ var fixtures = map[string]func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID)
 		_, err := tx.Exec(ctx, `INSERT INTO tenant_rollups (tenant_id, msp_id, rollup) SELECT $1, msp_id, '{}' FROM tenants WHERE id = $1`, tenant)
 		return err
 	},
+	"access_settings": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO access_settings (tenant_id, msp_id, msp_access) SELECT $1, msp_id, 'approval' FROM tenants WHERE id = $1`, tenant)
+		return err
+	},
+	"access_grants": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO access_grants (tenant_id, msp_id, id, subject, role, reason, duration, status, requested_by)
+SELECT $1, msp_id, $2, 'tech', 'operator', 'a ticket', '1 hour', 'requested', 'tech' FROM tenants WHERE id = $1`, tenant, uuid.New())
+		return err
+	},
 	"tenant_tags": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		_, err := tx.Exec(ctx, `INSERT INTO tenant_tags (tenant_id, msp_id, tag) SELECT $1, msp_id, 'region:eu' FROM tenants WHERE id = $1`, tenant)
 		return err

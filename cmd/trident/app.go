@@ -173,7 +173,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	if r.serve {
 		if err := a.edges(cfg, serving{db: db, keys: keys, jobs: jobs, pub: pub, inv: inv, certs: certs, cmds: cmds, comp: comp,
 			tenants: tenantsSvc, abm: abm, droid: droid, appleStore: appleStore, profiles: profiles, winEnroll: winEnroll,
-			appleEnroll: appleEnroll, audit: auditLog, deviceURL: deviceURL, webhooks: webhooks, msp: console, finder: finder}, log); err != nil {
+			appleEnroll: appleEnroll, audit: auditLog, grants: identity.NewDelegations(db, pub, inv), deviceURL: deviceURL, webhooks: webhooks, msp: console, finder: finder}, log); err != nil {
 			return nil, err
 		}
 	}
@@ -259,6 +259,7 @@ type serving struct {
 	winEnroll   *enrollment.Windows
 	appleEnroll *enrollment.Apple
 	audit       *audit.Store
+	grants      *identity.Delegations
 	deviceURL   func(tenancy.Tenant) string
 	webhooks    *events.Webhooks
 	msp         *msp.Service
@@ -310,7 +311,7 @@ func (a *app) edges(cfg serverConfig, s serving, log *slog.Logger) error {
 			ClientSecret: cfg.oidc.dashboardSecret, RolesEvery: cfg.oidc.dashboardRoles, Audience: cfg.oidc.audience, Claims: cfg.oidc.claims(), BaseURL: cfg.platformURL(),
 			Keys: s.keys, Bus: a.bus, Events: a.events, Compliance: s.comp, Audit: s.audit, StreamsPerPerson: cfg.apiLimits.Streams,
 			Windows: windowsEnrollment(a.windows, s.winEnroll), DeviceURL: s.deviceURL, Alerts: tenantAlerts(s.finder), MSP: s.msp, Changes: a.mspChanges, Jobs: s.jobs, Apple: appleDashboard{appleEdge}, DEP: s.abm, Android: s.droid,
-			Webhooks: webhooks, Publisher: s.pub, Tenants: s.tenants}, log.With("component", "dashboard")); err != nil {
+			Webhooks: webhooks, Publisher: s.pub, Tenants: s.tenants, Grants: s.grants}, log.With("component", "dashboard")); err != nil {
 			return err
 		}
 	}
@@ -318,7 +319,7 @@ func (a *app) edges(cfg serverConfig, s serving, log *slog.Logger) error {
 	a.api = api.New(api.Deps{DB: s.db, Directory: a.dir, Tenants: s.tenants, Keys: s.keys, Auth: v, Events: a.events, Bus: a.bus, Limits: cfg.apiLimits,
 		Publisher: s.pub, Inventory: s.inv, Commands: s.cmds, Compliance: s.comp, Jobs: s.jobs, PKI: s.certs, AppleEnrollment: appleEdge, ApplePush: appleEdge, DEP: s.abm, Android: s.droid,
 		Windows: windowsEnrollment(a.windows, s.winEnroll), DeviceURL: s.deviceURL, Webhooks: webhooks,
-		Audit: s.audit, MSP: s.msp, Log: log.With("component", "api")})
+		Audit: s.audit, Grants: s.grants, MSP: s.msp, Log: log.With("component", "api")})
 	return nil
 }
 

@@ -76,3 +76,5 @@ SELECT create_distributed_table('tenant_rollups', 'tenant_id', colocate_with => 
 SELECT create_distributed_table('tenant_tags', 'tenant_id', colocate_with => 'devices');
 SELECT create_distributed_table('msp_operation_tenants', 'tenant_id', colocate_with => 'devices');
 SELECT create_distributed_table('baseline_overrides', 'tenant_id', colocate_with => 'devices');
+SELECT create_distributed_table('access_settings', 'tenant_id', colocate_with => 'devices');
+SELECT create_distributed_table('access_grants', 'tenant_id', colocate_with => 'devices');

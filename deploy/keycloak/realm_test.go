@@ -98,14 +98,15 @@ func TestRealmMatchesTrident(t *testing.T) {
 		t.Errorf("group %s does not make the integration an admin of MSP acme", realm.Users[0].Groups[0])
 	}
 	// Every leaf group of the example grants a role Trident honors by
-	// default: an MSP admin, or a role in a tenant of that MSP.
+	// default: an MSP admin or technician, or a role in a tenant of that
+	// MSP.
 	leaves := paths("", realm.Groups)
-	if len(leaves) != 4 {
-		t.Errorf("the example's groups are %v; want the MSP's admin and three roles in its tenant", leaves)
+	if len(leaves) != 5 {
+		t.Errorf("the example's groups are %v; want the MSP's admin and technician and three roles in its tenant", leaves)
 	}
 	for _, path := range leaves {
 		p := identity.MapClaims(def, "u", map[string]any{"groups": []any{path}}, "trident-api")
-		if len(p.MSPAdmin) == 0 && (len(p.Grants) != 1 || p.Grants[0].MSP != "acme" || p.Grants[0].Tenant != "bakery") {
+		if len(p.MSPAdmin) == 0 && len(p.MSPTechnician) == 0 && (len(p.Grants) != 1 || p.Grants[0].MSP != "acme" || p.Grants[0].Tenant != "bakery") {
 			t.Errorf("group %s grants %+v; want a role in acme's tenant bakery", path, p)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
@@ -40,6 +41,11 @@ type Entry struct {
 	RequestID string          `json:"request_id"`
 	Status    int             `json:"status"` // the HTTP status the call answered
 	Details   json.RawMessage `json:"details"`
+	// Access is how the actor held its power: tenant (the tenant's own
+	// role), msp (an MSP admin's standing access), grant or break_glass
+	// (a delegated grant, Grant); "" for entries from before.
+	Access string     `json:"access,omitempty"`
+	Grant  *uuid.UUID `json:"grant_id,omitempty"`
 }
 
 // Record writes e in the tenant's audit log and publishes it as an
@@ -55,8 +61,9 @@ func (s *Store) record(ctx context.Context, tx pgx.Tx, e Entry) error {
 		e.Details = json.RawMessage("{}")
 	}
 	e.ActorName = shorten(e.ActorName, maxName) // a display name; the subject is kept whole
-	err := tx.QueryRow(ctx, `INSERT INTO audit_log (actor, actor_name, action, target, request_id, status, details)
-VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, at`, e.Actor, e.ActorName, e.Action, e.Target, e.RequestID, e.Status, e.Details).Scan(&e.ID, &e.At)
+	err := tx.QueryRow(ctx, `INSERT INTO audit_log (actor, actor_name, action, target, request_id, status, details, access, grant_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id, at`, e.Actor, e.ActorName, e.Action, e.Target, e.RequestID, e.Status, e.Details,
+		e.Access, e.Grant).Scan(&e.ID, &e.At)
 	if err != nil {
 		return fmt.Errorf("audit: record %s: %w", e.Action, err)
 	}
@@ -83,23 +90,27 @@ type Filter struct {
 	Target string    // only entries whose target contains this
 	Since  time.Time // only entries at or after this (zero: any)
 	Until  time.Time // only entries before this (zero: any)
-	Limit  int
+	// MSP keeps only what the tenant's MSP did (standing access, grants
+	// and break-glass).
+	MSP   bool
+	Limit int
 }
 
-const entryCols = `id, at, actor, actor_name, action, target, request_id, status, details`
+const entryCols = `id, at, actor, actor_name, action, target, request_id, status, details, access, grant_id`
 
 func scanEntry(r pgx.CollectableRow) (Entry, error) {
 	var e Entry
-	return e, r.Scan(&e.ID, &e.At, &e.Actor, &e.ActorName, &e.Action, &e.Target, &e.RequestID, &e.Status, &e.Details)
+	return e, r.Scan(&e.ID, &e.At, &e.Actor, &e.ActorName, &e.Action, &e.Target, &e.RequestID, &e.Status, &e.Details, &e.Access, &e.Grant)
 }
 
-// filterSQL is f's narrowing, on f.args() as $2 to $6.
+// filterSQL is f's narrowing, on f.args() as $2 to $7.
 const filterSQL = `($2 = '' OR actor = $2) AND ($3 = '' OR action = $3) AND ($4 = '' OR strpos(target, $4) > 0)
-  AND ($5::timestamptz IS NULL OR at >= $5) AND ($6::timestamptz IS NULL OR at < $6)`
+  AND ($5::timestamptz IS NULL OR at >= $5) AND ($6::timestamptz IS NULL OR at < $6)
+  AND (NOT $7 OR access IN ('msp', 'grant', 'break_glass'))`
 
 func (f Filter) args() []any {
 	return []any{f.Actor, f.Action, f.Target,
-		pgtype.Timestamptz{Time: f.Since, Valid: !f.Since.IsZero()}, pgtype.Timestamptz{Time: f.Until, Valid: !f.Until.IsZero()}}
+		pgtype.Timestamptz{Time: f.Since, Valid: !f.Since.IsZero()}, pgtype.Timestamptz{Time: f.Until, Valid: !f.Until.IsZero()}, f.MSP}
 }
 
 // List returns entries newest first.
@@ -107,7 +118,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Entry, error) {
 	var out []Entry
 	err := s.db.ReadTx(ctx, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, `SELECT `+entryCols+` FROM audit_log WHERE ($1 = 0 OR id < $1) AND `+filterSQL+`
-ORDER BY id DESC LIMIT $7`, append([]any{f.Before}, append(f.args(), f.Limit)...)...)
+ORDER BY id DESC LIMIT $8`, append([]any{f.Before}, append(f.args(), f.Limit)...)...)
 		var err error
 		out, err = pgx.CollectRows(rows, scanEntry)
 		return err

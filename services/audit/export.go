@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/internal/csvcell"
@@ -37,12 +38,12 @@ func (s *Store) Export(ctx context.Context, f Filter, format string, w io.Writer
 		write, flush = func(e Entry) error { return enc.Encode(e) }, func() error { return nil }
 	case CSV:
 		cw := csv.NewWriter(w)
-		if err := cw.Write([]string{"id", "at", "actor", "actor_name", "action", "target", "request_id", "status", "details"}); err != nil {
+		if err := cw.Write([]string{"id", "at", "actor", "actor_name", "action", "target", "request_id", "status", "details", "access", "grant_id"}); err != nil {
 			return err
 		}
 		write = func(e Entry) error {
 			return cw.Write(csvcell.Row([]string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.ActorName,
-				e.Action, e.Target, e.RequestID, strconv.Itoa(e.Status), string(e.Details)}))
+				e.Action, e.Target, e.RequestID, strconv.Itoa(e.Status), string(e.Details), e.Access, grantCell(e.Grant)}))
 		}
 		flush = func() error { cw.Flush(); return cw.Error() }
 	default:
@@ -52,7 +53,7 @@ func (s *Store) Export(ctx context.Context, f Filter, format string, w io.Writer
 		var after int64
 		for {
 			rows, _ := tx.Query(ctx, `SELECT `+entryCols+` FROM audit_log WHERE id > $1 AND `+filterSQL+`
-ORDER BY id LIMIT $7`, append([]any{after}, append(f.args(), exportPage)...)...)
+ORDER BY id LIMIT $8`, append([]any{after}, append(f.args(), exportPage)...)...)
 			page, err := pgx.CollectRows(rows, scanEntry)
 			if err != nil {
 				return err
@@ -72,4 +73,11 @@ ORDER BY id LIMIT $7`, append([]any{after}, append(f.args(), exportPage)...)...)
 		return fmt.Errorf("audit: export: %w", err)
 	}
 	return flush()
+}
+
+func grantCell(id *uuid.UUID) string {
+	if id == nil {
+		return ""
+	}
+	return id.String()
 }

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -17,6 +18,7 @@ import (
 // and an optional leading '/':
 //
 //	{prefix}:msp:{msp slug}:admin
+//	{prefix}:msp:{msp slug}:technician
 //	{prefix}:msp:{msp slug}:tenant:{tenant slug}:admin|operator|viewer
 //
 // for example the Keycloak group path /trident/msp/acme/tenant/bakery/operator
@@ -123,6 +125,10 @@ func (c ClaimsConfig) apply(p *Principal, value string) {
 	case len(parts) == 3 && parts[0] == "msp" && Role(parts[2]) == Admin:
 		if !p.AdministersMSP(parts[1]) {
 			p.MSPAdmin = append(p.MSPAdmin, parts[1])
+		}
+	case len(parts) == 3 && parts[0] == "msp" && Role(parts[2]) == Technician:
+		if !slices.Contains(p.MSPTechnician, parts[1]) {
+			p.MSPTechnician = append(p.MSPTechnician, parts[1])
 		}
 	case len(parts) == 5 && parts[0] == "msp" && parts[2] == "tenant" && Role(parts[4]).Valid():
 		p.grant(Grant{MSP: parts[1], Tenant: parts[3], Role: Role(parts[4])})

@@ -81,3 +81,22 @@ func TestRoleOrder(t *testing.T) {
 		t.Fatal("role order is wrong")
 	}
 }
+
+// A technician is someone of an MSP with no role in any tenant: the claim
+// names the MSP only, and "technician" is no tenant role.
+func TestTechnicianClaims(t *testing.T) {
+	claims := map[string]any{
+		"groups":       []any{"/trident/msp/acme/technician", "/trident/msp/acme/tenant/bakery/technician"},
+		"realm_access": map[string]any{"roles": []any{"trident:msp:acme:technician", "trident:msp:corner:technician"}},
+	}
+	p := MapClaims(DefaultClaims(), "tech", claims, "trident-api")
+	if len(p.MSPTechnician) != 2 || p.MSPTechnician[0] != "acme" || p.MSPTechnician[1] != "corner" {
+		t.Errorf("MSPTechnician = %v", p.MSPTechnician)
+	}
+	if len(p.Grants) != 0 || len(p.MSPAdmin) != 0 || p.AdministersMSP("acme") || !p.WorksFor("acme") || p.WorksFor("other") {
+		t.Errorf("a technician holds %+v", p)
+	}
+	if _, ok := p.RoleIn(tenancy.Tenant{Slug: "bakery", MSPSlug: "acme"}); ok {
+		t.Error("a technician has a standing role in a tenant")
+	}
+}

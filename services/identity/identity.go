@@ -3,14 +3,18 @@
 // audience, expiry) and maps their claims to a Principal with roles over
 // MSPs and tenants.
 //
-// Roles, from most to least: an MSP admin administers every tenant of an
-// MSP; a tenant admin changes a tenant's settings; an operator sends
-// commands but changes no settings; a viewer reads. The claims that carry
+// Roles, from most to least: an MSP admin administers an MSP (its tenants'
+// lifecycle, baselines, grants) and, where a tenant allows standing access,
+// every tenant of it; a tenant admin changes a tenant's settings; an
+// operator sends commands but changes no settings; a viewer reads. An MSP
+// technician has no standing power: a grant (Delegations) gives one of the
+// tenant roles in one tenant for a while. The claims that carry
 // them are configurable (Keycloak realm roles, client roles and groups;
 // other providers' "roles" or "groups"), see ClaimsConfig.
 //
-// It is not the authorization check itself: the API declares the role each
-// operation needs and asks the Principal.
+// Delegations.In is the one policy every edge asks for a caller's power in
+// a tenant: the API declares the role each operation needs, the dashboard
+// each page's.
 package identity
 
 import (
@@ -26,6 +30,10 @@ const (
 	Viewer   Role = "viewer"
 	Operator Role = "operator"
 	Admin    Role = "admin"
+
+	// Technician is an MSP role, not a tenant's: someone of the MSP with
+	// no standing power in any tenant (Valid is false for it).
+	Technician Role = "technician"
 )
 
 func (r Role) rank() int {
@@ -54,6 +62,9 @@ type Principal struct {
 
 	// MSPAdmin lists the slugs of MSPs the caller administers.
 	MSPAdmin []string
+	// MSPTechnician lists the slugs of MSPs the caller works for as a
+	// technician: no power in any tenant but through a grant (Delegations).
+	MSPTechnician []string
 	// Grants are the caller's roles in single tenants, one per tenant.
 	Grants []Grant
 }
@@ -78,17 +89,30 @@ func (p *Principal) RoleIn(t tenancy.Tenant) (Role, bool) {
 	if slices.Contains(p.MSPAdmin, t.MSPSlug) {
 		return Admin, true
 	}
+	best := p.ownRole(t)
+	return best, best.Valid()
+}
+
+// AdministersMSP reports whether the caller is an admin of MSP slug.
+func (p *Principal) AdministersMSP(slug string) bool { return slices.Contains(p.MSPAdmin, slug) }
+
+// WorksFor reports whether the caller is an admin or a technician of MSP
+// slug: someone a grant of the MSP's tenants may delegate to.
+func (p *Principal) WorksFor(slug string) bool {
+	return p.AdministersMSP(slug) || slices.Contains(p.MSPTechnician, slug)
+}
+
+// ownRole is the caller's role in t from its token's tenant grants: the
+// tenant's own people, not its MSP.
+func (p *Principal) ownRole(t tenancy.Tenant) Role {
 	var best Role
 	for _, g := range p.Grants {
 		if g.covers(t) && g.Role.rank() > best.rank() {
 			best = g.Role
 		}
 	}
-	return best, best.Valid()
+	return best
 }
-
-// AdministersMSP reports whether the caller is an admin of MSP slug.
-func (p *Principal) AdministersMSP(slug string) bool { return slices.Contains(p.MSPAdmin, slug) }
 
 // grant records g, keeping the highest role when several claims name the
 // same tenant of the same MSP.

@@ -1,0 +1,47 @@
+package dashboard_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/tridentmdm/trident/services/events"
+	"github.com/tridentmdm/trident/services/identity"
+	"github.com/tridentmdm/trident/tenancy"
+)
+
+// A technician's dashboard follows their grants, page by page: no grant,
+// a page that says to ask for one; a grant, the tenant on the home page
+// and its pages at the grant's role; revoked, refused on the next page.
+func TestTechnicianFollowsGrants(t *testing.T) {
+	f := setup(t)
+	if code, home := f.signIn("tess@msp.test", "pw"); code != 200 || strings.Contains(home, f.a.Name) {
+		t.Fatalf("home without a grant: %d %s", code, home)
+	}
+	devices := "/dashboard/t/" + f.a.Slug + "/devices"
+	if code, page := f.get(devices); code != 403 || !strings.Contains(page, "hold no grant") {
+		t.Fatalf("a tenant without a grant: %d %s", code, page)
+	}
+	del := identity.NewDelegations(f.db, events.NewPublisher(nil), f.inv)
+	tess := &identity.Principal{Subject: "tess", Name: "Tess", MSPTechnician: []string{f.a.MSPSlug}}
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	g, err := del.Request(ctx, tess, f.a, identity.GrantRequest{Role: identity.Viewer, Reason: "ticket 3", Hours: 1})
+	if err != nil || g.Status != identity.Active { // tenant a allows standing access: active on request
+		t.Fatalf("the grant: %+v, %v", g, err)
+	}
+	if code, home := f.get("/dashboard/"); code != 200 || !strings.Contains(home, f.a.Name) || strings.Contains(home, f.b.Name) {
+		t.Fatalf("home with a grant: %d %s", code, home)
+	}
+	if code, page := f.get(devices); code != 200 || !strings.Contains(page, "Reception PC") {
+		t.Fatalf("the devices with a viewer grant: %d %s", code, page)
+	}
+	if code, _ := f.get("/dashboard/t/" + f.a.Slug + "/audit"); code != 404 {
+		t.Errorf("an admin page with a viewer grant: %d", code)
+	}
+	if _, err := del.Revoke(ctx, tess, f.a, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := f.get(devices); code != 403 {
+		t.Errorf("the devices once the grant is revoked: %d", code)
+	}
+}
