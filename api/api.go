@@ -174,6 +174,7 @@ func (a *API) routes() {
 	a.baselineRoutes()
 	a.grantRoutes()
 	a.tenantGrantRoutes()
+	a.usageRoutes()
 	a.webhookDocs()
 }
 

@@ -63,7 +63,7 @@ type requestGrantInput struct {
 	}
 }
 
-type listGrantsInput struct {
+type GrantsQuery struct {
 	Status  string `query:"status" enum:"current,requested,active,expired,denied,revoked" doc:"Only grants in this state; current is requested or active."`
 	Subject string `query:"subject" maxLength:"255" doc:"Only grants to this subject."`
 	Limit   int    `query:"limit" minimum:"1" maximum:"500" default:"100"`
@@ -71,12 +71,12 @@ type listGrantsInput struct {
 
 type mspGrantsInput struct {
 	MSP string `path:"msp" doc:"The MSP's slug."`
-	listGrantsInput
+	GrantsQuery
 }
 
 type tenantGrantsInput struct {
 	TenantPath
-	listGrantsInput
+	GrantsQuery
 }
 
 type grantPath struct {

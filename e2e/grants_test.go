@@ -104,6 +104,9 @@ func TestDelegatedAccess(t *testing.T) {
 	queue(403, "holds no grant")
 	expect(mspAdmin, "POST", tp+"/access-grants/"+id+"/approve", nil, 403, "holds no grant")
 	expect(owner, "GET", tp+"/access-grants?status=requested", nil, 200, id)
+	if _, b := owner.do("GET", tp+"/access-grants?status=active", nil); strings.Contains(string(b), id) {
+		t.Errorf("a requested grant listed as active: %s", b)
+	}
 	expect(owner, "POST", tp+"/access-grants/"+id+"/approve", nil, 200, `"status":"active"`)
 	cmd := queue(201, "restart")
 

@@ -43,6 +43,15 @@ var fixtures = map[string]func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID)
 SELECT $1, msp_id, $2, 'tech', 'operator', 'a ticket', '1 hour', 'requested', 'tech' FROM tenants WHERE id = $1`, tenant, uuid.New())
 		return err
 	},
+	"device_enrollments": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO device_enrollments (tenant_id, device_id, platform, enrolled_at) VALUES ($1, $2, 'apple', now())`, tenant, uuid.New())
+		return err
+	},
+	"usage_days": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO usage_days (tenant_id, msp_id, day, platform, device_days, enrollments, unenrollments)
+SELECT $1, msp_id, current_date, 'apple', 1, 1, 0 FROM tenants WHERE id = $1`, tenant)
+		return err
+	},
 	"tenant_tags": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		_, err := tx.Exec(ctx, `INSERT INTO tenant_tags (tenant_id, msp_id, tag) SELECT $1, msp_id, 'region:eu' FROM tenants WHERE id = $1`, tenant)
 		return err

@@ -132,3 +132,44 @@ func (w *baselineSweepWorker) Work(ctx context.Context, job *river.Job[BaselineS
 	_, err := fanOut(ctx, w.dir, w.period, func(t tenancy.Tenant) river.JobArgs { return msp.ApplyArgs{TenantID: t.ID} })
 	return err
 }
+
+// MeterSweepArgs is the periodic job that queues every tenant's usage
+// metering: hourly, so a day that ended is metered within the hour, and a
+// worker that was down catches up.
+type MeterSweepArgs struct{}
+
+// Kind names the job kind in River.
+func (MeterSweepArgs) Kind() string { return "msp.meter_sweep" }
+
+type meterSweepWorker struct {
+	river.WorkerDefaults[MeterSweepArgs]
+	dir *tenancy.Directory
+}
+
+func (w *meterSweepWorker) Work(ctx context.Context, job *river.Job[MeterSweepArgs]) error {
+	_, err := fanOut(ctx, w.dir, time.Hour, func(t tenancy.Tenant) river.JobArgs { return msp.MeterArgs{TenantID: t.ID} })
+	return err
+}
+
+type meterWorker struct {
+	river.WorkerDefaults[msp.MeterArgs]
+	dir *tenancy.Directory
+	msp *msp.Service
+}
+
+// Work meters a batch of the tenant's days; more wait for a snooze, in
+// other transactions.
+func (w *meterWorker) Work(ctx context.Context, job *river.Job[msp.MeterArgs]) error {
+	if w.msp == nil {
+		return nil
+	}
+	t, err := w.dir.Tenant(ctx, job.Args.TenantID)
+	if err != nil {
+		return err
+	}
+	_, more, err := w.msp.Meter(ctx, t, time.Now(), 0)
+	if err == nil && more {
+		return river.JobSnooze(time.Second)
+	}
+	return err
+}

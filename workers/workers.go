@@ -140,6 +140,8 @@ func New(d Deps, cfg Config, work bool) (*jobs.Client, error) {
 	river.AddWorker(ws, &rollupWorker{dir: d.Directory, msp: d.MSP})
 	river.AddWorker(ws, &applyBaselinesWorker{dir: d.Directory, msp: d.MSP})
 	river.AddWorker(ws, &baselineSweepWorker{dir: d.Directory, msp: d.MSP, period: baselineSweep, log: d.Log})
+	river.AddWorker(ws, &meterSweepWorker{dir: d.Directory})
+	river.AddWorker(ws, &meterWorker{dir: d.Directory, msp: d.MSP})
 
 	rc := &river.Config{
 		Schema:     cfg.Schema,
@@ -169,7 +171,9 @@ func New(d Deps, cfg Config, work bool) (*jobs.Client, error) {
 		rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(cfg.RollupInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return RollupSweepArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(baselineSweep),
-				func() (river.JobArgs, *river.InsertOpts) { return BaselineSweepArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
+				func() (river.JobArgs, *river.InsertOpts) { return BaselineSweepArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return MeterSweepArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
 	}
 	if work && d.Compliance != nil {
 		// The fleet's hourly history, for the dashboard's charts.

@@ -78,3 +78,5 @@ SELECT create_distributed_table('msp_operation_tenants', 'tenant_id', colocate_w
 SELECT create_distributed_table('baseline_overrides', 'tenant_id', colocate_with => 'devices');
 SELECT create_distributed_table('access_settings', 'tenant_id', colocate_with => 'devices');
 SELECT create_distributed_table('access_grants', 'tenant_id', colocate_with => 'devices');
+SELECT create_distributed_table('device_enrollments', 'tenant_id', colocate_with => 'devices');
+SELECT create_distributed_table('usage_days', 'tenant_id', colocate_with => 'devices');

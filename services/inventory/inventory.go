@@ -234,6 +234,9 @@ RETURNING `+deviceCols, uuid.New(), r.Platform, r.Identifier, r.SerialNumber, r.
 	if err != nil {
 		return Device{}, fmt.Errorf("inventory: record %s device: %w", r.Platform, err)
 	}
+	if err := spanTx(ctx, tx, before, d); err != nil {
+		return Device{}, err
+	}
 	switch {
 	case d.Status == Enrolled && (before == nil || before.Status != Enrolled):
 		_, err = inv.events.Publish(ctx, tx, EventDeviceEnrolled, d.ID.String(), summary(d))
@@ -245,6 +248,24 @@ RETURNING `+deviceCols, uuid.New(), r.Platform, r.Identifier, r.SerialNumber, r.
 		_, err = inv.events.Publish(ctx, tx, EventDeviceReported, d.ID.String(), nil)
 	}
 	return d, err
+}
+
+// spanTx keeps d's enrolled spans, what usage is metered by: one opens
+// when it becomes enrolled and closes when it stops being so.
+func spanTx(ctx context.Context, tx pgx.Tx, before *Device, d Device) error {
+	was, is := before != nil && before.Status == Enrolled, d.Status == Enrolled
+	var err error
+	switch {
+	case is && !was:
+		_, err = tx.Exec(ctx, `INSERT INTO device_enrollments (device_id, platform, enrolled_at) VALUES ($1, $2, clock_timestamp())
+ON CONFLICT DO NOTHING`, d.ID, d.Platform)
+	case was && !is:
+		_, err = tx.Exec(ctx, `UPDATE device_enrollments SET unenrolled_at = clock_timestamp() WHERE device_id = $1 AND unenrolled_at IS NULL`, d.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("inventory: the device's enrolled span: %w", err)
+	}
+	return nil
 }
 
 // SeenPrecision is how stale a device's last_seen_at may be: Seen writes
