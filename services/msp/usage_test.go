@@ -178,4 +178,3 @@ func TestEnrolledSpans(t *testing.T) {
 		t.Errorf("%d spans, %d open; want 2 and 1", spans, open)
 	}
 }
-
