@@ -175,6 +175,7 @@ func (a *API) routes() {
 	a.grantRoutes()
 	a.tenantGrantRoutes()
 	a.usageRoutes()
+	a.limitRoutes()
 	a.webhookDocs()
 }
 

@@ -41,7 +41,7 @@ type ConsoleTenant struct {
 // ConsoleItem is one needs-attention item.
 type ConsoleItem struct {
 	Tenant   string             `json:"tenant" doc:"The tenant's slug."`
-	Kind     string             `json:"kind" enum:"push_certificate,abm_token,failing_compliance,silent_devices,device_identities,android_enterprise,failing_webhook,pending_hostname,baseline_drift"`
+	Kind     string             `json:"kind" enum:"push_certificate,abm_token,failing_compliance,silent_devices,device_identities,android_enterprise,failing_webhook,pending_hostname,baseline_drift,android_quota,failed_bulk,failed_operation,device_limit"`
 	Severity attention.Severity `json:"severity" enum:"critical,warning,notice"`
 	Text     string             `json:"text"`
 	Link     string             `json:"link" doc:"The dashboard page that fixes it."`

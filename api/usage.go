@@ -120,3 +120,50 @@ func (a *API) usageRoutes() {
 		return out, nil
 	})
 }
+
+// DeviceLimit is a tenant's device limit and how much of it is used.
+type DeviceLimit struct {
+	Limit    *int `json:"limit" doc:"How many devices the tenant may have enrolled; null: no limit. At it, every platform's enrollment is refused; from 90% of it the console and the tenant's overview say so."`
+	Enrolled int  `json:"enrolled"`
+}
+
+type deviceLimitOutput struct{ Body DeviceLimit }
+
+type setDeviceLimitInput struct {
+	MSP    string `path:"msp" doc:"The MSP's slug."`
+	Tenant string `path:"tenant" doc:"The tenant's slug."`
+	Body   struct {
+		Limit *int `json:"limit" required:"true" nullable:"true" doc:"The most devices enrolled at once; null removes the limit. Below the devices enrolled now, it refuses new ones and leaves those as they are."`
+	}
+}
+
+func (a *API) limitRoutes() {
+	tags := []string{"Usage"}
+	register(a, huma.Operation{
+		OperationID: "set-device-limit", Method: http.MethodPut, Path: "/v1/msps/{msp}/tenants/{tenant}/device-limit", Tags: tags,
+		Summary: "Set a tenant's device limit",
+		Description: "The MSP caps the devices a tenant has enrolled (its contract). Past it, each platform's enrollment is refused with a clear error: " +
+			"Windows' DeviceCapReached fault, a 403 to an Apple device's first check-in, no new Android enrollment token (a device Google enrolls " +
+			"with an older token is held pending). Recorded in the tenant's audit log.",
+	}, mspAdmin, func(ctx context.Context, in *setDeviceLimitInput) (*deviceLimitOutput, error) {
+		t, err := a.mspTenant(ctx, in.Tenant)
+		if err != nil {
+			return nil, err
+		}
+		callFrom(ctx).tenant = t
+		out := &deviceLimitOutput{}
+		err = a.audited(ctx, func(ctx context.Context) error {
+			l, err := a.d.Inventory.SetDeviceLimit(ctx, t, in.Body.Limit)
+			out.Body = DeviceLimit(l)
+			return err
+		})
+		return out, err
+	})
+	register(a, huma.Operation{
+		OperationID: "get-device-limit", Method: http.MethodGet, Path: "/v1/tenants/{tenant}/device-limit", Tags: tags,
+		Summary: "The tenant's device limit and use",
+	}, viewer, func(ctx context.Context, in *TenantPath) (*deviceLimitOutput, error) {
+		l, err := readValue(a, ctx, a.d.Inventory.DeviceLimit)
+		return &deviceLimitOutput{Body: DeviceLimit(l)}, err
+	})
+}

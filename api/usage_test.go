@@ -40,3 +40,28 @@ func TestUsageAPI(t *testing.T) {
 		t.Errorf("another MSP's usage lists tenant a: %s", r.raw)
 	}
 }
+
+// The MSP sets a tenant's device limit (audited in the tenant's log);
+// the tenant reads it; bad limits are refused; another MSP cannot.
+func TestDeviceLimitAPI(t *testing.T) {
+	w := newWorld(t, api.Limits{})
+	w.enroll(t, w.a, inventory.Report{Platform: inventory.Windows, Identifier: "W1"})
+	path := "/v1/msps/" + w.mspA.Slug + "/tenants/" + w.a.Slug + "/device-limit"
+	isProblem(t, w.do(t, "msp-admin-a", "PUT", path, map[string]any{"limit": -1}), 422)
+	isProblem(t, w.do(t, "msp-admin-a", "PUT", path, map[string]any{}), 422)
+	isProblem(t, w.do(t, "msp-admin-b", "PUT", path, map[string]any{"limit": 5}), 404)
+	isProblem(t, w.do(t, "admin-a", "PUT", path, map[string]any{"limit": 500}), 404)
+	if r := w.do(t, "msp-admin-a", "PUT", path, map[string]any{"limit": 1}); r.status != 200 || !strings.Contains(r.raw, `"limit":1,"enrolled":1}`) {
+		t.Fatalf("set: %d %s", r.status, r.raw)
+	}
+	if r := w.do(t, "viewer-a", "GET", "/v1/tenants/"+w.a.Slug+"/device-limit", nil); r.status != 200 || !strings.Contains(r.raw, `"limit":1,"enrolled":1`) {
+		t.Fatalf("read: %d %s", r.status, r.raw)
+	}
+	r := w.do(t, "admin-a", "GET", "/v1/tenants/"+w.a.Slug+"/audit?action=set-device-limit", nil)
+	if items, _ := r.body["items"].([]any); len(items) != 1 || items[0].(map[string]any)["access"] != "msp" {
+		t.Errorf("the tenant's audit: %s", r.raw)
+	}
+	if r := w.do(t, "msp-admin-a", "PUT", path, map[string]any{"limit": nil}); r.status != 200 || !strings.Contains(r.raw, `"limit":null`) {
+		t.Errorf("removed: %d %s", r.status, r.raw)
+	}
+}

@@ -35,6 +35,9 @@ func (c inOrder) after(r *mdm.Request, what string, err error, side func() error
 }
 
 func (c inOrder) Authenticate(r *mdm.Request, m *mdm.Authenticate) error {
+	if err := c.side.Admit(r, &m.Enrollment); err != nil {
+		return err // past the device limit: refused before the core keeps anything
+	}
 	err := c.core.Authenticate(r, m)
 	c.after(r, "Authenticate", err, func() error { return c.side.Authenticate(r, m) })
 	return err

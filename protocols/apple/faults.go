@@ -11,6 +11,7 @@ import (
 	"github.com/micromdm/nanomdm/service/certauth"
 
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
+	"github.com/tridentmdm/trident/services/inventory"
 )
 
 // deviceFaults wraps the MDM chain so that what a device got wrong is
@@ -48,6 +49,11 @@ func mdmStatus(err error) error {
 		if errors.Is(err, f) {
 			return service.NewHTTPStatusError(http.StatusBadRequest, err)
 		}
+	}
+	if errors.Is(err, inventory.ErrDeviceLimit) {
+		// Refused, not failed: the device shows the profile as not
+		// installed and does not retry on its own.
+		return service.NewHTTPStatusError(http.StatusForbidden, err)
 	}
 	return err
 }

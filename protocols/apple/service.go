@@ -156,6 +156,18 @@ func parseAnswer(raw []byte) (answer, error) {
 
 // Authenticate records a device starting to enroll, and binds its
 // identity certificate to it.
+// Admit refuses a device whose first message would take the tenant past
+// its device limit (enrollment.Apple.Admit); a user channel is its
+// device's. It runs before nanomdm's core names the enrollment, so it
+// reads the message's (the core names a device by its channel's id).
+func (s *Service) Admit(r *mdm.Request, e *mdm.Enrollment) error {
+	id := e.Resolved()
+	if id == nil || id.IsUserChannel {
+		return nil
+	}
+	return s.apple.Admit(r.Context(), id.DeviceChannelID)
+}
+
 func (s *Service) Authenticate(r *mdm.Request, m *mdm.Authenticate) error {
 	f, err := parseFacts(m.Raw)
 	if err != nil || r.ParentID != "" {

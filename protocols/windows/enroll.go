@@ -162,6 +162,11 @@ func (h *Handler) soap(fn func(r *http.Request, env *wire.Envelope) (action, bod
 			return
 		}
 		action, body, security, err := fn(r, env)
+		if errors.Is(err, inventory.ErrDeviceLimit) {
+			// MS-MDE2's DeviceCapReached: Windows tells the person the
+			// organization has enrolled as many devices as it may.
+			err = wire.SenderFault("s:DeviceCapReached", err.Error())
+		}
 		if err != nil {
 			h.fault(w, r, wire.AsFault(err), env.Header.MessageID)
 			if f := (*wire.Fault)(nil); !errors.As(err, &f) {

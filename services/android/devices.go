@@ -181,7 +181,17 @@ func (s *Service) record(ctx context.Context, tx pgx.Tx, d *am.Device) error {
 		rep.Facts["disk_encrypted"] = ds.IsEncrypted
 		rep.Facts["passcode_present"] = ds.IsDeviceSecure
 	}
+	if rep.Status == inventory.Enrolled {
+		rep.Facts["held"] = nil // no longer held back, if it was
+	}
 	_, err = s.inv.RecordTx(ctx, tx, rep)
+	if errors.Is(err, inventory.ErrDeviceLimit) {
+		// Google enrolled it with a token made before the limit was
+		// reached: Trident holds it pending, neither managed nor counted,
+		// until a place is free and its next report enrolls it.
+		rep.Status, rep.Facts["held"] = inventory.Pending, err.Error()
+		_, err = s.inv.RecordTx(ctx, tx, rep)
+	}
 	return err
 }
 

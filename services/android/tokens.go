@@ -14,6 +14,7 @@ import (
 	am "google.golang.org/api/androidmanagement/v1"
 
 	"github.com/tridentmdm/trident/internal/fault"
+	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -75,6 +76,12 @@ func (s *Service) CreateEnrollmentToken(ctx context.Context, policy uuid.UUID, l
 	})
 	if err != nil {
 		return EnrollmentToken{}, err
+	}
+	if l, err := s.inv.DeviceLimit(ctx); err != nil {
+		return EnrollmentToken{}, err
+	} else if l.Near(1) {
+		return EnrollmentToken{}, fault.Wrap(fault.Conflict, inventory.ErrDeviceLimit, fmt.Sprintf(
+			"the tenant's device limit is reached (%d of %d devices enrolled): no new device could enroll with a token", l.Enrolled, *l.Limit))
 	}
 	if p.Version == 0 {
 		return EnrollmentToken{}, fmt.Errorf("the policy is not published to Google yet (see its publish_error): %w", tenancy.ErrConflict)

@@ -69,7 +69,12 @@ const (
 	PendingHostname   = "pending_hostname"
 	AndroidQuota      = "android_quota"
 	FailedBulk        = "failed_bulk"
+	DeviceLimit       = "device_limit"
 )
+
+// LimitNear is the share of a tenant's device limit from which it is
+// announced, before enrollments are refused at the limit.
+const LimitNear = 0.9
 
 // Item is one thing that needs an admin.
 type Item struct {
@@ -170,7 +175,7 @@ func (f *Finder) Tenant(ctx context.Context, t tenancy.Tenant) ([]Item, error) {
 	var errs []error
 	for _, rule := range []func(context.Context, tenancy.Tenant) ([]Item, error){
 		f.pushCertificate, f.abmTokens, f.failingCompliance, f.silentDevices, f.identities, f.androidEnterprise, f.webhooks, f.hostnames,
-		f.failedBulks,
+		f.failedBulks, f.deviceLimit,
 	} {
 		items, err := rule(ctx, t)
 		out = append(out, items...)
@@ -257,6 +262,25 @@ func (f *Finder) silentDevices(ctx context.Context, _ tenancy.Tenant) ([]Item, e
 	days := int(f.s.SilentAfter.Hours() / 24)
 	return []Item{{Kind: SilentDevices, Severity: Warning, Count: n, Link: "devices?sort=last_seen_at",
 		Text: fmt.Sprintf("%s not checked in for %d days or more.", Counted(n, "enrolled device has", "enrolled devices have"), days)}}, nil
+}
+
+// deviceLimit announces a tenant near its device limit (a warning) and at
+// it (critical: new devices are refused).
+func (f *Finder) deviceLimit(ctx context.Context, _ tenancy.Tenant) ([]Item, error) {
+	if f.s.Inventory == nil {
+		return nil, nil
+	}
+	l, err := f.s.Inventory.DeviceLimit(ctx)
+	if err != nil || !l.Near(LimitNear) {
+		return nil, err
+	}
+	item := Item{Kind: DeviceLimit, Severity: Warning, Count: l.Enrolled, Link: "devices",
+		Text: fmt.Sprintf("%d of the %d devices the tenant may have are enrolled: new ones are refused at the limit.", l.Enrolled, *l.Limit)}
+	if l.Near(1) {
+		item.Severity = Critical
+		item.Text = fmt.Sprintf("The device limit is reached (%d of %d enrolled): new devices are refused until one is unenrolled or the limit is raised.", l.Enrolled, *l.Limit)
+	}
+	return []Item{item}, nil
 }
 
 func (f *Finder) identities(ctx context.Context, _ tenancy.Tenant) ([]Item, error) {

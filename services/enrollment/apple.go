@@ -49,6 +49,13 @@ func (a *Apple) Authenticated(ctx context.Context, r inventory.Report, cert *x50
 	})
 }
 
+// Admit refuses (inventory.ErrDeviceLimit) a device whose enrollment
+// would take the tenant past its device limit: asked at its first
+// message, before anything of it is kept.
+func (a *Apple) Admit(ctx context.Context, identifier string) error {
+	return a.db.Tx(ctx, func(tx pgx.Tx) error { return a.inv.CheckLimitTx(ctx, tx, inventory.Apple, identifier) })
+}
+
 // SetupCommands are what a device enrolling through ADE and waiting in
 // Setup Assistant (AwaitingConfiguration) is sent before
 // device_configured releases it: its facts, so compliance and the

@@ -215,6 +215,11 @@ func (inv *Inventory) RecordTx(ctx context.Context, tx pgx.Tx, r Report) (Device
 	if status == "" && before == nil {
 		status = Enrolled
 	}
+	if status == Enrolled && (before == nil || before.Status != Enrolled) {
+		if err := inv.CheckLimitTx(ctx, tx, r.Platform, r.Identifier); err != nil {
+			return Device{}, err
+		}
+	}
 	d, err := scanDevice(tx.QueryRow(ctx, `
 INSERT INTO devices (id, platform, identifier, serial_number, name, model, os_version, status, facts, enrolled_at, last_seen_at, last_ip)
 VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce(nullif($8, ''), 'enrolled'), $9, CASE WHEN $8 IN ('', 'enrolled') THEN now() END, now(), $11::inet)
