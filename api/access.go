@@ -184,6 +184,10 @@ func (a *API) authorize(acc access) func(huma.Context, func(huma.Context)) {
 				a.writeErr(ctx, err)
 				return
 			}
+			if err := c.principal.CheckMFA(m); err != nil {
+				a.writeErr(ctx, err)
+				return
+			}
 			c.msp = m
 			next(huma.WithContext(ctx, logctx.WithMSP(ctx.Context(), m.Slug)))
 			return
@@ -231,6 +235,8 @@ func (a *API) allowed(ctx huma.Context, c *call, t tenancy.Tenant, acc access) b
 	case !got.Role.Valid() && !got.Member:
 		huma.WriteErr(a.huma, ctx, http.StatusNotFound, noSuchTenant)
 		return false
+	case !got.Role.Valid() && got.MFARequired:
+		return refuse(identity.MFAMessage(t.MSPSlug))
 	case !got.Role.Valid():
 		return refuse("the caller works for the tenant's MSP but holds no grant in it: ask for one with request-access-grant " +
 			"(POST /v1/msps/" + t.MSPSlug + "/tenants/" + t.Slug + "/access-grants)")

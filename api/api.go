@@ -176,6 +176,7 @@ func (a *API) routes() {
 	a.tenantGrantRoutes()
 	a.usageRoutes()
 	a.limitRoutes()
+	a.signInRoutes()
 	a.webhookDocs()
 }
 

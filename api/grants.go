@@ -232,3 +232,42 @@ func (a *API) changeGrant(ctx context.Context, t tenancy.Tenant, id string, do f
 	})
 	return out, err
 }
+
+// SignInPolicy is how an MSP's people must sign in.
+type SignInPolicy struct {
+	RequireMFA bool `json:"require_mfa" doc:"Refuse the MSP's admins and technicians (in the MSP and in every tenant through it) who signed in without a second factor, as the identity provider's amr or acr claim says. Service accounts (client credentials) have no second factor and are not refused: keep their secrets short-lived."`
+}
+
+type signInPolicyInput struct {
+	MSP  string `path:"msp" doc:"The MSP's slug."`
+	Body SignInPolicy
+}
+
+type signInPolicyOutput struct{ Body SignInPolicy }
+
+func (a *API) signInRoutes() {
+	register(a, huma.Operation{
+		OperationID: "get-msp-sign-in-policy", Method: http.MethodGet, Path: "/v1/msps/{msp}/sign-in-policy", Tags: []string{"Access"},
+		Summary: "How the MSP's people must sign in",
+	}, mspMember, func(ctx context.Context, in *struct {
+		MSP string `path:"msp" doc:"The MSP's slug."`
+	}) (*signInPolicyOutput, error) {
+		return &signInPolicyOutput{Body: SignInPolicy{RequireMFA: callFrom(ctx).msp.RequireMFA}}, nil
+	})
+	register(a, huma.Operation{
+		OperationID: "set-msp-sign-in-policy", Method: http.MethodPut, Path: "/v1/msps/{msp}/sign-in-policy", Tags: []string{"Access"},
+		Summary:     "Require a second factor of the MSP's people",
+		Description: "Takes effect on their next call. To turn it on, sign in with a second factor yourself first, so the change does not lock you out.",
+	}, mspAdmin, func(ctx context.Context, in *signInPolicyInput) (*signInPolicyOutput, error) {
+		c := callFrom(ctx)
+		if in.Body.RequireMFA && !c.principal.MFA && !c.principal.Client {
+			return nil, huma.Error409Conflict("sign in with a second factor first: requiring it now would lock you out (your token's amr/acr names none)")
+		}
+		m, err := a.d.Directory.SetRequireMFA(ctx, c.msp.ID, in.Body.RequireMFA)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		a.d.Log.InfoContext(ctx, "MSP sign-in policy changed", "msp", m.Slug, "require_mfa", m.RequireMFA, "by", c.principal.Subject)
+		return &signInPolicyOutput{Body: SignInPolicy{RequireMFA: m.RequireMFA}}, nil
+	})
+}

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -255,6 +256,7 @@ type session struct {
 	MSPAdmin []string         `json:"msp_admin,omitempty"`
 	MSPTech  []string         `json:"msp_technician,omitempty"`
 	Grants   []identity.Grant `json:"grants,omitempty"`
+	MFA      bool             `json:"mfa,omitempty"` // signed in with a second factor
 	CSRF     string           `json:"csrf"`
 	// Refresh is the provider's refresh token, and RolesAt when the roles
 	// above were last read from the provider.
@@ -266,7 +268,7 @@ type session struct {
 }
 
 func (s *session) principal() *identity.Principal {
-	return &identity.Principal{Subject: s.Subject, Name: s.Name, MSPAdmin: s.MSPAdmin, MSPTechnician: s.MSPTech, Grants: s.Grants}
+	return &identity.Principal{Subject: s.Subject, Name: s.Name, MSPAdmin: s.MSPAdmin, MSPTechnician: s.MSPTech, Grants: s.Grants, MFA: s.MFA}
 }
 
 const (
@@ -348,14 +350,18 @@ func (d *Dashboard) renewRoles(r *http.Request, token string, old session) (sess
 			return nil, oidclogin.ErrVerify
 		}
 		pr := identity.MapClaims(d.opts.Claims, idt.Subject, claims, d.opts.Audience)
+		if err := d.mfaRefused(ctx, pr); err != nil {
+			return nil, err // the MSP requires a second factor now: the session ends
+		}
 		s.MSPAdmin, s.MSPTech, s.Grants, s.Refresh, s.RolesAt = pr.MSPAdmin, pr.MSPTechnician, pr.Grants, next, time.Now()
+		s.MFA = pr.MFA
 		return json.Marshal(s)
 	})
 	switch {
 	case err == nil:
 		err = json.Unmarshal(b, &s)
 		return s, err
-	case errors.Is(err, oidclogin.ErrExchange), errors.Is(err, oidclogin.ErrVerify), errors.Is(err, errNoRefresh):
+	case errors.Is(err, oidclogin.ErrExchange), errors.Is(err, oidclogin.ErrVerify), errors.Is(err, errNoRefresh), errors.Is(err, errNeedsMFA):
 		d.log.InfoContext(ctx, "dashboard: roles not renewed; the session ends", "subject", old.Subject, "err", err)
 		if err := d.sessions.End(ctx, token); err != nil {
 			return session{}, err
@@ -370,6 +376,27 @@ func (d *Dashboard) renewRoles(r *http.Request, token string, old session) (sess
 	}
 	d.log.WarnContext(ctx, "dashboard: the sign-in service is unreachable and the session's roles are too old; sign in again", "subject", old.Subject, "err", err)
 	return session{}, identity.ErrNoSession
+}
+
+// errNeedsMFA is a person whose MSP requires a second factor they signed
+// in without.
+var errNeedsMFA = errors.New("dashboard: the MSP requires a second factor")
+
+// mfaRefused is errNeedsMFA when one of the MSPs the person works for
+// requires a second factor they signed in without: no session for them.
+func (d *Dashboard) mfaRefused(ctx context.Context, p *identity.Principal) error {
+	for _, slug := range append(slices.Clone(p.MSPAdmin), p.MSPTechnician...) {
+		m, err := d.dir.MSPBySlug(ctx, slug)
+		if errors.Is(err, tenancy.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if p.CheckMFA(m) != nil {
+			return errNeedsMFA
+		}
+	}
+	return nil
 }
 
 type ctxKey struct{}
@@ -515,7 +542,15 @@ func (d *Dashboard) callback(w http.ResponseWriter, r *http.Request) {
 	if e, _ := claims["email"].(string); name == "" || name == idt.Subject {
 		name = e
 	}
-	s := session{Subject: pr.Subject, Name: name, MSPAdmin: pr.MSPAdmin, MSPTech: pr.MSPTechnician, Grants: pr.Grants, CSRF: oidclogin.Random(),
+	if err := d.mfaRefused(ctx, pr); errors.Is(err, errNeedsMFA) {
+		d.log.InfoContext(ctx, "dashboard sign-in refused: no second factor", "subject", pr.Subject)
+		d.errorPage(w, r, http.StatusForbidden, "Your MSP requires you to sign in with a second factor (a one-time code or a security key). Sign in again with it.")
+		return
+	} else if err != nil {
+		d.errorPage(w, r, http.StatusServiceUnavailable, "The tenant directory is unavailable; try again in a moment.")
+		return
+	}
+	s := session{Subject: pr.Subject, Name: name, MSPAdmin: pr.MSPAdmin, MSPTech: pr.MSPTechnician, Grants: pr.Grants, MFA: pr.MFA, CSRF: oidclogin.Random(),
 		Refresh: refresh, RolesAt: time.Now()}
 	if err := d.startSession(w, r, s); err != nil {
 		d.log.ErrorContext(ctx, "dashboard: start a session", "err", err)

@@ -100,7 +100,9 @@ func setup(t *testing.T) *fixture {
 			{Subject: "mo", Email: "mo@msp.test", Name: "Mo", Password: "pw",
 				Claims: map[string]any{"groups": []string{"/trident/msp/" + a.MSPSlug + "/admin"}}},
 			{Subject: "tess", Email: "tess@msp.test", Name: "Tess", Password: "pw",
-				Claims: map[string]any{"groups": []string{"/trident/msp/" + a.MSPSlug + "/technician"}}}},
+				Claims: map[string]any{"groups": []string{"/trident/msp/" + a.MSPSlug + "/technician"}}},
+			{Subject: "mia", Email: "mia@msp.test", Name: "Mia", Password: "pw",
+				Claims: map[string]any{"groups": []string{"/trident/msp/" + a.MSPSlug + "/admin"}}, AMR: []string{"pwd", "otp"}}},
 	})
 	k, _, _ := seal.NewRandomKey()
 	certs := pki.New(db, events.NewPublisher(nil), seal.NewKeyring(k))

@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"context"
+	"net/http/cookiejar"
 	"strings"
 	"testing"
 
@@ -43,5 +44,33 @@ func TestTechnicianFollowsGrants(t *testing.T) {
 	}
 	if code, _ := f.get(devices); code != 403 {
 		t.Errorf("the devices once the grant is revoked: %d", code)
+	}
+}
+
+// An MSP that requires a second factor gets no dashboard session for its
+// people who signed in without one (they are told why), and one for those
+// with it; the tenant's own people are not its MSP's to refuse.
+func TestSignInNeedsTheMSPsSecondFactor(t *testing.T) {
+	f := setup(t)
+	dir, err := tenancy.NewDirectory(f.db, "trident.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dir.SetRequireMFA(context.Background(), f.a.MSPID, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"tess", "mo"} {
+		f.client.Jar, _ = cookiejar.New(nil)
+		if code, page := f.signIn(who+"@msp.test", "pw"); code != 403 || !strings.Contains(page, "second factor") {
+			t.Errorf("%s without a second factor: %d %s", who, code, page)
+		}
+	}
+	f.client.Jar, _ = cookiejar.New(nil)
+	if code, page := f.signIn("mia@msp.test", "pw"); code != 200 || !strings.Contains(page, f.a.Name) {
+		t.Errorf("an MSP admin with a second factor: %d %s", code, page)
+	}
+	f.client.Jar, _ = cookiejar.New(nil)
+	if code, page := f.signIn("ana@msp.test", "pw"); code != 200 || !strings.Contains(page, f.a.Name) {
+		t.Errorf("the tenant's own operator: %d %s", code, page)
 	}
 }

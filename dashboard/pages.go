@@ -373,6 +373,9 @@ func (d *Dashboard) tenant(w http.ResponseWriter, r *http.Request, min identity.
 		a = d.access(r, t)
 	}
 	switch {
+	case !a.Role.Valid() && a.MFARequired:
+		d.errorPage(w, r, http.StatusForbidden, "Your MSP requires you to sign in with a second factor. Sign out, and sign in again with it.")
+		return tenancy.Tenant{}, false
 	case !a.Role.Valid() && a.Member:
 		d.errorPage(w, r, http.StatusForbidden, "You work for this tenant's MSP but hold no grant in it: ask for one (the API's request-access-grant) and come back once it is active.")
 		return tenancy.Tenant{}, false

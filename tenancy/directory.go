@@ -19,6 +19,9 @@ type MSP struct {
 	Slug      string
 	Name      string
 	CreatedAt time.Time
+	// RequireMFA refuses the MSP's people who signed in without a second
+	// factor (services/identity).
+	RequireMFA bool
 }
 
 // Status is a tenant's state. Suspended tenants' device endpoints refuse
@@ -98,8 +101,8 @@ func (d *Directory) CreateMSP(ctx context.Context, slug, name string) (MSP, erro
 // MSPBySlug finds an MSP.
 func (d *Directory) MSPBySlug(ctx context.Context, slug string) (MSP, error) {
 	var m MSP
-	err := d.db.reader.QueryRow(ctx, `SELECT id, slug, name, created_at FROM msps WHERE slug = $1`, slug).
-		Scan(&m.ID, &m.Slug, &m.Name, &m.CreatedAt)
+	err := d.db.writer.QueryRow(ctx, `SELECT id, slug, name, created_at, require_mfa FROM msps WHERE slug = $1`, slug).
+		Scan(&m.ID, &m.Slug, &m.Name, &m.CreatedAt, &m.RequireMFA)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return MSP{}, fmt.Errorf("msp %q: %w", slug, ErrNotFound)
 	}
@@ -108,11 +111,32 @@ func (d *Directory) MSPBySlug(ctx context.Context, slug string) (MSP, error) {
 
 // ListMSPs lists every MSP by slug.
 func (d *Directory) ListMSPs(ctx context.Context) ([]MSP, error) {
-	rows, _ := d.db.reader.Query(ctx, `SELECT id, slug, name, created_at FROM msps ORDER BY slug`)
+	rows, _ := d.db.reader.Query(ctx, `SELECT id, slug, name, created_at, require_mfa FROM msps ORDER BY slug`)
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (MSP, error) {
 		var m MSP
-		return m, r.Scan(&m.ID, &m.Slug, &m.Name, &m.CreatedAt)
+		return m, r.Scan(&m.ID, &m.Slug, &m.Name, &m.CreatedAt, &m.RequireMFA)
 	})
+}
+
+// SetRequireMFA sets whether MSP id refuses its people who signed in
+// without a second factor.
+func (d *Directory) SetRequireMFA(ctx context.Context, id uuid.UUID, require bool) (MSP, error) {
+	var m MSP
+	err := d.db.writer.QueryRow(ctx, `UPDATE msps SET require_mfa = $2 WHERE id = $1 RETURNING id, slug, name, created_at, require_mfa`, id, require).
+		Scan(&m.ID, &m.Slug, &m.Name, &m.CreatedAt, &m.RequireMFA)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return MSP{}, fmt.Errorf("msp %s: %w", id, ErrNotFound)
+	}
+	return m, err
+}
+
+// MSPRequiresMFATx reads, in tx, whether MSP id requires a second factor
+// of its people: for the access policy, in the transaction it reads
+// grants in.
+func MSPRequiresMFATx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (bool, error) {
+	var require bool
+	err := tx.QueryRow(ctx, `SELECT coalesce((SELECT require_mfa FROM msps WHERE id = $1), false)`, id).Scan(&require)
+	return require, err
 }
 
 // CreateTenant adds a tenant to an MSP. Its {slug}.{base} hostname works at

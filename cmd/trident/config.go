@@ -202,6 +202,7 @@ type oidcConfig struct {
 	roleClaims       string
 	rolePrefix       string
 	slugGrants       bool
+	mfaACR           string
 	// The dashboard's client (authorization code with PKCE); without an
 	// id the dashboard is off.
 	dashboardClient, dashboardSecret string
@@ -215,6 +216,7 @@ func (c *oidcConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.roleClaims, "oidc-role-claims", strings.Join(def.RoleClaims, ","), "comma-separated claim paths that carry roles ({client_id} is the audience)")
 	fs.StringVar(&c.rolePrefix, "oidc-role-prefix", def.Prefix, "prefix of role values: {prefix}:msp:{msp}:tenant:{tenant}:{role}, {prefix}:msp:{msp}:admin")
 	fs.BoolVar(&c.slugGrants, "oidc-slug-grants", false, "also honor the older tenant grants that name no MSP ({prefix}:tenant:{slug}:{role}), while moving them over: such a grant goes to whichever MSP creates the slug")
+	fs.StringVar(&c.mfaACR, "oidc-mfa-acr", "", "comma-separated acr claim values that mean the person signed in with a second factor (Keycloak: the level its acr-to-LoA map gives OTP, such as 2); an amr claim naming one (otp, hwk, mfa...) counts anyway")
 	fs.StringVar(&c.dashboardClient, "dashboard-client-id", "", "the dashboard's client id at the identity provider (a confidential client with the authorization-code flow; redirect URI {platform URL}/dashboard/callback); empty: the dashboard is off")
 	fs.StringVar(&c.dashboardSecret, "dashboard-client-secret", "", "the dashboard client's secret")
 	fs.DurationVar(&c.dashboardRoles, "dashboard-role-refresh", 5*time.Minute, "how old a dashboard session's roles may get before they are read again with the sign-in's refresh token (a role removed at the provider ends within it; a refused refresh ends the session)")
@@ -230,6 +232,11 @@ func (c *oidcConfig) claims() identity.ClaimsConfig {
 	}
 	cfg.Prefix = c.rolePrefix
 	cfg.SlugGrants = c.slugGrants
+	for _, v := range strings.Split(c.mfaACR, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			cfg.MFAACR = append(cfg.MFAACR, v)
+		}
+	}
 	return cfg
 }
 

@@ -47,17 +47,24 @@ func TestRealmMatchesTrident(t *testing.T) {
 		Users []struct {
 			Groups []string `json:"groups"`
 		} `json:"users"`
-		Groups []group `json:"groups"`
+		Groups          []group `json:"groups"`
+		RequiredActions []struct {
+			Alias         string `json:"alias"`
+			Enabled       bool   `json:"enabled"`
+			DefaultAction bool   `json:"defaultAction"`
+		} `json:"requiredActions"`
 	}
 	if err := json.Unmarshal(b, &realm); err != nil {
 		t.Fatal(err)
 	}
 	var audience, groupsClaim string
+	var amr bool
 	for _, s := range realm.ClientScopes {
 		if s.Name != "trident" {
 			continue
 		}
 		for _, m := range s.Mappers {
+			amr = amr || (m.Mapper == "oidc-amr-mapper" && m.Config["access.token.claim"] == "true" && m.Config["id.token.claim"] == "true")
 			switch m.Mapper {
 			case "oidc-audience-mapper":
 				audience = m.Config["included.client.audience"]
@@ -79,6 +86,19 @@ func TestRealmMatchesTrident(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("groups go to claim %q, which the default --oidc-role-claims %v do not read", groupsClaim, def.RoleClaims)
+	}
+	// An MSP that requires a second factor (set-msp-sign-in-policy) reads
+	// it from amr: the realm puts it in both tokens and has every person
+	// set up a one-time code.
+	if !amr {
+		t.Error("the trident scope has no amr mapper in access and ID tokens: an MSP requiring a second factor would refuse everyone")
+	}
+	totp := false
+	for _, a := range realm.RequiredActions {
+		totp = totp || (a.Alias == "CONFIGURE_TOTP" && a.Enabled && a.DefaultAction)
+	}
+	if !totp {
+		t.Error("CONFIGURE_TOTP is not a default required action: people would sign in with a password alone")
 	}
 	for _, c := range realm.Clients {
 		if c.ClientID == "trident-api" {

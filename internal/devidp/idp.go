@@ -54,6 +54,10 @@ type User struct {
 	Name     string         `json:"name"`
 	Password string         `json:"password"`
 	Claims   map[string]any `json:"claims"` // added to their ID and access tokens (groups, say)
+	// AMR is how their sign-in is said to have been made (the tokens'
+	// amr claim); nil: a password, ["pwd"]. ["pwd", "otp"] stands for a
+	// second factor the login form does not ask for.
+	AMR []string `json:"amr,omitempty"`
 }
 
 // Duration reads "5m" from JSON.
@@ -290,7 +294,7 @@ func (s *storage) login(id, username, password string) error {
 	defer s.usersMu.RUnlock()
 	for _, u := range s.users {
 		if (u.Subject == username || u.Email == username) && u.Password == password {
-			a.subject, a.authTime = u.Subject, time.Now()
+			a.subject, a.authTime, a.amr = u.Subject, time.Now(), u.AMR
 			return nil
 		}
 	}
@@ -337,11 +341,17 @@ type authRequest struct {
 	created  time.Time
 	subject  string
 	authTime time.Time
+	amr      []string
 }
 
-func (a *authRequest) GetID() string                      { return a.id }
-func (a *authRequest) GetACR() string                     { return "" }
-func (a *authRequest) GetAMR() []string                   { return []string{"pwd"} }
+func (a *authRequest) GetID() string  { return a.id }
+func (a *authRequest) GetACR() string { return "" }
+func (a *authRequest) GetAMR() []string {
+	if a.amr == nil {
+		return []string{"pwd"}
+	}
+	return a.amr
+}
 func (a *authRequest) GetAudience() []string              { return []string{a.req.ClientID} }
 func (a *authRequest) GetAuthTime() time.Time             { return a.authTime }
 func (a *authRequest) GetClientID() string                { return a.req.ClientID }

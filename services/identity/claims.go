@@ -33,7 +33,17 @@ type ClaimsConfig struct {
 	NameClaim  string // default "preferred_username"
 	// SlugGrants honors {prefix}:tenant:{slug}:{role}, bound to no MSP.
 	SlugGrants bool
+	// MFAACR are the acr values that mean a second factor was used (for
+	// Keycloak, the level of authentication its acr-to-LoA map gives
+	// OTP, such as "2"). A token whose amr names a second factor (RFC
+	// 8176: mfa, otp, hwk, sms, tel, fpt, face, iris, retina, vbm, sc,
+	// pop) counts too.
+	MFAACR []string
 }
+
+// secondFactors are the RFC 8176 amr values that are, or include, a
+// factor beyond a password.
+var secondFactors = []string{"mfa", "otp", "hwk", "sms", "tel", "fpt", "face", "iris", "retina", "vbm", "sc", "pop"}
 
 // DefaultClaims suits Keycloak.
 func DefaultClaims() ClaimsConfig {
@@ -67,6 +77,10 @@ func (c ClaimsConfig) principal(subject string, claims map[string]any, audience 
 	if p.Name == "" {
 		p.Name = subject
 	}
+	p.AMR = stringsOf(claims["amr"])
+	p.ACR, _ = claims["acr"].(string)
+	p.MFA = slices.Contains(c.MFAACR, p.ACR) && p.ACR != "" ||
+		slices.ContainsFunc(p.AMR, func(m string) bool { return slices.Contains(secondFactors, m) })
 	for _, path := range c.RoleClaims {
 		path = strings.ReplaceAll(path, "{client_id}", audience)
 		for _, v := range stringsOf(lookup(claims, strings.Split(path, "."))) {

@@ -100,3 +100,30 @@ func TestTechnicianClaims(t *testing.T) {
 		t.Error("a technician has a standing role in a tenant")
 	}
 }
+
+// A second factor is what the token's amr names (RFC 8176) or an acr the
+// installation maps to one; a password alone is none.
+func TestMFAClaims(t *testing.T) {
+	c := DefaultClaims()
+	c.MFAACR = []string{"2"}
+	for _, tc := range []struct {
+		claims map[string]any
+		mfa    bool
+	}{
+		{map[string]any{"amr": []any{"pwd", "otp"}}, true},
+		{map[string]any{"amr": []any{"hwk"}}, true},
+		{map[string]any{"amr": "mfa"}, true},
+		{map[string]any{"acr": "2"}, true},
+		{map[string]any{"amr": []any{"pwd"}, "acr": "1"}, false},
+		{map[string]any{"acr": ""}, false},
+		{map[string]any{}, false},
+	} {
+		p := MapClaims(c, "u", tc.claims, "trident-api")
+		if p.MFA != tc.mfa {
+			t.Errorf("%v: MFA %v, want %v", tc.claims, p.MFA, tc.mfa)
+		}
+	}
+	if p := MapClaims(DefaultClaims(), "u", map[string]any{"acr": "2"}, "trident-api"); p.MFA {
+		t.Error("an acr counts as a second factor without being configured as one")
+	}
+}

@@ -57,6 +57,9 @@ type Access struct {
 	// Member: the caller works for the tenant's MSP, so a refusal says a
 	// grant would help (the tenant's existence is no secret to its MSP).
 	Member bool
+	// MFARequired: the tenant's MSP requires a second factor the caller
+	// signed in without, so none of the MSP's power reaches the tenant.
+	MFARequired bool
 }
 
 // GrantID is the id of the grant in use, if any.
@@ -171,7 +174,12 @@ func (d *Delegations) In(ctx context.Context, p *Principal, t tenancy.Tenant) (A
 	a.Member = true
 	var mode MSPAccess
 	var grant *Delegation
+	var requireMFA bool
 	err := d.db.Tx(tenancy.WithTenant(ctx, t.ID), func(tx pgx.Tx) error {
+		var err error
+		if requireMFA, err = tenancy.MSPRequiresMFATx(ctx, tx, t.MSPID); err != nil || p.mfaRefused(requireMFA) {
+			return err
+		}
 		if err := tx.QueryRow(ctx, `SELECT coalesce((SELECT msp_access FROM access_settings), 'standing')`).Scan(&mode); err != nil {
 			return err
 		}
@@ -186,6 +194,10 @@ ORDER BY cardinality(groups) = 0 DESC, array_position(ARRAY['viewer', 'operator'
 	})
 	if err != nil {
 		return Access{}, fmt.Errorf("identity: the caller's access: %w", err)
+	}
+	if p.mfaRefused(requireMFA) {
+		a.MFARequired = true
+		return a, nil
 	}
 	return decide(a, p, t, mode, grant), nil
 }
@@ -211,7 +223,12 @@ func decide(a Access, p *Principal, t tenancy.Tenant, mode MSPAccess, grant *Del
 func (d *Delegations) InMSP(ctx context.Context, p *Principal, msp uuid.UUID, ts []tenancy.Tenant) (map[uuid.UUID]Access, error) {
 	modes := map[uuid.UUID]MSPAccess{}
 	grants := map[uuid.UUID]*Delegation{}
+	var requireMFA bool
 	err := d.db.MSPReadTx(ctx, msp, func(tx pgx.Tx) error {
+		var err error
+		if requireMFA, err = tenancy.MSPRequiresMFATx(ctx, tx, msp); err != nil {
+			return err
+		}
 		rows, _ := tx.Query(ctx, `SELECT tenant_id, msp_access FROM access_settings`)
 		var tid uuid.UUID
 		var m MSPAccess
@@ -242,7 +259,9 @@ ORDER BY cardinality(groups) = 0, array_position(ARRAY['viewer', 'operator', 'ad
 				mode = Standing
 			}
 			a.Member = true
-			a = decide(a, p, t, mode, grants[t.ID])
+			if a.MFARequired = p.mfaRefused(requireMFA); !a.MFARequired {
+				a = decide(a, p, t, mode, grants[t.ID])
+			}
 		}
 		if a.Role.Valid() {
 			out[t.ID] = a
@@ -319,6 +338,11 @@ func (d *Delegations) Request(ctx context.Context, p *Principal, t tenancy.Tenan
 		r.Groups = []string{}
 	}
 	return tenancy.Write(ctx, d.db, func(tx pgx.Tx) (Delegation, error) {
+		if require, err := tenancy.MSPRequiresMFATx(ctx, tx, t.MSPID); err != nil {
+			return Delegation{}, err
+		} else if p.mfaRefused(require) {
+			return Delegation{}, fault.New(fault.Forbidden, "%s", MFAMessage(t.MSPSlug))
+		}
 		var mode MSPAccess
 		if err := tx.QueryRow(ctx, `SELECT coalesce((SELECT msp_access FROM access_settings), 'standing')`).Scan(&mode); err != nil {
 			return Delegation{}, err

@@ -374,3 +374,48 @@ func count(t *testing.T, w *grantWorld, tn tenancy.Tenant) int {
 	}
 	return len(got)
 }
+
+// An MSP that requires a second factor reaches its tenants only through
+// people who signed in with one: its admins' standing access and its
+// technicians' grants stop for the others (who are told why), service
+// accounts go on, and the tenant's own people are not its MSP's to
+// refuse.
+func TestMSPRequiresMFA(t *testing.T) {
+	w := newGrantWorld(t)
+	dir, _ := tenancy.NewDirectory(w.db, "trident.test")
+	tech := technician("tech", w.a2.MSPSlug)
+	if _, err := w.del.Request(w.ctx(w.a2), tech, w.a2, identity.GrantRequest{Role: identity.Operator, Reason: "r", Hours: 1}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := dir.SetRequireMFA(context.Background(), w.a2.MSPID, true)
+	if err != nil || !m.RequireMFA {
+		t.Fatalf("set: %+v, %v", m, err)
+	}
+	admin := &identity.Principal{Subject: "msp-admin", MSPAdmin: []string{w.a2.MSPSlug}}
+	svc := &identity.Principal{Subject: "svc", MSPAdmin: []string{w.a2.MSPSlug}, Client: true}
+	withMFA := &identity.Principal{Subject: "tech", MSPTechnician: []string{w.a2.MSPSlug}, MFA: true}
+	for _, c := range []struct {
+		who     *identity.Principal
+		role    identity.Role
+		refused bool
+	}{{tech, "", true}, {admin, "", true}, {svc, identity.Admin, false}, {withMFA, identity.Operator, false}, {w.owner, "", false}} {
+		a, err := w.del.In(context.Background(), c.who, w.a2)
+		if err != nil || a.Role != c.role || a.MFARequired != c.refused {
+			t.Errorf("%s: %+v, %v; want role %q, refused %v", c.who.Subject, a, err, c.role, c.refused)
+		}
+		many, _ := w.del.InMSP(context.Background(), c.who, w.a2.MSPID, []tenancy.Tenant{w.a2})
+		if many[w.a2.ID].Role != c.role {
+			t.Errorf("%s: InMSP %+v", c.who.Subject, many[w.a2.ID])
+		}
+		if err := c.who.CheckMFA(m); (err != nil) != c.refused || (err != nil && !fault.Is(err, fault.Forbidden)) {
+			t.Errorf("%s: CheckMFA %v", c.who.Subject, err)
+		}
+	}
+	if _, err := w.del.Request(w.ctx(w.a2), tech, w.a2, identity.GrantRequest{Role: identity.Operator, Reason: "r", Hours: 1}); !fault.Is(err, fault.Forbidden) {
+		t.Errorf("a request without a second factor: %v", err)
+	}
+	// Another MSP's setting is its own.
+	if a, _ := w.del.In(context.Background(), technician("tech-b", w.b1.MSPSlug), w.b1); a.MFARequired {
+		t.Error("MSP B requires what MSP A set")
+	}
+}

@@ -20,6 +20,7 @@ package identity
 import (
 	"slices"
 
+	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -67,7 +68,34 @@ type Principal struct {
 	MSPTechnician []string
 	// Grants are the caller's roles in single tenants, one per tenant.
 	Grants []Grant
+
+	// AMR and ACR are how the identity provider says the person signed
+	// in (the token's amr and acr claims); MFA is whether that was with
+	// a second factor (ClaimsConfig.MFA).
+	AMR []string
+	ACR string
+	MFA bool
 }
+
+// CheckMFA refuses, with what to do, a caller of MSP m that requires a
+// second factor the caller signed in without.
+func (p *Principal) CheckMFA(m tenancy.MSP) error {
+	if p.WorksFor(m.Slug) && p.mfaRefused(m.RequireMFA) {
+		return fault.New(fault.Forbidden, "%s", MFAMessage(m.Slug))
+	}
+	return nil
+}
+
+// MFAMessage says why an MSP's person without a second factor is refused.
+func MFAMessage(msp string) string {
+	return "the MSP " + msp + " requires its people to sign in with a second factor (multi-factor authentication); " +
+		"sign in again with it (the identity provider's amr or acr claim says so)"
+}
+
+// mfaRefused reports whether an MSP that requires a second factor
+// refuses the caller: a person (a service account has no second factor
+// to give) who signed in without one.
+func (p *Principal) mfaRefused(require bool) bool { return require && !p.MFA && !p.Client }
 
 // Grant is a role in one tenant of one MSP.
 type Grant struct {
