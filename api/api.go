@@ -177,6 +177,7 @@ func (a *API) routes() {
 	a.usageRoutes()
 	a.limitRoutes()
 	a.signInRoutes()
+	a.brandingRoutes()
 	a.webhookDocs()
 }
 

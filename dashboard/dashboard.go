@@ -211,6 +211,8 @@ func (d *Dashboard) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/t/{tenant}/webhooks/{id}/deliveries/{delivery}/redeliver", d.signedIn(d.redeliver))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/webhooks/{id}/deliveries/{delivery}/row", d.signedIn(d.deliveryRowPage))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/settings", d.signedIn(d.settings))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/branding/logo", d.signedIn(d.brandLogo))
+	mux.HandleFunc("GET /dashboard/t/{tenant}/brand.css", d.signedIn(d.brandCSS))
 	mux.HandleFunc("GET /dashboard/t/{tenant}/people", d.signedIn(d.people))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/name", d.signedIn(d.renameTenant))
 	mux.HandleFunc("POST /dashboard/t/{tenant}/settings/tags", d.signedIn(d.setTags))

@@ -1,13 +1,18 @@
 package dashboard_test
 
 import (
+	"bytes"
 	"context"
+	"image"
+	"image/png"
 	"net/http/cookiejar"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
+	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -72,5 +77,39 @@ func TestSignInNeedsTheMSPsSecondFactor(t *testing.T) {
 	f.client.Jar, _ = cookiejar.New(nil)
 	if code, page := f.signIn("ana@msp.test", "pw"); code != 200 || !strings.Contains(page, f.a.Name) {
 		t.Errorf("the tenant's own operator: %d %s", code, page)
+	}
+}
+
+// The tenant's pages wear its branding for its people: its name, logo
+// and support contact, and its colours in a style sheet of their own
+// (the page's CSP allows no inline style).
+func TestTenantPagesShowTheBranding(t *testing.T) {
+	f := setup(t)
+	dir, _ := tenancy.NewDirectory(f.db, "trident.test")
+	brand := tenants.New(f.db, dir, events.NewPublisher(nil))
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	if _, err := brand.SetBranding(ctx, tenants.Branding{DisplayName: "Corner Bakery", PrimaryColor: "#aa3300", SupportPhone: "+1 555 0100"}); err != nil {
+		t.Fatal(err)
+	}
+	var logo bytes.Buffer
+	_ = png.Encode(&logo, image.NewGray(image.Rect(0, 0, 40, 40)))
+	if _, err := brand.SetLogo(ctx, logo.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	f.signIn("bo@msp.test", "pw")
+	code, page := f.get("/dashboard/t/" + f.a.Slug + "/")
+	css := regexp.MustCompile(`href="(/dashboard/t/[^"]+/brand\.css\?v=[^"]+)"`).FindStringSubmatch(page)
+	img := regexp.MustCompile(`src="(/dashboard/t/[^"]+/branding/logo\?v=[^"]+)"`).FindStringSubmatch(page)
+	if code != 200 || css == nil || img == nil || !strings.Contains(page, `<span class="tenant-name">Corner Bakery</span>`) || !strings.Contains(page, "Help: &#43;1 555 0100") {
+		t.Fatalf("the overview: %d %s", code, page)
+	}
+	if code, sheet := f.get(css[1]); code != 200 || !strings.Contains(sheet, "border-color: #aa3300") {
+		t.Errorf("the colours: %d %s", code, sheet)
+	}
+	if code, body := f.get(strings.ReplaceAll(img[1], "&amp;", "&")); code != 200 || body != logo.String() {
+		t.Errorf("the logo: %d, %d bytes", code, len(body))
+	}
+	if code, page := f.get("/dashboard/t/" + f.b.Slug + "/branding/logo"); code != 404 || strings.Contains(page, "PNG") {
+		t.Errorf("another tenant's logo: %d", code)
 	}
 }

@@ -2,10 +2,12 @@ package dashboard
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -146,6 +148,7 @@ func (d *Dashboard) pageStatus(w http.ResponseWriter, r *http.Request, code int,
 	v.Session, v.Path = sessionFrom(r.Context()), r.URL.Path
 	if v.Tenant != nil {
 		v.Switch = d.switchable(r, v.Session)
+		v.Brand = d.brand(r, *v.Tenant)
 	}
 	// Rendered whole first: a template that fails halfway answers an error
 	// page, not half a page with 200.
@@ -158,6 +161,56 @@ func (d *Dashboard) pageStatus(w http.ResponseWriter, r *http.Request, code int,
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
 	w.Write(b.Bytes())
+}
+
+// brand is t's branding for its pages, nil without one (or when it cannot
+// be read: the page is shown as Trident's).
+func (d *Dashboard) brand(r *http.Request, t tenancy.Tenant) *brandView {
+	b, err := d.opts.Tenants.Branding(tenancy.WithTenant(r.Context(), t.ID))
+	if err != nil {
+		d.log.WarnContext(r.Context(), "dashboard: the tenant's branding", "tenant", t.Slug, "err", err)
+		return nil
+	}
+	if b.UpdatedAt.IsZero() {
+		return nil
+	}
+	return &brandView{Name: b.Name(t), Support: b.Support(), Logo: b.LogoType != "", Colored: b.PrimaryColor != "" || b.AccentColor != "",
+		Version: strconv.FormatInt(b.UpdatedAt.UnixMilli(), 36)}
+}
+
+// brandLogo serves the tenant's logo to its people's pages.
+func (d *Dashboard) brandLogo(w http.ResponseWriter, r *http.Request) {
+	t, ok := d.tenant(w, r, identity.Viewer)
+	if !ok {
+		return
+	}
+	data, typ, err := d.opts.Tenants.Logo(tenancy.WithTenant(r.Context(), t.ID))
+	if err != nil || data == nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", typ)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "private, max-age=86400") // the URL names the version
+	w.Write(data)
+}
+
+// brandCSS is the tenant's colours as a style sheet: the page's CSP
+// allows no inline style, and the colours are checked #rrggbb.
+func (d *Dashboard) brandCSS(w http.ResponseWriter, r *http.Request) {
+	t, ok := d.tenant(w, r, identity.Viewer)
+	if !ok {
+		return
+	}
+	b, err := d.opts.Tenants.Branding(tenancy.WithTenant(r.Context(), t.ID))
+	if err != nil {
+		http.Error(w, "branding unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Cache-Control", "private, max-age=86400")
+	primary := cmp.Or(b.PrimaryColor, "currentColor")
+	fmt.Fprintf(w, ".tenant-brand { border-color: %s; }\n.tenant-brand a { color: %s; }\n", primary, cmp.Or(b.AccentColor, b.PrimaryColor, "inherit"))
 }
 
 // fragment answers one template of the pages, for htmx to swap in:

@@ -36,7 +36,17 @@ type view struct {
 	// last is the page itself, without a link.
 	Switch []tenancy.Tenant
 	Crumbs []crumb
+	// Brand is the tenant's branding, on its pages (set by pageStatus).
+	Brand *brandView
 	flash
+}
+
+// brandView is how a tenant's pages show its branding.
+type brandView struct {
+	Name, Support string
+	Logo          bool
+	Version       string // changes with the branding, for the cached logo and colours
+	Colored       bool
 }
 
 // crumb is a breadcrumb.

@@ -51,6 +51,10 @@ SELECT $1, msp_id, $2, 'tech', 'operator', 'a ticket', '1 hour', 'requested', 't
 		_, err := tx.Exec(ctx, `INSERT INTO device_limits (tenant_id, msp_id, device_limit) SELECT $1, msp_id, 10 FROM tenants WHERE id = $1`, tenant)
 		return err
 	},
+	"tenant_branding": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
+		_, err := tx.Exec(ctx, `INSERT INTO tenant_branding (tenant_id, display_name) VALUES ($1, 'Bakery')`, tenant)
+		return err
+	},
 	"usage_days": func(ctx context.Context, tx pgx.Tx, tenant uuid.UUID) error {
 		_, err := tx.Exec(ctx, `INSERT INTO usage_days (tenant_id, msp_id, day, platform, device_days, enrollments, unenrollments)
 SELECT $1, msp_id, current_date, 'apple', 1, 1, 0 FROM tenants WHERE id = $1`, tenant)

@@ -40,6 +40,18 @@ func (w *androidPublishWorker) Work(ctx context.Context, job *river.Job[android.
 	return androidDone(ctx, w.svc, err)
 }
 
+type androidBrandWorker struct {
+	river.WorkerDefaults[android.BrandArgs]
+	svc *android.Service
+}
+
+func (w *androidBrandWorker) Work(ctx context.Context, job *river.Job[android.BrandArgs]) error {
+	if w.svc == nil {
+		return errNoAndroid
+	}
+	return androidDone(ctx, w.svc, w.svc.ApplyBrand(ctx))
+}
+
 type androidApplyWorker struct {
 	river.WorkerDefaults[android.ApplyArgs]
 	svc *android.Service

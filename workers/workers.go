@@ -129,6 +129,7 @@ func New(d Deps, cfg Config, work bool) (*jobs.Client, error) {
 	river.AddWorker(ws, &depSyncWorker{dep: d.DEP, db: d.DB})
 	river.AddWorker(ws, &depAssignWorker{dep: d.DEP})
 	river.AddWorker(ws, &androidPublishWorker{svc: d.Android})
+	river.AddWorker(ws, &androidBrandWorker{svc: d.Android})
 	river.AddWorker(ws, &androidApplyWorker{svc: d.Android})
 	river.AddWorker(ws, &androidSyncWorker{svc: d.Android})
 	river.AddWorker(ws, &wakeSilentWorker{db: d.DB, inv: d.Inventory, wakers: d.Wakers, log: d.Log})

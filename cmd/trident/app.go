@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -75,6 +76,7 @@ type app struct {
 	android    *androidproto.Handler
 	dash       *dashboard.Dashboard
 	windows    *windows.Handler
+	brand      *tenants.Service // tenants' branding, on their enrollment pages
 	metrics    *metrics.Metrics
 	seen       []*lastseen.Batch
 
@@ -139,13 +141,13 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	}
 	auditLog := audit.NewStore(db, pub)
 	abm := dep.New(db, keys, pub, jobs, dep.Options{BaseURL: cfg.depURL, Log: log.With("component", "abm"),
-		EnrollURL: deviceURLOf("/ade/enroll")})
+		EnrollURL: deviceURLOf("/ade/enroll"), Support: tenantsSvc.SupportContact})
 	apnsOptions, err := cfg.apnsClientOptions(log)
 	if err != nil {
 		return nil, err
 	}
 	wakers := map[inventory.Platform]commands.Waker{inventory.Apple: push.AppleWaker{APNs: push.NewAPNs(appleStore, apnsOptions...)}}
-	droid, err := cfg.android.service(ctx, db, pub, jobs, inv, cmds, deviceURLOf("/android/callback"), log)
+	droid, err := cfg.android.service(ctx, db, pub, jobs, inv, cmds, deviceURLOf("/android/callback"), androidBrand(tenantsSvc, deviceURLOf("/branding/logo")), log)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +158,7 @@ func newApp(ctx context.Context, cfg serverConfig, dbs databases, r roles, log *
 	finder := attention.New(attention.Sources{Push: appleStore, ABM: abm, Inventory: inv, Compliance: comp, Webhooks: webhooks,
 		Directory: a.dir, Identities: certs, Android: droid, Bulks: cmds}, time.Now)
 	console := msp.New(db, a.dir, inv, comp, a.events, finder).WithCommands(cmds).WithAndroid(droid)
-	profiles := apple.NewProfiles(certs, appleStore, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort)
+	profiles := apple.NewProfiles(certs, appleStore, a.dir.BaseDomain(), cfg.deviceScheme, cfg.devicePort).WithBranding(tenantsSvc)
 	appleEnroll := enrollment.NewApple(db, certs, inv, cmds, pub)
 	renewer := &apple.Renewer{Dir: a.dir, Profiles: profiles, Apple: appleEnroll,
 		Window: cfg.identityRenewal, Log: log.With("component", "identity-renewal")}
@@ -216,12 +218,38 @@ func (a *app) listen() {
 // service is the Android service, or nil when Android management is off
 // (no --android-project).
 func (c androidConfig) service(ctx context.Context, db *tenancy.DB, pub *events.Publisher, jobs events.Jobs, inv *inventory.Inventory,
-	cmds *commands.Queue, callback func(context.Context, uuid.UUID) (string, error), log *slog.Logger) (*androidsvc.Service, error) {
+	cmds *commands.Queue, callback func(context.Context, uuid.UUID) (string, error), brand func(context.Context) (androidsvc.Brand, error),
+	log *slog.Logger) (*androidsvc.Service, error) {
 	if c.project == "" {
 		return nil, nil
 	}
 	return androidsvc.New(ctx, db, pub, jobs, inv, cmds, androidsvc.Options{Project: c.project, Topic: c.topic,
-		Client: c.clientOptions(), Log: log.With("component", "android"), CallbackURL: callback})
+		Client: c.clientOptions(), Log: log.With("component", "android"), CallbackURL: callback, Branding: brand})
+}
+
+// androidBrand reads the tenant in ctx's branding for its Android
+// enterprise, its logo at logoURL on the tenant's own hostname.
+func androidBrand(t *tenants.Service, logoURL func(context.Context, uuid.UUID) (string, error)) func(context.Context) (androidsvc.Brand, error) {
+	return func(ctx context.Context) (androidsvc.Brand, error) {
+		id, err := tenancy.Require(ctx)
+		if err != nil {
+			return androidsvc.Brand{}, err
+		}
+		b, err := t.Branding(ctx)
+		if err != nil {
+			return androidsvc.Brand{}, err
+		}
+		out := androidsvc.Brand{DisplayName: b.DisplayName, PrimaryColor: b.PrimaryColor}
+		if b.LogoHash != "" {
+			if out.LogoSHA256, err = hex.DecodeString(b.LogoHash); err != nil {
+				return androidsvc.Brand{}, err
+			}
+			if out.LogoURL, err = logoURL(ctx, id); err != nil {
+				return androidsvc.Brand{}, err
+			}
+		}
+		return out, nil
+	}
 }
 
 // apnsClientOptions are the APNs client's options: Apple's servers, or
@@ -270,6 +298,7 @@ type serving struct {
 // protocols, the dashboard and the API.
 func (a *app) edges(cfg serverConfig, s serving, log *slog.Logger) error {
 	a.scep = apple.NewSCEP(s.certs, log.With("component", "scep"))
+	a.brand = s.tenants
 	v, err := identity.NewVerifier(cfg.oidc.issuer, cfg.oidc.audience, cfg.oidc.claims())
 	if err != nil {
 		return err
@@ -299,7 +328,7 @@ func (a *app) edges(cfg serverConfig, s serving, log *slog.Logger) error {
 	if id := cfg.windowsIdentitySource(); id != "" {
 		if a.windows, err = windows.New(s.db, s.winEnroll, s.certs, s.inv, s.cmds, windows.Options{Scheme: cfg.deviceScheme,
 			Identity: windows.Identity(id), Header: cfg.windowsIdentityHeader, Poll: cfg.windowsPoll, Keys: s.keys,
-			Egress: egress.Policy{AllowPrivate: cfg.egressPrivate}}, log.With("component", "windows")); err != nil {
+			Egress: egress.Policy{AllowPrivate: cfg.egressPrivate}, ServerName: s.tenants.ServerName}, log.With("component", "windows")); err != nil {
 			return err
 		}
 	} else {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"html/template"
@@ -12,6 +13,7 @@ import (
 	"github.com/tridentmdm/trident/migrations"
 	"github.com/tridentmdm/trident/protocols/windows"
 	"github.com/tridentmdm/trident/services/inventory"
+	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -42,6 +44,7 @@ func (a *app) handler() http.Handler {
 
 	device := http.NewServeMux()
 	device.HandleFunc("GET /{$}", a.tenantHome)
+	device.HandleFunc("GET /branding/logo", a.tenantLogo)
 	if a.scep != nil {
 		// A suspended tenant's enrolled devices check in; new ones do not
 		// enroll (tenancy.Enrolling). SCEP issues first identities.
@@ -131,8 +134,14 @@ var pages = template.Must(template.New("platform").Parse(`<!doctype html>
 <body><h1>Trident</h1><p>Version {{.Version}}. This is the platform's own name: the API and the dashboard are served here.
 Each tenant's devices use the tenant's own hostname, <code>{slug}.{{.Base}}</code>.</p></body></html>
 {{define "tenant"}}<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Name}} · Trident</title></head>
-<body><h1>{{.Name}}</h1><p>Device management for {{.Name}} is served at this address.</p></body></html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{{.Name}}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1f2328}
+header{border-bottom:4px solid {{.Color}};padding-bottom:1rem;display:flex;gap:1rem;align-items:center}
+header img{max-height:64px;max-width:200px}h1{margin:0;font-size:1.6rem}a{color:{{.Accent}}}</style></head>
+<body><header>{{if .Logo}}<img src="/branding/logo" alt="">{{end}}<h1>{{.Name}}</h1></header>
+<p>Device management for {{.Name}} is served at this address.</p>
+{{if .Support}}<p>Help: {{with .B.SupportEmail}}<a href="mailto:{{.}}">{{.}}</a> {{end}}{{with .B.SupportPhone}}<a href="tel:{{.}}">{{.}}</a> {{end}}{{with .B.SupportURL}}<a href="{{.}}">{{.}}</a>{{end}}</p>{{end}}
+</body></html>
 {{end}}`))
 
 func (a *app) platformHome(w http.ResponseWriter, r *http.Request) {
@@ -148,8 +157,42 @@ func (a *app) tenantHome(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "tenant directory unavailable", http.StatusServiceUnavailable)
 		return
 	}
+	var b tenants.Branding
+	if a.brand != nil {
+		if b, err = a.brand.Branding(r.Context()); err != nil {
+			a.log.WarnContext(r.Context(), "tenant home: branding", "tenant", t.Slug, "err", err)
+		}
+	}
+	// The colours are checked #rrggbb (tenants.Branding); html/template
+	// keeps anything else out of the style sheet anyway.
+	color, accent := cmp.Or(b.PrimaryColor, "#2563eb"), cmp.Or(b.AccentColor, b.PrimaryColor, "#2563eb")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	pages.ExecuteTemplate(w, "tenant", t)
+	pages.ExecuteTemplate(w, "tenant", map[string]any{"Name": b.Name(t), "B": b, "Logo": b.LogoType != "", "Support": b.Support() != "",
+		"Color": template.CSS(color), "Accent": template.CSS(accent)})
+}
+
+// tenantLogo serves the tenant's logo on its own hostname: for its
+// enrollment page, and for what a platform fetches (an Android
+// enterprise's logo).
+func (a *app) tenantLogo(w http.ResponseWriter, r *http.Request) {
+	if a.brand == nil {
+		http.NotFound(w, r)
+		return
+	}
+	data, typ, err := a.brand.Logo(r.Context())
+	if err != nil {
+		http.Error(w, "branding unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if data == nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", typ)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'")
+	w.Write(data)
 }
 
 type statusRecorder struct {

@@ -81,3 +81,4 @@ SELECT create_distributed_table('access_grants', 'tenant_id', colocate_with => '
 SELECT create_distributed_table('device_enrollments', 'tenant_id', colocate_with => 'devices');
 SELECT create_distributed_table('usage_days', 'tenant_id', colocate_with => 'devices');
 SELECT create_distributed_table('device_limits', 'tenant_id', colocate_with => 'devices');
+SELECT create_distributed_table('tenant_branding', 'tenant_id', colocate_with => 'devices');

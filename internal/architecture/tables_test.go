@@ -34,7 +34,7 @@ var owners = map[string]string{
 	"tenant_rollups":   "services/msp", "tenant_tags": "services/msp", "msp_operations": "services/msp", "msp_operation_tenants": "services/msp",
 	"baselines": "services/msp", "baseline_versions": "services/msp", "baseline_overrides": "services/msp",
 	"dashboard_sessions": "services/identity", "access_settings": "services/identity", "access_grants": "services/identity",
-	"device_enrollments": "services/inventory", "device_limits": "services/inventory", "usage_days": "services/msp",
+	"device_enrollments": "services/inventory", "device_limits": "services/inventory", "tenant_branding": "services/tenants", "usage_days": "services/msp",
 	"apple_devices": "protocols/apple/mdmstore", "apple_users": "protocols/apple/mdmstore",
 	"apple_enrollments": "protocols/apple/mdmstore", "apple_enrollment_queue": "protocols/apple/mdmstore",
 	"apple_commands": "protocols/apple/mdmstore", "apple_command_results": "protocols/apple/mdmstore",

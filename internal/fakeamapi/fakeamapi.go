@@ -108,6 +108,18 @@ func (s *Server) Policy(name string) *am.Policy {
 	return s.policies[name]
 }
 
+// Enterprise returns the enterprise of that name as Google keeps it (nil
+// if none).
+func (s *Server) Enterprise(name string) *am.Enterprise {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.enterprises[name]; e != nil {
+		c := *e
+		return &c
+	}
+	return nil
+}
+
 // Device returns a device as the API has it.
 func (s *Server) Device(name string) *am.Device {
 	s.mu.Lock()
@@ -279,6 +291,27 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		switch r.Method {
 		case "GET":
+			writeJSON(w, e)
+		case "PATCH":
+			var in am.Enterprise
+			if json.NewDecoder(r.Body).Decode(&in) != nil {
+				apiError(w, 400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+				return
+			}
+			for _, f := range strings.Split(q.Get("updateMask"), ",") {
+				switch f {
+				case "enterpriseDisplayName":
+					e.EnterpriseDisplayName = in.EnterpriseDisplayName
+				case "primaryColor":
+					e.PrimaryColor = in.PrimaryColor
+				case "logo":
+					e.Logo = in.Logo
+				case "":
+				default:
+					apiError(w, 400, "INVALID_ARGUMENT", "unknown field in the update mask: "+f)
+					return
+				}
+			}
 			writeJSON(w, e)
 		case "DELETE":
 			delete(s.enterprises, path)

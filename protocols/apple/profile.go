@@ -15,6 +15,7 @@ import (
 	"github.com/tridentmdm/trident/internal/fault"
 	"github.com/tridentmdm/trident/protocols/apple/mdmstore"
 	"github.com/tridentmdm/trident/services/pki"
+	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -33,6 +34,34 @@ type Profiles struct {
 	// the default port in production; dev uses http and its own port.
 	scheme string
 	port   int
+	// brand names the tenant in its profiles (nil: its name).
+	brand Branding
+}
+
+// Branding is the tenant's presentation, for its profiles
+// (tenants.Service).
+type Branding interface {
+	Branding(ctx context.Context) (tenants.Branding, error)
+}
+
+// WithBranding names each tenant in its enrollment profiles as its
+// branding says: the organization, and the support contact in the
+// description.
+func (p *Profiles) WithBranding(b Branding) *Profiles { p.brand = b; return p }
+
+// presentation is how t's profiles name it and whom they say to ask.
+func (p *Profiles) presentation(ctx context.Context, t tenancy.Tenant) (name, help string, err error) {
+	if p.brand == nil {
+		return t.Name, "", nil
+	}
+	b, err := p.brand.Branding(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	if s := b.Support(); s != "" {
+		help = " For help: " + s + "."
+	}
+	return b.Name(t), help, nil
 }
 
 // NewProfiles returns the enrollment profile maker.
@@ -86,6 +115,10 @@ func (p *Profiles) Enrollment(ctx context.Context, t tenancy.Tenant) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
+	name, help, err := p.presentation(ctx, t)
+	if err != nil {
+		return nil, err
+	}
 	prefix := "com.trident." + t.Slug
 	scepUUID := stableUUID(t.ID, "scep")
 	profile := map[string]any{
@@ -93,9 +126,9 @@ func (p *Profiles) Enrollment(ctx context.Context, t tenancy.Tenant) ([]byte, er
 		"PayloadVersion":      1,
 		"PayloadIdentifier":   prefix + ".enrollment",
 		"PayloadUUID":         stableUUID(t.ID, "enrollment"),
-		"PayloadDisplayName":  t.Name + " device management",
-		"PayloadDescription":  "Enrolls this device in " + t.Name + "'s device management.",
-		"PayloadOrganization": t.Name,
+		"PayloadDisplayName":  name + " device management",
+		"PayloadDescription":  "Enrolls this device in " + name + "'s device management." + help,
+		"PayloadOrganization": name,
 		"PayloadScope":        "System",
 		"PayloadContent": []any{
 			map[string]any{

@@ -1,6 +1,7 @@
 package windows
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha1"
 	"crypto/x509"
@@ -79,6 +80,10 @@ type Options struct {
 	// provider (discovery, keys, tokens): the egress guard's policy, by
 	// default https to public addresses only.
 	Egress egress.Policy
+	// ServerName is the name the tenant in ctx gives its management
+	// server (its branding's display name), which Windows shows for the
+	// work account; "" or nil: Trident.
+	ServerName func(ctx context.Context) string
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
 }
@@ -542,7 +547,11 @@ func (h *Handler) provisioningDoc(r *http.Request, ca, cert *x509.Certificate, d
 	b.WriteString(`<characteristic type="APPLICATION">`)
 	parm("APPID", "w7", "")
 	parm("PROVIDER-ID", ProviderID, "")
-	parm("NAME", "Trident", "")
+	name := "Trident"
+	if h.opts.ServerName != nil {
+		name = cmp.Or(h.opts.ServerName(r.Context()), name)
+	}
+	parm("NAME", name, "")
 	parm("ADDR", h.url(r, ManagementPath), "")
 	parm("CONNRETRYFREQ", "6", "")
 	parm("INITIALBACKOFFTIME", "30000", "")

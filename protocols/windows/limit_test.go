@@ -1,11 +1,13 @@
 package windows_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tridentmdm/trident/protocols/windows"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
 )
@@ -46,5 +48,30 @@ func TestEnrollmentPastTheDeviceLimit(t *testing.T) {
 	}
 	if _, err := first.Session(e.ctx); err != nil {
 		t.Errorf("the enrolled device's session: %v", err)
+	}
+}
+
+// The tenant's branding names its management server in the provisioning
+// document (w7 APPLICATION NAME, which Windows shows for the work
+// account); the provider id stays Trident's, which the device's CSP
+// paths are keyed by.
+func TestEnrollmentNamesTheServerAsBranded(t *testing.T) {
+	e := newEnvWith(t, func(o *windows.Options) { o.ServerName = func(context.Context) string { return "Corner Bakery IT" } })
+	dev := e.device()
+	var doc []byte
+	dev.Record = func(kind string, _, answer []byte) {
+		if kind == "enroll" {
+			doc = answer
+		}
+	}
+	if err := dev.Discover(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.Enroll(e.ctx, e.token(), false); err != nil {
+		t.Fatal(err)
+	}
+	p := string(provisioningDoc(t, doc))
+	if !strings.Contains(p, `<parm name="NAME" value="Corner Bakery IT"`) || !strings.Contains(p, `<parm name="PROVIDER-ID" value="Trident"`) {
+		t.Errorf("the provisioning document: %s", p)
 	}
 }

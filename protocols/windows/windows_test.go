@@ -52,7 +52,10 @@ type env struct {
 	srv    *httptest.Server
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with the handler's options changed by opts.
+func newEnvWith(t testing.TB, opts func(*windows.Options)) *env {
 	db := testenv.DB(t)
 	dir, err := tenancy.NewDirectory(db, "trident.test")
 	if err != nil {
@@ -67,8 +70,11 @@ func newEnv(t testing.TB) *env {
 	inv := inventory.New(db, pub)
 	cmds := commands.New(db, inv, pub, commands.WithChecker(inventory.Windows, windows.Commands{}), commands.WithSecrets(keys))
 	enroll := enrollment.NewWindows(db, certs, inv, pub, keys)
-	h, err := windows.New(db, enroll, certs, inv, cmds, windows.Options{Scheme: "https", Identity: windows.FromHeader, Poll: 20 * time.Minute, Keys: keys},
-		testenv.Logger(t))
+	o := windows.Options{Scheme: "https", Identity: windows.FromHeader, Poll: 20 * time.Minute, Keys: keys}
+	if opts != nil {
+		opts(&o)
+	}
+	h, err := windows.New(db, enroll, certs, inv, cmds, o, testenv.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,7 @@ type Service struct {
 	project  string
 	topic    string
 	callback func(ctx context.Context, tenant uuid.UUID) (string, error)
+	brand    func(ctx context.Context) (Brand, error)
 	log      *slog.Logger
 }
 
@@ -71,7 +72,10 @@ type Options struct {
 	// CallbackURL is where Google's signup sends the admin back: the
 	// tenant's /android/callback.
 	CallbackURL func(ctx context.Context, tenant uuid.UUID) (string, error)
-	Log         *slog.Logger
+	// Branding is the tenant in ctx's presentation, which its enterprise
+	// shows while a device enrolls (nil: Google's defaults).
+	Branding func(ctx context.Context) (Brand, error)
+	Log      *slog.Logger
 }
 
 // New returns the service.
@@ -82,7 +86,7 @@ func New(ctx context.Context, db *tenancy.DB, pub *events.Publisher, jobs events
 		return nil, fmt.Errorf("android: management API client: %w", err)
 	}
 	s := &Service{db: db, am: svc, pub: pub, jobs: jobs, inv: inv, cmds: cmds, project: o.Project, topic: o.Topic,
-		callback: o.CallbackURL, log: o.Log}
+		callback: o.CallbackURL, brand: o.Branding, log: o.Log}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -299,6 +303,11 @@ signup_name = '', state_hash = NULL, updated_at = now() WHERE status = 'signing_
 		}
 		if _, err := s.pub.Publish(ctx, tx, EventEnterpriseBound, e.Name, EnterpriseBound{Enterprise: e.Name}); err != nil {
 			return err
+		}
+		if s.brand != nil {
+			if err := s.insert(ctx, tx, func(t uuid.UUID) river.JobArgs { return BrandArgs{TenantID: t} }); err != nil {
+				return err
+			}
 		}
 		if err := s.insert(ctx, tx, func(t uuid.UUID) river.JobArgs { return SyncArgs{TenantID: t} }); err != nil {
 			return err

@@ -44,7 +44,10 @@ type fixture struct {
 }
 
 // setup binds a tenant's enterprise through the signup flow.
-func setup(t *testing.T) *fixture {
+func setup(t *testing.T) *fixture { return setupWith(t, nil) }
+
+// setupWith is setup with the service's options changed by opts.
+func setupWith(t *testing.T, opts func(*android.Options)) *fixture {
 	db := testenv.DB(t)
 	dir, err := tenancy.NewDirectory(db, "trident.test")
 	if err != nil {
@@ -61,12 +64,16 @@ func setup(t *testing.T) *fixture {
 	key, _, _ := seal.NewRandomKey()
 	cmds := commands.New(db, inv, pub, commands.WithChecker(inventory.Android, android.Dispatcher{}), commands.WithSecrets(seal.NewKeyring(key)))
 	ctx := tenancy.WithTenant(context.Background(), testenv.Tenant(t, dir).ID)
-	svc, err := android.New(ctx, db, pub, rc, inv, cmds, android.Options{Project: "p", Topic: "projects/p/topics/t",
+	o := android.Options{Project: "p", Topic: "projects/p/topics/t",
 		Client: []option.ClientOption{option.WithEndpoint(google.URL + "/"), option.WithoutAuthentication()},
 		CallbackURL: func(context.Context, uuid.UUID) (string, error) {
 			return "https://t.trident.test/android/callback", nil
 		},
-		Log: testenv.Logger(t)})
+		Log: testenv.Logger(t)}
+	if opts != nil {
+		opts(&o)
+	}
+	svc, err := android.New(ctx, db, pub, rc, inv, cmds, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,6 +75,7 @@ type Service struct {
 	proxy     *httputil.ReverseProxy
 	baseURL   string
 	enrollURL func(ctx context.Context, tenant uuid.UUID) (string, error)
+	support   func(ctx context.Context) (email, phone string, err error)
 	log       *slog.Logger
 	now       func() time.Time
 
@@ -92,13 +93,16 @@ type Options struct {
 	// the ADE profiles Trident defines (the device posts its machine info
 	// there during Setup Assistant).
 	EnrollURL func(ctx context.Context, tenant uuid.UUID) (string, error)
-	Log       *slog.Logger
+	// Support is the tenant in ctx's support contact (its branding), put
+	// in the ADE profiles that name none; nil: none.
+	Support func(ctx context.Context) (email, phone string, err error)
+	Log     *slog.Logger
 }
 
 // New returns the service. jobs enqueues syncs and assignments in the
 // transactions that call for them.
 func New(db *tenancy.DB, keys *seal.Keyring, pub *events.Publisher, jobs events.Jobs, o Options) *Service {
-	s := &Service{db: db, keys: keys, pub: pub, jobs: jobs, baseURL: o.BaseURL, enrollURL: o.EnrollURL, log: o.Log, now: time.Now}
+	s := &Service{db: db, keys: keys, pub: pub, jobs: jobs, baseURL: o.BaseURL, enrollURL: o.EnrollURL, support: o.Support, log: o.Log, now: time.Now}
 	if s.baseURL == "" {
 		s.baseURL = depclient.DefaultBaseURL
 	}

@@ -2,6 +2,7 @@ package dep
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -246,6 +247,14 @@ func (s *Service) define(ctx context.Context, token, profile uuid.UUID) (string,
 	})
 	if err != nil {
 		return "", err
+	}
+	if s.support != nil {
+		email, phone, err := s.support(ctx)
+		if err != nil {
+			return "", err
+		}
+		p.Settings.SupportEmailAddress = cmp.Or(p.Settings.SupportEmailAddress, email)
+		p.Settings.SupportPhoneNumber = cmp.Or(p.Settings.SupportPhoneNumber, phone)
 	}
 	ap := appleProfile(tenant, p, enroll)
 	raw, _ := json.Marshal(ap)
