@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/png"
 	"net/http/cookiejar"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -111,5 +112,61 @@ func TestTenantPagesShowTheBranding(t *testing.T) {
 	}
 	if code, page := f.get("/dashboard/t/" + f.b.Slug + "/branding/logo"); code != 404 || strings.Contains(page, "PNG") {
 		t.Errorf("another tenant's logo: %d", code)
+	}
+}
+
+// The tenant's own admin decides on the MSP's access in the dashboard: a
+// tenant that asks for approval shows the MSP's people a form to ask;
+// the admin approves on the access page (the MSP's admin may not), and
+// revokes; the page lists what the MSP did.
+func TestAccessPage(t *testing.T) {
+	f := setup(t)
+	access := "/dashboard/t/" + f.a.Slug + "/access"
+	csrf := f.as("bo")
+	if code, page := f.post(access+"/setting", url.Values{"csrf": {csrf}, "msp_access": {"sometimes"}}); code != 422 || !strings.Contains(page, "msp_access") {
+		t.Fatalf("an unknown setting: %d %s", code, page)
+	}
+	if code, page := f.post(access+"/setting", url.Values{"csrf": {csrf}, "msp_access": {"approval"}}); code != 200 || !strings.Contains(page, `value="approval" checked`) {
+		t.Fatalf("the setting: %d %s", code, page)
+	}
+	// The MSP's admin has no standing access now: it is asked to ask.
+	f.as("mo")
+	if code, page := f.get("/dashboard/t/" + f.a.Slug + "/devices"); code != 403 || !strings.Contains(page, "Ask for access") {
+		t.Fatalf("the MSP's admin without a grant: %d %s", code, page)
+	}
+	tcsrf := f.as("tess")
+	code, page := f.get("/dashboard/t/" + f.a.Slug + "/")
+	if code != 403 || !strings.Contains(page, `action="/dashboard/t/`+f.a.Slug+`/access/request"`) {
+		t.Fatalf("a technician without a grant: %d %s", code, page)
+	}
+	if code, page := f.post(access+"/request", url.Values{"csrf": {tcsrf}, "role": {"operator"}, "hours": {"0"}, "reason": {"x"}}); code != 422 || !strings.Contains(page, "hours") {
+		t.Errorf("a request of no hours: %d %s", code, page)
+	}
+	if code, page := f.post(access+"/request", url.Values{"csrf": {tcsrf}, "role": {"operator"}, "hours": {"8"}, "reason": {"ticket 7: the till"}}); code != 202 || !strings.Contains(page, "Asked") {
+		t.Fatalf("the request: %d %s", code, page)
+	}
+	csrf = f.as("bo")
+	code, page = f.get(access)
+	id := regexp.MustCompile(`id="grant-([0-9a-f-]{36})"`).FindStringSubmatch(page)
+	if code != 200 || id == nil || !strings.Contains(page, "ticket 7: the till") || !strings.Contains(page, "request-access-grant") {
+		t.Fatalf("the access page: %d %s", code, page)
+	}
+	if code, _ := f.post(access+"/grants/"+id[1]+"/approve", url.Values{"csrf": {csrf}}); code != 200 {
+		t.Fatalf("approve: %d", code)
+	}
+	f.as("tess")
+	if code, page := f.get("/dashboard/t/" + f.a.Slug + "/devices"); code != 200 || !strings.Contains(page, "Reception PC") {
+		t.Fatalf("the technician with the grant: %d", code)
+	}
+	csrf = f.as("bo")
+	if code, _ := f.post(access+"/grants/"+id[1]+"/revoke", url.Values{"csrf": {csrf}}); code != 200 {
+		t.Fatalf("revoke: %d", code)
+	}
+	if code, _ := f.post(access+"/grants/"+id[1]+"/explode", url.Values{"csrf": {csrf}}); code != 404 {
+		t.Errorf("an unknown verb: %d", code)
+	}
+	f.as("tess")
+	if code, _ := f.get("/dashboard/t/" + f.a.Slug + "/devices"); code != 403 {
+		t.Errorf("the technician once revoked: %d", code)
 	}
 }

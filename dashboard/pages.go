@@ -123,7 +123,7 @@ var pages = template.Must(template.New("layout").Funcs(funcs).ParseFS(templateFi
 var layouts = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
 	for _, content := range []string{"home-content", "devices-content", "device-content", "overview-content", "audit-content", "enroll-content",
-		"rules-content", "groups-content", "commands-content", "people-content", "profiles-content", "abm-content", "webhooks-content", "webhook-content", "settings-content", "confirm-content", "reports-content", "search-content", "operations-content", "operation-content", "baselines-content", "baseline-content"} {
+		"rules-content", "groups-content", "commands-content", "people-content", "profiles-content", "abm-content", "webhooks-content", "webhook-content", "settings-content", "confirm-content", "reports-content", "search-content", "operations-content", "operation-content", "baselines-content", "baseline-content", "access-content"} {
 		t := template.Must(pages.Clone())
 		template.Must(t.New("content").Parse(`{{template "` + content + `" .}}`))
 		out[content] = t
@@ -430,7 +430,11 @@ func (d *Dashboard) tenant(w http.ResponseWriter, r *http.Request, min identity.
 		d.errorPage(w, r, http.StatusForbidden, "Your MSP requires you to sign in with a second factor. Sign out, and sign in again with it.")
 		return tenancy.Tenant{}, false
 	case !a.Role.Valid() && a.Member:
-		d.errorPage(w, r, http.StatusForbidden, "You work for this tenant's MSP but hold no grant in it: ask for one (the API's request-access-grant) and come back once it is active.")
+		if r.Method == http.MethodGet && r.Header.Get("HX-Request") != "true" {
+			d.askForGrant(w, r, t)
+		} else {
+			d.errorPage(w, r, http.StatusForbidden, "You work for this tenant's MSP but hold no grant in it: ask for one on its page, and come back once it is active.")
+		}
 		return tenancy.Tenant{}, false
 	case !a.Role.AtLeast(min): // a page above the person's role is not there for them
 		d.errorPage(w, r, http.StatusNotFound, "There is no such tenant, or your account has no role in it.")

@@ -21,6 +21,7 @@ const pages: [string, string][] = [
   ["audit", "audit"],
   ["settings", "settings"],
   ["people", "people"],
+  ["access", "access"],
 ];
 
 const url = (p: string) => (p.startsWith("/") ? world.platform + p : tenantPath(tenantA, p));
