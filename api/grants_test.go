@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tridentmdm/trident/api"
 	"github.com/tridentmdm/trident/services/inventory"
@@ -95,4 +96,39 @@ func TestMSPPowersFollowTheTenantsSetting(t *testing.T) {
 		}
 	}
 	isProblem(t, w.do(t, "msp-admin-b", "PUT", status, map[string]any{"status": "suspended"}), 404)
+}
+
+// A live stream opened through a grant ends within a heartbeat of the
+// grant's revocation; one opened with the tenant's own role goes on.
+func TestStreamEndsWithTheGrant(t *testing.T) {
+	w := newWorld(t, api.Limits{Heartbeat: 100 * time.Millisecond})
+	g := w.do(t, "tech-a", "POST", "/v1/msps/"+w.mspA.Slug+"/tenants/"+w.a.Slug+"/access-grants",
+		map[string]any{"role": "viewer", "reason": "watching an incident", "hours": 1})
+	if g.status != 201 || g.body["status"] != "active" { // tenant a allows standing access: active on request
+		t.Fatalf("the grant: %d %s", g.status, g.raw)
+	}
+	tech, resp := w.openStream(t, "tech-a", w.a.Slug, "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("the technician's stream: %d", resp.StatusCode)
+	}
+	own, _ := w.openStream(t, "viewer-a", w.a.Slug, "")
+	if r := w.do(t, "admin-a", "POST", "/v1/tenants/"+w.a.Slug+"/access-grants/"+g.body["id"].(string)+"/revoke", nil); r.status != 200 {
+		t.Fatalf("revoke: %d %s", r.status, r.raw)
+	}
+	ended := time.After(5 * time.Second)
+	for open := true; open; {
+		select {
+		case _, open = <-tech:
+		case <-ended:
+			t.Fatal("the technician's stream is still open 5 s after the grant was revoked")
+		}
+	}
+	select {
+	case _, ok := <-own:
+		if !ok {
+			t.Error("the tenant's own viewer's stream ended too")
+		}
+	case <-time.After(time.Second):
+		t.Error("the tenant's own viewer's stream went quiet")
+	}
 }

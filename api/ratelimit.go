@@ -23,6 +23,9 @@ type Limits struct {
 	// Streams is how many live event streams one caller may hold open at
 	// once, per process (0: events.DefaultStreams).
 	Streams int
+	// Heartbeat is how often an idle stream pings and checks that an
+	// MSP's access or a grant it was opened with still holds (0: 20 s).
+	Heartbeat time.Duration
 }
 
 type bucketSet struct {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -24,7 +25,8 @@ type Ping struct {
 	At time.Time `json:"at"`
 }
 
-// heartbeat is how often an idle stream pings.
+// heartbeat is how often an idle stream pings, by default
+// (Limits.Heartbeat).
 const heartbeat = 20 * time.Second
 
 func (a *API) streamRoutes() {
@@ -42,6 +44,7 @@ func (a *API) streamRoutes() {
 		}
 		after := max(in.LastEventID, in.After)
 		admin := callerIsAdmin(ctx)
+		c := callFrom(ctx)
 		sub, err := a.d.Bus.Subscribe(tenantContext(ctx), after)
 		if err != nil {
 			a.d.Log.ErrorContext(ctx, "event stream", "err", err)
@@ -53,13 +56,19 @@ func (a *API) streamRoutes() {
 		if send(sse.Message{Data: Ping{At: time.Now().UTC()}}) != nil {
 			return
 		}
-		tick := time.NewTicker(heartbeat)
+		tick := time.NewTicker(cmp.Or(a.d.Limits.Heartbeat, heartbeat))
 		defer tick.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
+				// An MSP's access or a grant that ended ends the stream
+				// within a heartbeat.
+				if ok, err := a.d.Grants.Holds(ctx, c.principal, c.tenant, c.access); !ok {
+					a.d.Log.InfoContext(ctx, "event stream ended: the caller's access ended", "err", err)
+					return
+				}
 				if send(sse.Message{Data: Ping{At: time.Now().UTC()}}) != nil {
 					return
 				}

@@ -81,11 +81,18 @@ func (d *Dashboard) live(w http.ResponseWriter, r *http.Request) {
 	}
 	tick := time.NewTicker(heartbeat)
 	defer tick.Stop()
+	p, had := sessionFrom(r.Context()).principal(), d.access(r, t)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+			// An MSP's access or a grant that ended ends the stream
+			// within a heartbeat.
+			if ok, err := d.opts.Grants.Holds(ctx, p, t, had); !ok {
+				d.log.InfoContext(ctx, "dashboard live stream ended: the person's access ended", "err", err)
+				return
+			}
 			fmt.Fprint(w, ": ping\n\n")
 		case ev, ok := <-sub.C():
 			if !ok {

@@ -270,6 +270,18 @@ ORDER BY cardinality(groups) = 0, array_position(ARRAY['viewer', 'operator', 'ad
 	return out, nil
 }
 
+// Holds reports whether the caller still holds access a in t, for what
+// lasts past the request that was allowed (a live stream): the tenant's
+// own role comes with the token; an MSP's standing access or a grant is
+// asked again, so an expired, revoked or refused one ends the stream.
+func (d *Delegations) Holds(ctx context.Context, p *Principal, t tenancy.Tenant, a Access) (bool, error) {
+	if a.Source == FromTenant || a.Source == "" {
+		return true, nil
+	}
+	now, err := d.In(ctx, p, t)
+	return err == nil && now.Role.Valid() && now.Role.AtLeast(a.Role), err
+}
+
 // CoversDevice refuses a grant scoped to device groups a device outside
 // them; other access covers every device. ctx carries the tenant.
 func (d *Delegations) CoversDevice(ctx context.Context, a Access, device uuid.UUID) error {
