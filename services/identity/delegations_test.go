@@ -28,7 +28,7 @@ type grantWorld struct {
 	owner      *identity.Principal
 }
 
-func newGrantWorld(t *testing.T) *grantWorld {
+func newGrantWorld(t testing.TB) *grantWorld {
 	t.Helper()
 	ctx := context.Background()
 	db := testenv.DB(t)
