@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
@@ -211,20 +210,12 @@ func (a *API) exportRoutes() {
 	})
 }
 
-// mspReach holds an MSP's operation on one of its tenants (a
-// cross-tenant command's part, an export) to what the policy gives the
-// caller there: the MSP admin's standing access where the tenant allows
-// it, else a tenant-wide grant whose role may pass. The access is the
-// call's, for the audit entry.
+// mspReach holds an MSP's operation on one of its tenants to what the
+// policy gives the caller there (identity.Delegations.Reach); the access
+// is the call's, for the audit entry.
 func (a *API) mspReach(ctx context.Context, c *call, t tenancy.Tenant, may func(identity.Role) error) error {
-	got, err := a.d.Grants.In(ctx, c.principal, t)
+	got, err := a.d.Grants.Reach(ctx, c.principal, t, may)
 	if err != nil {
-		return err
-	}
-	if !got.Role.Valid() {
-		return fault.New(fault.Forbidden, "the tenant %s asks its MSP for a grant, and the caller holds none there", t.Slug)
-	}
-	if err := errors.Join(got.WholeTenant(), may(got.Role)); err != nil {
 		return err
 	}
 	c.access = got

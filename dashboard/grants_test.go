@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/tenants"
@@ -168,5 +170,28 @@ func TestAccessPage(t *testing.T) {
 	f.as("tess")
 	if code, _ := f.get("/dashboard/t/" + f.a.Slug + "/devices"); code != 403 {
 		t.Errorf("the technician once revoked: %d", code)
+	}
+}
+
+// The MSP's command to many tenants from the dashboard follows each
+// tenant's setting as the API's does: the part in a tenant that asks for
+// grants does not start, with the reason, and queues nothing.
+func TestDashboardOperationFollowsTheSetting(t *testing.T) {
+	f := setup(t)
+	csrf := f.as("bo")
+	if code, _ := f.post("/dashboard/t/"+f.a.Slug+"/access/setting", url.Values{"csrf": {csrf}, "msp_access": {"approval"}}); code != 200 {
+		t.Fatalf("the setting: %d", code)
+	}
+	csrf = f.as("mo")
+	code, page := f.post("/dashboard/msps/"+f.a.MSPSlug+"/operations", url.Values{"csrf": {csrf}, "kind": {"restart"}, "platform": {"windows"}})
+	if code != 200 || !strings.Contains(page, "asks its MSP for a grant") {
+		t.Fatalf("the operation: %d %s", code, page)
+	}
+	var queued int
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	if err := f.db.Tx(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FROM commands`).Scan(&queued)
+	}); err != nil || queued != 0 {
+		t.Errorf("the refused part queued %d commands (%v)", queued, err)
 	}
 }

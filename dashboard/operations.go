@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tridentmdm/trident/services/commands"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/msp"
@@ -126,6 +127,18 @@ func (d *Dashboard) runOperation(w http.ResponseWriter, r *http.Request) {
 	}
 	op, err := d.opts.MSP.Run(r.Context(), d.cmds, m, target, payload, strings.TrimSpace(r.PostFormValue("confirm_name")), sess.Subject,
 		func(ctx context.Context, t tenancy.Tenant) error {
+			// As the API's: the part needs the caller's power in t, which
+			// a tenant asking for grants gives only through one.
+			got, err := d.opts.Grants.Reach(ctx, sess.principal(), t, func(r identity.Role) error {
+				return commands.Authorize(r, target.Command, payload)
+			})
+			if err != nil {
+				return err
+			}
+			if sess.access == nil {
+				sess.access = map[uuid.UUID]identity.Access{}
+			}
+			sess.access[t.ID] = got
 			return d.record(ctx, sess, "run-msp-operation", "/v1/msps/"+m.Slug+"/operations", http.StatusAccepted,
 				map[string]string{"command": target.Command})
 		})

@@ -270,6 +270,26 @@ ORDER BY cardinality(groups) = 0, array_position(ARRAY['viewer', 'operator', 'ad
 	return out, nil
 }
 
+// Reach is the policy for an MSP's operation on one of its tenants (a
+// cross-tenant command's part, an export): the caller's power there, as
+// In says, must be tenant-wide and pass may. It answers the access, for
+// the audit entry, or why not.
+func (d *Delegations) Reach(ctx context.Context, p *Principal, t tenancy.Tenant, may func(Role) error) (Access, error) {
+	got, err := d.In(ctx, p, t)
+	switch {
+	case err != nil:
+		return Access{}, err
+	case got.MFARequired:
+		return Access{}, fault.New(fault.Forbidden, "%s", MFAMessage(t.MSPSlug))
+	case !got.Role.Valid():
+		return Access{}, fault.New(fault.Forbidden, "the tenant %s asks its MSP for a grant, and the caller holds none there", t.Slug)
+	}
+	if err := errors.Join(got.WholeTenant(), may(got.Role)); err != nil {
+		return Access{}, err
+	}
+	return got, nil
+}
+
 // Holds reports whether the caller still holds access a in t, for what
 // lasts past the request that was allowed (a live stream): the tenant's
 // own role comes with the token; an MSP's standing access or a grant is
