@@ -113,6 +113,7 @@ var notices = map[string]string{
 	"view-deleted":         "The saved view is deleted.",
 	"tenant-created":       "The tenant is made. Enroll its first devices from Enrollment.",
 	"tenant-suspended":     "The tenant is suspended: its devices check in and get no commands, no new device enrolls, and nothing in it can be changed until it is resumed.",
+	"branding-saved":       "Saved: the tenant's pages, profiles and enrollment show its branding from now (an ADE profile at its next assignment).",
 	"msp-access-saved":     "Saved: the MSP reaches the tenant as chosen from its next call; grants active now stay until they end.",
 	"grant-approve":        "Approved: the grant is active from now for its hours.",
 	"grant-deny":           "Denied.",

@@ -195,3 +195,36 @@ func TestDashboardOperationFollowsTheSetting(t *testing.T) {
 		t.Errorf("the refused part queued %d commands (%v)", queued, err)
 	}
 }
+
+// The tenant's admins set its branding on the settings page: a refused
+// field says why and keeps what was typed; a logo that is not an image is
+// refused; each change is audited as its API operation.
+func TestBrandingForm(t *testing.T) {
+	f := setup(t)
+	csrf := f.as("bo")
+	settings := "/dashboard/t/" + f.a.Slug + "/settings"
+	code, page := f.post(settings+"/branding", url.Values{"csrf": {csrf}, "display_name": {"Corner Bakery"}, "primary_color": {"orange"}})
+	if code != 422 || !strings.Contains(page, "primary_color") || !strings.Contains(page, `value="Corner Bakery"`) {
+		t.Fatalf("a bad colour: %d %s", code, page)
+	}
+	if code, page := f.post(settings+"/branding", url.Values{"csrf": {csrf}, "display_name": {"Corner Bakery"}, "primary_color": {"#aa3300"},
+		"support_email": {"it@corner.example"}}); code != 200 || !strings.Contains(page, `<span class="tenant-name">Corner Bakery</span>`) {
+		t.Fatalf("the branding: %d %s", code, page)
+	}
+	if code, page := f.upload(settings+"/branding/logo", map[string]string{"csrf": csrf}, map[string][]byte{"logo": []byte("<svg/>")}); code != 422 || !strings.Contains(page, "not a PNG or JPEG") {
+		t.Errorf("an SVG logo: %d %s", code, page)
+	}
+	var logo bytes.Buffer
+	_ = png.Encode(&logo, image.NewGray(image.Rect(0, 0, 32, 32)))
+	if code, page := f.upload(settings+"/branding/logo", map[string]string{"csrf": csrf}, map[string][]byte{"logo": logo.Bytes()}); code != 200 || !strings.Contains(page, "tenant-logo") {
+		t.Fatalf("the logo: %d %s", code, page)
+	}
+	if code, page := f.post(settings+"/branding/logo/remove", url.Values{"csrf": {csrf}}); code != 200 || strings.Contains(page, "tenant-logo") {
+		t.Errorf("remove the logo: %d", code)
+	}
+	for _, action := range []string{"set-branding", "set-branding-logo", "delete-branding-logo"} {
+		if n := f.audited(f.a, action); n != 1 {
+			t.Errorf("%s audited %d times", action, n)
+		}
+	}
+}

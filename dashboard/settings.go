@@ -10,6 +10,7 @@ import (
 	"github.com/tridentmdm/trident/services/enrollment"
 	"github.com/tridentmdm/trident/services/identity"
 	"github.com/tridentmdm/trident/services/msp"
+	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -26,9 +27,13 @@ func (d *Dashboard) settings(w http.ResponseWriter, r *http.Request) {
 func (d *Dashboard) settingsPage(w http.ResponseWriter, r *http.Request, s scope, code int, f flash) {
 	var names []tenancy.Hostname
 	var fed *enrollment.Federation
+	var brand tenants.Branding
 	err := d.db.ReadWithin(s.Ctx, func(ctx context.Context) error {
 		var err error
 		if names, err = d.opts.Tenants.Hostnames(ctx, s.T); err != nil {
+			return err
+		}
+		if brand, err = d.opts.Tenants.Branding(ctx); err != nil {
 			return err
 		}
 		if d.opts.Windows != nil {
@@ -46,7 +51,7 @@ func (d *Dashboard) settingsPage(w http.ResponseWriter, r *http.Request, s scope
 		d.errorPage(w, r, http.StatusServiceUnavailable, "The settings cannot be read right now; try again in a moment.")
 		return
 	}
-	v := &settingsView{view: s.view("Settings", f), Hostnames: names, Federation: fed,
+	v := &settingsView{view: s.view("Settings", f), Hostnames: names, Federation: fed, Branding: brand,
 		MSPAdmin: d.opts.MSP != nil && sessionFrom(r.Context()).principal().AdministersMSP(s.T.MSPSlug)}
 	if v.MSPAdmin {
 		if v.Tags, err = d.opts.MSP.Tags(s.Ctx, s.T); err != nil {

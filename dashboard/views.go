@@ -15,6 +15,7 @@ import (
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/services/pki"
+	"github.com/tridentmdm/trident/services/tenants"
 	"github.com/tridentmdm/trident/tenancy"
 )
 
@@ -269,6 +270,7 @@ type settingsView struct {
 	Platform   *tenancy.Hostname // the tenant's own name under the base domain
 	Custom     []tenancy.Hostname
 	Federation *enrollment.Federation
+	Branding   tenants.Branding
 }
 
 // windowsTokenView is a new Windows enrollment token, shown once (an htmx
