@@ -35,15 +35,15 @@ func TestKeycloakClaims(t *testing.T) {
 		t.Errorf("Grants = %v, want %v (the slug-only legacy grant is ignored by default)", p.Grants, want)
 	}
 	for _, g := range want {
-		if r, ok := p.RoleIn(tenancy.Tenant{MSPSlug: "corner", Slug: g.Tenant}); !ok || r != g.Role {
+		if r, ok := p.tokenRole(tenancy.Tenant{MSPSlug: "corner", Slug: g.Tenant}); !ok || r != g.Role {
 			t.Errorf("role in corner/%s = %q, want %q", g.Tenant, r, g.Role)
 		}
 	}
 	acmeTenant := tenancy.Tenant{ID: uuid.New(), MSPSlug: "acme", Slug: "anything"}
-	if r, ok := p.RoleIn(acmeTenant); !ok || r != Admin {
+	if r, ok := p.tokenRole(acmeTenant); !ok || r != Admin {
 		t.Errorf("RoleIn(an acme tenant) = %q, %v; want admin", r, ok)
 	}
-	if _, ok := p.RoleIn(tenancy.Tenant{MSPSlug: "other", Slug: "florist"}); ok {
+	if _, ok := p.tokenRole(tenancy.Tenant{MSPSlug: "other", Slug: "florist"}); ok {
 		t.Error("a bogus role granted access")
 	}
 }
@@ -55,11 +55,11 @@ func TestKeycloakClaims(t *testing.T) {
 func TestGrantsNameTheirMSP(t *testing.T) {
 	claims := map[string]any{"groups": []any{"/trident/msp/corner/tenant/newco/admin", "/trident/tenant/oldco/viewer"}}
 	p := DefaultClaims().principal("u1", claims, "trident-api")
-	if r, ok := p.RoleIn(tenancy.Tenant{MSPSlug: "corner", Slug: "newco"}); !ok || r != Admin {
+	if r, ok := p.tokenRole(tenancy.Tenant{MSPSlug: "corner", Slug: "newco"}); !ok || r != Admin {
 		t.Errorf("the grant in its own MSP: %q, %v", r, ok)
 	}
 	for _, squat := range []tenancy.Tenant{{MSPSlug: "squatter", Slug: "newco"}, {MSPSlug: "corner", Slug: "oldco"}, {MSPSlug: "any", Slug: "oldco"}} {
-		if r, ok := p.RoleIn(squat); ok {
+		if r, ok := p.tokenRole(squat); ok {
 			t.Errorf("RoleIn(%s/%s) = %q; want no role", squat.MSPSlug, squat.Slug, r)
 		}
 	}
@@ -68,10 +68,10 @@ func TestGrantsNameTheirMSP(t *testing.T) {
 	legacy := DefaultClaims()
 	legacy.SlugGrants = true
 	p = legacy.principal("u1", claims, "trident-api")
-	if r, ok := p.RoleIn(tenancy.Tenant{MSPSlug: "any", Slug: "oldco"}); !ok || r != Viewer {
+	if r, ok := p.tokenRole(tenancy.Tenant{MSPSlug: "any", Slug: "oldco"}); !ok || r != Viewer {
 		t.Errorf("with SlugGrants, the older grant: %q, %v", r, ok)
 	}
-	if _, ok := p.RoleIn(tenancy.Tenant{MSPSlug: "squatter", Slug: "newco"}); ok {
+	if _, ok := p.tokenRole(tenancy.Tenant{MSPSlug: "squatter", Slug: "newco"}); ok {
 		t.Error("with SlugGrants, an MSP-bound grant reached another MSP")
 	}
 }
@@ -96,7 +96,7 @@ func TestTechnicianClaims(t *testing.T) {
 	if len(p.Grants) != 0 || len(p.MSPAdmin) != 0 || p.AdministersMSP("acme") || !p.WorksFor("acme") || p.WorksFor("other") {
 		t.Errorf("a technician holds %+v", p)
 	}
-	if _, ok := p.RoleIn(tenancy.Tenant{Slug: "bakery", MSPSlug: "acme"}); ok {
+	if _, ok := p.tokenRole(tenancy.Tenant{Slug: "bakery", MSPSlug: "acme"}); ok {
 		t.Error("a technician has a standing role in a tenant")
 	}
 }

@@ -110,10 +110,12 @@ func (g Grant) covers(t tenancy.Tenant) bool {
 	return g.Tenant == t.Slug && (g.MSP == t.MSPSlug || g.MSP == "")
 }
 
-// RoleIn is the caller's role in tenant t, and whether it has any: an MSP
-// admin is an admin of all its MSP's tenants; a grant counts only in the
-// tenant of that slug in the MSP it names.
-func (p *Principal) RoleIn(t tenancy.Tenant) (Role, bool) {
+// tokenRole is the role the token alone gives in tenant t, and whether
+// it gives any: an MSP admin as an admin of all its MSP's tenants; a
+// grant only in the tenant of that slug in the MSP it names. It is not
+// the access policy (Delegations.In, which knows the tenant's setting
+// and delegated grants): the claims' tests read it.
+func (p *Principal) tokenRole(t tenancy.Tenant) (Role, bool) {
 	if slices.Contains(p.MSPAdmin, t.MSPSlug) {
 		return Admin, true
 	}
