@@ -85,19 +85,30 @@ func (d *Dashboard) setMSPAccess(w http.ResponseWriter, r *http.Request) {
 	done(w, r, "/dashboard/t/"+s.T.Slug+"/access", "msp-access-saved")
 }
 
-// decideGrant approves, denies or revokes a grant, as the API's
-// approve-, deny- and revoke-access-grant.
-func (d *Dashboard) decideGrant(w http.ResponseWriter, r *http.Request) {
+// approveGrant, denyGrant and revokeGrant decide on a grant, as the
+// API's operations of those names.
+func (d *Dashboard) approveGrant(w http.ResponseWriter, r *http.Request) {
+	d.changeGrant(w, r, "approve-access-grant", "approve", d.opts.Grants.Approve)
+}
+
+func (d *Dashboard) denyGrant(w http.ResponseWriter, r *http.Request) {
+	d.changeGrant(w, r, "deny-access-grant", "deny", d.opts.Grants.Deny)
+}
+
+func (d *Dashboard) revokeGrant(w http.ResponseWriter, r *http.Request) {
+	d.changeGrant(w, r, "revoke-access-grant", "revoke", d.opts.Grants.Revoke)
+}
+
+// changeGrant runs one decision on the path's grant, audited as action.
+func (d *Dashboard) changeGrant(w http.ResponseWriter, r *http.Request, action, verb string,
+	do func(context.Context, *identity.Principal, tenancy.Tenant, uuid.UUID) (identity.Delegation, error)) {
 	s, ok := d.scoped(w, r, identity.Admin)
 	if !ok {
 		return
 	}
 	sess := sessionFrom(r.Context())
 	id, err := uuid.Parse(r.PathValue("id"))
-	verb := r.PathValue("verb")
-	do := map[string]func(context.Context, *identity.Principal, tenancy.Tenant, uuid.UUID) (identity.Delegation, error){
-		"approve": d.opts.Grants.Approve, "deny": d.opts.Grants.Deny, "revoke": d.opts.Grants.Revoke}[verb]
-	if err != nil || do == nil {
+	if err != nil {
 		d.errorPage(w, r, http.StatusNotFound, "There is no such grant.")
 		return
 	}
@@ -105,7 +116,7 @@ func (d *Dashboard) decideGrant(w http.ResponseWriter, r *http.Request) {
 		if _, err := do(ctx, sess.principal(), s.T, id); err != nil {
 			return err
 		}
-		return d.record(ctx, sess, verb+"-access-grant", "/v1/tenants/"+s.T.Slug+"/access-grants/"+id.String()+"/"+verb, http.StatusOK, nil)
+		return d.record(ctx, sess, action, "/v1/tenants/"+s.T.Slug+"/access-grants/"+id.String()+"/"+verb, http.StatusOK, nil)
 	})
 	if err != nil {
 		code, msg := d.problem(r, err)

@@ -164,8 +164,8 @@ func TestAccessPage(t *testing.T) {
 	if code, _ := f.post(access+"/grants/"+id[1]+"/revoke", url.Values{"csrf": {csrf}}); code != 200 {
 		t.Fatalf("revoke: %d", code)
 	}
-	if code, _ := f.post(access+"/grants/"+id[1]+"/explode", url.Values{"csrf": {csrf}}); code != 404 {
-		t.Errorf("an unknown verb: %d", code)
+	if code, _ := f.post(access+"/grants/not-a-grant/revoke", url.Values{"csrf": {csrf}}); code != 404 {
+		t.Errorf("no such grant: %d", code)
 	}
 	f.as("tess")
 	if code, _ := f.get("/dashboard/t/" + f.a.Slug + "/devices"); code != 403 {

@@ -28,7 +28,7 @@ func TestDashboardAuditsAsTheAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	audited := regexp.MustCompile(`d\.(?:record|audited|auditedAs)\([^"\n]*"([a-z0-9-]+)"`)
+	audited := regexp.MustCompile(`d\.(?:record|audited|auditedAs|changeGrant|changeBranding)\([^"\n]*"([a-z0-9-]+)"`)
 	found := 0
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
