@@ -245,15 +245,9 @@ func (a *API) allowed(ctx huma.Context, c *call, t tenancy.Tenant, acc access) b
 	case acc.Own && got.Source != identity.FromTenant:
 		return refuse("only the tenant's own admins do this, not its MSP or a grant")
 	}
-	if got.Grant != nil && len(got.Grant.Groups) > 0 {
-		err := got.WholeTenant()
-		if dev, perr := uuid.Parse(ctx.Param("device")); perr == nil {
-			err = a.d.Grants.CoversDevice(tenancy.WithTenant(ctx.Context(), t.ID), got, dev)
-		}
-		if err != nil {
-			a.writeErr(ctx, err)
-			return false
-		}
+	if err := a.d.Grants.Covers(ctx.Context(), got, ctx.Param("device")); err != nil {
+		a.writeErr(ctx, err)
+		return false
 	}
 	c.access = got
 	return true

@@ -132,3 +132,35 @@ func TestStreamEndsWithTheGrant(t *testing.T) {
 		t.Error("the tenant's own viewer's stream went quiet")
 	}
 }
+
+// A grant scoped to device groups covers the operations on one device of
+// them, at the API's edge: a device outside them, and the whole tenant's
+// lists, are refused saying why.
+func TestGroupScopedGrantAtTheEdge(t *testing.T) {
+	w := newWorld(t, api.Limits{})
+	devs := w.enroll(t, w.a, inventory.Report{Platform: inventory.Windows, Identifier: "IN"}, inventory.Report{Platform: inventory.Windows, Identifier: "OUT"})
+	tp := "/v1/tenants/" + w.a.Slug
+	g := w.do(t, "admin-a", "POST", tp+"/groups", map[string]any{"name": "Tills"})
+	if g.status != 201 {
+		t.Fatalf("group: %d %s", g.status, g.raw)
+	}
+	if r := w.do(t, "admin-a", "POST", tp+"/groups/"+g.body["id"].(string)+"/members", map[string]any{"add": []string{devs[0].ID.String()}}); r.status != 200 {
+		t.Fatalf("members: %d %s", r.status, r.raw)
+	}
+	if r := w.do(t, "tech-a", "POST", "/v1/msps/"+w.mspA.Slug+"/tenants/"+w.a.Slug+"/access-grants",
+		map[string]any{"role": "operator", "groups": []string{"Tills"}, "reason": "the tills", "hours": 1}); r.status != 201 {
+		t.Fatalf("the grant: %d %s", r.status, r.raw)
+	}
+	if r := w.do(t, "tech-a", "GET", tp+"/devices/"+devs[0].ID.String(), nil); r.status != 200 {
+		t.Errorf("a device of the group: %d %s", r.status, r.raw)
+	}
+	if r := w.do(t, "tech-a", "POST", tp+"/devices/"+devs[0].ID.String()+"/commands", map[string]any{"kind": "restart"}); r.status != 201 {
+		t.Errorf("a command to a device of the group: %d %s", r.status, r.raw)
+	}
+	if r := w.do(t, "tech-a", "GET", tp+"/devices/"+devs[1].ID.String(), nil); r.status != 403 || !strings.Contains(r.detail(), "in none of them") {
+		t.Errorf("a device outside the group: %d %s", r.status, r.raw)
+	}
+	if r := w.do(t, "tech-a", "GET", tp+"/devices", nil); r.status != 403 || !strings.Contains(r.detail(), "whole tenant") {
+		t.Errorf("the tenant's device list: %d %s", r.status, r.raw)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/services/events"
@@ -226,5 +227,39 @@ func TestBrandingForm(t *testing.T) {
 		if n := f.audited(f.a, action); n != 1 {
 			t.Errorf("%s audited %d times", action, n)
 		}
+	}
+}
+
+// A grant scoped to device groups shows the technician the pages of one
+// device of them, and nothing else of the tenant.
+func TestGroupScopedGrantInTheDashboard(t *testing.T) {
+	f := setup(t)
+	ctx := tenancy.WithTenant(context.Background(), f.a.ID)
+	g, err := f.inv.CreateGroup(ctx, "Tills")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dev uuid.UUID
+	if err := f.db.Tx(ctx, func(tx pgx.Tx) error { return tx.QueryRow(ctx, `SELECT id FROM devices`).Scan(&dev) }); err != nil {
+		t.Fatal(err)
+	}
+	del := identity.NewDelegations(f.db, events.NewPublisher(nil), f.inv)
+	tess := &identity.Principal{Subject: "tess", Name: "Tess", MSPTechnician: []string{f.a.MSPSlug}}
+	if _, err := del.Request(ctx, tess, f.a, identity.GrantRequest{Role: identity.Viewer, Groups: []string{"Tills"}, Reason: "the tills", Hours: 1}); err != nil {
+		t.Fatal(err)
+	}
+	f.as("tess")
+	device := "/dashboard/t/" + f.a.Slug + "/devices/" + dev.String()
+	if code, page := f.get(device); code != 403 || !strings.Contains(page, "in none of them") {
+		t.Errorf("a device outside the grant's groups: %d", code)
+	}
+	if _, err := f.inv.SetMembers(ctx, g.ID, []uuid.UUID{dev}, true); err != nil {
+		t.Fatal(err)
+	}
+	if code, page := f.get(device); code != 200 || !strings.Contains(page, "Reception PC") {
+		t.Errorf("a device of the grant's groups: %d", code)
+	}
+	if code, page := f.get("/dashboard/t/" + f.a.Slug + "/devices"); code != 403 || !strings.Contains(page, "whole tenant") {
+		t.Errorf("the tenant's device list: %d", code)
 	}
 }

@@ -440,7 +440,7 @@ func (d *Dashboard) tenant(w http.ResponseWriter, r *http.Request, min identity.
 		d.errorPage(w, r, http.StatusNotFound, "There is no such tenant, or your account has no role in it.")
 		return tenancy.Tenant{}, false
 	}
-	if err := d.inGrantScope(r, a); err != nil {
+	if err := d.opts.Grants.Covers(r.Context(), a, r.PathValue("device")); err != nil {
 		_, msg := d.problem(r, err)
 		d.errorPage(w, r, http.StatusForbidden, msg)
 		return tenancy.Tenant{}, false
@@ -453,19 +453,6 @@ func (d *Dashboard) tenant(w http.ResponseWriter, r *http.Request, min identity.
 		return tenancy.Tenant{}, false
 	}
 	return t, true
-}
-
-// inGrantScope holds a grant limited to device groups to the pages of
-// one of their devices.
-func (d *Dashboard) inGrantScope(r *http.Request, a identity.Access) error {
-	if a.Grant == nil || len(a.Grant.Groups) == 0 {
-		return nil
-	}
-	dev, err := uuid.Parse(r.PathValue("device"))
-	if err != nil {
-		return a.WholeTenant()
-	}
-	return d.opts.Grants.CoversDevice(tenancy.WithTenant(r.Context(), a.Grant.TenantID), a, dev)
 }
 
 // whileSuspended are the changes a suspended tenant takes: its MSP's

@@ -10,12 +10,12 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/tridentmdm/trident/internal/textcut"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/tenancy"
 )
@@ -60,7 +60,7 @@ func (s *Store) record(ctx context.Context, tx pgx.Tx, e Entry) error {
 	if len(e.Details) == 0 {
 		e.Details = json.RawMessage("{}")
 	}
-	e.ActorName = shorten(e.ActorName, maxName) // a display name; the subject is kept whole
+	e.ActorName = textcut.Prefix(e.ActorName, maxName) // a display name; the subject is kept whole
 	err := tx.QueryRow(ctx, `INSERT INTO audit_log (actor, actor_name, action, target, request_id, status, details, access, grant_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id, at`, e.Actor, e.ActorName, e.Action, e.Target, e.RequestID, e.Status, e.Details,
 		e.Access, e.Grant).Scan(&e.ID, &e.At)
@@ -152,14 +152,3 @@ WHERE at >= $1 GROUP BY actor ORDER BY max(at) DESC LIMIT $2`, since, limit)
 
 // maxName is how much of a display name an entry keeps (actor_name).
 const maxName = 200
-
-// shorten cuts s to at most n bytes, at a character boundary.
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}

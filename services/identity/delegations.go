@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tridentmdm/trident/internal/fault"
+	"github.com/tridentmdm/trident/internal/textcut"
 	"github.com/tridentmdm/trident/services/events"
 	"github.com/tridentmdm/trident/services/inventory"
 	"github.com/tridentmdm/trident/tenancy"
@@ -164,10 +165,7 @@ func NewDelegations(db *tenancy.DB, pub *events.Publisher, groups DeviceGroups) 
 // active grant (tenant-wide grants first). It reads the writer, so a
 // revoked or expired grant stops at once.
 func (d *Delegations) In(ctx context.Context, p *Principal, t tenancy.Tenant) (Access, error) {
-	a := Access{Role: p.ownRole(t)}
-	if a.Role.Valid() {
-		a.Source = FromTenant
-	}
+	a := ownAccess(p, t)
 	if !p.WorksFor(t.MSPSlug) {
 		return a, nil
 	}
@@ -180,12 +178,10 @@ func (d *Delegations) In(ctx context.Context, p *Principal, t tenancy.Tenant) (A
 		if requireMFA, err = tenancy.MSPRequiresMFATx(ctx, tx, t.MSPID); err != nil || p.mfaRefused(requireMFA) {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `SELECT coalesce((SELECT msp_access FROM access_settings), 'standing')`).Scan(&mode); err != nil {
+		if err := tx.QueryRow(ctx, selectSetting).Scan(&mode); err != nil {
 			return err
 		}
-		rows, _ := tx.Query(ctx, `SELECT `+grantCols+` FROM access_grants
-WHERE subject = $1 AND status = 'active' AND expires_at > now()
-ORDER BY cardinality(groups) = 0 DESC, array_position(ARRAY['viewer', 'operator', 'admin'], role) DESC, expires_at DESC LIMIT 1`, p.Subject)
+		rows, _ := tx.Query(ctx, `SELECT `+grantCols+` FROM access_grants WHERE `+activeOf+` ORDER BY `+bestFirst+` LIMIT 1`, p.Subject)
 		g, err := pgx.CollectRows(rows, scanGrant)
 		if len(g) == 1 {
 			grant = &g[0]
@@ -200,6 +196,31 @@ ORDER BY cardinality(groups) = 0 DESC, array_position(ARRAY['viewer', 'operator'
 		return a, nil
 	}
 	return decide(a, p, t, mode, grant), nil
+}
+
+// selectSetting reads the tenant's msp_access (none kept: standing).
+const selectSetting = `SELECT coalesce((SELECT msp_access FROM access_settings), 'standing')`
+
+// activeOf keeps the grants to subject $1 in force now.
+const activeOf = `subject = $1 AND status = 'active' AND expires_at > now()`
+
+// preference is how the policy ranks a caller's grants in one tenant:
+// tenant-wide before scoped to groups, then the higher role, then the
+// later expiry; bestFirst and bestLast order by it.
+var (
+	preference = []string{"cardinality(groups) = 0", "array_position(ARRAY['viewer', 'operator', 'admin'], role)", "expires_at"}
+	bestFirst  = strings.Join(preference, " DESC, ") + " DESC"
+	bestLast   = strings.Join(preference, ", ")
+)
+
+// ownAccess is what the token alone gives the caller in t: the tenant's
+// own role, if any.
+func ownAccess(p *Principal, t tenancy.Tenant) Access {
+	a := Access{Role: p.ownRole(t)}
+	if a.Role.Valid() {
+		a.Source = FromTenant
+	}
+	return a
 }
 
 // decide is the policy's answer for a member of t's MSP, from its own
@@ -235,9 +256,7 @@ func (d *Delegations) InMSP(ctx context.Context, p *Principal, msp uuid.UUID, ts
 		if _, err := pgx.ForEachRow(rows, []any{&tid, &m}, func() error { modes[tid] = m; return nil }); err != nil {
 			return err
 		}
-		rows, _ = tx.Query(ctx, `SELECT `+grantCols+` FROM access_grants
-WHERE subject = $1 AND status = 'active' AND expires_at > now()
-ORDER BY cardinality(groups) = 0, array_position(ARRAY['viewer', 'operator', 'admin'], role), expires_at`, p.Subject)
+		rows, _ = tx.Query(ctx, `SELECT `+grantCols+` FROM access_grants WHERE `+activeOf+` ORDER BY `+bestLast, p.Subject)
 		gs, err := pgx.CollectRows(rows, scanGrant)
 		for i := range gs { // the best last, as In picks
 			grants[gs[i].TenantID] = &gs[i]
@@ -249,10 +268,7 @@ ORDER BY cardinality(groups) = 0, array_position(ARRAY['viewer', 'operator', 'ad
 	}
 	out := map[uuid.UUID]Access{}
 	for _, t := range ts {
-		a := Access{Role: p.ownRole(t)}
-		if a.Role.Valid() {
-			a.Source = FromTenant
-		}
+		a := ownAccess(p, t)
 		if t.MSPID == msp && p.WorksFor(t.MSPSlug) {
 			mode, ok := modes[t.ID]
 			if !ok {
@@ -300,6 +316,21 @@ func (d *Delegations) Holds(ctx context.Context, p *Principal, t tenancy.Tenant,
 	}
 	now, err := d.In(ctx, p, t)
 	return err == nil && now.Role.Valid() && now.Role.AtLeast(a.Role), err
+}
+
+// Covers is the scope check of an operation: a grant scoped to device
+// groups covers only an operation on one device of them, named by device
+// as the request's path has it ("" when it names none, or not a device
+// id). Other access covers everything.
+func (d *Delegations) Covers(ctx context.Context, a Access, device string) error {
+	if a.Grant == nil || len(a.Grant.Groups) == 0 {
+		return nil
+	}
+	id, err := uuid.Parse(device)
+	if err != nil {
+		return a.WholeTenant()
+	}
+	return d.CoversDevice(tenancy.WithTenant(ctx, a.Grant.TenantID), a, id)
 }
 
 // CoversDevice refuses a grant scoped to device groups a device outside
@@ -376,7 +407,7 @@ func (d *Delegations) Request(ctx context.Context, p *Principal, t tenancy.Tenan
 			return Delegation{}, fault.New(fault.Forbidden, "%s", MFAMessage(t.MSPSlug))
 		}
 		var mode MSPAccess
-		if err := tx.QueryRow(ctx, `SELECT coalesce((SELECT msp_access FROM access_settings), 'standing')`).Scan(&mode); err != nil {
+		if err := tx.QueryRow(ctx, selectSetting).Scan(&mode); err != nil {
 			return Delegation{}, err
 		}
 		status := Active
@@ -387,7 +418,7 @@ func (d *Delegations) Request(ctx context.Context, p *Principal, t tenancy.Tenan
 INSERT INTO access_grants (msp_id, id, subject, subject_name, role, groups, reason, break_glass, duration, status, requested_by, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, make_interval(hours => $9), $10, $11,
   CASE WHEN $10 = 'active' THEN now() + make_interval(hours => $9) END)
-RETURNING `+grantCols, t.MSPID, uuid.New(), r.Subject, shortName(r.SubjectName), r.Role, r.Groups, strings.TrimSpace(r.Reason),
+RETURNING `+grantCols, t.MSPID, uuid.New(), r.Subject, textcut.Prefix(r.SubjectName, 200), r.Role, r.Groups, strings.TrimSpace(r.Reason),
 			r.BreakGlass, r.Hours, status, p.Subject)
 		g, err := pgx.CollectExactlyOneRow(rows, scanGrant)
 		if err != nil {
@@ -589,7 +620,7 @@ WHERE msp_id = $1 AND subject = $2 AND status = 'active' AND expires_at > now()`
 func (d *Delegations) MSPAccessOf(ctx context.Context) (MSPAccess, error) {
 	return tenancy.Read(ctx, d.db, func(tx pgx.Tx) (MSPAccess, error) {
 		var m MSPAccess
-		err := tx.QueryRow(ctx, `SELECT coalesce((SELECT msp_access FROM access_settings), 'standing')`).Scan(&m)
+		err := tx.QueryRow(ctx, selectSetting).Scan(&m)
 		return m, err
 	})
 }
@@ -620,16 +651,4 @@ func inTenant(ctx context.Context, t tenancy.Tenant) error {
 		return tenancy.ErrNoTenant
 	}
 	return nil
-}
-
-func shortName(s string) string {
-	if len(s) <= 200 {
-		return s
-	}
-	for n := 200; n > 0; n-- {
-		if (s[n] & 0xC0) != 0x80 {
-			return s[:n]
-		}
-	}
-	return ""
 }

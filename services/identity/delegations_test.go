@@ -419,3 +419,40 @@ func TestMSPRequiresMFA(t *testing.T) {
 		t.Error("MSP B requires what MSP A set")
 	}
 }
+
+// With several grants in force in one tenant, the policy uses one:
+// tenant-wide before scoped to groups, then the higher role; In and
+// InMSP pick the same.
+func TestGrantPreference(t *testing.T) {
+	w := newGrantWorld(t)
+	tech := technician("busy", w.a2.MSPSlug)
+	c := w.ctx(w.a2)
+	ask := func(role identity.Role, groups []string) identity.Delegation {
+		t.Helper()
+		g, err := w.del.Request(c, tech, w.a2, identity.GrantRequest{Role: role, Groups: groups, Reason: "r", Hours: 2})
+		if err != nil || g.Status != identity.Active {
+			t.Fatalf("%s %v: %+v, %v", role, groups, g, err)
+		}
+		return g
+	}
+	inv := inventory.New(w.db, events.NewPublisher(nil))
+	if _, err := inv.CreateGroup(c, "tills"); err != nil {
+		t.Fatal(err)
+	}
+	check := func(want identity.Delegation) {
+		t.Helper()
+		a, err := w.del.In(context.Background(), tech, w.a2)
+		if err != nil || a.Grant == nil || a.Grant.ID != want.ID {
+			t.Errorf("In uses %+v (%v), want the %s grant %v", a.Grant, err, want.Role, want.Groups)
+		}
+		many, _ := w.del.InMSP(context.Background(), tech, w.a2.MSPID, []tenancy.Tenant{w.a2})
+		if g := many[w.a2.ID].Grant; g == nil || g.ID != want.ID {
+			t.Errorf("InMSP uses %+v, want the %s grant %v", g, want.Role, want.Groups)
+		}
+	}
+	ask(identity.Admin, []string{"tills"})
+	viewer := ask(identity.Viewer, nil)
+	check(viewer) // tenant-wide before a higher role scoped to groups
+	operator := ask(identity.Operator, nil)
+	check(operator) // then the higher role
+}
